@@ -1,0 +1,225 @@
+//! The Go server's command line (Go `flag` syntax): `-x` and `--x` are the same flag,
+//! values as `-x v` or `-x=v`, booleans take no value unless given as `-x=false`.
+
+use std::path::PathBuf;
+
+use crate::config::{Config, DEFAULT_HTTP_PORT};
+
+/// What `riptide ARGS` asks for.
+#[derive(Debug)]
+pub enum Command {
+    Run(Box<Config>),
+    Version,
+    Help,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct CliError(pub String);
+
+impl std::fmt::Display for CliError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+pub const USAGE: &str = "\
+Usage: riptide [options]
+
+Server Options:
+    -a, --addr, --net <host>         Bind to host address (default: 0.0.0.0)
+    -p, --port <port>                Use port for clients (default: 4222, -1 for a random port)
+    -n, --name
+        --server_name <server_name>  Server name (default: auto)
+    -P, --pid <file>                 File to store PID
+    -m, --http_port <port>           Use port for http monitoring (accepted; served in a later release)
+        --shards <n>                 Shards, one pinned thread each (default: cores available)
+
+Logging Options:
+    -l, --log <file>                 File to redirect log output
+    -T, --logtime                    Timestamp log entries (default: true)
+    -D, --debug                      Enable debugging output
+    -V, --trace                      Trace the raw protocol
+    -VV                              Verbose trace
+    -DV                              Debug and trace
+    -DVV                             Debug and verbose trace
+
+JetStream Options:
+    -js, --jetstream                 Accepted; JetStream is not available yet (a warning is logged)
+    -sd, --store_dir <dir>           Set the storage directory
+
+Common Options:
+    -h, --help                       Show this message
+    -v, --version                    Show version
+";
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Bool,
+    Value,
+}
+
+/// Flag names (without dashes), their kind and the canonical name they set.
+const FLAGS: &[(&str, Kind, &str)] = &[
+    ("a", Kind::Value, "addr"),
+    ("addr", Kind::Value, "addr"),
+    ("net", Kind::Value, "addr"),
+    ("p", Kind::Value, "port"),
+    ("port", Kind::Value, "port"),
+    ("n", Kind::Value, "name"),
+    ("name", Kind::Value, "name"),
+    ("server_name", Kind::Value, "name"),
+    ("P", Kind::Value, "pid"),
+    ("pid", Kind::Value, "pid"),
+    ("m", Kind::Value, "http_port"),
+    ("http_port", Kind::Value, "http_port"),
+    ("l", Kind::Value, "log"),
+    ("log", Kind::Value, "log"),
+    ("T", Kind::Bool, "logtime"),
+    ("logtime", Kind::Bool, "logtime"),
+    ("D", Kind::Bool, "debug"),
+    ("debug", Kind::Bool, "debug"),
+    ("V", Kind::Bool, "trace"),
+    ("trace", Kind::Bool, "trace"),
+    ("VV", Kind::Bool, "trace"),
+    ("DV", Kind::Bool, "debug_trace"),
+    ("DVV", Kind::Bool, "debug_trace"),
+    ("js", Kind::Bool, "jetstream"),
+    ("jetstream", Kind::Bool, "jetstream"),
+    ("sd", Kind::Value, "store_dir"),
+    ("store_dir", Kind::Value, "store_dir"),
+    ("shards", Kind::Value, "shards"),
+    ("h", Kind::Bool, "help"),
+    ("help", Kind::Bool, "help"),
+    ("v", Kind::Bool, "version"),
+    ("version", Kind::Bool, "version"),
+];
+
+/// Flags of the Go server that later Riptide releases implement; refused clearly for now.
+const NOT_YET: &[&str] = &[
+    "c", "config", "t", "sl", "signal", "user", "pass", "auth", "tls", "tlscert", "tlskey", "tlsverify",
+    "tlscacert", "routes", "cluster", "cluster_listen", "cluster_name", "ms", "https_port",
+];
+
+fn parse_bool(name: &str, v: &str) -> Result<bool, CliError> {
+    match v {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
+        _ => Err(CliError(format!("invalid boolean value {v:?} for -{name}"))),
+    }
+}
+
+fn parse_num<T: std::str::FromStr>(name: &str, v: &str) -> Result<T, CliError> {
+    v.parse()
+        .map_err(|_| CliError(format!("invalid value {v:?} for flag -{name}: parse error")))
+}
+
+pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, CliError> {
+    let mut cfg = Config::default();
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        if arg == "--" {
+            break;
+        }
+        let Some(stripped) = arg.strip_prefix("--").or_else(|| arg.strip_prefix('-')) else {
+            // Positional `version` / `help`, as the Go server accepts them.
+            return match arg.as_str() {
+                "version" => Ok(Command::Version),
+                "help" => Ok(Command::Help),
+                _ => Err(CliError(format!("unrecognized argument: {arg}"))),
+            };
+        };
+        let (name, inline) = match stripped.split_once('=') {
+            Some((n, v)) => (n, Some(v.to_string())),
+            None => (stripped, None),
+        };
+        let Some(&(_, kind, canon)) = FLAGS.iter().find(|(n, _, _)| *n == name) else {
+            if NOT_YET.contains(&name) {
+                return Err(CliError(format!("flag -{name} is not supported by this version of riptide yet")));
+            }
+            return Err(CliError(format!("flag provided but not defined: -{name}")));
+        };
+        let value = match kind {
+            Kind::Bool => inline.map_or(Ok(true), |v| parse_bool(name, &v)).map(|b| b.to_string())?,
+            Kind::Value => match inline {
+                Some(v) => v,
+                None => args
+                    .next()
+                    .ok_or_else(|| CliError(format!("flag needs an argument: -{name}")))?,
+            },
+        };
+        let on = value == "true";
+        match canon {
+            "addr" => cfg.host = value,
+            "port" => cfg.port = parse_num(name, &value)?,
+            "name" => cfg.server_name = Some(value),
+            "pid" => cfg.pid_file = Some(PathBuf::from(value)),
+            "http_port" => {
+                let p: i32 = parse_num(name, &value)?;
+                cfg.http_port = Some(if p == 0 { i32::from(DEFAULT_HTTP_PORT) } else { p });
+            }
+            "log" => cfg.log_file = Some(PathBuf::from(value)),
+            "logtime" => {}
+            "debug" => cfg.debug = on,
+            "trace" => cfg.trace = on,
+            "debug_trace" => {
+                cfg.debug = on;
+                cfg.trace = on;
+            }
+            "jetstream" => cfg.jetstream = on,
+            "store_dir" => cfg.store_dir = Some(PathBuf::from(value)),
+            "shards" => {
+                cfg.shards = parse_num(name, &value)?;
+                if cfg.shards == 0 {
+                    return Err(CliError("--shards must be at least 1".into()));
+                }
+            }
+            "help" if on => return Ok(Command::Help),
+            "version" if on => return Ok(Command::Version),
+            _ => {}
+        }
+    }
+    if cfg.port < -1 || cfg.port > i32::from(u16::MAX) {
+        return Err(CliError(format!("invalid port {}", cfg.port)));
+    }
+    if cfg.port == -1 {
+        cfg.port = 0;
+    }
+    Ok(Command::Run(Box::new(cfg)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(args: &[&str]) -> Config {
+        match parse(args.iter().map(|s| s.to_string())).unwrap() {
+            Command::Run(c) => *c,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn go_flag_syntax() {
+        let c = run(&["-p", "5222", "--addr=127.0.0.1", "-DV", "-n", "x", "--shards=3"]);
+        assert_eq!((c.port, c.host.as_str(), c.debug, c.trace), (5222, "127.0.0.1", true, true));
+        assert_eq!((c.server_name.as_deref(), c.shards), (Some("x"), 3));
+        assert_eq!(run(&["-p", "-1"]).port, 0);
+        assert_eq!(run(&["--port=-1"]).port, 0);
+        let c = run(&["-js", "-sd", "/tmp/x", "-m", "8222", "-D=false"]);
+        assert!(c.jetstream && !c.debug);
+        assert_eq!(c.http_port, Some(8222));
+    }
+
+    #[test]
+    fn errors_and_commands() {
+        let p = |a: &[&str]| parse(a.iter().map(|s| s.to_string()));
+        assert_eq!(p(&["--bogus"]).unwrap_err(), CliError("flag provided but not defined: -bogus".into()));
+        assert!(p(&["-p"]).is_err());
+        assert!(p(&["-p", "x"]).is_err());
+        assert!(p(&["-p", "70000"]).is_err());
+        assert!(p(&["-c", "x.conf"]).unwrap_err().0.contains("not supported"));
+        assert!(matches!(p(&["-v"]), Ok(Command::Version)));
+        assert!(matches!(p(&["--help"]), Ok(Command::Help)));
+        assert!(matches!(p(&["version"]), Ok(Command::Version)));
+    }
+}

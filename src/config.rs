@@ -1,0 +1,82 @@
+//! Server settings with the Go server's defaults (`server/const.go`, `server/opts.go`).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Client port (`DEFAULT_PORT`).
+pub const DEFAULT_PORT: u16 = 4222;
+/// Bind address (`DEFAULT_HOST`).
+pub const DEFAULT_HOST: &str = "0.0.0.0";
+/// Largest payload a client may publish, bytes (`MAX_PAYLOAD_SIZE`, 1 MiB).
+pub const DEFAULT_MAX_PAYLOAD: usize = 1024 * 1024;
+/// Longest control line, bytes (`MAX_CONTROL_LINE_SIZE`).
+pub const DEFAULT_MAX_CONTROL_LINE: usize = 4096;
+/// Outbound bytes a client may have queued before it is cut off as a slow consumer
+/// (`MAX_PENDING_SIZE`, 64 MiB).
+pub const DEFAULT_MAX_PENDING: usize = 64 * 1024 * 1024;
+/// Most client connections (`DEFAULT_MAX_CONNECTIONS`).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 64 * 1024;
+/// Interval between server PINGs (`DEFAULT_PING_INTERVAL`, 2 minutes).
+pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(120);
+/// Unanswered PINGs before `Stale Connection` (`DEFAULT_PING_MAX_OUT`).
+pub const DEFAULT_PING_MAX: u32 = 2;
+/// The first PING to a client goes out this early (`firstClientPingInterval`, 2 s).
+pub const FIRST_CLIENT_PING_INTERVAL: Duration = Duration::from_secs(2);
+/// How long one write may stay unfinished before the client is a slow consumer
+/// (`DEFAULT_FLUSH_DEADLINE`, 10 s).
+pub const DEFAULT_WRITE_DEADLINE: Duration = Duration::from_secs(10);
+/// Monitoring port when `-m` is given without one (`DEFAULT_HTTP_PORT`).
+pub const DEFAULT_HTTP_PORT: u16 = 8222;
+
+/// Everything a running server needs to know, after flags (and later config files).
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub host: String,
+    /// Requested port; `-1` asks for a random free one and is resolved at bind time.
+    pub port: i32,
+    pub server_name: Option<String>,
+    pub http_port: Option<i32>,
+    pub max_payload: usize,
+    pub max_control_line: usize,
+    pub max_pending: usize,
+    pub max_connections: usize,
+    /// 0 means unlimited.
+    pub max_subscriptions: usize,
+    pub ping_interval: Duration,
+    pub ping_max: u32,
+    pub write_deadline: Duration,
+    /// Shards (threads); 0 means one per core this process may use.
+    pub shards: usize,
+    pub debug: bool,
+    pub trace: bool,
+    pub log_file: Option<PathBuf>,
+    pub pid_file: Option<PathBuf>,
+    pub jetstream: bool,
+    pub store_dir: Option<PathBuf>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            host: DEFAULT_HOST.to_string(),
+            port: i32::from(DEFAULT_PORT),
+            server_name: None,
+            http_port: None,
+            max_payload: DEFAULT_MAX_PAYLOAD,
+            max_control_line: DEFAULT_MAX_CONTROL_LINE,
+            max_pending: DEFAULT_MAX_PENDING,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_subscriptions: 0,
+            ping_interval: DEFAULT_PING_INTERVAL,
+            ping_max: DEFAULT_PING_MAX,
+            write_deadline: DEFAULT_WRITE_DEADLINE,
+            shards: 0,
+            debug: false,
+            trace: false,
+            log_file: None,
+            pid_file: None,
+            jetstream: false,
+            store_dir: None,
+        }
+    }
+}

@@ -1,0 +1,190 @@
+//! One client connection's protocol state, independent of how its bytes travel.
+
+pub mod outbound;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use bytes::Bytes;
+use serde::Deserialize;
+
+use crate::proto::Parser;
+pub use outbound::Outbound;
+
+/// Index of a subscription in its shard's table.
+pub type SubId = usize;
+
+/// Options a client sets with CONNECT. Before CONNECT the Go server assumes
+/// `verbose`, `pedantic` and `echo` (`defaultOpts`, `client.go`).
+#[derive(Debug, Clone)]
+pub struct ClientOpts {
+    pub verbose: bool,
+    pub pedantic: bool,
+    pub echo: bool,
+    pub headers: bool,
+    pub no_responders: bool,
+    pub protocol: i64,
+    pub name: String,
+    pub lang: String,
+    pub version: String,
+}
+
+impl Default for ClientOpts {
+    fn default() -> Self {
+        ClientOpts {
+            verbose: true,
+            pedantic: true,
+            echo: true,
+            headers: false,
+            no_responders: false,
+            protocol: 0,
+            name: String::new(),
+            lang: String::new(),
+            version: String::new(),
+        }
+    }
+}
+
+/// CONNECT's JSON. Absent fields keep their current value, as Go's `json.Unmarshal` into the
+/// existing options does; a field of the wrong type fails the whole CONNECT.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ConnectMsg {
+    pub verbose: Option<bool>,
+    pub pedantic: Option<bool>,
+    pub echo: Option<bool>,
+    pub headers: Option<bool>,
+    pub no_responders: Option<bool>,
+    pub protocol: Option<i64>,
+    pub name: Option<String>,
+    pub lang: Option<String>,
+    pub version: Option<String>,
+    pub tls_required: Option<bool>,
+    pub user: Option<String>,
+    pub pass: Option<String>,
+    pub auth_token: Option<String>,
+    pub nkey: Option<String>,
+    pub jwt: Option<String>,
+    pub sig: Option<String>,
+    pub account: Option<String>,
+    pub new_account: Option<bool>,
+}
+
+impl ClientOpts {
+    pub fn merge(&mut self, m: &ConnectMsg) {
+        macro_rules! take {
+            ($($f:ident),*) => { $( if let Some(v) = &m.$f { self.$f = v.clone(); } )* };
+        }
+        take!(verbose, pedantic, echo, headers, no_responders, protocol, name, lang, version);
+    }
+}
+
+/// Why a connection ended, with the Go server's wording (`/connz` close reasons).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    ClientClosed,
+    ParseError,
+    ProtocolViolation,
+    BadClientProtocol,
+    NoRespondersRequiresHeaders,
+    AuthenticationViolation,
+    MaxPayload,
+    MaxControlLine,
+    MaxConnections,
+    SlowConsumerPendingBytes,
+    SlowConsumerWriteDeadline,
+    StaleConnection,
+    ReadError,
+    WriteError,
+    ServerShutdown,
+}
+
+impl CloseReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CloseReason::ClientClosed => "Client Closed",
+            CloseReason::ParseError => "Parse Error",
+            CloseReason::ProtocolViolation => "Protocol Violation",
+            CloseReason::BadClientProtocol => "Bad Client Protocol Version",
+            CloseReason::NoRespondersRequiresHeaders => "No Responders Requires Headers",
+            CloseReason::AuthenticationViolation => "Authentication Failure",
+            CloseReason::MaxPayload => "Maximum Message Payload Exceeded",
+            CloseReason::MaxControlLine => "Maximum Control Line Exceeded",
+            CloseReason::MaxConnections => "Maximum Connections Exceeded",
+            CloseReason::SlowConsumerPendingBytes => "Slow Consumer (Pending Bytes)",
+            CloseReason::SlowConsumerWriteDeadline => "Slow Consumer (Write Deadline)",
+            CloseReason::StaleConnection => "Stale Connection",
+            CloseReason::ReadError => "Read Error",
+            CloseReason::WriteError => "Write Error",
+            CloseReason::ServerShutdown => "Server Shutdown",
+        }
+    }
+}
+
+/// How a closing connection leaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Closing {
+    /// Write what is queued (e.g. the final `-ERR`), then close.
+    AfterFlush,
+    /// Close now, dropping what is queued (slow consumers, as the Go server's `skipFlushOnClose`).
+    Now,
+}
+
+#[derive(Debug)]
+pub struct Conn {
+    pub cid: u64,
+    pub peer: SocketAddr,
+    pub parser: Parser,
+    pub out: Outbound,
+    pub opts: ClientOpts,
+    pub connect_received: bool,
+    pub first_pong_sent: bool,
+    pub subs: HashMap<Bytes, SubId>,
+    pub pings_out: u32,
+    pub next_ping: Instant,
+    /// Last inbound message or PING, which makes a server PING unnecessary.
+    pub last_in: Instant,
+    pub closing: Option<Closing>,
+    /// Set while the connection waits for other shards to apply its interest before its
+    /// PONG; input that arrives meanwhile waits in `stash`.
+    pub paused: bool,
+    pub stash: Vec<u8>,
+    /// Already listed among the shard's connections with output to flush this turn.
+    pub dirty: bool,
+    pub in_msgs: u64,
+    pub in_bytes: u64,
+    pub out_msgs: u64,
+    pub out_bytes: u64,
+}
+
+impl Conn {
+    pub fn new(cid: u64, peer: SocketAddr, max_control_line: usize, now: Instant, first_ping: Instant) -> Conn {
+        Conn {
+            cid,
+            peer,
+            parser: Parser::new(max_control_line),
+            out: Outbound::default(),
+            opts: ClientOpts::default(),
+            connect_received: false,
+            first_pong_sent: false,
+            subs: HashMap::new(),
+            pings_out: 0,
+            next_ping: first_ping,
+            last_in: now,
+            closing: None,
+            paused: false,
+            stash: Vec::new(),
+            dirty: false,
+            in_msgs: 0,
+            in_bytes: 0,
+            out_msgs: 0,
+            out_bytes: 0,
+        }
+    }
+
+    /// The Go server's log prefix for a client: `127.0.0.1:5678 - cid:9`.
+    pub fn log_prefix(&self) -> String {
+        format!("{} - cid:{}", self.peer, self.cid)
+    }
+}

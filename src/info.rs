@@ -1,0 +1,99 @@
+//! The INFO a client gets on connect, and after its first PONG, in the Go server's field order.
+
+use serde::Serialize;
+
+/// The Go server release whose client-visible behaviour Riptide implements. Clients gate
+/// features on INFO `version` (below 2.11 they turn some off).
+pub const GO_SERVER_VERSION: &str = "2.15.1";
+/// Riptide's own version, in INFO `riptide_version` and `--version`.
+pub const RIPTIDE_VERSION: &str = env!("CARGO_PKG_VERSION");
+/// Client protocol level: 1 means the client may receive async INFO (`ClientProtoInfo`).
+pub const PROTO: u8 = 1;
+/// JetStream API level the Go server reports in INFO (`JSApiLevel`, since 2.11).
+pub const API_LEVEL: u8 = 5;
+
+/// Server-wide INFO fields, serialized once; per-client fields are spliced in.
+#[derive(Debug, Serialize)]
+struct ServerInfo<'a> {
+    server_id: &'a str,
+    server_name: &'a str,
+    version: &'a str,
+    proto: u8,
+    go: String,
+    host: &'a str,
+    port: u16,
+    headers: bool,
+    max_payload: usize,
+}
+
+/// Pre-rendered INFO halves around the per-client fields.
+#[derive(Debug, Clone)]
+pub struct InfoTemplate {
+    /// `{"server_id":...,"max_payload":N` without the closing brace.
+    head: String,
+}
+
+impl InfoTemplate {
+    pub fn new(server_id: &str, server_name: &str, host: &str, port: u16, max_payload: usize) -> Self {
+        let info = ServerInfo {
+            server_id,
+            server_name,
+            version: GO_SERVER_VERSION,
+            proto: PROTO,
+            go: format!("riptide {RIPTIDE_VERSION} (rust, not go)"),
+            host,
+            port,
+            headers: true,
+            max_payload,
+        };
+        let mut head = serde_json::to_string(&info).expect("INFO serializes");
+        head.pop();
+        InfoTemplate { head }
+    }
+
+    /// The JSON for one client; `connect_info` marks the async INFO after the first PONG.
+    pub fn render(&self, client_id: u64, client_ip: &str, connect_info: bool) -> Vec<u8> {
+        let mut s = String::with_capacity(self.head.len() + 128);
+        s.push_str(&self.head);
+        s.push_str(",\"client_id\":");
+        s.push_str(&client_id.to_string());
+        s.push_str(",\"client_ip\":");
+        s.push_str(&serde_json::to_string(client_ip).expect("string serializes"));
+        if connect_info {
+            s.push_str(",\"connect_info\":true,\"remote_account\":\"$G\"");
+        }
+        s.push_str(&format!(",\"api_lvl\":{API_LEVEL},\"riptide_version\":\"{RIPTIDE_VERSION}\"}}"));
+        s.into_bytes()
+    }
+}
+
+/// A server id in the shape of an nkey public key: `N` and 55 base32 characters.
+pub fn new_server_id(seed: u64) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut x = seed | 1;
+    let mut id = String::from("N");
+    for _ in 0..55 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        id.push(ALPHABET[(x % 32) as usize] as char);
+    }
+    id
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_valid_json_with_go_fields() {
+        let t = InfoTemplate::new("NID", "name", "0.0.0.0", 4222, 1 << 20);
+        let v: serde_json::Value = serde_json::from_slice(&t.render(7, "127.0.0.1", true)).unwrap();
+        assert_eq!(v["version"], GO_SERVER_VERSION);
+        assert_eq!(v["client_id"], 7);
+        assert_eq!(v["connect_info"], true);
+        assert_eq!(v["remote_account"], "$G");
+        assert_eq!(v["max_payload"], 1 << 20);
+        assert_eq!(new_server_id(42).len(), 56);
+    }
+}

@@ -1,0 +1,39 @@
+//! Riptide: a NATS-compatible message broker, thread-per-core.
+//!
+//! One shard per core, pinned, each with its own io_uring reactor and its own `SO_REUSEPORT`
+//! listener, so the kernel spreads connections over shards and a connection lives on one
+//! shard for good. A shard owns the subscriptions of its connections in a `Sublist`; the
+//! interest of other shards is replicated to it only on 0->1 / 1->0 edges (queue groups with
+//! their member counts as weights). A publish is matched where it arrives, delivered to local
+//! subscribers directly, and sent once per interested shard over lock-free SPSC rings that
+//! carry batches of refcounted payloads; the receiving shard re-matches it. Output is
+//! coalesced per connection and flushed once per reactor turn, one `writev` in flight each.
+//!
+//! # Layout
+//! - [`proto`]: sans-IO protocol parser (Go `parser.go` state machine) and wire encoders.
+//! - [`subject`]: subject rules and the `Sublist` trie (tokens, `*`, `>`, queue groups).
+//! - [`conn`]: one connection's protocol state and its `Outbound` write queue.
+//! - [`shard`]: a shard's broker logic without I/O: routing, interest, PONG barrier, timers.
+//! - [`fanout`]: messages between shards and the `Mesh` of rings and doorbells.
+//! - [`reactor`]: the io_uring event loop that drives one shard's sockets.
+//! - [`runtime`]: binds listeners, starts and pins the shard threads, handles signals.
+//! - [`config`]: settings and the Go server's defaults.
+//! - [`cli`]: Go-`flag`-style command line.
+//! - [`info`]: the INFO JSON.
+//! - [`server`]: state shared read-only by all shards.
+//! - [`log`]: Go-server-shaped log lines.
+//! - [`signals`]: stop signals taken synchronously by the main thread.
+
+pub mod cli;
+pub mod config;
+pub mod conn;
+pub mod fanout;
+pub mod info;
+pub mod log;
+pub mod proto;
+pub mod reactor;
+pub mod runtime;
+pub mod server;
+pub mod shard;
+pub mod signals;
+pub mod subject;

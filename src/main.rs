@@ -1,0 +1,101 @@
+//! `riptide`: parse flags, start the shards, wait for a signal, map errors to exit codes.
+
+use std::fs::OpenOptions;
+use std::process::ExitCode;
+
+use riptide::cli::{self, Command};
+use riptide::config::Config;
+use riptide::info::{GO_SERVER_VERSION, RIPTIDE_VERSION};
+use riptide::log_at;
+use riptide::runtime;
+
+// mimalloc: payload buffers are allocated on the publishing shard and freed on whichever
+// shard delivers last; its cross-thread free is a single CAS onto the owner's list.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn main() -> ExitCode {
+    let cfg = match cli::parse(std::env::args().skip(1)) {
+        Ok(Command::Run(cfg)) => *cfg,
+        Ok(Command::Version) => {
+            println!("riptide: v{RIPTIDE_VERSION} (nats-server: v{GO_SERVER_VERSION} compatible)");
+            return ExitCode::SUCCESS;
+        }
+        Ok(Command::Help) => {
+            print!("{}", cli::USAGE);
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            eprint!("{}", cli::USAGE);
+            return ExitCode::from(1);
+        }
+    };
+    match run(cfg) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            log_at!(Fatal, "{msg}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(cfg: Config) -> Result<(), String> {
+    let sink: Box<dyn std::io::Write + Send> = match &cfg.log_file {
+        Some(p) => Box::new(
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .map_err(|e| format!("error opening log file {}: {e}", p.display()))?,
+        ),
+        None => Box::new(std::io::stderr()),
+    };
+    riptide::log::init(sink, cfg.debug, cfg.trace);
+    let signals = riptide::signals::block()?;
+
+    log_at!(Info, "Starting riptide (nats-server compatible)");
+    log_at!(Info, "  Version:  {RIPTIDE_VERSION} (protocol of nats-server {GO_SERVER_VERSION})");
+    if cfg.jetstream {
+        log_at!(Warn, "JetStream is not available in this version of riptide; running without it");
+        if let Some(dir) = &cfg.store_dir {
+            prepare_store_dir(dir)?;
+            log_at!(Info, "  Store Directory: \"{}\"", dir.display());
+        }
+    }
+    if let Some(p) = cfg.http_port {
+        log_at!(Warn, "Monitoring port {p} accepted, but monitoring is not served in this version yet");
+    }
+    let pid_file = cfg.pid_file.clone();
+    let running = runtime::start(cfg).map_err(|e| e.to_string())?;
+    log_at!(Info, "  Name:     {}", running.server.cfg.server_name.as_deref().unwrap_or(&running.server.server_id));
+    log_at!(Info, "  ID:       {}", running.server.server_id);
+    log_at!(Info, "  Shards:   {} (io_uring {:?})", running.shards, running.ring_mode);
+    if let Some(p) = &pid_file {
+        std::fs::write(p, std::process::id().to_string())
+            .map_err(|e| format!("Could not write pidfile: {e}"))?;
+    }
+    let addr = running.addr;
+    let shown = if addr.is_ipv6() { format!("[{}]:{}", addr.ip(), addr.port()) } else { addr.to_string() };
+    log_at!(Info, "Listening for client connections on {shown}");
+    log_at!(Info, "Server is ready");
+
+    let sig = riptide::signals::wait(&signals);
+    log_at!(Info, "Trapped \"{sig}\" signal");
+    log_at!(Info, "Initiating Shutdown...");
+    running.shutdown();
+    if let Some(p) = &pid_file {
+        let _ = std::fs::remove_file(p);
+    }
+    log_at!(Info, "Server Exiting..");
+    Ok(())
+}
+
+/// The store directory is created if missing; a file in its place is an error, with the
+/// Go server's wording.
+fn prepare_store_dir(dir: &std::path::Path) -> Result<(), String> {
+    if dir.exists() && !dir.is_dir() {
+        return Err("storage directory is not a directory".into());
+    }
+    std::fs::create_dir_all(dir).map_err(|e| format!("could not create storage directory - {e}"))
+}

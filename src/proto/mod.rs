@@ -1,0 +1,7 @@
+//! The NATS client protocol: parsing what clients send and encoding what the server sends.
+
+pub(crate) mod args;
+pub mod encode;
+pub mod parser;
+
+pub use parser::{Flow, Handler, ParseError, Parser, PubArgs, Publish, Stop};

@@ -1,0 +1,452 @@
+//! The io_uring event loop of one shard: multishot accept on the shard's own listener,
+//! multishot recv into a provided-buffer ring, one `writev` in flight per connection, an
+//! eventfd doorbell for cross-shard wake-ups and a periodic timeout for timers. All of a
+//! turn's completions are handled first; then cross-shard input is taken, this turn's
+//! batches are pushed, and every connection touched in the turn is flushed once.
+
+mod bufring;
+
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use io_uring::{cqueue, opcode, squeue, types, IoUring};
+
+use crate::conn::{CloseReason, Closing};
+use crate::fanout::Mesh;
+use crate::log_at;
+use crate::shard::{ConnId, Shard};
+use bufring::BufRing;
+
+/// Submission queue entries per ring.
+const SQ_ENTRIES: u32 = 4096;
+/// Completion queue entries: room for bursts of multishot completions.
+const CQ_ENTRIES: u32 = 16384;
+/// Provided receive buffers per shard, and their size: 256 x 32 KiB = 8 MiB per shard,
+/// held only while data waits to be parsed.
+const RECV_BUFS: u16 = 256;
+const RECV_BUF_SIZE: usize = 32 * 1024;
+const BGID: u16 = 0;
+/// Timer resolution for pings, write deadlines and shutdown checks.
+const TICK: Duration = Duration::from_millis(100);
+/// How long a shutting-down shard waits for connections to flush before it leaves anyway.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+const OP_ACCEPT: u64 = 1;
+const OP_RECV: u64 = 2;
+const OP_WRITE: u64 = 3;
+const OP_DOORBELL: u64 = 4;
+const OP_TICK: u64 = 5;
+
+fn user_data(op: u64, id: usize) -> u64 {
+    (op << 56) | id as u64
+}
+
+fn split_user_data(ud: u64) -> (u64, usize) {
+    (ud >> 56, (ud & ((1 << 56) - 1)) as usize)
+}
+
+/// Which optional io_uring setup flags the kernel accepted.
+#[derive(Debug, Clone, Copy)]
+pub enum RingMode {
+    SingleIssuerDeferTaskrun,
+    CoopTaskrun,
+    Plain,
+}
+
+/// Builds the ring with the cheapest completion mode the kernel allows.
+pub fn new_ring() -> io::Result<(IoUring, RingMode)> {
+    let attempts: [(RingMode, fn(&mut io_uring::Builder)); 3] = [
+        (RingMode::SingleIssuerDeferTaskrun, |b| {
+            b.setup_single_issuer().setup_defer_taskrun().setup_coop_taskrun();
+        }),
+        (RingMode::CoopTaskrun, |b| {
+            b.setup_coop_taskrun();
+        }),
+        (RingMode::Plain, |_| {}),
+    ];
+    let mut last = None;
+    for (mode, set) in attempts {
+        let mut b = IoUring::builder();
+        b.setup_cqsize(CQ_ENTRIES);
+        set(&mut b);
+        match b.build(SQ_ENTRIES) {
+            Ok(r) => return Ok((r, mode)),
+            // Unknown flags give EINVAL; anything else will not improve with fewer flags.
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| io::Error::from(io::ErrorKind::Unsupported)))
+}
+
+/// The reactor's view of a connection's socket.
+#[derive(Debug)]
+struct Slot {
+    fd: RawFd,
+    recv_armed: bool,
+    writing: bool,
+    shut: bool,
+}
+
+pub struct Reactor {
+    shard: Shard,
+    mesh: Arc<Mesh>,
+    slots: Vec<Option<Slot>>,
+    bufs: BufRing,
+    listener: OwnedFd,
+    accepting: bool,
+    doorbell_buf: Box<u64>,
+    tick_ts: Box<types::Timespec>,
+    shutdown: Arc<AtomicBool>,
+    shutdown_since: Option<Instant>,
+    /// Scratch lists reused every turn.
+    dirty: Vec<ConnId>,
+    closed: Vec<ConnId>,
+    rearm: Vec<ConnId>,
+    // Declared last: dropped after the buffer ring it has registered is no longer used.
+    ring: IoUring,
+}
+
+impl Reactor {
+    pub fn new(
+        shard: Shard,
+        mesh: Arc<Mesh>,
+        listener: OwnedFd,
+        ring: IoUring,
+        shutdown: Arc<AtomicBool>,
+    ) -> io::Result<Reactor> {
+        let bufs = BufRing::new(&ring, BGID, RECV_BUFS, RECV_BUF_SIZE)?;
+        Ok(Reactor {
+            shard,
+            mesh,
+            slots: Vec::new(),
+            bufs,
+            listener,
+            accepting: false,
+            doorbell_buf: Box::new(0),
+            tick_ts: Box::new(types::Timespec::from(TICK)),
+            shutdown,
+            shutdown_since: None,
+            dirty: Vec::new(),
+            closed: Vec::new(),
+            rearm: Vec::new(),
+            ring,
+        })
+    }
+
+    fn push(&mut self, sqe: squeue::Entry) {
+        loop {
+            // SAFETY: every buffer an entry points to (iovecs, eventfd buffer, timespec)
+            // is owned by the reactor or a live connection until its completion arrives.
+            if unsafe { self.ring.submission().push(&sqe) }.is_ok() {
+                return;
+            }
+            if let Err(e) = self.ring.submit() {
+                log_at!(Error, "io_uring submit failed: {e}");
+            }
+        }
+    }
+
+    fn arm_accept(&mut self) {
+        let sqe = opcode::AcceptMulti::new(types::Fd(self.listener.as_raw_fd()))
+            .flags(libc::SOCK_CLOEXEC)
+            .build()
+            .user_data(user_data(OP_ACCEPT, 0));
+        self.push(sqe);
+        self.accepting = true;
+    }
+
+    fn arm_doorbell(&mut self) {
+        let fd = self.mesh.eventfd(self.shard.id);
+        let sqe = opcode::Read::new(types::Fd(fd), (&mut *self.doorbell_buf as *mut u64).cast(), 8)
+            .build()
+            .user_data(user_data(OP_DOORBELL, 0));
+        self.push(sqe);
+    }
+
+    fn arm_tick(&mut self) {
+        let sqe = opcode::Timeout::new(&*self.tick_ts as *const types::Timespec)
+            .build()
+            .user_data(user_data(OP_TICK, 0));
+        self.push(sqe);
+    }
+
+    fn arm_recv(&mut self, id: ConnId) {
+        let Some(slot) = self.slots[id].as_mut() else { return };
+        if slot.recv_armed || slot.shut {
+            return;
+        }
+        slot.recv_armed = true;
+        let sqe = opcode::RecvMulti::new(types::Fd(slot.fd), BGID)
+            .build()
+            .user_data(user_data(OP_RECV, id));
+        self.push(sqe);
+    }
+
+    /// Runs until shutdown has flushed every connection (or the grace period ran out).
+    pub fn run(mut self) {
+        self.arm_accept();
+        self.arm_doorbell();
+        self.arm_tick();
+        loop {
+            self.reap();
+            self.shard.poll_mesh();
+            self.finish_turn();
+            if let Some(since) = self.shutdown_since {
+                if self.slots.iter().all(Option::is_none) || since.elapsed() > SHUTDOWN_GRACE {
+                    return;
+                }
+            }
+            self.wait();
+        }
+    }
+
+    /// Blocks for completions unless other shards already sent something.
+    fn wait(&mut self) {
+        let must_spin = self.shard.has_overflow() || !self.mesh.park(self.shard.id);
+        let res = if must_spin {
+            if self.shard.has_overflow() {
+                std::thread::yield_now();
+            }
+            let zero = types::Timespec::new();
+            let args = types::SubmitArgs::new().timespec(&zero);
+            self.ring.submitter().submit_with_args(1, &args)
+        } else {
+            let r = self.ring.submit_and_wait(1);
+            self.mesh.unpark(self.shard.id);
+            r
+        };
+        match res {
+            Ok(_) => {}
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ETIME | libc::EINTR | libc::EBUSY)) => {}
+            Err(e) => log_at!(Error, "io_uring wait failed: {e}"),
+        }
+    }
+
+    fn reap(&mut self) {
+        self.shard.now = Instant::now();
+        loop {
+            let cqe = match self.ring.completion().next() {
+                Some(c) => c,
+                None => break,
+            };
+            let (op, id) = split_user_data(cqe.user_data());
+            let (res, flags) = (cqe.result(), cqe.flags());
+            match op {
+                OP_ACCEPT => self.on_accept(res, flags),
+                OP_RECV => self.on_recv(id, res, flags),
+                OP_WRITE => self.on_write(id, res),
+                OP_DOORBELL => self.arm_doorbell(),
+                OP_TICK => {
+                    self.on_tick();
+                    self.arm_tick();
+                }
+                _ => {}
+            }
+        }
+        for id in std::mem::take(&mut self.rearm) {
+            self.arm_recv(id);
+        }
+    }
+
+    fn on_tick(&mut self) {
+        if self.shutdown.load(Ordering::Acquire) && self.shutdown_since.is_none() {
+            self.shutdown_since = Some(Instant::now());
+            self.accepting = false;
+            self.shard.shutdown();
+        }
+        self.shard.on_tick(Instant::now());
+    }
+
+    fn on_accept(&mut self, res: i32, flags: u32) {
+        if !cqueue::more(flags) && self.shutdown_since.is_none() {
+            self.arm_accept();
+        }
+        if res < 0 {
+            log_at!(Error, "Error accepting client connection: {}", io::Error::from_raw_os_error(-res));
+            return;
+        }
+        let fd = res;
+        if self.shutdown_since.is_some() || !self.accepting {
+            // SAFETY: a socket we just accepted and own.
+            unsafe { libc::close(fd) };
+            return;
+        }
+        let raw = BorrowedRaw(fd);
+        let sock = socket2::SockRef::from(&raw);
+        let _ = sock.set_tcp_nodelay(true);
+        let peer = sock
+            .peer_addr()
+            .ok()
+            .and_then(|a| a.as_socket())
+            .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
+        let id = self.shard.accept(peer);
+        if self.slots.len() <= id {
+            self.slots.resize_with(id + 1, || None);
+        }
+        self.slots[id] = Some(Slot {
+            fd,
+            recv_armed: false,
+            writing: false,
+            shut: false,
+        });
+        self.arm_recv(id);
+    }
+
+    fn on_recv(&mut self, id: ConnId, res: i32, flags: u32) {
+        let more = cqueue::more(flags);
+        if let Some(bid) = cqueue::buffer_select(flags) {
+            if res > 0 {
+                let data = self.bufs.get(bid, res as usize);
+                self.shard.on_read(id, data);
+            }
+            self.bufs.recycle(bid);
+        }
+        let Some(slot) = self.slots[id].as_mut() else { return };
+        if !more {
+            slot.recv_armed = false;
+        }
+        if res == 0 {
+            if !slot.shut {
+                self.shard.on_read_closed(id, CloseReason::ClientClosed);
+            }
+        } else if res < 0 && res != -libc::ENOBUFS {
+            if !slot.shut {
+                let reason = if res == -libc::ECONNRESET {
+                    CloseReason::ClientClosed
+                } else {
+                    CloseReason::ReadError
+                };
+                self.shard.on_read_closed(id, reason);
+            }
+        } else if !more {
+            // Out of provided buffers (ENOBUFS) or the kernel ended the multishot: re-arm
+            // after this turn's buffers are back in the ring.
+            self.rearm.push(id);
+        }
+        self.maybe_release(id);
+    }
+
+    fn on_write(&mut self, id: ConnId, res: i32) {
+        let Some(slot) = self.slots[id].as_mut() else { return };
+        slot.writing = false;
+        if res <= 0 {
+            if !slot.shut {
+                self.shard.on_write_error(id);
+            }
+            self.maybe_release(id);
+            return;
+        }
+        let conn = &mut self.shard.conns[id];
+        if !conn.out.complete_write(res as usize) {
+            let fd = slot.fd;
+            if let Some(iovs) = conn.out.resume_write() {
+                let sqe = writev(fd, iovs, id);
+                slot.writing = true;
+                self.push(sqe);
+            }
+            return;
+        }
+        // More may have been queued while this write was in flight.
+        self.dirty.push(id);
+        self.maybe_release(id);
+    }
+
+    /// End of turn: push cross-shard batches, then flush every touched connection once.
+    fn finish_turn(&mut self) {
+        self.shard.end_turn();
+        self.shard.take_dirty(&mut self.dirty);
+        self.shard.take_closed(&mut self.closed);
+        let now = Instant::now();
+        let mut dirty = std::mem::take(&mut self.dirty);
+        for &id in &dirty {
+            self.flush(id, now);
+        }
+        dirty.clear();
+        self.dirty = dirty;
+        for id in std::mem::take(&mut self.closed) {
+            self.flush(id, now);
+        }
+    }
+
+    fn flush(&mut self, id: ConnId, now: Instant) {
+        let Some(slot) = self.slots.get_mut(id).and_then(Option::as_mut) else { return };
+        let Some(conn) = self.shard.conns.get_mut(id) else { return };
+        match conn.closing {
+            Some(Closing::Now) => {
+                shut(slot);
+                self.maybe_release(id);
+                return;
+            }
+            Some(Closing::AfterFlush) if conn.out.is_empty() && !slot.writing => {
+                shut(slot);
+                self.maybe_release(id);
+                return;
+            }
+            _ => {}
+        }
+        if slot.writing || slot.shut {
+            return;
+        }
+        let fd = slot.fd;
+        if let Some(iovs) = conn.out.start_write(now) {
+            let sqe = writev(fd, iovs, id);
+            slot.writing = true;
+            self.push(sqe);
+        }
+    }
+
+    /// Closes the socket and frees the connection once nothing in flight refers to it.
+    fn maybe_release(&mut self, id: ConnId) {
+        let Some(slot) = self.slots[id].as_mut() else { return };
+        let closing = self.shard.conns.get(id).is_none_or(|c| c.closing.is_some());
+        if !closing {
+            return;
+        }
+        if !slot.shut {
+            // Output still to flush: finish_turn will shut it when done.
+            if self.shard.conns[id].closing == Some(Closing::AfterFlush)
+                && (slot.writing || !self.shard.conns[id].out.is_empty())
+            {
+                return;
+            }
+            shut(slot);
+        }
+        if slot.recv_armed || slot.writing {
+            return;
+        }
+        // SAFETY: our socket; no operation in flight refers to it any more.
+        unsafe { libc::close(slot.fd) };
+        self.slots[id] = None;
+        self.shard.release(id);
+    }
+}
+
+fn writev(fd: RawFd, iovs: &[libc::iovec], id: ConnId) -> squeue::Entry {
+    opcode::Writev::new(types::Fd(fd), iovs.as_ptr(), iovs.len() as u32)
+        .build()
+        .user_data(user_data(OP_WRITE, id))
+}
+
+/// Shuts the socket down both ways, which ends its multishot recv and any pending write.
+fn shut(slot: &mut Slot) {
+    if !slot.shut {
+        slot.shut = true;
+        // SAFETY: plain syscall on our own socket.
+        unsafe { libc::shutdown(slot.fd, libc::SHUT_RDWR) };
+    }
+}
+
+/// A raw descriptor viewed as `AsFd` for socket2, without taking ownership.
+struct BorrowedRaw(RawFd);
+
+impl std::os::fd::AsFd for BorrowedRaw {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        // SAFETY: the descriptor stays open for the borrow's duration.
+        unsafe { std::os::fd::BorrowedFd::borrow_raw(self.0) }
+    }
+}

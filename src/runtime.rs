@@ -1,0 +1,214 @@
+//! Starting a server: one `SO_REUSEPORT` listener per shard, one pinned thread per shard
+//! with its own io_uring reactor, and a stop handle. Used by `main` and by tests.
+
+use std::io;
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::config::Config;
+use crate::fanout::Mesh;
+use crate::info::new_server_id;
+use crate::reactor::{new_ring, Reactor, RingMode};
+use crate::server::Server;
+use crate::shard::Shard;
+
+/// Pending connections per listener; the kernel caps it at `net.core.somaxconn`.
+const LISTEN_BACKLOG: i32 = 8192;
+
+/// Why a server could not start. Each maps to a message that names the cause and the fix.
+#[derive(Debug)]
+pub enum StartError {
+    /// The address did not parse or resolve.
+    Address(String),
+    /// bind/listen failed, e.g. the port is in use.
+    Listen(SocketAddr, io::Error),
+    /// io_uring is unavailable; the message says why and what to do.
+    IoUring(String),
+    Thread(io::Error),
+}
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StartError::Address(a) => write!(f, "invalid listen address: {a}"),
+            StartError::Listen(addr, e) => {
+                write!(f, "Error listening on port: {addr}, \"{}\"", error_text(e))
+            }
+            StartError::IoUring(m) => write!(f, "{m}"),
+            StartError::Thread(e) => write!(f, "could not start shard thread: {e}"),
+        }
+    }
+}
+
+/// The OS error text without Rust's " (os error N)" suffix, as Go prints it (lowercase).
+fn error_text(e: &io::Error) -> String {
+    let s = e.to_string();
+    let s = s.split(" (os error").next().unwrap_or(&s).to_string();
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().chain(c).collect(),
+        None => s,
+    }
+}
+
+/// Explains an io_uring setup failure: the likely cause and its fix.
+pub fn explain_io_uring_error(e: &io::Error) -> String {
+    let disabled = std::fs::read_to_string("/proc/sys/kernel/io_uring_disabled")
+        .ok()
+        .and_then(|s| s.trim().parse::<u32>().ok())
+        .unwrap_or(0);
+    let cause = match e.raw_os_error() {
+        Some(libc::ENOSYS) => "the kernel has no io_uring (Linux 6.0 or newer is needed) or a seccomp profile blocks io_uring_setup; run on a newer kernel, or allow io_uring_setup/io_uring_enter/io_uring_register in the container's seccomp profile (e.g. docker --security-opt seccomp=unconfined)".to_string(),
+        Some(libc::EPERM) if disabled > 0 => format!("io_uring is disabled by sysctl kernel.io_uring_disabled={disabled}; set it to 0 (sysctl -w kernel.io_uring_disabled=0)"),
+        Some(libc::EPERM) => "io_uring is not permitted for this process (a seccomp profile or kernel.io_uring_group); allow io_uring in the container's seccomp profile or add the user to the io_uring group".to_string(),
+        Some(libc::ENOMEM) => "not enough locked memory for the io_uring rings (RLIMIT_MEMLOCK); raise it with ulimit -l or LimitMEMLOCK=infinity".to_string(),
+        _ => "io_uring could not be set up".to_string(),
+    };
+    format!("io_uring setup failed ({}): {cause}", error_text(e))
+}
+
+/// A running server.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub shards: usize,
+    pub ring_mode: RingMode,
+    pub server: Arc<Server>,
+    mesh: Arc<Mesh>,
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Asks every shard to flush and close its connections, and waits for them.
+    pub fn shutdown(mut self) {
+        self.stop_and_join();
+    }
+
+    fn stop_and_join(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        for s in 0..self.shards {
+            self.mesh.wake(s);
+        }
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.stop_and_join();
+    }
+}
+
+pub fn resolve(host: &str, port: u16) -> Result<SocketAddr, StartError> {
+    let h = host.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = h.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, port));
+    }
+    (h, port)
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| StartError::Address(host.to_string()))
+}
+
+fn listener(addr: SocketAddr) -> io::Result<Socket> {
+    let s = Socket::new(Domain::for_address(addr), Type::STREAM.cloexec(), Some(Protocol::TCP))?;
+    s.set_reuse_address(true)?;
+    s.set_reuse_port(true)?;
+    if addr.is_ipv6() {
+        s.set_only_v6(false).ok();
+    }
+    s.bind(&addr.into())?;
+    s.listen(LISTEN_BACKLOG)?;
+    Ok(s)
+}
+
+/// Default shard count: the cores this process may run on.
+pub fn default_shards() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Binds, starts one pinned thread per shard and returns once all of them are running.
+pub fn start(cfg: Config) -> Result<Running, StartError> {
+    let shards = if cfg.shards == 0 { default_shards() } else { cfg.shards };
+    let want_port = u16::try_from(cfg.port).unwrap_or(0);
+    let mut addr = resolve(&cfg.host, want_port)?;
+    let first = listener(addr).map_err(|e| StartError::Listen(addr, e))?;
+    if let Some(a) = first.local_addr().ok().and_then(|a| a.as_socket()) {
+        addr.set_port(a.port());
+    }
+    let mut listeners = vec![first];
+    for _ in 1..shards {
+        listeners.push(listener(addr).map_err(|e| StartError::Listen(addr, e))?);
+    }
+
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.as_nanos() as u64)
+        ^ u64::from(std::process::id());
+    let server = Arc::new(Server::new(cfg, new_server_id(seed), addr.port()));
+    let mesh = Arc::new(Mesh::new(shards).map_err(StartError::Thread)?);
+    let stop = Arc::new(AtomicBool::new(false));
+    let cores = core_affinity::get_core_ids().unwrap_or_default();
+
+    let (ready_tx, ready_rx) = mpsc::channel::<Result<RingMode, String>>();
+    let mut threads = Vec::with_capacity(shards);
+    for (id, l) in listeners.into_iter().enumerate() {
+        let (server, mesh, stop, ready) = (server.clone(), mesh.clone(), stop.clone(), ready_tx.clone());
+        let core = (!cores.is_empty()).then(|| cores[id % cores.len()]);
+        let fd: OwnedFd = l.into();
+        let t = std::thread::Builder::new()
+            .name(format!("riptide-shard-{id}"))
+            .spawn(move || {
+                if let Some(core) = core {
+                    core_affinity::set_for_current(core);
+                }
+                let reactor = new_ring()
+                    .map_err(|e| explain_io_uring_error(&e))
+                    .and_then(|(ring, mode)| {
+                        let shard = Shard::new(id, server, mesh.clone(), Instant::now());
+                        Reactor::new(shard, mesh, fd, ring, stop)
+                            .map(|r| (r, mode))
+                            .map_err(|e| explain_io_uring_error(&e))
+                    });
+                match reactor {
+                    Ok((r, mode)) => {
+                        let _ = ready.send(Ok(mode));
+                        r.run();
+                    }
+                    Err(m) => {
+                        let _ = ready.send(Err(m));
+                    }
+                }
+            })
+            .map_err(StartError::Thread)?;
+        threads.push(t);
+    }
+    drop(ready_tx);
+    let mut running = Running {
+        addr,
+        shards,
+        ring_mode: RingMode::Plain,
+        server,
+        mesh,
+        stop,
+        threads,
+    };
+    for _ in 0..shards {
+        match ready_rx.recv() {
+            Ok(Ok(mode)) => running.ring_mode = mode,
+            Ok(Err(m)) => return Err(StartError::IoUring(m)),
+            Err(_) => return Err(StartError::IoUring("a shard thread died during start-up".into())),
+        }
+    }
+    Ok(running)
+}

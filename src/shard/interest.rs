@@ -1,0 +1,183 @@
+//! Interest replication between shards and the PONG barrier.
+//!
+//! Each shard tells the others when its own count of subscriptions on a (subject, queue)
+//! changes in a way that matters to them: plain interest only on 0->1 and 1->0 edges, queue
+//! groups on every change (their member count is the weight used to pick a shard), as the
+//! Go server's routes do (`updateRouteSubscriptionMap`). Every such change carries a
+//! sequence number; receivers acknowledge what they applied. A client's PONG is held until
+//! every other shard has acknowledged the changes made before its PING, so that a client's
+//! `flush()` after SUB means the subscription is live everywhere.
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+
+use super::{ConnId, Shard};
+use crate::fanout::{Batch, ShardMsg};
+use crate::subject::Sublist;
+
+/// A remote shard's interest entry: (shard, weight). Weight is 0 for plain interest.
+pub type RemoteEntry = (u16, u32);
+
+type Key = (Bytes, Option<Bytes>);
+
+#[derive(Debug)]
+pub struct Interest {
+    me: usize,
+    /// Our own subscriptions per (subject, queue).
+    local_counts: HashMap<Key, u32>,
+    /// What other shards want, as a trie to match published subjects against.
+    pub remote: Sublist<RemoteEntry>,
+    remote_counts: HashMap<(u16, Key), u32>,
+    /// Sequence number of our latest interest change.
+    seq: u64,
+    /// Per shard: our latest change it has applied.
+    acked: Vec<u64>,
+    /// Connections whose PONG waits for `acked` to reach a sequence number.
+    waiters: Vec<(ConnId, u64)>,
+    /// Per shard: its latest change we applied and have not acknowledged yet.
+    ack_due: Vec<Option<u64>>,
+}
+
+impl Interest {
+    pub fn new(me: usize, shards: usize) -> Interest {
+        Interest {
+            me,
+            local_counts: HashMap::new(),
+            remote: Sublist::new(),
+            remote_counts: HashMap::new(),
+            seq: 0,
+            acked: vec![0; shards],
+            waiters: Vec::new(),
+            ack_due: vec![None; shards],
+        }
+    }
+
+    fn all_acked(&self, seq: u64) -> bool {
+        self.acked.iter().enumerate().all(|(s, &a)| s == self.me || a >= seq)
+    }
+
+    /// Whether a PONG now would run ahead of interest other shards have not applied.
+    pub fn barrier_pending(&self) -> bool {
+        !self.all_acked(self.seq)
+    }
+
+    pub fn forget_waiter(&mut self, id: ConnId) {
+        self.waiters.retain(|&(w, _)| w != id);
+    }
+}
+
+impl Shard {
+    /// Our subscription count on (subject, queue) moved by `delta`; tells the other shards
+    /// when it matters to them.
+    pub(super) fn local_interest(&mut self, subject: &Bytes, queue: &Option<Bytes>, delta: i32) {
+        let key = (subject.clone(), queue.clone());
+        let count = {
+            let c = self.interest.local_counts.entry(key.clone()).or_insert(0);
+            *c = c.saturating_add_signed(delta);
+            *c
+        };
+        if count == 0 {
+            self.interest.local_counts.remove(&key);
+        }
+        let edge = queue.is_some() || (delta > 0 && count == 1) || (delta < 0 && count == 0);
+        if !edge || self.shards() == 1 {
+            return;
+        }
+        self.interest.seq += 1;
+        let seq = self.interest.seq;
+        for dst in 0..self.shards() {
+            if dst != self.id {
+                self.staged[dst].push(ShardMsg::Interest {
+                    subject: subject.clone(),
+                    queue: queue.clone(),
+                    count,
+                    seq,
+                });
+            }
+        }
+    }
+
+    /// Holds `id`'s PONG until the other shards caught up with our interest changes.
+    pub(super) fn wait_for_barrier(&mut self, id: ConnId) {
+        let seq = self.interest.seq;
+        self.interest.waiters.push((id, seq));
+        self.conns[id].paused = true;
+    }
+
+    pub(super) fn on_batch(&mut self, src: usize, batch: Batch) {
+        let mut acks_moved = false;
+        for msg in batch {
+            match msg {
+                ShardMsg::Deliver {
+                    subject,
+                    reply,
+                    header_len,
+                    data,
+                    plain,
+                    queues,
+                } => {
+                    self.stats.remote_received += 1;
+                    self.deliver_remote(&subject, reply.as_deref(), header_len, &data, plain, &queues);
+                }
+                ShardMsg::Interest {
+                    subject,
+                    queue,
+                    count,
+                    seq,
+                } => {
+                    self.apply_remote_interest(src as u16, subject, queue, count);
+                    self.interest.ack_due[src] = Some(seq);
+                }
+                ShardMsg::Ack { seq } => {
+                    let a = &mut self.interest.acked[src];
+                    if seq > *a {
+                        *a = seq;
+                        acks_moved = true;
+                    }
+                }
+            }
+        }
+        if let Some(seq) = self.interest.ack_due[src].take() {
+            self.staged[src].push(ShardMsg::Ack { seq });
+        }
+        if acks_moved {
+            self.release_waiters();
+        }
+    }
+
+    fn apply_remote_interest(&mut self, src: u16, subject: Bytes, queue: Option<Bytes>, count: u32) {
+        let key = (src, (subject, queue));
+        let old = self.interest.remote_counts.remove(&key).unwrap_or(0);
+        let (subject, queue) = &key.1;
+        let weight = |c: u32| if queue.is_some() { c } else { 0 };
+        if old > 0 {
+            self.interest.remote.remove(subject, queue.as_deref(), &(src, weight(old)));
+        }
+        if count > 0 && self.interest.remote.insert(subject, queue.as_deref(), (src, weight(count))).is_ok() {
+            self.interest.remote_counts.insert(key, count);
+        }
+        self.cache.invalidate();
+    }
+
+    fn release_waiters(&mut self) {
+        let mut ready = Vec::new();
+        let interest = &mut self.interest;
+        let mut i = 0;
+        while i < interest.waiters.len() {
+            let (id, seq) = interest.waiters[i];
+            if interest.acked.iter().enumerate().all(|(s, &a)| s == interest.me || a >= seq) {
+                ready.push(id);
+                interest.waiters.swap_remove(i);
+            } else {
+                i += 1;
+            }
+        }
+        for id in ready {
+            if self.conns.get(id).is_some_and(|c| c.closing.is_none()) {
+                self.send_pong(id);
+                self.resume(id);
+            }
+        }
+    }
+}

@@ -1,0 +1,379 @@
+//! A shard's broker logic, without I/O: its connections, its own subscriptions, the interest
+//! replicated from other shards, and routing. The reactor feeds it bytes and events and
+//! writes out what it queues; tests drive several shards in one thread the same way.
+
+mod interest;
+mod protocol;
+mod route;
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use slab::Slab;
+
+use crate::config::FIRST_CLIENT_PING_INTERVAL;
+use crate::conn::{CloseReason, Closing, Conn, SubId};
+use crate::fanout::{Batch, Mesh};
+use crate::log_at;
+use crate::proto::{encode, ParseError};
+use crate::server::Server;
+use crate::subject::Sublist;
+
+pub use interest::Interest;
+use protocol::ConnCtx;
+use route::MatchCache;
+
+/// Index of a connection in its shard.
+pub type ConnId = usize;
+
+/// One subscription of one of this shard's connections.
+#[derive(Debug)]
+pub struct Sub {
+    pub conn: ConnId,
+    pub subject: Bytes,
+    pub queue: Option<Bytes>,
+    pub sid: Bytes,
+    /// Auto-unsubscribe after this many deliveries; 0 means never.
+    pub max: u64,
+    pub delivered: u64,
+}
+
+/// Counters of one shard, read on request (no shared atomics on the message path).
+#[derive(Debug, Default, Clone)]
+pub struct ShardStats {
+    pub in_msgs: u64,
+    pub in_bytes: u64,
+    pub out_msgs: u64,
+    pub out_bytes: u64,
+    pub remote_sent: u64,
+    pub remote_received: u64,
+    pub ring_full: u64,
+    pub slow_consumers: u64,
+}
+
+pub struct Shard {
+    pub id: usize,
+    pub server: Arc<Server>,
+    mesh: Arc<Mesh>,
+    pub conns: Slab<Conn>,
+    subs: Slab<Sub>,
+    local: Sublist<SubId>,
+    interest: Interest,
+    cache: MatchCache,
+    /// Messages for each other shard produced this turn, pushed as one batch at turn end.
+    staged: Vec<Batch>,
+    /// Batches that found their ring full; always drained before new ones, so a
+    /// publisher's order holds.
+    overflow: Vec<VecDeque<Batch>>,
+    /// Connections with output queued this turn.
+    dirty: Vec<ConnId>,
+    /// Connections that started closing; the reactor tears their sockets down.
+    closed: Vec<ConnId>,
+    rng: u64,
+    next_seq: u64,
+    pub now: Instant,
+    pub stats: ShardStats,
+}
+
+impl Shard {
+    pub fn new(id: usize, server: Arc<Server>, mesh: Arc<Mesh>, now: Instant) -> Shard {
+        let n = mesh.shards();
+        Shard {
+            id,
+            server,
+            interest: Interest::new(id, n),
+            mesh,
+            conns: Slab::new(),
+            subs: Slab::new(),
+            local: Sublist::new(),
+            cache: MatchCache::default(),
+            staged: (0..n).map(|_| Vec::new()).collect(),
+            overflow: (0..n).map(|_| VecDeque::new()).collect(),
+            dirty: Vec::new(),
+            closed: Vec::new(),
+            rng: 0x9E37_79B9_7F4A_7C15 ^ (id as u64 + 1).wrapping_mul(0x2545_F491_4F6C_DD1D),
+            next_seq: 0,
+            now,
+            stats: ShardStats::default(),
+        }
+    }
+
+    pub fn shards(&self) -> usize {
+        self.mesh.shards()
+    }
+
+    /// A client id that also tells its shard: `(cid - 1) % shards == shard`.
+    fn next_cid(&mut self) -> u64 {
+        self.next_seq += 1;
+        (self.next_seq - 1) * self.shards() as u64 + self.id as u64 + 1
+    }
+
+    /// Registers an accepted socket and queues its INFO. A connection over
+    /// `max_connections` gets INFO and `-ERR 'maximum connections exceeded'`, then closes.
+    pub fn accept(&mut self, peer: SocketAddr) -> ConnId {
+        let cid = self.next_cid();
+        let first_ping = self.now + self.server.cfg.ping_interval.min(FIRST_CLIENT_PING_INTERVAL);
+        let conn = Conn::new(cid, peer, self.server.cfg.max_control_line, self.now, first_ping);
+        let id = self.conns.insert(conn);
+        let info = self.server.info.render(cid, &peer.ip().to_string(), false);
+        encode::info(&mut self.conns[id].out.tail(), &info);
+        self.mark_dirty(id);
+        if !self.server.try_add_connection() {
+            self.send_err(id, "maximum connections exceeded");
+            self.begin_close(id, CloseReason::MaxConnections, Closing::AfterFlush, false);
+            return id;
+        }
+        log_at!(Debug, "{} - Client connection created", self.conns[id].log_prefix());
+        id
+    }
+
+    /// Bytes read from a connection.
+    pub fn on_read(&mut self, id: ConnId, data: &[u8]) {
+        let Some(c) = self.conns.get_mut(id) else { return };
+        if c.closing.is_some() {
+            return;
+        }
+        if c.paused {
+            c.stash.extend_from_slice(data);
+            return;
+        }
+        self.parse(id, data);
+    }
+
+    fn parse(&mut self, id: ConnId, data: &[u8]) {
+        let mut parser = std::mem::replace(&mut self.conns[id].parser, crate::proto::Parser::new(0));
+        let res = parser.parse(data, &mut ConnCtx { shard: self, id });
+        self.conns[id].parser = parser;
+        match res {
+            Ok(n) if n < data.len() => self.conns[id].stash.extend_from_slice(&data[n..]),
+            Ok(_) => {}
+            Err(e) => self.on_parse_error(id, e),
+        }
+    }
+
+    fn on_parse_error(&mut self, id: ConnId, e: ParseError) {
+        match e {
+            ParseError::UnknownOp => {
+                self.send_err(id, "Unknown Protocol Operation");
+                self.begin_close(id, CloseReason::ParseError, Closing::AfterFlush, true);
+            }
+            ParseError::ControlLine => {
+                self.send_err(id, "maximum control line exceeded");
+                self.begin_close(id, CloseReason::MaxControlLine, Closing::AfterFlush, true);
+            }
+            ParseError::BadArgs => self.begin_close(id, CloseReason::ProtocolViolation, Closing::AfterFlush, true),
+            ParseError::Stopped => {}
+        }
+    }
+
+    /// Parses input that waited while the connection was paused.
+    fn resume(&mut self, id: ConnId) {
+        let c = &mut self.conns[id];
+        c.paused = false;
+        if c.stash.is_empty() || c.closing.is_some() {
+            return;
+        }
+        let stash = std::mem::take(&mut c.stash);
+        self.parse(id, &stash);
+    }
+
+    /// The peer closed or the socket failed.
+    pub fn on_read_closed(&mut self, id: ConnId, reason: CloseReason) {
+        self.begin_close(id, reason, Closing::Now, true);
+    }
+
+    /// A write failed: the connection is gone.
+    pub fn on_write_error(&mut self, id: ConnId) {
+        self.begin_close(id, CloseReason::WriteError, Closing::Now, true);
+    }
+
+    pub(crate) fn send_err(&mut self, id: ConnId, text: &str) {
+        log_at!(Debug, "{} - Client Error: {}", self.conns[id].log_prefix(), text);
+        encode::err(&mut self.conns[id].out.tail(), text);
+        self.mark_dirty(id);
+    }
+
+    pub(crate) fn send(&mut self, id: ConnId, bytes: &[u8]) {
+        self.conns[id].out.push(bytes);
+        self.mark_dirty(id);
+    }
+
+    fn mark_dirty(&mut self, id: ConnId) {
+        let c = &mut self.conns[id];
+        if !c.dirty {
+            c.dirty = true;
+            self.dirty.push(id);
+        }
+    }
+
+    /// Starts closing: subscriptions go at once (so other shards stop sending), the socket
+    /// goes when the reactor has flushed or dropped the output. `counted` is false for a
+    /// connection refused by `max_connections`, which never took a slot.
+    pub(crate) fn begin_close(&mut self, id: ConnId, reason: CloseReason, how: Closing, counted: bool) {
+        let Some(c) = self.conns.get_mut(id) else { return };
+        if c.closing.is_some() {
+            return;
+        }
+        c.closing = Some(how);
+        if how == Closing::Now {
+            c.out.discard();
+        }
+        log_at!(Debug, "{} - Client connection closed: {}", c.log_prefix(), reason.as_str());
+        let sids: Vec<SubId> = c.subs.drain().map(|(_, s)| s).collect();
+        for s in sids {
+            self.remove_sub(s);
+        }
+        self.interest.forget_waiter(id);
+        if counted {
+            self.server.remove_connection();
+        }
+        self.closed.push(id);
+        self.mark_dirty(id);
+    }
+
+    /// Frees a connection's slot once its socket is closed and no I/O refers to it.
+    pub fn release(&mut self, id: ConnId) {
+        if self.conns.contains(id) {
+            self.conns.remove(id);
+        }
+    }
+
+    /// Connections with output queued since the last call; each is listed once.
+    pub fn take_dirty(&mut self, into: &mut Vec<ConnId>) {
+        for id in self.dirty.drain(..) {
+            if let Some(c) = self.conns.get_mut(id) {
+                c.dirty = false;
+                into.push(id);
+            }
+        }
+    }
+
+    /// Connections that started closing since the last call.
+    pub fn take_closed(&mut self, into: &mut Vec<ConnId>) {
+        into.append(&mut self.closed);
+    }
+
+    /// Timers: server PINGs, stale connections and write deadlines.
+    pub fn on_tick(&mut self, now: Instant) {
+        self.now = now;
+        let cfg = &self.server.cfg;
+        let (interval, ping_max, deadline) = (cfg.ping_interval, cfg.ping_max, cfg.write_deadline);
+        let mut stale = Vec::new();
+        let mut slow = Vec::new();
+        let mut ping = Vec::new();
+        for (id, c) in self.conns.iter_mut() {
+            if c.closing.is_some() {
+                continue;
+            }
+            if let Some(since) = c.out.write_since {
+                if now.duration_since(since) > deadline {
+                    slow.push(id);
+                    continue;
+                }
+            }
+            if now < c.next_ping {
+                continue;
+            }
+            c.next_ping = now + interval;
+            // A client that sent a message or PING recently needs no PING; one that never
+            // sent CONNECT has no RTT yet and always gets one (`processPingTimer`).
+            if c.connect_received && now.duration_since(c.last_in) < interval {
+                continue;
+            }
+            if c.pings_out + 1 > ping_max {
+                stale.push(id);
+            } else {
+                c.pings_out += 1;
+                ping.push(id);
+            }
+        }
+        for id in ping {
+            self.send(id, encode::PING);
+        }
+        for id in stale {
+            log_at!(Debug, "{} - Stale Client Connection - Closing", self.conns[id].log_prefix());
+            self.send_err(id, "Stale Connection");
+            self.begin_close(id, CloseReason::StaleConnection, Closing::AfterFlush, true);
+        }
+        for id in slow {
+            let c = &self.conns[id];
+            log_at!(
+                Info,
+                "{} - Slow Consumer Detected: WriteDeadline of {:?} exceeded with {} total bytes pending",
+                c.log_prefix(),
+                deadline,
+                c.out.queued()
+            );
+            self.stats.slow_consumers += 1;
+            self.begin_close(id, CloseReason::SlowConsumerWriteDeadline, Closing::Now, true);
+        }
+    }
+
+    /// End of a reactor turn: hands this turn's cross-shard messages to the rings (overflow
+    /// first, so nothing overtakes) and rings the doorbells of parked receivers.
+    pub fn end_turn(&mut self) {
+        for dst in 0..self.shards() {
+            if dst == self.id {
+                continue;
+            }
+            let staged = std::mem::take(&mut self.staged[dst]);
+            if !staged.is_empty() {
+                self.overflow[dst].push_back(staged);
+            }
+            let mut pushed = false;
+            while let Some(batch) = self.overflow[dst].pop_front() {
+                match self.mesh.push(self.id, dst, batch) {
+                    Ok(()) => pushed = true,
+                    Err(batch) => {
+                        self.stats.ring_full += 1;
+                        self.overflow[dst].push_front(batch);
+                        break;
+                    }
+                }
+            }
+            if pushed {
+                self.mesh.notify(dst);
+            }
+        }
+    }
+
+    /// Whether batches are still waiting for room in a ring.
+    pub fn has_overflow(&self) -> bool {
+        self.overflow.iter().any(|q| !q.is_empty())
+    }
+
+    /// Takes what other shards sent. Returns whether there was anything.
+    pub fn poll_mesh(&mut self) -> bool {
+        let mut any = false;
+        for src in 0..self.shards() {
+            if src == self.id {
+                continue;
+            }
+            while let Some(batch) = self.mesh.pop(src, self.id) {
+                any = true;
+                self.on_batch(src, batch);
+            }
+        }
+        any
+    }
+
+    /// Server shutdown: every connection flushes what it has and closes.
+    pub fn shutdown(&mut self) {
+        let ids: Vec<ConnId> = self.conns.iter().map(|(id, _)| id).collect();
+        for id in ids {
+            self.begin_close(id, CloseReason::ServerShutdown, Closing::AfterFlush, true);
+        }
+    }
+
+    fn rand(&mut self) -> u64 {
+        let mut x = self.rng;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng = x;
+        x
+    }
+}

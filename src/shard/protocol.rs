@@ -1,0 +1,195 @@
+//! What each client operation does, as the Go server's `client.go` does it.
+
+use bytes::Bytes;
+
+use super::{ConnId, Shard, Sub};
+use crate::conn::{CloseReason, Closing, ConnectMsg};
+use crate::log_at;
+use crate::proto::{encode, Flow, Handler, PubArgs, Publish, Stop};
+use crate::subject;
+
+/// Highest client protocol level (`ClientProtoInfo`).
+const MAX_CLIENT_PROTO: i64 = 1;
+
+/// A shard seen from one of its connections while that connection's bytes are parsed.
+pub(super) struct ConnCtx<'a> {
+    pub shard: &'a mut Shard,
+    pub id: ConnId,
+}
+
+impl ConnCtx<'_> {
+    fn ok_if_verbose(&mut self) {
+        if self.shard.conns[self.id].opts.verbose {
+            self.shard.send(self.id, encode::OK);
+        }
+    }
+
+    fn fail(&mut self, text: Option<&str>, reason: CloseReason) -> Stop {
+        if let Some(text) = text {
+            self.shard.send_err(self.id, text);
+        }
+        self.shard.begin_close(self.id, reason, Closing::AfterFlush, true);
+        Stop
+    }
+
+    fn trace(&self, op: &str, arg: &[u8]) {
+        if crate::log::trace_enabled() {
+            log_at!(
+                Trace,
+                "{} - <<- [{} {}]",
+                self.shard.conns[self.id].log_prefix(),
+                op,
+                String::from_utf8_lossy(arg)
+            );
+        }
+    }
+}
+
+impl Handler for ConnCtx<'_> {
+    fn connect(&mut self, json: &[u8]) -> Result<Flow, Stop> {
+        self.trace("CONNECT", json);
+        let msg: ConnectMsg = match serde_json::from_slice(json) {
+            Ok(m) => m,
+            Err(_) => return Err(self.fail(None, CloseReason::ProtocolViolation)),
+        };
+        let c = &mut self.shard.conns[self.id];
+        c.opts.merge(&msg);
+        c.connect_received = true;
+        // Naming an account in CONNECT is refused since accounts come from auth
+        // (`client.go` processConnect).
+        if msg.account.is_some() || msg.new_account == Some(true) {
+            return Err(self.fail(Some("Authorization Violation"), CloseReason::AuthenticationViolation));
+        }
+        let (proto, nr, hdrs) = (c.opts.protocol, c.opts.no_responders, c.opts.headers);
+        if !(0..=MAX_CLIENT_PROTO).contains(&proto) {
+            return Err(self.fail(Some("invalid client protocol"), CloseReason::BadClientProtocol));
+        }
+        if nr && !hdrs {
+            return Err(self.fail(
+                Some("no responders requires headers support"),
+                CloseReason::NoRespondersRequiresHeaders,
+            ));
+        }
+        self.ok_if_verbose();
+        Ok(Flow::Continue)
+    }
+
+    fn pub_args(&mut self, args: &PubArgs<'_>) -> Result<(), Stop> {
+        let c = &self.shard.conns[self.id];
+        if args.header_len.is_some() && !c.opts.headers {
+            return Err(self.fail(None, CloseReason::ProtocolViolation));
+        }
+        if args.total_len > self.shard.server.cfg.max_payload {
+            return Err(self.fail(Some("Maximum Payload Violation"), CloseReason::MaxPayload));
+        }
+        if c.opts.pedantic && !subject::is_valid_literal(args.subject) {
+            self.shard.send_err(self.id, "Invalid Publish Subject");
+        }
+        Ok(())
+    }
+
+    fn publish(&mut self, m: Publish<'_>) -> Result<Flow, Stop> {
+        if crate::log::trace_enabled() {
+            let op = if m.header_len.is_some() { "HPUB" } else { "PUB" };
+            let reply = m.reply.map(|r| format!("{} ", String::from_utf8_lossy(r))).unwrap_or_default();
+            let arg = format!("{} {}{}", String::from_utf8_lossy(m.subject), reply, m.data.len());
+            self.trace(op, arg.as_bytes());
+        }
+        let now = self.shard.now;
+        let c = &mut self.shard.conns[self.id];
+        c.in_msgs += 1;
+        c.in_bytes += m.data.len() as u64;
+        c.last_in = now;
+        self.ok_if_verbose();
+        self.shard.publish(self.id, m.subject, m.reply, m.header_len, m.data);
+        Ok(Flow::Continue)
+    }
+
+    fn sub(&mut self, subject: &[u8], queue: Option<&[u8]>, sid: &[u8]) -> Result<Flow, Stop> {
+        self.trace("SUB", &[subject, queue.unwrap_or_default(), sid].join(&b' '));
+        let shard = &mut *self.shard;
+        let max_subs = shard.server.cfg.max_subscriptions;
+        let c = &shard.conns[self.id];
+        if max_subs > 0 && c.subs.len() >= max_subs {
+            shard.send_err(self.id, "maximum subscriptions exceeded");
+            return Ok(Flow::Continue);
+        }
+        // Re-using a sid keeps the existing subscription (`processSub`).
+        if !c.subs.contains_key(sid) {
+            let subject = Bytes::copy_from_slice(subject);
+            let queue = queue.map(Bytes::copy_from_slice);
+            let sid = Bytes::copy_from_slice(sid);
+            let entry = shard.subs.vacant_entry();
+            let sub_id = entry.key();
+            if shard.local.insert(&subject, queue.as_deref(), sub_id).is_err() {
+                shard.send_err(self.id, "Invalid Subject");
+                return Ok(Flow::Continue);
+            }
+            entry.insert(Sub {
+                conn: self.id,
+                subject: subject.clone(),
+                queue: queue.clone(),
+                sid: sid.clone(),
+                max: 0,
+                delivered: 0,
+            });
+            shard.conns[self.id].subs.insert(sid, sub_id);
+            shard.cache.invalidate();
+            shard.local_interest(&subject, &queue, 1);
+        }
+        self.ok_if_verbose();
+        Ok(Flow::Continue)
+    }
+
+    fn unsub(&mut self, sid: &[u8], max: Option<i64>) -> Result<Flow, Stop> {
+        self.trace("UNSUB", sid);
+        if let Some(&sub_id) = self.shard.conns[self.id].subs.get(sid) {
+            let sub = &mut self.shard.subs[sub_id];
+            match max {
+                Some(m) if m > 0 && m as u64 > sub.delivered => sub.max = m as u64,
+                _ => self.shard.unsubscribe(self.id, sub_id),
+            }
+        }
+        self.ok_if_verbose();
+        Ok(Flow::Continue)
+    }
+
+    fn ping(&mut self) -> Result<Flow, Stop> {
+        self.trace("PING", b"");
+        let now = self.shard.now;
+        self.shard.conns[self.id].last_in = now;
+        if self.shard.interest.barrier_pending() {
+            self.shard.wait_for_barrier(self.id);
+            return Ok(Flow::Pause);
+        }
+        self.shard.send_pong(self.id);
+        Ok(Flow::Continue)
+    }
+
+    fn pong(&mut self) -> Result<Flow, Stop> {
+        self.trace("PONG", b"");
+        self.shard.conns[self.id].pings_out = 0;
+        Ok(Flow::Continue)
+    }
+
+    fn client_err(&mut self, text: &[u8]) -> Stop {
+        self.trace("-ERR", text);
+        self.fail(None, CloseReason::ParseError)
+    }
+}
+
+impl Shard {
+    /// PONG, and after the first one to a protocol-1 client, the async INFO with
+    /// `connect_info` (`processPing`).
+    pub(super) fn send_pong(&mut self, id: ConnId) {
+        self.send(id, encode::PONG);
+        let c = &mut self.conns[id];
+        if c.connect_received && !c.first_pong_sent {
+            c.first_pong_sent = true;
+            if c.opts.protocol >= MAX_CLIENT_PROTO {
+                let info = self.server.info.render(c.cid, &c.peer.ip().to_string(), true);
+                encode::info(&mut c.out.tail(), &info);
+            }
+        }
+    }
+}

@@ -1,0 +1,337 @@
+//! Routing a publish: match (through the shard's L1 cache), deliver to local subscribers,
+//! pick queue members across shards by weight, and stage one message per interested shard.
+
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use super::interest::RemoteEntry;
+use super::{ConnId, Shard};
+use crate::conn::outbound::FLATTEN_THRESHOLD;
+use crate::conn::{CloseReason, Closing, SubId};
+use crate::fanout::ShardMsg;
+use crate::log_at;
+use crate::proto::encode;
+use crate::subject::Matches;
+
+/// Entries in the L1 match cache before it is emptied (the Go server prunes its per-client
+/// cache at `maxResultCacheSize` = 512; ours is per shard, so twice that).
+const MATCH_CACHE_MAX: usize = 1024;
+
+/// What a subject matches on this shard and elsewhere.
+#[derive(Debug, Default)]
+pub(super) struct Route {
+    local: Matches<SubId>,
+    /// Shards with plain interest, ascending, once each.
+    remote_plain: Vec<u16>,
+    /// Queue groups with members on other shards: (shard, weight) per group.
+    remote_queues: Vec<(Box<[u8]>, Vec<RemoteEntry>)>,
+}
+
+/// Results of recent matches. Any change to the local subscriptions or to the replicated
+/// interest empties it, so cached subscription ids are always live.
+#[derive(Debug, Default)]
+pub(super) struct MatchCache {
+    map: HashMap<Box<[u8]>, Rc<Route>>,
+}
+
+impl MatchCache {
+    pub(super) fn invalidate(&mut self) {
+        self.map.clear();
+    }
+}
+
+/// A payload as a slice, turned into a shared buffer at most once, when first needed.
+struct Body<'a> {
+    data: &'a [u8],
+    shared: Option<Bytes>,
+}
+
+impl Body<'_> {
+    fn shared(&mut self) -> &Bytes {
+        let data = self.data;
+        self.shared.get_or_insert_with(|| Bytes::copy_from_slice(data))
+    }
+}
+
+impl Shard {
+    fn route(&mut self, subject: &[u8]) -> Rc<Route> {
+        if let Some(r) = self.cache.map.get(subject) {
+            return r.clone();
+        }
+        let local = self.local.matches(subject);
+        let remote = self.interest.remote.matches(subject);
+        let mut remote_plain: Vec<u16> = remote.plain.iter().map(|&(s, _)| s).collect();
+        remote_plain.sort_unstable();
+        remote_plain.dedup();
+        let r = Rc::new(Route {
+            local,
+            remote_plain,
+            remote_queues: remote.queues,
+        });
+        if self.cache.map.len() >= MATCH_CACHE_MAX {
+            self.cache.map.clear();
+        }
+        self.cache.map.insert(subject.into(), r.clone());
+        r
+    }
+
+    /// A client of this shard published.
+    pub(super) fn publish(
+        &mut self,
+        from: ConnId,
+        subject: &[u8],
+        reply: Option<&[u8]>,
+        header_len: Option<usize>,
+        data: &[u8],
+    ) {
+        self.stats.in_msgs += 1;
+        self.stats.in_bytes += data.len() as u64;
+        let route = self.route(subject);
+        let mut body = Body { data, shared: None };
+        let mut delivered = false;
+        for &sub in &route.local.plain {
+            delivered |= self.deliver(sub, Some(from), subject, reply, header_len, &mut body);
+        }
+
+        let mut targets: Targets =
+            route.remote_plain.iter().map(|&s| (s, true, Vec::new())).collect();
+        let empty: Vec<RemoteEntry> = Vec::new();
+        let mut seen_remote = vec![false; route.remote_queues.len()];
+        for (name, members) in &route.local.queues {
+            let ri = route.remote_queues.iter().position(|(n, _)| n == name);
+            let remote = ri.map_or(&empty, |i| {
+                seen_remote[i] = true;
+                &route.remote_queues[i].1
+            });
+            let remote_weight: u64 = remote.iter().map(|&(_, w)| u64::from(w)).sum();
+            let r = self.rand() % (members.len() as u64 + remote_weight);
+            if r < members.len() as u64 {
+                if self.deliver_one_of(members, r as usize, Some(from), subject, reply, header_len, &mut body) {
+                    delivered = true;
+                    continue;
+                }
+                // No local member could take it (echo off, closing): any remote one may.
+                if let Some(&(s, _)) = remote.first() {
+                    pick_remote(&mut targets, s, name);
+                }
+            } else {
+                pick_remote(&mut targets, pick_weighted(remote, r - members.len() as u64), name);
+            }
+        }
+        for (i, (name, remote)) in route.remote_queues.iter().enumerate() {
+            if !seen_remote[i] {
+                let total: u64 = remote.iter().map(|&(_, w)| u64::from(w)).sum();
+                let r = self.rand() % total.max(1);
+                pick_remote(&mut targets, pick_weighted(remote, r), name);
+            }
+        }
+
+        if !targets.is_empty() {
+            delivered = true;
+            let (subject_b, reply_b, data_b) = one_buffer(subject, reply, data);
+            for (shard, plain, queues) in targets {
+                self.stats.remote_sent += 1;
+                self.staged[shard as usize].push(ShardMsg::Deliver {
+                    subject: subject_b.clone(),
+                    reply: reply_b.clone(),
+                    header_len,
+                    data: data_b.clone(),
+                    plain,
+                    queues,
+                });
+            }
+        }
+
+        if !delivered {
+            if let Some(reply) = reply {
+                let o = &self.conns[from].opts;
+                if o.no_responders && o.headers {
+                    self.no_responders(from, subject, reply);
+                }
+            }
+        }
+    }
+
+    /// A publish another shard routed here: re-matched against our own subscriptions.
+    pub(super) fn deliver_remote(
+        &mut self,
+        subject: &[u8],
+        reply: Option<&[u8]>,
+        header_len: Option<usize>,
+        data: &Bytes,
+        plain: bool,
+        queues: &[Bytes],
+    ) {
+        let route = self.route(subject);
+        let mut body = Body {
+            data,
+            shared: Some(data.clone()),
+        };
+        if plain {
+            for &sub in &route.local.plain {
+                self.deliver(sub, None, subject, reply, header_len, &mut body);
+            }
+        }
+        for q in queues {
+            // The group may have emptied here meanwhile; then the message is dropped, as a
+            // route's queue delivery is when its last member just left.
+            if let Some((_, members)) = route.local.queues.iter().find(|(n, _)| **n == **q) {
+                let start = (self.rand() % members.len() as u64) as usize;
+                self.deliver_one_of(members, start, None, subject, reply, header_len, &mut body);
+            }
+        }
+    }
+
+    /// Delivers to the first member, from `start` on, that can take the message.
+    #[allow(clippy::too_many_arguments)]
+    fn deliver_one_of(
+        &mut self,
+        members: &[SubId],
+        start: usize,
+        from: Option<ConnId>,
+        subject: &[u8],
+        reply: Option<&[u8]>,
+        header_len: Option<usize>,
+        body: &mut Body<'_>,
+    ) -> bool {
+        (0..members.len()).any(|i| {
+            let sub = members[(start + i) % members.len()];
+            self.deliver(sub, from, subject, reply, header_len, body)
+        })
+    }
+
+    /// Queues MSG/HMSG for one subscription. False when it could not take the message.
+    fn deliver(
+        &mut self,
+        sub_id: SubId,
+        from: Option<ConnId>,
+        subject: &[u8],
+        reply: Option<&[u8]>,
+        header_len: Option<usize>,
+        body: &mut Body<'_>,
+    ) -> bool {
+        let Some(sub) = self.subs.get_mut(sub_id) else { return false };
+        let cid = sub.conn;
+        let c = &mut self.conns[cid];
+        if c.closing.is_some() || (from == Some(cid) && !c.opts.echo) {
+            return false;
+        }
+        sub.delivered += 1;
+        let done = sub.max > 0 && sub.delivered >= sub.max;
+        // A client without headers support gets the payload alone, as MSG.
+        let (hdr, skip) = match header_len {
+            Some(h) if c.opts.headers => (Some(h), 0),
+            Some(h) => (None, h),
+            None => (None, 0),
+        };
+        let payload = &body.data[skip..];
+        {
+            let mut t = c.out.tail();
+            encode::msg_line(&mut t, subject, &sub.sid, reply, hdr, payload.len());
+            if payload.len() < FLATTEN_THRESHOLD {
+                t.extend_from_slice(payload);
+                t.extend_from_slice(b"\r\n");
+            }
+        }
+        if payload.len() >= FLATTEN_THRESHOLD {
+            let shared = body.shared().slice(skip..);
+            c.out.push_shared(shared);
+            c.out.push(b"\r\n");
+        }
+        c.out_msgs += 1;
+        c.out_bytes += payload.len() as u64;
+        self.stats.out_msgs += 1;
+        self.stats.out_bytes += payload.len() as u64;
+        let over = c.out.queued() > self.server.cfg.max_pending;
+        self.mark_dirty(cid);
+        if done {
+            self.unsubscribe(cid, sub_id);
+        }
+        if over {
+            self.slow_consumer(cid);
+        }
+        true
+    }
+
+    fn slow_consumer(&mut self, id: ConnId) {
+        log_at!(
+            Info,
+            "{} - Slow Consumer Detected: MaxPending of {} Exceeded",
+            self.conns[id].log_prefix(),
+            self.server.cfg.max_pending
+        );
+        self.stats.slow_consumers += 1;
+        self.begin_close(id, CloseReason::SlowConsumerPendingBytes, Closing::Now, true);
+    }
+
+    /// The 503 reply to a request nobody received, on the requester's own subscription that
+    /// matches the reply subject (`client.go` `sendNoRespondersMsg`).
+    fn no_responders(&mut self, from: ConnId, subject: &[u8], reply: &[u8]) {
+        let local = self.local.matches(reply);
+        let Some(&sub) = local.plain.iter().find(|&&s| self.subs[s].conn == from) else { return };
+        let mut hdr = Vec::new();
+        encode::no_responders_header(&mut hdr, subject);
+        let len = hdr.len();
+        let mut body = Body {
+            data: &hdr,
+            shared: None,
+        };
+        self.deliver(sub, None, reply, None, Some(len), &mut body);
+    }
+
+    /// Removes a subscription everywhere it is recorded.
+    pub(super) fn unsubscribe(&mut self, conn: ConnId, sub_id: SubId) {
+        let sid = self.subs[sub_id].sid.clone();
+        self.conns[conn].subs.remove(&sid);
+        self.remove_sub(sub_id);
+    }
+
+    /// Drops a subscription from the shard's tables; the connection's own map is the caller's.
+    pub(super) fn remove_sub(&mut self, sub_id: SubId) {
+        let sub = self.subs.remove(sub_id);
+        self.local.remove(&sub.subject, sub.queue.as_deref(), &sub_id);
+        self.cache.invalidate();
+        self.local_interest(&sub.subject, &sub.queue, -1);
+    }
+}
+
+/// Per destination shard: whether it gets the message for plain interest, and the queue
+/// groups whose pick fell on it.
+type Targets = Vec<(u16, bool, Vec<Bytes>)>;
+
+fn pick_remote(targets: &mut Targets, shard: u16, queue: &[u8]) {
+    let q = Bytes::copy_from_slice(queue);
+    match targets.iter_mut().find(|t| t.0 == shard) {
+        Some(t) => t.2.push(q),
+        None => targets.push((shard, false, vec![q])),
+    }
+}
+
+/// The shard whose cumulative weight covers `r`.
+fn pick_weighted(entries: &[RemoteEntry], mut r: u64) -> u16 {
+    for &(s, w) in entries {
+        if r < u64::from(w) {
+            return s;
+        }
+        r -= u64::from(w);
+    }
+    entries.last().map_or(0, |&(s, _)| s)
+}
+
+/// Copies subject, reply and payload into one allocation, shared by every receiving shard.
+fn one_buffer(subject: &[u8], reply: Option<&[u8]>, data: &[u8]) -> (Bytes, Option<Bytes>, Bytes) {
+    let rlen = reply.map_or(0, <[u8]>::len);
+    let mut b = BytesMut::with_capacity(subject.len() + rlen + data.len());
+    b.put_slice(subject);
+    if let Some(r) = reply {
+        b.put_slice(r);
+    }
+    b.put_slice(data);
+    let b = b.freeze();
+    let s = b.slice(..subject.len());
+    let r = reply.map(|_| b.slice(subject.len()..subject.len() + rlen));
+    let d = b.slice(subject.len() + rlen..);
+    (s, r, d)
+}

@@ -1,0 +1,58 @@
+//! Subjects: tokens, wildcards and the checks the Go server applies (`sublist.go`).
+
+pub mod sublist;
+
+pub use sublist::{Matches, Sublist};
+
+/// Token separator.
+pub const TSEP: u8 = b'.';
+/// Single-token wildcard.
+pub const PWC: &[u8] = b"*";
+/// Full (tail) wildcard.
+pub const FWC: &[u8] = b">";
+
+/// The subject's tokens; a subject with an empty token yields an empty one too.
+pub fn tokens(subject: &[u8]) -> impl Iterator<Item = &[u8]> {
+    subject.split(|&b| b == TSEP)
+}
+
+/// A subscription subject the sublist accepts: no empty token, nothing after `>`.
+pub fn is_valid_subscription(subject: &[u8]) -> bool {
+    let mut after_fwc = false;
+    for t in tokens(subject) {
+        if t.is_empty() || after_fwc {
+            return false;
+        }
+        after_fwc = t == FWC;
+    }
+    true
+}
+
+/// A publish subject: no empty token and no wildcard token (`IsValidLiteralSubject`).
+pub fn is_valid_literal(subject: &[u8]) -> bool {
+    tokens(subject).all(|t| !t.is_empty() && t != PWC && t != FWC)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subscription_subjects() {
+        for ok in ["foo", "foo.bar", "foo.*", "foo.>", ">", "*", "*.*.>", "foo*.bar"] {
+            assert!(is_valid_subscription(ok.as_bytes()), "{ok}");
+        }
+        for bad in ["", ".", "foo.", ".foo", "foo..bar", "foo.>.bar", ">.>"] {
+            assert!(!is_valid_subscription(bad.as_bytes()), "{bad}");
+        }
+    }
+
+    #[test]
+    fn literal_subjects() {
+        assert!(is_valid_literal(b"foo.bar"));
+        assert!(is_valid_literal(b"foo*.b>"));
+        assert!(!is_valid_literal(b"foo.*"));
+        assert!(!is_valid_literal(b">"));
+        assert!(!is_valid_literal(b"foo..bar"));
+    }
+}
