@@ -5,3 +5,6 @@ pub mod encode;
 pub mod parser;
 
 pub use parser::{Flow, Handler, ParseError, Parser, PubArgs, Publish, Stop};
+
+#[cfg(test)]
+mod tests;
