@@ -377,3 +377,6 @@ impl Shard {
         x
     }
 }
+
+#[cfg(test)]
+mod tests;
