@@ -1,0 +1,394 @@
+#!/usr/bin/env python3
+"""Compatibility checks for Riptide with the nats-py asyncio client.
+
+    python_client.py [NATS_URL]        (or env NATS_URL, default nats://127.0.0.1:4222)
+
+Each check uses its own connections, so a broken check cannot leak subscriptions into the
+next one, and most checks put publisher and subscriber on different connections because
+Riptide may place them on different shards: that is the path most likely to break.
+Prints one line per check and a final `python-client: P passed, F failed` line; exits 1
+if anything failed.
+"""
+import asyncio
+import json
+import os
+import sys
+import time
+
+import nats
+from nats.errors import NoRespondersError
+
+URL = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("NATS_URL", "nats://127.0.0.1:4222")
+CHECK_TIMEOUT = 15.0  # seconds per check; a hang is a failure, not a stuck CI job
+WAIT = 5.0  # how long to wait for messages that should arrive
+QUIET = 0.3  # how long to watch for messages that should NOT arrive
+
+
+class Conns:
+    """Opens connections for one check and closes them all however the check ends.
+
+    Async errors reported by the client (e.g. a server -ERR) are collected and fail the
+    check, since nats-py would otherwise only log them.
+    """
+
+    def __init__(self):
+        self.conns = []
+        self.errors = []
+
+    async def new(self, name):
+        async def on_error(e):
+            self.errors.append(f"{name}: {e!r}")
+
+        nc = await nats.connect(
+            URL, name=name, allow_reconnect=False, connect_timeout=5, error_cb=on_error
+        )
+        self.conns.append(nc)
+        return nc
+
+    async def close(self):
+        for nc in self.conns:
+            if not nc.is_closed:
+                await nc.close()
+
+
+async def collect(sub, count, timeout=WAIT):
+    """Next `count` messages from a sync subscription, failing if they don't all arrive."""
+    msgs = []
+    deadline = time.monotonic() + timeout
+    while len(msgs) < count:
+        left = deadline - time.monotonic()
+        assert left > 0, f"{sub.subject}: got {len(msgs)} of {count} messages"
+        try:
+            msgs.append(await sub.next_msg(timeout=left))
+        except nats.errors.TimeoutError:
+            raise AssertionError(f"{sub.subject}: got {len(msgs)} of {count} messages") from None
+    return msgs
+
+
+async def assert_silent(sub):
+    """No further message arrives on `sub` within QUIET seconds."""
+    try:
+        msg = await sub.next_msg(timeout=QUIET)
+    except nats.errors.TimeoutError:
+        return
+    raise AssertionError(f"{sub.subject}: unexpected extra message {msg.subject} {msg.data!r}")
+
+
+async def wait_until(cond, what, timeout=WAIT):
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.01)
+
+
+# --- checks ---------------------------------------------------------------------------
+
+
+async def check_pubsub(c):
+    sub_nc = await c.new("sub")
+    pub_nc = await c.new("pub")
+    sub = await sub_nc.subscribe("py.basic")
+    own = await pub_nc.subscribe("py.basic")
+    # The PONG for this flush means the server registered the subscription, so a publish
+    # from any other connection (possibly on another shard) must now reach it.
+    await sub_nc.flush()
+    await pub_nc.flush()
+
+    payloads = [b"one", b"", b"three \r\n with CRLF", bytes(range(256)) * 40]
+    for p in payloads:
+        await pub_nc.publish("py.basic", p)
+    await pub_nc.flush()
+
+    for s in (sub, own):
+        got = await collect(s, len(payloads))
+        assert [m.subject for m in got] == ["py.basic"] * len(payloads), [m.subject for m in got]
+        # Order from one publisher must be preserved.
+        assert [m.data for m in got] == payloads, [m.data[:20] for m in got]
+        assert all(not m.reply for m in got), [m.reply for m in got]
+        await assert_silent(s)
+
+
+async def check_wildcards(c):
+    sub_nc = await c.new("sub")
+    pub_nc = await c.new("pub")
+    star = await sub_nc.subscribe("py.wild.*")
+    full = await sub_nc.subscribe("py.wild.>")
+    mid = await sub_nc.subscribe("py.*.mid")
+    await sub_nc.flush()
+
+    for subject in ["py.wild", "py.wild.a", "py.wild.a.b", "py.wild.b", "py.other.x", "py.x.mid",
+                    "py.wild.mid", "py.x.mid.y"]:
+        await pub_nc.publish(subject, subject.encode())
+    await pub_nc.flush()
+
+    got = [m.subject for m in await collect(star, 3)]
+    assert got == ["py.wild.a", "py.wild.b", "py.wild.mid"], got
+    # '>' needs at least one token after it, so "py.wild" itself must not match.
+    got = [m.subject for m in await collect(full, 4)]
+    assert got == ["py.wild.a", "py.wild.a.b", "py.wild.b", "py.wild.mid"], got
+    got = [m.subject for m in await collect(mid, 2)]
+    assert got == ["py.x.mid", "py.wild.mid"], got
+    for m_sub in (star, full, mid):
+        await assert_silent(m_sub)
+
+
+async def check_queue_group(c):
+    total = 300
+    members = [await c.new(f"worker{i}") for i in range(3)]
+    received = {i: [] for i in range(3)}
+    plain = []
+
+    def handler(i):
+        async def cb(msg):
+            received[i].append(int(msg.data))
+        return cb
+
+    for i, nc in enumerate(members):
+        await nc.subscribe("py.jobs", queue="workers", cb=handler(i))
+        await nc.flush()
+
+    # A plain subscriber next to the group still gets every message.
+    obs_nc = await c.new("observer")
+
+    async def observe(msg):
+        plain.append(int(msg.data))
+
+    await obs_nc.subscribe("py.jobs", cb=observe)
+    await obs_nc.flush()
+
+    pub_nc = await c.new("pub")
+    for n in range(total):
+        await pub_nc.publish("py.jobs", str(n).encode())
+    await pub_nc.flush()
+
+    await wait_until(lambda: sum(len(v) for v in received.values()) >= total and len(plain) >= total,
+                     f"{total} queue deliveries")
+    await asyncio.sleep(QUIET)  # duplicates, if any, would show up now
+    for nc in members + [obs_nc]:
+        await nc.flush()
+
+    everything = sorted(n for v in received.values() for n in v)
+    counts = [len(received[i]) for i in range(3)]
+    assert everything == list(range(total)), f"per-member counts {counts}, total {len(everything)}"
+    # The group should spread work; a member idle for 300 messages means no balancing.
+    assert all(n > 0 for n in counts), f"per-member counts {counts}"
+    assert sorted(plain) == list(range(total)), f"plain subscriber got {len(plain)}"
+    print(f"     queue split across members: {counts}")
+
+
+async def check_request_reply(c):
+    srv_nc = await c.new("responder")
+    cli_nc = await c.new("requester")
+
+    async def upper(msg):
+        await srv_nc.publish(msg.reply, msg.data.upper())
+
+    await srv_nc.subscribe("py.svc.upper", cb=upper)
+    await srv_nc.flush()
+
+    reply = await cli_nc.request("py.svc.upper", b"hello", timeout=WAIT)
+    assert reply.data == b"HELLO", reply.data
+    assert reply.subject.startswith("_INBOX."), reply.subject
+
+    # Many requests in flight at once share nats-py's single wildcard inbox.
+    words = [f"word-{i}".encode() for i in range(50)]
+    replies = await asyncio.gather(*(cli_nc.request("py.svc.upper", w, timeout=WAIT) for w in words))
+    assert [r.data for r in replies] == [w.upper() for w in words]
+
+    # The old style uses a fresh inbox subscription with UNSUB 1 per request.
+    reply = await cli_nc.request("py.svc.upper", b"old", timeout=WAIT, old_style=True)
+    assert reply.data == b"OLD", reply.data
+
+
+async def check_headers(c):
+    sub_nc = await c.new("sub")
+    pub_nc = await c.new("pub")
+    sub = await sub_nc.subscribe("py.hdr")
+    await sub_nc.flush()
+
+    sent = {"X-Order": "42", "X-Trace": "abc def", "Content-Type": "application/json"}
+    body = json.dumps({"id": 42}).encode()
+    await pub_nc.publish("py.hdr", body, headers=sent)
+    await pub_nc.publish("py.hdr", b"", headers={"X-Empty-Body": "yes"})
+    await pub_nc.publish("py.hdr", b"no headers")
+    await pub_nc.flush()
+
+    with_body, empty, plain = await collect(sub, 3)
+    assert with_body.data == body, with_body.data
+    assert with_body.headers == sent, with_body.headers
+    assert empty.data == b"", empty.data
+    assert empty.headers == {"X-Empty-Body": "yes"}, empty.headers
+    assert plain.data == b"no headers" and not plain.headers, (plain.data, plain.headers)
+
+    # Headers must also survive the request and the reply legs.
+    async def echo(msg):
+        out = dict(msg.headers or {})
+        out["X-Replied"] = "true"
+        await sub_nc.publish(msg.reply, msg.data[::-1], headers=out)
+
+    await sub_nc.subscribe("py.hdr.echo", cb=echo)
+    await sub_nc.flush()
+    reply = await pub_nc.request("py.hdr.echo", b"abc", timeout=WAIT, headers={"X-Req": "1"})
+    assert reply.data == b"cba", reply.data
+    assert reply.headers == {"X-Req": "1", "X-Replied": "true"}, reply.headers
+
+
+async def check_no_responders(c):
+    nc = await c.new("requester")
+    start = time.monotonic()
+    try:
+        msg = await nc.request("py.nobody.home", b"anyone?", timeout=WAIT)
+    except NoRespondersError:
+        pass
+    else:
+        raise AssertionError(f"expected NoRespondersError, got reply {msg.data!r} {msg.headers}")
+    # The server answers with a 503 status at once; timing out instead would be a different,
+    # slower failure mode that the client reports with the same exception in some versions.
+    elapsed = time.monotonic() - start
+    assert elapsed < WAIT / 2, f"no-responders took {elapsed:.2f}s"
+
+
+async def check_unsub_after_n(c):
+    limit = 3
+    sub_nc = await c.new("sub")
+    pub_nc = await c.new("pub")
+    sub = await sub_nc.subscribe("py.limited")
+    await sub.unsubscribe(limit=limit)
+    await sub_nc.flush()
+
+    for n in range(10):
+        await pub_nc.publish("py.limited", str(n).encode())
+    await pub_nc.flush()
+
+    got = [int(m.data) for m in await collect(sub, limit)]
+    assert got == [0, 1, 2], got
+    await asyncio.sleep(QUIET)
+    await sub_nc.flush()
+    # nats-py also drops extra messages itself, so count what arrived on the wire: the
+    # server must stop delivering after `limit`.
+    assert sub_nc.stats["in_msgs"] == limit, f"server delivered {sub_nc.stats['in_msgs']} messages"
+
+    # With its only subscriber gone, the subject has no interest left on the server.
+    try:
+        await pub_nc.request("py.limited", b"still there?", timeout=WAIT)
+    except NoRespondersError:
+        pass
+    else:
+        raise AssertionError("request to auto-unsubscribed subject got a reply")
+
+    # A plain UNSUB stops delivery at once.
+    sub2 = await sub_nc.subscribe("py.limited2")
+    await sub_nc.flush()
+    await pub_nc.publish("py.limited2", b"before")
+    await pub_nc.flush()
+    assert [m.data for m in await collect(sub2, 1)] == [b"before"]
+    await sub2.unsubscribe()
+    await sub_nc.flush()
+    before = sub_nc.stats["in_msgs"]
+    await pub_nc.publish("py.limited2", b"after")
+    await pub_nc.flush()
+    await asyncio.sleep(QUIET)
+    await sub_nc.flush()
+    assert sub_nc.stats["in_msgs"] == before, "message delivered after UNSUB"
+
+
+async def check_flush(c):
+    nc = await c.new("self")
+    count = 500
+    sub = await nc.subscribe("py.flush")
+    await nc.flush()
+    for n in range(count):
+        await nc.publish("py.flush", str(n).encode())
+    # The server answers PING in order after handling our PUBs, so by the time the PONG is
+    # read every message for our own subscription has already been read off the socket.
+    await nc.flush(timeout=WAIT)
+    assert nc.stats["in_msgs"] == count, f"after flush only {nc.stats['in_msgs']} of {count} arrived"
+    got = [int(m.data) for m in await collect(sub, count)]
+    assert got == list(range(count)), "messages reordered"
+
+    rtt = await nc.rtt()
+    assert 0 <= rtt < 1.0, rtt
+
+
+async def check_drain(c):
+    count = 200
+    sub_nc = await c.new("sub")
+    pub_nc = await c.new("pub")
+    handled = []
+
+    async def slow(msg):
+        await asyncio.sleep(0.001)  # keep a backlog in the client so drain has work to do
+        handled.append(int(msg.data))
+
+    await sub_nc.subscribe("py.drain", cb=slow)
+    await sub_nc.flush()
+
+    # Publisher drain: messages published right before drain() must all be delivered,
+    # even though the connection closes straight after.
+    for n in range(count):
+        await pub_nc.publish("py.drain", str(n).encode())
+    await pub_nc.drain()
+    assert pub_nc.is_closed
+
+    await wait_until(lambda: sub_nc.stats["in_msgs"] >= count, f"{count} messages on the wire")
+    # Subscriber drain: everything already received is still handed to the callback.
+    await sub_nc.drain()
+    assert sub_nc.is_closed
+    assert handled == list(range(count)), f"handled {len(handled)} of {count}"
+
+    # After draining, the server must have dropped the interest.
+    nc = await c.new("after")
+    try:
+        await nc.request("py.drain", b"x", timeout=WAIT)
+    except NoRespondersError:
+        pass
+    else:
+        raise AssertionError("drained subscription still answered")
+
+
+CHECKS = [
+    check_pubsub,
+    check_wildcards,
+    check_queue_group,
+    check_request_reply,
+    check_headers,
+    check_no_responders,
+    check_unsub_after_n,
+    check_flush,
+    check_drain,
+]
+
+
+async def run_check(check):
+    c = Conns()
+    try:
+        await asyncio.wait_for(check(c), CHECK_TIMEOUT)
+        assert not c.errors, f"async client errors: {c.errors}"
+    finally:
+        try:
+            await asyncio.wait_for(c.close(), 5)
+        except Exception:
+            pass
+
+
+async def main():
+    passed = failed = 0
+    for check in CHECKS:
+        name = check.__name__.removeprefix("check_")
+        try:
+            await run_check(check)
+        except asyncio.TimeoutError:
+            failed += 1
+            print(f"FAIL {name}: did not finish within {CHECK_TIMEOUT:.0f}s")
+        except Exception as e:
+            failed += 1
+            print(f"FAIL {name}: {type(e).__name__}: {e}")
+        else:
+            passed += 1
+            print(f"ok   {name}")
+    print(f"python-client: {passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))

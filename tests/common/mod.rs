@@ -1,0 +1,139 @@
+//! Helpers shared by the integration tests: a real server on an ephemeral loopback port and
+//! a raw protocol client with bounded reads.
+#![allow(dead_code)]
+
+pub mod go_cases;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use riptide::config::Config;
+use riptide::runtime::{self, Running};
+
+/// Every socket read in a test gives up after this long.
+pub const IO_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub fn config(shards: usize) -> Config {
+    Config {
+        host: "127.0.0.1".into(),
+        port: 0,
+        shards,
+        ..Config::default()
+    }
+}
+
+pub fn start(shards: usize) -> Running {
+    start_with(config(shards))
+}
+
+pub fn start_with(cfg: Config) -> Running {
+    runtime::start(cfg).expect("server starts")
+}
+
+/// A raw protocol connection.
+pub struct Raw {
+    pub s: TcpStream,
+    pub info: String,
+    buf: Vec<u8>,
+}
+
+impl Raw {
+    pub fn connect(addr: SocketAddr) -> Raw {
+        let s = TcpStream::connect(addr).expect("connect");
+        s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        s.set_nodelay(true).unwrap();
+        let mut r = Raw {
+            s,
+            info: String::new(),
+            buf: Vec::new(),
+        };
+        r.info = r.line();
+        assert!(r.info.starts_with("INFO {"), "{}", r.info);
+        r
+    }
+
+    /// The client id from INFO, which encodes the shard: `(cid - 1) % shards`.
+    pub fn cid(&self) -> u64 {
+        let v: serde_json::Value = serde_json::from_str(self.info.trim_start_matches("INFO ").trim()).unwrap();
+        v["client_id"].as_u64().unwrap()
+    }
+
+    pub fn shard(&self, shards: usize) -> usize {
+        ((self.cid() - 1) % shards as u64) as usize
+    }
+
+    pub fn send(&mut self, data: &[u8]) {
+        self.s.write_all(data).unwrap();
+    }
+
+    fn fill(&mut self) -> bool {
+        let mut tmp = [0u8; 65536];
+        match self.s.read(&mut tmp) {
+            Ok(0) => false,
+            Ok(n) => {
+                self.buf.extend_from_slice(&tmp[..n]);
+                true
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => false,
+            Err(e) => panic!("read failed: {e}"),
+        }
+    }
+
+    /// Reads exactly `n` bytes.
+    pub fn read_n(&mut self, n: usize) -> Vec<u8> {
+        while self.buf.len() < n {
+            assert!(self.fill(), "closed after {:?}", String::from_utf8_lossy(&self.buf));
+        }
+        self.buf.drain(..n).collect()
+    }
+
+    pub fn line(&mut self) -> String {
+        loop {
+            if let Some(p) = self.buf.windows(2).position(|w| w == b"\r\n") {
+                let l: Vec<u8> = self.buf.drain(..p + 2).collect();
+                return String::from_utf8_lossy(&l).into_owned();
+            }
+            assert!(self.fill(), "closed after {:?}", String::from_utf8_lossy(&self.buf));
+        }
+    }
+
+    /// Reads until the peer closes; returns everything that came first.
+    pub fn read_to_close(&mut self) -> Vec<u8> {
+        let deadline = Instant::now() + IO_TIMEOUT;
+        while self.fill() {
+            assert!(Instant::now() < deadline, "not closed");
+        }
+        std::mem::take(&mut self.buf)
+    }
+
+    /// Sends PING and reads up to its PONG: everything the server sent before it.
+    pub fn sync(&mut self) -> Vec<u8> {
+        self.send(b"PING\r\n");
+        loop {
+            if let Some(p) = self.buf.windows(6).position(|w| w == b"PONG\r\n") {
+                let mut out: Vec<u8> = self.buf.drain(..p + 6).collect();
+                out.truncate(p);
+                return out;
+            }
+            assert!(self.fill(), "closed after {:?}", String::from_utf8_lossy(&self.buf));
+        }
+    }
+}
+
+/// Opens connections until one lands on each of `shards` shards (the kernel's
+/// SO_REUSEPORT hash decides), keeping one per shard.
+pub fn one_per_shard(addr: SocketAddr, shards: usize) -> Vec<Raw> {
+    let mut slots: Vec<Option<Raw>> = (0..shards).map(|_| None).collect();
+    for _ in 0..1000 {
+        let r = Raw::connect(addr);
+        let s = r.shard(shards);
+        if slots[s].is_none() {
+            slots[s] = Some(r);
+        }
+        if slots.iter().all(Option::is_some) {
+            return slots.into_iter().map(Option::unwrap).collect();
+        }
+    }
+    panic!("could not place a connection on every shard");
+}
