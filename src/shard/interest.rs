@@ -86,6 +86,7 @@ impl Shard {
         }
         self.interest.seq += 1;
         let seq = self.interest.seq;
+        self.interest_staged = true;
         for dst in 0..self.shards() {
             if dst != self.id {
                 self.staged[dst].push(ShardMsg::Interest {

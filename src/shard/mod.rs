@@ -72,6 +72,8 @@ pub struct Shard {
     dirty: Vec<ConnId>,
     /// Connections that started closing; the reactor tears their sockets down.
     closed: Vec<ConnId>,
+    /// An interest change is staged and should be pushed without waiting for turn end.
+    interest_staged: bool,
     rng: u64,
     next_seq: u64,
     pub now: Instant,
@@ -94,6 +96,7 @@ impl Shard {
             overflow: (0..n).map(|_| VecDeque::new()).collect(),
             dirty: Vec::new(),
             closed: Vec::new(),
+            interest_staged: false,
             rng: 0x9E37_79B9_7F4A_7C15 ^ (id as u64 + 1).wrapping_mul(0x2545_F491_4F6C_DD1D),
             next_seq: 0,
             now,
@@ -140,7 +143,16 @@ impl Shard {
             c.stash.extend_from_slice(data);
             return;
         }
+        // Interest other shards sent before these bytes arrived is applied first, so a
+        // publish sees subscriptions made elsewhere just before it (the Go server's SUB is
+        // visible as soon as it is parsed).
+        self.poll_mesh();
         self.parse(id, data);
+        // A SUB/UNSUB leaves at once rather than at the end of the turn, for the same reason.
+        if self.interest_staged {
+            self.interest_staged = false;
+            self.end_turn();
+        }
     }
 
     fn parse(&mut self, id: ConnId, data: &[u8]) {

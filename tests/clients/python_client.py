@@ -81,6 +81,18 @@ async def wait_until(cond, what, timeout=WAIT):
         await asyncio.sleep(0.01)
 
 
+async def barrier(nc, timeout=WAIT):
+    """Returns once the server has processed every command sent so far on `nc`.
+
+    nats-py 2.x's flush() writes its PING straight to the socket, ahead of SUB/PUB commands
+    still waiting in the client's pending buffer, so one flush() is no barrier: the PONG can
+    come back before the server has seen those commands. The first flush() gets the buffer
+    onto the socket; the second PING then follows it, and its PONG proves it was processed.
+    """
+    await nc.flush(timeout=timeout)
+    await nc.flush(timeout=timeout)
+
+
 # --- checks ---------------------------------------------------------------------------
 
 
@@ -91,13 +103,13 @@ async def check_pubsub(c):
     own = await pub_nc.subscribe("py.basic")
     # The PONG for this flush means the server registered the subscription, so a publish
     # from any other connection (possibly on another shard) must now reach it.
-    await sub_nc.flush()
-    await pub_nc.flush()
+    await barrier(sub_nc)
+    await barrier(pub_nc)
 
     payloads = [b"one", b"", b"three \r\n with CRLF", bytes(range(256)) * 40]
     for p in payloads:
         await pub_nc.publish("py.basic", p)
-    await pub_nc.flush()
+    await barrier(pub_nc)
 
     for s in (sub, own):
         got = await collect(s, len(payloads))
@@ -114,12 +126,12 @@ async def check_wildcards(c):
     star = await sub_nc.subscribe("py.wild.*")
     full = await sub_nc.subscribe("py.wild.>")
     mid = await sub_nc.subscribe("py.*.mid")
-    await sub_nc.flush()
+    await barrier(sub_nc)
 
     for subject in ["py.wild", "py.wild.a", "py.wild.a.b", "py.wild.b", "py.other.x", "py.x.mid",
                     "py.wild.mid", "py.x.mid.y"]:
         await pub_nc.publish(subject, subject.encode())
-    await pub_nc.flush()
+    await barrier(pub_nc)
 
     got = [m.subject for m in await collect(star, 3)]
     assert got == ["py.wild.a", "py.wild.b", "py.wild.mid"], got
@@ -145,7 +157,7 @@ async def check_queue_group(c):
 
     for i, nc in enumerate(members):
         await nc.subscribe("py.jobs", queue="workers", cb=handler(i))
-        await nc.flush()
+        await barrier(nc)
 
     # A plain subscriber next to the group still gets every message.
     obs_nc = await c.new("observer")
@@ -154,18 +166,18 @@ async def check_queue_group(c):
         plain.append(int(msg.data))
 
     await obs_nc.subscribe("py.jobs", cb=observe)
-    await obs_nc.flush()
+    await barrier(obs_nc)
 
     pub_nc = await c.new("pub")
     for n in range(total):
         await pub_nc.publish("py.jobs", str(n).encode())
-    await pub_nc.flush()
+    await barrier(pub_nc)
 
     await wait_until(lambda: sum(len(v) for v in received.values()) >= total and len(plain) >= total,
                      f"{total} queue deliveries")
     await asyncio.sleep(QUIET)  # duplicates, if any, would show up now
     for nc in members + [obs_nc]:
-        await nc.flush()
+        await barrier(nc)
 
     everything = sorted(n for v in received.values() for n in v)
     counts = [len(received[i]) for i in range(3)]
@@ -184,7 +196,7 @@ async def check_request_reply(c):
         await srv_nc.publish(msg.reply, msg.data.upper())
 
     await srv_nc.subscribe("py.svc.upper", cb=upper)
-    await srv_nc.flush()
+    await barrier(srv_nc)
 
     reply = await cli_nc.request("py.svc.upper", b"hello", timeout=WAIT)
     assert reply.data == b"HELLO", reply.data
@@ -204,14 +216,14 @@ async def check_headers(c):
     sub_nc = await c.new("sub")
     pub_nc = await c.new("pub")
     sub = await sub_nc.subscribe("py.hdr")
-    await sub_nc.flush()
+    await barrier(sub_nc)
 
     sent = {"X-Order": "42", "X-Trace": "abc def", "Content-Type": "application/json"}
     body = json.dumps({"id": 42}).encode()
     await pub_nc.publish("py.hdr", body, headers=sent)
     await pub_nc.publish("py.hdr", b"", headers={"X-Empty-Body": "yes"})
     await pub_nc.publish("py.hdr", b"no headers")
-    await pub_nc.flush()
+    await barrier(pub_nc)
 
     with_body, empty, plain = await collect(sub, 3)
     assert with_body.data == body, with_body.data
@@ -227,7 +239,7 @@ async def check_headers(c):
         await sub_nc.publish(msg.reply, msg.data[::-1], headers=out)
 
     await sub_nc.subscribe("py.hdr.echo", cb=echo)
-    await sub_nc.flush()
+    await barrier(sub_nc)
     reply = await pub_nc.request("py.hdr.echo", b"abc", timeout=WAIT, headers={"X-Req": "1"})
     assert reply.data == b"cba", reply.data
     assert reply.headers == {"X-Req": "1", "X-Replied": "true"}, reply.headers
@@ -254,16 +266,16 @@ async def check_unsub_after_n(c):
     pub_nc = await c.new("pub")
     sub = await sub_nc.subscribe("py.limited")
     await sub.unsubscribe(limit=limit)
-    await sub_nc.flush()
+    await barrier(sub_nc)
 
     for n in range(10):
         await pub_nc.publish("py.limited", str(n).encode())
-    await pub_nc.flush()
+    await barrier(pub_nc)
 
     got = [int(m.data) for m in await collect(sub, limit)]
     assert got == [0, 1, 2], got
     await asyncio.sleep(QUIET)
-    await sub_nc.flush()
+    await barrier(sub_nc)
     # nats-py also drops extra messages itself, so count what arrived on the wire: the
     # server must stop delivering after `limit`.
     assert sub_nc.stats["in_msgs"] == limit, f"server delivered {sub_nc.stats['in_msgs']} messages"
@@ -278,17 +290,17 @@ async def check_unsub_after_n(c):
 
     # A plain UNSUB stops delivery at once.
     sub2 = await sub_nc.subscribe("py.limited2")
-    await sub_nc.flush()
+    await barrier(sub_nc)
     await pub_nc.publish("py.limited2", b"before")
-    await pub_nc.flush()
+    await barrier(pub_nc)
     assert [m.data for m in await collect(sub2, 1)] == [b"before"]
     await sub2.unsubscribe()
-    await sub_nc.flush()
+    await barrier(sub_nc)
     before = sub_nc.stats["in_msgs"]
     await pub_nc.publish("py.limited2", b"after")
-    await pub_nc.flush()
+    await barrier(pub_nc)
     await asyncio.sleep(QUIET)
-    await sub_nc.flush()
+    await barrier(sub_nc)
     assert sub_nc.stats["in_msgs"] == before, "message delivered after UNSUB"
 
 
@@ -296,12 +308,12 @@ async def check_flush(c):
     nc = await c.new("self")
     count = 500
     sub = await nc.subscribe("py.flush")
-    await nc.flush()
+    await barrier(nc)
     for n in range(count):
         await nc.publish("py.flush", str(n).encode())
     # The server answers PING in order after handling our PUBs, so by the time the PONG is
     # read every message for our own subscription has already been read off the socket.
-    await nc.flush(timeout=WAIT)
+    await barrier(nc, timeout=WAIT)
     assert nc.stats["in_msgs"] == count, f"after flush only {nc.stats['in_msgs']} of {count} arrived"
     got = [int(m.data) for m in await collect(sub, count)]
     assert got == list(range(count)), "messages reordered"
@@ -321,7 +333,7 @@ async def check_drain(c):
         handled.append(int(msg.data))
 
     await sub_nc.subscribe("py.drain", cb=slow)
-    await sub_nc.flush()
+    await barrier(sub_nc)
 
     # Publisher drain: messages published right before drain() must all be delivered,
     # even though the connection closes straight after.
