@@ -1,0 +1,217 @@
+//! The `riptide` binary as launchers use it: flags, the log lines they parse, exit codes and
+//! signals.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::Raw;
+
+const BIN: &str = env!("CARGO_BIN_EXE_riptide");
+const START_WAIT: Duration = Duration::from_secs(20);
+
+/// A server process and the log lines it printed up to `Server is ready`.
+struct Proc {
+    child: Child,
+    lines: Vec<String>,
+}
+
+impl Proc {
+    fn start(args: &[&str]) -> Proc {
+        let mut child = Command::new(BIN)
+            .args(args)
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut r = BufReader::new(child.stderr.take().unwrap());
+        let mut lines = Vec::new();
+        let deadline = Instant::now() + START_WAIT;
+        loop {
+            let mut l = String::new();
+            assert!(r.read_line(&mut l).unwrap() > 0, "exited early: {lines:?}");
+            lines.push(l.trim_end().to_string());
+            if l.contains("Server is ready") {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{lines:?}");
+        }
+        // Keep draining stderr so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in r.lines() {});
+        Proc { child, lines }
+    }
+
+    fn addr(&self) -> std::net::SocketAddr {
+        let l = self.lines.iter().find(|l| l.contains("Listening for client connections on ")).unwrap();
+        let hostport = l.rsplit("on ").next().unwrap();
+        hostport.parse().unwrap()
+    }
+
+    fn signal(&self, sig: i32) {
+        // SAFETY: signalling the child we started.
+        unsafe { libc::kill(self.child.id() as i32, sig) };
+    }
+
+    fn wait(mut self) -> i32 {
+        let deadline = Instant::now() + START_WAIT;
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return s.code().unwrap_or(-1);
+            }
+            assert!(Instant::now() < deadline, "did not exit");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(BIN).args(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn version_help_and_bad_flags() {
+    let (code, out, _) = run(&["--version"]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("riptide: v") && out.contains("nats-server: v2.15.1"), "{out}");
+    assert_eq!(run(&["-v"]).0, 0);
+    let (code, out, _) = run(&["-h"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("--port"));
+    let (code, _, err) = run(&["--bogus"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("flag provided but not defined: -bogus"), "{err}");
+    let (code, _, err) = run(&["-p"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("flag needs an argument: -p"), "{err}");
+}
+
+#[test]
+fn go_shaped_startup_lines_random_port_and_sigterm() {
+    let p = Proc::start(&["-a", "127.0.0.1", "-p", "-1", "--shards", "2"]);
+    let listening = p.lines.iter().position(|l| l.contains("[INF] Listening for client connections on 127.0.0.1:"));
+    let ready = p.lines.iter().position(|l| l.ends_with("[INF] Server is ready"));
+    assert!(listening.unwrap() < ready.unwrap(), "{:?}", p.lines);
+    // `[pid] yyyy/mm/dd hh:mm:ss.micros [INF] ...`
+    let first = &p.lines[0];
+    assert!(first.starts_with(&format!("[{}] ", p.child.id())), "{first}");
+    assert_eq!(first.split(' ').nth(3), Some("[INF]"), "{first}");
+    assert_ne!(p.addr().port(), 0);
+
+    let mut c = Raw::connect(p.addr());
+    c.send(b"SUB foo 1\r\n");
+    assert_eq!(c.sync(), b"+OK\r\n");
+    p.signal(libc::SIGTERM);
+    assert_eq!(c.read_to_close(), b"");
+    assert_eq!(p.wait(), 0);
+}
+
+#[test]
+fn sigint_exits_zero() {
+    let p = Proc::start(&["-a", "127.0.0.1", "-p", "-1"]);
+    p.signal(libc::SIGINT);
+    assert_eq!(p.wait(), 0);
+}
+
+#[test]
+fn port_in_use_is_fatal_and_names_the_port() {
+    let p = Proc::start(&["-a", "127.0.0.1", "-p", "-1"]);
+    let port = p.addr().port().to_string();
+    let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy = held.local_addr().unwrap().port().to_string();
+    let (code, _, err) = run(&["-a", "127.0.0.1", "-p", &busy]);
+    assert_eq!(code, 1);
+    assert!(err.contains("[FTL]") && err.contains(&busy), "{err}");
+    // The running server on `port` is another process, untouched.
+    let mut c = Raw::connect(p.addr());
+    assert_eq!(c.sync(), b"");
+    assert!(!port.is_empty());
+}
+
+#[test]
+fn ipv6_loopback() {
+    let p = Proc::start(&["-a", "::1", "-p", "-1"]);
+    assert!(p.lines.iter().any(|l| l.contains("Listening for client connections on [::1]:")), "{:?}", p.lines);
+    let mut c = Raw::connect(p.addr());
+    c.send(b"SUB v6 1\r\nPUB v6 2\r\nok\r\n");
+    assert_eq!(c.sync(), b"+OK\r\n+OK\r\nMSG v6 1 2\r\nok\r\n");
+}
+
+#[test]
+fn bad_address_fails_to_start() {
+    let (code, _, err) = run(&["-a", "999.1.1.1", "-p", "-1"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("[FTL]"), "{err}");
+}
+
+#[test]
+fn log_file_pid_file_and_trace() {
+    let dir = std::env::temp_dir().join(format!("riptide-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("r.log");
+    let pid = dir.join("r.pid");
+    let mut child = Command::new(BIN)
+        .args(["-a", "127.0.0.1", "-p", "-1", "-DV", "-l", log.to_str().unwrap(), "-P", pid.to_str().unwrap()])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + START_WAIT;
+    let text = loop {
+        let t = std::fs::read_to_string(&log).unwrap_or_default();
+        if t.contains("Server is ready") {
+            break t;
+        }
+        assert!(Instant::now() < deadline, "{t}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(std::fs::read_to_string(&pid).unwrap(), child.id().to_string());
+    let line = text.lines().find(|l| l.contains("Listening for client connections on ")).unwrap();
+    let addr: std::net::SocketAddr = line.rsplit("on ").next().unwrap().parse().unwrap();
+    let mut c = Raw::connect(addr);
+    c.send(b"SUB traced 1\r\n");
+    assert_eq!(c.sync(), b"+OK\r\n");
+    let deadline = Instant::now() + START_WAIT;
+    loop {
+        let t = std::fs::read_to_string(&log).unwrap();
+        if t.contains("[TRC]") && t.contains("<<- [SUB traced") && t.contains("[DBG]") && t.contains("Client connection created") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{t}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // SAFETY: signalling the child we started.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    assert!(child.wait().unwrap().success());
+    assert!(!pid.exists(), "pid file removed on exit");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn jetstream_flags_are_accepted_and_store_dir_checked() {
+    let dir = std::env::temp_dir().join(format!("riptide-js-{}", std::process::id()));
+    let store = dir.join("store");
+    let p = Proc::start(&["-a", "127.0.0.1", "-p", "-1", "-js", "-sd", store.to_str().unwrap()]);
+    assert!(p.lines.iter().any(|l| l.contains("[WRN]") && l.contains("JetStream")), "{:?}", p.lines);
+    assert!(p.lines.iter().any(|l| l.contains("Store Directory: ")), "{:?}", p.lines);
+    assert!(store.is_dir());
+    drop(p);
+    let file = dir.join("file");
+    std::fs::write(&file, "x").unwrap();
+    let (code, _, err) = run(&["-a", "127.0.0.1", "-p", "-1", "-js", "-sd", file.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(err.contains("storage directory is not a directory"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
