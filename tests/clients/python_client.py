@@ -101,7 +101,7 @@ async def check_pubsub(c):
     pub_nc = await c.new("pub")
     sub = await sub_nc.subscribe("py.basic")
     own = await pub_nc.subscribe("py.basic")
-    # The PONG for this flush means the server registered the subscription, so a publish
+    # Once the barrier returns the server has registered the subscription, so a publish
     # from any other connection (possibly on another shard) must now reach it.
     await barrier(sub_nc)
     await barrier(pub_nc)

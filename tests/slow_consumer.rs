@@ -1,0 +1,77 @@
+//! A client that never reads is cut off as a slow consumer, while a well-behaved subscriber on
+//! the same shard and one on another shard keep receiving everything.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::thread;
+
+use common::{one_per_shard, Raw, IO_TIMEOUT};
+
+const SHARDS: usize = 2;
+/// Small enough that the stalled reader passes it quickly, bytes.
+const MAX_PENDING: usize = 2 * 1024 * 1024;
+/// 40 MiB in all: more than the kernel's socket buffers and `MAX_PENDING` can hold.
+const MESSAGES: usize = 40_000;
+const PAYLOAD: usize = 1024;
+
+#[test]
+fn slow_consumer_is_dropped_and_nobody_else_stalls() {
+    let mut cfg = common::config(SHARDS);
+    cfg.max_pending = MAX_PENDING;
+    let srv = common::start_with(cfg);
+
+    // One stalled reader and one healthy reader on each shard.
+    let mut stalled = Vec::new();
+    let mut readers = Vec::new();
+    for _ in 0..2 {
+        for (i, mut c) in one_per_shard(srv.addr, SHARDS).into_iter().enumerate() {
+            c.send(b"CONNECT {\"verbose\":false}\r\nSUB flood 1\r\n");
+            assert_eq!(c.sync(), b"");
+            if stalled.len() < SHARDS && i == stalled.len() {
+                stalled.push(c);
+            } else {
+                let stream = c.s.try_clone().unwrap();
+                stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+                readers.push(thread::spawn(move || {
+                    let mut r = BufReader::new(stream);
+                    let mut line = Vec::new();
+                    for _ in 0..MESSAGES {
+                        line.clear();
+                        r.read_until(b'\n', &mut line).unwrap();
+                        assert!(line.starts_with(b"MSG flood 1 "));
+                        line.clear();
+                        r.read_until(b'\n', &mut line).unwrap();
+                        assert_eq!(line.len(), PAYLOAD + 2);
+                    }
+                }));
+            }
+        }
+    }
+    assert_eq!(stalled.len(), SHARDS);
+
+    let mut publ = Raw::connect(srv.addr);
+    publ.send(b"CONNECT {\"verbose\":false}\r\n");
+    let payload = vec![b'p'; PAYLOAD];
+    let mut batch = Vec::new();
+    for i in 0..MESSAGES {
+        write!(batch, "PUB flood {PAYLOAD}\r\n").unwrap();
+        batch.extend_from_slice(&payload);
+        batch.extend_from_slice(b"\r\n");
+        if i % 500 == 499 {
+            publ.send(&batch);
+            batch.clear();
+            assert_eq!(publ.sync(), b"");
+        }
+    }
+    publ.send(&batch);
+    assert_eq!(publ.sync(), b"");
+    for r in readers {
+        r.join().unwrap();
+    }
+    // The stalled clients were disconnected (no -ERR, as the Go server does).
+    for mut s in stalled {
+        let got = s.read_to_close();
+        assert!(!got.windows(4).any(|w| w == b"-ERR"), "slow consumers get no -ERR");
+    }
+}
