@@ -96,8 +96,25 @@ const FLAGS: &[(&str, Kind, &str)] = &[
 
 /// Flags of the Go server that later Riptide releases implement; refused clearly for now.
 const NOT_YET: &[&str] = &[
-    "c", "config", "t", "sl", "signal", "user", "pass", "auth", "tls", "tlscert", "tlskey", "tlsverify",
-    "tlscacert", "routes", "cluster", "cluster_listen", "cluster_name", "ms", "https_port",
+    "c",
+    "config",
+    "t",
+    "sl",
+    "signal",
+    "user",
+    "pass",
+    "auth",
+    "tls",
+    "tlscert",
+    "tlskey",
+    "tlsverify",
+    "tlscacert",
+    "routes",
+    "cluster",
+    "cluster_listen",
+    "cluster_name",
+    "ms",
+    "https_port",
 ];
 
 fn parse_bool(name: &str, v: &str) -> Result<bool, CliError> {
@@ -134,12 +151,16 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, CliErro
         };
         let Some(&(_, kind, canon)) = FLAGS.iter().find(|(n, _, _)| *n == name) else {
             if NOT_YET.contains(&name) {
-                return Err(CliError(format!("flag -{name} is not supported by this version of riptide yet")));
+                return Err(CliError(format!(
+                    "flag -{name} is not supported by this version of riptide yet"
+                )));
             }
             return Err(CliError(format!("flag provided but not defined: -{name}")));
         };
         let value = match kind {
-            Kind::Bool => inline.map_or(Ok(true), |v| parse_bool(name, &v)).map(|b| b.to_string())?,
+            Kind::Bool => inline
+                .map_or(Ok(true), |v| parse_bool(name, &v))
+                .map(|b| b.to_string())?,
             Kind::Value => match inline {
                 Some(v) => v,
                 None => args
@@ -155,7 +176,11 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, CliErro
             "pid" => cfg.pid_file = Some(PathBuf::from(value)),
             "http_port" => {
                 let p: i32 = parse_num(name, &value)?;
-                cfg.http_port = Some(if p == 0 { i32::from(DEFAULT_HTTP_PORT) } else { p });
+                cfg.http_port = Some(if p == 0 {
+                    i32::from(DEFAULT_HTTP_PORT)
+                } else {
+                    p
+                });
             }
             "log" => cfg.log_file = Some(PathBuf::from(value)),
             "logtime" => {}
@@ -200,8 +225,19 @@ mod tests {
 
     #[test]
     fn go_flag_syntax() {
-        let c = run(&["-p", "5222", "--addr=127.0.0.1", "-DV", "-n", "x", "--shards=3"]);
-        assert_eq!((c.port, c.host.as_str(), c.debug, c.trace), (5222, "127.0.0.1", true, true));
+        let c = run(&[
+            "-p",
+            "5222",
+            "--addr=127.0.0.1",
+            "-DV",
+            "-n",
+            "x",
+            "--shards=3",
+        ]);
+        assert_eq!(
+            (c.port, c.host.as_str(), c.debug, c.trace),
+            (5222, "127.0.0.1", true, true)
+        );
         assert_eq!((c.server_name.as_deref(), c.shards), (Some("x"), 3));
         assert_eq!(run(&["-p", "-1"]).port, 0);
         assert_eq!(run(&["--port=-1"]).port, 0);
@@ -213,11 +249,17 @@ mod tests {
     #[test]
     fn errors_and_commands() {
         let p = |a: &[&str]| parse(a.iter().map(|s| s.to_string()));
-        assert_eq!(p(&["--bogus"]).unwrap_err(), CliError("flag provided but not defined: -bogus".into()));
+        assert_eq!(
+            p(&["--bogus"]).unwrap_err(),
+            CliError("flag provided but not defined: -bogus".into())
+        );
         assert!(p(&["-p"]).is_err());
         assert!(p(&["-p", "x"]).is_err());
         assert!(p(&["-p", "70000"]).is_err());
-        assert!(p(&["-c", "x.conf"]).unwrap_err().0.contains("not supported"));
+        assert!(p(&["-c", "x.conf"])
+            .unwrap_err()
+            .0
+            .contains("not supported"));
         assert!(matches!(p(&["-v"]), Ok(Command::Version)));
         assert!(matches!(p(&["--help"]), Ok(Command::Help)));
         assert!(matches!(p(&["version"]), Ok(Command::Version)));

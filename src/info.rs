@@ -34,7 +34,13 @@ pub struct InfoTemplate {
 }
 
 impl InfoTemplate {
-    pub fn new(server_id: &str, server_name: &str, host: &str, port: u16, max_payload: usize) -> Self {
+    pub fn new(
+        server_id: &str,
+        server_name: &str,
+        host: &str,
+        port: u16,
+        max_payload: usize,
+    ) -> Self {
         let info = ServerInfo {
             server_id,
             server_name,
@@ -62,7 +68,9 @@ impl InfoTemplate {
         if connect_info {
             s.push_str(",\"connect_info\":true,\"remote_account\":\"$G\"");
         }
-        s.push_str(&format!(",\"api_lvl\":{API_LEVEL},\"riptide_version\":\"{RIPTIDE_VERSION}\"}}"));
+        s.push_str(&format!(
+            ",\"api_lvl\":{API_LEVEL},\"riptide_version\":\"{RIPTIDE_VERSION}\"}}"
+        ));
         s.into_bytes()
     }
 }

@@ -57,7 +57,13 @@ pub fn write(level: Level, args: fmt::Arguments<'_>) {
         Level::Trace if !trace_enabled() => return,
         _ => {}
     }
-    let line = format!("[{}] {} {} {}\n", std::process::id(), timestamp(), level.tag(), args);
+    let line = format!(
+        "[{}] {} {} {}\n",
+        std::process::id(),
+        timestamp(),
+        level.tag(),
+        args
+    );
     let sink = SINK.get_or_init(|| Mutex::new(Box::new(std::io::stderr())));
     let mut w = sink.lock().unwrap_or_else(|e| e.into_inner());
     let _ = w.write_all(line.as_bytes());
@@ -66,7 +72,9 @@ pub fn write(level: Level, args: fmt::Arguments<'_>) {
 
 /// UTC wall clock as `2006/01/02 15:04:05.000000`.
 fn timestamp() -> String {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     let secs = now.as_secs() as i64;
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     let (y, m, d) = civil_from_days(days);

@@ -55,28 +55,55 @@ fn run(cfg: Config) -> Result<(), String> {
     let signals = riptide::signals::block()?;
 
     log_at!(Info, "Starting riptide (nats-server compatible)");
-    log_at!(Info, "  Version:  {RIPTIDE_VERSION} (protocol of nats-server {GO_SERVER_VERSION})");
+    log_at!(
+        Info,
+        "  Version:  {RIPTIDE_VERSION} (protocol of nats-server {GO_SERVER_VERSION})"
+    );
     if cfg.jetstream {
-        log_at!(Warn, "JetStream is not available in this version of riptide; running without it");
+        log_at!(
+            Warn,
+            "JetStream is not available in this version of riptide; running without it"
+        );
         if let Some(dir) = &cfg.store_dir {
             prepare_store_dir(dir)?;
             log_at!(Info, "  Store Directory: \"{}\"", dir.display());
         }
     }
     if let Some(p) = cfg.http_port {
-        log_at!(Warn, "Monitoring port {p} accepted, but monitoring is not served in this version yet");
+        log_at!(
+            Warn,
+            "Monitoring port {p} accepted, but monitoring is not served in this version yet"
+        );
     }
     let pid_file = cfg.pid_file.clone();
     let running = runtime::start(cfg).map_err(|e| e.to_string())?;
-    log_at!(Info, "  Name:     {}", running.server.cfg.server_name.as_deref().unwrap_or(&running.server.server_id));
+    log_at!(
+        Info,
+        "  Name:     {}",
+        running
+            .server
+            .cfg
+            .server_name
+            .as_deref()
+            .unwrap_or(&running.server.server_id)
+    );
     log_at!(Info, "  ID:       {}", running.server.server_id);
-    log_at!(Info, "  Shards:   {} (io_uring {:?})", running.shards, running.ring_mode);
+    log_at!(
+        Info,
+        "  Shards:   {} (io_uring {:?})",
+        running.shards,
+        running.ring_mode
+    );
     if let Some(p) = &pid_file {
         std::fs::write(p, std::process::id().to_string())
             .map_err(|e| format!("Could not write pidfile: {e}"))?;
     }
     let addr = running.addr;
-    let shown = if addr.is_ipv6() { format!("[{}]:{}", addr.ip(), addr.port()) } else { addr.to_string() };
+    let shown = if addr.is_ipv6() {
+        format!("[{}]:{}", addr.ip(), addr.port())
+    } else {
+        addr.to_string()
+    };
     log_at!(Info, "Listening for client connections on {shown}");
     log_at!(Info, "Server is ready");
 

@@ -121,7 +121,11 @@ pub fn resolve(host: &str, port: u16) -> Result<SocketAddr, StartError> {
 }
 
 fn listener(addr: SocketAddr) -> io::Result<Socket> {
-    let s = Socket::new(Domain::for_address(addr), Type::STREAM.cloexec(), Some(Protocol::TCP))?;
+    let s = Socket::new(
+        Domain::for_address(addr),
+        Type::STREAM.cloexec(),
+        Some(Protocol::TCP),
+    )?;
     s.set_reuse_address(true)?;
     s.set_reuse_port(true)?;
     if addr.is_ipv6() {
@@ -139,7 +143,11 @@ pub fn default_shards() -> usize {
 
 /// Binds, starts one pinned thread per shard and returns once all of them are running.
 pub fn start(cfg: Config) -> Result<Running, StartError> {
-    let shards = if cfg.shards == 0 { default_shards() } else { cfg.shards };
+    let shards = if cfg.shards == 0 {
+        default_shards()
+    } else {
+        cfg.shards
+    };
     let want_port = u16::try_from(cfg.port).unwrap_or(0);
     let mut addr = resolve(&cfg.host, want_port)?;
     let first = listener(addr).map_err(|e| StartError::Listen(addr, e))?;
@@ -163,7 +171,8 @@ pub fn start(cfg: Config) -> Result<Running, StartError> {
     let (ready_tx, ready_rx) = mpsc::channel::<Result<RingMode, String>>();
     let mut threads = Vec::with_capacity(shards);
     for (id, l) in listeners.into_iter().enumerate() {
-        let (server, mesh, stop, ready) = (server.clone(), mesh.clone(), stop.clone(), ready_tx.clone());
+        let (server, mesh, stop, ready) =
+            (server.clone(), mesh.clone(), stop.clone(), ready_tx.clone());
         let core = (!cores.is_empty()).then(|| cores[id % cores.len()]);
         let fd: OwnedFd = l.into();
         let t = std::thread::Builder::new()
@@ -172,14 +181,15 @@ pub fn start(cfg: Config) -> Result<Running, StartError> {
                 if let Some(core) = core {
                     core_affinity::set_for_current(core);
                 }
-                let reactor = new_ring()
-                    .map_err(|e| explain_io_uring_error(&e))
-                    .and_then(|(ring, mode)| {
-                        let shard = Shard::new(id, server, mesh.clone(), Instant::now());
-                        Reactor::new(shard, mesh, fd, ring, stop)
-                            .map(|r| (r, mode))
-                            .map_err(|e| explain_io_uring_error(&e))
-                    });
+                let reactor =
+                    new_ring()
+                        .map_err(|e| explain_io_uring_error(&e))
+                        .and_then(|(ring, mode)| {
+                            let shard = Shard::new(id, server, mesh.clone(), Instant::now(), seed);
+                            Reactor::new(shard, mesh, fd, ring, stop)
+                                .map(|r| (r, mode))
+                                .map_err(|e| explain_io_uring_error(&e))
+                        });
                 match reactor {
                     Ok((r, mode)) => {
                         let _ = ready.send(Ok(mode));
@@ -207,7 +217,11 @@ pub fn start(cfg: Config) -> Result<Running, StartError> {
         match ready_rx.recv() {
             Ok(Ok(mode)) => running.ring_mode = mode,
             Ok(Err(m)) => return Err(StartError::IoUring(m)),
-            Err(_) => return Err(StartError::IoUring("a shard thread died during start-up".into())),
+            Err(_) => {
+                return Err(StartError::IoUring(
+                    "a shard thread died during start-up".into(),
+                ))
+            }
         }
     }
     Ok(running)

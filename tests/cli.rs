@@ -44,7 +44,11 @@ impl Proc {
     }
 
     fn addr(&self) -> std::net::SocketAddr {
-        let l = self.lines.iter().find(|l| l.contains("Listening for client connections on ")).unwrap();
+        let l = self
+            .lines
+            .iter()
+            .find(|l| l.contains("Listening for client connections on "))
+            .unwrap();
         let hostport = l.rsplit("on ").next().unwrap();
         hostport.parse().unwrap()
     }
@@ -86,14 +90,20 @@ fn run(args: &[&str]) -> (i32, String, String) {
 fn version_help_and_bad_flags() {
     let (code, out, _) = run(&["--version"]);
     assert_eq!(code, 0);
-    assert!(out.starts_with("riptide: v") && out.contains("nats-server: v2.15.1"), "{out}");
+    assert!(
+        out.starts_with("riptide: v") && out.contains("nats-server: v2.15.1"),
+        "{out}"
+    );
     assert_eq!(run(&["-v"]).0, 0);
     let (code, out, _) = run(&["-h"]);
     assert_eq!(code, 0);
     assert!(out.contains("--port"));
     let (code, _, err) = run(&["--bogus"]);
     assert_eq!(code, 1);
-    assert!(err.contains("flag provided but not defined: -bogus"), "{err}");
+    assert!(
+        err.contains("flag provided but not defined: -bogus"),
+        "{err}"
+    );
     let (code, _, err) = run(&["-p"]);
     assert_eq!(code, 1);
     assert!(err.contains("flag needs an argument: -p"), "{err}");
@@ -102,12 +112,21 @@ fn version_help_and_bad_flags() {
 #[test]
 fn go_shaped_startup_lines_random_port_and_sigterm() {
     let p = Proc::start(&["-a", "127.0.0.1", "-p", "-1", "--shards", "2"]);
-    let listening = p.lines.iter().position(|l| l.contains("[INF] Listening for client connections on 127.0.0.1:"));
-    let ready = p.lines.iter().position(|l| l.ends_with("[INF] Server is ready"));
+    let listening = p
+        .lines
+        .iter()
+        .position(|l| l.contains("[INF] Listening for client connections on 127.0.0.1:"));
+    let ready = p
+        .lines
+        .iter()
+        .position(|l| l.ends_with("[INF] Server is ready"));
     assert!(listening.unwrap() < ready.unwrap(), "{:?}", p.lines);
     // `[pid] yyyy/mm/dd hh:mm:ss.micros [INF] ...`
     let first = &p.lines[0];
-    assert!(first.starts_with(&format!("[{}] ", p.child.id())), "{first}");
+    assert!(
+        first.starts_with(&format!("[{}] ", p.child.id())),
+        "{first}"
+    );
     assert_eq!(first.split(' ').nth(3), Some("[INF]"), "{first}");
     assert_ne!(p.addr().port(), 0);
 
@@ -144,7 +163,13 @@ fn port_in_use_is_fatal_and_names_the_port() {
 #[test]
 fn ipv6_loopback() {
     let p = Proc::start(&["-a", "::1", "-p", "-1"]);
-    assert!(p.lines.iter().any(|l| l.contains("Listening for client connections on [::1]:")), "{:?}", p.lines);
+    assert!(
+        p.lines
+            .iter()
+            .any(|l| l.contains("Listening for client connections on [::1]:")),
+        "{:?}",
+        p.lines
+    );
     let mut c = Raw::connect(p.addr());
     c.send(b"SUB v6 1\r\nPUB v6 2\r\nok\r\n");
     assert_eq!(c.sync(), b"+OK\r\n+OK\r\nMSG v6 1 2\r\nok\r\n");
@@ -164,7 +189,17 @@ fn log_file_pid_file_and_trace() {
     let log = dir.join("r.log");
     let pid = dir.join("r.pid");
     let mut child = Command::new(BIN)
-        .args(["-a", "127.0.0.1", "-p", "-1", "-DV", "-l", log.to_str().unwrap(), "-P", pid.to_str().unwrap()])
+        .args([
+            "-a",
+            "127.0.0.1",
+            "-p",
+            "-1",
+            "-DV",
+            "-l",
+            log.to_str().unwrap(),
+            "-P",
+            pid.to_str().unwrap(),
+        ])
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
@@ -177,8 +212,14 @@ fn log_file_pid_file_and_trace() {
         assert!(Instant::now() < deadline, "{t}");
         std::thread::sleep(Duration::from_millis(20));
     };
-    assert_eq!(std::fs::read_to_string(&pid).unwrap(), child.id().to_string());
-    let line = text.lines().find(|l| l.contains("Listening for client connections on ")).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&pid).unwrap(),
+        child.id().to_string()
+    );
+    let line = text
+        .lines()
+        .find(|l| l.contains("Listening for client connections on "))
+        .unwrap();
     let addr: std::net::SocketAddr = line.rsplit("on ").next().unwrap().parse().unwrap();
     let mut c = Raw::connect(addr);
     c.send(b"SUB traced 1\r\n");
@@ -186,7 +227,11 @@ fn log_file_pid_file_and_trace() {
     let deadline = Instant::now() + START_WAIT;
     loop {
         let t = std::fs::read_to_string(&log).unwrap();
-        if t.contains("[TRC]") && t.contains("<<- [SUB traced") && t.contains("[DBG]") && t.contains("Client connection created") {
+        if t.contains("[TRC]")
+            && t.contains("<<- [SUB traced")
+            && t.contains("[DBG]")
+            && t.contains("Client connection created")
+        {
             break;
         }
         assert!(Instant::now() < deadline, "{t}");
@@ -203,15 +248,44 @@ fn log_file_pid_file_and_trace() {
 fn jetstream_flags_are_accepted_and_store_dir_checked() {
     let dir = std::env::temp_dir().join(format!("riptide-js-{}", std::process::id()));
     let store = dir.join("store");
-    let p = Proc::start(&["-a", "127.0.0.1", "-p", "-1", "-js", "-sd", store.to_str().unwrap()]);
-    assert!(p.lines.iter().any(|l| l.contains("[WRN]") && l.contains("JetStream")), "{:?}", p.lines);
-    assert!(p.lines.iter().any(|l| l.contains("Store Directory: ")), "{:?}", p.lines);
+    let p = Proc::start(&[
+        "-a",
+        "127.0.0.1",
+        "-p",
+        "-1",
+        "-js",
+        "-sd",
+        store.to_str().unwrap(),
+    ]);
+    assert!(
+        p.lines
+            .iter()
+            .any(|l| l.contains("[WRN]") && l.contains("JetStream")),
+        "{:?}",
+        p.lines
+    );
+    assert!(
+        p.lines.iter().any(|l| l.contains("Store Directory: ")),
+        "{:?}",
+        p.lines
+    );
     assert!(store.is_dir());
     drop(p);
     let file = dir.join("file");
     std::fs::write(&file, "x").unwrap();
-    let (code, _, err) = run(&["-a", "127.0.0.1", "-p", "-1", "-js", "-sd", file.to_str().unwrap()]);
+    let (code, _, err) = run(&[
+        "-a",
+        "127.0.0.1",
+        "-p",
+        "-1",
+        "-js",
+        "-sd",
+        file.to_str().unwrap(),
+    ]);
     assert_eq!(code, 1);
-    assert!(err.contains("storage directory is not a directory"), "{err}");
+    assert!(
+        err.contains("storage directory is not a directory"),
+        "{err}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }

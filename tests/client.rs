@@ -19,7 +19,9 @@ const SHARDS: usize = 3;
 /// Connects until the client lands on `shard` (the kernel's SO_REUSEPORT hash decides).
 async fn client_on(addr: std::net::SocketAddr, shard: usize) -> Client {
     for _ in 0..500 {
-        let c = async_nats::connect(format!("nats://{addr}")).await.expect("connect");
+        let c = async_nats::connect(format!("nats://{addr}"))
+            .await
+            .expect("connect");
         if (c.server_info().client_id - 1) % SHARDS as u64 == shard as u64 {
             return c;
         }
@@ -48,7 +50,10 @@ async fn live(subscriber: &Client, publisher: &Client) {
 }
 
 async fn next(sub: &mut async_nats::Subscriber) -> async_nats::Message {
-    timeout(WAIT, sub.next()).await.expect("message in time").expect("subscription open")
+    timeout(WAIT, sub.next())
+        .await
+        .expect("message in time")
+        .expect("subscription open")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -122,7 +127,10 @@ async fn request_reply_across_shards() {
     tokio::spawn(async move {
         while let Some(m) = svc.next().await {
             let n: u64 = std::str::from_utf8(&m.payload).unwrap().parse().unwrap();
-            responder.publish(m.reply.unwrap(), (n * 2).to_string().into()).await.unwrap();
+            responder
+                .publish(m.reply.unwrap(), (n * 2).to_string().into())
+                .await
+                .unwrap();
         }
     });
     let requester = client_on(srv.addr, 2).await;
@@ -183,7 +191,10 @@ async fn unsubscribe_after_n_and_drain() {
     for want in ["0", "1", "2"] {
         assert_eq!(next(&mut sub).await.payload, want);
     }
-    assert!(timeout(WAIT, sub.next()).await.unwrap().is_none(), "ends after 3");
+    assert!(
+        timeout(WAIT, sub.next()).await.unwrap().is_none(),
+        "ends after 3"
+    );
 
     let mut drained = a.subscribe("drain.me").await.unwrap();
     live(&a, &b).await;
@@ -195,7 +206,11 @@ async fn unsubscribe_after_n_and_drain() {
     assert_eq!(next(&mut drained).await.payload, "0");
     timeout(WAIT, a.drain()).await.unwrap().unwrap();
     for want in ["1", "2", "3", "4"] {
-        assert_eq!(next(&mut drained).await.payload, want, "drain delivers what was in flight");
+        assert_eq!(
+            next(&mut drained).await.payload,
+            want,
+            "drain delivers what was in flight"
+        );
     }
     // async-nats closes the drained stream only when its connection task next wakes up
     // (as with the Go server, which sends nothing back for an UNSUB), so the end of the
@@ -214,7 +229,9 @@ async fn many_subjects() {
     }
     live(&a, &b).await;
     for i in 0..N {
-        b.publish(format!("many.{i}"), i.to_string().into()).await.unwrap();
+        b.publish(format!("many.{i}"), i.to_string().into())
+            .await
+            .unwrap();
     }
     b.flush().await.unwrap();
     for (i, s) in subs.iter_mut().enumerate() {

@@ -33,8 +33,21 @@ fn same_bytes_as_the_go_server() {
 fn info_has_the_go_fields() {
     let srv = start(1);
     let c = Raw::connect(srv.addr);
-    let v: serde_json::Value = serde_json::from_str(c.info.trim_start_matches("INFO ").trim()).unwrap();
-    for key in ["server_id", "server_name", "version", "proto", "go", "host", "port", "headers", "max_payload", "client_id", "client_ip"] {
+    let v: serde_json::Value =
+        serde_json::from_str(c.info.trim_start_matches("INFO ").trim()).unwrap();
+    for key in [
+        "server_id",
+        "server_name",
+        "version",
+        "proto",
+        "go",
+        "host",
+        "port",
+        "headers",
+        "max_payload",
+        "client_id",
+        "client_ip",
+    ] {
         assert!(v.get(key).is_some(), "INFO lacks {key}: {}", c.info);
     }
     assert_eq!(v["version"], "2.15.1");
@@ -53,7 +66,10 @@ fn async_info_after_first_pong_for_protocol_1() {
     c.send(b"CONNECT {\"verbose\":false,\"protocol\":1}\r\nPING\r\n");
     assert_eq!(c.line(), "PONG\r\n");
     let info = c.line();
-    assert!(info.starts_with("INFO {") && info.contains("\"connect_info\":true"), "{info}");
+    assert!(
+        info.starts_with("INFO {") && info.contains("\"connect_info\":true"),
+        "{info}"
+    );
     assert_eq!(c.sync(), b"", "only the first PONG is followed by INFO");
     let mut old = Raw::connect(srv.addr);
     old.send(b"CONNECT {\"verbose\":false,\"protocol\":0}\r\n");
@@ -118,7 +134,10 @@ fn max_connections_refused_with_go_error() {
     let srv = common::start_with(cfg);
     let mut a = Raw::connect(srv.addr);
     let mut b = Raw::connect(srv.addr);
-    assert_eq!(b.read_to_close(), b"-ERR 'maximum connections exceeded'\r\n");
+    assert_eq!(
+        b.read_to_close(),
+        b"-ERR 'maximum connections exceeded'\r\n"
+    );
     assert_eq!(a.sync(), b"", "the first connection is unaffected");
 }
 

@@ -72,6 +72,9 @@ fn slow_consumer_is_dropped_and_nobody_else_stalls() {
     // The stalled clients were disconnected (no -ERR, as the Go server does).
     for mut s in stalled {
         let got = s.read_to_close();
-        assert!(!got.windows(4).any(|w| w == b"-ERR"), "slow consumers get no -ERR");
+        assert!(
+            !got.windows(4).any(|w| w == b"-ERR"),
+            "slow consumers get no -ERR"
+        );
     }
 }

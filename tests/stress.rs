@@ -16,7 +16,11 @@ const PUBLISHERS: usize = 8;
 const SUBSCRIBERS: usize = 8;
 const QUEUE_MEMBERS: usize = 4;
 /// 1M messages in release builds (the README's test command); fewer in debug builds.
-const TOTAL: usize = if cfg!(debug_assertions) { 80_000 } else { 1_000_000 };
+const TOTAL: usize = if cfg!(debug_assertions) {
+    80_000
+} else {
+    1_000_000
+};
 const PER_PUBLISHER: usize = TOTAL / PUBLISHERS;
 /// Publishers sync with a PING after this many messages, bounding what is in flight.
 const WINDOW: usize = 5_000;
@@ -39,7 +43,11 @@ fn receive(stream: TcpStream, expect: usize) -> Vec<(u8, u32)> {
     while got.len() < expect {
         line.clear();
         r.read_until(b'\n', &mut line).unwrap();
-        assert!(line.starts_with(b"MSG "), "{}", String::from_utf8_lossy(&line));
+        assert!(
+            line.starts_with(b"MSG "),
+            "{}",
+            String::from_utf8_lossy(&line)
+        );
         line.clear();
         r.read_until(b'\n', &mut line).unwrap();
         // Payload: "<publisher>:<seq>"
@@ -108,7 +116,9 @@ fn cross_shard_order_no_loss_no_dup_and_queue_exactly_once() {
     for stream in tail {
         let (seen, counter) = (queue_seen.clone(), counter.clone());
         handles.push(thread::spawn(move || {
-            stream.set_read_timeout(Some(std::time::Duration::from_millis(2000))).unwrap();
+            stream
+                .set_read_timeout(Some(std::time::Duration::from_millis(2000)))
+                .unwrap();
             let mut r = BufReader::new(stream);
             let mut line = Vec::new();
             let mut mine = Vec::new();
@@ -145,7 +155,10 @@ fn cross_shard_order_no_loss_no_dup_and_queue_exactly_once() {
         let got = r.join().unwrap();
         let mut next = [0u32; PUBLISHERS];
         for (p, seq) in got {
-            assert_eq!(seq, next[p as usize], "publisher {p}: gap, duplicate or reorder");
+            assert_eq!(
+                seq, next[p as usize],
+                "publisher {p}: gap, duplicate or reorder"
+            );
             next[p as usize] += 1;
         }
         assert!(next.iter().all(|&n| n as usize == PER_PUBLISHER));

@@ -76,7 +76,17 @@ impl ClientOpts {
         macro_rules! take {
             ($($f:ident),*) => { $( if let Some(v) = &m.$f { self.$f = v.clone(); } )* };
         }
-        take!(verbose, pedantic, echo, headers, no_responders, protocol, name, lang, version);
+        take!(
+            verbose,
+            pedantic,
+            echo,
+            headers,
+            no_responders,
+            protocol,
+            name,
+            lang,
+            version
+        );
     }
 }
 
@@ -159,7 +169,13 @@ pub struct Conn {
 }
 
 impl Conn {
-    pub fn new(cid: u64, peer: SocketAddr, max_control_line: usize, now: Instant, first_ping: Instant) -> Conn {
+    pub fn new(
+        cid: u64,
+        peer: SocketAddr,
+        max_control_line: usize,
+        now: Instant,
+        first_ping: Instant,
+    ) -> Conn {
         Conn {
             cid,
             peer,

@@ -142,7 +142,11 @@ impl Outbound {
             self.recycle_front();
         }
         // Zero-length chunks at the front are done too.
-        while self.inflight.front().is_some_and(|c| c.bytes().len() == self.inflight_off) {
+        while self
+            .inflight
+            .front()
+            .is_some_and(|c| c.bytes().len() == self.inflight_off)
+        {
             self.inflight_off = 0;
             self.recycle_front();
         }
@@ -183,7 +187,8 @@ impl Outbound {
     /// Drops everything queued, e.g. for a slow consumer that is being cut off.
     pub fn discard(&mut self) {
         self.pending.clear();
-        self.queued = self.inflight.iter().map(|c| c.bytes().len()).sum::<usize>() - self.inflight_off;
+        self.queued =
+            self.inflight.iter().map(|c| c.bytes().len()).sum::<usize>() - self.inflight_off;
     }
 }
 
@@ -221,7 +226,9 @@ mod tests {
         let mut v = Vec::new();
         for iov in iovs {
             // SAFETY: the iovecs point into chunks the Outbound still owns.
-            v.extend_from_slice(unsafe { std::slice::from_raw_parts(iov.iov_base as *const u8, iov.iov_len) });
+            v.extend_from_slice(unsafe {
+                std::slice::from_raw_parts(iov.iov_base as *const u8, iov.iov_len)
+            });
         }
         v
     }
@@ -248,7 +255,10 @@ mod tests {
         o.push_shared(Bytes::from_static(b"abcdefghij"));
         assert!(o.start_write(Instant::now()).is_some());
         o.push(b"later");
-        assert!(o.start_write(Instant::now()).is_none(), "one write in flight");
+        assert!(
+            o.start_write(Instant::now()).is_none(),
+            "one write in flight"
+        );
         assert!(!o.complete_write(12));
         assert_eq!(iov_bytes(o.resume_write().unwrap()), b"cdefghij");
         assert!(o.complete_write(8));

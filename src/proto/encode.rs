@@ -29,7 +29,11 @@ pub fn msg_line(
     header_len: Option<usize>,
     total_len: usize,
 ) {
-    out.extend_from_slice(if header_len.is_some() { b"HMSG " } else { b"MSG " });
+    out.extend_from_slice(if header_len.is_some() {
+        b"HMSG "
+    } else {
+        b"MSG "
+    });
     out.extend_from_slice(subject);
     out.push(b' ');
     out.extend_from_slice(sid);

@@ -342,7 +342,6 @@ impl Parser {
         }
         Ok(())
     }
-
 }
 
 /// Handles one complete control line.

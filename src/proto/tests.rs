@@ -30,18 +30,29 @@ impl Handler for Rec {
         Ok(Flow::Continue)
     }
     fn pub_args(&mut self, a: &PubArgs<'_>) -> Result<(), Stop> {
-        self.evs.push(Ev::PubArgs(a.subject.to_vec(), a.reply.map(<[u8]>::to_vec), a.header_len, a.total_len));
+        self.evs.push(Ev::PubArgs(
+            a.subject.to_vec(),
+            a.reply.map(<[u8]>::to_vec),
+            a.header_len,
+            a.total_len,
+        ));
         if self.max_payload > 0 && a.total_len > self.max_payload {
             return Err(Stop);
         }
         Ok(())
     }
     fn publish(&mut self, m: Publish<'_>) -> Result<Flow, Stop> {
-        self.evs.push(Ev::Pub(m.subject.to_vec(), m.reply.map(<[u8]>::to_vec), m.header_len, m.data.to_vec()));
+        self.evs.push(Ev::Pub(
+            m.subject.to_vec(),
+            m.reply.map(<[u8]>::to_vec),
+            m.header_len,
+            m.data.to_vec(),
+        ));
         Ok(Flow::Continue)
     }
     fn sub(&mut self, s: &[u8], q: Option<&[u8]>, sid: &[u8]) -> Result<Flow, Stop> {
-        self.evs.push(Ev::Sub(s.to_vec(), q.map(<[u8]>::to_vec), sid.to_vec()));
+        self.evs
+            .push(Ev::Sub(s.to_vec(), q.map(<[u8]>::to_vec), sid.to_vec()));
         Ok(Flow::Continue)
     }
     fn unsub(&mut self, sid: &[u8], max: Option<i64>) -> Result<Flow, Stop> {
@@ -50,7 +61,11 @@ impl Handler for Rec {
     }
     fn ping(&mut self) -> Result<Flow, Stop> {
         self.evs.push(Ev::Ping);
-        Ok(if self.pause_on_ping { Flow::Pause } else { Flow::Continue })
+        Ok(if self.pause_on_ping {
+            Flow::Pause
+        } else {
+            Flow::Continue
+        })
     }
     fn pong(&mut self) -> Result<Flow, Stop> {
         self.evs.push(Ev::Pong);
@@ -149,7 +164,12 @@ fn every_error() {
         (b"UNSUB 1 2 3\r\n", ParseError::BadArgs),
     ];
     for (input, want) in cases {
-        assert_eq!(parse_all(input).1, Err(*want), "{}", String::from_utf8_lossy(input));
+        assert_eq!(
+            parse_all(input).1,
+            Err(*want),
+            "{}",
+            String::from_utf8_lossy(input)
+        );
     }
 }
 
@@ -177,8 +197,14 @@ fn size_overflow_and_max_payload() {
         ..Rec::default()
     };
     assert_eq!(p.parse(b"PUB foo 11\r\n", &mut h), Err(ParseError::Stopped));
-    assert_eq!(parse_all(b"PUB foo 1000000000\r\n").1, Err(ParseError::BadArgs));
-    assert_eq!(parse_all(b"UNSUB 1 x\r\n").0, vec![Ev::Unsub(b("1"), Some(-1))]);
+    assert_eq!(
+        parse_all(b"PUB foo 1000000000\r\n").1,
+        Err(ParseError::BadArgs)
+    );
+    assert_eq!(
+        parse_all(b"UNSUB 1 x\r\n").0,
+        vec![Ev::Unsub(b("1"), Some(-1))]
+    );
 }
 
 #[test]
@@ -214,12 +240,22 @@ fn parse_pieces(input: &[u8], cuts: &[usize]) -> (Vec<Ev>, Result<(), ParseError
 fn op() -> impl Strategy<Value = Vec<u8>> {
     let subj = "[a-z]{1,4}(\\.[a-z*>]{1,3}){0,2}";
     prop_oneof![
-        (subj, prop::option::of("[a-z]{1,5}"), prop::collection::vec(any::<u8>(), 0..40)).prop_map(|(s, r, d)| {
-            let mut v = format!("PUB {s} {}{}\r\n", r.map(|r| r + " ").unwrap_or_default(), d.len()).into_bytes();
-            v.extend(d);
-            v.extend(b"\r\n");
-            v
-        }),
+        (
+            subj,
+            prop::option::of("[a-z]{1,5}"),
+            prop::collection::vec(any::<u8>(), 0..40)
+        )
+            .prop_map(|(s, r, d)| {
+                let mut v = format!(
+                    "PUB {s} {}{}\r\n",
+                    r.map(|r| r + " ").unwrap_or_default(),
+                    d.len()
+                )
+                .into_bytes();
+                v.extend(d);
+                v.extend(b"\r\n");
+                v
+            }),
         (subj, prop::collection::vec(any::<u8>(), 0..20)).prop_map(|(s, d)| {
             let hdr = b"NATS/1.0\r\nA: b\r\n\r\n";
             let mut v = format!("HPUB {s} {} {}\r\n", hdr.len(), hdr.len() + d.len()).into_bytes();
@@ -229,10 +265,17 @@ fn op() -> impl Strategy<Value = Vec<u8>> {
             v
         }),
         (subj, prop::option::of("[a-z]{1,3}"), 1u32..100).prop_map(|(s, q, sid)| {
-            format!("SUB {s} {}{sid}\r\n", q.map(|q| q + " ").unwrap_or_default()).into_bytes()
+            format!(
+                "SUB {s} {}{sid}\r\n",
+                q.map(|q| q + " ").unwrap_or_default()
+            )
+            .into_bytes()
         }),
-        (1u32..100, prop::option::of(1u32..10))
-            .prop_map(|(sid, m)| format!("UNSUB {sid}{}\r\n", m.map(|m| format!(" {m}")).unwrap_or_default()).into_bytes()),
+        (1u32..100, prop::option::of(1u32..10)).prop_map(|(sid, m)| format!(
+            "UNSUB {sid}{}\r\n",
+            m.map(|m| format!(" {m}")).unwrap_or_default()
+        )
+        .into_bytes()),
         Just(b"PING\r\n".to_vec()),
         Just(b"PONG\r\n".to_vec()),
         Just(b"CONNECT {\"verbose\":false,\"headers\":true}\r\n".to_vec()),

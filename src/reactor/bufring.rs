@@ -24,8 +24,11 @@ impl BufRing {
     /// Registers `count` (a power of two) buffers of `buf_size` bytes under group `bgid`.
     pub fn new(ring: &IoUring, bgid: u16, count: u16, buf_size: usize) -> io::Result<BufRing> {
         assert!(count.is_power_of_two());
-        let layout = Layout::from_size_align(usize::from(count) * std::mem::size_of::<BufRingEntry>(), PAGE)
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        let layout = Layout::from_size_align(
+            usize::from(count) * std::mem::size_of::<BufRingEntry>(),
+            PAGE,
+        )
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         // SAFETY: non-zero size layout.
         let entries = unsafe { alloc_zeroed(layout) } as *mut BufRingEntry;
         if entries.is_null() {
@@ -40,7 +43,10 @@ impl BufRing {
             tail: 0,
         };
         // SAFETY: the entries array lives as long as `br`, which unregisters it on drop.
-        unsafe { ring.submitter().register_buf_ring_with_flags(entries as u64, count, bgid, 0)? };
+        unsafe {
+            ring.submitter()
+                .register_buf_ring_with_flags(entries as u64, count, bgid, 0)?
+        };
         for bid in 0..count {
             br.push(bid);
         }

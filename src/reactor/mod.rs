@@ -57,11 +57,16 @@ pub enum RingMode {
     Plain,
 }
 
+/// Sets a ring builder's optional flags.
+type SetupFlags = fn(&mut io_uring::Builder);
+
 /// Builds the ring with the cheapest completion mode the kernel allows.
 pub fn new_ring() -> io::Result<(IoUring, RingMode)> {
-    let attempts: [(RingMode, fn(&mut io_uring::Builder)); 3] = [
+    let attempts: [(RingMode, SetupFlags); 3] = [
         (RingMode::SingleIssuerDeferTaskrun, |b| {
-            b.setup_single_issuer().setup_defer_taskrun().setup_coop_taskrun();
+            b.setup_single_issuer()
+                .setup_defer_taskrun()
+                .setup_coop_taskrun();
         }),
         (RingMode::CoopTaskrun, |b| {
             b.setup_coop_taskrun();
@@ -162,9 +167,13 @@ impl Reactor {
 
     fn arm_doorbell(&mut self) {
         let fd = self.mesh.eventfd(self.shard.id);
-        let sqe = opcode::Read::new(types::Fd(fd), (&mut *self.doorbell_buf as *mut u64).cast(), 8)
-            .build()
-            .user_data(user_data(OP_DOORBELL, 0));
+        let sqe = opcode::Read::new(
+            types::Fd(fd),
+            (&mut *self.doorbell_buf as *mut u64).cast(),
+            8,
+        )
+        .build()
+        .user_data(user_data(OP_DOORBELL, 0));
         self.push(sqe);
     }
 
@@ -176,7 +185,9 @@ impl Reactor {
     }
 
     fn arm_recv(&mut self, id: ConnId) {
-        let Some(slot) = self.slots[id].as_mut() else { return };
+        let Some(slot) = self.slots[id].as_mut() else {
+            return;
+        };
         if slot.recv_armed || slot.shut {
             return;
         }
@@ -222,7 +233,11 @@ impl Reactor {
         };
         match res {
             Ok(_) => {}
-            Err(e) if matches!(e.raw_os_error(), Some(libc::ETIME | libc::EINTR | libc::EBUSY)) => {}
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::ETIME | libc::EINTR | libc::EBUSY)
+                ) => {}
             Err(e) => log_at!(Error, "io_uring wait failed: {e}"),
         }
     }
@@ -267,7 +282,11 @@ impl Reactor {
             self.arm_accept();
         }
         if res < 0 {
-            log_at!(Error, "Error accepting client connection: {}", io::Error::from_raw_os_error(-res));
+            log_at!(
+                Error,
+                "Error accepting client connection: {}",
+                io::Error::from_raw_os_error(-res)
+            );
             return;
         }
         let fd = res;
@@ -306,7 +325,9 @@ impl Reactor {
             }
             self.bufs.recycle(bid);
         }
-        let Some(slot) = self.slots[id].as_mut() else { return };
+        let Some(slot) = self.slots[id].as_mut() else {
+            return;
+        };
         if !more {
             slot.recv_armed = false;
         }
@@ -332,7 +353,9 @@ impl Reactor {
     }
 
     fn on_write(&mut self, id: ConnId, res: i32) {
-        let Some(slot) = self.slots[id].as_mut() else { return };
+        let Some(slot) = self.slots[id].as_mut() else {
+            return;
+        };
         slot.writing = false;
         if res <= 0 {
             if !slot.shut {
@@ -374,8 +397,12 @@ impl Reactor {
     }
 
     fn flush(&mut self, id: ConnId, now: Instant) {
-        let Some(slot) = self.slots.get_mut(id).and_then(Option::as_mut) else { return };
-        let Some(conn) = self.shard.conns.get_mut(id) else { return };
+        let Some(slot) = self.slots.get_mut(id).and_then(Option::as_mut) else {
+            return;
+        };
+        let Some(conn) = self.shard.conns.get_mut(id) else {
+            return;
+        };
         match conn.closing {
             Some(Closing::Now) => {
                 shut(slot);
@@ -402,7 +429,9 @@ impl Reactor {
 
     /// Closes the socket and frees the connection once nothing in flight refers to it.
     fn maybe_release(&mut self, id: ConnId) {
-        let Some(slot) = self.slots[id].as_mut() else { return };
+        let Some(slot) = self.slots[id].as_mut() else {
+            return;
+        };
         let closing = self.shard.conns.get(id).is_none_or(|c| c.closing.is_some());
         if !closing {
             return;

@@ -54,7 +54,10 @@ impl Interest {
     }
 
     fn all_acked(&self, seq: u64) -> bool {
-        self.acked.iter().enumerate().all(|(s, &a)| s == self.me || a >= seq)
+        self.acked
+            .iter()
+            .enumerate()
+            .all(|(s, &a)| s == self.me || a >= seq)
     }
 
     /// Whether a PONG now would run ahead of interest other shards have not applied.
@@ -119,7 +122,14 @@ impl Shard {
                     queues,
                 } => {
                     self.stats.remote_received += 1;
-                    self.deliver_remote(&subject, reply.as_deref(), header_len, &data, plain, &queues);
+                    self.deliver_remote(
+                        &subject,
+                        reply.as_deref(),
+                        header_len,
+                        &data,
+                        plain,
+                        &queues,
+                    );
                 }
                 ShardMsg::Interest {
                     subject,
@@ -147,15 +157,29 @@ impl Shard {
         }
     }
 
-    fn apply_remote_interest(&mut self, src: u16, subject: Bytes, queue: Option<Bytes>, count: u32) {
+    fn apply_remote_interest(
+        &mut self,
+        src: u16,
+        subject: Bytes,
+        queue: Option<Bytes>,
+        count: u32,
+    ) {
         let key = (src, (subject, queue));
         let old = self.interest.remote_counts.remove(&key).unwrap_or(0);
         let (subject, queue) = &key.1;
         let weight = |c: u32| if queue.is_some() { c } else { 0 };
         if old > 0 {
-            self.interest.remote.remove(subject, queue.as_deref(), &(src, weight(old)));
+            self.interest
+                .remote
+                .remove(subject, queue.as_deref(), &(src, weight(old)));
         }
-        if count > 0 && self.interest.remote.insert(subject, queue.as_deref(), (src, weight(count))).is_ok() {
+        if count > 0
+            && self
+                .interest
+                .remote
+                .insert(subject, queue.as_deref(), (src, weight(count)))
+                .is_ok()
+        {
             self.interest.remote_counts.insert(key, count);
         }
         self.cache.invalidate();
@@ -167,7 +191,12 @@ impl Shard {
         let mut i = 0;
         while i < interest.waiters.len() {
             let (id, seq) = interest.waiters[i];
-            if interest.acked.iter().enumerate().all(|(s, &a)| s == interest.me || a >= seq) {
+            if interest
+                .acked
+                .iter()
+                .enumerate()
+                .all(|(s, &a)| s == interest.me || a >= seq)
+            {
                 ready.push(id);
                 interest.waiters.swap_remove(i);
             } else {

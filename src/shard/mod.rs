@@ -81,7 +81,8 @@ pub struct Shard {
 }
 
 impl Shard {
-    pub fn new(id: usize, server: Arc<Server>, mesh: Arc<Mesh>, now: Instant) -> Shard {
+    /// `seed` drives queue-member picks; tests pass a fixed one to be deterministic.
+    pub fn new(id: usize, server: Arc<Server>, mesh: Arc<Mesh>, now: Instant, seed: u64) -> Shard {
         let n = mesh.shards();
         Shard {
             id,
@@ -97,7 +98,8 @@ impl Shard {
             dirty: Vec::new(),
             closed: Vec::new(),
             interest_staged: false,
-            rng: 0x9E37_79B9_7F4A_7C15 ^ (id as u64 + 1).wrapping_mul(0x2545_F491_4F6C_DD1D),
+            // xorshift must not start at zero.
+            rng: (seed ^ (id as u64 + 1).wrapping_mul(0x2545_F491_4F6C_DD1D)) | 1,
             next_seq: 0,
             now,
             stats: ShardStats::default(),
@@ -118,8 +120,19 @@ impl Shard {
     /// `max_connections` gets INFO and `-ERR 'maximum connections exceeded'`, then closes.
     pub fn accept(&mut self, peer: SocketAddr) -> ConnId {
         let cid = self.next_cid();
-        let first_ping = self.now + self.server.cfg.ping_interval.min(FIRST_CLIENT_PING_INTERVAL);
-        let conn = Conn::new(cid, peer, self.server.cfg.max_control_line, self.now, first_ping);
+        let first_ping = self.now
+            + self
+                .server
+                .cfg
+                .ping_interval
+                .min(FIRST_CLIENT_PING_INTERVAL);
+        let conn = Conn::new(
+            cid,
+            peer,
+            self.server.cfg.max_control_line,
+            self.now,
+            first_ping,
+        );
         let id = self.conns.insert(conn);
         let info = self.server.info.render(cid, &peer.ip().to_string(), false);
         encode::info(&mut self.conns[id].out.tail(), &info);
@@ -129,13 +142,19 @@ impl Shard {
             self.begin_close(id, CloseReason::MaxConnections, Closing::AfterFlush, false);
             return id;
         }
-        log_at!(Debug, "{} - Client connection created", self.conns[id].log_prefix());
+        log_at!(
+            Debug,
+            "{} - Client connection created",
+            self.conns[id].log_prefix()
+        );
         id
     }
 
     /// Bytes read from a connection.
     pub fn on_read(&mut self, id: ConnId, data: &[u8]) {
-        let Some(c) = self.conns.get_mut(id) else { return };
+        let Some(c) = self.conns.get_mut(id) else {
+            return;
+        };
         if c.closing.is_some() {
             return;
         }
@@ -156,7 +175,8 @@ impl Shard {
     }
 
     fn parse(&mut self, id: ConnId, data: &[u8]) {
-        let mut parser = std::mem::replace(&mut self.conns[id].parser, crate::proto::Parser::new(0));
+        let mut parser =
+            std::mem::replace(&mut self.conns[id].parser, crate::proto::Parser::new(0));
         let res = parser.parse(data, &mut ConnCtx { shard: self, id });
         self.conns[id].parser = parser;
         match res {
@@ -176,7 +196,12 @@ impl Shard {
                 self.send_err(id, "maximum control line exceeded");
                 self.begin_close(id, CloseReason::MaxControlLine, Closing::AfterFlush, true);
             }
-            ParseError::BadArgs => self.begin_close(id, CloseReason::ProtocolViolation, Closing::AfterFlush, true),
+            ParseError::BadArgs => self.begin_close(
+                id,
+                CloseReason::ProtocolViolation,
+                Closing::AfterFlush,
+                true,
+            ),
             ParseError::Stopped => {}
         }
     }
@@ -203,7 +228,12 @@ impl Shard {
     }
 
     pub(crate) fn send_err(&mut self, id: ConnId, text: &str) {
-        log_at!(Debug, "{} - Client Error: {}", self.conns[id].log_prefix(), text);
+        log_at!(
+            Debug,
+            "{} - Client Error: {}",
+            self.conns[id].log_prefix(),
+            text
+        );
         encode::err(&mut self.conns[id].out.tail(), text);
         self.mark_dirty(id);
     }
@@ -224,8 +254,16 @@ impl Shard {
     /// Starts closing: subscriptions go at once (so other shards stop sending), the socket
     /// goes when the reactor has flushed or dropped the output. `counted` is false for a
     /// connection refused by `max_connections`, which never took a slot.
-    pub(crate) fn begin_close(&mut self, id: ConnId, reason: CloseReason, how: Closing, counted: bool) {
-        let Some(c) = self.conns.get_mut(id) else { return };
+    pub(crate) fn begin_close(
+        &mut self,
+        id: ConnId,
+        reason: CloseReason,
+        how: Closing,
+        counted: bool,
+    ) {
+        let Some(c) = self.conns.get_mut(id) else {
+            return;
+        };
         if c.closing.is_some() {
             return;
         }
@@ -233,7 +271,12 @@ impl Shard {
         if how == Closing::Now {
             c.out.discard();
         }
-        log_at!(Debug, "{} - Client connection closed: {}", c.log_prefix(), reason.as_str());
+        log_at!(
+            Debug,
+            "{} - Client connection closed: {}",
+            c.log_prefix(),
+            reason.as_str()
+        );
         let sids: Vec<SubId> = c.subs.drain().map(|(_, s)| s).collect();
         for s in sids {
             self.remove_sub(s);
@@ -306,7 +349,11 @@ impl Shard {
             self.send(id, encode::PING);
         }
         for id in stale {
-            log_at!(Debug, "{} - Stale Client Connection - Closing", self.conns[id].log_prefix());
+            log_at!(
+                Debug,
+                "{} - Stale Client Connection - Closing",
+                self.conns[id].log_prefix()
+            );
             self.send_err(id, "Stale Connection");
             self.begin_close(id, CloseReason::StaleConnection, Closing::AfterFlush, true);
         }
@@ -320,7 +367,12 @@ impl Shard {
                 c.out.queued()
             );
             self.stats.slow_consumers += 1;
-            self.begin_close(id, CloseReason::SlowConsumerWriteDeadline, Closing::Now, true);
+            self.begin_close(
+                id,
+                CloseReason::SlowConsumerWriteDeadline,
+                Closing::Now,
+                true,
+            );
         }
     }
 

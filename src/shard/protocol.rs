@@ -28,7 +28,8 @@ impl ConnCtx<'_> {
         if let Some(text) = text {
             self.shard.send_err(self.id, text);
         }
-        self.shard.begin_close(self.id, reason, Closing::AfterFlush, true);
+        self.shard
+            .begin_close(self.id, reason, Closing::AfterFlush, true);
         Stop
     }
 
@@ -58,11 +59,17 @@ impl Handler for ConnCtx<'_> {
         // Naming an account in CONNECT is refused since accounts come from auth
         // (`client.go` processConnect).
         if msg.account.is_some() || msg.new_account == Some(true) {
-            return Err(self.fail(Some("Authorization Violation"), CloseReason::AuthenticationViolation));
+            return Err(self.fail(
+                Some("Authorization Violation"),
+                CloseReason::AuthenticationViolation,
+            ));
         }
         let (proto, nr, hdrs) = (c.opts.protocol, c.opts.no_responders, c.opts.headers);
         if !(0..=MAX_CLIENT_PROTO).contains(&proto) {
-            return Err(self.fail(Some("invalid client protocol"), CloseReason::BadClientProtocol));
+            return Err(self.fail(
+                Some("invalid client protocol"),
+                CloseReason::BadClientProtocol,
+            ));
         }
         if nr && !hdrs {
             return Err(self.fail(
@@ -90,9 +97,21 @@ impl Handler for ConnCtx<'_> {
 
     fn publish(&mut self, m: Publish<'_>) -> Result<Flow, Stop> {
         if crate::log::trace_enabled() {
-            let op = if m.header_len.is_some() { "HPUB" } else { "PUB" };
-            let reply = m.reply.map(|r| format!("{} ", String::from_utf8_lossy(r))).unwrap_or_default();
-            let arg = format!("{} {}{}", String::from_utf8_lossy(m.subject), reply, m.data.len());
+            let op = if m.header_len.is_some() {
+                "HPUB"
+            } else {
+                "PUB"
+            };
+            let reply = m
+                .reply
+                .map(|r| format!("{} ", String::from_utf8_lossy(r)))
+                .unwrap_or_default();
+            let arg = format!(
+                "{} {}{}",
+                String::from_utf8_lossy(m.subject),
+                reply,
+                m.data.len()
+            );
             self.trace(op, arg.as_bytes());
         }
         let now = self.shard.now;
@@ -101,12 +120,16 @@ impl Handler for ConnCtx<'_> {
         c.in_bytes += m.data.len() as u64;
         c.last_in = now;
         self.ok_if_verbose();
-        self.shard.publish(self.id, m.subject, m.reply, m.header_len, m.data);
+        self.shard
+            .publish(self.id, m.subject, m.reply, m.header_len, m.data);
         Ok(Flow::Continue)
     }
 
     fn sub(&mut self, subject: &[u8], queue: Option<&[u8]>, sid: &[u8]) -> Result<Flow, Stop> {
-        self.trace("SUB", &[subject, queue.unwrap_or_default(), sid].join(&b' '));
+        self.trace(
+            "SUB",
+            &[subject, queue.unwrap_or_default(), sid].join(&b' '),
+        );
         let shard = &mut *self.shard;
         let max_subs = shard.server.cfg.max_subscriptions;
         let c = &shard.conns[self.id];
@@ -121,7 +144,11 @@ impl Handler for ConnCtx<'_> {
             let sid = Bytes::copy_from_slice(sid);
             let entry = shard.subs.vacant_entry();
             let sub_id = entry.key();
-            if shard.local.insert(&subject, queue.as_deref(), sub_id).is_err() {
+            if shard
+                .local
+                .insert(&subject, queue.as_deref(), sub_id)
+                .is_err()
+            {
                 shard.send_err(self.id, "Invalid Subject");
                 return Ok(Flow::Continue);
             }
@@ -187,7 +214,10 @@ impl Shard {
         if c.connect_received && !c.first_pong_sent {
             c.first_pong_sent = true;
             if c.opts.protocol >= MAX_CLIENT_PROTO {
-                let info = self.server.info.render(c.cid, &c.peer.ip().to_string(), true);
+                let info = self
+                    .server
+                    .info
+                    .render(c.cid, &c.peer.ip().to_string(), true);
                 encode::info(&mut c.out.tail(), &info);
             }
         }

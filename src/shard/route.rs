@@ -51,7 +51,8 @@ struct Body<'a> {
 impl Body<'_> {
     fn shared(&mut self) -> &Bytes {
         let data = self.data;
-        self.shared.get_or_insert_with(|| Bytes::copy_from_slice(data))
+        self.shared
+            .get_or_insert_with(|| Bytes::copy_from_slice(data))
     }
 }
 
@@ -95,8 +96,11 @@ impl Shard {
             delivered |= self.deliver(sub, Some(from), subject, reply, header_len, &mut body);
         }
 
-        let mut targets: Targets =
-            route.remote_plain.iter().map(|&s| (s, true, Vec::new())).collect();
+        let mut targets: Targets = route
+            .remote_plain
+            .iter()
+            .map(|&s| (s, true, Vec::new()))
+            .collect();
         let empty: Vec<RemoteEntry> = Vec::new();
         let mut seen_remote = vec![false; route.remote_queues.len()];
         for (name, members) in &route.local.queues {
@@ -108,7 +112,15 @@ impl Shard {
             let remote_weight: u64 = remote.iter().map(|&(_, w)| u64::from(w)).sum();
             let r = self.rand() % (members.len() as u64 + remote_weight);
             if r < members.len() as u64 {
-                if self.deliver_one_of(members, r as usize, Some(from), subject, reply, header_len, &mut body) {
+                if self.deliver_one_of(
+                    members,
+                    r as usize,
+                    Some(from),
+                    subject,
+                    reply,
+                    header_len,
+                    &mut body,
+                ) {
                     delivered = true;
                     continue;
                 }
@@ -117,7 +129,11 @@ impl Shard {
                     pick_remote(&mut targets, s, name);
                 }
             } else {
-                pick_remote(&mut targets, pick_weighted(remote, r - members.len() as u64), name);
+                pick_remote(
+                    &mut targets,
+                    pick_weighted(remote, r - members.len() as u64),
+                    name,
+                );
             }
         }
         for (i, (name, remote)) in route.remote_queues.iter().enumerate() {
@@ -212,7 +228,9 @@ impl Shard {
         header_len: Option<usize>,
         body: &mut Body<'_>,
     ) -> bool {
-        let Some(sub) = self.subs.get_mut(sub_id) else { return false };
+        let Some(sub) = self.subs.get_mut(sub_id) else {
+            return false;
+        };
         let cid = sub.conn;
         let c = &mut self.conns[cid];
         if c.closing.is_some() || (from == Some(cid) && !c.opts.echo) {
@@ -263,14 +281,21 @@ impl Shard {
             self.server.cfg.max_pending
         );
         self.stats.slow_consumers += 1;
-        self.begin_close(id, CloseReason::SlowConsumerPendingBytes, Closing::Now, true);
+        self.begin_close(
+            id,
+            CloseReason::SlowConsumerPendingBytes,
+            Closing::Now,
+            true,
+        );
     }
 
     /// The 503 reply to a request nobody received, on the requester's own subscription that
     /// matches the reply subject (`client.go` `sendNoRespondersMsg`).
     fn no_responders(&mut self, from: ConnId, subject: &[u8], reply: &[u8]) {
         let local = self.local.matches(reply);
-        let Some(&sub) = local.plain.iter().find(|&&s| self.subs[s].conn == from) else { return };
+        let Some(&sub) = local.plain.iter().find(|&&s| self.subs[s].conn == from) else {
+            return;
+        };
         let mut hdr = Vec::new();
         encode::no_responders_header(&mut hdr, subject);
         let len = hdr.len();
@@ -291,7 +316,8 @@ impl Shard {
     /// Drops a subscription from the shard's tables; the connection's own map is the caller's.
     pub(super) fn remove_sub(&mut self, sub_id: SubId) {
         let sub = self.subs.remove(sub_id);
-        self.local.remove(&sub.subject, sub.queue.as_deref(), &sub_id);
+        self.local
+            .remove(&sub.subject, sub.queue.as_deref(), &sub_id);
         self.cache.invalidate();
         self.local_interest(&sub.subject, &sub.queue, -1);
     }

@@ -21,7 +21,9 @@ impl Cluster {
         let server = Arc::new(Server::new(cfg, "NTEST".into(), 4222));
         let mesh = Arc::new(Mesh::new(n).unwrap());
         let t0 = Instant::now();
-        let shards = (0..n).map(|i| Shard::new(i, server.clone(), mesh.clone(), t0)).collect();
+        let shards = (0..n)
+            .map(|i| Shard::new(i, server.clone(), mesh.clone(), t0, 0x9E37_79B9_7F4A_7C15))
+            .collect();
         Cluster { shards, t0 }
     }
 
@@ -90,10 +92,17 @@ fn only_edges_are_replicated_and_unsub_stops_traffic() {
     c.send(s1, publ, "PUB foo 1\r\nx\r\n");
     c.settle();
     assert_eq!(c.take(s0, a), "MSG foo 1 1\r\nx\r\nMSG foo 2 1\r\nx\r\n");
-    assert_eq!(c.shards[1].stats.remote_sent, 1, "one message per shard, not per subscriber");
+    assert_eq!(
+        c.shards[1].stats.remote_sent, 1,
+        "one message per shard, not per subscriber"
+    );
     c.send(s0, a, "UNSUB 1\r\n");
     c.settle();
-    assert_eq!(c.shards[1].interest.remote.len(), 1, "1 -> still interested");
+    assert_eq!(
+        c.shards[1].interest.remote.len(),
+        1,
+        "1 -> still interested"
+    );
     c.send(s0, a, "UNSUB 2\r\n");
     c.settle();
     assert_eq!(c.shards[1].interest.remote.len(), 0);
@@ -281,7 +290,11 @@ fn auto_unsubscribe_across_shards() {
     }
     c.settle();
     assert_eq!(c.take(s0, a).matches("MSG").count(), 2);
-    assert_eq!(c.shards[1].interest.remote.len(), 0, "the edge went back to zero");
+    assert_eq!(
+        c.shards[1].interest.remote.len(),
+        0,
+        "the edge went back to zero"
+    );
 }
 
 #[test]

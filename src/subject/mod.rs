@@ -39,7 +39,9 @@ mod tests {
 
     #[test]
     fn subscription_subjects() {
-        for ok in ["foo", "foo.bar", "foo.*", "foo.>", ">", "*", "*.*.>", "foo*.bar"] {
+        for ok in [
+            "foo", "foo.bar", "foo.*", "foo.>", ">", "*", "*.*.>", "foo*.bar",
+        ] {
             assert!(is_valid_subscription(ok.as_bytes()), "{ok}");
         }
         for bad in ["", ".", "foo.", ".foo", "foo..bar", "foo.>.bar", ">.>"] {

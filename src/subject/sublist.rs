@@ -49,7 +49,9 @@ impl<V> Default for Node<V> {
 
 impl<V> Node<V> {
     fn is_empty(&self) -> bool {
-        self.plain.is_empty() && self.queues.is_empty() && self.next.as_ref().is_none_or(|l| l.is_empty())
+        self.plain.is_empty()
+            && self.queues.is_empty()
+            && self.next.as_ref().is_none_or(|l| l.is_empty())
     }
 }
 
@@ -108,7 +110,12 @@ impl<V: Clone + PartialEq> Sublist<V> {
         self.len == 0
     }
 
-    pub fn insert(&mut self, subject: &[u8], queue: Option<&[u8]>, v: V) -> Result<(), InvalidSubject> {
+    pub fn insert(
+        &mut self,
+        subject: &[u8],
+        queue: Option<&[u8]>,
+        v: V,
+    ) -> Result<(), InvalidSubject> {
         if !is_valid_subscription(subject) {
             return Err(InvalidSubject);
         }
@@ -195,7 +202,12 @@ fn match_level<V: Clone>(mut level: Option<&Level<V>>, toks: &[&[u8]], out: &mut
     }
 }
 
-fn remove_at<V: PartialEq>(level: &mut Level<V>, toks: &[&[u8]], queue: Option<&[u8]>, v: &V) -> bool {
+fn remove_at<V: PartialEq>(
+    level: &mut Level<V>,
+    toks: &[&[u8]],
+    queue: Option<&[u8]>,
+    v: &V,
+) -> bool {
     let (t, rest) = match toks.split_first() {
         Some(x) => x,
         None => return false,
@@ -332,7 +344,13 @@ mod tests {
     }
 
     fn token() -> impl Strategy<Value = String> {
-        prop_oneof![Just("a".to_string()), Just("b".to_string()), Just("c".to_string()), Just("*".to_string()), Just(">".to_string())]
+        prop_oneof![
+            Just("a".to_string()),
+            Just("b".to_string()),
+            Just("c".to_string()),
+            Just("*".to_string()),
+            Just(">".to_string())
+        ]
     }
 
     fn subject(wild: bool) -> impl Strategy<Value = String> {
@@ -340,7 +358,9 @@ mod tests {
             let ts: Vec<String> = if wild {
                 ts
             } else {
-                ts.into_iter().map(|t| if t == "*" || t == ">" { "a".into() } else { t }).collect()
+                ts.into_iter()
+                    .map(|t| if t == "*" || t == ">" { "a".into() } else { t })
+                    .collect()
             };
             ts.join(".")
         })

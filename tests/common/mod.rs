@@ -55,7 +55,8 @@ impl Raw {
 
     /// The client id from INFO, which encodes the shard: `(cid - 1) % shards`.
     pub fn cid(&self) -> u64 {
-        let v: serde_json::Value = serde_json::from_str(self.info.trim_start_matches("INFO ").trim()).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(self.info.trim_start_matches("INFO ").trim()).unwrap();
         v["client_id"].as_u64().unwrap()
     }
 
@@ -83,7 +84,11 @@ impl Raw {
     /// Reads exactly `n` bytes.
     pub fn read_n(&mut self, n: usize) -> Vec<u8> {
         while self.buf.len() < n {
-            assert!(self.fill(), "closed after {:?}", String::from_utf8_lossy(&self.buf));
+            assert!(
+                self.fill(),
+                "closed after {:?}",
+                String::from_utf8_lossy(&self.buf)
+            );
         }
         self.buf.drain(..n).collect()
     }
@@ -94,7 +99,11 @@ impl Raw {
                 let l: Vec<u8> = self.buf.drain(..p + 2).collect();
                 return String::from_utf8_lossy(&l).into_owned();
             }
-            assert!(self.fill(), "closed after {:?}", String::from_utf8_lossy(&self.buf));
+            assert!(
+                self.fill(),
+                "closed after {:?}",
+                String::from_utf8_lossy(&self.buf)
+            );
         }
     }
 
@@ -116,7 +125,11 @@ impl Raw {
                 out.truncate(p);
                 return out;
             }
-            assert!(self.fill(), "closed after {:?}", String::from_utf8_lossy(&self.buf));
+            assert!(
+                self.fill(),
+                "closed after {:?}",
+                String::from_utf8_lossy(&self.buf)
+            );
         }
     }
 }
