@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
-# The test command: every Rust test (unit, property, integration with async-nats), then the
-# client-compatibility scripts for whichever runtimes this machine has.
+# The test command: every Rust test (unit, property, raw protocol, async-nats, stress), then
+# the other real clients (nats-py, and the Node.js example with the npm `nats` package),
+# each of which skips itself when its runtime is missing.
 set -euo pipefail
 cd "$(dirname "$0")"
 cargo test --release --workspace "$@"
+cargo build --release --bin riptide
+export RIPTIDE_BIN=target/release/riptide
+tests/clients/run-python.sh
+examples/node-orders/run-test.sh

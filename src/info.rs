@@ -19,6 +19,8 @@ struct ServerInfo<'a> {
     server_name: &'a str,
     version: &'a str,
     proto: u8,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    git_commit: &'a str,
     go: String,
     host: &'a str,
     port: u16,
@@ -46,6 +48,7 @@ impl InfoTemplate {
             server_name,
             version: GO_SERVER_VERSION,
             proto: PROTO,
+            git_commit: env!("RIPTIDE_GIT_COMMIT"),
             go: format!("riptide {RIPTIDE_VERSION} (rust, not go)"),
             host,
             port,
