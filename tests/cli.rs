@@ -289,3 +289,80 @@ fn jetstream_flags_are_accepted_and_store_dir_checked() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Runs the binary with `io_uring_setup` failing with `errno`, as under a container's
+/// seccomp profile, through a seccomp filter installed in the child before exec.
+fn run_without_io_uring(errno: u32) -> (i32, String) {
+    use std::os::unix::process::CommandExt;
+    /// `io_uring_setup` has the same number on every architecture (a post-4.20 syscall).
+    const SYS_IO_URING_SETUP: u32 = 425;
+    const SECCOMP_RET_ALLOW: u32 = 0x7fff_0000;
+    const SECCOMP_RET_ERRNO: u32 = 0x0005_0000;
+    let filter = [
+        // A = seccomp_data.nr
+        libc::sock_filter {
+            code: (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16,
+            jt: 0,
+            jf: 0,
+            k: 0,
+        },
+        libc::sock_filter {
+            code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
+            jt: 0,
+            jf: 1,
+            k: SYS_IO_URING_SETUP,
+        },
+        libc::sock_filter {
+            code: (libc::BPF_RET | libc::BPF_K) as u16,
+            jt: 0,
+            jf: 0,
+            k: SECCOMP_RET_ERRNO | errno,
+        },
+        libc::sock_filter {
+            code: (libc::BPF_RET | libc::BPF_K) as u16,
+            jt: 0,
+            jf: 0,
+            k: SECCOMP_RET_ALLOW,
+        },
+    ];
+    let mut cmd = Command::new(BIN);
+    cmd.args(["-a", "127.0.0.1", "-p", "-1"]);
+    // SAFETY: only async-signal-safe prctl calls between fork and exec; `filter` outlives them.
+    unsafe {
+        cmd.pre_exec(move || {
+            let prog = libc::sock_fprog {
+                len: filter.len() as u16,
+                filter: filter.as_ptr() as *mut _,
+            };
+            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
+                || libc::prctl(
+                    libc::PR_SET_SECCOMP,
+                    libc::SECCOMP_MODE_FILTER,
+                    &prog as *const _,
+                ) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn io_uring_unavailable_exits_with_cause_and_fix() {
+    let (code, err) = run_without_io_uring(libc::ENOSYS as u32);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("[FTL] io_uring setup failed"), "{err}");
+    assert!(err.contains("seccomp"), "names the likely cause: {err}");
+    let (code, err) = run_without_io_uring(libc::EPERM as u32);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("io_uring") && err.contains("not permitted"),
+        "{err}"
+    );
+}
