@@ -171,6 +171,13 @@ impl Parser {
             let b = buf[i];
             match self.state {
                 State::Start => {
+                    // Fast path: the whole verb is in this read. Same outcome as the byte-wise
+                    // match below, which handles verbs split across reads and bad bytes.
+                    if let Some((verb, len)) = whole_verb(&buf[i..]) {
+                        self.state = after_verb(verb);
+                        i += len;
+                        continue;
+                    }
                     self.verb_len = 0;
                     self.state = State::Verb;
                     continue;
@@ -193,11 +200,7 @@ impl Parser {
                         return Err(ParseError::UnknownOp);
                     }
                     if let Some(verb) = full {
-                        self.state = match verb {
-                            Verb::Ping | Verb::Pong | Verb::Ok => State::Line(verb),
-                            Verb::Connect | Verb::Info => State::Blank(verb),
-                            _ => State::NeedBlank(verb),
-                        };
+                        self.state = after_verb(verb);
                     }
                 }
                 State::NeedBlank(verb) => {
@@ -217,8 +220,7 @@ impl Parser {
                 }
                 State::Arg(verb) => {
                     // Find the end of the line in one scan rather than byte by byte.
-                    let rest = &buf[i..];
-                    match rest.iter().position(|&c| c == b'\n') {
+                    match memchr::memchr(b'\n', &buf[i..]) {
                         None => {
                             self.carry_arg(&buf[arg_start..])?;
                             return Ok(buf.len());
@@ -245,6 +247,22 @@ impl Parser {
                                 }
                                 LineOutcome::Payload(pending) => {
                                     self.pending = pending;
+                                    let need = pending.total_len + 2;
+                                    if !self.arg_split && buf.len() - i >= need {
+                                        // The whole message is in this read: no copy at all.
+                                        let flow = publish_in_place(
+                                            &buf[arg_start..end],
+                                            &buf[i..i + need],
+                                            &pending,
+                                            h,
+                                        )?;
+                                        i += need;
+                                        self.state = State::Start;
+                                        if flow == Flow::Pause {
+                                            return Ok(i);
+                                        }
+                                        continue;
+                                    }
                                     // Subject and reply must outlive `buf` if the payload is split.
                                     if !self.arg_split {
                                         let line = &buf[arg_start..end];
@@ -261,7 +279,7 @@ impl Parser {
                     }
                 }
                 State::Line(verb) => {
-                    match buf[i..].iter().position(|&c| c == b'\n') {
+                    match memchr::memchr(b'\n', &buf[i..]) {
                         None => return Ok(buf.len()),
                         Some(nl) => i += nl,
                     }
@@ -342,6 +360,54 @@ impl Parser {
         }
         Ok(())
     }
+}
+
+/// The state after a complete verb: PUB/HPUB/SUB/UNSUB/-ERR need a blank next, CONNECT and
+/// INFO may run into their argument, PING/PONG/+OK ignore the rest of the line.
+fn after_verb(verb: Verb) -> State {
+    match verb {
+        Verb::Ping | Verb::Pong | Verb::Ok => State::Line(verb),
+        Verb::Connect | Verb::Info => State::Blank(verb),
+        _ => State::NeedBlank(verb),
+    }
+}
+
+/// The verb `input` starts with, when all of it is there.
+fn whole_verb(input: &[u8]) -> Option<(Verb, usize)> {
+    let first = input.first()?.to_ascii_uppercase();
+    let second = input.get(1).map(u8::to_ascii_uppercase);
+    let verb = match (first, second) {
+        (b'P', Some(b'U')) => Verb::Pub,
+        (b'P', Some(b'I')) => Verb::Ping,
+        (b'P', Some(b'O')) => Verb::Pong,
+        (b'H', _) => Verb::Hpub,
+        (b'S', _) => Verb::Sub,
+        (b'U', _) => Verb::Unsub,
+        (b'C', _) => Verb::Connect,
+        _ => return None,
+    };
+    let name = VERBS.iter().find(|(_, v)| *v == verb)?.0;
+    let got = input.get(..name.len())?;
+    got.eq_ignore_ascii_case(name).then_some((verb, name.len()))
+}
+
+/// Delivers a publish whose control line and payload are both in the current read.
+fn publish_in_place<H: Handler>(
+    line: &[u8],
+    payload: &[u8],
+    p: &PendingPub,
+    h: &mut H,
+) -> Result<Flow, ParseError> {
+    if &payload[p.total_len..] != b"\r\n" {
+        return Err(ParseError::UnknownOp);
+    }
+    h.publish(Publish {
+        subject: &line[p.subject.0..p.subject.1],
+        reply: p.reply.map(|(s, e)| &line[s..e]),
+        header_len: p.header_len,
+        data: &payload[..p.total_len],
+    })
+    .map_err(|_| ParseError::Stopped)
 }
 
 /// Handles one complete control line.

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use bytes::{BufMut, Bytes, BytesMut};
+use foldhash::fast::RandomState;
 
 use super::interest::RemoteEntry;
 use super::{ConnId, Shard};
@@ -33,7 +34,7 @@ pub(super) struct Route {
 /// interest empties it, so cached subscription ids are always live.
 #[derive(Debug, Default)]
 pub(super) struct MatchCache {
-    map: HashMap<Box<[u8]>, Rc<Route>>,
+    map: HashMap<Box<[u8]>, Rc<Route>, RandomState>,
 }
 
 impl MatchCache {

@@ -5,11 +5,13 @@
 
 use std::collections::HashMap;
 
+use foldhash::fast::RandomState;
+
 use super::{is_valid_subscription, tokens, FWC, PWC};
 
 #[derive(Debug)]
 struct Level<V> {
-    nodes: HashMap<Box<[u8]>, Node<V>>,
+    nodes: HashMap<Box<[u8]>, Node<V>, RandomState>,
     pwc: Option<Box<Node<V>>>,
     fwc: Option<Box<Node<V>>>,
 }
@@ -17,7 +19,7 @@ struct Level<V> {
 impl<V> Default for Level<V> {
     fn default() -> Self {
         Level {
-            nodes: HashMap::new(),
+            nodes: HashMap::default(),
             pwc: None,
             fwc: None,
         }
