@@ -14,17 +14,18 @@ MSGS=${2:-200000}
 SIZE=${3:-128}
 command -v valgrind >/dev/null || { echo "valgrind not found (apt-get install valgrind)" >&2; exit 1; }
 cargo build --release -q --bin riptide -p loadgen
+. scripts/server.sh
 OUT=results/callgrind-$(git rev-parse --short HEAD)
 mkdir -p "$OUT"
 
 run() { # msgs -> prints total Ir of the broker
-  local msgs=$1 port log
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  log=$OUT/riptide-$msgs.log
+  local msgs=$1 port
+  port=$(free_port)
+  # Valgrind starts slowly; wait longer than start_server does.
   valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind.$SCEN.$msgs.out" \
-    target/release/riptide -a 127.0.0.1 -p "$port" --shards 1 >"$log" 2>&1 &
+    target/release/riptide -a 127.0.0.1 -p "$port" --shards 1 >"$OUT/riptide-$msgs.log" 2>&1 &
   local pid=$!
-  for _ in $(seq 1 600); do grep -q "Server is ready" "$log" && break; sleep 0.1; done
+  for _ in $(seq 1 600); do grep -q "Server is ready" "$OUT/riptide-$msgs.log" && break; sleep 0.1; done
   target/release/loadgen "$SCEN" --server "nats://127.0.0.1:$port" --msgs "$msgs" --size "$SIZE" --quiet \
     >"$OUT/loadgen-$msgs.txt" 2>&1
   kill -INT $pid

@@ -40,11 +40,7 @@ STAMP=$(date -u +%Y-%m-%dT%H%MZ)
 OUT=${OUT:-results/$STAMP-$COMMIT}
 mkdir -p "$OUT/raw"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_ready() { # log file
-  for _ in $(seq 1 200); do grep -q "Server is ready" "$1" 2>/dev/null && return 0; sleep 0.05; done
-  echo "server did not start: $1" >&2; cat "$1" >&2; return 1
-}
+. scripts/server.sh
 
 GO_PORT=$(free_port)
 RT_PORT=$(free_port)
@@ -52,12 +48,10 @@ PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
-GOMAXPROCS=1 taskset -c "$SERVER_CPU" .venv/bin/nats-server -a 127.0.0.1 -p "$GO_PORT" >"$OUT/go-server.log" 2>&1 &
-PIDS+=($!); GO_PID=$!
-taskset -c "$SERVER_CPU" target/release/riptide -a 127.0.0.1 -p "$RT_PORT" --shards 1 >"$OUT/riptide-server.log" 2>&1 &
-PIDS+=($!); RT_PID=$!
-wait_ready "$OUT/go-server.log"
-wait_ready "$OUT/riptide-server.log"
+start_server "$OUT/go-server.log" env GOMAXPROCS=1 taskset -c "$SERVER_CPU" .venv/bin/nats-server -a 127.0.0.1 -p "$GO_PORT"
+PIDS+=("$SERVER_PID"); GO_PID=$SERVER_PID
+start_server "$OUT/riptide-server.log" taskset -c "$SERVER_CPU" target/release/riptide -a 127.0.0.1 -p "$RT_PORT" --shards 1
+PIDS+=("$SERVER_PID"); RT_PID=$SERVER_PID
 
 # scenario | loadgen flags. Counts shrink with size so each run takes a few seconds.
 msgs_for() { case "$1" in 16|128) echo 1000000 ;; 1024) echo 400000 ;; *) echo 60000 ;; esac; }

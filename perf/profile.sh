@@ -16,11 +16,11 @@ cargo build --release -q --bin riptide -p loadgen
 
 OUT=results/profile-$SCEN-$(git rev-parse --short HEAD)
 mkdir -p "$OUT"
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-taskset -c 0 target/release/riptide -a 127.0.0.1 -p "$PORT" --shards "$SHARDS" >"$OUT/riptide.log" 2>&1 &
-RT=$!
+. scripts/server.sh
+PORT=$(free_port)
+start_server "$OUT/riptide.log" taskset -c 0 target/release/riptide -a 127.0.0.1 -p "$PORT" --shards "$SHARDS"
+RT=$SERVER_PID
 trap 'kill $RT 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do grep -q "Server is ready" "$OUT/riptide.log" && break; sleep 0.05; done
 
 # Hardware counters are often missing in VMs; software events always work.
 perf stat -e task-clock,context-switches,cpu-migrations,page-faults -p "$RT" -o "$OUT/perf-stat.txt" &

@@ -43,19 +43,10 @@ if [ ! -d "$HERE/node_modules" ]; then
   (cd "$HERE" && npm ci --silent) || fail "npm ci failed"
 fi
 
-# Port 0 lets the kernel choose; the tiny window before riptide binds it is acceptable here.
-PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')" \
-  || fail "could not pick a free port"
+. "$ROOT/scripts/server.sh"
+PORT="$(free_port)" || fail "could not pick a free port"
 URL="nats://127.0.0.1:$PORT"
-
-"$BIN" -a 127.0.0.1 -p "$PORT" --shards 2 >"$WORK/server.log" 2>&1 &
-SERVER_PID=$!
-for _ in $(seq 100); do
-  grep -q "Server is ready" "$WORK/server.log" && break
-  kill -0 "$SERVER_PID" 2>/dev/null || fail "riptide exited during startup"
-  sleep 0.1
-done
-grep -q "Server is ready" "$WORK/server.log" || fail "riptide not ready after 10s"
+start_server "$WORK/server.log" "$BIN" -a 127.0.0.1 -p "$PORT" --shards 2 || fail "riptide did not start"
 
 # The publisher must not start before inventory's subscriptions exist, or early orders
 # would be dropped (core NATS has no persistence); inventory prints a line once flushed.

@@ -43,13 +43,17 @@ impl MatchCache {
     }
 }
 
-/// A payload as a slice, turned into a shared buffer at most once, when first needed.
-struct Body<'a> {
+/// One message being routed. The payload is a slice, turned into a shared buffer at most
+/// once, when a large payload is first queued by reference.
+struct Msg<'a> {
+    subject: &'a [u8],
+    reply: Option<&'a [u8]>,
+    header_len: Option<usize>,
     data: &'a [u8],
     shared: Option<Bytes>,
 }
 
-impl Body<'_> {
+impl Msg<'_> {
     fn shared(&mut self) -> &Bytes {
         let data = self.data;
         self.shared
@@ -91,10 +95,16 @@ impl Shard {
         self.stats.in_msgs += 1;
         self.stats.in_bytes += data.len() as u64;
         let route = self.route(subject);
-        let mut body = Body { data, shared: None };
+        let mut msg = Msg {
+            subject,
+            reply,
+            header_len,
+            data,
+            shared: None,
+        };
         let mut delivered = false;
         for &sub in &route.local.plain {
-            delivered |= self.deliver(sub, Some(from), subject, reply, header_len, &mut body);
+            delivered |= self.deliver(sub, Some(from), &mut msg);
         }
 
         let mut targets: Targets = route
@@ -113,15 +123,7 @@ impl Shard {
             let remote_weight: u64 = remote.iter().map(|&(_, w)| u64::from(w)).sum();
             let r = self.rand() % (members.len() as u64 + remote_weight);
             if r < members.len() as u64 {
-                if self.deliver_one_of(
-                    members,
-                    r as usize,
-                    Some(from),
-                    subject,
-                    reply,
-                    header_len,
-                    &mut body,
-                ) {
+                if self.deliver_one_of(members, r as usize, Some(from), &mut msg) {
                     delivered = true;
                     continue;
                 }
@@ -182,13 +184,16 @@ impl Shard {
         queues: &[Bytes],
     ) {
         let route = self.route(subject);
-        let mut body = Body {
+        let mut msg = Msg {
+            subject,
+            reply,
+            header_len,
             data,
             shared: Some(data.clone()),
         };
         if plain {
             for &sub in &route.local.plain {
-                self.deliver(sub, None, subject, reply, header_len, &mut body);
+                self.deliver(sub, None, &mut msg);
             }
         }
         for q in queues {
@@ -196,39 +201,27 @@ impl Shard {
             // route's queue delivery is when its last member just left.
             if let Some((_, members)) = route.local.queues.iter().find(|(n, _)| **n == **q) {
                 let start = (self.rand() % members.len() as u64) as usize;
-                self.deliver_one_of(members, start, None, subject, reply, header_len, &mut body);
+                self.deliver_one_of(members, start, None, &mut msg);
             }
         }
     }
 
     /// Delivers to the first member, from `start` on, that can take the message.
-    #[allow(clippy::too_many_arguments)]
     fn deliver_one_of(
         &mut self,
         members: &[SubId],
         start: usize,
         from: Option<ConnId>,
-        subject: &[u8],
-        reply: Option<&[u8]>,
-        header_len: Option<usize>,
-        body: &mut Body<'_>,
+        msg: &mut Msg<'_>,
     ) -> bool {
         (0..members.len()).any(|i| {
             let sub = members[(start + i) % members.len()];
-            self.deliver(sub, from, subject, reply, header_len, body)
+            self.deliver(sub, from, msg)
         })
     }
 
     /// Queues MSG/HMSG for one subscription. False when it could not take the message.
-    fn deliver(
-        &mut self,
-        sub_id: SubId,
-        from: Option<ConnId>,
-        subject: &[u8],
-        reply: Option<&[u8]>,
-        header_len: Option<usize>,
-        body: &mut Body<'_>,
-    ) -> bool {
+    fn deliver(&mut self, sub_id: SubId, from: Option<ConnId>, msg: &mut Msg<'_>) -> bool {
         let Some(sub) = self.subs.get_mut(sub_id) else {
             return false;
         };
@@ -240,22 +233,22 @@ impl Shard {
         sub.delivered += 1;
         let done = sub.max > 0 && sub.delivered >= sub.max;
         // A client without headers support gets the payload alone, as MSG.
-        let (hdr, skip) = match header_len {
+        let (hdr, skip) = match msg.header_len {
             Some(h) if c.opts.headers => (Some(h), 0),
             Some(h) => (None, h),
             None => (None, 0),
         };
-        let payload = &body.data[skip..];
+        let payload = &msg.data[skip..];
         {
             let mut t = c.out.tail();
-            encode::msg_line(&mut t, subject, &sub.sid, reply, hdr, payload.len());
+            encode::msg_line(&mut t, msg.subject, &sub.sid, msg.reply, hdr, payload.len());
             if payload.len() < FLATTEN_THRESHOLD {
                 t.extend_from_slice(payload);
                 t.extend_from_slice(b"\r\n");
             }
         }
         if payload.len() >= FLATTEN_THRESHOLD {
-            let shared = body.shared().slice(skip..);
+            let shared = msg.shared().slice(skip..);
             c.out.push_shared(shared);
             c.out.push(b"\r\n");
         }
@@ -299,12 +292,14 @@ impl Shard {
         };
         let mut hdr = Vec::new();
         encode::no_responders_header(&mut hdr, subject);
-        let len = hdr.len();
-        let mut body = Body {
+        let mut msg = Msg {
+            subject: reply,
+            reply: None,
+            header_len: Some(hdr.len()),
             data: &hdr,
             shared: None,
         };
-        self.deliver(sub, None, reply, None, Some(len), &mut body);
+        self.deliver(sub, None, &mut msg);
     }
 
     /// Removes a subscription everywhere it is recorded.

@@ -42,19 +42,10 @@ fi
 BIN="${RIPTIDE_BIN:-target/release/riptide}"
 [ -x "$BIN" ] || fail "riptide binary not found at $BIN (run cargo build --release)"
 
-# Port 0 lets the kernel choose; the tiny window before riptide binds it is acceptable here.
-PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')" \
-  || fail "could not pick a free port"
-
+. "$ROOT/scripts/server.sh"
+PORT="$(free_port)" || fail "could not pick a free port"
 # Two shards so that connections land on different shards and cross-shard delivery is tested.
-"$BIN" -a 127.0.0.1 -p "$PORT" --shards 2 >"$WORK/server.log" 2>&1 &
-SERVER_PID=$!
-for _ in $(seq 100); do
-  grep -q "Server is ready" "$WORK/server.log" && break
-  kill -0 "$SERVER_PID" 2>/dev/null || fail "riptide exited during startup"
-  sleep 0.1
-done
-grep -q "Server is ready" "$WORK/server.log" || fail "riptide not ready after 10s"
+start_server "$WORK/server.log" "$BIN" -a 127.0.0.1 -p "$PORT" --shards 2 || fail "riptide did not start"
 
 # The script prints its own per-check lines and the summary line.
 timeout 120 "$VENV/bin/python" "$HERE/python_client.py" "nats://127.0.0.1:$PORT"

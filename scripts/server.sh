@@ -1,0 +1,24 @@
+# Shell helpers shared by the client scripts and perf/: pick a free loopback port and start a
+# NATS server (Riptide or the Go server) on it, waiting for `Server is ready`.
+# Source it: `. scripts/server.sh`.
+
+# A free TCP port on 127.0.0.1. The kernel could hand it out again before the server binds
+# it; that window is tiny and acceptable for tests and benchmarks.
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# start_server LOG CMD... : runs CMD in the background with its output in LOG, sets
+# SERVER_PID, and returns 0 once LOG says `Server is ready` (1 after 10 s or if CMD exits).
+start_server() {
+  local log=$1
+  shift
+  "$@" >"$log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 100); do
+    grep -q "Server is ready" "$log" 2>/dev/null && return 0
+    kill -0 "$SERVER_PID" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}
