@@ -172,3 +172,15 @@ fn large_payloads_round_trip() {
         assert_eq!(sub.read_n(size + 2)[..size], payload[..]);
     }
 }
+
+#[test]
+fn half_closed_client_still_gets_its_replies() {
+    let srv = start(2);
+    let mut c = Raw::connect(srv.addr);
+    c.send(b"SUB foo 1\r\nPUB foo 2\r\nhi\r\nPING\r\n");
+    c.s.shutdown(std::net::Shutdown::Write).unwrap();
+    assert_eq!(
+        c.read_to_close(),
+        b"+OK\r\n+OK\r\nMSG foo 1 2\r\nhi\r\nPONG\r\n"
+    );
+}

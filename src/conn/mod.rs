@@ -160,6 +160,8 @@ pub struct Conn {
     /// PONG; input that arrives meanwhile waits in `stash`.
     pub paused: bool,
     pub stash: Vec<u8>,
+    /// The peer finished sending while the connection was paused.
+    pub eof: bool,
     /// Already listed among the shard's connections with output to flush this turn.
     pub dirty: bool,
     pub in_msgs: u64,
@@ -191,6 +193,7 @@ impl Conn {
             closing: None,
             paused: false,
             stash: Vec::new(),
+            eof: false,
             dirty: false,
             in_msgs: 0,
             in_bytes: 0,

@@ -210,16 +210,37 @@ impl Shard {
     fn resume(&mut self, id: ConnId) {
         let c = &mut self.conns[id];
         c.paused = false;
-        if c.stash.is_empty() || c.closing.is_some() {
+        if c.closing.is_some() {
+            return;
+        }
+        if c.stash.is_empty() {
+            if c.eof {
+                self.begin_close(id, CloseReason::ClientClosed, Closing::AfterFlush, true);
+            }
             return;
         }
         let stash = std::mem::take(&mut c.stash);
         self.parse(id, &stash);
+        let c = &self.conns[id];
+        if c.eof && !c.paused {
+            self.begin_close(id, CloseReason::ClientClosed, Closing::AfterFlush, true);
+        }
     }
 
-    /// The peer closed or the socket failed.
+    /// The peer closed or the socket failed. A peer that only shut down its sending side still
+    /// gets what was queued for it (e.g. `printf 'PING\r\n' | nc -q0`), as the Go server
+    /// flushes on close.
     pub fn on_read_closed(&mut self, id: ConnId, reason: CloseReason) {
-        self.begin_close(id, reason, Closing::Now, true);
+        if reason != CloseReason::ClientClosed {
+            self.begin_close(id, reason, Closing::Now, true);
+            return;
+        }
+        match self.conns.get_mut(id) {
+            // Input that waits behind a PONG barrier was sent before the EOF: it is handled
+            // first, and the connection closes when the barrier lets it through.
+            Some(c) if c.paused => c.eof = true,
+            _ => self.begin_close(id, reason, Closing::AfterFlush, true),
+        }
     }
 
     /// A write failed: the connection is gone.
