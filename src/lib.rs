@@ -25,6 +25,7 @@
 //! - [`signals`]: stop signals taken synchronously by the main thread.
 
 pub mod cli;
+pub mod conf;
 pub mod config;
 pub mod conn;
 pub mod fanout;
