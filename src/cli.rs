@@ -8,7 +8,12 @@ use crate::config::{Config, DEFAULT_HTTP_PORT};
 /// What `riptide ARGS` asks for.
 #[derive(Debug)]
 pub enum Command {
-    Run(Box<Config>),
+    /// Run a server; with `test` only check the configuration file and exit.
+    Run {
+        cfg: Box<Config>,
+        config_file: Option<PathBuf>,
+        test: bool,
+    },
     Version,
     Help,
 }
@@ -32,6 +37,8 @@ Server Options:
         --server_name <server_name>  Server name (default: auto)
     -P, --pid <file>                 File to store PID
     -m, --http_port <port>           Use port for http monitoring (accepted; served in a later release)
+    -c, --config <file>              Configuration file
+    -t                               Test configuration and exit
         --shards <n>                 Shards, one pinned thread each (default: cores available)
 
 Logging Options:
@@ -88,6 +95,9 @@ const FLAGS: &[(&str, Kind, &str)] = &[
     ("sd", Kind::Value, "store_dir"),
     ("store_dir", Kind::Value, "store_dir"),
     ("shards", Kind::Value, "shards"),
+    ("c", Kind::Value, "config"),
+    ("config", Kind::Value, "config"),
+    ("t", Kind::Bool, "test"),
     ("h", Kind::Bool, "help"),
     ("help", Kind::Bool, "help"),
     ("v", Kind::Bool, "version"),
@@ -131,7 +141,17 @@ fn parse_num<T: std::str::FromStr>(name: &str, v: &str) -> Result<T, CliError> {
 }
 
 pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, CliError> {
-    let mut cfg = Config::default();
+    parse_onto(args, Config::default())
+}
+
+/// Applies the flags over `cfg` (a configuration file's settings): flags win, as in the Go
+/// server, which parses flags, applies the file, then parses the flags again.
+pub fn parse_onto<I: IntoIterator<Item = String>>(
+    args: I,
+    mut cfg: Config,
+) -> Result<Command, CliError> {
+    let mut config_file = None;
+    let mut test = false;
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         if arg == "--" {
@@ -198,6 +218,8 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, CliErro
                     return Err(CliError("--shards must be at least 1".into()));
                 }
             }
+            "config" => config_file = Some(PathBuf::from(value)),
+            "test" => test = on,
             "help" if on => return Ok(Command::Help),
             "version" if on => return Ok(Command::Version),
             _ => {}
@@ -209,7 +231,11 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, CliErro
     if cfg.port == -1 {
         cfg.port = 0;
     }
-    Ok(Command::Run(Box::new(cfg)))
+    Ok(Command::Run {
+        cfg: Box::new(cfg),
+        config_file,
+        test,
+    })
 }
 
 #[cfg(test)]
@@ -218,7 +244,7 @@ mod tests {
 
     fn run(args: &[&str]) -> Config {
         match parse(args.iter().map(|s| s.to_string())).unwrap() {
-            Command::Run(c) => *c,
+            Command::Run { cfg, .. } => *cfg,
             other => panic!("{other:?}"),
         }
     }

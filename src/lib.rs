@@ -18,6 +18,8 @@
 //! - [`reactor`]: the io_uring event loop that drives one shard's sockets.
 //! - [`runtime`]: binds listeners, starts and pins the shard threads, handles signals.
 //! - [`config`]: settings and the Go server's defaults.
+//! - [`conf`]: the NATS configuration file format (sans-IO parser).
+//! - [`config_file`]: applies a configuration file to `Config`, with the Go key names.
 //! - [`cli`]: Go-`flag`-style command line.
 //! - [`info`]: the INFO JSON.
 //! - [`server`]: state shared read-only by all shards.
@@ -27,6 +29,7 @@
 pub mod cli;
 pub mod conf;
 pub mod config;
+pub mod config_file;
 pub mod conn;
 pub mod fanout;
 pub mod info;

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use riptide::cli::{self, Command};
 use riptide::config::Config;
+use riptide::config_file;
 use riptide::info::{GO_SERVER_VERSION, RIPTIDE_VERSION};
 use riptide::log_at;
 use riptide::runtime;
@@ -15,8 +16,13 @@ use riptide::runtime;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let cfg = match cli::parse(std::env::args().skip(1)) {
-        Ok(Command::Run(cfg)) => *cfg,
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (cfg, config_file, test) = match cli::parse(args.clone()) {
+        Ok(Command::Run {
+            cfg,
+            config_file,
+            test,
+        }) => (*cfg, config_file, test),
         Ok(Command::Version) => {
             println!("riptide: v{RIPTIDE_VERSION} (nats-server: v{GO_SERVER_VERSION} compatible)");
             return ExitCode::SUCCESS;
@@ -31,6 +37,22 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let (cfg, warnings) = match config_file {
+        None => (cfg, Vec::new()),
+        Some(path) => match with_config_file(&path, args, test) {
+            Ok(c) => c,
+            Err(msg) => {
+                eprintln!("riptide: {msg}");
+                return ExitCode::from(1);
+            }
+        },
+    };
+    if test {
+        return ExitCode::SUCCESS;
+    }
+    for w in &warnings {
+        eprintln!("{w}");
+    }
     match run(cfg) {
         Ok(()) => ExitCode::SUCCESS,
         Err(msg) => {
@@ -38,6 +60,24 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// Loads the file, then applies the flags again so that they win. With `test`, reports the
+/// file valid (or not) the way `nats-server -t` does.
+fn with_config_file(
+    path: &std::path::Path,
+    args: Vec<String>,
+    test: bool,
+) -> Result<(Config, Vec<String>), String> {
+    let mut base = Config::default();
+    let warnings = config_file::load(path, &mut base, test).map_err(|e| e.to_string())?;
+    let Ok(Command::Run { cfg, .. }) = cli::parse_onto(args, base) else {
+        unreachable!("the same flags parsed a moment ago")
+    };
+    if test {
+        println!("riptide: configuration file {} is valid", path.display());
+    }
+    Ok((*cfg, warnings))
 }
 
 fn run(cfg: Config) -> Result<(), String> {

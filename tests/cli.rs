@@ -366,3 +366,59 @@ fn io_uring_unavailable_exits_with_cause_and_fix() {
         "{err}"
     );
 }
+
+fn write_conf(name: &str, text: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("riptide-conf-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn config_file_sets_and_flags_override() {
+    let conf = write_conf(
+        "a.conf",
+        "listen: 127.0.0.1:1\nserver_name: from-file\nmax_payload: 512\n",
+    );
+    // -p given on the command line wins over the file's port.
+    let p = Proc::start(&["-c", conf.to_str().unwrap(), "-p", "-1"]);
+    assert_ne!(p.addr().port(), 1);
+    assert_eq!(p.addr().ip().to_string(), "127.0.0.1");
+    let mut c = Raw::connect(p.addr());
+    assert!(
+        c.info.contains("\"server_name\":\"from-file\"") && c.info.contains("\"max_payload\":512"),
+        "{}",
+        c.info
+    );
+    c.send(b"PUB x 513\r\n");
+    assert_eq!(c.read_to_close(), b"-ERR 'Maximum Payload Violation'\r\n");
+}
+
+#[test]
+fn config_test_flag_and_errors() {
+    let ok = write_conf("ok.conf", "port: 4333\nping_interval: \"5s\"\n");
+    let (code, out, _) = run(&["-c", ok.to_str().unwrap(), "-t"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("is valid"), "{out}");
+    let bad = write_conf("bad.conf", "port: 4333\nfoo: 1\n");
+    let (code, _, err) = run(&["-c", bad.to_str().unwrap(), "-t"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("bad.conf:2:1: unknown field \"foo\""), "{err}");
+    let syntax = write_conf("syntax.conf", "port: 4333\nmax_payload: {\n");
+    let (code, _, err) = run(&["-c", syntax.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(err.contains("Parse error"), "{err}");
+    let (code, _, err) = run(&["-c", "/nonexistent/riptide.conf"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("no such file or directory"), "{err}");
+}
+
+#[test]
+fn stale_connection_from_config_ping_settings() {
+    let conf = write_conf("ping.conf", "ping_interval: \"200ms\"\nping_max: 1\n");
+    let p = Proc::start(&["-c", conf.to_str().unwrap(), "-a", "127.0.0.1", "-p", "-1"]);
+    let mut c = Raw::connect(p.addr());
+    // Never answers the server's PINGs.
+    assert_eq!(c.read_to_close(), b"PING\r\n-ERR 'Stale Connection'\r\n");
+}

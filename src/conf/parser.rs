@@ -224,7 +224,12 @@ impl<'a> Parser<'a> {
                 self.bump();
             }
             self.skip_blanks();
-            let item = self.value(line, col)?;
+            // Entries carry their key's position: that is where field errors point.
+            let item = Item {
+                line,
+                col,
+                ..self.value(line, col)?
+            };
             let scope = self.scopes.last_mut().expect("a scope is open");
             scope.retain(|(k, _)| *k != key);
             scope.push((key, item));

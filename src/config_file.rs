@@ -1,0 +1,320 @@
+//! Applies a NATS configuration file to `Config`, with the Go server's key names, value
+//! forms and error messages (`unknown field "x"`, `file:line:col: ...`).
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::conf::{self, Item, Value};
+use crate::config::Config;
+
+/// Keys of the Go server that later Riptide releases implement; refused clearly for now.
+const NOT_YET: &[&str] = &[
+    "authorization",
+    "accounts",
+    "tls",
+    "websocket",
+    "cluster",
+    "leafnodes",
+    "gateway",
+    "mqtt",
+    "operator",
+    "operators",
+    "resolver",
+    "resolver_preload",
+    "resolver_tls",
+    "trusted_keys",
+    "trusted",
+    "system_account",
+    "system",
+    "no_auth_user",
+    "lame_duck_duration",
+    "lame_duck_grace_period",
+    "https",
+    "https_port",
+    "http_base_path",
+    "mappings",
+    "client_advertise",
+    "max_sub_tokens",
+    "log_size_limit",
+    "logfile_size_limit",
+    "syslog",
+    "remote_syslog",
+    "ports_file_dir",
+];
+
+/// Keys accepted and ignored: they change nothing observable in Riptide.
+const IGNORED: &[&str] = &[
+    "logtime",
+    "logtime_utc",
+    "prof_port",
+    "disable_sublist_cache",
+    "max_closed_clients",
+];
+
+/// A configuration error, already worded as the Go server words it.
+#[derive(Debug)]
+pub struct ConfigError(pub String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Loads `path` over `cfg`. Warnings (e.g. a bare number for a duration) are returned to be
+/// logged; with `strict` (the `-t` check) they are errors, as in the Go server.
+pub fn load(path: &Path, cfg: &mut Config, strict: bool) -> Result<Vec<String>, ConfigError> {
+    let root = conf::parse_file(path).map_err(|e| {
+        if e.line == 0 {
+            ConfigError(e.msg)
+        } else {
+            ConfigError(format!("Parse error on {e}"))
+        }
+    })?;
+    let file = path.display().to_string();
+    let Value::Map(entries) = root else {
+        unreachable!("a document is a map")
+    };
+    let mut warnings = Vec::new();
+    for (key, item) in &entries {
+        let at = |msg: String| ConfigError(format!("{file}:{}:{}: {msg}", item.line, item.col));
+        apply(key, item, cfg, &mut warnings, &file, strict).map_err(at)?;
+    }
+    Ok(warnings)
+}
+
+fn apply(
+    key: &str,
+    item: &Item,
+    cfg: &mut Config,
+    warnings: &mut Vec<String>,
+    file: &str,
+    strict: bool,
+) -> Result<(), String> {
+    let v = &item.value;
+    match key.to_ascii_lowercase().as_str() {
+        "port" => cfg.port = int(v, key)? as i32,
+        "host" | "net" => cfg.host = string(v, key)?,
+        "listen" => {
+            let (host, port) = host_port(v, key)?;
+            if let Some(h) = host {
+                cfg.host = h;
+            }
+            cfg.port = port;
+        }
+        "server_name" => {
+            let name = string(v, key)?;
+            if name.contains(' ') {
+                return Err("server name cannot contain spaces".into());
+            }
+            cfg.server_name = Some(name);
+        }
+        "max_payload" => cfg.max_payload = size(v, key)?,
+        "max_control_line" => cfg.max_control_line = size(v, key)?,
+        "max_pending" => cfg.max_pending = size(v, key)?,
+        "max_connections" | "max_conn" => cfg.max_connections = size(v, key)?,
+        "max_subscriptions" | "max_subs" => cfg.max_subscriptions = size(v, key)?,
+        "ping_max" => cfg.ping_max = int(v, key)? as u32,
+        "ping_interval" | "write_deadline" => {
+            let d = match v {
+                Value::Int(secs) => {
+                    let msg = format!(
+                        "invalid use of field \"{key}\": {key} should be converted to a duration"
+                    );
+                    if strict {
+                        return Err(msg);
+                    }
+                    warnings.push(format!("{file}:{}:{}: {msg}", item.line, item.col));
+                    Duration::from_secs(u64::try_from(*secs).map_err(|_| format!("invalid {key}"))?)
+                }
+                Value::Str(s) => parse_duration(s)
+                    .ok_or_else(|| format!("error parsing {key}: invalid duration \"{s}\""))?,
+                _ => return Err(format!("error parsing {key}: expected a duration")),
+            };
+            if key == "ping_interval" {
+                cfg.ping_interval = d;
+            } else {
+                cfg.write_deadline = d;
+            }
+        }
+        "debug" => cfg.debug = boolean(v, key)?,
+        "trace" | "trace_verbose" => cfg.trace = boolean(v, key)?,
+        "logfile" | "log_file" => cfg.log_file = Some(string(v, key)?.into()),
+        "pidfile" | "pid_file" => cfg.pid_file = Some(string(v, key)?.into()),
+        "http_port" | "monitor_port" => cfg.http_port = Some(int(v, key)? as i32),
+        "http" => cfg.http_port = Some(host_port(v, key)?.1),
+        "jetstream" => {
+            cfg.jetstream = match v {
+                Value::Bool(b) => *b,
+                Value::Str(s) => {
+                    s.eq_ignore_ascii_case("enabled") || s.eq_ignore_ascii_case("enable")
+                }
+                Value::Map(_) => {
+                    if let Some(dir) = v.get("store_dir").or_else(|| v.get("store")) {
+                        cfg.store_dir = Some(string(&dir.value, "store_dir")?.into());
+                    }
+                    true
+                }
+                _ => return Err("expected a boolean or a map for jetstream".into()),
+            }
+        }
+        "store_dir" => cfg.store_dir = Some(string(v, key)?.into()),
+        "shards" => cfg.shards = size(v, key)?,
+        k if IGNORED.contains(&k) => {}
+        k if NOT_YET.contains(&k) => {
+            return Err(format!(
+                "field \"{key}\" is not supported by this version of riptide yet"
+            ))
+        }
+        _ => return Err(format!("unknown field \"{key}\"")),
+    }
+    Ok(())
+}
+
+fn int(v: &Value, key: &str) -> Result<i64, String> {
+    match v {
+        Value::Int(n) => Ok(*n),
+        _ => Err(format!("error parsing {key}: expected an integer")),
+    }
+}
+
+fn size(v: &Value, key: &str) -> Result<usize, String> {
+    usize::try_from(int(v, key)?).map_err(|_| format!("error parsing {key}: must not be negative"))
+}
+
+fn string(v: &Value, key: &str) -> Result<String, String> {
+    match v {
+        Value::Str(s) => Ok(s.clone()),
+        Value::Int(n) => Ok(n.to_string()),
+        _ => Err(format!("error parsing {key}: expected a string")),
+    }
+}
+
+fn boolean(v: &Value, key: &str) -> Result<bool, String> {
+    match v {
+        Value::Bool(b) => Ok(*b),
+        _ => Err(format!("error parsing {key}: expected a boolean")),
+    }
+}
+
+/// `host:port`, `:port` or a bare port.
+fn host_port(v: &Value, key: &str) -> Result<(Option<String>, i32), String> {
+    match v {
+        Value::Int(p) => Ok((None, *p as i32)),
+        Value::Str(s) => {
+            let (h, p) = s
+                .rsplit_once(':')
+                .ok_or_else(|| format!("could not parse address string {s:?}"))?;
+            let port = p
+                .parse()
+                .map_err(|_| format!("could not parse port {p:?} of {key}"))?;
+            let h = h.trim_start_matches('[').trim_end_matches(']');
+            Ok(((!h.is_empty()).then(|| h.to_string()), port))
+        }
+        _ => Err(format!("error parsing {key}: expected host:port")),
+    }
+}
+
+/// Go's `time.ParseDuration`: a sequence of decimal numbers with units ns, us/µs, ms, s, m, h.
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    if s == "0" {
+        return Some(Duration::ZERO);
+    }
+    let mut rest = s;
+    let mut total = 0f64;
+    while !rest.is_empty() {
+        let num_end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        if num_end == 0 {
+            return None;
+        }
+        let n: f64 = rest[..num_end].parse().ok()?;
+        rest = &rest[num_end..];
+        let unit_end = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let secs = match &rest[..unit_end] {
+            "ns" => 1e-9,
+            "us" | "µs" | "μs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return None,
+        };
+        total += n * secs;
+        rest = &rest[unit_end..];
+    }
+    Some(Duration::from_secs_f64(total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_text(text: &str, strict: bool) -> Result<(Config, Vec<String>), ConfigError> {
+        let path = std::env::temp_dir().join(format!(
+            "riptide-cf-{}-{}.conf",
+            std::process::id(),
+            text.len()
+        ));
+        std::fs::write(&path, text).unwrap();
+        let mut cfg = Config::default();
+        let r = load(&path, &mut cfg, strict).map(|w| (cfg, w));
+        std::fs::remove_file(&path).unwrap();
+        r
+    }
+
+    #[test]
+    fn keys_map_to_settings() {
+        let (c, w) = load_text(
+            "listen: 127.0.0.1:5222\nserver_name: edge-1\nmax_payload: 2MB\nmax_pending: 100MB\nmax_connections: 10\nmax_subs: 5\nping_interval: \"30s\"\nping_max: 3\nwrite_deadline: \"1.5s\"\ndebug: true\nshards: 2\nlogtime: false\n",
+            true,
+        )
+        .unwrap();
+        assert!(w.is_empty());
+        assert_eq!((c.host.as_str(), c.port), ("127.0.0.1", 5222));
+        assert_eq!(c.server_name.as_deref(), Some("edge-1"));
+        assert_eq!((c.max_payload, c.max_pending), (2 << 20, 100 << 20));
+        assert_eq!(
+            (c.max_connections, c.max_subscriptions, c.ping_max),
+            (10, 5, 3)
+        );
+        assert_eq!(c.ping_interval, Duration::from_secs(30));
+        assert_eq!(c.write_deadline, Duration::from_millis(1500));
+        assert!(c.debug);
+        assert_eq!(c.shards, 2);
+    }
+
+    #[test]
+    fn go_error_messages() {
+        let e = load_text("port: 4333\nfoo: 1\n", false).unwrap_err().0;
+        assert!(e.ends_with(":2:1: unknown field \"foo\""), "{e}");
+        let e = load_text("port: 4333\nping_interval: 5\n", true)
+            .unwrap_err()
+            .0;
+        assert!(e.ends_with(":2:1: invalid use of field \"ping_interval\": ping_interval should be converted to a duration"), "{e}");
+        let (c, w) = load_text("ping_interval: 5\n", false).unwrap();
+        assert_eq!(c.ping_interval, Duration::from_secs(5));
+        assert_eq!(w.len(), 1);
+        let e = load_text("server_name: \"a b\"\n", false).unwrap_err().0;
+        assert!(e.ends_with("server name cannot contain spaces"), "{e}");
+        let e = load_text("port: 1\nmax_payload: {\n", false).unwrap_err().0;
+        assert!(e.starts_with("Parse error on "), "{e}");
+        let e = load_text("authorization { token: x }\n", false)
+            .unwrap_err()
+            .0;
+        assert!(e.contains("\"authorization\" is not supported"), "{e}");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1h30m"), Some(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_duration("1.5s"), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("10"), None);
+        assert_eq!(parse_duration("x"), None);
+    }
+}
