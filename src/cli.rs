@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::config::{Config, DEFAULT_HTTP_PORT};
+use crate::config::{Config, UserConfig, DEFAULT_HTTP_PORT};
 
 /// What `riptide ARGS` asks for.
 #[derive(Debug)]
@@ -50,6 +50,11 @@ Logging Options:
     -DV                              Debug and trace
     -DVV                             Debug and verbose trace
 
+Authorization Options:
+        --user <user>                User required for connections
+        --pass <password>            Password required for connections
+        --auth <token>               Authorization token required for connections
+
 JetStream Options:
     -js, --jetstream                 Accepted; JetStream is not available yet (a warning is logged)
     -sd, --store_dir <dir>           Set the storage directory
@@ -95,6 +100,9 @@ const FLAGS: &[(&str, Kind, &str)] = &[
     ("sd", Kind::Value, "store_dir"),
     ("store_dir", Kind::Value, "store_dir"),
     ("shards", Kind::Value, "shards"),
+    ("user", Kind::Value, "user"),
+    ("pass", Kind::Value, "pass"),
+    ("auth", Kind::Value, "auth"),
     ("c", Kind::Value, "config"),
     ("config", Kind::Value, "config"),
     ("t", Kind::Bool, "test"),
@@ -219,6 +227,10 @@ pub fn parse_onto<I: IntoIterator<Item = String>>(
                 }
             }
             "config" => config_file = Some(PathBuf::from(value)),
+            // --user/--pass replace the configured users with one, as the Go server does.
+            "user" => set_single_user(&mut cfg, Some(value), None),
+            "pass" => set_single_user(&mut cfg, None, Some(value)),
+            "auth" => cfg.auth.token = Some(value),
             "test" => test = on,
             "help" if on => return Ok(Command::Help),
             "version" if on => return Ok(Command::Version),
@@ -236,6 +248,20 @@ pub fn parse_onto<I: IntoIterator<Item = String>>(
         config_file,
         test,
     })
+}
+
+fn set_single_user(cfg: &mut Config, user: Option<String>, pass: Option<String>) {
+    let mut u = cfg.auth.users.pop().unwrap_or(UserConfig {
+        user: String::new(),
+        password: String::new(),
+    });
+    if let Some(user) = user {
+        u.user = user;
+    }
+    if let Some(pass) = pass {
+        u.password = pass;
+    }
+    cfg.auth.users = vec![u];
 }
 
 #[cfg(test)]
@@ -282,10 +308,26 @@ mod tests {
         assert!(p(&["-p"]).is_err());
         assert!(p(&["-p", "x"]).is_err());
         assert!(p(&["-p", "70000"]).is_err());
-        assert!(p(&["-c", "x.conf"])
-            .unwrap_err()
-            .0
-            .contains("not supported"));
+        assert!(p(&["--tls"]).unwrap_err().0.contains("not supported"));
+        assert!(matches!(
+            p(&["-c", "x.conf", "-t"]),
+            Ok(Command::Run {
+                config_file: Some(_),
+                test: true,
+                ..
+            })
+        ));
+        let Ok(Command::Run { cfg, .. }) = p(&["--user", "u", "--pass", "p", "--auth", "t"]) else {
+            panic!()
+        };
+        assert_eq!(
+            cfg.auth.users,
+            vec![UserConfig {
+                user: "u".into(),
+                password: "p".into()
+            }]
+        );
+        assert_eq!(cfg.auth.token.as_deref(), Some("t"));
         assert!(matches!(p(&["-v"]), Ok(Command::Version)));
         assert!(matches!(p(&["--help"]), Ok(Command::Help)));
         assert!(matches!(p(&["version"]), Ok(Command::Version)));

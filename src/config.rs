@@ -25,8 +25,46 @@ pub const FIRST_CLIENT_PING_INTERVAL: Duration = Duration::from_secs(2);
 /// How long one write may stay unfinished before the client is a slow consumer
 /// (`DEFAULT_FLUSH_DEADLINE`, 10 s).
 pub const DEFAULT_WRITE_DEADLINE: Duration = Duration::from_secs(10);
+/// How long a client has to send CONNECT when auth is required (`AUTH_TIMEOUT`, 2 s).
+pub const DEFAULT_AUTH_TIMEOUT: Duration = Duration::from_secs(2);
 /// Monitoring port when `-m` is given without one (`DEFAULT_HTTP_PORT`).
 pub const DEFAULT_HTTP_PORT: u16 = 8222;
+
+/// A user of the `authorization` block (or `--user/--pass`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserConfig {
+    pub user: String,
+    /// Plain text, or a bcrypt hash (`$2a$...`).
+    pub password: String,
+}
+
+/// Client authentication without accounts: a token or users, and the CONNECT deadline.
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    pub token: Option<String>,
+    pub users: Vec<UserConfig>,
+    /// The user a client that presents no credentials is logged in as.
+    pub no_auth_user: Option<String>,
+    pub timeout: Duration,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            token: None,
+            users: Vec::new(),
+            no_auth_user: None,
+            timeout: DEFAULT_AUTH_TIMEOUT,
+        }
+    }
+}
+
+impl AuthConfig {
+    /// Whether clients must authenticate (INFO `auth_required`).
+    pub fn required(&self) -> bool {
+        self.token.is_some() || !self.users.is_empty()
+    }
+}
 
 /// Everything a running server needs to know, after flags (and later config files).
 #[derive(Debug, Clone)]
@@ -53,6 +91,7 @@ pub struct Config {
     pub pid_file: Option<PathBuf>,
     pub jetstream: bool,
     pub store_dir: Option<PathBuf>,
+    pub auth: AuthConfig,
 }
 
 impl Default for Config {
@@ -77,6 +116,7 @@ impl Default for Config {
             pid_file: None,
             jetstream: false,
             store_dir: None,
+            auth: AuthConfig::default(),
         }
     }
 }

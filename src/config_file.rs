@@ -5,11 +5,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::conf::{self, Item, Value};
-use crate::config::Config;
+use crate::config::{Config, UserConfig};
 
 /// Keys of the Go server that later Riptide releases implement; refused clearly for now.
 const NOT_YET: &[&str] = &[
-    "authorization",
     "accounts",
     "tls",
     "websocket",
@@ -26,7 +25,6 @@ const NOT_YET: &[&str] = &[
     "trusted",
     "system_account",
     "system",
-    "no_auth_user",
     "lame_duck_duration",
     "lame_duck_grace_period",
     "https",
@@ -159,6 +157,8 @@ fn apply(
             }
         }
         "store_dir" => cfg.store_dir = Some(string(v, key)?.into()),
+        "authorization" => authorization(v, cfg)?,
+        "no_auth_user" => cfg.auth.no_auth_user = Some(string(v, key)?),
         "shards" => cfg.shards = size(v, key)?,
         k if IGNORED.contains(&k) => {}
         k if NOT_YET.contains(&k) => {
@@ -167,6 +167,63 @@ fn apply(
             ))
         }
         _ => return Err(format!("unknown field \"{key}\"")),
+    }
+    Ok(())
+}
+
+/// `authorization { token | user + password | users: [...], timeout }`.
+fn authorization(v: &Value, cfg: &mut Config) -> Result<(), String> {
+    let Value::Map(entries) = v else {
+        return Err("expected a map for authorization".into());
+    };
+    let mut single = UserConfig {
+        user: String::new(),
+        password: String::new(),
+    };
+    for (k, item) in entries {
+        let v = &item.value;
+        match k.as_str() {
+            "token" => cfg.auth.token = Some(string(v, k)?),
+            "user" | "username" => single.user = string(v, k)?,
+            "pass" | "password" => single.password = string(v, k)?,
+            "timeout" => {
+                cfg.auth.timeout = match v {
+                    Value::Int(n) => Duration::from_secs(
+                        u64::try_from(*n).map_err(|_| "invalid timeout".to_string())?,
+                    ),
+                    Value::Float(f) if *f >= 0.0 => Duration::from_secs_f64(*f),
+                    Value::Str(s) => {
+                        parse_duration(s).ok_or_else(|| format!("invalid timeout \"{s}\""))?
+                    }
+                    _ => return Err("error parsing authorization timeout".into()),
+                }
+            }
+            "users" => {
+                let Value::Array(users) = v else {
+                    return Err("expected an array of users".into());
+                };
+                for u in users {
+                    let name = u.value.get("user").or_else(|| u.value.get("username"));
+                    let pass = u.value.get("password").or_else(|| u.value.get("pass"));
+                    match (name, pass) {
+                        (Some(n), Some(p)) => cfg.auth.users.push(UserConfig {
+                            user: string(&n.value, "user")?,
+                            password: string(&p.value, "password")?,
+                        }),
+                        _ => return Err(format!("{}:{}: a user needs user and password (nkey users are not supported yet)", u.line, u.col)),
+                    }
+                }
+            }
+            "permissions" | "default_permissions" | "auth_callout" => {
+                return Err(format!(
+                    "field \"{k}\" is not supported by this version of riptide yet"
+                ));
+            }
+            _ => return Err(format!("unknown field \"{k}\"")),
+        }
+    }
+    if !single.user.is_empty() {
+        cfg.auth.users.push(single);
     }
     Ok(())
 }
@@ -302,10 +359,36 @@ mod tests {
         assert!(e.ends_with("server name cannot contain spaces"), "{e}");
         let e = load_text("port: 1\nmax_payload: {\n", false).unwrap_err().0;
         assert!(e.starts_with("Parse error on "), "{e}");
-        let e = load_text("authorization { token: x }\n", false)
-            .unwrap_err()
-            .0;
-        assert!(e.contains("\"authorization\" is not supported"), "{e}");
+        let e = load_text("accounts { A: {} }\n", false).unwrap_err().0;
+        assert!(e.contains("\"accounts\" is not supported"), "{e}");
+    }
+
+    #[test]
+    fn authorization_block() {
+        let (c, _) = load_text(
+            "authorization {\n  users: [ {user: a, password: pa}, {username: b, pass: \"$2a$04$x\"} ]\n  timeout: 0.5\n}\nno_auth_user: a\n",
+            false,
+        )
+        .unwrap();
+        assert_eq!(c.auth.users.len(), 2);
+        assert_eq!(c.auth.users[1].user, "b");
+        assert_eq!(c.auth.timeout, Duration::from_millis(500));
+        assert_eq!(c.auth.no_auth_user.as_deref(), Some("a"));
+        let (c, _) = load_text(
+            "authorization { token: \"s3cr3t\", timeout: \"3s\" }\n",
+            false,
+        )
+        .unwrap();
+        assert_eq!(c.auth.token.as_deref(), Some("s3cr3t"));
+        assert_eq!(c.auth.timeout, Duration::from_secs(3));
+        let (c, _) = load_text("authorization { user: u, password: p }\n", false).unwrap();
+        assert_eq!(
+            c.auth.users,
+            vec![UserConfig {
+                user: "u".into(),
+                password: "p".into()
+            }]
+        );
     }
 
     #[test]

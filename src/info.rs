@@ -25,6 +25,8 @@ struct ServerInfo<'a> {
     host: &'a str,
     port: u16,
     headers: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    auth_required: bool,
     max_payload: usize,
 }
 
@@ -42,6 +44,7 @@ impl InfoTemplate {
         host: &str,
         port: u16,
         max_payload: usize,
+        auth_required: bool,
     ) -> Self {
         let info = ServerInfo {
             server_id,
@@ -53,6 +56,7 @@ impl InfoTemplate {
             host,
             port,
             headers: true,
+            auth_required,
             max_payload,
         };
         let mut head = serde_json::to_string(&info).expect("INFO serializes");
@@ -98,7 +102,7 @@ mod tests {
 
     #[test]
     fn renders_valid_json_with_go_fields() {
-        let t = InfoTemplate::new("NID", "name", "0.0.0.0", 4222, 1 << 20);
+        let t = InfoTemplate::new("NID", "name", "0.0.0.0", 4222, 1 << 20, false);
         let v: serde_json::Value = serde_json::from_slice(&t.render(7, "127.0.0.1", true)).unwrap();
         assert_eq!(v["version"], GO_SERVER_VERSION);
         assert_eq!(v["client_id"], 7);

@@ -17,6 +17,7 @@
 //! - [`fanout`]: messages between shards and the `Mesh` of rings and doorbells.
 //! - [`reactor`]: the io_uring event loop that drives one shard's sockets.
 //! - [`runtime`]: binds listeners, starts and pins the shard threads, handles signals.
+//! - [`auth`]: client authentication (token, users, bcrypt, `no_auth_user`).
 //! - [`config`]: settings and the Go server's defaults.
 //! - [`conf`]: the NATS configuration file format (sans-IO parser).
 //! - [`config_file`]: applies a configuration file to `Config`, with the Go key names.
@@ -26,6 +27,7 @@
 //! - [`log`]: Go-server-shaped log lines.
 //! - [`signals`]: stop signals taken synchronously by the main thread.
 
+pub mod auth;
 pub mod cli;
 pub mod conf;
 pub mod config;

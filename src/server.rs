@@ -17,7 +17,14 @@ pub struct Server {
 impl Server {
     pub fn new(cfg: Config, server_id: String, port: u16) -> Server {
         let name = cfg.server_name.clone().unwrap_or_else(|| server_id.clone());
-        let info = InfoTemplate::new(&server_id, &name, &cfg.host, port, cfg.max_payload);
+        let info = InfoTemplate::new(
+            &server_id,
+            &name,
+            &cfg.host,
+            port,
+            cfg.max_payload,
+            cfg.auth.required(),
+        );
         Server {
             cfg,
             server_id,

@@ -6,11 +6,11 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 /// Smallest distinguishable latency: 1 µs, finer than any broker round trip on loopback.
-pub const LOWEST_TRACKED_NS: u64 = 1_000;
+const LOWEST_TRACKED_NS: u64 = 1_000;
 /// Largest recorded latency: 60 s; anything slower is recorded as 60 s.
-pub const HIGHEST_TRACKED_NS: u64 = 60_000_000_000;
+const HIGHEST_TRACKED_NS: u64 = 60_000_000_000;
 /// Three significant digits: 0.1% value error, the usual HdrHistogram setting.
-pub const SIGNIFICANT_DIGITS: u8 = 3;
+const SIGNIFICANT_DIGITS: u8 = 3;
 pub const NANOS_PER_MICRO: f64 = 1_000.0;
 
 pub type LatencyHistogram = Histogram<u64>;
@@ -177,7 +177,10 @@ mod tests {
         assert!(within(c.p99_9, 990_100.0), "p99.9 {}", c.p99_9);
         assert!(within(c.max, 1_000_100.0), "max {}", c.max);
         // Messages due in the stall's first half all waited at least 500 ms.
-        assert_eq!(corrected.count_between(500_000_000, HIGHEST_TRACKED_NS), 501);
+        assert_eq!(
+            corrected.count_between(500_000_000, HIGHEST_TRACKED_NS),
+            501
+        );
 
         // Timing from the actual send hides the stall completely.
         let n = LatencySummary::of(&naive).unwrap();

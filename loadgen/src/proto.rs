@@ -168,7 +168,9 @@ fn parse_frame(data: &[u8]) -> Result<Option<(Parsed<'_>, usize)>, ProtoError> {
             Ok(None)
         };
     };
-    let line = data[..newline].strip_suffix(b"\r").unwrap_or(&data[..newline]);
+    let line = data[..newline]
+        .strip_suffix(b"\r")
+        .unwrap_or(&data[..newline]);
     let body = newline + 1;
     let parsed = if let Some(args) = line.strip_prefix(b"MSG ") {
         let header = parse_msg_args(args)?;
@@ -384,7 +386,9 @@ impl Conn {
             Err(e)
                 if matches!(
                     e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
                 ) =>
             {
                 Ok(false)
@@ -677,7 +681,10 @@ SUB svc workers 22\r\nUNSUB 22\r\n"
             pass: "p".into(),
         };
         let j: serde_json::Value = serde_json::from_str(&connect_json(&creds, "n")).unwrap();
-        assert_eq!((j["user"].as_str(), j["pass"].as_str()), (Some("u\""), Some("p")));
+        assert_eq!(
+            (j["user"].as_str(), j["pass"].as_str()),
+            (Some("u\""), Some("p"))
+        );
         let j: serde_json::Value =
             serde_json::from_str(&connect_json(&Credentials::Token("t".into()), "n")).unwrap();
         assert_eq!(j["auth_token"], "t");

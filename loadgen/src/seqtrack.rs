@@ -6,6 +6,15 @@ const BITS_PER_WORD: u64 = u64::BITS as u64;
 /// Sequence numbers past 2^32 per publisher (a 512 MiB bitset) are not from this run.
 const MAX_TRACKED_SEQ: u64 = 1 << 32;
 
+/// What recording a message found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sighting {
+    First,
+    Duplicate,
+    /// An origin this run cannot have sent.
+    Foreign,
+}
+
 #[derive(Debug, Default, Clone)]
 pub struct SeqTracker {
     /// One bitset of seen sequence numbers per publisher id.
@@ -23,13 +32,12 @@ impl SeqTracker {
         }
     }
 
-    /// Returns false for an origin this run cannot have sent (a foreign message).
-    pub fn record(&mut self, publisher: u32, seq: u64) -> bool {
+    pub fn record(&mut self, publisher: u32, seq: u64) -> Sighting {
         let Some(bits) = self.seen.get_mut(publisher as usize) else {
-            return false;
+            return Sighting::Foreign;
         };
         if seq >= MAX_TRACKED_SEQ {
-            return false;
+            return Sighting::Foreign;
         }
         let word = (seq / BITS_PER_WORD) as usize;
         let mask = 1u64 << (seq % BITS_PER_WORD);
@@ -39,10 +47,11 @@ impl SeqTracker {
         if bits[word] & mask == 0 {
             bits[word] |= mask;
             self.unique += 1;
+            Sighting::First
         } else {
             self.duplicates += 1;
+            Sighting::Duplicate
         }
-        true
     }
 
     pub fn unique(&self) -> u64 {
@@ -80,12 +89,18 @@ mod tests {
     #[test]
     fn counts_unique_and_duplicates() {
         let mut t = SeqTracker::new(2);
-        for seq in [0, 1, 2, 2, 64, 1000, 0] {
-            assert!(t.record(0, seq));
-        }
-        assert!(t.record(1, 0));
-        assert!(!t.record(2, 0));
-        assert!(!t.record(0, MAX_TRACKED_SEQ));
+        let sightings: Vec<Sighting> = [0, 1, 2, 2, 64, 1000, 0]
+            .into_iter()
+            .map(|seq| t.record(0, seq))
+            .collect();
+        use Sighting::*;
+        assert_eq!(
+            sightings,
+            vec![First, First, First, Duplicate, First, First, Duplicate]
+        );
+        assert_eq!(t.record(1, 0), First);
+        assert_eq!(t.record(2, 0), Foreign);
+        assert_eq!(t.record(0, MAX_TRACKED_SEQ), Foreign);
         assert_eq!((t.unique(), t.duplicates()), (6, 2));
     }
 

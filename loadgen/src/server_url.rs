@@ -27,8 +27,8 @@ impl ServerUrl {
             Some(("nats", rest)) => rest,
             Some((scheme, _)) => {
                 return Err(format!(
-                    "--server {text}: scheme {scheme}:// is not supported (use nats:// or host:port)"
-                ))
+                "--server {text}: scheme {scheme}:// is not supported (use nats:// or host:port)"
+            ))
             }
             None => text,
         };

@@ -99,6 +99,7 @@ pub enum CloseReason {
     BadClientProtocol,
     NoRespondersRequiresHeaders,
     AuthenticationViolation,
+    AuthenticationTimeout,
     MaxPayload,
     MaxControlLine,
     MaxConnections,
@@ -119,6 +120,7 @@ impl CloseReason {
             CloseReason::BadClientProtocol => "Bad Client Protocol Version",
             CloseReason::NoRespondersRequiresHeaders => "No Responders Requires Headers",
             CloseReason::AuthenticationViolation => "Authentication Failure",
+            CloseReason::AuthenticationTimeout => "Authentication Timeout",
             CloseReason::MaxPayload => "Maximum Message Payload Exceeded",
             CloseReason::MaxControlLine => "Maximum Control Line Exceeded",
             CloseReason::MaxConnections => "Maximum Connections Exceeded",
@@ -149,6 +151,11 @@ pub struct Conn {
     pub out: Outbound,
     pub opts: ClientOpts,
     pub connect_received: bool,
+    /// Auth is required and this client has not logged in yet.
+    pub auth_pending: bool,
+    /// The user it logged in as.
+    pub user: String,
+    pub created: Instant,
     pub first_pong_sent: bool,
     pub subs: HashMap<Bytes, SubId>,
     pub pings_out: u32,
@@ -177,6 +184,7 @@ impl Conn {
         max_control_line: usize,
         now: Instant,
         first_ping: Instant,
+        auth_pending: bool,
     ) -> Conn {
         Conn {
             cid,
@@ -185,6 +193,9 @@ impl Conn {
             out: Outbound::default(),
             opts: ClientOpts::default(),
             connect_received: false,
+            auth_pending,
+            user: String::new(),
+            created: now,
             first_pong_sent: false,
             subs: HashMap::new(),
             pings_out: 0,

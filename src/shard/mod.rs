@@ -132,6 +132,7 @@ impl Shard {
             self.server.cfg.max_control_line,
             self.now,
             first_ping,
+            self.server.cfg.auth.required(),
         );
         let id = self.conns.insert(conn);
         let info = self.server.info.render(cid, &peer.ip().to_string(), false);
@@ -337,11 +338,17 @@ impl Shard {
         self.now = now;
         let cfg = &self.server.cfg;
         let (interval, ping_max, deadline) = (cfg.ping_interval, cfg.ping_max, cfg.write_deadline);
+        let auth_timeout = cfg.auth.timeout;
         let mut stale = Vec::new();
         let mut slow = Vec::new();
         let mut ping = Vec::new();
+        let mut auth_late = Vec::new();
         for (id, c) in self.conns.iter_mut() {
             if c.closing.is_some() {
+                continue;
+            }
+            if c.auth_pending && now.duration_since(c.created) >= auth_timeout {
+                auth_late.push(id);
                 continue;
             }
             if let Some(since) = c.out.write_since {
@@ -368,6 +375,15 @@ impl Shard {
         }
         for id in ping {
             self.send(id, encode::PING);
+        }
+        for id in auth_late {
+            self.send_err(id, "Authentication Timeout");
+            self.begin_close(
+                id,
+                CloseReason::AuthenticationTimeout,
+                Closing::AfterFlush,
+                true,
+            );
         }
         for id in stale {
             log_at!(

@@ -3,6 +3,7 @@
 use bytes::Bytes;
 
 use super::{ConnId, Shard, Sub};
+use crate::auth::{self, Login};
 use crate::conn::{CloseReason, Closing, ConnectMsg};
 use crate::log_at;
 use crate::proto::{encode, Flow, Handler, PubArgs, Publish, Stop};
@@ -33,6 +34,31 @@ impl ConnCtx<'_> {
         Stop
     }
 
+    /// Before a client logs in, only CONNECT is allowed; a client may skip it when
+    /// `no_auth_user` names a configured user (`parser.go`, the `authSet` check).
+    fn logged_in(&mut self) -> Result<(), Stop> {
+        if !self.shard.conns[self.id].auth_pending {
+            return Ok(());
+        }
+        let auth = &self.shard.server.cfg.auth;
+        if let Some(u) = auth
+            .no_auth_user
+            .as_ref()
+            .filter(|u| auth.users.iter().any(|x| &x.user == *u))
+        {
+            let u = u.clone();
+            let c = &mut self.shard.conns[self.id];
+            c.auth_pending = false;
+            c.connect_received = true;
+            c.user = u;
+            return Ok(());
+        }
+        Err(self.fail(
+            Some("Authorization Violation"),
+            CloseReason::AuthenticationViolation,
+        ))
+    }
+
     fn trace(&self, op: &str, arg: &[u8]) {
         if crate::log::trace_enabled() {
             log_at!(
@@ -53,6 +79,21 @@ impl Handler for ConnCtx<'_> {
             Ok(m) => m,
             Err(_) => return Err(self.fail(None, CloseReason::ProtocolViolation)),
         };
+        if self.shard.conns[self.id].auth_pending {
+            match auth::check(&self.shard.server.cfg.auth, &msg) {
+                Login::User(u) => {
+                    let c = &mut self.shard.conns[self.id];
+                    c.auth_pending = false;
+                    c.user = u;
+                }
+                Login::Refused => {
+                    return Err(self.fail(
+                        Some("Authorization Violation"),
+                        CloseReason::AuthenticationViolation,
+                    ));
+                }
+            }
+        }
         let c = &mut self.shard.conns[self.id];
         c.opts.merge(&msg);
         c.connect_received = true;
@@ -82,6 +123,7 @@ impl Handler for ConnCtx<'_> {
     }
 
     fn pub_args(&mut self, args: &PubArgs<'_>) -> Result<(), Stop> {
+        self.logged_in()?;
         let c = &self.shard.conns[self.id];
         if args.header_len.is_some() && !c.opts.headers {
             return Err(self.fail(None, CloseReason::ProtocolViolation));
@@ -170,6 +212,7 @@ impl Handler for ConnCtx<'_> {
 
     fn unsub(&mut self, sid: &[u8], max: Option<i64>) -> Result<Flow, Stop> {
         self.trace("UNSUB", sid);
+        self.logged_in()?;
         if let Some(&sub_id) = self.shard.conns[self.id].subs.get(sid) {
             let sub = &mut self.shard.subs[sub_id];
             match max {
@@ -183,6 +226,7 @@ impl Handler for ConnCtx<'_> {
 
     fn ping(&mut self) -> Result<Flow, Stop> {
         self.trace("PING", b"");
+        self.logged_in()?;
         let now = self.shard.now;
         self.shard.conns[self.id].last_in = now;
         if self.shard.interest.barrier_pending() {
@@ -195,6 +239,7 @@ impl Handler for ConnCtx<'_> {
 
     fn pong(&mut self) -> Result<Flow, Stop> {
         self.trace("PONG", b"");
+        self.logged_in()?;
         self.shard.conns[self.id].pings_out = 0;
         Ok(Flow::Continue)
     }

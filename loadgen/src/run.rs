@@ -1,0 +1,462 @@
+//! One run: connect every role (receivers first, so interest is live before anyone sends),
+//! start them together, wait for the senders, let the receivers drain, and turn the role
+//! reports into the run's figures.
+
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::thread::{self, Scope, ScopedJoinHandle};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::args::RunArgs;
+use crate::cpu::CpuMeter;
+use crate::latency::{new_histogram, LatencyHistogram, LatencySummary};
+use crate::progress::Progress;
+use crate::role::publisher::{self, PublisherReport};
+use crate::role::requester::{self, RequesterReport};
+use crate::role::responder::{self, ResponderReport};
+use crate::role::subscriber::{self, SubscriberReport};
+use crate::role::{Control, Ready, RoleContext};
+use crate::scenario::Plan;
+use crate::seqtrack::SeqTracker;
+
+/// All connections of a role kind must be up (connected, subscribed) within this; it covers
+/// a role's own connect and subscribe timeouts.
+const SETUP_TIMEOUT: Duration = Duration::from_secs(20);
+/// The shared start lies this far ahead of the go signal, so every sender thread is awake
+/// before its first message is due and none starts out late.
+const START_LEAD: Duration = Duration::from_millis(20);
+/// How often the coordinator looks at progress counters.
+const POLL_INTERVAL: Duration = Duration::from_millis(10);
+/// Redrawing the progress bar more often than this is wasted work.
+const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
+/// After the senders finish, receivers that got nothing new for this long have all they
+/// will get; what is missing is lost.
+const DRAIN_IDLE_TIMEOUT: Duration = Duration::from_secs(2);
+/// And they stop after this long in any case, even while messages still trickle in.
+const DRAIN_DEADLINE: Duration = Duration::from_secs(60);
+/// Payload bytes per megabyte in MB/s figures (decimal, as network rates are).
+const BYTES_PER_MB: f64 = 1e6;
+const NANOS_PER_SEC: f64 = 1e9;
+
+/// The run's figures, as written at the top level of the JSON report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Figures {
+    pub msgs_sent: u64,
+    pub msgs_received: u64,
+    pub lost: u64,
+    pub duplicates: u64,
+    pub elapsed_s: f64,
+    pub pub_msgs_per_s: f64,
+    pub sub_msgs_per_s: f64,
+    pub pub_mb_per_s: f64,
+    pub sub_mb_per_s: f64,
+    pub loadgen_cpu_cores: f64,
+    pub latency_us: Option<LatencySummary>,
+    pub offered_rate: Option<f64>,
+    pub achieved_rate: Option<f64>,
+}
+
+/// A run's results: figures for the report, the latency distribution for `--hgrm`, and
+/// per-connection rates and warnings for the terminal.
+pub struct RunOutcome {
+    pub figures: Figures,
+    pub histogram: Option<LatencyHistogram>,
+    /// Messages per second of each sender, then of each receiver.
+    pub sender_rates: Vec<f64>,
+    pub receiver_rates: Vec<f64>,
+    pub warnings: Vec<String>,
+    /// A connection failed during the run.
+    pub failed: bool,
+}
+
+/// Runs `args` once. `Err` when the run could not start (a connection or subscription
+/// failed during setup); failures during the run are in the outcome.
+pub fn run(args: &RunArgs, show_progress: bool) -> Result<RunOutcome, String> {
+    let plan = Plan::new(args);
+    let control = Control::new(plan.receivers);
+    let ctx = RoleContext {
+        args,
+        plan: &plan,
+        control: &control,
+    };
+    thread::scope(|scope| {
+        let result = if plan.request_reply {
+            run_request_reply(scope, &ctx, show_progress)
+        } else {
+            run_publish_subscribe(scope, &ctx, show_progress)
+        };
+        if result.is_err() {
+            control.abort();
+        }
+        result
+    })
+}
+
+fn run_publish_subscribe<'scope>(
+    scope: &'scope Scope<'scope, '_>,
+    ctx: &'scope RoleContext<'scope>,
+    show_progress: bool,
+) -> Result<RunOutcome, String> {
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let subscribers = spawn_roles(
+        scope,
+        ctx,
+        "sub",
+        ctx.plan.receivers,
+        &ready_tx,
+        subscriber::run,
+    )?;
+    await_ready(&ready_rx, subscribers.len())?;
+    let publishers = spawn_roles(
+        scope,
+        ctx,
+        "pub",
+        ctx.plan.senders,
+        &ready_tx,
+        publisher::run,
+    )?;
+    await_ready(&ready_rx, publishers.len())?;
+    let cpu = start(ctx);
+    wait_with_progress(ctx, &publishers, show_progress);
+    let publishers = join_all(publishers)?;
+    let sent: u64 = publishers.iter().map(|p| p.sent).sum();
+    drain(ctx, sent);
+    let cpu_cores = cpu.cores();
+    let subscribers = join_all(subscribers)?;
+    Ok(summarize_publish_subscribe(
+        ctx,
+        &publishers,
+        subscribers,
+        cpu_cores,
+    ))
+}
+
+fn run_request_reply<'scope>(
+    scope: &'scope Scope<'scope, '_>,
+    ctx: &'scope RoleContext<'scope>,
+    show_progress: bool,
+) -> Result<RunOutcome, String> {
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let responders = spawn_roles(
+        scope,
+        ctx,
+        "resp",
+        ctx.plan.receivers,
+        &ready_tx,
+        responder::run,
+    )?;
+    await_ready(&ready_rx, responders.len())?;
+    let requesters = spawn_roles(
+        scope,
+        ctx,
+        "req",
+        ctx.plan.senders,
+        &ready_tx,
+        requester::run,
+    )?;
+    await_ready(&ready_rx, requesters.len())?;
+    let cpu = start(ctx);
+    wait_with_progress(ctx, &requesters, show_progress);
+    // Requesters wait for their own replies, so responders can stop right away.
+    ctx.control.stop_receivers();
+    let cpu_cores = cpu.cores();
+    let requesters = join_all(requesters)?;
+    let responders = join_all(responders)?;
+    Ok(summarize_request_reply(
+        ctx,
+        requesters,
+        &responders,
+        cpu_cores,
+    ))
+}
+
+/// Opens the start gate and returns, at the shared start, a CPU meter for the run; setup
+/// and teardown stay out of loadgen's CPU figure.
+fn start(ctx: &RoleContext<'_>) -> CpuMeter {
+    let base = Instant::now() + START_LEAD;
+    ctx.control.open(base);
+    thread::sleep(base.saturating_duration_since(Instant::now()));
+    CpuMeter::start()
+}
+
+type RoleBody<T> = fn(&RoleContext<'_>, usize, Sender<Ready>) -> T;
+
+fn spawn_roles<'scope, T: Send + 'scope>(
+    scope: &'scope Scope<'scope, '_>,
+    ctx: &'scope RoleContext<'scope>,
+    kind: &str,
+    count: usize,
+    ready: &Sender<Ready>,
+    body: RoleBody<T>,
+) -> Result<Vec<ScopedJoinHandle<'scope, T>>, String> {
+    (0..count)
+        .map(|index| {
+            let ready = ready.clone();
+            thread::Builder::new()
+                .name(format!("{kind}-{index}"))
+                .spawn_scoped(scope, move || body(ctx, index, ready))
+                .map_err(|e| format!("cannot start thread {kind}-{index}: {e}"))
+        })
+        .collect()
+}
+
+fn await_ready(ready: &Receiver<Ready>, count: usize) -> Result<(), String> {
+    let deadline = Instant::now() + SETUP_TIMEOUT;
+    for done in 0..count {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match ready.recv_timeout(left) {
+            Ok(Ok(())) => {}
+            Ok(Err(message)) => return Err(message),
+            Err(_) => {
+                return Err(format!(
+                    "only {done} of {count} connections were set up within {SETUP_TIMEOUT:?}"
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
+fn wait_with_progress<T>(
+    ctx: &RoleContext<'_>,
+    senders: &[ScopedJoinHandle<'_, T>],
+    show_progress: bool,
+) {
+    let mut progress = Progress::new(show_progress, ctx.args);
+    let mut redrawn = Instant::now();
+    while !senders.iter().all(|s| s.is_finished()) {
+        thread::sleep(POLL_INTERVAL);
+        if redrawn.elapsed() >= PROGRESS_INTERVAL {
+            progress.update(ctx.control.sent());
+            redrawn = Instant::now();
+        }
+    }
+    progress.finish();
+}
+
+fn join_all<T>(handles: Vec<ScopedJoinHandle<'_, T>>) -> Result<Vec<T>, String> {
+    handles
+        .into_iter()
+        .map(|h| {
+            let name = h.thread().name().unwrap_or("role").to_string();
+            h.join().map_err(|_| format!("thread {name} panicked"))
+        })
+        .collect()
+}
+
+/// Waits until every subscriber (or, for a queue group, the group) has all `sent`
+/// messages, nothing new arrived for `DRAIN_IDLE_TIMEOUT`, or `DRAIN_DEADLINE` passed;
+/// then stops the subscribers.
+fn drain(ctx: &RoleContext<'_>, sent: u64) {
+    let started = Instant::now();
+    let mut last_total = u64::MAX;
+    let mut last_change = started;
+    loop {
+        let counts = ctx.control.received();
+        let total: u64 = counts.iter().sum();
+        let all_in = if ctx.plan.queue_group.is_some() {
+            total >= sent
+        } else {
+            counts.iter().all(|&c| c >= sent)
+        };
+        if total != last_total {
+            last_total = total;
+            last_change = Instant::now();
+        }
+        if all_in
+            || last_change.elapsed() >= DRAIN_IDLE_TIMEOUT
+            || started.elapsed() >= DRAIN_DEADLINE
+        {
+            break;
+        }
+        thread::sleep(POLL_INTERVAL);
+    }
+    ctx.control.stop_receivers();
+}
+
+fn per_second(count: u64, window_ns: u64) -> f64 {
+    if window_ns == 0 {
+        0.0
+    } else {
+        count as f64 * NANOS_PER_SEC / window_ns as f64
+    }
+}
+
+/// Unique and duplicate messages of receivers that should each get `expected`: exact from
+/// the trackers when payloads carry origins, else inferred from counts.
+fn unique_and_duplicates(received: u64, tracker: Option<&SeqTracker>, expected: u64) -> (u64, u64) {
+    match tracker {
+        Some(t) => (t.unique(), t.duplicates()),
+        None => (received.min(expected), received.saturating_sub(expected)),
+    }
+}
+
+fn summarize_publish_subscribe(
+    ctx: &RoleContext<'_>,
+    publishers: &[PublisherReport],
+    subscribers: Vec<SubscriberReport>,
+    cpu_cores: f64,
+) -> RunOutcome {
+    let args = ctx.args;
+    let warmup_ns = args.warmup.as_nanos() as u64;
+    let window = |end_ns: u64| end_ns.saturating_sub(warmup_ns);
+    let sent: u64 = publishers.iter().map(|p| p.sent).sum();
+    let received: u64 = subscribers.iter().map(|s| s.received).sum();
+    let pub_window = window(publishers.iter().map(|p| p.finished_ns).max().unwrap_or(0));
+    let sub_window = window(
+        subscribers
+            .iter()
+            .map(|s| s.last_receive_ns)
+            .max()
+            .unwrap_or(0),
+    );
+
+    let (unique, duplicates, expected) = if ctx.plan.queue_group.is_some() {
+        let mut merged: Option<SeqTracker> = None;
+        for tracker in subscribers.iter().filter_map(|s| s.tracker.as_ref()) {
+            merged
+                .get_or_insert_with(SeqTracker::default)
+                .merge(tracker);
+        }
+        let (unique, duplicates) = unique_and_duplicates(received, merged.as_ref(), sent);
+        (unique, duplicates, sent)
+    } else {
+        let (unique, duplicates) = subscribers
+            .iter()
+            .map(|s| unique_and_duplicates(s.received, s.tracker.as_ref(), sent))
+            .fold((0, 0), |(u, d), (su, sd)| (u + su, d + sd));
+        (unique, duplicates, sent * subscribers.len() as u64)
+    };
+
+    let mut histogram = args.rate.map(|_| new_histogram());
+    if let Some(merged) = histogram.as_mut() {
+        for h in subscribers.iter().filter_map(|s| s.latency.as_ref()) {
+            // Same bounds on both sides, so adding cannot fail.
+            let _ = merged.add(h);
+        }
+    }
+    let achieved_rate = args.rate.map(|_| {
+        if subscribers.is_empty() {
+            per_second(sent, pub_window)
+        } else {
+            per_second(unique, sub_window) / ctx.plan.deliveries_per_message() as f64
+        }
+    });
+
+    let mut warnings = Vec::new();
+    let errors: Vec<String> = publishers
+        .iter()
+        .filter_map(|p| p.error.clone())
+        .chain(subscribers.iter().filter_map(|s| s.error.clone()))
+        .collect();
+    let foreign: u64 = subscribers.iter().map(|s| s.foreign).sum();
+    if foreign > 0 {
+        warnings.push(format!(
+            "{foreign} messages on the run's subjects were not sent by this run (another client publishing there?)"
+        ));
+    }
+    let failed = !errors.is_empty();
+    warnings.extend(errors);
+
+    let size = args.size as u64;
+    RunOutcome {
+        figures: Figures {
+            msgs_sent: sent,
+            msgs_received: received,
+            lost: expected.saturating_sub(unique),
+            duplicates,
+            elapsed_s: pub_window.max(sub_window) as f64 / NANOS_PER_SEC,
+            pub_msgs_per_s: per_second(sent, pub_window),
+            sub_msgs_per_s: per_second(received, sub_window),
+            pub_mb_per_s: per_second(sent * size, pub_window) / BYTES_PER_MB,
+            sub_mb_per_s: per_second(received * size, sub_window) / BYTES_PER_MB,
+            loadgen_cpu_cores: cpu_cores,
+            latency_us: histogram.as_ref().and_then(LatencySummary::of),
+            offered_rate: args.rate,
+            achieved_rate,
+        },
+        histogram,
+        sender_rates: publishers
+            .iter()
+            .map(|p| per_second(p.sent, window(p.finished_ns)))
+            .collect(),
+        receiver_rates: subscribers
+            .iter()
+            .map(|s| per_second(s.received, window(s.last_receive_ns)))
+            .collect(),
+        warnings,
+        failed,
+    }
+}
+
+fn summarize_request_reply(
+    ctx: &RoleContext<'_>,
+    requesters: Vec<RequesterReport>,
+    responders: &[ResponderReport],
+    cpu_cores: f64,
+) -> RunOutcome {
+    let args = ctx.args;
+    let warmup_ns = args.warmup.as_nanos() as u64;
+    let window = |end_ns: u64| end_ns.saturating_sub(warmup_ns);
+    let sent: u64 = requesters.iter().map(|r| r.sent).sum();
+    let replies: u64 = requesters.iter().map(|r| r.replies).sum();
+    let answered: u64 = requesters.iter().map(|r| r.answered).sum();
+    let pub_window = window(requesters.iter().map(|r| r.last_send_ns).max().unwrap_or(0));
+    let sub_window = window(
+        requesters
+            .iter()
+            .map(|r| r.last_reply_ns)
+            .max()
+            .unwrap_or(0),
+    );
+
+    let mut histogram = new_histogram();
+    for r in &requesters {
+        // Same bounds on both sides, so adding cannot fail.
+        let _ = histogram.add(&r.latency);
+    }
+    let mut warnings = Vec::new();
+    let foreign: u64 = requesters.iter().map(|r| r.foreign).sum();
+    if foreign > 0 {
+        warnings.push(format!("{foreign} replies matched no request of this run"));
+    }
+    let errors: Vec<String> = requesters
+        .iter()
+        .filter_map(|r| r.error.clone())
+        .chain(responders.iter().filter_map(|r| r.error.clone()))
+        .collect();
+    let failed = !errors.is_empty();
+    warnings.extend(errors);
+
+    let size = args.size as u64;
+    RunOutcome {
+        figures: Figures {
+            msgs_sent: sent,
+            msgs_received: replies,
+            lost: sent.saturating_sub(answered),
+            duplicates: requesters.iter().map(|r| r.duplicates).sum(),
+            elapsed_s: pub_window.max(sub_window) as f64 / NANOS_PER_SEC,
+            pub_msgs_per_s: per_second(sent, pub_window),
+            sub_msgs_per_s: per_second(replies, sub_window),
+            pub_mb_per_s: per_second(sent * size, pub_window) / BYTES_PER_MB,
+            sub_mb_per_s: per_second(replies * size, sub_window) / BYTES_PER_MB,
+            loadgen_cpu_cores: cpu_cores,
+            latency_us: LatencySummary::of(&histogram),
+            offered_rate: args.rate,
+            achieved_rate: args.rate.map(|_| per_second(answered, sub_window)),
+        },
+        histogram: Some(histogram),
+        sender_rates: requesters
+            .iter()
+            .map(|r| per_second(r.sent, window(r.last_send_ns)))
+            .collect(),
+        // Responders cannot tell warmup requests apart: their rates span the whole run.
+        receiver_rates: responders
+            .iter()
+            .map(|r| per_second(r.replied, sub_window + warmup_ns))
+            .collect(),
+        warnings,
+        failed,
+    }
+}

@@ -1,0 +1,169 @@
+//! What each scenario means in connections and subjects: who publishes where, who
+//! subscribes to what, and how many copies of each message the receivers should get.
+
+use crate::args::{RunArgs, RunLength, Scenario};
+
+/// Queue group of the `queue` scenario's subscribers and of reqrep's responders.
+pub const QUEUE_GROUP: &str = "loadgen";
+/// Warmup traffic goes to `<subject>.warmup...`, which no measured subscription (not even
+/// the subjects scenario's `<prefix>.*`) matches, so receivers can tell it apart by sid.
+const WARMUP_TOKEN: &str = "warmup";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// Publishers, or requesters for reqrep.
+    pub senders: usize,
+    /// Subscribers, or responders for reqrep.
+    pub receivers: usize,
+    pub queue_group: Option<&'static str>,
+    pub request_reply: bool,
+    /// A sender picks one of these per message (uniformly, from its seeded generator).
+    pub publish_subjects: Vec<String>,
+    /// The same, for warmup traffic.
+    pub warmup_subjects: Vec<String>,
+    pub subscribe_subject: String,
+    pub warmup_subscribe_subject: String,
+}
+
+impl Plan {
+    pub fn new(args: &RunArgs) -> Plan {
+        let base = &args.subject;
+        let warm = format!("{base}.{WARMUP_TOKEN}");
+        let (publish_subjects, warmup_subjects, subscribe_subject, warmup_subscribe_subject) =
+            if args.scenario == Scenario::Subjects {
+                let spread = |prefix: &str| {
+                    (0..args.subjects)
+                        .map(|i| format!("{prefix}.{i}"))
+                        .collect::<Vec<_>>()
+                };
+                (
+                    spread(base),
+                    spread(&warm),
+                    format!("{base}.*"),
+                    format!("{warm}.*"),
+                )
+            } else {
+                (vec![base.clone()], vec![warm.clone()], base.clone(), warm)
+            };
+        let (senders, receivers) = match args.scenario {
+            Scenario::ReqRep => (args.clients, args.responders),
+            _ => (args.pubs, args.subs),
+        };
+        Plan {
+            senders,
+            receivers,
+            queue_group: matches!(args.scenario, Scenario::Queue | Scenario::ReqRep)
+                .then_some(QUEUE_GROUP),
+            request_reply: args.scenario == Scenario::ReqRep,
+            publish_subjects,
+            warmup_subjects,
+            subscribe_subject,
+            warmup_subscribe_subject,
+        }
+    }
+
+    /// Sender `index`'s share of a message count: an even split, the remainder going to
+    /// the first senders. `None` for a run bounded by time.
+    pub fn quota(&self, length: RunLength, index: usize) -> Option<u64> {
+        match length {
+            RunLength::Msgs(total) => {
+                let senders = self.senders as u64;
+                let extra = u64::from((index as u64) < total % senders);
+                Some(total / senders + extra)
+            }
+            RunLength::Duration(_) => None,
+        }
+    }
+
+    /// Each sender's share of the offered rate.
+    pub fn sender_rate(&self, total_rate: f64) -> f64 {
+        total_rate / self.senders as f64
+    }
+
+    /// Copies of each sent message the receivers should get between them: every
+    /// subscriber gets each one, a queue group gets each once.
+    pub fn deliveries_per_message(&self) -> u64 {
+        if self.queue_group.is_some() {
+            1
+        } else {
+            self.receivers as u64
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::args::{parse, Command};
+
+    fn plan(line: &str) -> (Plan, RunArgs) {
+        let args: Vec<String> = line.split_whitespace().map(String::from).collect();
+        match parse(&args, 1) {
+            Ok(Command::Run(run)) => (Plan::new(&run), run),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn roles_per_scenario() {
+        let cases = [
+            ("pub --pubs 3", 3, 0, None, 0),
+            ("pubsub --pubs 2 --subs 3", 2, 3, None, 3),
+            ("fanout --subs 5", 1, 5, None, 5),
+            ("fanin --pubs 6", 6, 1, None, 1),
+            ("queue --subs 4", 1, 4, Some(QUEUE_GROUP), 1),
+            (
+                "reqrep --clients 3 --responders 2",
+                3,
+                2,
+                Some(QUEUE_GROUP),
+                1,
+            ),
+            ("subjects --pubs 2 --subs 2", 2, 2, None, 2),
+        ];
+        for (line, senders, receivers, queue, deliveries) in cases {
+            let (p, _) = plan(line);
+            assert_eq!(
+                (
+                    p.senders,
+                    p.receivers,
+                    p.queue_group,
+                    p.deliveries_per_message()
+                ),
+                (senders, receivers, queue, deliveries),
+                "{line}"
+            );
+        }
+    }
+
+    #[test]
+    fn subjects() {
+        let (p, _) = plan("pubsub --subject a.b");
+        assert_eq!(p.publish_subjects, vec!["a.b"]);
+        assert_eq!(p.warmup_subjects, vec!["a.b.warmup"]);
+        assert_eq!(p.subscribe_subject, "a.b");
+        assert_eq!(p.warmup_subscribe_subject, "a.b.warmup");
+        let (p, _) = plan("subjects --subjects 3");
+        assert_eq!(
+            p.publish_subjects,
+            vec![
+                "loadgen.subjects.0",
+                "loadgen.subjects.1",
+                "loadgen.subjects.2"
+            ]
+        );
+        assert_eq!(p.warmup_subjects[2], "loadgen.subjects.warmup.2");
+        assert_eq!(p.subscribe_subject, "loadgen.subjects.*");
+        assert_eq!(p.warmup_subscribe_subject, "loadgen.subjects.warmup.*");
+    }
+
+    #[test]
+    fn quotas_add_up() {
+        let (p, run) = plan("fanin --pubs 3 --msgs 10");
+        let shares: Vec<u64> = (0..3).map(|i| p.quota(run.length, i).unwrap()).collect();
+        assert_eq!(shares, vec![4, 3, 3]);
+        let (p, run) = plan("pub --duration 1s");
+        assert_eq!(p.quota(run.length, 0), None);
+        assert_eq!(p.sender_rate(3000.0), 3000.0);
+    }
+}

@@ -1,0 +1,148 @@
+//! Short real runs against an in-process Riptide: counts must be exact and latency
+//! percentiles present and ordered. No timing thresholds: the machine may be busy.
+
+mod common;
+
+use loadgen::args::{parse, Command, RunArgs};
+use loadgen::latency::LatencySummary;
+use loadgen::run::{run, RunOutcome};
+
+fn run_args(line: &str, server: &str) -> RunArgs {
+    let mut argv: Vec<String> = line.split_whitespace().map(String::from).collect();
+    argv.extend([
+        "--server".to_string(),
+        server.to_string(),
+        "--quiet".to_string(),
+    ]);
+    match parse(&argv, 7) {
+        Ok(Command::Run(args)) => args,
+        other => panic!("{line}: {other:?}"),
+    }
+}
+
+fn run_line(line: &str, server: &str) -> RunOutcome {
+    let outcome = run(&run_args(line, server), false).unwrap_or_else(|e| panic!("{line}: {e}"));
+    assert!(!outcome.failed, "{line}: {:?}", outcome.warnings);
+    outcome
+}
+
+fn assert_ordered(latency: &LatencySummary) {
+    assert!(latency.count > 0);
+    assert!(latency.p50 > 0.0);
+    assert!(latency.p50 <= latency.p90, "{latency:?}");
+    assert!(latency.p90 <= latency.p99, "{latency:?}");
+    assert!(latency.p99 <= latency.p99_9, "{latency:?}");
+    assert!(latency.p99_9 <= latency.p99_99, "{latency:?}");
+    assert!(latency.p99_99 <= latency.max, "{latency:?}");
+}
+
+#[test]
+fn pubsub_closed_loop_delivers_everything() {
+    let broker = common::start_broker();
+    let server = common::server_flag(&broker);
+    let outcome = run_line("pubsub --pubs 2 --subs 2 --msgs 20000", &server);
+    let f = &outcome.figures;
+    assert_eq!(f.msgs_sent, 20_000);
+    assert_eq!(f.msgs_received, 40_000);
+    assert_eq!((f.lost, f.duplicates), (0, 0));
+    assert!(f.pub_msgs_per_s > 0.0 && f.sub_msgs_per_s > 0.0);
+    assert!(f.loadgen_cpu_cores >= 0.0);
+    assert!(f.latency_us.is_none() && f.offered_rate.is_none());
+    assert_eq!(outcome.sender_rates.len(), 2);
+    assert_eq!(outcome.receiver_rates.len(), 2);
+}
+
+#[test]
+fn reqrep_open_loop_answers_every_request() {
+    let broker = common::start_broker();
+    let server = common::server_flag(&broker);
+    let outcome = run_line(
+        "reqrep --rate 2000 --duration 1s --clients 2 --responders 2",
+        &server,
+    );
+    let f = &outcome.figures;
+    // Two requesters at 1000/s each for exactly 1 s of schedule.
+    assert_eq!(f.msgs_sent, 2_000);
+    assert_eq!(f.msgs_received, 2_000);
+    assert_eq!((f.lost, f.duplicates), (0, 0));
+    let latency = f.latency_us.expect("latency measured");
+    assert_eq!(latency.count, 2_000);
+    assert_ordered(&latency);
+    assert_eq!(f.offered_rate, Some(2_000.0));
+    assert!(f.achieved_rate.unwrap() > 0.0);
+    assert_eq!(outcome.histogram.unwrap().len(), 2_000);
+}
+
+#[test]
+fn every_scenario_counts_exactly() {
+    let broker = common::start_broker();
+    let server = common::server_flag(&broker);
+    // (command, messages sent, messages the receivers get between them)
+    let cases = [
+        ("pub --pubs 2 --msgs 5000", 5_000, 0),
+        ("fanout --subs 3 --msgs 5000", 5_000, 15_000),
+        ("fanin --pubs 3 --msgs 5000", 5_000, 5_000),
+        ("queue --subs 3 --msgs 5000", 5_000, 5_000),
+        (
+            "subjects --subjects 8 --pubs 2 --subs 2 --msgs 5000",
+            5_000,
+            10_000,
+        ),
+        (
+            "reqrep --clients 2 --responders 2 --inflight 4 --msgs 2000",
+            2_000,
+            2_000,
+        ),
+        // Payloads too small for an origin: counts are still exact.
+        ("pubsub --size 0 --msgs 5000", 5_000, 5_000),
+        ("queue --size 8 --msgs 5000", 5_000, 5_000),
+    ];
+    for (line, sent, received) in cases {
+        let f = run_line(line, &server).figures;
+        assert_eq!(
+            (f.msgs_sent, f.msgs_received, f.lost, f.duplicates),
+            (sent, received, 0, 0),
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn open_loop_warmup_is_not_counted() {
+    let broker = common::start_broker();
+    let server = common::server_flag(&broker);
+    let outcome = run_line(
+        "pubsub --subs 2 --rate 2000 --warmup 200ms --duration 500ms",
+        &server,
+    );
+    let f = &outcome.figures;
+    // 2000/s for the 500 ms after warmup.
+    assert_eq!(f.msgs_sent, 1_000);
+    assert_eq!(f.msgs_received, 2_000);
+    assert_eq!((f.lost, f.duplicates), (0, 0));
+    let latency = f.latency_us.expect("open loop measures latency");
+    assert_eq!(latency.count, 2_000);
+    assert_ordered(&latency);
+}
+
+#[test]
+fn oversized_payload_is_refused_before_sending() {
+    let broker = common::start_broker();
+    let server = common::server_flag(&broker);
+    let args = run_args("pub --size 2000000 --msgs 10", &server);
+    let error = run(&args, false).err().expect("max_payload is 1 MiB");
+    assert!(error.contains("max_payload"), "{error}");
+}
+
+#[test]
+fn unreachable_server_fails_cleanly() {
+    // Bind and drop a listener to get a loopback port nobody listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let args = run_args("pubsub --msgs 10", &format!("127.0.0.1:{port}"));
+    let error = run(&args, false).err().expect("nothing listens there");
+    assert!(error.contains("connecting"), "{error}");
+}
