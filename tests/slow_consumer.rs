@@ -4,7 +4,10 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Write};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::thread;
+use std::time::{Duration, Instant};
 
 use common::{one_per_shard, Raw, IO_TIMEOUT};
 
@@ -14,6 +17,9 @@ const MAX_PENDING: usize = 2 * 1024 * 1024;
 /// 40 MiB in all: more than the kernel's socket buffers and `MAX_PENDING` can hold.
 const MESSAGES: usize = 40_000;
 const PAYLOAD: usize = 1024;
+/// Messages per publisher batch; a healthy reader is never more than two batches (about
+/// 1 MiB) behind, well under `MAX_PENDING`, however slowly the busy machine runs it.
+const BATCH: usize = 500;
 
 #[test]
 fn slow_consumer_is_dropped_and_nobody_else_stalls() {
@@ -24,6 +30,7 @@ fn slow_consumer_is_dropped_and_nobody_else_stalls() {
     // One stalled reader and one healthy reader on each shard.
     let mut stalled = Vec::new();
     let mut readers = Vec::new();
+    let mut progress = Vec::new();
     for _ in 0..2 {
         for (i, mut c) in one_per_shard(srv.addr, SHARDS).into_iter().enumerate() {
             c.send(b"CONNECT {\"verbose\":false}\r\nSUB flood 1\r\n");
@@ -33,6 +40,8 @@ fn slow_consumer_is_dropped_and_nobody_else_stalls() {
             } else {
                 let stream = c.s.try_clone().unwrap();
                 stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+                let received = Arc::new(AtomicUsize::new(0));
+                progress.push(received.clone());
                 readers.push(thread::spawn(move || {
                     let mut r = BufReader::new(stream);
                     let mut line = Vec::new();
@@ -43,6 +52,7 @@ fn slow_consumer_is_dropped_and_nobody_else_stalls() {
                         line.clear();
                         r.read_until(b'\n', &mut line).unwrap();
                         assert_eq!(line.len(), PAYLOAD + 2);
+                        received.fetch_add(1, Ordering::Relaxed);
                     }
                 }));
             }
@@ -58,10 +68,11 @@ fn slow_consumer_is_dropped_and_nobody_else_stalls() {
         write!(batch, "PUB flood {PAYLOAD}\r\n").unwrap();
         batch.extend_from_slice(&payload);
         batch.extend_from_slice(b"\r\n");
-        if i % 500 == 499 {
+        if i % BATCH == BATCH - 1 {
             publ.send(&batch);
             batch.clear();
             assert_eq!(publ.sync(), b"");
+            wait_for_readers(&progress, i + 1 - BATCH);
         }
     }
     publ.send(&batch);
@@ -76,5 +87,18 @@ fn slow_consumer_is_dropped_and_nobody_else_stalls() {
             !got.windows(4).any(|w| w == b"-ERR"),
             "slow consumers get no -ERR"
         );
+    }
+}
+
+/// Waits until every healthy reader has received `n` messages, so the publisher cannot push
+/// them past `MAX_PENDING` (only the stalled readers may get there).
+fn wait_for_readers(progress: &[Arc<AtomicUsize>], n: usize) {
+    let deadline = Instant::now() + IO_TIMEOUT;
+    while progress.iter().any(|p| p.load(Ordering::Relaxed) < n) {
+        assert!(
+            Instant::now() < deadline,
+            "a healthy reader stopped at {n} messages"
+        );
+        thread::sleep(Duration::from_millis(1));
     }
 }
