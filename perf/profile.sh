@@ -12,7 +12,7 @@ if [ "${1:-}" = --shards ]; then SHARDS=$2; shift 2; fi
 SCEN=${1:?scenario}; shift
 command -v perf >/dev/null || { echo "perf not found (apt-get install linux-perf)" >&2; exit 1; }
 if ! command -v inferno-flamegraph >/dev/null; then cargo install -q inferno; fi
-cargo build --release -q --bin riptide -p loadgen
+cargo build --release -q -p riptide -p loadgen --bins
 
 OUT=results/profile-$SCEN-$(git rev-parse --short HEAD)
 mkdir -p "$OUT"

@@ -114,14 +114,8 @@ const FLAGS: &[(&str, Kind, &str)] = &[
 
 /// Flags of the Go server that later Riptide releases implement; refused clearly for now.
 const NOT_YET: &[&str] = &[
-    "c",
-    "config",
-    "t",
     "sl",
     "signal",
-    "user",
-    "pass",
-    "auth",
     "tls",
     "tlscert",
     "tlskey",

@@ -228,7 +228,7 @@ fn log_file_pid_file_and_trace() {
     loop {
         let t = std::fs::read_to_string(&log).unwrap();
         if t.contains("[TRC]")
-            && t.contains("<<- [SUB traced")
+            && t.contains("<<- [SUB traced 1]")
             && t.contains("[DBG]")
             && t.contains("Client connection created")
         {

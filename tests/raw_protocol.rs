@@ -90,6 +90,27 @@ fn whiteprompt_seed_example_crosses_shards() {
     assert_eq!(sub.line(), "MINT 42\r\n");
 }
 
+/// A subscriber that did not ask for headers gets HPUB messages as MSG with the headers
+/// stripped, on its own shard and on the other (bytes as the Go server sends them).
+#[test]
+fn headers_are_stripped_for_clients_without_headers() {
+    let srv = start(2);
+    let mut subs = one_per_shard(srv.addr, 2);
+    for s in &mut subs {
+        s.send(b"CONNECT {\"verbose\":false}\r\nSUB foo 1\r\n");
+        assert_eq!(s.sync(), b"");
+    }
+    let mut publ = Raw::connect(srv.addr);
+    publ.send(b"CONNECT {\"verbose\":false,\"headers\":true}\r\n");
+    publ.send(
+        b"HPUB foo r 18 20\r\nNATS/1.0\r\nA: b\r\n\r\nhi\r\nHPUB foo 12 12\r\nNATS/1.0\r\n\r\n\r\n",
+    );
+    assert_eq!(publ.sync(), b"");
+    for s in &mut subs {
+        assert_eq!(s.sync(), b"MSG foo 1 r 2\r\nhi\r\nMSG foo 1 0\r\n\r\n");
+    }
+}
+
 #[test]
 fn split_writes_at_every_offset() {
     let srv = start(2);

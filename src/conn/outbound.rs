@@ -57,10 +57,6 @@ impl Outbound {
         self.queued == 0
     }
 
-    pub fn is_writing(&self) -> bool {
-        !self.inflight.is_empty()
-    }
-
     /// The coalescing buffer at the tail, for writers that format in place.
     pub fn tail(&mut self) -> TailWriter<'_> {
         let need_new = !matches!(self.pending.back(), Some(Chunk::Owned(v)) if v.len() < CHUNK_CAP);

@@ -157,11 +157,6 @@ impl Parser {
         }
     }
 
-    /// True when no operation is half-read.
-    pub fn is_idle(&self) -> bool {
-        self.state == State::Start
-    }
-
     /// Feeds `buf`. Returns how many bytes were consumed: all of them unless the handler paused.
     pub fn parse<H: Handler>(&mut self, buf: &[u8], h: &mut H) -> Result<usize, ParseError> {
         let mut i = 0;

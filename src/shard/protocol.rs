@@ -168,10 +168,15 @@ impl Handler for ConnCtx<'_> {
     }
 
     fn sub(&mut self, subject: &[u8], queue: Option<&[u8]>, sid: &[u8]) -> Result<Flow, Stop> {
-        self.trace(
-            "SUB",
-            &[subject, queue.unwrap_or_default(), sid].join(&b' '),
-        );
+        // Joined only when tracing, so an untraced SUB allocates nothing for it.
+        if crate::log::trace_enabled() {
+            let args = match queue {
+                Some(q) => [subject, q, sid].join(&b' '),
+                None => [subject, sid].join(&b' '),
+            };
+            self.trace("SUB", &args);
+        }
+        self.logged_in()?;
         let shard = &mut *self.shard;
         let max_subs = shard.server.cfg.max_subscriptions;
         let c = &shard.conns[self.id];

@@ -55,4 +55,5 @@ pub const CASES: &[(&str, &[u8], &[u8], bool)] = &[
     ("whiteprompt", b"SUB whiteprompt.> 1\r\nPUB whiteprompt.research.nats 7\r\nMINT 42\r\nPING\r\n", b"+OK\r\n+OK\r\nMSG whiteprompt.research.nats 1 7\r\nMINT 42\r\nPONG\r\n", false),
     ("pub_crlf_in_ctrl_space", b"PUB foo  2 \r\nhi\r\nPING\r\n", b"+OK\r\nPONG\r\n", false),
     ("msg_from_client", b"MSG foo 1 2\r\nhi\r\n", b"-ERR 'Unknown Protocol Operation'\r\n", true),
+    ("js_api", b"CONNECT {\"verbose\":false,\"headers\":true,\"no_responders\":true}\r\nSUB _INBOX.x 1\r\nPUB $JS.API.INFO _INBOX.x 0\r\n\r\nPING\r\n", b"HMSG _INBOX.x 1 44 44\r\nNATS/1.0 503\r\nNats-Subject: $JS.API.INFO\r\n\r\n\r\nPONG\r\n", false),
 ];
