@@ -141,8 +141,38 @@ pub fn default_shards() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
+/// The oldest kernel with every io_uring feature the reactor uses: multishot accept (5.19)
+/// and multishot recv into a provided buffer ring (6.0).
+const MIN_KERNEL: (u32, u32) = (6, 0);
+
+/// `major.minor` of a kernel release string such as `6.1.0-18-amd64`.
+fn kernel_version(release: &str) -> Option<(u32, u32)> {
+    let mut parts = release.split(|c: char| !c.is_ascii_digit());
+    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+}
+
+/// Refuses kernels older than `MIN_KERNEL` up front: on them the ring sets up but multishot
+/// operations fail one by one, which would look like a broken server rather than an old kernel.
+fn check_kernel() -> Result<(), StartError> {
+    // SAFETY: uname fills the zeroed struct it is given.
+    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+    if unsafe { libc::uname(&mut u) } != 0 {
+        return Ok(());
+    }
+    // SAFETY: uname NUL-terminates `release`.
+    let release = unsafe { std::ffi::CStr::from_ptr(u.release.as_ptr()) }.to_string_lossy();
+    match kernel_version(&release) {
+        Some(v) if v < MIN_KERNEL => Err(StartError::IoUring(format!(
+            "io_uring setup failed: Linux {}.{} or newer is needed for multishot accept and recv with provided buffer rings, and this kernel is {release}; run riptide on a newer kernel",
+            MIN_KERNEL.0, MIN_KERNEL.1
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// Binds, starts one pinned thread per shard and returns once all of them are running.
 pub fn start(cfg: Config) -> Result<Running, StartError> {
+    check_kernel()?;
     let shards = if cfg.shards == 0 {
         default_shards()
     } else {
@@ -225,4 +255,21 @@ pub fn start(cfg: Config) -> Result<Running, StartError> {
         }
     }
     Ok(running)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::kernel_version;
+
+    #[test]
+    fn kernel_versions() {
+        assert_eq!(kernel_version("6.1.0-18-amd64"), Some((6, 1)));
+        assert_eq!(
+            kernel_version("5.15.153.1-microsoft-standard-WSL2"),
+            Some((5, 15))
+        );
+        assert_eq!(kernel_version("6.18.44-fc-v595"), Some((6, 18)));
+        assert_eq!(kernel_version("weird"), None);
+        assert!(kernel_version("5.19.0").unwrap() < super::MIN_KERNEL);
+    }
 }

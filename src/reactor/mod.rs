@@ -272,6 +272,10 @@ impl Reactor {
         if self.shutdown.load(Ordering::Acquire) && self.shutdown_since.is_none() {
             self.shutdown_since = Some(Instant::now());
             self.accepting = false;
+            // Stop listening now, as the Go server closes its listener first: new clients
+            // are refused instead of accepted and dropped, and the multishot accept ends.
+            // SAFETY: shutdown(2) on a socket this reactor owns; it stays open until drop.
+            unsafe { libc::shutdown(self.listener.as_raw_fd(), libc::SHUT_RDWR) };
             self.shard.shutdown();
         }
         self.shard.on_tick(Instant::now());
@@ -280,6 +284,9 @@ impl Reactor {
     fn on_accept(&mut self, res: i32, flags: u32) {
         if !cqueue::more(flags) && self.shutdown_since.is_none() {
             self.arm_accept();
+        }
+        if res < 0 && self.shutdown_since.is_some() {
+            return;
         }
         if res < 0 {
             log_at!(
