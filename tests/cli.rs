@@ -222,13 +222,20 @@ fn log_file_pid_file_and_trace() {
         .unwrap();
     let addr: std::net::SocketAddr = line.rsplit("on ").next().unwrap().parse().unwrap();
     let mut c = Raw::connect(addr);
-    c.send(b"SUB traced 1\r\n");
-    assert_eq!(c.sync(), b"+OK\r\n");
+    c.send(b"SUB traced 1\r\nPUB traced 2\r\nhi\r\n");
+    assert_eq!(c.sync(), b"+OK\r\n+OK\r\nMSG traced 1 2\r\nhi\r\n");
     let deadline = Instant::now() + START_WAIT;
     loop {
         let t = std::fs::read_to_string(&log).unwrap();
         if t.contains("[TRC]")
             && t.contains("<<- [SUB traced 1]")
+            && t.contains("<<- [PUB traced 2]")
+            && t.contains("<<- MSG_PAYLOAD: [\"hi\"]")
+            && t.contains("->> [MSG traced 1 2]")
+            && t.contains("->> MSG_PAYLOAD: [\"hi\"]")
+            && t.contains("->> [OK]")
+            && t.contains("<<- [PING]")
+            && t.contains("->> [PONG]")
             && t.contains("[DBG]")
             && t.contains("Client connection created")
         {

@@ -256,13 +256,28 @@ impl Shard {
             self.conns[id].log_prefix(),
             text
         );
+        self.trace_out(id, format_args!("-ERR {text}"));
         encode::err(&mut self.conns[id].out.tail(), text);
         self.mark_dirty(id);
     }
 
-    pub(crate) fn send(&mut self, id: ConnId, bytes: &[u8]) {
-        self.conns[id].out.push(bytes);
+    /// Queues a fixed protocol line (`+OK`, `PING`, `PONG`).
+    pub(crate) fn send(&mut self, id: ConnId, line: &[u8]) {
+        if crate::log::trace_enabled() {
+            // Traced as the Go server does: `->> [OK]`, `->> [PONG]`.
+            let text = String::from_utf8_lossy(line);
+            let text = text.trim_end();
+            self.trace_out(id, format_args!("{}", text.trim_start_matches('+')));
+        }
+        self.conns[id].out.push(line);
         self.mark_dirty(id);
+    }
+
+    /// `-V` trace of a line sent to a client: `cid:N - ->> [line]`.
+    pub(crate) fn trace_out(&self, id: ConnId, line: std::fmt::Arguments<'_>) {
+        if crate::log::trace_enabled() {
+            log_at!(Trace, "{} - ->> [{}]", self.conns[id].log_prefix(), line);
+        }
     }
 
     fn mark_dirty(&mut self, id: ConnId) {

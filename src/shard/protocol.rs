@@ -61,13 +61,16 @@ impl ConnCtx<'_> {
 
     fn trace(&self, op: &str, arg: &[u8]) {
         if crate::log::trace_enabled() {
-            log_at!(
-                Trace,
-                "{} - <<- [{} {}]",
-                self.shard.conns[self.id].log_prefix(),
-                op,
-                String::from_utf8_lossy(arg)
-            );
+            let prefix = self.shard.conns[self.id].log_prefix();
+            if arg.is_empty() {
+                log_at!(Trace, "{prefix} - <<- [{op}]");
+            } else {
+                log_at!(
+                    Trace,
+                    "{prefix} - <<- [{op} {}]",
+                    String::from_utf8_lossy(arg)
+                );
+            }
         }
     }
 }
@@ -123,6 +126,19 @@ impl Handler for ConnCtx<'_> {
     }
 
     fn pub_args(&mut self, args: &PubArgs<'_>) -> Result<(), Stop> {
+        if crate::log::trace_enabled() {
+            // Traced when the control line is read, before any -ERR about it, as Go does.
+            let mut line = vec![String::from_utf8_lossy(args.subject)];
+            line.extend(args.reply.map(String::from_utf8_lossy));
+            line.extend(args.header_len.map(|h| h.to_string().into()));
+            line.push(args.total_len.to_string().into());
+            let op = if args.header_len.is_some() {
+                "HPUB"
+            } else {
+                "PUB"
+            };
+            self.trace(op, line.join(" ").as_bytes());
+        }
         self.logged_in()?;
         let c = &self.shard.conns[self.id];
         if args.header_len.is_some() && !c.opts.headers {
@@ -139,22 +155,12 @@ impl Handler for ConnCtx<'_> {
 
     fn publish(&mut self, m: Publish<'_>) -> Result<Flow, Stop> {
         if crate::log::trace_enabled() {
-            let op = if m.header_len.is_some() {
-                "HPUB"
-            } else {
-                "PUB"
-            };
-            let reply = m
-                .reply
-                .map(|r| format!("{} ", String::from_utf8_lossy(r)))
-                .unwrap_or_default();
-            let arg = format!(
-                "{} {}{}",
-                String::from_utf8_lossy(m.subject),
-                reply,
-                m.data.len()
+            log_at!(
+                Trace,
+                "{} - <<- MSG_PAYLOAD: [{:?}]",
+                self.shard.conns[self.id].log_prefix(),
+                String::from_utf8_lossy(m.data)
             );
-            self.trace(op, arg.as_bytes());
         }
         let now = self.shard.now;
         let c = &mut self.shard.conns[self.id];
@@ -216,16 +222,33 @@ impl Handler for ConnCtx<'_> {
     }
 
     fn unsub(&mut self, sid: &[u8], max: Option<i64>) -> Result<Flow, Stop> {
-        self.trace("UNSUB", sid);
+        if crate::log::trace_enabled() {
+            match max {
+                Some(m) => self.trace(
+                    "UNSUB",
+                    format!("{} {m}", String::from_utf8_lossy(sid)).as_bytes(),
+                ),
+                None => self.trace("UNSUB", sid),
+            }
+        }
         self.logged_in()?;
+        // +OK goes before the removal, as the Go server's trace shows it (OK, then DELSUB).
+        self.ok_if_verbose();
         if let Some(&sub_id) = self.shard.conns[self.id].subs.get(sid) {
             let sub = &mut self.shard.subs[sub_id];
             match max {
                 Some(m) if m > 0 && m as u64 > sub.delivered => sub.max = m as u64,
-                _ => self.shard.unsubscribe(self.id, sub_id),
+                _ => {
+                    log_at!(
+                        Trace,
+                        "{} - <-> [DELSUB {}]",
+                        self.shard.conns[self.id].log_prefix(),
+                        String::from_utf8_lossy(sid)
+                    );
+                    self.shard.unsubscribe(self.id, sub_id);
+                }
             }
         }
-        self.ok_if_verbose();
         Ok(Flow::Continue)
     }
 

@@ -10,7 +10,7 @@ use foldhash::fast::RandomState;
 use super::interest::RemoteEntry;
 use super::{ConnId, Shard};
 use crate::conn::outbound::FLATTEN_THRESHOLD;
-use crate::conn::{CloseReason, Closing, SubId};
+use crate::conn::{CloseReason, Closing, Conn, SubId};
 use crate::fanout::ShardMsg;
 use crate::log_at;
 use crate::proto::encode;
@@ -239,6 +239,9 @@ impl Shard {
             None => (None, 0),
         };
         let payload = &msg.data[skip..];
+        if crate::log::trace_enabled() {
+            trace_delivery(c, msg, &sub.sid, hdr, payload);
+        }
         {
             let mut t = c.out.tail();
             encode::msg_line(&mut t, msg.subject, &sub.sid, msg.reply, hdr, payload.len());
@@ -356,4 +359,19 @@ fn one_buffer(subject: &[u8], reply: Option<&[u8]>, data: &[u8]) -> (Bytes, Opti
     let r = reply.map(|_| b.slice(subject.len()..subject.len() + rlen));
     let d = b.slice(subject.len() + rlen..);
     (s, r, d)
+}
+
+/// `-V` trace of one delivery, as the Go server writes it: `->> [MSG subject sid [reply] size]`
+/// (HMSG with the header size too), then `->> MSG_PAYLOAD: ["..."]`.
+fn trace_delivery(c: &Conn, msg: &Msg<'_>, sid: &[u8], hdr: Option<usize>, payload: &[u8]) {
+    let mut line = Vec::new();
+    encode::msg_line(&mut line, msg.subject, sid, msg.reply, hdr, payload.len());
+    let line = String::from_utf8_lossy(&line);
+    let prefix = c.log_prefix();
+    log_at!(Trace, "{prefix} - ->> [{}]", line.trim_end());
+    log_at!(
+        Trace,
+        "{prefix} - ->> MSG_PAYLOAD: [{:?}]",
+        String::from_utf8_lossy(payload)
+    );
 }
