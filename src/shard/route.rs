@@ -30,16 +30,32 @@ pub(super) struct Route {
     remote_queues: Vec<(Box<[u8]>, Vec<RemoteEntry>)>,
 }
 
-/// Results of recent matches. Any change to the local subscriptions or to the replicated
-/// interest empties it, so cached subscription ids are always live.
+/// Results of recent matches, each stamped with the shard's interest generation. Any change
+/// to the local subscriptions or to the replicated interest bumps the generation, which
+/// retires every entry at once (O(1) per SUB/UNSUB), so cached subscription ids are live.
 #[derive(Debug, Default)]
 pub(super) struct MatchCache {
-    map: HashMap<Box<[u8]>, Rc<Route>, RandomState>,
+    map: HashMap<Box<[u8]>, (u64, Rc<Route>), RandomState>,
+    generation: u64,
 }
 
 impl MatchCache {
     pub(super) fn invalidate(&mut self) {
-        self.map.clear();
+        self.generation += 1;
+    }
+
+    fn get(&self, subject: &[u8]) -> Option<Rc<Route>> {
+        match self.map.get(subject) {
+            Some((g, r)) if *g == self.generation => Some(r.clone()),
+            _ => None,
+        }
+    }
+
+    fn insert(&mut self, subject: &[u8], route: Rc<Route>) {
+        if self.map.len() >= MATCH_CACHE_MAX && !self.map.contains_key(subject) {
+            self.map.clear();
+        }
+        self.map.insert(subject.into(), (self.generation, route));
     }
 }
 
@@ -63,8 +79,8 @@ impl Msg<'_> {
 
 impl Shard {
     fn route(&mut self, subject: &[u8]) -> Rc<Route> {
-        if let Some(r) = self.cache.map.get(subject) {
-            return r.clone();
+        if let Some(r) = self.cache.get(subject) {
+            return r;
         }
         let local = self.local.matches(subject);
         let remote = self.interest.remote.matches(subject);
@@ -76,10 +92,7 @@ impl Shard {
             remote_plain,
             remote_queues: remote.queues,
         });
-        if self.cache.map.len() >= MATCH_CACHE_MAX {
-            self.cache.map.clear();
-        }
-        self.cache.map.insert(subject.into(), r.clone());
+        self.cache.insert(subject, r.clone());
         r
     }
 
