@@ -102,3 +102,56 @@ fn wait_for_readers(progress: &[Arc<AtomicUsize>], n: usize) {
         thread::sleep(Duration::from_millis(1));
     }
 }
+
+/// Fast publishers on the consumer's shard are paced to it, as the Go server's stall gate
+/// does (the loadgen `fanin` scenario at 16 KiB): a consumer that keeps reading gets every
+/// message and is never cut off, though the publishers offer far more than `max_pending`.
+#[test]
+fn fast_publishers_are_paced_to_a_reading_consumer() {
+    const PUBLISHERS: usize = 4;
+    const EACH: usize = 1024;
+    const SIZE: usize = 16 * 1024;
+    let mut cfg = common::config(1);
+    cfg.max_pending = MAX_PENDING;
+    let srv = common::start_with(cfg);
+
+    let mut sub = Raw::connect(srv.addr);
+    sub.send(b"CONNECT {\"verbose\":false}\r\nSUB fanin 1\r\n");
+    assert_eq!(sub.sync(), b"");
+    let stream = sub.s.try_clone().unwrap();
+    let reader = thread::spawn(move || {
+        let mut r = BufReader::new(stream);
+        let mut line = Vec::new();
+        for _ in 0..PUBLISHERS * EACH {
+            line.clear();
+            r.read_until(b'\n', &mut line).unwrap();
+            assert_eq!(line, format!("MSG fanin 1 {SIZE}\r\n").as_bytes());
+            line.clear();
+            r.read_until(b'\n', &mut line).unwrap();
+            assert_eq!(line.len(), SIZE + 2);
+        }
+    });
+    let publishers: Vec<_> = (0..PUBLISHERS)
+        .map(|_| {
+            let addr = srv.addr;
+            thread::spawn(move || {
+                let mut p = Raw::connect(addr);
+                p.send(b"CONNECT {\"verbose\":false}\r\n");
+                let mut all = Vec::with_capacity(EACH * (SIZE + 32));
+                for _ in 0..EACH {
+                    write!(all, "PUB fanin {SIZE}\r\n").unwrap();
+                    all.resize(all.len() + SIZE, b'f');
+                    all.extend_from_slice(b"\r\n");
+                }
+                p.send(&all);
+                assert_eq!(p.sync(), b"");
+            })
+        })
+        .collect();
+    for p in publishers {
+        p.join().unwrap();
+    }
+    reader.join().unwrap();
+    // Still connected: the consumer was never cut off.
+    assert_eq!(sub.sync(), b"");
+}

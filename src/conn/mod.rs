@@ -167,6 +167,10 @@ pub struct Conn {
     /// PONG; input that arrives meanwhile waits in `stash`.
     pub paused: bool,
     pub stash: Vec<u8>,
+    /// Paused by a consumer's stall gate (see `shard::stall`); `paused` is set too.
+    pub stall: Option<crate::shard::stall::Stall>,
+    /// Stall time left for the current read.
+    pub stall_budget: std::time::Duration,
     /// The peer finished sending while the connection was paused.
     pub eof: bool,
     /// Already listed among the shard's connections with output to flush this turn.
@@ -203,6 +207,8 @@ impl Conn {
             last_in: now,
             closing: None,
             paused: false,
+            stall: None,
+            stall_budget: crate::shard::stall::STALL_BUDGET,
             stash: Vec::new(),
             eof: false,
             dirty: false,

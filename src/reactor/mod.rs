@@ -32,6 +32,9 @@ const RECV_BUF_SIZE: usize = 32 * 1024;
 const BGID: u16 = 0;
 /// Timer resolution for pings, write deadlines and shutdown checks.
 const TICK: Duration = Duration::from_millis(100);
+/// How often a shard with stalled publishers looks at them while idle: a quarter of one
+/// stall's 2 ms wait.
+const STALL_POLL: types::Timespec = types::Timespec::new().nsec(500_000);
 /// How long a shutting-down shard waits for connections to flush before it leaves anyway.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
@@ -40,6 +43,7 @@ const OP_RECV: u64 = 2;
 const OP_WRITE: u64 = 3;
 const OP_DOORBELL: u64 = 4;
 const OP_TICK: u64 = 5;
+const OP_CANCEL: u64 = 6;
 
 fn user_data(op: u64, id: usize) -> u64 {
     (op << 56) | id as u64
@@ -112,6 +116,8 @@ pub struct Reactor {
     dirty: Vec<ConnId>,
     closed: Vec<ConnId>,
     rearm: Vec<ConnId>,
+    recv_off: Vec<ConnId>,
+    recv_on: Vec<ConnId>,
     // Declared last: dropped after the buffer ring it has registered is no longer used.
     ring: IoUring,
 }
@@ -139,6 +145,8 @@ impl Reactor {
             dirty: Vec::new(),
             closed: Vec::new(),
             rearm: Vec::new(),
+            recv_off: Vec::new(),
+            recv_on: Vec::new(),
             ring,
         })
     }
@@ -188,7 +196,7 @@ impl Reactor {
         let Some(slot) = self.slots[id].as_mut() else {
             return;
         };
-        if slot.recv_armed || slot.shut {
+        if slot.recv_armed || slot.shut || self.shard.is_stalled(id) {
             return;
         }
         slot.recv_armed = true;
@@ -206,6 +214,7 @@ impl Reactor {
         loop {
             self.reap();
             self.shard.poll_mesh();
+            self.apply_stalls();
             self.finish_turn();
             if let Some(since) = self.shutdown_since {
                 if self.slots.iter().all(Option::is_none) || since.elapsed() > SHUTDOWN_GRACE {
@@ -213,6 +222,30 @@ impl Reactor {
                 }
             }
             self.wait();
+        }
+    }
+
+    /// Releases publishers whose stall ended and stops or resumes their socket reads: a
+    /// stalled publisher's recv is cancelled so TCP pushes back on it.
+    fn apply_stalls(&mut self) {
+        self.shard.release_stalls(Instant::now());
+        self.shard
+            .take_recv_changes(&mut self.recv_off, &mut self.recv_on);
+        for id in std::mem::take(&mut self.recv_off) {
+            if self
+                .slots
+                .get(id)
+                .and_then(Option::as_ref)
+                .is_some_and(|s| s.recv_armed)
+            {
+                let sqe = opcode::AsyncCancel::new(user_data(OP_RECV, id))
+                    .build()
+                    .user_data(user_data(OP_CANCEL, id));
+                self.push(sqe);
+            }
+        }
+        for id in std::mem::take(&mut self.recv_on) {
+            self.arm_recv(id);
         }
     }
 
@@ -227,7 +260,13 @@ impl Reactor {
             let args = types::SubmitArgs::new().timespec(&zero);
             self.ring.submitter().submit_with_args(1, &args)
         } else {
-            let r = self.ring.submit_and_wait(1);
+            let r = if self.shard.has_stalls() {
+                // A stalled publisher is released by time too, not only by a completion.
+                let args = types::SubmitArgs::new().timespec(&STALL_POLL);
+                self.ring.submitter().submit_with_args(1, &args)
+            } else {
+                self.ring.submit_and_wait(1)
+            };
             self.mesh.unpark(self.shard.id);
             r
         };
@@ -342,7 +381,7 @@ impl Reactor {
             if !slot.shut {
                 self.shard.on_read_closed(id, CloseReason::ClientClosed);
             }
-        } else if res < 0 && res != -libc::ENOBUFS {
+        } else if res < 0 && res != -libc::ENOBUFS && res != -libc::ECANCELED {
             if !slot.shut {
                 let reason = if res == -libc::ECONNRESET {
                     CloseReason::ClientClosed
@@ -352,8 +391,9 @@ impl Reactor {
                 self.shard.on_read_closed(id, reason);
             }
         } else if !more {
-            // Out of provided buffers (ENOBUFS) or the kernel ended the multishot: re-arm
-            // after this turn's buffers are back in the ring.
+            // Out of provided buffers (ENOBUFS), cancelled for a stall, or the kernel ended
+            // the multishot: re-arm after this turn's buffers are back in the ring (not while
+            // the connection is stalled; its release re-arms it).
             self.rearm.push(id);
         }
         self.maybe_release(id);

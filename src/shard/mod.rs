@@ -5,6 +5,7 @@
 mod interest;
 mod protocol;
 mod route;
+pub(crate) mod stall;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -78,6 +79,7 @@ pub struct Shard {
     next_seq: u64,
     pub now: Instant,
     pub stats: ShardStats,
+    stalls: stall::Stalls,
 }
 
 impl Shard {
@@ -98,6 +100,7 @@ impl Shard {
             dirty: Vec::new(),
             closed: Vec::new(),
             interest_staged: false,
+            stalls: stall::Stalls::default(),
             // xorshift must not start at zero.
             rng: (seed ^ (id as u64 + 1).wrapping_mul(0x2545_F491_4F6C_DD1D)) | 1,
             next_seq: 0,
@@ -161,8 +164,11 @@ impl Shard {
         }
         if c.paused {
             c.stash.extend_from_slice(data);
+            // Each read brings its own stall allowance, used when the stash is parsed.
+            c.stall_budget += stall::STALL_BUDGET;
             return;
         }
+        c.stall_budget = stall::STALL_BUDGET;
         // Interest other shards sent before these bytes arrived is applied first, so a
         // publish sees subscriptions made elsewhere just before it (the Go server's SUB is
         // visible as soon as it is parsed).

@@ -170,6 +170,9 @@ impl Handler for ConnCtx<'_> {
         self.ok_if_verbose();
         self.shard
             .publish(self.id, m.subject, m.reply, m.header_len, m.data);
+        if self.shard.stall_publisher(self.id) {
+            return Ok(Flow::Pause);
+        }
         Ok(Flow::Continue)
     }
 

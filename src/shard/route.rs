@@ -272,7 +272,11 @@ impl Shard {
         c.out_bytes += payload.len() as u64;
         self.stats.out_msgs += 1;
         self.stats.out_bytes += payload.len() as u64;
-        let over = c.out.queued() > self.server.cfg.max_pending;
+        let queued = c.out.queued();
+        let over = queued > self.server.cfg.max_pending;
+        if from.is_some() && !over {
+            self.check_stall_gate(cid, queued);
+        }
         self.mark_dirty(cid);
         if done {
             self.unsubscribe(cid, sub_id);

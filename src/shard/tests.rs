@@ -258,6 +258,20 @@ fn slow_consumer_is_cut_off_without_touching_others() {
         // The fast consumer's socket keeps up; the slow one never writes.
         c.take(0, fast);
     }
+    // Past 3/4 of max_pending the slow consumer paused the publisher (the stall gate); the
+    // pauses end by time, since that consumer never drains, and it is then cut off.
+    assert!(c.shards[0].is_stalled(publ));
+    let mut now = c.t0;
+    for _ in 0..100 {
+        if !c.shards[0].is_stalled(publ) {
+            break;
+        }
+        now += Duration::from_millis(3);
+        c.shards[0].now = now;
+        c.shards[0].release_stalls(now);
+        c.take(0, fast);
+    }
+    assert!(!c.shards[0].is_stalled(publ));
     assert_eq!(c.shards[0].conns[slow].closing, Some(Closing::Now));
     assert!(c.shards[0].conns[fast].closing.is_none());
     assert!(c.shards[0].conns[publ].closing.is_none());
