@@ -72,18 +72,24 @@ REQREP_RATE=${REQREP_RATE:-20000}
 REQREP_DURATION=${REQREP_DURATION:-5s}
 [ "$QUICK" = 1 ] && REQREP_DURATION=2s
 
+# A run that fails (e.g. a server cut a client off) is recorded, not fatal: its JSON still
+# counts what was lost, and the summary shows it.
+failed() { echo "  $1: loadgen failed, see raw/$1.txt"; echo "$1" >>"$OUT/failed.txt"; }
+
 run_one() { # server-name port scenario size rep
   local name=$1 port=$2 scen=$3 size=$4 rep=$5 tag
   tag="$scen-$size-$name-r$rep"
   if [ "$scen" = reqrep ]; then
     taskset -c "$LOADGEN_CPUS" target/release/loadgen reqrep --server "nats://127.0.0.1:$port" \
       --size "$size" --clients 4 --responders 2 --rate "$REQREP_RATE" --duration "$REQREP_DURATION" \
-      --quiet --json "$OUT/raw/$tag.json" --hgrm "$OUT/raw/$tag.hgrm" >"$OUT/raw/$tag.txt" 2>&1
+      --quiet --json "$OUT/raw/$tag.json" --hgrm "$OUT/raw/$tag.hgrm" >"$OUT/raw/$tag.txt" 2>&1 \
+      || failed "$tag"
   else
     # shellcheck disable=SC2046
     taskset -c "$LOADGEN_CPUS" target/release/loadgen "$scen" --server "nats://127.0.0.1:$port" \
       --size "$size" --msgs "$(msgs_for "$size")" $(flags_for "$scen") \
-      --quiet --json "$OUT/raw/$tag.json" >"$OUT/raw/$tag.txt" 2>&1
+      --quiet --json "$OUT/raw/$tag.json" >"$OUT/raw/$tag.txt" 2>&1 \
+      || failed "$tag"
   fi
   echo "  $tag: done"
 }
