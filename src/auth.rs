@@ -35,16 +35,19 @@ fn password_ok(configured: &str, given: &str) -> bool {
     }
 }
 
+/// The user a client that presents no credentials is logged in as: `no_auth_user`, when it
+/// names a configured user.
+pub fn no_auth_login(cfg: &AuthConfig) -> Option<&str> {
+    cfg.no_auth_user
+        .as_deref()
+        .filter(|u| cfg.users.iter().any(|x| x.user == *u))
+}
+
 /// Checks CONNECT credentials against the configured ones.
 pub fn check(cfg: &AuthConfig, m: &ConnectMsg) -> Login {
     let presented = m.auth_token.is_some() || m.user.is_some() || m.pass.is_some();
     if !presented {
-        if let Some(u) = &cfg.no_auth_user {
-            if cfg.users.iter().any(|x| &x.user == u) {
-                return Login::User(u.clone());
-            }
-        }
-        return Login::Refused;
+        return no_auth_login(cfg).map_or(Login::Refused, |u| Login::User(u.to_string()));
     }
     if let Some(token) = &cfg.token {
         return match &m.auth_token {

@@ -40,13 +40,7 @@ impl ConnCtx<'_> {
         if !self.shard.conns[self.id].auth_pending {
             return Ok(());
         }
-        let auth = &self.shard.server.cfg.auth;
-        if let Some(u) = auth
-            .no_auth_user
-            .as_ref()
-            .filter(|u| auth.users.iter().any(|x| &x.user == *u))
-        {
-            let u = u.clone();
+        if let Some(u) = auth::no_auth_login(&self.shard.server.cfg.auth).map(str::to_string) {
             let c = &mut self.shard.conns[self.id];
             c.auth_pending = false;
             c.connect_received = true;
