@@ -74,6 +74,10 @@ pub struct Config {
     pub port: i32,
     pub server_name: Option<String>,
     pub http_port: Option<i32>,
+    /// Monitoring bind address; the client `host` when unset (`http: host:port`).
+    pub http_host: Option<String>,
+    /// Prefix of every monitoring path (`http_base_path`).
+    pub http_base_path: String,
     pub max_payload: usize,
     pub max_control_line: usize,
     pub max_pending: usize,
@@ -101,6 +105,8 @@ impl Default for Config {
             port: i32::from(DEFAULT_PORT),
             server_name: None,
             http_port: None,
+            http_host: None,
+            http_base_path: String::new(),
             max_payload: DEFAULT_MAX_PAYLOAD,
             max_control_line: DEFAULT_MAX_CONTROL_LINE,
             max_pending: DEFAULT_MAX_PENDING,

@@ -29,7 +29,6 @@ const NOT_YET: &[&str] = &[
     "lame_duck_grace_period",
     "https",
     "https_port",
-    "http_base_path",
     "mappings",
     "client_advertise",
     "max_sub_tokens",
@@ -140,7 +139,12 @@ fn apply(
         "logfile" | "log_file" => cfg.log_file = Some(string(v, key)?.into()),
         "pidfile" | "pid_file" => cfg.pid_file = Some(string(v, key)?.into()),
         "http_port" | "monitor_port" => cfg.http_port = Some(int(v, key)? as i32),
-        "http" => cfg.http_port = Some(host_port(v, key)?.1),
+        "http" => {
+            let (host, port) = host_port(v, key)?;
+            cfg.http_host = host.or(cfg.http_host.take());
+            cfg.http_port = Some(port);
+        }
+        "http_base_path" => cfg.http_base_path = string(v, key)?,
         "jetstream" => {
             cfg.jetstream = match v {
                 Value::Bool(b) => *b,

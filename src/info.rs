@@ -12,6 +12,11 @@ pub const PROTO: u8 = 1;
 /// JetStream API level the Go server reports in INFO (`JSApiLevel`, since 2.11).
 pub const API_LEVEL: u8 = 5;
 
+/// What Riptide puts where the Go server names its Go toolchain (INFO and `/varz` `go`).
+pub fn go_field() -> String {
+    format!("riptide {RIPTIDE_VERSION} (rust, not go)")
+}
+
 /// Server-wide INFO fields, serialized once; per-client fields are spliced in.
 #[derive(Debug, Serialize)]
 struct ServerInfo<'a> {
@@ -52,7 +57,7 @@ impl InfoTemplate {
             version: GO_SERVER_VERSION,
             proto: PROTO,
             git_commit: env!("RIPTIDE_GIT_COMMIT"),
-            go: format!("riptide {RIPTIDE_VERSION} (rust, not go)"),
+            go: go_field(),
             host,
             port,
             headers: true,

@@ -25,6 +25,8 @@
 //! - [`info`]: the INFO JSON.
 //! - [`server`]: state shared read-only by all shards.
 //! - [`log`]: Go-server-shaped log lines.
+//! - [`monitor`]: the HTTP monitoring port: Go's JSON endpoints, `/metrics`, `/dashboard`.
+//! - [`timefmt`]: the Go server's date and duration formats.
 //! - [`signals`]: stop signals taken synchronously by the main thread.
 
 pub mod auth;
@@ -36,6 +38,7 @@ pub mod conn;
 pub mod fanout;
 pub mod info;
 pub mod log;
+pub mod monitor;
 pub mod proto;
 pub mod reactor;
 pub mod runtime;
@@ -43,3 +46,4 @@ pub mod server;
 pub mod shard;
 pub mod signals;
 pub mod subject;
+pub mod timefmt;

@@ -110,12 +110,6 @@ fn run(cfg: Config) -> Result<(), String> {
             log_at!(Info, "  Store Directory: \"{}\"", dir.display());
         }
     }
-    if let Some(p) = cfg.http_port {
-        log_at!(
-            Warn,
-            "Monitoring port {p} accepted, but monitoring is not served in this version yet"
-        );
-    }
     let pid_file = cfg.pid_file.clone();
     let running = runtime::start(cfg).map_err(|e| e.to_string())?;
     log_at!(
@@ -145,6 +139,9 @@ fn run(cfg: Config) -> Result<(), String> {
     } else {
         addr.to_string()
     };
+    if let Some(m) = &running.monitor {
+        log_at!(Info, "Starting http monitor on {}", m.addr);
+    }
     log_at!(Info, "Listening for client connections on {shown}");
     log_at!(Info, "Server is ready");
 

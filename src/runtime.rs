@@ -15,6 +15,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use crate::config::Config;
 use crate::fanout::Mesh;
 use crate::info::new_server_id;
+use crate::monitor::{Mailbox, Monitor};
 use crate::reactor::{new_ring, Reactor, RingMode};
 use crate::server::Server;
 use crate::shard::Shard;
@@ -29,6 +30,8 @@ pub enum StartError {
     Address(String),
     /// bind/listen failed, e.g. the port is in use.
     Listen(SocketAddr, io::Error),
+    /// The monitoring port could not be bound.
+    Monitor(SocketAddr, io::Error),
     /// io_uring is unavailable; the message says why and what to do.
     IoUring(String),
     Thread(io::Error),
@@ -40,6 +43,13 @@ impl std::fmt::Display for StartError {
             StartError::Address(a) => write!(f, "invalid listen address: {a}"),
             StartError::Listen(addr, e) => {
                 write!(f, "Error listening on port: {addr}, \"{}\"", error_text(e))
+            }
+            StartError::Monitor(addr, e) => {
+                write!(
+                    f,
+                    "can't listen to the monitor port: listen tcp {addr}: bind: {}",
+                    error_text(e)
+                )
             }
             StartError::IoUring(m) => write!(f, "{m}"),
             StartError::Thread(e) => write!(f, "could not start shard thread: {e}"),
@@ -80,6 +90,8 @@ pub struct Running {
     pub shards: usize,
     pub ring_mode: RingMode,
     pub server: Arc<Server>,
+    /// The monitoring listener, when `http_port` is set.
+    pub monitor: Option<Monitor>,
     mesh: Arc<Mesh>,
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
@@ -92,6 +104,9 @@ impl Running {
     }
 
     fn stop_and_join(&mut self) {
+        if let Some(mut m) = self.monitor.take() {
+            m.stop();
+        }
         self.stop.store(true, Ordering::Release);
         for s in 0..self.shards {
             self.mesh.wake(s);
@@ -195,14 +210,20 @@ pub fn start(cfg: Config) -> Result<Running, StartError> {
         ^ u64::from(std::process::id());
     let server = Arc::new(Server::new(cfg, new_server_id(seed), addr.port()));
     let mesh = Arc::new(Mesh::new(shards).map_err(StartError::Thread)?);
+    let mailbox = Arc::new(Mailbox::new(shards));
     let stop = Arc::new(AtomicBool::new(false));
     let cores = core_affinity::get_core_ids().unwrap_or_default();
 
     let (ready_tx, ready_rx) = mpsc::channel::<Result<RingMode, String>>();
     let mut threads = Vec::with_capacity(shards);
     for (id, l) in listeners.into_iter().enumerate() {
-        let (server, mesh, stop, ready) =
-            (server.clone(), mesh.clone(), stop.clone(), ready_tx.clone());
+        let (server, mesh, stop, ready, mailbox) = (
+            server.clone(),
+            mesh.clone(),
+            stop.clone(),
+            ready_tx.clone(),
+            mailbox.clone(),
+        );
         let core = (!cores.is_empty()).then(|| cores[id % cores.len()]);
         let fd: OwnedFd = l.into();
         let t = std::thread::Builder::new()
@@ -216,7 +237,7 @@ pub fn start(cfg: Config) -> Result<Running, StartError> {
                         .map_err(|e| explain_io_uring_error(&e))
                         .and_then(|(ring, mode)| {
                             let shard = Shard::new(id, server, mesh.clone(), Instant::now(), seed);
-                            Reactor::new(shard, mesh, fd, ring, stop)
+                            Reactor::new(shard, mesh, fd, ring, stop, mailbox)
                                 .map(|r| (r, mode))
                                 .map_err(|e| explain_io_uring_error(&e))
                         });
@@ -238,8 +259,9 @@ pub fn start(cfg: Config) -> Result<Running, StartError> {
         addr,
         shards,
         ring_mode: RingMode::Plain,
-        server,
-        mesh,
+        server: server.clone(),
+        monitor: None,
+        mesh: mesh.clone(),
         stop,
         threads,
     };
@@ -253,6 +275,16 @@ pub fn start(cfg: Config) -> Result<Running, StartError> {
                 ))
             }
         }
+    }
+    if let Some(port) = server.cfg.http_port {
+        let host = server.cfg.http_host.as_deref().unwrap_or(&server.cfg.host);
+        // -1 asks for a random free port, as for the client port (`RANDOM_PORT`).
+        let http = resolve(host, u16::try_from(port).unwrap_or(0))?;
+        let base = server.cfg.http_base_path.clone();
+        running.monitor = Some(
+            Monitor::start(http, base, server, mesh, mailbox, shards)
+                .map_err(|e| StartError::Monitor(http, e))?,
+        );
     }
     Ok(running)
 }

@@ -10,6 +10,8 @@ use crate::info::InfoTemplate;
 pub struct Server {
     pub cfg: Config,
     pub server_id: String,
+    /// The client port actually bound.
+    pub port: u16,
     pub info: InfoTemplate,
     connections: AtomicUsize,
 }
@@ -28,6 +30,7 @@ impl Server {
         Server {
             cfg,
             server_id,
+            port,
             info,
             connections: AtomicUsize::new(0),
         }

@@ -179,6 +179,11 @@ pub struct Conn {
     pub in_bytes: u64,
     pub out_msgs: u64,
     pub out_bytes: u64,
+    /// When the outstanding server PING went out; its PONG gives `rtt`.
+    pub ping_sent: Option<Instant>,
+    pub rtt: Option<std::time::Duration>,
+    /// Times this publisher was paused for a slow consumer.
+    pub stalls: u64,
 }
 
 impl Conn {
@@ -216,6 +221,9 @@ impl Conn {
             in_bytes: 0,
             out_msgs: 0,
             out_bytes: 0,
+            ping_sent: None,
+            rtt: None,
+            stalls: 0,
         }
     }
 

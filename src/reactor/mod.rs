@@ -18,7 +18,8 @@ use io_uring::{cqueue, opcode, squeue, types, IoUring};
 use crate::conn::{CloseReason, Closing};
 use crate::fanout::Mesh;
 use crate::log_at;
-use crate::shard::{ConnId, Shard};
+use crate::monitor::Mailbox;
+use crate::shard::{ConnId, Query, ReactorStats, Shard};
 use bufring::BufRing;
 
 /// Submission queue entries per ring.
@@ -114,6 +115,11 @@ pub struct Reactor {
     tick_ts: Box<types::Timespec>,
     shutdown: Arc<AtomicBool>,
     shutdown_since: Option<Instant>,
+    mailbox: Arc<Mailbox>,
+    turns: u64,
+    /// Time spent blocked waiting for completions, and since when the reactor runs.
+    parked: Duration,
+    started: Instant,
     /// Scratch lists reused every turn.
     dirty: Vec<ConnId>,
     closed: Vec<ConnId>,
@@ -131,6 +137,7 @@ impl Reactor {
         listener: OwnedFd,
         ring: IoUring,
         shutdown: Arc<AtomicBool>,
+        mailbox: Arc<Mailbox>,
     ) -> io::Result<Reactor> {
         let bufs = BufRing::new(&ring, BGID, RECV_BUFS, RECV_BUF_SIZE)?;
         Ok(Reactor {
@@ -144,6 +151,10 @@ impl Reactor {
             tick_ts: Box::new(types::Timespec::from(TICK)),
             shutdown,
             shutdown_since: None,
+            mailbox,
+            turns: 0,
+            parked: Duration::ZERO,
+            started: Instant::now(),
             dirty: Vec::new(),
             closed: Vec::new(),
             rearm: Vec::new(),
@@ -214,6 +225,7 @@ impl Reactor {
         self.arm_doorbell();
         self.arm_tick();
         loop {
+            self.turns += 1;
             self.reap();
             self.shard.poll_mesh();
             self.apply_stalls();
@@ -262,6 +274,7 @@ impl Reactor {
             let args = types::SubmitArgs::new().timespec(&zero);
             self.ring.submitter().submit_with_args(1, &args)
         } else {
+            let parked_at = Instant::now();
             let r = if self.shard.has_stalls() {
                 // A stalled publisher is released by time too, not only by a completion.
                 let args = types::SubmitArgs::new().timespec(&STALL_POLL);
@@ -270,6 +283,7 @@ impl Reactor {
                 self.ring.submit_and_wait(1)
             };
             self.mesh.unpark(self.shard.id);
+            self.parked += parked_at.elapsed();
             r
         };
         match res {
@@ -296,7 +310,10 @@ impl Reactor {
                 OP_ACCEPT => self.on_accept(res, flags),
                 OP_RECV => self.on_recv(id, res, flags),
                 OP_WRITE => self.on_write(id, res),
-                OP_DOORBELL => self.arm_doorbell(),
+                OP_DOORBELL => {
+                    self.arm_doorbell();
+                    self.answer_monitor();
+                }
                 OP_TICK => {
                     self.on_tick();
                     self.arm_tick();
@@ -306,6 +323,23 @@ impl Reactor {
         }
         for id in std::mem::take(&mut self.rearm) {
             self.arm_recv(id);
+        }
+    }
+
+    /// Answers the monitor's snapshot requests, if the doorbell was rung for them.
+    fn answer_monitor(&mut self) {
+        let requests = self.mailbox.take(self.shard.id);
+        if requests.is_empty() {
+            return;
+        }
+        let stats = ReactorStats {
+            turns: self.turns,
+            parked: self.parked,
+            running: self.started.elapsed(),
+        };
+        for r in requests {
+            let q: Query = r.query;
+            let _ = r.reply.send(self.shard.snapshot(&q, stats));
         }
     }
 

@@ -5,6 +5,7 @@
 mod interest;
 mod protocol;
 mod route;
+mod snapshot;
 pub(crate) mod stall;
 
 use std::collections::VecDeque;
@@ -26,6 +27,9 @@ use crate::subject::Sublist;
 pub use interest::Interest;
 use protocol::ConnCtx;
 use route::MatchCache;
+pub use snapshot::{
+    CacheStats, ConnSnapshot, Query, ReactorStats, ShardSnapshot, SubSnapshot, MAX_CLOSED_CLIENTS,
+};
 
 /// Index of a connection in its shard.
 pub type ConnId = usize;
@@ -53,6 +57,15 @@ pub struct ShardStats {
     pub remote_received: u64,
     pub ring_full: u64,
     pub slow_consumers: u64,
+    pub total_connections: u64,
+    pub stale_connections: u64,
+    /// Times a publisher was paused for a slow consumer (Go's `stalled_clients`).
+    pub stalls: u64,
+    pub sub_inserts: u64,
+    pub sub_removes: u64,
+    /// Subjects routed, and how many of them the L1 cache answered.
+    pub matches: u64,
+    pub cache_hits: u64,
 }
 
 pub struct Shard {
@@ -80,6 +93,7 @@ pub struct Shard {
     pub now: Instant,
     pub stats: ShardStats,
     stalls: stall::Stalls,
+    closed_log: snapshot::ClosedLog,
 }
 
 impl Shard {
@@ -106,6 +120,7 @@ impl Shard {
             next_seq: 0,
             now,
             stats: ShardStats::default(),
+            closed_log: snapshot::ClosedLog::new(n),
         }
     }
 
@@ -146,6 +161,7 @@ impl Shard {
             self.begin_close(id, CloseReason::MaxConnections, Closing::AfterFlush, false);
             return id;
         }
+        self.stats.total_connections += 1;
         log_at!(
             Debug,
             "{} - Client connection created",
@@ -320,6 +336,13 @@ impl Shard {
             c.log_prefix(),
             reason.as_str()
         );
+        if reason == CloseReason::StaleConnection {
+            self.stats.stale_connections += 1;
+        }
+        self.log_closed(id, reason);
+        let Some(c) = self.conns.get_mut(id) else {
+            return;
+        };
         let sids: Vec<SubId> = c.subs.drain().map(|(_, s)| s).collect();
         for s in sids {
             self.remove_sub(s);
@@ -391,6 +414,7 @@ impl Shard {
                 stale.push(id);
             } else {
                 c.pings_out += 1;
+                c.ping_sent.get_or_insert(now);
                 ping.push(id);
             }
         }

@@ -69,6 +69,9 @@ impl ConnCtx<'_> {
     }
 }
 
+/// The smallest RTT reported, so that a measured RTT is never zero (`computeRTT`).
+const MIN_RTT: std::time::Duration = std::time::Duration::from_micros(1);
+
 impl Handler for ConnCtx<'_> {
     fn connect(&mut self, json: &[u8]) -> Result<Flow, Stop> {
         self.trace("CONNECT", json);
@@ -91,9 +94,15 @@ impl Handler for ConnCtx<'_> {
                 }
             }
         }
+        let now = self.shard.now;
         let c = &mut self.shard.conns[self.id];
         c.opts.merge(&msg);
         c.connect_received = true;
+        // The first RTT is the time from INFO to CONNECT (`computeRTT(c.start)` in
+        // processConnect); later server PINGs refresh it.
+        if c.rtt.is_none() {
+            c.rtt = Some(now.saturating_duration_since(c.created).max(MIN_RTT));
+        }
         // Naming an account in CONNECT is refused since accounts come from auth
         // (`client.go` processConnect).
         if msg.account.is_some() || msg.new_account == Some(true) {
@@ -211,6 +220,7 @@ impl Handler for ConnCtx<'_> {
                 delivered: 0,
             });
             shard.conns[self.id].subs.insert(sid, sub_id);
+            shard.stats.sub_inserts += 1;
             shard.cache.invalidate();
             shard.local_interest(&subject, &queue, 1);
         }
@@ -265,7 +275,12 @@ impl Handler for ConnCtx<'_> {
     fn pong(&mut self) -> Result<Flow, Stop> {
         self.trace("PONG", b"");
         self.logged_in()?;
-        self.shard.conns[self.id].pings_out = 0;
+        let now = self.shard.now;
+        let c = &mut self.shard.conns[self.id];
+        c.pings_out = 0;
+        if let Some(sent) = c.ping_sent.take() {
+            c.rtt = Some(now.saturating_duration_since(sent));
+        }
         Ok(Flow::Continue)
     }
 

@@ -51,6 +51,24 @@ impl MatchCache {
         }
     }
 
+    /// Live entries and their fan-out (local subscribers and groups, plus remote shards).
+    pub(super) fn stats(&self) -> super::CacheStats {
+        let mut s = super::CacheStats::default();
+        for (g, r) in self.map.values() {
+            if *g != self.generation {
+                continue;
+            }
+            let fanout = r.local.plain.len()
+                + r.local.queues.len()
+                + r.remote_plain.len()
+                + r.remote_queues.len();
+            s.entries += 1;
+            s.total_fanout += fanout;
+            s.max_fanout = s.max_fanout.max(fanout);
+        }
+        s
+    }
+
     fn insert(&mut self, subject: &[u8], route: Rc<Route>) {
         if self.map.len() >= MATCH_CACHE_MAX && !self.map.contains_key(subject) {
             self.map.clear();
@@ -79,7 +97,9 @@ impl Msg<'_> {
 
 impl Shard {
     fn route(&mut self, subject: &[u8]) -> Rc<Route> {
+        self.stats.matches += 1;
         if let Some(r) = self.cache.get(subject) {
+            self.stats.cache_hits += 1;
             return r;
         }
         let local = self.local.matches(subject);
@@ -332,6 +352,7 @@ impl Shard {
     /// Drops a subscription from the shard's tables; the connection's own map is the caller's.
     pub(super) fn remove_sub(&mut self, sub_id: SubId) {
         let sub = self.subs.remove(sub_id);
+        self.stats.sub_removes += 1;
         self.local
             .remove(&sub.subject, sub.queue.as_deref(), &sub_id);
         self.cache.invalidate();

@@ -63,6 +63,8 @@ impl Shard {
         }
         let wait = STALL_WAIT.min(c.stall_budget);
         c.stall_budget -= wait;
+        c.stalls += 1;
+        self.stats.stalls += 1;
         c.paused = true;
         c.stall = Some(Stall {
             until: now + wait,

@@ -33,6 +33,28 @@ pub fn is_valid_literal(subject: &[u8]) -> bool {
     tokens(subject).all(|t| !t.is_empty() && t != PWC && t != FWC)
 }
 
+/// Whether a subscription subject matches a literal subject, token by token (Go's
+/// `matchLiteral`). The obviously correct matcher: the monitor filters with it, and the
+/// trie is property-tested against it.
+pub fn matches_literal(pattern: &[u8], subject: &[u8]) -> bool {
+    let p: Vec<&[u8]> = tokens(pattern).collect();
+    let s: Vec<&[u8]> = tokens(subject).collect();
+    if s.iter().any(|t| t.is_empty()) {
+        return false;
+    }
+    for (i, pt) in p.iter().enumerate() {
+        if *pt == FWC {
+            return s.len() > i;
+        }
+        match s.get(i) {
+            None => return false,
+            Some(st) if *pt != PWC && pt != st => return false,
+            _ => {}
+        }
+    }
+    p.len() == s.len()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,185 @@
+//! The small part of HTTP/1.1 the monitor needs: parse a request head, write a response
+//! and close, as the Go server does for `Connection: close` requests. Sans-IO parsing.
+
+use std::io::Write;
+use std::time::SystemTime;
+
+/// Largest request head we read; monitoring requests are a line and a few headers.
+pub const MAX_REQUEST_HEAD: usize = 16 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    pub method: String,
+    pub path: String,
+    pub query: Vec<(String, String)>,
+}
+
+impl Request {
+    /// The first value of a query parameter, as Go's `URL.Query().Get` (empty if absent).
+    pub fn param(&self, name: &str) -> &str {
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map_or("", |(_, v)| v.as_str())
+    }
+}
+
+/// Parses a request head once it is complete: `None` while the blank line has not arrived,
+/// `Some(Err)` for a head that is not HTTP.
+pub fn parse_request(buf: &[u8]) -> Option<Result<Request, ()>> {
+    let end = buf.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = std::str::from_utf8(&buf[..end]).map_err(|_| ());
+    Some(head.and_then(|head| {
+        let line = head.lines().next().ok_or(())?;
+        let mut parts = line.split(' ');
+        let (method, target, version) = (parts.next(), parts.next(), parts.next());
+        let (Some(method), Some(target), Some(version)) = (method, target, version) else {
+            return Err(());
+        };
+        if !version.starts_with("HTTP/1.") || method.is_empty() {
+            return Err(());
+        }
+        let (path, query) = target.split_once('?').unwrap_or((target, ""));
+        Ok(Request {
+            method: method.to_string(),
+            path: percent_decode(path),
+            query: parse_query(query),
+        })
+    }))
+}
+
+/// `a=1&b=x%2Ey` into pairs, `+` as space, as Go's `url.ParseQuery`.
+fn parse_query(q: &str) -> Vec<(String, String)> {
+    q.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (
+                percent_decode(&k.replace('+', " ")),
+                percent_decode(&v.replace('+', " ")),
+            )
+        })
+        .collect()
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+pub const JSON: &str = "application/json";
+pub const HTML: &str = "text/html; charset=utf-8";
+pub const TEXT: &str = "text/plain; charset=utf-8";
+/// Prometheus text exposition format 0.0.4.
+pub const PROMETHEUS: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn json(body: Vec<u8>) -> Response {
+        Response {
+            status: 200,
+            content_type: JSON,
+            body,
+        }
+    }
+
+    /// A plain-text error, as Go's handlers write them (`w.WriteHeader(400)` and the text).
+    pub fn error(status: u16, text: impl Into<String>) -> Response {
+        Response {
+            status,
+            content_type: TEXT,
+            body: text.into().into_bytes(),
+        }
+    }
+
+    pub fn not_found() -> Response {
+        Response::error(404, "404 page not found\n")
+    }
+
+    /// The response as bytes; `head_only` for HEAD requests.
+    pub fn write_to(&self, w: &mut impl Write, head_only: bool) -> std::io::Result<()> {
+        let reason = match self.status {
+            200 => "OK",
+            400 => "Bad Request",
+            404 => "Not Found",
+            405 => "Method Not Allowed",
+            503 => "Service Unavailable",
+            _ => "Error",
+        };
+        let mut head = format!("HTTP/1.1 {} {reason}\r\n", self.status);
+        // JSON answers carry CORS `*` so browser dashboards on other origins can read them
+        // (`ResponseHandler`, monitor.go).
+        if self.content_type == JSON {
+            head.push_str("Access-Control-Allow-Origin: *\r\n");
+        }
+        head.push_str(&format!(
+            "Content-Type: {}\r\nDate: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            self.content_type,
+            crate::timefmt::http_date(SystemTime::now()),
+            self.body.len()
+        ));
+        w.write_all(head.as_bytes())?;
+        if !head_only {
+            w.write_all(&self.body)?;
+        }
+        w.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests() {
+        assert_eq!(parse_request(b"GET /varz HTTP/1.1\r\nHost: x\r\n"), None);
+        let r =
+            parse_request(b"GET /connz?subs=detail&sort=bytes_to&x HTTP/1.1\r\nHost: x\r\n\r\n")
+                .unwrap()
+                .unwrap();
+        assert_eq!(r.method, "GET");
+        assert_eq!(r.path, "/connz");
+        assert_eq!(r.param("subs"), "detail");
+        assert_eq!(r.param("sort"), "bytes_to");
+        assert_eq!(r.param("x"), "");
+        assert_eq!(r.param("missing"), "");
+        let r = parse_request(b"GET /subsz?test=a%2Eb+c%zz HTTP/1.0\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.param("test"), "a.b c%zz");
+        assert_eq!(parse_request(b"garbage\r\n\r\n"), Some(Err(())));
+        assert_eq!(parse_request(b"GET / SPDY\r\n\r\n"), Some(Err(())));
+        assert_eq!(parse_request(b"\xff\xfe\r\n\r\n"), Some(Err(())));
+    }
+
+    #[test]
+    fn responses() {
+        let mut out = Vec::new();
+        Response::json(b"{}".to_vec())
+            .write_to(&mut out, false)
+            .unwrap();
+        let s = String::from_utf8(out).unwrap();
+        assert!(s.starts_with("HTTP/1.1 200 OK\r\nAccess-Control-Allow-Origin: *\r\nContent-Type: application/json\r\n"));
+        assert!(s.ends_with("Content-Length: 2\r\nConnection: close\r\n\r\n{}"));
+    }
+}

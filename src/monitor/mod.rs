@@ -1,0 +1,292 @@
+//! The HTTP monitoring port (`-m`, `http`, `http_port`, `http_base_path`): the Go server's
+//! JSON endpoints with its field names and query parameters, Prometheus `/metrics`, and a
+//! live `/dashboard`. It runs on its own thread; every answer is built from snapshots the
+//! shards take of themselves on request (see `mailbox`), so the message path carries no
+//! shared counters.
+
+mod accounts;
+mod connz;
+mod http;
+mod mailbox;
+mod metrics;
+mod pages;
+mod stubs;
+mod subsz;
+mod varz;
+
+use std::collections::BTreeMap;
+use std::io::{self, Read};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime};
+
+use serde::Serialize;
+
+use crate::fanout::Mesh;
+use crate::log_at;
+use crate::server::Server;
+use crate::shard::{Query, ShardSnapshot};
+pub use http::{parse_request, Request, Response};
+pub use mailbox::Mailbox;
+
+/// How long a monitoring client may take to send its request.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What every endpoint reads: the server, the way to ask shards, and the monitor's own
+/// counters.
+pub(crate) struct Context {
+    pub server: Arc<Server>,
+    mesh: Arc<Mesh>,
+    mailbox: Arc<Mailbox>,
+    pub shards: usize,
+    pub http_addr: SocketAddr,
+    pub base_path: String,
+    pub started: Clock,
+    /// Requests served per endpoint (`/varz` `http_req_stats`).
+    pub req_stats: Mutex<BTreeMap<&'static str, u64>>,
+    /// The last CPU-time sample, for `/varz` `cpu` as a percentage over the interval.
+    pub cpu_sample: Mutex<Option<(Instant, Duration)>>,
+}
+
+/// A wall-clock time and the monotonic instant it was read at, to turn the shards'
+/// `Instant`s into dates.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Clock {
+    pub wall: SystemTime,
+    pub mono: Instant,
+}
+
+impl Clock {
+    pub fn now() -> Clock {
+        Clock {
+            wall: SystemTime::now(),
+            mono: Instant::now(),
+        }
+    }
+
+    pub fn wall_of(&self, t: Instant) -> SystemTime {
+        match self.mono.checked_duration_since(t) {
+            Some(ago) => self.wall - ago,
+            None => self.wall + t.duration_since(self.mono),
+        }
+    }
+
+    pub fn date(&self, t: Instant) -> String {
+        crate::timefmt::rfc3339_nano(self.wall_of(t))
+    }
+}
+
+impl Context {
+    pub fn gather(&self, query: Query) -> Vec<ShardSnapshot> {
+        self.mailbox.gather(&self.mesh, query)
+    }
+
+    fn count(&self, path: &'static str) {
+        *self
+            .req_stats
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(path)
+            .or_default() += 1;
+    }
+}
+
+/// Go's JSON answer: indented by two spaces (`json.MarshalIndent(v, "", "  ")`).
+pub(crate) fn pretty(v: &impl Serialize) -> Response {
+    Response::json(serde_json::to_vec_pretty(v).unwrap_or_default())
+}
+
+/// Go's `strconv.ParseBool` on a query parameter; absent or empty is false.
+pub(crate) fn param_bool(r: &Request, name: &str) -> Result<bool, Response> {
+    match r.param(name) {
+        "" | "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
+        v => Err(Response::error(
+            400,
+            format!(
+                "Error decoding boolean for '{name}': strconv.ParseBool: parsing \"{v}\": invalid syntax"
+            ),
+        )),
+    }
+}
+
+/// Go's `strconv.Atoi` on a query parameter; absent is 0.
+pub(crate) fn param_int(r: &Request, name: &str) -> Result<i64, Response> {
+    match r.param(name) {
+        "" => Ok(0),
+        v => v.parse().map_err(|_| {
+            Response::error(
+                400,
+                format!(
+                    "Error decoding int for '{name}': strconv.Atoi: parsing \"{v}\": invalid syntax"
+                ),
+            )
+        }),
+    }
+}
+
+/// Offset and limit as the Go server applies them: limit 0 or less means the default.
+pub(crate) fn page<T>(items: Vec<T>, offset: i64, limit: usize) -> Vec<T> {
+    let offset = usize::try_from(offset).unwrap_or(0);
+    items.into_iter().skip(offset).take(limit).collect()
+}
+
+/// List size when `limit` is not given (`DefaultConnListSize`, `DefaultSubListSize`).
+pub(crate) const DEFAULT_LIST_SIZE: usize = 1024;
+
+pub(crate) fn limit_or_default(limit: i64) -> usize {
+    if limit <= 0 {
+        DEFAULT_LIST_SIZE
+    } else {
+        limit as usize
+    }
+}
+
+/// Routes one request. Paths are the Go server's (`server.go`), under `http_base_path`.
+pub(crate) fn handle(ctx: &Context, req: &Request) -> Response {
+    let Some(path) = req.path.strip_prefix(ctx.base_path.as_str()) else {
+        return Response::not_found();
+    };
+    // Under a base path the index is the base itself: `/base/` is not found, as in Go.
+    let path = match path {
+        "" => "/",
+        "/" if !ctx.base_path.is_empty() => return Response::not_found(),
+        p => p,
+    };
+    let (name, answer): (&'static str, fn(&Context, &Request) -> Response) = match path {
+        "/" => ("/", pages::index),
+        "/varz" => ("/varz", varz::varz),
+        "/connz" => ("/connz", connz::connz),
+        "/subsz" => ("/subsz", subsz::subsz),
+        "/subscriptionsz" => ("/subscriptionsz", subsz::subsz),
+        "/routez" => ("/routez", stubs::routez),
+        "/gatewayz" => ("/gatewayz", stubs::gatewayz),
+        "/leafz" => ("/leafz", stubs::leafz),
+        "/jsz" => ("/jsz", stubs::jsz),
+        "/accountz" => ("/accountz", accounts::accountz),
+        "/accstatz" => ("/accstatz", accounts::accstatz),
+        "/healthz" => ("/healthz", |_, _| {
+            Response::json(br#"{"status":"ok"}"#.to_vec())
+        }),
+        "/metrics" => ("/metrics", metrics::metrics),
+        "/shardz" => ("/shardz", varz::shardz),
+        "/dashboard" => ("/dashboard", pages::dashboard),
+        _ => return Response::not_found(),
+    };
+    ctx.count(name);
+    answer(ctx, req)
+}
+
+/// A running monitoring listener.
+pub struct Monitor {
+    pub addr: SocketAddr,
+    listener: Arc<TcpListener>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Monitor {
+    /// Binds `addr` and serves on a thread of its own.
+    pub fn start(
+        addr: SocketAddr,
+        base_path: String,
+        server: Arc<Server>,
+        mesh: Arc<Mesh>,
+        mailbox: Arc<Mailbox>,
+        shards: usize,
+    ) -> io::Result<Monitor> {
+        let listener = Arc::new(TcpListener::bind(addr)?);
+        let http_addr = listener.local_addr()?;
+        let ctx = Arc::new(Context {
+            server,
+            mesh,
+            mailbox,
+            shards,
+            http_addr,
+            base_path: base_path.trim_end_matches('/').to_string(),
+            started: Clock::now(),
+            req_stats: Mutex::new(BTreeMap::new()),
+            cpu_sample: Mutex::new(None),
+        });
+        let stop = Arc::new(AtomicBool::new(false));
+        let (l, s) = (listener.clone(), stop.clone());
+        let thread = std::thread::Builder::new()
+            .name("riptide-monitor".into())
+            .spawn(move || accept_loop(&l, &s, ctx))?;
+        Ok(Monitor {
+            addr: http_addr,
+            listener,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// Stops accepting and waits for the accept loop to end.
+    pub fn stop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        // SAFETY: shutdown(2) on a socket we own; it wakes the blocked accept.
+        unsafe { libc::shutdown(self.listener.as_raw_fd(), libc::SHUT_RDWR) };
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Monitor {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn accept_loop(listener: &TcpListener, stop: &AtomicBool, ctx: Arc<Context>) {
+    loop {
+        let accepted = listener.accept();
+        if stop.load(Ordering::Acquire) {
+            return;
+        }
+        match accepted {
+            Ok((stream, _)) => {
+                let ctx = ctx.clone();
+                // One short-lived thread per request: a slow monitoring client must not
+                // hold up the others.
+                let spawned = std::thread::Builder::new()
+                    .name("riptide-http".into())
+                    .spawn(move || serve(stream, &ctx));
+                if let Err(e) = spawned {
+                    log_at!(Error, "monitoring: could not start a request thread: {e}");
+                }
+            }
+            Err(e) => {
+                log_at!(Error, "monitoring: accept failed: {e}");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+    }
+}
+
+fn serve(mut stream: TcpStream, ctx: &Context) {
+    let _ = stream.set_read_timeout(Some(REQUEST_TIMEOUT));
+    let _ = stream.set_write_timeout(Some(REQUEST_TIMEOUT));
+    let mut buf = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 4096];
+    let req = loop {
+        if let Some(r) = parse_request(&buf) {
+            break r;
+        }
+        if buf.len() > http::MAX_REQUEST_HEAD {
+            break Err(());
+        }
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    };
+    let (resp, head_only) = match req {
+        Ok(r) => (handle(ctx, &r), r.method == "HEAD"),
+        Err(()) => (Response::error(400, "400 Bad Request"), false),
+    };
+    let _ = resp.write_to(&mut stream, head_only);
+}

@@ -1,0 +1,62 @@
+//! Endpoints of features Riptide does not have yet (routes, gateways, leaf nodes,
+//! JetStream): the Go server's answers for a server without them, so tools that poll them
+//! keep working.
+
+use serde_json::json;
+
+use super::{pretty, Clock, Context, Request, Response};
+use crate::timefmt::rfc3339_nano;
+
+fn now() -> String {
+    rfc3339_nano(Clock::now().wall)
+}
+
+pub(super) fn routez(ctx: &Context, _: &Request) -> Response {
+    pretty(&json!({
+        "server_id": ctx.server.server_id,
+        "server_name": ctx.server.cfg.server_name.as_deref().unwrap_or(&ctx.server.server_id),
+        "now": now(),
+        "num_routes": 0,
+        "routes": [],
+    }))
+}
+
+pub(super) fn gatewayz(ctx: &Context, _: &Request) -> Response {
+    pretty(&json!({
+        "server_id": ctx.server.server_id,
+        "now": now(),
+        "outbound_gateways": {},
+        "inbound_gateways": {},
+    }))
+}
+
+pub(super) fn leafz(ctx: &Context, _: &Request) -> Response {
+    pretty(&json!({
+        "server_id": ctx.server.server_id,
+        "now": now(),
+        "leafnodes": 0,
+        "leafs": [],
+    }))
+}
+
+/// JetStream disabled, field for field as the Go server without `-js`.
+pub(super) fn jsz(ctx: &Context, _: &Request) -> Response {
+    pretty(&json!({
+        "memory": 0,
+        "storage": 0,
+        "reserved_memory": 0,
+        "reserved_storage": 0,
+        "accounts": 0,
+        "ha_assets": 0,
+        "api": {"level": 0, "total": 0, "errors": 0},
+        "server_id": ctx.server.server_id,
+        "now": now(),
+        "disabled": true,
+        "config": {"max_memory": 0, "max_storage": 0},
+        "streams": 0,
+        "consumers": 0,
+        "messages": 0,
+        "bytes": 0,
+        "total": 0,
+    }))
+}

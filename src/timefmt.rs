@@ -1,0 +1,199 @@
+//! Clock and duration formats of the Go server: RFC 3339 with nanoseconds (Go's JSON
+//! `time.Time`), HTTP dates, `time.Duration.String()` and the monitor's uptime form.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+pub(crate) fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// Seconds and nanoseconds since the epoch, split into a UTC date and time of day.
+struct Civil {
+    date: (i64, u32, u32),
+    secs_of_day: i64,
+    nanos: u32,
+    days: i64,
+}
+
+fn civil(t: SystemTime) -> Civil {
+    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs() as i64;
+    let days = secs.div_euclid(86_400);
+    Civil {
+        date: civil_from_days(days),
+        secs_of_day: secs.rem_euclid(86_400),
+        nanos: d.subsec_nanos(),
+        days,
+    }
+}
+
+/// `2006/01/02 15:04:05.000000` in UTC: the log line timestamp.
+pub(crate) fn log_timestamp(t: SystemTime) -> String {
+    let c = civil(t);
+    let (y, m, d) = c.date;
+    let s = c.secs_of_day;
+    format!(
+        "{y:04}/{m:02}/{d:02} {:02}:{:02}:{:02}.{:06}",
+        s / 3600,
+        s % 3600 / 60,
+        s % 60,
+        c.nanos / 1000
+    )
+}
+
+/// Go's `time.RFC3339Nano` in UTC: `2026-11-23T15:47:01.49294072Z`, trailing zeros of the
+/// fraction dropped (and the dot with them).
+pub(crate) fn rfc3339_nano(t: SystemTime) -> String {
+    let c = civil(t);
+    let (y, m, d) = c.date;
+    let s = c.secs_of_day;
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}{}Z",
+        s / 3600,
+        s % 3600 / 60,
+        s % 60,
+        fraction(c.nanos, 9)
+    )
+}
+
+/// `Mon, 23 Nov 2026 15:48:01 GMT` (RFC 7231 `Date` header).
+pub(crate) fn http_date(t: SystemTime) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let c = civil(t);
+    let (y, m, d) = c.date;
+    let s = c.secs_of_day;
+    format!(
+        "{}, {d:02} {} {y:04} {:02}:{:02}:{:02} GMT",
+        DAYS[c.days.rem_euclid(7) as usize],
+        MONTHS[(m - 1) as usize],
+        s / 3600,
+        s % 3600 / 60,
+        s % 60
+    )
+}
+
+/// `.ddd` for `value` of `digits` decimal places, trailing zeros dropped; empty for zero.
+fn fraction(value: u32, digits: usize) -> String {
+    if value == 0 {
+        return String::new();
+    }
+    let s = format!(".{value:0digits$}");
+    s.trim_end_matches('0').to_string()
+}
+
+/// Go's `time.Duration.String()`: `0s`, `850ns`, `567.891µs`, `1.5ms`, `2m3.5s`, `1h0m0s`.
+pub(crate) fn go_duration(d: Duration) -> String {
+    let ns = d.as_nanos();
+    if ns == 0 {
+        return "0s".into();
+    }
+    if ns < 1_000 {
+        return format!("{ns}ns");
+    }
+    if ns < 1_000_000 {
+        return format!("{}{}µs", ns / 1_000, fraction((ns % 1_000) as u32, 3));
+    }
+    if ns < 1_000_000_000 {
+        return format!(
+            "{}{}ms",
+            ns / 1_000_000,
+            fraction((ns % 1_000_000) as u32, 6)
+        );
+    }
+    let secs = d.as_secs();
+    let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
+    let sec = format!("{s}{}s", fraction(d.subsec_nanos(), 9));
+    match (h, m) {
+        (0, 0) => sec,
+        (0, m) => format!("{m}m{sec}"),
+        (h, m) => format!("{h}h{m}m{sec}"),
+    }
+}
+
+/// The monitor's `uptime`/`idle` form (`myUptime`, `monitor.go`): whole seconds, with
+/// days and years, `1y2d3h4m5s` down to `5s`.
+pub(crate) fn uptime(d: Duration) -> String {
+    let secs = d.as_secs();
+    let (mins, hrs) = (secs / 60, secs / 3600);
+    let (days, yrs) = (hrs / 24, hrs / 24 / 365);
+    if yrs > 0 {
+        format!(
+            "{yrs}y{}d{}h{}m{}s",
+            days % 365,
+            hrs % 24,
+            mins % 60,
+            secs % 60
+        )
+    } else if days > 0 {
+        format!("{days}d{}h{}m{}s", hrs % 24, mins % 60, secs % 60)
+    } else if hrs > 0 {
+        format!("{hrs}h{}m{}s", mins % 60, secs % 60)
+    } else if mins > 0 {
+        format!("{mins}m{}s", secs % 60)
+    } else {
+        format!("{secs}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(20_414), (2025, 11, 22));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+    }
+
+    #[test]
+    fn timestamps() {
+        let t = UNIX_EPOCH + Duration::new(1_795_448_821, 492_940_720);
+        assert_eq!(rfc3339_nano(t), "2026-11-23T15:47:01.49294072Z");
+        assert_eq!(
+            rfc3339_nano(UNIX_EPOCH + Duration::from_secs(1_795_448_821)),
+            "2026-11-23T15:47:01Z"
+        );
+        assert_eq!(http_date(t), "Mon, 23 Nov 2026 15:47:01 GMT");
+        assert_eq!(log_timestamp(t), "2026/11/23 15:47:01.492940");
+    }
+
+    #[test]
+    fn go_durations() {
+        let cases = [
+            (Duration::ZERO, "0s"),
+            (Duration::from_nanos(850), "850ns"),
+            (Duration::from_nanos(567_000), "567µs"),
+            (Duration::from_nanos(567_891), "567.891µs"),
+            (Duration::from_micros(1_500), "1.5ms"),
+            (Duration::from_millis(2_500), "2.5s"),
+            (Duration::from_millis(123_500), "2m3.5s"),
+            (Duration::from_secs(3_600), "1h0m0s"),
+            (Duration::from_secs(120), "2m0s"),
+        ];
+        for (d, want) in cases {
+            assert_eq!(go_duration(d), want, "{d:?}");
+        }
+    }
+
+    #[test]
+    fn uptimes() {
+        assert_eq!(uptime(Duration::from_millis(1_900)), "1s");
+        assert_eq!(uptime(Duration::from_secs(61)), "1m1s");
+        assert_eq!(uptime(Duration::from_secs(3_600)), "1h0m0s");
+        assert_eq!(uptime(Duration::from_secs(90_061)), "1d1h1m1s");
+        assert_eq!(uptime(Duration::from_secs(365 * 86_400 + 1)), "1y0d0h0m1s");
+    }
+}
