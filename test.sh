@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The test command: every Rust test (unit, property, raw protocol, async-nats, stress), then
 # the other real clients (nats-py, and the Node.js example with the npm `nats` package),
-# each of which skips itself when its runtime is missing.
+# each of which skips itself when its runtime is missing, and the monitoring checks (the Go
+# server side by side, a Prometheus parser, the dashboard in headless Chromium).
 set -euo pipefail
 cd "$(dirname "$0")"
 cargo test --release --workspace "$@"
-cargo build --release --bin riptide
-export RIPTIDE_BIN=target/release/riptide
+cargo build --release --workspace --bins
+export RIPTIDE_BIN=target/release/riptide LOADGEN_BIN=target/release/loadgen
 tests/clients/run-python.sh
 examples/node-orders/run-test.sh
+tests/monitor/run.sh

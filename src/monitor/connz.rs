@@ -92,11 +92,12 @@ struct ConnInfo<'a> {
     #[serde(skip_serializing_if = "str::is_empty")]
     authorized_user: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    account: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     subscriptions_list: Option<Vec<&'a str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     subscriptions_list_detail: Option<Vec<SubDetail<'a>>>,
+    /// The account's name tag; `account` itself is shown only for accounts other than `$G`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name_tag: Option<&'static str>,
 }
 
 #[derive(Serialize)]
@@ -285,10 +286,10 @@ fn conn_info<'a>(
         lang: &c.lang,
         version: &c.version,
         authorized_user: if auth { &c.user } else { "" },
-        account: auth.then_some(GLOBAL_ACCOUNT),
         subscriptions_list: (subs && !c.subs.is_empty())
             .then(|| c.subs.iter().map(|s| s.subject.as_str()).collect()),
         subscriptions_list_detail: (detail && !c.subs.is_empty())
             .then(|| c.subs.iter().map(|s| SubDetail::new(s, None)).collect()),
+        name_tag: auth.then_some(GLOBAL_ACCOUNT),
     }
 }

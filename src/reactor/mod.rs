@@ -419,12 +419,8 @@ impl Reactor {
             }
         } else if res < 0 && res != -libc::ENOBUFS && res != -libc::ECANCELED {
             if !slot.shut {
-                let reason = if res == -libc::ECONNRESET {
-                    CloseReason::ClientClosed
-                } else {
-                    CloseReason::ReadError
-                };
-                self.shard.on_read_closed(id, reason);
+                // A reset is a read error too, as Go's readLoop reports it (`Read Error`).
+                self.shard.on_read_closed(id, CloseReason::ReadError);
             }
         } else if !more {
             // Out of provided buffers (ENOBUFS), cancelled for a stall, or the kernel ended
