@@ -396,6 +396,18 @@ mod tests {
     }
 
     #[test]
+    fn monitoring_keys() {
+        let (c, _) = load_text("http: \"127.0.0.1:8333\"\nhttp_base_path: /mon\n", false).unwrap();
+        assert_eq!(c.http_host.as_deref(), Some("127.0.0.1"));
+        assert_eq!(c.http_port, Some(8333));
+        assert_eq!(c.http_base_path, "/mon");
+        let (c, _) = load_text("http_port: 8222\n", false).unwrap();
+        assert_eq!((c.http_host, c.http_port), (None, Some(8222)));
+        let e = load_text("https_port: 8443\n", false).unwrap_err().0;
+        assert!(e.contains("\"https_port\" is not supported"), "{e}");
+    }
+
+    #[test]
     fn durations() {
         assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
         assert_eq!(parse_duration("1h30m"), Some(Duration::from_secs(5400)));
