@@ -102,11 +102,7 @@ for rep in $(seq 1 "$REPS"); do
     sizes=$SIZES
     [ "$scen" = reqrep ] && sizes=128
     for size in $sizes; do
-      if [ $((rep % 2)) = 1 ]; then
-        run_one go "$GO_PORT" "$scen" "$size" "$rep"; run_one riptide "$RT_PORT" "$scen" "$size" "$rep"
-      else
-        run_one riptide "$RT_PORT" "$scen" "$size" "$rep"; run_one go "$GO_PORT" "$scen" "$size" "$rep"
-      fi
+      alternate "$rep" "run_one go $GO_PORT $scen $size $rep" "run_one riptide $RT_PORT $scen $size $rep"
     done
   done
 done

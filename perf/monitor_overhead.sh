@@ -67,11 +67,7 @@ run() { # NAME PORT HTTP POLL(0|1) REP
 
 for rep in $(seq "$REPS"); do
   for poll in 0 1; do
-    if [ $((rep % 2)) = 1 ]; then
-      run riptide "$RT_PORT" "$RT_HTTP" "$poll" "$rep"; run go "$GO_PORT" "$GO_HTTP" "$poll" "$rep"
-    else
-      run go "$GO_PORT" "$GO_HTTP" "$poll" "$rep"; run riptide "$RT_PORT" "$RT_HTTP" "$poll" "$rep"
-    fi
+    alternate "$rep" "run riptide $RT_PORT $RT_HTTP $poll $rep" "run go $GO_PORT $GO_HTTP $poll $rep"
   done
 done
 

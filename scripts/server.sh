@@ -22,3 +22,15 @@ start_server() {
   done
   return 1
 }
+
+# alternate REP CMD_A CMD_B: runs A then B on odd repetitions and B then A on even ones, so
+# neither server always runs first. Each command is one string, split on spaces when run, so
+# its arguments must not contain spaces.
+alternate() {
+  local rep=$1 a=$2 b=$3
+  if [ $((rep % 2)) = 1 ]; then
+    $a; $b
+  else
+    $b; $a
+  fi
+}

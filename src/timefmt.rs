@@ -16,21 +16,32 @@ pub(crate) fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
-/// Seconds and nanoseconds since the epoch, split into a UTC date and time of day.
+/// A UTC date and time of day, split out of a `SystemTime`.
 struct Civil {
     date: (i64, u32, u32),
-    secs_of_day: i64,
+    hour: i64,
+    min: i64,
+    sec: i64,
     nanos: u32,
     days: i64,
+}
+
+impl Civil {
+    /// `15:04:05`.
+    fn clock(&self) -> String {
+        format!("{:02}:{:02}:{:02}", self.hour, self.min, self.sec)
+    }
 }
 
 fn civil(t: SystemTime) -> Civil {
     let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = d.as_secs() as i64;
-    let days = secs.div_euclid(86_400);
+    let (days, s) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     Civil {
         date: civil_from_days(days),
-        secs_of_day: secs.rem_euclid(86_400),
+        hour: s / 3600,
+        min: s % 3600 / 60,
+        sec: s % 60,
         nanos: d.subsec_nanos(),
         days,
     }
@@ -40,14 +51,7 @@ fn civil(t: SystemTime) -> Civil {
 pub(crate) fn log_timestamp(t: SystemTime) -> String {
     let c = civil(t);
     let (y, m, d) = c.date;
-    let s = c.secs_of_day;
-    format!(
-        "{y:04}/{m:02}/{d:02} {:02}:{:02}:{:02}.{:06}",
-        s / 3600,
-        s % 3600 / 60,
-        s % 60,
-        c.nanos / 1000
-    )
+    format!("{y:04}/{m:02}/{d:02} {}.{:06}", c.clock(), c.nanos / 1000)
 }
 
 /// Go's `time.RFC3339Nano` in UTC: `2026-11-23T15:47:01.49294072Z`, trailing zeros of the
@@ -55,12 +59,9 @@ pub(crate) fn log_timestamp(t: SystemTime) -> String {
 pub(crate) fn rfc3339_nano(t: SystemTime) -> String {
     let c = civil(t);
     let (y, m, d) = c.date;
-    let s = c.secs_of_day;
     format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}{}Z",
-        s / 3600,
-        s % 3600 / 60,
-        s % 60,
+        "{y:04}-{m:02}-{d:02}T{}{}Z",
+        c.clock(),
         fraction(c.nanos, 9)
     )
 }
@@ -73,14 +74,11 @@ pub(crate) fn http_date(t: SystemTime) -> String {
     ];
     let c = civil(t);
     let (y, m, d) = c.date;
-    let s = c.secs_of_day;
     format!(
-        "{}, {d:02} {} {y:04} {:02}:{:02}:{:02} GMT",
+        "{}, {d:02} {} {y:04} {} GMT",
         DAYS[c.days.rem_euclid(7) as usize],
         MONTHS[(m - 1) as usize],
-        s / 3600,
-        s % 3600 / 60,
-        s % 60
+        c.clock()
     )
 }
 
