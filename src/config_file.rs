@@ -61,21 +61,38 @@ impl std::fmt::Display for ConfigError {
 /// Loads `path` over `cfg`. Warnings (e.g. a bare number for a duration) are returned to be
 /// logged; with `strict` (the `-t` check) they are errors, as in the Go server.
 pub fn load(path: &Path, cfg: &mut Config, strict: bool) -> Result<Vec<String>, ConfigError> {
-    let root = conf::parse_file(path).map_err(|e| {
-        if e.line == 0 {
-            ConfigError(e.msg)
-        } else {
-            ConfigError(format!("Parse error on {e}"))
-        }
-    })?;
-    let file = path.display().to_string();
+    let root = conf::parse_file(path).map_err(parse_error)?;
+    apply_document(&root, &path.display().to_string(), cfg, strict)
+}
+
+/// Loads configuration text with no file behind it (`include` is then an error).
+pub fn load_str(text: &str, cfg: &mut Config, strict: bool) -> Result<Vec<String>, ConfigError> {
+    let root = conf::parse(text).map_err(parse_error)?;
+    apply_document(&root, "<text>", cfg, strict)
+}
+
+fn parse_error(e: conf::ConfError) -> ConfigError {
+    if e.line == 0 {
+        ConfigError(e.msg)
+    } else {
+        ConfigError(format!("Parse error on {e}"))
+    }
+}
+
+/// Applies a parsed document's keys to `cfg`; errors name `file:line:col`.
+fn apply_document(
+    root: &Value,
+    file: &str,
+    cfg: &mut Config,
+    strict: bool,
+) -> Result<Vec<String>, ConfigError> {
     let Value::Map(entries) = root else {
         unreachable!("a document is a map")
     };
     let mut warnings = Vec::new();
-    for (key, item) in &entries {
+    for (key, item) in entries {
         let at = |msg: String| ConfigError(format!("{file}:{}:{}: {msg}", item.line, item.col));
-        apply(key, item, cfg, &mut warnings, &file, strict).map_err(at)?;
+        apply(key, item, cfg, &mut warnings, file, strict).map_err(at)?;
     }
     Ok(warnings)
 }
@@ -315,16 +332,8 @@ mod tests {
     use super::*;
 
     fn load_text(text: &str, strict: bool) -> Result<(Config, Vec<String>), ConfigError> {
-        let path = std::env::temp_dir().join(format!(
-            "riptide-cf-{}-{}.conf",
-            std::process::id(),
-            text.len()
-        ));
-        std::fs::write(&path, text).unwrap();
         let mut cfg = Config::default();
-        let r = load(&path, &mut cfg, strict).map(|w| (cfg, w));
-        std::fs::remove_file(&path).unwrap();
-        r
+        load_str(text, &mut cfg, strict).map(|w| (cfg, w))
     }
 
     #[test]

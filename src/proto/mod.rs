@@ -3,6 +3,8 @@
 pub(crate) mod args;
 pub mod encode;
 pub mod parser;
+#[doc(hidden)]
+pub mod record;
 
 pub use parser::{Flow, Handler, ParseError, Parser, PubArgs, Publish, Stop};
 

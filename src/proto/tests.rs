@@ -2,80 +2,8 @@
 
 use proptest::prelude::*;
 
+use super::record::{parse_split, Ev, Rec};
 use super::*;
-
-/// An operation as the handler saw it, owned.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Ev {
-    Connect(Vec<u8>),
-    PubArgs(Vec<u8>, Option<Vec<u8>>, Option<usize>, usize),
-    Pub(Vec<u8>, Option<Vec<u8>>, Option<usize>, Vec<u8>),
-    Sub(Vec<u8>, Option<Vec<u8>>, Vec<u8>),
-    Unsub(Vec<u8>, Option<i64>),
-    Ping,
-    Pong,
-    Err(Vec<u8>),
-}
-
-#[derive(Default)]
-struct Rec {
-    evs: Vec<Ev>,
-    max_payload: usize,
-    pause_on_ping: bool,
-}
-
-impl Handler for Rec {
-    fn connect(&mut self, json: &[u8]) -> Result<Flow, Stop> {
-        self.evs.push(Ev::Connect(json.to_vec()));
-        Ok(Flow::Continue)
-    }
-    fn pub_args(&mut self, a: &PubArgs<'_>) -> Result<(), Stop> {
-        self.evs.push(Ev::PubArgs(
-            a.subject.to_vec(),
-            a.reply.map(<[u8]>::to_vec),
-            a.header_len,
-            a.total_len,
-        ));
-        if self.max_payload > 0 && a.total_len > self.max_payload {
-            return Err(Stop);
-        }
-        Ok(())
-    }
-    fn publish(&mut self, m: Publish<'_>) -> Result<Flow, Stop> {
-        self.evs.push(Ev::Pub(
-            m.subject.to_vec(),
-            m.reply.map(<[u8]>::to_vec),
-            m.header_len,
-            m.data.to_vec(),
-        ));
-        Ok(Flow::Continue)
-    }
-    fn sub(&mut self, s: &[u8], q: Option<&[u8]>, sid: &[u8]) -> Result<Flow, Stop> {
-        self.evs
-            .push(Ev::Sub(s.to_vec(), q.map(<[u8]>::to_vec), sid.to_vec()));
-        Ok(Flow::Continue)
-    }
-    fn unsub(&mut self, sid: &[u8], max: Option<i64>) -> Result<Flow, Stop> {
-        self.evs.push(Ev::Unsub(sid.to_vec(), max));
-        Ok(Flow::Continue)
-    }
-    fn ping(&mut self) -> Result<Flow, Stop> {
-        self.evs.push(Ev::Ping);
-        Ok(if self.pause_on_ping {
-            Flow::Pause
-        } else {
-            Flow::Continue
-        })
-    }
-    fn pong(&mut self) -> Result<Flow, Stop> {
-        self.evs.push(Ev::Pong);
-        Ok(Flow::Continue)
-    }
-    fn client_err(&mut self, text: &[u8]) -> Stop {
-        self.evs.push(Ev::Err(text.to_vec()));
-        Stop
-    }
-}
 
 const MCL: usize = 4096;
 
@@ -221,22 +149,6 @@ fn pause_leaves_the_rest() {
 }
 
 /// Feeds `input` in pieces cut at `cuts`, returning the events and final result.
-fn parse_pieces(input: &[u8], cuts: &[usize]) -> (Vec<Ev>, Result<(), ParseError>) {
-    let mut p = Parser::new(MCL);
-    let mut h = Rec::default();
-    let mut start = 0;
-    for &c in cuts.iter().chain(std::iter::once(&input.len())) {
-        if c < start {
-            continue;
-        }
-        if let Err(e) = p.parse(&input[start..c], &mut h) {
-            return (h.evs, Err(e));
-        }
-        start = c;
-    }
-    (h.evs, Ok(()))
-}
-
 fn op() -> impl Strategy<Value = Vec<u8>> {
     let subj = "[a-z]{1,4}(\\.[a-z*>]{1,3}){0,2}";
     prop_oneof![
@@ -292,7 +204,7 @@ proptest! {
         let (whole, r) = parse_all(&input);
         prop_assert_eq!(r, Ok(input.len()));
         for cut in 0..=input.len() {
-            let (evs, r) = parse_pieces(&input, &[cut]);
+            let (evs, r) = parse_split(&input, &[cut], MCL);
             prop_assert_eq!(r, Ok(()));
             prop_assert_eq!(&evs, &whole);
         }
@@ -305,15 +217,15 @@ proptest! {
         let (whole, _) = parse_all(&input);
         let mut at: Vec<usize> = cuts.drain(..).map(|i| i.index(input.len() + 1)).collect();
         at.sort_unstable();
-        prop_assert_eq!(parse_pieces(&input, &at).0, whole.clone());
+        prop_assert_eq!(parse_split(&input, &at, MCL).0, whole.clone());
         let bytewise: Vec<usize> = (1..input.len()).collect();
-        prop_assert_eq!(parse_pieces(&input, &bytewise).0, whole);
+        prop_assert_eq!(parse_split(&input, &bytewise, MCL).0, whole);
     }
 
     /// Garbage never panics, and an error is final.
     #[test]
     fn garbage_never_panics(data in prop::collection::vec(any::<u8>(), 0..300), cut in any::<prop::sample::Index>()) {
         let c = cut.index(data.len() + 1);
-        let _ = parse_pieces(&data, &[c]);
+        let _ = parse_split(&data, &[c], MCL);
     }
 }
