@@ -28,6 +28,7 @@
 //! - [`monitor`]: the HTTP monitoring port: Go's JSON endpoints, `/metrics`, `/dashboard`.
 //! - [`timefmt`]: the Go server's date and duration formats.
 //! - [`signals`]: stop signals taken synchronously by the main thread.
+//! - `fuzzing`: the fuzz targets' checks, replayed by `cargo test` on past failures.
 
 pub mod auth;
 pub mod cli;
@@ -36,6 +37,8 @@ pub mod config;
 pub mod config_file;
 pub mod conn;
 pub mod fanout;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod info;
 pub mod log;
 pub mod monitor;

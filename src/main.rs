@@ -92,7 +92,7 @@ fn run(cfg: Config) -> Result<(), String> {
         None => Box::new(std::io::stderr()),
     };
     riptide::log::init(sink, cfg.debug, cfg.trace);
-    raise_fd_limit();
+    runtime::raise_fd_limit();
     let signals = riptide::signals::block()?;
 
     log_at!(Info, "Starting riptide (nats-server compatible)");
@@ -154,19 +154,6 @@ fn run(cfg: Config) -> Result<(), String> {
     }
     log_at!(Info, "Server Exiting..");
     Ok(())
-}
-
-/// Raises the open-file soft limit to the hard limit, as the Go runtime does at start, so
-/// that tens of thousands of clients fit.
-fn raise_fd_limit() {
-    // SAFETY: plain get/setrlimit on a local struct.
-    unsafe {
-        let mut l: libc::rlimit = std::mem::zeroed();
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut l) == 0 && l.rlim_cur < l.rlim_max {
-            l.rlim_cur = l.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &l);
-        }
-    }
 }
 
 /// The store directory is created if missing; a file in its place is an error, with the

@@ -4,6 +4,7 @@
 use std::io;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::os::fd::OwnedFd;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use crate::config::Config;
 use crate::fanout::Mesh;
 use crate::info::new_server_id;
+use crate::log_at;
 use crate::monitor::{Mailbox, Monitor};
 use crate::reactor::{new_ring, Reactor, RingMode};
 use crate::server::Server;
@@ -185,6 +187,39 @@ fn check_kernel() -> Result<(), StartError> {
     }
 }
 
+/// Raises the open-file soft limit to the hard limit, as the Go runtime does at start, so
+/// that tens of thousands of clients fit.
+pub fn raise_fd_limit() {
+    // SAFETY: plain get/setrlimit on a local struct.
+    unsafe {
+        let mut l: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut l) == 0 && l.rlim_cur < l.rlim_max {
+            l.rlim_cur = l.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &l);
+        }
+    }
+}
+
+/// What the process exits with when a shard panics: what a Go program's unrecovered panic
+/// exits with, so that supervisors treat both servers alike.
+pub const PANIC_EXIT_CODE: i32 = 2;
+
+/// The panic policy: crash fast, loudly. A shard's subject index, interest tables and rings
+/// are shared by all its connections and by the other shards (which wait on its PONG
+/// barrier and ring space); a panic halfway through an update leaves them in a state no
+/// one can trust, and a dead shard would silently stall every client that needs it.
+/// So the panic is logged as fatal, naming the shard (the default hook has already printed
+/// where it happened), and the whole process exits for a supervisor to restart.
+fn exit_on_shard_panic(shard: usize, panic: &(dyn std::any::Any + Send)) -> ! {
+    let msg = panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)");
+    log_at!(Fatal, "Shard {shard} panicked, exiting: {msg}");
+    std::process::exit(PANIC_EXIT_CODE)
+}
+
 /// Binds, starts one pinned thread per shard and returns once all of them are running.
 pub fn start(cfg: Config) -> Result<Running, StartError> {
     check_kernel()?;
@@ -244,7 +279,9 @@ pub fn start(cfg: Config) -> Result<Running, StartError> {
                 match reactor {
                     Ok((r, mode)) => {
                         let _ = ready.send(Ok(mode));
-                        r.run();
+                        if let Err(panic) = catch_unwind(AssertUnwindSafe(|| r.run())) {
+                            exit_on_shard_panic(id, panic.as_ref());
+                        }
                     }
                     Err(m) => {
                         let _ = ready.send(Err(m));

@@ -13,8 +13,14 @@ pub struct Server {
     /// The client port actually bound.
     pub port: u16,
     pub info: InfoTemplate,
+    /// Fault injection for the panic-policy test: a CONNECT with this client name panics
+    /// the shard handling it. Set from [`FAULT_PANIC_ON_CONNECT_ENV`]; `None` in production.
+    pub panic_on_connect_name: Option<String>,
     connections: AtomicUsize,
 }
+
+/// The environment variable that arms [`Server::panic_on_connect_name`].
+pub const FAULT_PANIC_ON_CONNECT_ENV: &str = "RIPTIDE_FAULT_PANIC_ON_CONNECT";
 
 impl Server {
     pub fn new(cfg: Config, server_id: String, port: u16) -> Server {
@@ -32,6 +38,7 @@ impl Server {
             server_id,
             port,
             info,
+            panic_on_connect_name: std::env::var(FAULT_PANIC_ON_CONNECT_ENV).ok(),
             connections: AtomicUsize::new(0),
         }
     }

@@ -3,79 +3,13 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::process::{Proc, BIN, START_WAIT};
 use common::Raw;
-
-const BIN: &str = env!("CARGO_BIN_EXE_riptide");
-const START_WAIT: Duration = Duration::from_secs(20);
-
-/// A server process and the log lines it printed up to `Server is ready`.
-struct Proc {
-    child: Child,
-    lines: Vec<String>,
-}
-
-impl Proc {
-    fn start(args: &[&str]) -> Proc {
-        let mut child = Command::new(BIN)
-            .args(args)
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut r = BufReader::new(child.stderr.take().unwrap());
-        let mut lines = Vec::new();
-        let deadline = Instant::now() + START_WAIT;
-        loop {
-            let mut l = String::new();
-            assert!(r.read_line(&mut l).unwrap() > 0, "exited early: {lines:?}");
-            lines.push(l.trim_end().to_string());
-            if l.contains("Server is ready") {
-                break;
-            }
-            assert!(Instant::now() < deadline, "{lines:?}");
-        }
-        // Keep draining stderr so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in r.lines() {});
-        Proc { child, lines }
-    }
-
-    fn addr(&self) -> std::net::SocketAddr {
-        let l = self
-            .lines
-            .iter()
-            .find(|l| l.contains("Listening for client connections on "))
-            .unwrap();
-        let hostport = l.rsplit("on ").next().unwrap();
-        hostport.parse().unwrap()
-    }
-
-    fn signal(&self, sig: i32) {
-        // SAFETY: signalling the child we started.
-        unsafe { libc::kill(self.child.id() as i32, sig) };
-    }
-
-    fn wait(mut self) -> i32 {
-        let deadline = Instant::now() + START_WAIT;
-        loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                return s.code().unwrap_or(-1);
-            }
-            assert!(Instant::now() < deadline, "did not exit");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use riptide::runtime::PANIC_EXIT_CODE;
+use riptide::server::FAULT_PANIC_ON_CONNECT_ENV;
 
 fn run(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(BIN).args(args).output().unwrap();
@@ -136,6 +70,31 @@ fn go_shaped_startup_lines_random_port_and_sigterm() {
     p.signal(libc::SIGTERM);
     assert_eq!(c.read_to_close(), b"");
     assert_eq!(p.wait(), 0);
+}
+
+/// The panic policy (`runtime::PANIC_EXIT_CODE`): a panic in connection handling logs a
+/// fatal line naming the shard and exits the process, rather than leave a dead shard that
+/// silently stalls its clients and the shards waiting on it.
+#[test]
+fn shard_panic_exits_the_process_with_a_fatal_log() {
+    let p = Proc::start_with_env(
+        &["-a", "127.0.0.1", "-p", "-1", "--shards", "2"],
+        &[(FAULT_PANIC_ON_CONNECT_ENV, "boom")],
+    );
+    let mut fine = Raw::connect(p.addr());
+    fine.send(b"CONNECT {\"name\":\"fine\"}\r\n");
+    assert_eq!(fine.sync(), b"+OK\r\n", "only the armed name panics");
+    let mut boom = Raw::connect(p.addr());
+    boom.send(b"CONNECT {\"name\":\"boom\"}\r\n");
+    let (code, log) = p.wait_with_log();
+    assert_eq!(code, PANIC_EXIT_CODE, "{log:?}");
+    let fatal = "panicked, exiting: fault injection: CONNECT from a client named boom";
+    assert!(
+        log.iter()
+            .any(|l| l.contains("[FTL] Shard ") && l.ends_with(fatal)),
+        "{log:?}"
+    );
+    assert_eq!(fine.read_to_close(), b"", "the process is gone");
 }
 
 #[test]

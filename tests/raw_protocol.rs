@@ -2,30 +2,16 @@
 
 mod common;
 
-use common::{go_cases::CASES, one_per_shard, start, Raw};
+use common::go_cases::{self, CASES};
+use common::{one_per_shard, start, Raw};
 
 /// Every case the Go server answered in `tests/common/go_cases.rs`, on a 2-shard server:
 /// the same bytes, and the connection closed exactly when the Go server closed it.
 #[test]
 fn same_bytes_as_the_go_server() {
     let srv = start(2);
-    for (name, input, want, closes) in CASES {
-        let mut c = Raw::connect(srv.addr);
-        c.send(input);
-        let got = if *closes {
-            c.read_to_close()
-        } else {
-            // Each open case ends with PING: read exactly what the Go server sent.
-            let got = c.read_n(want.len());
-            // Nothing more came before our own marker PING's PONG.
-            assert_eq!(c.sync(), b"", "{name}: extra bytes");
-            got
-        };
-        assert_eq!(
-            String::from_utf8_lossy(&got),
-            String::from_utf8_lossy(want),
-            "case {name}"
-        );
+    for case in CASES {
+        go_cases::check(srv.addr, case);
     }
 }
 

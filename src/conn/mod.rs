@@ -71,6 +71,25 @@ pub struct ConnectMsg {
     pub new_account: Option<bool>,
 }
 
+impl ConnectMsg {
+    /// Parses CONNECT's JSON as Go's `json.Unmarshal` into a struct does: `null` changes
+    /// nothing, anything but an object is an error, keys match case-insensitively and a
+    /// repeated key's last value wins.
+    pub fn parse(json: &[u8]) -> Result<ConnectMsg, serde_json::Error> {
+        match serde_json::from_slice(json)? {
+            serde_json::Value::Null => Ok(ConnectMsg::default()),
+            serde_json::Value::Object(fields) => {
+                let folded: serde_json::Map<String, serde_json::Value> = fields
+                    .into_iter()
+                    .map(|(k, v)| (k.to_ascii_lowercase(), v))
+                    .collect();
+                ConnectMsg::deserialize(serde_json::Value::Object(folded))
+            }
+            _ => Err(serde::de::Error::custom("CONNECT is not a JSON object")),
+        }
+    }
+}
+
 impl ClientOpts {
     pub fn merge(&mut self, m: &ConnectMsg) {
         macro_rules! take {

@@ -152,7 +152,7 @@ pub(super) fn metrics(ctx: &Context, _: &Request) -> Response {
         "Shards (one reactor thread each).",
         snaps.len() as f64,
     );
-    let shard: [(&str, Kind, &str, ShardFigure); 15] = [
+    let shard: [(&str, Kind, &str, ShardFigure); 16] = [
         (
             "connections",
             Gauge,
@@ -164,6 +164,12 @@ pub(super) fn metrics(ctx: &Context, _: &Request) -> Response {
             Gauge,
             "Subscriptions of the shard's clients.",
             |s| s.subscriptions as f64,
+        ),
+        (
+            "remote_interest",
+            Gauge,
+            "Entries of other shards' interest replicated to the shard.",
+            |s| s.remote_interest as f64,
         ),
         (
             "in_msgs_total",

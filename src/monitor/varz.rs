@@ -215,6 +215,7 @@ pub(super) fn shardz(ctx: &Context, _: &Request) -> Response {
                 "shard": s.shard,
                 "connections": s.connections,
                 "subscriptions": s.subscriptions,
+                "remote_interest": s.remote_interest,
                 "in_msgs": s.stats.in_msgs,
                 "in_bytes": s.stats.in_bytes,
                 "out_msgs": s.stats.out_msgs,

@@ -75,10 +75,15 @@ const MIN_RTT: std::time::Duration = std::time::Duration::from_micros(1);
 impl Handler for ConnCtx<'_> {
     fn connect(&mut self, json: &[u8]) -> Result<Flow, Stop> {
         self.trace("CONNECT", json);
-        let msg: ConnectMsg = match serde_json::from_slice(json) {
+        let msg = match ConnectMsg::parse(json) {
             Ok(m) => m,
             Err(_) => return Err(self.fail(None, CloseReason::ProtocolViolation)),
         };
+        if let (Some(armed), Some(name)) = (&self.shard.server.panic_on_connect_name, &msg.name) {
+            if armed == name {
+                panic!("fault injection: CONNECT from a client named {name}");
+            }
+        }
         if self.shard.conns[self.id].auth_pending {
             match auth::check(&self.shard.server.cfg.auth, &msg) {
                 Login::User(u) => {

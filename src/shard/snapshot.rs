@@ -82,6 +82,8 @@ pub struct ShardSnapshot {
     pub reactor: ReactorStats,
     pub connections: usize,
     pub subscriptions: usize,
+    /// Entries in the replicated interest of the other shards.
+    pub remote_interest: usize,
     pub cache: CacheStats,
     pub conns: Vec<ConnSnapshot>,
     pub closed: Vec<ConnSnapshot>,
@@ -205,6 +207,7 @@ impl Shard {
             reactor,
             connections: open.count(),
             subscriptions: self.subs.len(),
+            remote_interest: self.interest.remote.len(),
             cache: self.cache.stats(),
             conns,
             closed,

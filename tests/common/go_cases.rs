@@ -1,5 +1,35 @@
+//! Raw protocol cases with the Go server's replies, and the check that Riptide answers the same.
+
+use std::net::SocketAddr;
+
+use super::Raw;
+
+/// (name, bytes sent, bytes the Go server answered, whether it then closed)
+pub type Case = (&'static str, &'static [u8], &'static [u8], bool);
+
+/// Sends a case on a fresh connection: the same bytes as the Go server, and the connection
+/// closed exactly when the Go server closed it.
+pub fn check(addr: SocketAddr, (name, input, want, closes): &Case) {
+    let mut c = Raw::connect(addr);
+    c.send(input);
+    let got = if *closes {
+        c.read_to_close()
+    } else {
+        // Each open case ends with PING: read exactly what the Go server sent.
+        let got = c.read_n(want.len());
+        // Nothing more came before our own marker PING's PONG.
+        assert_eq!(c.sync(), b"", "{name}: extra bytes");
+        got
+    };
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        String::from_utf8_lossy(want),
+        "case {name}"
+    );
+}
+
 // Generated from nats-server 2.15.1's replies by tests/oracle/probe.py's cases.
-pub const CASES: &[(&str, &[u8], &[u8], bool)] = &[
+pub const CASES: &[Case] = &[
     ("ping", b"PING\r\n", b"PONG\r\n", false),
     ("ping_lower_junk", b"ping foo\r\n", b"PONG\r\n", false),
     ("pingx", b"PINGX\r\n", b"PONG\r\n", false),
@@ -56,4 +86,23 @@ pub const CASES: &[(&str, &[u8], &[u8], bool)] = &[
     ("pub_crlf_in_ctrl_space", b"PUB foo  2 \r\nhi\r\nPING\r\n", b"+OK\r\nPONG\r\n", false),
     ("msg_from_client", b"MSG foo 1 2\r\nhi\r\n", b"-ERR 'Unknown Protocol Operation'\r\n", true),
     ("js_api", b"CONNECT {\"verbose\":false,\"headers\":true,\"no_responders\":true}\r\nSUB _INBOX.x 1\r\nPUB $JS.API.INFO _INBOX.x 0\r\n\r\nPING\r\n", b"HMSG _INBOX.x 1 44 44\r\nNATS/1.0 503\r\nNats-Subject: $JS.API.INFO\r\n\r\n\r\nPONG\r\n", false),
+    ("pub_negative", b"PUB foo -1\r\nPING\r\n", b"", true),
+    ("hpub_negative", b"CONNECT {\"headers\":true,\"verbose\":false}\r\nHPUB foo -1 5\r\nPING\r\n", b"", true),
+    ("hpub_neg_total", b"CONNECT {\"headers\":true,\"verbose\":false}\r\nHPUB foo 2 -5\r\nPING\r\n", b"", true),
+    ("pub_u64_wrap", b"PUB foo 18446744073709551617\r\nPING\r\n", b"", true),
+    ("binary", b"\x00\xff\xfe\x80garbage\r\nPING\r\n", b"-ERR 'Unknown Protocol Operation'\r\n", true),
+    ("connect_nothing", b"CONNECT\r\nPING\r\n", b"", true),
+    ("connect_unclosed", b"CONNECT {\"verbose\":false\r\nPING\r\n", b"", true),
+    ("connect_array", b"CONNECT []\r\nPING\r\n", b"", true),
+    ("connect_string", b"CONNECT \"x\"\r\nPING\r\n", b"", true),
+    ("connect_trailing", b"CONNECT {} x\r\nPING\r\n", b"", true),
+    ("connect_name_num", b"CONNECT {\"verbose\":false,\"name\":123}\r\nPING\r\n", b"", true),
+    ("connect_null", b"CONNECT null\r\nPING\r\n", b"+OK\r\nPONG\r\n", false),
+    ("connect_case_fold", b"CONNECT {\"VERBOSE\":false}\r\nPING\r\n", b"PONG\r\n", false),
+    ("connect_dup_key", b"CONNECT {\"Verbose\":false,\"verbose\":true}\r\nPING\r\n", b"+OK\r\nPONG\r\n", false),
+    ("connect_nested", b"CONNECT {\"verbose\":false,\"x\":{\"y\":[1,2,{\"z\":null}]}}\r\nPING\r\n", b"PONG\r\n", false),
+    ("connect_twice", b"CONNECT {\"verbose\":false}\r\nCONNECT {\"verbose\":false}\r\nPING\r\n", b"PONG\r\n", false),
+    ("unsub_neg", b"CONNECT {\"verbose\":false}\r\nSUB foo 1\r\nUNSUB 1 -5\r\nPUB foo 1\r\na\r\nPING\r\n", b"PONG\r\n", false),
+    ("sub_nul", b"CONNECT {\"verbose\":false}\r\nSUB fo\x00o 1\r\nPING\r\n", b"PONG\r\n", false),
+    ("lone_cr", b"PING\r\rPING\r\n", b"PONG\r\n", false),
 ];

@@ -3,9 +3,12 @@
 #![allow(dead_code)]
 
 pub mod go_cases;
+pub mod http;
+pub mod process;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use riptide::config::Config;
@@ -114,6 +117,25 @@ impl Raw {
             assert!(Instant::now() < deadline, "not closed");
         }
         std::mem::take(&mut self.buf)
+    }
+
+    /// Closes with RST instead of FIN: `SO_LINGER` on with a zero timeout.
+    pub fn reset(self) {
+        let linger = libc::linger {
+            l_onoff: 1,
+            l_linger: 0,
+        };
+        // SAFETY: a valid socket and a correctly sized option value.
+        let rc = unsafe {
+            libc::setsockopt(
+                self.s.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_LINGER,
+                (&linger as *const libc::linger).cast(),
+                std::mem::size_of::<libc::linger>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(rc, 0, "SO_LINGER");
     }
 
     /// Sends PING and reads up to its PONG: everything the server sent before it.

@@ -1,0 +1,137 @@
+//! The checks the fuzz targets (`fuzz/`) run on arbitrary bytes. They live in the library so
+//! that `cargo test` replays every input a fuzzer ever failed on (`fuzz/regressions/`)
+//! without libFuzzer, and so each target stays one line.
+
+use crate::config::Config;
+use crate::proto::record::parse_split;
+use crate::subject::{is_valid_subscription, matches_literal, Sublist};
+
+/// Small enough that a fuzzer reaches `Maximum Control Line Exceeded` quickly.
+const FUZZ_MAX_CONTROL_LINE: usize = 256;
+
+/// The protocol parser never panics, and where its input is cut makes no difference to
+/// what it reports, up to and including the first error. The cut points come from a
+/// generator seeded by the input, so every mutation moves them and the corpus stays plain
+/// protocol text.
+pub fn parser(data: &[u8]) {
+    let whole = parse_split(data, &[], FUZZ_MAX_CONTROL_LINE);
+    let at = cut_points(data);
+    assert_eq!(
+        whole,
+        parse_split(data, &at, FUZZ_MAX_CONTROL_LINE),
+        "cut at {at:?}"
+    );
+    let bytewise: Vec<usize> = (1..data.len()).collect();
+    assert_eq!(
+        whole,
+        parse_split(data, &bytewise, FUZZ_MAX_CONTROL_LINE),
+        "fed byte by byte"
+    );
+}
+
+/// FNV-1a of the input seeds an xorshift64: cheap, deterministic, no dependency.
+fn cut_points(data: &[u8]) -> Vec<usize> {
+    let mut x = data.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    }) | 1;
+    let mut at: Vec<usize> = (0..data.len() / 4)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % (data.len() as u64 + 1)) as usize
+        })
+        .collect();
+    at.sort_unstable();
+    at
+}
+
+/// Tokens from a small alphabet so that subjects collide and wildcards and invalid
+/// subjects (empty tokens) come up often.
+const TOKENS: [&str; 6] = ["a", "b", "c", "*", ">", ""];
+const QUEUES: [Option<&[u8]>; 3] = [None, Some(b"q1"), Some(b"q2")];
+/// Subjects of up to this many tokens.
+const MAX_TOKENS: u8 = 5;
+
+/// The subject index against the obviously correct model: the bytes decode to inserts,
+/// removes and matches (4 bytes of opcode, queue, id and length, then one byte per token),
+/// and every match is checked against a list filtered with `matches_literal`.
+pub fn sublist(data: &[u8]) {
+    let mut list: Sublist<u8> = Sublist::new();
+    let mut model: Vec<(String, Option<&[u8]>, u8)> = Vec::new();
+    let mut rest = data;
+    while let [op, q, id, len, tail @ ..] = rest {
+        let n = usize::from(len % (MAX_TOKENS + 1)).min(tail.len());
+        let (toks, tail) = tail.split_at(n);
+        rest = tail;
+        let subject = toks
+            .iter()
+            .map(|t| TOKENS[usize::from(*t) % TOKENS.len()])
+            .collect::<Vec<_>>()
+            .join(".");
+        let queue = QUEUES[usize::from(*q) % QUEUES.len()];
+        let id = id % 8;
+        match op % 3 {
+            0 => {
+                let ok = list.insert(subject.as_bytes(), queue, id).is_ok();
+                assert_eq!(ok, is_valid_subscription(subject.as_bytes()), "{subject}");
+                if ok {
+                    model.push((subject, queue, id));
+                }
+            }
+            1 => {
+                let removed = list.remove(subject.as_bytes(), queue, &id);
+                let at = model
+                    .iter()
+                    .position(|(s, mq, mid)| *s == subject && *mq == queue && *mid == id);
+                assert_eq!(removed, at.is_some(), "remove {subject}");
+                if let Some(i) = at {
+                    model.remove(i);
+                }
+            }
+            _ => check_matches(&list, &model, &subject),
+        }
+        assert_eq!(list.len(), model.len());
+    }
+}
+
+fn check_matches(list: &Sublist<u8>, model: &[(String, Option<&[u8]>, u8)], subject: &str) {
+    let m = list.matches(subject.as_bytes());
+    let matching = model
+        .iter()
+        .filter(|(s, _, _)| matches_literal(s.as_bytes(), subject.as_bytes()));
+    let mut want_plain: Vec<u8> = matching
+        .clone()
+        .filter(|(_, q, _)| q.is_none())
+        .map(|(_, _, id)| *id)
+        .collect();
+    let mut want_queued: Vec<(&[u8], u8)> = matching
+        .filter_map(|(_, q, id)| q.map(|q| (q, *id)))
+        .collect();
+    let mut plain = m.plain.clone();
+    let mut queued: Vec<(&[u8], u8)> = m
+        .queues
+        .iter()
+        .flat_map(|(name, ids)| ids.iter().map(move |id| (&**name, *id)))
+        .collect();
+    for v in [&mut plain, &mut want_plain] {
+        v.sort_unstable();
+    }
+    for v in [&mut queued, &mut want_queued] {
+        v.sort_unstable();
+    }
+    assert_eq!(plain, want_plain, "plain matches of {subject}");
+    assert_eq!(queued, want_queued, "queue matches of {subject}");
+}
+
+/// The configuration parser and the key handling behind it: an error with a position or a
+/// configuration, never a panic, strict or not.
+pub fn config(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let _ = crate::conf::parse(text);
+    for strict in [false, true] {
+        let _ = crate::config_file::load_str(text, &mut Config::default(), strict);
+    }
+}
