@@ -17,6 +17,12 @@ const DEFAULT_SIZE: usize = 128;
 const DEFAULT_THROUGHPUT_MSGS: u64 = 1_000_000;
 /// Closed-loop request/reply waits a round trip per request; 100k keeps it to seconds.
 const DEFAULT_REQREP_MSGS: u64 = 100_000;
+/// A connection storm costs a TCP handshake and a NATS round trip per connection: 10k keeps
+/// it to a few seconds on loopback.
+const DEFAULT_CONNECT_CONNECTIONS: u64 = 10_000;
+/// Concurrent connectors of the connect scenario, when not given: enough to keep a server's
+/// accept queue busy while each connector waits out its own round trips.
+const DEFAULT_CONNECT_CLIENTS: usize = 16;
 /// Open-loop runs are paced by the clock, so they default to a duration.
 const DEFAULT_OPEN_LOOP_DURATION: Duration = Duration::from_secs(10);
 /// Subscribers of fanout and queue, publishers of fanin, when not given: enough to show
@@ -26,6 +32,10 @@ const DEFAULT_SUBJECTS: usize = 16;
 /// Connections per role are capped because each one is a thread.
 const MAX_CONNECTIONS_PER_ROLE: usize = 1024;
 const _: () = assert!(MAX_CONNECTIONS_PER_ROLE <= MAX_PUBLISHERS);
+/// SUBs each connection of the connect scenario sends before its PING, as a reconnecting
+/// client re-subscribes. They go out in one write; 10,000 (about 300 KB) is far more than
+/// clients usually hold.
+const MAX_SUBS_PER_CONNECTION: usize = 10_000;
 /// Subjects of the `subjects` scenario are held in memory as PUB headers.
 const MAX_SUBJECTS: usize = 1_000_000;
 const DEFAULT_RAMP_START: f64 = 10_000.0;
@@ -63,10 +73,12 @@ pub enum Scenario {
     ReqRep,
     /// Traffic spread over S subjects, M wildcard subscribers.
     Subjects,
+    /// K clients open, handshake and close connections as fast as they can.
+    Connect,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 7] = [
+    pub const ALL: [Scenario; 8] = [
         Scenario::Pub,
         Scenario::PubSub,
         Scenario::Fanout,
@@ -74,6 +86,7 @@ impl Scenario {
         Scenario::Queue,
         Scenario::ReqRep,
         Scenario::Subjects,
+        Scenario::Connect,
     ];
 
     pub fn name(self) -> &'static str {
@@ -85,6 +98,15 @@ impl Scenario {
             Scenario::Queue => "queue",
             Scenario::ReqRep => "reqrep",
             Scenario::Subjects => "subjects",
+            Scenario::Connect => "connect",
+        }
+    }
+
+    /// What `--msgs` counts.
+    pub fn unit(self) -> &'static str {
+        match self {
+            Scenario::Connect => "connections",
+            _ => "msgs",
         }
     }
 
@@ -102,14 +124,22 @@ impl Scenario {
     fn takes_subs(self) -> bool {
         matches!(
             self,
-            Scenario::PubSub | Scenario::Fanout | Scenario::Queue | Scenario::Subjects
+            Scenario::PubSub
+                | Scenario::Fanout
+                | Scenario::Queue
+                | Scenario::Subjects
+                | Scenario::Connect
         )
+    }
+
+    fn takes_clients(self) -> bool {
+        matches!(self, Scenario::ReqRep | Scenario::Connect)
     }
 
     fn default_pubs(self) -> usize {
         match self {
             Scenario::Fanin => DEFAULT_GROUP_SIZE,
-            Scenario::ReqRep => 0,
+            Scenario::ReqRep | Scenario::Connect => 0,
             _ => 1,
         }
     }
@@ -117,8 +147,23 @@ impl Scenario {
     fn default_subs(self) -> usize {
         match self {
             Scenario::Fanout | Scenario::Queue => DEFAULT_GROUP_SIZE,
-            Scenario::Pub | Scenario::ReqRep => 0,
+            Scenario::Pub | Scenario::ReqRep | Scenario::Connect => 0,
             _ => 1,
+        }
+    }
+
+    fn default_clients(self) -> usize {
+        match self {
+            Scenario::Connect => DEFAULT_CONNECT_CLIENTS,
+            _ => 1,
+        }
+    }
+
+    fn default_size(self) -> usize {
+        match self {
+            // No messages, so no payload.
+            Scenario::Connect => 0,
+            _ => DEFAULT_SIZE,
         }
     }
 }
@@ -138,8 +183,9 @@ pub struct RunArgs {
     pub size: usize,
     pub length: RunLength,
     pub pubs: usize,
+    /// Subscribers; for connect, SUBs per connection.
     pub subs: usize,
-    /// reqrep: concurrent requesters.
+    /// reqrep: concurrent requesters; connect: concurrent connectors.
     pub clients: usize,
     /// reqrep: members of the responder queue group.
     pub responders: usize,
@@ -159,9 +205,9 @@ pub struct RunArgs {
 }
 
 impl RunArgs {
-    /// Whether receivers record latency: open loop, or request/reply.
+    /// Whether latency is recorded: open loop, request/reply, and connect's handshakes.
     pub fn measures_latency(&self) -> bool {
-        self.rate.is_some() || self.scenario == Scenario::ReqRep
+        self.rate.is_some() || matches!(self.scenario, Scenario::ReqRep | Scenario::Connect)
     }
 }
 
@@ -302,7 +348,7 @@ impl Given {
             "--msgs" => put(&mut self.msgs, flag, parse_count(flag, value)?),
             "--duration" => put(&mut self.duration, flag, parse_duration(flag, value)?),
             "--pubs" => put(&mut self.pubs, flag, parse_connections(flag, value)?),
-            "--subs" => put(&mut self.subs, flag, parse_connections(flag, value)?),
+            "--subs" => put(&mut self.subs, flag, parse_whole(flag, value)?),
             "--clients" => put(&mut self.clients, flag, parse_connections(flag, value)?),
             "--responders" => put(&mut self.responders, flag, parse_connections(flag, value)?),
             "--inflight" => put(&mut self.inflight, flag, parse_inflight(flag, value)?),
@@ -349,8 +395,14 @@ impl Given {
         let Some(scenario) = self.scenario_flag else {
             return refuse("ramp needs --scenario (e.g. --scenario pubsub)");
         };
-        if scenario == Scenario::Pub {
-            return refuse("ramp measures latency, and the pub scenario has no subscribers");
+        match scenario {
+            Scenario::Pub => {
+                return refuse("ramp measures latency, and the pub scenario has no subscribers")
+            }
+            Scenario::Connect => {
+                return refuse("ramp offers message rates; connect is closed loop only")
+            }
+            _ => {}
         }
         for (flag, present) in [
             ("--rate", self.rate.is_some()),
@@ -397,6 +449,7 @@ impl Given {
         if self.pubs.is_some() && !scenario.takes_pubs() {
             return refuse(match scenario {
                 Scenario::ReqRep => "reqrep takes --clients (requesters), not --pubs".to_string(),
+                Scenario::Connect => "connect takes --clients (connectors), not --pubs".to_string(),
                 _ => format!(
                     "{name} has one publisher; --pubs applies to pub, pubsub, fanin and subjects"
                 ),
@@ -406,17 +459,34 @@ impl Given {
             return refuse(match scenario {
                 Scenario::ReqRep => "reqrep takes --responders, not --subs".to_string(),
                 Scenario::Pub => "pub has no subscribers; use pubsub for publishers and subscribers".to_string(),
-                _ => format!("{name} has one subscriber; --subs applies to pubsub, fanout, queue and subjects"),
+                _ => format!("{name} has one subscriber; --subs applies to pubsub, fanout, queue, subjects and connect"),
             });
+        }
+        if self.clients.is_some() && !scenario.takes_clients() {
+            return refuse("--clients applies to reqrep and connect only");
         }
         if scenario != Scenario::ReqRep {
             for (flag, present) in [
-                ("--clients", self.clients.is_some()),
                 ("--responders", self.responders.is_some()),
                 ("--inflight", self.inflight.is_some()),
             ] {
                 if present {
                     return refuse(format!("{flag} applies to reqrep only"));
+                }
+            }
+        }
+        if scenario == Scenario::Connect {
+            for (flag, present, why) in [
+                ("--size", self.size.is_some(), "it sends no messages"),
+                (
+                    "--rate",
+                    self.rate.is_some(),
+                    "it is closed loop, each client opening its next connection once the last is closed",
+                ),
+                ("--warmup", self.warmup.is_some(), "it measures every connection"),
+            ] {
+                if present {
+                    return refuse(format!("{flag} does not apply to connect: {why}"));
                 }
             }
         }
@@ -436,9 +506,21 @@ impl Given {
             (_, Some(duration)) => RunLength::Duration(duration),
             _ if self.rate.is_some() => RunLength::Duration(DEFAULT_OPEN_LOOP_DURATION),
             _ if scenario == Scenario::ReqRep => RunLength::Msgs(DEFAULT_REQREP_MSGS),
+            _ if scenario == Scenario::Connect => RunLength::Msgs(DEFAULT_CONNECT_CONNECTIONS),
             _ => RunLength::Msgs(DEFAULT_THROUGHPUT_MSGS),
         };
-        let size = self.size.unwrap_or(DEFAULT_SIZE);
+        let subs = match self.subs {
+            None => scenario.default_subs(),
+            Some(n) if scenario == Scenario::Connect => check_range(
+                "--subs",
+                n,
+                0,
+                MAX_SUBS_PER_CONNECTION,
+                "SUBs per connection",
+            )?,
+            Some(n) => check_connections("--subs", n)?,
+        };
+        let size = self.size.unwrap_or(scenario.default_size());
         if ramp_steps {
             check_stamp_room(size, "ramp")?;
         } else if self.rate.is_some() {
@@ -450,10 +532,12 @@ impl Given {
             Some(server) => server,
             None => ServerUrl::parse(DEFAULT_SERVER).map_err(ArgError)?,
         })?;
-        let latency_measured = ramp_steps || self.rate.is_some() || scenario == Scenario::ReqRep;
+        let latency_measured = ramp_steps
+            || self.rate.is_some()
+            || matches!(scenario, Scenario::ReqRep | Scenario::Connect);
         if self.hgrm.is_some() && !latency_measured {
             return refuse(
-                "--hgrm needs latency, which is measured in open loop (--rate) and by reqrep",
+                "--hgrm needs latency, which is measured in open loop (--rate), by reqrep and by connect",
             );
         }
         Ok(RunArgs {
@@ -462,8 +546,8 @@ impl Given {
             size,
             length,
             pubs: self.pubs.unwrap_or(scenario.default_pubs()),
-            subs: self.subs.unwrap_or(scenario.default_subs()),
-            clients: self.clients.unwrap_or(1),
+            subs,
+            clients: self.clients.unwrap_or(scenario.default_clients()),
             responders: self.responders.unwrap_or(1),
             inflight: self.inflight.unwrap_or(1),
             subject: self.subject.unwrap_or_else(|| format!("loadgen.{name}")),
@@ -544,12 +628,31 @@ fn parse_size(flag: &str, value: &str) -> Result<usize, ArgError> {
 }
 
 fn parse_connections(flag: &str, value: &str) -> Result<usize, ArgError> {
-    match value.parse::<usize>() {
-        Ok(n) if (1..=MAX_CONNECTIONS_PER_ROLE).contains(&n) => Ok(n),
-        _ => refuse(format!(
-            "{flag} {value}: expected 1 to {MAX_CONNECTIONS_PER_ROLE} (one connection and thread each)"
-        )),
+    check_connections(flag, parse_whole(flag, value)?)
+}
+
+fn check_connections(flag: &str, n: usize) -> Result<usize, ArgError> {
+    check_range(
+        flag,
+        n,
+        1,
+        MAX_CONNECTIONS_PER_ROLE,
+        "one connection and thread each",
+    )
+}
+
+fn check_range(flag: &str, n: usize, min: usize, max: usize, why: &str) -> Result<usize, ArgError> {
+    if (min..=max).contains(&n) {
+        Ok(n)
+    } else {
+        refuse(format!("{flag} {n}: expected {min} to {max} ({why})"))
     }
+}
+
+fn parse_whole(flag: &str, value: &str) -> Result<usize, ArgError> {
+    value
+        .parse()
+        .map_err(|_| ArgError(format!("{flag} {value}: expected a whole number")))
 }
 
 fn parse_inflight(flag: &str, value: &str) -> Result<usize, ArgError> {
@@ -632,13 +735,17 @@ SCENARIOS (after the Go server's benchmarks)
     reqrep     K requesters, a queue group of R responders       --clients --responders --inflight
     subjects   traffic over S subjects SUBJECT.<i>, M subscribers on SUBJECT.*
                                                                  --pubs --subs --subjects (default 16)
+    connect    K clients open, handshake and close connections as fast as they can: TCP
+               connect, INFO, CONNECT, N SUBs on SUBJECT.<i>, PING, PONG, close (FIN)
+                                                                 --clients (default 16) --subs (default 0)
 
 FLAGS
     --server URL        nats://[user:pass@]host:port or host:port (default nats://127.0.0.1:4222)
     --user U --pass P   credentials; --token T for a token
     --size BYTES        payload size (default 128; at least 8 with --rate and for reqrep)
-    --msgs N            messages (requests for reqrep) in total over all publishers
-                        (default 1000000; 100000 for reqrep; accepts 10k, 2M)
+    --msgs N            messages in total over all publishers; requests for reqrep;
+                        connections over all clients for connect (default 1000000; 100000
+                        for reqrep; 10000 for connect; accepts 10k, 2M)
     --duration D        run for D instead (e.g. 5s); open loop defaults to 10s
     --rate R            open loop: R messages/s in total, on a fixed schedule; latency is
                         measured from each message's intended send time (wrk2 style)
@@ -650,13 +757,19 @@ FLAGS
     --quiet, -q         no progress bar
     --seed N            seed for inbox names and subject choice (default: from the clock)
 
+CONNECT
+    Reports completed handshakes per second and the handshake latency, from connect() to
+    PONG. A connection that is refused, times out (5 s) or gets -ERR is counted as failed,
+    and any failure makes the exit code 1.
+
 RAMP
     Runs the scenario open loop at --start, --start+--step, ... up to --max messages/s
     (defaults 10000, 10000, 1000000), --step-duration each (default 3s), and stops at the
     first step that misses an --slo (p50, p90, p99, p99.9, p99.99 or max; units us, ms, s)
     or achieves under 95% of its offered rate.
 
-Exit codes: 0 done, 1 run failed or lost connections, 2 bad command line.
+Exit codes: 0 done, 1 run failed, lost connections or had failed connects, 2 bad
+command line.
 ";
 
 #[cfg(test)]
@@ -715,6 +828,14 @@ mod tests {
         let open = run("pubsub --rate 5000");
         assert_eq!(open.length, RunLength::Duration(DEFAULT_OPEN_LOOP_DURATION));
         assert!(open.measures_latency());
+        let c = run("connect");
+        assert_eq!(c.length, RunLength::Msgs(DEFAULT_CONNECT_CONNECTIONS));
+        assert_eq!(
+            (c.clients, c.subs, c.pubs, c.size),
+            (DEFAULT_CONNECT_CLIENTS, 0, 0, 0)
+        );
+        assert_eq!(c.subject, "loadgen.connect");
+        assert!(c.measures_latency());
     }
 
     #[test]
@@ -757,6 +878,16 @@ mod tests {
         assert_eq!(
             run("fanout --duration 1.5s").length,
             RunLength::Duration(Duration::from_millis(1500))
+        );
+        let r = run("connect --clients 4 --subs 10000 --msgs 20k --subject s --hgrm c.hgrm");
+        assert_eq!((r.clients, r.subs), (4, MAX_SUBS_PER_CONNECTION));
+        assert_eq!(r.length, RunLength::Msgs(20_000));
+        assert_eq!(r.subject, "s");
+        assert_eq!(r.hgrm, Some(PathBuf::from("c.hgrm")));
+        assert_eq!(run("connect --subs 0").subs, 0);
+        assert_eq!(
+            run("connect --duration 2s").length,
+            RunLength::Duration(Duration::from_secs(2))
         );
     }
 
@@ -818,7 +949,17 @@ mod tests {
             ("reqrep --subs 2", "--responders"),
             ("pub --subs 2", "no subscribers"),
             ("fanin --subs 2", "one subscriber"),
-            ("pubsub --clients 2", "reqrep only"),
+            ("pubsub --clients 2", "reqrep and connect only"),
+            ("pubsub --subs 0", "--subs 0"),
+            ("pubsub --subs x", "--subs x"),
+            ("connect --subs 10001", "--subs 10001"),
+            ("connect --pubs 2", "--clients"),
+            ("connect --clients 0", "--clients 0"),
+            ("connect --responders 2", "reqrep only"),
+            ("connect --size 8", "does not apply to connect"),
+            ("connect --rate 100", "does not apply to connect"),
+            ("connect --warmup 1s", "does not apply to connect"),
+            ("ramp --scenario connect", "closed loop only"),
             ("pubsub --responders 2", "reqrep only"),
             ("pubsub --inflight 2", "reqrep only"),
             ("reqrep --inflight 0", "--inflight 0"),

@@ -2,8 +2,9 @@
 //! speaks the client protocol itself over blocking sockets, one thread per connection.
 //!
 //! Scenarios follow the Go server's benchmarks (pub, pubsub, fanout, fanin, queue, reqrep,
-//! subjects). Closed loop measures throughput; open loop (`--rate`) sends on a fixed
-//! schedule and measures latency from each message's *intended* send time, so a stall
+//! subjects), plus connect, a connection storm that measures how fast a server accepts and
+//! handshakes new clients. Closed loop measures throughput; open loop (`--rate`) sends on a
+//! fixed schedule and measures latency from each message's *intended* send time, so a stall
 //! counts against every message that was due during it (wrk2's correction for coordinated
 //! omission). `ramp` raises the offered rate until a latency objective is missed.
 //!
@@ -13,7 +14,7 @@
 //! - [`payload`]: the send-time stamp and origin carried in each message.
 //! - [`schedule`]: open-loop send times; [`rng`]: seeded choices.
 //! - [`scenario`]: connections and subjects per scenario.
-//! - [`role`]: publisher, subscriber, requester and responder threads.
+//! - [`role`]: publisher, subscriber, requester, responder and connector threads.
 //! - [`run`]: one run, from connecting to figures; [`ramp`]: rising rates.
 //! - [`latency`], [`seqtrack`], [`cpu`]: what is measured.
 //! - [`output`], [`hgrm`], [`plot`], [`progress`]: what is shown and written.

@@ -1,5 +1,6 @@
 //! The `loadgen` command: parse, run, print, write reports. Exit codes: 0 done, 1 the run
-//! failed or a connection was lost, 2 a bad command line.
+//! failed, a connection was lost or (connect) a connection attempt failed, 2 a bad command
+//! line.
 
 use std::path::Path;
 use std::process::ExitCode;

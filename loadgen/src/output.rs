@@ -12,7 +12,7 @@ use crate::args::{RampArgs, RunArgs, RunLength, Scenario};
 use crate::hgrm;
 use crate::latency::{LatencyHistogram, LatencySummary, Percentile};
 use crate::ramp::StepReport;
-use crate::run::{Figures, RunOutcome};
+use crate::run::{ConnectionFigures, Figures, RunOutcome};
 use crate::slo::Slo;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -28,7 +28,9 @@ pub struct Params {
     pub msgs: Option<u64>,
     pub duration_s: Option<f64>,
     pub pubs: Option<usize>,
+    /// Subscribers; for connect, SUBs per connection.
     pub subs: Option<usize>,
+    /// Requesters for reqrep, connectors for connect.
     pub clients: Option<usize>,
     pub responders: Option<usize>,
     pub inflight: Option<usize>,
@@ -58,6 +60,7 @@ pub struct RampParams {
 impl Params {
     pub fn new(args: &RunArgs, ramp: Option<&RampArgs>, started: SystemTime) -> Params {
         let reqrep = args.scenario == Scenario::ReqRep;
+        let connect = args.scenario == Scenario::Connect;
         let (msgs, duration_s) = match args.length {
             RunLength::Msgs(n) => (Some(n), None),
             RunLength::Duration(d) => (None, Some(d.as_secs_f64())),
@@ -68,9 +71,9 @@ impl Params {
             size: args.size,
             msgs,
             duration_s,
-            pubs: (!reqrep).then_some(args.pubs),
+            pubs: (!reqrep && !connect).then_some(args.pubs),
             subs: (!reqrep).then_some(args.subs),
-            clients: reqrep.then_some(args.clients),
+            clients: (reqrep || connect).then_some(args.clients),
             responders: reqrep.then_some(args.responders),
             inflight: (reqrep && args.rate.is_none() && ramp.is_none()).then_some(args.inflight),
             subject: args.subject.clone(),
@@ -124,6 +127,38 @@ pub fn write_hgrm(path: &Path, histogram: &LatencyHistogram) -> io::Result<()> {
 pub fn print_run(args: &RunArgs, outcome: &RunOutcome) {
     let f = &outcome.figures;
     println!("{}", describe(args));
+    match &f.connections {
+        Some(connections) => print_connections(connections, f, &outcome.sender_rates),
+        None => print_messages(args, outcome),
+    }
+    println!("loadgen cpu: {:.2} cores", f.loadgen_cpu_cores);
+    print_warnings(&outcome.warnings);
+}
+
+fn print_connections(c: &ConnectionFigures, f: &Figures, connector_rates: &[f64]) {
+    println!(
+        "{:>12} {:>8} {:>14}   per client connections/s: min / avg / max",
+        "completed", "failed", "connections/s"
+    );
+    println!(
+        "{:>12} {:>8} {:>14}   {}",
+        group_digits(c.completed as f64),
+        group_digits(c.failed as f64),
+        group_digits(c.per_s),
+        spread(connector_rates)
+    );
+    println!("elapsed {:.3} s", f.elapsed_s);
+    match &f.latency_us {
+        Some(latency) => println!(
+            "handshake latency us (connect() to PONG): {}",
+            percentiles(latency)
+        ),
+        None => println!("handshake latency: no connection completed"),
+    }
+}
+
+fn print_messages(args: &RunArgs, outcome: &RunOutcome) {
+    let f = &outcome.figures;
     let (sent_role, received_role) = if args.scenario == Scenario::ReqRep {
         ("requests", "replies")
     } else {
@@ -180,8 +215,6 @@ pub fn print_run(args: &RunArgs, outcome: &RunOutcome) {
             group_digits(achieved)
         );
     }
-    println!("loadgen cpu: {:.2} cores", f.loadgen_cpu_cores);
-    print_warnings(&outcome.warnings);
 }
 
 fn describe(args: &RunArgs) -> String {
@@ -196,10 +229,15 @@ fn describe(args: &RunArgs) -> String {
         Scenario::Pub => pubs,
         Scenario::Queue => format!("{pubs} x queue group of {subs}"),
         Scenario::Subjects => format!("{pubs} x {subs} over {}", counted(args.subjects, "subject")),
+        Scenario::Connect => format!(
+            "{}, {} per connection",
+            counted(args.clients, "client"),
+            counted(args.subs, "SUB")
+        ),
         _ => format!("{pubs} x {subs}"),
     };
     let length = match args.length {
-        RunLength::Msgs(n) => format!("{} msgs", group_digits(n as f64)),
+        RunLength::Msgs(n) => format!("{} {}", group_digits(n as f64), args.scenario.unit()),
         RunLength::Duration(d) => format!("{d:?}"),
     };
     let pacing = match args.rate {
@@ -209,12 +247,13 @@ fn describe(args: &RunArgs) -> String {
         }
         None => "closed loop".to_string(),
     };
-    format!(
-        "loadgen {}: {roles}, {} B, {length}, {pacing}, {}",
-        args.scenario.name(),
-        args.size,
-        args.server
-    )
+    let mut parts = vec![roles];
+    // connect sends no messages, so it has no payload size.
+    if args.scenario != Scenario::Connect {
+        parts.push(format!("{} B", args.size));
+    }
+    parts.extend([length, pacing, args.server.to_string()]);
+    format!("loadgen {}: {}", args.scenario.name(), parts.join(", "))
 }
 
 fn counted(n: usize, what: &str) -> String {

@@ -23,6 +23,8 @@ pub struct Progress {
     enabled: bool,
     started: Instant,
     goal: Goal,
+    /// What is counted: msgs, or connections.
+    unit: &'static str,
     bar: Option<ProgressBar>,
 }
 
@@ -36,11 +38,12 @@ impl Progress {
             enabled: wanted && std::io::stderr().is_terminal(),
             started: Instant::now(),
             goal,
+            unit: args.scenario.unit(),
             bar: None,
         }
     }
 
-    /// `sent`: measured messages or requests sent so far.
+    /// `sent`: measured messages, requests or connection attempts so far.
     pub fn update(&mut self, sent: u64) {
         let elapsed = self.started.elapsed();
         if !self.enabled || elapsed < SHOW_AFTER {
@@ -59,7 +62,7 @@ impl Progress {
             bar
         });
         let rate = sent as f64 / elapsed.as_secs_f64();
-        bar.set_message(format!("{sent} sent, {rate:.0} msgs/s"));
+        bar.set_message(format!("{sent} sent, {rate:.0} {}/s", self.unit));
         bar.set_position(position.min(length));
     }
 

@@ -322,13 +322,28 @@ pub struct Conn {
 impl Conn {
     /// Connects, reads INFO, sends CONNECT and waits for the PONG that proves it was accepted.
     pub fn connect(server: &ServerUrl, name: &str, timeout: Duration) -> Result<Conn, ProtoError> {
+        let mut hello = Vec::new();
+        push_connect(&mut hello, &server.credentials, name);
+        Conn::handshake(server, FrameReader::default(), &hello, timeout)
+    }
+
+    /// Connects, reads INFO, writes `hello` (CONNECT and whatever is to precede the first
+    /// PING, such as SUBs) and PING in one write, and waits for PONG, all within `timeout`.
+    /// Reads go into `reader`, so that a caller opening connection after connection reuses
+    /// one buffer instead of allocating and zeroing a fresh one each time.
+    pub fn handshake(
+        server: &ServerUrl,
+        reader: FrameReader,
+        hello: &[u8],
+        timeout: Duration,
+    ) -> Result<Conn, ProtoError> {
         let deadline = Instant::now() + timeout;
         let stream = open_stream(server, timeout)?;
         stream.set_nodelay(true)?;
         stream.set_write_timeout(Some(WRITE_STALL_TIMEOUT))?;
         let mut conn = Conn {
             stream,
-            reader: FrameReader::default(),
+            reader,
             out: Vec::new(),
             max_payload: DEFAULT_MAX_PAYLOAD,
         };
@@ -346,12 +361,19 @@ impl Conn {
             }
             _ => return Err(ProtoError::Malformed("INFO is not valid JSON")),
         }
-        conn.out.extend_from_slice(b"CONNECT ");
-        conn.out
-            .extend_from_slice(connect_json(&server.credentials, name).as_bytes());
-        conn.out.extend_from_slice(CRLF);
+        conn.out.extend_from_slice(hello);
         conn.ping_pong(deadline)?;
         Ok(conn)
+    }
+
+    /// Closes the socket and hands back its read buffer, emptied, for the next connection.
+    /// Once everything the server sent has been read, the close is a FIN; unread input
+    /// would make the kernel send a reset instead.
+    pub fn close(self) -> FrameReader {
+        let mut reader = self.reader;
+        reader.start = 0;
+        reader.end = 0;
+        reader
     }
 
     pub fn max_payload(&self) -> usize {
@@ -481,6 +503,13 @@ fn open_stream(server: &ServerUrl, timeout: Duration) -> Result<TcpStream, Proto
     Err(last_error
         .unwrap_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no address for host"))
         .into())
+}
+
+/// `CONNECT {...}\r\n` with loadgen's options and `credentials`.
+pub fn push_connect(out: &mut Vec<u8>, credentials: &Credentials, name: &str) {
+    out.extend_from_slice(b"CONNECT ");
+    out.extend_from_slice(connect_json(credentials, name).as_bytes());
+    out.extend_from_slice(CRLF);
 }
 
 /// CONNECT options: no +OK acks, no headers, protocol 1 (async INFO), and no echo since every

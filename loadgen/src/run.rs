@@ -1,6 +1,6 @@
 //! One run: connect every role (receivers first, so interest is live before anyone sends),
 //! start them together, wait for the senders, let the receivers drain, and turn the role
-//! reports into the run's figures.
+//! reports into the run's figures. connect has only senders, of connections.
 
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread::{self, Scope, ScopedJoinHandle};
@@ -8,10 +8,11 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::args::RunArgs;
+use crate::args::{RunArgs, Scenario};
 use crate::cpu::CpuMeter;
 use crate::latency::{new_histogram, LatencyHistogram, LatencySummary};
 use crate::progress::Progress;
+use crate::role::connector::{self, ConnectorReport};
 use crate::role::publisher::{self, PublisherReport};
 use crate::role::requester::{self, RequesterReport};
 use crate::role::responder::{self, ResponderReport};
@@ -55,6 +56,19 @@ pub struct Figures {
     pub latency_us: Option<LatencySummary>,
     pub offered_rate: Option<f64>,
     pub achieved_rate: Option<f64>,
+    /// connect only; its `latency_us` is the handshake's, from connect() to PONG.
+    pub connections: Option<ConnectionFigures>,
+}
+
+/// What a connect run did, under `connections` in the JSON report.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConnectionFigures {
+    /// Handshakes that ended in PONG.
+    pub completed: u64,
+    /// Attempts refused, timed out, or closed or answered with `-ERR` before PONG.
+    pub failed: u64,
+    /// Completed handshakes per second.
+    pub per_s: f64,
 }
 
 /// A run's results: figures for the report, the latency distribution for `--hgrm`, and
@@ -66,7 +80,7 @@ pub struct RunOutcome {
     pub sender_rates: Vec<f64>,
     pub receiver_rates: Vec<f64>,
     pub warnings: Vec<String>,
-    /// A connection failed during the run.
+    /// A connection failed during the run (for connect: an attempt failed).
     pub failed: bool,
 }
 
@@ -81,7 +95,9 @@ pub fn run(args: &RunArgs, show_progress: bool) -> Result<RunOutcome, String> {
         control: &control,
     };
     thread::scope(|scope| {
-        let result = if plan.request_reply {
+        let result = if args.scenario == Scenario::Connect {
+            run_connect(scope, &ctx, show_progress)
+        } else if plan.request_reply {
             run_request_reply(scope, &ctx, show_progress)
         } else {
             run_publish_subscribe(scope, &ctx, show_progress)
@@ -169,6 +185,28 @@ fn run_request_reply<'scope>(
         &responders,
         cpu_cores,
     ))
+}
+
+fn run_connect<'scope>(
+    scope: &'scope Scope<'scope, '_>,
+    ctx: &'scope RoleContext<'scope>,
+    show_progress: bool,
+) -> Result<RunOutcome, String> {
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let connectors = spawn_roles(
+        scope,
+        ctx,
+        "conn",
+        ctx.plan.senders,
+        &ready_tx,
+        connector::run,
+    )?;
+    await_ready(&ready_rx, connectors.len())?;
+    let cpu = start(ctx);
+    wait_with_progress(ctx, &connectors, show_progress);
+    let cpu_cores = cpu.cores();
+    let connectors = join_all(connectors)?;
+    Ok(summarize_connect(&connectors, cpu_cores))
 }
 
 /// Opens the start gate and returns, at the shared start, a CPU meter for the run; setup
@@ -375,6 +413,7 @@ fn summarize_publish_subscribe(
             latency_us: histogram.as_ref().and_then(LatencySummary::of),
             offered_rate: args.rate,
             achieved_rate,
+            connections: None,
         },
         histogram,
         sender_rates: publishers
@@ -445,6 +484,7 @@ fn summarize_request_reply(
             latency_us: LatencySummary::of(&histogram),
             offered_rate: args.rate,
             achieved_rate: args.rate.map(|_| per_second(answered, sub_window)),
+            connections: None,
         },
         histogram: Some(histogram),
         sender_rates: requesters
@@ -458,5 +498,54 @@ fn summarize_request_reply(
             .collect(),
         warnings,
         failed,
+    }
+}
+
+fn summarize_connect(connectors: &[ConnectorReport], cpu_cores: f64) -> RunOutcome {
+    let completed: u64 = connectors.iter().map(|c| c.completed).sum();
+    let failed: u64 = connectors.iter().map(|c| c.failed).sum();
+    let window = connectors.iter().map(|c| c.finished_ns).max().unwrap_or(0);
+    let mut histogram = new_histogram();
+    for c in connectors {
+        // Same bounds on both sides, so adding cannot fail.
+        let _ = histogram.add(&c.latency);
+    }
+    let mut warnings = Vec::new();
+    if failed > 0 {
+        warnings.push(format!(
+            "{failed} of {} connection attempts failed",
+            completed + failed
+        ));
+        warnings.extend(connectors.iter().filter_map(|c| c.error.clone()));
+    }
+    RunOutcome {
+        figures: Figures {
+            msgs_sent: 0,
+            msgs_received: 0,
+            lost: 0,
+            duplicates: 0,
+            elapsed_s: window as f64 / NANOS_PER_SEC,
+            pub_msgs_per_s: 0.0,
+            sub_msgs_per_s: 0.0,
+            pub_mb_per_s: 0.0,
+            sub_mb_per_s: 0.0,
+            loadgen_cpu_cores: cpu_cores,
+            latency_us: LatencySummary::of(&histogram),
+            offered_rate: None,
+            achieved_rate: None,
+            connections: Some(ConnectionFigures {
+                completed,
+                failed,
+                per_s: per_second(completed, window),
+            }),
+        },
+        histogram: Some(histogram),
+        sender_rates: connectors
+            .iter()
+            .map(|c| per_second(c.completed, c.finished_ns))
+            .collect(),
+        receiver_rates: Vec::new(),
+        warnings,
+        failed: failed > 0,
     }
 }

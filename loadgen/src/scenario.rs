@@ -1,5 +1,7 @@
 //! What each scenario means in connections and subjects: who publishes where, who
 //! subscribes to what, and how many copies of each message the receivers should get.
+//! connect has no messages: its clients are senders of connections, each of which
+//! subscribes to `--subs` subjects.
 
 use crate::args::{RunArgs, RunLength, Scenario};
 
@@ -11,7 +13,7 @@ const WARMUP_TOKEN: &str = "warmup";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
-    /// Publishers, or requesters for reqrep.
+    /// Publishers, requesters for reqrep, connectors for connect.
     pub senders: usize,
     /// Subscribers, or responders for reqrep.
     pub receivers: usize,
@@ -23,6 +25,9 @@ pub struct Plan {
     pub warmup_subjects: Vec<String>,
     pub subscribe_subject: String,
     pub warmup_subscribe_subject: String,
+    /// connect: the subjects every connection subscribes to before its PING; empty
+    /// otherwise.
+    pub connection_subjects: Vec<String>,
 }
 
 impl Plan {
@@ -31,14 +36,9 @@ impl Plan {
         let warm = format!("{base}.{WARMUP_TOKEN}");
         let (publish_subjects, warmup_subjects, subscribe_subject, warmup_subscribe_subject) =
             if args.scenario == Scenario::Subjects {
-                let spread = |prefix: &str| {
-                    (0..args.subjects)
-                        .map(|i| format!("{prefix}.{i}"))
-                        .collect::<Vec<_>>()
-                };
                 (
-                    spread(base),
-                    spread(&warm),
+                    spread(base, args.subjects),
+                    spread(&warm, args.subjects),
                     format!("{base}.*"),
                     format!("{warm}.*"),
                 )
@@ -47,7 +47,13 @@ impl Plan {
             };
         let (senders, receivers) = match args.scenario {
             Scenario::ReqRep => (args.clients, args.responders),
+            Scenario::Connect => (args.clients, 0),
             _ => (args.pubs, args.subs),
+        };
+        let connection_subjects = if args.scenario == Scenario::Connect {
+            spread(base, args.subs)
+        } else {
+            Vec::new()
         };
         Plan {
             senders,
@@ -59,6 +65,7 @@ impl Plan {
             warmup_subjects,
             subscribe_subject,
             warmup_subscribe_subject,
+            connection_subjects,
         }
     }
 
@@ -91,6 +98,11 @@ impl Plan {
     }
 }
 
+/// `<prefix>.0` to `<prefix>.<n - 1>`.
+fn spread(prefix: &str, n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("{prefix}.{i}")).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,6 +132,7 @@ mod tests {
                 1,
             ),
             ("subjects --pubs 2 --subs 2", 2, 2, None, 2),
+            ("connect --clients 3 --subs 2", 3, 0, None, 0),
         ];
         for (line, senders, receivers, queue, deliveries) in cases {
             let (p, _) = plan(line);
@@ -155,6 +168,13 @@ mod tests {
         assert_eq!(p.warmup_subjects[2], "loadgen.subjects.warmup.2");
         assert_eq!(p.subscribe_subject, "loadgen.subjects.*");
         assert_eq!(p.warmup_subscribe_subject, "loadgen.subjects.warmup.*");
+        assert!(p.connection_subjects.is_empty());
+        let (p, _) = plan("connect --subs 2");
+        assert_eq!(
+            p.connection_subjects,
+            vec!["loadgen.connect.0", "loadgen.connect.1"]
+        );
+        assert!(plan("connect").0.connection_subjects.is_empty());
     }
 
     #[test]
@@ -162,6 +182,9 @@ mod tests {
         let (p, run) = plan("fanin --pubs 3 --msgs 10");
         let shares: Vec<u64> = (0..3).map(|i| p.quota(run.length, i).unwrap()).collect();
         assert_eq!(shares, vec![4, 3, 3]);
+        let (p, run) = plan("connect --clients 4 --msgs 10");
+        let shares: Vec<u64> = (0..4).map(|i| p.quota(run.length, i).unwrap()).collect();
+        assert_eq!(shares, vec![3, 3, 2, 2]);
         let (p, run) = plan("pub --duration 1s");
         assert_eq!(p.quota(run.length, 0), None);
         assert_eq!(p.sender_rate(3000.0), 3000.0);

@@ -35,8 +35,9 @@ fn keys(value: &Value) -> Vec<&str> {
 }
 
 /// The report's contract with the scripts that read it, sorted.
-const TOP_LEVEL_KEYS: [&str; 17] = [
+const TOP_LEVEL_KEYS: [&str; 18] = [
     "achieved_rate",
+    "connections",
     "duplicates",
     "elapsed_s",
     "latency_us",
@@ -199,7 +200,89 @@ fn closed_loop_json_has_null_latency() {
     assert_eq!(report["latency_us"], Value::Null);
     assert_eq!(report["offered_rate"], Value::Null);
     assert_eq!(report["achieved_rate"], Value::Null);
+    assert_eq!(report["connections"], Value::Null);
     assert_eq!(report["msgs_received"], 12_000);
+}
+
+#[test]
+fn connect_reports_connections_and_handshake_latency() {
+    let broker = common::start_broker();
+    let server = common::server_flag(&broker);
+    let json = scratch("connect.json");
+    let hgrm = scratch("connect.hgrm");
+    let out = loadgen(&[
+        "connect",
+        "--server",
+        &server,
+        "--clients",
+        "3",
+        "--subs",
+        "2",
+        "--msgs",
+        "1k",
+        "--json",
+        json.to_str().unwrap(),
+        "--hgrm",
+        hgrm.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("connections/s"), "{stdout}");
+    assert!(stdout.contains("connect() to PONG"), "{stdout}");
+
+    let report = read_json(&json);
+    assert_eq!(keys(&report), top_level_keys());
+    assert_eq!(report["scenario"], "connect");
+    let connections = &report["connections"];
+    assert_eq!(keys(connections), vec!["completed", "failed", "per_s"]);
+    assert_eq!(connections["completed"], 1000);
+    assert_eq!(connections["failed"], 0);
+    assert_eq!(report["latency_us"]["count"], 1000);
+    let params = &report["params"];
+    assert_eq!(params["msgs"], 1000);
+    assert_eq!(params["clients"], 3);
+    assert_eq!(params["subs"], 2);
+    assert_eq!(params["pubs"], Value::Null);
+    assert_eq!(params["size"], 0);
+    let hgrm = std::fs::read_to_string(&hgrm).unwrap();
+    assert!(hgrm.contains("Total count    =         1000]"), "{hgrm}");
+}
+
+#[test]
+fn failed_connects_exit_1_and_are_counted() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let json = scratch("refused.json");
+    let out = loadgen(&[
+        "connect",
+        "--server",
+        &format!("127.0.0.1:{port}"),
+        "--clients",
+        "2",
+        "--msgs",
+        "20",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("20 of 20 connection attempts failed"),
+        "{stderr}"
+    );
+    let report = read_json(&json);
+    assert_eq!(report["connections"]["completed"], 0);
+    assert_eq!(report["connections"]["failed"], 20);
+    assert_eq!(report["latency_us"], Value::Null);
 }
 
 #[test]

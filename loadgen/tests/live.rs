@@ -3,9 +3,19 @@
 
 mod common;
 
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
 use loadgen::args::{parse, Command, RunArgs};
 use loadgen::latency::LatencySummary;
 use loadgen::run::{run, RunOutcome};
+use riptide::config::{AuthConfig, Config};
+use riptide::runtime::Running;
+use serde_json::Value;
+
+/// How long the broker may take to record the last client's close after loadgen returns.
+const CLOSE_RECORDED_WITHIN: Duration = Duration::from_secs(10);
 
 fn run_args(line: &str, server: &str) -> RunArgs {
     let mut argv: Vec<String> = line.split_whitespace().map(String::from).collect();
@@ -145,4 +155,110 @@ fn unreachable_server_fails_cleanly() {
     let args = run_args("pubsub --msgs 10", &format!("127.0.0.1:{port}"));
     let error = run(&args, false).err().expect("nothing listens there");
     assert!(error.contains("connecting"), "{error}");
+}
+
+/// One request to the broker's monitoring port, which answers and closes.
+fn monitor_json(broker: &Running, path: &str) -> Value {
+    let addr = broker.monitor.as_ref().expect("monitoring is on").addr;
+    let mut stream = TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (_, body) = response.split_once("\r\n\r\n").expect("an HTTP response");
+    serde_json::from_str(body).unwrap()
+}
+
+#[test]
+fn connect_completes_every_handshake_and_closes_with_fin() {
+    let broker = common::start_broker_with(Config {
+        // -1: a random free port.
+        http_port: Some(-1),
+        ..Default::default()
+    });
+    let server = common::server_flag(&broker);
+    let outcome = run_line("connect --clients 4 --subs 3 --msgs 2000", &server);
+    let f = &outcome.figures;
+    let connections = f.connections.as_ref().expect("connect reports connections");
+    assert_eq!((connections.completed, connections.failed), (2_000, 0));
+    assert!(connections.per_s > 0.0);
+    let latency = f.latency_us.expect("handshakes are timed");
+    assert_eq!(latency.count, 2_000);
+    assert_ordered(&latency);
+    assert_eq!(outcome.histogram.unwrap().len(), 2_000);
+    assert_eq!(outcome.sender_rates.len(), 4);
+    assert_eq!((f.msgs_sent, f.msgs_received, f.lost), (0, 0, 0));
+
+    // A close after reading everything is a FIN, which the server records as the client
+    // closing; a reset would be a read error.
+    let deadline = Instant::now() + CLOSE_RECORDED_WITHIN;
+    let closed = loop {
+        let closed = monitor_json(&broker, "/connz?state=closed&limit=2000");
+        if closed["total"] == 2_000 || Instant::now() >= deadline {
+            break closed;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(closed["total"], 2_000);
+    let closed = closed["connections"].as_array().unwrap();
+    assert_eq!(closed.len(), 2_000);
+    for c in closed {
+        assert_eq!(c["reason"], "Client Closed", "{c}");
+        assert!(
+            c["name"].as_str().unwrap().starts_with("loadgen-conn-"),
+            "{c}"
+        );
+    }
+    assert_eq!(broker.server.connections(), 0);
+}
+
+#[test]
+fn connect_for_a_duration_counts_what_it_timed() {
+    let broker = common::start_broker();
+    let server = common::server_flag(&broker);
+    let outcome = run_line("connect --clients 2 --duration 300ms", &server);
+    let connections = outcome
+        .figures
+        .connections
+        .expect("connect reports connections");
+    assert_eq!(connections.failed, 0);
+    assert_eq!(outcome.histogram.unwrap().len(), connections.completed);
+}
+
+#[test]
+fn connect_sends_credentials_and_counts_refusals() {
+    let broker = common::start_broker_with(Config {
+        auth: AuthConfig {
+            token: Some("s3cret".into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    });
+    let server = common::server_flag(&broker);
+    let accepted = run_line("connect --clients 2 --msgs 200 --token s3cret", &server);
+    let connections = accepted.figures.connections.unwrap();
+    assert_eq!((connections.completed, connections.failed), (200, 0));
+
+    let refused = run(
+        &run_args("connect --clients 2 --msgs 200 --token wrong", &server),
+        false,
+    )
+    .expect("refusals are counted, not fatal");
+    assert!(refused.failed);
+    let connections = refused.figures.connections.unwrap();
+    assert_eq!((connections.completed, connections.failed), (0, 200));
+    assert!(refused.figures.latency_us.is_none());
+    assert!(
+        refused.warnings[0].contains("200 of 200"),
+        "{:?}",
+        refused.warnings
+    );
+    assert!(
+        refused.warnings[1].contains("Authorization Violation"),
+        "{:?}",
+        refused.warnings
+    );
 }

@@ -1,6 +1,8 @@
-//! The connections of a run, one thread each, and what they share with the coordinator:
-//! a start gate, a stop flag and progress counters.
+//! The connections of a run, one thread each (a connector's connections one after another
+//! on its thread), and what they share with the coordinator: a start gate, a stop flag and
+//! progress counters.
 
+pub mod connector;
 pub mod publisher;
 pub mod requester;
 pub mod responder;
@@ -49,7 +51,8 @@ pub struct Control {
     gate_changed: Condvar,
     /// Tells receivers to stop reading.
     stop: AtomicBool,
-    /// Measured messages (or requests) sent so far, for the progress bar.
+    /// Measured messages (or requests, or connection attempts) sent so far, for the
+    /// progress bar.
     sent: AtomicU64,
     /// Measured messages each receiver has got so far, to know when all arrived.
     received: Vec<AtomicU64>,

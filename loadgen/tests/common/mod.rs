@@ -8,11 +8,17 @@ const SHARDS: usize = 2;
 
 /// The broker stops when the returned value is dropped.
 pub fn start_broker() -> Running {
+    start_broker_with(Config::default())
+}
+
+/// `config` on an ephemeral loopback port with two shards; the broker stops when the
+/// returned value is dropped.
+pub fn start_broker_with(config: Config) -> Running {
     start(Config {
         host: "127.0.0.1".into(),
         port: 0,
         shards: SHARDS,
-        ..Default::default()
+        ..config
     })
     .expect("riptide starts on loopback")
 }
