@@ -394,6 +394,11 @@ impl<'a> Parser<'a> {
             }
             _ => {
                 let word = self.bare()?;
+                // A closer where the value should be would never be consumed here.
+                if let (true, Some(c @ (b'}' | b']'))) = (word.is_empty(), self.peek()) {
+                    let found = format!("unexpected '{}' where a value was expected", c as char);
+                    return self.err(vline, vcol, found);
+                }
                 self.scalar(&word, vline, vcol)?
             }
         };
@@ -435,7 +440,10 @@ impl<'a> Parser<'a> {
             "false" | "no" | "off" => return Ok(Value::Bool(false)),
             _ => {}
         }
-        let first = w.as_bytes()[0];
+        // An empty value (`key = ,`) is the empty string, as in the Go server.
+        let Some(&first) = w.as_bytes().first() else {
+            return Ok(Value::Str(String::new()));
+        };
         if !(first.is_ascii_digit()
             || (first == b'-' && w.len() > 1 && w.as_bytes()[1].is_ascii_digit()))
         {
@@ -557,6 +565,19 @@ mod tests {
                 &Value::Bool(false)
             ]
         );
+    }
+
+    #[test]
+    fn empty_values_are_empty_strings() {
+        // Found by the fuzzer: this used to panic. The Go server reads "" here too.
+        let v = parse("server_name = ,\ny = ;\n").unwrap();
+        for key in ["server_name", "y"] {
+            assert_eq!(get(&v, key), &Value::Str(String::new()), "{key}");
+        }
+        // A closer where a value belongs is an error, not an empty value forever.
+        let e = parse("a: [1, }\n").unwrap_err();
+        assert_eq!((e.line, e.col), (1, 8), "{e}");
+        assert!(e.msg.contains("unexpected '}' where a value was expected"), "{e}");
     }
 
     #[test]

@@ -350,7 +350,11 @@ impl Parser {
             self.arg_split = true;
         }
         self.arg.extend_from_slice(part);
-        if self.arg.len() > self.max_control_line {
+        // A CR at the end of the read may be the line's own CRLF, which does not count
+        // (Go drops it too: `buf[c.as:i-c.drop]`), so the verdict does not depend on where
+        // the read was cut.
+        let line = self.arg.strip_suffix(b"\r").unwrap_or(&self.arg);
+        if line.len() > self.max_control_line {
             return Err(ParseError::ControlLine);
         }
         Ok(())
