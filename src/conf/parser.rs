@@ -577,7 +577,10 @@ mod tests {
         // A closer where a value belongs is an error, not an empty value forever.
         let e = parse("a: [1, }\n").unwrap_err();
         assert_eq!((e.line, e.col), (1, 8), "{e}");
-        assert!(e.msg.contains("unexpected '}' where a value was expected"), "{e}");
+        assert!(
+            e.msg.contains("unexpected '}' where a value was expected"),
+            "{e}"
+        );
     }
 
     #[test]
