@@ -6,7 +6,7 @@ cd "$(dirname "$0")/../fuzz"
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(parser sublist config)
+[ ${#targets[@]} -gt 0 ] || targets=(parser sublist config monitor_request)
 
 export PATH="$HOME/.cargo/bin:$PATH"
 if ! cargo fuzz --version >/dev/null 2>&1; then

@@ -3,6 +3,7 @@
 //! without libFuzzer, and so each target stays one line.
 
 use crate::config::Config;
+use crate::monitor::http::parse_request;
 use crate::proto::record::parse_split;
 use crate::subject::{is_valid_subscription, matches_literal, Sublist};
 
@@ -133,5 +134,16 @@ pub fn config(data: &[u8]) {
     let _ = crate::conf::parse(text);
     for strict in [false, true] {
         let _ = crate::config_file::load_str(text, &mut Config::default(), strict);
+    }
+}
+
+/// The monitoring port's request-head parser: never panics, and a head complete in the
+/// input parses the same with nothing after it (the monitor reads until the blank line).
+pub fn monitor_request(data: &[u8]) {
+    let whole = parse_request(data);
+    if let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") {
+        assert_eq!(whole, parse_request(&data[..end + 4]), "head alone");
+    } else {
+        assert_eq!(whole, None, "no blank line, no request");
     }
 }

@@ -6,10 +6,11 @@ use std::path::Path;
 
 type Check = fn(&[u8]);
 
-const TARGETS: [(&str, Check); 3] = [
+const TARGETS: [(&str, Check); 4] = [
     ("parser", riptide::fuzzing::parser),
     ("sublist", riptide::fuzzing::sublist),
     ("config", riptide::fuzzing::config),
+    ("monitor_request", riptide::fuzzing::monitor_request),
 ];
 
 fn replay(kind: &str) -> usize {

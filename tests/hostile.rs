@@ -7,11 +7,11 @@
 mod common;
 
 use std::io::Write;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpStream};
 use std::thread;
 
 use common::go_cases::{self, CASES};
-use common::http::wait_for;
+use common::http::{get, raw_http, wait_for};
 use common::{one_per_shard, Raw};
 
 const SHARDS: usize = 2;
@@ -222,4 +222,75 @@ fn hostile_clients_leave_everyone_else_served() {
     wait_for(http, "/varz", |v| {
         v["connections"] == left && v["subscriptions"] == SHARDS as u64
     });
+}
+
+/// Query values and paths a fuzzing or careless client sends, with the Go server's status
+/// for each (nats-server 2.15.1, queried once with curl). `//varz` is left out: Go's mux
+/// redirects unclean paths (307), Riptide answers 404.
+const MONITOR_CASES: [(&str, u16); 29] = [
+    ("/connz?limit=-1", 200),
+    ("/connz?limit=99999999999999999999", 400),
+    ("/connz?offset=-5", 200),
+    ("/connz?offset=abc", 400),
+    ("/connz?sort=bogus", 400),
+    ("/connz?sort=", 200),
+    ("/connz?sort=stop", 400),
+    ("/connz?sort=reason&state=open", 400),
+    ("/connz?cid=x", 400),
+    ("/connz?cid=-1", 400),
+    ("/connz?state=weird", 400),
+    ("/connz?subs=maybe", 400),
+    ("/connz?subs=detail&auth=2", 400),
+    ("/connz?acc=%zz", 200),
+    ("/subsz?test=foo..bar", 400),
+    ("/subsz?test=%3E", 400),
+    ("/subsz?subs=yes", 400),
+    ("/subsz?limit=-7&offset=-1", 200),
+    ("/varz?x=%00", 200),
+    ("/healthz?js-enabled-only=maybe", 400),
+    ("/healthz?js-server-only=true", 200),
+    ("/accountz?acc=nope", 400),
+    ("/accstatz?unused=x", 400),
+    ("/jsz?accounts=maybe", 400),
+    ("/routez?subs=detail", 200),
+    ("/leafz?subs=x", 400),
+    ("/nothing/here", 404),
+    ("/%", 400),
+    ("/varz/extra", 404),
+];
+/// Monitoring clients that connect and send nothing, or half a request, held meanwhile.
+const IDLE_MONITOR_CLIENTS: usize = 300;
+
+/// The monitoring port under hostile clients: every odd request gets the Go server's
+/// status while hundreds of idle and half-sent requests hold connections, a head that is
+/// not HTTP or too long gets 400, and the broker keeps serving.
+#[test]
+fn hostile_monitor_clients_get_go_answers() {
+    let mut cfg = common::config(SHARDS);
+    cfg.http_port = Some(0);
+    let srv = common::start_with(cfg);
+    let http = srv.monitor.as_ref().expect("monitor").addr;
+    let held: Vec<TcpStream> = (0..IDLE_MONITOR_CLIENTS)
+        .map(|i| {
+            let mut s = TcpStream::connect(http).unwrap();
+            if i % 2 == 1 {
+                s.write_all(b"GET /varz HTTP/1.1\r\nHost: x\r\n").unwrap();
+            }
+            s
+        })
+        .collect();
+    for (path, status) in MONITOR_CASES {
+        assert_eq!(get(http, path).status, status, "{path}");
+    }
+    assert_eq!(raw_http(http, b"garbage\r\n\r\n").status, 400);
+    // Past MAX_REQUEST_HEAD (16 KiB; Go reads up to 1 MB and answers 431).
+    let long = [
+        b"GET /varz HTTP/1.1\r\n".as_slice(),
+        &b"X: y\r\n".repeat(4096),
+    ]
+    .concat();
+    assert_eq!(raw_http(http, &long).status, 400);
+    drop(held);
+    let mut c = Raw::connect(srv.addr);
+    assert_eq!(c.sync(), b"", "the broker is unaffected");
 }

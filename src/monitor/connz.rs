@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::{limit_or_default, page, param_bool, param_int, pretty, Clock, Context};
+use super::{limit_or_default, page, param_bool, param_int, param_subs, pretty, Clock, Context};
 use super::{Request, Response};
 use crate::shard::{ConnSnapshot, Query, SubSnapshot};
 use crate::timefmt::{go_duration, rfc3339_nano, uptime};
@@ -154,8 +154,8 @@ pub(super) fn connz(ctx: &Context, r: &Request) -> Response {
 fn build(ctx: &Context, r: &Request) -> Result<Response, Response> {
     let sort_by = r.param("sort");
     let auth = param_bool(r, "auth")?;
-    let detail = r.param("subs").eq_ignore_ascii_case("detail");
-    let subs = !detail && param_bool(r, "subs")?;
+    let (subs, detail) = param_subs(r)?;
+    let subs = subs && !detail;
     let offset = param_int(r, "offset")?;
     let limit = limit_or_default(param_int(r, "limit")?);
     let cid = match r.param("cid") {

@@ -40,6 +40,11 @@ pub fn parse_request(buf: &[u8]) -> Option<Result<Request, ()>> {
             return Err(());
         }
         let (path, query) = target.split_once('?').unwrap_or((target, ""));
+        // Go's `url.ParseRequestURI` refuses a bad escape in the path (the query's are
+        // only dropped later, by `ParseQuery`): 400 before any handler.
+        if !escapes_valid(path) {
+            return Err(());
+        }
         Ok(Request {
             method: method.to_string(),
             path: percent_decode(path),
@@ -60,6 +65,16 @@ fn parse_query(q: &str) -> Vec<(String, String)> {
             )
         })
         .collect()
+}
+
+/// Every `%` starts two hex digits.
+fn escapes_valid(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.iter().enumerate().all(|(i, &c)| {
+        c != b'%'
+            || (b.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
+    })
 }
 
 fn percent_decode(s: &str) -> String {
@@ -170,6 +185,14 @@ mod tests {
         assert_eq!(parse_request(b"garbage\r\n\r\n"), Some(Err(())));
         assert_eq!(parse_request(b"GET / SPDY\r\n\r\n"), Some(Err(())));
         assert_eq!(parse_request(b"\xff\xfe\r\n\r\n"), Some(Err(())));
+        for bad_escape in ["/%", "/a%2", "/%zz/varz"] {
+            let head = format!("GET {bad_escape} HTTP/1.1\r\n\r\n");
+            assert_eq!(
+                parse_request(head.as_bytes()),
+                Some(Err(())),
+                "{bad_escape}"
+            );
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@
 
 mod accounts;
 mod connz;
-mod http;
+pub(crate) mod http;
 mod mailbox;
 mod metrics;
 mod pages;
@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use std::io::{self, Read};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
@@ -34,6 +34,12 @@ pub use mailbox::Mailbox;
 
 /// How long a monitoring client may take to send its request.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// Requests served at once, each on its own thread; past this a client gets a 503 at
+/// once, so that clients that connect and send nothing cannot pile up threads without
+/// bound (the Go server's goroutines are cheap enough not to need a cap).
+const MAX_CONCURRENT_REQUESTS: usize = 1024;
+/// Request threads only parse a head and format JSON, bytes.
+const REQUEST_THREAD_STACK: usize = 256 * 1024;
 
 /// What every endpoint reads: the server, the way to ask shards, and the monitor's own
 /// counters.
@@ -113,6 +119,34 @@ pub(crate) fn param_bool(r: &Request, name: &str) -> Result<bool, Response> {
     }
 }
 
+/// Go's `decodeSubs`: `subs=detail` (any case) or a boolean; (subs, detail).
+pub(crate) fn param_subs(r: &Request) -> Result<(bool, bool), Response> {
+    if r.param("subs").eq_ignore_ascii_case("detail") {
+        return Ok((true, true));
+    }
+    Ok((param_bool(r, "subs")?, false))
+}
+
+/// Checks the parameters an endpoint decodes even where Riptide has nothing to filter
+/// (routes, gateways, leaf nodes, JetStream), so that bad values get Go's 400.
+pub(crate) fn check_params(
+    r: &Request,
+    bools: &[&str],
+    ints: &[&str],
+    subs: bool,
+) -> Result<(), Response> {
+    for name in bools {
+        param_bool(r, name)?;
+    }
+    for name in ints {
+        param_int(r, name)?;
+    }
+    if subs {
+        param_subs(r)?;
+    }
+    Ok(())
+}
+
 /// Go's `strconv.Atoi` on a query parameter; absent is 0.
 pub(crate) fn param_int(r: &Request, name: &str) -> Result<i64, Response> {
     match r.param(name) {
@@ -168,9 +202,7 @@ pub(crate) fn handle(ctx: &Context, req: &Request) -> Response {
         "/jsz" => ("/jsz", stubs::jsz),
         "/accountz" => ("/accountz", accounts::accountz),
         "/accstatz" => ("/accstatz", accounts::accstatz),
-        "/healthz" => ("/healthz", |_, _| {
-            Response::json(br#"{"status":"ok"}"#.to_vec())
-        }),
+        "/healthz" => ("/healthz", stubs::healthz),
         "/metrics" => ("/metrics", metrics::metrics),
         "/shardz" => ("/shardz", varz::shardz),
         "/dashboard" => ("/dashboard", pages::dashboard),
@@ -242,20 +274,33 @@ impl Drop for Monitor {
 }
 
 fn accept_loop(listener: &TcpListener, stop: &AtomicBool, ctx: Arc<Context>) {
+    let in_flight = Arc::new(AtomicUsize::new(0));
     loop {
         let accepted = listener.accept();
         if stop.load(Ordering::Acquire) {
             return;
         }
         match accepted {
-            Ok((stream, _)) => {
-                let ctx = ctx.clone();
+            Ok((mut stream, _)) => {
+                if in_flight.fetch_add(1, Ordering::AcqRel) >= MAX_CONCURRENT_REQUESTS {
+                    in_flight.fetch_sub(1, Ordering::AcqRel);
+                    // A fresh socket's send buffer takes this small answer without blocking.
+                    let busy = Response::error(503, "503 Service Unavailable");
+                    let _ = busy.write_to(&mut stream, false);
+                    continue;
+                }
+                let (ctx, done) = (ctx.clone(), in_flight.clone());
                 // One short-lived thread per request: a slow monitoring client must not
                 // hold up the others.
                 let spawned = std::thread::Builder::new()
                     .name("riptide-http".into())
-                    .spawn(move || serve(stream, &ctx));
+                    .stack_size(REQUEST_THREAD_STACK)
+                    .spawn(move || {
+                        serve(stream, &ctx);
+                        done.fetch_sub(1, Ordering::AcqRel);
+                    });
                 if let Err(e) = spawned {
+                    in_flight.fetch_sub(1, Ordering::AcqRel);
                     log_at!(Error, "monitoring: could not start a request thread: {e}");
                 }
             }

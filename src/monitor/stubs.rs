@@ -4,14 +4,43 @@
 
 use serde_json::json;
 
-use super::{pretty, Clock, Context, Request, Response};
+use super::{check_params, pretty, Clock, Context, Request, Response};
 use crate::timefmt::rfc3339_nano;
 
 fn now() -> String {
     rfc3339_nano(Clock::now().wall)
 }
 
-pub(super) fn routez(ctx: &Context, _: &Request) -> Response {
+/// The parameters each endpoint decodes in the Go server (`monitor.go`).
+const HEALTHZ_BOOLS: [&str; 4] = [
+    "js-enabled-only",
+    "js-server-only",
+    "js-meta-only",
+    "details",
+];
+const JSZ_BOOLS: [&str; 7] = [
+    "accounts",
+    "streams",
+    "consumers",
+    "config",
+    "leader-only",
+    "raft",
+    "stream-leader-only",
+];
+const JSZ_INTS: [&str; 2] = ["offset", "limit"];
+
+/// Healthy as long as the server runs: there is no JetStream to be unhealthy yet.
+pub(super) fn healthz(_: &Context, r: &Request) -> Response {
+    if let Err(bad) = check_params(r, &HEALTHZ_BOOLS, &[], false) {
+        return bad;
+    }
+    Response::json(br#"{"status":"ok"}"#.to_vec())
+}
+
+pub(super) fn routez(ctx: &Context, r: &Request) -> Response {
+    if let Err(bad) = check_params(r, &[], &[], true) {
+        return bad;
+    }
     pretty(&json!({
         "server_id": ctx.server.server_id,
         "server_name": ctx.server.cfg.server_name.as_deref().unwrap_or(&ctx.server.server_id),
@@ -21,7 +50,10 @@ pub(super) fn routez(ctx: &Context, _: &Request) -> Response {
     }))
 }
 
-pub(super) fn gatewayz(ctx: &Context, _: &Request) -> Response {
+pub(super) fn gatewayz(ctx: &Context, r: &Request) -> Response {
+    if let Err(bad) = check_params(r, &["accs"], &[], true) {
+        return bad;
+    }
     pretty(&json!({
         "server_id": ctx.server.server_id,
         "now": now(),
@@ -30,7 +62,10 @@ pub(super) fn gatewayz(ctx: &Context, _: &Request) -> Response {
     }))
 }
 
-pub(super) fn leafz(ctx: &Context, _: &Request) -> Response {
+pub(super) fn leafz(ctx: &Context, r: &Request) -> Response {
+    if let Err(bad) = check_params(r, &["subs"], &[], false) {
+        return bad;
+    }
     pretty(&json!({
         "server_id": ctx.server.server_id,
         "now": now(),
@@ -40,7 +75,10 @@ pub(super) fn leafz(ctx: &Context, _: &Request) -> Response {
 }
 
 /// JetStream disabled, field for field as the Go server without `-js`.
-pub(super) fn jsz(ctx: &Context, _: &Request) -> Response {
+pub(super) fn jsz(ctx: &Context, r: &Request) -> Response {
+    if let Err(bad) = check_params(r, &JSZ_BOOLS, &JSZ_INTS, false) {
+        return bad;
+    }
     pretty(&json!({
         "memory": 0,
         "storage": 0,

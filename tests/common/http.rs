@@ -32,11 +32,20 @@ impl Http {
 }
 
 pub fn request(addr: SocketAddr, method: &str, path: &str) -> Http {
+    let head = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    raw_http(addr, head.as_bytes())
+}
+
+/// Sends `bytes` as they are and reads the answer up to the server's close. A reset after
+/// the answer (the server closing with bytes of ours unread) ends it too.
+pub fn raw_http(addr: SocketAddr, bytes: &[u8]) -> Http {
     let mut s = TcpStream::connect(addr).expect("connect to monitor");
     s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-    write!(s, "{method} {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
+    s.write_all(bytes).unwrap();
     let mut raw = Vec::new();
-    s.read_to_end(&mut raw).unwrap();
+    if let Err(e) = s.read_to_end(&mut raw) {
+        assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{e}");
+    }
     let split = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
