@@ -42,16 +42,7 @@ mkdir -p "$OUT/raw"
 
 . scripts/server.sh
 
-GO_PORT=$(free_port)
-RT_PORT=$(free_port)
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; }
-trap cleanup EXIT
-
-start_server "$OUT/go-server.log" env GOMAXPROCS=1 taskset -c "$SERVER_CPU" .venv/bin/nats-server -a 127.0.0.1 -p "$GO_PORT"
-PIDS+=("$SERVER_PID"); GO_PID=$SERVER_PID
-start_server "$OUT/riptide-server.log" taskset -c "$SERVER_CPU" target/release/riptide -a 127.0.0.1 -p "$RT_PORT" --shards 1
-PIDS+=("$SERVER_PID"); RT_PID=$SERVER_PID
+start_pair "$OUT" "$SERVER_CPU"
 
 # scenario | loadgen flags. Counts shrink with size so each run takes a few seconds.
 msgs_for() { case "$1" in 16|128) echo 1000000 ;; 1024) echo 400000 ;; *) echo 60000 ;; esac; }

@@ -112,6 +112,16 @@ fn ping_flood(addr: SocketAddr) {
     assert_eq!(c.sync(), b"");
 }
 
+/// `PUB subject size` with a payload of that many bytes.
+fn pub_frame(subject: &str, size: usize) -> Vec<u8> {
+    [
+        format!("PUB {subject} {size}\r\n").as_bytes(),
+        &vec![b'x'; size],
+        b"\r\n",
+    ]
+    .concat()
+}
+
 /// A subscriber that never reads is closed as a slow consumer; its publisher is not.
 fn never_reads(addr: SocketAddr) {
     let mut stalled = Raw::connect(addr);
@@ -119,12 +129,7 @@ fn never_reads(addr: SocketAddr) {
     assert_eq!(stalled.sync(), b"");
     let mut p = Raw::connect(addr);
     p.send(b"CONNECT {\"verbose\":false}\r\n");
-    let msg = [
-        b"PUB stalled 1024\r\n".as_slice(),
-        &[b'x'; FLOOD_PAYLOAD],
-        b"\r\n",
-    ]
-    .concat();
+    let msg = pub_frame("stalled", FLOOD_PAYLOAD);
     for _ in 0..FLOOD_BYTES / FLOOD_PAYLOAD / 1000 {
         p.send(&msg.repeat(1000));
         assert_eq!(p.sync(), b"");
@@ -145,12 +150,7 @@ fn resets(addr: SocketAddr) {
         assert_eq!(sub.sync(), b"");
         let mut p = Raw::connect(addr);
         p.send(b"CONNECT {\"verbose\":false}\r\n");
-        let msg = [
-            b"PUB reset.stream 1024\r\n".as_slice(),
-            &[b's'; 1024],
-            b"\r\n",
-        ]
-        .concat();
+        let msg = pub_frame("reset.stream", FLOOD_PAYLOAD);
         p.send(&msg.repeat(200));
         sub.reset();
         p.send(&msg.repeat(200));
