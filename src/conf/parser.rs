@@ -158,10 +158,19 @@ impl<'a> Parser<'a> {
     }
 
     /// Skips blanks, newlines, comments and the optional `;`/`,` terminators.
+    /// Skips blanks, newlines, comments and `,` or `;` between entries.
     fn skip_space(&mut self) {
+        self.skip_space_and(b",;");
+    }
+
+    /// Skips blanks, newlines, comments and the given separators.
+    fn skip_space_and(&mut self, separators: &[u8]) {
         loop {
             match self.peek() {
-                Some(b' ' | b'\t' | b'\r' | b'\n' | b';' | b',') => {
+                Some(b' ' | b'\t' | b'\r' | b'\n') => {
+                    self.bump();
+                }
+                Some(b) if separators.contains(&b) => {
                     self.bump();
                 }
                 Some(_) if self.at_comment() => self.skip_line(),
@@ -224,6 +233,10 @@ impl<'a> Parser<'a> {
                 self.bump();
             }
             self.skip_blanks();
+            // An empty value is "" at the top level, but an error inside a map (Go's lexer).
+            if close.is_some() && self.peek() == Some(b',') {
+                return self.err(self.line, self.col, "unexpected map value terminator ','");
+            }
             // Entries carry their key's position: that is where field errors point.
             let item = Item {
                 line,
@@ -369,8 +382,11 @@ impl<'a> Parser<'a> {
             Some(b'[') => {
                 self.bump();
                 let mut items = Vec::new();
+                // Values are separated by one `,` or by newlines, as in Go's lexer.
+                let mut after_value = false;
                 loop {
-                    self.skip_space();
+                    self.skip_space_and(b"");
+                    let (l, c) = (self.line, self.col);
                     match self.peek() {
                         None => {
                             return self.err(vline, vcol, "unexpected end of file processing array")
@@ -379,9 +395,19 @@ impl<'a> Parser<'a> {
                             self.bump();
                             break;
                         }
+                        Some(b',') if after_value => {
+                            self.bump();
+                            after_value = false;
+                        }
+                        Some(b',') => {
+                            return self.err(l, c, "unexpected array value terminator ','");
+                        }
+                        Some(b';') => {
+                            return self.err(l, c, "expected an array value terminator ',' or an array terminator ']', but got ';'");
+                        }
                         _ => {
-                            let (l, c) = (self.line, self.col);
                             items.push(self.value(l, c)?);
+                            after_value = true;
                         }
                     }
                 }
@@ -573,6 +599,23 @@ mod tests {
         let v = parse("server_name = ,\ny = ;\n").unwrap();
         for key in ["server_name", "y"] {
             assert_eq!(get(&v, key), &Value::Str(String::new()), "{key}");
+        }
+        // Inside an array or a map an empty value is an error, as in the Go server.
+        for (text, msg) in [
+            ("x: [1,,2]\n", "unexpected array value terminator ','"),
+            ("x: [,1]\n", "unexpected array value terminator ','"),
+            ("x: [1;2]\n", "but got ';'"),
+            ("a { token: , }\n", "unexpected map value terminator ','"),
+        ] {
+            let e = parse(text).unwrap_err();
+            assert!(e.msg.contains(msg), "{text:?}: {e}");
+        }
+        let v = parse("x: [1, 2,]\ny: [\n  a\n  b\n]\n").unwrap();
+        for key in ["x", "y"] {
+            let Value::Array(items) = get(&v, key) else {
+                panic!("{key}")
+            };
+            assert_eq!(items.len(), 2, "{key}");
         }
         // A closer where a value belongs is an error, not an empty value forever.
         let e = parse("a: [1, }\n").unwrap_err();
