@@ -12,6 +12,8 @@ pub struct Request {
     pub method: String,
     pub path: String,
     pub query: Vec<(String, String)>,
+    /// The query as sent, for a redirect to carry it on.
+    pub raw_query: String,
 }
 
 impl Request {
@@ -49,8 +51,29 @@ pub fn parse_request(buf: &[u8]) -> Option<Result<Request, ()>> {
             method: method.to_string(),
             path: percent_decode(path),
             query: parse_query(query),
+            raw_query: query.to_string(),
         })
     }))
+}
+
+/// Go's `cleanPath` (net/http's ServeMux): `.` and `..` resolved, repeated slashes
+/// merged, a trailing slash kept.
+pub fn clean_path(p: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for seg in p.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            s => parts.push(s),
+        }
+    }
+    let mut out = format!("/{}", parts.join("/"));
+    if p.ends_with('/') && out != "/" {
+        out.push('/');
+    }
+    out
 }
 
 /// `a=1&b=x%2Ey` into pairs, `+` as space, as Go's `url.ParseQuery`.
@@ -107,6 +130,8 @@ pub struct Response {
     pub status: u16,
     pub content_type: &'static str,
     pub body: Vec<u8>,
+    /// The `Location` of a redirect.
+    pub location: Option<String>,
 }
 
 impl Response {
@@ -115,6 +140,7 @@ impl Response {
             status: 200,
             content_type: JSON,
             body,
+            location: None,
         }
     }
 
@@ -124,6 +150,22 @@ impl Response {
             status,
             content_type: TEXT,
             body: text.into().into_bytes(),
+            location: None,
+        }
+    }
+
+    /// Go's ServeMux answer to a path that is not clean: 307 to the clean one, query kept.
+    pub fn redirect(path: &str, raw_query: &str) -> Response {
+        let location = if raw_query.is_empty() {
+            path.to_string()
+        } else {
+            format!("{path}?{raw_query}")
+        };
+        Response {
+            status: 307,
+            content_type: HTML,
+            body: format!("<a href=\"{location}\">Temporary Redirect</a>.\n\n").into_bytes(),
+            location: Some(location),
         }
     }
 
@@ -137,11 +179,15 @@ impl Response {
             200 => "OK",
             400 => "Bad Request",
             404 => "Not Found",
+            307 => "Temporary Redirect",
             405 => "Method Not Allowed",
             503 => "Service Unavailable",
             _ => "Error",
         };
         let mut head = format!("HTTP/1.1 {} {reason}\r\n", self.status);
+        if let Some(location) = &self.location {
+            head.push_str(&format!("Location: {location}\r\n"));
+        }
         // JSON answers carry CORS `*` so browser dashboards on other origins can read them
         // (`ResponseHandler`, monitor.go).
         if self.content_type == JSON {
@@ -193,6 +239,28 @@ mod tests {
                 "{bad_escape}"
             );
         }
+    }
+
+    #[test]
+    fn clean_paths_as_go() {
+        for (raw, clean) in [
+            ("/varz", "/varz"),
+            ("//varz", "/varz"),
+            ("/a/./b/../varz", "/a/varz"),
+            ("/../..", "/"),
+            ("/base/", "/base/"),
+            ("/varz/.", "/varz"),
+            ("", "/"),
+        ] {
+            assert_eq!(clean_path(raw), clean, "{raw}");
+        }
+        let mut out = Vec::new();
+        Response::redirect("/varz", "x=1")
+            .write_to(&mut out, false)
+            .unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.starts_with("HTTP/1.1 307 Temporary Redirect\r\nLocation: /varz?x=1\r\n"));
+        assert!(text.ends_with("<a href=\"/varz?x=1\">Temporary Redirect</a>.\n\n"));
     }
 
     #[test]

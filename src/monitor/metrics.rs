@@ -262,5 +262,6 @@ pub(super) fn metrics(ctx: &Context, _: &Request) -> Response {
         status: 200,
         content_type: PROMETHEUS,
         body: e.0.into_bytes(),
+        location: None,
     }
 }

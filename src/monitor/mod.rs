@@ -181,6 +181,10 @@ pub(crate) fn limit_or_default(limit: i64) -> usize {
 
 /// Routes one request. Paths are the Go server's (`server.go`), under `http_base_path`.
 pub(crate) fn handle(ctx: &Context, req: &Request) -> Response {
+    let clean = http::clean_path(&req.path);
+    if clean != req.path {
+        return Response::redirect(&clean, &req.raw_query);
+    }
     let Some(path) = req.path.strip_prefix(ctx.base_path.as_str()) else {
         return Response::not_found();
     };

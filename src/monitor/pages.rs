@@ -14,6 +14,7 @@ fn html(body: String) -> Response {
         status: 200,
         content_type: HTML,
         body: body.into_bytes(),
+        location: None,
     }
 }
 
