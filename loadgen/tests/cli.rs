@@ -13,6 +13,18 @@ fn loadgen(args: &[&str]) -> Output {
     Command::new(BIN).args(args).output().expect("loadgen runs")
 }
 
+/// Runs loadgen, expects it to succeed (showing its stderr if not) and returns its stdout.
+fn loadgen_ok(args: &[&str]) -> String {
+    let out = loadgen(args);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("loadgen-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -107,7 +119,7 @@ fn json_and_hgrm_reports() {
     let server = common::server_flag(&broker);
     let json = scratch("open.json");
     let hgrm = scratch("open.hgrm");
-    let out = loadgen(&[
+    let stdout = loadgen_ok(&[
         "pubsub",
         "--server",
         &server,
@@ -123,13 +135,6 @@ fn json_and_hgrm_reports() {
         hgrm.to_str().unwrap(),
         "--quiet",
     ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("loadgen cpu: "), "{stdout}");
     assert!(stdout.contains("p99.9"), "{stdout}");
 
@@ -180,7 +185,7 @@ fn closed_loop_json_has_null_latency() {
     let broker = common::start_broker();
     let server = common::server_flag(&broker);
     let json = scratch("closed.json");
-    let out = loadgen(&[
+    loadgen_ok(&[
         "fanout",
         "--server",
         &server,
@@ -189,12 +194,6 @@ fn closed_loop_json_has_null_latency() {
         "--json",
         json.to_str().unwrap(),
     ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let report = read_json(&json);
     assert_eq!(keys(&report), top_level_keys());
     assert_eq!(report["latency_us"], Value::Null);
@@ -210,7 +209,7 @@ fn connect_reports_connections_and_handshake_latency() {
     let server = common::server_flag(&broker);
     let json = scratch("connect.json");
     let hgrm = scratch("connect.hgrm");
-    let out = loadgen(&[
+    let stdout = loadgen_ok(&[
         "connect",
         "--server",
         &server,
@@ -226,13 +225,6 @@ fn connect_reports_connections_and_handshake_latency() {
         hgrm.to_str().unwrap(),
         "--quiet",
     ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("connections/s"), "{stdout}");
     assert!(stdout.contains("connect() to PONG"), "{stdout}");
 
