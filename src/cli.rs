@@ -50,6 +50,13 @@ Logging Options:
     -DV                              Debug and trace
     -DVV                             Debug and verbose trace
 
+TLS Options:
+        --tls                        Enable TLS, do not verify clients (default: false)
+        --tlscert <file>             Server certificate file
+        --tlskey <file>              Private key for server certificate
+        --tlsverify                  Enable TLS, verify client certificates
+        --tlscacert <file>           Client certificate CA for verification
+
 Authorization Options:
         --user <user>                User required for connections
         --pass <password>            Password required for connections
@@ -103,6 +110,11 @@ const FLAGS: &[(&str, Kind, &str)] = &[
     ("user", Kind::Value, "user"),
     ("pass", Kind::Value, "pass"),
     ("auth", Kind::Value, "auth"),
+    ("tls", Kind::Bool, "tls"),
+    ("tlscert", Kind::Value, "tlscert"),
+    ("tlskey", Kind::Value, "tlskey"),
+    ("tlscacert", Kind::Value, "tlscacert"),
+    ("tlsverify", Kind::Bool, "tlsverify"),
     ("c", Kind::Value, "config"),
     ("config", Kind::Value, "config"),
     ("t", Kind::Bool, "test"),
@@ -116,11 +128,6 @@ const FLAGS: &[(&str, Kind, &str)] = &[
 const NOT_YET: &[&str] = &[
     "sl",
     "signal",
-    "tls",
-    "tlscert",
-    "tlskey",
-    "tlsverify",
-    "tlscacert",
     "routes",
     "cluster",
     "cluster_listen",
@@ -154,6 +161,7 @@ pub fn parse_onto<I: IntoIterator<Item = String>>(
 ) -> Result<Command, CliError> {
     let mut config_file = None;
     let mut test = false;
+    let mut tls = TlsFlags::default();
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         if arg == "--" {
@@ -225,12 +233,18 @@ pub fn parse_onto<I: IntoIterator<Item = String>>(
             "user" => set_single_user(&mut cfg, Some(value), None),
             "pass" => set_single_user(&mut cfg, None, Some(value)),
             "auth" => cfg.auth.token = Some(value),
+            "tls" => tls.tls = Some(on),
+            "tlscert" => tls.cert = Some(PathBuf::from(value)),
+            "tlskey" => tls.key = Some(PathBuf::from(value)),
+            "tlscacert" => tls.ca = Some(PathBuf::from(value)),
+            "tlsverify" => tls.verify = Some(on),
             "test" => test = on,
             "help" if on => return Ok(Command::Help),
             "version" if on => return Ok(Command::Version),
             _ => {}
         }
     }
+    tls.apply(&mut cfg)?;
     if cfg.port < -1 || cfg.port > i32::from(u16::MAX) {
         return Err(CliError(format!("invalid port {}", cfg.port)));
     }
@@ -242,6 +256,42 @@ pub fn parse_onto<I: IntoIterator<Item = String>>(
         config_file,
         test,
     })
+}
+
+/// The `--tls*` flags, which replace the configuration file's `tls` block when any is given.
+#[derive(Default)]
+struct TlsFlags {
+    tls: Option<bool>,
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+    ca: Option<PathBuf>,
+    verify: Option<bool>,
+}
+
+impl TlsFlags {
+    /// Go's `overrideTLS`: `--tls=false` alone turns TLS off; otherwise the certificate and
+    /// key must both be given.
+    fn apply(self, cfg: &mut Config) -> Result<(), CliError> {
+        let given = self.cert.is_some() || self.key.is_some() || self.ca.is_some();
+        if self.tls.is_none() && self.verify.is_none() && !given {
+            return Ok(());
+        }
+        if self.tls == Some(false) && self.verify != Some(true) && !given {
+            cfg.tls = None;
+            return Ok(());
+        }
+        let cert = self.cert.ok_or_else(|| {
+            CliError("TLS Server certificate must be present and valid".into())
+        })?;
+        let key = self.key.ok_or_else(|| {
+            CliError("TLS Server private key must be present and valid".into())
+        })?;
+        let mut t = crate::transport::tls::TlsSettings::new(cert, key);
+        t.ca_file = self.ca;
+        t.verify = self.verify == Some(true);
+        cfg.tls = Some(t);
+        Ok(())
+    }
 }
 
 fn set_single_user(cfg: &mut Config, user: Option<String>, pass: Option<String>) {
@@ -302,7 +352,12 @@ mod tests {
         assert!(p(&["-p"]).is_err());
         assert!(p(&["-p", "x"]).is_err());
         assert!(p(&["-p", "70000"]).is_err());
-        assert!(p(&["--tls"]).unwrap_err().0.contains("not supported"));
+        assert_eq!(
+            p(&["--tls"]).unwrap_err().0,
+            "TLS Server certificate must be present and valid"
+        );
+        let c = run(&["--tlscert", "c.pem", "--tlskey", "k.pem", "--tlsverify"]);
+        assert!(c.tls.is_some_and(|t| t.verify && t.cert_file.ends_with("c.pem")));
         assert!(matches!(
             p(&["-c", "x.conf", "-t"]),
             Ok(Command::Run {

@@ -96,6 +96,8 @@ pub struct Config {
     pub jetstream: bool,
     pub store_dir: Option<PathBuf>,
     pub auth: AuthConfig,
+    pub tls: Option<crate::transport::tls::TlsSettings>,
+    pub websocket: Option<crate::transport::ws::WsSettings>,
 }
 
 impl Default for Config {
@@ -123,6 +125,8 @@ impl Default for Config {
             jetstream: false,
             store_dir: None,
             auth: AuthConfig::default(),
+            tls: None,
+            websocket: None,
         }
     }
 }

@@ -4,14 +4,14 @@
 use std::path::Path;
 use std::time::Duration;
 
+mod listeners;
+
 use crate::conf::{self, Item, Value};
 use crate::config::{Config, UserConfig};
 
 /// Keys of the Go server that later Riptide releases implement; refused clearly for now.
 const NOT_YET: &[&str] = &[
     "accounts",
-    "tls",
-    "websocket",
     "cluster",
     "leafnodes",
     "gateway",
@@ -92,7 +92,14 @@ fn apply_document(
     let mut warnings = Vec::new();
     for (key, item) in entries {
         let at = |msg: String| ConfigError(format!("{file}:{}:{}: {msg}", item.line, item.col));
-        apply(key, item, cfg, &mut warnings, file, strict).map_err(at)?;
+        match key.to_ascii_lowercase().as_str() {
+            "tls" => cfg.tls = Some(listeners::tls(item, file)?),
+            // Port 0 leaves WebSocket off, as in the Go server.
+            "websocket" | "ws" => {
+                cfg.websocket = Some(listeners::websocket(item, file)?).filter(|w| w.port != 0)
+            }
+            _ => apply(key, item, cfg, &mut warnings, file, strict).map_err(at)?,
+        }
     }
     Ok(warnings)
 }

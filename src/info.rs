@@ -32,7 +32,19 @@ struct ServerInfo<'a> {
     headers: bool,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     auth_required: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    tls_required: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    tls_verify: bool,
     max_payload: usize,
+}
+
+/// The INFO flags that depend on how a listener is configured.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Security {
+    pub auth_required: bool,
+    pub tls_required: bool,
+    pub tls_verify: bool,
 }
 
 /// Pre-rendered INFO halves around the per-client fields.
@@ -49,7 +61,7 @@ impl InfoTemplate {
         host: &str,
         port: u16,
         max_payload: usize,
-        auth_required: bool,
+        security: Security,
     ) -> Self {
         let info = ServerInfo {
             server_id,
@@ -61,7 +73,9 @@ impl InfoTemplate {
             host,
             port,
             headers: true,
-            auth_required,
+            auth_required: security.auth_required,
+            tls_required: security.tls_required,
+            tls_verify: security.tls_verify,
             max_payload,
         };
         let mut head = serde_json::to_string(&info).expect("INFO serializes");
@@ -107,7 +121,14 @@ mod tests {
 
     #[test]
     fn renders_valid_json_with_go_fields() {
-        let t = InfoTemplate::new("NID", "name", "0.0.0.0", 4222, 1 << 20, false);
+        let t = InfoTemplate::new(
+            "NID",
+            "name",
+            "0.0.0.0",
+            4222,
+            1 << 20,
+            Security::default(),
+        );
         let v: serde_json::Value = serde_json::from_slice(&t.render(7, "127.0.0.1", true)).unwrap();
         assert_eq!(v["version"], GO_SERVER_VERSION);
         assert_eq!(v["client_id"], 7);

@@ -16,6 +16,7 @@
 //! - [`shard`]: a shard's broker logic without I/O: routing, interest, PONG barrier, timers.
 //! - [`fanout`]: messages between shards and the `Mesh` of rings and doorbells.
 //! - [`reactor`]: the io_uring event loop that drives one shard's sockets.
+//! - [`transport`]: TLS (rustls) and WebSocket (tungstenite) layers over in-memory buffers.
 //! - [`runtime`]: binds listeners, starts and pins the shard threads, handles signals.
 //! - [`auth`]: client authentication (token, users, bcrypt, `no_auth_user`).
 //! - [`config`]: settings and the Go server's defaults.
@@ -50,3 +51,4 @@ pub mod shard;
 pub mod signals;
 pub mod subject;
 pub mod timefmt;
+pub mod transport;

@@ -142,7 +142,29 @@ fn run(cfg: Config) -> Result<(), String> {
     if let Some(m) = &running.monitor {
         log_at!(Info, "Starting http monitor on {}", m.addr);
     }
+    if let Some(ws) = running.ws_addr {
+        let scheme = if running.server.ws_wrap.as_ref().is_some_and(|w| w.tls.is_some()) {
+            "wss"
+        } else {
+            "ws"
+        };
+        log_at!(
+            Info,
+            "Listening for websocket clients on {scheme}://{}:{}",
+            ws.ip(),
+            ws.port()
+        );
+        if scheme == "ws" {
+            log_at!(
+                Warn,
+                "Websocket not configured with TLS. DO NOT USE IN PRODUCTION!"
+            );
+        }
+    }
     log_at!(Info, "Listening for client connections on {shown}");
+    if running.server.client_wrap.is_some() {
+        log_at!(Info, "TLS required for client connections");
+    }
     log_at!(Info, "Server is ready");
 
     let sig = riptide::signals::wait(&signals);

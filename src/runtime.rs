@@ -37,6 +37,10 @@ pub enum StartError {
     /// io_uring is unavailable; the message says why and what to do.
     IoUring(String),
     Thread(io::Error),
+    /// The TLS settings could not be loaded (certificate or key files).
+    Tls(String),
+    /// The WebSocket port could not be bound.
+    WebSocket(SocketAddr, io::Error),
 }
 
 impl std::fmt::Display for StartError {
@@ -55,6 +59,12 @@ impl std::fmt::Display for StartError {
             }
             StartError::IoUring(m) => write!(f, "{m}"),
             StartError::Thread(e) => write!(f, "could not start shard thread: {e}"),
+            StartError::Tls(m) => write!(f, "{m}"),
+            StartError::WebSocket(addr, e) => write!(
+                f,
+                "Unable to listen for websocket connections: listen tcp {addr}: bind: {}",
+                error_text(e)
+            ),
         }
     }
 }
@@ -89,6 +99,8 @@ pub fn explain_io_uring_error(e: &io::Error) -> String {
 /// A running server.
 pub struct Running {
     pub addr: SocketAddr,
+    /// The WebSocket listener's address, when one is configured.
+    pub ws_addr: Option<SocketAddr>,
     pub shards: usize,
     pub ring_mode: RingMode,
     pub server: Arc<Server>,
@@ -238,12 +250,29 @@ pub fn start(cfg: Config) -> Result<Running, StartError> {
     for _ in 1..shards {
         listeners.push(listener(addr).map_err(|e| StartError::Listen(addr, e))?);
     }
+    let wraps = crate::transport::wrappings(&cfg).map_err(StartError::Tls)?;
+    let (ws_addr, mut ws_listeners) = match &cfg.websocket {
+        Some(ws) => {
+            let host = ws.host.as_deref().unwrap_or(&cfg.host);
+            let mut at = resolve(host, u16::try_from(ws.port).unwrap_or(0))?;
+            let first = listener(at).map_err(|e| StartError::WebSocket(at, e))?;
+            if let Some(a) = first.local_addr().ok().and_then(|a| a.as_socket()) {
+                at.set_port(a.port());
+            }
+            let mut all = vec![first];
+            for _ in 1..shards {
+                all.push(listener(at).map_err(|e| StartError::WebSocket(at, e))?);
+            }
+            (Some(at), all)
+        }
+        None => (None, Vec::new()),
+    };
 
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(1, |d| d.as_nanos() as u64)
         ^ u64::from(std::process::id());
-    let server = Arc::new(Server::new(cfg, new_server_id(seed), addr.port()));
+    let server = Arc::new(Server::new(cfg, new_server_id(seed), addr.port(), wraps));
     let mesh = Arc::new(Mesh::new(shards).map_err(StartError::Thread)?);
     let mailbox = Arc::new(Mailbox::new(shards));
     let stop = Arc::new(AtomicBool::new(false));
@@ -261,6 +290,7 @@ pub fn start(cfg: Config) -> Result<Running, StartError> {
         );
         let core = (!cores.is_empty()).then(|| cores[id % cores.len()]);
         let fd: OwnedFd = l.into();
+        let ws_fd: Option<OwnedFd> = (!ws_listeners.is_empty()).then(|| ws_listeners.remove(0).into());
         let t = std::thread::Builder::new()
             .name(format!("riptide-shard-{id}"))
             .spawn(move || {
@@ -272,7 +302,7 @@ pub fn start(cfg: Config) -> Result<Running, StartError> {
                         .map_err(|e| explain_io_uring_error(&e))
                         .and_then(|(ring, mode)| {
                             let shard = Shard::new(id, server, mesh.clone(), Instant::now(), seed);
-                            Reactor::new(shard, mesh, fd, ring, stop, mailbox)
+                            Reactor::new(shard, mesh, [Some(fd), ws_fd], ring, stop, mailbox)
                                 .map(|r| (r, mode))
                                 .map_err(|e| explain_io_uring_error(&e))
                         });
@@ -294,6 +324,7 @@ pub fn start(cfg: Config) -> Result<Running, StartError> {
     drop(ready_tx);
     let mut running = Running {
         addr,
+        ws_addr,
         shards,
         ring_mode: RingMode::Plain,
         server: server.clone(),

@@ -4,7 +4,8 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::config::Config;
-use crate::info::InfoTemplate;
+use crate::info::{InfoTemplate, Security};
+use crate::transport::Wrapping;
 
 #[derive(Debug)]
 pub struct Server {
@@ -13,6 +14,10 @@ pub struct Server {
     /// The client port actually bound.
     pub port: u16,
     pub info: InfoTemplate,
+    /// TLS for the client port, when configured.
+    pub client_wrap: Option<Wrapping>,
+    /// The WebSocket listener's layers, when it is configured.
+    pub ws_wrap: Option<Wrapping>,
     /// Fault injection for the panic-policy test: a CONNECT with this client name panics
     /// the shard handling it. Set from [`FAULT_PANIC_ON_CONNECT_ENV`]; `None` in production.
     pub panic_on_connect_name: Option<String>,
@@ -23,7 +28,12 @@ pub struct Server {
 pub const FAULT_PANIC_ON_CONNECT_ENV: &str = "RIPTIDE_FAULT_PANIC_ON_CONNECT";
 
 impl Server {
-    pub fn new(cfg: Config, server_id: String, port: u16) -> Server {
+    pub fn new(
+        cfg: Config,
+        server_id: String,
+        port: u16,
+        (client_wrap, ws_wrap): (Option<Wrapping>, Option<Wrapping>),
+    ) -> Server {
         let name = cfg.server_name.clone().unwrap_or_else(|| server_id.clone());
         let info = InfoTemplate::new(
             &server_id,
@@ -31,13 +41,19 @@ impl Server {
             &cfg.host,
             port,
             cfg.max_payload,
-            cfg.auth.required(),
+            Security {
+                auth_required: cfg.auth.required(),
+                tls_required: client_wrap.is_some(),
+                tls_verify: cfg.tls.as_ref().is_some_and(|t| t.verifies_clients()),
+            },
         );
         Server {
             cfg,
             server_id,
             port,
             info,
+            client_wrap,
+            ws_wrap,
             panic_on_connect_name: std::env::var(FAULT_PANIC_ON_CONNECT_ENV).ok(),
             connections: AtomicUsize::new(0),
         }

@@ -128,6 +128,7 @@ pub enum CloseReason {
     ReadError,
     WriteError,
     ServerShutdown,
+    TlsHandshakeError,
 }
 
 impl CloseReason {
@@ -149,6 +150,7 @@ impl CloseReason {
             CloseReason::ReadError => "Read Error",
             CloseReason::WriteError => "Write Error",
             CloseReason::ServerShutdown => "Server Shutdown",
+            CloseReason::TlsHandshakeError => "TLS Handshake Failure",
         }
     }
 }
@@ -182,6 +184,8 @@ pub struct Conn {
     /// Last inbound message or PING, which makes a server PING unnecessary.
     pub last_in: Instant,
     pub closing: Option<Closing>,
+    /// Why it is closing; a WebSocket client's close frame carries it.
+    pub close_reason: Option<CloseReason>,
     /// Set while the connection waits for other shards to apply its interest before its
     /// PONG; input that arrives meanwhile waits in `stash`.
     pub paused: bool,
@@ -230,6 +234,7 @@ impl Conn {
             next_ping: first_ping,
             last_in: now,
             closing: None,
+            close_reason: None,
             paused: false,
             stall: None,
             stall_budget: crate::shard::stall::STALL_BUDGET,

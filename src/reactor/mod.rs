@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use io_uring::{cqueue, opcode, squeue, types, IoUring};
 
 use crate::conn::{CloseReason, Closing};
+use crate::transport::Transport;
 use crate::fanout::Mesh;
 use crate::log_at;
 use crate::monitor::Mailbox;
@@ -47,6 +48,10 @@ const OP_WRITE: u64 = 3;
 const OP_DOORBELL: u64 = 4;
 const OP_TICK: u64 = 5;
 const OP_CANCEL: u64 = 6;
+
+/// Listener slots: the client port and the WebSocket port (the `id` of an accept).
+const CLIENT_LISTENER: usize = 0;
+const WS_LISTENER: usize = 1;
 
 fn user_data(op: u64, id: usize) -> u64 {
     (op << 56) | id as u64
@@ -102,6 +107,8 @@ struct Slot {
     recv_armed: bool,
     writing: bool,
     shut: bool,
+    /// TLS and/or WebSocket; `None` for plain TCP clients.
+    transport: Option<Box<Transport>>,
 }
 
 pub struct Reactor {
@@ -109,8 +116,12 @@ pub struct Reactor {
     mesh: Arc<Mesh>,
     slots: Vec<Option<Slot>>,
     bufs: BufRing,
-    listener: OwnedFd,
+    listeners: [Option<OwnedFd>; 2],
     accepting: bool,
+    /// Connections whose TLS handshake or WebSocket upgrade is under way, for its deadline.
+    handshakes: Vec<ConnId>,
+    /// Protocol bytes decoded by a transport, reused.
+    decoded: Vec<u8>,
     doorbell_buf: Box<u64>,
     tick_ts: Box<types::Timespec>,
     shutdown: Arc<AtomicBool>,
@@ -134,7 +145,7 @@ impl Reactor {
     pub fn new(
         shard: Shard,
         mesh: Arc<Mesh>,
-        listener: OwnedFd,
+        listeners: [Option<OwnedFd>; 2],
         ring: IoUring,
         shutdown: Arc<AtomicBool>,
         mailbox: Arc<Mailbox>,
@@ -145,8 +156,10 @@ impl Reactor {
             mesh,
             slots: Vec::new(),
             bufs,
-            listener,
+            listeners,
             accepting: false,
+            handshakes: Vec::new(),
+            decoded: Vec::new(),
             doorbell_buf: Box::new(0),
             tick_ts: Box::new(types::Timespec::from(TICK)),
             shutdown,
@@ -177,11 +190,14 @@ impl Reactor {
         }
     }
 
-    fn arm_accept(&mut self) {
-        let sqe = opcode::AcceptMulti::new(types::Fd(self.listener.as_raw_fd()))
+    fn arm_accept(&mut self, which: usize) {
+        let Some(fd) = self.listeners[which].as_ref().map(AsRawFd::as_raw_fd) else {
+            return;
+        };
+        let sqe = opcode::AcceptMulti::new(types::Fd(fd))
             .flags(libc::SOCK_CLOEXEC)
             .build()
-            .user_data(user_data(OP_ACCEPT, 0));
+            .user_data(user_data(OP_ACCEPT, which));
         self.push(sqe);
         self.accepting = true;
     }
@@ -221,7 +237,8 @@ impl Reactor {
 
     /// Runs until shutdown has flushed every connection (or the grace period ran out).
     pub fn run(mut self) {
-        self.arm_accept();
+        self.arm_accept(CLIENT_LISTENER);
+        self.arm_accept(WS_LISTENER);
         self.arm_doorbell();
         self.arm_tick();
         loop {
@@ -307,7 +324,7 @@ impl Reactor {
             let (op, id) = split_user_data(cqe.user_data());
             let (res, flags) = (cqe.result(), cqe.flags());
             match op {
-                OP_ACCEPT => self.on_accept(res, flags),
+                OP_ACCEPT => self.on_accept(id, res, flags),
                 OP_RECV => self.on_recv(id, res, flags),
                 OP_WRITE => self.on_write(id, res),
                 OP_DOORBELL => {
@@ -349,16 +366,49 @@ impl Reactor {
             self.accepting = false;
             // Stop listening now, as the Go server closes its listener first: new clients
             // are refused instead of accepted and dropped, and the multishot accept ends.
-            // SAFETY: shutdown(2) on a socket this reactor owns; it stays open until drop.
-            unsafe { libc::shutdown(self.listener.as_raw_fd(), libc::SHUT_RDWR) };
+            for l in self.listeners.iter().flatten() {
+                // SAFETY: shutdown(2) on a socket this reactor owns; it stays open until drop.
+                unsafe { libc::shutdown(l.as_raw_fd(), libc::SHUT_RDWR) };
+            }
             self.shard.shutdown();
         }
-        self.shard.on_tick(Instant::now());
+        let now = Instant::now();
+        self.shard.on_tick(now);
+        self.expire_handshakes(now);
     }
 
-    fn on_accept(&mut self, res: i32, flags: u32) {
+    /// Closes connections whose TLS handshake or WebSocket upgrade took too long (Go's
+    /// `tlsTimeout`, the WebSocket `handshake_timeout`).
+    fn expire_handshakes(&mut self, now: Instant) {
+        let mut list = std::mem::take(&mut self.handshakes);
+        list.retain(|&id| {
+            let Some(t) = self
+                .slots
+                .get(id)
+                .and_then(Option::as_ref)
+                .and_then(|s| s.transport.as_ref())
+            else {
+                return false;
+            };
+            if !t.handshaking() {
+                return false;
+            }
+            if now < t.handshake_deadline {
+                return true;
+            }
+            if let Some(c) = self.shard.conns.get(id) {
+                log_at!(Error, "{} - TLS handshake timeout", c.log_prefix());
+            }
+            self.shard
+                .close_transport(id, CloseReason::TlsHandshakeError);
+            false
+        });
+        self.handshakes = list;
+    }
+
+    fn on_accept(&mut self, which: usize, res: i32, flags: u32) {
         if !cqueue::more(flags) && self.shutdown_since.is_none() {
-            self.arm_accept();
+            self.arm_accept(which);
         }
         if res < 0 && self.shutdown_since.is_some() {
             return;
@@ -385,15 +435,33 @@ impl Reactor {
             .ok()
             .and_then(|a| a.as_socket())
             .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
+        let wrap = if which == WS_LISTENER {
+            self.shard.server.ws_wrap.clone()
+        } else {
+            self.shard.server.client_wrap.clone()
+        };
         let id = self.shard.accept(peer);
         if self.slots.len() <= id {
             self.slots.resize_with(id + 1, || None);
         }
+        let transport = match wrap.map(|w| Transport::new(&w, self.shard.now)) {
+            Some(Ok(t)) => {
+                self.handshakes.push(id);
+                Some(Box::new(t))
+            }
+            Some(Err(f)) => {
+                log_at!(Error, "{}", f.log);
+                self.shard.close_transport(id, f.reason);
+                None
+            }
+            None => None,
+        };
         self.slots[id] = Some(Slot {
             fd,
             recv_armed: false,
             writing: false,
             shut: false,
+            transport,
         });
         self.arm_recv(id);
     }
@@ -403,7 +471,30 @@ impl Reactor {
         if let Some(bid) = cqueue::buffer_select(flags) {
             if res > 0 {
                 let data = self.bufs.get(bid, res as usize);
-                self.shard.on_read(id, data);
+                match self.slots[id].as_mut().and_then(|s| s.transport.as_mut()) {
+                    None => self.shard.on_read(id, data),
+                    Some(t) => {
+                        let mut decoded = std::mem::take(&mut self.decoded);
+                        let r = t.read(data, &mut decoded);
+                        if !t.is_empty() {
+                            // Handshake records, pongs, the upgrade answer.
+                            self.dirty.push(id);
+                        }
+                        if !decoded.is_empty() {
+                            self.shard.on_read(id, &decoded);
+                        }
+                        if let Err(f) = r {
+                            if f.reason != CloseReason::ClientClosed {
+                                if let Some(c) = self.shard.conns.get(id) {
+                                    log_at!(Error, "{} - {}", c.log_prefix(), f.log);
+                                }
+                            }
+                            self.shard.close_transport(id, f.reason);
+                        }
+                        decoded.clear();
+                        self.decoded = decoded;
+                    }
+                }
             }
             self.bufs.recycle(bid);
         }
@@ -444,8 +535,20 @@ impl Reactor {
             return;
         }
         let conn = &mut self.shard.conns[id];
-        if !conn.out.complete_write(res as usize) {
-            let fd = slot.fd;
+        let fd = slot.fd;
+        if let Some(t) = slot.transport.as_mut() {
+            if !t.complete_write(res as usize) {
+                if let Some(iov) = t.start_write() {
+                    let sqe = writev(fd, std::slice::from_ref(iov), id);
+                    slot.writing = true;
+                    self.push(sqe);
+                }
+                return;
+            }
+            if t.is_empty() && conn.out.is_empty() {
+                conn.out.write_since = None;
+            }
+        } else if !conn.out.complete_write(res as usize) {
             if let Some(iovs) = conn.out.resume_write() {
                 let sqe = writev(fd, iovs, id);
                 slot.writing = true;
@@ -482,13 +585,21 @@ impl Reactor {
         let Some(conn) = self.shard.conns.get_mut(id) else {
             return;
         };
+        if let Some(t) = slot.transport.as_mut() {
+            if conn.closing == Some(Closing::AfterFlush) && conn.out.is_empty() {
+                t.close(conn.close_reason.unwrap_or(CloseReason::ServerShutdown));
+            }
+        }
+        let transport_empty = slot.transport.as_ref().is_none_or(|t| t.is_empty());
         match conn.closing {
             Some(Closing::Now) => {
                 shut(slot);
                 self.maybe_release(id);
                 return;
             }
-            Some(Closing::AfterFlush) if conn.out.is_empty() && !slot.writing => {
+            Some(Closing::AfterFlush)
+                if conn.out.is_empty() && transport_empty && !slot.writing =>
+            {
                 shut(slot);
                 self.maybe_release(id);
                 return;
@@ -499,6 +610,15 @@ impl Reactor {
             return;
         }
         let fd = slot.fd;
+        if let Some(t) = slot.transport.as_mut() {
+            encode_output(t, &mut conn.out, now);
+            if let Some(iov) = t.start_write() {
+                let sqe = writev(fd, std::slice::from_ref(iov), id);
+                slot.writing = true;
+                self.push(sqe);
+            }
+            return;
+        }
         if let Some(iovs) = conn.out.start_write(now) {
             let sqe = writev(fd, iovs, id);
             slot.writing = true;
@@ -518,7 +638,9 @@ impl Reactor {
         if !slot.shut {
             // Output still to flush: finish_turn will shut it when done.
             if self.shard.conns[id].closing == Some(Closing::AfterFlush)
-                && (slot.writing || !self.shard.conns[id].out.is_empty())
+                && (slot.writing
+                    || !self.shard.conns[id].out.is_empty()
+                    || slot.transport.as_ref().is_some_and(|t| !t.is_empty()))
             {
                 return;
             }
@@ -531,6 +653,32 @@ impl Reactor {
         unsafe { libc::close(slot.fd) };
         self.slots[id] = None;
         self.shard.release(id);
+    }
+}
+
+/// Moves queued protocol output into a transport: the INFO in the clear when TLS starts
+/// after it, else everything queued, once the transport takes output. The write deadline
+/// keeps running while the transport holds bytes, so a stuck TLS or WebSocket client is
+/// still cut off.
+fn encode_output(t: &mut Transport, out: &mut crate::conn::Outbound, now: Instant) {
+    if t.wants_plain_info() {
+        let info = out.take_all();
+        t.write_plain(&info);
+    } else if t.accepts_output() {
+        if let Some(iovs) = out.start_write(now) {
+            let mut n = 0;
+            for iov in iovs {
+                // SAFETY: the iovecs point into chunks `out` keeps until `complete_write`.
+                let bytes =
+                    unsafe { std::slice::from_raw_parts(iov.iov_base as *const u8, iov.iov_len) };
+                n += bytes.len();
+                t.write(bytes);
+            }
+            out.complete_write(n);
+        }
+    }
+    if !t.is_empty() {
+        out.write_since.get_or_insert(now);
     }
 }
 

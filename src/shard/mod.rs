@@ -266,6 +266,15 @@ impl Shard {
         }
     }
 
+    /// The TLS or WebSocket layer failed or timed out: what it queued (an alert, an HTTP
+    /// answer) is flushed, protocol output that can no longer be encoded is dropped.
+    pub fn close_transport(&mut self, id: ConnId, reason: CloseReason) {
+        self.begin_close(id, reason, Closing::AfterFlush, true);
+        if let Some(c) = self.conns.get_mut(id) {
+            c.out.discard();
+        }
+    }
+
     /// A write failed: the connection is gone.
     pub fn on_write_error(&mut self, id: ConnId) {
         self.begin_close(id, CloseReason::WriteError, Closing::Now, true);
@@ -327,6 +336,7 @@ impl Shard {
             return;
         }
         c.closing = Some(how);
+        c.close_reason = Some(reason);
         if how == Closing::Now {
             c.out.discard();
         }

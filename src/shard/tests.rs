@@ -18,7 +18,7 @@ struct Cluster {
 
 impl Cluster {
     fn new(n: usize, cfg: Config) -> Cluster {
-        let server = Arc::new(Server::new(cfg, "NTEST".into(), 4222));
+        let server = Arc::new(Server::new(cfg, "NTEST".into(), 4222, (None, None)));
         let mesh = Arc::new(Mesh::new(n).unwrap());
         let t0 = Instant::now();
         let shards = (0..n)

@@ -1,0 +1,198 @@
+//! The `tls {}` and `websocket {}` blocks, with the Go server's keys and error texts
+//! (`parseTLS` and `parseWebsocket` in `opts.go`). Errors point at the field that caused
+//! them, as Go's do.
+
+use std::time::Duration;
+
+use super::{boolean, host_port, int, parse_duration, string, ConfigError};
+use crate::conf::{Item, Value};
+use crate::transport::tls::{parse_cipher, parse_min_version, TlsSettings};
+use crate::transport::ws::{Origin, WsSettings};
+
+/// Go keys of the `tls` block that Riptide does not implement yet.
+const TLS_NOT_YET: &[&str] = &[
+    "curve_preferences",
+    "insecure",
+    "pinned_certs",
+    "connection_rate_limit",
+    "cert_store",
+    "cert_match",
+    "cert_match_by",
+    "ocsp_peer",
+    "certs",
+    "verify_cert_and_check_known_urls",
+];
+
+/// Go keys of the `websocket` block that Riptide does not implement yet: per-listener
+/// authentication and cookies.
+const WS_NOT_YET: &[&str] = &[
+    "authorization",
+    "authentication",
+    "jwt_cookie",
+    "user_cookie",
+    "pass_cookie",
+    "token_cookie",
+    "no_auth_user",
+    "headers",
+    "ping_interval",
+];
+
+fn at(file: &str, item: &Item, msg: impl std::fmt::Display) -> ConfigError {
+    ConfigError(format!("{file}:{}:{}: {msg}", item.line, item.col))
+}
+
+fn entries<'a>(
+    block: &'a Item,
+    file: &str,
+    what: &str,
+) -> Result<&'a [(String, Item)], ConfigError> {
+    match &block.value {
+        Value::Map(e) => Ok(e),
+        _ => Err(at(file, block, format!("expected a map for {what}"))),
+    }
+}
+
+/// `tls { cert_file, key_file, ca_file, verify, verify_and_map, timeout, handshake_first,
+/// min_version, cipher_suites }`. The files are read here, so `-t` reports bad ones.
+pub(super) fn tls(block: &Item, file: &str) -> Result<TlsSettings, ConfigError> {
+    let mut t = TlsSettings::new(Default::default(), Default::default());
+    let (mut cert, mut key) = (None, None);
+    for (k, item) in entries(block, file, "tls")? {
+        let v = &item.value;
+        let fail = |m: String| at(file, item, m);
+        match k.to_ascii_lowercase().as_str() {
+            "cert_file" => cert = Some(string(v, k).map_err(fail)?),
+            "key_file" => key = Some(string(v, k).map_err(fail)?),
+            "ca_file" => t.ca_file = Some(string(v, k).map_err(fail)?.into()),
+            "verify" => t.verify = boolean(v, k).map_err(fail)?,
+            "verify_and_map" => t.verify_and_map = boolean(v, k).map_err(fail)?,
+            "timeout" => {
+                t.timeout = seconds_or_duration(v)
+                    .map_err(|e| fail(format!("error parsing tls config, 'timeout' {e}")))?
+            }
+            "handshake_first" | "first" | "immediate" => {
+                t.handshake_first = match v {
+                    Value::Bool(b) => *b,
+                    Value::Str(s) if s.eq_ignore_ascii_case("auto") => {
+                        return Err(fail(
+                            "handshake_first \"auto\" is not supported by this version of riptide yet"
+                                .into(),
+                        ))
+                    }
+                    _ => {
+                        return Err(fail(
+                            "error parsing tls config, 'handshake_first' expects a boolean".into(),
+                        ))
+                    }
+                }
+            }
+            "min_version" => {
+                let s = string(v, k).map_err(fail)?;
+                t.min_version = Some(
+                    parse_min_version(&s)
+                        .map_err(|e| fail(format!("error parsing tls config: {e}")))?,
+                );
+            }
+            "cipher_suites" => {
+                let Value::Array(names) = v else {
+                    return Err(fail("error parsing tls config, 'cipher_suites' should be an array".into()));
+                };
+                for n in names {
+                    let name = string(&n.value, k).map_err(|m| at(file, n, m))?;
+                    t.cipher_suites
+                        .push(parse_cipher(&name).map_err(|m| at(file, n, m))?);
+                }
+            }
+            other if TLS_NOT_YET.contains(&other) => {
+                return Err(fail(format!(
+                    "field \"{k}\" of tls is not supported by this version of riptide yet"
+                )))
+            }
+            _ => {
+                return Err(fail(format!(
+                    "error parsing tls config, unknown field \"{k}\""
+                )))
+            }
+        }
+    }
+    // Go reports these at the block, column 0.
+    let block_err = |m: String| ConfigError(format!("{file}:{}:0: {m}", block.line));
+    t.cert_file = cert
+        .ok_or_else(|| block_err("missing 'cert_file' in TLS configuration".into()))?
+        .into();
+    t.key_file = key
+        .ok_or_else(|| block_err("missing 'key_file' in TLS configuration".into()))?
+        .into();
+    t.server_config().map_err(block_err)?;
+    Ok(t)
+}
+
+/// `timeout: 2` (seconds, may be fractional) or `timeout: "2s"`.
+fn seconds_or_duration(v: &Value) -> Result<Duration, String> {
+    match v {
+        Value::Int(n) if *n >= 0 => Ok(Duration::from_secs(*n as u64)),
+        Value::Float(f) if *f >= 0.0 => Ok(Duration::from_secs_f64(*f)),
+        Value::Str(s) => parse_duration(s).ok_or_else(|| format!("time: invalid duration \"{s}\"")),
+        _ => Err("expects a number of seconds or a duration".into()),
+    }
+}
+
+/// `websocket { listen | host + port, advertise, no_tls, tls, compression, same_origin,
+/// allowed_origins, handshake_timeout }`.
+pub(super) fn websocket(block: &Item, file: &str) -> Result<WsSettings, ConfigError> {
+    let mut w = WsSettings::default();
+    for (k, item) in entries(block, file, "websocket")? {
+        let v = &item.value;
+        let fail = |m: String| at(file, item, m);
+        match k.to_ascii_lowercase().as_str() {
+            "listen" => {
+                let (host, port) = host_port(v, k).map_err(fail)?;
+                w.host = host;
+                w.port = port;
+            }
+            "host" | "net" => w.host = Some(string(v, k).map_err(fail)?),
+            "port" => w.port = int(v, k).map_err(fail)? as i32,
+            "advertise" => w.advertise = Some(string(v, k).map_err(fail)?),
+            "no_tls" => w.no_tls = boolean(v, k).map_err(fail)?,
+            "tls" => w.tls = Some(tls(item, file)?),
+            "compression" => w.compression = boolean(v, k).map_err(fail)?,
+            "same_origin" => w.same_origin = boolean(v, k).map_err(fail)?,
+            "allowed_origins" | "allowed_origin" | "allow_origins" | "allow_origin"
+            | "origins" | "origin" => {
+                let list = match v {
+                    Value::Array(a) => a.iter().collect::<Vec<_>>(),
+                    _ => vec![item],
+                };
+                for o in list {
+                    let s = string(&o.value, k).map_err(|m| at(file, o, m))?;
+                    if Origin::parse(&s).is_none() {
+                        return Err(at(
+                            file,
+                            o,
+                            format!("unable to parse allowed origin: parse {s:?}: invalid URI for request"),
+                        ));
+                    }
+                    w.allowed_origins.push(s);
+                }
+            }
+            "handshake_timeout" => {
+                w.handshake_timeout = Some(seconds_or_duration(v).map_err(|e| {
+                    fail(format!("error parsing websocket config, 'handshake_timeout' {e}"))
+                })?)
+            }
+            other if WS_NOT_YET.contains(&other) => {
+                return Err(fail(format!(
+                    "field \"{k}\" of websocket is not supported by this version of riptide yet"
+                )))
+            }
+            _ => return Err(fail(format!("error parsing websocket config, unknown field \"{k}\""))),
+        }
+    }
+    if w.port != 0 && w.tls.is_none() && !w.no_tls {
+        return Err(ConfigError(format!(
+            "{file}:{}:{}: websocket requires TLS configuration",
+            block.line, block.col
+        )));
+    }
+    Ok(w)
+}

@@ -1,0 +1,312 @@
+//! Byte transforms between a socket and the NATS protocol for TLS and WebSocket clients,
+//! sans-IO: the reactor feeds received bytes in and writes out what comes back, so both run
+//! inside the shard's reactor (no extra threads, no readiness-based socket wrappers). Plain
+//! TCP clients have no `Transport` and skip all of this.
+
+pub mod tls;
+pub mod ws;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::config::Config;
+use crate::conn::CloseReason;
+use tls::TlsLayer;
+use ws::{OriginPolicy, WsLayer};
+
+/// What a listener's connections are wrapped in, shared read-only by the shards.
+#[derive(Debug, Clone)]
+pub struct Wrapping {
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// TLS starts at once instead of after a plain INFO (`handshake_first`, and WebSocket's
+    /// `wss`, which is TLS from the first byte).
+    pub tls_first: bool,
+    pub ws: Option<OriginPolicy>,
+    /// How long the TLS handshake or the WebSocket upgrade may take.
+    pub handshake_timeout: std::time::Duration,
+}
+
+/// The layers of the client port and of the WebSocket port, built from the settings (this
+/// reads the certificate files, so it also validates them).
+pub fn wrappings(cfg: &Config) -> Result<(Option<Wrapping>, Option<Wrapping>), String> {
+    let client = match &cfg.tls {
+        Some(t) => Some(Wrapping {
+            tls: Some(t.server_config()?),
+            tls_first: t.handshake_first,
+            ws: None,
+            handshake_timeout: t.timeout,
+        }),
+        None => None,
+    };
+    let ws = match &cfg.websocket {
+        Some(w) => {
+            let tls = match &w.tls {
+                Some(t) => Some(t.server_config()?),
+                None => None,
+            };
+            Some(Wrapping {
+                ws: Some(OriginPolicy {
+                    same_origin: w.same_origin,
+                    allowed: w
+                        .allowed_origins
+                        .iter()
+                        .filter_map(|o| ws::Origin::parse(o))
+                        .collect(),
+                    tls: tls.is_some(),
+                }),
+                tls,
+                tls_first: true,
+                handshake_timeout: w
+                    .handshake_timeout
+                    .unwrap_or(ws::DEFAULT_HANDSHAKE_TIMEOUT),
+            })
+        }
+        None => None,
+    };
+    Ok((client, ws))
+}
+
+/// Why a transport gave up on a connection.
+#[derive(Debug)]
+pub struct Failure {
+    pub reason: CloseReason,
+    /// What the Go server logs (as an error unless the client simply closed).
+    pub log: String,
+}
+
+/// A connection's TLS and/or WebSocket layers and the bytes they have for the socket.
+#[derive(Debug)]
+pub struct Transport {
+    tls: Option<TlsLayer>,
+    ws: Option<WsLayer>,
+    origins: Option<OriginPolicy>,
+    /// The INFO still goes out in the clear before TLS starts (the Go default).
+    plain_info: bool,
+    /// Bytes for the socket, collected while `inflight` is being written.
+    out: Vec<u8>,
+    /// Bytes handed to the kernel; not touched until their write completes.
+    inflight: Vec<u8>,
+    inflight_off: usize,
+    iov: libc::iovec,
+    /// Decrypted bytes on their way to the WebSocket layer, and its frames on their way to
+    /// TLS; kept to reuse their allocations.
+    decrypted: Vec<u8>,
+    framed: Vec<u8>,
+    failed: bool,
+    closed: bool,
+    pub handshake_deadline: Instant,
+}
+
+impl Transport {
+    pub fn new(w: &Wrapping, now: Instant) -> Result<Transport, Failure> {
+        let tls = match &w.tls {
+            Some(cfg) => Some(TlsLayer::new(cfg.clone()).map_err(|e| Failure {
+                reason: CloseReason::TlsHandshakeError,
+                log: format!("TLS setup error: {}", e.0),
+            })?),
+            None => None,
+        };
+        Ok(Transport {
+            plain_info: tls.is_some() && !w.tls_first,
+            tls,
+            ws: w.ws.as_ref().map(|_| WsLayer::default()),
+            origins: w.ws.clone(),
+            out: Vec::new(),
+            inflight: Vec::new(),
+            inflight_off: 0,
+            iov: libc::iovec {
+                iov_base: std::ptr::null_mut(),
+                iov_len: 0,
+            },
+            decrypted: Vec::new(),
+            framed: Vec::new(),
+            failed: false,
+            closed: false,
+            handshake_deadline: now + w.handshake_timeout,
+        })
+    }
+
+    /// The TLS handshake or the WebSocket upgrade is not finished.
+    pub fn handshaking(&self) -> bool {
+        self.tls.as_ref().is_some_and(TlsLayer::handshaking)
+            || self.ws.as_ref().is_some_and(WsLayer::upgrading)
+    }
+
+    /// Whether protocol output may be encoded now: a WebSocket client gets nothing before
+    /// its upgrade is answered. (TLS holds plaintext itself until its handshake is done.)
+    pub fn accepts_output(&self) -> bool {
+        !self.failed && !self.ws.as_ref().is_some_and(WsLayer::upgrading)
+    }
+
+    /// The INFO is due in the clear: the caller passes it with `write_plain`.
+    pub fn wants_plain_info(&self) -> bool {
+        self.plain_info
+    }
+
+    pub fn write_plain(&mut self, bytes: &[u8]) {
+        self.out.extend_from_slice(bytes);
+        self.plain_info = false;
+    }
+
+    pub fn tls(&self) -> Option<&TlsLayer> {
+        self.tls.as_ref()
+    }
+
+    /// Takes bytes from the socket; the protocol bytes they carry are appended to `app`.
+    pub fn read(&mut self, data: &[u8], app: &mut Vec<u8>) -> Result<(), Failure> {
+        if self.failed {
+            return Ok(());
+        }
+        // Bytes from a client that starts TLS before reading a plain INFO are ciphertext too.
+        self.plain_info = false;
+        let r = self.read_layers(data, app);
+        if r.is_err() {
+            self.failed = true;
+        }
+        r
+    }
+
+    fn read_layers(&mut self, data: &[u8], app: &mut Vec<u8>) -> Result<(), Failure> {
+        let mut decrypted = std::mem::take(&mut self.decrypted);
+        let input: &[u8] = match &mut self.tls {
+            Some(tls) => {
+                let handshaking = tls.handshaking();
+                tls.read(data, &mut decrypted, &mut self.out)
+                    .map_err(|e| Failure {
+                        reason: if handshaking {
+                            CloseReason::TlsHandshakeError
+                        } else {
+                            CloseReason::ReadError
+                        },
+                        log: format!("TLS handshake error: {}", e.0),
+                    })?;
+                &decrypted
+            }
+            None => data,
+        };
+        let r = match (&mut self.ws, &self.origins) {
+            (Some(ws), Some(origins)) => {
+                let mut framed = std::mem::take(&mut self.framed);
+                let r = ws.read(input, origins, app, &mut framed);
+                self.emit(&framed);
+                framed.clear();
+                self.framed = framed;
+                r.map_err(|e| Failure {
+                    reason: if e.closed_by_client {
+                        CloseReason::ClientClosed
+                    } else {
+                        CloseReason::ProtocolViolation
+                    },
+                    log: e.reason,
+                })
+            }
+            _ => {
+                app.extend_from_slice(input);
+                Ok(())
+            }
+        };
+        decrypted.clear();
+        self.decrypted = decrypted;
+        r
+    }
+
+    /// Encodes protocol output for the socket.
+    pub fn write(&mut self, app: &[u8]) {
+        if self.failed || self.closed {
+            return;
+        }
+        match &mut self.ws {
+            Some(ws) => {
+                let mut framed = std::mem::take(&mut self.framed);
+                ws.write(app, &mut framed);
+                self.emit(&framed);
+                framed.clear();
+                self.framed = framed;
+            }
+            None => self.emit(app),
+        }
+    }
+
+    /// Queues the goodbyes once: a WebSocket close frame with Go's status for `reason`,
+    /// then TLS close_notify.
+    pub fn close(&mut self, reason: CloseReason) {
+        if self.closed || self.failed {
+            return;
+        }
+        self.closed = true;
+        if let Some(ws) = &mut self.ws {
+            let mut framed = std::mem::take(&mut self.framed);
+            ws.close(ws_close_status(reason), reason.as_str(), &mut framed);
+            if let Some(tls) = &mut self.tls {
+                tls.write(&framed, &mut self.out);
+            } else {
+                self.out.extend_from_slice(&framed);
+            }
+            framed.clear();
+            self.framed = framed;
+        }
+        if let Some(tls) = &mut self.tls {
+            tls.close(&mut self.out);
+        }
+    }
+
+    fn emit(&mut self, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        match &mut self.tls {
+            Some(tls) => tls.write(bytes, &mut self.out),
+            None => self.out.extend_from_slice(bytes),
+        }
+    }
+
+    /// Nothing waits to be written.
+    pub fn is_empty(&self) -> bool {
+        self.out.is_empty() && self.inflight_off == self.inflight.len()
+    }
+
+    /// The next write: the collected bytes, frozen until `complete_write` has seen them all.
+    pub fn start_write(&mut self) -> Option<&libc::iovec> {
+        if self.inflight_off == self.inflight.len() {
+            if self.out.is_empty() {
+                return None;
+            }
+            self.inflight.clear();
+            self.inflight_off = 0;
+            std::mem::swap(&mut self.inflight, &mut self.out);
+        }
+        let rest = &self.inflight[self.inflight_off..];
+        self.iov = libc::iovec {
+            iov_base: rest.as_ptr() as *mut libc::c_void,
+            iov_len: rest.len(),
+        };
+        Some(&self.iov)
+    }
+
+    /// Records `n` bytes written; true when the in-flight bytes are all out.
+    pub fn complete_write(&mut self, n: usize) -> bool {
+        self.inflight_off = (self.inflight_off + n).min(self.inflight.len());
+        self.inflight_off == self.inflight.len()
+    }
+}
+
+/// The close status Go sends a WebSocket client for each close reason
+/// (`wsEnqueueCloseMessage`).
+fn ws_close_status(reason: CloseReason) -> u16 {
+    use CloseReason::*;
+    match reason {
+        ClientClosed => 1000,
+        AuthenticationTimeout
+        | AuthenticationViolation
+        | SlowConsumerPendingBytes
+        | SlowConsumerWriteDeadline
+        | MaxConnections
+        | MaxControlLine => 1008,
+        TlsHandshakeError => 1015,
+        ParseError | ProtocolViolation | BadClientProtocol => 1002,
+        MaxPayload => 1009,
+        ServerShutdown => 1001,
+        WriteError | ReadError | StaleConnection => 1006,
+        _ => 1011,
+    }
+}
