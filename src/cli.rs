@@ -280,12 +280,12 @@ impl TlsFlags {
             cfg.tls = None;
             return Ok(());
         }
-        let cert = self.cert.ok_or_else(|| {
-            CliError("TLS Server certificate must be present and valid".into())
-        })?;
-        let key = self.key.ok_or_else(|| {
-            CliError("TLS Server private key must be present and valid".into())
-        })?;
+        let cert = self
+            .cert
+            .ok_or_else(|| CliError("TLS Server certificate must be present and valid".into()))?;
+        let key = self
+            .key
+            .ok_or_else(|| CliError("TLS Server private key must be present and valid".into()))?;
         let mut t = crate::transport::tls::TlsSettings::new(cert, key);
         t.ca_file = self.ca;
         t.verify = self.verify == Some(true);
@@ -357,7 +357,9 @@ mod tests {
             "TLS Server certificate must be present and valid"
         );
         let c = run(&["--tlscert", "c.pem", "--tlskey", "k.pem", "--tlsverify"]);
-        assert!(c.tls.is_some_and(|t| t.verify && t.cert_file.ends_with("c.pem")));
+        assert!(c
+            .tls
+            .is_some_and(|t| t.verify && t.cert_file.ends_with("c.pem")));
         assert!(matches!(
             p(&["-c", "x.conf", "-t"]),
             Ok(Command::Run {

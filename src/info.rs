@@ -121,14 +121,7 @@ mod tests {
 
     #[test]
     fn renders_valid_json_with_go_fields() {
-        let t = InfoTemplate::new(
-            "NID",
-            "name",
-            "0.0.0.0",
-            4222,
-            1 << 20,
-            Security::default(),
-        );
+        let t = InfoTemplate::new("NID", "name", "0.0.0.0", 4222, 1 << 20, Security::default());
         let v: serde_json::Value = serde_json::from_slice(&t.render(7, "127.0.0.1", true)).unwrap();
         assert_eq!(v["version"], GO_SERVER_VERSION);
         assert_eq!(v["client_id"], 7);

@@ -143,7 +143,12 @@ fn run(cfg: Config) -> Result<(), String> {
         log_at!(Info, "Starting http monitor on {}", m.addr);
     }
     if let Some(ws) = running.ws_addr {
-        let scheme = if running.server.ws_wrap.as_ref().is_some_and(|w| w.tls.is_some()) {
+        let scheme = if running
+            .server
+            .ws_wrap
+            .as_ref()
+            .is_some_and(|w| w.tls.is_some())
+        {
             "wss"
         } else {
             "ws"

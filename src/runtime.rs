@@ -250,10 +250,11 @@ pub fn start(cfg: Config) -> Result<Running, StartError> {
     for _ in 1..shards {
         listeners.push(listener(addr).map_err(|e| StartError::Listen(addr, e))?);
     }
-    let wraps = crate::transport::wrappings(&cfg).map_err(StartError::Tls)?;
+    let (client_wrap, ws_wrap) = crate::transport::wrappings(&cfg).map_err(StartError::Tls)?;
     let (ws_addr, mut ws_listeners) = match &cfg.websocket {
         Some(ws) => {
-            let host = ws.host.as_deref().unwrap_or(&cfg.host);
+            // The Go server's WebSocket host defaults to all interfaces, not the client host.
+            let host = ws.host.as_deref().unwrap_or(crate::config::DEFAULT_HOST);
             let mut at = resolve(host, u16::try_from(ws.port).unwrap_or(0))?;
             let first = listener(at).map_err(|e| StartError::WebSocket(at, e))?;
             if let Some(a) = first.local_addr().ok().and_then(|a| a.as_socket()) {
@@ -272,7 +273,16 @@ pub fn start(cfg: Config) -> Result<Running, StartError> {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(1, |d| d.as_nanos() as u64)
         ^ u64::from(std::process::id());
-    let server = Arc::new(Server::new(cfg, new_server_id(seed), addr.port(), wraps));
+    let server = Arc::new(Server::new(
+        cfg,
+        new_server_id(seed),
+        addr.port(),
+        crate::server::Transports {
+            client: client_wrap,
+            ws: ws_wrap,
+            ws_port: ws_addr.map_or(0, |a| a.port()),
+        },
+    ));
     let mesh = Arc::new(Mesh::new(shards).map_err(StartError::Thread)?);
     let mailbox = Arc::new(Mailbox::new(shards));
     let stop = Arc::new(AtomicBool::new(false));
@@ -290,7 +300,8 @@ pub fn start(cfg: Config) -> Result<Running, StartError> {
         );
         let core = (!cores.is_empty()).then(|| cores[id % cores.len()]);
         let fd: OwnedFd = l.into();
-        let ws_fd: Option<OwnedFd> = (!ws_listeners.is_empty()).then(|| ws_listeners.remove(0).into());
+        let ws_fd: Option<OwnedFd> =
+            (!ws_listeners.is_empty()).then(|| ws_listeners.remove(0).into());
         let t = std::thread::Builder::new()
             .name(format!("riptide-shard-{id}"))
             .spawn(move || {

@@ -18,22 +18,33 @@ pub struct Server {
     pub client_wrap: Option<Wrapping>,
     /// The WebSocket listener's layers, when it is configured.
     pub ws_wrap: Option<Wrapping>,
+    /// The INFO WebSocket clients get: the WebSocket host and port, no TLS flags (their TLS
+    /// is the `wss` listener's), as the Go server sends it.
+    pub ws_info: InfoTemplate,
     /// Fault injection for the panic-policy test: a CONNECT with this client name panics
     /// the shard handling it. Set from [`FAULT_PANIC_ON_CONNECT_ENV`]; `None` in production.
     pub panic_on_connect_name: Option<String>,
     connections: AtomicUsize,
 }
 
+/// The TLS and WebSocket layers of the listeners, and the WebSocket port bound.
+#[derive(Debug, Default)]
+pub struct Transports {
+    pub client: Option<Wrapping>,
+    pub ws: Option<Wrapping>,
+    pub ws_port: u16,
+}
+
 /// The environment variable that arms [`Server::panic_on_connect_name`].
 pub const FAULT_PANIC_ON_CONNECT_ENV: &str = "RIPTIDE_FAULT_PANIC_ON_CONNECT";
 
 impl Server {
-    pub fn new(
-        cfg: Config,
-        server_id: String,
-        port: u16,
-        (client_wrap, ws_wrap): (Option<Wrapping>, Option<Wrapping>),
-    ) -> Server {
+    pub fn new(cfg: Config, server_id: String, port: u16, transports: Transports) -> Server {
+        let Transports {
+            client: client_wrap,
+            ws: ws_wrap,
+            ws_port,
+        } = transports;
         let name = cfg.server_name.clone().unwrap_or_else(|| server_id.clone());
         let info = InfoTemplate::new(
             &server_id,
@@ -47,6 +58,22 @@ impl Server {
                 tls_verify: cfg.tls.as_ref().is_some_and(|t| t.verifies_clients()),
             },
         );
+        let ws_host = cfg
+            .websocket
+            .as_ref()
+            .and_then(|w| w.host.clone())
+            .unwrap_or_else(|| crate::config::DEFAULT_HOST.to_string());
+        let ws_info = InfoTemplate::new(
+            &server_id,
+            &name,
+            &ws_host,
+            ws_port,
+            cfg.max_payload,
+            Security {
+                auth_required: cfg.auth.required(),
+                ..Security::default()
+            },
+        );
         Server {
             cfg,
             server_id,
@@ -54,6 +81,7 @@ impl Server {
             info,
             client_wrap,
             ws_wrap,
+            ws_info,
             panic_on_connect_name: std::env::var(FAULT_PANIC_ON_CONNECT_ENV).ok(),
             connections: AtomicUsize::new(0),
         }

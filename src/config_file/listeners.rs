@@ -73,12 +73,10 @@ pub(super) fn tls(block: &Item, file: &str) -> Result<TlsSettings, ConfigError> 
             "handshake_first" | "first" | "immediate" => {
                 t.handshake_first = match v {
                     Value::Bool(b) => *b,
-                    Value::Str(s) if s.eq_ignore_ascii_case("auto") => {
-                        return Err(fail(
-                            "handshake_first \"auto\" is not supported by this version of riptide yet"
-                                .into(),
-                        ))
-                    }
+                    Value::Str(s) if s.eq_ignore_ascii_case("auto") => return Err(fail(
+                        "handshake_first \"auto\" is not supported by this version of riptide yet"
+                            .into(),
+                    )),
                     _ => {
                         return Err(fail(
                             "error parsing tls config, 'handshake_first' expects a boolean".into(),
@@ -95,7 +93,9 @@ pub(super) fn tls(block: &Item, file: &str) -> Result<TlsSettings, ConfigError> 
             }
             "cipher_suites" => {
                 let Value::Array(names) = v else {
-                    return Err(fail("error parsing tls config, 'cipher_suites' should be an array".into()));
+                    return Err(fail(
+                        "error parsing tls config, 'cipher_suites' should be an array".into(),
+                    ));
                 };
                 for n in names {
                     let name = string(&n.value, k).map_err(|m| at(file, n, m))?;
@@ -157,8 +157,8 @@ pub(super) fn websocket(block: &Item, file: &str) -> Result<WsSettings, ConfigEr
             "tls" => w.tls = Some(tls(item, file)?),
             "compression" => w.compression = boolean(v, k).map_err(fail)?,
             "same_origin" => w.same_origin = boolean(v, k).map_err(fail)?,
-            "allowed_origins" | "allowed_origin" | "allow_origins" | "allow_origin"
-            | "origins" | "origin" => {
+            "allowed_origins" | "allowed_origin" | "allow_origins" | "allow_origin" | "origins"
+            | "origin" => {
                 let list = match v {
                     Value::Array(a) => a.iter().collect::<Vec<_>>(),
                     _ => vec![item],
@@ -177,7 +177,9 @@ pub(super) fn websocket(block: &Item, file: &str) -> Result<WsSettings, ConfigEr
             }
             "handshake_timeout" => {
                 w.handshake_timeout = Some(seconds_or_duration(v).map_err(|e| {
-                    fail(format!("error parsing websocket config, 'handshake_timeout' {e}"))
+                    fail(format!(
+                        "error parsing websocket config, 'handshake_timeout' {e}"
+                    ))
                 })?)
             }
             other if WS_NOT_YET.contains(&other) => {
@@ -185,7 +187,11 @@ pub(super) fn websocket(block: &Item, file: &str) -> Result<WsSettings, ConfigEr
                     "field \"{k}\" of websocket is not supported by this version of riptide yet"
                 )))
             }
-            _ => return Err(fail(format!("error parsing websocket config, unknown field \"{k}\""))),
+            _ => {
+                return Err(fail(format!(
+                    "error parsing websocket config, unknown field \"{k}\""
+                )))
+            }
         }
     }
     if w.port != 0 && w.tls.is_none() && !w.no_tls {

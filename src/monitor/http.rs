@@ -180,6 +180,7 @@ impl Response {
             400 => "Bad Request",
             404 => "Not Found",
             307 => "Temporary Redirect",
+            403 => "Forbidden",
             405 => "Method Not Allowed",
             503 => "Service Unavailable",
             _ => "Error",

@@ -16,11 +16,11 @@ use std::time::{Duration, Instant};
 use io_uring::{cqueue, opcode, squeue, types, IoUring};
 
 use crate::conn::{CloseReason, Closing};
-use crate::transport::Transport;
 use crate::fanout::Mesh;
 use crate::log_at;
 use crate::monitor::Mailbox;
 use crate::shard::{ConnId, Query, ReactorStats, Shard};
+use crate::transport::Transport;
 use bufring::BufRing;
 
 /// Submission queue entries per ring.
@@ -440,7 +440,7 @@ impl Reactor {
         } else {
             self.shard.server.client_wrap.clone()
         };
-        let id = self.shard.accept(peer);
+        let id = self.shard.accept(peer, which == WS_LISTENER);
         if self.slots.len() <= id {
             self.slots.resize_with(id + 1, || None);
         }

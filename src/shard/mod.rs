@@ -136,7 +136,7 @@ impl Shard {
 
     /// Registers an accepted socket and queues its INFO. A connection over
     /// `max_connections` gets INFO and `-ERR 'maximum connections exceeded'`, then closes.
-    pub fn accept(&mut self, peer: SocketAddr) -> ConnId {
+    pub fn accept(&mut self, peer: SocketAddr, websocket: bool) -> ConnId {
         let cid = self.next_cid();
         let first_ping = self.now
             + self
@@ -153,7 +153,12 @@ impl Shard {
             self.server.cfg.auth.required(),
         );
         let id = self.conns.insert(conn);
-        let info = self.server.info.render(cid, &peer.ip().to_string(), false);
+        let template = if websocket {
+            &self.server.ws_info
+        } else {
+            &self.server.info
+        };
+        let info = template.render(cid, &peer.ip().to_string(), false);
         encode::info(&mut self.conns[id].out.tail(), &info);
         self.mark_dirty(id);
         if !self.server.try_add_connection() {

@@ -18,7 +18,7 @@ struct Cluster {
 
 impl Cluster {
     fn new(n: usize, cfg: Config) -> Cluster {
-        let server = Arc::new(Server::new(cfg, "NTEST".into(), 4222, (None, None)));
+        let server = Arc::new(Server::new(cfg, "NTEST".into(), 4222, Default::default()));
         let mesh = Arc::new(Mesh::new(n).unwrap());
         let t0 = Instant::now();
         let shards = (0..n)
@@ -30,7 +30,7 @@ impl Cluster {
     /// A client on `shard` that has read its INFO and sent a quiet CONNECT.
     fn client(&mut self, shard: usize, connect: &str) -> (usize, ConnId) {
         let peer: SocketAddr = "127.0.0.1:5000".parse().unwrap();
-        let id = self.shards[shard].accept(peer);
+        let id = self.shards[shard].accept(peer, false);
         let info = self.take(shard, id);
         assert!(info.starts_with("INFO {"), "{info}");
         self.send(shard, id, &format!("CONNECT {connect}\r\n"));
@@ -209,7 +209,7 @@ fn stale_connection_after_ping_max() {
     };
     let mut c = Cluster::new(1, cfg);
     let peer: SocketAddr = "127.0.0.1:5000".parse().unwrap();
-    let id = c.shards[0].accept(peer);
+    let id = c.shards[0].accept(peer, false);
     c.take(0, id);
     let t0 = c.t0;
     c.shards[0].on_tick(t0 + Duration::from_millis(1100));
@@ -229,7 +229,7 @@ fn pong_resets_outstanding_pings() {
         ..Config::default()
     };
     let mut c = Cluster::new(1, cfg);
-    let id = c.shards[0].accept("127.0.0.1:5000".parse().unwrap());
+    let id = c.shards[0].accept("127.0.0.1:5000".parse().unwrap(), false);
     c.take(0, id);
     let t0 = c.t0;
     for k in 1..5u64 {

@@ -56,9 +56,7 @@ pub fn wrappings(cfg: &Config) -> Result<(Option<Wrapping>, Option<Wrapping>), S
                 }),
                 tls,
                 tls_first: true,
-                handshake_timeout: w
-                    .handshake_timeout
-                    .unwrap_or(ws::DEFAULT_HANDSHAKE_TIMEOUT),
+                handshake_timeout: w.handshake_timeout.unwrap_or(ws::DEFAULT_HANDSHAKE_TIMEOUT),
             })
         }
         None => None,

@@ -15,6 +15,11 @@ use crate::monitor::http::{Response, MAX_REQUEST_HEAD};
 /// Go sends browsers frames of at most this many bytes, which they handle better
 /// (`wsFrameSizeForBrowsers`, 4 KiB).
 const BROWSER_FRAME_SIZE: usize = 4096;
+/// Close statuses (RFC 6455 section 7.4.1) Go sends for broken frames.
+const CLOSE_PROTOCOL_ERROR: u16 = 1002;
+const CLOSE_MESSAGE_TOO_BIG: u16 = 1009;
+/// A control frame carries at most 125 bytes, two of them the status.
+const MAX_CLOSE_REASON: usize = 123;
 /// tungstenite's read chunk per connection; small, as most reads are small.
 const READ_BUFFER_SIZE: usize = 16 * 1024;
 /// Most headers a handshake request may carry.
@@ -257,10 +262,17 @@ impl WsLayer {
                     })
                 }
                 Err(e) => {
+                    // Go tells the client why in a close frame (`wsHandleProtocolError`).
+                    let code = match e {
+                        tungstenite::Error::Capacity(_) => CLOSE_MESSAGE_TOO_BIG,
+                        _ => CLOSE_PROTOCOL_ERROR,
+                    };
+                    let reason = e.to_string();
+                    let _ = ws.close(Some(close_frame(code, &reason)));
                     break Err(WsFailure {
-                        reason: e.to_string(),
+                        reason,
                         closed_by_client: false,
-                    })
+                    });
                 }
             }
         };
@@ -296,11 +308,7 @@ impl WsLayer {
         let State::Open(ws) = &mut self.state else {
             return;
         };
-        let frame = CloseFrame {
-            code: CloseCode::from(code),
-            reason: reason.to_string().into(),
-        };
-        let _ = ws.close(Some(frame));
+        let _ = ws.close(Some(close_frame(code, reason)));
         let _ = ws.flush();
         wire.append(&mut ws.get_mut().wr);
         self.state = State::Done;
@@ -342,7 +350,11 @@ impl WsLayer {
             return Err(http_error(400, "invalid value for header 'Upgrade'", wire));
         }
         if !contains("Connection", "Upgrade") {
-            return Err(http_error(400, "invalid value for header 'Connection'", wire));
+            return Err(http_error(
+                400,
+                "invalid value for header 'Connection'",
+                wire,
+            ));
         }
         let key = header("Sec-WebSocket-Key").next().unwrap_or_default();
         if key.is_empty() {
@@ -377,6 +389,24 @@ impl WsLayer {
             Some(config),
         )));
         Ok(Some(used))
+    }
+}
+
+/// A close frame; its reason is cut to fit a control frame as Go cuts it
+/// (`wsCreateCloseMessage`: at most 123 bytes, ending in "..." when cut).
+fn close_frame(code: u16, reason: &str) -> CloseFrame {
+    let mut text = reason.to_string();
+    if text.len() > MAX_CLOSE_REASON {
+        let mut cut = MAX_CLOSE_REASON - 3;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+        text.push_str("...");
+    }
+    CloseFrame {
+        code: CloseCode::from(code),
+        reason: text.into(),
     }
 }
 
@@ -422,7 +452,10 @@ mod tests {
     fn refuses_like_go() {
         let p = OriginPolicy::default();
         let (r, wire) = upgrade(b"POST / HTTP/1.1\r\nHost: x\r\n\r\n", &p);
-        assert!(r.unwrap_err().reason.ends_with("request method must be GET"));
+        assert!(r
+            .unwrap_err()
+            .reason
+            .ends_with("request method must be GET"));
         assert!(wire.starts_with("HTTP/1.1 405 Method Not Allowed\r\n"));
         let bad = String::from_utf8(request("")).unwrap().replace("13", "12");
         let (r, wire) = upgrade(bad.as_bytes(), &p);
@@ -436,7 +469,9 @@ mod tests {
             same_origin: true,
             ..Default::default()
         };
-        assert!(same.check(Some("http://localhost:8080"), "localhost:8080").is_ok());
+        assert!(same
+            .check(Some("http://localhost:8080"), "localhost:8080")
+            .is_ok());
         assert_eq!(
             same.check(Some("http://other:8080"), "localhost:8080"),
             Err("not same origin")
@@ -446,7 +481,9 @@ mod tests {
             allowed: vec![Origin::parse("https://app.example.com").unwrap()],
             ..Default::default()
         };
-        assert!(listed.check(Some("https://APP.example.com:443"), "x").is_ok());
+        assert!(listed
+            .check(Some("https://APP.example.com:443"), "x")
+            .is_ok());
         assert_eq!(
             listed.check(Some("http://app.example.com"), "x"),
             Err("not in the allowed list")

@@ -5,6 +5,7 @@
 pub mod go_cases;
 pub mod http;
 pub mod process;
+pub mod secure;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -34,9 +35,9 @@ pub fn start_with(cfg: Config) -> Running {
     runtime::start(cfg).expect("server starts")
 }
 
-/// A raw protocol connection.
-pub struct Raw {
-    pub s: TcpStream,
+/// A raw protocol connection, over TCP by default (or TLS, or WebSocket).
+pub struct Raw<S = TcpStream> {
+    pub s: S,
     pub info: String,
     buf: Vec<u8>,
 }
@@ -46,6 +47,32 @@ impl Raw {
         let s = TcpStream::connect(addr).expect("connect");
         s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
         s.set_nodelay(true).unwrap();
+        Raw::over(s)
+    }
+
+    /// Closes with RST instead of FIN: `SO_LINGER` on with a zero timeout.
+    pub fn reset(self) {
+        let linger = libc::linger {
+            l_onoff: 1,
+            l_linger: 0,
+        };
+        // SAFETY: a valid socket and a correctly sized option value.
+        let rc = unsafe {
+            libc::setsockopt(
+                self.s.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_LINGER,
+                (&linger as *const libc::linger).cast(),
+                std::mem::size_of::<libc::linger>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(rc, 0, "SO_LINGER");
+    }
+}
+
+impl<S: Read + Write> Raw<S> {
+    /// Takes a connected stream and reads the server's INFO from it.
+    pub fn over(s: S) -> Raw<S> {
         let mut r = Raw {
             s,
             info: String::new(),
@@ -117,25 +144,6 @@ impl Raw {
             assert!(Instant::now() < deadline, "not closed");
         }
         std::mem::take(&mut self.buf)
-    }
-
-    /// Closes with RST instead of FIN: `SO_LINGER` on with a zero timeout.
-    pub fn reset(self) {
-        let linger = libc::linger {
-            l_onoff: 1,
-            l_linger: 0,
-        };
-        // SAFETY: a valid socket and a correctly sized option value.
-        let rc = unsafe {
-            libc::setsockopt(
-                self.s.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_LINGER,
-                (&linger as *const libc::linger).cast(),
-                std::mem::size_of::<libc::linger>() as libc::socklen_t,
-            )
-        };
-        assert_eq!(rc, 0, "SO_LINGER");
     }
 
     /// Sends PING and reads up to its PONG: everything the server sent before it.

@@ -1,0 +1,179 @@
+//! Certificates made in the test (rcgen), rustls client settings, and a WebSocket byte
+//! stream, so the raw protocol client runs over TLS and WebSocket unchanged.
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rcgen::{
+    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose,
+};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
+use tungstenite::{Message, WebSocket};
+
+use super::{Raw, IO_TIMEOUT};
+
+/// A CA, a server certificate for localhost/127.0.0.1 and client certificates, written as
+/// PEM files in a temporary directory.
+pub struct Pki {
+    pub dir: PathBuf,
+    pub ca: PathBuf,
+    pub server_cert: PathBuf,
+    pub server_key: PathBuf,
+}
+
+impl Pki {
+    pub fn new(name: &str) -> Pki {
+        let dir = std::env::temp_dir().join(format!("riptide-pki-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let authority = ca("riptide test CA");
+        std::fs::write(dir.join("ca.pem"), authority.pem()).unwrap();
+        let pki = Pki {
+            ca: dir.join("ca.pem"),
+            server_cert: dir.join("server.pem"),
+            server_key: dir.join("server-key.pem"),
+            dir,
+        };
+        let (cert, key) = leaf(&authority, "localhost", &["localhost", "127.0.0.1"]);
+        std::fs::write(&pki.server_cert, cert).unwrap();
+        std::fs::write(&pki.server_key, key).unwrap();
+        for (name, issuer) in [("client", Some(&authority)), ("stranger", None)] {
+            let other = ca("some other CA");
+            let (cert, key) = leaf(issuer.unwrap_or(&other), name, &[]);
+            std::fs::write(pki.dir.join(format!("{name}.pem")), cert).unwrap();
+            std::fs::write(pki.dir.join(format!("{name}-key.pem")), key).unwrap();
+        }
+        pki
+    }
+
+    /// A client that trusts the CA, optionally presenting the client certificate `who`
+    /// (`client`, signed by the CA, or `stranger`, signed by another CA).
+    pub fn client(&self, who: Option<&str>) -> Arc<ClientConfig> {
+        let mut roots = RootCertStore::empty();
+        roots.add(read_cert(&self.ca)).unwrap();
+        let builder =
+            ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_root_certificates(roots);
+        let cfg = match who {
+            Some(name) => builder
+                .with_client_auth_cert(
+                    vec![read_cert(&self.dir.join(format!("{name}.pem")))],
+                    PrivateKeyDer::from_pem_file(self.dir.join(format!("{name}-key.pem"))).unwrap(),
+                )
+                .unwrap(),
+            None => builder.with_no_client_auth(),
+        };
+        Arc::new(cfg)
+    }
+}
+
+impl Drop for Pki {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn ca(name: &str) -> CertifiedIssuer<'static, KeyPair> {
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.distinguished_name.push(DnType::CommonName, name);
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap()
+}
+
+/// A certificate (PEM) and its key (PEM) signed by `issuer`.
+fn leaf(issuer: &CertifiedIssuer<'static, KeyPair>, cn: &str, sans: &[&str]) -> (String, String) {
+    let mut params =
+        CertificateParams::new(sans.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
+    params.distinguished_name.push(DnType::CommonName, cn);
+    let key = KeyPair::generate().unwrap();
+    let cert = params.signed_by(&key, issuer).unwrap();
+    (cert.pem(), key.serialize_pem())
+}
+
+fn read_cert(path: &Path) -> CertificateDer<'static> {
+    CertificateDer::from_pem_file(path).unwrap()
+}
+
+pub type TlsStream = StreamOwned<ClientConnection, TcpStream>;
+
+/// Starts TLS on a connected socket (server name `localhost`).
+pub fn tls_over(s: TcpStream, cfg: Arc<ClientConfig>) -> TlsStream {
+    let conn = ClientConnection::new(cfg, ServerName::try_from("localhost").unwrap()).unwrap();
+    StreamOwned::new(conn, s)
+}
+
+impl Raw {
+    /// The Go default: INFO in the clear, then TLS.
+    pub fn connect_tls(addr: SocketAddr, cfg: Arc<ClientConfig>) -> Raw<TlsStream> {
+        let plain = Raw::connect(addr);
+        Raw {
+            s: tls_over(plain.s, cfg),
+            info: plain.info,
+            buf: plain.buf,
+        }
+    }
+}
+
+/// A WebSocket client as a byte stream: writes go out as one binary message each, reads
+/// return the payloads of binary or text messages in order.
+pub struct WsStream<S = TcpStream> {
+    pub ws: WebSocket<S>,
+    pending: Vec<u8>,
+}
+
+impl WsStream {
+    pub fn connect(addr: SocketAddr) -> WsStream {
+        let s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        let (ws, _) = tungstenite::client(format!("ws://{addr}/any/path"), s).unwrap();
+        WsStream::over(ws)
+    }
+}
+
+impl<S: Read + Write> WsStream<S> {
+    pub fn over(ws: WebSocket<S>) -> WsStream<S> {
+        WsStream {
+            ws,
+            pending: Vec::new(),
+        }
+    }
+}
+
+impl<S: Read + Write> Read for WsStream<S> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.pending.is_empty() {
+            match self.ws.read() {
+                Ok(Message::Binary(b)) => self.pending.extend_from_slice(&b),
+                Ok(Message::Text(t)) => self.pending.extend_from_slice(t.as_bytes()),
+                Ok(_) => {}
+                Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => {
+                    return Ok(0)
+                }
+                Err(tungstenite::Error::Io(e)) => return Err(e),
+                Err(e) => return Err(io::Error::other(e.to_string())),
+            }
+        }
+        let n = buf.len().min(self.pending.len());
+        buf[..n].copy_from_slice(&self.pending[..n]);
+        self.pending.drain(..n);
+        Ok(n)
+    }
+}
+
+impl<S: Read + Write> Write for WsStream<S> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.ws
+            .send(Message::binary(buf.to_vec()))
+            .map_err(|e| io::Error::other(e.to_string()))?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
