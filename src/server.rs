@@ -1,7 +1,10 @@
 //! State every shard shares read-only (settings, INFO) plus the few counters that must be
 //! server-wide (connection count for `max_connections`). Nothing here is on the message path.
+//! A reload does not change a `Server`: it builds another with the new settings and the
+//! same identity and counters, and hands it to each shard (`mailbox::Command::Reload`).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use crate::config::Config;
 use crate::info::InfoTemplate;
@@ -16,7 +19,8 @@ pub struct Server {
     /// Fault injection for the panic-policy test: a CONNECT with this client name panics
     /// the shard handling it. Set from [`FAULT_PANIC_ON_CONNECT_ENV`]; `None` in production.
     pub panic_on_connect_name: Option<String>,
-    connections: AtomicUsize,
+    /// Shared with the servers that reloads derive from this one.
+    connections: Arc<AtomicUsize>,
 }
 
 /// The environment variable that arms [`Server::panic_on_connect_name`].
@@ -24,10 +28,19 @@ pub const FAULT_PANIC_ON_CONNECT_ENV: &str = "RIPTIDE_FAULT_PANIC_ON_CONNECT";
 
 impl Server {
     pub fn new(cfg: Config, server_id: String, port: u16) -> Server {
-        let name = cfg.server_name.clone().unwrap_or_else(|| server_id.clone());
+        Server::with_counter(cfg, server_id, port, Arc::default())
+    }
+
+    fn with_counter(
+        cfg: Config,
+        server_id: String,
+        port: u16,
+        connections: Arc<AtomicUsize>,
+    ) -> Server {
+        let name = cfg.server_name.as_deref().unwrap_or(&server_id);
         let info = InfoTemplate::new(
             &server_id,
-            &name,
+            name,
             &cfg.host,
             port,
             cfg.max_payload,
@@ -39,8 +52,23 @@ impl Server {
             port,
             info,
             panic_on_connect_name: std::env::var(FAULT_PANIC_ON_CONNECT_ENV).ok(),
-            connections: AtomicUsize::new(0),
+            connections,
         }
+    }
+
+    /// This server with reloaded settings: same id, port and connection count.
+    pub fn reloaded(&self, cfg: Config) -> Server {
+        Server::with_counter(
+            cfg,
+            self.server_id.clone(),
+            self.port,
+            self.connections.clone(),
+        )
+    }
+
+    /// `server_name`, or the server id when none is set, as the Go server names itself.
+    pub fn name(&self) -> &str {
+        self.cfg.server_name.as_deref().unwrap_or(&self.server_id)
     }
 
     /// Counts a new connection unless that would pass `max_connections`.
@@ -59,5 +87,24 @@ impl Server {
 
     pub fn connections(&self) -> usize {
         self.connections.load(Ordering::Acquire)
+    }
+}
+
+/// The server the shards run with now, for the threads that are not shards (the monitor,
+/// the main thread); a reload replaces it.
+#[derive(Debug)]
+pub struct CurrentServer(Mutex<Arc<Server>>);
+
+impl CurrentServer {
+    pub fn new(server: Arc<Server>) -> CurrentServer {
+        CurrentServer(Mutex::new(server))
+    }
+
+    pub fn get(&self) -> Arc<Server> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn set(&self, server: Arc<Server>) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = server;
     }
 }

@@ -3,7 +3,9 @@
 //! writes out what it queues; tests drive several shards in one thread the same way.
 
 mod interest;
+mod lame_duck;
 mod protocol;
+mod reload;
 mod route;
 mod snapshot;
 pub(crate) mod stall;
