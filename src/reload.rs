@@ -91,6 +91,15 @@ impl Reloader {
     }
 }
 
+/// Go's error when a setting that cannot be reloaded changed.
+fn unchanged<T: PartialEq + Display>(field: &str, old: T, new: T) -> Result<(), String> {
+    if old == new {
+        Ok(())
+    } else {
+        Err(unsupported(field, old, new))
+    }
+}
+
 /// Settings a running server cannot change, in the order of the Go server's `Options`
 /// fields so that the same one is reported first.
 fn check_unchangeable(
@@ -99,88 +108,54 @@ fn check_unchangeable(
     bound_port: u16,
     shards: usize,
 ) -> Result<(), String> {
-    if new.server_name != old.server_name {
-        return Err(unsupported(
-            "ServerName",
-            name_or_empty(&old.server_name),
-            name_or_empty(&new.server_name),
-        ));
-    }
-    if new.host != old.host {
-        return Err(unsupported("Host", &old.host, &new.host));
-    }
+    unchanged(
+        "ServerName",
+        name_or_empty(&old.server_name),
+        name_or_empty(&new.server_name),
+    )?;
+    unchanged("Host", &old.host, &new.host)?;
     // Port 0 (unset or random) keeps the bound one, as Go's RANDOM_PORT does.
-    if new.port != 0 && new.port != i32::from(bound_port) {
-        return Err(unsupported("Port", bound_port, new.port));
+    if new.port != 0 {
+        unchanged("Port", i32::from(bound_port), new.port)?;
     }
-    if new.max_subscriptions != old.max_subscriptions {
-        return Err(unsupported(
-            "MaxSubs",
-            old.max_subscriptions,
-            new.max_subscriptions,
-        ));
-    }
-    if new.auth.no_auth_user != old.auth.no_auth_user && !no_auth_user_dropped(old, new) {
-        return Err(unsupported(
+    unchanged("MaxSubs", old.max_subscriptions, new.max_subscriptions)?;
+    if !no_auth_user_dropped(old, new) {
+        unchanged(
             "NoAuthUser",
             name_or_empty(&old.auth.no_auth_user),
             name_or_empty(&new.auth.no_auth_user),
-        ));
+        )?;
     }
-    if new.http_host != old.http_host {
-        return Err(unsupported(
-            "HTTPHost",
-            name_or_empty(&old.http_host),
-            name_or_empty(&new.http_host),
-        ));
-    }
-    if new.http_port != old.http_port {
-        return Err(unsupported(
-            "HTTPPort",
-            old.http_port.unwrap_or(0),
-            new.http_port.unwrap_or(0),
-        ));
-    }
-    if new.http_base_path != old.http_base_path {
-        return Err(unsupported(
-            "HTTPBasePath",
-            &old.http_base_path,
-            &new.http_base_path,
-        ));
-    }
-    if new.max_pending != old.max_pending {
-        return Err(unsupported("MaxPending", old.max_pending, new.max_pending));
-    }
+    unchanged(
+        "HTTPHost",
+        name_or_empty(&old.http_host),
+        name_or_empty(&new.http_host),
+    )?;
+    unchanged(
+        "HTTPPort",
+        old.http_port.unwrap_or(0),
+        new.http_port.unwrap_or(0),
+    )?;
+    unchanged("HTTPBasePath", &old.http_base_path, &new.http_base_path)?;
+    unchanged("MaxPending", old.max_pending, new.max_pending)?;
     if old.jetstream && new.jetstream && new.store_dir != old.store_dir {
         return Err("config reload not supported for jetstream storage directory".into());
     }
-    if new.log_size_limit != old.log_size_limit {
-        return Err(unsupported(
-            "LogSizeLimit",
-            old.log_size_limit,
-            new.log_size_limit,
-        ));
-    }
-    if new.log_max_num != old.log_max_num {
-        return Err(unsupported("LogMaxFiles", old.log_max_num, new.log_max_num));
-    }
-    if new.lame_duck_duration != old.lame_duck_duration {
-        return Err(unsupported(
-            "LameDuckDuration",
-            go_duration(old.lame_duck_duration),
-            go_duration(new.lame_duck_duration),
-        ));
-    }
-    if new.lame_duck_grace_period != old.lame_duck_grace_period {
-        return Err(unsupported(
-            "LameDuckGracePeriod",
-            go_duration(old.lame_duck_grace_period),
-            go_duration(new.lame_duck_grace_period),
-        ));
-    }
+    unchanged("LogSizeLimit", old.log_size_limit, new.log_size_limit)?;
+    unchanged("LogMaxFiles", old.log_max_num, new.log_max_num)?;
+    unchanged(
+        "LameDuckDuration",
+        go_duration(old.lame_duck_duration),
+        go_duration(new.lame_duck_duration),
+    )?;
+    unchanged(
+        "LameDuckGracePeriod",
+        go_duration(old.lame_duck_grace_period),
+        go_duration(new.lame_duck_grace_period),
+    )?;
     // Riptide's own: the shards are threads started once.
-    if new.shards != 0 && new.shards != shards {
-        return Err(unsupported("Shards", shards, new.shards));
+    if new.shards != 0 {
+        unchanged("Shards", shards, new.shards)?;
     }
     Ok(())
 }

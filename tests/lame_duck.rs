@@ -7,7 +7,7 @@ mod common;
 
 use std::net::TcpStream;
 
-use common::process::{run, scratch_dir, Proc};
+use common::process::{run, scratch_dir, with_config, Proc};
 use common::Raw;
 
 const LAME_DUCK_CONF: &str = "lame_duck_duration: \"30s\"\nlame_duck_grace_period: \"1s\"\n";
@@ -17,16 +17,7 @@ fn lame_duck_tells_clients_refuses_new_ones_closes_them_and_exits_zero() {
     let dir = scratch_dir("lame-duck");
     let conf = dir.join("ldm.conf");
     std::fs::write(&conf, LAME_DUCK_CONF).unwrap();
-    let mut p = Proc::start(&[
-        "-c",
-        conf.to_str().unwrap(),
-        "-a",
-        "127.0.0.1",
-        "-p",
-        "-1",
-        "--shards",
-        "2",
-    ]);
+    let mut p = Proc::start(&with_config(&conf, &["--shards", "2"]));
     // Protocol 1 and past its first PONG: it takes async INFOs.
     let mut modern = Raw::connect(p.addr());
     modern.send(b"CONNECT {\"verbose\":false,\"protocol\":1}\r\n");
@@ -76,25 +67,27 @@ fn lame_duck_without_clients_exits_at_once() {
     );
 }
 
+/// Checks `text` as a configuration file with `-t`: the error, or `None` when valid.
+fn config_error(text: &str) -> Option<String> {
+    let dir = scratch_dir("lame-duck-conf");
+    let conf = dir.join("ldm.conf");
+    std::fs::write(&conf, text).unwrap();
+    let (code, _, err) = run(&["-c", conf.to_str().unwrap(), "-t"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+    (code != 0).then_some(err)
+}
+
 #[test]
 fn lame_duck_settings_are_checked_as_go_does() {
-    let dir = scratch_dir("lame-duck-conf");
-    let conf = dir.join("short.conf");
-    std::fs::write(&conf, "lame_duck_duration: \"5s\"\n").unwrap();
-    let (code, _, err) = run(&["-c", conf.to_str().unwrap(), "-t"]);
-    assert_eq!(code, 1);
+    let err = config_error("lame_duck_duration: \"5s\"\n").unwrap();
     assert!(
         err.contains("invalid lame_duck_duration of 5s, minimum is 30 seconds"),
         "{err}"
     );
-    std::fs::write(&conf, "lame_duck_grace_period: \"-1s\"\n").unwrap();
-    let (code, _, err) = run(&["-c", conf.to_str().unwrap(), "-t"]);
-    assert_eq!(code, 1);
+    let err = config_error("lame_duck_grace_period: \"-1s\"\n").unwrap();
     assert!(
         err.contains("invalid lame_duck_grace_period, needs to be positive"),
         "{err}"
     );
-    std::fs::write(&conf, LAME_DUCK_CONF).unwrap();
-    assert_eq!(run(&["-c", conf.to_str().unwrap(), "-t"]).0, 0);
-    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(config_error(LAME_DUCK_CONF), None);
 }

@@ -5,7 +5,7 @@ mod common;
 
 use std::path::Path;
 
-use common::process::{scratch_dir, wait_for_file, Proc};
+use common::process::{scratch_dir, wait_for_file, with_config, Proc};
 use common::Raw;
 
 /// Names in `dir` other than `keep`, sorted.
@@ -25,16 +25,7 @@ fn log_file_rotates_past_its_size_limit_and_keeps_max_num_files() {
     let conf = dir.join("r.conf");
     std::fs::write(&conf, "logfile_size_limit: 2000\nlogfile_max_num: 2\n").unwrap();
     let log = dir.join("r.log");
-    let args = [
-        "-c",
-        conf.to_str().unwrap(),
-        "-a",
-        "127.0.0.1",
-        "-p",
-        "-1",
-        "-D",
-    ];
-    let p = Proc::start_logging_to(&args, &log);
+    let p = Proc::start_logging_to(&with_config(&conf, &["-D"]), &log);
     // Each connection logs a debug line when created and one when closed.
     for _ in 0..60 {
         drop(Raw::connect(p.addr()));

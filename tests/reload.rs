@@ -7,7 +7,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::process::{scratch_dir, Proc};
+use common::process::{scratch_dir, with_config, Proc};
 use common::Raw;
 
 fn conf_file(dir: &Path, text: &str) -> PathBuf {
@@ -44,16 +44,7 @@ fn reload_closes_clients_whose_user_no_longer_passes_and_applies_max_payload() {
         &dir,
         "authorization { users: [ {user: a, password: pa}, {user: b, password: pb} ] }\n",
     );
-    let mut p = Proc::start(&[
-        "-c",
-        conf.to_str().unwrap(),
-        "-a",
-        "127.0.0.1",
-        "-p",
-        "-1",
-        "--shards",
-        "2",
-    ]);
+    let mut p = Proc::start(&with_config(&conf, &["--shards", "2"]));
     let mut a = logged_in(&p, "\"user\":\"a\",\"pass\":\"pa\"");
     let mut b = logged_in(&p, "\"user\":\"b\",\"pass\":\"pb\"");
 
@@ -83,7 +74,7 @@ fn reload_closes_clients_whose_user_no_longer_passes_and_applies_max_payload() {
 fn reload_of_a_token_closes_its_old_holders() {
     let dir = scratch_dir("reload-token");
     let conf = conf_file(&dir, "authorization { token: t1 }\n");
-    let mut p = Proc::start(&["-c", conf.to_str().unwrap(), "-a", "127.0.0.1", "-p", "-1"]);
+    let mut p = Proc::start(&with_config(&conf, &[]));
     let mut holder = logged_in(&p, "\"auth_token\":\"t1\"");
     conf_file(&dir, "authorization { token: t2 }\n");
     reload(&mut p);
@@ -123,7 +114,7 @@ fn reload_keeps_command_line_flags_over_the_file() {
     let dir = scratch_dir("reload-flags");
     let conf = conf_file(&dir, "port: 1\nmax_payload: 512\n");
     // -a and -p win over the file at start and again on reload.
-    let mut p = Proc::start(&["-c", conf.to_str().unwrap(), "-a", "127.0.0.1", "-p", "-1"]);
+    let mut p = Proc::start(&with_config(&conf, &[]));
     conf_file(&dir, "host: 127.0.0.2\nport: 2\nmax_payload: 1024\n");
     reload(&mut p);
     let c = Raw::connect(p.addr());

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::process::{run, scratch_dir, Proc};
+use common::process::{run, scratch_dir, with_config, Proc};
 use common::Raw;
 
 #[test]
@@ -13,16 +13,7 @@ fn signals_reach_the_server_named_by_its_pid_file() {
     let conf = dir.join("r.conf");
     std::fs::write(&conf, "max_payload: 512\n").unwrap();
     let pid_arg = pid_file.to_str().unwrap();
-    let mut p = Proc::start(&[
-        "-c",
-        conf.to_str().unwrap(),
-        "-a",
-        "127.0.0.1",
-        "-p",
-        "-1",
-        "-P",
-        pid_arg,
-    ]);
+    let mut p = Proc::start(&with_config(&conf, &["-P", pid_arg]));
     assert_eq!(
         std::fs::read_to_string(&pid_file).unwrap(),
         p.child.id().to_string()

@@ -1,7 +1,7 @@
 //! A shard's part of lame duck mode (`lameDuckMode` in the Go server's `server.go`): tell its
 //! clients, list them for the main thread, and close the ones it names, one batch at a time.
 
-use super::{ConnId, Shard};
+use super::Shard;
 use crate::conn::{CloseReason, Closing};
 use crate::info::PROTO;
 use crate::mailbox::ClientRef;
@@ -11,12 +11,7 @@ impl Shard {
     /// Sends every client that takes async INFOs one with `"ldm":true`, and returns all the
     /// open connections, to be closed gradually.
     pub fn enter_lame_duck(&mut self) -> Vec<ClientRef> {
-        let open: Vec<ConnId> = self
-            .conns
-            .iter()
-            .filter(|(_, c)| c.closing.is_none())
-            .map(|(id, _)| id)
-            .collect();
+        let open = self.open_conns();
         let mut clients = Vec::with_capacity(open.len());
         for id in open {
             let c = &mut self.conns[id];

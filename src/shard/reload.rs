@@ -18,12 +18,7 @@ impl Shard {
     pub fn reload(&mut self, server: Arc<Server>, excess: &AtomicUsize) -> usize {
         self.server = server;
         let max_control_line = self.server.cfg.max_control_line;
-        let open: Vec<ConnId> = self
-            .conns
-            .iter()
-            .filter(|(_, c)| c.closing.is_none())
-            .map(|(id, _)| id)
-            .collect();
+        let open = self.open_conns();
         let mut kept = Vec::with_capacity(open.len());
         for id in open {
             self.conns[id].parser.set_max_control_line(max_control_line);

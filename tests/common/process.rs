@@ -200,3 +200,10 @@ pub fn run(args: &[&str]) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// The flags for a server configured by `conf`, on a random loopback port, then `extra`.
+pub fn with_config<'a>(conf: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["-c", conf.to_str().unwrap(), "-a", "127.0.0.1", "-p", "-1"];
+    args.extend_from_slice(extra);
+    args
+}
