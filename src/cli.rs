@@ -137,6 +137,10 @@ const NOT_YET: &[&str] = &[
     "cluster_name",
     "ms",
     "https_port",
+    "s",
+    "syslog",
+    "r",
+    "remote_syslog",
 ];
 
 fn parse_bool(name: &str, v: &str) -> Result<bool, CliError> {
