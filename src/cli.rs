@@ -14,6 +14,12 @@ pub enum Command {
         config_file: Option<PathBuf>,
         test: bool,
     },
+    /// Send a signal to a running server (`--signal reload[=<pid or pid file>]`); `pid_file`
+    /// is `-P`, used when the signal names no process.
+    Signal {
+        spec: String,
+        pid_file: Option<PathBuf>,
+    },
     Version,
     Help,
 }
@@ -39,11 +45,14 @@ Server Options:
     -m, --http_port <port>           Use port for http monitoring
     -c, --config <file>              Configuration file
     -t                               Test configuration and exit
+    -sl,--signal <signal>[=<pid>]    Send signal to riptide process (ldm, stop, quit, term, reopen, reload)
+                                     <pid> can be either a PID (e.g. 1) or the path to a PID file (e.g. /var/run/riptide.pid)
         --shards <n>                 Shards, one pinned thread each (default: cores available)
 
 Logging Options:
     -l, --log <file>                 File to redirect log output
     -T, --logtime                    Timestamp log entries (default: true)
+        --log_size_limit <limit>     Logfile size limit in bytes (default: no limit)
     -D, --debug                      Enable debugging output
     -V, --trace                      Trace the raw protocol
     -VV                              Verbose trace
@@ -95,6 +104,9 @@ const FLAGS: &[(&str, Kind, &str)] = &[
     ("log", Kind::Value, "log"),
     ("T", Kind::Bool, "logtime"),
     ("logtime", Kind::Bool, "logtime"),
+    ("log_size_limit", Kind::Value, "log_size_limit"),
+    ("sl", Kind::Value, "signal"),
+    ("signal", Kind::Value, "signal"),
     ("D", Kind::Bool, "debug"),
     ("debug", Kind::Bool, "debug"),
     ("V", Kind::Bool, "trace"),
@@ -126,14 +138,16 @@ const FLAGS: &[(&str, Kind, &str)] = &[
 
 /// Flags of the Go server that later Riptide releases implement; refused clearly for now.
 const NOT_YET: &[&str] = &[
-    "sl",
-    "signal",
     "routes",
     "cluster",
     "cluster_listen",
     "cluster_name",
     "ms",
     "https_port",
+    "s",
+    "syslog",
+    "r",
+    "remote_syslog",
 ];
 
 fn parse_bool(name: &str, v: &str) -> Result<bool, CliError> {
@@ -162,6 +176,7 @@ pub fn parse_onto<I: IntoIterator<Item = String>>(
     let mut config_file = None;
     let mut test = false;
     let mut tls = TlsFlags::default();
+    let mut signal = None;
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         if arg == "--" {
@@ -213,7 +228,12 @@ pub fn parse_onto<I: IntoIterator<Item = String>>(
                 });
             }
             "log" => cfg.log_file = Some(PathBuf::from(value)),
-            "logtime" => {}
+            "logtime" => cfg.logtime = on,
+            // Zero or less means no limit, as in the Go server.
+            "log_size_limit" => {
+                cfg.log_size_limit = u64::try_from(parse_num::<i64>(name, &value)?).unwrap_or(0)
+            }
+            "signal" => signal = Some(value),
             "debug" => cfg.debug = on,
             "trace" => cfg.trace = on,
             "debug_trace" => {
@@ -245,6 +265,13 @@ pub fn parse_onto<I: IntoIterator<Item = String>>(
         }
     }
     tls.apply(&mut cfg)?;
+    // A signal is sent instead of running a server, whatever else is on the command line.
+    if let Some(spec) = signal {
+        return Ok(Command::Signal {
+            spec,
+            pid_file: cfg.pid_file,
+        });
+    }
     if cfg.port < -1 || cfg.port > i32::from(u16::MAX) {
         return Err(CliError(format!("invalid port {}", cfg.port)));
     }
@@ -382,5 +409,17 @@ mod tests {
         assert!(matches!(p(&["-v"]), Ok(Command::Version)));
         assert!(matches!(p(&["--help"]), Ok(Command::Help)));
         assert!(matches!(p(&["version"]), Ok(Command::Version)));
+        let Ok(Command::Signal { spec, pid_file }) = p(&["-P", "r.pid", "-sl", "ldm=7"]) else {
+            panic!()
+        };
+        assert_eq!(
+            (spec.as_str(), pid_file),
+            ("ldm=7", Some(PathBuf::from("r.pid")))
+        );
+        let Ok(Command::Run { cfg, .. }) = p(&["-T=false", "--log_size_limit", "1000"]) else {
+            panic!()
+        };
+        assert_eq!((cfg.logtime, cfg.log_size_limit), (false, 1000));
+        assert!(p(&["--log_size_limit", "1KB"]).is_err());
     }
 }

@@ -29,6 +29,14 @@ pub const DEFAULT_WRITE_DEADLINE: Duration = Duration::from_secs(10);
 pub const DEFAULT_AUTH_TIMEOUT: Duration = Duration::from_secs(2);
 /// Monitoring port when `-m` is given without one (`DEFAULT_HTTP_PORT`).
 pub const DEFAULT_HTTP_PORT: u16 = 8222;
+/// How long lame duck mode spreads the closing of clients over, grace period included
+/// (`DEFAULT_LAME_DUCK_DURATION`, 2 minutes).
+pub const DEFAULT_LAME_DUCK_DURATION: Duration = Duration::from_secs(120);
+/// How long lame duck mode waits before it starts closing clients
+/// (`DEFAULT_LAME_DUCK_GRACE_PERIOD`, 10 s).
+pub const DEFAULT_LAME_DUCK_GRACE_PERIOD: Duration = Duration::from_secs(10);
+/// The shortest `lame_duck_duration` a configuration file may set (`opts.go`, 30 s).
+pub const MIN_LAME_DUCK_DURATION: Duration = Duration::from_secs(30);
 
 /// A user of the `authorization` block (or `--user/--pass`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,8 +99,17 @@ pub struct Config {
     pub shards: usize,
     pub debug: bool,
     pub trace: bool,
+    /// Timestamps on log lines (`-T`, `logtime`).
+    pub logtime: bool,
     pub log_file: Option<PathBuf>,
+    /// Bytes after which the log file is rotated; 0 means never (`logfile_size_limit`).
+    pub log_size_limit: u64,
+    /// Log files kept, the current one included, when rotating; 0 keeps them all
+    /// (`logfile_max_num`).
+    pub log_max_num: usize,
     pub pid_file: Option<PathBuf>,
+    pub lame_duck_duration: Duration,
+    pub lame_duck_grace_period: Duration,
     pub jetstream: bool,
     pub store_dir: Option<PathBuf>,
     pub auth: AuthConfig,
@@ -120,8 +137,13 @@ impl Default for Config {
             shards: 0,
             debug: false,
             trace: false,
+            logtime: true,
             log_file: None,
+            log_size_limit: 0,
+            log_max_num: 0,
             pid_file: None,
+            lame_duck_duration: DEFAULT_LAME_DUCK_DURATION,
+            lame_duck_grace_period: DEFAULT_LAME_DUCK_GRACE_PERIOD,
             jetstream: false,
             store_dir: None,
             auth: AuthConfig::default(),

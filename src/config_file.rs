@@ -6,8 +6,10 @@ use std::time::Duration;
 
 mod listeners;
 
+use crate::cli;
 use crate::conf::{self, Item, Value};
-use crate::config::{Config, UserConfig};
+use crate::config::{Config, UserConfig, DEFAULT_LAME_DUCK_GRACE_PERIOD, MIN_LAME_DUCK_DURATION};
+use crate::timefmt::go_duration;
 
 /// Keys of the Go server that later Riptide releases implement; refused clearly for now.
 const NOT_YET: &[&str] = &[
@@ -25,15 +27,11 @@ const NOT_YET: &[&str] = &[
     "trusted",
     "system_account",
     "system",
-    "lame_duck_duration",
-    "lame_duck_grace_period",
     "https",
     "https_port",
     "mappings",
     "client_advertise",
     "max_sub_tokens",
-    "log_size_limit",
-    "logfile_size_limit",
     "syslog",
     "remote_syslog",
     "ports_file_dir",
@@ -41,7 +39,6 @@ const NOT_YET: &[&str] = &[
 
 /// Keys accepted and ignored: they change nothing observable in Riptide.
 const IGNORED: &[&str] = &[
-    "logtime",
     "logtime_utc",
     "prof_port",
     "disable_sublist_cache",
@@ -63,6 +60,23 @@ impl std::fmt::Display for ConfigError {
 pub fn load(path: &Path, cfg: &mut Config, strict: bool) -> Result<Vec<String>, ConfigError> {
     let root = conf::parse_file(path).map_err(parse_error)?;
     apply_document(&root, &path.display().to_string(), cfg, strict)
+}
+
+/// Loads `path` over the defaults, then applies the command line `args` again so that flags
+/// win, as the Go server does at start and on every reload. Returns the settings and the
+/// file's warnings.
+pub fn load_with_flags(
+    path: &Path,
+    args: &[String],
+    strict: bool,
+) -> Result<(Config, Vec<String>), String> {
+    let mut base = Config::default();
+    let warnings = load(path, &mut base, strict).map_err(|e| e.to_string())?;
+    match cli::parse_onto(args.iter().cloned(), base) {
+        Ok(cli::Command::Run { cfg, .. }) => Ok((*cfg, warnings)),
+        Ok(_) => Err("the command line does not run a server".into()),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// Loads configuration text with no file behind it (`include` is then an error).
@@ -148,9 +162,7 @@ fn apply(
                     warnings.push(format!("{file}:{}:{}: {msg}", item.line, item.col));
                     Duration::from_secs(u64::try_from(*secs).map_err(|_| format!("invalid {key}"))?)
                 }
-                Value::Str(s) => parse_duration(s)
-                    .ok_or_else(|| format!("error parsing {key}: invalid duration \"{s}\""))?,
-                _ => return Err(format!("error parsing {key}: expected a duration")),
+                _ => duration_string(v, key)?,
             };
             if key == "ping_interval" {
                 cfg.ping_interval = d;
@@ -160,7 +172,41 @@ fn apply(
         }
         "debug" => cfg.debug = boolean(v, key)?,
         "trace" | "trace_verbose" => cfg.trace = boolean(v, key)?,
+        "logtime" => cfg.logtime = boolean(v, key)?,
         "logfile" | "log_file" => cfg.log_file = Some(string(v, key)?.into()),
+        // Zero or less turns rotation and purging off, as in the Go server.
+        "logfile_size_limit" | "log_size_limit" => {
+            cfg.log_size_limit = u64::try_from(int(v, key)?).unwrap_or(0)
+        }
+        "logfile_max_num" | "log_max_num" => {
+            cfg.log_max_num = usize::try_from(int(v, key)?).unwrap_or(0)
+        }
+        "lame_duck_duration" => {
+            let d = duration_string(v, key)?;
+            if d < MIN_LAME_DUCK_DURATION {
+                return Err(format!(
+                    "invalid lame_duck_duration of {}, minimum is 30 seconds",
+                    go_duration(d)
+                ));
+            }
+            cfg.lame_duck_duration = d;
+        }
+        "lame_duck_grace_period" => {
+            if let Value::Str(s) = v {
+                if s.strip_prefix('-')
+                    .is_some_and(|d| parse_duration(d).is_some())
+                {
+                    return Err("invalid lame_duck_grace_period, needs to be positive".into());
+                }
+            }
+            // Zero means the default, as Go's `setBaselineOptions` fills it in.
+            let d = duration_string(v, key)?;
+            cfg.lame_duck_grace_period = if d.is_zero() {
+                DEFAULT_LAME_DUCK_GRACE_PERIOD
+            } else {
+                d
+            };
+        }
         "pidfile" | "pid_file" => cfg.pid_file = Some(string(v, key)?.into()),
         "http_port" | "monitor_port" => cfg.http_port = Some(int(v, key)? as i32),
         "http" => {
@@ -254,6 +300,15 @@ fn authorization(v: &Value, cfg: &mut Config) -> Result<(), String> {
         cfg.auth.users.push(single);
     }
     Ok(())
+}
+
+/// A duration given as a Go duration string (`"30s"`).
+fn duration_string(v: &Value, key: &str) -> Result<Duration, String> {
+    match v {
+        Value::Str(s) => parse_duration(s)
+            .ok_or_else(|| format!("error parsing {key}: time: invalid duration \"{s}\"")),
+        _ => Err(format!("error parsing {key}: expected a duration string")),
+    }
 }
 
 fn int(v: &Value, key: &str) -> Result<i64, String> {

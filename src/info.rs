@@ -85,15 +85,29 @@ impl InfoTemplate {
 
     /// The JSON for one client; `connect_info` marks the async INFO after the first PONG.
     pub fn render(&self, client_id: u64, client_ip: &str, connect_info: bool) -> Vec<u8> {
+        let extra = if connect_info {
+            ",\"connect_info\":true,\"remote_account\":\"$G\""
+        } else {
+            ""
+        };
+        self.render_with(client_id, client_ip, extra)
+    }
+
+    /// The async INFO that tells a client the server entered lame duck mode.
+    pub fn render_lame_duck(&self, client_id: u64, client_ip: &str) -> Vec<u8> {
+        self.render_with(client_id, client_ip, ",\"ldm\":true")
+    }
+
+    /// The JSON with the per-client fields, then `extra` where the Go server puts its
+    /// optional fields (before `api_lvl`).
+    fn render_with(&self, client_id: u64, client_ip: &str, extra: &str) -> Vec<u8> {
         let mut s = String::with_capacity(self.head.len() + 128);
         s.push_str(&self.head);
         s.push_str(",\"client_id\":");
         s.push_str(&client_id.to_string());
         s.push_str(",\"client_ip\":");
         s.push_str(&serde_json::to_string(client_ip).expect("string serializes"));
-        if connect_info {
-            s.push_str(",\"connect_info\":true,\"remote_account\":\"$G\"");
-        }
+        s.push_str(extra);
         s.push_str(&format!(
             ",\"api_lvl\":{API_LEVEL},\"riptide_version\":\"{RIPTIDE_VERSION}\"}}"
         ));
@@ -129,5 +143,10 @@ mod tests {
         assert_eq!(v["remote_account"], "$G");
         assert_eq!(v["max_payload"], 1 << 20);
         assert_eq!(new_server_id(42).len(), 56);
+        let ldm = String::from_utf8(t.render_lame_duck(7, "127.0.0.1")).unwrap();
+        assert!(
+            ldm.contains(r#""client_ip":"127.0.0.1","ldm":true,"api_lvl""#),
+            "{ldm}"
+        );
     }
 }

@@ -17,18 +17,23 @@
 //! - [`fanout`]: messages between shards and the `Mesh` of rings and doorbells.
 //! - [`reactor`]: the io_uring event loop that drives one shard's sockets.
 //! - [`transport`]: TLS (rustls) and WebSocket (tungstenite) layers over in-memory buffers.
-//! - [`runtime`]: binds listeners, starts and pins the shard threads, handles signals.
+//! - [`runtime`]: binds listeners, starts and pins the shard threads, stops them.
+//! - [`mailbox`]: commands to the shards from other threads (snapshots, lame duck, reload).
+//! - [`control`]: the main thread's signal loop: stop, reload, reopen the log, lame duck.
+//! - `reload`: SIGHUP: the configuration file read again and applied to running shards.
+//! - `lame_duck`: SIGUSR2: stop accepting, then move clients off gradually and exit.
 //! - [`auth`]: client authentication (token, users, bcrypt, `no_auth_user`).
 //! - [`config`]: settings and the Go server's defaults.
 //! - [`conf`]: the NATS configuration file format (sans-IO parser).
 //! - [`config_file`]: applies a configuration file to `Config`, with the Go key names.
 //! - [`cli`]: Go-`flag`-style command line.
 //! - [`info`]: the INFO JSON.
-//! - [`server`]: state shared read-only by all shards.
-//! - [`log`]: Go-server-shaped log lines.
+//! - [`server`]: state shared read-only by all shards, replaced whole by a reload.
+//! - [`log`]: Go-server-shaped log lines; `logfile`: the log file and its rotation.
 //! - [`monitor`]: the HTTP monitoring port: Go's JSON endpoints, `/metrics`, `/dashboard`.
 //! - [`timefmt`]: the Go server's date and duration formats.
-//! - [`signals`]: stop signals taken synchronously by the main thread.
+//! - [`signals`]: the signals the main thread takes synchronously.
+//! - [`signal_command`]: `--signal`: send a running server one of those signals.
 //! - `fuzzing`: the fuzz targets' checks, replayed by `cargo test` on past failures.
 
 pub mod auth;
@@ -37,17 +42,23 @@ pub mod conf;
 pub mod config;
 pub mod config_file;
 pub mod conn;
+pub mod control;
 pub mod fanout;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod info;
+mod lame_duck;
 pub mod log;
+mod logfile;
+pub mod mailbox;
 pub mod monitor;
 pub mod proto;
 pub mod reactor;
+mod reload;
 pub mod runtime;
 pub mod server;
 pub mod shard;
+pub mod signal_command;
 pub mod signals;
 pub mod subject;
 pub mod timefmt;

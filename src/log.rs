@@ -6,12 +6,22 @@
 use std::fmt;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 use std::time::SystemTime;
 
-static SINK: OnceLock<Mutex<Box<dyn Write + Send>>> = OnceLock::new();
+use crate::config::Config;
+use crate::logfile::LogFile;
+
+/// Where lines go: stderr until a log file is configured.
+enum Sink {
+    Stderr,
+    File(LogFile),
+}
+
+static SINK: Mutex<Sink> = Mutex::new(Sink::Stderr);
 static DEBUG: AtomicBool = AtomicBool::new(false);
 static TRACE: AtomicBool = AtomicBool::new(false);
+static LOGTIME: AtomicBool = AtomicBool::new(true);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Level {
@@ -36,11 +46,46 @@ impl Level {
     }
 }
 
-/// Sends log lines to `sink` (stderr when never called) and sets the verbosity.
-pub fn init(sink: Box<dyn Write + Send>, debug: bool, trace: bool) {
-    let _ = SINK.set(Mutex::new(sink));
-    DEBUG.store(debug, Ordering::Relaxed);
-    TRACE.store(trace, Ordering::Relaxed);
+fn sink() -> std::sync::MutexGuard<'static, Sink> {
+    SINK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Applies the logging settings: verbosity, timestamps and the log file (opened anew, as
+/// the Go server's `ConfigureLogger` does at start and on reload).
+pub fn configure(cfg: &Config) -> Result<(), String> {
+    DEBUG.store(cfg.debug, Ordering::Relaxed);
+    TRACE.store(cfg.trace, Ordering::Relaxed);
+    LOGTIME.store(cfg.logtime, Ordering::Relaxed);
+    let next = match &cfg.log_file {
+        Some(p) => Sink::File(
+            LogFile::open(p, cfg.log_size_limit, cfg.log_max_num)
+                .map_err(|e| format!("error opening log file {}: {e}", p.display()))?,
+        ),
+        None => Sink::Stderr,
+    };
+    let over_limit = matches!(&next, Sink::File(f) if f.over_limit());
+    *sink() = next;
+    if over_limit {
+        write(Level::Info, format_args!("Rotating logfile..."));
+    }
+    Ok(())
+}
+
+/// SIGUSR1: opens the log file again under its name, for external rotation tools that
+/// have moved it away (`ReOpenLogFile`).
+pub fn reopen() {
+    let reopened = match &mut *sink() {
+        Sink::File(f) => Some(f.reopen()),
+        Sink::Stderr => None,
+    };
+    match reopened {
+        Some(Ok(())) => write(Level::Info, format_args!("File log re-opened")),
+        Some(Err(e)) => write(Level::Error, format_args!("error re-opening log file: {e}")),
+        None => write(
+            Level::Info,
+            format_args!("File log re-open ignored, not a file logger"),
+        ),
+    }
 }
 
 pub fn debug_enabled() -> bool {
@@ -51,23 +96,37 @@ pub fn trace_enabled() -> bool {
     TRACE.load(Ordering::Relaxed)
 }
 
+/// One whole line: `[pid] date time [INF] message`, without the date and time when
+/// `logtime` is off.
+pub(crate) fn format_line(level: Level, args: fmt::Arguments<'_>) -> String {
+    if LOGTIME.load(Ordering::Relaxed) {
+        format!(
+            "[{}] {} {} {}\n",
+            std::process::id(),
+            crate::timefmt::log_timestamp(SystemTime::now()),
+            level.tag(),
+            args
+        )
+    } else {
+        format!("[{}] {} {}\n", std::process::id(), level.tag(), args)
+    }
+}
+
 pub fn write(level: Level, args: fmt::Arguments<'_>) {
     match level {
         Level::Debug if !debug_enabled() => return,
         Level::Trace if !trace_enabled() => return,
         _ => {}
     }
-    let line = format!(
-        "[{}] {} {} {}\n",
-        std::process::id(),
-        crate::timefmt::log_timestamp(SystemTime::now()),
-        level.tag(),
-        args
-    );
-    let sink = SINK.get_or_init(|| Mutex::new(Box::new(std::io::stderr())));
-    let mut w = sink.lock().unwrap_or_else(|e| e.into_inner());
-    let _ = w.write_all(line.as_bytes());
-    let _ = w.flush();
+    let line = format_line(level, args);
+    match &mut *sink() {
+        Sink::Stderr => {
+            let mut w = std::io::stderr();
+            let _ = w.write_all(line.as_bytes());
+            let _ = w.flush();
+        }
+        Sink::File(f) => f.write_line(line.as_bytes()),
+    }
 }
 
 #[macro_export]

@@ -1,14 +1,16 @@
 //! `riptide`: parse flags, start the shards, wait for a signal, map errors to exit codes.
 
-use std::fs::OpenOptions;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use riptide::cli::{self, Command};
 use riptide::config::Config;
 use riptide::config_file;
+use riptide::control::Control;
 use riptide::info::{GO_SERVER_VERSION, RIPTIDE_VERSION};
 use riptide::log_at;
 use riptide::runtime;
+use riptide::signal_command;
 
 // mimalloc: payload buffers are allocated on the publishing shard and freed on whichever
 // shard delivers last; its cross-thread free is a single CAS onto the owner's list.
@@ -23,6 +25,15 @@ fn main() -> ExitCode {
             config_file,
             test,
         }) => (*cfg, config_file, test),
+        Ok(Command::Signal { spec, pid_file }) => {
+            return match signal_command::send(&spec, pid_file.as_deref()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("riptide: {e}");
+                    ExitCode::from(1)
+                }
+            };
+        }
         Ok(Command::Version) => {
             println!("riptide: v{RIPTIDE_VERSION} (nats-server: v{GO_SERVER_VERSION} compatible)");
             return ExitCode::SUCCESS;
@@ -37,9 +48,9 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let (cfg, warnings) = match config_file {
+    let (cfg, warnings) = match &config_file {
         None => (cfg, Vec::new()),
-        Some(path) => match with_config_file(&path, args, test) {
+        Some(path) => match config_file::load_with_flags(path, &args, test) {
             Ok(c) => c,
             Err(msg) => {
                 eprintln!("riptide: {msg}");
@@ -48,12 +59,15 @@ fn main() -> ExitCode {
         },
     };
     if test {
+        if let Some(path) = &config_file {
+            println!("riptide: configuration file {} is valid", path.display());
+        }
         return ExitCode::SUCCESS;
     }
     for w in &warnings {
         eprintln!("{w}");
     }
-    match run(cfg) {
+    match run(cfg, config_file, args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(msg) => {
             log_at!(Fatal, "{msg}");
@@ -62,36 +76,9 @@ fn main() -> ExitCode {
     }
 }
 
-/// Loads the file, then applies the flags again so that they win. With `test`, reports the
-/// file valid (or not) the way `nats-server -t` does.
-fn with_config_file(
-    path: &std::path::Path,
-    args: Vec<String>,
-    test: bool,
-) -> Result<(Config, Vec<String>), String> {
-    let mut base = Config::default();
-    let warnings = config_file::load(path, &mut base, test).map_err(|e| e.to_string())?;
-    let Ok(Command::Run { cfg, .. }) = cli::parse_onto(args, base) else {
-        unreachable!("the same flags parsed a moment ago")
-    };
-    if test {
-        println!("riptide: configuration file {} is valid", path.display());
-    }
-    Ok((*cfg, warnings))
-}
-
-fn run(cfg: Config) -> Result<(), String> {
-    let sink: Box<dyn std::io::Write + Send> = match &cfg.log_file {
-        Some(p) => Box::new(
-            OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(p)
-                .map_err(|e| format!("error opening log file {}: {e}", p.display()))?,
-        ),
-        None => Box::new(std::io::stderr()),
-    };
-    riptide::log::init(sink, cfg.debug, cfg.trace);
+/// Runs the server until it is stopped; `config_file` and `args` are read again on reload.
+fn run(cfg: Config, config_file: Option<PathBuf>, args: Vec<String>) -> Result<(), String> {
+    riptide::log::configure(&cfg)?;
     runtime::raise_fd_limit();
     let signals = riptide::signals::block()?;
 
@@ -112,17 +99,9 @@ fn run(cfg: Config) -> Result<(), String> {
     }
     let pid_file = cfg.pid_file.clone();
     let running = runtime::start(cfg).map_err(|e| e.to_string())?;
-    log_at!(
-        Info,
-        "  Name:     {}",
-        running
-            .server
-            .cfg
-            .server_name
-            .as_deref()
-            .unwrap_or(&running.server.server_id)
-    );
-    log_at!(Info, "  ID:       {}", running.server.server_id);
+    let server = running.server();
+    log_at!(Info, "  Name:     {}", server.name());
+    log_at!(Info, "  ID:       {}", server.server_id);
     log_at!(
         Info,
         "  Shards:   {} (io_uring {:?})",
@@ -144,7 +123,7 @@ fn run(cfg: Config) -> Result<(), String> {
     }
     if let Some(ws) = running.ws_addr {
         let scheme = if running
-            .server
+            .server()
             .ws_wrap
             .as_ref()
             .is_some_and(|w| w.tls.is_some())
@@ -167,19 +146,12 @@ fn run(cfg: Config) -> Result<(), String> {
         }
     }
     log_at!(Info, "Listening for client connections on {shown}");
-    if running.server.client_wrap.is_some() {
+    if running.server().client_wrap.is_some() {
         log_at!(Info, "TLS required for client connections");
     }
     log_at!(Info, "Server is ready");
 
-    let sig = riptide::signals::wait(&signals);
-    log_at!(Info, "Trapped \"{sig}\" signal");
-    log_at!(Info, "Initiating Shutdown...");
-    running.shutdown();
-    if let Some(p) = &pid_file {
-        let _ = std::fs::remove_file(p);
-    }
-    log_at!(Info, "Server Exiting..");
+    Control::new(running, signals, config_file, args, pid_file).serve();
     Ok(())
 }
 

@@ -5,7 +5,7 @@ use std::io;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::os::fd::OwnedFd;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -17,9 +17,10 @@ use crate::config::Config;
 use crate::fanout::Mesh;
 use crate::info::new_server_id;
 use crate::log_at;
-use crate::monitor::{Mailbox, Monitor};
+use crate::mailbox::{ClientRef, Command, Mailbox};
+use crate::monitor::Monitor;
 use crate::reactor::{new_ring, Reactor, RingMode};
-use crate::server::Server;
+use crate::server::{CurrentServer, Server};
 use crate::shard::Shard;
 
 /// Pending connections per listener; the kernel caps it at `net.core.somaxconn`.
@@ -70,7 +71,7 @@ impl std::fmt::Display for StartError {
 }
 
 /// The OS error text without Rust's " (os error N)" suffix, as Go prints it (lowercase).
-fn error_text(e: &io::Error) -> String {
+pub(crate) fn error_text(e: &io::Error) -> String {
     let s = e.to_string();
     let s = s.split(" (os error").next().unwrap_or(&s).to_string();
     let mut c = s.chars();
@@ -103,15 +104,63 @@ pub struct Running {
     pub ws_addr: Option<SocketAddr>,
     pub shards: usize,
     pub ring_mode: RingMode,
-    pub server: Arc<Server>,
+    current: Arc<CurrentServer>,
     /// The monitoring listener, when `http_port` is set.
     pub monitor: Option<Monitor>,
     mesh: Arc<Mesh>,
+    mailbox: Arc<Mailbox>,
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
 }
 
 impl Running {
+    /// The server with its settings as last reloaded.
+    pub fn server(&self) -> Arc<Server> {
+        self.current.get()
+    }
+
+    /// Every shard stops accepting and tells its clients; returns the clients left.
+    pub(crate) fn enter_lame_duck(&self) -> Vec<ClientRef> {
+        self.mailbox
+            .gather(&self.mesh, |reply| Command::LameDuck { reply })
+            .concat()
+    }
+
+    /// Closes clients listed by `enter_lame_duck`, each on its own shard.
+    pub(crate) fn close_clients(&self, clients: &[ClientRef]) {
+        for shard in 0..self.shards {
+            let mine: Vec<ClientRef> = clients
+                .iter()
+                .filter(|c| c.shard == shard)
+                .copied()
+                .collect();
+            if !mine.is_empty() {
+                self.mailbox.send(&self.mesh, shard, Command::Close(mine));
+            }
+        }
+    }
+
+    /// Runs every shard with `server`'s settings from now on, closing clients over its
+    /// `max_connections`; returns how many were closed for that.
+    pub(crate) fn reload(&self, server: Server) -> usize {
+        let excess = self
+            .current
+            .get()
+            .connections()
+            .saturating_sub(server.cfg.max_connections);
+        let server = Arc::new(server);
+        self.current.set(server.clone());
+        let excess = Arc::new(AtomicUsize::new(excess));
+        self.mailbox
+            .gather(&self.mesh, |reply| Command::Reload {
+                server: server.clone(),
+                excess: excess.clone(),
+                reply,
+            })
+            .iter()
+            .sum()
+    }
+
     /// Asks every shard to flush and close its connections, and waits for them.
     pub fn shutdown(mut self) {
         self.stop_and_join();
@@ -283,6 +332,7 @@ pub fn start(cfg: Config) -> Result<Running, StartError> {
             ws_port: ws_addr.map_or(0, |a| a.port()),
         },
     ));
+    let current = Arc::new(CurrentServer::new(server.clone()));
     let mesh = Arc::new(Mesh::new(shards).map_err(StartError::Thread)?);
     let mailbox = Arc::new(Mailbox::new(shards));
     let stop = Arc::new(AtomicBool::new(false));
@@ -338,9 +388,10 @@ pub fn start(cfg: Config) -> Result<Running, StartError> {
         ws_addr,
         shards,
         ring_mode: RingMode::Plain,
-        server: server.clone(),
+        current: current.clone(),
         monitor: None,
         mesh: mesh.clone(),
+        mailbox: mailbox.clone(),
         stop,
         threads,
     };
@@ -361,7 +412,7 @@ pub fn start(cfg: Config) -> Result<Running, StartError> {
         let http = resolve(host, u16::try_from(port).unwrap_or(0))?;
         let base = server.cfg.http_base_path.clone();
         running.monitor = Some(
-            Monitor::start(http, base, server, mesh, mailbox, shards)
+            Monitor::start(http, base, current, mesh, mailbox, shards)
                 .map_err(|e| StartError::Monitor(http, e))?,
         );
     }

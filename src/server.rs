@@ -1,7 +1,10 @@
 //! State every shard shares read-only (settings, INFO) plus the few counters that must be
 //! server-wide (connection count for `max_connections`). Nothing here is on the message path.
+//! A reload does not change a `Server`: it builds another with the new settings and the
+//! same identity and counters, and hands it to each shard (`mailbox::Command::Reload`).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use crate::config::Config;
 use crate::info::{InfoTemplate, Security};
@@ -21,10 +24,12 @@ pub struct Server {
     /// The INFO WebSocket clients get: the WebSocket host and port, no TLS flags (their TLS
     /// is the `wss` listener's), as the Go server sends it.
     pub ws_info: InfoTemplate,
+    ws_port: u16,
     /// Fault injection for the panic-policy test: a CONNECT with this client name panics
     /// the shard handling it. Set from [`FAULT_PANIC_ON_CONNECT_ENV`]; `None` in production.
     pub panic_on_connect_name: Option<String>,
-    connections: AtomicUsize,
+    /// Shared with the servers that reloads derive from this one.
+    connections: Arc<AtomicUsize>,
 }
 
 /// The TLS and WebSocket layers of the listeners, and the WebSocket port bound.
@@ -40,15 +45,25 @@ pub const FAULT_PANIC_ON_CONNECT_ENV: &str = "RIPTIDE_FAULT_PANIC_ON_CONNECT";
 
 impl Server {
     pub fn new(cfg: Config, server_id: String, port: u16, transports: Transports) -> Server {
+        Server::with_counter(cfg, server_id, port, transports, Arc::default())
+    }
+
+    fn with_counter(
+        cfg: Config,
+        server_id: String,
+        port: u16,
+        transports: Transports,
+        connections: Arc<AtomicUsize>,
+    ) -> Server {
         let Transports {
             client: client_wrap,
             ws: ws_wrap,
             ws_port,
         } = transports;
-        let name = cfg.server_name.clone().unwrap_or_else(|| server_id.clone());
+        let name = cfg.server_name.as_deref().unwrap_or(&server_id);
         let info = InfoTemplate::new(
             &server_id,
-            &name,
+            name,
             &cfg.host,
             port,
             cfg.max_payload,
@@ -65,7 +80,7 @@ impl Server {
             .unwrap_or_else(|| crate::config::DEFAULT_HOST.to_string());
         let ws_info = InfoTemplate::new(
             &server_id,
-            &name,
+            name,
             &ws_host,
             ws_port,
             cfg.max_payload,
@@ -82,9 +97,31 @@ impl Server {
             client_wrap,
             ws_wrap,
             ws_info,
+            ws_port,
             panic_on_connect_name: std::env::var(FAULT_PANIC_ON_CONNECT_ENV).ok(),
-            connections: AtomicUsize::new(0),
+            connections,
         }
+    }
+
+    /// This server with reloaded settings: same id, ports, TLS and WebSocket layers (the
+    /// certificates are not reloaded) and connection count.
+    pub fn reloaded(&self, cfg: Config) -> Server {
+        Server::with_counter(
+            cfg,
+            self.server_id.clone(),
+            self.port,
+            Transports {
+                client: self.client_wrap.clone(),
+                ws: self.ws_wrap.clone(),
+                ws_port: self.ws_port,
+            },
+            self.connections.clone(),
+        )
+    }
+
+    /// `server_name`, or the server id when none is set, as the Go server names itself.
+    pub fn name(&self) -> &str {
+        self.cfg.server_name.as_deref().unwrap_or(&self.server_id)
     }
 
     /// Counts a new connection unless that would pass `max_connections`.
@@ -103,5 +140,24 @@ impl Server {
 
     pub fn connections(&self) -> usize {
         self.connections.load(Ordering::Acquire)
+    }
+}
+
+/// The server the shards run with now, for the threads that are not shards (the monitor,
+/// the main thread); a reload replaces it.
+#[derive(Debug)]
+pub struct CurrentServer(Mutex<Arc<Server>>);
+
+impl CurrentServer {
+    pub fn new(server: Arc<Server>) -> CurrentServer {
+        CurrentServer(Mutex::new(server))
+    }
+
+    pub fn get(&self) -> Arc<Server> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn set(&self, server: Arc<Server>) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = server;
     }
 }

@@ -54,6 +54,17 @@ pub(crate) fn log_timestamp(t: SystemTime) -> String {
     format!("{y:04}/{m:02}/{d:02} {}.{:06}", c.clock(), c.nanos / 1000)
 }
 
+/// `2006.01.02.15.04.05.000000000` in UTC: the suffix of a rotated log file
+/// (`logger/log.go`).
+pub(crate) fn rotation_stamp(t: SystemTime) -> String {
+    let c = civil(t);
+    let (y, m, d) = c.date;
+    format!(
+        "{y:04}.{m:02}.{d:02}.{:02}.{:02}.{:02}.{:09}",
+        c.hour, c.min, c.sec, c.nanos
+    )
+}
+
 /// Go's `time.RFC3339Nano` in UTC: `2026-11-23T15:47:01.49294072Z`, trailing zeros of the
 /// fraction dropped (and the dot with them).
 pub(crate) fn rfc3339_nano(t: SystemTime) -> String {
@@ -160,6 +171,7 @@ mod tests {
     fn timestamps() {
         let t = UNIX_EPOCH + Duration::new(1_795_448_821, 492_940_720);
         assert_eq!(rfc3339_nano(t), "2026-11-23T15:47:01.49294072Z");
+        assert_eq!(rotation_stamp(t), "2026.11.23.15.47.01.492940720");
         assert_eq!(
             rfc3339_nano(UNIX_EPOCH + Duration::from_secs(1_795_448_821)),
             "2026-11-23T15:47:01Z"

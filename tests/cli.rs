@@ -4,21 +4,11 @@
 mod common;
 
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
-use common::process::{Proc, BIN, START_WAIT};
+use common::process::{run, wait_for_file, Proc, BIN};
 use common::Raw;
 use riptide::runtime::PANIC_EXIT_CODE;
 use riptide::server::FAULT_PANIC_ON_CONNECT_ENV;
-
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(BIN).args(args).output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 #[test]
 fn version_help_and_bad_flags() {
@@ -162,15 +152,7 @@ fn log_file_pid_file_and_trace() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + START_WAIT;
-    let text = loop {
-        let t = std::fs::read_to_string(&log).unwrap_or_default();
-        if t.contains("Server is ready") {
-            break t;
-        }
-        assert!(Instant::now() < deadline, "{t}");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let text = wait_for_file(&log, |t| t.contains("Server is ready"));
     assert_eq!(
         std::fs::read_to_string(&pid).unwrap(),
         child.id().to_string()
@@ -183,10 +165,8 @@ fn log_file_pid_file_and_trace() {
     let mut c = Raw::connect(addr);
     c.send(b"SUB traced 1\r\nPUB traced 2\r\nhi\r\n");
     assert_eq!(c.sync(), b"+OK\r\n+OK\r\nMSG traced 1 2\r\nhi\r\n");
-    let deadline = Instant::now() + START_WAIT;
-    loop {
-        let t = std::fs::read_to_string(&log).unwrap();
-        if t.contains("[TRC]")
+    wait_for_file(&log, |t| {
+        t.contains("[TRC]")
             && t.contains("<<- [SUB traced 1]")
             && t.contains("<<- [PUB traced 2]")
             && t.contains("<<- MSG_PAYLOAD: [\"hi\"]")
@@ -197,12 +177,7 @@ fn log_file_pid_file_and_trace() {
             && t.contains("->> [PONG]")
             && t.contains("[DBG]")
             && t.contains("Client connection created")
-        {
-            break;
-        }
-        assert!(Instant::now() < deadline, "{t}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    });
     // SAFETY: signalling the child we started.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     assert!(child.wait().unwrap().success());

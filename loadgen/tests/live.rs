@@ -212,7 +212,7 @@ fn connect_completes_every_handshake_and_closes_with_fin() {
             "{c}"
         );
     }
-    assert_eq!(broker.server.connections(), 0);
+    assert_eq!(broker.server().connections(), 0);
 }
 
 #[test]

@@ -28,6 +28,11 @@ pub struct ClientOpts {
     pub name: String,
     pub lang: String,
     pub version: String,
+    /// The credentials it presented, kept to check them again when a reload changes the
+    /// configured users or token (`isClientAuthorized` in `reloadAuthorization`).
+    pub user: Option<String>,
+    pub pass: Option<String>,
+    pub auth_token: Option<String>,
 }
 
 impl Default for ClientOpts {
@@ -42,6 +47,9 @@ impl Default for ClientOpts {
             name: String::new(),
             lang: String::new(),
             version: String::new(),
+            user: None,
+            pass: None,
+            auth_token: None,
         }
     }
 }
@@ -106,6 +114,25 @@ impl ClientOpts {
             lang,
             version
         );
+        for (mine, given) in [
+            (&mut self.user, &m.user),
+            (&mut self.pass, &m.pass),
+            (&mut self.auth_token, &m.auth_token),
+        ] {
+            if given.is_some() {
+                mine.clone_from(given);
+            }
+        }
+    }
+
+    /// The credentials as a CONNECT, to check them again.
+    pub fn credentials(&self) -> ConnectMsg {
+        ConnectMsg {
+            user: self.user.clone(),
+            pass: self.pass.clone(),
+            auth_token: self.auth_token.clone(),
+            ..ConnectMsg::default()
+        }
     }
 }
 

@@ -13,7 +13,7 @@ pub(super) fn accountz(ctx: &Context, r: &Request) -> Response {
     let acc = r.param("acc");
     if acc.is_empty() {
         return pretty(&json!({
-            "server_id": ctx.server.server_id,
+            "server_id": ctx.server().server_id,
             "now": now,
             "accounts": [GLOBAL_ACCOUNT],
         }));
@@ -23,7 +23,7 @@ pub(super) fn accountz(ctx: &Context, r: &Request) -> Response {
     }
     let snaps = ctx.gather(Query::default());
     pretty(&json!({
-        "server_id": ctx.server.server_id,
+        "server_id": ctx.server().server_id,
         "now": now,
         "account_detail": {
             "account_name": GLOBAL_ACCOUNT,
@@ -69,7 +69,7 @@ pub(super) fn accstatz(ctx: &Context, r: &Request) -> Response {
         }));
     }
     pretty(&json!({
-        "server_id": ctx.server.server_id,
+        "server_id": ctx.server().server_id,
         "now": rfc3339_nano(Clock::now().wall),
         "account_statz": stats,
     }))

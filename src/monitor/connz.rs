@@ -244,7 +244,7 @@ fn build(ctx: &Context, r: &Request) -> Result<Response, Response> {
         .map(|c| conn_info(c, &clock, auth, subs, detail))
         .collect::<Vec<_>>();
     Ok(pretty(&Connz {
-        server_id: &ctx.server.server_id,
+        server_id: &ctx.server().server_id,
         now: rfc3339_nano(clock.wall),
         num_connections: connections.len(),
         total,

@@ -128,13 +128,13 @@ pub(super) fn metrics(ctx: &Context, _: &Request) -> Response {
             "max_connections",
             Gauge,
             "Configured max_connections.",
-            ctx.server.cfg.max_connections as f64,
+            ctx.server().cfg.max_connections as f64,
         ),
         (
             "max_payload",
             Gauge,
             "Configured max_payload, bytes.",
-            ctx.server.cfg.max_payload as f64,
+            ctx.server().cfg.max_payload as f64,
         ),
         (
             "uptime_seconds",

@@ -7,7 +7,6 @@
 mod accounts;
 mod connz;
 pub(crate) mod http;
-mod mailbox;
 mod metrics;
 mod pages;
 mod stubs;
@@ -27,10 +26,10 @@ use serde::Serialize;
 
 use crate::fanout::Mesh;
 use crate::log_at;
-use crate::server::Server;
+use crate::mailbox::{Command, Mailbox};
+use crate::server::{CurrentServer, Server};
 use crate::shard::{Query, ShardSnapshot};
 pub use http::{parse_request, Request, Response};
-pub use mailbox::Mailbox;
 
 /// How long a monitoring client may take to send its request.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
@@ -44,7 +43,8 @@ const REQUEST_THREAD_STACK: usize = 256 * 1024;
 /// What every endpoint reads: the server, the way to ask shards, and the monitor's own
 /// counters.
 pub(crate) struct Context {
-    pub server: Arc<Server>,
+    /// The server as last reloaded.
+    current: Arc<CurrentServer>,
     mesh: Arc<Mesh>,
     mailbox: Arc<Mailbox>,
     pub shards: usize,
@@ -86,8 +86,17 @@ impl Clock {
 }
 
 impl Context {
+    /// Every shard's snapshot, ordered by shard.
     pub fn gather(&self, query: Query) -> Vec<ShardSnapshot> {
-        self.mailbox.gather(&self.mesh, query)
+        let mut snapshots = self
+            .mailbox
+            .gather(&self.mesh, |reply| Command::Snapshot { query, reply });
+        snapshots.sort_by_key(|s| s.shard);
+        snapshots
+    }
+
+    pub fn server(&self) -> Arc<Server> {
+        self.current.get()
     }
 
     fn count(&self, path: &'static str) {
@@ -229,7 +238,7 @@ impl Monitor {
     pub fn start(
         addr: SocketAddr,
         base_path: String,
-        server: Arc<Server>,
+        current: Arc<CurrentServer>,
         mesh: Arc<Mesh>,
         mailbox: Arc<Mailbox>,
         shards: usize,
@@ -237,7 +246,7 @@ impl Monitor {
         let listener = Arc::new(TcpListener::bind(addr)?);
         let http_addr = listener.local_addr()?;
         let ctx = Arc::new(Context {
-            server,
+            current,
             mesh,
             mailbox,
             shards,

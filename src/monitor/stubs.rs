@@ -42,8 +42,8 @@ pub(super) fn routez(ctx: &Context, r: &Request) -> Response {
         return bad;
     }
     pretty(&json!({
-        "server_id": ctx.server.server_id,
-        "server_name": ctx.server.cfg.server_name.as_deref().unwrap_or(&ctx.server.server_id),
+        "server_id": ctx.server().server_id,
+        "server_name": ctx.server().name(),
         "now": now(),
         "num_routes": 0,
         "routes": [],
@@ -55,7 +55,7 @@ pub(super) fn gatewayz(ctx: &Context, r: &Request) -> Response {
         return bad;
     }
     pretty(&json!({
-        "server_id": ctx.server.server_id,
+        "server_id": ctx.server().server_id,
         "now": now(),
         "outbound_gateways": {},
         "inbound_gateways": {},
@@ -67,7 +67,7 @@ pub(super) fn leafz(ctx: &Context, r: &Request) -> Response {
         return bad;
     }
     pretty(&json!({
-        "server_id": ctx.server.server_id,
+        "server_id": ctx.server().server_id,
         "now": now(),
         "leafnodes": 0,
         "leafs": [],
@@ -87,7 +87,7 @@ pub(super) fn jsz(ctx: &Context, r: &Request) -> Response {
         "accounts": 0,
         "ha_assets": 0,
         "api": {"level": 0, "total": 0, "errors": 0},
-        "server_id": ctx.server.server_id,
+        "server_id": ctx.server().server_id,
         "now": now(),
         "disabled": true,
         "config": {"max_memory": 0, "max_storage": 0},

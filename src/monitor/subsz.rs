@@ -74,7 +74,7 @@ fn build(ctx: &Context, r: &Request) -> Result<Response, Response> {
             .collect()
     });
     Ok(pretty(&Subsz {
-        server_id: &ctx.server.server_id,
+        server_id: &ctx.server().server_id,
         now: rfc3339_nano(clock.wall),
         num_subscriptions: snaps.iter().map(|s| s.subscriptions).sum(),
         num_cache: entries,

@@ -113,7 +113,8 @@ pub(super) fn varz(ctx: &Context, _: &Request) -> Response {
     let snaps = ctx.gather(Query::default());
     let t = totals(&snaps);
     let now = super::Clock::now();
-    let cfg = &ctx.server.cfg;
+    let server = ctx.server();
+    let cfg = &server.cfg;
     let start = ctx.started.wall;
     let subs: usize = snaps.iter().map(|s| s.subscriptions).sum();
     let req_stats: BTreeMap<&str, u64> = ctx
@@ -122,14 +123,14 @@ pub(super) fn varz(ctx: &Context, _: &Request) -> Response {
         .unwrap_or_else(|e| e.into_inner())
         .clone();
     let mut v = json!({
-        "server_id": ctx.server.server_id,
-        "server_name": cfg.server_name.as_deref().unwrap_or(&ctx.server.server_id),
+        "server_id": server.server_id,
+        "server_name": server.name(),
         "version": GO_SERVER_VERSION,
         "proto": PROTO,
         "git_commit": env!("RIPTIDE_GIT_COMMIT"),
         "go": go_field(),
         "host": cfg.host,
-        "port": ctx.server.port,
+        "port": server.port,
     });
     let m = v.as_object_mut().expect("an object");
     if cfg.auth.required() {
@@ -232,7 +233,7 @@ pub(super) fn shardz(ctx: &Context, _: &Request) -> Response {
         })
         .collect();
     pretty(&json!({
-        "server_id": ctx.server.server_id,
+        "server_id": ctx.server().server_id,
         "now": rfc3339_nano(now.wall),
         "num_shards": ctx.shards,
         "shards": shards,

@@ -157,6 +157,11 @@ impl Parser {
         }
     }
 
+    /// A reload changed `max_control_line`; it applies from the next control line.
+    pub fn set_max_control_line(&mut self, max_control_line: usize) {
+        self.max_control_line = max_control_line;
+    }
+
     /// Feeds `buf`. Returns how many bytes were consumed: all of them unless the handler paused.
     pub fn parse<H: Handler>(&mut self, buf: &[u8], h: &mut H) -> Result<usize, ParseError> {
         let mut i = 0;

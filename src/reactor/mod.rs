@@ -18,8 +18,8 @@ use io_uring::{cqueue, opcode, squeue, types, IoUring};
 use crate::conn::{CloseReason, Closing};
 use crate::fanout::Mesh;
 use crate::log_at;
-use crate::monitor::Mailbox;
-use crate::shard::{ConnId, Query, ReactorStats, Shard};
+use crate::mailbox::{Command, Mailbox};
+use crate::shard::{ConnId, ReactorStats, Shard};
 use crate::transport::Transport;
 use bufring::BufRing;
 
@@ -329,7 +329,7 @@ impl Reactor {
                 OP_WRITE => self.on_write(id, res),
                 OP_DOORBELL => {
                     self.arm_doorbell();
-                    self.answer_monitor();
+                    self.handle_commands();
                 }
                 OP_TICK => {
                     self.on_tick();
@@ -343,33 +343,51 @@ impl Reactor {
         }
     }
 
-    /// Answers the monitor's snapshot requests, if the doorbell was rung for them.
-    fn answer_monitor(&mut self) {
-        let requests = self.mailbox.take(self.shard.id);
-        if requests.is_empty() {
-            return;
+    /// Carries out the commands in the mailbox, if the doorbell was rung for them.
+    fn handle_commands(&mut self) {
+        for command in self.mailbox.take(self.shard.id) {
+            match command {
+                Command::Snapshot { query, reply } => {
+                    let stats = ReactorStats {
+                        turns: self.turns,
+                        parked: self.parked,
+                        running: self.started.elapsed(),
+                    };
+                    let _ = reply.send(self.shard.snapshot(&query, stats));
+                }
+                Command::LameDuck { reply } => {
+                    self.stop_accepting();
+                    let _ = reply.send(self.shard.enter_lame_duck());
+                }
+                Command::Close(clients) => self.shard.close_clients(&clients),
+                Command::Reload {
+                    server,
+                    excess,
+                    reply,
+                } => {
+                    let _ = reply.send(self.shard.reload(server, &excess));
+                }
+            }
         }
-        let stats = ReactorStats {
-            turns: self.turns,
-            parked: self.parked,
-            running: self.started.elapsed(),
-        };
-        for r in requests {
-            let q: Query = r.query;
-            let _ = r.reply.send(self.shard.snapshot(&q, stats));
+    }
+
+    /// Stops listening, as the Go server closes its listener first on shutdown and in lame
+    /// duck mode: new clients are refused instead of accepted and dropped, and the multishot
+    /// accept ends.
+    fn stop_accepting(&mut self) {
+        if self.accepting {
+            self.accepting = false;
+            for l in self.listeners.iter().flatten() {
+                // SAFETY: shutdown(2) on a socket this reactor owns; it stays open until drop.
+                unsafe { libc::shutdown(l.as_raw_fd(), libc::SHUT_RDWR) };
+            }
         }
     }
 
     fn on_tick(&mut self) {
         if self.shutdown.load(Ordering::Acquire) && self.shutdown_since.is_none() {
             self.shutdown_since = Some(Instant::now());
-            self.accepting = false;
-            // Stop listening now, as the Go server closes its listener first: new clients
-            // are refused instead of accepted and dropped, and the multishot accept ends.
-            for l in self.listeners.iter().flatten() {
-                // SAFETY: shutdown(2) on a socket this reactor owns; it stays open until drop.
-                unsafe { libc::shutdown(l.as_raw_fd(), libc::SHUT_RDWR) };
-            }
+            self.stop_accepting();
             self.shard.shutdown();
         }
         let now = Instant::now();
@@ -407,11 +425,15 @@ impl Reactor {
     }
 
     fn on_accept(&mut self, which: usize, res: i32, flags: u32) {
-        if !cqueue::more(flags) && self.shutdown_since.is_none() {
-            self.arm_accept(which);
-        }
-        if res < 0 && self.shutdown_since.is_some() {
+        if !self.accepting {
+            if res >= 0 {
+                // SAFETY: a socket we just accepted and own.
+                unsafe { libc::close(res) };
+            }
             return;
+        }
+        if !cqueue::more(flags) {
+            self.arm_accept(which);
         }
         if res < 0 {
             log_at!(
@@ -422,11 +444,6 @@ impl Reactor {
             return;
         }
         let fd = res;
-        if self.shutdown_since.is_some() || !self.accepting {
-            // SAFETY: a socket we just accepted and own.
-            unsafe { libc::close(fd) };
-            return;
-        }
         let raw = BorrowedRaw(fd);
         let sock = socket2::SockRef::from(&raw);
         let _ = sock.set_tcp_nodelay(true);

@@ -3,7 +3,9 @@
 //! writes out what it queues; tests drive several shards in one thread the same way.
 
 mod interest;
+mod lame_duck;
 mod protocol;
+mod reload;
 mod route;
 mod snapshot;
 pub(crate) mod stall;
@@ -521,10 +523,18 @@ impl Shard {
         any
     }
 
+    /// The connections not closing yet.
+    fn open_conns(&self) -> Vec<ConnId> {
+        self.conns
+            .iter()
+            .filter(|(_, c)| c.closing.is_none())
+            .map(|(id, _)| id)
+            .collect()
+    }
+
     /// Server shutdown: every connection flushes what it has and closes.
     pub fn shutdown(&mut self) {
-        let ids: Vec<ConnId> = self.conns.iter().map(|(id, _)| id).collect();
-        for id in ids {
+        for id in self.open_conns() {
             self.begin_close(id, CloseReason::ServerShutdown, Closing::AfterFlush, true);
         }
     }

@@ -1,9 +1,11 @@
 //! The `riptide` binary as a child process: started with flags, its log lines read up to
-//! `Server is ready`, and what it logged afterwards kept for the test.
+//! `Server is ready`, and what it logged afterwards kept for the test as it comes.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -15,8 +17,11 @@ pub const START_WAIT: Duration = Duration::from_secs(20);
 pub struct Proc {
     pub child: Child,
     pub lines: Vec<String>,
-    /// The lines logged after `Server is ready`, once stderr closes.
-    rest: Option<JoinHandle<Vec<String>>>,
+    /// The lines logged after `Server is ready`, as they come.
+    rest: Arc<Mutex<Vec<String>>>,
+    /// How many of `rest` `expect_log` has gone past.
+    seen: usize,
+    drain: Option<JoinHandle<()>>,
 }
 
 impl Proc {
@@ -45,11 +50,55 @@ impl Proc {
             assert!(Instant::now() < deadline, "{lines:?}");
         }
         // Keep draining stderr so the server never blocks on a full pipe.
-        let rest = std::thread::spawn(move || r.lines().map_while(Result::ok).collect());
+        let rest = Arc::new(Mutex::new(Vec::new()));
+        let sink = rest.clone();
+        let drain = std::thread::spawn(move || {
+            for l in r.lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(l);
+            }
+        });
         Proc {
             child,
             lines,
-            rest: Some(rest),
+            rest,
+            seen: 0,
+            drain: Some(drain),
+        }
+    }
+
+    /// Starts the binary with `-l log`: its start-up lines are read from that file.
+    pub fn start_logging_to(args: &[&str], log: &Path) -> Proc {
+        let child = Command::new(BIN)
+            .args(args)
+            .args(["-l", log.to_str().unwrap()])
+            .stderr(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let text = wait_for_file(log, |t| t.contains("Server is ready"));
+        Proc {
+            child,
+            lines: text.lines().map(str::to_string).collect(),
+            rest: Arc::default(),
+            seen: 0,
+            drain: None,
+        }
+    }
+
+    /// Waits for the next line logged after `Server is ready` that contains `needle`, past
+    /// the lines earlier calls returned, and returns it.
+    pub fn expect_log(&mut self, needle: &str) -> String {
+        let deadline = Instant::now() + START_WAIT;
+        loop {
+            {
+                let rest = self.rest.lock().unwrap();
+                if let Some(i) = rest[self.seen..].iter().position(|l| l.contains(needle)) {
+                    self.seen += i + 1;
+                    return rest[self.seen - 1].clone();
+                }
+                assert!(Instant::now() < deadline, "no {needle:?} in {rest:?}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 
@@ -95,7 +144,10 @@ impl Proc {
     /// Waits for the exit: its code and the lines logged after `Server is ready`.
     pub fn wait_with_log(mut self) -> (i32, Vec<String>) {
         let code = self.exit_code();
-        let rest = self.rest.take().expect("drained once").join().unwrap();
+        if let Some(d) = self.drain.take() {
+            d.join().unwrap();
+        }
+        let rest = std::mem::take(&mut *self.rest.lock().unwrap());
         (code, rest)
     }
 
@@ -116,4 +168,42 @@ impl Drop for Proc {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A fresh directory for one test's files, named after the test and this process.
+pub fn scratch_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("riptide-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Waits until the file at `path` exists and `done` holds for its text; returns the text.
+pub fn wait_for_file(path: &Path, done: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + START_WAIT;
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        if done(&text) {
+            return text;
+        }
+        assert!(Instant::now() < deadline, "{}: {text}", path.display());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Runs the binary to completion: exit code, stdout and stderr.
+pub fn run(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(BIN).args(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The flags for a server configured by `conf`, on a random loopback port, then `extra`.
+pub fn with_config<'a>(conf: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["-c", conf.to_str().unwrap(), "-a", "127.0.0.1", "-p", "-1"];
+    args.extend_from_slice(extra);
+    args
 }

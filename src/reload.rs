@@ -1,0 +1,321 @@
+//! Configuration reload on SIGHUP (`--signal reload`), as the Go server's `reload.go` does
+//! it: the file is read again and the command line applied over it (flags still win); if a
+//! setting that cannot change at run time changed, the reload fails with Go's
+//! `config reload not supported for <Field>: old=..., new=...` and the old settings stay.
+//! Otherwise each change is logged as `Reloaded: ...`, logging is set up again, every shard
+//! switches to the new settings (closing the clients they no longer authorize) and
+//! `Reloaded server configuration` is logged. Connections are not dropped.
+
+use std::fmt::Display;
+use std::path::PathBuf;
+
+use crate::config::Config;
+use crate::config_file;
+use crate::log_at;
+use crate::runtime::Running;
+use crate::timefmt::go_duration;
+
+/// What a reload needs to rebuild the settings the way start-up built them.
+pub(crate) struct Reloader {
+    config_file: Option<PathBuf>,
+    args: Vec<String>,
+}
+
+/// Go's error for a setting that cannot be reloaded, named as its `Options` field.
+fn unsupported(field: &str, old: impl Display, new: impl Display) -> String {
+    format!("config reload not supported for {field}: old={old}, new={new}")
+}
+
+fn name_or_empty(o: &Option<impl Display>) -> String {
+    o.as_ref().map_or(String::new(), ToString::to_string)
+}
+
+impl Reloader {
+    pub(crate) fn new(config_file: Option<PathBuf>, args: Vec<String>) -> Reloader {
+        Reloader { config_file, args }
+    }
+
+    /// Reloads, or says why not (logged by the caller as `Failed to reload server
+    /// configuration: ...`). `pid_file` is the pid file written at start, moved if the
+    /// reload names another one.
+    pub(crate) fn reload(
+        &self,
+        running: &Running,
+        pid_file: &mut Option<PathBuf>,
+    ) -> Result<(), String> {
+        let Some(path) = &self.config_file else {
+            return Err(
+                "can only reload config when a file is provided using -c or --config".into(),
+            );
+        };
+        let (mut new, _warnings) = config_file::load_with_flags(path, &self.args, false)?;
+        let server = running.server();
+        let old = &server.cfg;
+        check_unchangeable(old, &new, server.port, running.shards)?;
+        // What start-up resolved stays: the port actually bound and the shard count.
+        new.port = old.port;
+        new.shards = old.shards;
+        let notices = changes(old, &new);
+        let logging_changed = old.debug != new.debug
+            || old.trace != new.trace
+            || old.logtime != new.logtime
+            || old.log_file != new.log_file;
+        let pid_file_changed = new.pid_file.is_some() && new.pid_file != old.pid_file;
+        let new_pid_file = new.pid_file.clone();
+        let reloaded = server.reloaded(new);
+        let jetstream_on = reloaded.cfg.jetstream && !old.jetstream;
+        let closed = running.reload(reloaded);
+        if closed > 0 {
+            log_at!(
+                Info,
+                "Closed {closed} connections to fall within max_connections"
+            );
+        }
+        for n in &notices {
+            log_at!(Info, "Reloaded: {n}");
+        }
+        if jetstream_on {
+            log_at!(
+                Warn,
+                "JetStream is not available in this version of riptide; running without it"
+            );
+        }
+        if pid_file_changed {
+            move_pid_file(pid_file, new_pid_file);
+        }
+        if logging_changed {
+            crate::log::configure(&running.server().cfg)?;
+        }
+        log_at!(Info, "Reloaded server configuration");
+        Ok(())
+    }
+}
+
+/// Go's error when a setting that cannot be reloaded changed.
+fn unchanged<T: PartialEq + Display>(field: &str, old: T, new: T) -> Result<(), String> {
+    if old == new {
+        Ok(())
+    } else {
+        Err(unsupported(field, old, new))
+    }
+}
+
+/// Settings a running server cannot change, in the order of the Go server's `Options`
+/// fields so that the same one is reported first.
+fn check_unchangeable(
+    old: &Config,
+    new: &Config,
+    bound_port: u16,
+    shards: usize,
+) -> Result<(), String> {
+    unchanged(
+        "ServerName",
+        name_or_empty(&old.server_name),
+        name_or_empty(&new.server_name),
+    )?;
+    unchanged("Host", &old.host, &new.host)?;
+    // Port 0 (unset or random) keeps the bound one, as Go's RANDOM_PORT does.
+    if new.port != 0 {
+        unchanged("Port", i32::from(bound_port), new.port)?;
+    }
+    unchanged("MaxSubs", old.max_subscriptions, new.max_subscriptions)?;
+    if !no_auth_user_dropped(old, new) {
+        unchanged(
+            "NoAuthUser",
+            name_or_empty(&old.auth.no_auth_user),
+            name_or_empty(&new.auth.no_auth_user),
+        )?;
+    }
+    unchanged(
+        "HTTPHost",
+        name_or_empty(&old.http_host),
+        name_or_empty(&new.http_host),
+    )?;
+    unchanged(
+        "HTTPPort",
+        old.http_port.unwrap_or(0),
+        new.http_port.unwrap_or(0),
+    )?;
+    unchanged("HTTPBasePath", &old.http_base_path, &new.http_base_path)?;
+    unchanged("MaxPending", old.max_pending, new.max_pending)?;
+    if old.jetstream && new.jetstream && new.store_dir != old.store_dir {
+        return Err("config reload not supported for jetstream storage directory".into());
+    }
+    unchanged("LogSizeLimit", old.log_size_limit, new.log_size_limit)?;
+    unchanged("LogMaxFiles", old.log_max_num, new.log_max_num)?;
+    unchanged(
+        "LameDuckDuration",
+        go_duration(old.lame_duck_duration),
+        go_duration(new.lame_duck_duration),
+    )?;
+    unchanged(
+        "LameDuckGracePeriod",
+        go_duration(old.lame_duck_grace_period),
+        go_duration(new.lame_duck_grace_period),
+    )?;
+    // Riptide's own: the shards are threads started once.
+    if new.shards != 0 {
+        unchanged("Shards", shards, new.shards)?;
+    }
+    Ok(())
+}
+
+/// Go lets `no_auth_user` go away only when its user went away too.
+fn no_auth_user_dropped(old: &Config, new: &Config) -> bool {
+    match (&old.auth.no_auth_user, &new.auth.no_auth_user) {
+        (Some(u), None) => !new.auth.users.iter().any(|x| &x.user == u),
+        _ => false,
+    }
+}
+
+/// The `Reloaded: ...` lines for what changed, with the Go server's wording and order.
+fn changes(old: &Config, new: &Config) -> Vec<String> {
+    let mut out = Vec::new();
+    if new.trace != old.trace {
+        out.push(format!("trace = {}", new.trace));
+    }
+    if new.debug != old.debug {
+        out.push(format!("debug = {}", new.debug));
+    }
+    if new.logtime != old.logtime {
+        out.push(format!("logtime = {}", new.logtime));
+    }
+    if new.max_connections != old.max_connections {
+        out.push(format!("max_connections = {}", new.max_connections));
+    }
+    if new.auth.users != old.auth.users {
+        out.push("authorization users".into());
+    }
+    if new.auth.token != old.auth.token {
+        out.push("authorization token".into());
+    }
+    if new.ping_interval != old.ping_interval {
+        out.push(format!(
+            "ping_interval = {}",
+            go_duration(new.ping_interval)
+        ));
+    }
+    if new.ping_max != old.ping_max {
+        out.push(format!("ping_max = {}", new.ping_max));
+    }
+    if new.auth.timeout != old.auth.timeout {
+        // Go's %v of a float64 number of seconds: `2`, `0.5`.
+        out.push(format!(
+            "authorization timeout = {}",
+            new.auth.timeout.as_secs_f64()
+        ));
+    }
+    if new.max_control_line != old.max_control_line {
+        out.push(format!("max_control_line = {}", new.max_control_line));
+    }
+    if new.max_payload != old.max_payload {
+        out.push(format!("max_payload = {}", new.max_payload));
+    }
+    if new.jetstream != old.jetstream {
+        out.push("JetStream".into());
+    }
+    if new.pid_file.is_some() && new.pid_file != old.pid_file {
+        out.push(format!(
+            "pid_file = {}",
+            name_or_empty(&path_text(&new.pid_file))
+        ));
+    }
+    if new.log_file != old.log_file {
+        out.push(format!(
+            "log_file = {}",
+            name_or_empty(&path_text(&new.log_file))
+        ));
+    }
+    if new.write_deadline != old.write_deadline {
+        out.push(format!(
+            "write_deadline = {}",
+            go_duration(new.write_deadline)
+        ));
+    }
+    out
+}
+
+fn path_text(p: &Option<PathBuf>) -> Option<String> {
+    p.as_ref().map(|p| p.display().to_string())
+}
+
+/// Writes the pid to the reloaded pid file (`pidFileOption`) and removes the old one, which
+/// this process wrote.
+fn move_pid_file(current: &mut Option<PathBuf>, new: Option<PathBuf>) {
+    let Some(new) = new else { return };
+    if let Err(e) = std::fs::write(&new, std::process::id().to_string()) {
+        log_at!(Error, "Failed to write pidfile: {e}");
+        return;
+    }
+    if let Some(old) = current.replace(new) {
+        let _ = std::fs::remove_file(old);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::UserConfig;
+
+    #[test]
+    fn unchangeable_settings_name_go_fields() {
+        let old = Config::default();
+        let e = |new: &Config| check_unchangeable(&old, new, 4222, 2).unwrap_err();
+        let moved = Config {
+            port: 4333,
+            ..Config::default()
+        };
+        assert_eq!(
+            e(&moved),
+            "config reload not supported for Port: old=4222, new=4333"
+        );
+        let named = Config {
+            server_name: Some("x".into()),
+            port: 4333,
+            ..Config::default()
+        };
+        assert_eq!(
+            e(&named),
+            "config reload not supported for ServerName: old=, new=x"
+        );
+        let subs = Config {
+            max_subscriptions: 5,
+            ..Config::default()
+        };
+        assert_eq!(
+            e(&subs),
+            "config reload not supported for MaxSubs: old=0, new=5"
+        );
+        let random = Config {
+            port: 0,
+            shards: 2,
+            ..Config::default()
+        };
+        assert!(check_unchangeable(&old, &random, 4222, 2).is_ok());
+    }
+
+    #[test]
+    fn notices_use_go_wording() {
+        let old = Config::default();
+        let new = Config {
+            max_payload: 2048,
+            ping_interval: std::time::Duration::from_secs(30),
+            debug: true,
+            ..Config::default()
+        };
+        assert_eq!(
+            changes(&old, &new),
+            ["debug = true", "ping_interval = 30s", "max_payload = 2048"]
+        );
+        let mut users = Config::default();
+        users.auth.users.push(UserConfig {
+            user: "a".into(),
+            password: "p".into(),
+        });
+        users.auth.timeout = std::time::Duration::from_millis(500);
+        assert_eq!(
+            changes(&old, &users),
+            ["authorization users", "authorization timeout = 0.5"]
+        );
+    }
+}

@@ -1,0 +1,133 @@
+//! Configuration reload on SIGHUP over real sockets: new credentials close the clients they
+//! no longer admit (and only those), new limits show in new clients' INFO, settings that
+//! cannot change are refused with the Go server's error while the server keeps running,
+//! and command-line flags still win over the file.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::process::{scratch_dir, with_config, Proc};
+use common::Raw;
+
+fn conf_file(dir: &Path, text: &str) -> PathBuf {
+    let conf = dir.join("r.conf");
+    std::fs::write(&conf, text).unwrap();
+    conf
+}
+
+/// A client logged in with `connect` (CONNECT's JSON fields) that has seen its PONG.
+fn logged_in(p: &Proc, connect: &str) -> Raw {
+    let mut c = Raw::connect(p.addr());
+    c.send(format!("CONNECT {{\"verbose\":false,{connect}}}\r\n").as_bytes());
+    assert_eq!(c.sync(), b"");
+    c
+}
+
+/// Sends SIGHUP and waits for the reload to be logged as done.
+fn reload(p: &mut Proc) {
+    p.signal(libc::SIGHUP);
+    p.expect_log("[INF] Reloaded server configuration");
+}
+
+/// Whether `c` can still publish to itself.
+fn still_served(c: &mut Raw) -> bool {
+    c.send(b"SUB alive 1\r\nPUB alive 2\r\nok\r\n");
+    let got = c.sync();
+    !got.windows(4).any(|w| w == b"-ERR") && got.ends_with(b"MSG alive 1 2\r\nok\r\n")
+}
+
+#[test]
+fn reload_closes_clients_whose_user_no_longer_passes_and_applies_max_payload() {
+    let dir = scratch_dir("reload-users");
+    let conf = conf_file(
+        &dir,
+        "authorization { users: [ {user: a, password: pa}, {user: b, password: pb} ] }\n",
+    );
+    let mut p = Proc::start(&with_config(&conf, &["--shards", "2"]));
+    let mut a = logged_in(&p, "\"user\":\"a\",\"pass\":\"pa\"");
+    let mut b = logged_in(&p, "\"user\":\"b\",\"pass\":\"pb\"");
+
+    conf_file(
+        &dir,
+        "authorization { users: [ {user: a, password: pa2}, {user: b, password: pb} ] }\nmax_payload: 2048\n",
+    );
+    reload(&mut p);
+    assert_eq!(a.read_to_close(), b"-ERR 'Authorization Violation'\r\n");
+    assert!(still_served(&mut b));
+    let fresh = logged_in(&p, "\"user\":\"a\",\"pass\":\"pa2\"");
+    assert!(
+        fresh.info.contains("\"max_payload\":2048"),
+        "{}",
+        fresh.info
+    );
+    let mut old_password = Raw::connect(p.addr());
+    old_password.send(b"CONNECT {\"user\":\"a\",\"pass\":\"pa\"}\r\n");
+    assert_eq!(
+        old_password.read_to_close(),
+        b"-ERR 'Authorization Violation'\r\n"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn reload_of_a_token_closes_its_old_holders() {
+    let dir = scratch_dir("reload-token");
+    let conf = conf_file(&dir, "authorization { token: t1 }\n");
+    let mut p = Proc::start(&with_config(&conf, &[]));
+    let mut holder = logged_in(&p, "\"auth_token\":\"t1\"");
+    conf_file(&dir, "authorization { token: t2 }\n");
+    reload(&mut p);
+    assert_eq!(
+        holder.read_to_close(),
+        b"-ERR 'Authorization Violation'\r\n"
+    );
+    let mut fresh = logged_in(&p, "\"auth_token\":\"t2\"");
+    assert!(still_served(&mut fresh));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn reload_refuses_a_new_port_and_keeps_serving_on_the_old_one() {
+    let dir = scratch_dir("reload-port");
+    // -1 in the file: a random port, as `-p -1`.
+    let conf = conf_file(&dir, "port: -1\nmax_payload: 512\n");
+    let mut p = Proc::start(&["-c", conf.to_str().unwrap(), "-a", "127.0.0.1"]);
+    let port = p.addr().port();
+    let other = if port == u16::MAX { port - 1 } else { port + 1 };
+    conf_file(&dir, &format!("port: {other}\nmax_payload: 1024\n"));
+    p.signal(libc::SIGHUP);
+    assert!(p.expect_log("Failed to reload").ends_with(&format!(
+        "[ERR] Failed to reload server configuration: config reload not supported for Port: old={port}, new={other}"
+    )));
+    let mut c = Raw::connect(p.addr());
+    assert!(
+        c.info.contains("\"max_payload\":512"),
+        "the old settings stay"
+    );
+    assert_eq!(c.sync(), b"");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn reload_keeps_command_line_flags_over_the_file() {
+    let dir = scratch_dir("reload-flags");
+    let conf = conf_file(&dir, "port: 1\nmax_payload: 512\n");
+    // -a and -p win over the file at start and again on reload.
+    let mut p = Proc::start(&with_config(&conf, &[]));
+    conf_file(&dir, "host: 127.0.0.2\nport: 2\nmax_payload: 1024\n");
+    reload(&mut p);
+    let c = Raw::connect(p.addr());
+    assert!(c.info.contains("\"max_payload\":1024"), "{}", c.info);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn reload_without_a_config_file_is_refused_as_go_does() {
+    let mut p = Proc::start(&["-a", "127.0.0.1", "-p", "-1"]);
+    p.signal(libc::SIGHUP);
+    assert!(p.expect_log("Failed to reload").ends_with(
+        "[ERR] Failed to reload server configuration: can only reload config when a file is provided using -c or --config"
+    ));
+    assert_eq!(Raw::connect(p.addr()).sync(), b"");
+}
