@@ -69,14 +69,25 @@ impl InfoTemplate {
         InfoTemplate { head }
     }
 
-    /// The JSON for one client; `connect_info` marks the async INFO after the first PONG.
-    pub fn render(&self, client_id: u64, client_ip: &str, connect_info: bool) -> Vec<u8> {
+    /// The JSON for one client; `connect_info` marks the async INFO after the first PONG,
+    /// `nonce` is the challenge for nkey users (first INFO only).
+    pub fn render(
+        &self,
+        client_id: u64,
+        client_ip: &str,
+        connect_info: bool,
+        nonce: Option<&str>,
+    ) -> Vec<u8> {
         let mut s = String::with_capacity(self.head.len() + 128);
         s.push_str(&self.head);
         s.push_str(",\"client_id\":");
         s.push_str(&client_id.to_string());
         s.push_str(",\"client_ip\":");
         s.push_str(&serde_json::to_string(client_ip).expect("string serializes"));
+        if let Some(nonce) = nonce {
+            s.push_str(",\"nonce\":");
+            s.push_str(&serde_json::to_string(nonce).expect("string serializes"));
+        }
         if connect_info {
             s.push_str(",\"connect_info\":true,\"remote_account\":\"$G\"");
         }
@@ -108,7 +119,8 @@ mod tests {
     #[test]
     fn renders_valid_json_with_go_fields() {
         let t = InfoTemplate::new("NID", "name", "0.0.0.0", 4222, 1 << 20, false);
-        let v: serde_json::Value = serde_json::from_slice(&t.render(7, "127.0.0.1", true)).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_slice(&t.render(7, "127.0.0.1", true, None)).unwrap();
         assert_eq!(v["version"], GO_SERVER_VERSION);
         assert_eq!(v["client_id"], 7);
         assert_eq!(v["connect_info"], true);

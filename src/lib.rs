@@ -17,7 +17,8 @@
 //! - [`fanout`]: messages between shards and the `Mesh` of rings and doorbells.
 //! - [`reactor`]: the io_uring event loop that drives one shard's sockets.
 //! - [`runtime`]: binds listeners, starts and pins the shard threads, handles signals.
-//! - [`auth`]: client authentication (token, users, bcrypt, `no_auth_user`).
+//! - [`auth`]: client authentication (token, users, bcrypt, nkeys, `no_auth_user`).
+//! - [`permissions`]: per-user publish/subscribe permissions and `allow_responses` (sans-IO).
 //! - [`config`]: settings and the Go server's defaults.
 //! - [`conf`]: the NATS configuration file format (sans-IO parser).
 //! - [`config_file`]: applies a configuration file to `Config`, with the Go key names.
@@ -42,6 +43,7 @@ pub mod fuzzing;
 pub mod info;
 pub mod log;
 pub mod monitor;
+pub mod permissions;
 pub mod proto;
 pub mod reactor;
 pub mod runtime;

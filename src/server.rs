@@ -3,6 +3,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use crate::auth::Authenticator;
 use crate::config::Config;
 use crate::info::InfoTemplate;
 
@@ -13,6 +14,8 @@ pub struct Server {
     /// The client port actually bound.
     pub port: u16,
     pub info: InfoTemplate,
+    /// The configured credentials and permissions, compiled once.
+    pub auth: Authenticator,
     /// Fault injection for the panic-policy test: a CONNECT with this client name panics
     /// the shard handling it. Set from [`FAULT_PANIC_ON_CONNECT_ENV`]; `None` in production.
     pub panic_on_connect_name: Option<String>,
@@ -33,7 +36,9 @@ impl Server {
             cfg.max_payload,
             cfg.auth.required(),
         );
+        let auth = Authenticator::new(&cfg.auth);
         Server {
+            auth,
             cfg,
             server_id,
             port,

@@ -9,6 +9,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use serde::Deserialize;
 
+use crate::permissions::ConnPermissions;
 use crate::proto::Parser;
 pub use outbound::Outbound;
 
@@ -174,6 +175,11 @@ pub struct Conn {
     pub auth_pending: bool,
     /// The user it logged in as.
     pub user: String,
+    /// The challenge its INFO carried, when nkey users exist.
+    pub nonce: Option<String>,
+    /// Its user's permissions; `None` when the user may do anything, which keeps permission
+    /// checks off the message path.
+    pub perms: Option<Box<ConnPermissions>>,
     pub created: Instant,
     pub first_pong_sent: bool,
     pub subs: HashMap<Bytes, SubId>,
@@ -223,6 +229,8 @@ impl Conn {
             connect_received: false,
             auth_pending,
             user: String::new(),
+            nonce: None,
+            perms: None,
             created: now,
             first_pong_sent: false,
             subs: HashMap::new(),

@@ -153,7 +153,17 @@ impl Shard {
             self.server.cfg.auth.required(),
         );
         let id = self.conns.insert(conn);
-        let info = self.server.info.render(cid, &peer.ip().to_string(), false);
+        // Each connection gets its own nonce, so a signature cannot be replayed elsewhere.
+        let nonce = self
+            .server
+            .auth
+            .nonce_required()
+            .then(crate::auth::new_nonce);
+        let info = self
+            .server
+            .info
+            .render(cid, &peer.ip().to_string(), false, nonce.as_deref());
+        self.conns[id].nonce = nonce;
         encode::info(&mut self.conns[id].out.tail(), &info);
         self.mark_dirty(id);
         if !self.server.try_add_connection() {
