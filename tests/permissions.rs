@@ -35,13 +35,19 @@ fn start() -> Running {
     common::start_with(cfg)
 }
 
-/// Logs `c` in as `user` (password = user name), without +OK.
+/// Sends CONNECT with `options` as `user` (password = user name); what came back.
+fn connect_as(c: &mut Raw, user: &str, options: &str) -> Vec<u8> {
+    c.send(format!("CONNECT {{{options},\"user\":\"{user}\",\"pass\":\"{user}\"}}\r\n").as_bytes());
+    c.sync()
+}
+
+/// Logs `c` in as `user`, without +OK.
 fn log_in(c: &mut Raw, user: &str) {
-    c.send(
-        format!("CONNECT {{\"verbose\":false,\"user\":\"{user}\",\"pass\":\"{user}\"}}\r\n")
-            .as_bytes(),
+    assert_eq!(
+        connect_as(c, user, "\"verbose\":false"),
+        b"",
+        "login of {user}"
     );
-    assert_eq!(c.sync(), b"", "login of {user}");
 }
 
 fn client(srv: &Running, user: &str) -> Raw {
@@ -98,7 +104,7 @@ fn publish_allow_and_deny() {
         &twice,
     );
     let mut h = Raw::connect(srv.addr);
-    h.send(b"CONNECT {\"verbose\":false,\"headers\":true,\"user\":\"a\",\"pass\":\"a\"}\r\n");
+    connect_as(&mut h, "a", "\"verbose\":false,\"headers\":true");
     expect(
         &mut h,
         "HPUB foo.bad 12 12\r\nNATS/1.0\r\n\r\n\r\n",
@@ -112,8 +118,7 @@ fn publish_allow_and_deny() {
 fn a_violation_gets_no_ok_in_verbose_mode() {
     let srv = start();
     let mut a = Raw::connect(srv.addr);
-    a.send(b"CONNECT {\"verbose\":true,\"user\":\"a\",\"pass\":\"a\"}\r\n");
-    assert_eq!(a.sync(), b"+OK\r\n");
+    assert_eq!(connect_as(&mut a, "a", "\"verbose\":true"), b"+OK\r\n");
     expect(&mut a, "PUB foo.bad 1\r\nx\r\n", &pub_err("foo.bad"));
     expect(&mut a, "SUB bar 1\r\n", &sub_err("bar"));
     expect(&mut a, "PUB foo.ok 1\r\nx\r\n", "+OK\r\n");
@@ -123,8 +128,8 @@ fn a_violation_gets_no_ok_in_verbose_mode() {
 fn pedantic_wildcard_publish_is_advised_then_refused() {
     let srv = start();
     let mut s = Raw::connect(srv.addr);
-    s.send(b"CONNECT {\"verbose\":false,\"pedantic\":true,\"user\":\"s\",\"pass\":\"s\"}\r\n");
-    assert_eq!(s.sync(), b"");
+    let options = "\"verbose\":false,\"pedantic\":true";
+    assert_eq!(connect_as(&mut s, "s", options), b"");
     let want = format!("-ERR 'Invalid Publish Subject'\r\n{}", pub_err("foo.*"));
     expect(&mut s, "PUB foo.* 1\r\nx\r\n", &want);
     expect(&mut s, "PUB foo 1\r\nx\r\n", "");
@@ -192,11 +197,11 @@ fn a_wildcard_subscription_gets_no_denied_subject() {
     expect(&mut a, "PUB foo.secret 1\r\nx\r\n", "");
 }
 
-#[test]
-fn allow_responses_opens_reply_subjects_for_one_response() {
-    let srv = start();
-    let mut requester = on_each_shard(&srv, "all").remove(0);
-    let mut responder = on_each_shard(&srv, "r").remove(1);
+/// A requester (user `all`) and a responder logged in as `user` on different shards, after
+/// one request with reply subject `reply.1` reached the responder.
+fn first_request(srv: &Running, user: &str) -> (Raw, Raw) {
+    let mut requester = on_each_shard(srv, "all").remove(0);
+    let mut responder = on_each_shard(srv, user).remove(1);
     expect(&mut responder, "SUB req 1\r\n", "");
     expect(
         &mut requester,
@@ -204,6 +209,13 @@ fn allow_responses_opens_reply_subjects_for_one_response() {
         "",
     );
     expect(&mut responder, "", "MSG req 1 reply.1 1\r\nx\r\n");
+    (requester, responder)
+}
+
+#[test]
+fn allow_responses_opens_reply_subjects_for_one_response() {
+    let srv = start();
+    let (mut requester, mut responder) = first_request(&srv, "r");
     let want = format!(
         "{}{}{}",
         pub_err("reply.1"),
@@ -226,15 +238,7 @@ fn allow_responses_opens_reply_subjects_for_one_response() {
 #[test]
 fn allow_responses_with_a_maximum() {
     let srv = start();
-    let mut requester = client(&srv, "all");
-    let mut responder = client(&srv, "m");
-    expect(&mut responder, "SUB req 1\r\n", "");
-    expect(
-        &mut requester,
-        "SUB reply.> 9\r\nPUB req reply.1 1\r\nx\r\n",
-        "",
-    );
-    expect(&mut responder, "", "MSG req 1 reply.1 1\r\nx\r\n");
+    let (mut requester, mut responder) = first_request(&srv, "m");
     expect(
         &mut responder,
         "PUB reply.1 1\r\na\r\nPUB reply.1 1\r\nb\r\nPUB reply.1 1\r\nc\r\n",

@@ -205,16 +205,18 @@ fn parse_permissions(item: &Item) -> Result<Permissions, KeyError> {
             "pub" | "publish" | "import" => p.publish = subject_permission(item, false)?,
             "sub" | "subscribe" | "export" => p.subscribe = subject_permission(item, true)?,
             "publish_allow_responses" | "allow_responses" => p.response = responses(item)?,
-            _ => {
-                let msg = format!(
-                    "Unknown field {} parsing permissions",
-                    go_quote(k.as_bytes())
-                );
-                return Err(KeyError::at(item, msg));
-            }
+            _ => return Err(unknown_permission_field(k, item)),
         }
     }
     Ok(p)
+}
+
+fn unknown_permission_field(key: &str, item: &Item) -> KeyError {
+    let msg = format!(
+        "Unknown field {} parsing permissions",
+        go_quote(key.as_bytes())
+    );
+    KeyError::at(item, msg)
 }
 
 /// A subject list, or `{ allow: ..., deny: ... }` (`parseVariablePermissions`). An empty
@@ -367,13 +369,7 @@ fn responses(item: &Item) -> Result<Option<ResponsePermission>, KeyError> {
                     rp.expires = (!negative).then_some(d);
                 }
             }
-            _ => {
-                let msg = format!(
-                    "Unknown field {} parsing permissions",
-                    go_quote(k.as_bytes())
-                );
-                return Err(KeyError::at(item, msg));
-            }
+            _ => return Err(unknown_permission_field(k, item)),
         }
     }
     Ok(Some(rp))
