@@ -255,20 +255,25 @@ fn outbound(c: &mut Criterion) {
 fn shard_fanout(c: &mut Criterion) {
     let mut g = c.benchmark_group("shard");
     for subs in [1usize, 10] {
-        let server = Arc::new(Server::new(Config::default(), "NBENCH".into(), 4222, (None, None)));
+        let server = Arc::new(Server::new(
+            Config::default(),
+            "NBENCH".into(),
+            4222,
+            Default::default(),
+        ));
         let mesh = Arc::new(Mesh::new(1).unwrap());
         let mut shard = Shard::new(0, server, mesh, Instant::now(), 1);
         let peer: SocketAddr = "127.0.0.1:1".parse().unwrap();
         let mut sinks = Vec::new();
         for i in 0..subs {
-            let id = shard.accept(peer);
+            let id = shard.accept(peer, false);
             shard.on_read(
                 id,
                 format!("CONNECT {{\"verbose\":false}}\r\nSUB bench.subject {i}\r\n").as_bytes(),
             );
             sinks.push(id);
         }
-        let publ = shard.accept(peer);
+        let publ = shard.accept(peer, false);
         shard.on_read(publ, b"CONNECT {\"verbose\":false}\r\n");
         let input = stream("PUB", 128, 1000);
         g.throughput(Throughput::Elements(1000));

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::config::{Config, UserConfig, DEFAULT_HTTP_PORT};
+use crate::config::{Config, DEFAULT_HTTP_PORT};
 
 /// What `riptide ARGS` asks for.
 #[derive(Debug)]
@@ -322,10 +322,7 @@ impl TlsFlags {
 }
 
 fn set_single_user(cfg: &mut Config, user: Option<String>, pass: Option<String>) {
-    let mut u = cfg.auth.users.pop().unwrap_or(UserConfig {
-        user: String::new(),
-        password: String::new(),
-    });
+    let mut u = cfg.auth.users.pop().unwrap_or_default();
     if let Some(user) = user {
         u.user = user;
     }
@@ -338,6 +335,7 @@ fn set_single_user(cfg: &mut Config, user: Option<String>, pass: Option<String>)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::UserConfig;
 
     fn run(args: &[&str]) -> Config {
         match parse(args.iter().map(|s| s.to_string())).unwrap() {
@@ -402,7 +400,8 @@ mod tests {
             cfg.auth.users,
             vec![UserConfig {
                 user: "u".into(),
-                password: "p".into()
+                password: "p".into(),
+                permissions: None,
             }]
         );
         assert_eq!(cfg.auth.token.as_deref(), Some("t"));

@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::permissions::Permissions;
+
 /// Client port (`DEFAULT_PORT`).
 pub const DEFAULT_PORT: u16 = 4222;
 /// Bind address (`DEFAULT_HOST`).
@@ -39,11 +41,21 @@ pub const DEFAULT_LAME_DUCK_GRACE_PERIOD: Duration = Duration::from_secs(10);
 pub const MIN_LAME_DUCK_DURATION: Duration = Duration::from_secs(30);
 
 /// A user of the `authorization` block (or `--user/--pass`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UserConfig {
     pub user: String,
     /// Plain text, or a bcrypt hash (`$2a$...`).
     pub password: String,
+    /// `None`: the user may publish and subscribe to anything.
+    pub permissions: Option<Permissions>,
+}
+
+/// A user that proves it holds an nkey by signing the INFO nonce.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NkeyUserConfig {
+    /// The public user key (`U...`).
+    pub nkey: String,
+    pub permissions: Option<Permissions>,
 }
 
 /// Client authentication without accounts: a token or users, and the CONNECT deadline.
@@ -51,6 +63,7 @@ pub struct UserConfig {
 pub struct AuthConfig {
     pub token: Option<String>,
     pub users: Vec<UserConfig>,
+    pub nkeys: Vec<NkeyUserConfig>,
     /// The user a client that presents no credentials is logged in as.
     pub no_auth_user: Option<String>,
     pub timeout: Duration,
@@ -61,6 +74,7 @@ impl Default for AuthConfig {
         AuthConfig {
             token: None,
             users: Vec::new(),
+            nkeys: Vec::new(),
             no_auth_user: None,
             timeout: DEFAULT_AUTH_TIMEOUT,
         }
@@ -70,7 +84,12 @@ impl Default for AuthConfig {
 impl AuthConfig {
     /// Whether clients must authenticate (INFO `auth_required`).
     pub fn required(&self) -> bool {
-        self.token.is_some() || !self.users.is_empty()
+        self.token.is_some() || !self.users.is_empty() || !self.nkeys.is_empty()
+    }
+
+    /// Whether INFO carries a nonce for nkey users to sign (`nonceRequired`).
+    pub fn nonce_required(&self) -> bool {
+        !self.nkeys.is_empty()
     }
 }
 

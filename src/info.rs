@@ -83,14 +83,24 @@ impl InfoTemplate {
         InfoTemplate { head }
     }
 
-    /// The JSON for one client; `connect_info` marks the async INFO after the first PONG.
-    pub fn render(&self, client_id: u64, client_ip: &str, connect_info: bool) -> Vec<u8> {
-        let extra = if connect_info {
-            ",\"connect_info\":true,\"remote_account\":\"$G\""
-        } else {
-            ""
-        };
-        self.render_with(client_id, client_ip, extra)
+    /// The JSON for one client; `connect_info` marks the async INFO after the first PONG,
+    /// `nonce` is the challenge for nkey users (first INFO only).
+    pub fn render(
+        &self,
+        client_id: u64,
+        client_ip: &str,
+        connect_info: bool,
+        nonce: Option<&str>,
+    ) -> Vec<u8> {
+        let mut extra = String::new();
+        if let Some(nonce) = nonce {
+            extra.push_str(",\"nonce\":");
+            extra.push_str(&serde_json::to_string(nonce).expect("string serializes"));
+        }
+        if connect_info {
+            extra.push_str(",\"connect_info\":true,\"remote_account\":\"$G\"");
+        }
+        self.render_with(client_id, client_ip, &extra)
     }
 
     /// The async INFO that tells a client the server entered lame duck mode.
@@ -136,7 +146,8 @@ mod tests {
     #[test]
     fn renders_valid_json_with_go_fields() {
         let t = InfoTemplate::new("NID", "name", "0.0.0.0", 4222, 1 << 20, Security::default());
-        let v: serde_json::Value = serde_json::from_slice(&t.render(7, "127.0.0.1", true)).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_slice(&t.render(7, "127.0.0.1", true, None)).unwrap();
         assert_eq!(v["version"], GO_SERVER_VERSION);
         assert_eq!(v["client_id"], 7);
         assert_eq!(v["connect_info"], true);

@@ -22,7 +22,8 @@
 //! - [`control`]: the main thread's signal loop: stop, reload, reopen the log, lame duck.
 //! - `reload`: SIGHUP: the configuration file read again and applied to running shards.
 //! - `lame_duck`: SIGUSR2: stop accepting, then move clients off gradually and exit.
-//! - [`auth`]: client authentication (token, users, bcrypt, `no_auth_user`).
+//! - [`auth`]: client authentication (token, users, bcrypt, nkeys, `no_auth_user`).
+//! - [`permissions`]: per-user publish/subscribe permissions and `allow_responses` (sans-IO).
 //! - [`config`]: settings and the Go server's defaults.
 //! - [`conf`]: the NATS configuration file format (sans-IO parser).
 //! - [`config_file`]: applies a configuration file to `Config`, with the Go key names.
@@ -52,6 +53,7 @@ pub mod log;
 mod logfile;
 pub mod mailbox;
 pub mod monitor;
+pub mod permissions;
 pub mod proto;
 pub mod reactor;
 mod reload;

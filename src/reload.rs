@@ -311,6 +311,7 @@ mod tests {
         users.auth.users.push(UserConfig {
             user: "a".into(),
             password: "p".into(),
+            permissions: None,
         });
         users.auth.timeout = std::time::Duration::from_millis(500);
         assert_eq!(

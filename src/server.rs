@@ -6,6 +6,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use crate::auth::Authenticator;
 use crate::config::Config;
 use crate::info::{InfoTemplate, Security};
 use crate::transport::Wrapping;
@@ -25,6 +26,8 @@ pub struct Server {
     /// is the `wss` listener's), as the Go server sends it.
     pub ws_info: InfoTemplate,
     ws_port: u16,
+    /// The configured credentials and permissions, compiled once.
+    pub auth: Authenticator,
     /// Fault injection for the panic-policy test: a CONNECT with this client name panics
     /// the shard handling it. Set from [`FAULT_PANIC_ON_CONNECT_ENV`]; `None` in production.
     pub panic_on_connect_name: Option<String>,
@@ -89,7 +92,9 @@ impl Server {
                 ..Security::default()
             },
         );
+        let auth = Authenticator::new(&cfg.auth);
         Server {
+            auth,
             cfg,
             server_id,
             port,

@@ -9,6 +9,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use serde::Deserialize;
 
+use crate::permissions::ConnPermissions;
 use crate::proto::Parser;
 pub use outbound::Outbound;
 
@@ -33,6 +34,8 @@ pub struct ClientOpts {
     pub user: Option<String>,
     pub pass: Option<String>,
     pub auth_token: Option<String>,
+    pub nkey: Option<String>,
+    pub sig: Option<String>,
 }
 
 impl Default for ClientOpts {
@@ -50,6 +53,8 @@ impl Default for ClientOpts {
             user: None,
             pass: None,
             auth_token: None,
+            nkey: None,
+            sig: None,
         }
     }
 }
@@ -118,6 +123,8 @@ impl ClientOpts {
             (&mut self.user, &m.user),
             (&mut self.pass, &m.pass),
             (&mut self.auth_token, &m.auth_token),
+            (&mut self.nkey, &m.nkey),
+            (&mut self.sig, &m.sig),
         ] {
             if given.is_some() {
                 mine.clone_from(given);
@@ -131,6 +138,8 @@ impl ClientOpts {
             user: self.user.clone(),
             pass: self.pass.clone(),
             auth_token: self.auth_token.clone(),
+            nkey: self.nkey.clone(),
+            sig: self.sig.clone(),
             ..ConnectMsg::default()
         }
     }
@@ -203,6 +212,11 @@ pub struct Conn {
     pub auth_pending: bool,
     /// The user it logged in as.
     pub user: String,
+    /// The challenge its INFO carried, when nkey users exist.
+    pub nonce: Option<String>,
+    /// Its user's permissions; `None` when the user may do anything, which keeps permission
+    /// checks off the message path.
+    pub perms: Option<Box<ConnPermissions>>,
     pub created: Instant,
     pub first_pong_sent: bool,
     pub subs: HashMap<Bytes, SubId>,
@@ -254,6 +268,8 @@ impl Conn {
             connect_received: false,
             auth_pending,
             user: String::new(),
+            nonce: None,
+            perms: None,
             created: now,
             first_pong_sent: false,
             subs: HashMap::new(),

@@ -160,7 +160,14 @@ impl Shard {
         } else {
             &self.server.info
         };
-        let info = template.render(cid, &peer.ip().to_string(), false);
+        // Each connection gets its own nonce, so a signature cannot be replayed elsewhere.
+        let nonce = self
+            .server
+            .auth
+            .nonce_required()
+            .then(crate::auth::new_nonce);
+        let info = template.render(cid, &peer.ip().to_string(), false, nonce.as_deref());
+        self.conns[id].nonce = nonce;
         encode::info(&mut self.conns[id].out.tail(), &info);
         self.mark_dirty(id);
         if !self.server.try_add_connection() {

@@ -1,11 +1,14 @@
 //! What each client operation does, as the Go server's `client.go` does it.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 
 use super::{ConnId, Shard, Sub};
-use crate::auth::{self, Login};
+use crate::auth::Login;
 use crate::conn::{CloseReason, Closing, ConnectMsg};
 use crate::log_at;
+use crate::permissions::{self, ConnPermissions, UserPermissions, SYSTEM_QUEUE};
 use crate::proto::{encode, Flow, Handler, PubArgs, Publish, Stop};
 use crate::subject;
 
@@ -34,23 +37,58 @@ impl ConnCtx<'_> {
         Stop
     }
 
+    /// Records who the client logged in as, with its user's permissions.
+    fn log_in(&mut self, name: String, permissions: Option<Arc<UserPermissions>>) {
+        let c = &mut self.shard.conns[self.id];
+        c.auth_pending = false;
+        c.user = name;
+        c.perms = permissions.map(|p| Box::new(ConnPermissions::new(p)));
+    }
+
     /// Before a client logs in, only CONNECT is allowed; a client may skip it when
     /// `no_auth_user` names a configured user (`parser.go`, the `authSet` check).
     fn logged_in(&mut self) -> Result<(), Stop> {
         if !self.shard.conns[self.id].auth_pending {
             return Ok(());
         }
-        if let Some(u) = auth::no_auth_login(&self.shard.server.cfg.auth).map(str::to_string) {
-            let c = &mut self.shard.conns[self.id];
-            c.auth_pending = false;
-            c.connect_received = true;
-            c.user = u;
+        if let Some(Login::User { name, permissions }) = self.shard.server.auth.no_auth_login() {
+            self.log_in(name, permissions);
+            self.shard.conns[self.id].connect_received = true;
             return Ok(());
         }
         Err(self.fail(
             Some("Authorization Violation"),
             CloseReason::AuthenticationViolation,
         ))
+    }
+
+    /// Why a publish must be dropped, checked in the Go server's order
+    /// (`processInboundClientMsg`): a gateway-reply subject, the user's publish permissions,
+    /// then a reserved reply.
+    fn publish_violation(&mut self, subject: &[u8], reply: Option<&[u8]>) -> Option<String> {
+        if permissions::is_reserved_subject(subject) {
+            return Some(permissions::publish_violation(subject));
+        }
+        let now = self.shard.now;
+        if let Some(p) = &mut self.shard.conns[self.id].perms {
+            if !p.can_publish(subject, now) {
+                return Some(permissions::publish_violation(subject));
+            }
+        }
+        reply
+            .filter(|r| permissions::is_reserved_reply(r))
+            .map(permissions::reply_violation)
+    }
+
+    /// Why a subscription must be refused: the user's subscribe permissions, or the server's
+    /// own queue group (`processSub`).
+    fn subscribe_violation(&mut self, subject: &[u8], queue: Option<&[u8]>) -> Option<String> {
+        let allowed = match &mut self.shard.conns[self.id].perms {
+            Some(p) => p.can_subscribe(subject, queue),
+            None => true,
+        };
+        (!allowed || queue == Some(SYSTEM_QUEUE))
+            .then(|| permissions::subscribe_violation(subject, queue))
     }
 
     fn trace(&self, op: &str, arg: &[u8]) {
@@ -85,12 +123,9 @@ impl Handler for ConnCtx<'_> {
             }
         }
         if self.shard.conns[self.id].auth_pending {
-            match auth::check(&self.shard.server.cfg.auth, &msg) {
-                Login::User(u) => {
-                    let c = &mut self.shard.conns[self.id];
-                    c.auth_pending = false;
-                    c.user = u;
-                }
+            let nonce = self.shard.conns[self.id].nonce.as_deref();
+            match self.shard.server.auth.check(&msg, nonce) {
+                Login::User { name, permissions } => self.log_in(name, permissions),
                 Login::Refused => {
                     return Err(self.fail(
                         Some("Authorization Violation"),
@@ -175,6 +210,13 @@ impl Handler for ConnCtx<'_> {
         c.in_msgs += 1;
         c.in_bytes += m.data.len() as u64;
         c.last_in = now;
+        if let Some(text) = self.publish_violation(m.subject, m.reply) {
+            // Counted as received, then dropped with no +OK; the connection stays.
+            self.shard.stats.in_msgs += 1;
+            self.shard.stats.in_bytes += m.data.len() as u64;
+            self.shard.send_err(self.id, &text);
+            return Ok(Flow::Continue);
+        }
         self.ok_if_verbose();
         self.shard
             .publish(self.id, m.subject, m.reply, m.header_len, m.data);
@@ -194,6 +236,10 @@ impl Handler for ConnCtx<'_> {
             self.trace("SUB", &args);
         }
         self.logged_in()?;
+        if let Some(text) = self.subscribe_violation(subject, queue) {
+            self.shard.send_err(self.id, &text);
+            return Ok(Flow::Continue);
+        }
         let shard = &mut *self.shard;
         let max_subs = shard.server.cfg.max_subscriptions;
         let c = &shard.conns[self.id];
@@ -307,7 +353,7 @@ impl Shard {
                 let info = self
                     .server
                     .info
-                    .render(c.cid, &c.peer.ip().to_string(), true);
+                    .render(c.cid, &c.peer.ip().to_string(), true, None);
                 encode::info(&mut c.out.tail(), &info);
             }
         }

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use super::{ConnId, Shard};
-use crate::auth::{self, Login};
+use crate::auth::Login;
 use crate::conn::{CloseReason, Closing};
 use crate::log_at;
 use crate::server::Server;
@@ -59,10 +59,14 @@ impl Shard {
     /// sent CONNECT yet is checked when it does.
     fn still_authorized(&self, id: ConnId) -> bool {
         let c = &self.conns[id];
-        let auth = &self.server.cfg.auth;
-        if !auth.required() || c.auth_pending {
+        if !self.server.cfg.auth.required() || c.auth_pending {
             return true;
         }
-        matches!(auth::check(auth, &c.opts.credentials()), Login::User(_))
+        matches!(
+            self.server
+                .auth
+                .check(&c.opts.credentials(), c.nonce.as_deref()),
+            Login::User { .. }
+        )
     }
 }

@@ -259,9 +259,15 @@ impl Shard {
             return false;
         };
         let cid = sub.conn;
+        let now = self.now;
         let c = &mut self.conns[cid];
         if c.closing.is_some() || (from == Some(cid) && !c.opts.echo) {
             return false;
+        }
+        if let Some(p) = &mut c.perms {
+            if p.delivery_denied(msg.subject) {
+                return false;
+            }
         }
         sub.delivered += 1;
         let done = sub.max > 0 && sub.delivered >= sub.max;
@@ -287,6 +293,9 @@ impl Shard {
             let shared = msg.shared().slice(skip..);
             c.out.push_shared(shared);
             c.out.push(b"\r\n");
+        }
+        if let (Some(p), Some(reply)) = (&mut c.perms, msg.reply) {
+            p.reply_received(reply, now);
         }
         c.out_msgs += 1;
         c.out_bytes += payload.len() as u64;

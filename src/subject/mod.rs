@@ -55,6 +55,44 @@ pub fn matches_literal(pattern: &[u8], subject: &[u8]) -> bool {
     p.len() == s.len()
 }
 
+/// Whether a subject has a `*` or `>` token (`subjectHasWildcard`).
+pub fn has_wildcard(subject: &[u8]) -> bool {
+    tokens(subject).any(|t| t == PWC || t == FWC)
+}
+
+/// Whether every subject `subject` matches is also matched by `test`; both may have
+/// wildcards, so `foo.*` is a subset of `>`, `*.*` and `foo.*` but not of `foo.bar`
+/// (`subjectIsSubsetMatch`, token for token as Go walks them).
+pub fn is_subset_match(subject: &[u8], test: &[u8]) -> bool {
+    let toks: Vec<&[u8]> = tokens(subject).collect();
+    let mut n = 0;
+    for (i, t2) in tokens(test).enumerate() {
+        n = i + 1;
+        let Some(&t1) = toks.get(i) else {
+            return false;
+        };
+        if t2.is_empty() {
+            return false;
+        }
+        if t2 == FWC {
+            return true;
+        }
+        if t1.is_empty() || t1 == FWC {
+            return false;
+        }
+        if t1 == PWC {
+            if t2 != PWC {
+                return false;
+            }
+            continue;
+        }
+        if t2 != PWC && t1 != t2 {
+            return false;
+        }
+    }
+    toks.len() == n
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -68,6 +106,38 @@ mod tests {
         }
         for bad in ["", ".", "foo.", ".foo", "foo..bar", "foo.>.bar", ">.>"] {
             assert!(!is_valid_subscription(bad.as_bytes()), "{bad}");
+        }
+    }
+
+    #[test]
+    fn wildcards_and_subsets() {
+        assert!(has_wildcard(b"foo.*"));
+        assert!(has_wildcard(b">"));
+        assert!(!has_wildcard(b"foo*.b>"));
+        for (subject, test) in [
+            ("foo.*", ">"),
+            ("foo.*", "*.*"),
+            ("foo.*", "foo.*"),
+            ("foo.bar", "foo.*"),
+            ("foo.bar.baz", "foo.>"),
+            ("v1", "v1"),
+        ] {
+            assert!(
+                is_subset_match(subject.as_bytes(), test.as_bytes()),
+                "{subject} {test}"
+            );
+        }
+        for (subject, test) in [
+            ("foo.*", "foo.bar"),
+            ("foo.>", "foo.*"),
+            ("foo", "foo.bar"),
+            ("foo.bar", "foo"),
+            ("*", "foo"),
+        ] {
+            assert!(
+                !is_subset_match(subject.as_bytes(), test.as_bytes()),
+                "{subject} {test}"
+            );
         }
     }
 

@@ -1,6 +1,8 @@
 //! Applies a NATS configuration file to `Config`, with the Go server's key names, value
 //! forms and error messages (`unknown field "x"`, `file:line:col: ...`).
 
+mod authorization;
+
 use std::path::Path;
 use std::time::Duration;
 
@@ -8,7 +10,7 @@ mod listeners;
 
 use crate::cli;
 use crate::conf::{self, Item, Value};
-use crate::config::{Config, UserConfig, DEFAULT_LAME_DUCK_GRACE_PERIOD, MIN_LAME_DUCK_DURATION};
+use crate::config::{Config, DEFAULT_LAME_DUCK_GRACE_PERIOD, MIN_LAME_DUCK_DURATION};
 use crate::timefmt::go_duration;
 
 /// Keys of the Go server that later Riptide releases implement; refused clearly for now.
@@ -44,6 +46,30 @@ const IGNORED: &[&str] = &[
     "disable_sublist_cache",
     "max_closed_clients",
 ];
+
+/// An error in one key, and where Go's message points.
+#[derive(Debug)]
+enum KeyError {
+    /// At the key being applied.
+    Here(String),
+    /// At an item nested inside its value.
+    At(usize, usize, String),
+    /// Nowhere: Go words some errors about values it has already unwrapped from their
+    /// position.
+    Bare(String),
+}
+
+impl From<String> for KeyError {
+    fn from(msg: String) -> Self {
+        KeyError::Here(msg)
+    }
+}
+
+impl KeyError {
+    fn at(item: &Item, msg: String) -> KeyError {
+        KeyError::At(item.line, item.col, msg)
+    }
+}
 
 /// A configuration error, already worded as the Go server words it.
 #[derive(Debug)]
@@ -105,14 +131,19 @@ fn apply_document(
     };
     let mut warnings = Vec::new();
     for (key, item) in entries {
-        let at = |msg: String| ConfigError(format!("{file}:{}:{}: {msg}", item.line, item.col));
         match key.to_ascii_lowercase().as_str() {
             "tls" => cfg.tls = Some(listeners::tls(item, file)?),
             // Port 0 leaves WebSocket off, as in the Go server.
             "websocket" | "ws" => {
                 cfg.websocket = Some(listeners::websocket(item, file)?).filter(|w| w.port != 0)
             }
-            _ => apply(key, item, cfg, &mut warnings, file, strict).map_err(at)?,
+            _ => apply(key, item, cfg, &mut warnings, file, strict).map_err(|e| match e {
+                KeyError::Here(msg) => {
+                    ConfigError(format!("{file}:{}:{}: {msg}", item.line, item.col))
+                }
+                KeyError::At(line, col, msg) => ConfigError(format!("{file}:{line}:{col}: {msg}")),
+                KeyError::Bare(msg) => ConfigError(msg),
+            })?,
         }
     }
     Ok(warnings)
@@ -125,7 +156,7 @@ fn apply(
     warnings: &mut Vec<String>,
     file: &str,
     strict: bool,
-) -> Result<(), String> {
+) -> Result<(), KeyError> {
     let v = &item.value;
     match key.to_ascii_lowercase().as_str() {
         "port" => cfg.port = int(v, key)? as i32,
@@ -140,7 +171,7 @@ fn apply(
         "server_name" => {
             let name = string(v, key)?;
             if name.contains(' ') {
-                return Err("server name cannot contain spaces".into());
+                return Err(KeyError::Here("server name cannot contain spaces".into()));
             }
             cfg.server_name = Some(name);
         }
@@ -157,7 +188,7 @@ fn apply(
                         "invalid use of field \"{key}\": {key} should be converted to a duration"
                     );
                     if strict {
-                        return Err(msg);
+                        return Err(msg.into());
                     }
                     warnings.push(format!("{file}:{}:{}: {msg}", item.line, item.col));
                     Duration::from_secs(u64::try_from(*secs).map_err(|_| format!("invalid {key}"))?)
@@ -187,7 +218,8 @@ fn apply(
                 return Err(format!(
                     "invalid lame_duck_duration of {}, minimum is 30 seconds",
                     go_duration(d)
-                ));
+                )
+                .into());
             }
             cfg.lame_duck_duration = d;
         }
@@ -196,7 +228,10 @@ fn apply(
                 if s.strip_prefix('-')
                     .is_some_and(|d| parse_duration(d).is_some())
                 {
-                    return Err("invalid lame_duck_grace_period, needs to be positive".into());
+                    return Err(String::from(
+                        "invalid lame_duck_grace_period, needs to be positive",
+                    )
+                    .into());
                 }
             }
             // Zero means the default, as Go's `setBaselineOptions` fills it in.
@@ -227,77 +262,24 @@ fn apply(
                     }
                     true
                 }
-                _ => return Err("expected a boolean or a map for jetstream".into()),
+                _ => {
+                    return Err(KeyError::Here(
+                        "expected a boolean or a map for jetstream".into(),
+                    ))
+                }
             }
         }
         "store_dir" => cfg.store_dir = Some(string(v, key)?.into()),
-        "authorization" => authorization(v, cfg)?,
+        "authorization" => authorization::apply(v, cfg)?,
         "no_auth_user" => cfg.auth.no_auth_user = Some(string(v, key)?),
         "shards" => cfg.shards = size(v, key)?,
         k if IGNORED.contains(&k) => {}
         k if NOT_YET.contains(&k) => {
-            return Err(format!(
-                "field \"{key}\" is not supported by this version of riptide yet"
-            ))
+            return Err(
+                format!("field \"{key}\" is not supported by this version of riptide yet").into(),
+            )
         }
-        _ => return Err(format!("unknown field \"{key}\"")),
-    }
-    Ok(())
-}
-
-/// `authorization { token | user + password | users: [...], timeout }`.
-fn authorization(v: &Value, cfg: &mut Config) -> Result<(), String> {
-    let Value::Map(entries) = v else {
-        return Err("expected a map for authorization".into());
-    };
-    let mut single = UserConfig {
-        user: String::new(),
-        password: String::new(),
-    };
-    for (k, item) in entries {
-        let v = &item.value;
-        match k.as_str() {
-            "token" => cfg.auth.token = Some(string(v, k)?),
-            "user" | "username" => single.user = string(v, k)?,
-            "pass" | "password" => single.password = string(v, k)?,
-            "timeout" => {
-                cfg.auth.timeout = match v {
-                    Value::Int(n) => Duration::from_secs(
-                        u64::try_from(*n).map_err(|_| "invalid timeout".to_string())?,
-                    ),
-                    Value::Float(f) if *f >= 0.0 => Duration::from_secs_f64(*f),
-                    Value::Str(s) => {
-                        parse_duration(s).ok_or_else(|| format!("invalid timeout \"{s}\""))?
-                    }
-                    _ => return Err("error parsing authorization timeout".into()),
-                }
-            }
-            "users" => {
-                let Value::Array(users) = v else {
-                    return Err("expected an array of users".into());
-                };
-                for u in users {
-                    let name = u.value.get("user").or_else(|| u.value.get("username"));
-                    let pass = u.value.get("password").or_else(|| u.value.get("pass"));
-                    match (name, pass) {
-                        (Some(n), Some(p)) => cfg.auth.users.push(UserConfig {
-                            user: string(&n.value, "user")?,
-                            password: string(&p.value, "password")?,
-                        }),
-                        _ => return Err(format!("{}:{}: a user needs user and password (nkey users are not supported yet)", u.line, u.col)),
-                    }
-                }
-            }
-            "permissions" | "default_permissions" | "auth_callout" => {
-                return Err(format!(
-                    "field \"{k}\" is not supported by this version of riptide yet"
-                ));
-            }
-            _ => return Err(format!("unknown field \"{k}\"")),
-        }
-    }
-    if !single.user.is_empty() {
-        cfg.auth.users.push(single);
+        _ => return Err(format!("unknown field \"{key}\"").into()),
     }
     Ok(())
 }
@@ -436,34 +418,6 @@ mod tests {
         assert!(e.starts_with("Parse error on "), "{e}");
         let e = load_text("accounts { A: {} }\n", false).unwrap_err().0;
         assert!(e.contains("\"accounts\" is not supported"), "{e}");
-    }
-
-    #[test]
-    fn authorization_block() {
-        let (c, _) = load_text(
-            "authorization {\n  users: [ {user: a, password: pa}, {username: b, pass: \"$2a$04$x\"} ]\n  timeout: 0.5\n}\nno_auth_user: a\n",
-            false,
-        )
-        .unwrap();
-        assert_eq!(c.auth.users.len(), 2);
-        assert_eq!(c.auth.users[1].user, "b");
-        assert_eq!(c.auth.timeout, Duration::from_millis(500));
-        assert_eq!(c.auth.no_auth_user.as_deref(), Some("a"));
-        let (c, _) = load_text(
-            "authorization { token: \"s3cr3t\", timeout: \"3s\" }\n",
-            false,
-        )
-        .unwrap();
-        assert_eq!(c.auth.token.as_deref(), Some("s3cr3t"));
-        assert_eq!(c.auth.timeout, Duration::from_secs(3));
-        let (c, _) = load_text("authorization { user: u, password: p }\n", false).unwrap();
-        assert_eq!(
-            c.auth.users,
-            vec![UserConfig {
-                user: "u".into(),
-                password: "p".into()
-            }]
-        );
     }
 
     #[test]
