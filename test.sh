@@ -11,3 +11,4 @@ export RIPTIDE_BIN=target/release/riptide LOADGEN_BIN=target/release/loadgen
 tests/clients/run-python.sh
 examples/node-orders/run-test.sh
 tests/monitor/run.sh
+tests/browser/run.sh

@@ -374,18 +374,18 @@ pub fn reply_violation(reply: &[u8]) -> String {
     )
 }
 
+/// What every denied-subscription `-ERR` starts with.
+pub const SUBSCRIBE_VIOLATION: &str = "Permissions Violation for Subscription to ";
+
 /// `-ERR` text for a denied subscription (`subPermissionViolation`).
 pub fn subscribe_violation(subject: &[u8], queue: Option<&[u8]>) -> String {
     match queue {
         Some(q) => format!(
-            "Permissions Violation for Subscription to {} using queue {}",
+            "{SUBSCRIBE_VIOLATION}{} using queue {}",
             go_quote(subject),
             go_quote(q)
         ),
-        None => format!(
-            "Permissions Violation for Subscription to {}",
-            go_quote(subject)
-        ),
+        None => format!("{SUBSCRIBE_VIOLATION}{}", go_quote(subject)),
     }
 }
 

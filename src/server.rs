@@ -124,6 +124,15 @@ impl Server {
         )
     }
 
+    /// The INFO template of a client's listener.
+    pub fn info_for(&self, websocket: bool) -> &InfoTemplate {
+        if websocket {
+            &self.ws_info
+        } else {
+            &self.info
+        }
+    }
+
     /// `server_name`, or the server id when none is set, as the Go server names itself.
     pub fn name(&self) -> &str {
         self.cfg.server_name.as_deref().unwrap_or(&self.server_id)

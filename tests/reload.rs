@@ -131,3 +131,29 @@ fn reload_without_a_config_file_is_refused_as_go_does() {
     ));
     assert_eq!(Raw::connect(p.addr()).sync(), b"");
 }
+
+#[test]
+fn reload_of_permissions_drops_the_subscriptions_they_now_forbid() {
+    let dir = scratch_dir("reload-perms");
+    let user = |allow: &str| {
+        format!("authorization {{ users: [ {{user: a, password: pa, permissions: {{ subscribe: \"{allow}\", publish: \"{allow}\" }} }} ] }}\n")
+    };
+    let conf = conf_file(&dir, &user(">"));
+    let mut p = Proc::start(&with_config(&conf, &["--shards", "2"]));
+    let mut a = logged_in(&p, "\"user\":\"a\",\"pass\":\"pa\"");
+    a.send(b"SUB foo.x 1\r\nSUB bar.y 2\r\nSUB bar.z q 3\r\n");
+    assert_eq!(a.sync(), b"");
+    conf_file(&dir, &user("foo.>"));
+    reload(&mut p);
+    // The bytes nats-server 2.15.1 sends on the same reload.
+    assert_eq!(
+        a.sync(),
+        b"-ERR 'Permissions Violation for Subscription to \"bar.y\" (sid \"2\")'\r\n-ERR 'Permissions Violation for Subscription to \"bar.z\" using queue \"q\" (sid \"3\")'\r\n"
+    );
+    a.send(b"PUB bar.y 1\r\nx\r\nPUB foo.x 1\r\nx\r\n");
+    assert_eq!(
+        a.sync(),
+        b"-ERR 'Permissions Violation for Publish to \"bar.y\"'\r\nMSG foo.x 1 1\r\nx\r\n"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

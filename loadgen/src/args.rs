@@ -239,6 +239,7 @@ struct Given {
     user: Option<String>,
     pass: Option<String>,
     token: Option<String>,
+    tls_ca: Option<std::path::PathBuf>,
     size: Option<usize>,
     msgs: Option<u64>,
     duration: Option<Duration>,
@@ -344,6 +345,7 @@ impl Given {
             "--user" => put(&mut self.user, flag, value.to_string()),
             "--pass" => put(&mut self.pass, flag, value.to_string()),
             "--token" => put(&mut self.token, flag, value.to_string()),
+            "--tls-ca" => put(&mut self.tls_ca, flag, value.into()),
             "--size" => put(&mut self.size, flag, parse_size(flag, value)?),
             "--msgs" => put(&mut self.msgs, flag, parse_count(flag, value)?),
             "--duration" => put(&mut self.duration, flag, parse_duration(flag, value)?),
@@ -574,6 +576,10 @@ impl Given {
             (Some(_), None, None) => return refuse("--user needs --pass"),
             (None, Some(_), None) => return refuse("--pass needs --user"),
         };
+        server.tls_ca.clone_from(&self.tls_ca);
+        if server.scheme.uses_tls() && server.tls_ca.is_none() {
+            return refuse("tls:// and wss:// need --tls-ca FILE (the CA that signed the server's certificate)");
+        }
         Ok(server)
     }
 }
@@ -741,6 +747,8 @@ SCENARIOS (after the Go server's benchmarks)
 
 FLAGS
     --server URL        nats://[user:pass@]host:port or host:port (default nats://127.0.0.1:4222)
+                        tls://host:port for TLS, ws:// or wss:// for WebSocket
+    --tls-ca FILE       PEM CA certificates trusted by tls:// and wss://
     --user U --pass P   credentials; --token T for a token
     --size BYTES        payload size (default 128; at least 8 with --rate and for reqrep)
     --msgs N            messages in total over all publishers; requests for reqrep;

@@ -18,6 +18,7 @@
 //! - [`run`]: one run, from connecting to figures; [`ramp`]: rising rates.
 //! - [`latency`], [`seqtrack`], [`cpu`]: what is measured.
 //! - [`output`], [`hgrm`], [`plot`], [`progress`]: what is shown and written.
+//! - [`transport`]: TCP, TLS (rustls) or WebSocket (tungstenite) under a connection.
 
 pub mod args;
 pub mod cpu;
@@ -37,3 +38,4 @@ pub mod schedule;
 pub mod seqtrack;
 pub mod server_url;
 pub mod slo;
+pub mod transport;

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
-use crate::server_url::{Credentials, ServerUrl};
+use crate::server_url::{Credentials, Scheme, ServerUrl};
+use crate::transport::{tls_config, Stream};
 
 pub const CRLF: &[u8] = b"\r\n";
 pub const PING: &[u8] = b"PING\r\n";
@@ -313,7 +314,7 @@ struct ServerInfo {
 /// One client connection: a blocking socket, its frame reader and an output buffer that
 /// callers fill with whole frames and write with one `flush`.
 pub struct Conn {
-    stream: TcpStream,
+    stream: Stream,
     reader: FrameReader,
     out: Vec<u8>,
     max_payload: usize,
@@ -338,9 +339,24 @@ impl Conn {
         timeout: Duration,
     ) -> Result<Conn, ProtoError> {
         let deadline = Instant::now() + timeout;
-        let stream = open_stream(server, timeout)?;
-        stream.set_nodelay(true)?;
-        stream.set_write_timeout(Some(WRITE_STALL_TIMEOUT))?;
+        let tcp = open_stream(server, timeout)?;
+        tcp.set_nodelay(true)?;
+        tcp.set_write_timeout(Some(WRITE_STALL_TIMEOUT))?;
+        let tls = match &server.tls_ca {
+            Some(ca) if server.scheme.uses_tls() => {
+                Some(tls_config(ca).map_err(|e| ProtoError::Io(io::Error::other(e)))?)
+            }
+            _ => None,
+        };
+        let stream = match server.scheme {
+            Scheme::Nats | Scheme::Tls => Stream::Tcp(tcp),
+            Scheme::Ws | Scheme::Wss => {
+                // The upgrade is a blocking exchange too; it shares the handshake's deadline.
+                tcp.set_read_timeout(Some(timeout))?;
+                let url = format!("{}/", server.redacted());
+                Stream::websocket(tcp, &server.host, &url, tls.clone())?
+            }
+        };
         let mut conn = Conn {
             stream,
             reader,
@@ -360,6 +376,21 @@ impl Conn {
                 conn.max_payload = info.max_payload.unwrap_or(DEFAULT_MAX_PAYLOAD);
             }
             _ => return Err(ProtoError::Malformed("INFO is not valid JSON")),
+        }
+        if let (Scheme::Tls, Some(cfg)) = (server.scheme, tls) {
+            // The Go default: INFO in the clear, then TLS.
+            let Conn {
+                stream,
+                reader,
+                out,
+                max_payload,
+            } = conn;
+            conn = Conn {
+                stream: stream.start_tls(&server.host, cfg)?,
+                reader,
+                out,
+                max_payload,
+            };
         }
         conn.out.extend_from_slice(hello);
         conn.ping_pong(deadline)?;
@@ -396,6 +427,7 @@ impl Conn {
     /// How long `fill` may block; subscribers use it to look at their stop flag regularly.
     pub fn set_read_timeout(&self, timeout: Duration) -> Result<(), ProtoError> {
         self.stream
+            .tcp()
             .set_read_timeout(Some(timeout.max(MIN_READ_TIMEOUT)))?;
         Ok(())
     }
@@ -435,9 +467,12 @@ impl Conn {
 
     /// Waits up to `timeout` for the socket to have something to read. Uses ppoll for its
     /// nanosecond timeout: open-loop senders sleep here until their next message is due.
-    pub fn wait_readable(&self, timeout: Duration) -> Result<bool, ProtoError> {
+    pub fn wait_readable(&mut self, timeout: Duration) -> Result<bool, ProtoError> {
+        if self.stream.has_buffered() {
+            return Ok(true);
+        }
         let mut poll = libc::pollfd {
-            fd: self.stream.as_raw_fd(),
+            fd: self.stream.tcp().as_raw_fd(),
             events: libc::POLLIN,
             revents: 0,
         };

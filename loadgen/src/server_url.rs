@@ -1,6 +1,8 @@
-//! The `--server` address: `nats://[user:pass@|token@]host[:port]` or plain `host:port`.
+//! The `--server` address: `nats://[user:pass@|token@]host[:port]` or plain `host:port`;
+//! `tls://` for TLS (with `--tls-ca`), `ws://` and `wss://` for WebSocket.
 
 use std::fmt;
+use std::path::PathBuf;
 
 /// The NATS client port, used when the address names none.
 pub const DEFAULT_NATS_PORT: u16 = 4222;
@@ -13,8 +15,36 @@ pub enum Credentials {
     Token(String),
 }
 
+/// What the connections run over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    Nats,
+    Tls,
+    Ws,
+    Wss,
+}
+
+impl Scheme {
+    fn name(self) -> &'static str {
+        match self {
+            Scheme::Nats => "nats",
+            Scheme::Tls => "tls",
+            Scheme::Ws => "ws",
+            Scheme::Wss => "wss",
+        }
+    }
+
+    /// TLS underneath (`tls://`, `wss://`): `--tls-ca` must name the CA to trust.
+    pub fn uses_tls(self) -> bool {
+        matches!(self, Scheme::Tls | Scheme::Wss)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerUrl {
+    pub scheme: Scheme,
+    /// The CA certificates (PEM) that TLS connections trust (`--tls-ca`).
+    pub tls_ca: Option<PathBuf>,
     /// Host name or IP; an IPv6 literal is kept without its brackets.
     pub host: String,
     pub port: u16,
@@ -23,14 +53,17 @@ pub struct ServerUrl {
 
 impl ServerUrl {
     pub fn parse(text: &str) -> Result<ServerUrl, String> {
-        let rest = match text.split_once("://") {
-            Some(("nats", rest)) => rest,
+        let (scheme, rest) = match text.split_once("://") {
+            Some(("nats", rest)) => (Scheme::Nats, rest),
+            Some(("tls", rest)) => (Scheme::Tls, rest),
+            Some(("ws", rest)) => (Scheme::Ws, rest),
+            Some(("wss", rest)) => (Scheme::Wss, rest),
             Some((scheme, _)) => {
                 return Err(format!(
-                "--server {text}: scheme {scheme}:// is not supported (use nats:// or host:port)"
+                "--server {text}: scheme {scheme}:// is not supported (use nats://, tls://, ws://, wss:// or host:port)"
             ))
             }
-            None => text,
+            None => (Scheme::Nats, text),
         };
         let rest = rest.trim_end_matches('/');
         let (userinfo, hostport) = match rest.rsplit_once('@') {
@@ -53,6 +86,8 @@ impl ServerUrl {
             return Err(format!("--server {text}: no host"));
         }
         Ok(ServerUrl {
+            scheme,
+            tls_ca: None,
             host,
             port,
             credentials,
@@ -61,10 +96,11 @@ impl ServerUrl {
 
     /// The address without credentials, for reports and JSON.
     pub fn redacted(&self) -> String {
+        let scheme = self.scheme.name();
         if self.host.contains(':') {
-            format!("nats://[{}]:{}", self.host, self.port)
+            format!("{scheme}://[{}]:{}", self.host, self.port)
         } else {
-            format!("nats://{}:{}", self.host, self.port)
+            format!("{scheme}://{}:{}", self.host, self.port)
         }
     }
 }
@@ -117,13 +153,19 @@ mod tests {
             }
         );
         assert_eq!(u.redacted(), "nats://10.0.0.1:4222");
+        let u = ServerUrl::parse("wss://h:8443").unwrap();
+        assert_eq!(
+            (u.scheme, u.redacted().as_str()),
+            (Scheme::Wss, "wss://h:8443")
+        );
+        assert!(u.scheme.uses_tls());
         let u = ServerUrl::parse("nats://tok@h:1").unwrap();
         assert_eq!(u.credentials, Credentials::Token("tok".into()));
     }
 
     #[test]
     fn refusals() {
-        assert!(ServerUrl::parse("tls://h:4222").is_err());
+        assert!(ServerUrl::parse("http://h:4222").is_err());
         assert!(ServerUrl::parse("nats://h:notaport").is_err());
         assert!(ServerUrl::parse("nats://:4222").is_err());
         assert!(ServerUrl::parse("h:70000").is_err());

