@@ -29,26 +29,6 @@ async fn client_on(addr: std::net::SocketAddr, shard: usize) -> Client {
     panic!("no connection landed on shard {shard}");
 }
 
-/// Returns once every subscription `subscriber` made so far is live on `publisher`'s shard.
-///
-/// async-nats's `flush()` only flushes its socket (it sends no PING), so nothing else tells
-/// a client that another shard applied its interest. Interest changes travel from one
-/// shard to another in order, so once a fresh inbox subscription made after them is
-/// visible to `publisher`, so are they.
-async fn live(subscriber: &Client, publisher: &Client) {
-    let inbox = subscriber.new_inbox();
-    let mut ready = subscriber.subscribe(inbox.clone()).await.unwrap();
-    subscriber.flush().await.unwrap();
-    for _ in 0..500 {
-        publisher.publish(inbox.clone(), "".into()).await.unwrap();
-        publisher.flush().await.unwrap();
-        if let Ok(Some(_)) = timeout(Duration::from_millis(10), ready.next()).await {
-            return;
-        }
-    }
-    panic!("subscription never became visible on the publisher's shard");
-}
-
 async fn next(sub: &mut async_nats::Subscriber) -> async_nats::Message {
     timeout(WAIT, sub.next())
         .await
@@ -65,8 +45,8 @@ async fn pub_sub_and_wildcards_across_shards() {
     let mut exact = a.subscribe("orders.eu.new").await.unwrap();
     let mut star = b.subscribe("orders.*.new").await.unwrap();
     let mut tail = c.subscribe("orders.>").await.unwrap();
-    live(&a, &b).await;
-    live(&c, &b).await;
+    common::live(&a, &b).await;
+    common::live(&c, &b).await;
     b.publish("orders.eu.new", "1".into()).await.unwrap();
     b.publish("orders.us.new", "2".into()).await.unwrap();
     b.publish("orders.us.new.late", "3".into()).await.unwrap();
@@ -94,7 +74,7 @@ async fn queue_group_over_shards_delivers_each_once() {
     }
     let publ = client_on(srv.addr, 1).await;
     for (c, _) in &members {
-        live(c, &publ).await;
+        common::live(c, &publ).await;
     }
     const N: usize = 600;
     for i in 0..N {
@@ -134,7 +114,7 @@ async fn request_reply_across_shards() {
         }
     });
     let requester = client_on(srv.addr, 2).await;
-    live(&server, &requester).await;
+    common::live(&server, &requester).await;
     for n in 0..50u64 {
         let r = timeout(WAIT, requester.request("math.double", n.to_string().into()))
             .await
@@ -150,7 +130,7 @@ async fn headers_round_trip() {
     let a = client_on(srv.addr, 0).await;
     let b = client_on(srv.addr, 1).await;
     let mut sub = a.subscribe("h").await.unwrap();
-    live(&a, &b).await;
+    common::live(&a, &b).await;
     let mut h = HeaderMap::new();
     h.insert("Trace-Id", "abc-123");
     h.append("Multi", "one");
@@ -183,7 +163,7 @@ async fn unsubscribe_after_n_and_drain() {
     let b = client_on(srv.addr, 2).await;
     let mut sub = a.subscribe("limited").await.unwrap();
     sub.unsubscribe_after(3).await.unwrap();
-    live(&a, &b).await;
+    common::live(&a, &b).await;
     for i in 0..10 {
         b.publish("limited", i.to_string().into()).await.unwrap();
     }
@@ -197,7 +177,7 @@ async fn unsubscribe_after_n_and_drain() {
     );
 
     let mut drained = a.subscribe("drain.me").await.unwrap();
-    live(&a, &b).await;
+    common::live(&a, &b).await;
     for i in 0..5 {
         b.publish("drain.me", i.to_string().into()).await.unwrap();
     }
@@ -227,7 +207,7 @@ async fn many_subjects() {
     for i in 0..N {
         subs.push(a.subscribe(format!("many.{i}")).await.unwrap());
     }
-    live(&a, &b).await;
+    common::live(&a, &b).await;
     for i in 0..N {
         b.publish(format!("many.{i}"), i.to_string().into())
             .await

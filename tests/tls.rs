@@ -130,7 +130,7 @@ async fn async_nats_over_tls() {
         let sub_client = opts().connect(&url).await.unwrap();
         let pub_client = opts().connect(&url).await.unwrap();
         let mut sub = sub_client.subscribe("tls.events").await.unwrap();
-        sub_client.flush().await.unwrap();
+        common::live(&sub_client, &pub_client).await;
         for i in 0..100u32 {
             pub_client
                 .publish("tls.events", i.to_string().into())

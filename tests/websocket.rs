@@ -324,8 +324,8 @@ async fn async_nats_over_websocket() {
     let tcp_client = async_nats::connect(srv.addr.to_string()).await.unwrap();
     let mut sub = ws_client.subscribe("edge.>").await.unwrap();
     let mut tcp_sub = tcp_client.subscribe("browser.>").await.unwrap();
-    ws_client.flush().await.unwrap();
-    tcp_client.flush().await.unwrap();
+    common::live(&ws_client, &tcp_client).await;
+    common::live(&tcp_client, &ws_client).await;
     for i in 0..50u32 {
         tcp_client
             .publish(format!("edge.{i}"), i.to_string().into())

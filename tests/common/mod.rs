@@ -180,3 +180,28 @@ pub fn one_per_shard(addr: SocketAddr, shards: usize) -> Vec<Raw> {
     }
     panic!("could not place a connection on every shard");
 }
+
+/// Returns once every subscription `subscriber` made so far is live on `publisher`'s shard.
+///
+/// async-nats's `flush()` only flushes its socket (it sends no PING), so nothing else tells
+/// a client that another shard applied its interest. Interest changes travel from one
+/// shard to another in order, so once a fresh inbox subscription made after them is
+/// visible to `publisher`, so are they.
+pub async fn live(subscriber: &async_nats::Client, publisher: &async_nats::Client) {
+    let inbox = subscriber.new_inbox();
+    let mut ready = subscriber.subscribe(inbox.clone()).await.unwrap();
+    subscriber.flush().await.unwrap();
+    for _ in 0..500 {
+        publisher.publish(inbox.clone(), "".into()).await.unwrap();
+        publisher.flush().await.unwrap();
+        if let Ok(Some(_)) = tokio::time::timeout(
+            Duration::from_millis(10),
+            futures::StreamExt::next(&mut ready),
+        )
+        .await
+        {
+            return;
+        }
+    }
+    panic!("subscription never became visible on the publisher's shard");
+}
