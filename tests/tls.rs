@@ -8,7 +8,7 @@ use std::io::Read;
 use std::net::TcpStream;
 use std::time::Duration;
 
-use common::secure::{tls_over, Pki};
+use common::secure::{exchange, tls_over, Pki};
 use common::{config, start_with, Raw, IO_TIMEOUT};
 use riptide::config::Config;
 use riptide::transport::tls::TlsSettings;
@@ -24,19 +24,6 @@ fn tls_config(pki: &Pki, f: impl FnOnce(&mut TlsSettings)) -> Config {
 
 fn info_json(info: &str) -> serde_json::Value {
     serde_json::from_str(info.trim_start_matches("INFO ").trim()).unwrap()
-}
-
-/// A publisher and a subscriber over `Raw` streams exchange one message.
-fn exchange<A: std::io::Read + std::io::Write, B: std::io::Read + std::io::Write>(
-    sub: &mut Raw<A>,
-    publ: &mut Raw<B>,
-) {
-    sub.send(b"CONNECT {\"verbose\":false}\r\nSUB secure.> 1\r\n");
-    assert_eq!(sub.sync(), b"");
-    publ.send(b"CONNECT {\"verbose\":false}\r\nPUB secure.x 5\r\nhello\r\n");
-    assert_eq!(publ.sync(), b"");
-    assert_eq!(sub.line(), "MSG secure.x 1 5\r\n");
-    assert_eq!(sub.read_n(7), b"hello\r\n");
 }
 
 #[test]

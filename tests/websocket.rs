@@ -8,7 +8,7 @@ mod common;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 
-use common::secure::{tls_over, Pki, WsStream};
+use common::secure::{exchange, tls_over, Pki, WsStream};
 use common::{config, start_with, Raw, IO_TIMEOUT};
 use riptide::config::Config;
 use riptide::runtime::Running;
@@ -308,12 +308,7 @@ fn secure_websocket() {
     let (ws, _) = tungstenite::client(format!("wss://localhost:{}/", addr.port()), tls).unwrap();
     let mut wss = Raw::over(WsStream::over(ws));
     let mut tcp = Raw::connect(srv.addr);
-    wss.send(b"CONNECT {\"verbose\":false}\r\nSUB secure 1\r\n");
-    assert_eq!(wss.sync(), b"");
-    tcp.send(b"CONNECT {\"verbose\":false}\r\nPUB secure 3\r\nwss\r\n");
-    assert_eq!(tcp.sync(), b"");
-    assert_eq!(wss.line(), "MSG secure 1 3\r\n");
-    assert_eq!(wss.read_n(5), b"wss\r\n");
+    exchange(&mut wss, &mut tcp);
 }
 
 #[tokio::test]

@@ -146,10 +146,6 @@ impl Transport {
         self.plain_info = false;
     }
 
-    pub fn tls(&self) -> Option<&TlsLayer> {
-        self.tls.as_ref()
-    }
-
     /// Takes bytes from the socket; the protocol bytes they carry are appended to `app`.
     pub fn read(&mut self, data: &[u8], app: &mut Vec<u8>) -> Result<(), Failure> {
         if self.failed {

@@ -180,19 +180,6 @@ impl TlsLayer {
         self.conn.is_handshaking()
     }
 
-    /// The peer's certificate chain, once the handshake is done.
-    pub fn peer_certificates(&self) -> Option<&[CertificateDer<'static>]> {
-        self.conn.peer_certificates()
-    }
-
-    pub fn protocol_version(&self) -> Option<rustls::ProtocolVersion> {
-        self.conn.protocol_version()
-    }
-
-    pub fn cipher_suite(&self) -> Option<rustls::CipherSuite> {
-        self.conn.negotiated_cipher_suite().map(|s| s.suite())
-    }
-
     /// Takes received ciphertext; appends the plaintext it yields to `plain` and queues any
     /// handshake or alert records for `wire`. On failure the alert is still queued.
     pub fn read(

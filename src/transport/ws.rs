@@ -43,11 +43,6 @@ pub struct WsSettings {
     /// `scheme://host[:port]` entries.
     pub allowed_origins: Vec<String>,
     pub handshake_timeout: Option<Duration>,
-    pub jwt_cookie: Option<String>,
-    pub username: Option<String>,
-    pub password: Option<String>,
-    pub token: Option<String>,
-    pub no_auth_user: Option<String>,
 }
 
 /// An allowed origin, split as Go keeps it: lower-case host -> (scheme, port).
@@ -183,8 +178,6 @@ pub struct WsLayer {
     state: State,
     /// A browser (User-Agent `Mozilla/`) gets frames of at most `BROWSER_FRAME_SIZE`.
     browser: bool,
-    /// The client IP from `X-Forwarded-For`, when it is a valid address.
-    pub forwarded_for: Option<std::net::IpAddr>,
 }
 
 impl std::fmt::Debug for WsLayer {
@@ -200,7 +193,6 @@ impl Default for WsLayer {
         WsLayer {
             state: State::Upgrading(Vec::new()),
             browser: false,
-            forwarded_for: None,
         }
     }
 }
@@ -372,9 +364,6 @@ impl WsLayer {
         self.browser = header("User-Agent")
             .next()
             .is_some_and(|ua| ua.starts_with("Mozilla/"));
-        self.forwarded_for = header("X-Forwarded-For")
-            .next()
-            .and_then(|ip| ip.trim().parse().ok());
         let accept = tungstenite::handshake::derive_accept_key(key.trim().as_bytes());
         wire.extend_from_slice(
             format!(

@@ -177,3 +177,16 @@ impl<S: Read + Write> Write for WsStream<S> {
         Ok(())
     }
 }
+
+/// A publisher and a subscriber over `Raw` streams exchange one message.
+pub fn exchange<A: std::io::Read + std::io::Write, B: std::io::Read + std::io::Write>(
+    sub: &mut Raw<A>,
+    publ: &mut Raw<B>,
+) {
+    sub.send(b"CONNECT {\"verbose\":false}\r\nSUB secure.> 1\r\n");
+    assert_eq!(sub.sync(), b"");
+    publ.send(b"CONNECT {\"verbose\":false}\r\nPUB secure.x 5\r\nhello\r\n");
+    assert_eq!(publ.sync(), b"");
+    assert_eq!(sub.line(), "MSG secure.x 1 5\r\n");
+    assert_eq!(sub.read_n(7), b"hello\r\n");
+}
