@@ -255,12 +255,9 @@ fn outbound(c: &mut Criterion) {
 fn shard_fanout(c: &mut Criterion) {
     let mut g = c.benchmark_group("shard");
     for subs in [1usize, 10] {
-        let server = Arc::new(Server::new(
-            Config::default(),
-            "NBENCH".into(),
-            4222,
-            Default::default(),
-        ));
+        let server = Arc::new(
+            Server::new(Config::default(), "NBENCH".into(), 4222, Default::default()).unwrap(),
+        );
         let mesh = Arc::new(Mesh::new(1).unwrap());
         let mut shard = Shard::new(0, server, mesh, Instant::now(), 1);
         let peer: SocketAddr = "127.0.0.1:1".parse().unwrap();

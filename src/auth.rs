@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use crate::accounts::{AccountId, Accounts, GLOBAL};
 use crate::config::AuthConfig;
 use crate::conn::ConnectMsg;
 use crate::permissions::UserPermissions;
@@ -19,6 +20,7 @@ pub enum Login {
     /// permissions if it has any.
     User {
         name: String,
+        account: AccountId,
         permissions: Option<Arc<UserPermissions>>,
     },
     Refused,
@@ -72,10 +74,17 @@ pub fn is_user_nkey(key: &str) -> bool {
         .is_ok_and(|k| matches!(k.key_pair_type(), nkeys::KeyPairType::User))
 }
 
+/// Whether `key` is a public nkey of an account (`nkeys.IsValidPublicAccountKey`).
+pub fn is_account_nkey(key: &str) -> bool {
+    nkeys::KeyPair::from_public_key(key)
+        .is_ok_and(|k| matches!(k.key_pair_type(), nkeys::KeyPairType::Account))
+}
+
 #[derive(Debug)]
 struct Credential {
     name: String,
     password: String,
+    account: AccountId,
     permissions: Option<Arc<UserPermissions>>,
 }
 
@@ -83,6 +92,7 @@ impl Credential {
     fn login(&self) -> Login {
         Login::User {
             name: self.name.clone(),
+            account: self.account,
             permissions: self.permissions.clone(),
         }
     }
@@ -99,10 +109,14 @@ pub struct Authenticator {
 }
 
 impl Authenticator {
-    pub fn new(cfg: &AuthConfig) -> Authenticator {
+    /// `accounts` numbers the accounts users name; a name it lacks (which a validated
+    /// configuration does not have) means the global account.
+    pub fn new(cfg: &AuthConfig, accounts: &Accounts) -> Authenticator {
         let compile = |p: &Option<crate::permissions::Permissions>| {
             p.as_ref().map(|p| Arc::new(UserPermissions::new(p)))
         };
+        let account =
+            |a: &Option<String>| a.as_deref().and_then(|n| accounts.id(n)).unwrap_or(GLOBAL);
         Authenticator {
             token: cfg.token.clone(),
             users: cfg
@@ -111,6 +125,7 @@ impl Authenticator {
                 .map(|u| Credential {
                     name: u.user.clone(),
                     password: u.password.clone(),
+                    account: account(&u.account),
                     permissions: compile(&u.permissions),
                 })
                 .collect(),
@@ -120,6 +135,7 @@ impl Authenticator {
                 .map(|u| Credential {
                     name: u.nkey.clone(),
                     password: String::new(),
+                    account: account(&u.account),
                     permissions: compile(&u.permissions),
                 })
                 .collect(),
@@ -167,6 +183,7 @@ impl Authenticator {
             return match &m.auth_token {
                 Some(t) if password_ok(token, t) => Login::User {
                     name: String::new(),
+                    account: GLOBAL,
                     permissions: None,
                 },
                 _ => Login::Refused,
@@ -204,7 +221,7 @@ mod tests {
         UserConfig {
             user: name.into(),
             password: password.into(),
-            permissions: None,
+            ..UserConfig::default()
         }
     }
 
@@ -215,7 +232,7 @@ mod tests {
             users: vec![user("a", "pa"), user("b", &hash)],
             ..AuthConfig::default()
         };
-        let auth = Authenticator::new(&cfg);
+        let auth = Authenticator::new(&cfg, &Accounts::default());
         let a = Some("a".to_string());
         assert_eq!(login(&auth, r#"{"user":"a","pass":"pa"}"#, None), a);
         assert_eq!(login(&auth, r#"{"user":"a","pass":"pb"}"#, None), None);
@@ -226,16 +243,22 @@ mod tests {
         assert_eq!(login(&auth, r#"{"user":"b","pass":"nope"}"#, None), None);
         assert_eq!(login(&auth, r#"{"user":"c","pass":"pa"}"#, None), None);
         assert_eq!(login(&auth, r#"{}"#, None), None);
-        let auth = Authenticator::new(&AuthConfig {
-            no_auth_user: Some("a".into()),
-            ..cfg
-        });
+        let auth = Authenticator::new(
+            &AuthConfig {
+                no_auth_user: Some("a".into()),
+                ..cfg
+            },
+            &Accounts::default(),
+        );
         assert_eq!(login(&auth, r#"{}"#, None), a);
         assert_eq!(login(&auth, r#"{"user":"a","pass":"x"}"#, None), None);
-        let auth = Authenticator::new(&AuthConfig {
-            token: Some("tok".into()),
-            ..AuthConfig::default()
-        });
+        let auth = Authenticator::new(
+            &AuthConfig {
+                token: Some("tok".into()),
+                ..AuthConfig::default()
+            },
+            &Accounts::default(),
+        );
         assert_eq!(
             login(&auth, r#"{"auth_token":"tok"}"#, None),
             Some(String::new())
@@ -249,14 +272,18 @@ mod tests {
         let key = nkeys::KeyPair::new_user();
         let other = nkeys::KeyPair::new_user();
         let public = key.public_key();
-        let auth = Authenticator::new(&AuthConfig {
-            nkeys: vec![NkeyUserConfig {
-                nkey: public.clone(),
-                permissions: Some(Permissions::default()),
-            }],
-            users: vec![user("a", "pa")],
-            ..AuthConfig::default()
-        });
+        let auth = Authenticator::new(
+            &AuthConfig {
+                nkeys: vec![NkeyUserConfig {
+                    nkey: public.clone(),
+                    permissions: Some(Permissions::default()),
+                    account: None,
+                }],
+                users: vec![user("a", "pa")],
+                ..AuthConfig::default()
+            },
+            &Accounts::default(),
+        );
         assert!(auth.nonce_required());
         let nonce = new_nonce();
         assert_eq!(nonce.len(), 15);

@@ -401,7 +401,7 @@ mod tests {
             vec![UserConfig {
                 user: "u".into(),
                 password: "p".into(),
-                permissions: None,
+                ..UserConfig::default()
             }]
         );
         assert_eq!(cfg.auth.token.as_deref(), Some("t"));

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::accounts::AccountConfig;
 use crate::permissions::Permissions;
 
 /// Client port (`DEFAULT_PORT`).
@@ -48,6 +49,8 @@ pub struct UserConfig {
     pub password: String,
     /// `None`: the user may publish and subscribe to anything.
     pub permissions: Option<Permissions>,
+    /// The account it logs in to; `None` is the global account.
+    pub account: Option<String>,
 }
 
 /// A user that proves it holds an nkey by signing the INFO nonce.
@@ -56,6 +59,8 @@ pub struct NkeyUserConfig {
     /// The public user key (`U...`).
     pub nkey: String,
     pub permissions: Option<Permissions>,
+    /// The account it logs in to; `None` is the global account.
+    pub account: Option<String>,
 }
 
 /// Client authentication without accounts: a token or users, and the CONNECT deadline.
@@ -132,6 +137,8 @@ pub struct Config {
     pub jetstream: bool,
     pub store_dir: Option<PathBuf>,
     pub auth: AuthConfig,
+    /// Configured accounts besides the global one; their users are in `auth`.
+    pub accounts: Vec<AccountConfig>,
     pub tls: Option<crate::transport::tls::TlsSettings>,
     pub websocket: Option<crate::transport::ws::WsSettings>,
 }
@@ -166,6 +173,7 @@ impl Default for Config {
             jetstream: false,
             store_dir: None,
             auth: AuthConfig::default(),
+            accounts: Vec::new(),
             tls: None,
             websocket: None,
         }

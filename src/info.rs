@@ -83,13 +83,13 @@ impl InfoTemplate {
         InfoTemplate { head }
     }
 
-    /// The JSON for one client; `connect_info` marks the async INFO after the first PONG,
-    /// `nonce` is the challenge for nkey users (first INFO only).
+    /// The JSON for one client; `connect_info` names the client's account in the async INFO
+    /// after the first PONG, `nonce` is the challenge for nkey users (first INFO only).
     pub fn render(
         &self,
         client_id: u64,
         client_ip: &str,
-        connect_info: bool,
+        connect_info: Option<&str>,
         nonce: Option<&str>,
     ) -> Vec<u8> {
         let mut extra = String::new();
@@ -97,8 +97,9 @@ impl InfoTemplate {
             extra.push_str(",\"nonce\":");
             extra.push_str(&serde_json::to_string(nonce).expect("string serializes"));
         }
-        if connect_info {
-            extra.push_str(",\"connect_info\":true,\"remote_account\":\"$G\"");
+        if let Some(account) = connect_info {
+            extra.push_str(",\"connect_info\":true,\"remote_account\":");
+            extra.push_str(&serde_json::to_string(account).expect("string serializes"));
         }
         self.render_with(client_id, client_ip, &extra)
     }
@@ -147,7 +148,7 @@ mod tests {
     fn renders_valid_json_with_go_fields() {
         let t = InfoTemplate::new("NID", "name", "0.0.0.0", 4222, 1 << 20, Security::default());
         let v: serde_json::Value =
-            serde_json::from_slice(&t.render(7, "127.0.0.1", true, None)).unwrap();
+            serde_json::from_slice(&t.render(7, "127.0.0.1", Some("$G"), None)).unwrap();
         assert_eq!(v["version"], GO_SERVER_VERSION);
         assert_eq!(v["client_id"], 7);
         assert_eq!(v["connect_info"], true);

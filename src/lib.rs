@@ -22,6 +22,7 @@
 //! - [`control`]: the main thread's signal loop: stop, reload, reopen the log, lame duck.
 //! - `reload`: SIGHUP: the configuration file read again and applied to running shards.
 //! - `lame_duck`: SIGUSR2: stop accepting, then move clients off gradually and exit.
+//! - [`accounts`]: accounts, their exports and imports, and replies to service imports.
 //! - [`auth`]: client authentication (token, users, bcrypt, nkeys, `no_auth_user`).
 //! - [`permissions`]: per-user publish/subscribe permissions and `allow_responses` (sans-IO).
 //! - [`config`]: settings and the Go server's defaults.
@@ -37,6 +38,7 @@
 //! - [`signal_command`]: `--signal`: send a running server one of those signals.
 //! - `fuzzing`: the fuzz targets' checks, replayed by `cargo test` on past failures.
 
+pub mod accounts;
 pub mod auth;
 pub mod cli;
 pub mod conf;

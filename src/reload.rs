@@ -62,7 +62,7 @@ impl Reloader {
             || old.log_file != new.log_file;
         let pid_file_changed = new.pid_file.is_some() && new.pid_file != old.pid_file;
         let new_pid_file = new.pid_file.clone();
-        let reloaded = server.reloaded(new);
+        let reloaded = server.reloaded(new)?;
         let jetstream_on = reloaded.cfg.jetstream && !old.jetstream;
         let closed = running.reload(reloaded);
         if closed > 0 {
@@ -189,6 +189,9 @@ fn changes(old: &Config, new: &Config) -> Vec<String> {
     if new.auth.token != old.auth.token {
         out.push("authorization token".into());
     }
+    if new.accounts != old.accounts {
+        out.push("accounts".into());
+    }
     if new.ping_interval != old.ping_interval {
         out.push(format!(
             "ping_interval = {}",
@@ -311,7 +314,7 @@ mod tests {
         users.auth.users.push(UserConfig {
             user: "a".into(),
             password: "p".into(),
-            permissions: None,
+            ..UserConfig::default()
         });
         users.auth.timeout = std::time::Duration::from_millis(500);
         assert_eq!(

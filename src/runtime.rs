@@ -42,6 +42,8 @@ pub enum StartError {
     Tls(String),
     /// The WebSocket port could not be bound.
     WebSocket(SocketAddr, io::Error),
+    /// The accounts could not be set up.
+    Accounts(String),
 }
 
 impl std::fmt::Display for StartError {
@@ -58,7 +60,7 @@ impl std::fmt::Display for StartError {
                     error_text(e)
                 )
             }
-            StartError::IoUring(m) => write!(f, "{m}"),
+            StartError::IoUring(m) | StartError::Accounts(m) => write!(f, "{m}"),
             StartError::Thread(e) => write!(f, "could not start shard thread: {e}"),
             StartError::Tls(m) => write!(f, "{m}"),
             StartError::WebSocket(addr, e) => write!(
@@ -322,16 +324,19 @@ pub fn start(cfg: Config) -> Result<Running, StartError> {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(1, |d| d.as_nanos() as u64)
         ^ u64::from(std::process::id());
-    let server = Arc::new(Server::new(
-        cfg,
-        new_server_id(seed),
-        addr.port(),
-        crate::server::Transports {
-            client: client_wrap,
-            ws: ws_wrap,
-            ws_port: ws_addr.map_or(0, |a| a.port()),
-        },
-    ));
+    let server = Arc::new(
+        Server::new(
+            cfg,
+            new_server_id(seed),
+            addr.port(),
+            crate::server::Transports {
+                client: client_wrap,
+                ws: ws_wrap,
+                ws_port: ws_addr.map_or(0, |a| a.port()),
+            },
+        )
+        .map_err(StartError::Accounts)?,
+    );
     let current = Arc::new(CurrentServer::new(server.clone()));
     let mesh = Arc::new(Mesh::new(shards).map_err(StartError::Thread)?);
     let mailbox = Arc::new(Mailbox::new(shards));

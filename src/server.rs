@@ -6,6 +6,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use crate::accounts::{Accounts, ServiceReplies};
 use crate::auth::Authenticator;
 use crate::config::Config;
 use crate::info::{InfoTemplate, Security};
@@ -28,6 +29,11 @@ pub struct Server {
     ws_port: u16,
     /// The configured credentials and permissions, compiled once.
     pub auth: Authenticator,
+    /// The accounts and what they share; numbered the same across reloads.
+    pub accounts: Accounts,
+    /// Reply subjects of requests through service imports; shared with reloaded servers so
+    /// answers to requests made before a reload still find their way.
+    pub replies: Arc<ServiceReplies>,
     /// Fault injection for the panic-policy test: a CONNECT with this client name panics
     /// the shard handling it. Set from [`FAULT_PANIC_ON_CONNECT_ENV`]; `None` in production.
     pub panic_on_connect_name: Option<String>,
@@ -43,20 +49,42 @@ pub struct Transports {
     pub ws_port: u16,
 }
 
+/// What a reloaded server shares with the one it replaces.
+#[derive(Debug, Default)]
+struct Shared {
+    connections: Arc<AtomicUsize>,
+    replies: Arc<ServiceReplies>,
+}
+
 /// The environment variable that arms [`Server::panic_on_connect_name`].
 pub const FAULT_PANIC_ON_CONNECT_ENV: &str = "RIPTIDE_FAULT_PANIC_ON_CONNECT";
 
 impl Server {
-    pub fn new(cfg: Config, server_id: String, port: u16, transports: Transports) -> Server {
-        Server::with_counter(cfg, server_id, port, transports, Arc::default())
-    }
-
-    fn with_counter(
+    /// Fails only on accounts a configuration file did not check (too many of them).
+    pub fn new(
         cfg: Config,
         server_id: String,
         port: u16,
         transports: Transports,
-        connections: Arc<AtomicUsize>,
+    ) -> Result<Server, String> {
+        let accounts = Accounts::new(&cfg.accounts, None)?;
+        Ok(Server::with_shared(
+            cfg,
+            server_id,
+            port,
+            transports,
+            accounts,
+            Shared::default(),
+        ))
+    }
+
+    fn with_shared(
+        cfg: Config,
+        server_id: String,
+        port: u16,
+        transports: Transports,
+        accounts: Accounts,
+        shared: Shared,
     ) -> Server {
         let Transports {
             client: client_wrap,
@@ -92,9 +120,11 @@ impl Server {
                 ..Security::default()
             },
         );
-        let auth = Authenticator::new(&cfg.auth);
+        let auth = Authenticator::new(&cfg.auth, &accounts);
         Server {
             auth,
+            accounts,
+            replies: shared.replies,
             cfg,
             server_id,
             port,
@@ -104,14 +134,16 @@ impl Server {
             ws_info,
             ws_port,
             panic_on_connect_name: std::env::var(FAULT_PANIC_ON_CONNECT_ENV).ok(),
-            connections,
+            connections: shared.connections,
         }
     }
 
     /// This server with reloaded settings: same id, ports, TLS and WebSocket layers (the
-    /// certificates are not reloaded) and connection count.
-    pub fn reloaded(&self, cfg: Config) -> Server {
-        Server::with_counter(
+    /// certificates are not reloaded), connection count, service replies, and the same
+    /// number for every account it keeps.
+    pub fn reloaded(&self, cfg: Config) -> Result<Server, String> {
+        let accounts = Accounts::new(&cfg.accounts, Some(&self.accounts))?;
+        Ok(Server::with_shared(
             cfg,
             self.server_id.clone(),
             self.port,
@@ -120,8 +152,12 @@ impl Server {
                 ws: self.ws_wrap.clone(),
                 ws_port: self.ws_port,
             },
-            self.connections.clone(),
-        )
+            accounts,
+            Shared {
+                connections: self.connections.clone(),
+                replies: self.replies.clone(),
+            },
+        ))
     }
 
     /// The INFO template of a client's listener.

@@ -16,7 +16,7 @@ fn user(user: &str, password: &str) -> UserConfig {
     UserConfig {
         user: user.into(),
         password: password.into(),
-        permissions: None,
+        ..UserConfig::default()
     }
 }
 

@@ -32,11 +32,12 @@ fn start(key: &KeyPair) -> Running {
                     publish: Some(publish),
                     ..Permissions::default()
                 }),
+                account: None,
             }],
             users: vec![UserConfig {
                 user: "a".into(),
                 password: "a".into(),
-                permissions: None,
+                ..UserConfig::default()
             }],
             ..AuthConfig::default()
         },

@@ -107,7 +107,9 @@ impl<'a> Parser<'a> {
             s: text.as_bytes(),
             i: 0,
             line: 1,
-            col: 1,
+            // Go's lexer counts the first line's columns from 0 and the others' from 1
+            // (`pos` is the offset since the last newline, and there is none before line 1).
+            col: 0,
             file,
             dir,
             depth,
@@ -619,7 +621,7 @@ mod tests {
         }
         // A closer where a value belongs is an error, not an empty value forever.
         let e = parse("a: [1, }\n").unwrap_err();
-        assert_eq!((e.line, e.col), (1, 8), "{e}");
+        assert_eq!((e.line, e.col), (1, 7), "{e}");
         assert!(
             e.msg.contains("unexpected '}' where a value was expected"),
             "{e}"
@@ -636,8 +638,9 @@ mod tests {
         assert_eq!(get(&v, "block/a"), &Value::Int(7));
         assert_eq!(get(&v, "b"), &Value::Int(100));
         assert_eq!(get(&v, "p"), &Value::Int(5222));
+        // Columns of the first line count from 0, as Go's lexer counts them.
         let e = parse("a: $nope_riptide_missing\n").unwrap_err();
-        assert_eq!((e.line, e.col), (1, 4));
+        assert_eq!((e.line, e.col), (1, 3));
     }
 
     #[test]
@@ -647,7 +650,7 @@ mod tests {
         let e = parse("port: 4222\ntoken: 3secret\n").unwrap_err();
         assert_eq!((e.line, e.col), (2, 8), "{e}");
         let e = parse("a: \"open\n").unwrap_err();
-        assert_eq!((e.line, e.col), (1, 4));
+        assert_eq!((e.line, e.col), (1, 3));
         let e = parse("a: [1, 2\n").unwrap_err();
         assert!(e.msg.contains("array"), "{e}");
         assert!(parse("}").is_err());

@@ -9,17 +9,17 @@ use std::time::Duration;
 use super::{parse_duration, string, KeyError};
 use crate::auth::is_user_nkey;
 use crate::conf::{Item, Value};
-use crate::config::{Config, NkeyUserConfig, UserConfig};
+use crate::config::{AuthConfig, Config, NkeyUserConfig, UserConfig};
 use crate::permissions::{go_quote, Permissions, ResponsePermission, SubjectPermission};
 use crate::subject::is_valid_subscription;
 
 /// Keys of the Go server that Riptide does not implement yet.
 const NOT_YET: &[&str] = &["auth_callout"];
 /// Keys of a user entry that Riptide does not implement yet.
-const USER_NOT_YET: &[&str] = &["allowed_connection_types", "account", "proxy_required"];
+const USER_NOT_YET: &[&str] = &["allowed_connection_types", "proxy_required"];
 
 /// Go's `%T` of a configuration value.
-fn go_type(v: &Value) -> &'static str {
+pub(super) fn go_type(v: &Value) -> &'static str {
     match v {
         Value::Bool(_) => "bool",
         Value::Int(_) => "int64",
@@ -88,19 +88,6 @@ pub(super) fn apply(v: &Value, cfg: &mut Config) -> Result<(), KeyError> {
             "Can not have a token and a users array".into(),
         ));
     }
-    let mut seen = HashSet::new();
-    for u in &list {
-        if !seen.insert(u.user.as_str()) {
-            let msg = format!("Duplicate user {} detected", go_quote(u.user.as_bytes()));
-            return Err(KeyError::Here(msg));
-        }
-    }
-    for u in &nkeys {
-        if !seen.insert(u.nkey.as_str()) {
-            let msg = format!("Duplicate nkey {} detected", go_quote(u.nkey.as_bytes()));
-            return Err(KeyError::Here(msg));
-        }
-    }
     // Only users of the array get the defaults, not a single `user` (`applyDefaultPermissions`).
     if let Some(d) = &defaults {
         let own = list.iter_mut().map(|u| &mut u.permissions);
@@ -110,7 +97,32 @@ pub(super) fn apply(v: &Value, cfg: &mut Config) -> Result<(), KeyError> {
     }
     cfg.auth.users.extend(list);
     cfg.auth.nkeys.extend(nkeys);
-    Ok(())
+    match duplicate_user(&cfg.auth) {
+        Some(msg) => Err(KeyError::Here(msg)),
+        None => Ok(()),
+    }
+}
+
+/// Go's complaint about a user or nkey configured twice, in `authorization` or any account.
+pub(super) fn duplicate_user(auth: &AuthConfig) -> Option<String> {
+    let mut seen = HashSet::new();
+    for u in &auth.users {
+        if !seen.insert(u.user.as_str()) {
+            return Some(format!(
+                "Duplicate user {} detected",
+                go_quote(u.user.as_bytes())
+            ));
+        }
+    }
+    for u in &auth.nkeys {
+        if !seen.insert(u.nkey.as_str()) {
+            return Some(format!(
+                "Duplicate nkey {} detected",
+                go_quote(u.nkey.as_bytes())
+            ));
+        }
+    }
+    None
 }
 
 fn timeout(v: &Value) -> Result<Duration, KeyError> {
@@ -126,7 +138,7 @@ fn timeout(v: &Value) -> Result<Duration, KeyError> {
 }
 
 /// `users: [ {user, password, permissions} | {nkey, permissions}, ... ]`.
-fn parse_users(item: &Item) -> Result<(Vec<UserConfig>, Vec<NkeyUserConfig>), KeyError> {
+pub(super) fn parse_users(item: &Item) -> Result<(Vec<UserConfig>, Vec<NkeyUserConfig>), KeyError> {
     let Value::Array(entries) = &item.value else {
         let msg = format!(
             "Expected users field to be an array, got {}",
@@ -185,13 +197,14 @@ fn parse_users(item: &Item) -> Result<(Vec<UserConfig>, Vec<NkeyUserConfig>), Ke
         nkeys.push(NkeyUserConfig {
             nkey,
             permissions: user.permissions,
+            account: None,
         });
     }
     Ok((users, nkeys))
 }
 
 /// `permissions { publish, subscribe, allow_responses }` (`parseUserPermissions`).
-fn parse_permissions(item: &Item) -> Result<Permissions, KeyError> {
+pub(super) fn parse_permissions(item: &Item) -> Result<Permissions, KeyError> {
     let Value::Map(fields) = &item.value else {
         let msg = format!(
             "Expected permissions to be a map/struct, got {}",
@@ -411,7 +424,7 @@ mod tests {
             vec![UserConfig {
                 user: "u".into(),
                 password: "p".into(),
-                permissions: None,
+                ..UserConfig::default()
             }]
         );
     }

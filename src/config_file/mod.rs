@@ -1,6 +1,7 @@
 //! Applies a NATS configuration file to `Config`, with the Go server's key names, value
 //! forms and error messages (`unknown field "x"`, `file:line:col: ...`).
 
+mod accounts;
 mod authorization;
 
 use std::path::Path;
@@ -15,7 +16,6 @@ use crate::timefmt::go_duration;
 
 /// Keys of the Go server that later Riptide releases implement; refused clearly for now.
 const NOT_YET: &[&str] = &[
-    "accounts",
     "cluster",
     "leafnodes",
     "gateway",
@@ -271,6 +271,7 @@ fn apply(
         }
         "store_dir" => cfg.store_dir = Some(string(v, key)?.into()),
         "authorization" => authorization::apply(v, cfg)?,
+        "accounts" => accounts::apply(item, cfg)?,
         "no_auth_user" => cfg.auth.no_auth_user = Some(string(v, key)?),
         "shards" => cfg.shards = size(v, key)?,
         k if IGNORED.contains(&k) => {}
@@ -416,8 +417,8 @@ mod tests {
         assert!(e.ends_with("server name cannot contain spaces"), "{e}");
         let e = load_text("port: 1\nmax_payload: {\n", false).unwrap_err().0;
         assert!(e.starts_with("Parse error on "), "{e}");
-        let e = load_text("accounts { A: {} }\n", false).unwrap_err().0;
-        assert!(e.contains("\"accounts\" is not supported"), "{e}");
+        let e = load_text("cluster { port: 1 }\n", false).unwrap_err().0;
+        assert!(e.contains("\"cluster\" is not supported"), "{e}");
     }
 
     #[test]

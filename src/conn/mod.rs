@@ -9,6 +9,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use serde::Deserialize;
 
+use crate::accounts::{AccountId, GLOBAL};
 use crate::permissions::ConnPermissions;
 use crate::proto::Parser;
 pub use outbound::Outbound;
@@ -212,6 +213,8 @@ pub struct Conn {
     pub auth_pending: bool,
     /// The user it logged in as.
     pub user: String,
+    /// The account it is in: whose subjects it publishes and subscribes to.
+    pub account: AccountId,
     /// The challenge its INFO carried, when nkey users exist.
     pub nonce: Option<String>,
     /// Its user's permissions; `None` when the user may do anything, which keeps permission
@@ -270,6 +273,7 @@ impl Conn {
             connect_received: false,
             auth_pending,
             user: String::new(),
+            account: GLOBAL,
             nonce: None,
             perms: None,
             created: now,

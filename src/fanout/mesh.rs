@@ -8,6 +8,8 @@ use bytes::Bytes;
 use crossbeam_queue::ArrayQueue;
 use crossbeam_utils::CachePadded;
 
+use crate::accounts::AccountId;
+
 /// Batches a ring holds before the sender spills to its overflow queue (Seastar's
 /// `smp_message_queue` holds 128 entries; ours are whole batches).
 pub const RING_BATCHES: usize = 256;
@@ -18,6 +20,8 @@ pub enum ShardMsg {
     /// A publish for the receiver's subscribers: re-matched there. `plain` asks for delivery
     /// to its plain subscribers; `queues` names the groups whose pick fell on the receiver.
     Deliver {
+        /// The account whose subscribers it is for (imports already applied).
+        account: AccountId,
         subject: Bytes,
         reply: Option<Bytes>,
         header_len: Option<usize>,
@@ -25,9 +29,10 @@ pub enum ShardMsg {
         plain: bool,
         queues: Vec<Bytes>,
     },
-    /// The sender's own count of subscriptions on (subject, queue) changed: 0/1 for plain
+    /// The sender's own count of subscriptions on (account, subject, queue) changed: 0/1 for plain
     /// interest (sent only on edges), the member count (the weight) for a queue group.
     Interest {
+        account: AccountId,
         subject: Bytes,
         queue: Option<Bytes>,
         count: u32,

@@ -13,21 +13,20 @@ use std::collections::HashMap;
 use bytes::Bytes;
 
 use super::{ConnId, Shard};
+use crate::accounts::AccountId;
 use crate::fanout::{Batch, ShardMsg};
-use crate::subject::Sublist;
 
 /// A remote shard's interest entry: (shard, weight). Weight is 0 for plain interest.
 pub type RemoteEntry = (u16, u32);
 
-type Key = (Bytes, Option<Bytes>);
+type Key = (AccountId, Bytes, Option<Bytes>);
 
+/// Interest bookkeeping; what other shards want lives in each account's `remote` trie.
 #[derive(Debug)]
 pub struct Interest {
     me: usize,
-    /// Our own subscriptions per (subject, queue).
+    /// Our own subscriptions per (account, subject, queue).
     local_counts: HashMap<Key, u32>,
-    /// What other shards want, as a trie to match published subjects against.
-    pub remote: Sublist<RemoteEntry>,
     remote_counts: HashMap<(u16, Key), u32>,
     /// Sequence number of our latest interest change.
     seq: u64,
@@ -44,7 +43,6 @@ impl Interest {
         Interest {
             me,
             local_counts: HashMap::new(),
-            remote: Sublist::new(),
             remote_counts: HashMap::new(),
             seq: 0,
             acked: vec![0; shards],
@@ -71,10 +69,16 @@ impl Interest {
 }
 
 impl Shard {
-    /// Our subscription count on (subject, queue) moved by `delta`; tells the other shards
-    /// when it matters to them.
-    pub(super) fn local_interest(&mut self, subject: &Bytes, queue: &Option<Bytes>, delta: i32) {
-        let key = (subject.clone(), queue.clone());
+    /// Our subscription count on (account, subject, queue) moved by `delta`; tells the
+    /// other shards when it matters to them.
+    pub(super) fn local_interest(
+        &mut self,
+        account: AccountId,
+        subject: &Bytes,
+        queue: &Option<Bytes>,
+        delta: i32,
+    ) {
+        let key = (account, subject.clone(), queue.clone());
         let count = {
             let c = self.interest.local_counts.entry(key.clone()).or_insert(0);
             *c = c.saturating_add_signed(delta);
@@ -93,6 +97,7 @@ impl Shard {
         for dst in 0..self.shards() {
             if dst != self.id {
                 self.staged[dst].push(ShardMsg::Interest {
+                    account,
                     subject: subject.clone(),
                     queue: queue.clone(),
                     count,
@@ -114,6 +119,7 @@ impl Shard {
         for msg in batch {
             match msg {
                 ShardMsg::Deliver {
+                    account,
                     subject,
                     reply,
                     header_len,
@@ -123,6 +129,7 @@ impl Shard {
                 } => {
                     self.stats.remote_received += 1;
                     self.deliver_remote(
+                        account,
                         &subject,
                         reply.as_deref(),
                         header_len,
@@ -132,12 +139,13 @@ impl Shard {
                     );
                 }
                 ShardMsg::Interest {
+                    account,
                     subject,
                     queue,
                     count,
                     seq,
                 } => {
-                    self.apply_remote_interest(src as u16, subject, queue, count);
+                    self.apply_remote_interest(src as u16, (account, subject, queue), count);
                     self.interest.ack_due[src] = Some(seq);
                 }
                 ShardMsg::Ack { seq } => {
@@ -157,32 +165,26 @@ impl Shard {
         }
     }
 
-    fn apply_remote_interest(
-        &mut self,
-        src: u16,
-        subject: Bytes,
-        queue: Option<Bytes>,
-        count: u32,
-    ) {
-        let key = (src, (subject, queue));
+    fn apply_remote_interest(&mut self, src: u16, key: Key, count: u32) {
+        let key = (src, key);
         let old = self.interest.remote_counts.remove(&key).unwrap_or(0);
-        let (subject, queue) = &key.1;
+        let (account, subject, queue) = &key.1;
         let weight = |c: u32| if queue.is_some() { c } else { 0 };
+        let index = self.index(*account);
         if old > 0 {
-            self.interest
+            index
                 .remote
                 .remove(subject, queue.as_deref(), &(src, weight(old)));
         }
-        if count > 0
-            && self
-                .interest
+        let inserted = count > 0
+            && index
                 .remote
                 .insert(subject, queue.as_deref(), (src, weight(count)))
-                .is_ok()
-        {
+                .is_ok();
+        index.cache.invalidate();
+        if inserted {
             self.interest.remote_counts.insert(key, count);
         }
-        self.cache.invalidate();
     }
 
     fn release_waiters(&mut self) {

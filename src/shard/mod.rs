@@ -18,6 +18,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use slab::Slab;
 
+use crate::accounts::AccountId;
 use crate::config::FIRST_CLIENT_PING_INTERVAL;
 use crate::conn::{CloseReason, Closing, Conn, SubId};
 use crate::fanout::{Batch, Mesh};
@@ -26,7 +27,7 @@ use crate::proto::{encode, ParseError};
 use crate::server::Server;
 use crate::subject::Sublist;
 
-pub use interest::Interest;
+pub use interest::{Interest, RemoteEntry};
 use protocol::ConnCtx;
 use route::MatchCache;
 pub use snapshot::{
@@ -40,6 +41,7 @@ pub type ConnId = usize;
 #[derive(Debug)]
 pub struct Sub {
     pub conn: ConnId,
+    pub account: AccountId,
     pub subject: Bytes,
     pub queue: Option<Bytes>,
     pub sid: Bytes,
@@ -76,9 +78,9 @@ pub struct Shard {
     mesh: Arc<Mesh>,
     pub conns: Slab<Conn>,
     subs: Slab<Sub>,
-    local: Sublist<SubId>,
+    /// Per account, by number: each account is its own subject namespace.
+    index: Vec<AccountIndex>,
     interest: Interest,
-    cache: MatchCache,
     /// Messages for each other shard produced this turn, pushed as one batch at turn end.
     staged: Vec<Batch>,
     /// Batches that found their ring full; always drained before new ones, so a
@@ -98,6 +100,15 @@ pub struct Shard {
     closed_log: snapshot::ClosedLog,
 }
 
+/// One account's subscriptions on this shard: its own connections', the other shards'
+/// interest, and the cache of recent matches.
+#[derive(Debug, Default)]
+pub(crate) struct AccountIndex {
+    local: Sublist<SubId>,
+    remote: Sublist<RemoteEntry>,
+    cache: MatchCache,
+}
+
 impl Shard {
     /// `seed` drives queue-member picks; tests pass a fixed one to be deterministic.
     pub fn new(id: usize, server: Arc<Server>, mesh: Arc<Mesh>, now: Instant, seed: u64) -> Shard {
@@ -109,8 +120,7 @@ impl Shard {
             mesh,
             conns: Slab::new(),
             subs: Slab::new(),
-            local: Sublist::new(),
-            cache: MatchCache::default(),
+            index: Vec::new(),
             staged: (0..n).map(|_| Vec::new()).collect(),
             overflow: (0..n).map(|_| VecDeque::new()).collect(),
             dirty: Vec::new(),
@@ -128,6 +138,20 @@ impl Shard {
 
     pub fn shards(&self) -> usize {
         self.mesh.shards()
+    }
+
+    /// An account's index on this shard, made on first use.
+    fn index(&mut self, account: AccountId) -> &mut AccountIndex {
+        let i = usize::from(account);
+        if i >= self.index.len() {
+            self.index.resize_with(i + 1, AccountIndex::default);
+        }
+        &mut self.index[i]
+    }
+
+    /// Entries of other shards' interest, over all accounts.
+    fn remote_interest(&self) -> usize {
+        self.index.iter().map(|a| a.remote.len()).sum()
     }
 
     /// A client id that also tells its shard: `(cid - 1) % shards == shard`.
@@ -164,7 +188,7 @@ impl Shard {
         let info = self.server.info_for(websocket).render(
             cid,
             &peer.ip().to_string(),
-            false,
+            None,
             nonce.as_deref(),
         );
         self.conns[id].nonce = nonce;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::{ConnId, Shard, Sub};
+use crate::accounts::AccountId;
 use crate::auth::Login;
 use crate::conn::{CloseReason, Closing, ConnectMsg};
 use crate::log_at;
@@ -37,11 +38,17 @@ impl ConnCtx<'_> {
         Stop
     }
 
-    /// Records who the client logged in as, with its user's permissions.
-    fn log_in(&mut self, name: String, permissions: Option<Arc<UserPermissions>>) {
+    /// Records who the client logged in as, in which account, with its user's permissions.
+    fn log_in(
+        &mut self,
+        name: String,
+        account: AccountId,
+        permissions: Option<Arc<UserPermissions>>,
+    ) {
         let c = &mut self.shard.conns[self.id];
         c.auth_pending = false;
         c.user = name;
+        c.account = account;
         c.perms = permissions.map(|p| Box::new(ConnPermissions::new(p)));
     }
 
@@ -51,8 +58,13 @@ impl ConnCtx<'_> {
         if !self.shard.conns[self.id].auth_pending {
             return Ok(());
         }
-        if let Some(Login::User { name, permissions }) = self.shard.server.auth.no_auth_login() {
-            self.log_in(name, permissions);
+        if let Some(Login::User {
+            name,
+            account,
+            permissions,
+        }) = self.shard.server.auth.no_auth_login()
+        {
+            self.log_in(name, account, permissions);
             self.shard.conns[self.id].connect_received = true;
             return Ok(());
         }
@@ -125,7 +137,11 @@ impl Handler for ConnCtx<'_> {
         if self.shard.conns[self.id].auth_pending {
             let nonce = self.shard.conns[self.id].nonce.as_deref();
             match self.shard.server.auth.check(&msg, nonce) {
-                Login::User { name, permissions } => self.log_in(name, permissions),
+                Login::User {
+                    name,
+                    account,
+                    permissions,
+                } => self.log_in(name, account, permissions),
                 Login::Refused => {
                     return Err(self.fail(
                         Some("Authorization Violation"),
@@ -252,9 +268,10 @@ impl Handler for ConnCtx<'_> {
             let subject = Bytes::copy_from_slice(subject);
             let queue = queue.map(Bytes::copy_from_slice);
             let sid = Bytes::copy_from_slice(sid);
-            let entry = shard.subs.vacant_entry();
-            let sub_id = entry.key();
-            if shard
+            let account = c.account;
+            let sub_id = shard.subs.vacant_key();
+            let index = shard.index(account);
+            if index
                 .local
                 .insert(&subject, queue.as_deref(), sub_id)
                 .is_err()
@@ -262,8 +279,10 @@ impl Handler for ConnCtx<'_> {
                 shard.send_err(self.id, "Invalid Subject");
                 return Ok(Flow::Continue);
             }
-            entry.insert(Sub {
+            index.cache.invalidate();
+            shard.subs.insert(Sub {
                 conn: self.id,
+                account,
                 subject: subject.clone(),
                 queue: queue.clone(),
                 sid: sid.clone(),
@@ -272,8 +291,7 @@ impl Handler for ConnCtx<'_> {
             });
             shard.conns[self.id].subs.insert(sid, sub_id);
             shard.stats.sub_inserts += 1;
-            shard.cache.invalidate();
-            shard.local_interest(&subject, &queue, 1);
+            shard.local_interest(account, &subject, &queue, 1);
         }
         self.ok_if_verbose();
         Ok(Flow::Continue)
@@ -353,7 +371,7 @@ impl Shard {
                 let info = self.server.info_for(c.websocket).render(
                     c.cid,
                     &c.peer.ip().to_string(),
-                    true,
+                    Some(self.server.accounts.name(c.account)),
                     None,
                 );
                 encode::info(&mut c.out.tail(), &info);

@@ -76,8 +76,14 @@ impl Shard {
             .auth
             .check(&c.opts.credentials(), c.nonce.as_deref())
         {
-            Login::User { permissions, .. } => Relogin::As(permissions),
-            Login::Refused => Relogin::Refused,
+            // A user moved to another account logs in again, as in Go, where the account's
+            // removal or change closes its clients.
+            Login::User {
+                permissions,
+                account,
+                ..
+            } if account == c.account => Relogin::As(permissions),
+            Login::User { .. } | Login::Refused => Relogin::Refused,
         }
     }
 

@@ -9,6 +9,7 @@ use foldhash::fast::RandomState;
 
 use super::interest::RemoteEntry;
 use super::{ConnId, Shard};
+use crate::accounts::{request_info_header, AccountId, REPLY_PREFIX};
 use crate::conn::outbound::FLATTEN_THRESHOLD;
 use crate::conn::{CloseReason, Closing, Conn, SubId};
 use crate::fanout::ShardMsg;
@@ -87,7 +88,21 @@ struct Msg<'a> {
     shared: Option<Bytes>,
 }
 
-impl Msg<'_> {
+impl<'a> Msg<'a> {
+    /// The same message under another subject and reply, for another account.
+    fn retarget<'b>(&self, subject: &'b [u8], reply: Option<&'b [u8]>) -> Msg<'b>
+    where
+        'a: 'b,
+    {
+        Msg {
+            subject,
+            reply,
+            header_len: self.header_len,
+            data: self.data,
+            shared: self.shared.clone(),
+        }
+    }
+
     fn shared(&mut self) -> &Bytes {
         let data = self.data;
         self.shared
@@ -96,14 +111,15 @@ impl Msg<'_> {
 }
 
 impl Shard {
-    fn route(&mut self, subject: &[u8]) -> Rc<Route> {
+    fn route(&mut self, account: AccountId, subject: &[u8]) -> Rc<Route> {
         self.stats.matches += 1;
-        if let Some(r) = self.cache.get(subject) {
+        let index = self.index(account);
+        if let Some(r) = index.cache.get(subject) {
             self.stats.cache_hits += 1;
             return r;
         }
-        let local = self.local.matches(subject);
-        let remote = self.interest.remote.matches(subject);
+        let local = index.local.matches(subject);
+        let remote = index.remote.matches(subject);
         let mut remote_plain: Vec<u16> = remote.plain.iter().map(|&(s, _)| s).collect();
         remote_plain.sort_unstable();
         remote_plain.dedup();
@@ -112,7 +128,7 @@ impl Shard {
             remote_plain,
             remote_queues: remote.queues,
         });
-        self.cache.insert(subject, r.clone());
+        index.cache.insert(subject, r.clone());
         r
     }
 
@@ -127,7 +143,7 @@ impl Shard {
     ) {
         self.stats.in_msgs += 1;
         self.stats.in_bytes += data.len() as u64;
-        let route = self.route(subject);
+        let account = self.conns[from].account;
         let mut msg = Msg {
             subject,
             reply,
@@ -135,9 +151,71 @@ impl Shard {
             data,
             shared: None,
         };
+        let mut delivered = self.route_in(account, from, &mut msg);
+        if self.server.accounts.get(account).shares() {
+            delivered |= self.route_shared(account, from, &msg);
+        }
+        if !delivered {
+            if let Some(reply) = reply {
+                let o = &self.conns[from].opts;
+                if o.no_responders && o.headers {
+                    self.no_responders(from, subject, reply);
+                }
+            }
+        }
+    }
+
+    /// What a publish in `account` means to other accounts: streams they import from it,
+    /// services it imports from them, and answers to requests they made through services
+    /// it exports (`processInboundClientMsg`, `processServiceImport`). Each is routed in
+    /// the other account, once, on this shard. Returns whether anyone may get one.
+    fn route_shared(&mut self, account: AccountId, from: ConnId, msg: &Msg<'_>) -> bool {
+        let server = self.server.clone();
+        let acc = server.accounts.get(account);
+        let mut delivered = false;
+        for s in acc.stream_imports.iter().filter(|s| s.applies(msg.subject)) {
+            let subject = s.map(msg.subject);
+            delivered |= self.route_in(s.importer, from, &mut msg.retarget(&subject, msg.reply));
+        }
+        for si in acc
+            .service_imports
+            .iter()
+            .filter(|s| s.applies(msg.subject))
+        {
+            let subject = si.map(msg.subject);
+            let reply = msg.reply.map(|r| {
+                server
+                    .replies
+                    .register(si.exporter, account, r, si.response, self.now)
+            });
+            let header = msg.header_len.map(|h| &msg.data[..h]);
+            let payload = &msg.data[msg.header_len.unwrap_or(0)..];
+            let (hdr, data) = request_info_header(&acc.name, self.conns[from].rtt, header, payload);
+            let mut request = Msg {
+                subject: &subject,
+                reply: reply.as_deref(),
+                header_len: Some(hdr),
+                data: &data,
+                shared: None,
+            };
+            delivered |= self.route_in(si.exporter, from, &mut request);
+        }
+        if acc.answers_imports && msg.subject.starts_with(REPLY_PREFIX) {
+            if let Some((importer, reply)) = server.replies.answer(account, msg.subject, self.now) {
+                delivered |= self.route_in(importer, from, &mut msg.retarget(&reply, None));
+            }
+        }
+        delivered
+    }
+
+    /// Routes a publish in `account`: its subscribers here, and one message per other shard
+    /// with interest, queue members picked across shards by weight. Returns whether anyone
+    /// may get it.
+    fn route_in(&mut self, account: AccountId, from: ConnId, msg: &mut Msg<'_>) -> bool {
+        let route = self.route(account, msg.subject);
         let mut delivered = false;
         for &sub in &route.local.plain {
-            delivered |= self.deliver(sub, Some(from), &mut msg);
+            delivered |= self.deliver(sub, Some(from), msg);
         }
 
         let mut targets: Targets = route
@@ -156,7 +234,7 @@ impl Shard {
             let remote_weight: u64 = remote.iter().map(|&(_, w)| u64::from(w)).sum();
             let r = self.rand() % (members.len() as u64 + remote_weight);
             if r < members.len() as u64 {
-                if self.deliver_one_of(members, r as usize, Some(from), &mut msg) {
+                if self.deliver_one_of(members, r as usize, Some(from), msg) {
                     delivered = true;
                     continue;
                 }
@@ -182,33 +260,27 @@ impl Shard {
 
         if !targets.is_empty() {
             delivered = true;
-            let (subject_b, reply_b, data_b) = one_buffer(subject, reply, data);
+            let (subject_b, reply_b, data_b) = one_buffer(msg.subject, msg.reply, msg.data);
             for (shard, plain, queues) in targets {
                 self.stats.remote_sent += 1;
                 self.staged[shard as usize].push(ShardMsg::Deliver {
+                    account,
                     subject: subject_b.clone(),
                     reply: reply_b.clone(),
-                    header_len,
+                    header_len: msg.header_len,
                     data: data_b.clone(),
                     plain,
                     queues,
                 });
             }
         }
-
-        if !delivered {
-            if let Some(reply) = reply {
-                let o = &self.conns[from].opts;
-                if o.no_responders && o.headers {
-                    self.no_responders(from, subject, reply);
-                }
-            }
-        }
+        delivered
     }
 
     /// A publish another shard routed here: re-matched against our own subscriptions.
     pub(super) fn deliver_remote(
         &mut self,
+        account: AccountId,
         subject: &[u8],
         reply: Option<&[u8]>,
         header_len: Option<usize>,
@@ -216,7 +288,7 @@ impl Shard {
         plain: bool,
         queues: &[Bytes],
     ) {
-        let route = self.route(subject);
+        let route = self.route(account, subject);
         let mut msg = Msg {
             subject,
             reply,
@@ -335,7 +407,8 @@ impl Shard {
     /// The 503 reply to a request nobody received, on the requester's own subscription that
     /// matches the reply subject (`client.go` `sendNoRespondersMsg`).
     fn no_responders(&mut self, from: ConnId, subject: &[u8], reply: &[u8]) {
-        let local = self.local.matches(reply);
+        let account = self.conns[from].account;
+        let local = self.index(account).local.matches(reply);
         let Some(&sub) = local.plain.iter().find(|&&s| self.subs[s].conn == from) else {
             return;
         };
@@ -362,10 +435,12 @@ impl Shard {
     pub(super) fn remove_sub(&mut self, sub_id: SubId) {
         let sub = self.subs.remove(sub_id);
         self.stats.sub_removes += 1;
-        self.local
+        let index = self.index(sub.account);
+        index
+            .local
             .remove(&sub.subject, sub.queue.as_deref(), &sub_id);
-        self.cache.invalidate();
-        self.local_interest(&sub.subject, &sub.queue, -1);
+        index.cache.invalidate();
+        self.local_interest(sub.account, &sub.subject, &sub.queue, -1);
     }
 }
 

@@ -74,6 +74,17 @@ pub struct CacheStats {
     pub total_fanout: usize,
 }
 
+impl CacheStats {
+    /// Both caches' entries together.
+    fn merge(self, other: CacheStats) -> CacheStats {
+        CacheStats {
+            entries: self.entries + other.entries,
+            max_fanout: self.max_fanout.max(other.max_fanout),
+            total_fanout: self.total_fanout + other.total_fanout,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ShardSnapshot {
     pub shard: usize,
@@ -207,8 +218,12 @@ impl Shard {
             reactor,
             connections: open.count(),
             subscriptions: self.subs.len(),
-            remote_interest: self.interest.remote.len(),
-            cache: self.cache.stats(),
+            remote_interest: self.remote_interest(),
+            cache: self
+                .index
+                .iter()
+                .map(|a| a.cache.stats())
+                .fold(CacheStats::default(), CacheStats::merge),
             conns,
             closed,
             subs,

@@ -18,7 +18,7 @@ struct Cluster {
 
 impl Cluster {
     fn new(n: usize, cfg: Config) -> Cluster {
-        let server = Arc::new(Server::new(cfg, "NTEST".into(), 4222, Default::default()));
+        let server = Arc::new(Server::new(cfg, "NTEST".into(), 4222, Default::default()).unwrap());
         let mesh = Arc::new(Mesh::new(n).unwrap());
         let t0 = Instant::now();
         let shards = (0..n)
@@ -88,7 +88,7 @@ fn only_edges_are_replicated_and_unsub_stops_traffic() {
     c.send(s0, a, "SUB foo 1\r\nSUB foo 2\r\n");
     c.settle();
     // Two local subscriptions, one plain interest entry on the other shard.
-    assert_eq!(c.shards[1].interest.remote.len(), 1);
+    assert_eq!(c.shards[1].remote_interest(), 1);
     c.send(s1, publ, "PUB foo 1\r\nx\r\n");
     c.settle();
     assert_eq!(c.take(s0, a), "MSG foo 1 1\r\nx\r\nMSG foo 2 1\r\nx\r\n");
@@ -98,14 +98,10 @@ fn only_edges_are_replicated_and_unsub_stops_traffic() {
     );
     c.send(s0, a, "UNSUB 1\r\n");
     c.settle();
-    assert_eq!(
-        c.shards[1].interest.remote.len(),
-        1,
-        "1 -> still interested"
-    );
+    assert_eq!(c.shards[1].remote_interest(), 1, "1 -> still interested");
     c.send(s0, a, "UNSUB 2\r\n");
     c.settle();
-    assert_eq!(c.shards[1].interest.remote.len(), 0);
+    assert_eq!(c.shards[1].remote_interest(), 0);
     c.send(s1, publ, "PUB foo 1\r\nx\r\n");
     c.settle();
     assert_eq!(c.shards[1].stats.remote_sent, 1);
@@ -305,7 +301,7 @@ fn auto_unsubscribe_across_shards() {
     c.settle();
     assert_eq!(c.take(s0, a).matches("MSG").count(), 2);
     assert_eq!(
-        c.shards[1].interest.remote.len(),
+        c.shards[1].remote_interest(),
         0,
         "the edge went back to zero"
     );
@@ -317,9 +313,9 @@ fn closing_a_connection_withdraws_its_interest() {
     let (s0, a) = c.client(0, QUIET);
     c.send(s0, a, "SUB foo 1\r\nSUB bar q 2\r\n");
     c.settle();
-    assert_eq!(c.shards[1].interest.remote.len(), 2);
+    assert_eq!(c.shards[1].remote_interest(), 2);
     c.shards[0].on_read_closed(a, crate::conn::CloseReason::ClientClosed);
     c.settle();
-    assert_eq!(c.shards[1].interest.remote.len(), 0);
+    assert_eq!(c.shards[1].remote_interest(), 0);
     assert_eq!(c.shards[0].server.connections(), 0);
 }
