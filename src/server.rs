@@ -124,6 +124,17 @@ impl Server {
         )
     }
 
+    /// Whether a client of this listener is the user its certificate names
+    /// (`verify_and_map`).
+    pub fn maps_cert_users(&self, websocket: bool) -> bool {
+        let tls = if websocket {
+            self.cfg.websocket.as_ref().and_then(|w| w.tls.as_ref())
+        } else {
+            self.cfg.tls.as_ref()
+        };
+        tls.is_some_and(|t| t.verify_and_map)
+    }
+
     /// The INFO template of a client's listener.
     pub fn info_for(&self, websocket: bool) -> &InfoTemplate {
         if websocket {

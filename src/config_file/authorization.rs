@@ -19,7 +19,7 @@ const NOT_YET: &[&str] = &["auth_callout"];
 const USER_NOT_YET: &[&str] = &["allowed_connection_types", "account", "proxy_required"];
 
 /// Go's `%T` of a configuration value.
-fn go_type(v: &Value) -> &'static str {
+pub(super) fn go_type(v: &Value) -> &'static str {
     match v {
         Value::Bool(_) => "bool",
         Value::Int(_) => "int64",

@@ -250,6 +250,9 @@ pub struct Conn {
     pub rtt: Option<std::time::Duration>,
     /// Times this publisher was paused for a slow consumer.
     pub stalls: u64,
+    /// The TLS client certificate's names and key id, for `verify_and_map` and for
+    /// re-checking `pinned_certs` on reload.
+    pub cert: Option<Box<crate::transport::cert::CertSubject>>,
 }
 
 impl Conn {
@@ -294,6 +297,7 @@ impl Conn {
             ping_sent: None,
             rtt: None,
             stalls: 0,
+            cert: None,
         }
     }
 

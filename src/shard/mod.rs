@@ -290,6 +290,17 @@ impl Shard {
         }
     }
 
+    /// The TLS handshake finished; `cert` is what the client presented.
+    pub fn set_client_cert(
+        &mut self,
+        id: ConnId,
+        cert: Option<Box<crate::transport::cert::CertSubject>>,
+    ) {
+        if let Some(c) = self.conns.get_mut(id) {
+            c.cert = cert;
+        }
+    }
+
     /// A write failed: the connection is gone.
     pub fn on_write_error(&mut self, id: ConnId) {
         self.begin_close(id, CloseReason::WriteError, Closing::Now, true);

@@ -71,11 +71,7 @@ impl Shard {
         if !self.server.cfg.auth.required() || c.auth_pending {
             return Relogin::Unchanged;
         }
-        match self
-            .server
-            .auth
-            .check(&c.opts.credentials(), c.nonce.as_deref())
-        {
+        match self.authenticate(id, &c.opts.credentials()) {
             Login::User { permissions, .. } => Relogin::As(permissions),
             Login::Refused => Relogin::Refused,
         }
