@@ -14,6 +14,7 @@ use crate::config_file;
 use crate::log_at;
 use crate::runtime::Running;
 use crate::timefmt::go_duration;
+use crate::transport::tls::{TlsSettings, DEFAULT_TLS_TIMEOUT};
 
 /// What a reload needs to rebuild the settings the way start-up built them.
 pub(crate) struct Reloader {
@@ -62,13 +63,14 @@ impl Reloader {
             || old.log_file != new.log_file;
         let pid_file_changed = new.pid_file.is_some() && new.pid_file != old.pid_file;
         let new_pid_file = new.pid_file.clone();
-        let reloaded = server.reloaded(new);
+        let reloaded = server.reloaded(new)?;
         let jetstream_on = reloaded.cfg.jetstream && !old.jetstream;
         let closed = running.reload(reloaded);
-        if closed > 0 {
+        if closed.max_connections > 0 {
             log_at!(
                 Info,
-                "Closed {closed} connections to fall within max_connections"
+                "Closed {} connections to fall within max_connections",
+                closed.max_connections
             );
         }
         for n in &notices {
@@ -87,6 +89,13 @@ impl Reloader {
             crate::log::configure(&running.server().cfg)?;
         }
         log_at!(Info, "Reloaded server configuration");
+        if closed.unpinned > 0 {
+            log_at!(
+                Info,
+                "Disconnect {} clients due to pinned certs reload",
+                closed.unpinned
+            );
+        }
         Ok(())
     }
 }
@@ -143,6 +152,7 @@ fn check_unchangeable(
     }
     unchanged("LogSizeLimit", old.log_size_limit, new.log_size_limit)?;
     unchanged("LogMaxFiles", old.log_max_num, new.log_max_num)?;
+    unchanged("TLSMap", tls_map(old), tls_map(new))?;
     unchanged(
         "LameDuckDuration",
         go_duration(old.lame_duck_duration),
@@ -158,6 +168,10 @@ fn check_unchangeable(
         unchanged("Shards", shards, new.shards)?;
     }
     Ok(())
+}
+
+fn tls_map(cfg: &Config) -> bool {
+    cfg.tls.as_ref().is_some_and(|t| t.verify_and_map)
 }
 
 /// Go lets `no_auth_user` go away only when its user went away too.
@@ -198,11 +212,11 @@ fn changes(old: &Config, new: &Config) -> Vec<String> {
     if new.ping_max != old.ping_max {
         out.push(format!("ping_max = {}", new.ping_max));
     }
-    if new.auth.timeout != old.auth.timeout {
+    if new.auth_timeout() != old.auth_timeout() {
         // Go's %v of a float64 number of seconds: `2`, `0.5`.
         out.push(format!(
             "authorization timeout = {}",
-            new.auth.timeout.as_secs_f64()
+            new.auth_timeout().as_secs_f64()
         ));
     }
     if new.max_control_line != old.max_control_line {
@@ -226,10 +240,45 @@ fn changes(old: &Config, new: &Config) -> Vec<String> {
             name_or_empty(&path_text(&new.log_file))
         ));
     }
+    out.extend(tls_changes(old.tls.as_ref(), new.tls.as_ref()));
     if new.write_deadline != old.write_deadline {
         out.push(format!(
             "write_deadline = {}",
             go_duration(new.write_deadline)
+        ));
+    }
+    out
+}
+
+/// The `Reloaded: ...` lines for the client port's TLS, in the order of Go's `Options`
+/// fields. Go rebuilds its `tls.Config` on every reload and never finds two equal, so
+/// `tls = enabled` is logged each time TLS is configured.
+fn tls_changes(old: Option<&TlsSettings>, new: Option<&TlsSettings>) -> Vec<String> {
+    let timeout = |t: Option<&TlsSettings>| t.map_or(DEFAULT_TLS_TIMEOUT, |t| t.timeout);
+    let mut out = Vec::new();
+    if timeout(new) != timeout(old) {
+        out.push(format!("tls timeout = {}", timeout(new).as_secs_f64()));
+    }
+    if old.is_some() || new.is_some() {
+        let state = if new.is_some() { "enabled" } else { "disabled" };
+        out.push(format!("tls = {state}"));
+    }
+    let pins = |t: Option<&TlsSettings>| t.map(|t| t.pinned_certs.clone()).unwrap_or_default();
+    if pins(new) != pins(old) {
+        out.push(format!("{} pinned_certs", pins(new).len()));
+    }
+    let first = |t: Option<&TlsSettings>| t.is_some_and(|t| t.handshake_first);
+    if first(new) != first(old) {
+        out.push(format!("Client TLS handshake first: {}", first(new)));
+    }
+    let fallback = |t: Option<&TlsSettings>| {
+        t.and_then(|t| t.handshake_first_fallback)
+            .unwrap_or_default()
+    };
+    if fallback(new) != fallback(old) {
+        out.push(format!(
+            "Client TLS handshake first fallback delay: {}",
+            go_duration(fallback(new))
         ));
     }
     out
@@ -313,7 +362,7 @@ mod tests {
             password: "p".into(),
             permissions: None,
         });
-        users.auth.timeout = std::time::Duration::from_millis(500);
+        users.auth.timeout = Some(std::time::Duration::from_millis(500));
         assert_eq!(
             changes(&old, &users),
             ["authorization users", "authorization timeout = 0.5"]

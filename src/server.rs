@@ -108,20 +108,22 @@ impl Server {
         }
     }
 
-    /// This server with reloaded settings: same id, ports, TLS and WebSocket layers (the
-    /// certificates are not reloaded) and connection count.
-    pub fn reloaded(&self, cfg: Config) -> Server {
-        Server::with_counter(
+    /// This server with reloaded settings: same id, ports, WebSocket layers and connection
+    /// count; the client port's TLS is built again from the new settings, reading the
+    /// certificate files again, for the connections accepted from now on (Go's `tlsOption`).
+    pub fn reloaded(&self, cfg: Config) -> Result<Server, String> {
+        let client = cfg.tls.as_ref().map(Wrapping::client).transpose()?;
+        Ok(Server::with_counter(
             cfg,
             self.server_id.clone(),
             self.port,
             Transports {
-                client: self.client_wrap.clone(),
+                client,
                 ws: self.ws_wrap.clone(),
                 ws_port: self.ws_port,
             },
             self.connections.clone(),
-        )
+        ))
     }
 
     /// Whether a client of this listener is the user its certificate names

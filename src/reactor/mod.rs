@@ -482,7 +482,7 @@ impl Reactor {
     ) -> bool {
         match secured {
             Ok(cert) => {
-                self.shard.set_client_cert(id, cert);
+                self.shard.secured(id, cert);
                 true
             }
             Err(e) => {
