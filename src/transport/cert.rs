@@ -364,6 +364,61 @@ fn rdn_equal(a: &[Attr], b: &[Attr]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rustls::pki_types::pem::PemObject;
+
+    fn fixture(name: &str) -> CertSubject {
+        let path = format!(
+            "{}/tests/data/cert-names/{name}.pem",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let der = rustls::pki_types::CertificateDer::from_pem_file(path).unwrap();
+        CertSubject::from_der(&der)
+    }
+
+    /// The subject strings nats-server 2.15.1 logged for the same certificates.
+    #[test]
+    fn subjects_spelled_as_go_does() {
+        let dn = fixture("dn");
+        let rdn = "CN=bob,OU=Eng,O=Acme\\, Inc.,L=San Francisco,ST=California,C=US";
+        assert_eq!(dn.rdn(), rdn);
+        assert_eq!(
+            dn.rdn_with_dcs.as_deref(),
+            Some(format!("{rdn},DC=org,DC=example").as_str())
+        );
+        assert_eq!(fixture("twoou").rdn(), "CN=carol,OU=Eng+OU=Ops,O=Acme,C=US");
+        assert_eq!(
+            fixture("esc").rdn(),
+            "CN=\\#lead\\,comma\\+plus\\;semi\\<x\\>\\\"q\\\"\\ ,O=Acme"
+        );
+        // UID is neither in the string nor matchable as a DN.
+        let uid = fixture("uid");
+        assert_eq!(uid.rdn(), "CN=erin,O=Acme");
+        assert!(uid.dn.is_none());
+        assert_eq!(key_id(b"").len(), 64);
+    }
+
+    /// The users nats-server 2.15.1 picked for the same certificates, with how.
+    #[test]
+    fn users_found_in_go_order() {
+        let users = [
+            "alice.example.com",
+            "alice@example.com",
+            "CN=bob,OU=Eng,O=Acme\\, Inc.,L=San Francisco,ST=California,C=US,DC=example,DC=org",
+            "OU=Ops,CN=carol,OU=Eng,O=Acme,C=US",
+            "CN=erin,O=Acme",
+            "CN=emailuser,O=Acme",
+        ];
+        let found = |name: &str| fixture(name).find_user(&users);
+        assert_eq!(found("email"), Some((users[1], MatchedBy::Email)));
+        assert_eq!(found("dn"), Some((users[2], MatchedBy::DistinguishedName)));
+        assert_eq!(
+            found("twoou"),
+            Some((users[3], MatchedBy::DistinguishedName))
+        );
+        assert_eq!(found("uid"), Some((users[4], MatchedBy::Subject)));
+        assert_eq!(found("esc"), None);
+        assert_eq!(CertSubject::from_der(b"junk").find_user(&users), None);
+    }
 
     #[test]
     fn go_escaping() {
