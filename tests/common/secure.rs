@@ -80,7 +80,7 @@ impl Pki {
             key.serialize_pem(),
         )
         .unwrap();
-        key.public_key_der()
+        rcgen::PublicKeyData::subject_public_key_info(&key)
     }
 
     /// A client that trusts the CA, optionally presenting the client certificate `who`
