@@ -62,7 +62,7 @@ pub struct NkeyUserConfig {
 }
 
 /// Client authentication without accounts: a token or users, and the CONNECT deadline.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct AuthConfig {
     pub token: Option<String>,
     pub users: Vec<UserConfig>,
@@ -72,18 +72,6 @@ pub struct AuthConfig {
     /// The CONNECT deadline as configured; `None` (or zero, as in Go) means the default,
     /// see [`Config::auth_timeout`].
     pub timeout: Option<Duration>,
-}
-
-impl Default for AuthConfig {
-    fn default() -> Self {
-        AuthConfig {
-            token: None,
-            users: Vec::new(),
-            nkeys: Vec::new(),
-            no_auth_user: None,
-            timeout: None,
-        }
-    }
 }
 
 impl AuthConfig {

@@ -368,4 +368,49 @@ mod tests {
             ["authorization users", "authorization timeout = 0.5"]
         );
     }
+
+    /// The lines nats-server 2.15.1 logged when a reload set `timeout: 3` and
+    /// `handshake_first: "200ms"` in a `tls` block that had neither, with no
+    /// `authorization { timeout }` (whose default follows the TLS timeout).
+    #[test]
+    fn tls_notices_use_go_wording() {
+        let tls = |f: &dyn Fn(&mut TlsSettings)| {
+            let mut t = TlsSettings::new("c.pem".into(), "k.pem".into());
+            f(&mut t);
+            Config {
+                tls: Some(t),
+                ..Config::default()
+            }
+        };
+        let old = tls(&|_| {});
+        assert_eq!(changes(&old, &old), ["tls = enabled"]);
+        let new = tls(&|t| {
+            t.timeout = std::time::Duration::from_secs(3);
+            t.handshake_first = true;
+            t.handshake_first_fallback = Some(std::time::Duration::from_millis(200));
+            t.pinned_certs.insert("ab".repeat(32));
+        });
+        assert_eq!(new.auth_timeout(), std::time::Duration::from_secs(4));
+        assert_eq!(
+            changes(&old, &new),
+            [
+                "authorization timeout = 4",
+                "tls timeout = 3",
+                "tls = enabled",
+                "1 pinned_certs",
+                "Client TLS handshake first: true",
+                "Client TLS handshake first fallback delay: 200ms"
+            ]
+        );
+        assert_eq!(
+            changes(&old, &Config::default()),
+            ["authorization timeout = 2", "tls = disabled"]
+        );
+        let mut mapped = old.clone();
+        mapped.tls.as_mut().unwrap().verify_and_map = true;
+        assert_eq!(
+            check_unchangeable(&old, &mapped, 4222, 2).unwrap_err(),
+            "config reload not supported for TLSMap: old=false, new=true"
+        );
+    }
 }

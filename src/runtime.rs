@@ -158,7 +158,7 @@ impl Running {
                 reply,
             })
             .into_iter()
-            .fold(crate::shard::ReloadClosed::default(), |a, b| a.add(b))
+            .fold(crate::shard::ReloadClosed::default(), |a, b| a + b)
     }
 
     /// Asks every shard to flush and close its connections, and waits for them.

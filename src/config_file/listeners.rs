@@ -235,3 +235,47 @@ pub(super) fn websocket(block: &Item, file: &str) -> Result<WsSettings, ConfigEr
     }
     Ok(w)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_err(text: &str) -> String {
+        let mut cfg = crate::config::Config::default();
+        super::super::load_str(text, &mut cfg, true).unwrap_err().0
+    }
+
+    /// The values and errors nats-server 2.15.1 gives (`nats-server -t`).
+    #[test]
+    fn handshake_first_and_pinned_certs_as_go_reads_them() {
+        let auto = Some(DEFAULT_HANDSHAKE_FIRST_FALLBACK);
+        let hf = |v: Value| handshake_first("handshake_first", &v);
+        assert_eq!(hf(Value::Bool(true)), Ok((true, None)));
+        assert_eq!(hf(Value::Str("on".into())), Ok((true, None)));
+        assert_eq!(hf(Value::Str("off".into())), Ok((false, None)));
+        assert_eq!(hf(Value::Str("auto".into())), Ok((true, auto)));
+        assert_eq!(hf(Value::Str("auto_fallback".into())), Ok((true, auto)));
+        assert_eq!(
+            hf(Value::Str("300ms".into())),
+            Ok((true, Some(Duration::from_millis(300))))
+        );
+        assert_eq!(
+            hf(Value::Str("bogus".into())).unwrap_err(),
+            "field \"handshake_first\"'s value \"bogus\" is invalid"
+        );
+        assert_eq!(
+            hf(Value::Int(5)).unwrap_err(),
+            "field \"handshake_first\" should be a boolean or a string, got int64"
+        );
+        let tls =
+            |line: &str| format!("tls {{\n  cert_file: c.pem\n  key_file: k.pem\n  {line}\n}}\n");
+        assert_eq!(
+            load_err(&tls("pinned_certs: [\"ZZ\"]")),
+            "<text>:4:18: error parsing tls config, 'pinned_certs' key zz does not look like hex-encoded sha256 of DER encoded SubjectPublicKeyInfo"
+        );
+        assert_eq!(
+            load_err(&tls("pinned_certs: \"abc\"")),
+            "<text>:4:3: error parsing tls config, expected 'pinned_certs' to be a list of hex-encoded sha256 of DER encoded SubjectPublicKeyInfo"
+        );
+    }
+}

@@ -162,8 +162,10 @@ pub struct ReloadClosed {
     pub unpinned: usize,
 }
 
-impl ReloadClosed {
-    pub fn add(self, other: ReloadClosed) -> ReloadClosed {
+impl std::ops::Add for ReloadClosed {
+    type Output = ReloadClosed;
+
+    fn add(self, other: ReloadClosed) -> ReloadClosed {
         ReloadClosed {
             max_connections: self.max_connections + other.max_connections,
             unpinned: self.unpinned + other.unpinned,
