@@ -419,12 +419,7 @@ impl Reactor {
     fn expire_handshakes(&mut self, now: Instant) {
         let mut list = std::mem::take(&mut self.handshakes);
         list.retain(|&id| {
-            let Some(t) = self
-                .slots
-                .get(id)
-                .and_then(Option::as_ref)
-                .and_then(|s| s.transport.as_ref())
-            else {
+            let Some(t) = transport_of(&mut self.slots, id) else {
                 return false;
             };
             if !t.handshaking() {
@@ -449,12 +444,7 @@ impl Reactor {
         let mut next: Option<Instant> = None;
         let mut list = std::mem::take(&mut self.fallbacks);
         list.retain(|&id| {
-            let Some(t) = self
-                .slots
-                .get_mut(id)
-                .and_then(Option::as_mut)
-                .and_then(|s| s.transport.as_mut())
-            else {
+            let Some(t) = transport_of(&mut self.slots, id) else {
                 return false;
             };
             let Some(at) = t.fallback_deadline() else {
@@ -756,6 +746,14 @@ impl Reactor {
         self.slots[id] = None;
         self.shard.release(id);
     }
+}
+
+/// The TLS/WebSocket layers of a live connection, if it has any.
+fn transport_of(slots: &mut [Option<Slot>], id: ConnId) -> Option<&mut Transport> {
+    slots
+        .get_mut(id)
+        .and_then(Option::as_mut)
+        .and_then(|s| s.transport.as_deref_mut())
 }
 
 /// Moves queued protocol output into a transport: the INFO in the clear when TLS starts
