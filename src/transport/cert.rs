@@ -58,7 +58,7 @@ pub struct CertSubject {
     pub key_id: String,
 }
 
-/// How a certificate name matched a user, for Go's debug line.
+/// Which of Go's rules matched a certificate to a user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MatchedBy {
     Email,
@@ -67,20 +67,6 @@ pub enum MatchedBy {
     DistinguishedName,
     RdnWithDcs,
     Subject,
-}
-
-impl MatchedBy {
-    /// Go's `Using ... for auth` wording.
-    pub fn describe(self) -> &'static str {
-        match self {
-            MatchedBy::Email => "Using email found in cert for auth",
-            MatchedBy::Dns => "Using SAN found in cert for auth",
-            MatchedBy::Uri => "Using URI found in cert for auth",
-            MatchedBy::DistinguishedName => "Using DistinguishedNameMatch for auth",
-            MatchedBy::RdnWithDcs => "Using RDNSequence for auth",
-            MatchedBy::Subject => "Using certificate subject for auth",
-        }
-    }
 }
 
 impl CertSubject {
