@@ -9,6 +9,7 @@ use crate::accounts::{AccountId, Accounts, GLOBAL};
 use crate::config::AuthConfig;
 use crate::conn::ConnectMsg;
 use crate::permissions::UserPermissions;
+use crate::transport::cert::CertSubject;
 
 /// Random bytes in a nonce (`nonceRawLen`); base64url without padding makes 15 characters.
 const NONCE_RAW_LEN: usize = 11;
@@ -194,6 +195,35 @@ impl Authenticator {
         };
         match self.users.iter().find(|u| &u.name == user) {
             Some(u) if password_ok(&u.password, pass) => u.login(),
+            _ => Login::Refused,
+        }
+    }
+
+    /// `check` for a listener with `verify_and_map`: when users are configured (and the
+    /// client is not an nkey user), the one its certificate names is the user, whose
+    /// password, usually none, must still match the CONNECT's (`processClientOrLeafAuthentication`).
+    pub fn check_mapped(
+        &self,
+        m: &ConnectMsg,
+        nonce: Option<&str>,
+        cert: Option<&CertSubject>,
+    ) -> Login {
+        let nkey_given = m.nkey.as_deref().is_some_and(|k| !k.is_empty()) && !self.nkeys.is_empty();
+        if nkey_given || self.users.is_empty() {
+            return self.check(m, nonce);
+        }
+        let names: Vec<&str> = self.users.iter().map(|u| u.name.as_str()).collect();
+        let Some((name, _)) = cert.and_then(|c| c.find_user(&names)) else {
+            return Login::Refused;
+        };
+        if let Some(given) = m.user.as_deref().filter(|u| !u.is_empty()) {
+            crate::log_at!(
+                Warn,
+                "User {given:?} found in connect proto, but user required from cert"
+            );
+        }
+        match self.users.iter().find(|u| u.name == name) {
+            Some(u) if password_ok(&u.password, m.pass.as_deref().unwrap_or("")) => u.login(),
             _ => Login::Refused,
         }
     }

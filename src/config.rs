@@ -30,6 +30,9 @@ pub const FIRST_CLIENT_PING_INTERVAL: Duration = Duration::from_secs(2);
 pub const DEFAULT_WRITE_DEADLINE: Duration = Duration::from_secs(10);
 /// How long a client has to send CONNECT when auth is required (`AUTH_TIMEOUT`, 2 s).
 pub const DEFAULT_AUTH_TIMEOUT: Duration = Duration::from_secs(2);
+/// With TLS, the default CONNECT deadline is the TLS timeout plus this
+/// (`getDefaultAuthTimeout`, opts.go:6194).
+const TLS_AUTH_TIMEOUT_MARGIN: Duration = Duration::from_secs(1);
 /// Monitoring port when `-m` is given without one (`DEFAULT_HTTP_PORT`).
 pub const DEFAULT_HTTP_PORT: u16 = 8222;
 /// How long lame duck mode spreads the closing of clients over, grace period included
@@ -64,26 +67,16 @@ pub struct NkeyUserConfig {
 }
 
 /// Client authentication without accounts: a token or users, and the CONNECT deadline.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct AuthConfig {
     pub token: Option<String>,
     pub users: Vec<UserConfig>,
     pub nkeys: Vec<NkeyUserConfig>,
     /// The user a client that presents no credentials is logged in as.
     pub no_auth_user: Option<String>,
-    pub timeout: Duration,
-}
-
-impl Default for AuthConfig {
-    fn default() -> Self {
-        AuthConfig {
-            token: None,
-            users: Vec::new(),
-            nkeys: Vec::new(),
-            no_auth_user: None,
-            timeout: DEFAULT_AUTH_TIMEOUT,
-        }
-    }
+    /// The CONNECT deadline as configured; `None` (or zero, as in Go) means the default,
+    /// see [`Config::auth_timeout`].
+    pub timeout: Option<Duration>,
 }
 
 impl AuthConfig {
@@ -141,6 +134,19 @@ pub struct Config {
     pub accounts: Vec<AccountConfig>,
     pub tls: Option<crate::transport::tls::TlsSettings>,
     pub websocket: Option<crate::transport::ws::WsSettings>,
+}
+
+impl Config {
+    /// How long a client has to send CONNECT: the configured `authorization { timeout }`,
+    /// else 2 s, or with TLS the TLS timeout plus 1 s, since the handshake comes first
+    /// (`getDefaultAuthTimeout`, opts.go:6191).
+    pub fn auth_timeout(&self) -> Duration {
+        match (self.auth.timeout.filter(|t| !t.is_zero()), &self.tls) {
+            (Some(t), _) => t,
+            (None, Some(tls)) => tls.timeout + TLS_AUTH_TIMEOUT_MARGIN,
+            (None, None) => DEFAULT_AUTH_TIMEOUT,
+        }
+    }
 }
 
 impl Default for Config {

@@ -44,7 +44,7 @@ pub enum Command {
     Reload {
         server: Arc<Server>,
         excess: Arc<AtomicUsize>,
-        reply: mpsc::Sender<usize>,
+        reply: mpsc::Sender<crate::shard::ReloadClosed>,
     },
 }
 

@@ -146,8 +146,14 @@ fn run(cfg: Config, config_file: Option<PathBuf>, args: Vec<String>) -> Result<(
         }
     }
     log_at!(Info, "Listening for client connections on {shown}");
-    if running.server().client_wrap.is_some() {
+    if let Some(w) = &running.server().client_wrap {
         log_at!(Info, "TLS required for client connections");
+        if w.tls_first && w.tls_first_fallback.is_none() {
+            log_at!(
+                Warn,
+                "Clients that are not using \"TLS Handshake First\" option will fail to connect"
+            );
+        }
     }
     log_at!(Info, "Server is ready");
 

@@ -14,6 +14,7 @@ use crate::config_file;
 use crate::log_at;
 use crate::runtime::Running;
 use crate::timefmt::go_duration;
+use crate::transport::tls::{TlsSettings, DEFAULT_TLS_TIMEOUT};
 
 /// What a reload needs to rebuild the settings the way start-up built them.
 pub(crate) struct Reloader {
@@ -65,10 +66,11 @@ impl Reloader {
         let reloaded = server.reloaded(new)?;
         let jetstream_on = reloaded.cfg.jetstream && !old.jetstream;
         let closed = running.reload(reloaded);
-        if closed > 0 {
+        if closed.max_connections > 0 {
             log_at!(
                 Info,
-                "Closed {closed} connections to fall within max_connections"
+                "Closed {} connections to fall within max_connections",
+                closed.max_connections
             );
         }
         for n in &notices {
@@ -87,6 +89,13 @@ impl Reloader {
             crate::log::configure(&running.server().cfg)?;
         }
         log_at!(Info, "Reloaded server configuration");
+        if closed.unpinned > 0 {
+            log_at!(
+                Info,
+                "Disconnect {} clients due to pinned certs reload",
+                closed.unpinned
+            );
+        }
         Ok(())
     }
 }
@@ -143,6 +152,7 @@ fn check_unchangeable(
     }
     unchanged("LogSizeLimit", old.log_size_limit, new.log_size_limit)?;
     unchanged("LogMaxFiles", old.log_max_num, new.log_max_num)?;
+    unchanged("TLSMap", tls_map(old), tls_map(new))?;
     unchanged(
         "LameDuckDuration",
         go_duration(old.lame_duck_duration),
@@ -158,6 +168,10 @@ fn check_unchangeable(
         unchanged("Shards", shards, new.shards)?;
     }
     Ok(())
+}
+
+fn tls_map(cfg: &Config) -> bool {
+    cfg.tls.as_ref().is_some_and(|t| t.verify_and_map)
 }
 
 /// Go lets `no_auth_user` go away only when its user went away too.
@@ -201,11 +215,11 @@ fn changes(old: &Config, new: &Config) -> Vec<String> {
     if new.ping_max != old.ping_max {
         out.push(format!("ping_max = {}", new.ping_max));
     }
-    if new.auth.timeout != old.auth.timeout {
+    if new.auth_timeout() != old.auth_timeout() {
         // Go's %v of a float64 number of seconds: `2`, `0.5`.
         out.push(format!(
             "authorization timeout = {}",
-            new.auth.timeout.as_secs_f64()
+            new.auth_timeout().as_secs_f64()
         ));
     }
     if new.max_control_line != old.max_control_line {
@@ -229,10 +243,45 @@ fn changes(old: &Config, new: &Config) -> Vec<String> {
             name_or_empty(&path_text(&new.log_file))
         ));
     }
+    out.extend(tls_changes(old.tls.as_ref(), new.tls.as_ref()));
     if new.write_deadline != old.write_deadline {
         out.push(format!(
             "write_deadline = {}",
             go_duration(new.write_deadline)
+        ));
+    }
+    out
+}
+
+/// The `Reloaded: ...` lines for the client port's TLS, in the order of Go's `Options`
+/// fields. Go rebuilds its `tls.Config` on every reload and never finds two equal, so
+/// `tls = enabled` is logged each time TLS is configured.
+fn tls_changes(old: Option<&TlsSettings>, new: Option<&TlsSettings>) -> Vec<String> {
+    let timeout = |t: Option<&TlsSettings>| t.map_or(DEFAULT_TLS_TIMEOUT, |t| t.timeout);
+    let mut out = Vec::new();
+    if timeout(new) != timeout(old) {
+        out.push(format!("tls timeout = {}", timeout(new).as_secs_f64()));
+    }
+    if old.is_some() || new.is_some() {
+        let state = if new.is_some() { "enabled" } else { "disabled" };
+        out.push(format!("tls = {state}"));
+    }
+    let pins = |t: Option<&TlsSettings>| t.map(|t| t.pinned_certs.clone()).unwrap_or_default();
+    if pins(new) != pins(old) {
+        out.push(format!("{} pinned_certs", pins(new).len()));
+    }
+    let first = |t: Option<&TlsSettings>| t.is_some_and(|t| t.handshake_first);
+    if first(new) != first(old) {
+        out.push(format!("Client TLS handshake first: {}", first(new)));
+    }
+    let fallback = |t: Option<&TlsSettings>| {
+        t.and_then(|t| t.handshake_first_fallback)
+            .unwrap_or_default()
+    };
+    if fallback(new) != fallback(old) {
+        out.push(format!(
+            "Client TLS handshake first fallback delay: {}",
+            go_duration(fallback(new))
         ));
     }
     out
@@ -316,10 +365,55 @@ mod tests {
             password: "p".into(),
             ..UserConfig::default()
         });
-        users.auth.timeout = std::time::Duration::from_millis(500);
+        users.auth.timeout = Some(std::time::Duration::from_millis(500));
         assert_eq!(
             changes(&old, &users),
             ["authorization users", "authorization timeout = 0.5"]
+        );
+    }
+
+    /// The lines nats-server 2.15.1 logged when a reload set `timeout: 3` and
+    /// `handshake_first: "200ms"` in a `tls` block that had neither, with no
+    /// `authorization { timeout }` (whose default follows the TLS timeout).
+    #[test]
+    fn tls_notices_use_go_wording() {
+        let tls = |f: &dyn Fn(&mut TlsSettings)| {
+            let mut t = TlsSettings::new("c.pem".into(), "k.pem".into());
+            f(&mut t);
+            Config {
+                tls: Some(t),
+                ..Config::default()
+            }
+        };
+        let old = tls(&|_| {});
+        assert_eq!(changes(&old, &old), ["tls = enabled"]);
+        let new = tls(&|t| {
+            t.timeout = std::time::Duration::from_secs(3);
+            t.handshake_first = true;
+            t.handshake_first_fallback = Some(std::time::Duration::from_millis(200));
+            t.pinned_certs.insert("ab".repeat(32));
+        });
+        assert_eq!(new.auth_timeout(), std::time::Duration::from_secs(4));
+        assert_eq!(
+            changes(&old, &new),
+            [
+                "authorization timeout = 4",
+                "tls timeout = 3",
+                "tls = enabled",
+                "1 pinned_certs",
+                "Client TLS handshake first: true",
+                "Client TLS handshake first fallback delay: 200ms"
+            ]
+        );
+        assert_eq!(
+            changes(&old, &Config::default()),
+            ["authorization timeout = 2", "tls = disabled"]
+        );
+        let mut mapped = old.clone();
+        mapped.tls.as_mut().unwrap().verify_and_map = true;
+        assert_eq!(
+            check_unchangeable(&old, &mapped, 4222, 2).unwrap_err(),
+            "config reload not supported for TLSMap: old=false, new=true"
         );
     }
 }

@@ -143,8 +143,8 @@ impl Running {
     }
 
     /// Runs every shard with `server`'s settings from now on, closing clients over its
-    /// `max_connections`; returns how many were closed for that.
-    pub(crate) fn reload(&self, server: Server) -> usize {
+    /// `max_connections` and those its new `pinned_certs` refuse; returns how many.
+    pub(crate) fn reload(&self, server: Server) -> crate::shard::ReloadClosed {
         let excess = self
             .current
             .get()
@@ -159,8 +159,8 @@ impl Running {
                 excess: excess.clone(),
                 reply,
             })
-            .iter()
-            .sum()
+            .into_iter()
+            .fold(crate::shard::ReloadClosed::default(), |a, b| a + b)
     }
 
     /// Asks every shard to flush and close its connections, and waits for them.

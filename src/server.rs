@@ -138,17 +138,19 @@ impl Server {
         }
     }
 
-    /// This server with reloaded settings: same id, ports, TLS and WebSocket layers (the
-    /// certificates are not reloaded), connection count, service replies, and the same
-    /// number for every account it keeps.
+    /// This server with reloaded settings: same id, ports, WebSocket layers, connection
+    /// count, service replies, and the same number for every account it keeps; the client
+    /// port's TLS is built again from the new settings, reading the certificate files again,
+    /// for the connections accepted from now on (Go's `tlsOption`).
     pub fn reloaded(&self, cfg: Config) -> Result<Server, String> {
+        let client = cfg.tls.as_ref().map(Wrapping::client).transpose()?;
         let accounts = Accounts::new(&cfg.accounts, Some(&self.accounts))?;
         Ok(Server::with_shared(
             cfg,
             self.server_id.clone(),
             self.port,
             Transports {
-                client: self.client_wrap.clone(),
+                client,
                 ws: self.ws_wrap.clone(),
                 ws_port: self.ws_port,
             },
@@ -158,6 +160,17 @@ impl Server {
                 replies: self.replies.clone(),
             },
         ))
+    }
+
+    /// Whether a client of this listener is the user its certificate names
+    /// (`verify_and_map`).
+    pub fn maps_cert_users(&self, websocket: bool) -> bool {
+        let tls = if websocket {
+            self.cfg.websocket.as_ref().and_then(|w| w.tls.as_ref())
+        } else {
+            self.cfg.tls.as_ref()
+        };
+        tls.is_some_and(|t| t.verify_and_map)
     }
 
     /// The INFO template of a client's listener.

@@ -108,7 +108,7 @@ fn no_auth_user_lets_a_client_skip_connect() {
 fn a_client_that_never_connects_times_out() {
     let srv = start_with(with_auth(AuthConfig {
         users: vec![user("a", "pa")],
-        timeout: Duration::from_millis(300),
+        timeout: Some(Duration::from_millis(300)),
         ..AuthConfig::default()
     }));
     let got = exchange(&srv, b"", true);

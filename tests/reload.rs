@@ -157,3 +157,50 @@ fn reload_of_permissions_drops_the_subscriptions_they_now_forbid() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn reload_serves_new_clients_the_new_certificate() {
+    use common::secure::Pki;
+    use rustls::pki_types::pem::PemObject;
+    let pki = Pki::new("reload-cert");
+    let dir = scratch_dir("reload-cert");
+    let tls = |cert: &str| {
+        format!(
+            "tls {{\n  cert_file: {:?}\n  key_file: {:?}\n}}\n",
+            pki.dir.join(format!("{cert}.pem")),
+            pki.dir.join(format!("{cert}-key.pem"))
+        )
+    };
+    let conf = conf_file(&dir, &tls("server"));
+    let mut p = Proc::start(&with_config(&conf, &["--shards", "2"]));
+    let served = |c: &common::Raw<common::secure::TlsStream>| {
+        c.s.conn.peer_certificates().unwrap()[0].as_ref().to_vec()
+    };
+    let der = |name: &str| {
+        rustls::pki_types::CertificateDer::from_pem_file(pki.dir.join(format!("{name}.pem")))
+            .unwrap()
+            .as_ref()
+            .to_vec()
+    };
+    let mut old = common::Raw::connect_tls(p.addr(), pki.client(None));
+    old.send(b"CONNECT {\"verbose\":false}\r\n");
+    assert_eq!(old.sync(), b"");
+    assert_eq!(served(&old), der("server"));
+
+    pki.issue(
+        "renewed",
+        &[(rcgen::DnType::CommonName, "renewed")],
+        &["localhost", "127.0.0.1"],
+        &[],
+    );
+    conf_file(&dir, &tls("renewed"));
+    p.signal(libc::SIGHUP);
+    p.expect_log("[INF] Reloaded: tls = enabled");
+    p.expect_log("[INF] Reloaded server configuration");
+    let mut fresh = common::Raw::connect_tls(p.addr(), pki.client(None));
+    fresh.send(b"CONNECT {\"verbose\":false}\r\n");
+    assert_eq!(fresh.sync(), b"");
+    assert_eq!(served(&fresh), der("renewed"));
+    // The client from before keeps its session.
+    assert_eq!(old.sync(), b"");
+}

@@ -1,6 +1,7 @@
 //! TLS on the client port, with certificates made by the test: the Go default (INFO in the
-//! clear, then TLS), TLS first, mutual TLS, and the refusals (plain text, unknown client
-//! certificates, a stalled handshake). Raw protocol bytes and async-nats.
+//! clear, then TLS), TLS first and its `auto` fallback, mutual TLS, users named by their
+//! certificate (`verify_and_map`), `pinned_certs`, and the refusals (plain text, unknown
+//! client certificates, a stalled handshake). Raw protocol bytes and async-nats.
 
 mod common;
 
@@ -10,7 +11,9 @@ use std::time::Duration;
 
 use common::secure::{exchange, tls_over, Pki};
 use common::{config, start_with, Raw, IO_TIMEOUT};
-use riptide::config::Config;
+use rcgen::DnType;
+use riptide::config::{AuthConfig, Config, UserConfig};
+use riptide::permissions::{Permissions, SubjectPermission};
 use riptide::transport::tls::TlsSettings;
 
 fn tls_config(pki: &Pki, f: impl FnOnce(&mut TlsSettings)) -> Config {
@@ -76,12 +79,123 @@ fn mutual_tls() {
     exchange(&mut a, &mut b);
     // A certificate from another CA, or none, ends the connection in the handshake.
     for who in [Some("stranger"), None] {
-        let mut r = Raw::connect_tls(srv.addr, pki.client(who));
-        let mut buf = [0u8; 64];
-        let res = std::io::Write::write_all(&mut r.s, b"CONNECT {}\r\nPING\r\n")
-            .and_then(|_| r.s.read(&mut buf));
-        assert!(matches!(res, Err(_) | Ok(0)), "{who:?} was let in: {res:?}");
+        assert!(refused_in_handshake(&srv, &pki, who), "{who:?} was let in");
     }
+}
+
+/// Whether a client presenting `who`'s certificate (or none) is closed before its PING is
+/// answered.
+fn refused_in_handshake(srv: &riptide::runtime::Running, pki: &Pki, who: Option<&str>) -> bool {
+    let mut r = Raw::connect_tls(srv.addr, pki.client(who));
+    let mut buf = [0u8; 64];
+    let res = std::io::Write::write_all(&mut r.s, b"CONNECT {}\r\nPING\r\n")
+        .and_then(|_| r.s.read(&mut buf));
+    matches!(res, Err(_) | Ok(0))
+}
+
+#[test]
+fn verify_and_map_logs_in_the_user_the_certificate_names() {
+    let pki = Pki::new("map");
+    pki.issue(
+        "alice",
+        &[(DnType::CommonName, "alice")],
+        &["alice.example.com"],
+        &["alice@example.com"],
+    );
+    pki.issue(
+        "bob",
+        &[
+            (DnType::CountryName, "US"),
+            (DnType::OrganizationName, "Acme, Inc."),
+            (DnType::OrganizationalUnitName, "Eng"),
+            (DnType::CommonName, "bob"),
+        ],
+        &[],
+        &[],
+    );
+    pki.issue("carol", &[(DnType::CommonName, "carol")], &[], &[]);
+    let user = |name: &str, publish: Option<&str>| UserConfig {
+        user: name.into(),
+        password: String::new(),
+        permissions: publish.map(|p| Permissions {
+            publish: Some(SubjectPermission {
+                allow: Some(vec![p.into()]),
+                deny: Vec::new(),
+            }),
+            ..Permissions::default()
+        }),
+    };
+    let mut cfg = tls_config(&pki, |t| {
+        t.verify_and_map = true;
+        t.ca_file = Some(pki.ca.clone());
+    });
+    cfg.auth = AuthConfig {
+        users: vec![
+            // The email SAN wins over the DNS SAN.
+            user("alice.example.com", None),
+            user("alice@example.com", Some("alice.>")),
+            // The subject as the Go server spells it (checked against nats-server 2.15.1).
+            user("CN=bob,OU=Eng,O=Acme\\, Inc.,C=US", Some("bob.>")),
+        ],
+        ..AuthConfig::default()
+    };
+    let srv = start_with(cfg);
+    let mut alice = Raw::connect_tls(srv.addr, pki.client(Some("alice")));
+    assert_eq!(info_json(&alice.info)["auth_required"], true);
+    alice.send(b"CONNECT {\"verbose\":false}\r\nPUB bob.x 1\r\nx\r\nPUB alice.x 1\r\nx\r\n");
+    assert_eq!(
+        alice.sync(),
+        b"-ERR 'Permissions Violation for Publish to \"bob.x\"'\r\n"
+    );
+    let mut bob = Raw::connect_tls(srv.addr, pki.client(Some("bob")));
+    bob.send(b"CONNECT {\"verbose\":false}\r\nPUB bob.x 1\r\nx\r\nPUB alice.x 1\r\nx\r\n");
+    assert_eq!(
+        bob.sync(),
+        b"-ERR 'Permissions Violation for Publish to \"alice.x\"'\r\n"
+    );
+    // A certificate from the CA that names no user.
+    let mut carol = Raw::connect_tls(srv.addr, pki.client(Some("carol")));
+    carol.send(b"CONNECT {\"verbose\":false}\r\nPING\r\n");
+    assert_eq!(carol.read_to_close(), b"-ERR 'Authorization Violation'\r\n");
+}
+
+#[test]
+fn pinned_certs_admit_only_the_listed_keys() {
+    let pki = Pki::new("pinned");
+    let spki = pki.issue("pinned", &[(DnType::CommonName, "pinned")], &[], &[]);
+    pki.issue("other", &[(DnType::CommonName, "other")], &[], &[]);
+    let key_id = data_encoding::HEXUPPER
+        .encode(ring::digest::digest(&ring::digest::SHA256, &spki).as_ref())
+        .to_lowercase();
+    let srv = start_with(tls_config(&pki, |t| {
+        t.verify = true;
+        t.ca_file = Some(pki.ca.clone());
+        t.pinned_certs.insert(key_id);
+    }));
+    let mut ok = Raw::connect_tls(srv.addr, pki.client(Some("pinned")));
+    ok.send(b"CONNECT {\"verbose\":false}\r\n");
+    assert_eq!(ok.sync(), b"");
+    // Signed by the same CA, but its key is not pinned: closed once the handshake is done.
+    assert!(refused_in_handshake(&srv, &pki, Some("other")));
+}
+
+#[test]
+fn handshake_first_auto_serves_both_kinds_of_client() {
+    let pki = Pki::new("auto");
+    let srv = start_with(tls_config(&pki, |t| {
+        t.handshake_first = true;
+        t.handshake_first_fallback =
+            Some(riptide::transport::tls::DEFAULT_HANDSHAKE_FIRST_FALLBACK);
+    }));
+    // This client starts TLS at once and gets the INFO inside it...
+    let s = TcpStream::connect(srv.addr).unwrap();
+    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let mut first = Raw::over(tls_over(s, pki.client(None)));
+    assert_eq!(info_json(&first.info)["tls_required"], true);
+    // ...this one waits for a plain INFO, which comes once it has said nothing for 50 ms.
+    let mut classic = Raw::connect_tls(srv.addr, pki.client(None));
+    assert_eq!(info_json(&classic.info)["tls_required"], true);
+    exchange(&mut first, &mut classic);
 }
 
 #[test]

@@ -56,7 +56,7 @@ pub(super) fn apply(v: &Value, cfg: &mut Config) -> Result<(), KeyError> {
             "token" => cfg.auth.token = Some(string(v, k)?),
             "user" | "username" => single.user = string(v, k)?,
             "pass" | "password" => single.password = string(v, k)?,
-            "timeout" => cfg.auth.timeout = timeout(v)?,
+            "timeout" => cfg.auth.timeout = Some(timeout(v)?),
             "users" => users = Some(parse_users(item)?),
             "default_permission" | "default_permissions" | "permissions" => {
                 defaults = Some(parse_permissions(item)?);
@@ -413,11 +413,11 @@ mod tests {
         let c = load("authorization {\n  users: [ {user: a, password: pa}, {username: b, pass: \"$2a$04$x\"} ]\n  timeout: 0.5\n}\nno_auth_user: a\n").unwrap();
         assert_eq!(c.auth.users.len(), 2);
         assert_eq!(c.auth.users[1].user, "b");
-        assert_eq!(c.auth.timeout, Duration::from_millis(500));
+        assert_eq!(c.auth.timeout, Some(Duration::from_millis(500)));
         assert_eq!(c.auth.no_auth_user.as_deref(), Some("a"));
         let c = load("authorization { token: \"s3cr3t\", timeout: \"3s\" }\n").unwrap();
         assert_eq!(c.auth.token.as_deref(), Some("s3cr3t"));
-        assert_eq!(c.auth.timeout, Duration::from_secs(3));
+        assert_eq!(c.auth.timeout, Some(Duration::from_secs(3)));
         let c = load("authorization { user: u, password: p }\n").unwrap();
         assert_eq!(
             c.auth.users,

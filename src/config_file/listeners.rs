@@ -2,18 +2,21 @@
 //! (`parseTLS` and `parseWebsocket` in `opts.go`). Errors point at the field that caused
 //! them, as Go's do.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
+use super::authorization::go_type;
 use super::{boolean, host_port, int, parse_duration, string, ConfigError};
 use crate::conf::{Item, Value};
-use crate::transport::tls::{parse_cipher, parse_min_version, TlsSettings};
+use crate::transport::tls::{
+    parse_cipher, parse_min_version, TlsSettings, DEFAULT_HANDSHAKE_FIRST_FALLBACK,
+};
 use crate::transport::ws::{Origin, WsSettings};
 
 /// Go keys of the `tls` block that Riptide does not implement yet.
 const TLS_NOT_YET: &[&str] = &[
     "curve_preferences",
     "insecure",
-    "pinned_certs",
     "connection_rate_limit",
     "cert_store",
     "cert_match",
@@ -53,7 +56,7 @@ fn entries<'a>(
 }
 
 /// `tls { cert_file, key_file, ca_file, verify, verify_and_map, timeout, handshake_first,
-/// min_version, cipher_suites }`. The files are read here, so `-t` reports bad ones.
+/// pinned_certs, min_version, cipher_suites }`. The files are read here, so `-t` reports bad ones.
 pub(super) fn tls(block: &Item, file: &str) -> Result<TlsSettings, ConfigError> {
     let mut t = TlsSettings::new(Default::default(), Default::default());
     let (mut cert, mut key) = (None, None);
@@ -71,19 +74,10 @@ pub(super) fn tls(block: &Item, file: &str) -> Result<TlsSettings, ConfigError> 
                     .map_err(|e| fail(format!("error parsing tls config, 'timeout' {e}")))?
             }
             "handshake_first" | "first" | "immediate" => {
-                t.handshake_first = match v {
-                    Value::Bool(b) => *b,
-                    Value::Str(s) if s.eq_ignore_ascii_case("auto") => return Err(fail(
-                        "handshake_first \"auto\" is not supported by this version of riptide yet"
-                            .into(),
-                    )),
-                    _ => {
-                        return Err(fail(
-                            "error parsing tls config, 'handshake_first' expects a boolean".into(),
-                        ))
-                    }
-                }
+                (t.handshake_first, t.handshake_first_fallback) =
+                    handshake_first(k, v).map_err(fail)?
             }
+            "pinned_certs" => t.pinned_certs = pinned_certs(file, item)?,
             "min_version" => {
                 let s = string(v, k).map_err(fail)?;
                 t.min_version = Some(
@@ -125,6 +119,45 @@ pub(super) fn tls(block: &Item, file: &str) -> Result<TlsSettings, ConfigError> 
         .into();
     t.server_config().map_err(block_err)?;
     Ok(t)
+}
+
+/// `handshake_first`: a boolean, `"true"`/`"on"`, `"false"`/`"off"`, `"auto"` (TLS first,
+/// INFO in the clear to a client silent for 50 ms) or a duration (the same, waiting that
+/// long), as `parseTLS` in `opts.go` reads it.
+fn handshake_first(key: &str, v: &Value) -> Result<(bool, Option<Duration>), String> {
+    match v {
+        Value::Bool(b) => Ok((*b, None)),
+        Value::Str(s) => match s.to_ascii_lowercase().as_str() {
+            "true" | "on" => Ok((true, None)),
+            "false" | "off" => Ok((false, None)),
+            "auto" | "auto_fallback" => Ok((true, Some(DEFAULT_HANDSHAKE_FIRST_FALLBACK))),
+            _ => parse_duration(s)
+                .map(|d| (true, Some(d)))
+                .ok_or_else(|| format!("field {key:?}'s value {s:?} is invalid")),
+        },
+        other => Err(format!(
+            "field {key:?} should be a boolean or a string, got {}",
+            go_type(other)
+        )),
+    }
+}
+
+/// `pinned_certs: [hex, ...]`, lowercased; each must be 64 hex digits.
+fn pinned_certs(file: &str, item: &Item) -> Result<BTreeSet<String>, ConfigError> {
+    let Value::Array(entries) = &item.value else {
+        return Err(at(file, item, "error parsing tls config, expected 'pinned_certs' to be a list of hex-encoded sha256 of DER encoded SubjectPublicKeyInfo"));
+    };
+    let mut set = BTreeSet::new();
+    for e in entries {
+        let key = string(&e.value, "pinned_certs")
+            .map_err(|m| at(file, e, m))?
+            .to_ascii_lowercase();
+        if key.len() != 64 || !key.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(at(file, e, format!("error parsing tls config, 'pinned_certs' key {key} does not look like hex-encoded sha256 of DER encoded SubjectPublicKeyInfo")));
+        }
+        set.insert(key);
+    }
+    Ok(set)
 }
 
 /// `timeout: 2` (seconds, may be fractional) or `timeout: "2s"`.
@@ -201,4 +234,48 @@ pub(super) fn websocket(block: &Item, file: &str) -> Result<WsSettings, ConfigEr
         )));
     }
     Ok(w)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_err(text: &str) -> String {
+        let mut cfg = crate::config::Config::default();
+        super::super::load_str(text, &mut cfg, true).unwrap_err().0
+    }
+
+    /// The values and errors nats-server 2.15.1 gives (`nats-server -t`).
+    #[test]
+    fn handshake_first_and_pinned_certs_as_go_reads_them() {
+        let auto = Some(DEFAULT_HANDSHAKE_FIRST_FALLBACK);
+        let hf = |v: Value| handshake_first("handshake_first", &v);
+        assert_eq!(hf(Value::Bool(true)), Ok((true, None)));
+        assert_eq!(hf(Value::Str("on".into())), Ok((true, None)));
+        assert_eq!(hf(Value::Str("off".into())), Ok((false, None)));
+        assert_eq!(hf(Value::Str("auto".into())), Ok((true, auto)));
+        assert_eq!(hf(Value::Str("auto_fallback".into())), Ok((true, auto)));
+        assert_eq!(
+            hf(Value::Str("300ms".into())),
+            Ok((true, Some(Duration::from_millis(300))))
+        );
+        assert_eq!(
+            hf(Value::Str("bogus".into())).unwrap_err(),
+            "field \"handshake_first\"'s value \"bogus\" is invalid"
+        );
+        assert_eq!(
+            hf(Value::Int(5)).unwrap_err(),
+            "field \"handshake_first\" should be a boolean or a string, got int64"
+        );
+        let tls =
+            |line: &str| format!("tls {{\n  cert_file: c.pem\n  key_file: k.pem\n  {line}\n}}\n");
+        assert_eq!(
+            load_err(&tls("pinned_certs: [\"ZZ\"]")),
+            "<text>:4:18: error parsing tls config, 'pinned_certs' key zz does not look like hex-encoded sha256 of DER encoded SubjectPublicKeyInfo"
+        );
+        assert_eq!(
+            load_err(&tls("pinned_certs: \"abc\"")),
+            "<text>:4:3: error parsing tls config, expected 'pinned_certs' to be a list of hex-encoded sha256 of DER encoded SubjectPublicKeyInfo"
+        );
+    }
 }

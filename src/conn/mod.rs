@@ -253,6 +253,12 @@ pub struct Conn {
     pub rtt: Option<std::time::Duration>,
     /// Times this publisher was paused for a slow consumer.
     pub stalls: u64,
+    /// The TLS client certificate's names and key id, for `verify_and_map` and for
+    /// re-checking `pinned_certs` on reload.
+    pub cert: Option<Box<crate::transport::cert::CertSubject>>,
+    /// Since when the client has had to send CONNECT: its accept, or for TLS the end of the
+    /// handshake (Go starts the auth timer after it, `createClientEx`).
+    pub auth_from: Instant,
 }
 
 impl Conn {
@@ -298,6 +304,8 @@ impl Conn {
             ping_sent: None,
             rtt: None,
             stalls: 0,
+            cert: None,
+            auth_from: now,
         }
     }
 

@@ -11,6 +11,7 @@ use super::{pretty, Context, Request, Response};
 use crate::info::{go_field, GO_SERVER_VERSION, PROTO, RIPTIDE_VERSION};
 use crate::shard::{Query, ShardSnapshot, ShardStats};
 use crate::timefmt::{rfc3339_nano, uptime};
+use crate::transport::tls::DEFAULT_TLS_TIMEOUT;
 
 /// Seconds, as the Go server reports `auth_timeout` and `tls_timeout` (float64 seconds).
 fn secs(d: Duration) -> f64 {
@@ -136,6 +137,12 @@ pub(super) fn varz(ctx: &Context, _: &Request) -> Response {
     if cfg.auth.required() {
         m.insert("auth_required".into(), Value::Bool(true));
     }
+    if let Some(tls) = &cfg.tls {
+        m.insert("tls_required".into(), Value::Bool(true));
+        if tls.verifies_clients() {
+            m.insert("tls_verify".into(), Value::Bool(true));
+        }
+    }
     m.insert("max_connections".into(), json!(cfg.max_connections));
     if cfg.max_subscriptions > 0 {
         m.insert("max_subscriptions".into(), json!(cfg.max_subscriptions));
@@ -147,7 +154,7 @@ pub(super) fn varz(ctx: &Context, _: &Request) -> Response {
         "http_port": ctx.http_addr.port(),
         "http_base_path": ctx.base_path,
         "https_port": 0,
-        "auth_timeout": secs(cfg.auth.timeout),
+        "auth_timeout": secs(cfg.auth_timeout()),
         "max_control_line": cfg.max_control_line,
         "max_payload": cfg.max_payload,
         "max_pending": cfg.max_pending,
@@ -157,7 +164,7 @@ pub(super) fn varz(ctx: &Context, _: &Request) -> Response {
         "mqtt": {},
         "websocket": {},
         "jetstream": {},
-        "tls_timeout": 2.0,
+        "tls_timeout": secs(cfg.tls.as_ref().map_or(DEFAULT_TLS_TIMEOUT, |t| t.timeout)),
         "write_deadline": cfg.write_deadline.as_nanos() as u64,
     });
     extend(m, rest);

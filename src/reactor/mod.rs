@@ -20,7 +20,8 @@ use crate::fanout::Mesh;
 use crate::log_at;
 use crate::mailbox::{Command, Mailbox};
 use crate::shard::{ConnId, ReactorStats, Shard};
-use crate::transport::Transport;
+use crate::transport::cert::CertSubject;
+use crate::transport::{NotPinned, Transport};
 use bufring::BufRing;
 
 /// Submission queue entries per ring.
@@ -38,7 +39,7 @@ const BGID: u16 = 0;
 const TICK: Duration = Duration::from_millis(100);
 /// How often a shard with stalled publishers looks at them while idle: a quarter of one
 /// stall's 2 ms wait.
-const STALL_POLL: types::Timespec = types::Timespec::new().nsec(500_000);
+const STALL_POLL: Duration = Duration::from_micros(500);
 /// How long a shutting-down shard waits for connections to flush before it leaves anyway.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
@@ -120,6 +121,10 @@ pub struct Reactor {
     accepting: bool,
     /// Connections whose TLS handshake or WebSocket upgrade is under way, for its deadline.
     handshakes: Vec<ConnId>,
+    /// `handshake_first: auto` connections not yet heard from, and the earliest time one of
+    /// them gets its INFO in the clear (the reactor wakes for it; the tick is too coarse).
+    fallbacks: Vec<ConnId>,
+    next_fallback: Option<Instant>,
     /// Protocol bytes decoded by a transport, reused.
     decoded: Vec<u8>,
     doorbell_buf: Box<u64>,
@@ -159,6 +164,8 @@ impl Reactor {
             listeners,
             accepting: false,
             handshakes: Vec::new(),
+            fallbacks: Vec::new(),
+            next_fallback: None,
             decoded: Vec::new(),
             doorbell_buf: Box::new(0),
             tick_ts: Box::new(types::Timespec::from(TICK)),
@@ -244,6 +251,7 @@ impl Reactor {
         loop {
             self.turns += 1;
             self.reap();
+            self.expire_fallbacks(Instant::now());
             self.shard.poll_mesh();
             self.apply_stalls();
             self.finish_turn();
@@ -292,12 +300,23 @@ impl Reactor {
             self.ring.submitter().submit_with_args(1, &args)
         } else {
             let parked_at = Instant::now();
-            let r = if self.shard.has_stalls() {
-                // A stalled publisher is released by time too, not only by a completion.
-                let args = types::SubmitArgs::new().timespec(&STALL_POLL);
-                self.ring.submitter().submit_with_args(1, &args)
-            } else {
-                self.ring.submit_and_wait(1)
+            // A stalled publisher is released by time too, not only by a completion, and so
+            // is a silent `handshake_first: auto` client.
+            let stall = self.shard.has_stalls().then_some(STALL_POLL);
+            let fallback = self
+                .next_fallback
+                .map(|at| at.saturating_duration_since(parked_at));
+            let wake = match (stall, fallback) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let r = match wake {
+                Some(d) => {
+                    let ts = types::Timespec::from(d);
+                    let args = types::SubmitArgs::new().timespec(&ts);
+                    self.ring.submitter().submit_with_args(1, &args)
+                }
+                None => self.ring.submit_and_wait(1),
             };
             self.mesh.unpark(self.shard.id);
             self.parked += parked_at.elapsed();
@@ -400,12 +419,7 @@ impl Reactor {
     fn expire_handshakes(&mut self, now: Instant) {
         let mut list = std::mem::take(&mut self.handshakes);
         list.retain(|&id| {
-            let Some(t) = self
-                .slots
-                .get(id)
-                .and_then(Option::as_ref)
-                .and_then(|s| s.transport.as_ref())
-            else {
+            let Some(t) = transport_of(&mut self.slots, id) else {
                 return false;
             };
             if !t.handshaking() {
@@ -422,6 +436,59 @@ impl Reactor {
             false
         });
         self.handshakes = list;
+    }
+
+    /// Sends the INFO in the clear to `handshake_first: auto` clients silent past their
+    /// fallback delay (Go's `createClientEx`), and notes when the next one is due.
+    fn expire_fallbacks(&mut self, now: Instant) {
+        let mut next: Option<Instant> = None;
+        let mut list = std::mem::take(&mut self.fallbacks);
+        list.retain(|&id| {
+            let Some(t) = transport_of(&mut self.slots, id) else {
+                return false;
+            };
+            let Some(at) = t.fallback_deadline() else {
+                return false;
+            };
+            if now < at {
+                next = Some(next.map_or(at, |n| n.min(at)));
+                return true;
+            }
+            t.fall_back(now);
+            self.dirty.push(id);
+            false
+        });
+        self.fallbacks = list;
+        self.next_fallback = next;
+    }
+
+    /// The TLS handshake just finished: a client certificate `pinned_certs` does not list
+    /// ends the connection as Go's `doTLSHandshake` does; otherwise the shard keeps the
+    /// certificate for `verify_and_map` and reloads. False when the connection was closed.
+    fn on_secured(
+        &mut self,
+        id: ConnId,
+        secured: Result<Option<Box<CertSubject>>, NotPinned>,
+    ) -> bool {
+        match secured {
+            Ok(cert) => {
+                self.shard.secured(id, cert);
+                true
+            }
+            Err(e) => {
+                if let Some(c) = self.shard.conns.get(id) {
+                    let prefix = c.log_prefix();
+                    log_at!(Debug, "{prefix} - {}", e.detail);
+                    log_at!(
+                        Error,
+                        "{prefix} - TLS handshake error: certificate not pinned"
+                    );
+                }
+                self.shard
+                    .close_transport(id, CloseReason::TlsHandshakeError);
+                false
+            }
+        }
     }
 
     fn on_accept(&mut self, which: usize, res: i32, flags: u32) {
@@ -464,6 +531,10 @@ impl Reactor {
         let transport = match wrap.map(|w| Transport::new(&w, self.shard.now)) {
             Some(Ok(t)) => {
                 self.handshakes.push(id);
+                if let Some(at) = t.fallback_deadline() {
+                    self.fallbacks.push(id);
+                    self.next_fallback = Some(self.next_fallback.map_or(at, |n| n.min(at)));
+                }
                 Some(Box::new(t))
             }
             Some(Err(f)) => {
@@ -497,7 +568,11 @@ impl Reactor {
                             // Handshake records, pongs, the upgrade answer.
                             self.dirty.push(id);
                         }
-                        if !decoded.is_empty() {
+                        let open = match t.take_secured() {
+                            Some(secured) => self.on_secured(id, secured),
+                            None => true,
+                        };
+                        if open && !decoded.is_empty() {
                             self.shard.on_read(id, &decoded);
                         }
                         if let Err(f) = r {
@@ -671,6 +746,14 @@ impl Reactor {
         self.slots[id] = None;
         self.shard.release(id);
     }
+}
+
+/// The TLS/WebSocket layers of a live connection, if it has any.
+fn transport_of(slots: &mut [Option<Slot>], id: ConnId) -> Option<&mut Transport> {
+    slots
+        .get_mut(id)
+        .and_then(Option::as_mut)
+        .and_then(|s| s.transport.as_deref_mut())
 }
 
 /// Moves queued protocol output into a transport: the INFO in the clear when TLS starts

@@ -29,6 +29,7 @@ use crate::subject::Sublist;
 
 pub use interest::{Interest, RemoteEntry};
 use protocol::ConnCtx;
+pub use reload::ReloadClosed;
 use route::MatchCache;
 pub use snapshot::{
     CacheStats, ConnSnapshot, Query, ReactorStats, ShardSnapshot, SubSnapshot, MAX_CLOSED_CLIENTS,
@@ -314,6 +315,16 @@ impl Shard {
         }
     }
 
+    /// The TLS handshake finished; `cert` is what the client presented. The auth timer
+    /// starts now.
+    pub fn secured(&mut self, id: ConnId, cert: Option<Box<crate::transport::cert::CertSubject>>) {
+        let now = self.now;
+        if let Some(c) = self.conns.get_mut(id) {
+            c.cert = cert;
+            c.auth_from = now;
+        }
+    }
+
     /// A write failed: the connection is gone.
     pub fn on_write_error(&mut self, id: ConnId) {
         self.begin_close(id, CloseReason::WriteError, Closing::Now, true);
@@ -431,7 +442,7 @@ impl Shard {
         self.now = now;
         let cfg = &self.server.cfg;
         let (interval, ping_max, deadline) = (cfg.ping_interval, cfg.ping_max, cfg.write_deadline);
-        let auth_timeout = cfg.auth.timeout;
+        let auth_timeout = cfg.auth_timeout();
         let mut stale = Vec::new();
         let mut slow = Vec::new();
         let mut ping = Vec::new();
@@ -440,7 +451,7 @@ impl Shard {
             if c.closing.is_some() {
                 continue;
             }
-            if c.auth_pending && now.duration_since(c.created) >= auth_timeout {
+            if c.auth_pending && now.duration_since(c.auth_from) >= auth_timeout {
                 auth_late.push(id);
                 continue;
             }

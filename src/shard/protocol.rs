@@ -135,8 +135,7 @@ impl Handler for ConnCtx<'_> {
             }
         }
         if self.shard.conns[self.id].auth_pending {
-            let nonce = self.shard.conns[self.id].nonce.as_deref();
-            match self.shard.server.auth.check(&msg, nonce) {
+            match self.shard.authenticate(self.id, &msg) {
                 Login::User {
                     name,
                     account,
@@ -360,6 +359,18 @@ impl Handler for ConnCtx<'_> {
 }
 
 impl Shard {
+    /// Checks a client's credentials against the current settings; on a listener with
+    /// `verify_and_map`, its certificate names the user.
+    pub(super) fn authenticate(&self, id: ConnId, m: &ConnectMsg) -> Login {
+        let c = &self.conns[id];
+        let auth = &self.server.auth;
+        if self.server.maps_cert_users(c.websocket) {
+            auth.check_mapped(m, c.nonce.as_deref(), c.cert.as_deref())
+        } else {
+            auth.check(m, c.nonce.as_deref())
+        }
+    }
+
     /// PONG, and after the first one to a protocol-1 client, the async INFO with
     /// `connect_info` (`processPing`).
     pub(super) fn send_pong(&mut self, id: ConnId) {

@@ -15,9 +15,12 @@ impl Shard {
     /// Switches to `server`'s settings. A client whose credentials no longer pass gets
     /// `-ERR 'Authorization Violation'` and is closed (`reloadAuthorization`); then, while
     /// `excess` is above zero, clients are closed with `maximum connections exceeded`
-    /// (`maxConnOption`). Returns how many were closed for `max_connections`.
-    pub fn reload(&mut self, server: Arc<Server>, excess: &AtomicUsize) -> usize {
+    /// (`maxConnOption`); then, if `pinned_certs` changed, clients whose certificate it no
+    /// longer lists are closed (`recheckPinnedCerts`).
+    pub fn reload(&mut self, server: Arc<Server>, excess: &AtomicUsize) -> ReloadClosed {
+        let old_pins = pinned_certs(&self.server);
         self.server = server;
+        let repin = pinned_certs(&self.server) != old_pins;
         let max_control_line = self.server.cfg.max_control_line;
         let open = self.open_conns();
         let mut kept = Vec::with_capacity(open.len());
@@ -61,7 +64,36 @@ impl Shard {
             self.begin_close(id, CloseReason::MaxConnections, Closing::AfterFlush, true);
             closed += 1;
         }
-        closed
+        ReloadClosed {
+            max_connections: closed,
+            unpinned: if repin { self.close_unpinned() } else { 0 },
+        }
+    }
+
+    /// Closes the (non-WebSocket) clients whose certificate the new `pinned_certs` does not
+    /// list, as a failed handshake and with no `-ERR`, as Go does.
+    fn close_unpinned(&mut self) -> usize {
+        let pins = pinned_certs(&self.server);
+        if pins.is_empty() {
+            return 0;
+        }
+        let refused: Vec<ConnId> = self
+            .open_conns()
+            .into_iter()
+            .filter(|&id| {
+                let c = &self.conns[id];
+                !c.websocket && !c.cert.as_ref().is_some_and(|k| pins.contains(&k.key_id))
+            })
+            .collect();
+        for &id in &refused {
+            self.begin_close(
+                id,
+                CloseReason::TlsHandshakeError,
+                Closing::AfterFlush,
+                true,
+            );
+        }
+        refused.len()
     }
 
     /// A logged-in client's credentials checked against the current settings. One that has
@@ -71,11 +103,7 @@ impl Shard {
         if !self.server.cfg.auth.required() || c.auth_pending {
             return Relogin::Unchanged;
         }
-        match self
-            .server
-            .auth
-            .check(&c.opts.credentials(), c.nonce.as_deref())
-        {
+        match self.authenticate(id, &c.opts.credentials()) {
             // A user moved to another account logs in again, as in Go, where the account's
             // removal or change closes its clients.
             Login::User {
@@ -118,6 +146,36 @@ impl Shard {
             }
         }
         self.conns[id].perms = perms;
+    }
+}
+
+/// The client port's `pinned_certs`.
+fn pinned_certs(server: &Server) -> std::collections::BTreeSet<String> {
+    server
+        .cfg
+        .tls
+        .as_ref()
+        .map(|t| t.pinned_certs.clone())
+        .unwrap_or_default()
+}
+
+/// How many clients a reload closed, and why.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ReloadClosed {
+    /// Over the new `max_connections`.
+    pub max_connections: usize,
+    /// Their certificate is not in the new `pinned_certs`.
+    pub unpinned: usize,
+}
+
+impl std::ops::Add for ReloadClosed {
+    type Output = ReloadClosed;
+
+    fn add(self, other: ReloadClosed) -> ReloadClosed {
+        ReloadClosed {
+            max_connections: self.max_connections + other.max_connections,
+            unpinned: self.unpinned + other.unpinned,
+        }
     }
 }
 

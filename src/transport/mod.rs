@@ -3,15 +3,18 @@
 //! inside the shard's reactor (no extra threads, no readiness-based socket wrappers). Plain
 //! TCP clients have no `Transport` and skip all of this.
 
+pub mod cert;
 pub mod tls;
 pub mod ws;
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::config::Config;
 use crate::conn::CloseReason;
-use tls::TlsLayer;
+use cert::CertSubject;
+use tls::{TlsLayer, TlsSettings};
 use ws::{OriginPolicy, WsLayer};
 
 /// What a listener's connections are wrapped in, shared read-only by the shards.
@@ -21,23 +24,36 @@ pub struct Wrapping {
     /// TLS starts at once instead of after a plain INFO (`handshake_first`, and WebSocket's
     /// `wss`, which is TLS from the first byte).
     pub tls_first: bool,
+    /// With `tls_first`: how long to wait for a client's first bytes before sending it the
+    /// INFO in the clear instead (`handshake_first: auto`).
+    pub tls_first_fallback: Option<Duration>,
+    /// Client certificate keys accepted (`pinned_certs`); empty accepts any.
+    pub pinned: Arc<BTreeSet<String>>,
     pub ws: Option<OriginPolicy>,
     /// How long the TLS handshake or the WebSocket upgrade may take.
-    pub handshake_timeout: std::time::Duration,
+    pub handshake_timeout: Duration,
+}
+
+impl Wrapping {
+    /// TLS on the client port, as `settings` describe it (this reads the certificate files).
+    pub fn client(settings: &TlsSettings) -> Result<Wrapping, String> {
+        Ok(Wrapping {
+            tls: Some(settings.server_config()?),
+            tls_first: settings.handshake_first,
+            tls_first_fallback: settings
+                .handshake_first_fallback
+                .filter(|_| settings.handshake_first),
+            pinned: Arc::new(settings.pinned_certs.clone()),
+            ws: None,
+            handshake_timeout: settings.timeout,
+        })
+    }
 }
 
 /// The layers of the client port and of the WebSocket port, built from the settings (this
 /// reads the certificate files, so it also validates them).
 pub fn wrappings(cfg: &Config) -> Result<(Option<Wrapping>, Option<Wrapping>), String> {
-    let client = match &cfg.tls {
-        Some(t) => Some(Wrapping {
-            tls: Some(t.server_config()?),
-            tls_first: t.handshake_first,
-            ws: None,
-            handshake_timeout: t.timeout,
-        }),
-        None => None,
-    };
+    let client = cfg.tls.as_ref().map(Wrapping::client).transpose()?;
     let ws = match &cfg.websocket {
         Some(w) => {
             let tls = match &w.tls {
@@ -56,6 +72,13 @@ pub fn wrappings(cfg: &Config) -> Result<(Option<Wrapping>, Option<Wrapping>), S
                 }),
                 tls,
                 tls_first: true,
+                tls_first_fallback: None,
+                pinned: Arc::new(
+                    w.tls
+                        .as_ref()
+                        .map(|t| t.pinned_certs.clone())
+                        .unwrap_or_default(),
+                ),
                 handshake_timeout: w.handshake_timeout.unwrap_or(ws::DEFAULT_HANDSHAKE_TIMEOUT),
             })
         }
@@ -93,6 +116,22 @@ pub struct Transport {
     failed: bool,
     closed: bool,
     pub handshake_deadline: Instant,
+    handshake_timeout: Duration,
+    /// `handshake_first: auto`: until then, the client's first bytes decide between TLS
+    /// first and the INFO in the clear; nothing is written meanwhile.
+    fallback_at: Option<Instant>,
+    pinned: Arc<BTreeSet<String>>,
+    /// Set when a read finished the TLS handshake, until the reactor takes the news.
+    secured: bool,
+    /// The client's certificate, read when the handshake finished.
+    peer: Option<Box<CertSubject>>,
+}
+
+/// The TLS handshake finished with a client certificate `pinned_certs` does not list.
+#[derive(Debug)]
+pub struct NotPinned {
+    /// What the Go server logs at debug level about it.
+    pub detail: String,
 }
 
 impl Transport {
@@ -104,6 +143,10 @@ impl Transport {
             })?),
             None => None,
         };
+        let fallback_at = w
+            .tls_first_fallback
+            .filter(|_| tls.is_some() && w.tls_first)
+            .map(|d| now + d);
         Ok(Transport {
             plain_info: tls.is_some() && !w.tls_first,
             tls,
@@ -121,7 +164,46 @@ impl Transport {
             failed: false,
             closed: false,
             handshake_deadline: now + w.handshake_timeout,
+            handshake_timeout: w.handshake_timeout,
+            fallback_at,
+            pinned: w.pinned.clone(),
+            secured: false,
+            peer: None,
         })
+    }
+
+    /// When a silent `handshake_first: auto` client gets the INFO in the clear.
+    pub fn fallback_deadline(&self) -> Option<Instant> {
+        self.fallback_at
+    }
+
+    /// The client stayed silent: the INFO goes out in the clear and TLS starts after it, as
+    /// by default; the handshake gets its full timeout from now.
+    pub fn fall_back(&mut self, now: Instant) {
+        self.fallback_at = None;
+        self.plain_info = true;
+        self.handshake_deadline = now + self.handshake_timeout;
+    }
+
+    /// True once, after the read that finished the TLS handshake; then the client
+    /// certificate's pin is checked (`matchesPinnedCert`) and the certificate handed out.
+    pub fn take_secured(&mut self) -> Option<Result<Option<Box<CertSubject>>, NotPinned>> {
+        if !std::mem::take(&mut self.secured) {
+            return None;
+        }
+        let peer = self.peer.take();
+        if self.pinned.is_empty() {
+            return Some(Ok(peer));
+        }
+        let detail = match &peer {
+            None => "Failed pinned cert test as client did not provide a certificate".into(),
+            Some(c) if !self.pinned.contains(&c.key_id) => {
+                format!("Failed pinned cert test for key id: {}", c.key_id)
+            }
+            Some(_) => return Some(Ok(peer)),
+        };
+        self.failed = true;
+        Some(Err(NotPinned { detail }))
     }
 
     /// The TLS handshake or the WebSocket upgrade is not finished.
@@ -133,7 +215,9 @@ impl Transport {
     /// Whether protocol output may be encoded now: a WebSocket client gets nothing before
     /// its upgrade is answered. (TLS holds plaintext itself until its handshake is done.)
     pub fn accepts_output(&self) -> bool {
-        !self.failed && !self.ws.as_ref().is_some_and(WsLayer::upgrading)
+        !self.failed
+            && self.fallback_at.is_none()
+            && !self.ws.as_ref().is_some_and(WsLayer::upgrading)
     }
 
     /// The INFO is due in the clear: the caller passes it with `write_plain`.
@@ -151,8 +235,11 @@ impl Transport {
         if self.failed {
             return Ok(());
         }
-        // Bytes from a client that starts TLS before reading a plain INFO are ciphertext too.
+        // Bytes from a client that starts TLS before reading a plain INFO are ciphertext too,
+        // and any first bytes settle `handshake_first: auto` for TLS first (Go does not look
+        // at them either: a client that is not speaking TLS fails the handshake).
         self.plain_info = false;
+        self.fallback_at = None;
         let r = self.read_layers(data, app);
         if r.is_err() {
             self.failed = true;
@@ -174,6 +261,12 @@ impl Transport {
                         },
                         log: format!("TLS handshake error: {}", e.0),
                     })?;
+                if handshaking && !tls.handshaking() {
+                    self.secured = true;
+                    self.peer = tls
+                        .peer_certificate()
+                        .map(|der| Box::new(CertSubject::from_der(der)));
+                }
                 &decrypted
             }
             None => data,

@@ -3,6 +3,7 @@
 //! own thread with no extra socket reads or threads. Also the `tls {}` settings, validated
 //! with the Go server's error texts, and the rustls configuration built from them.
 
+use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -15,6 +16,11 @@ use rustls::{RootCertStore, ServerConfig, ServerConnection};
 
 /// How long a client has to finish the TLS handshake (`TLS_TIMEOUT`, 2 s in `const.go`).
 pub const DEFAULT_TLS_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long `handshake_first: auto` waits for a client's first bytes before it sends the
+/// INFO in the clear instead (`DEFAULT_TLS_HANDSHAKE_FIRST_FALLBACK_DELAY`, 50 ms in
+/// `const.go`).
+pub const DEFAULT_HANDSHAKE_FIRST_FALLBACK: Duration = Duration::from_millis(50);
 
 /// The `tls {}` block (or `--tls*` flags), as given.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,6 +35,12 @@ pub struct TlsSettings {
     pub timeout: Duration,
     /// TLS before INFO (`handshake_first`), instead of the INFO-then-upgrade default.
     pub handshake_first: bool,
+    /// With `handshake_first`: a client silent this long gets the INFO in the clear and the
+    /// default upgrade (`handshake_first: auto` or a duration), so both kinds connect.
+    pub handshake_first_fallback: Option<Duration>,
+    /// Lowercase hex SHA-256 of the client certificate keys (SubjectPublicKeyInfo) accepted;
+    /// empty accepts any (`pinned_certs`).
+    pub pinned_certs: BTreeSet<String>,
     pub min_version: Option<rustls::ProtocolVersion>,
     /// Empty means rustls' defaults.
     pub cipher_suites: Vec<rustls::SupportedCipherSuite>,
@@ -44,6 +56,8 @@ impl TlsSettings {
             verify_and_map: false,
             timeout: DEFAULT_TLS_TIMEOUT,
             handshake_first: false,
+            handshake_first_fallback: None,
+            pinned_certs: BTreeSet::new(),
             min_version: None,
             cipher_suites: Vec::new(),
         }
@@ -178,6 +192,11 @@ impl TlsLayer {
 
     pub fn handshaking(&self) -> bool {
         self.conn.is_handshaking()
+    }
+
+    /// The client's own certificate (DER), when it presented one.
+    pub fn peer_certificate(&self) -> Option<&[u8]> {
+        self.conn.peer_certificates()?.first().map(|c| c.as_ref())
     }
 
     /// Takes received ciphertext; appends the plaintext it yields to `plain` and queues any

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose,
+    SanType,
 };
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
@@ -23,6 +24,7 @@ pub struct Pki {
     pub ca: PathBuf,
     pub server_cert: PathBuf,
     pub server_key: PathBuf,
+    authority: CertifiedIssuer<'static, KeyPair>,
 }
 
 impl Pki {
@@ -31,26 +33,58 @@ impl Pki {
         std::fs::create_dir_all(&dir).unwrap();
         let authority = ca("riptide test CA");
         std::fs::write(dir.join("ca.pem"), authority.pem()).unwrap();
+        let (cert, key) = leaf(&authority, "localhost", &["localhost", "127.0.0.1"]);
+        std::fs::write(dir.join("server.pem"), cert).unwrap();
+        std::fs::write(dir.join("server-key.pem"), key).unwrap();
+        let other = ca("some other CA");
+        let (cert, key) = leaf(&other, "stranger", &[]);
+        std::fs::write(dir.join("stranger.pem"), cert).unwrap();
+        std::fs::write(dir.join("stranger-key.pem"), key).unwrap();
         let pki = Pki {
             ca: dir.join("ca.pem"),
             server_cert: dir.join("server.pem"),
             server_key: dir.join("server-key.pem"),
             dir,
+            authority,
         };
-        let (cert, key) = leaf(&authority, "localhost", &["localhost", "127.0.0.1"]);
-        std::fs::write(&pki.server_cert, cert).unwrap();
-        std::fs::write(&pki.server_key, key).unwrap();
-        for (name, issuer) in [("client", Some(&authority)), ("stranger", None)] {
-            let other = ca("some other CA");
-            let (cert, key) = leaf(issuer.unwrap_or(&other), name, &[]);
-            std::fs::write(pki.dir.join(format!("{name}.pem")), cert).unwrap();
-            std::fs::write(pki.dir.join(format!("{name}-key.pem")), key).unwrap();
-        }
+        pki.issue("client", &[(DnType::CommonName, "client")], &[], &[]);
         pki
     }
 
+    /// Writes `<name>.pem` and `<name>-key.pem`: a certificate signed by the CA with this
+    /// subject (attributes in this order), DNS/IP names and email names; returns the DER of
+    /// its SubjectPublicKeyInfo.
+    pub fn issue(
+        &self,
+        name: &str,
+        subject: &[(DnType, &str)],
+        names: &[&str],
+        emails: &[&str],
+    ) -> Vec<u8> {
+        let mut params =
+            CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+                .unwrap();
+        for (kind, value) in subject {
+            params.distinguished_name.push(kind.clone(), *value);
+        }
+        for e in emails {
+            params
+                .subject_alt_names
+                .push(SanType::Rfc822Name((*e).try_into().unwrap()));
+        }
+        let key = KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &self.authority).unwrap();
+        std::fs::write(self.dir.join(format!("{name}.pem")), cert.pem()).unwrap();
+        std::fs::write(
+            self.dir.join(format!("{name}-key.pem")),
+            key.serialize_pem(),
+        )
+        .unwrap();
+        rcgen::PublicKeyData::subject_public_key_info(&key)
+    }
+
     /// A client that trusts the CA, optionally presenting the client certificate `who`
-    /// (`client`, signed by the CA, or `stranger`, signed by another CA).
+    /// (`client`, signed by the CA, `stranger`, signed by another CA, or one from `issue`).
     pub fn client(&self, who: Option<&str>) -> Arc<ClientConfig> {
         let mut roots = RootCertStore::empty();
         roots.add(read_cert(&self.ca)).unwrap();
