@@ -92,6 +92,33 @@ impl fmt::Display for Refusal {
     }
 }
 
+/// Operator mode settings (`operator`, `resolver`, `resolver_preload`, `system_account`):
+/// operator mode is on when `operators` is not empty.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OperatorConfig {
+    /// The trusted operators, decoded and self-consistent.
+    pub operators: Vec<OperatorClaims>,
+    /// `resolver: MEMORY` was given (the only resolver Riptide has).
+    pub memory_resolver: bool,
+    /// `resolver_preload`: account JWTs by the public key they are stored under, decoded
+    /// and signed by their issuer; whether that issuer is trusted is checked at login, as Go
+    /// does.
+    pub preload: Vec<(String, AccountClaims)>,
+    /// The system account's public key, from `system_account` or else the operator JWT.
+    pub system_account: Option<String>,
+}
+
+impl OperatorConfig {
+    pub fn enabled(&self) -> bool {
+        !self.operators.is_empty()
+    }
+
+    /// The trust these settings describe.
+    pub fn trust(&self) -> Trust {
+        Trust::new(&self.operators, self.preload.iter().cloned())
+    }
+}
+
 /// The operators trusted and the accounts known, ready to check user JWTs.
 #[derive(Debug, Clone, Default)]
 pub struct Trust {
