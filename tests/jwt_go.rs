@@ -273,6 +273,7 @@ fn go_start_up_and_account_refusals() {
         ("resolver: MEMORY\n".to_string(), None),
         (format!("operator: {op:?}\n"), Some("nats-server: could not fetch <\"/accounts/\">: Get \"/accounts/\": unsupported protocol scheme \"\"")),
         (format!("operator: {op:?}\nresolver: MEMORY\nauthorization {{ users: [ {{user: a, password: b}} ] }}\n"), Some("nats-server: operators do not allow users to be configured directly")),
+        (format!("operator: {op:?}\nresolver: MEMORY\naccounts {{ A {{ }} }}\n"), Some("nats-server: operators do not allow Accounts to be configured directly")),
         (format!("operator: {op:?}\nresolver: MEMORY\nno_auth_user: a\n"), Some("nats-server: no_auth_user not compatible with Trusted Operator")),
         (format!("operator: {op:?}\nresolver: MEMORY\nsystem_account: SYS\n"), Some("nats-server: error resolving system account: will only fetch valid account keys")),
         (format!("operator: {op:?}\nresolver: MEMORY\nsystem_account: {}\n", unknown.public_key()), Some("nats-server: error resolving system account: account missing")),

@@ -59,8 +59,7 @@ pub(super) fn apply(key: &str, item: &Item, cfg: &mut Config) -> Result<(), KeyE
     let op = &mut cfg.operator;
     match key {
         "operator" | "operators" | "root" | "roots" => {
-            // Go reports these at column 0 of the key's line.
-            let at = |msg: String| KeyError::At(item.line, 0, msg);
+            let at = KeyError::Here;
             let entries: Vec<&Value> = match v {
                 Value::Str(_) => vec![v],
                 Value::Array(items) => items.iter().map(|i| &i.value).collect(),
@@ -155,6 +154,9 @@ pub fn validate(cfg: &Config) -> Result<(), String> {
             [_] => "an operator's account_server_url resolver is not supported by this version of riptide yet".into(),
             _ => "operators require an account resolver to be configured".into(),
         });
+    }
+    if !cfg.accounts.is_empty() {
+        return Err("operators do not allow Accounts to be configured directly".into());
     }
     if !cfg.auth.users.is_empty() || !cfg.auth.nkeys.is_empty() {
         return Err("operators do not allow users to be configured directly".into());
@@ -281,16 +283,16 @@ mod tests {
             "<text>:1:0: error parsing operator JWT: not operator claim"
         );
         let e = load("resolver: FOO\n").unwrap_err();
-        assert_eq!(e, format!("<text>:1:1: {BAD_RESOLVER}"));
+        assert_eq!(e, format!("<text>:1:0: {BAD_RESOLVER}"));
         let e = load("resolver: 1\n").unwrap_err();
         assert_eq!(
             e,
-            "<text>:1:1: error parsing operator resolver, wrong type int64"
+            "<text>:1:0: error parsing operator resolver, wrong type int64"
         );
         let e = load("resolver_preload: 1\n").unwrap_err();
         assert_eq!(
             e,
-            "<text>:1:1: preload should be a map of account_public_key:account_jwt"
+            "<text>:1:0: preload should be a map of account_public_key:account_jwt"
         );
         let user_jwt = app.sign_user(&testkit::User::new("u").claims());
         let e = load(&format!(
@@ -298,8 +300,8 @@ mod tests {
             app.public_key()
         ))
         .unwrap_err();
-        assert_eq!(e, "<text>:1:21: invalid account JWT");
+        assert_eq!(e, "<text>:1:20: invalid account JWT");
         let e = load("system_account: 1\n").unwrap_err();
-        assert_eq!(e, "<text>:1:1: system account name must be a string");
+        assert_eq!(e, "<text>:1:0: system account name must be a string");
     }
 }
