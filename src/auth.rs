@@ -59,7 +59,7 @@ pub fn new_nonce() -> String {
 
 /// Whether `sig` (base64url without padding, or standard base64) is `nkey`'s signature of
 /// `nonce`.
-fn nonce_signed(nkey: &str, sig: &str, nonce: &[u8]) -> bool {
+pub(crate) fn nonce_signed(nkey: &str, sig: &str, nonce: &[u8]) -> bool {
     let sig = data_encoding::BASE64URL_NOPAD
         .decode(sig.as_bytes())
         .or_else(|_| data_encoding::BASE64.decode(sig.as_bytes()));

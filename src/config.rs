@@ -132,6 +132,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Configured accounts besides the global one; their users are in `auth`.
     pub accounts: Vec<AccountConfig>,
+    /// Operator mode: trusted operators and the accounts the resolver knows.
+    pub operator: crate::jwt::trust::OperatorConfig,
     pub tls: Option<crate::transport::tls::TlsSettings>,
     pub websocket: Option<crate::transport::ws::WsSettings>,
 }
@@ -180,6 +182,7 @@ impl Default for Config {
             store_dir: None,
             auth: AuthConfig::default(),
             accounts: Vec::new(),
+            operator: Default::default(),
             tls: None,
             websocket: None,
         }

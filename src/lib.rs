@@ -24,6 +24,7 @@
 //! - `lame_duck`: SIGUSR2: stop accepting, then move clients off gradually and exit.
 //! - [`accounts`]: accounts, their exports and imports, and replies to service imports.
 //! - [`auth`]: client authentication (token, users, bcrypt, nkeys, `no_auth_user`).
+//! - [`jwt`]: operator mode: JWT decoding and verification, the trust chain, `.creds` files.
 //! - [`permissions`]: per-user publish/subscribe permissions and `allow_responses` (sans-IO).
 //! - [`config`]: settings and the Go server's defaults.
 //! - [`conf`]: the NATS configuration file format (sans-IO parser).
@@ -50,6 +51,7 @@ pub mod fanout;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod info;
+pub mod jwt;
 mod lame_duck;
 pub mod log;
 mod logfile;

@@ -8,6 +8,9 @@ use std::path::Path;
 use std::time::Duration;
 
 mod listeners;
+mod operator;
+
+pub use operator::validate as validate_operator_mode;
 
 use crate::cli;
 use crate::conf::{self, Item, Value};
@@ -20,15 +23,9 @@ const NOT_YET: &[&str] = &[
     "leafnodes",
     "gateway",
     "mqtt",
-    "operator",
-    "operators",
-    "resolver",
-    "resolver_preload",
     "resolver_tls",
     "trusted_keys",
     "trusted",
-    "system_account",
-    "system",
     "https",
     "https_port",
     "mappings",
@@ -146,6 +143,7 @@ fn apply_document(
             })?,
         }
     }
+    operator::finish(cfg);
     Ok(warnings)
 }
 
@@ -273,6 +271,7 @@ fn apply(
         "authorization" => authorization::apply(v, cfg)?,
         "accounts" => accounts::apply(item, cfg)?,
         "no_auth_user" => cfg.auth.no_auth_user = Some(string(v, key)?),
+        k if operator::KEYS.contains(&k) => operator::apply(k, item, cfg)?,
         "shards" => cfg.shards = size(v, key)?,
         k if IGNORED.contains(&k) => {}
         k if NOT_YET.contains(&k) => {

@@ -1,0 +1,383 @@
+//! Operator mode against the Go server: JWTs and `.creds` made by `riptide::jwt::testkit` are
+//! accepted by nats-server 2.15.1 (`operator`, `resolver: MEMORY`, `resolver_preload`), its
+//! refusals and configuration errors are recorded here, and Riptide's decoder reads the JWTs
+//! of the Go server's own test suite. The Go tests run only where the Go binary is found
+//! (`.venv/bin/nats-server`, as `tests/oracle` installs it, or `$NATS_SERVER`).
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::process::scratch_dir;
+use common::Raw;
+use riptide::jwt::claims::UserClaims;
+use riptide::jwt::creds::Creds;
+use riptide::jwt::testkit::{self, unix_now};
+
+/// Bound on the Go server's start-up; not a timing assertion.
+const START_WAIT: Duration = Duration::from_secs(20);
+const VIOLATION: &str = "-ERR 'Authorization Violation'\r\n";
+
+fn go_server() -> Option<PathBuf> {
+    let path = std::env::var_os("NATS_SERVER")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/nats-server"));
+    if path.exists() {
+        Some(path)
+    } else {
+        eprintln!("skipped: no Go nats-server at {}", path.display());
+        None
+    }
+}
+
+/// A Go server process on a random loopback port, killed when dropped.
+struct Go {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Go {
+    fn start(bin: &Path, conf: &Path) -> Go {
+        let mut child = Command::new(bin)
+            .args(["-c", conf.to_str().unwrap(), "-a", "127.0.0.1", "-p", "-1"])
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut r = BufReader::new(child.stderr.take().unwrap());
+        let deadline = Instant::now() + START_WAIT;
+        let mut lines = Vec::new();
+        let addr = loop {
+            let mut l = String::new();
+            assert!(r.read_line(&mut l).unwrap() > 0, "exited early: {lines:?}");
+            if let Some(at) = l.find("Listening for client connections on ") {
+                let a = l[at..].trim_end().rsplit(' ').next().unwrap();
+                break a.parse().unwrap();
+            }
+            lines.push(l);
+            assert!(Instant::now() < deadline, "{lines:?}");
+        };
+        // Keep draining stderr so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in r.lines().map_while(Result::ok) {});
+        Go { child, addr }
+    }
+}
+
+impl Drop for Go {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `nats-server -t -c conf`: its exit code and stderr.
+fn go_check(bin: &Path, conf: &Path) -> (i32, String) {
+    let out = Command::new(bin)
+        .args(["-t", "-c", conf.to_str().unwrap()])
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn nonce(c: &Raw) -> String {
+    let info: serde_json::Value =
+        serde_json::from_str(c.info.trim_start_matches("INFO ").trim()).unwrap();
+    info["nonce"].as_str().unwrap_or_default().to_string()
+}
+
+/// Connects with `creds` (signing the nonce unless `sign` is false) and returns the reply to
+/// `CONNECT` + `PING`: `PONG\r\n` or the `-ERR` line.
+fn login(addr: SocketAddr, creds: &Creds, sign: bool) -> String {
+    let mut c = Raw::connect(addr);
+    let sig = if sign {
+        format!(",\"sig\":\"{}\"", creds.sign_nonce(&nonce(&c)))
+    } else {
+        String::new()
+    };
+    c.send(
+        format!(
+            "CONNECT {{\"verbose\":false,\"pedantic\":false,\"jwt\":\"{}\"{sig}}}\r\nPING\r\n",
+            creds.jwt
+        )
+        .as_bytes(),
+    );
+    c.line()
+}
+
+/// An operator with a system account and an application account, preloaded.
+struct World {
+    dir: PathBuf,
+    op: testkit::Operator,
+    sys: testkit::Account,
+    app: testkit::Account,
+    /// An account signing key of `app`.
+    app_signer: nkeys::KeyPair,
+}
+
+impl World {
+    fn new(name: &str) -> World {
+        let op = testkit::Operator::new("OP");
+        let sys = testkit::Account::new("SYS");
+        let mut app = testkit::Account::new("APP");
+        let app_signer = app.add_signing_key();
+        World {
+            dir: scratch_dir(name),
+            op,
+            sys,
+            app,
+            app_signer,
+        }
+    }
+
+    fn write(&self, file: &str, text: &str) -> PathBuf {
+        let p = self.dir.join(file);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    /// The configuration: the operator JWT in a file, both accounts preloaded; `extra` is
+    /// appended.
+    fn conf(&self, extra: &str) -> PathBuf {
+        let op = self.write("op.jwt", &self.op.jwt());
+        let sys_jwt = self.op.sign_account(&self.sys.claims());
+        let app_jwt = self.op.sign_account(&self.app.claims());
+        self.write(
+            "server.conf",
+            &format!(
+                "operator: {op:?}\nsystem_account: {}\nresolver: MEMORY\nresolver_preload: {{\n  {}: {sys_jwt}\n  {}: {app_jwt}\n}}\n{extra}",
+                self.sys.public_key(),
+                self.sys.public_key(),
+                self.app.public_key(),
+            ),
+        )
+    }
+
+    fn user(&self, edit: impl FnOnce(&mut UserClaims)) -> (testkit::User, Creds) {
+        let u = testkit::User::new("alice");
+        let mut c = u.claims();
+        edit(&mut c);
+        let jwt = self.app.sign_user(&c);
+        let creds = u.creds(&jwt);
+        (u, creds)
+    }
+}
+
+#[test]
+fn go_server_accepts_testkit_jwts_and_refuses_as_recorded() {
+    let Some(bin) = go_server() else { return };
+    let w = World::new("jwt-go-login");
+    let go = Go::start(&bin, &w.conf(""));
+    let (_, good) = w.user(|_| {});
+    // The creds file round trips through its text form, as clients read it.
+    let good =
+        Creds::parse(&std::fs::read_to_string(w.write("alice.creds", &good.format())).unwrap())
+            .unwrap();
+    let mut replies = Vec::new();
+    replies.push(("good", login(go.addr, &good, true)));
+    replies.push(("unsigned", login(go.addr, &good, false)));
+    let (_, expired) = w.user(|c| c.claims.expires = unix_now() - 60);
+    replies.push(("expired", login(go.addr, &expired, true)));
+    let (_, bearer) = w.user(|c| c.nats.limits.bearer_token = true);
+    replies.push(("bearer", login(go.addr, &bearer, false)));
+    // Signed by a key the account does not list.
+    let rogue = nkeys::KeyPair::new_account();
+    let u = testkit::User::new("mallory");
+    let mut c = u.claims();
+    c.nats.issuer_account = w.app.public_key();
+    replies.push((
+        "wrong issuer",
+        login(go.addr, &u.creds(&testkit::encode(&c, &rogue)), true),
+    ));
+    replies.push((
+        "signing key",
+        login(go.addr, &u.creds(&testkit::encode(&c, &w.app_signer)), true),
+    ));
+    // Signed with another key than the user's own.
+    let other = testkit::User::new("x");
+    replies.push(("bad sig", login(go.addr, &other.creds(&good.jwt), true)));
+    let (_, ws_only) =
+        w.user(|c| c.nats.limits.allowed_connection_types = vec!["WEBSOCKET".into()]);
+    replies.push(("websocket only", login(go.addr, &ws_only, true)));
+    let (_, far) = w.user(|c| c.nats.limits.limits.src = vec!["10.0.0.0/8".into()]);
+    replies.push(("src", login(go.addr, &far, true)));
+    let stranger = testkit::Account::new("STRANGER");
+    let s = testkit::User::new("s");
+    replies.push((
+        "unknown account",
+        login(go.addr, &s.creds(&stranger.sign_user(&s.claims())), true),
+    ));
+    let expected = [
+        ("good", "PONG\r\n"),
+        ("unsigned", VIOLATION),
+        ("expired", VIOLATION),
+        ("bearer", "PONG\r\n"),
+        ("wrong issuer", VIOLATION),
+        ("signing key", "PONG\r\n"),
+        ("bad sig", VIOLATION),
+        ("websocket only", VIOLATION),
+        ("src", VIOLATION),
+        ("unknown account", VIOLATION),
+    ];
+    let got: Vec<(&str, &str)> = replies.iter().map(|(w, r)| (*w, r.as_str())).collect();
+    assert_eq!(got, expected);
+}
+
+/// Starts the Go server on `conf`: `None` once it is ready (then stopped), or its last line
+/// when it exits first.
+fn go_start_error(bin: &Path, conf: &Path) -> Option<String> {
+    let mut child = Command::new(bin)
+        .args(["-c", conf.to_str().unwrap(), "-a", "127.0.0.1", "-p", "-1"])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let r = BufReader::new(child.stderr.take().unwrap());
+    let mut last = None;
+    for l in r.lines().map_while(Result::ok) {
+        if l.contains("Server is ready") {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        last = Some(l);
+    }
+    let _ = child.wait();
+    last
+}
+
+/// What the Go server says when it starts on operator mode settings that `-t` accepts, and
+/// its refusals of accounts it cannot use and of a user JWT that expires while connected.
+#[test]
+fn go_start_up_and_account_refusals() {
+    let Some(bin) = go_server() else { return };
+    let w = World::new("jwt-go-start");
+    let op = w.write("op.jwt", &w.op.jwt());
+    let preload = |key: &str, jwt: &str| {
+        format!("operator: {op:?}\nresolver: MEMORY\nresolver_preload: {{ {key}: {jwt} }}\n")
+    };
+    let unknown = testkit::Account::new("U");
+    let mut sys_op = testkit::Operator::new("O2");
+    sys_op.claims.nats.system_account = w.sys.public_key();
+    let sys_op = w.write("op2.jwt", &sys_op.jwt());
+    let mut expired = w.app.claims();
+    expired.claims.expires = unix_now() - 10;
+    let expired = w.op.sign_account(&expired);
+    let cases = [
+        ("resolver: MEMORY\n".to_string(), None),
+        (format!("operator: {op:?}\n"), Some("nats-server: could not fetch <\"/accounts/\">: Get \"/accounts/\": unsupported protocol scheme \"\"")),
+        (format!("operator: {op:?}\nresolver: MEMORY\nauthorization {{ users: [ {{user: a, password: b}} ] }}\n"), Some("nats-server: operators do not allow users to be configured directly")),
+        (format!("operator: {op:?}\nresolver: MEMORY\naccounts {{ A {{ }} }}\n"), Some("nats-server: operators do not allow Accounts to be configured directly")),
+        (format!("operator: {op:?}\nresolver: MEMORY\nno_auth_user: a\n"), Some("nats-server: no_auth_user not compatible with Trusted Operator")),
+        (format!("operator: {op:?}\nresolver: MEMORY\nsystem_account: SYS\n"), Some("nats-server: error resolving system account: will only fetch valid account keys")),
+        (format!("operator: {op:?}\nresolver: MEMORY\nsystem_account: {}\n", unknown.public_key()), Some("nats-server: error resolving system account: account missing")),
+        (format!("operator: {sys_op:?}\nresolver: MEMORY\n"), Some("nats-server: error resolving system account: account missing")),
+        (std::fs::read_to_string(w.conf("")).unwrap(), None),
+        (preload(&w.app.public_key(), &expired), None),
+        (preload(&w.app.public_key(), &testkit::Operator::new("X").sign_account(&w.app.claims())), None),
+    ];
+    for (text, want) in cases {
+        let conf = w.write("case.conf", &text);
+        assert_eq!(go_check(&bin, &conf).0, 0, "{text}");
+        assert_eq!(go_start_error(&bin, &conf).as_deref(), want, "{text}");
+    }
+    // Accounts stored under another key than their own, expired, or signed by an operator
+    // not trusted let no user in.
+    let (_, u) = w.user(|_| {});
+    let other = testkit::Operator::new("X").sign_account(&w.app.claims());
+    let app_jwt = w.op.sign_account(&w.app.claims());
+    for conf in [
+        preload(&w.sys.public_key(), &app_jwt),
+        preload(&w.app.public_key(), &expired),
+        preload(&w.app.public_key(), &other),
+    ] {
+        let go = Go::start(&bin, &w.write("case.conf", &conf));
+        assert_eq!(login(go.addr, &u, true), VIOLATION, "{conf}");
+    }
+    // A user JWT that expires while connected.
+    let go = Go::start(&bin, &w.conf(""));
+    let (_, soon) = w.user(|c| c.claims.expires = unix_now() + 2);
+    let mut c = Raw::connect(go.addr);
+    let sig = soon.sign_nonce(&nonce(&c));
+    let connect = format!(
+        "CONNECT {{\"verbose\":false,\"pedantic\":false,\"jwt\":\"{}\",\"sig\":\"{sig}\"}}\r\nPING\r\n",
+        soon.jwt
+    );
+    c.send(connect.as_bytes());
+    assert_eq!(c.line(), "PONG\r\n");
+    assert_eq!(c.read_to_close(), b"-ERR 'User Authentication Expired'\r\n");
+}
+
+#[test]
+fn go_configuration_errors() {
+    let Some(bin) = go_server() else { return };
+    let w = World::new("jwt-go-conf");
+    let cases = [
+        ("missing operator file", "operator: /nonexistent/op.jwt\n".to_string()),
+        ("bad operator jwt", format!("operator: {:?}\n", w.write("bad.jwt", "not a jwt"))),
+        ("resolver without operator", "resolver: MEMORY\n".to_string()),
+        ("operator without resolver", format!("operator: {:?}\n", w.write("op2.jwt", &w.op.jwt()))),
+        ("preload not a map", format!("operator: {:?}\nresolver: MEMORY\nresolver_preload: 1\n", w.write("op3.jwt", &w.op.jwt()))),
+        ("preload bad jwt", format!("operator: {:?}\nresolver: MEMORY\nresolver_preload: {{ {}: abc }}\n", w.write("op4.jwt", &w.op.jwt()), w.app.public_key())),
+        ("preload key mismatch", format!("operator: {:?}\nresolver: MEMORY\nresolver_preload: {{ {}: {} }}\n", w.write("op5.jwt", &w.op.jwt()), w.sys.public_key(), w.op.sign_account(&w.app.claims()))),
+        ("preload user jwt", format!("operator: {:?}\nresolver: MEMORY\nresolver_preload: {{ {}: {} }}\n", w.write("op6.jwt", &w.op.jwt()), w.app.public_key(), w.app.sign_user(&testkit::User::new("u").claims()))),
+        ("bad resolver", format!("operator: {:?}\nresolver: FOO\n", w.write("op7.jwt", &w.op.jwt()))),
+        ("resolver number", format!("operator: {:?}\nresolver: 1\n", w.write("op8.jwt", &w.op.jwt()))),
+        ("users in operator mode", format!("operator: {:?}\nresolver: MEMORY\nauthorization {{ users: [ {{user: a, password: b}} ] }}\n", w.write("op9.jwt", &w.op.jwt()))),
+        ("accounts in operator mode", format!("operator: {:?}\nresolver: MEMORY\naccounts {{ A {{ users: [ {{user: a, password: b}} ] }} }}\n", w.write("op10.jwt", &w.op.jwt()))),
+        ("inline operator jwt", format!("operator: {}\nresolver: MEMORY\n", w.op.jwt())),
+        ("operator list", format!("operator: [{:?}]\nresolver: MEMORY\n", w.write("op11.jwt", &w.op.jwt()))),
+        ("operator number", "operator: 1\nresolver: MEMORY\n".to_string()),
+        ("account jwt as operator", format!("operator: {:?}\nresolver: MEMORY\n", w.write("acc.jwt", &w.op.sign_account(&w.app.claims())))),
+        ("system account unknown", format!("operator: {:?}\nresolver: MEMORY\nsystem_account: {}\n", w.write("op12.jwt", &w.op.jwt()), w.app.public_key())),
+        ("system account number", format!("operator: {:?}\nresolver: MEMORY\nsystem_account: 1\n", w.write("op13.jwt", &w.op.jwt()))),
+        ("no_auth_user in operator mode", format!("operator: {:?}\nresolver: MEMORY\nno_auth_user: a\n", w.write("op14.jwt", &w.op.jwt()))),
+        ("token in operator mode", format!("operator: {:?}\nresolver: MEMORY\nauthorization {{ token: abc }}\n", w.write("op15.jwt", &w.op.jwt()))),
+    ];
+    // `-t` only reads the file: operator mode's own checks wait for the start (above).
+    let expected = [
+        ("missing operator file", Some("1:0: error parsing operator JWT: open /nonexistent/op.jwt: no such file or directory")),
+        ("bad operator jwt", Some("1:0: error parsing operator JWT: expected 3 chunks")),
+        ("resolver without operator", None),
+        ("operator without resolver", None),
+        ("preload not a map", Some("3:1: preload should be a map of account_public_key:account_jwt")),
+        ("preload bad jwt", Some("3:21: invalid account JWT")),
+        ("preload key mismatch", None),
+        ("preload user jwt", Some("3:21: invalid account JWT")),
+        ("bad resolver", Some("2:1: error parsing account resolver, should be MEM or  URL(\"url\") or a map containing dir and type state=[FULL|CACHE])")),
+        ("resolver number", Some("2:1: error parsing operator resolver, wrong type int64")),
+        ("users in operator mode", None),
+        ("accounts in operator mode", None),
+        ("inline operator jwt", None),
+        ("operator list", None),
+        ("operator number", Some("1:0: error parsing operators: unsupported type int64")),
+        ("account jwt as operator", Some("1:0: error parsing operator JWT: not operator claim")),
+        ("system account unknown", None),
+        ("system account number", Some("3:1: system account name must be a string")),
+        ("no_auth_user in operator mode", None),
+        ("token in operator mode", None),
+    ];
+    assert_eq!(cases.len(), expected.len());
+    for ((what, text), (name, want)) in cases.into_iter().zip(expected) {
+        assert_eq!(what, name);
+        let conf = w.write("case.conf", &text);
+        let (code, err) = go_check(&bin, &conf);
+        match want {
+            None => assert_eq!(code, 0, "{what}: {err}"),
+            Some(msg) => {
+                assert_eq!(code, 1, "{what}");
+                assert_eq!(
+                    err,
+                    format!("nats-server: {}:{msg}\n\n", conf.display()),
+                    "{what}"
+                );
+            }
+        }
+    }
+}
