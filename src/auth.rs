@@ -3,11 +3,15 @@
 //! as bcrypt hashes; `no_auth_user` for clients that present nothing. A user's permissions
 //! are compiled once here and shared by its connections.
 
+use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::accounts::{AccountId, Accounts, GLOBAL};
 use crate::config::AuthConfig;
 use crate::conn::ConnectMsg;
+use crate::jwt::trust::{ConnectionType, Now, Presented, Trust};
 use crate::permissions::UserPermissions;
 use crate::transport::cert::CertSubject;
 
@@ -23,8 +27,28 @@ pub enum Login {
         name: String,
         account: AccountId,
         permissions: Option<Arc<UserPermissions>>,
+        limits: UserLimits,
     },
     Refused,
+}
+
+/// What a user JWT and its account JWT limit a connection to; nothing for other logins.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UserLimits {
+    /// Most subscriptions; the server's `max_subscriptions` applies too.
+    pub max_subs: Option<usize>,
+    /// Largest payload; the server's `max_payload` applies too.
+    pub max_payload: Option<usize>,
+    /// When the login runs out: the connection is then closed with
+    /// `User Authentication Expired`.
+    pub expires_in: Option<Duration>,
+}
+
+/// Operator mode: the trusted operators and account JWTs, and the numbers of those accounts.
+#[derive(Debug)]
+struct Operator {
+    trust: Trust,
+    accounts: HashMap<String, AccountId>,
 }
 
 /// True for the bcrypt hash forms the Go server accepts as passwords (`isBcrypt`).
@@ -95,6 +119,7 @@ impl Credential {
             name: self.name.clone(),
             account: self.account,
             permissions: self.permissions.clone(),
+            limits: UserLimits::default(),
         }
     }
 }
@@ -107,6 +132,7 @@ pub struct Authenticator {
     /// Nkey users: `name` is the public key, `password` unused.
     nkeys: Vec<Credential>,
     no_auth_user: Option<String>,
+    operator: Option<Operator>,
 }
 
 impl Authenticator {
@@ -141,12 +167,76 @@ impl Authenticator {
                 })
                 .collect(),
             no_auth_user: cfg.no_auth_user.clone(),
+            operator: None,
         }
     }
 
-    /// Whether INFO carries a nonce for nkey users to sign (`nonceRequired`).
+    /// In operator mode (`trust` given), clients log in with user JWTs of the accounts
+    /// `trust` knows, which `accounts` numbers by public key.
+    pub fn with_operator(mut self, trust: Option<Trust>, accounts: &Accounts) -> Authenticator {
+        self.operator = trust.map(|trust| Operator {
+            trust,
+            accounts: accounts
+                .iter()
+                .map(|(id, a)| (a.name.clone(), id))
+                .collect(),
+        });
+        self
+    }
+
+    /// Whether clients log in with user JWTs.
+    pub fn operator_mode(&self) -> bool {
+        self.operator.is_some()
+    }
+
+    /// Whether INFO carries a nonce for nkey users or user JWTs to sign (`nonceRequired`).
     pub fn nonce_required(&self) -> bool {
-        !self.nkeys.is_empty()
+        !self.nkeys.is_empty() || self.operator.is_some()
+    }
+
+    /// Checks a CONNECT's user JWT in operator mode: signed by an account the resolver
+    /// knows, its `sig` over this connection's nonce, and the JWT's own conditions (where
+    /// from, how, when). Refusals are logged with Go's debug reason.
+    pub fn check_jwt(
+        &self,
+        m: &ConnectMsg,
+        nonce: Option<&str>,
+        ip: IpAddr,
+        websocket: bool,
+    ) -> Login {
+        let Some(op) = &self.operator else {
+            return Login::Refused;
+        };
+        let presented = Presented {
+            jwt: m.jwt.as_deref(),
+            sig: m.sig.as_deref(),
+            nonce,
+            kind: if websocket {
+                ConnectionType::Websocket
+            } else {
+                ConnectionType::Standard
+            },
+            ip: Some(ip),
+        };
+        match op.trust.login(&presented, &Now::system()) {
+            Ok(l) => match op.accounts.get(&l.account) {
+                Some(&account) => Login::User {
+                    name: l.user,
+                    account,
+                    permissions: l.permissions.map(|p| Arc::new(UserPermissions::new(&p))),
+                    limits: UserLimits {
+                        max_subs: l.max_subs,
+                        max_payload: l.max_payload,
+                        expires_in: l.expires_in,
+                    },
+                },
+                None => Login::Refused,
+            },
+            Err(why) => {
+                crate::log_at!(Debug, "{why}");
+                Login::Refused
+            }
+        }
     }
 
     /// The login of a client that presents no credentials: `no_auth_user`, when it names a
@@ -186,6 +276,7 @@ impl Authenticator {
                     name: String::new(),
                     account: GLOBAL,
                     permissions: None,
+                    limits: UserLimits::default(),
                 },
                 _ => Login::Refused,
             };

@@ -149,6 +149,12 @@ impl Config {
             (None, None) => DEFAULT_AUTH_TIMEOUT,
         }
     }
+
+    /// Whether clients must authenticate (INFO `auth_required`): configured credentials, or
+    /// operator mode, where every client presents a user JWT.
+    pub fn auth_required(&self) -> bool {
+        self.auth.required() || self.operator.enabled()
+    }
 }
 
 impl Default for Config {

@@ -49,6 +49,16 @@ pub struct Transports {
     pub ws_port: u16,
 }
 
+/// The accounts of `cfg`, numbered after `previous`: the configured ones, or in operator
+/// mode those of the account JWTs the resolver knows.
+fn accounts(cfg: &Config, previous: Option<&Accounts>) -> Result<Accounts, String> {
+    if cfg.operator.enabled() {
+        Accounts::new_lenient(&crate::accounts::operator::configs(&cfg.operator), previous)
+    } else {
+        Accounts::new(&cfg.accounts, previous)
+    }
+}
+
 /// What a reloaded server shares with the one it replaces.
 #[derive(Debug, Default)]
 struct Shared {
@@ -67,7 +77,7 @@ impl Server {
         port: u16,
         transports: Transports,
     ) -> Result<Server, String> {
-        let accounts = Accounts::new(&cfg.accounts, None)?;
+        let accounts = accounts(&cfg, None)?;
         Ok(Server::with_shared(
             cfg,
             server_id,
@@ -99,7 +109,7 @@ impl Server {
             port,
             cfg.max_payload,
             Security {
-                auth_required: cfg.auth.required(),
+                auth_required: cfg.auth_required(),
                 tls_required: client_wrap.is_some(),
                 tls_verify: cfg.tls.as_ref().is_some_and(|t| t.verifies_clients()),
             },
@@ -116,11 +126,14 @@ impl Server {
             ws_port,
             cfg.max_payload,
             Security {
-                auth_required: cfg.auth.required(),
+                auth_required: cfg.auth_required(),
                 ..Security::default()
             },
         );
-        let auth = Authenticator::new(&cfg.auth, &accounts);
+        let auth = Authenticator::new(&cfg.auth, &accounts).with_operator(
+            cfg.operator.enabled().then(|| cfg.operator.trust()),
+            &accounts,
+        );
         Server {
             auth,
             accounts,
@@ -144,7 +157,7 @@ impl Server {
     /// for the connections accepted from now on (Go's `tlsOption`).
     pub fn reloaded(&self, cfg: Config) -> Result<Server, String> {
         let client = cfg.tls.as_ref().map(Wrapping::client).transpose()?;
-        let accounts = Accounts::new(&cfg.accounts, Some(&self.accounts))?;
+        let accounts = accounts(&cfg, Some(&self.accounts))?;
         Ok(Server::with_shared(
             cfg,
             self.server_id.clone(),

@@ -5,6 +5,7 @@
 //! Accounts are numbered once per configuration; a reload keeps the number of every account
 //! it still has, so subscriptions and connections stay where they are.
 
+pub mod operator;
 mod replies;
 mod transform;
 
@@ -164,6 +165,26 @@ impl Accounts {
     /// The accounts of a configuration, numbered after `previous` (the running ones) so a
     /// reload keeps every account's number. Errors are worded as the Go server's.
     pub fn new(cfgs: &[AccountConfig], previous: Option<&Accounts>) -> Result<Accounts, String> {
+        Accounts::build(cfgs, previous, |e| Err(e))
+    }
+
+    /// The same, for accounts from JWTs: an import that cannot be made is left out and
+    /// logged, as Go does for account claims, instead of failing.
+    pub fn new_lenient(
+        cfgs: &[AccountConfig],
+        previous: Option<&Accounts>,
+    ) -> Result<Accounts, String> {
+        Accounts::build(cfgs, previous, |e| {
+            crate::log_at!(Warn, "{e}");
+            Ok(())
+        })
+    }
+
+    fn build(
+        cfgs: &[AccountConfig],
+        previous: Option<&Accounts>,
+        on_bad_import: impl Fn(String) -> Result<(), String>,
+    ) -> Result<Accounts, String> {
         let mut names: Vec<String> = match previous {
             Some(p) => p.list.iter().map(|a| a.name.clone()).collect(),
             None => vec![GLOBAL_ACCOUNT.to_string()],
@@ -181,89 +202,105 @@ impl Accounts {
             .enumerate()
             .map(|(i, n)| (n.clone(), i as AccountId))
             .collect();
-        let mut list: Vec<Account> = names
-            .into_iter()
-            .map(|name| Account {
-                name,
-                ..Account::default()
-            })
-            .collect();
+        let mut accounts = Accounts {
+            list: names
+                .into_iter()
+                .map(|name| Account {
+                    name,
+                    ..Account::default()
+                })
+                .collect(),
+            by_name,
+        };
         let configs: HashMap<&str, &AccountConfig> =
             cfgs.iter().map(|c| (c.name.as_str(), c)).collect();
         for c in cfgs {
-            let importer = by_name[&c.name];
             for im in &c.imports {
-                let word = im.kind.word();
-                let Some(&exporter) = by_name
-                    .get(&im.account)
-                    .filter(|_| configs.contains_key(im.account.as_str()))
-                else {
-                    return Err(format!(
-                        "{} account not defined for {word} import",
-                        go_quote(im.account.as_bytes())
-                    ));
-                };
-                let quoted = go_quote(im.subject.as_bytes());
-                if !authorized(configs[im.account.as_str()], im, &c.name) {
-                    return Err(format!(
-                        "Error adding {word} import {quoted}: {word} import not authorized"
-                    ));
-                }
-                match im.kind {
-                    ExportKind::Stream => {
-                        let transform = match &im.to {
-                            Some(to) if *to != im.subject => {
-                                Some(Transform::new(&im.subject, to, true).map_err(|e| {
-                                    format!(
-                                        "Error adding stream import {quoted}: failed to create mapping transform for stream import subject from {quoted} to {}: {e}",
-                                        go_quote(to.as_bytes())
-                                    )
-                                })?)
-                            }
-                            _ => None,
-                        };
-                        list[usize::from(exporter)]
-                            .stream_imports
-                            .push(StreamImport {
-                                importer,
-                                subject: im.subject.clone().into_bytes(),
-                                transform,
-                            });
-                    }
-                    ExportKind::Service => {
-                        let local = im.to.clone().unwrap_or_else(|| im.subject.clone());
-                        let transform = if local == im.subject {
-                            None
-                        } else {
-                            Some(Transform::new(&local, &im.subject, false).map_err(|e| {
-                                format!(
-                                    "Error adding service import {quoted}: failed to create mapping transform for service import subject from {} to {quoted}: {e}",
-                                    go_quote(local.as_bytes())
-                                )
-                            })?)
-                        };
-                        let response = configs[im.account.as_str()]
-                            .exports
-                            .iter()
-                            .find(|e| {
-                                e.kind == ExportKind::Service
-                                    && is_subset_match(im.subject.as_bytes(), e.subject.as_bytes())
-                            })
-                            .map_or(ResponseType::Singleton, |e| e.response);
-                        list[usize::from(importer)]
-                            .service_imports
-                            .push(ServiceImport {
-                                exporter,
-                                local: local.into_bytes(),
-                                transform,
-                                response,
-                            });
-                        list[usize::from(exporter)].answers_imports = true;
-                    }
+                if let Err(e) = accounts.add_import(&configs, &c.name, im) {
+                    on_bad_import(e)?;
                 }
             }
         }
-        Ok(Accounts { list, by_name })
+        Ok(accounts)
+    }
+
+    /// Records `importer`'s import `im`, where routing needs it.
+    fn add_import(
+        &mut self,
+        configs: &HashMap<&str, &AccountConfig>,
+        importer_name: &str,
+        im: &ImportConfig,
+    ) -> Result<(), String> {
+        let importer = self.by_name[importer_name];
+        let word = im.kind.word();
+        let (Some(&exporter), Some(exporter_cfg)) = (
+            self.by_name.get(&im.account),
+            configs.get(im.account.as_str()),
+        ) else {
+            return Err(format!(
+                "{} account not defined for {word} import",
+                go_quote(im.account.as_bytes())
+            ));
+        };
+        let quoted = go_quote(im.subject.as_bytes());
+        if !authorized(exporter_cfg, im, importer_name) {
+            return Err(format!(
+                "Error adding {word} import {quoted}: {word} import not authorized"
+            ));
+        }
+        match im.kind {
+            ExportKind::Stream => {
+                let transform = match &im.to {
+                    Some(to) if *to != im.subject => {
+                        Some(Transform::new(&im.subject, to, true).map_err(|e| {
+                            format!(
+                                "Error adding stream import {quoted}: failed to create mapping transform for stream import subject from {quoted} to {}: {e}",
+                                go_quote(to.as_bytes())
+                            )
+                        })?)
+                    }
+                    _ => None,
+                };
+                self.list[usize::from(exporter)]
+                    .stream_imports
+                    .push(StreamImport {
+                        importer,
+                        subject: im.subject.clone().into_bytes(),
+                        transform,
+                    });
+            }
+            ExportKind::Service => {
+                let local = im.to.clone().unwrap_or_else(|| im.subject.clone());
+                let transform = if local == im.subject {
+                    None
+                } else {
+                    Some(Transform::new(&local, &im.subject, false).map_err(|e| {
+                        format!(
+                            "Error adding service import {quoted}: failed to create mapping transform for service import subject from {} to {quoted}: {e}",
+                            go_quote(local.as_bytes())
+                        )
+                    })?)
+                };
+                let response = exporter_cfg
+                    .exports
+                    .iter()
+                    .find(|e| {
+                        e.kind == ExportKind::Service
+                            && is_subset_match(im.subject.as_bytes(), e.subject.as_bytes())
+                    })
+                    .map_or(ResponseType::Singleton, |e| e.response);
+                self.list[usize::from(importer)]
+                    .service_imports
+                    .push(ServiceImport {
+                        exporter,
+                        local: local.into_bytes(),
+                        transform,
+                        response,
+                    });
+                self.list[usize::from(exporter)].answers_imports = true;
+            }
+        }
+        Ok(())
     }
 
     pub fn id(&self, name: &str) -> Option<AccountId> {

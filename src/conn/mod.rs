@@ -10,6 +10,7 @@ use bytes::Bytes;
 use serde::Deserialize;
 
 use crate::accounts::{AccountId, GLOBAL};
+use crate::auth::UserLimits;
 use crate::permissions::ConnPermissions;
 use crate::proto::Parser;
 pub use outbound::Outbound;
@@ -166,6 +167,8 @@ pub enum CloseReason {
     WriteError,
     ServerShutdown,
     TlsHandshakeError,
+    /// The user JWT ran out while connected.
+    AuthenticationExpired,
 }
 
 impl CloseReason {
@@ -188,6 +191,7 @@ impl CloseReason {
             CloseReason::WriteError => "Write Error",
             CloseReason::ServerShutdown => "Server Shutdown",
             CloseReason::TlsHandshakeError => "TLS Handshake Failure",
+            CloseReason::AuthenticationExpired => "Authentication Expired",
         }
     }
 }
@@ -215,6 +219,10 @@ pub struct Conn {
     pub user: String,
     /// The account it is in: whose subjects it publishes and subscribes to.
     pub account: AccountId,
+    /// Its user JWT's limits, within the server's.
+    pub limits: UserLimits,
+    /// When its login runs out (user JWT expiry).
+    pub expires: Option<Instant>,
     /// The challenge its INFO carried, when nkey users exist.
     pub nonce: Option<String>,
     /// Its user's permissions; `None` when the user may do anything, which keeps permission
@@ -280,6 +288,8 @@ impl Conn {
             auth_pending,
             user: String::new(),
             account: GLOBAL,
+            limits: UserLimits::default(),
+            expires: None,
             nonce: None,
             perms: None,
             created: now,

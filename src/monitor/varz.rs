@@ -134,7 +134,7 @@ pub(super) fn varz(ctx: &Context, _: &Request) -> Response {
         "port": server.port,
     });
     let m = v.as_object_mut().expect("an object");
-    if cfg.auth.required() {
+    if cfg.auth_required() {
         m.insert("auth_required".into(), Value::Bool(true));
     }
     if let Some(tls) = &cfg.tls {

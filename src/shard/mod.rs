@@ -177,7 +177,7 @@ impl Shard {
             self.server.cfg.max_control_line,
             self.now,
             first_ping,
-            self.server.cfg.auth.required(),
+            self.server.cfg.auth_required(),
         );
         let id = self.conns.insert(conn);
         // Each connection gets its own nonce, so a signature cannot be replayed elsewhere.
@@ -447,12 +447,17 @@ impl Shard {
         let mut slow = Vec::new();
         let mut ping = Vec::new();
         let mut auth_late = Vec::new();
+        let mut expired = Vec::new();
         for (id, c) in self.conns.iter_mut() {
             if c.closing.is_some() {
                 continue;
             }
             if c.auth_pending && now.duration_since(c.auth_from) >= auth_timeout {
                 auth_late.push(id);
+                continue;
+            }
+            if c.expires.is_some_and(|e| now >= e) {
+                expired.push(id);
                 continue;
             }
             if let Some(since) = c.out.write_since {
@@ -486,6 +491,15 @@ impl Shard {
             self.begin_close(
                 id,
                 CloseReason::AuthenticationTimeout,
+                Closing::AfterFlush,
+                true,
+            );
+        }
+        for id in expired {
+            self.send_err(id, "User Authentication Expired");
+            self.begin_close(
+                id,
+                CloseReason::AuthenticationExpired,
                 Closing::AfterFlush,
                 true,
             );

@@ -6,7 +6,7 @@ use bytes::Bytes;
 
 use super::{ConnId, Shard, Sub};
 use crate::accounts::AccountId;
-use crate::auth::Login;
+use crate::auth::{Login, UserLimits};
 use crate::conn::{CloseReason, Closing, ConnectMsg};
 use crate::log_at;
 use crate::permissions::{self, ConnPermissions, UserPermissions, SYSTEM_QUEUE};
@@ -44,11 +44,15 @@ impl ConnCtx<'_> {
         name: String,
         account: AccountId,
         permissions: Option<Arc<UserPermissions>>,
+        limits: UserLimits,
     ) {
+        let now = self.shard.now;
         let c = &mut self.shard.conns[self.id];
         c.auth_pending = false;
         c.user = name;
         c.account = account;
+        c.limits = limits;
+        c.expires = limits.expires_in.map(|d| now + d);
         c.perms = permissions.map(|p| Box::new(ConnPermissions::new(p)));
     }
 
@@ -62,9 +66,10 @@ impl ConnCtx<'_> {
             name,
             account,
             permissions,
+            limits,
         }) = self.shard.server.auth.no_auth_login()
         {
-            self.log_in(name, account, permissions);
+            self.log_in(name, account, permissions, limits);
             self.shard.conns[self.id].connect_received = true;
             return Ok(());
         }
@@ -140,7 +145,8 @@ impl Handler for ConnCtx<'_> {
                     name,
                     account,
                     permissions,
-                } => self.log_in(name, account, permissions),
+                    limits,
+                } => self.log_in(name, account, permissions, limits),
                 Login::Refused => {
                     return Err(self.fail(
                         Some("Authorization Violation"),
@@ -202,7 +208,13 @@ impl Handler for ConnCtx<'_> {
         if args.header_len.is_some() && !c.opts.headers {
             return Err(self.fail(None, CloseReason::ProtocolViolation));
         }
-        if args.total_len > self.shard.server.cfg.max_payload {
+        let max_payload = c
+            .limits
+            .max_payload
+            .map_or(self.shard.server.cfg.max_payload, |m| {
+                m.min(self.shard.server.cfg.max_payload)
+            });
+        if args.total_len > max_payload {
             return Err(self.fail(Some("Maximum Payload Violation"), CloseReason::MaxPayload));
         }
         if c.opts.pedantic && !subject::is_valid_literal(args.subject) {
@@ -256,9 +268,12 @@ impl Handler for ConnCtx<'_> {
             return Ok(Flow::Continue);
         }
         let shard = &mut *self.shard;
-        let max_subs = shard.server.cfg.max_subscriptions;
         let c = &shard.conns[self.id];
-        if max_subs > 0 && c.subs.len() >= max_subs {
+        let max_subs = match (shard.server.cfg.max_subscriptions, c.limits.max_subs) {
+            (0, user) => user,
+            (server, user) => Some(user.map_or(server, |u| u.min(server))),
+        };
+        if max_subs.is_some_and(|m| c.subs.len() >= m) {
             shard.send_err(self.id, "maximum subscriptions exceeded");
             return Ok(Flow::Continue);
         }
@@ -364,7 +379,9 @@ impl Shard {
     pub(super) fn authenticate(&self, id: ConnId, m: &ConnectMsg) -> Login {
         let c = &self.conns[id];
         let auth = &self.server.auth;
-        if self.server.maps_cert_users(c.websocket) {
+        if auth.operator_mode() {
+            auth.check_jwt(m, c.nonce.as_deref(), c.peer.ip(), c.websocket)
+        } else if self.server.maps_cert_users(c.websocket) {
             auth.check_mapped(m, c.nonce.as_deref(), c.cert.as_deref())
         } else {
             auth.check(m, c.nonce.as_deref())

@@ -388,7 +388,8 @@ fn ws_close_status(reason: CloseReason) -> u16 {
         | SlowConsumerPendingBytes
         | SlowConsumerWriteDeadline
         | MaxConnections
-        | MaxControlLine => 1008,
+        | MaxControlLine
+        | AuthenticationExpired => 1008,
         TlsHandshakeError => 1015,
         ParseError | ProtocolViolation | BadClientProtocol => 1002,
         MaxPayload => 1009,

@@ -1,7 +1,8 @@
-//! Operator mode against the Go server: JWTs and `.creds` made by `riptide::jwt::testkit` are
-//! accepted by nats-server 2.15.1 (`operator`, `resolver: MEMORY`, `resolver_preload`), its
-//! refusals and configuration errors are recorded here, and Riptide's decoder reads the JWTs
-//! of the Go server's own test suite. The Go tests run only where the Go binary is found
+//! Operator mode, Riptide and the Go server side by side: JWTs and `.creds` made by
+//! `riptide::jwt::testkit` are accepted by nats-server 2.15.1 (`operator`, `resolver: MEMORY`,
+//! `resolver_preload`), its refusals and configuration errors are recorded here and Riptide
+//! gives the same answers to the same logins; JWT accounts, imports and limits work over
+//! real sockets and with async-nats `.creds`. The Go tests run only where the Go binary is found
 //! (`.venv/bin/nats-server`, as `tests/oracle` installs it, or `$NATS_SERVER`).
 
 mod common;
@@ -169,23 +170,34 @@ impl World {
     }
 }
 
-#[test]
-fn go_server_accepts_testkit_jwts_and_refuses_as_recorded() {
-    let Some(bin) = go_server() else { return };
-    let w = World::new("jwt-go-login");
-    let go = Go::start(&bin, &w.conf(""));
+/// What nats-server 2.15.1 answers each login of [`login_cases`] with.
+const LOGIN_EXPECTED: [(&str, &str); 10] = [
+    ("good", "PONG\r\n"),
+    ("unsigned", VIOLATION),
+    ("expired", VIOLATION),
+    ("bearer", "PONG\r\n"),
+    ("wrong issuer", VIOLATION),
+    ("signing key", "PONG\r\n"),
+    ("bad sig", VIOLATION),
+    ("websocket only", VIOLATION),
+    ("src", VIOLATION),
+    ("unknown account", VIOLATION),
+];
+
+/// Logs in to the server at `addr` with good and bad user JWTs of `w`; the replies.
+fn login_cases(addr: SocketAddr, w: &World) -> Vec<(&'static str, String)> {
     let (_, good) = w.user(|_| {});
     // The creds file round trips through its text form, as clients read it.
     let good =
         Creds::parse(&std::fs::read_to_string(w.write("alice.creds", &good.format())).unwrap())
             .unwrap();
     let mut replies = Vec::new();
-    replies.push(("good", login(go.addr, &good, true)));
-    replies.push(("unsigned", login(go.addr, &good, false)));
+    replies.push(("good", login(addr, &good, true)));
+    replies.push(("unsigned", login(addr, &good, false)));
     let (_, expired) = w.user(|c| c.claims.expires = unix_now() - 60);
-    replies.push(("expired", login(go.addr, &expired, true)));
+    replies.push(("expired", login(addr, &expired, true)));
     let (_, bearer) = w.user(|c| c.nats.limits.bearer_token = true);
-    replies.push(("bearer", login(go.addr, &bearer, false)));
+    replies.push(("bearer", login(addr, &bearer, false)));
     // Signed by a key the account does not list.
     let rogue = nkeys::KeyPair::new_account();
     let u = testkit::User::new("mallory");
@@ -193,40 +205,149 @@ fn go_server_accepts_testkit_jwts_and_refuses_as_recorded() {
     c.nats.issuer_account = w.app.public_key();
     replies.push((
         "wrong issuer",
-        login(go.addr, &u.creds(&testkit::encode(&c, &rogue)), true),
+        login(addr, &u.creds(&testkit::encode(&c, &rogue)), true),
     ));
     replies.push((
         "signing key",
-        login(go.addr, &u.creds(&testkit::encode(&c, &w.app_signer)), true),
+        login(addr, &u.creds(&testkit::encode(&c, &w.app_signer)), true),
     ));
     // Signed with another key than the user's own.
     let other = testkit::User::new("x");
-    replies.push(("bad sig", login(go.addr, &other.creds(&good.jwt), true)));
+    replies.push(("bad sig", login(addr, &other.creds(&good.jwt), true)));
     let (_, ws_only) =
         w.user(|c| c.nats.limits.allowed_connection_types = vec!["WEBSOCKET".into()]);
-    replies.push(("websocket only", login(go.addr, &ws_only, true)));
+    replies.push(("websocket only", login(addr, &ws_only, true)));
     let (_, far) = w.user(|c| c.nats.limits.limits.src = vec!["10.0.0.0/8".into()]);
-    replies.push(("src", login(go.addr, &far, true)));
+    replies.push(("src", login(addr, &far, true)));
     let stranger = testkit::Account::new("STRANGER");
     let s = testkit::User::new("s");
     replies.push((
         "unknown account",
-        login(go.addr, &s.creds(&stranger.sign_user(&s.claims())), true),
+        login(addr, &s.creds(&stranger.sign_user(&s.claims())), true),
     ));
-    let expected = [
-        ("good", "PONG\r\n"),
-        ("unsigned", VIOLATION),
-        ("expired", VIOLATION),
-        ("bearer", "PONG\r\n"),
-        ("wrong issuer", VIOLATION),
-        ("signing key", "PONG\r\n"),
-        ("bad sig", VIOLATION),
-        ("websocket only", VIOLATION),
-        ("src", VIOLATION),
-        ("unknown account", VIOLATION),
-    ];
-    let got: Vec<(&str, &str)> = replies.iter().map(|(w, r)| (*w, r.as_str())).collect();
-    assert_eq!(got, expected);
+    replies
+}
+
+fn assert_login_replies(got: &[(&str, String)]) {
+    let got: Vec<(&str, &str)> = got.iter().map(|(w, r)| (*w, r.as_str())).collect();
+    assert_eq!(got, LOGIN_EXPECTED);
+}
+
+#[test]
+fn go_server_accepts_testkit_jwts_and_refuses_as_recorded() {
+    let Some(bin) = go_server() else { return };
+    let w = World::new("jwt-go-login");
+    let go = Go::start(&bin, &w.conf(""));
+    assert_login_replies(&login_cases(go.addr, &w));
+}
+
+/// Riptide on the same configuration file.
+fn riptide(conf: &Path) -> riptide::runtime::Running {
+    let mut cfg = common::config(2);
+    riptide::config_file::load(conf, &mut cfg, false).expect("configuration loads");
+    common::start_with(cfg)
+}
+
+#[test]
+fn riptide_answers_the_logins_as_go_does() {
+    let w = World::new("jwt-riptide-login");
+    let srv = riptide(&w.conf(""));
+    assert_login_replies(&login_cases(srv.addr, &w));
+}
+
+/// Logs in with `creds`, protocol 1; returns the connection and its async INFO.
+fn session(addr: SocketAddr, creds: &Creds) -> (Raw, serde_json::Value) {
+    let mut c = Raw::connect(addr);
+    let sig = creds.sign_nonce(&nonce(&c));
+    c.send(
+        format!(
+            "CONNECT {{\"verbose\":false,\"protocol\":1,\"jwt\":\"{}\",\"sig\":\"{sig}\"}}\r\nPING\r\n",
+            creds.jwt
+        )
+        .as_bytes(),
+    );
+    assert_eq!(c.line(), "PONG\r\n");
+    let info = c.line();
+    let v = serde_json::from_str(info.trim_start_matches("INFO ").trim()).unwrap();
+    (c, v)
+}
+
+#[test]
+fn jwt_accounts_are_isolated_and_share_what_their_claims_export() {
+    let mut w = World::new("jwt-riptide-accounts");
+    w.app
+        .claims
+        .nats
+        .exports
+        .push(riptide::jwt::claims::Export {
+            subject: "events.>".into(),
+            ..Default::default()
+        });
+    w.sys
+        .claims
+        .nats
+        .imports
+        .push(riptide::jwt::claims::Import {
+            subject: "events.>".into(),
+            account: w.app.public_key(),
+            local_subject: "app.events.>".into(),
+            ..Default::default()
+        });
+    let srv = riptide(&w.conf(""));
+    let (_, alice) = w.user(|_| {});
+    let bob = testkit::User::new("bob");
+    let bob = bob.creds(&w.sys.sign_user(&bob.claims()));
+    let (mut a, info) = session(srv.addr, &alice);
+    assert_eq!(info["remote_account"], w.app.public_key().as_str());
+    let (mut b, info) = session(srv.addr, &bob);
+    assert_eq!(info["remote_account"], w.sys.public_key().as_str());
+    b.send(b"SUB > 1\r\n");
+    b.sync();
+    a.send(b"PUB events.x 2\r\nhi\r\nPUB other 1\r\nn\r\n");
+    a.sync();
+    let want = b"MSG app.events.x 1 2\r\nhi\r\n";
+    assert_eq!(b.read_n(want.len()), want);
+    assert_eq!(b.sync(), b"", "nothing else crosses");
+}
+
+#[test]
+fn jwt_limits_apply_to_the_connection() {
+    let w = World::new("jwt-riptide-limits");
+    let srv = riptide(&w.conf(""));
+    let (_, few) = w.user(|c| {
+        c.nats.limits.limits.subs = 1;
+        c.nats.limits.limits.payload = 4;
+    });
+    let (mut c, _) = session(srv.addr, &few);
+    c.send(b"SUB a 1\r\nSUB b 2\r\n");
+    assert_eq!(c.sync(), b"-ERR 'maximum subscriptions exceeded'\r\n");
+    c.send(b"PUB a 5\r\nhello\r\n");
+    assert_eq!(c.read_to_close(), b"-ERR 'Maximum Payload Violation'\r\n");
+    // A user JWT that runs out while connected is cut off as Go does it.
+    let (_, soon) = w.user(|c| c.claims.expires = unix_now() + 2);
+    let (mut c, _) = session(srv.addr, &soon);
+    assert_eq!(c.read_to_close(), b"-ERR 'User Authentication Expired'\r\n");
+}
+
+#[tokio::test]
+async fn async_nats_logs_in_with_a_creds_file() {
+    let w = World::new("jwt-riptide-async");
+    let srv = riptide(&w.conf(""));
+    let (_, creds) = w.user(|_| {});
+    let path = w.write("user.creds", &creds.format());
+    let nc = async_nats::ConnectOptions::with_credentials_file(path)
+        .await
+        .unwrap()
+        .connect(format!("nats://{}", srv.addr))
+        .await
+        .unwrap();
+    let mut sub = nc.subscribe("greet").await.unwrap();
+    nc.publish("greet", "hi".into()).await.unwrap();
+    let m = tokio::time::timeout(common::IO_TIMEOUT, futures::StreamExt::next(&mut sub))
+        .await
+        .expect("delivered in time")
+        .unwrap();
+    assert_eq!(m.payload, "hi");
 }
 
 /// Starts the Go server on `conf`: `None` once it is ready (then stopped), or its last line
