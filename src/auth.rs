@@ -96,6 +96,8 @@ pub struct Authenticator {
     /// Nkey users: `name` is the public key, `password` unused.
     nkeys: Vec<Credential>,
     no_auth_user: Option<String>,
+    required: bool,
+    timeout: std::time::Duration,
 }
 
 impl Authenticator {
@@ -124,7 +126,19 @@ impl Authenticator {
                 })
                 .collect(),
             no_auth_user: cfg.no_auth_user.clone(),
+            required: cfg.required(),
+            timeout: cfg.timeout,
         }
+    }
+
+    /// Whether clients must authenticate (INFO `auth_required`).
+    pub fn required(&self) -> bool {
+        self.required
+    }
+
+    /// How long a client has to send its CONNECT when authentication is required.
+    pub fn timeout(&self) -> std::time::Duration {
+        self.timeout
     }
 
     /// Whether INFO carries a nonce for nkey users to sign (`nonceRequired`).

@@ -28,6 +28,9 @@ pub struct Server {
     ws_port: u16,
     /// The configured credentials and permissions, compiled once.
     pub auth: Authenticator,
+    /// What WebSocket clients are checked against: the `websocket {}` block's credentials
+    /// over the server's (`AuthConfig::for_websocket`).
+    pub ws_auth: Authenticator,
     /// Fault injection for the panic-policy test: a CONNECT with this client name panics
     /// the shard handling it. Set from [`FAULT_PANIC_ON_CONNECT_ENV`]; `None` in production.
     pub panic_on_connect_name: Option<String>,
@@ -81,6 +84,10 @@ impl Server {
             .as_ref()
             .and_then(|w| w.host.clone())
             .unwrap_or_else(|| crate::config::DEFAULT_HOST.to_string());
+        let ws_auth = Authenticator::new(&match &cfg.websocket {
+            Some(w) => cfg.auth.for_websocket(&w.auth),
+            None => cfg.auth.clone(),
+        });
         let ws_info = InfoTemplate::new(
             &server_id,
             name,
@@ -88,13 +95,14 @@ impl Server {
             ws_port,
             cfg.max_payload,
             Security {
-                auth_required: cfg.auth.required(),
+                auth_required: ws_auth.required(),
                 ..Security::default()
             },
         );
         let auth = Authenticator::new(&cfg.auth);
         Server {
             auth,
+            ws_auth,
             cfg,
             server_id,
             port,
@@ -105,6 +113,16 @@ impl Server {
             ws_port,
             panic_on_connect_name: std::env::var(FAULT_PANIC_ON_CONNECT_ENV).ok(),
             connections,
+        }
+    }
+
+    /// The credentials a client of the client port or of the WebSocket port is checked
+    /// against.
+    pub fn auth_for(&self, websocket: bool) -> &Authenticator {
+        if websocket {
+            &self.ws_auth
+        } else {
+            &self.auth
         }
     }
 

@@ -152,7 +152,7 @@ impl Shard {
             self.server.cfg.max_control_line,
             self.now,
             first_ping,
-            self.server.cfg.auth.required(),
+            self.server.auth_for(websocket).required(),
         );
         let id = self.conns.insert(conn);
         // Each connection gets its own nonce, so a signature cannot be replayed elsewhere.
@@ -407,7 +407,6 @@ impl Shard {
         self.now = now;
         let cfg = &self.server.cfg;
         let (interval, ping_max, deadline) = (cfg.ping_interval, cfg.ping_max, cfg.write_deadline);
-        let auth_timeout = cfg.auth.timeout;
         let mut stale = Vec::new();
         let mut slow = Vec::new();
         let mut ping = Vec::new();
@@ -416,7 +415,9 @@ impl Shard {
             if c.closing.is_some() {
                 continue;
             }
-            if c.auth_pending && now.duration_since(c.created) >= auth_timeout {
+            if c.auth_pending
+                && now.duration_since(c.created) >= self.server.auth_for(c.websocket).timeout()
+            {
                 auth_late.push(id);
                 continue;
             }

@@ -51,7 +51,9 @@ impl ConnCtx<'_> {
         if !self.shard.conns[self.id].auth_pending {
             return Ok(());
         }
-        if let Some(Login::User { name, permissions }) = self.shard.server.auth.no_auth_login() {
+        let websocket = self.shard.conns[self.id].websocket;
+        let auth = self.shard.server.auth_for(websocket);
+        if let Some(Login::User { name, permissions }) = auth.no_auth_login() {
             self.log_in(name, permissions);
             self.shard.conns[self.id].connect_received = true;
             return Ok(());
@@ -113,18 +115,26 @@ const MIN_RTT: std::time::Duration = std::time::Duration::from_micros(1);
 impl Handler for ConnCtx<'_> {
     fn connect(&mut self, json: &[u8]) -> Result<Flow, Stop> {
         self.trace("CONNECT", json);
-        let msg = match ConnectMsg::parse(json) {
+        let mut msg = match ConnectMsg::parse(json) {
             Ok(m) => m,
             Err(_) => return Err(self.fail(None, CloseReason::ProtocolViolation)),
         };
+        if let Some(h) = &self.shard.conns[self.id].handshake {
+            h.fill(&mut msg);
+        }
         if let (Some(armed), Some(name)) = (&self.shard.server.panic_on_connect_name, &msg.name) {
             if armed == name {
                 panic!("fault injection: CONNECT from a client named {name}");
             }
         }
-        if self.shard.conns[self.id].auth_pending {
-            let nonce = self.shard.conns[self.id].nonce.as_deref();
-            match self.shard.server.auth.check(&msg, nonce) {
+        let c = &self.shard.conns[self.id];
+        if c.auth_pending {
+            match self
+                .shard
+                .server
+                .auth_for(c.websocket)
+                .check(&msg, c.nonce.as_deref())
+            {
                 Login::User { name, permissions } => self.log_in(name, permissions),
                 Login::Refused => {
                     return Err(self.fail(

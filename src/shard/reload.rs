@@ -68,14 +68,11 @@ impl Shard {
     /// not sent CONNECT yet is checked when it does.
     fn relogin(&self, id: ConnId) -> Relogin {
         let c = &self.conns[id];
-        if !self.server.cfg.auth.required() || c.auth_pending {
+        let auth = self.server.auth_for(c.websocket);
+        if !auth.required() || c.auth_pending {
             return Relogin::Unchanged;
         }
-        match self
-            .server
-            .auth
-            .check(&c.opts.credentials(), c.nonce.as_deref())
-        {
+        match auth.check(&c.opts.credentials(), c.nonce.as_deref()) {
             Login::User { permissions, .. } => Relogin::As(permissions),
             Login::Refused => Relogin::Refused,
         }
