@@ -313,3 +313,23 @@ impl Conn {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::ws::Handshake;
+
+    #[test]
+    fn log_prefixes_as_go() {
+        let now = Instant::now();
+        let mut c = Conn::new(9, "127.0.0.1:5678".parse().unwrap(), 4096, now, now, false);
+        assert_eq!(c.log_prefix(), "127.0.0.1:5678 - cid:9");
+        c.websocket = true;
+        assert_eq!(c.log_prefix(), "127.0.0.1:5678 - wid:9");
+        c.handshake = Some(Box::new(Handshake {
+            client_ip: Some("1.2.3.4".parse().unwrap()),
+            ..Handshake::default()
+        }));
+        assert_eq!(c.log_prefix(), "1.2.3.4/127.0.0.1:5678 - wid:9");
+    }
+}

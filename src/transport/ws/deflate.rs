@@ -71,15 +71,7 @@ mod tests {
         assert!(!z.ends_with(&SYNC_TAIL));
         assert_eq!(inflate(&z, 1 << 20).unwrap(), text);
         // Bigger than one chunk either way, and incompressible.
-        let mut x = 0x9e37_79b9_7f4a_7c15u64;
-        let noise: Vec<u8> = (0..100_000)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect();
+        let noise = super::super::tests::noise(100_000);
         assert_eq!(inflate(&compress(&noise), 1 << 20).unwrap(), noise);
     }
 

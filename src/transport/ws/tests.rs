@@ -70,6 +70,19 @@ fn deflating() -> UpgradePolicy {
     }
 }
 
+/// `len` incompressible bytes, from an xorshift.
+pub(super) fn noise(len: usize) -> Vec<u8> {
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
 #[test]
 fn waits_for_a_complete_head_and_keeps_what_follows() {
     let mut ws = WsLayer::default();
@@ -243,16 +256,7 @@ fn deflate_both_ways() {
 
 #[test]
 fn browsers_get_small_frames() {
-    // Incompressible bytes, from an xorshift.
-    let mut x = 0x9e37_79b9_7f4a_7c15u64;
-    let noise: Vec<u8> = (0..20_000)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect();
+    let noise = noise(20_000);
     let chrome = "User-Agent: Mozilla/5.0 Chrome/120.0 Safari/537.36\r\n";
     let mut ws = open(chrome, &UpgradePolicy::default());
     let mut wire = Vec::new();
