@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::accounts::{AccountId, Accounts, GLOBAL};
-use crate::config::AuthConfig;
+use crate::config::{AuthConfig, DEFAULT_AUTH_TIMEOUT};
 use crate::conn::ConnectMsg;
 use crate::jwt::trust::{ConnectionType, Now, Presented, Trust};
 use crate::permissions::UserPermissions;
@@ -133,6 +133,8 @@ pub struct Authenticator {
     nkeys: Vec<Credential>,
     no_auth_user: Option<String>,
     operator: Option<Operator>,
+    required: bool,
+    timeout: Duration,
 }
 
 impl Authenticator {
@@ -168,12 +170,18 @@ impl Authenticator {
                 .collect(),
             no_auth_user: cfg.no_auth_user.clone(),
             operator: None,
+            required: cfg.required(),
+            timeout: cfg
+                .timeout
+                .filter(|t| !t.is_zero())
+                .unwrap_or(DEFAULT_AUTH_TIMEOUT),
         }
     }
 
     /// In operator mode (`trust` given), clients log in with user JWTs of the accounts
     /// `trust` knows, which `accounts` numbers by public key.
     pub fn with_operator(mut self, trust: Option<Trust>, accounts: &Accounts) -> Authenticator {
+        self.required |= trust.is_some();
         self.operator = trust.map(|trust| Operator {
             trust,
             accounts: accounts
@@ -187,6 +195,16 @@ impl Authenticator {
     /// Whether clients log in with user JWTs.
     pub fn operator_mode(&self) -> bool {
         self.operator.is_some()
+    }
+
+    /// Whether clients must authenticate (INFO `auth_required`).
+    pub fn required(&self) -> bool {
+        self.required
+    }
+
+    /// How long a client has to send its CONNECT when authentication is required.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     /// Whether INFO carries a nonce for nkey users or user JWTs to sign (`nonceRequired`).

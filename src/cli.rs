@@ -330,6 +330,7 @@ fn set_single_user(cfg: &mut Config, user: Option<String>, pass: Option<String>)
         u.password = pass;
     }
     cfg.auth.users = vec![u];
+    cfg.auth.single_user = true;
 }
 
 #[cfg(test)]

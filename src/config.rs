@@ -77,6 +77,28 @@ pub struct AuthConfig {
     /// The CONNECT deadline as configured; `None` (or zero, as in Go) means the default,
     /// see [`Config::auth_timeout`].
     pub timeout: Option<Duration>,
+    /// `users` holds the one user of `user`/`password` (Go's `Username`), not a `users`
+    /// array (Go's `Users`); the WebSocket listener's own credentials replace such a user.
+    pub single_user: bool,
+}
+
+/// The `websocket {}` block's own credentials (`authorization { user, password, token,
+/// timeout }`, `no_auth_user`), for its clients instead of the `authorization` block's.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WsAuthConfig {
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub token: Option<String>,
+    pub no_auth_user: Option<String>,
+    pub timeout: Option<Duration>,
+}
+
+impl WsAuthConfig {
+    /// Go replaces the server's credentials for WebSocket clients when the block names a
+    /// user, a token or a `no_auth_user` (`wsConfigAuth`: `authOverride`).
+    pub fn overrides(&self) -> bool {
+        self.username.is_some() || self.token.is_some() || self.no_auth_user.is_some()
+    }
 }
 
 impl AuthConfig {
@@ -88,6 +110,34 @@ impl AuthConfig {
     /// Whether INFO carries a nonce for nkey users to sign (`nonceRequired`).
     pub fn nonce_required(&self) -> bool {
         !self.nkeys.is_empty()
+    }
+
+    /// The credentials WebSocket clients are checked against (`processClientOrLeafAuthentication`
+    /// for a `WS` client): with an override, the block's token, user and `no_auth_user`
+    /// instead of the server's token, single user and `no_auth_user`; the `users` array and
+    /// nkey users stay. Its `timeout` applies either way.
+    pub fn for_websocket(&self, ws: &WsAuthConfig) -> AuthConfig {
+        let mut a = self.clone();
+        if ws.overrides() {
+            if a.single_user {
+                a.users.clear();
+                a.single_user = false;
+            }
+            if let Some(user) = &ws.username {
+                a.users.push(UserConfig {
+                    user: user.clone(),
+                    password: ws.password.clone().unwrap_or_default(),
+                    ..UserConfig::default()
+                });
+                a.single_user = true;
+            }
+            a.token.clone_from(&ws.token);
+            a.no_auth_user.clone_from(&ws.no_auth_user);
+        }
+        if let Some(t) = ws.timeout {
+            a.timeout = Some(t);
+        }
+        a
     }
 }
 

@@ -6,6 +6,9 @@ use crate::config::Config;
 use crate::monitor::http::parse_request;
 use crate::proto::record::parse_split;
 use crate::subject::{is_valid_subscription, matches_literal, Sublist};
+use crate::transport::ws::{UpgradePolicy, WsLayer};
+use tungstenite::protocol::frame::coding::{Control, OpCode};
+use tungstenite::protocol::frame::FrameHeader;
 
 /// Small enough that a fuzzer reaches `Maximum Control Line Exceeded` quickly.
 const FUZZ_MAX_CONTROL_LINE: usize = 256;
@@ -146,4 +149,92 @@ pub fn monitor_request(data: &[u8]) {
     } else {
         assert_eq!(whole, None, "no blank line, no request");
     }
+}
+
+/// An upgrade request every WebSocket input starts from, so the fuzzer spends its time on
+/// frames; the first input byte says whether it offers `permessage-deflate` and asks for
+/// unmasked frames, and whether the listener compresses.
+const WS_REQUEST: &str = "GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n";
+
+/// The WebSocket layer never panics; what it makes of a stream does not depend on how the
+/// stream is cut into reads; and what it writes is a `101` answer (or an HTTP refusal)
+/// followed by well-formed server frames: unmasked, control frames of at most 125 bytes,
+/// nothing after a close frame.
+pub fn websocket(data: &[u8]) {
+    let Some((&flags, rest)) = data.split_first() else {
+        return;
+    };
+    let mut input = WS_REQUEST.as_bytes().to_vec();
+    if flags & 1 != 0 {
+        input.extend_from_slice(b"Sec-WebSocket-Extensions: permessage-deflate\r\n");
+    }
+    if flags & 2 != 0 {
+        input.extend_from_slice(b"Nats-No-Masking: true\r\n");
+    }
+    if flags & 4 != 0 {
+        // The raw bytes are the request itself.
+        input.clear();
+    } else {
+        input.extend_from_slice(b"\r\n");
+    }
+    input.extend_from_slice(rest);
+    let policy = UpgradePolicy {
+        compression: flags & 8 != 0,
+        ..UpgradePolicy::default()
+    };
+    let whole = ws_feed(&input, &[], &policy);
+    assert_eq!(whole, ws_feed(&input, &cut_points(&input), &policy), "cut");
+    let (_, failure, wire) = whole;
+    if !wire.starts_with(b"HTTP/1.1 101 ") {
+        assert!(
+            wire.is_empty() || (wire.starts_with(b"HTTP/1.1 4") && failure.is_some()),
+            "nothing, or an HTTP refusal that ends the connection"
+        );
+        return;
+    }
+    let end = wire
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a whole 101 head");
+    let mut frames = std::io::Cursor::new(&wire[end + 4..]);
+    let mut closed = false;
+    while let Some((h, len)) = FrameHeader::parse(&mut frames).expect("a server frame") {
+        assert!(!closed, "a frame after the close frame");
+        assert!(h.mask.is_none(), "server frames are not masked");
+        if let OpCode::Control(c) = h.opcode {
+            assert!(len <= 125, "control frame of {len} bytes");
+            closed = c == Control::Close;
+        }
+        frames.set_position(frames.position() + len);
+    }
+    assert_eq!(
+        frames.position() as usize,
+        wire.len() - end - 4,
+        "a cut frame"
+    );
+}
+
+/// Feeds `input` to a fresh layer in reads cut at `at`: the protocol bytes, the failure if
+/// any, and the bytes for the socket.
+fn ws_feed(
+    input: &[u8],
+    at: &[usize],
+    policy: &UpgradePolicy,
+) -> (Vec<u8>, Option<String>, Vec<u8>) {
+    let mut ws = WsLayer::default();
+    let (mut plain, mut wire) = (Vec::new(), Vec::new());
+    let mut from = 0;
+    for &to in at.iter().chain(std::iter::once(&input.len())) {
+        if let Err(e) = ws.read(&input[from..to], policy, &mut plain, &mut wire) {
+            // A refusal's `Date` header changes from run to run: its status line will do.
+            if !wire.starts_with(b"HTTP/1.1 101 ") {
+                if let Some(end) = wire.windows(2).position(|w| w == b"\r\n") {
+                    wire.truncate(end + 2);
+                }
+            }
+            return (plain, Some(e.reason), wire);
+        }
+        from = to;
+    }
+    (plain, None, wire)
 }

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::accounts::{Accounts, ServiceReplies};
 use crate::auth::Authenticator;
-use crate::config::Config;
+use crate::config::{AuthConfig, Config};
 use crate::info::{InfoTemplate, Security};
 use crate::transport::Wrapping;
 
@@ -34,6 +34,9 @@ pub struct Server {
     /// Reply subjects of requests through service imports; shared with reloaded servers so
     /// answers to requests made before a reload still find their way.
     pub replies: Arc<ServiceReplies>,
+    /// What WebSocket clients are checked against: the `websocket {}` block's credentials
+    /// over the server's (`AuthConfig::for_websocket`).
+    pub ws_auth: Authenticator,
     /// Fault injection for the panic-policy test: a CONNECT with this client name panics
     /// the shard handling it. Set from [`FAULT_PANIC_ON_CONNECT_ENV`]; `None` in production.
     pub panic_on_connect_name: Option<String>,
@@ -102,6 +105,24 @@ impl Server {
             ws_port,
         } = transports;
         let name = cfg.server_name.as_deref().unwrap_or(&server_id);
+        // The client port's and the WebSocket port's credentials, each with its CONNECT
+        // deadline resolved (the WebSocket block may set its own).
+        let authenticator = |mut a: AuthConfig| {
+            a.timeout = Some(
+                a.timeout
+                    .filter(|t| !t.is_zero())
+                    .unwrap_or(cfg.auth_timeout()),
+            );
+            Authenticator::new(&a, &accounts).with_operator(
+                cfg.operator.enabled().then(|| cfg.operator.trust()),
+                &accounts,
+            )
+        };
+        let auth = authenticator(cfg.auth.clone());
+        let ws_auth = authenticator(match &cfg.websocket {
+            Some(w) => cfg.auth.for_websocket(&w.auth),
+            None => cfg.auth.clone(),
+        });
         let info = InfoTemplate::new(
             &server_id,
             name,
@@ -109,7 +130,7 @@ impl Server {
             port,
             cfg.max_payload,
             Security {
-                auth_required: cfg.auth_required(),
+                auth_required: auth.required(),
                 tls_required: client_wrap.is_some(),
                 tls_verify: cfg.tls.as_ref().is_some_and(|t| t.verifies_clients()),
             },
@@ -126,18 +147,15 @@ impl Server {
             ws_port,
             cfg.max_payload,
             Security {
-                auth_required: cfg.auth_required(),
+                auth_required: ws_auth.required(),
                 ..Security::default()
             },
-        );
-        let auth = Authenticator::new(&cfg.auth, &accounts).with_operator(
-            cfg.operator.enabled().then(|| cfg.operator.trust()),
-            &accounts,
         );
         Server {
             auth,
             accounts,
             replies: shared.replies,
+            ws_auth,
             cfg,
             server_id,
             port,
@@ -148,6 +166,16 @@ impl Server {
             ws_port,
             panic_on_connect_name: std::env::var(FAULT_PANIC_ON_CONNECT_ENV).ok(),
             connections: shared.connections,
+        }
+    }
+
+    /// The credentials a client of the client port or of the WebSocket port is checked
+    /// against.
+    pub fn auth_for(&self, websocket: bool) -> &Authenticator {
+        if websocket {
+            &self.ws_auth
+        } else {
+            &self.auth
         }
     }
 

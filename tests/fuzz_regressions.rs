@@ -6,11 +6,12 @@ use std::path::Path;
 
 type Check = fn(&[u8]);
 
-const TARGETS: [(&str, Check); 4] = [
+const TARGETS: [(&str, Check); 5] = [
     ("parser", riptide::fuzzing::parser),
     ("sublist", riptide::fuzzing::sublist),
     ("config", riptide::fuzzing::config),
     ("monitor_request", riptide::fuzzing::monitor_request),
+    ("websocket", riptide::fuzzing::websocket),
 ];
 
 fn replay(kind: &str) -> usize {

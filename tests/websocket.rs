@@ -10,7 +10,7 @@ use std::net::{SocketAddr, TcpStream};
 
 use common::secure::{exchange, tls_over, Pki, WsStream};
 use common::{config, start_with, Raw, IO_TIMEOUT};
-use riptide::config::Config;
+use riptide::config::{Config, UserConfig};
 use riptide::runtime::Running;
 use riptide::transport::tls::TlsSettings;
 use riptide::transport::ws::WsSettings;
@@ -59,6 +59,30 @@ fn frame(opcode: u8, fin: bool, payload: &[u8], mask: bool) -> Vec<u8> {
     f
 }
 
+/// A client frame compressed as RFC 7692 says: raw deflate, sync flushed, its empty tail
+/// block dropped, RSV1 set.
+fn compressed_frame(payload: &[u8]) -> Vec<u8> {
+    let mut z = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+    z.write_all(payload).unwrap();
+    z.flush().unwrap();
+    let mut z = z.finish().unwrap();
+    // finish() adds a final empty block after the sync flush: drop both.
+    let tail = z.windows(4).rposition(|w| w == [0, 0, 0xff, 0xff]).unwrap();
+    z.truncate(tail);
+    let mut f = frame(2, true, &z, true);
+    f[0] |= 0x40;
+    f
+}
+
+/// A server message's payload inflated: the tail put back, a fresh window each time.
+fn inflate(z: &[u8]) -> Vec<u8> {
+    let mut d = flate2::write::DeflateDecoder::new(Vec::new());
+    d.write_all(z).unwrap();
+    d.write_all(&[0, 0, 0xff, 0xff]).unwrap();
+    d.flush().unwrap();
+    d.get_ref().clone()
+}
+
 /// A raw socket after a successful upgrade.
 struct RawWs {
     s: TcpStream,
@@ -67,9 +91,16 @@ struct RawWs {
 
 impl RawWs {
     fn open(addr: SocketAddr) -> RawWs {
+        RawWs::open_with(addr, "").0
+    }
+
+    /// Upgrades with `extra` request headers; returns the socket, the `101` head and the
+    /// INFO.
+    fn open_with(addr: SocketAddr, extra: &str) -> (RawWs, String, String) {
         let mut s = TcpStream::connect(addr).unwrap();
         s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-        s.write_all(format!("{UPGRADE}\r\n").as_bytes()).unwrap();
+        s.write_all(format!("{UPGRADE}{extra}\r\n").as_bytes())
+            .unwrap();
         let mut r = RawWs { s, buf: Vec::new() };
         let head = r.http_head();
         assert!(
@@ -77,10 +108,11 @@ impl RawWs {
             "{head}"
         );
         assert!(head.contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"));
-        let (op, info) = r.frame();
-        assert_eq!(op, 2, "binary frames");
+        let (b0, info) = r.raw_frame().expect("INFO");
+        assert_eq!(b0 & 0x0f, 2, "binary frames");
+        let info = if b0 & 0x40 != 0 { inflate(&info) } else { info };
         assert!(info.starts_with(b"INFO {"));
-        r
+        (r, head, String::from_utf8(info).unwrap())
     }
 
     fn fill(&mut self) -> bool {
@@ -110,6 +142,11 @@ impl RawWs {
     }
 
     fn try_frame(&mut self) -> Option<(u8, Vec<u8>)> {
+        self.raw_frame().map(|(b0, p)| (b0 & 0x0f, p))
+    }
+
+    /// The next server frame's first byte (FIN, RSV1, opcode) and payload.
+    fn raw_frame(&mut self) -> Option<(u8, Vec<u8>)> {
         loop {
             if self.buf.len() >= 2 {
                 assert_eq!(self.buf[1] & 0x80, 0, "server frames are not masked");
@@ -125,15 +162,33 @@ impl RawWs {
                     _ => (usize::MAX, 0),
                 };
                 if len != usize::MAX && self.buf.len() >= head + len {
-                    let op = self.buf[0] & 0x0f;
+                    let b0 = self.buf[0];
                     let f: Vec<u8> = self.buf.drain(..head + len).collect();
-                    return Some((op, f[head..].to_vec()));
+                    return Some((b0, f[head..].to_vec()));
                 }
             }
             if !self.fill() {
                 return None;
             }
         }
+    }
+
+    /// Protocol bytes up to the next PONG, across frames, each inflated when marked
+    /// compressed; also whether any was.
+    fn until_pong_inflated(&mut self) -> (Vec<u8>, bool) {
+        let (mut got, mut compressed) = (Vec::new(), false);
+        while !got.ends_with(b"PONG\r\n") {
+            let (b0, p) = self.raw_frame().expect("closed before PONG");
+            assert_eq!(b0 & 0x8f, 0x82, "final binary frames");
+            if b0 & 0x40 != 0 {
+                compressed = true;
+                got.extend(inflate(&p));
+            } else {
+                got.extend(p);
+            }
+        }
+        got.truncate(got.len() - 6);
+        (got, compressed)
     }
 
     /// Protocol bytes up to the next PONG, across frames.
@@ -257,6 +312,166 @@ fn frames_from_a_raw_socket() {
     let (op, _) = ws.frame();
     assert_eq!(op, 8);
     assert!(ws.try_frame().is_none());
+}
+
+#[test]
+fn permessage_deflate_as_go() {
+    let srv = start_with(ws_config(|w| w.compression = true));
+    let addr = ws_addr(&srv);
+    let offer = "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n";
+    let (mut ws, head, _) = RawWs::open_with(addr, offer);
+    // nats-server 2.15.1's answer to the same request, byte for byte.
+    assert_eq!(head, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; client_no_context_takeover\r\n\r\n");
+    ws.send(&compressed_frame(
+        b"CONNECT {\"verbose\":false}\r\nSUB foo 1\r\nPING\r\n",
+    ));
+    // A lone PONG is 6 bytes, under Go's 64-byte threshold: sent as it is.
+    assert_eq!(ws.until_pong_inflated(), (Vec::new(), false));
+    let body = "x".repeat(100);
+    ws.send(&compressed_frame(
+        format!("PUB foo 100\r\n{body}\r\nPING\r\n").as_bytes(),
+    ));
+    // The client may also send a message uncompressed.
+    ws.send(&frame(2, true, b"PUB foo 2\r\nhi\r\nPING\r\n", true));
+    let (got, compressed) = ws.until_pong_inflated();
+    assert_eq!(got, format!("MSG foo 1 100\r\n{body}\r\n").as_bytes());
+    assert!(compressed);
+    assert_eq!(ws.until_pong_inflated().0, b"MSG foo 1 2\r\nhi\r\n");
+
+    // A client that does not offer it gets no extension and plain frames.
+    let (mut plain, head, _) = RawWs::open_with(addr, "");
+    assert!(!head.contains("Extensions"), "{head}");
+    let connect = b"CONNECT {\"verbose\":false}\r\nSUB foo 1\r\nPING\r\n";
+    plain.send(&frame(2, true, connect, true));
+    assert_eq!(plain.until_pong_inflated(), (Vec::new(), false));
+    let publish = format!("PUB foo 100\r\n{body}\r\nPING\r\n");
+    plain.send(&frame(2, true, publish.as_bytes(), true));
+    let (got, compressed) = plain.until_pong_inflated();
+    assert_eq!(got, format!("MSG foo 1 100\r\n{body}\r\n").as_bytes());
+    assert!(!compressed);
+}
+
+/// Logs in over a fresh upgrade with `headers`: the frames up to the PONG, or up to the
+/// close frame.
+fn ws_login(addr: SocketAddr, headers: &str, connect: &str) -> Vec<Vec<u8>> {
+    let (mut ws, _, _) = RawWs::open_with(addr, headers);
+    ws.send(&frame(
+        2,
+        true,
+        format!("CONNECT {connect}\r\nPING\r\n").as_bytes(),
+        true,
+    ));
+    let mut frames = Vec::new();
+    while let Some((b0, p)) = ws.raw_frame() {
+        let done = p.ends_with(b"PONG\r\n") || b0 & 0x0f == 8;
+        frames.push(p);
+        if done {
+            break;
+        }
+    }
+    frames
+}
+
+fn logged_in() -> Vec<Vec<u8>> {
+    vec![b"PONG\r\n".to_vec()]
+}
+
+/// As the Go server refuses a WebSocket client: the TCP `-ERR`, then close status 1008 with
+/// the close reason.
+fn refused_login() -> Vec<Vec<u8>> {
+    vec![
+        b"-ERR 'Authorization Violation'\r\n".to_vec(),
+        [&1008u16.to_be_bytes()[..], b"Authentication Failure"].concat(),
+    ]
+}
+
+#[test]
+fn websocket_credentials_override_the_servers() {
+    // The block's user replaces the server's token for WebSocket clients only.
+    let mut cfg = ws_config(|w| {
+        w.auth.username = Some("a".into());
+        w.auth.password = Some("b".into());
+    });
+    cfg.auth.token = Some("t".into());
+    let srv = start_with(cfg);
+    let addr = ws_addr(&srv);
+    let (_, _, info) = RawWs::open_with(addr, "");
+    assert!(info.contains("\"auth_required\":true"), "{info}");
+    let ok = r#"{"verbose":false,"user":"a","pass":"b"}"#;
+    assert_eq!(ws_login(addr, "", ok), logged_in());
+    let wrong = r#"{"verbose":false,"user":"a","pass":"x"}"#;
+    assert_eq!(ws_login(addr, "", wrong), refused_login());
+    let token = r#"{"verbose":false,"auth_token":"t"}"#;
+    assert_eq!(ws_login(addr, "", token), refused_login());
+    let mut tcp = Raw::connect(srv.addr);
+    tcp.send(format!("CONNECT {token}\r\nPING\r\n").as_bytes());
+    assert_eq!(tcp.line(), "PONG\r\n");
+
+    // A token on the block.
+    let srv = start_with(ws_config(|w| w.auth.token = Some("s3cret".into())));
+    let addr = ws_addr(&srv);
+    let good = r#"{"verbose":false,"auth_token":"s3cret"}"#;
+    assert_eq!(ws_login(addr, "", good), logged_in());
+    assert_eq!(ws_login(addr, "", r#"{"verbose":false}"#), refused_login());
+}
+
+#[test]
+fn websocket_no_auth_user() {
+    let mut cfg = ws_config(|w| w.auth.no_auth_user = Some("x".into()));
+    for (user, password) in [("x", "y"), ("z", "w")] {
+        cfg.auth.users.push(UserConfig {
+            user: user.into(),
+            password: password.into(),
+            permissions: None,
+        });
+    }
+    let srv = start_with(cfg);
+    let addr = ws_addr(&srv);
+    assert_eq!(ws_login(addr, "", r#"{"verbose":false}"#), logged_in());
+    let z = r#"{"verbose":false,"user":"z","pass":"w"}"#;
+    assert_eq!(ws_login(addr, "", z), logged_in());
+    let bad = r#"{"verbose":false,"user":"z","pass":"q"}"#;
+    assert_eq!(ws_login(addr, "", bad), refused_login());
+    // TCP clients have no no_auth_user.
+    let mut tcp = Raw::connect(srv.addr);
+    tcp.send(b"CONNECT {\"verbose\":false}\r\nPING\r\n");
+    assert_eq!(tcp.line(), "-ERR 'Authorization Violation'\r\n");
+}
+
+#[test]
+fn credentials_from_cookies() {
+    let srv = start_with(ws_config(|w| {
+        w.auth.username = Some("a".into());
+        w.auth.password = Some("b".into());
+        w.cookies.user = Some("u".into());
+        w.cookies.pass = Some("p".into());
+    }));
+    let addr = ws_addr(&srv);
+    let quiet = r#"{"verbose":false}"#;
+    assert_eq!(ws_login(addr, "Cookie: u=a; p=b\r\n", quiet), logged_in());
+    // Two Cookie headers, a quoted value.
+    let split = "Cookie: u=\"a\"\r\nCookie: theme=dark; p=b\r\n";
+    assert_eq!(ws_login(addr, split, quiet), logged_in());
+    assert_eq!(
+        ws_login(addr, "Cookie: u=a; p=c\r\n", quiet),
+        refused_login()
+    );
+    // What CONNECT carries wins over the cookie, field by field.
+    let own = r#"{"verbose":false,"user":"a","pass":"b"}"#;
+    assert_eq!(ws_login(addr, "Cookie: u=a; p=c\r\n", own), logged_in());
+    let pass = r#"{"verbose":false,"pass":"x"}"#;
+    assert_eq!(
+        ws_login(addr, "Cookie: u=a; p=b\r\n", pass),
+        refused_login()
+    );
+
+    // A token cookie checked against the server's token (no override).
+    let mut cfg = ws_config(|w| w.cookies.token = Some("tk".into()));
+    cfg.auth.token = Some("t".into());
+    let srv = start_with(cfg);
+    let addr = ws_addr(&srv);
+    assert_eq!(ws_login(addr, "Cookie: tk=t\r\n", quiet), logged_in());
+    assert_eq!(ws_login(addr, "Cookie: tk=x\r\n", quiet), refused_login());
 }
 
 #[test]

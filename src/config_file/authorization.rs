@@ -75,6 +75,7 @@ pub(super) fn apply(v: &Value, cfg: &mut Config) -> Result<(), KeyError> {
     let Some((mut list, mut nkeys)) = users else {
         if has_single {
             cfg.auth.users.push(single);
+            cfg.auth.single_user = true;
         }
         return Ok(());
     };

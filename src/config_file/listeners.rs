@@ -26,19 +26,9 @@ const TLS_NOT_YET: &[&str] = &[
     "verify_cert_and_check_known_urls",
 ];
 
-/// Go keys of the `websocket` block that Riptide does not implement yet: per-listener
-/// authentication and cookies.
-const WS_NOT_YET: &[&str] = &[
-    "authorization",
-    "authentication",
-    "jwt_cookie",
-    "user_cookie",
-    "pass_cookie",
-    "token_cookie",
-    "no_auth_user",
-    "headers",
-    "ping_interval",
-];
+/// Go keys of the `websocket` block that Riptide does not implement yet: extra response
+/// headers, and a ping interval of its own.
+const WS_NOT_YET: &[&str] = &["headers", "ping_interval"];
 
 fn at(file: &str, item: &Item, msg: impl std::fmt::Display) -> ConfigError {
     ConfigError(format!("{file}:{}:{}: {msg}", item.line, item.col))
@@ -171,7 +161,8 @@ fn seconds_or_duration(v: &Value) -> Result<Duration, String> {
 }
 
 /// `websocket { listen | host + port, advertise, no_tls, tls, compression, same_origin,
-/// allowed_origins, handshake_timeout }`.
+/// allowed_origins, handshake_timeout, authorization, no_auth_user, jwt_cookie, user_cookie,
+/// pass_cookie, token_cookie }`.
 pub(super) fn websocket(block: &Item, file: &str) -> Result<WsSettings, ConfigError> {
     let mut w = WsSettings::default();
     for (k, item) in entries(block, file, "websocket")? {
@@ -189,6 +180,14 @@ pub(super) fn websocket(block: &Item, file: &str) -> Result<WsSettings, ConfigEr
             "no_tls" => w.no_tls = boolean(v, k).map_err(fail)?,
             "tls" => w.tls = Some(tls(item, file)?),
             "compression" => w.compression = boolean(v, k).map_err(fail)?,
+            "authorization" | "authentication" => {
+                super::websocket_auth::simple_auth(item, file, &mut w.auth)?
+            }
+            "no_auth_user" => w.auth.no_auth_user = Some(string(v, k).map_err(fail)?),
+            "jwt_cookie" => w.cookies.jwt = Some(string(v, k).map_err(fail)?),
+            "user_cookie" => w.cookies.user = Some(string(v, k).map_err(fail)?),
+            "pass_cookie" => w.cookies.pass = Some(string(v, k).map_err(fail)?),
+            "token_cookie" => w.cookies.token = Some(string(v, k).map_err(fail)?),
             "same_origin" => w.same_origin = boolean(v, k).map_err(fail)?,
             "allowed_origins" | "allowed_origin" | "allow_origins" | "allow_origin" | "origins"
             | "origin" => {
@@ -220,11 +219,7 @@ pub(super) fn websocket(block: &Item, file: &str) -> Result<WsSettings, ConfigEr
                     "field \"{k}\" of websocket is not supported by this version of riptide yet"
                 )))
             }
-            _ => {
-                return Err(fail(format!(
-                    "error parsing websocket config, unknown field \"{k}\""
-                )))
-            }
+            _ => return Err(fail(format!("unknown field \"{k}\""))),
         }
     }
     if w.port != 0 && w.tls.is_none() && !w.no_tls {

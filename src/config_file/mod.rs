@@ -9,6 +9,7 @@ use std::time::Duration;
 
 mod listeners;
 mod operator;
+mod websocket_auth;
 
 pub use operator::validate as validate_operator_mode;
 
@@ -96,6 +97,11 @@ pub fn load_with_flags(
     let mut base = Config::default();
     let warnings = load(path, &mut base, strict).map_err(|e| e.to_string())?;
     match cli::parse_onto(args.iter().cloned(), base) {
+        // As in Go, `-t` checks the file alone; starting (or reloading) checks the whole.
+        Ok(cli::Command::Run { cfg, .. }) if !strict => {
+            websocket_auth::validate(&cfg)?;
+            Ok((*cfg, warnings))
+        }
         Ok(cli::Command::Run { cfg, .. }) => Ok((*cfg, warnings)),
         Ok(_) => Err("the command line does not run a server".into()),
         Err(e) => Err(e.to_string()),

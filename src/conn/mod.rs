@@ -238,6 +238,9 @@ pub struct Conn {
     pub closing: Option<Closing>,
     /// Came in on the WebSocket listener: its INFOs name that listener.
     pub websocket: bool,
+    /// What its WebSocket upgrade request carried: a forwarded-for address, cookie
+    /// credentials.
+    pub handshake: Option<Box<crate::transport::ws::Handshake>>,
     /// Why it is closing; a WebSocket client's close frame carries it.
     pub close_reason: Option<CloseReason>,
     /// Set while the connection waits for other shards to apply its interest before its
@@ -300,6 +303,7 @@ impl Conn {
             last_in: now,
             closing: None,
             websocket: false,
+            handshake: None,
             close_reason: None,
             paused: false,
             stall: None,
@@ -319,8 +323,35 @@ impl Conn {
         }
     }
 
-    /// The Go server's log prefix for a client: `127.0.0.1:5678 - cid:9`.
+    /// The Go server's log prefix for a client: `127.0.0.1:5678 - cid:9`; a WebSocket
+    /// client is a `wid`, named `1.2.3.4/127.0.0.1:5678` when a proxy forwarded for 1.2.3.4.
     pub fn log_prefix(&self) -> String {
-        format!("{} - cid:{}", self.peer, self.cid)
+        if !self.websocket {
+            return format!("{} - cid:{}", self.peer, self.cid);
+        }
+        match self.handshake.as_ref().and_then(|h| h.client_ip) {
+            Some(ip) => format!("{ip}/{} - wid:{}", self.peer, self.cid),
+            None => format!("{} - wid:{}", self.peer, self.cid),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::ws::Handshake;
+
+    #[test]
+    fn log_prefixes_as_go() {
+        let now = Instant::now();
+        let mut c = Conn::new(9, "127.0.0.1:5678".parse().unwrap(), 4096, now, now, false);
+        assert_eq!(c.log_prefix(), "127.0.0.1:5678 - cid:9");
+        c.websocket = true;
+        assert_eq!(c.log_prefix(), "127.0.0.1:5678 - wid:9");
+        c.handshake = Some(Box::new(Handshake {
+            client_ip: Some("1.2.3.4".parse().unwrap()),
+            ..Handshake::default()
+        }));
+        assert_eq!(c.log_prefix(), "1.2.3.4/127.0.0.1:5678 - wid:9");
     }
 }

@@ -564,6 +564,12 @@ impl Reactor {
                     Some(t) => {
                         let mut decoded = std::mem::take(&mut self.decoded);
                         let r = t.read(data, &mut decoded);
+                        // Before the CONNECT it may carry is parsed: cookie credentials.
+                        if let Some(h) = t.take_handshake() {
+                            if let Some(c) = self.shard.conns.get_mut(id) {
+                                c.handshake = Some(Box::new(h));
+                            }
+                        }
                         if !t.is_empty() {
                             // Handshake records, pongs, the upgrade answer.
                             self.dirty.push(id);

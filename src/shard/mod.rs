@@ -177,13 +177,13 @@ impl Shard {
             self.server.cfg.max_control_line,
             self.now,
             first_ping,
-            self.server.cfg.auth_required(),
+            self.server.auth_for(websocket).required(),
         );
         let id = self.conns.insert(conn);
         // Each connection gets its own nonce, so a signature cannot be replayed elsewhere.
         let nonce = self
             .server
-            .auth
+            .auth_for(websocket)
             .nonce_required()
             .then(crate::auth::new_nonce);
         let info = self.server.info_for(websocket).render(
@@ -442,7 +442,6 @@ impl Shard {
         self.now = now;
         let cfg = &self.server.cfg;
         let (interval, ping_max, deadline) = (cfg.ping_interval, cfg.ping_max, cfg.write_deadline);
-        let auth_timeout = cfg.auth_timeout();
         let mut stale = Vec::new();
         let mut slow = Vec::new();
         let mut ping = Vec::new();
@@ -452,7 +451,9 @@ impl Shard {
             if c.closing.is_some() {
                 continue;
             }
-            if c.auth_pending && now.duration_since(c.auth_from) >= auth_timeout {
+            if c.auth_pending
+                && now.duration_since(c.auth_from) >= self.server.auth_for(c.websocket).timeout()
+            {
                 auth_late.push(id);
                 continue;
             }

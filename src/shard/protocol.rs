@@ -62,12 +62,14 @@ impl ConnCtx<'_> {
         if !self.shard.conns[self.id].auth_pending {
             return Ok(());
         }
+        let websocket = self.shard.conns[self.id].websocket;
+        let auth = self.shard.server.auth_for(websocket);
         if let Some(Login::User {
             name,
             account,
             permissions,
             limits,
-        }) = self.shard.server.auth.no_auth_login()
+        }) = auth.no_auth_login()
         {
             self.log_in(name, account, permissions, limits);
             self.shard.conns[self.id].connect_received = true;
@@ -130,10 +132,13 @@ const MIN_RTT: std::time::Duration = std::time::Duration::from_micros(1);
 impl Handler for ConnCtx<'_> {
     fn connect(&mut self, json: &[u8]) -> Result<Flow, Stop> {
         self.trace("CONNECT", json);
-        let msg = match ConnectMsg::parse(json) {
+        let mut msg = match ConnectMsg::parse(json) {
             Ok(m) => m,
             Err(_) => return Err(self.fail(None, CloseReason::ProtocolViolation)),
         };
+        if let Some(h) = &self.shard.conns[self.id].handshake {
+            h.fill(&mut msg);
+        }
         if let (Some(armed), Some(name)) = (&self.shard.server.panic_on_connect_name, &msg.name) {
             if armed == name {
                 panic!("fault injection: CONNECT from a client named {name}");
@@ -378,7 +383,7 @@ impl Shard {
     /// `verify_and_map`, its certificate names the user.
     pub(super) fn authenticate(&self, id: ConnId, m: &ConnectMsg) -> Login {
         let c = &self.conns[id];
-        let auth = &self.server.auth;
+        let auth = self.server.auth_for(c.websocket);
         if auth.operator_mode() {
             auth.check_jwt(m, c.nonce.as_deref(), c.peer.ip(), c.websocket)
         } else if self.server.maps_cert_users(c.websocket) {

@@ -100,7 +100,7 @@ impl Shard {
     /// not sent CONNECT yet is checked when it does.
     fn relogin(&self, id: ConnId) -> Relogin {
         let c = &self.conns[id];
-        if !self.server.cfg.auth_required() || c.auth_pending {
+        if !self.server.auth_for(c.websocket).required() || c.auth_pending {
             return Relogin::Unchanged;
         }
         match self.authenticate(id, &c.opts.credentials()) {

@@ -15,7 +15,7 @@ use crate::config::Config;
 use crate::conn::CloseReason;
 use cert::CertSubject;
 use tls::{TlsLayer, TlsSettings};
-use ws::{OriginPolicy, WsLayer};
+use ws::{Handshake, OriginPolicy, UpgradePolicy, WsLayer};
 
 /// What a listener's connections are wrapped in, shared read-only by the shards.
 #[derive(Debug, Clone)]
@@ -29,7 +29,7 @@ pub struct Wrapping {
     pub tls_first_fallback: Option<Duration>,
     /// Client certificate keys accepted (`pinned_certs`); empty accepts any.
     pub pinned: Arc<BTreeSet<String>>,
-    pub ws: Option<OriginPolicy>,
+    pub ws: Option<UpgradePolicy>,
     /// How long the TLS handshake or the WebSocket upgrade may take.
     pub handshake_timeout: Duration,
 }
@@ -61,14 +61,18 @@ pub fn wrappings(cfg: &Config) -> Result<(Option<Wrapping>, Option<Wrapping>), S
                 None => None,
             };
             Some(Wrapping {
-                ws: Some(OriginPolicy {
-                    same_origin: w.same_origin,
-                    allowed: w
-                        .allowed_origins
-                        .iter()
-                        .filter_map(|o| ws::Origin::parse(o))
-                        .collect(),
-                    tls: tls.is_some(),
+                ws: Some(UpgradePolicy {
+                    origins: OriginPolicy {
+                        same_origin: w.same_origin,
+                        allowed: w
+                            .allowed_origins
+                            .iter()
+                            .filter_map(|o| ws::Origin::parse(o))
+                            .collect(),
+                        tls: tls.is_some(),
+                    },
+                    compression: w.compression,
+                    cookies: w.cookies.clone(),
                 }),
                 tls,
                 tls_first: true,
@@ -100,7 +104,7 @@ pub struct Failure {
 pub struct Transport {
     tls: Option<TlsLayer>,
     ws: Option<WsLayer>,
-    origins: Option<OriginPolicy>,
+    policy: Option<UpgradePolicy>,
     /// The INFO still goes out in the clear before TLS starts (the Go default).
     plain_info: bool,
     /// Bytes for the socket, collected while `inflight` is being written.
@@ -151,7 +155,7 @@ impl Transport {
             plain_info: tls.is_some() && !w.tls_first,
             tls,
             ws: w.ws.as_ref().map(|_| WsLayer::default()),
-            origins: w.ws.clone(),
+            policy: w.ws.clone(),
             out: Vec::new(),
             inflight: Vec::new(),
             inflight_off: 0,
@@ -210,6 +214,11 @@ impl Transport {
     pub fn handshaking(&self) -> bool {
         self.tls.as_ref().is_some_and(TlsLayer::handshaking)
             || self.ws.as_ref().is_some_and(WsLayer::upgrading)
+    }
+
+    /// What a WebSocket client's upgrade request carried for its connection, once.
+    pub fn take_handshake(&mut self) -> Option<Handshake> {
+        self.ws.as_mut().and_then(WsLayer::take_handshake)
     }
 
     /// Whether protocol output may be encoded now: a WebSocket client gets nothing before
@@ -271,18 +280,22 @@ impl Transport {
             }
             None => data,
         };
-        let r = match (&mut self.ws, &self.origins) {
-            (Some(ws), Some(origins)) => {
+        let r = match (&mut self.ws, &self.policy) {
+            (Some(ws), Some(policy)) => {
+                let upgrading = ws.upgrading();
                 let mut framed = std::mem::take(&mut self.framed);
-                let r = ws.read(input, origins, app, &mut framed);
+                let r = ws.read(input, policy, app, &mut framed);
                 self.emit(&framed);
                 framed.clear();
                 self.framed = framed;
+                // Go closes a client whose frames it cannot read with `Read Error`.
                 r.map_err(|e| Failure {
                     reason: if e.closed_by_client {
                         CloseReason::ClientClosed
-                    } else {
+                    } else if upgrading {
                         CloseReason::ProtocolViolation
+                    } else {
+                        CloseReason::ReadError
                     },
                     log: e.reason,
                 })

@@ -1,0 +1,151 @@
+//! WebSocket for client connections, sans-IO: the HTTP upgrade checked as the Go server
+//! checks it, then frames in and out with its rules and `permessage-deflate`, so the shard's
+//! reactor keeps the socket and the NATS protocol inside is the same as over TCP.
+//!
+//! - `upgrade`: the request checks, origins, extension negotiation, the `101` answer.
+//! - `handshake`: `X-Forwarded-For` and credentials from cookies, for the connection.
+//! - `frames`: frames to messages and back (tungstenite parses and formats the headers).
+//! - `deflate`: per-message compression with flate2.
+
+mod deflate;
+mod frames;
+mod handshake;
+mod upgrade;
+
+use std::time::Duration;
+
+pub use handshake::{CookieNames, Handshake};
+pub use upgrade::{Origin, OriginPolicy, UpgradePolicy};
+
+use crate::config::WsAuthConfig;
+use frames::Session;
+
+/// Default handshake deadline when `handshake_timeout` is not set: the TLS one, as a
+/// client with neither would otherwise hold a slot until its auth timeout.
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The `websocket {}` settings.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WsSettings {
+    pub host: Option<String>,
+    /// `-1` asks for a random free port.
+    pub port: i32,
+    pub advertise: Option<String>,
+    pub no_tls: bool,
+    pub tls: Option<super::tls::TlsSettings>,
+    /// Accept `permessage-deflate` when a client offers it.
+    pub compression: bool,
+    pub same_origin: bool,
+    /// `scheme://host[:port]` entries.
+    pub allowed_origins: Vec<String>,
+    pub handshake_timeout: Option<Duration>,
+    /// Credentials for this listener's clients instead of the `authorization` block's.
+    pub auth: WsAuthConfig,
+    /// Cookies whose values stand in for CONNECT credentials the client leaves out.
+    pub cookies: CookieNames,
+}
+
+/// A failed upgrade or a broken stream: what to log, and whether it was the client closing
+/// normally.
+#[derive(Debug)]
+pub struct WsFailure {
+    pub reason: String,
+    pub closed_by_client: bool,
+}
+
+enum State {
+    Upgrading(Vec<u8>),
+    Open(Box<Session>),
+    Done,
+}
+
+/// One connection's WebSocket state.
+pub struct WsLayer {
+    state: State,
+    /// What the upgrade request told, until the connection takes it.
+    handshake: Option<Handshake>,
+}
+
+impl std::fmt::Debug for WsLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WsLayer")
+            .field("open", &matches!(self.state, State::Open(_)))
+            .finish()
+    }
+}
+
+impl Default for WsLayer {
+    fn default() -> Self {
+        WsLayer {
+            state: State::Upgrading(Vec::new()),
+            handshake: None,
+        }
+    }
+}
+
+impl WsLayer {
+    pub fn upgrading(&self) -> bool {
+        matches!(self.state, State::Upgrading(_))
+    }
+
+    /// What the upgrade request carried for the connection, once.
+    pub fn take_handshake(&mut self) -> Option<Handshake> {
+        self.handshake.take()
+    }
+
+    /// Takes received bytes: the upgrade request first, then frames. Application bytes are
+    /// appended to `plain`; the upgrade answer, pongs and close frames to `wire`.
+    pub fn read(
+        &mut self,
+        data: &[u8],
+        policy: &UpgradePolicy,
+        plain: &mut Vec<u8>,
+        wire: &mut Vec<u8>,
+    ) -> Result<(), WsFailure> {
+        let r = match &mut self.state {
+            State::Upgrading(head) => {
+                head.extend_from_slice(data);
+                let head = std::mem::take(head);
+                match upgrade::upgrade(&head, policy, wire) {
+                    Ok(None) => {
+                        self.state = State::Upgrading(head);
+                        Ok(())
+                    }
+                    Ok(Some(accepted)) => {
+                        self.handshake = accepted.handshake;
+                        self.state = State::Open(Box::new(accepted.session));
+                        match &head[accepted.used..] {
+                            [] => Ok(()),
+                            rest => self.read(rest, policy, plain, wire),
+                        }
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            State::Open(session) => session.read(data, plain, wire),
+            State::Done => Ok(()),
+        };
+        if r.is_err() {
+            self.state = State::Done;
+        }
+        r
+    }
+
+    /// Frames protocol output.
+    pub fn write(&mut self, plain: &[u8], wire: &mut Vec<u8>) {
+        if let State::Open(session) = &self.state {
+            session.write(plain, wire);
+        }
+    }
+
+    /// Queues a close frame with Go's status for `reason` (`wsEnqueueCloseMessage`).
+    pub fn close(&mut self, code: u16, reason: &str, wire: &mut Vec<u8>) {
+        if let State::Open(_) = self.state {
+            frames::close(code, reason, wire);
+            self.state = State::Done;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
