@@ -124,6 +124,7 @@ fn verify_and_map_logs_in_the_user_the_certificate_names() {
             }),
             ..Permissions::default()
         }),
+        account: None,
     };
     let mut cfg = tls_config(&pki, |t| {
         t.verify_and_map = true;

@@ -422,7 +422,7 @@ fn websocket_no_auth_user() {
         cfg.auth.users.push(UserConfig {
             user: user.into(),
             password: password.into(),
-            permissions: None,
+            ..UserConfig::default()
         });
     }
     let srv = start_with(cfg);
