@@ -203,6 +203,7 @@ fn ring(c: &mut Criterion) {
         b.iter(|| {
             let batch: Vec<ShardMsg> = (0..BATCH)
                 .map(|_| ShardMsg::Deliver {
+                    account: 0,
                     subject: Bytes::from_static(b"bench.subject"),
                     reply: None,
                     header_len: None,

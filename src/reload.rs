@@ -49,7 +49,9 @@ impl Reloader {
                 "can only reload config when a file is provided using -c or --config".into(),
             );
         };
-        let (mut new, _warnings) = config_file::load_with_flags(path, &self.args, false)?;
+        // One log line: the file's errors without the newline Go's `-t` output ends with.
+        let (mut new, _warnings) = config_file::load_with_flags(path, &self.args, false)
+            .map_err(|e| e.trim_end().to_string())?;
         let server = running.server();
         let old = &server.cfg;
         check_unchangeable(old, &new, server.port, running.shards)?;

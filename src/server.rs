@@ -130,7 +130,9 @@ impl Server {
             port,
             cfg.max_payload,
             Security {
-                auth_required: auth.required(),
+                // A client may log in with nothing under a `no_auth_user`, so the Go server
+                // does not announce auth as required (checked against nats-server 2.15.1).
+                auth_required: auth.required() && cfg.auth.no_auth_user.is_none(),
                 tls_required: client_wrap.is_some(),
                 tls_verify: cfg.tls.as_ref().is_some_and(|t| t.verifies_clients()),
             },

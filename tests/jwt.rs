@@ -10,81 +10,20 @@ mod common;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
+use common::go::{check_config, go_server, Go};
 use common::process::scratch_dir;
 use common::Raw;
 use riptide::jwt::claims::UserClaims;
 use riptide::jwt::creds::Creds;
 use riptide::jwt::testkit::{self, unix_now};
 
-/// Bound on the Go server's start-up; not a timing assertion.
-const START_WAIT: Duration = Duration::from_secs(20);
 const VIOLATION: &str = "-ERR 'Authorization Violation'\r\n";
-
-fn go_server() -> Option<PathBuf> {
-    let path = std::env::var_os("NATS_SERVER")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/nats-server"));
-    if path.exists() {
-        Some(path)
-    } else {
-        eprintln!("skipped: no Go nats-server at {}", path.display());
-        None
-    }
-}
-
-/// A Go server process on a random loopback port, killed when dropped.
-struct Go {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Go {
-    fn start(bin: &Path, conf: &Path) -> Go {
-        let mut child = Command::new(bin)
-            .args(["-c", conf.to_str().unwrap(), "-a", "127.0.0.1", "-p", "-1"])
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut r = BufReader::new(child.stderr.take().unwrap());
-        let deadline = Instant::now() + START_WAIT;
-        let mut lines = Vec::new();
-        let addr = loop {
-            let mut l = String::new();
-            assert!(r.read_line(&mut l).unwrap() > 0, "exited early: {lines:?}");
-            if let Some(at) = l.find("Listening for client connections on ") {
-                let a = l[at..].trim_end().rsplit(' ').next().unwrap();
-                break a.parse().unwrap();
-            }
-            lines.push(l);
-            assert!(Instant::now() < deadline, "{lines:?}");
-        };
-        // Keep draining stderr so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in r.lines().map_while(Result::ok) {});
-        Go { child, addr }
-    }
-}
-
-impl Drop for Go {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// `nats-server -t -c conf`: its exit code and stderr.
 fn go_check(bin: &Path, conf: &Path) -> (i32, String) {
-    let out = Command::new(bin)
-        .args(["-t", "-c", conf.to_str().unwrap()])
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    check_config(&mut Command::new(bin), conf.to_str().unwrap())
 }
 
 fn nonce(c: &Raw) -> String {

@@ -165,7 +165,7 @@ impl Accounts {
     /// The accounts of a configuration, numbered after `previous` (the running ones) so a
     /// reload keeps every account's number. Errors are worded as the Go server's.
     pub fn new(cfgs: &[AccountConfig], previous: Option<&Accounts>) -> Result<Accounts, String> {
-        Accounts::build(cfgs, previous, |e| Err(e))
+        Accounts::build(cfgs, previous, Err)
     }
 
     /// The same, for accounts from JWTs: an import that cannot be made is left out and

@@ -83,7 +83,7 @@ impl ServiceReplies {
     ) -> Vec<u8> {
         let mut t = self.0.lock().expect("reply table lock");
         t.next += 1;
-        if t.next % SWEEP_EVERY == 0 {
+        if t.next.is_multiple_of(SWEEP_EVERY) {
             t.pending.retain(|_, p| p.expires > now);
         }
         let mut subject = t.prefix.clone();

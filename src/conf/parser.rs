@@ -9,6 +9,9 @@ pub struct Item {
     pub value: Value,
     pub line: usize,
     pub col: usize,
+    /// A `$variable` referred to this entry: the Go server then takes the key for a variable
+    /// and does not report it as an unknown field (`token.IsUsedVariable`).
+    pub used: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -45,6 +48,9 @@ impl std::fmt::Display for ConfError {
         write!(f, "{}:{}:{}: {}", self.file, self.line, self.col, self.msg)
     }
 }
+
+/// What follows the `$` of a bcrypt hash written without quotes (`bcryptPrefix`, conf/parse.go).
+const BCRYPT_PREFIX: &str = "2a$";
 
 /// Deepest `include` nesting, against include cycles.
 const MAX_INCLUDE_DEPTH: usize = 10;
@@ -434,15 +440,27 @@ impl<'a> Parser<'a> {
             value,
             line: vline,
             col: vcol,
+            used: false,
         })
     }
 
-    fn variable(&self, name: &str, line: usize, col: usize) -> Result<Item, ConfError> {
-        for scope in self.scopes.iter().rev() {
-            if let Some((_, v)) = scope.iter().rev().find(|(k, _)| k == name) {
+    fn variable(&mut self, name: &str, line: usize, col: usize) -> Result<Item, ConfError> {
+        // A bare bcrypt hash (`$2a$10$...`) is a string, not a variable (Go's `bcryptPrefix`).
+        if name.starts_with(BCRYPT_PREFIX) {
+            return Ok(Item {
+                value: Value::Str(format!("${name}")),
+                line,
+                col,
+                used: false,
+            });
+        }
+        for scope in self.scopes.iter_mut().rev() {
+            if let Some((_, v)) = scope.iter_mut().rev().find(|(k, _)| k == name) {
+                v.used = true;
                 return Ok(Item {
                     line,
                     col,
+                    used: false,
                     ..v.clone()
                 });
             }
@@ -502,9 +520,11 @@ impl<'a> Parser<'a> {
                 return Ok(Value::Str(w.to_string()));
             }
         }
+        // `127.0.0.1:4222`, and `127.0.0.1:-1` for a random port (Go's `lexIPAddr` takes
+        // digits, '.', ':' and '-').
         if w.contains(':')
             && w.bytes()
-                .all(|b| b.is_ascii_digit() || b == b'.' || b == b':')
+                .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b':' | b'-'))
         {
             return Ok(Value::Str(w.to_string()));
         }
@@ -626,6 +646,22 @@ mod tests {
             e.msg.contains("unexpected '}' where a value was expected"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn variables_are_marked_used_and_bcrypt_hashes_are_strings() {
+        let v = parse("ROLE { publish: x }\nunused: 1\nauth { p: $ROLE }\n").unwrap();
+        let Value::Map(kv) = &v else { panic!() };
+        let used: Vec<(&str, bool)> = kv.iter().map(|(k, i)| (k.as_str(), i.used)).collect();
+        assert_eq!(used, [("ROLE", true), ("unused", false), ("auth", false)]);
+        let v = parse("pass: $2a$10$UHR6GhotWhpLsKtVP0/i6.Nh9\n").unwrap();
+        assert_eq!(
+            get(&v, "pass"),
+            &Value::Str("$2a$10$UHR6GhotWhpLsKtVP0/i6.Nh9".into())
+        );
+        // A random port after an address, unquoted, as Go's tests write it.
+        let v = parse("listen: 127.0.0.1:-1\n").unwrap();
+        assert_eq!(get(&v, "listen"), &Value::Str("127.0.0.1:-1".into()));
     }
 
     #[test]

@@ -79,6 +79,7 @@ pub(super) fn apply(item: &Item, cfg: &mut Config) -> Result<(), KeyError> {
                             }
                         }
                         key if ACCOUNT_NOT_YET.contains(&key) => return Err(not_yet(k, f)),
+                        _ if f.used => {}
                         _ => return Err(KeyError::at(f, format!("unknown field \"{k}\""))),
                     }
                 }

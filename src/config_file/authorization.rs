@@ -50,6 +50,8 @@ pub(super) fn apply(v: &Value, cfg: &mut Config) -> Result<(), KeyError> {
     let mut single = UserConfig::default();
     let mut users: Option<(Vec<UserConfig>, Vec<NkeyUserConfig>)> = None;
     let mut defaults = None;
+    // Go lists every unknown field of the block, not only the first.
+    let mut unknown = Vec::new();
     for (k, item) in entries {
         let v = &item.value;
         match k.to_ascii_lowercase().as_str() {
@@ -65,8 +67,13 @@ pub(super) fn apply(v: &Value, cfg: &mut Config) -> Result<(), KeyError> {
                 let msg = format!("field \"{k}\" is not supported by this version of riptide yet");
                 return Err(KeyError::at(item, msg));
             }
-            _ => return Err(KeyError::at(item, format!("unknown field \"{k}\""))),
+            // A key that a `$variable` refers to is a variable (a role), not a setting.
+            _ if item.used => {}
+            _ => unknown.push(KeyError::at(item, format!("unknown field \"{k}\""))),
         }
+    }
+    if !unknown.is_empty() {
+        return Err(KeyError::Many(unknown));
     }
     let has_single = !single.user.is_empty() || !single.password.is_empty();
     if has_single && cfg.auth.token.is_some() {

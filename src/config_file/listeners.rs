@@ -99,8 +99,8 @@ pub(super) fn tls(block: &Item, file: &str) -> Result<TlsSettings, ConfigError> 
             }
         }
     }
-    // Go reports these at the block, column 0.
-    let block_err = |m: String| ConfigError(format!("{file}:{}:0: {m}", block.line));
+    // Go reports these at the `tls` key.
+    let block_err = |m: String| at(file, block, m);
     t.cert_file = cert
         .ok_or_else(|| block_err("missing 'cert_file' in TLS configuration".into()))?
         .into();

@@ -43,6 +43,10 @@ const IGNORED: &[&str] = &[
     "prof_port",
     "disable_sublist_cache",
     "max_closed_clients",
+    // Riptide has no system account: it is what a Go server with `no_sys_acc: true` shows.
+    "no_system_account",
+    "no_sys_acc",
+    "no_system",
 ];
 
 /// An error in one key, and where Go's message points.
@@ -55,6 +59,8 @@ enum KeyError {
     /// Nowhere: Go words some errors about values it has already unwrapped from their
     /// position.
     Bare(String),
+    /// Several errors of one block, each reported as Go lists them (unknown fields).
+    Many(Vec<KeyError>),
 }
 
 impl From<String> for KeyError {
@@ -95,7 +101,11 @@ pub fn load_with_flags(
     strict: bool,
 ) -> Result<(Config, Vec<String>), String> {
     let mut base = Config::default();
-    let warnings = load(path, &mut base, strict).map_err(|e| e.to_string())?;
+    let root = conf::parse_file(path).map_err(|e| parse_error(e).0)?;
+    // Go's `processConfigErr` ends each error of the file's keys with a newline, so `-t`
+    // prints an empty line after them; syntax errors come from its lexer without one.
+    let warnings = apply_document(&root, &path.display().to_string(), &mut base, strict)
+        .map_err(|e| format!("{e}\n"))?;
     match cli::parse_onto(args.iter().cloned(), base) {
         // As in Go, `-t` checks the file alone; starting (or reloading) checks the whole.
         Ok(cli::Command::Run { cfg, .. }) if !strict => {
@@ -133,24 +143,41 @@ fn apply_document(
         unreachable!("a document is a map")
     };
     let mut warnings = Vec::new();
+    // Like Go's `processConfigErr`, the errors of every key are listed, one a line.
+    let mut errors = Vec::new();
     for (key, item) in entries {
-        match key.to_ascii_lowercase().as_str() {
-            "tls" => cfg.tls = Some(listeners::tls(item, file)?),
+        let applied = match key.to_ascii_lowercase().as_str() {
+            "tls" => listeners::tls(item, file).map(|t| cfg.tls = Some(t)),
             // Port 0 leaves WebSocket off, as in the Go server.
-            "websocket" | "ws" => {
-                cfg.websocket = Some(listeners::websocket(item, file)?).filter(|w| w.port != 0)
-            }
-            _ => apply(key, item, cfg, &mut warnings, file, strict).map_err(|e| match e {
-                KeyError::Here(msg) => {
-                    ConfigError(format!("{file}:{}:{}: {msg}", item.line, item.col))
-                }
-                KeyError::At(line, col, msg) => ConfigError(format!("{file}:{line}:{col}: {msg}")),
-                KeyError::Bare(msg) => ConfigError(msg),
-            })?,
+            "websocket" | "ws" => listeners::websocket(item, file)
+                .map(|w| cfg.websocket = Some(w).filter(|w| w.port != 0)),
+            _ => apply(key, item, cfg, &mut warnings, file, strict)
+                .map_err(|e| ConfigError(listed(e, item, file))),
+        };
+        if let Err(ConfigError(msg)) = applied {
+            errors.push(msg);
         }
+    }
+    if !errors.is_empty() {
+        return Err(ConfigError(errors.join("\n")));
     }
     operator::finish(cfg);
     Ok(warnings)
+}
+
+/// A key's error as Go words it, `file:line:col: ` first where it has a position; several
+/// on their own lines.
+fn listed(e: KeyError, item: &Item, file: &str) -> String {
+    match e {
+        KeyError::Here(msg) => format!("{file}:{}:{}: {msg}", item.line, item.col),
+        KeyError::At(line, col, msg) => format!("{file}:{line}:{col}: {msg}"),
+        KeyError::Bare(msg) => msg,
+        KeyError::Many(all) => all
+            .into_iter()
+            .map(|e| listed(e, item, file))
+            .collect::<Vec<_>>()
+            .join("\n"),
+    }
 }
 
 fn apply(
@@ -280,6 +307,8 @@ fn apply(
         k if operator::KEYS.contains(&k) => operator::apply(k, item, cfg)?,
         "shards" => cfg.shards = size(v, key)?,
         k if IGNORED.contains(&k) => {}
+        // A key that a `$variable` refers to is a variable, not a setting.
+        _ if item.used => {}
         k if NOT_YET.contains(&k) => {
             return Err(
                 format!("field \"{key}\" is not supported by this version of riptide yet").into(),
@@ -405,6 +434,23 @@ mod tests {
         assert_eq!(c.write_deadline, Duration::from_millis(1500));
         assert!(c.debug);
         assert_eq!(c.shards, 2);
+    }
+
+    #[test]
+    fn variables_are_not_fields_and_every_unknown_field_is_listed() {
+        let (c, _) = load_text(
+            "password = \"s3\"\nauthorization { ADMIN { publish: x }\n users: [{user: a, password: $password, permissions: $ADMIN}] }\n",
+            true,
+        )
+        .unwrap();
+        assert_eq!(c.auth.users.len(), 1);
+        let e = load_text("a: 1\nport: 1\nb: 2\nauthorization { c: 1, d: 2 }\n", true)
+            .unwrap_err()
+            .0;
+        assert_eq!(
+            e,
+            "<text>:1:0: unknown field \"a\"\n<text>:3:1: unknown field \"b\"\n<text>:4:17: unknown field \"c\"\n<text>:4:23: unknown field \"d\""
+        );
     }
 
     #[test]

@@ -12,6 +12,7 @@ use std::collections::HashMap;
 
 use bytes::Bytes;
 
+use super::route::Msg;
 use super::{ConnId, Shard};
 use crate::accounts::AccountId;
 use crate::fanout::{Batch, ShardMsg};
@@ -128,15 +129,8 @@ impl Shard {
                     queues,
                 } => {
                     self.stats.remote_received += 1;
-                    self.deliver_remote(
-                        account,
-                        &subject,
-                        reply.as_deref(),
-                        header_len,
-                        &data,
-                        plain,
-                        &queues,
-                    );
+                    let msg = Msg::remote(&subject, reply.as_deref(), header_len, &data);
+                    self.deliver_remote(account, msg, plain, &queues);
                 }
                 ShardMsg::Interest {
                     account,

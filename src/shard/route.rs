@@ -80,7 +80,7 @@ impl MatchCache {
 
 /// One message being routed. The payload is a slice, turned into a shared buffer at most
 /// once, when a large payload is first queued by reference.
-struct Msg<'a> {
+pub(super) struct Msg<'a> {
     subject: &'a [u8],
     reply: Option<&'a [u8]>,
     header_len: Option<usize>,
@@ -89,6 +89,22 @@ struct Msg<'a> {
 }
 
 impl<'a> Msg<'a> {
+    /// A message another shard sent, its payload already shared.
+    pub(super) fn remote(
+        subject: &'a [u8],
+        reply: Option<&'a [u8]>,
+        header_len: Option<usize>,
+        data: &'a Bytes,
+    ) -> Msg<'a> {
+        Msg {
+            subject,
+            reply,
+            header_len,
+            data,
+            shared: Some(data.clone()),
+        }
+    }
+
     /// The same message under another subject and reply, for another account.
     fn retarget<'b>(&self, subject: &'b [u8], reply: Option<&'b [u8]>) -> Msg<'b>
     where
@@ -281,21 +297,11 @@ impl Shard {
     pub(super) fn deliver_remote(
         &mut self,
         account: AccountId,
-        subject: &[u8],
-        reply: Option<&[u8]>,
-        header_len: Option<usize>,
-        data: &Bytes,
+        mut msg: Msg<'_>,
         plain: bool,
         queues: &[Bytes],
     ) {
-        let route = self.route(account, subject);
-        let mut msg = Msg {
-            subject,
-            reply,
-            header_len,
-            data,
-            shared: Some(data.clone()),
-        };
+        let route = self.route(account, msg.subject);
         if plain {
             for &sub in &route.local.plain {
                 self.deliver(sub, None, &mut msg);

@@ -2,6 +2,7 @@
 //! a raw protocol client with bounded reads.
 #![allow(dead_code)]
 
+pub mod go;
 pub mod go_cases;
 pub mod http;
 pub mod process;
@@ -106,7 +107,18 @@ impl<S: Read + Write> Raw<S> {
                 self.buf.extend_from_slice(&tmp[..n]);
                 true
             }
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => false,
+            // Closed: a reset, or over TLS a close without close_notify (or after a failed
+            // write of the client's).
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::ConnectionReset
+                        | std::io::ErrorKind::BrokenPipe
+                        | std::io::ErrorKind::UnexpectedEof
+                ) =>
+            {
+                false
+            }
             Err(e) => panic!("read failed: {e}"),
         }
     }
@@ -146,6 +158,21 @@ impl<S: Read + Write> Raw<S> {
         std::mem::take(&mut self.buf)
     }
 
+    /// Sends PING and reads up to its PONG, or up to the server's close: everything the
+    /// server sent, the PONG included.
+    pub fn reply(&mut self) -> Vec<u8> {
+        // A server that already closed (an auth error) may refuse the PING.
+        let _ = self.s.write_all(b"PING\r\n");
+        loop {
+            if let Some(p) = self.buf.windows(6).position(|w| w == b"PONG\r\n") {
+                return self.buf.drain(..p + 6).collect();
+            }
+            if !self.fill() {
+                return std::mem::take(&mut self.buf);
+            }
+        }
+    }
+
     /// Sends PING and reads up to its PONG: everything the server sent before it.
     pub fn sync(&mut self) -> Vec<u8> {
         self.send(b"PING\r\n");
@@ -160,6 +187,20 @@ impl<S: Read + Write> Raw<S> {
                 "closed after {:?}",
                 String::from_utf8_lossy(&self.buf)
             );
+        }
+    }
+}
+
+/// Any byte stream a `Raw` client can run over, to keep plain and TLS clients in one list.
+pub trait Stream: Read + Write {}
+impl<T: Read + Write> Stream for T {}
+
+impl<S: Read + Write + 'static> Raw<S> {
+    pub fn boxed(self) -> Raw<Box<dyn Stream>> {
+        Raw {
+            s: Box::new(self.s),
+            info: self.info,
+            buf: self.buf,
         }
     }
 }

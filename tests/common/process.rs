@@ -30,7 +30,14 @@ impl Proc {
     }
 
     pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Proc {
+        Proc::start_in(Path::new("."), args, env)
+    }
+
+    /// Starts the binary in the directory `dir` (relative paths in a configuration are
+    /// relative to the working directory, as in the Go server).
+    pub fn start_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Proc {
         let mut child = Command::new(BIN)
+            .current_dir(dir)
             .args(args)
             .envs(env.iter().copied())
             .stderr(Stdio::piped())

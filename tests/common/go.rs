@@ -1,0 +1,76 @@
+//! The Go nats-server as an oracle: found at `.venv/bin/nats-server` (as `tests/oracle`
+//! installs it) or `$NATS_SERVER`; tests that need it skip themselves when it is absent.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Instant;
+
+use super::process::START_WAIT;
+
+pub fn go_server() -> Option<PathBuf> {
+    let path = std::env::var_os("NATS_SERVER")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/nats-server"));
+    if path.exists() {
+        Some(path)
+    } else {
+        eprintln!("skipped: no Go nats-server at {}", path.display());
+        None
+    }
+}
+
+/// A Go server process on a random loopback port, killed when dropped.
+pub struct Go {
+    child: Child,
+    pub addr: SocketAddr,
+}
+
+impl Go {
+    pub fn start(bin: &Path, conf: &Path) -> Go {
+        Go::spawn(Command::new(bin).args(["-c", conf.to_str().unwrap()]))
+    }
+
+    /// Starts `cmd` (a `nats-server` command) on a random loopback port.
+    pub fn spawn(cmd: &mut Command) -> Go {
+        let mut child = cmd
+            .args(["-a", "127.0.0.1", "-p", "-1"])
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut r = BufReader::new(child.stderr.take().unwrap());
+        let deadline = Instant::now() + START_WAIT;
+        let mut lines = Vec::new();
+        let addr = loop {
+            let mut l = String::new();
+            assert!(r.read_line(&mut l).unwrap() > 0, "exited early: {lines:?}");
+            if let Some(at) = l.find("Listening for client connections on ") {
+                let a = l[at..].trim_end().rsplit(' ').next().unwrap();
+                break a.parse().unwrap();
+            }
+            lines.push(l);
+            assert!(Instant::now() < deadline, "{lines:?}");
+        };
+        // Keep draining stderr so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in r.lines().map_while(Result::ok) {});
+        Go { child, addr }
+    }
+}
+
+impl Drop for Go {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `bin -t -c conf` (either server) run by `cmd`: its exit code and what it printed, stdout
+/// then stderr.
+pub fn check_config(cmd: &mut Command, conf: &str) -> (i32, String) {
+    let out = cmd.args(["-t", "-c", conf]).output().unwrap();
+    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&out.stderr));
+    (out.status.code().unwrap_or(-1), text)
+}
