@@ -279,3 +279,115 @@ fn monitor_port_closes_with_the_server() {
     running.shutdown();
     assert!(TcpStream::connect(http).is_err(), "monitor still listening");
 }
+
+/// Accounts as nats-server 2.15.1 shows them for the same configuration (with `no_sys_acc`,
+/// as Riptide has no system account): `/connz` with `auth` names each client's account
+/// (`account` only outside `$G`) and filters by `acc`, `/subsz` too, `/accountz` lists the
+/// accounts and their exports and imports.
+#[test]
+fn accounts_in_the_monitoring_endpoints() {
+    let mut cfg = common::config(2);
+    riptide::config_file::load_str(
+        "accounts {\n  A: {\n    users: [{user: a, password: a}]\n    exports: [{service: \"req.>\"}, {stream: \"priv.>\", accounts: [B]}]\n  }\n  B: {\n    users: [{user: b, password: b}]\n    imports: [{stream: {account: A, subject: \"priv.>\"}, prefix: \"fromA\"}, {service: {account: A, subject: \"req.x\"}, to: \"ask\"}]\n  }\n}\nauthorization { users: [{user: g, password: g}] }\n",
+        &mut cfg,
+        true,
+    )
+    .unwrap();
+    cfg.http_port = Some(0);
+    let running = common::start_with(cfg);
+    let http = running.monitor.as_ref().unwrap().addr;
+    let mut cs = Vec::new();
+    for (user, subject) in [("a", "a.1"), ("b", "b.1"), ("g", "g.1")] {
+        let mut c = Raw::connect(running.addr);
+        c.send(format!("CONNECT {{\"verbose\":false,\"user\":\"{user}\",\"pass\":\"{user}\"}}\r\nSUB {subject} 1\r\n").as_bytes());
+        assert_eq!(c.sync(), b"");
+        cs.push(c);
+    }
+    let z = get(http, "/connz?auth=1&subs=detail").json();
+    let mut seen: Vec<(String, Value, Value)> = z["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["authorized_user"].as_str().unwrap().to_string(),
+                c["account"].clone(),
+                c["name_tag"].clone(),
+            )
+        })
+        .collect();
+    seen.sort_by(|x, y| x.0.cmp(&y.0));
+    let s = |v: &str| Value::String(v.into());
+    assert_eq!(
+        seen,
+        [
+            ("a".into(), s("A"), s("A")),
+            ("b".into(), s("B"), s("B")),
+            ("g".into(), Value::Null, s("$G")),
+        ]
+    );
+    let only_b = get(http, "/connz?acc=B&subs=1").json();
+    assert_eq!(only_b["total"], 1);
+    assert_eq!(only_b["connections"][0]["subscriptions_list"][0], "b.1");
+    let subs = get(http, "/subsz?subs=1&acc=A").json();
+    assert_eq!(subs["total"], 1);
+    let detail = &subs["subscriptions_list"][0];
+    assert_eq!(
+        (
+            &detail["subject"],
+            &detail["account"],
+            &detail["account_tag"]
+        ),
+        (&s("a.1"), &s("A"), &s("A"))
+    );
+    let mut names: Vec<String> = get(http, "/accountz").json()["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap().to_string())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["$G", "A", "B"]);
+    let a = get(http, "/accountz?acc=A").json();
+    let d = &a["account_detail"];
+    assert_eq!(d["account_name"], "A");
+    assert_eq!(
+        (d["client_connections"].clone(), d["subscriptions"].clone()),
+        (1.into(), 1.into())
+    );
+    assert_eq!(
+        d["exports"],
+        serde_json::json!([
+            {"subject": "req.>", "type": "service", "response_type": "Singleton"},
+            {"subject": "priv.>", "type": "stream", "approved_accounts": ["B"]},
+        ])
+    );
+    assert!(d.get("is_system").is_none());
+    let b = get(http, "/accountz?acc=B").json();
+    assert_eq!(
+        b["account_detail"]["imports"],
+        serde_json::json!([
+            {"subject": "priv.>", "account": "A", "local_subject": "fromA.priv.>", "type": "stream", "invalid": false, "share": false, "tracking": false},
+            {"subject": "req.x", "account": "A", "to": "ask", "local_subject": "ask", "type": "service", "invalid": false, "share": false, "tracking": false},
+        ])
+    );
+    let r = get(http, "/accountz?acc=nope");
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (400, "Account nope does not exist")
+    );
+    let st = get(http, "/accstatz").json();
+    let mut per: Vec<(String, u64)> = st["account_statz"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["acc"].as_str().unwrap().to_string(),
+                a["conns"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    per.sort();
+    assert_eq!(per, [("$G".into(), 1), ("A".into(), 1), ("B".into(), 1)]);
+}

@@ -8,11 +8,9 @@ use serde::Serialize;
 
 use super::{limit_or_default, page, param_bool, param_int, param_subs, pretty, Clock, Context};
 use super::{Request, Response};
+use crate::accounts::GLOBAL_ACCOUNT;
 use crate::shard::{ConnSnapshot, Query, SubSnapshot};
 use crate::timefmt::{go_duration, rfc3339_nano, uptime};
-
-/// The only account until accounts exist (`globalAccountName`).
-pub(crate) const GLOBAL_ACCOUNT: &str = "$G";
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -25,9 +23,9 @@ enum State {
 #[derive(Serialize)]
 pub(crate) struct SubDetail<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub account: Option<&'static str>,
+    pub account: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub account_tag: Option<&'static str>,
+    pub account_tag: Option<&'a str>,
     pub subject: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub qgroup: Option<&'a str>,
@@ -43,7 +41,7 @@ fn is_zero(n: &u64) -> bool {
 }
 
 impl<'a> SubDetail<'a> {
-    pub(crate) fn new(s: &'a SubSnapshot, account: Option<&'static str>) -> SubDetail<'a> {
+    pub(crate) fn new(s: &'a SubSnapshot, account: Option<&'a str>) -> SubDetail<'a> {
         SubDetail {
             account,
             account_tag: account,
@@ -92,12 +90,15 @@ struct ConnInfo<'a> {
     #[serde(skip_serializing_if = "str::is_empty")]
     authorized_user: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
+    account: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     subscriptions_list: Option<Vec<&'a str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     subscriptions_list_detail: Option<Vec<SubDetail<'a>>>,
-    /// The account's name tag; `account` itself is shown only for accounts other than `$G`.
+    /// The account's name tag (with `auth`); `account` itself is shown only for accounts other
+    /// than `$G`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    name_tag: Option<&'static str>,
+    name_tag: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -234,7 +235,7 @@ fn build(ctx: &Context, r: &Request) -> Result<Response, Response> {
         })
         .filter(|c| cid.is_none_or(|id| c.cid == id))
         .filter(|c| user.is_empty() || c.user == user)
-        .filter(|_| acc.is_empty() || acc == GLOBAL_ACCOUNT)
+        .filter(|c| acc.is_empty() || c.account == acc)
         .collect();
     sort(&mut all, sort_by, clock.mono);
     let total = all.len();
@@ -286,10 +287,11 @@ fn conn_info<'a>(
         lang: &c.lang,
         version: &c.version,
         authorized_user: if auth { &c.user } else { "" },
+        account: (auth && c.account != GLOBAL_ACCOUNT).then_some(c.account.as_str()),
         subscriptions_list: (subs && !c.subs.is_empty())
             .then(|| c.subs.iter().map(|s| s.subject.as_str()).collect()),
         subscriptions_list_detail: (detail && !c.subs.is_empty())
             .then(|| c.subs.iter().map(|s| SubDetail::new(s, None)).collect()),
-        name_tag: auth.then_some(GLOBAL_ACCOUNT),
+        name_tag: auth.then_some(c.account.as_str()),
     }
 }

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::connz::{SubDetail, GLOBAL_ACCOUNT};
+use super::connz::SubDetail;
 use super::{limit_or_default, page, param_bool, param_int, pretty, Clock, Context};
 use super::{Request, Response};
 use crate::shard::{Query, SubSnapshot};
@@ -63,14 +63,14 @@ fn build(ctx: &Context, r: &Request) -> Result<Response, Response> {
         .iter()
         .flat_map(|s| &s.subs)
         .filter(|s| test.is_empty() || matches_literal(s.subject.as_bytes(), test.as_bytes()))
-        .filter(|_| acc.is_empty() || acc == GLOBAL_ACCOUNT)
+        .filter(|s| acc.is_empty() || s.account == acc)
         .collect();
     matching.sort_by_key(|s| s.cid);
     let total = matching.len();
     let list = subs.then(|| {
         page(matching, offset, limit)
             .into_iter()
-            .map(|s| SubDetail::new(s, Some(GLOBAL_ACCOUNT)))
+            .map(|s| SubDetail::new(s, Some(&s.account)))
             .collect()
     });
     Ok(pretty(&Subsz {

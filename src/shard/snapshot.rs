@@ -33,6 +33,7 @@ pub struct SubSnapshot {
     /// Auto-unsubscribe limit; 0 means none.
     pub max: u64,
     pub cid: u64,
+    pub account: String,
 }
 
 #[derive(Debug, Clone)]
@@ -55,6 +56,7 @@ pub struct ConnSnapshot {
     pub lang: String,
     pub version: String,
     pub user: String,
+    pub account: String,
     pub subs: Vec<SubSnapshot>,
 }
 
@@ -105,7 +107,7 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-fn sub_snapshot(s: &Sub, cid: u64) -> SubSnapshot {
+fn sub_snapshot(s: &Sub, cid: u64, account: &str) -> SubSnapshot {
     SubSnapshot {
         subject: text(&s.subject),
         queue: s.queue.as_deref().map(text),
@@ -113,6 +115,7 @@ fn sub_snapshot(s: &Sub, cid: u64) -> SubSnapshot {
         msgs: s.delivered,
         max: s.max,
         cid,
+        account: account.to_string(),
     }
 }
 
@@ -147,7 +150,7 @@ impl Shard {
                 .subs
                 .values()
                 .filter_map(|&s| self.subs.get(s))
-                .map(|s| sub_snapshot(s, c.cid))
+                .map(|s| sub_snapshot(s, c.cid, self.server.accounts.name(s.account)))
                 .collect();
             v.sort_by(|a, b| a.sid.cmp(&b.sid));
             v
@@ -173,6 +176,7 @@ impl Shard {
             lang: c.opts.lang.clone(),
             version: c.opts.version.clone(),
             user: c.user.clone(),
+            account: self.server.accounts.name(c.account).to_string(),
             subs,
         }
     }
@@ -206,7 +210,10 @@ impl Shard {
         let subs = if q.subs {
             self.subs
                 .iter()
-                .map(|(_, s)| sub_snapshot(s, self.conns.get(s.conn).map_or(0, |c| c.cid)))
+                .map(|(_, s)| {
+                    let cid = self.conns.get(s.conn).map_or(0, |c| c.cid);
+                    sub_snapshot(s, cid, self.server.accounts.name(s.account))
+                })
                 .collect()
         } else {
             Vec::new()
