@@ -42,6 +42,8 @@ pub struct UserLimits {
     /// When the login runs out: the connection is then closed with
     /// `User Authentication Expired`.
     pub expires_in: Option<Duration>,
+    /// Most connections of the user's account (its JWT's `conn`).
+    pub account_connections: Option<usize>,
 }
 
 /// Operator mode: the trusted operators and account JWTs, and the numbers of those accounts.
@@ -246,6 +248,7 @@ impl Authenticator {
                         max_subs: l.max_subs,
                         max_payload: l.max_payload,
                         expires_in: l.expires_in,
+                        account_connections: l.account_max_connections,
                     },
                 },
                 None => Login::Refused,

@@ -3,10 +3,11 @@
 //! A reload does not change a `Server`: it builds another with the new settings and the
 //! same identity and counters, and hands it to each shard (`mailbox::Command::Reload`).
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::accounts::{Accounts, ServiceReplies};
+use crate::accounts::{AccountId, Accounts, ServiceReplies};
 use crate::auth::Authenticator;
 use crate::config::{AuthConfig, Config};
 use crate::info::{InfoTemplate, Security};
@@ -42,6 +43,8 @@ pub struct Server {
     pub panic_on_connect_name: Option<String>,
     /// Shared with the servers that reloads derive from this one.
     connections: Arc<AtomicUsize>,
+    /// Connections per account with a connection limit; shared like `connections`.
+    account_connections: Arc<Mutex<HashMap<AccountId, usize>>>,
 }
 
 /// The TLS and WebSocket layers of the listeners, and the WebSocket port bound.
@@ -67,6 +70,7 @@ fn accounts(cfg: &Config, previous: Option<&Accounts>) -> Result<Accounts, Strin
 struct Shared {
     connections: Arc<AtomicUsize>,
     replies: Arc<ServiceReplies>,
+    account_connections: Arc<Mutex<HashMap<AccountId, usize>>>,
 }
 
 /// The environment variable that arms [`Server::panic_on_connect_name`].
@@ -168,6 +172,7 @@ impl Server {
             ws_port,
             panic_on_connect_name: std::env::var(FAULT_PANIC_ON_CONNECT_ENV).ok(),
             connections: shared.connections,
+            account_connections: shared.account_connections,
         }
     }
 
@@ -201,6 +206,7 @@ impl Server {
             Shared {
                 connections: self.connections.clone(),
                 replies: self.replies.clone(),
+                account_connections: self.account_connections.clone(),
             },
         ))
     }
@@ -242,6 +248,25 @@ impl Server {
 
     pub fn remove_connection(&self) {
         self.connections.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// Counts a connection into `account` unless that would pass `max` (a JWT account's
+    /// `conn` limit). Only logins into limited accounts come here.
+    pub fn try_join_account(&self, account: AccountId, max: usize) -> bool {
+        let mut counts = self.account_connections.lock().expect("account count lock");
+        let n = counts.entry(account).or_insert(0);
+        if *n >= max {
+            return false;
+        }
+        *n += 1;
+        true
+    }
+
+    pub fn leave_account(&self, account: AccountId) {
+        let mut counts = self.account_connections.lock().expect("account count lock");
+        if let Some(n) = counts.get_mut(&account) {
+            *n = n.saturating_sub(1);
+        }
     }
 
     pub fn connections(&self) -> usize {

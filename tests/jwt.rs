@@ -11,6 +11,7 @@ use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use common::go::{check_config, go_server, Go};
 use common::process::scratch_dir;
@@ -266,6 +267,47 @@ fn jwt_limits_apply_to_the_connection() {
     let (_, soon) = w.user(|c| c.claims.expires = unix_now() + 2);
     let (mut c, _) = session(srv.addr, &soon);
     assert_eq!(c.read_to_close(), b"-ERR 'User Authentication Expired'\r\n");
+}
+
+/// A second client of an account whose JWT allows one connection: what it is told, as
+/// nats-server 2.15.1 tells it; then, once the first left, a third gets in.
+fn account_connection_limit(addr: SocketAddr, w: &World) {
+    let (_, alice) = w.user(|_| {});
+    let (first, _) = session(addr, &alice);
+    assert_eq!(
+        login(addr, &alice, true),
+        "-ERR 'maximum account active connections exceeded'\r\n"
+    );
+    drop(first);
+    // The server learns of the close asynchronously: bounded retries.
+    for _ in 0..500 {
+        if login(addr, &alice, true) == "PONG\r\n" {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("the account's slot never came free");
+}
+
+fn one_connection_world(name: &str) -> World {
+    let mut w = World::new(name);
+    w.app.claims.nats.limits.conn = 1;
+    w
+}
+
+#[test]
+fn go_limits_an_accounts_connections() {
+    let Some(bin) = go_server() else { return };
+    let w = one_connection_world("jwt-go-conn");
+    let go = Go::start(&bin, &w.conf(""));
+    account_connection_limit(go.addr, &w);
+}
+
+#[test]
+fn riptide_limits_an_accounts_connections_as_go_does() {
+    let w = one_connection_world("jwt-riptide-conn");
+    let srv = riptide(&w.conf(""));
+    account_connection_limit(srv.addr, &w);
 }
 
 #[tokio::test]

@@ -169,6 +169,8 @@ pub enum CloseReason {
     TlsHandshakeError,
     /// The user JWT ran out while connected.
     AuthenticationExpired,
+    /// Its account already had as many connections as its JWT allows.
+    MaxAccountConnections,
 }
 
 impl CloseReason {
@@ -192,6 +194,7 @@ impl CloseReason {
             CloseReason::ServerShutdown => "Server Shutdown",
             CloseReason::TlsHandshakeError => "TLS Handshake Failure",
             CloseReason::AuthenticationExpired => "Authentication Expired",
+            CloseReason::MaxAccountConnections => "Maximum Account Connections Exceeded",
         }
     }
 }
@@ -223,6 +226,8 @@ pub struct Conn {
     pub limits: UserLimits,
     /// When its login runs out (user JWT expiry).
     pub expires: Option<Instant>,
+    /// Counted in its account's connection limit, to be uncounted when it closes.
+    pub in_account_limit: bool,
     /// The challenge its INFO carried, when nkey users exist.
     pub nonce: Option<String>,
     /// Its user's permissions; `None` when the user may do anything, which keeps permission
@@ -293,6 +298,7 @@ impl Conn {
             account: GLOBAL,
             limits: UserLimits::default(),
             expires: None,
+            in_account_limit: false,
             nonce: None,
             perms: None,
             created: now,

@@ -404,10 +404,14 @@ impl Shard {
             return;
         };
         let sids: Vec<SubId> = c.subs.drain().map(|(_, s)| s).collect();
+        let limited = std::mem::take(&mut c.in_account_limit).then_some(c.account);
         for s in sids {
             self.remove_sub(s);
         }
         self.interest.forget_waiter(id);
+        if let Some(account) = limited {
+            self.server.leave_account(account);
+        }
         if counted {
             self.server.remove_connection();
         }

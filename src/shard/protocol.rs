@@ -39,13 +39,24 @@ impl ConnCtx<'_> {
     }
 
     /// Records who the client logged in as, in which account, with its user's permissions.
+    /// Fails when the account already has as many connections as its JWT allows
+    /// (`registerWithAccount`).
     fn log_in(
         &mut self,
         name: String,
         account: AccountId,
         permissions: Option<Arc<UserPermissions>>,
         limits: UserLimits,
-    ) {
+    ) -> Result<(), Stop> {
+        if let Some(max) = limits.account_connections {
+            if !self.shard.server.try_join_account(account, max) {
+                return Err(self.fail(
+                    Some("maximum account active connections exceeded"),
+                    CloseReason::MaxAccountConnections,
+                ));
+            }
+            self.shard.conns[self.id].in_account_limit = true;
+        }
         let now = self.shard.now;
         let c = &mut self.shard.conns[self.id];
         c.auth_pending = false;
@@ -54,6 +65,7 @@ impl ConnCtx<'_> {
         c.limits = limits;
         c.expires = limits.expires_in.map(|d| now + d);
         c.perms = permissions.map(|p| Box::new(ConnPermissions::new(p)));
+        Ok(())
     }
 
     /// Before a client logs in, only CONNECT is allowed; a client may skip it when
@@ -71,7 +83,7 @@ impl ConnCtx<'_> {
             limits,
         }) = auth.no_auth_login()
         {
-            self.log_in(name, account, permissions, limits);
+            self.log_in(name, account, permissions, limits)?;
             self.shard.conns[self.id].connect_received = true;
             return Ok(());
         }
@@ -151,7 +163,7 @@ impl Handler for ConnCtx<'_> {
                     account,
                     permissions,
                     limits,
-                } => self.log_in(name, account, permissions, limits),
+                } => self.log_in(name, account, permissions, limits)?,
                 Login::Refused => {
                     return Err(self.fail(
                         Some("Authorization Violation"),

@@ -402,7 +402,8 @@ fn ws_close_status(reason: CloseReason) -> u16 {
         | SlowConsumerWriteDeadline
         | MaxConnections
         | MaxControlLine
-        | AuthenticationExpired => 1008,
+        | AuthenticationExpired
+        | MaxAccountConnections => 1008,
         TlsHandshakeError => 1015,
         ParseError | ProtocolViolation | BadClientProtocol => 1002,
         MaxPayload => 1009,
