@@ -310,6 +310,33 @@ fn riptide_limits_an_accounts_connections_as_go_does() {
     account_connection_limit(srv.addr, &w);
 }
 
+/// A browser cannot set CONNECT's `jwt` from a cookie jar: with `jwt_cookie`, the WebSocket
+/// upgrade's cookie is the user JWT (a bearer token here, so no nonce signature).
+#[test]
+fn websocket_jwt_cookie_logs_in() {
+    use tungstenite::client::IntoClientRequest;
+    let w = World::new("jwt-riptide-ws-cookie");
+    let srv = riptide(
+        &w.conf("websocket { listen: \"127.0.0.1:-1\", no_tls: true, jwt_cookie: my_jwt }\n"),
+    );
+    let at = srv.ws_addr.expect("websocket listener");
+    let (_, bearer) = w.user(|c| c.nats.limits.bearer_token = true);
+    let open = |cookie: Option<&str>| {
+        let mut req = format!("ws://{at}/").into_client_request().unwrap();
+        if let Some(c) = cookie {
+            req.headers_mut().insert("Cookie", c.parse().unwrap());
+        }
+        let tcp = std::net::TcpStream::connect(at).unwrap();
+        tcp.set_read_timeout(Some(common::IO_TIMEOUT)).unwrap();
+        let (ws, _) = tungstenite::client(req, tcp).unwrap();
+        let mut c = Raw::over(common::secure::WsStream::over(ws));
+        c.send(b"CONNECT {\"verbose\":false}\r\nPING\r\n");
+        c.line()
+    };
+    assert_eq!(open(Some(&format!("my_jwt={}", bearer.jwt))), "PONG\r\n");
+    assert_eq!(open(None), VIOLATION);
+}
+
 #[tokio::test]
 async fn async_nats_logs_in_with_a_creds_file() {
     let w = World::new("jwt-riptide-async");
