@@ -5,6 +5,13 @@
 # server side by side, a Prometheus parser, the dashboard in headless Chromium).
 set -euo pipefail
 cd "$(dirname "$0")"
+# The Go server is the oracle some Rust tests compare against (the config corpus, operator
+# mode); they skip without it, so it is installed first. CI must not skip them.
+. scripts/server.sh
+if ! ensure_go_server; then
+  [ -n "${RIPTIDE_REQUIRE_MONITOR_DEPS:-}" ] && { echo "test.sh: the Go nats-server could not be installed" >&2; exit 1; }
+  echo "test.sh: no Go nats-server; the tests that compare with it skip themselves" >&2
+fi
 cargo test --release --workspace "$@"
 cargo build --release --workspace --bins
 export RIPTIDE_BIN=target/release/riptide LOADGEN_BIN=target/release/loadgen
