@@ -97,14 +97,7 @@ pub(crate) fn nonce_signed(nkey: &str, sig: &str, nonce: &[u8]) -> bool {
 
 /// Whether `key` is a public nkey of a user (`nkeys.IsValidPublicUserKey`).
 pub fn is_user_nkey(key: &str) -> bool {
-    nkeys::KeyPair::from_public_key(key)
-        .is_ok_and(|k| matches!(k.key_pair_type(), nkeys::KeyPairType::User))
-}
-
-/// Whether `key` is a public nkey of an account (`nkeys.IsValidPublicAccountKey`).
-pub fn is_account_nkey(key: &str) -> bool {
-    nkeys::KeyPair::from_public_key(key)
-        .is_ok_and(|k| matches!(k.key_pair_type(), nkeys::KeyPairType::Account))
+    crate::jwt::is_public_key(key, nkeys::KeyPairType::User)
 }
 
 #[derive(Debug)]

@@ -9,7 +9,6 @@ use super::{string, KeyError};
 use crate::accounts::{
     AccountConfig, Accounts, ExportConfig, ExportKind, ImportConfig, ResponseType, GLOBAL_ACCOUNT,
 };
-use crate::auth::is_account_nkey;
 use crate::conf::{Item, Value};
 use crate::config::Config;
 use crate::permissions::go_quote;
@@ -68,7 +67,7 @@ pub(super) fn apply(item: &Item, cfg: &mut Config) -> Result<(), KeyError> {
                         // Without operator mode an account's nkey only has to be valid.
                         "nkey" => {
                             let key = string(&f.value, k)?;
-                            if !is_account_nkey(&key) {
+                            if !crate::jwt::is_public_key(&key, nkeys::KeyPairType::Account) {
                                 return Err(KeyError::at(
                                     f,
                                     format!(
