@@ -184,6 +184,11 @@ pub struct Config {
     pub accounts: Vec<AccountConfig>,
     /// Operator mode: trusted operators and the accounts the resolver knows.
     pub operator: crate::jwt::trust::OperatorConfig,
+    /// The account of the server's own events and services (`system_account`): an account
+    /// name, or in operator mode an account's public key. Unset, it is `$SYS`.
+    pub system_account: Option<String>,
+    /// `no_system_account`: no `$SYS` unless `system_account` names one.
+    pub no_system_account: bool,
     pub tls: Option<crate::transport::tls::TlsSettings>,
     pub websocket: Option<crate::transport::ws::WsSettings>,
 }
@@ -239,6 +244,8 @@ impl Default for Config {
             auth: AuthConfig::default(),
             accounts: Vec::new(),
             operator: Default::default(),
+            system_account: None,
+            no_system_account: false,
             tls: None,
             websocket: None,
         }

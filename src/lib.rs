@@ -23,6 +23,7 @@
 //! - `reload`: SIGHUP: the configuration file read again and applied to running shards.
 //! - `lame_duck`: SIGUSR2: stop accepting, then move clients off gradually and exit.
 //! - [`accounts`]: accounts, their exports and imports, and replies to service imports.
+//! - [`system`]: the system account: connection events and the server's services over NATS.
 //! - [`auth`]: client authentication (token, users, bcrypt, nkeys, `no_auth_user`).
 //! - [`jwt`]: operator mode: JWT decoding and verification, the trust chain, `.creds` files.
 //! - [`permissions`]: per-user publish/subscribe permissions and `allow_responses` (sans-IO).
@@ -67,5 +68,6 @@ pub mod shard;
 pub mod signal_command;
 pub mod signals;
 pub mod subject;
+pub mod system;
 pub mod timefmt;
 pub mod transport;

@@ -1,6 +1,6 @@
-//! Commands to the shards from other threads: the monitor's snapshot requests, and the main
-//! thread's lame duck mode and reloads. A command is queued in the shard's mailbox and its
-//! doorbell rung; the reactor takes the mailbox when the doorbell completes, so a shard
+//! Commands to the shards from other threads: the monitor's snapshot requests, the main
+//! thread's lame duck mode and reloads, and the system account's answers to publish. A
+//! command is queued in the shard's mailbox and its doorbell rung; the reactor takes the mailbox when the doorbell completes, so a shard
 //! reads its mailbox only when woken for it, never per message.
 
 use std::sync::atomic::AtomicUsize;
@@ -8,6 +8,9 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
+
+use crate::accounts::AccountId;
 use crate::fanout::Mesh;
 use crate::server::Server;
 use crate::shard::{ConnId, Query, ShardSnapshot};
@@ -45,6 +48,12 @@ pub enum Command {
         server: Arc<Server>,
         excess: Arc<AtomicUsize>,
         reply: mpsc::Sender<crate::shard::ReloadClosed>,
+    },
+    /// The system account's service publishes an answer or event from this shard.
+    Publish {
+        account: AccountId,
+        subject: Bytes,
+        payload: Bytes,
     },
 }
 

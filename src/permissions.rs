@@ -93,6 +93,8 @@ pub struct UserPermissions {
     /// Plain subscribe-deny subjects, which wildcard subscriptions may still cover.
     sub_deny_plain: Vec<String>,
     response: Option<ResponsePermission>,
+    /// The lists as configured, for `$SYS.REQ.USER.INFO`.
+    configured: Permissions,
 }
 
 fn trie<'a>(entries: impl IntoIterator<Item = &'a String>) -> Sublist<()> {
@@ -130,7 +132,41 @@ impl UserPermissions {
                 .cloned()
                 .collect(),
             response: p.response.clone(),
+            configured: p.clone(),
         }
+    }
+
+    /// The permissions in Go's JSON form (`Permissions`: `publish` and `subscribe` with
+    /// their `allow`/`deny` lists, `responses` with `max` and `ttl` in nanoseconds).
+    pub fn go_json(&self) -> serde_json::Value {
+        let list = |p: &SubjectPermission| {
+            let mut m = serde_json::Map::new();
+            if let Some(a) = p.allow.as_ref().filter(|a| !a.is_empty()) {
+                m.insert("allow".into(), serde_json::json!(a));
+            }
+            if !p.deny.is_empty() {
+                m.insert("deny".into(), serde_json::json!(p.deny));
+            }
+            serde_json::Value::Object(m)
+        };
+        let c = &self.configured;
+        let mut m = serde_json::Map::new();
+        if let Some(p) = &c.publish {
+            m.insert("publish".into(), list(p));
+        }
+        if let Some(s) = &c.subscribe {
+            m.insert("subscribe".into(), list(s));
+        }
+        if let Some(r) = &c.response {
+            m.insert(
+                "responses".into(),
+                serde_json::json!({
+                    "max": r.max_msgs.unwrap_or(0),
+                    "ttl": r.expires.map_or(0, |d| d.as_nanos() as u64),
+                }),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 
     fn publish_listed(&self, subject: &[u8]) -> bool {
@@ -189,6 +225,11 @@ pub struct ConnPermissions {
 }
 
 impl ConnPermissions {
+    /// The user's permissions these were made from.
+    pub fn user(&self) -> &UserPermissions {
+        &self.user
+    }
+
     pub fn new(user: Arc<UserPermissions>) -> ConnPermissions {
         ConnPermissions {
             user,

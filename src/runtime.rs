@@ -2,7 +2,7 @@
 //! with its own io_uring reactor, and a stop handle. Used by `main` and by tests.
 
 use std::io;
-use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, TcpListener, ToSocketAddrs};
 use std::os::fd::OwnedFd;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -18,10 +18,11 @@ use crate::fanout::Mesh;
 use crate::info::new_server_id;
 use crate::log_at;
 use crate::mailbox::{ClientRef, Command, Mailbox};
-use crate::monitor::Monitor;
+use crate::monitor::{Context, Monitor};
 use crate::reactor::{new_ring, Reactor, RingMode};
 use crate::server::{CurrentServer, Server};
 use crate::shard::Shard;
+use crate::system::service::Service;
 
 /// Pending connections per listener; the kernel caps it at `net.core.somaxconn`.
 const LISTEN_BACKLOG: i32 = 8192;
@@ -109,6 +110,8 @@ pub struct Running {
     current: Arc<CurrentServer>,
     /// The monitoring listener, when `http_port` is set.
     pub monitor: Option<Monitor>,
+    /// The system account's service thread.
+    system: Option<Service>,
     mesh: Arc<Mesh>,
     mailbox: Arc<Mailbox>,
     stop: Arc<AtomicBool>,
@@ -171,6 +174,9 @@ impl Running {
     fn stop_and_join(&mut self) {
         if let Some(mut m) = self.monitor.take() {
             m.stop();
+        }
+        if let Some(mut s) = self.system.take() {
+            s.stop();
         }
         self.stop.store(true, Ordering::Release);
         for s in 0..self.shards {
@@ -395,6 +401,7 @@ pub fn start(cfg: Config) -> Result<Running, StartError> {
         ring_mode: RingMode::Plain,
         current: current.clone(),
         monitor: None,
+        system: None,
         mesh: mesh.clone(),
         mailbox: mailbox.clone(),
         stop,
@@ -411,16 +418,30 @@ pub fn start(cfg: Config) -> Result<Running, StartError> {
             }
         }
     }
-    if let Some(port) = server.cfg.http_port {
-        let host = server.cfg.http_host.as_deref().unwrap_or(&server.cfg.host);
-        // -1 asks for a random free port, as for the client port (`RANDOM_PORT`).
-        let http = resolve(host, u16::try_from(port).unwrap_or(0))?;
-        let base = server.cfg.http_base_path.clone();
-        running.monitor = Some(
-            Monitor::start(http, base, current, mesh, mailbox, shards)
-                .map_err(|e| StartError::Monitor(http, e))?,
-        );
+    let http = match server.cfg.http_port {
+        Some(port) => {
+            let host = server.cfg.http_host.as_deref().unwrap_or(&server.cfg.host);
+            // -1 asks for a random free port, as for the client port (`RANDOM_PORT`).
+            let at = resolve(host, u16::try_from(port).unwrap_or(0))?;
+            let l = TcpListener::bind(at).map_err(|e| StartError::Monitor(at, e))?;
+            Some((at, l))
+        }
+        None => None,
+    };
+    // The monitoring port and the system account's services read the same endpoints.
+    let ctx = Arc::new(Context::new(
+        current,
+        mesh,
+        mailbox,
+        shards,
+        http.as_ref().and_then(|(_, l)| l.local_addr().ok()),
+        &server.cfg.http_base_path,
+    ));
+    if let Some((at, l)) = http {
+        running.monitor =
+            Some(Monitor::start(l, ctx.clone()).map_err(|e| StartError::Monitor(at, e))?);
     }
+    running.system = Some(Service::start(ctx, &server.system).map_err(StartError::Thread)?);
     Ok(running)
 }
 

@@ -11,6 +11,7 @@ use crate::accounts::{AccountId, Accounts, ServiceReplies};
 use crate::auth::Authenticator;
 use crate::config::{AuthConfig, Config};
 use crate::info::{InfoTemplate, Security};
+use crate::system::SystemLink;
 use crate::transport::Wrapping;
 
 #[derive(Debug)]
@@ -45,6 +46,8 @@ pub struct Server {
     connections: Arc<AtomicUsize>,
     /// Connections per account with a connection limit; shared like `connections`.
     account_connections: Arc<Mutex<HashMap<AccountId, usize>>>,
+    /// The way to the system account's service thread, and the events' sequence.
+    pub system: Arc<SystemLink>,
 }
 
 /// The TLS and WebSocket layers of the listeners, and the WebSocket port bound.
@@ -58,11 +61,17 @@ pub struct Transports {
 /// The accounts of `cfg`, numbered after `previous`: the configured ones, or in operator
 /// mode those of the account JWTs the resolver knows.
 fn accounts(cfg: &Config, previous: Option<&Accounts>) -> Result<Accounts, String> {
-    if cfg.operator.enabled() {
+    let accounts = if cfg.operator.enabled() {
         Accounts::new_lenient(&crate::accounts::operator::configs(&cfg.operator), previous)
     } else {
         Accounts::new(&cfg.accounts, previous)
-    }
+    }?;
+    let system = match &cfg.system_account {
+        Some(name) => Some(name.as_str()),
+        None if cfg.no_system_account => None,
+        None => Some(crate::system::SYSTEM_ACCOUNT),
+    };
+    accounts.with_system(system)
 }
 
 /// What a reloaded server shares with the one it replaces.
@@ -71,6 +80,7 @@ struct Shared {
     connections: Arc<AtomicUsize>,
     replies: Arc<ServiceReplies>,
     account_connections: Arc<Mutex<HashMap<AccountId, usize>>>,
+    system: Arc<SystemLink>,
 }
 
 /// The environment variable that arms [`Server::panic_on_connect_name`].
@@ -173,6 +183,7 @@ impl Server {
             panic_on_connect_name: std::env::var(FAULT_PANIC_ON_CONNECT_ENV).ok(),
             connections: shared.connections,
             account_connections: shared.account_connections,
+            system: shared.system,
         }
     }
 
@@ -207,6 +218,7 @@ impl Server {
                 connections: self.connections.clone(),
                 replies: self.replies.clone(),
                 account_connections: self.account_connections.clone(),
+                system: self.system.clone(),
             },
         ))
     }

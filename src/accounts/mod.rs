@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use crate::permissions::go_quote;
 use crate::subject::{is_subset_match, matches_literal};
 
+pub(crate) use replies::random_token;
 pub use replies::{request_info_header, ServiceReplies, REPLY_PREFIX};
 pub use transform::Transform;
 
@@ -153,6 +154,8 @@ impl Account {
 pub struct Accounts {
     list: Vec<Account>,
     by_name: HashMap<String, AccountId>,
+    /// The account of the server's own events and services, when there is one.
+    system: Option<AccountId>,
 }
 
 impl Default for Accounts {
@@ -211,6 +214,7 @@ impl Accounts {
                 })
                 .collect(),
             by_name,
+            system: None,
         };
         let configs: HashMap<&str, &AccountConfig> =
             cfgs.iter().map(|c| (c.name.as_str(), c)).collect();
@@ -301,6 +305,36 @@ impl Accounts {
             }
         }
         Ok(())
+    }
+
+    /// Makes `name` the system account, adding it when it is the default `$SYS` that no
+    /// configuration defines (`SetDefaultSystemAccount`); `None` leaves the server without
+    /// one (`no_system_account`).
+    pub fn with_system(mut self, name: Option<&str>) -> Result<Accounts, String> {
+        let Some(name) = name else {
+            return Ok(self);
+        };
+        let id = match self.by_name.get(name) {
+            Some(&id) => id,
+            None if name == crate::system::SYSTEM_ACCOUNT => {
+                let id = AccountId::try_from(self.list.len())
+                    .map_err(|_| format!("too many accounts: {}", self.list.len() + 1))?;
+                self.list.push(Account {
+                    name: name.to_string(),
+                    ..Account::default()
+                });
+                self.by_name.insert(name.to_string(), id);
+                id
+            }
+            None => return Err("error resolving system account: account missing".into()),
+        };
+        self.system = Some(id);
+        Ok(self)
+    }
+
+    /// The system account's number, when there is one.
+    pub fn system(&self) -> Option<AccountId> {
+        self.system
     }
 
     pub fn id(&self, name: &str) -> Option<AccountId> {

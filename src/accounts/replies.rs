@@ -54,7 +54,7 @@ pub struct ServiceReplies(Mutex<Table>);
 impl Default for ServiceReplies {
     fn default() -> Self {
         let mut prefix = REPLY_PREFIX.to_vec();
-        prefix.extend(random_token());
+        prefix.extend(random_token::<TOKEN_LEN>());
         prefix.push(b'.');
         ServiceReplies(Mutex::new(Table {
             prefix,
@@ -64,8 +64,9 @@ impl Default for ServiceReplies {
     }
 }
 
-fn random_token() -> [u8; TOKEN_LEN] {
-    let mut raw = [0u8; TOKEN_LEN];
+/// `N` random base-62 characters, as Go's `nuid` and reply tokens are made of.
+pub(crate) fn random_token<const N: usize>() -> [u8; N] {
+    let mut raw = [0u8; N];
     getrandom::getrandom(&mut raw).expect("the OS random source works");
     raw.map(|b| DIGITS[usize::from(b) % DIGITS.len()])
 }
@@ -87,7 +88,7 @@ impl ServiceReplies {
             t.pending.retain(|_, p| p.expires > now);
         }
         let mut subject = t.prefix.clone();
-        subject.extend(random_token());
+        subject.extend(random_token::<TOKEN_LEN>());
         // The counter keeps subjects unique whatever the random tokens do.
         subject.extend_from_slice(format!("{:x}", t.next).as_bytes());
         t.pending.insert(

@@ -43,10 +43,6 @@ const IGNORED: &[&str] = &[
     "prof_port",
     "disable_sublist_cache",
     "max_closed_clients",
-    // Riptide has no system account: it is what a Go server with `no_sys_acc: true` shows.
-    "no_system_account",
-    "no_sys_acc",
-    "no_system",
 ];
 
 /// An error in one key, and where Go's message points.
@@ -304,6 +300,9 @@ fn apply(
         "authorization" => authorization::apply(v, cfg)?,
         "accounts" => accounts::apply(item, cfg)?,
         "no_auth_user" => cfg.auth.no_auth_user = Some(string(v, key)?),
+        "no_system_account" | "no_sys_acc" | "no_system" => {
+            cfg.no_system_account = boolean(v, key)?;
+        }
         k if operator::KEYS.contains(&k) => operator::apply(k, item, cfg)?,
         "shards" => cfg.shards = size(v, key)?,
         k if IGNORED.contains(&k) => {}

@@ -109,7 +109,7 @@ pub(super) fn apply(key: &str, item: &Item, cfg: &mut Config) -> Result<(), KeyE
             }
         }
         _ => match v {
-            Value::Str(s) => op.system_account = Some(s.clone()),
+            Value::Str(s) => cfg.system_account = Some(s.clone()),
             _ => {
                 let msg = "system account name must be a string";
                 return Err(KeyError::Here(msg.into()));
@@ -128,11 +128,10 @@ fn not_yet(what: &str) -> KeyError {
 /// After the whole file: a single operator's JWT supplies the system account when the file
 /// names none (`processConfigFileLine`, `operator` case).
 pub(super) fn finish(cfg: &mut Config) {
-    let op = &mut cfg.operator;
-    if let [only] = &op.operators[..] {
+    if let [only] = &cfg.operator.operators[..] {
         let from_jwt = &only.nats.system_account;
-        if op.system_account.is_none() && !from_jwt.is_empty() {
-            op.system_account = Some(from_jwt.clone());
+        if cfg.system_account.is_none() && !from_jwt.is_empty() {
+            cfg.system_account = Some(from_jwt.clone());
         }
     }
 }
@@ -164,7 +163,7 @@ pub fn validate(cfg: &Config) -> Result<(), String> {
     if cfg.auth.no_auth_user.is_some() {
         return Err("no_auth_user not compatible with Trusted Operator".into());
     }
-    if let Some(sys) = &op.system_account {
+    if let Some(sys) = &cfg.system_account {
         if !is_public_key(sys, nkeys::KeyPairType::Account) {
             return Err(
                 "error resolving system account: will only fetch valid account keys".into(),
@@ -217,7 +216,7 @@ mod tests {
         let o = &cfg.operator;
         assert!(o.enabled() && o.memory_resolver);
         assert_eq!(o.operators[0].claims.subject, op.public_key());
-        assert_eq!(o.system_account, Some(sys.public_key()));
+        assert_eq!(cfg.system_account, Some(sys.public_key()));
         let keys: Vec<&str> = o.preload.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(keys, [sys.public_key(), app.public_key()]);
         assert_eq!(validate(&cfg), Ok(()));
@@ -229,7 +228,7 @@ mod tests {
         let mut op2 = testkit::Operator::new("op2");
         op2.claims.nats.system_account = sys.public_key();
         let cfg = load(&format!("operators: [{}]\nresolver: mem\n", op2.jwt())).unwrap();
-        assert_eq!(cfg.operator.system_account, Some(sys.public_key()));
+        assert_eq!(cfg.system_account, Some(sys.public_key()));
         assert_eq!(
             validate(&cfg).unwrap_err(),
             "error resolving system account: account missing"

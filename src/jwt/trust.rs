@@ -92,8 +92,8 @@ impl fmt::Display for Refusal {
     }
 }
 
-/// Operator mode settings (`operator`, `resolver`, `resolver_preload`, `system_account`):
-/// operator mode is on when `operators` is not empty.
+/// Operator mode settings (`operator`, `resolver`, `resolver_preload`): operator mode is on
+/// when `operators` is not empty.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OperatorConfig {
     /// The trusted operators, decoded and self-consistent.
@@ -104,8 +104,6 @@ pub struct OperatorConfig {
     /// and signed by their issuer; whether that issuer is trusted is checked at login, as Go
     /// does.
     pub preload: Vec<(String, AccountClaims)>,
-    /// The system account's public key, from `system_account` or else the operator JWT.
-    pub system_account: Option<String>,
 }
 
 impl OperatorConfig {

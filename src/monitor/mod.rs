@@ -4,14 +4,14 @@
 //! shards take of themselves on request (see `mailbox`), so the message path carries no
 //! shared counters.
 
-mod accounts;
+pub(crate) mod accounts;
 mod connz;
 pub(crate) mod http;
 mod metrics;
 mod pages;
 mod stubs;
 mod subsz;
-mod varz;
+pub(crate) mod varz;
 
 use std::collections::BTreeMap;
 use std::io::{self, Read};
@@ -48,7 +48,9 @@ pub(crate) struct Context {
     mesh: Arc<Mesh>,
     mailbox: Arc<Mailbox>,
     pub shards: usize,
-    pub http_addr: SocketAddr,
+    /// The monitoring listener's address; `None` without one, when only the system
+    /// account's services read the endpoints.
+    pub http_addr: Option<SocketAddr>,
     pub base_path: String,
     pub started: Clock,
     /// Requests served per endpoint (`/varz` `http_req_stats`).
@@ -86,6 +88,32 @@ impl Clock {
 }
 
 impl Context {
+    pub fn new(
+        current: Arc<CurrentServer>,
+        mesh: Arc<Mesh>,
+        mailbox: Arc<Mailbox>,
+        shards: usize,
+        http_addr: Option<SocketAddr>,
+        base_path: &str,
+    ) -> Context {
+        Context {
+            current,
+            mesh,
+            mailbox,
+            shards,
+            http_addr,
+            base_path: base_path.trim_end_matches('/').to_string(),
+            started: Clock::now(),
+            req_stats: Mutex::new(BTreeMap::new()),
+            cpu_sample: Mutex::new(None),
+        }
+    }
+
+    /// Queues `command` for `shard`.
+    pub fn send(&self, shard: usize, command: Command) {
+        self.mailbox.send(&self.mesh, shard, command);
+    }
+
     /// Every shard's snapshot, ordered by shard.
     pub fn gather(&self, query: Query) -> Vec<ShardSnapshot> {
         let mut snapshots = self
@@ -112,6 +140,17 @@ impl Context {
 /// Go's JSON answer: indented by two spaces (`json.MarshalIndent(v, "", "  ")`).
 pub(crate) fn pretty(v: &impl Serialize) -> Response {
     Response::json(serde_json::to_vec_pretty(v).unwrap_or_default())
+}
+
+/// A float64 as Go's `encoding/json` writes it: whole numbers without a fraction (`0`, not
+/// `0.0`).
+pub(crate) fn go_float(x: f64) -> serde_json::Value {
+    const EXACT_INT: f64 = 9_007_199_254_740_992.0; // 2^53: beyond it floats skip integers
+    if x.fract() == 0.0 && x.abs() < EXACT_INT {
+        serde_json::json!(x as i64)
+    } else {
+        serde_json::json!(x)
+    }
 }
 
 /// Go's `strconv.ParseBool` on a query parameter; absent or empty is false.
@@ -203,7 +242,18 @@ pub(crate) fn handle(ctx: &Context, req: &Request) -> Response {
         "/" if !ctx.base_path.is_empty() => return Response::not_found(),
         p => p,
     };
-    let (name, answer): (&'static str, fn(&Context, &Request) -> Response) = match path {
+    let Some((name, answer)) = endpoint(path) else {
+        return Response::not_found();
+    };
+    ctx.count(name);
+    answer(ctx, req)
+}
+
+type Endpoint = fn(&Context, &Request) -> Response;
+
+/// The endpoint at `path` (the Go server's paths, `server.go`), under its name.
+pub(crate) fn endpoint(path: &str) -> Option<(&'static str, Endpoint)> {
+    Some(match path {
         "/" => ("/", pages::index),
         "/varz" => ("/varz", varz::varz),
         "/connz" => ("/connz", connz::connz),
@@ -219,10 +269,8 @@ pub(crate) fn handle(ctx: &Context, req: &Request) -> Response {
         "/metrics" => ("/metrics", metrics::metrics),
         "/shardz" => ("/shardz", varz::shardz),
         "/dashboard" => ("/dashboard", pages::dashboard),
-        _ => return Response::not_found(),
-    };
-    ctx.count(name);
-    answer(ctx, req)
+        _ => return None,
+    })
 }
 
 /// A running monitoring listener.
@@ -234,28 +282,10 @@ pub struct Monitor {
 }
 
 impl Monitor {
-    /// Binds `addr` and serves on a thread of its own.
-    pub fn start(
-        addr: SocketAddr,
-        base_path: String,
-        current: Arc<CurrentServer>,
-        mesh: Arc<Mesh>,
-        mailbox: Arc<Mailbox>,
-        shards: usize,
-    ) -> io::Result<Monitor> {
-        let listener = Arc::new(TcpListener::bind(addr)?);
+    /// Serves `listener` on a thread of its own.
+    pub(crate) fn start(listener: TcpListener, ctx: Arc<Context>) -> io::Result<Monitor> {
+        let listener = Arc::new(listener);
         let http_addr = listener.local_addr()?;
-        let ctx = Arc::new(Context {
-            current,
-            mesh,
-            mailbox,
-            shards,
-            http_addr,
-            base_path: base_path.trim_end_matches('/').to_string(),
-            started: Clock::now(),
-            req_stats: Mutex::new(BTreeMap::new()),
-            cpu_sample: Mutex::new(None),
-        });
         let stop = Arc::new(AtomicBool::new(false));
         let (l, s) = (listener.clone(), stop.clone());
         let thread = std::thread::Builder::new()

@@ -71,7 +71,7 @@ fn cpu_time() -> Duration {
 
 /// CPU use in percent of one core since the previous request (since start for the first),
 /// as Go's `cpu` (sampled by `pse`).
-fn cpu_percent(ctx: &Context) -> f64 {
+pub(crate) fn cpu_percent(ctx: &Context) -> f64 {
     let now = Instant::now();
     let used = cpu_time();
     let mut last = ctx.cpu_sample.lock().unwrap_or_else(|e| e.into_inner());
@@ -150,8 +150,9 @@ pub(super) fn varz(ctx: &Context, _: &Request) -> Response {
     let rest = json!({
         "ping_interval": cfg.ping_interval.as_nanos() as u64,
         "ping_max": cfg.ping_max,
-        "http_host": ctx.http_addr.ip().to_string(),
-        "http_port": ctx.http_addr.port(),
+        // Without a monitoring port (a `VARZ` request over NATS) Go shows the client host.
+        "http_host": ctx.http_addr.map_or_else(|| cfg.host.clone(), |a| a.ip().to_string()),
+        "http_port": ctx.http_addr.map_or(0, |a| a.port()),
         "http_base_path": ctx.base_path,
         "https_port": 0,
         "auth_timeout": secs(cfg.auth_timeout()),
@@ -175,7 +176,7 @@ pub(super) fn varz(ctx: &Context, _: &Request) -> Response {
         "mem": super::varz::rss_bytes(),
         "cores": std::thread::available_parallelism().map_or(1, |n| n.get()),
         "gomaxprocs": ctx.shards,
-        "cpu": cpu_percent(ctx),
+        "cpu": super::go_float(cpu_percent(ctx)),
         "connections": snaps.iter().map(|s| s.connections).sum::<usize>(),
         "total_connections": t.total_connections,
         "routes": 0,
@@ -199,6 +200,12 @@ pub(super) fn varz(ctx: &Context, _: &Request) -> Response {
         "http_req_stats": req_stats,
         "config_load_time": rfc3339_nano(start),
         "config_digest": "",
+    });
+    extend(m, rest);
+    if let Some(sys) = server.accounts.system() {
+        m.insert("system_account".into(), json!(server.accounts.name(sys)));
+    }
+    let rest = json!({
         "slow_consumer_stats": SlowStats::clients(t.slow_consumers),
         "stale_connection_stats": SlowStats::clients(t.stale_connections),
         // No disk I/O happens here yet; the zeros keep the Go shape for tools that read it.

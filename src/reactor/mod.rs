@@ -386,6 +386,11 @@ impl Reactor {
                 } => {
                     let _ = reply.send(self.shard.reload(server, &excess));
                 }
+                Command::Publish {
+                    account,
+                    subject,
+                    payload,
+                } => self.shard.publish_internal(account, &subject, &payload),
             }
         }
     }

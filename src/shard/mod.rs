@@ -9,6 +9,7 @@ mod reload;
 mod route;
 mod snapshot;
 pub(crate) mod stall;
+mod system;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -400,6 +401,9 @@ impl Shard {
             self.stats.stale_connections += 1;
         }
         self.log_closed(id, reason);
+        if counted {
+            self.disconnect_event(id, reason);
+        }
         let Some(c) = self.conns.get_mut(id) else {
             return;
         };

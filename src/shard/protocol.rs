@@ -85,12 +85,19 @@ impl ConnCtx<'_> {
         {
             self.log_in(name, account, permissions, limits)?;
             self.shard.conns[self.id].connect_received = true;
+            self.shard.connect_event(self.id);
             return Ok(());
         }
-        Err(self.fail(
+        Err(self.auth_violation())
+    }
+
+    /// A login refused: logged and announced as Go's `authViolation`, then closed.
+    fn auth_violation(&mut self) -> Stop {
+        self.shard.auth_violation(self.id);
+        self.fail(
             Some("Authorization Violation"),
             CloseReason::AuthenticationViolation,
-        ))
+        )
     }
 
     /// Why a publish must be dropped, checked in the Go server's order
@@ -165,17 +172,17 @@ impl Handler for ConnCtx<'_> {
                     limits,
                 } => self.log_in(name, account, permissions, limits)?,
                 Login::Refused => {
-                    return Err(self.fail(
-                        Some("Authorization Violation"),
-                        CloseReason::AuthenticationViolation,
-                    ));
+                    // Go decodes CONNECT into the client's options before checking them, so
+                    // the log line and the event name what the client presented.
+                    self.shard.conns[self.id].opts.merge(&msg);
+                    return Err(self.auth_violation());
                 }
             }
         }
         let now = self.shard.now;
         let c = &mut self.shard.conns[self.id];
         c.opts.merge(&msg);
-        c.connect_received = true;
+        let first = !std::mem::replace(&mut c.connect_received, true);
         // The first RTT is the time from INFO to CONNECT (`computeRTT(c.start)` in
         // processConnect); later server PINGs refresh it.
         if c.rtt.is_none() {
@@ -201,6 +208,9 @@ impl Handler for ConnCtx<'_> {
                 Some("no responders requires headers support"),
                 CloseReason::NoRespondersRequiresHeaders,
             ));
+        }
+        if first {
+            self.shard.connect_event(self.id);
         }
         self.ok_if_verbose();
         Ok(Flow::Continue)

@@ -81,14 +81,30 @@ impl MatchCache {
 /// One message being routed. The payload is a slice, turned into a shared buffer at most
 /// once, when a large payload is first queued by reference.
 pub(super) struct Msg<'a> {
-    subject: &'a [u8],
-    reply: Option<&'a [u8]>,
-    header_len: Option<usize>,
-    data: &'a [u8],
+    pub subject: &'a [u8],
+    pub reply: Option<&'a [u8]>,
+    pub header_len: Option<usize>,
+    pub data: &'a [u8],
     shared: Option<Bytes>,
 }
 
 impl<'a> Msg<'a> {
+    /// A message published here, its payload still the publisher's slice.
+    pub(super) fn local(
+        subject: &'a [u8],
+        reply: Option<&'a [u8]>,
+        header_len: Option<usize>,
+        data: &'a [u8],
+    ) -> Msg<'a> {
+        Msg {
+            subject,
+            reply,
+            header_len,
+            data,
+            shared: None,
+        }
+    }
+
     /// A message another shard sent, its payload already shared.
     pub(super) fn remote(
         subject: &'a [u8],
@@ -160,16 +176,13 @@ impl Shard {
         self.stats.in_msgs += 1;
         self.stats.in_bytes += data.len() as u64;
         let account = self.conns[from].account;
-        let mut msg = Msg {
-            subject,
-            reply,
-            header_len,
-            data,
-            shared: None,
-        };
-        let mut delivered = self.route_in(account, from, &mut msg);
+        let mut msg = Msg::local(subject, reply, header_len, data);
+        let mut delivered = self.route_in(account, Some(from), &mut msg);
         if self.server.accounts.get(account).shares() {
-            delivered |= self.route_shared(account, from, &msg);
+            delivered |= self.route_shared(account, Some(from), &msg);
+        }
+        if subject.starts_with(super::system::REQUEST_PREFIX) {
+            delivered |= self.system_request(account, from, &msg);
         }
         if !delivered {
             if let Some(reply) = reply {
@@ -185,7 +198,12 @@ impl Shard {
     /// services it imports from them, and answers to requests they made through services
     /// it exports (`processInboundClientMsg`, `processServiceImport`). Each is routed in
     /// the other account, once, on this shard. Returns whether anyone may get one.
-    fn route_shared(&mut self, account: AccountId, from: ConnId, msg: &Msg<'_>) -> bool {
+    pub(super) fn route_shared(
+        &mut self,
+        account: AccountId,
+        from: Option<ConnId>,
+        msg: &Msg<'_>,
+    ) -> bool {
         let server = self.server.clone();
         let acc = server.accounts.get(account);
         let mut delivered = false;
@@ -206,7 +224,8 @@ impl Shard {
             });
             let header = msg.header_len.map(|h| &msg.data[..h]);
             let payload = &msg.data[msg.header_len.unwrap_or(0)..];
-            let (hdr, data) = request_info_header(&acc.name, self.conns[from].rtt, header, payload);
+            let rtt = from.and_then(|f| self.conns[f].rtt);
+            let (hdr, data) = request_info_header(&acc.name, rtt, header, payload);
             let mut request = Msg {
                 subject: &subject,
                 reply: reply.as_deref(),
@@ -227,11 +246,16 @@ impl Shard {
     /// Routes a publish in `account`: its subscribers here, and one message per other shard
     /// with interest, queue members picked across shards by weight. Returns whether anyone
     /// may get it.
-    fn route_in(&mut self, account: AccountId, from: ConnId, msg: &mut Msg<'_>) -> bool {
+    pub(super) fn route_in(
+        &mut self,
+        account: AccountId,
+        from: Option<ConnId>,
+        msg: &mut Msg<'_>,
+    ) -> bool {
         let route = self.route(account, msg.subject);
         let mut delivered = false;
         for &sub in &route.local.plain {
-            delivered |= self.deliver(sub, Some(from), msg);
+            delivered |= self.deliver(sub, from, msg);
         }
 
         let mut targets: Targets = route
@@ -250,7 +274,7 @@ impl Shard {
             let remote_weight: u64 = remote.iter().map(|&(_, w)| u64::from(w)).sum();
             let r = self.rand() % (members.len() as u64 + remote_weight);
             if r < members.len() as u64 {
-                if self.deliver_one_of(members, r as usize, Some(from), msg) {
+                if self.deliver_one_of(members, r as usize, from, msg) {
                     delivered = true;
                     continue;
                 }
@@ -291,6 +315,15 @@ impl Shard {
             }
         }
         delivered
+    }
+
+    /// Whether a publish on `subject` in `account` would reach anyone.
+    pub(super) fn has_interest(&mut self, account: AccountId, subject: &[u8]) -> bool {
+        let r = self.route(account, subject);
+        !(r.local.plain.is_empty()
+            && r.local.queues.is_empty()
+            && r.remote_plain.is_empty()
+            && r.remote_queues.is_empty())
     }
 
     /// A publish another shard routed here: re-matched against our own subscriptions.
