@@ -163,6 +163,13 @@ impl Handler for ConnCtx<'_> {
                 panic!("fault injection: CONNECT from a client named {name}");
             }
         }
+        // The first RTT is the time from INFO to CONNECT (`computeRTT(c.start)` in
+        // processConnect, before the credentials are checked); later server PINGs refresh it.
+        let now = self.shard.now;
+        let c = &mut self.shard.conns[self.id];
+        if c.rtt.is_none() {
+            c.rtt = Some(now.saturating_duration_since(c.created).max(MIN_RTT));
+        }
         if self.shard.conns[self.id].auth_pending {
             match self.shard.authenticate(self.id, &msg) {
                 Login::User {
@@ -179,15 +186,9 @@ impl Handler for ConnCtx<'_> {
                 }
             }
         }
-        let now = self.shard.now;
         let c = &mut self.shard.conns[self.id];
         c.opts.merge(&msg);
         let first = !std::mem::replace(&mut c.connect_received, true);
-        // The first RTT is the time from INFO to CONNECT (`computeRTT(c.start)` in
-        // processConnect); later server PINGs refresh it.
-        if c.rtt.is_none() {
-            c.rtt = Some(now.saturating_duration_since(c.created).max(MIN_RTT));
-        }
         // Naming an account in CONNECT is refused since accounts come from auth
         // (`client.go` processConnect).
         if msg.account.is_some() || msg.new_account == Some(true) {

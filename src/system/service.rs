@@ -32,6 +32,10 @@ const STATSZ_FIRST: Duration = Duration::from_millis(250);
 /// The `STATSZ` heartbeat's period once ramped up (Go's `statsHBInterval`, 10 s).
 const STATSZ_INTERVAL: Duration = Duration::from_secs(10);
 
+/// The code of an endpoint's failure over NATS (`http.StatusInternalServerError` in
+/// `zReq`); bad options are 400.
+const INTERNAL_ERROR: u16 = 500;
+
 /// The running service thread.
 #[derive(Debug)]
 pub(crate) struct Service {
@@ -331,16 +335,16 @@ fn endpoint_answer(
 }
 
 /// An endpoint's answer in Go's `ServerAPIResponse`: its JSON as `data`, or its error text
-/// as `error`.
+/// as a 500 `error` beside a null `data` (Go's `zReq` sends the handler's nil result).
 fn resp_envelope(server: &Server, resp: monitor::Response) -> ApiResponse {
     let (data, error) = if resp.status == 200 {
         (serde_json::from_slice(&resp.body).ok(), None)
     } else {
         let description = String::from_utf8_lossy(&resp.body).trim_end().to_string();
         (
-            None,
+            Some(Value::Null),
             Some(ApiError {
-                code: resp.status,
+                code: INTERNAL_ERROR,
                 description,
             }),
         )
