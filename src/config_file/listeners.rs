@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use super::authorization::go_type;
-use super::{boolean, host_port, int, parse_duration, string, ConfigError};
+use super::{boolean, duration_or_seconds, host_port, int, parse_duration, string, ConfigError};
 use crate::conf::{Item, Value};
 use crate::transport::tls::{
     parse_cipher, parse_min_version, TlsSettings, DEFAULT_HANDSHAKE_FIRST_FALLBACK,
@@ -25,10 +25,6 @@ const TLS_NOT_YET: &[&str] = &[
     "certs",
     "verify_cert_and_check_known_urls",
 ];
-
-/// Go keys of the `websocket` block that Riptide does not implement yet: extra response
-/// headers, and a ping interval of its own.
-const WS_NOT_YET: &[&str] = &["headers", "ping_interval"];
 
 fn at(item: &Item, msg: impl std::fmt::Display) -> ConfigError {
     ConfigError(format!("{}: {msg}", item.position()))
@@ -158,8 +154,13 @@ fn seconds_or_duration(v: &Value) -> Result<Duration, String> {
 
 /// `websocket { listen | host + port, advertise, no_tls, tls, compression, same_origin,
 /// allowed_origins, handshake_timeout, authorization, no_auth_user, jwt_cookie, user_cookie,
-/// pass_cookie, token_cookie }`.
-pub(super) fn websocket(block: &Item) -> Result<WsSettings, ConfigError> {
+/// pass_cookie, token_cookie, headers, ping_interval }`. A bare number of seconds for
+/// `ping_interval` is a warning, as at the top level, and an error under `-t` (`strict`).
+pub(super) fn websocket(
+    block: &Item,
+    strict: bool,
+    warnings: &mut Vec<String>,
+) -> Result<WsSettings, ConfigError> {
     let mut w = WsSettings::default();
     for (k, item) in entries(block, "websocket")? {
         let v = &item.value;
@@ -209,10 +210,16 @@ pub(super) fn websocket(block: &Item) -> Result<WsSettings, ConfigError> {
                     ))
                 })?)
             }
-            other if WS_NOT_YET.contains(&other) => {
-                return Err(fail(format!(
-                    "field \"{k}\" of websocket is not supported by this version of riptide yet"
-                )))
+            "headers" => w.headers = response_headers(item)?,
+            "ping_interval" => {
+                // Zero or negative leaves the server's `ping_interval` to these clients: Go
+                // only takes a positive one.
+                let negative = matches!(v, Value::Str(s)
+                    if s.strip_prefix('-').is_some_and(|d| parse_duration(d).is_some()));
+                if !negative {
+                    let d = duration_or_seconds(item, k, strict, warnings).map_err(fail)?;
+                    w.ping_interval = Some(d).filter(|d| !d.is_zero());
+                }
             }
             _ => return Err(fail(format!("unknown field \"{k}\""))),
         }
@@ -221,6 +228,36 @@ pub(super) fn websocket(block: &Item) -> Result<WsSettings, ConfigError> {
         return Err(at(block, "websocket requires TLS configuration"));
     }
     Ok(w)
+}
+
+/// `headers { Name: "value", ... }`: every value must be a string; Go lists each that is not.
+fn response_headers(item: &Item) -> Result<Vec<(String, String)>, ConfigError> {
+    let Value::Map(entries) = &item.value else {
+        let msg = format!(
+            "error parsing headers: unsupported type {}",
+            go_type(&item.value)
+        );
+        return Err(at(item, msg));
+    };
+    let mut headers = Vec::new();
+    let mut errors = Vec::new();
+    for (name, e) in entries {
+        match &e.value {
+            Value::Str(value) => headers.push((name.clone(), value.clone())),
+            other => {
+                let msg = format!(
+                    "error parsing header key {name}: unsupported type {}",
+                    go_type(other)
+                );
+                errors.push(at(e, msg).0);
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(headers)
+    } else {
+        Err(ConfigError(errors.join("\n")))
+    }
 }
 
 #[cfg(test)]
@@ -265,5 +302,52 @@ mod tests {
             load_err(&tls("pinned_certs: \"abc\"")),
             "<text>:4:3: error parsing tls config, expected 'pinned_certs' to be a list of hex-encoded sha256 of DER encoded SubjectPublicKeyInfo"
         );
+    }
+
+    /// nats-server 2.15.1's answers (`-t`) to the block's `headers` and `ping_interval`.
+    #[test]
+    fn websocket_headers_and_ping_interval_as_go_reads_them() {
+        let ws = |body: &str| format!("websocket {{\n  port: 8080\n  no_tls: true\n  {body}\n}}\n");
+        let load = |text: &str, strict: bool| {
+            let mut cfg = crate::config::Config::default();
+            super::super::load_str(text, &mut cfg, strict)
+                .map(|warnings| (cfg.websocket.unwrap(), warnings))
+        };
+        let (w, _) = load(
+            &ws("headers {\n    X-A: \"1\"\n    b: \"2\"\n  }\n  ping_interval: \"30s\""),
+            true,
+        )
+        .unwrap();
+        assert_eq!(
+            w.headers,
+            [("X-A".into(), "1".into()), ("b".into(), "2".into())]
+        );
+        assert_eq!(w.ping_interval, Some(Duration::from_secs(30)));
+        assert_eq!(
+            load_err(&ws("headers: \"x\"")),
+            "<text>:4:3: error parsing headers: unsupported type string"
+        );
+        assert_eq!(
+            load_err(&ws("headers {\n    X-A: true, X-B: 2\n  }")),
+            "<text>:5:5: error parsing header key X-A: unsupported type bool\n<text>:5:16: error parsing header key X-B: unsupported type int64"
+        );
+        assert_eq!(
+            load_err(&ws("ping_interval: \"abc\"")),
+            "<text>:4:3: error parsing ping_interval: time: invalid duration \"abc\""
+        );
+        // A bare number of seconds: an error under -t, else a warning.
+        let seconds = ws("ping_interval: 5");
+        assert_eq!(
+            load_err(&seconds),
+            "<text>:4:3: invalid use of field \"ping_interval\": ping_interval should be converted to a duration"
+        );
+        let (w, warnings) = load(&seconds, false).unwrap();
+        assert_eq!(w.ping_interval, Some(Duration::from_secs(5)));
+        assert_eq!(warnings.len(), 1);
+        // Go takes only a positive interval; the server's then applies.
+        for d in ["\"0s\"", "\"-5s\""] {
+            let (w, _) = load(&ws(&format!("ping_interval: {d}")), true).unwrap();
+            assert_eq!(w.ping_interval, None, "{d}");
+        }
     }
 }

@@ -17,6 +17,7 @@ use crate::cli;
 use crate::conf::{self, Item, Value};
 use crate::config::{Config, DEFAULT_LAME_DUCK_GRACE_PERIOD, MIN_LAME_DUCK_DURATION};
 use crate::timefmt::go_duration;
+use crate::transport::ws::check_response_headers;
 
 /// Keys of the Go server that later Riptide releases implement; refused clearly for now.
 const NOT_YET: &[&str] = &[
@@ -110,6 +111,9 @@ pub fn load_with_flags(
         // As in Go, `-t` checks the file alone; starting (or reloading) checks the whole.
         Ok(cli::Command::Run { cfg, .. }) if !strict => {
             websocket_auth::validate(&cfg)?;
+            if let Some(ws) = &cfg.websocket {
+                check_response_headers(&ws.headers)?;
+            }
             Ok((*cfg, warnings))
         }
         Ok(cli::Command::Run { cfg, .. }) => Ok((*cfg, warnings)),
@@ -150,9 +154,8 @@ fn apply_document(
         let applied = match key.to_ascii_lowercase().as_str() {
             "tls" => listeners::tls(item).map(|t| cfg.tls = Some(t)),
             // Port 0 leaves WebSocket off, as in the Go server.
-            "websocket" | "ws" => {
-                listeners::websocket(item).map(|w| cfg.websocket = Some(w).filter(|w| w.port != 0))
-            }
+            "websocket" | "ws" => listeners::websocket(item, strict, &mut warnings)
+                .map(|w| cfg.websocket = Some(w).filter(|w| w.port != 0)),
             _ => apply(key, item, cfg, &mut warnings, strict)
                 .map_err(|e| ConfigError(listed(e, item))),
         };
@@ -214,19 +217,7 @@ fn apply(
         "max_subscriptions" | "max_subs" => cfg.max_subscriptions = size(v, key)?,
         "ping_max" => cfg.ping_max = int(v, key)? as u32,
         "ping_interval" | "write_deadline" => {
-            let d = match v {
-                Value::Int(secs) => {
-                    let msg = format!(
-                        "invalid use of field \"{key}\": {key} should be converted to a duration"
-                    );
-                    if strict {
-                        return Err(msg.into());
-                    }
-                    warnings.push(format!("{}: {msg}", item.position()));
-                    Duration::from_secs(u64::try_from(*secs).map_err(|_| format!("invalid {key}"))?)
-                }
-                _ => duration_string(v, key)?,
-            };
+            let d = duration_or_seconds(item, key, strict, warnings)?;
             if key == "ping_interval" {
                 cfg.ping_interval = d;
             } else {
@@ -318,6 +309,27 @@ fn apply(
         _ => return Err(format!("unknown field \"{key}\"").into()),
     }
     Ok(())
+}
+
+/// Go's `parseDuration`: a duration string, or a bare number of seconds with a warning that
+/// `-t` makes an error.
+fn duration_or_seconds(
+    item: &Item,
+    key: &str,
+    strict: bool,
+    warnings: &mut Vec<String>,
+) -> Result<Duration, String> {
+    let Value::Int(secs) = item.value else {
+        return duration_string(&item.value, key);
+    };
+    let msg = format!("invalid use of field \"{key}\": {key} should be converted to a duration");
+    if strict {
+        return Err(msg);
+    }
+    warnings.push(format!("{}: {msg}", item.position()));
+    u64::try_from(secs)
+        .map(Duration::from_secs)
+        .map_err(|_| format!("invalid {key}"))
 }
 
 /// A duration given as a Go duration string (`"30s"`).

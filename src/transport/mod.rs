@@ -73,6 +73,7 @@ pub fn wrappings(cfg: &Config) -> Result<(Option<Wrapping>, Option<Wrapping>), S
                     },
                     compression: w.compression,
                     cookies: w.cookies.clone(),
+                    headers: ws::response_headers(&w.headers),
                 }),
                 tls,
                 tls_first: true,
@@ -407,8 +408,10 @@ fn ws_close_status(reason: CloseReason) -> u16 {
         TlsHandshakeError => 1015,
         ParseError | ProtocolViolation | BadClientProtocol => 1002,
         MaxPayload => 1009,
-        ServerShutdown => 1001,
-        WriteError | ReadError | StaleConnection => 1006,
+        // nats-server 2.15.1 closes a stale client with 1001, not the 1006 of older
+        // releases, which RFC 6455 (7.4.1) keeps out of close frames; the read and write
+        // errors Go groups with it follow.
+        ServerShutdown | WriteError | ReadError | StaleConnection => 1001,
         _ => 1011,
     }
 }
