@@ -240,10 +240,12 @@ impl Transport {
         self.plain_info = false;
     }
 
-    /// Takes bytes from the socket; the protocol bytes they carry are appended to `app`.
-    pub fn read(&mut self, data: &[u8], app: &mut Vec<u8>) -> Result<(), Failure> {
+    /// Takes bytes from the socket, over TLS up to the end of the first record that carries
+    /// protocol bytes, and returns how many it took; the protocol bytes are appended to
+    /// `app`. The caller handles them before passing the rest.
+    pub fn read(&mut self, data: &[u8], app: &mut Vec<u8>) -> Result<usize, Failure> {
         if self.failed {
-            return Ok(());
+            return Ok(data.len());
         }
         // Bytes from a client that starts TLS before reading a plain INFO are ciphertext too,
         // and any first bytes settle `handshake_first: auto` for TLS first (Go does not look
@@ -257,12 +259,14 @@ impl Transport {
         r
     }
 
-    fn read_layers(&mut self, data: &[u8], app: &mut Vec<u8>) -> Result<(), Failure> {
+    fn read_layers(&mut self, data: &[u8], app: &mut Vec<u8>) -> Result<usize, Failure> {
         let mut decrypted = std::mem::take(&mut self.decrypted);
+        let mut used = data.len();
         let input: &[u8] = match &mut self.tls {
             Some(tls) => {
                 let handshaking = tls.handshaking();
-                tls.read(data, &mut decrypted, &mut self.out)
+                used = tls
+                    .read(data, &mut decrypted, &mut self.out)
                     .map_err(|e| Failure {
                         reason: if handshaking {
                             CloseReason::TlsHandshakeError
@@ -308,7 +312,7 @@ impl Transport {
         };
         decrypted.clear();
         self.decrypted = decrypted;
-        r
+        r.map(|()| used)
     }
 
     /// Encodes protocol output for the socket.
