@@ -210,6 +210,16 @@ impl Config {
     pub fn auth_required(&self) -> bool {
         self.auth.required() || self.operator.enabled()
     }
+
+    /// The server's PING period for a client: the `websocket {}` block's own
+    /// `ping_interval` for WebSocket clients when it sets one (Go's `processPingTimer`).
+    pub fn ping_interval_for(&self, websocket: bool) -> Duration {
+        self.websocket
+            .as_ref()
+            .filter(|_| websocket)
+            .and_then(|w| w.ping_interval)
+            .unwrap_or(self.ping_interval)
+    }
 }
 
 impl Default for Config {

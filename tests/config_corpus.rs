@@ -1,7 +1,7 @@
 //! The configuration corpus (`tests/config_corpus/`): real-world nats-server configuration
 //! files, each checked with `-t` by nats-server 2.15.1 and by Riptide, which must agree (both
-//! valid, or both refusing with the same message), except for the files listed in `REFUSED`
-//! and `PARSE_WORDING`. Every file both accept is then run by both servers on loopback, and
+//! valid, or both refusing with the same message, syntax errors and errors in included files
+//! included), except for the files listed in `REFUSED`. Every file both accept is then run by both servers on loopback, and
 //! the same scripted clients (each user of the file, a wrong password, SUB/PUB on a set of
 //! subjects, PING) must get the same bytes from both, INFO included with its per-server
 //! fields masked. Runs only where the Go binary is found (`common::go`).
@@ -30,18 +30,6 @@ const REFUSED: &[(&str, &str)] = &[
     // An account's `jetstream`, after the top-level `jetstream {}` Riptide accepts.
     ("server_multi_accounts_export_import.conf", "jetstream"),
 ];
-
-/// Files both servers refuse with a syntax error that Riptide's parser words differently
-/// from Go's lexer (`Parse error on line N: '...'`, no file or column).
-const PARSE_WORDING: &[&str] = &[
-    "docs_queue_permissions.conf",
-    "server_malformed_listen_address.conf",
-];
-
-/// Files whose key errors are in an included file: Go's `file:line:col` names the included
-/// file, Riptide's the including one (its parsed values do not keep their file); the rest of
-/// each line must match.
-const INCLUDE_POSITION: &[&str] = &["test_authorization.conf"];
 
 /// The passwords `docs_authorization_variables.conf` takes from the environment.
 const ENV: &[(&str, &str)] = &[
@@ -242,26 +230,10 @@ fn corpus_checks_and_runs_like_the_go_server() {
             assert!(rt_out.contains(&refusal), "{file}: {rt_out}");
             continue;
         }
-        if PARSE_WORDING.contains(&file.as_str()) {
-            assert_eq!((go_code, rt_code), (1, 1), "{file}: {go_out} / {rt_out}");
-            assert!(
-                go_out.starts_with("nats-server: Parse error on "),
-                "{go_out}"
-            );
-            assert!(rt_out.starts_with("riptide: Parse error on "), "{rt_out}");
-            continue;
-        }
-        let (mut go_lines, mut rt_lines) = (
+        let (go_lines, rt_lines) = (
             normalized(&go_out, "nats-server: "),
             normalized(&rt_out, "riptide: "),
         );
-        if INCLUDE_POSITION.contains(&file.as_str()) {
-            for l in go_lines.iter_mut().chain(rt_lines.iter_mut()) {
-                *l = l
-                    .split_once(':')
-                    .map_or(l.clone(), |(_, rest)| rest.to_string());
-            }
-        }
         assert_eq!(
             (go_code, go_lines),
             (rt_code, rt_lines),
@@ -287,6 +259,114 @@ fn corpus_checks_and_runs_like_the_go_server() {
             assert_eq!(g, e, "{file}: Riptide's replies differ from Go's");
         }
         assert_eq!(got.len(), expected.len(), "{file}");
+    }
+}
+
+/// Broken files, some through an `include` (`main` is checked; the others lie beside it),
+/// which both servers must refuse with the same words: Go's lexer errors, the included file
+/// named in `file:line:col`, include errors wrapped as Go wraps them.
+const BROKEN: &[(&str, &[(&str, &str)])] = &[
+    (
+        "unclosed_map",
+        &[("main", "port: 4222\nauthorization {\n  user: a\n")],
+    ),
+    (
+        "unclosed_quote",
+        &[("main", "port: 4222\nserver_name: \"abc\n")],
+    ),
+    ("bad_array", &[("main", "port: 4222\nx: [1, 2\n")]),
+    ("double_comma", &[("main", "x: [1,,2]\n")]),
+    ("key_without_value", &[("main", "port: 4222\n@@@\n")]),
+    ("stray_text", &[("main", "port: 4222 x\n")]),
+    ("map_value", &[("main", "a { b: 1 x }\n")]),
+    ("bad_escape", &[("main", "server_name: \"a\\qb\"\n")]),
+    ("open_block", &[("main", "server_name: (\nabc\n")]),
+    ("big_integer", &[("main", "port: 99999999999999999999\n")]),
+    (
+        "missing_variable",
+        &[("main", "port: 1\nx: $RIPTIDE_GAPS_NOT_SET\n")],
+    ),
+    ("empty", &[("main", "# nothing\n")]),
+    (
+        "include_syntax",
+        &[
+            ("main", "port: 4222\ninclude sub/syntax.conf\n"),
+            ("sub/syntax", "debug: true\nauthorization {\n  user: a\n"),
+        ],
+    ),
+    (
+        "include_unknown_key",
+        &[
+            ("main", "port: 4222\ninclude sub/unknown.conf\n"),
+            ("sub/unknown", "debug: true\nbogus_key: 1\n"),
+        ],
+    ),
+    (
+        "include_in_map",
+        &[
+            ("main", "authorization {\n  include sub/auth.conf\n}\n"),
+            ("sub/auth", "user: a\npassword: b\nfoo: 1\n"),
+        ],
+    ),
+    (
+        "include_bad_value",
+        &[
+            ("main", "include sub/tls.conf\n"),
+            ("sub/tls", "tls {\n  cert_file: x.pem\n  bogus: 1\n}\n"),
+        ],
+    ),
+    (
+        "include_chain",
+        &[
+            ("main", "include sub/chain.conf\n"),
+            ("sub/chain", "include deeper.conf\n"),
+            ("sub/deeper", "debug: true\nwrong: 1\n"),
+        ],
+    ),
+    (
+        "include_chain_syntax",
+        &[
+            ("main", "include sub/chain.conf\n"),
+            ("sub/chain", "include deeper.conf\n"),
+            ("sub/deeper", "x: [1;2]\n"),
+        ],
+    ),
+    (
+        "include_sees_no_outer_variable",
+        &[
+            ("main", "secret: s3\ninclude sub/uses.conf\n"),
+            ("sub/uses", "authorization { token: $secret }\n"),
+        ],
+    ),
+    (
+        "include_missing",
+        &[("main", "port: 1\ninclude sub/missing.conf\n")],
+    ),
+];
+
+#[test]
+fn broken_files_are_refused_as_the_go_server_refuses_them() {
+    let Some(go) = go_server() else { return };
+    let root = scratch_dir("config-broken");
+    for (case, files) in BROKEN {
+        let dir = root.join(case);
+        for (name, text) in *files {
+            let path = dir.join(format!("{name}.conf"));
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+        // The file as given, and through a path that Go cleans when it joins includes.
+        for conf in ["main.conf", "./sub/../main.conf"] {
+            let (go_code, go_out) = check_config(&mut in_dir(&go, &dir), conf);
+            let (rt_code, rt_out) = check_config(&mut in_dir(Path::new(BIN), &dir), conf);
+            assert_eq!(go_code, 1, "{case}: {go_out}");
+            let go_out = go_out.replace("nats-server: ", "");
+            assert_eq!(
+                (rt_code, rt_out.replace("riptide: ", "")),
+                (go_code, go_out),
+                "{case} ({conf})"
+            );
+        }
     }
 }
 

@@ -9,6 +9,7 @@ use std::io::Read;
 use std::net::TcpStream;
 use std::time::Duration;
 
+use common::go::{go_server, Go};
 use common::secure::{exchange, tls_over, Pki};
 use common::{config, start_with, Raw, IO_TIMEOUT};
 use rcgen::DnType;
@@ -158,6 +159,98 @@ fn verify_and_map_logs_in_the_user_the_certificate_names() {
     let mut carol = Raw::connect_tls(srv.addr, pki.client(Some("carol")));
     carol.send(b"CONNECT {\"verbose\":false}\r\nPING\r\n");
     assert_eq!(carol.read_to_close(), b"-ERR 'Authorization Violation'\r\n");
+}
+
+/// An application-data record that cannot decrypt.
+const BAD_RECORD: [u8; 37] = {
+    let mut r = [0u8; 37];
+    (r[0], r[1], r[2], r[3], r[4]) = (0x17, 0x03, 0x03, 0x00, 0x20);
+    r
+};
+
+/// Logs in over TLS with `who`'s certificate, sending CONNECT and PING and, in the same
+/// write, a record that cannot decrypt; with `flood`, a thread then keeps writing such
+/// records on the socket, under the TLS session. Returns what the server said until it
+/// closed.
+fn login_then_bad_records(
+    addr: std::net::SocketAddr,
+    pki: &Pki,
+    who: &str,
+    flood: bool,
+) -> Vec<u8> {
+    use std::io::Write;
+    let mut r = Raw::connect_tls(addr, pki.client(Some(who)));
+    while r.s.conn.is_handshaking() {
+        r.s.conn.complete_io(&mut r.s.sock).unwrap();
+    }
+    r.s.conn
+        .writer()
+        .write_all(b"CONNECT {\"verbose\":false}\r\nPING\r\n")
+        .unwrap();
+    let mut wire = Vec::new();
+    while r.s.conn.wants_write() {
+        r.s.conn.write_tls(&mut wire).unwrap();
+    }
+    wire.extend_from_slice(&BAD_RECORD);
+    r.s.sock.write_all(&wire).unwrap();
+    if flood {
+        let mut raw = r.s.sock.try_clone().unwrap();
+        std::thread::spawn(move || while raw.write_all(&BAD_RECORD.repeat(100)).is_ok() {});
+    }
+    r.read_to_close()
+}
+
+/// A client whose certificate names no user keeps sending after its CONNECT: nats-server
+/// 2.15.1 answers the CONNECT before it reads on (`-ERR 'Authorization Violation'`, then
+/// close_notify), whatever follows. Riptide used to decrypt a whole read before parsing
+/// it, so a bad record behind the CONNECT ended the session with a TLS alert and no
+/// `-ERR`; and records decrypted after its close_notify could fail and panic rustls.
+#[test]
+fn refused_login_is_answered_whatever_the_client_sends_after_it() {
+    let pki = Pki::new("refused");
+    pki.issue("carol", &[(DnType::CommonName, "carol")], &[], &[]);
+    let mut cfg = tls_config(&pki, |t| {
+        t.verify_and_map = true;
+        t.ca_file = Some(pki.ca.clone());
+    });
+    cfg.auth = AuthConfig {
+        users: vec![UserConfig {
+            user: "CN=alice".into(),
+            password: String::new(),
+            permissions: None,
+            account: None,
+        }],
+        ..AuthConfig::default()
+    };
+    let srv = start_with(cfg);
+    let refused = b"-ERR 'Authorization Violation'\r\n".to_vec();
+    for flood in [false, true, true, true] {
+        assert_eq!(
+            login_then_bad_records(srv.addr, &pki, "carol", flood),
+            refused,
+            "flood {flood}"
+        );
+    }
+    let c = Raw::connect(srv.addr);
+    assert!(c.info.starts_with("INFO "), "still serving");
+    let Some(go) = go_server() else { return };
+    let conf = pki.dir.join("go.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "tls {{\n  cert_file: {:?}\n  key_file: {:?}\n  ca_file: {:?}\n  verify_and_map: true\n}}\nauthorization {{\n  users = [ {{user: \"CN=alice\"}} ]\n}}\n",
+            pki.server_cert, pki.server_key, pki.ca
+        ),
+    )
+    .unwrap();
+    let go = Go::start(&go, &conf);
+    for flood in [false, true] {
+        assert_eq!(
+            login_then_bad_records(go.addr, &pki, "carol", flood),
+            refused,
+            "Go, flood {flood}"
+        );
+    }
 }
 
 #[test]

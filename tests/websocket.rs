@@ -275,6 +275,55 @@ fn upgrade_refusals_as_go() {
     assert!(answer.starts_with("HTTP/1.1 101"), "{answer}");
 }
 
+/// `headers {}` lines close every `101` answer, after Go's own (`Nats-No-Masking` here), in
+/// the case they were written in; refusals do not carry them (nats-server 2.15.1).
+#[test]
+fn configured_headers_end_the_upgrade_answer() {
+    let srv = start_with(ws_config(|w| {
+        w.headers = vec![
+            ("X-Frame-Options".into(), "DENY".into()),
+            ("x-lower".into(), "a b, c".into()),
+        ];
+    }));
+    let addr = ws_addr(&srv);
+    let (_ws, head, _) = RawWs::open_with(addr, "Nats-No-Masking: true\r\n");
+    assert!(
+        head.ends_with(
+            "\r\nNats-No-Masking: true\r\nX-Frame-Options: DENY\r\nx-lower: a b, c\r\n\r\n"
+        ),
+        "{head}"
+    );
+    let refusal = refused(addr, "POST / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(!refusal.contains("X-Frame-Options"), "{refusal}");
+}
+
+/// The block's `ping_interval` drives the server's PINGs to WebSocket clients: one that
+/// never answers is stale after `ping_max` of them, long before the server-wide interval
+/// (an hour here) would have sent the first. Go's sequence: two PINGs, the error, then a
+/// close frame 1001.
+#[test]
+fn websocket_ping_interval_pings_websocket_clients() {
+    let mut cfg = ws_config(|w| w.ping_interval = Some(std::time::Duration::from_millis(100)));
+    cfg.ping_interval = std::time::Duration::from_secs(3600);
+    let srv = start_with(cfg);
+    let mut ws = RawWs::open(ws_addr(&srv));
+    ws.send(&frame(2, true, b"CONNECT {\"verbose\":false}\r\n", true));
+    let mut got = Vec::new();
+    while let Some(f) = ws.try_frame() {
+        got.push(f);
+    }
+    let close = [&1001u16.to_be_bytes()[..], b"Stale Connection"].concat();
+    assert_eq!(
+        got,
+        [
+            (2, b"PING\r\n".to_vec()),
+            (2, b"PING\r\n".to_vec()),
+            (2, b"-ERR 'Stale Connection'\r\n".to_vec()),
+            (8, close),
+        ]
+    );
+}
+
 #[test]
 fn frames_from_a_raw_socket() {
     let srv = start_with(ws_config(|_| {}));

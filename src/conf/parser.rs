@@ -1,17 +1,35 @@
-//! Lexing and parsing in one recursive-descent pass over the text, with line and column kept
-//! for every value so that errors and key checks can name `file:line:col`.
+//! The Go server's configuration parser (`conf/parse.go` of nats-server 2.15, pedantic mode)
+//! over the items of its lexer: a stack of maps and arrays being built, a stack of keys, and
+//! values that keep the file, line and column errors name. Its quirks are Go's: a number
+//! with an unknown size suffix sets nothing, an included file sees none of the including
+//! file's variables, and an `include` path is joined to the including file's directory even
+//! when it is absolute.
 
-use std::path::{Path, PathBuf};
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::Arc;
+
+use super::lexer::{Kind, Lexer, Token};
 
 /// A parsed value and where it started.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Item {
     pub value: Value,
+    /// The file it was read from, named as Go names it in errors: the configuration file as
+    /// given, or an included file's path joined to the including file's directory.
+    pub file: Arc<str>,
     pub line: usize,
     pub col: usize,
     /// A `$variable` referred to this entry: the Go server then takes the key for a variable
     /// and does not report it as an unknown field (`token.IsUsedVariable`).
     pub used: bool,
+}
+
+impl Item {
+    /// `file:line:col`, how Go's errors about this item start.
+    pub fn position(&self) -> String {
+        format!("{}:{}:{}", self.file, self.line, self.col)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -20,6 +38,8 @@ pub enum Value {
     Int(i64),
     Float(f64),
     Str(String),
+    /// A Zulu ISO 8601 datetime (`2020-01-02T03:04:05Z`), as written.
+    Datetime(String),
     /// Keys in file order; a repeated key keeps its last value, as Go's map does.
     Map(Vec<(String, Item)>),
     Array(Vec<Item>),
@@ -34,54 +54,52 @@ impl Value {
     }
 }
 
-/// A syntax or include error, with the file and position when known.
+/// A syntax, variable or include error, worded as the Go server words it
+/// (`Parse error on line 3: 'Unexpected EOF.'`).
 #[derive(Debug, Clone, PartialEq)]
-pub struct ConfError {
-    pub file: String,
-    pub line: usize,
-    pub col: usize,
-    pub msg: String,
-}
+pub struct ConfError(pub String);
 
 impl std::fmt::Display for ConfError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}:{}: {}", self.file, self.line, self.col, self.msg)
+        f.write_str(&self.0)
+    }
+}
+
+impl From<String> for ConfError {
+    fn from(msg: String) -> Self {
+        ConfError(msg)
     }
 }
 
 /// What follows the `$` of a bcrypt hash written without quotes (`bcryptPrefix`, conf/parse.go).
 const BCRYPT_PREFIX: &str = "2a$";
 
-/// Deepest `include` nesting, against include cycles.
+/// The key an environment variable's value is parsed under (Go's `pkey`).
+const ENV_KEY: &str = "pk";
+
+/// Deepest `include` nesting. Go has no limit and overflows its stack on an include cycle.
 const MAX_INCLUDE_DEPTH: usize = 10;
 
 /// Parses a file, resolving includes relative to it.
 pub fn parse_file(path: &Path) -> Result<Value, ConfError> {
-    let mut stack = Vec::new();
-    parse_path(path, &mut stack, 0)
+    parse_path(&path.display().to_string(), 0)
 }
 
-fn parse_path(
-    path: &Path,
-    scopes: &mut Vec<Vec<(String, Item)>>,
-    depth: usize,
-) -> Result<Value, ConfError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ConfError {
-        file: path.display().to_string(),
-        line: 0,
-        col: 0,
-        msg: format!("open {}: {}", path.display(), io_text(&e)),
-    })?;
-    let mut p = Parser::new(
-        &text,
-        path.display().to_string(),
-        path.parent().map(Path::to_path_buf),
-        depth,
-    );
-    p.scopes = std::mem::take(scopes);
-    let r = p.document();
-    *scopes = std::mem::take(&mut p.scopes);
-    r
+fn parse_path(fp: &str, depth: usize) -> Result<Value, ConfError> {
+    let data = read(fp)?;
+    let mut env_refs = HashSet::new();
+    Parser::new(&data, fp, Some(go_dir(fp)), depth, &mut env_refs).parse()
+}
+
+/// Go's `os.ReadFile` and the wording of its errors.
+fn read(fp: &str) -> Result<Vec<u8>, ConfError> {
+    use std::io::Read;
+    let mut f =
+        std::fs::File::open(fp).map_err(|e| ConfError(format!("open {fp}: {}", io_text(&e))))?;
+    let mut data = Vec::new();
+    f.read_to_end(&mut data)
+        .map_err(|e| ConfError(format!("read {fp}: {}", io_text(&e))))?;
+    Ok(data)
 }
 
 fn io_text(e: &std::io::Error) -> String {
@@ -90,646 +108,346 @@ fn io_text(e: &std::io::Error) -> String {
     s.to_lowercase()
 }
 
-/// Parses text that includes nothing (tests, `-t` of inline configs).
+/// Parses text with no file behind it (tests, the fuzzer): its items are named `<text>`, and
+/// an `include` in it is an error instead of a read relative to the working directory.
 pub fn parse(text: &str) -> Result<Value, ConfError> {
-    Parser::new(text, "<config>".into(), None, 0).document()
+    Parser::new(text.as_bytes(), "<text>", None, 0, &mut HashSet::new()).parse()
 }
 
-struct Parser<'a> {
-    s: &'a [u8],
-    i: usize,
-    line: usize,
-    col: usize,
-    file: String,
-    dir: Option<PathBuf>,
+/// Go's `filepath.Clean` for `/`-separated paths.
+fn go_clean(path: &str) -> String {
+    let rooted = path.starts_with('/');
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." if parts.last().is_some_and(|p| *p != "..") => {
+                parts.pop();
+            }
+            ".." if rooted => {}
+            p => parts.push(p),
+        }
+    }
+    let joined = parts.join("/");
+    if rooted {
+        format!("/{joined}")
+    } else if joined.is_empty() {
+        ".".into()
+    } else {
+        joined
+    }
+}
+
+/// Go's `filepath.Dir`.
+pub(super) fn go_dir(path: &str) -> String {
+    go_clean(&path[..path.rfind('/').map_or(0, |i| i + 1)])
+}
+
+/// Go's `filepath.Join(dir, name)`: `name` is joined even when it is absolute.
+pub(super) fn go_join(dir: &str, name: &str) -> String {
+    if name.is_empty() {
+        go_clean(dir)
+    } else {
+        go_clean(&format!("{dir}/{name}"))
+    }
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// A map or an array being built.
+enum Ctx {
+    Map(Vec<(String, Item)>),
+    Array(Vec<Item>),
+}
+
+struct Parser<'a, 'e> {
+    lx: Lexer<'a>,
+    ctxs: Vec<Ctx>,
+    /// Keys waiting for their value, and where each key is.
+    keys: Vec<(String, usize, usize)>,
+    file: Arc<str>,
+    /// The directory includes are joined to; none for text without a file.
+    dir: Option<String>,
     depth: usize,
-    /// Maps being built, outermost first: variables resolve from the innermost outward.
-    scopes: Vec<Vec<(String, Item)>>,
+    /// Environment variables being expanded, against a variable whose value names itself.
+    env_refs: &'e mut HashSet<String>,
 }
 
-impl<'a> Parser<'a> {
-    fn new(text: &'a str, file: String, dir: Option<PathBuf>, depth: usize) -> Self {
+impl<'a, 'e> Parser<'a, 'e> {
+    fn new(
+        data: &'a [u8],
+        file: &str,
+        dir: Option<String>,
+        depth: usize,
+        env_refs: &'e mut HashSet<String>,
+    ) -> Self {
         Parser {
-            s: text.as_bytes(),
-            i: 0,
-            line: 1,
-            // Go's lexer counts the first line's columns from 0 and the others' from 1
-            // (`pos` is the offset since the last newline, and there is none before line 1).
-            col: 0,
-            file,
+            lx: Lexer::new(data),
+            ctxs: vec![Ctx::Map(Vec::new())],
+            keys: Vec::new(),
+            file: file.into(),
             dir,
             depth,
-            scopes: Vec::new(),
+            env_refs,
         }
     }
 
-    fn err<T>(&self, line: usize, col: usize, msg: impl Into<String>) -> Result<T, ConfError> {
-        Err(ConfError {
-            file: self.file.clone(),
-            line,
-            col,
-            msg: msg.into(),
-        })
-    }
-
-    fn peek(&self) -> Option<u8> {
-        self.s.get(self.i).copied()
-    }
-
-    fn peek_at(&self, n: usize) -> Option<u8> {
-        self.s.get(self.i + n).copied()
-    }
-
-    fn bump(&mut self) -> Option<u8> {
-        let b = self.peek()?;
-        self.i += 1;
-        if b == b'\n' {
-            self.line += 1;
-            self.col = 1;
-        } else {
-            self.col += 1;
-        }
-        Some(b)
-    }
-
-    fn at_comment(&self) -> bool {
-        self.peek() == Some(b'#') || (self.peek() == Some(b'/') && self.peek_at(1) == Some(b'/'))
-    }
-
-    fn skip_line(&mut self) {
-        while let Some(b) = self.peek() {
-            if b == b'\n' {
+    fn parse(mut self) -> Result<Value, ConfError> {
+        let mut prev: Option<Token> = None;
+        loop {
+            let it = self.lx.next_item();
+            if it.kind == Kind::Eof {
+                // A key without a value at the end; a lone `}` is JSON's closing brace.
+                if prev.is_some_and(|p| p.kind == Kind::Key && p.val != b"}") {
+                    return Err(ConfError(format!(
+                        "config is invalid ({}:{}:{})",
+                        self.file, it.line, it.col
+                    )));
+                }
                 break;
             }
-            self.bump();
+            self.process(&it)?;
+            prev = Some(it);
+        }
+        match self.ctxs.swap_remove(0) {
+            Ctx::Map(kv) => Ok(Value::Map(kv)),
+            Ctx::Array(_) => unreachable!("the root is a map"),
         }
     }
 
-    /// Skips blanks, newlines, comments and the optional `;`/`,` terminators.
-    /// Skips blanks, newlines, comments and `,` or `;` between entries.
-    fn skip_space(&mut self) {
-        self.skip_space_and(b",;");
-    }
-
-    /// Skips blanks, newlines, comments and the given separators.
-    fn skip_space_and(&mut self, separators: &[u8]) {
-        loop {
-            match self.peek() {
-                Some(b' ' | b'\t' | b'\r' | b'\n') => {
-                    self.bump();
+    fn process(&mut self, it: &Token) -> Result<(), ConfError> {
+        match it.kind {
+            Kind::Error => {
+                return Err(ConfError(format!(
+                    "Parse error on line {}: '{}'",
+                    it.line,
+                    text(&it.val)
+                )))
+            }
+            Kind::Key => self.keys.push((text(&it.val), it.line, it.col)),
+            Kind::MapStart => self.ctxs.push(Ctx::Map(Vec::new())),
+            Kind::MapEnd => {
+                if let Some(Ctx::Map(kv)) = self.pop_context() {
+                    self.set_value(Value::Map(kv), it);
                 }
-                Some(b) if separators.contains(&b) => {
-                    self.bump();
+            }
+            Kind::ArrayStart => self.ctxs.push(Ctx::Array(Vec::new())),
+            Kind::ArrayEnd => {
+                if let Some(Ctx::Array(a)) = self.pop_context() {
+                    self.set_value(Value::Array(a), it);
                 }
-                Some(_) if self.at_comment() => self.skip_line(),
-                _ => return,
             }
-        }
-    }
-
-    fn skip_blanks(&mut self) {
-        while matches!(self.peek(), Some(b' ' | b'\t')) {
-            self.bump();
-        }
-    }
-
-    fn document(&mut self) -> Result<Value, ConfError> {
-        self.scopes.push(Vec::new());
-        self.skip_space();
-        // A plain JSON file is one top-level map.
-        if self.peek() == Some(b'{') {
-            let (line, col) = (self.line, self.col);
-            self.bump();
-            self.entries(Some((b'}', line, col)))?;
-            self.skip_space();
-            if self.peek().is_some() {
-                return self.err(
-                    self.line,
-                    self.col,
-                    "unexpected text after the top-level map",
-                );
-            }
-        } else {
-            self.entries(None)?;
-        }
-        Ok(Value::Map(self.scopes.pop().unwrap_or_default()))
-    }
-
-    /// Key/value entries into the innermost scope, until `close` (or the end of the text).
-    fn entries(&mut self, close: Option<(u8, usize, usize)>) -> Result<(), ConfError> {
-        loop {
-            self.skip_space();
-            match (self.peek(), close) {
-                (None, None) => return Ok(()),
-                (None, Some(_)) => {
-                    return self.err(self.line, self.col, "unexpected end of file processing map");
+            Kind::String => self.set_value(Value::Str(text(&it.val)), it),
+            Kind::Integer => {
+                if let Some(n) = integer(&text(&it.val))? {
+                    self.set_value(Value::Int(n), it);
                 }
-                (Some(b'}'), Some(_)) => {
-                    self.bump();
-                    return Ok(());
+            }
+            Kind::Float => {
+                let s = text(&it.val);
+                match s.parse::<f64>() {
+                    Ok(f) if f.is_finite() => self.set_value(Value::Float(f), it),
+                    Ok(_) => return Err(format!("float '{s}' is out of the range").into()),
+                    Err(_) => return Err(format!("expected float, but got '{s}'").into()),
                 }
-                _ => {}
             }
-            let (line, col) = (self.line, self.col);
-            let key = self.key()?;
-            if key == "include" && !matches!(self.peek(), Some(b'=' | b':')) {
-                self.include(line, col)?;
-                continue;
+            Kind::Bool => {
+                let s = text(&it.val);
+                let b = match s.to_ascii_lowercase().as_str() {
+                    "true" | "yes" | "on" => true,
+                    "false" | "no" | "off" => false,
+                    _ => return Err(format!("expected boolean value, but got '{s}'").into()),
+                };
+                self.set_value(Value::Bool(b), it);
             }
-            self.skip_blanks();
-            if matches!(self.peek(), Some(b'=' | b':')) {
-                self.bump();
+            Kind::Datetime => {
+                let s = text(&it.val);
+                if !valid_zulu(&s) {
+                    return Err(format!("expected Zulu formatted DateTime, but got '{s}'").into());
+                }
+                self.set_value(Value::Datetime(s), it);
             }
-            self.skip_blanks();
-            // An empty value is "" at the top level, but an error inside a map (Go's lexer).
-            if close.is_some() && self.peek() == Some(b',') {
-                return self.err(self.line, self.col, "unexpected map value terminator ','");
+            Kind::Variable => {
+                let name = text(&it.val);
+                match self.lookup_variable(&name) {
+                    Ok(Some(v)) => self.set_value(v, it),
+                    Ok(None) => {
+                        return Err(format!(
+                            "variable reference for '{name}' on line {} can not be found",
+                            it.line
+                        )
+                        .into())
+                    }
+                    Err(e) => {
+                        return Err(format!(
+                            "variable reference for '{name}' on line {} could not be parsed: {e}",
+                            it.line
+                        )
+                        .into())
+                    }
+                }
             }
-            // Entries carry their key's position: that is where field errors point.
-            let item = Item {
-                line,
-                col,
-                ..self.value(line, col)?
-            };
-            let scope = self.scopes.last_mut().expect("a scope is open");
-            scope.retain(|(k, _)| *k != key);
-            scope.push((key, item));
-        }
-    }
-
-    fn key(&mut self) -> Result<String, ConfError> {
-        let (line, col) = (self.line, self.col);
-        if let Some(q @ (b'"' | b'\'')) = self.peek() {
-            return self.quoted(q);
-        }
-        let start = self.i;
-        while let Some(b) = self.peek() {
-            if matches!(
-                b,
-                b' ' | b'\t'
-                    | b'\r'
-                    | b'\n'
-                    | b'='
-                    | b':'
-                    | b'{'
-                    | b'['
-                    | b'}'
-                    | b']'
-                    | b','
-                    | b';'
-            ) {
-                break;
-            }
-            self.bump();
-        }
-        if self.i == start {
-            return self.err(
-                line,
-                col,
-                format!(
-                    "unexpected '{}' where a key was expected",
-                    self.peek().unwrap_or(b'?') as char
-                ),
-            );
-        }
-        Ok(String::from_utf8_lossy(&self.s[start..self.i]).into_owned())
-    }
-
-    fn include(&mut self, line: usize, col: usize) -> Result<(), ConfError> {
-        self.skip_blanks();
-        let name = match self.peek() {
-            Some(q @ (b'"' | b'\'')) => self.quoted(q)?,
-            _ => self.bare()?,
-        };
-        if self.depth >= MAX_INCLUDE_DEPTH {
-            return self.err(line, col, format!("include nested too deeply: {name}"));
-        }
-        let path = match &self.dir {
-            Some(d) => d.join(&name),
-            None => PathBuf::from(&name),
-        };
-        let mut scopes = std::mem::take(&mut self.scopes);
-        // The included file's entries go into the including scope.
-        let outer = scopes.len();
-        let r = parse_path(&path, &mut scopes, self.depth + 1);
-        self.scopes = scopes;
-        let Value::Map(kv) = r? else {
-            unreachable!("documents are maps")
-        };
-        let scope = &mut self.scopes[outer - 1];
-        for (k, v) in kv {
-            scope.retain(|(x, _)| *x != k);
-            scope.push((k, v));
+            Kind::Include => self.include(&text(&it.val))?,
+            Kind::Eof | Kind::Text | Kind::CommentStart => {}
         }
         Ok(())
     }
 
-    fn quoted(&mut self, q: u8) -> Result<String, ConfError> {
-        let (line, col) = (self.line, self.col);
-        self.bump();
-        let mut out = Vec::new();
-        loop {
-            match self.bump() {
-                None | Some(b'\n') => return self.err(line, col, "unterminated quoted string"),
-                Some(b) if b == q => break,
-                Some(b'\\') if q == b'"' => match self.bump() {
-                    Some(b'n') => out.push(b'\n'),
-                    Some(b't') => out.push(b'\t'),
-                    Some(b'r') => out.push(b'\r'),
-                    Some(b'"') => out.push(b'"'),
-                    Some(b'\\') => out.push(b'\\'),
-                    Some(other) => {
-                        out.push(b'\\');
-                        out.push(other);
-                    }
-                    None => return self.err(line, col, "unterminated quoted string"),
-                },
-                Some(b) => out.push(b),
-            }
+    /// Go pops the root too and then panics; its lexer never closes more than it opened.
+    fn pop_context(&mut self) -> Option<Ctx> {
+        if self.ctxs.len() > 1 {
+            self.ctxs.pop()
+        } else {
+            None
         }
-        Ok(String::from_utf8_lossy(&out).into_owned())
     }
 
-    /// A bare value runs to the end of the line, a terminator, a closing bracket or a comment.
-    fn bare(&mut self) -> Result<String, ConfError> {
-        let start = self.i;
-        while let Some(b) = self.peek() {
-            if matches!(b, b'\r' | b'\n' | b',' | b';' | b'}' | b']') {
-                break;
-            }
-            if (b == b' ' || b == b'\t') && {
-                let save = (self.i, self.line, self.col);
-                self.skip_blanks();
-                let c = self.at_comment()
-                    || matches!(
-                        self.peek(),
-                        None | Some(b'\r' | b'\n' | b',' | b';' | b'}' | b']')
-                    );
-                (self.i, self.line, self.col) = save;
-                c
-            } {
-                break;
-            }
-            self.bump();
-        }
-        Ok(String::from_utf8_lossy(&self.s[start..self.i]).into_owned())
-    }
-
-    fn value(&mut self, line: usize, col: usize) -> Result<Item, ConfError> {
-        let (vline, vcol) = (self.line, self.col);
-        let value = match self.peek() {
-            None | Some(b'\n' | b'\r') => return self.err(line, col, "expected a value"),
-            Some(b'{') => {
-                self.bump();
-                self.scopes.push(Vec::new());
-                let r = self.entries(Some((b'}', vline, vcol)));
-                let kv = self.scopes.pop().unwrap_or_default();
-                r?;
-                Value::Map(kv)
-            }
-            Some(b'[') => {
-                self.bump();
-                let mut items = Vec::new();
-                // Values are separated by one `,` or by newlines, as in Go's lexer.
-                let mut after_value = false;
-                loop {
-                    self.skip_space_and(b"");
-                    let (l, c) = (self.line, self.col);
-                    match self.peek() {
-                        None => {
-                            return self.err(vline, vcol, "unexpected end of file processing array")
-                        }
-                        Some(b']') => {
-                            self.bump();
-                            break;
-                        }
-                        Some(b',') if after_value => {
-                            self.bump();
-                            after_value = false;
-                        }
-                        Some(b',') => {
-                            return self.err(l, c, "unexpected array value terminator ','");
-                        }
-                        Some(b';') => {
-                            return self.err(l, c, "expected an array value terminator ',' or an array terminator ']', but got ';'");
-                        }
-                        _ => {
-                            items.push(self.value(l, c)?);
-                            after_value = true;
-                        }
-                    }
-                }
-                Value::Array(items)
-            }
-            Some(q @ (b'"' | b'\'')) => Value::Str(self.quoted(q)?),
-            Some(b'$') => {
-                let name = self.bare()?;
-                return self.variable(&name[1..], vline, vcol);
-            }
-            _ => {
-                let word = self.bare()?;
-                // A closer where the value should be would never be consumed here.
-                if let (true, Some(c @ (b'}' | b']'))) = (word.is_empty(), self.peek()) {
-                    let found = format!("unexpected '{}' where a value was expected", c as char);
-                    return self.err(vline, vcol, found);
-                }
-                self.scalar(&word, vline, vcol)?
-            }
-        };
-        Ok(Item {
+    fn set_value(&mut self, value: Value, it: &Token) {
+        let item = Item {
             value,
-            line: vline,
-            col: vcol,
+            file: self.file.clone(),
+            line: it.line,
+            col: it.col,
             used: false,
-        })
+        };
+        self.set_item(item);
     }
 
-    fn variable(&mut self, name: &str, line: usize, col: usize) -> Result<Item, ConfError> {
-        // A bare bcrypt hash (`$2a$10$...`) is a string, not a variable (Go's `bcryptPrefix`).
+    /// Into the array being built, or under the last key into the map being built, where the
+    /// entry takes the key's position: that is where Go's errors about it point.
+    fn set_item(&mut self, mut item: Item) {
+        match self.ctxs.last_mut() {
+            Some(Ctx::Array(a)) => a.push(item),
+            Some(Ctx::Map(kv)) => {
+                // Go's lexer gives every map value a key first; anything else is dropped.
+                let Some((key, line, col)) = self.keys.pop() else {
+                    return;
+                };
+                (item.line, item.col) = (line, col);
+                kv.retain(|(k, _)| *k != key);
+                kv.push((key, item));
+            }
+            None => {}
+        }
+    }
+
+    /// A map key in scope, innermost first, marked as used; then the environment, whose
+    /// value is parsed as a configuration value.
+    fn lookup_variable(&mut self, name: &str) -> Result<Option<Value>, ConfError> {
+        // A bare bcrypt hash (`$2a$10$...`) is a string, not a variable.
         if name.starts_with(BCRYPT_PREFIX) {
-            return Ok(Item {
-                value: Value::Str(format!("${name}")),
-                line,
-                col,
-                used: false,
-            });
+            return Ok(Some(Value::Str(format!("${name}"))));
         }
-        for scope in self.scopes.iter_mut().rev() {
-            if let Some((_, v)) = scope.iter_mut().rev().find(|(k, _)| k == name) {
-                v.used = true;
-                return Ok(Item {
-                    line,
-                    col,
-                    used: false,
-                    ..v.clone()
-                });
+        for ctx in self.ctxs.iter_mut().rev() {
+            if let Ctx::Map(kv) = ctx {
+                if let Some((_, v)) = kv.iter_mut().find(|(k, _)| k == name) {
+                    v.used = true;
+                    return Ok(Some(v.value.clone()));
+                }
             }
         }
-        match std::env::var(name) {
-            // Environment values are config values themselves (`"5s"`, `1MB`, `true`).
-            Ok(text) => {
-                let mut p = Parser::new(&text, format!("${name}"), None, self.depth);
-                let item = p.value(line, col)?;
-                Ok(Item { line, col, ..item })
-            }
-            Err(_) => self.err(
-                line,
-                col,
-                format!("variable reference for '{name}' on line {line} can not be found"),
-            ),
+        if self.env_refs.contains(name) {
+            return Err(format!("variable reference cycle for '{name}'").into());
         }
+        let Some(env) = std::env::var_os(name) else {
+            return Ok(None);
+        };
+        let data = format!("{ENV_KEY}={}", env.to_string_lossy());
+        self.env_refs.insert(name.to_string());
+        let parsed = Parser::new(
+            data.as_bytes(),
+            "",
+            Some(".".into()),
+            self.depth,
+            self.env_refs,
+        )
+        .parse();
+        self.env_refs.remove(name);
+        let Value::Map(kv) = parsed? else {
+            unreachable!("documents are maps")
+        };
+        Ok(kv
+            .into_iter()
+            .find(|(k, _)| k == ENV_KEY)
+            .map(|(_, v)| v.value))
     }
 
-    fn scalar(&self, w: &str, line: usize, col: usize) -> Result<Value, ConfError> {
-        match w.to_ascii_lowercase().as_str() {
-            "true" | "yes" | "on" => return Ok(Value::Bool(true)),
-            "false" | "no" | "off" => return Ok(Value::Bool(false)),
-            _ => {}
-        }
-        // An empty value (`key = ,`) is the empty string, as in the Go server.
-        let Some(&first) = w.as_bytes().first() else {
-            return Ok(Value::Str(String::new()));
+    /// The included file's entries go into the map being built, with their own positions.
+    fn include(&mut self, name: &str) -> Result<(), ConfError> {
+        let wrap = |e: ConfError| ConfError(format!("error parsing include file '{name}', {e}"));
+        let Some(dir) = &self.dir else {
+            return Err(wrap(ConfError("includes need a configuration file".into())));
         };
-        if !(first.is_ascii_digit()
-            || (first == b'-' && w.len() > 1 && w.as_bytes()[1].is_ascii_digit()))
-        {
-            return Ok(Value::Str(w.to_string()));
+        if self.depth >= MAX_INCLUDE_DEPTH {
+            return Err(wrap(ConfError(format!(
+                "includes nested more than {MAX_INCLUDE_DEPTH} deep"
+            ))));
         }
-        // Digits, then an optional fraction, then an optional size suffix.
-        let digits_end = w
-            .char_indices()
-            .skip(1)
-            .find(|(_, c)| !c.is_ascii_digit())
-            .map_or(w.len(), |(i, _)| i);
-        let (num, rest) = w.split_at(digits_end);
-        if rest.is_empty() {
-            return num
-                .parse()
-                .map(Value::Int)
-                .or_else(|_| self.err(line, col, format!("invalid integer '{w}'")));
-        }
-        if let Some(frac) = rest.strip_prefix('.') {
-            if !frac.is_empty() && frac.bytes().all(|b| b.is_ascii_digit()) {
-                return w
-                    .parse()
-                    .map(Value::Float)
-                    .or_else(|_| self.err(line, col, format!("invalid float '{w}'")));
-            }
-            // Dotted digits: an IP address, kept as a string.
-            if w.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
-                return Ok(Value::Str(w.to_string()));
-            }
-        }
-        // `127.0.0.1:4222`, and `127.0.0.1:-1` for a random port (Go's `lexIPAddr` takes
-        // digits, '.', ':' and '-').
-        if w.contains(':')
-            && w.bytes()
-                .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b':' | b'-'))
-        {
-            return Ok(Value::Str(w.to_string()));
-        }
-        let mult: i64 = match rest.to_ascii_lowercase().as_str() {
-            "k" => 1000,
-            "kb" | "ki" | "kib" => 1 << 10,
-            "m" => 1_000_000,
-            "mb" | "mi" | "mib" => 1 << 20,
-            "g" => 1_000_000_000,
-            "gb" | "gi" | "gib" => 1 << 30,
-            "t" => 1_000_000_000_000,
-            "tb" | "ti" | "tib" => 1 << 40,
-            "p" => 1_000_000_000_000_000,
-            "pb" | "pi" | "pib" => 1 << 50,
-            "e" => 1_000_000_000_000_000_000,
-            "eb" | "ei" | "eib" => 1 << 60,
-            _ => {
-                return self.err(
-                    line,
-                    col,
-                    format!("invalid value '{w}': quote strings that start with a digit"),
-                )
-            }
+        let Value::Map(kv) = parse_path(&go_join(dir, name), self.depth + 1).map_err(wrap)? else {
+            unreachable!("documents are maps")
         };
-        let n: i64 = num
-            .parse()
-            .or_else(|_| self.err(line, col, format!("invalid integer '{w}'")))?;
-        n.checked_mul(mult)
-            .map(Value::Int)
-            .ok_or(())
-            .or_else(|_| self.err(line, col, format!("integer '{w}' out of range")))
+        for (k, v) in kv {
+            self.keys.push((k, v.line, v.col));
+            self.set_item(v);
+        }
+        Ok(())
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn get<'v>(v: &'v Value, path: &str) -> &'v Value {
-        path.split('/').fold(v, |v, k| {
-            &v.get(k).unwrap_or_else(|| panic!("no {k}")).value
-        })
-    }
-
-    #[test]
-    fn separators_comments_and_terminators() {
-        let v = parse(
-            "port: 4222\nhost = 127.0.0.1 # trailing comment\nserver_name \"x\"; debug: true\n// line comment\nlisten: localhost:4333\n",
-        )
-        .unwrap();
-        assert_eq!(get(&v, "port"), &Value::Int(4222));
-        assert_eq!(get(&v, "host"), &Value::Str("127.0.0.1".into()));
-        assert_eq!(get(&v, "server_name"), &Value::Str("x".into()));
-        assert_eq!(get(&v, "debug"), &Value::Bool(true));
-        assert_eq!(get(&v, "listen"), &Value::Str("localhost:4333".into()));
-    }
-
-    #[test]
-    fn maps_arrays_sizes_and_booleans() {
-        let v = parse(
-            "authorization {\n  users = [\n    {user: a, password: \"p w\"}\n    {user: b, password: q}, \n  ]\n  timeout: 1.5\n}\nmax_payload: 1MB\nmax_pending: 2M\nx: 1KiB\nflags: [on, off, yes, No]\n",
-        )
-        .unwrap();
-        let Value::Array(users) = get(&v, "authorization/users") else {
-            panic!()
-        };
-        assert_eq!(users.len(), 2);
-        assert_eq!(
-            users[0].value.get("password").unwrap().value,
-            Value::Str("p w".into())
-        );
-        assert_eq!(get(&v, "authorization/timeout"), &Value::Float(1.5));
-        assert_eq!(get(&v, "max_payload"), &Value::Int(1 << 20));
-        assert_eq!(get(&v, "max_pending"), &Value::Int(2_000_000));
-        assert_eq!(get(&v, "x"), &Value::Int(1024));
-        let Value::Array(f) = get(&v, "flags") else {
-            panic!()
-        };
-        let f: Vec<&Value> = f.iter().map(|i| &i.value).collect();
-        assert_eq!(
-            f,
-            [
-                &Value::Bool(true),
-                &Value::Bool(false),
-                &Value::Bool(true),
-                &Value::Bool(false)
-            ]
-        );
-    }
-
-    #[test]
-    fn empty_values_are_empty_strings() {
-        // Found by the fuzzer: this used to panic. The Go server reads "" here too.
-        let v = parse("server_name = ,\ny = ;\n").unwrap();
-        for key in ["server_name", "y"] {
-            assert_eq!(get(&v, key), &Value::Str(String::new()), "{key}");
+/// An integer with an optional size suffix, as Go reads it; an unknown suffix gives nothing
+/// at all (Go sets no value and leaves the key waiting).
+fn integer(s: &str) -> Result<Option<i64>, ConfError> {
+    let digits = s
+        .bytes()
+        .take_while(|b| b.is_ascii_digit() || *b == b'-')
+        .count();
+    let num: i64 = s[..digits].parse().map_err(|e: std::num::ParseIntError| {
+        use std::num::IntErrorKind::{NegOverflow, PosOverflow};
+        match e.kind() {
+            PosOverflow | NegOverflow => ConfError(format!("integer '{s}' is out of the range")),
+            _ => ConfError(format!("expected integer, but got '{s}'")),
         }
-        // Inside an array or a map an empty value is an error, as in the Go server.
-        for (text, msg) in [
-            ("x: [1,,2]\n", "unexpected array value terminator ','"),
-            ("x: [,1]\n", "unexpected array value terminator ','"),
-            ("x: [1;2]\n", "but got ';'"),
-            ("a { token: , }\n", "unexpected map value terminator ','"),
-        ] {
-            let e = parse(text).unwrap_err();
-            assert!(e.msg.contains(msg), "{text:?}: {e}");
-        }
-        let v = parse("x: [1, 2,]\ny: [\n  a\n  b\n]\n").unwrap();
-        for key in ["x", "y"] {
-            let Value::Array(items) = get(&v, key) else {
-                panic!("{key}")
-            };
-            assert_eq!(items.len(), 2, "{key}");
-        }
-        // A closer where a value belongs is an error, not an empty value forever.
-        let e = parse("a: [1, }\n").unwrap_err();
-        assert_eq!((e.line, e.col), (1, 7), "{e}");
-        assert!(
-            e.msg.contains("unexpected '}' where a value was expected"),
-            "{e}"
-        );
-    }
+    })?;
+    const K: i64 = 1000;
+    const KI: i64 = 1024;
+    let mult = match s[digits..].trim().to_ascii_lowercase().as_str() {
+        "" => 1,
+        "k" => K,
+        "kb" | "ki" | "kib" => KI,
+        "m" => K.pow(2),
+        "mb" | "mi" | "mib" => KI.pow(2),
+        "g" => K.pow(3),
+        "gb" | "gi" | "gib" => KI.pow(3),
+        "t" => K.pow(4),
+        "tb" | "ti" | "tib" => KI.pow(4),
+        "p" => K.pow(5),
+        "pb" | "pi" | "pib" => KI.pow(5),
+        "e" => K.pow(6),
+        "eb" | "ei" | "eib" => KI.pow(6),
+        _ => return Ok(None),
+    };
+    // Go's int64 arithmetic wraps.
+    Ok(Some(num.wrapping_mul(mult)))
+}
 
-    #[test]
-    fn variables_are_marked_used_and_bcrypt_hashes_are_strings() {
-        let v = parse("ROLE { publish: x }\nunused: 1\nauth { p: $ROLE }\n").unwrap();
-        let Value::Map(kv) = &v else { panic!() };
-        let used: Vec<(&str, bool)> = kv.iter().map(|(k, i)| (k.as_str(), i.used)).collect();
-        assert_eq!(used, [("ROLE", true), ("unused", false), ("auth", false)]);
-        let v = parse("pass: $2a$10$UHR6GhotWhpLsKtVP0/i6.Nh9\n").unwrap();
-        assert_eq!(
-            get(&v, "pass"),
-            &Value::Str("$2a$10$UHR6GhotWhpLsKtVP0/i6.Nh9".into())
-        );
-        // A random port after an address, unquoted, as Go's tests write it.
-        let v = parse("listen: 127.0.0.1:-1\n").unwrap();
-        assert_eq!(get(&v, "listen"), &Value::Str("127.0.0.1:-1".into()));
-    }
-
-    #[test]
-    fn variables_scoped_then_environment() {
-        std::env::set_var("RIPTIDE_CONF_TEST_PORT", "5222");
-        let v = parse(
-            "limit: 100\nblock { limit: 7, a: $limit }\nb: $limit\np: $RIPTIDE_CONF_TEST_PORT\n",
-        )
-        .unwrap();
-        assert_eq!(get(&v, "block/a"), &Value::Int(7));
-        assert_eq!(get(&v, "b"), &Value::Int(100));
-        assert_eq!(get(&v, "p"), &Value::Int(5222));
-        // Columns of the first line count from 0, as Go's lexer counts them.
-        let e = parse("a: $nope_riptide_missing\n").unwrap_err();
-        assert_eq!((e.line, e.col), (1, 3));
-    }
-
-    #[test]
-    fn errors_name_line_and_column() {
-        let e = parse("port: 4222\nmax_payload: {\n").unwrap_err();
-        assert!(e.msg.contains("end of file processing map"), "{e}");
-        let e = parse("port: 4222\ntoken: 3secret\n").unwrap_err();
-        assert_eq!((e.line, e.col), (2, 8), "{e}");
-        let e = parse("a: \"open\n").unwrap_err();
-        assert_eq!((e.line, e.col), (1, 3));
-        let e = parse("a: [1, 2\n").unwrap_err();
-        assert!(e.msg.contains("array"), "{e}");
-        assert!(parse("}").is_err());
-    }
-
-    #[test]
-    fn includes_are_relative_to_the_including_file() {
-        let dir = std::env::temp_dir().join(format!("riptide-conf-{}", std::process::id()));
-        std::fs::create_dir_all(dir.join("sub")).unwrap();
-        std::fs::write(
-            dir.join("main.conf"),
-            "port: 1\ninclude sub/auth.conf\nafter: $secret\n",
-        )
-        .unwrap();
-        std::fs::write(
-            dir.join("sub/auth.conf"),
-            "secret: s3\ninclude 'more.conf'\n",
-        )
-        .unwrap();
-        std::fs::write(dir.join("sub/more.conf"), "more: true\n").unwrap();
-        let v = parse_file(&dir.join("main.conf")).unwrap();
-        assert_eq!(get(&v, "secret"), &Value::Str("s3".into()));
-        assert_eq!(get(&v, "more"), &Value::Bool(true));
-        assert_eq!(get(&v, "after"), &Value::Str("s3".into()));
-        std::fs::write(dir.join("loop.conf"), "include loop.conf\n").unwrap();
-        assert!(parse_file(&dir.join("loop.conf"))
-            .unwrap_err()
-            .msg
-            .contains("too deeply"));
-        let e = parse_file(&dir.join("missing.conf")).unwrap_err();
-        assert!(e.msg.contains("no such file or directory"), "{e}");
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn plain_json_parses() {
-        let v = parse("{\n  \"port\": 4222,\n  \"debug\": false,\n  \"tags\": [\"a\", \"b\"]\n}\n")
-            .unwrap();
-        assert_eq!(get(&v, "port"), &Value::Int(4222));
-        assert_eq!(get(&v, "debug"), &Value::Bool(false));
-        let Value::Array(tags) = get(&v, "tags") else {
-            panic!()
-        };
-        assert_eq!(tags[1].value, Value::Str("b".into()));
-    }
+/// What Go's `time.Parse("2006-01-02T15:04:05Z", s)` accepts of the shape the lexer lets
+/// through: a real calendar day and a time of day.
+fn valid_zulu(s: &str) -> bool {
+    let n = |r: std::ops::Range<usize>| s.get(r).and_then(|d| d.parse::<u32>().ok());
+    let (Some(year), Some(month), Some(day), Some(hour), Some(min), Some(sec)) =
+        (n(0..4), n(5..7), n(8..10), n(11..13), n(14..16), n(17..19))
+    else {
+        return false;
+    };
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let days = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    (1..=days).contains(&day) && hour < 24 && min < 60 && sec < 60
 }

@@ -25,6 +25,7 @@ pub(super) fn go_type(v: &Value) -> &'static str {
         Value::Int(_) => "int64",
         Value::Float(_) => "float64",
         Value::Str(_) => "string",
+        Value::Datetime(_) => "time.Time",
         Value::Map(_) => "map[string]interface {}",
         Value::Array(_) => "[]interface {}",
     }
@@ -37,6 +38,8 @@ fn go_value(v: &Value) -> String {
         Value::Int(n) => n.to_string(),
         Value::Float(f) => f.to_string(),
         Value::Str(s) => s.clone(),
+        // Go's `time.Time` prints as `2020-01-02 03:04:05 +0000 UTC`.
+        Value::Datetime(s) => format!("{} {} +0000 UTC", &s[..10], &s[11..19]),
         Value::Map(_) => "map[...]".into(),
         Value::Array(_) => "[...]".into(),
     }

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use super::authorization::go_type;
-use super::{boolean, host_port, int, parse_duration, string, ConfigError};
+use super::{boolean, duration_or_seconds, host_port, int, parse_duration, string, ConfigError};
 use crate::conf::{Item, Value};
 use crate::transport::tls::{
     parse_cipher, parse_min_version, TlsSettings, DEFAULT_HANDSHAKE_FIRST_FALLBACK,
@@ -26,33 +26,25 @@ const TLS_NOT_YET: &[&str] = &[
     "verify_cert_and_check_known_urls",
 ];
 
-/// Go keys of the `websocket` block that Riptide does not implement yet: extra response
-/// headers, and a ping interval of its own.
-const WS_NOT_YET: &[&str] = &["headers", "ping_interval"];
-
-fn at(file: &str, item: &Item, msg: impl std::fmt::Display) -> ConfigError {
-    ConfigError(format!("{file}:{}:{}: {msg}", item.line, item.col))
+fn at(item: &Item, msg: impl std::fmt::Display) -> ConfigError {
+    ConfigError(format!("{}: {msg}", item.position()))
 }
 
-fn entries<'a>(
-    block: &'a Item,
-    file: &str,
-    what: &str,
-) -> Result<&'a [(String, Item)], ConfigError> {
+fn entries<'a>(block: &'a Item, what: &str) -> Result<&'a [(String, Item)], ConfigError> {
     match &block.value {
         Value::Map(e) => Ok(e),
-        _ => Err(at(file, block, format!("expected a map for {what}"))),
+        _ => Err(at(block, format!("expected a map for {what}"))),
     }
 }
 
 /// `tls { cert_file, key_file, ca_file, verify, verify_and_map, timeout, handshake_first,
 /// pinned_certs, min_version, cipher_suites }`. The files are read here, so `-t` reports bad ones.
-pub(super) fn tls(block: &Item, file: &str) -> Result<TlsSettings, ConfigError> {
+pub(super) fn tls(block: &Item) -> Result<TlsSettings, ConfigError> {
     let mut t = TlsSettings::new(Default::default(), Default::default());
     let (mut cert, mut key) = (None, None);
-    for (k, item) in entries(block, file, "tls")? {
+    for (k, item) in entries(block, "tls")? {
         let v = &item.value;
-        let fail = |m: String| at(file, item, m);
+        let fail = |m: String| at(item, m);
         match k.to_ascii_lowercase().as_str() {
             "cert_file" => cert = Some(string(v, k).map_err(fail)?),
             "key_file" => key = Some(string(v, k).map_err(fail)?),
@@ -67,7 +59,7 @@ pub(super) fn tls(block: &Item, file: &str) -> Result<TlsSettings, ConfigError> 
                 (t.handshake_first, t.handshake_first_fallback) =
                     handshake_first(k, v).map_err(fail)?
             }
-            "pinned_certs" => t.pinned_certs = pinned_certs(file, item)?,
+            "pinned_certs" => t.pinned_certs = pinned_certs(item)?,
             "min_version" => {
                 let s = string(v, k).map_err(fail)?;
                 t.min_version = Some(
@@ -82,9 +74,9 @@ pub(super) fn tls(block: &Item, file: &str) -> Result<TlsSettings, ConfigError> 
                     ));
                 };
                 for n in names {
-                    let name = string(&n.value, k).map_err(|m| at(file, n, m))?;
+                    let name = string(&n.value, k).map_err(|m| at(n, m))?;
                     t.cipher_suites
-                        .push(parse_cipher(&name).map_err(|m| at(file, n, m))?);
+                        .push(parse_cipher(&name).map_err(|m| at(n, m))?);
                 }
             }
             other if TLS_NOT_YET.contains(&other) => {
@@ -100,7 +92,7 @@ pub(super) fn tls(block: &Item, file: &str) -> Result<TlsSettings, ConfigError> 
         }
     }
     // Go reports these at the `tls` key.
-    let block_err = |m: String| at(file, block, m);
+    let block_err = |m: String| at(block, m);
     t.cert_file = cert
         .ok_or_else(|| block_err("missing 'cert_file' in TLS configuration".into()))?
         .into();
@@ -133,17 +125,17 @@ fn handshake_first(key: &str, v: &Value) -> Result<(bool, Option<Duration>), Str
 }
 
 /// `pinned_certs: [hex, ...]`, lowercased; each must be 64 hex digits.
-fn pinned_certs(file: &str, item: &Item) -> Result<BTreeSet<String>, ConfigError> {
+fn pinned_certs(item: &Item) -> Result<BTreeSet<String>, ConfigError> {
     let Value::Array(entries) = &item.value else {
-        return Err(at(file, item, "error parsing tls config, expected 'pinned_certs' to be a list of hex-encoded sha256 of DER encoded SubjectPublicKeyInfo"));
+        return Err(at(item, "error parsing tls config, expected 'pinned_certs' to be a list of hex-encoded sha256 of DER encoded SubjectPublicKeyInfo"));
     };
     let mut set = BTreeSet::new();
     for e in entries {
         let key = string(&e.value, "pinned_certs")
-            .map_err(|m| at(file, e, m))?
+            .map_err(|m| at(e, m))?
             .to_ascii_lowercase();
         if key.len() != 64 || !key.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(at(file, e, format!("error parsing tls config, 'pinned_certs' key {key} does not look like hex-encoded sha256 of DER encoded SubjectPublicKeyInfo")));
+            return Err(at(e, format!("error parsing tls config, 'pinned_certs' key {key} does not look like hex-encoded sha256 of DER encoded SubjectPublicKeyInfo")));
         }
         set.insert(key);
     }
@@ -162,12 +154,17 @@ fn seconds_or_duration(v: &Value) -> Result<Duration, String> {
 
 /// `websocket { listen | host + port, advertise, no_tls, tls, compression, same_origin,
 /// allowed_origins, handshake_timeout, authorization, no_auth_user, jwt_cookie, user_cookie,
-/// pass_cookie, token_cookie }`.
-pub(super) fn websocket(block: &Item, file: &str) -> Result<WsSettings, ConfigError> {
+/// pass_cookie, token_cookie, headers, ping_interval }`. A bare number of seconds for
+/// `ping_interval` is a warning, as at the top level, and an error under `-t` (`strict`).
+pub(super) fn websocket(
+    block: &Item,
+    strict: bool,
+    warnings: &mut Vec<String>,
+) -> Result<WsSettings, ConfigError> {
     let mut w = WsSettings::default();
-    for (k, item) in entries(block, file, "websocket")? {
+    for (k, item) in entries(block, "websocket")? {
         let v = &item.value;
-        let fail = |m: String| at(file, item, m);
+        let fail = |m: String| at(item, m);
         match k.to_ascii_lowercase().as_str() {
             "listen" => {
                 let (host, port) = host_port(v, k).map_err(fail)?;
@@ -178,10 +175,10 @@ pub(super) fn websocket(block: &Item, file: &str) -> Result<WsSettings, ConfigEr
             "port" => w.port = int(v, k).map_err(fail)? as i32,
             "advertise" => w.advertise = Some(string(v, k).map_err(fail)?),
             "no_tls" => w.no_tls = boolean(v, k).map_err(fail)?,
-            "tls" => w.tls = Some(tls(item, file)?),
+            "tls" => w.tls = Some(tls(item)?),
             "compression" => w.compression = boolean(v, k).map_err(fail)?,
             "authorization" | "authentication" => {
-                super::websocket_auth::simple_auth(item, file, &mut w.auth)?
+                super::websocket_auth::simple_auth(item, &mut w.auth)?
             }
             "no_auth_user" => w.auth.no_auth_user = Some(string(v, k).map_err(fail)?),
             "jwt_cookie" => w.cookies.jwt = Some(string(v, k).map_err(fail)?),
@@ -196,10 +193,9 @@ pub(super) fn websocket(block: &Item, file: &str) -> Result<WsSettings, ConfigEr
                     _ => vec![item],
                 };
                 for o in list {
-                    let s = string(&o.value, k).map_err(|m| at(file, o, m))?;
+                    let s = string(&o.value, k).map_err(|m| at(o, m))?;
                     if Origin::parse(&s).is_none() {
                         return Err(at(
-                            file,
                             o,
                             format!("unable to parse allowed origin: parse {s:?}: invalid URI for request"),
                         ));
@@ -214,21 +210,54 @@ pub(super) fn websocket(block: &Item, file: &str) -> Result<WsSettings, ConfigEr
                     ))
                 })?)
             }
-            other if WS_NOT_YET.contains(&other) => {
-                return Err(fail(format!(
-                    "field \"{k}\" of websocket is not supported by this version of riptide yet"
-                )))
+            "headers" => w.headers = response_headers(item)?,
+            "ping_interval" => {
+                // Zero or negative leaves the server's `ping_interval` to these clients: Go
+                // only takes a positive one.
+                let negative = matches!(v, Value::Str(s)
+                    if s.strip_prefix('-').is_some_and(|d| parse_duration(d).is_some()));
+                if !negative {
+                    let d = duration_or_seconds(item, k, strict, warnings).map_err(fail)?;
+                    w.ping_interval = Some(d).filter(|d| !d.is_zero());
+                }
             }
             _ => return Err(fail(format!("unknown field \"{k}\""))),
         }
     }
     if w.port != 0 && w.tls.is_none() && !w.no_tls {
-        return Err(ConfigError(format!(
-            "{file}:{}:{}: websocket requires TLS configuration",
-            block.line, block.col
-        )));
+        return Err(at(block, "websocket requires TLS configuration"));
     }
     Ok(w)
+}
+
+/// `headers { Name: "value", ... }`: every value must be a string; Go lists each that is not.
+fn response_headers(item: &Item) -> Result<Vec<(String, String)>, ConfigError> {
+    let Value::Map(entries) = &item.value else {
+        let msg = format!(
+            "error parsing headers: unsupported type {}",
+            go_type(&item.value)
+        );
+        return Err(at(item, msg));
+    };
+    let mut headers = Vec::new();
+    let mut errors = Vec::new();
+    for (name, e) in entries {
+        match &e.value {
+            Value::Str(value) => headers.push((name.clone(), value.clone())),
+            other => {
+                let msg = format!(
+                    "error parsing header key {name}: unsupported type {}",
+                    go_type(other)
+                );
+                errors.push(at(e, msg).0);
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(headers)
+    } else {
+        Err(ConfigError(errors.join("\n")))
+    }
 }
 
 #[cfg(test)]
@@ -264,13 +293,61 @@ mod tests {
         );
         let tls =
             |line: &str| format!("tls {{\n  cert_file: c.pem\n  key_file: k.pem\n  {line}\n}}\n");
+        // A quoted string starts after its quote, as Go's lexer places it.
         assert_eq!(
             load_err(&tls("pinned_certs: [\"ZZ\"]")),
-            "<text>:4:18: error parsing tls config, 'pinned_certs' key zz does not look like hex-encoded sha256 of DER encoded SubjectPublicKeyInfo"
+            "<text>:4:19: error parsing tls config, 'pinned_certs' key zz does not look like hex-encoded sha256 of DER encoded SubjectPublicKeyInfo"
         );
         assert_eq!(
             load_err(&tls("pinned_certs: \"abc\"")),
             "<text>:4:3: error parsing tls config, expected 'pinned_certs' to be a list of hex-encoded sha256 of DER encoded SubjectPublicKeyInfo"
         );
+    }
+
+    /// nats-server 2.15.1's answers (`-t`) to the block's `headers` and `ping_interval`.
+    #[test]
+    fn websocket_headers_and_ping_interval_as_go_reads_them() {
+        let ws = |body: &str| format!("websocket {{\n  port: 8080\n  no_tls: true\n  {body}\n}}\n");
+        let load = |text: &str, strict: bool| {
+            let mut cfg = crate::config::Config::default();
+            super::super::load_str(text, &mut cfg, strict)
+                .map(|warnings| (cfg.websocket.unwrap(), warnings))
+        };
+        let (w, _) = load(
+            &ws("headers {\n    X-A: \"1\"\n    b: \"2\"\n  }\n  ping_interval: \"30s\""),
+            true,
+        )
+        .unwrap();
+        assert_eq!(
+            w.headers,
+            [("X-A".into(), "1".into()), ("b".into(), "2".into())]
+        );
+        assert_eq!(w.ping_interval, Some(Duration::from_secs(30)));
+        assert_eq!(
+            load_err(&ws("headers: \"x\"")),
+            "<text>:4:3: error parsing headers: unsupported type string"
+        );
+        assert_eq!(
+            load_err(&ws("headers {\n    X-A: true, X-B: 2\n  }")),
+            "<text>:5:5: error parsing header key X-A: unsupported type bool\n<text>:5:16: error parsing header key X-B: unsupported type int64"
+        );
+        assert_eq!(
+            load_err(&ws("ping_interval: \"abc\"")),
+            "<text>:4:3: error parsing ping_interval: time: invalid duration \"abc\""
+        );
+        // A bare number of seconds: an error under -t, else a warning.
+        let seconds = ws("ping_interval: 5");
+        assert_eq!(
+            load_err(&seconds),
+            "<text>:4:3: invalid use of field \"ping_interval\": ping_interval should be converted to a duration"
+        );
+        let (w, warnings) = load(&seconds, false).unwrap();
+        assert_eq!(w.ping_interval, Some(Duration::from_secs(5)));
+        assert_eq!(warnings.len(), 1);
+        // Go takes only a positive interval; the server's then applies.
+        for d in ["\"0s\"", "\"-5s\""] {
+            let (w, _) = load(&ws(&format!("ping_interval: {d}")), true).unwrap();
+            assert_eq!(w.ping_interval, None, "{d}");
+        }
     }
 }

@@ -17,6 +17,7 @@ use crate::cli;
 use crate::conf::{self, Item, Value};
 use crate::config::{Config, DEFAULT_LAME_DUCK_GRACE_PERIOD, MIN_LAME_DUCK_DURATION};
 use crate::timefmt::go_duration;
+use crate::transport::ws::check_response_headers;
 
 /// Keys of the Go server that later Riptide releases implement; refused clearly for now.
 const NOT_YET: &[&str] = &[
@@ -50,8 +51,8 @@ const IGNORED: &[&str] = &[
 enum KeyError {
     /// At the key being applied.
     Here(String),
-    /// At an item nested inside its value.
-    At(usize, usize, String),
+    /// At an item nested inside its value (its `file:line:col`).
+    At(String, String),
     /// Nowhere: Go words some errors about values it has already unwrapped from their
     /// position.
     Bare(String),
@@ -67,7 +68,7 @@ impl From<String> for KeyError {
 
 impl KeyError {
     fn at(item: &Item, msg: String) -> KeyError {
-        KeyError::At(item.line, item.col, msg)
+        KeyError::At(item.position(), msg)
     }
 }
 
@@ -84,7 +85,7 @@ impl std::fmt::Display for ConfigError {
 /// Loads `path` over `cfg`. Warnings (e.g. a bare number for a duration) are returned to be
 /// logged; with `strict` (the `-t` check) they are errors, as in the Go server.
 pub fn load(path: &Path, cfg: &mut Config, strict: bool) -> Result<Vec<String>, ConfigError> {
-    let root = conf::parse_file(path).map_err(parse_error)?;
+    let root = conf::parse_file(path).map_err(|e| ConfigError(e.0))?;
     apply_document(&root, &path.display().to_string(), cfg, strict)
 }
 
@@ -97,7 +98,7 @@ pub fn load_with_flags(
     strict: bool,
 ) -> Result<(Config, Vec<String>), String> {
     let mut base = Config::default();
-    let root = conf::parse_file(path).map_err(|e| parse_error(e).0)?;
+    let root = conf::parse_file(path).map_err(|e| e.0)?;
     // Go's `processConfigErr` ends each error of the file's keys with a newline, so `-t`
     // prints an empty line after them; syntax errors come from its lexer without one.
     let warnings = apply_document(&root, &path.display().to_string(), &mut base, strict)
@@ -106,6 +107,9 @@ pub fn load_with_flags(
         // As in Go, `-t` checks the file alone; starting (or reloading) checks the whole.
         Ok(cli::Command::Run { cfg, .. }) if !strict => {
             websocket_auth::validate(&cfg)?;
+            if let Some(ws) = &cfg.websocket {
+                check_response_headers(&ws.headers)?;
+            }
             Ok((*cfg, warnings))
         }
         Ok(cli::Command::Run { cfg, .. }) => Ok((*cfg, warnings)),
@@ -116,16 +120,8 @@ pub fn load_with_flags(
 
 /// Loads configuration text with no file behind it (`include` is then an error).
 pub fn load_str(text: &str, cfg: &mut Config, strict: bool) -> Result<Vec<String>, ConfigError> {
-    let root = conf::parse(text).map_err(parse_error)?;
+    let root = conf::parse(text).map_err(|e| ConfigError(e.0))?;
     apply_document(&root, "<text>", cfg, strict)
-}
-
-fn parse_error(e: conf::ConfError) -> ConfigError {
-    if e.line == 0 {
-        ConfigError(e.msg)
-    } else {
-        ConfigError(format!("Parse error on {e}"))
-    }
 }
 
 /// Applies a parsed document's keys to `cfg`; errors name `file:line:col`.
@@ -141,14 +137,23 @@ fn apply_document(
     let mut warnings = Vec::new();
     // Like Go's `processConfigErr`, the errors of every key are listed, one a line.
     let mut errors = Vec::new();
+    // Go warns about a file that sets nothing, and `-t` makes its warnings errors.
+    if entries.is_empty() {
+        let msg = format!("{file}: config has no values or is empty");
+        if strict {
+            errors.push(msg);
+        } else {
+            warnings.push(msg);
+        }
+    }
     for (key, item) in entries {
         let applied = match key.to_ascii_lowercase().as_str() {
-            "tls" => listeners::tls(item, file).map(|t| cfg.tls = Some(t)),
+            "tls" => listeners::tls(item).map(|t| cfg.tls = Some(t)),
             // Port 0 leaves WebSocket off, as in the Go server.
-            "websocket" | "ws" => listeners::websocket(item, file)
+            "websocket" | "ws" => listeners::websocket(item, strict, &mut warnings)
                 .map(|w| cfg.websocket = Some(w).filter(|w| w.port != 0)),
-            _ => apply(key, item, cfg, &mut warnings, file, strict)
-                .map_err(|e| ConfigError(listed(e, item, file))),
+            _ => apply(key, item, cfg, &mut warnings, strict)
+                .map_err(|e| ConfigError(listed(e, item))),
         };
         if let Err(ConfigError(msg)) = applied {
             errors.push(msg);
@@ -163,14 +168,14 @@ fn apply_document(
 
 /// A key's error as Go words it, `file:line:col: ` first where it has a position; several
 /// on their own lines.
-fn listed(e: KeyError, item: &Item, file: &str) -> String {
+fn listed(e: KeyError, item: &Item) -> String {
     match e {
-        KeyError::Here(msg) => format!("{file}:{}:{}: {msg}", item.line, item.col),
-        KeyError::At(line, col, msg) => format!("{file}:{line}:{col}: {msg}"),
+        KeyError::Here(msg) => format!("{}: {msg}", item.position()),
+        KeyError::At(at, msg) => format!("{at}: {msg}"),
         KeyError::Bare(msg) => msg,
         KeyError::Many(all) => all
             .into_iter()
-            .map(|e| listed(e, item, file))
+            .map(|e| listed(e, item))
             .collect::<Vec<_>>()
             .join("\n"),
     }
@@ -181,7 +186,6 @@ fn apply(
     item: &Item,
     cfg: &mut Config,
     warnings: &mut Vec<String>,
-    file: &str,
     strict: bool,
 ) -> Result<(), KeyError> {
     let v = &item.value;
@@ -209,19 +213,7 @@ fn apply(
         "max_subscriptions" | "max_subs" => cfg.max_subscriptions = size(v, key)?,
         "ping_max" => cfg.ping_max = int(v, key)? as u32,
         "ping_interval" | "write_deadline" => {
-            let d = match v {
-                Value::Int(secs) => {
-                    let msg = format!(
-                        "invalid use of field \"{key}\": {key} should be converted to a duration"
-                    );
-                    if strict {
-                        return Err(msg.into());
-                    }
-                    warnings.push(format!("{file}:{}:{}: {msg}", item.line, item.col));
-                    Duration::from_secs(u64::try_from(*secs).map_err(|_| format!("invalid {key}"))?)
-                }
-                _ => duration_string(v, key)?,
-            };
+            let d = duration_or_seconds(item, key, strict, warnings)?;
             if key == "ping_interval" {
                 cfg.ping_interval = d;
             } else {
@@ -316,6 +308,27 @@ fn apply(
         _ => return Err(format!("unknown field \"{key}\"").into()),
     }
     Ok(())
+}
+
+/// Go's `parseDuration`: a duration string, or a bare number of seconds with a warning that
+/// `-t` makes an error.
+fn duration_or_seconds(
+    item: &Item,
+    key: &str,
+    strict: bool,
+    warnings: &mut Vec<String>,
+) -> Result<Duration, String> {
+    let Value::Int(secs) = item.value else {
+        return duration_string(&item.value, key);
+    };
+    let msg = format!("invalid use of field \"{key}\": {key} should be converted to a duration");
+    if strict {
+        return Err(msg);
+    }
+    warnings.push(format!("{}: {msg}", item.position()));
+    u64::try_from(secs)
+        .map(Duration::from_secs)
+        .map_err(|_| format!("invalid {key}"))
 }
 
 /// A duration given as a Go duration string (`"30s"`).
@@ -466,7 +479,12 @@ mod tests {
         let e = load_text("server_name: \"a b\"\n", false).unwrap_err().0;
         assert!(e.ends_with("server name cannot contain spaces"), "{e}");
         let e = load_text("port: 1\nmax_payload: {\n", false).unwrap_err().0;
-        assert!(e.starts_with("Parse error on "), "{e}");
+        assert_eq!(e, "Parse error on line 3: 'Unexpected EOF processing map.'");
+        // A file that sets nothing: a warning, an error under `-t` (nats-server 2.15.1).
+        let (_, w) = load_text("# nothing\n", false).unwrap();
+        assert_eq!(w, ["<text>: config has no values or is empty"]);
+        let e = load_text("", true).unwrap_err().0;
+        assert_eq!(e, "<text>: config has no values or is empty");
         let e = load_text("cluster { port: 1 }\n", false).unwrap_err().0;
         assert!(e.contains("\"cluster\" is not supported"), "{e}");
     }

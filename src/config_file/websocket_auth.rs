@@ -13,13 +13,8 @@ use crate::config::{Config, WsAuthConfig};
 const FALLBACK_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// `authorization { user | username, pass | password, token, timeout }` into `auth`.
-pub(super) fn simple_auth(
-    block: &Item,
-    file: &str,
-    auth: &mut WsAuthConfig,
-) -> Result<(), ConfigError> {
-    let at =
-        |item: &Item, m: String| ConfigError(format!("{file}:{}:{}: {m}", item.line, item.col));
+pub(super) fn simple_auth(block: &Item, auth: &mut WsAuthConfig) -> Result<(), ConfigError> {
+    let at = |item: &Item, m: String| ConfigError(format!("{}: {m}", item.position()));
     let Value::Map(entries) = &block.value else {
         return Err(at(
             block,

@@ -471,17 +471,17 @@ impl Reactor {
     /// ends the connection as Go's `doTLSHandshake` does; otherwise the shard keeps the
     /// certificate for `verify_and_map` and reloads. False when the connection was closed.
     fn on_secured(
-        &mut self,
+        shard: &mut Shard,
         id: ConnId,
         secured: Result<Option<Box<CertSubject>>, NotPinned>,
     ) -> bool {
         match secured {
             Ok(cert) => {
-                self.shard.secured(id, cert);
+                shard.secured(id, cert);
                 true
             }
             Err(e) => {
-                if let Some(c) = self.shard.conns.get(id) {
+                if let Some(c) = shard.conns.get(id) {
                     let prefix = c.log_prefix();
                     log_at!(Debug, "{prefix} - {}", e.detail);
                     log_at!(
@@ -489,8 +489,7 @@ impl Reactor {
                         "{prefix} - TLS handshake error: certificate not pinned"
                     );
                 }
-                self.shard
-                    .close_transport(id, CloseReason::TlsHandshakeError);
+                shard.close_transport(id, CloseReason::TlsHandshakeError);
                 false
             }
         }
@@ -566,35 +565,54 @@ impl Reactor {
                 let data = self.bufs.get(bid, res as usize);
                 match self.slots[id].as_mut().and_then(|s| s.transport.as_mut()) {
                     None => self.shard.on_read(id, data),
-                    Some(t) => {
+                    Some(_) => {
                         let mut decoded = std::mem::take(&mut self.decoded);
-                        let r = t.read(data, &mut decoded);
-                        // Before the CONNECT it may carry is parsed: cookie credentials.
-                        if let Some(h) = t.take_handshake() {
-                            if let Some(c) = self.shard.conns.get_mut(id) {
-                                c.handshake = Some(Box::new(h));
-                            }
-                        }
-                        if !t.is_empty() {
-                            // Handshake records, pongs, the upgrade answer.
-                            self.dirty.push(id);
-                        }
-                        let open = match t.take_secured() {
-                            Some(secured) => self.on_secured(id, secured),
-                            None => true,
-                        };
-                        if open && !decoded.is_empty() {
-                            self.shard.on_read(id, &decoded);
-                        }
-                        if let Err(f) = r {
-                            if f.reason != CloseReason::ClientClosed {
-                                if let Some(c) = self.shard.conns.get(id) {
-                                    log_at!(Error, "{} - {}", c.log_prefix(), f.log);
+                        let mut rest = data;
+                        // A TLS record at a time, and nothing once the connection is closing:
+                        // as in Go, what a client sends after a CONNECT that closes it (or
+                        // after any close) is never read, so it cannot spoil the answer.
+                        while !rest.is_empty()
+                            && self
+                                .shard
+                                .conns
+                                .get(id)
+                                .is_some_and(|c| c.closing.is_none())
+                        {
+                            let Some(t) = transport_of(&mut self.slots, id) else {
+                                break;
+                            };
+                            let r = t.read(rest, &mut decoded);
+                            // Before the CONNECT it may carry is parsed: cookie credentials.
+                            if let Some(h) = t.take_handshake() {
+                                if let Some(c) = self.shard.conns.get_mut(id) {
+                                    c.handshake = Some(Box::new(h));
                                 }
                             }
-                            self.shard.close_transport(id, f.reason);
+                            if !t.is_empty() {
+                                // Handshake records, pongs, the upgrade answer.
+                                self.dirty.push(id);
+                            }
+                            let open = match t.take_secured() {
+                                Some(secured) => Self::on_secured(&mut self.shard, id, secured),
+                                None => true,
+                            };
+                            if open && !decoded.is_empty() {
+                                self.shard.on_read(id, &decoded);
+                            }
+                            decoded.clear();
+                            match r {
+                                Ok(used) => rest = &rest[used..],
+                                Err(f) => {
+                                    if f.reason != CloseReason::ClientClosed {
+                                        if let Some(c) = self.shard.conns.get(id) {
+                                            log_at!(Error, "{} - {}", c.log_prefix(), f.log);
+                                        }
+                                    }
+                                    self.shard.close_transport(id, f.reason);
+                                    break;
+                                }
+                            }
                         }
-                        decoded.clear();
                         self.decoded = decoded;
                     }
                 }

@@ -170,7 +170,7 @@ impl Shard {
             + self
                 .server
                 .cfg
-                .ping_interval
+                .ping_interval_for(websocket)
                 .min(FIRST_CLIENT_PING_INTERVAL);
         let conn = Conn::new(
             cid,
@@ -450,6 +450,7 @@ impl Shard {
         self.now = now;
         let cfg = &self.server.cfg;
         let (interval, ping_max, deadline) = (cfg.ping_interval, cfg.ping_max, cfg.write_deadline);
+        let ws_interval = cfg.ping_interval_for(true);
         let mut stale = Vec::new();
         let mut slow = Vec::new();
         let mut ping = Vec::new();
@@ -478,6 +479,7 @@ impl Shard {
             if now < c.next_ping {
                 continue;
             }
+            let interval = if c.websocket { ws_interval } else { interval };
             c.next_ping = now + interval;
             // A client that sent a message or PING recently needs no PING; one that never
             // sent CONNECT has no RTT yet and always gets one (`processPingTimer`).

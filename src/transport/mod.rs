@@ -73,6 +73,7 @@ pub fn wrappings(cfg: &Config) -> Result<(Option<Wrapping>, Option<Wrapping>), S
                     },
                     compression: w.compression,
                     cookies: w.cookies.clone(),
+                    headers: ws::response_headers(&w.headers),
                 }),
                 tls,
                 tls_first: true,
@@ -239,10 +240,12 @@ impl Transport {
         self.plain_info = false;
     }
 
-    /// Takes bytes from the socket; the protocol bytes they carry are appended to `app`.
-    pub fn read(&mut self, data: &[u8], app: &mut Vec<u8>) -> Result<(), Failure> {
+    /// Takes bytes from the socket, over TLS up to the end of the first record that carries
+    /// protocol bytes, and returns how many it took; the protocol bytes are appended to
+    /// `app`. The caller handles them before passing the rest.
+    pub fn read(&mut self, data: &[u8], app: &mut Vec<u8>) -> Result<usize, Failure> {
         if self.failed {
-            return Ok(());
+            return Ok(data.len());
         }
         // Bytes from a client that starts TLS before reading a plain INFO are ciphertext too,
         // and any first bytes settle `handshake_first: auto` for TLS first (Go does not look
@@ -256,12 +259,14 @@ impl Transport {
         r
     }
 
-    fn read_layers(&mut self, data: &[u8], app: &mut Vec<u8>) -> Result<(), Failure> {
+    fn read_layers(&mut self, data: &[u8], app: &mut Vec<u8>) -> Result<usize, Failure> {
         let mut decrypted = std::mem::take(&mut self.decrypted);
+        let mut used = data.len();
         let input: &[u8] = match &mut self.tls {
             Some(tls) => {
                 let handshaking = tls.handshaking();
-                tls.read(data, &mut decrypted, &mut self.out)
+                used = tls
+                    .read(data, &mut decrypted, &mut self.out)
                     .map_err(|e| Failure {
                         reason: if handshaking {
                             CloseReason::TlsHandshakeError
@@ -307,7 +312,7 @@ impl Transport {
         };
         decrypted.clear();
         self.decrypted = decrypted;
-        r
+        r.map(|()| used)
     }
 
     /// Encodes protocol output for the socket.
@@ -407,8 +412,10 @@ fn ws_close_status(reason: CloseReason) -> u16 {
         TlsHandshakeError => 1015,
         ParseError | ProtocolViolation | BadClientProtocol => 1002,
         MaxPayload => 1009,
-        ServerShutdown => 1001,
-        WriteError | ReadError | StaleConnection => 1006,
+        // nats-server 2.15.1 closes a stale client with 1001, not the 1006 of older
+        // releases, which RFC 6455 (7.4.1) keeps out of close frames; the read and write
+        // errors Go groups with it follow.
+        ServerShutdown | WriteError | ReadError | StaleConnection => 1001,
         _ => 1011,
     }
 }

@@ -177,9 +177,46 @@ pub fn parse_cipher(name: &str) -> Result<rustls::SupportedCipherSuite, String> 
 #[derive(Debug)]
 pub struct TlsFailure(pub String);
 
+/// A TLS record's header: content type, version, length of the body.
+const RECORD_HEADER_LEN: usize = 5;
+
+/// Where the record being received ends, so that ciphertext reaches rustls one record at a
+/// time.
+#[derive(Debug, Default)]
+struct RecordCut {
+    header: [u8; RECORD_HEADER_LEN],
+    header_len: usize,
+    body_left: usize,
+}
+
+impl RecordCut {
+    /// How many bytes of `data` the record in progress still takes: up to its end, or all
+    /// of `data` when it goes on past it.
+    fn take(&mut self, data: &[u8]) -> usize {
+        let mut used = 0;
+        if self.header_len < RECORD_HEADER_LEN {
+            let n = (RECORD_HEADER_LEN - self.header_len).min(data.len());
+            self.header[self.header_len..self.header_len + n].copy_from_slice(&data[..n]);
+            self.header_len += n;
+            used = n;
+            if self.header_len < RECORD_HEADER_LEN {
+                return used;
+            }
+            self.body_left = u16::from_be_bytes([self.header[3], self.header[4]]) as usize;
+        }
+        let n = self.body_left.min(data.len() - used);
+        self.body_left -= n;
+        if self.body_left == 0 {
+            self.header_len = 0;
+        }
+        used + n
+    }
+}
+
 /// One connection's TLS state.
 pub struct TlsLayer {
     conn: ServerConnection,
+    cut: RecordCut,
 }
 
 impl TlsLayer {
@@ -187,7 +224,10 @@ impl TlsLayer {
         let mut conn = ServerConnection::new(cfg).map_err(|e| TlsFailure(e.to_string()))?;
         // The reactor bounds what it hands over (one batch per write in flight).
         conn.set_buffer_limit(None);
-        Ok(TlsLayer { conn })
+        Ok(TlsLayer {
+            conn,
+            cut: RecordCut::default(),
+        })
     }
 
     pub fn handshaking(&self) -> bool {
@@ -199,27 +239,37 @@ impl TlsLayer {
         self.conn.peer_certificates()?.first().map(|c| c.as_ref())
     }
 
-    /// Takes received ciphertext; appends the plaintext it yields to `plain` and queues any
-    /// handshake or alert records for `wire`. On failure the alert is still queued.
+    /// Takes received ciphertext up to the end of the first record that yields plaintext,
+    /// or all of it; returns how much it took. The plaintext is appended to `plain`, and
+    /// handshake or alert records are queued for `wire` (on failure the alert too). Stopping
+    /// there lets the caller act on a record before reading the next, as Go's reads do: a
+    /// client refused at its CONNECT is answered whatever it sent after it.
     pub fn read(
         &mut self,
-        mut data: &[u8],
+        data: &[u8],
         plain: &mut Vec<u8>,
         wire: &mut Vec<u8>,
-    ) -> Result<(), TlsFailure> {
-        while !data.is_empty() {
-            if let Err(e) = self.conn.read_tls(&mut data) {
-                return Err(TlsFailure(e.to_string()));
-            }
-            let processed = self.conn.process_new_packets();
-            self.drain(wire);
-            let state = processed.map_err(|e| TlsFailure(e.to_string()))?;
-            if state.plaintext_bytes_to_read() > 0 {
-                // Stops at "would block" with everything readable appended.
-                let _ = self.conn.reader().read_to_end(plain);
+    ) -> Result<usize, TlsFailure> {
+        let had = plain.len();
+        let mut used = 0;
+        while used < data.len() && plain.len() == had {
+            let n = self.cut.take(&data[used..]);
+            let mut record = &data[used..used + n];
+            used += n;
+            while !record.is_empty() {
+                if let Err(e) = self.conn.read_tls(&mut record) {
+                    return Err(TlsFailure(e.to_string()));
+                }
+                let processed = self.conn.process_new_packets();
+                self.drain(wire);
+                let state = processed.map_err(|e| TlsFailure(e.to_string()))?;
+                if state.plaintext_bytes_to_read() > 0 {
+                    // Stops at "would block" with everything readable appended.
+                    let _ = self.conn.reader().read_to_end(plain);
+                }
             }
         }
-        Ok(())
+        Ok(used)
     }
 
     /// Encrypts `plain` (held until the handshake is done) and queues the records in `wire`.
@@ -249,5 +299,41 @@ impl std::fmt::Debug for TlsLayer {
         f.debug_struct("TlsLayer")
             .field("handshaking", &self.conn.is_handshaking())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Record ends are found however the stream is cut: headers split across reads, empty
+    /// bodies, several records in one read.
+    #[test]
+    fn records_are_cut_at_their_ends() {
+        let record = |len: u16| {
+            let mut r = vec![0x17, 0x03, 0x03];
+            r.extend_from_slice(&len.to_be_bytes());
+            r.extend(std::iter::repeat_n(0xAB, len as usize));
+            r
+        };
+        let stream = [record(3), record(0), record(300)].concat();
+        let ends = [8, 13, stream.len()];
+        for step in [1, 2, 4, 7, 64, stream.len()] {
+            let mut cut = RecordCut::default();
+            let mut found = Vec::new();
+            let mut at = 0;
+            for chunk in stream.chunks(step) {
+                let mut rest = chunk;
+                while !rest.is_empty() {
+                    let n = cut.take(rest);
+                    at += n;
+                    rest = &rest[n..];
+                    if cut.header_len == 0 {
+                        found.push(at);
+                    }
+                }
+            }
+            assert_eq!(found, ends, "reads of {step}");
+        }
     }
 }

@@ -2,7 +2,8 @@
 //! checks it, then frames in and out with its rules and `permessage-deflate`, so the shard's
 //! reactor keeps the socket and the NATS protocol inside is the same as over TCP.
 //!
-//! - `upgrade`: the request checks, origins, extension negotiation, the `101` answer.
+//! - `upgrade`: the request checks, origins, extension negotiation, the `101` answer with
+//!   the configured extra headers.
 //! - `handshake`: `X-Forwarded-For` and credentials from cookies, for the connection.
 //! - `frames`: frames to messages and back (tungstenite parses and formats the headers).
 //! - `deflate`: per-message compression with flate2.
@@ -15,7 +16,7 @@ mod upgrade;
 use std::time::Duration;
 
 pub use handshake::{CookieNames, Handshake};
-pub use upgrade::{Origin, OriginPolicy, UpgradePolicy};
+pub use upgrade::{check_response_headers, response_headers, Origin, OriginPolicy, UpgradePolicy};
 
 use crate::config::WsAuthConfig;
 use frames::Session;
@@ -43,6 +44,10 @@ pub struct WsSettings {
     pub auth: WsAuthConfig,
     /// Cookies whose values stand in for CONNECT credentials the client leaves out.
     pub cookies: CookieNames,
+    /// Extra `name: value` lines of every `101` answer (`headers {}`), in file order.
+    pub headers: Vec<(String, String)>,
+    /// The server's PING period for this listener's clients instead of `ping_interval`.
+    pub ping_interval: Option<Duration>,
 }
 
 /// A failed upgrade or a broken stream: what to log, and whether it was the client closing

@@ -1,6 +1,8 @@
 //! The HTTP upgrade, checked and answered as the Go server does (`websocket.go` `wsUpgrade`,
 //! `checkOrigin`, `wsPMCExtensionSupport`, `wsReturnHTTPError`).
 
+use std::sync::Arc;
+
 use super::frames::Session;
 use super::handshake::{CookieNames, Handshake};
 use super::WsFailure;
@@ -15,6 +17,47 @@ const PMC_RESPONSE: &str = "Sec-WebSocket-Extensions: permessage-deflate; server
 /// A client (in Go, a leaf node) may ask to send unmasked frames (`wsNoMaskingHeader`).
 const NO_MASKING_HEADER: &str = "Nats-No-Masking";
 const NO_MASKING_RESPONSE: &str = "Nats-No-Masking: true\r\n";
+
+/// Headers the `101` answer writes itself or that would break the upgrade, refused in
+/// `headers {}` whatever their case (Go's `wsSetHeadersOptions`).
+const RESERVED_HEADERS: &[&str] = &[
+    "Upgrade",
+    "Connection",
+    "Content-Length",
+    "Host",
+    NO_MASKING_HEADER,
+];
+/// The handshake's own headers: none of this prefix may be configured.
+const HANDSHAKE_HEADER_PREFIX: &str = "Sec-WebSocket-";
+
+/// Go's start-up check of `headers {}`: the first refused name, in file order.
+pub fn check_response_headers(headers: &[(String, String)]) -> Result<(), String> {
+    for (name, _) in headers {
+        let lower = name.to_ascii_lowercase();
+        if lower.starts_with(&HANDSHAKE_HEADER_PREFIX.to_ascii_lowercase()) {
+            return Err(format!(
+                "websocket: invalid header {name:?}, \"{HANDSHAKE_HEADER_PREFIX}\" prefix not allowed"
+            ));
+        }
+        if RESERVED_HEADERS
+            .iter()
+            .any(|r| r.eq_ignore_ascii_case(name))
+        {
+            return Err(format!("websocket: invalid header {name:?} not allowed"));
+        }
+    }
+    Ok(())
+}
+
+/// `headers {}` as the lines every `101` answer ends with, formatted once for all
+/// connections. Names keep the case they were written in, as in Go.
+pub fn response_headers(headers: &[(String, String)]) -> Arc<str> {
+    headers
+        .iter()
+        .map(|(name, value)| format!("{name}: {value}\r\n"))
+        .collect::<String>()
+        .into()
+}
 
 /// An allowed origin, split as Go keeps it: lower-case host -> (scheme, port).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,6 +145,8 @@ pub struct UpgradePolicy {
     pub compression: bool,
     /// The cookies that may carry credentials.
     pub cookies: CookieNames,
+    /// Lines added to every `101` answer (`response_headers`).
+    pub headers: Arc<str>,
 }
 
 /// A successful upgrade: the request head's length, the framing it agreed on, and what the
@@ -194,6 +239,7 @@ pub(super) fn upgrade(
     if no_masking {
         wire.extend_from_slice(NO_MASKING_RESPONSE.as_bytes());
     }
+    wire.extend_from_slice(policy.headers.as_bytes());
     wire.extend_from_slice(b"\r\n");
     let session = Session::new(
         compress,
@@ -263,6 +309,55 @@ mod tests {
         assert!(!wire.contains("Extensions"));
         let (_, wire) = answer(&request("Sec-WebSocket-Extensions: x-foo\r\n"), &on);
         assert!(!wire.contains("Extensions"));
+    }
+
+    /// nats-server 2.15.1 at start with `headers { "<name>": "v" }`, and its `101` answer.
+    #[test]
+    fn configured_headers_as_go_checks_and_writes_them() {
+        let h = |name: &str| check_response_headers(&[(name.to_string(), "v".to_string())]);
+        for name in [
+            "Upgrade",
+            "upgrade",
+            "Connection",
+            "Content-Length",
+            "Host",
+            "nats-no-masking",
+        ] {
+            assert_eq!(
+                h(name),
+                Err(format!("websocket: invalid header \"{name}\" not allowed"))
+            );
+        }
+        for name in ["Sec-WebSocket-Accept", "sec-websocket-x", "Sec-WebSocket-"] {
+            assert_eq!(
+                h(name),
+                Err(format!(
+                    "websocket: invalid header \"{name}\", \"Sec-WebSocket-\" prefix not allowed"
+                ))
+            );
+        }
+        for name in [
+            "Sec-WebSocket",
+            "Date",
+            "Set-Cookie",
+            "X-Forwarded-For",
+            "Transfer-Encoding",
+        ] {
+            assert_eq!(h(name), Ok(()));
+        }
+        let policy = UpgradePolicy {
+            compression: true,
+            headers: response_headers(&[("Zed".into(), "1".into()), ("alpha".into(), "2".into())]),
+            ..UpgradePolicy::default()
+        };
+        let (_, wire) = answer(
+            &request("Sec-WebSocket-Extensions: permessage-deflate\r\n"),
+            &policy,
+        );
+        assert!(
+            wire.ends_with(&format!("=\r\n{PMC_RESPONSE}Zed: 1\r\nalpha: 2\r\n\r\n")),
+            "{wire}"
+        );
     }
 
     #[test]
