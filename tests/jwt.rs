@@ -241,7 +241,8 @@ fn jwt_accounts_are_isolated_and_share_what_their_claims_export() {
     assert_eq!(info["remote_account"], w.app.public_key().as_str());
     let (mut b, info) = session(srv.addr, &bob);
     assert_eq!(info["remote_account"], w.sys.public_key().as_str());
-    b.send(b"SUB > 1\r\n");
+    // Not `>`: this is the system account, where the server's own events arrive too.
+    b.send(b"SUB app.> 1\r\nSUB other 1\r\nSUB events.> 1\r\n");
     b.sync();
     a.send(b"PUB events.x 2\r\nhi\r\nPUB other 1\r\nn\r\n");
     a.sync();

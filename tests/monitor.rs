@@ -280,15 +280,15 @@ fn monitor_port_closes_with_the_server() {
     assert!(TcpStream::connect(http).is_err(), "monitor still listening");
 }
 
-/// Accounts as nats-server 2.15.1 shows them for the same configuration (with `no_sys_acc`,
-/// as Riptide has no system account): `/connz` with `auth` names each client's account
+/// Accounts as nats-server 2.15.1 shows them for the same configuration with `no_sys_acc`
+/// (the system account's exports and imports are compared in `tests/system.rs`): `/connz` with `auth` names each client's account
 /// (`account` only outside `$G`) and filters by `acc`, `/subsz` too, `/accountz` lists the
 /// accounts and their exports and imports.
 #[test]
 fn accounts_in_the_monitoring_endpoints() {
     let mut cfg = common::config(2);
     riptide::config_file::load_str(
-        "accounts {\n  A: {\n    users: [{user: a, password: a}]\n    exports: [{service: \"req.>\"}, {stream: \"priv.>\", accounts: [B]}]\n  }\n  B: {\n    users: [{user: b, password: b}]\n    imports: [{stream: {account: A, subject: \"priv.>\"}, prefix: \"fromA\"}, {service: {account: A, subject: \"req.x\"}, to: \"ask\"}]\n  }\n}\nauthorization { users: [{user: g, password: g}] }\n",
+        "accounts {\n  A: {\n    users: [{user: a, password: a}]\n    exports: [{service: \"req.>\"}, {stream: \"priv.>\", accounts: [B]}]\n  }\n  B: {\n    users: [{user: b, password: b}]\n    imports: [{stream: {account: A, subject: \"priv.>\"}, prefix: \"fromA\"}, {service: {account: A, subject: \"req.x\"}, to: \"ask\"}]\n  }\n}\nauthorization { users: [{user: g, password: g}] }\nno_sys_acc: true\n",
         &mut cfg,
         true,
     )
