@@ -315,3 +315,52 @@ async fn async_nats_requests_a_service_of_another_account() {
     }
     serve.await.unwrap();
 }
+
+/// A imports a service and a stream from B, which imports them from C (the configuration
+/// of `CHAIN`). As nats-server 2.15.1 does it (recorded with raw sockets): the request
+/// follows the chain to C with `Nats-Request-Info` naming the requester's account and the
+/// one it came through, the answer comes back along it, and the stream stops at B.
+#[test]
+fn service_imports_chain_and_stream_imports_do_not() {
+    const CHAIN: &str = r#"
+accounts {
+  C { users: [{user: c, password: c}], exports: [{stream: "foo.>"}, {service: "svc.>"}] }
+  B { users: [{user: b, password: b}],
+      imports: [{stream: {account: C, subject: "foo.>"}}, {service: {account: C, subject: "svc.>"}}],
+      exports: [{stream: "foo.>"}, {service: "svc.>"}] }
+  A { users: [{user: a, password: a}],
+      imports: [{stream: {account: B, subject: "foo.>"}, prefix: "a"}, {service: {account: B, subject: "svc.>"}, to: "ask.>"}] }
+}
+"#;
+    let mut cfg = common::config(SHARDS);
+    riptide::config_file::load_str(CHAIN, &mut cfg, true).expect("configuration loads");
+    let srv = common::start_with(cfg);
+    // Every pair of shards: requester and service on the same one and on different ones.
+    for (i, j) in [(0, 0), (0, 1), (1, 0)] {
+        let mut c = on_each_shard(&srv, "c", true).remove(j);
+        let mut b = on_each_shard(&srv, "b", false).remove(i);
+        let mut a = on_each_shard(&srv, "a", true).remove(i);
+        c.send(b"SUB svc.> 1\r\n");
+        b.send(b"SUB foo.> 1\r\n");
+        a.send(b"SUB a.foo.> 1\r\nSUB r.> 2\r\n");
+        for x in [&mut a, &mut b, &mut c] {
+            assert_eq!(x.sync(), b"");
+        }
+        c.send(b"PUB foo.x 2\r\nhi\r\n");
+        expect(&mut b, b"MSG foo.x 1 2\r\nhi\r\n");
+        a.send(b"PUB ask.q r.1 1\r\nq\r\n");
+        let line = c.line();
+        let t: Vec<&str> = line.trim_end().split(' ').collect();
+        assert_eq!((t[0], t[1]), ("HMSG", "svc.q"), "{line}");
+        assert!(t[3].starts_with("_R_."), "{line}");
+        let hdr = String::from_utf8(c.read_n(t[5].parse::<usize>().unwrap() + 2)).unwrap();
+        assert!(
+            hdr.starts_with("NATS/1.0\r\nNats-Request-Info: {\"acc\":\"A\",\"svc\":\"B\",\"rtt\":"),
+            "{hdr}"
+        );
+        assert!(hdr.ends_with("}\r\n\r\nq\r\n"), "{hdr}");
+        c.send(format!("PUB {} 3\r\nans\r\n", t[3]).as_bytes());
+        expect(&mut a, b"MSG r.1 2 3\r\nans\r\n");
+        assert_eq!(a.sync(), b"", "the stream stops at B");
+    }
+}

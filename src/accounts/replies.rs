@@ -126,18 +126,26 @@ impl ServiceReplies {
 }
 
 /// The header Go adds to a request crossing into another account (`ClientInfoHdr` with
-/// the unshared `ClientInfo`: account name, and RTT in nanoseconds when measured), merged
-/// into the message's own header block if it has one. Returns the new header and payload.
+/// the unshared `ClientInfo`: the requester's account, the account it came through when
+/// the request follows a chain of imports, and the RTT in nanoseconds when measured),
+/// merged into the message's own header block if it has one. Returns the new header and
+/// payload.
 pub fn request_info_header(
     account: &str,
+    through: Option<&str>,
     rtt: Option<Duration>,
     header: Option<&[u8]>,
     payload: &[u8],
 ) -> (usize, Vec<u8>) {
-    let mut info = serde_json::json!({ "acc": account });
-    if let Some(rtt) = rtt.filter(|r| !r.is_zero()) {
-        info["rtt"] = serde_json::json!(rtt.as_nanos() as u64);
+    // Written by hand to keep Go's field order (acc, svc, rtt).
+    let mut info = format!("{{\"acc\":{}", serde_json::json!(account));
+    if let Some(svc) = through {
+        info.push_str(&format!(",\"svc\":{}", serde_json::json!(svc)));
     }
+    if let Some(rtt) = rtt.filter(|r| !r.is_zero()) {
+        info.push_str(&format!(",\"rtt\":{}", rtt.as_nanos()));
+    }
+    info.push('}');
     let line = format!("Nats-Request-Info: {info}\r\n");
     let mut out = Vec::with_capacity(line.len() + payload.len() + 16);
     match header {
@@ -178,17 +186,23 @@ mod tests {
 
     #[test]
     fn request_info_joins_the_header() {
-        let (n, m) = request_info_header("B", Some(Duration::from_nanos(866546)), None, b"req");
+        let (n, m) =
+            request_info_header("B", None, Some(Duration::from_nanos(866546)), None, b"req");
         assert_eq!(
             m,
             b"NATS/1.0\r\nNats-Request-Info: {\"acc\":\"B\",\"rtt\":866546}\r\n\r\nreq"
         );
         assert_eq!(&m[n..], b"req");
-        let (n, m) = request_info_header("B", None, Some(b"NATS/1.0\r\nA: 1\r\n\r\n"), b"hi");
+        let (n, m) = request_info_header("B", None, None, Some(b"NATS/1.0\r\nA: 1\r\n\r\n"), b"hi");
         assert_eq!(
             m,
             b"NATS/1.0\r\nA: 1\r\nNats-Request-Info: {\"acc\":\"B\"}\r\n\r\nhi"
         );
         assert_eq!(&m[n..], b"hi");
+        let (_, m) = request_info_header("C", Some("B"), Some(Duration::from_nanos(5)), None, b"");
+        assert_eq!(
+            m,
+            b"NATS/1.0\r\nNats-Request-Info: {\"acc\":\"C\",\"svc\":\"B\",\"rtt\":5}\r\n\r\n"
+        );
     }
 }

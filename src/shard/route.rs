@@ -17,6 +17,10 @@ use crate::log_at;
 use crate::proto::encode;
 use crate::subject::Matches;
 
+/// Service imports a request may follow in a chain (A imports from B, which imports from
+/// C); the bound stops a chain that leads back into itself.
+const MAX_IMPORT_HOPS: usize = 8;
+
 /// Entries in the L1 match cache before it is emptied (the Go server prunes its per-client
 /// cache at `maxResultCacheSize` = 512; ours is per shard, so twice that).
 const MATCH_CACHE_MAX: usize = 1024;
@@ -207,10 +211,32 @@ impl Shard {
         let server = self.server.clone();
         let acc = server.accounts.get(account);
         let mut delivered = false;
+        // A stream import is not passed on by an account that exports it again, as in Go
+        // (checked against nats-server 2.15.1): only services chain.
         for s in acc.stream_imports.iter().filter(|s| s.applies(msg.subject)) {
             let subject = s.map(msg.subject);
             delivered |= self.route_in(s.importer, from, &mut msg.retarget(&subject, msg.reply));
         }
+        delivered |= self.request_across(account, from, msg, None, 0);
+        delivered |= self.answer_across(account, from, msg, 0);
+        delivered
+    }
+
+    /// The requests `msg` makes through `account`'s service imports: each reaches the
+    /// exporter with a reply of its own and Go's `Nats-Request-Info`, and goes on through
+    /// the exporter's own service imports when it exports what it imports (a chain; the
+    /// header then names the first requester's account and the one it came through).
+    fn request_across(
+        &mut self,
+        account: AccountId,
+        from: Option<ConnId>,
+        msg: &Msg<'_>,
+        requester: Option<&str>,
+        hops: usize,
+    ) -> bool {
+        let server = self.server.clone();
+        let acc = server.accounts.get(account);
+        let mut delivered = false;
         for si in acc
             .service_imports
             .iter()
@@ -222,23 +248,46 @@ impl Shard {
                     .replies
                     .register(si.exporter, account, r, si.response, self.now)
             });
+            let (origin, through) = match requester {
+                None => (acc.name.as_str(), None),
+                Some(r) => (r, Some(acc.name.as_str())),
+            };
             let header = msg.header_len.map(|h| &msg.data[..h]);
             let payload = &msg.data[msg.header_len.unwrap_or(0)..];
             let rtt = from.and_then(|f| self.conns[f].rtt);
-            let (hdr, data) = request_info_header(&acc.name, rtt, header, payload);
-            let mut request = Msg {
-                subject: &subject,
-                reply: reply.as_deref(),
-                header_len: Some(hdr),
-                data: &data,
-                shared: None,
-            };
+            let (hdr, data) = request_info_header(origin, through, rtt, header, payload);
+            let mut request = Msg::local(&subject, reply.as_deref(), Some(hdr), &data);
             delivered |= self.route_in(si.exporter, from, &mut request);
-        }
-        if acc.answers_imports && msg.subject.starts_with(REPLY_PREFIX) {
-            if let Some((importer, reply)) = server.replies.answer(account, msg.subject, self.now) {
-                delivered |= self.route_in(importer, from, &mut msg.retarget(&reply, None));
+            if hops < MAX_IMPORT_HOPS {
+                let onward = Msg::local(&subject, reply.as_deref(), msg.header_len, msg.data);
+                delivered |=
+                    self.request_across(si.exporter, from, &onward, Some(origin), hops + 1);
             }
+        }
+        delivered
+    }
+
+    /// An answer published in `account` on a reply subject of a request that came through
+    /// one of its service exports goes back to the requester's reply, and from there on
+    /// back along a chain.
+    fn answer_across(
+        &mut self,
+        account: AccountId,
+        from: Option<ConnId>,
+        msg: &Msg<'_>,
+        hops: usize,
+    ) -> bool {
+        let server = self.server.clone();
+        if !server.accounts.get(account).answers_imports || !msg.subject.starts_with(REPLY_PREFIX) {
+            return false;
+        }
+        let Some((importer, reply)) = server.replies.answer(account, msg.subject, self.now) else {
+            return false;
+        };
+        let mut answer = msg.retarget(&reply, None);
+        let mut delivered = self.route_in(importer, from, &mut answer);
+        if hops < MAX_IMPORT_HOPS {
+            delivered |= self.answer_across(importer, from, &answer, hops + 1);
         }
         delivered
     }
