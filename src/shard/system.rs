@@ -12,10 +12,10 @@ use crate::accounts::AccountId;
 use crate::conn::{CloseReason, Conn};
 use crate::log_at;
 use crate::system::events::{
-    ClientInfo, ConnectEvent, DisconnectEvent, MsgBytes, ServerInfo, UserInfo, CONNECT_TYPE,
+    ClientInfo, ConnectEvent, DisconnectEvent, EventHead, MsgBytes, UserInfo, CONNECT_TYPE,
     DISCONNECT_TYPE,
 };
-use crate::system::{event_id, go_json, request, Job, Request};
+use crate::system::{go_json, request, Job, Request};
 use crate::timefmt::rfc3339_nano;
 
 /// Subjects of requests to the server's services start so (`$SYS.REQ.`); checking this
@@ -134,10 +134,7 @@ impl Shard {
             self.server.accounts.name(account)
         );
         self.system_event(&subject, |s| ConnectEvent {
-            kind: CONNECT_TYPE,
-            id: event_id(),
-            timestamp: rfc3339_nano(SystemTime::now()),
-            server: ServerInfo::of(&s.server),
+            head: EventHead::new(CONNECT_TYPE, rfc3339_nano(SystemTime::now()), &s.server),
             client: s.client_info(id),
         });
         self.server.system.send(Job::AccountConns(account));
@@ -151,10 +148,7 @@ impl Shard {
         client.rtt = c.rtt.map_or(0, |d| d.as_nanos() as u64);
         client.stop = Some(stop.clone());
         DisconnectEvent {
-            kind: DISCONNECT_TYPE,
-            id: event_id(),
-            timestamp: stop,
-            server: ServerInfo::of(&self.server),
+            head: EventHead::new(DISCONNECT_TYPE, stop, &self.server),
             client,
             sent: MsgBytes {
                 msgs: c.in_msgs,

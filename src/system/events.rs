@@ -90,14 +90,33 @@ pub(crate) struct MsgBytes {
     pub bytes: u64,
 }
 
+/// What every event starts with (Go's embedded `TypedEvent`, then the event's `server`).
+#[derive(Debug, Serialize)]
+pub(crate) struct EventHead {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    id: String,
+    timestamp: String,
+    server: ServerInfo,
+}
+
+impl EventHead {
+    /// A fresh event of `kind` sent by `server`, stamped `timestamp`.
+    pub fn new(kind: &'static str, timestamp: String, server: &Server) -> EventHead {
+        EventHead {
+            kind,
+            id: super::event_id(),
+            timestamp,
+            server: ServerInfo::of(server),
+        }
+    }
+}
+
 /// `$SYS.ACCOUNT.<acc>.CONNECT`.
 #[derive(Debug, Serialize)]
 pub(crate) struct ConnectEvent {
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    pub id: String,
-    pub timestamp: String,
-    pub server: ServerInfo,
+    #[serde(flatten)]
+    pub head: EventHead,
     pub client: ClientInfo,
 }
 
@@ -105,11 +124,8 @@ pub(crate) struct ConnectEvent {
 /// the client sent, `received` what it was sent.
 #[derive(Debug, Serialize)]
 pub(crate) struct DisconnectEvent {
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    pub id: String,
-    pub timestamp: String,
-    pub server: ServerInfo,
+    #[serde(flatten)]
+    pub head: EventHead,
     pub client: ClientInfo,
     pub sent: MsgBytes,
     pub received: MsgBytes,
@@ -119,11 +135,8 @@ pub(crate) struct DisconnectEvent {
 /// `$SYS.ACCOUNT.<acc>.SERVER.CONNS`: an account's statistics (`AccountStat`) as an event.
 #[derive(Debug, Serialize)]
 pub(crate) struct AccountConnections {
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    pub id: String,
-    pub timestamp: String,
-    pub server: ServerInfo,
+    #[serde(flatten)]
+    pub head: EventHead,
     #[serde(flatten)]
     pub stat: serde_json::Map<String, serde_json::Value>,
 }

@@ -14,11 +14,11 @@ use bytes::Bytes;
 use serde_json::{json, Value};
 
 use super::events::{
-    AccountConnections, ApiError, ApiResponse, ServerId, ServerInfo, StatszMsg,
+    AccountConnections, ApiError, ApiResponse, EventHead, ServerId, ServerInfo, StatszMsg,
     ACCOUNT_CONNECTIONS_TYPE,
 };
 use super::request::{AccountEndpoint, Endpoint};
-use super::{event_id, go_json, Ask, Job, Request, SystemLink};
+use super::{go_json, Ask, Job, Request, SystemLink};
 use crate::accounts::AccountId;
 use crate::mailbox::Command;
 use crate::monitor::accounts::{account_stat, usage_query};
@@ -137,10 +137,11 @@ fn account_conns(ctx: &Context, account: AccountId) {
 fn account_connections(ctx: &Context, server: &Server, name: &str) -> AccountConnections {
     let snaps = ctx.gather(usage_query());
     AccountConnections {
-        kind: ACCOUNT_CONNECTIONS_TYPE,
-        id: event_id(),
-        timestamp: rfc3339_nano(SystemTime::now()),
-        server: ServerInfo::of(server),
+        head: EventHead::new(
+            ACCOUNT_CONNECTIONS_TYPE,
+            rfc3339_nano(SystemTime::now()),
+            server,
+        ),
         stat: account_stat(server, &snaps, name),
     }
 }
