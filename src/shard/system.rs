@@ -2,7 +2,7 @@
 //! connection lives, requests to the server's services handed to the service thread, and
 //! the messages that thread publishes back through the shard.
 
-use std::time::{Instant, SystemTime};
+use std::time::SystemTime;
 
 use bytes::Bytes;
 
@@ -11,11 +11,12 @@ use super::{ConnId, Shard};
 use crate::accounts::AccountId;
 use crate::conn::{CloseReason, Conn};
 use crate::log_at;
+use crate::monitor::Clock;
 use crate::system::events::{
     ClientInfo, ConnectEvent, DisconnectEvent, EventHead, MsgBytes, UserInfo, CONNECT_TYPE,
     DISCONNECT_TYPE,
 };
-use crate::system::{go_json, request, Job, Request};
+use crate::system::{go_json, request, Ask, Job, Request};
 use crate::timefmt::rfc3339_nano;
 
 /// Subjects of requests to the server's services start so (`$SYS.REQ.`); checking this
@@ -32,11 +33,6 @@ fn raw_auth_user(c: &Conn) -> String {
         .or_else(|| (!c.user.is_empty()).then(|| c.user.clone()))
         .or_else(|| o.auth_token.clone())
         .unwrap_or_default()
-}
-
-/// The wall-clock time of a shard instant.
-fn wall(t: Instant) -> SystemTime {
-    SystemTime::now() - Instant::now().saturating_duration_since(t)
 }
 
 impl Shard {
@@ -71,17 +67,20 @@ impl Shard {
         let Some(ask) = ask else {
             return false;
         };
-        let c = &self.conns[from];
-        let name = server.accounts.name(c.account).to_string();
-        let requester = UserInfo {
-            user: raw_auth_user(c),
-            account: name.clone(),
-            account_name: name,
-            permissions: c.perms.as_ref().map(|p| p.user().go_json()),
-            expires: c.expires.map_or(0, |e| {
-                e.saturating_duration_since(self.now).as_nanos() as u64
-            }),
-        };
+        // Only `USER.INFO` answers with who asked; the others need not pay for it.
+        let requester = (ask == Ask::UserInfo).then(|| {
+            let c = &self.conns[from];
+            let name = server.accounts.name(c.account).to_string();
+            UserInfo {
+                user: raw_auth_user(c),
+                account: name.clone(),
+                account_name: name,
+                permissions: c.perms.as_ref().map(|p| p.user().go_json()),
+                expires: c.expires.map_or(0, |e| {
+                    e.saturating_duration_since(self.now).as_nanos() as u64
+                }),
+            }
+        });
         let body = &msg.data[msg.header_len.unwrap_or(0)..];
         server.system.send(Job::Answer(Box::new(Request {
             shard: self.id,
@@ -110,7 +109,7 @@ impl Shard {
         let c = &self.conns[id];
         let acc = self.server.accounts.name(c.account).to_string();
         ClientInfo {
-            start: Some(rfc3339_nano(wall(c.created))),
+            start: Some(Clock::now().date(c.created)),
             host: c.peer.ip().to_string(),
             id: c.cid,
             acc: acc.clone(),

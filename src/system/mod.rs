@@ -43,8 +43,8 @@ pub(crate) struct Request {
     pub reply: Option<Bytes>,
     /// The request's JSON options.
     pub body: Bytes,
-    /// Who asked, for `$SYS.REQ.USER.INFO`.
-    pub requester: events::UserInfo,
+    /// Who asked; only for `$SYS.REQ.USER.INFO`.
+    pub requester: Option<events::UserInfo>,
 }
 
 /// What the service thread is asked to do.

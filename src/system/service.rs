@@ -24,6 +24,7 @@ use crate::mailbox::Command;
 use crate::monitor::accounts::{account_stat, usage_query};
 use crate::monitor::{self, Context};
 use crate::server::Server;
+use crate::shard::Query;
 use crate::timefmt::rfc3339_nano;
 
 /// The first `STATSZ` heartbeat's delay; it doubles up to [`STATSZ_INTERVAL`] (Go's
@@ -148,7 +149,10 @@ fn account_connections(ctx: &Context, server: &Server, name: &str) -> AccountCon
 
 /// Go's `ServerStats`.
 fn statsz(ctx: &Context) -> Value {
-    let snaps = ctx.gather(usage_query());
+    let snaps = ctx.gather(Query {
+        conns: true,
+        ..Query::default()
+    });
     let t = monitor::varz::totals(&snaps);
     let accounts: HashSet<&str> = snaps
         .iter()
@@ -235,17 +239,19 @@ fn answer(ctx: &Context, r: &Request) {
         }
         Ask::UserInfo => go_json(&ApiResponse {
             server: ServerInfo::of(&server),
-            data: serde_json::to_value(&r.requester).ok(),
+            data: r
+                .requester
+                .as_ref()
+                .and_then(|u| serde_json::to_value(u).ok()),
             error: None,
         }),
         ask => {
             let Some((path, query)) = endpoint_query(ask, options.query) else {
                 return;
             };
-            let Some(resp) = endpoint_answer(ctx, path, query) else {
+            let Some(mut envelope) = endpoint_answer(ctx, &server, path, query) else {
                 return;
             };
-            let mut envelope = resp_envelope(&server, resp);
             // Over NATS Go's health answer keeps the status code its HTTP answer drops.
             if let (Ask::Server(Endpoint::Healthz), Some(Value::Object(m))) =
                 (ask, &mut envelope.data)
@@ -258,8 +264,8 @@ fn answer(ctx: &Context, r: &Request) {
     publish(ctx, r.shard, r.account, reply, payload);
 }
 
-/// The monitoring endpoint and parameters that answer `ask`; `None` when the answer is to
-/// be skipped (an account statistics request about no account in use).
+/// The monitoring endpoint and parameters that answer `ask`; `None` for the requests
+/// answered without one (`IDZ`, `STATSZ`, `CONNS`, `USER.INFO`).
 fn endpoint_query(
     ask: &Ask,
     mut query: Vec<(String, String)>,
@@ -307,13 +313,15 @@ fn endpoint_query(
     Some((path, query))
 }
 
-/// The endpoint's answer, or `None` when an account statistics request found no account
-/// in use (Go's `errSkipZreq`).
+/// The endpoint's answer in Go's `ServerAPIResponse`: its JSON as `data`, or its error
+/// text as a 500 `error` beside a null `data` (Go's `zReq` sends the handler's nil result).
+/// `None` when an account statistics request found no account in use (`errSkipZreq`).
 fn endpoint_answer(
     ctx: &Context,
+    server: &Server,
     path: &'static str,
     query: Vec<(String, String)>,
-) -> Option<monitor::Response> {
+) -> Option<ApiResponse> {
     let (_, handler) = monitor::endpoint(path)?;
     let unused = query.iter().any(|(k, v)| k == "unused" && v == "true");
     let req = monitor::Request {
@@ -323,38 +331,27 @@ fn endpoint_answer(
         query,
     };
     let resp = handler(ctx, &req);
-    if path == "/accstatz" && !unused && resp.status == 200 {
-        let empty = serde_json::from_slice::<Value>(&resp.body)
-            .ok()
-            .and_then(|v| v["account_statz"].as_array().map(Vec::is_empty))
-            .unwrap_or(false);
-        if empty {
-            return None;
-        }
-    }
-    Some(resp)
-}
-
-/// An endpoint's answer in Go's `ServerAPIResponse`: its JSON as `data`, or its error text
-/// as a 500 `error` beside a null `data` (Go's `zReq` sends the handler's nil result).
-fn resp_envelope(server: &Server, resp: monitor::Response) -> ApiResponse {
-    let (data, error) = if resp.status == 200 {
-        (serde_json::from_slice(&resp.body).ok(), None)
-    } else {
+    if resp.status != 200 {
         let description = String::from_utf8_lossy(&resp.body).trim_end().to_string();
-        (
-            Some(Value::Null),
-            Some(ApiError {
+        return Some(ApiResponse {
+            server: ServerInfo::of(server),
+            data: Some(Value::Null),
+            error: Some(ApiError {
                 code: INTERNAL_ERROR,
                 description,
             }),
-        )
-    };
-    ApiResponse {
-        server: ServerInfo::of(server),
-        data,
-        error,
+        });
     }
+    let data: Value = serde_json::from_slice(&resp.body).ok()?;
+    if path == "/accstatz" && !unused && data["account_statz"].as_array().is_some_and(Vec::is_empty)
+    {
+        return None;
+    }
+    Some(ApiResponse {
+        server: ServerInfo::of(server),
+        data: Some(data),
+        error: None,
+    })
 }
 
 /// The Go type a request's options decode into, named in its decoding errors.
