@@ -6,9 +6,13 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 # The Go server is the oracle some Rust tests compare against (the config corpus, operator
-# mode); they skip without it, so it is installed first. CI must not skip them.
+# mode, cross-shard ordering); it is installed first, and once it is, a test that cannot
+# find it fails instead of skipping. CI must not skip them.
 . scripts/server.sh
-if ! ensure_go_server; then
+if ensure_go_server; then
+  # Installed, so a comparison that cannot find it is a failure, not a skip.
+  export RIPTIDE_REQUIRE_GO=1
+else
   [ -n "${RIPTIDE_REQUIRE_MONITOR_DEPS:-}" ] && { echo "test.sh: the Go nats-server could not be installed" >&2; exit 1; }
   echo "test.sh: no Go nats-server; the tests that compare with it skip themselves" >&2
 fi

@@ -2,23 +2,27 @@
 # Riptide vs the Go nats-server, side by side in one run.
 #
 # Both servers run at once on loopback, pinned to the same core (GOMAXPROCS=1 for Go,
-# --shards 1 for Riptide); loadgen is pinned to the other core(s). The scenario matrix runs
+# --shards 1 for Riptide); loadgen is pinned to the other core(s). With --shards N both get
+# cores 0..N-1 (GOMAXPROCS=N, --shards N) and loadgen the rest, or all of them when none is
+# left; that is how cross-shard costs show (the `flush` scenario's fences). The scenario matrix runs
 # against both servers interleaved (which server goes first alternates per repetition), REPS
 # times, and the summary reports medians and Riptide/Go ratios. Everything lands in
 # results/<date>-<commit>/ with the raw JSON, .hgrm files and the machine facts.
 #
-# Usage: perf/compare.sh [--reps N] [--quick] [--out DIR]
+# Usage: perf/compare.sh [--reps N] [--quick] [--shards N] [--out DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
 REPS=3
 QUICK=0
+SHARDS=1
 OUT=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --reps) REPS="$2"; shift 2 ;;
     --quick) QUICK=1; shift ;;
+    --shards) SHARDS="$2"; shift 2 ;;
     --out) OUT="$2"; shift 2 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
@@ -29,24 +33,29 @@ ensure_go_server
 cargo build --release -q -p riptide -p loadgen --bins
 
 NCPU=$(nproc)
-SERVER_CPU=0
-LOADGEN_CPUS=1-$((NCPU - 1))
-[ "$NCPU" -lt 2 ] && LOADGEN_CPUS=0
+SERVER_CPU=0-$((SHARDS - 1))
+LOADGEN_CPUS=$SHARDS-$((NCPU - 1))
+[ "$NCPU" -le "$SHARDS" ] && LOADGEN_CPUS=0-$((NCPU - 1))
 COMMIT=$(git rev-parse --short HEAD)
 STAMP=$(date -u +%Y-%m-%dT%H%MZ)
 OUT=${OUT:-results/$STAMP-$COMMIT}
 mkdir -p "$OUT/raw"
 
 
-start_pair "$OUT" "$SERVER_CPU"
+start_pair "$OUT" "$SERVER_CPU" "$SHARDS"
 
 # scenario | loadgen flags. Counts shrink with size so each run takes a few seconds.
 msgs_for() { case "$1" in 16|128) echo 1000000 ;; 1024) echo 400000 ;; *) echo 60000 ;; esac; }
 SIZES="16 128 1024 16384"
-SCENARIOS="pub pubsub fanout fanin queue"
-if [ "$QUICK" = 1 ]; then SIZES="16 128"; SCENARIOS="pub pubsub fanout"; fi
+SCENARIOS="pub pubsub fanout fanin queue flush"
+if [ "$QUICK" = 1 ]; then SIZES="16 128"; SCENARIOS="pub pubsub fanout flush"; fi
+# flush: fanout whose publisher waits for a PONG every 100 messages, as a client calling
+# flush(); with several shards each PONG waits for a fence to the subscribers' shards.
+FLUSH_EVERY=100
+loadgen_scenario() { case "$1" in flush) echo fanout ;; *) echo "$1" ;; esac; }
 flags_for() { # scenario
   case "$1" in
+    flush) echo "--subs 4 --flush $FLUSH_EVERY" ;;
     pub) echo "--pubs 1" ;;
     pubsub) echo "--pubs 1 --subs 1" ;;
     fanout) echo "--subs 4" ;;
@@ -75,7 +84,7 @@ run_one() { # server-name port scenario size rep
       || failed "$tag"
   else
     # shellcheck disable=SC2046
-    taskset -c "$LOADGEN_CPUS" target/release/loadgen "$scen" --server "nats://127.0.0.1:$port" \
+    taskset -c "$LOADGEN_CPUS" target/release/loadgen "$(loadgen_scenario "$scen")" --server "nats://127.0.0.1:$port" \
       --size "$size" --msgs "$(msgs_for "$size")" $(flags_for "$scen") \
       --quiet --json "$OUT/raw/$tag.json" >"$OUT/raw/$tag.txt" 2>&1 \
       || failed "$tag"
@@ -100,7 +109,7 @@ python3 perf/memory.py --go-pid "$GO_PID" --go-port "$GO_PORT" --riptide-pid "$R
 
 cat >"$OUT/meta.json" <<META
 {
-  "command": "perf/compare.sh --reps $REPS$([ "$QUICK" = 1 ] && echo ' --quick')",
+  "command": "perf/compare.sh --reps $REPS$([ "$QUICK" = 1 ] && echo ' --quick') --shards $SHARDS",
   "commit": "$(git rev-parse HEAD)",
   "dirty": $([ -n "$(git status --porcelain --untracked-files=no)" ] && echo true || echo false),
   "date_utc": "$STAMP",
@@ -110,7 +119,7 @@ cat >"$OUT/meta.json" <<META
   "kernel": "$(uname -r)",
   "cpu": "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')",
   "cores": $NCPU,
-  "pinning": "servers on CPU $SERVER_CPU (Go with GOMAXPROCS=1, Riptide with --shards 1), loadgen on CPUs $LOADGEN_CPUS",
+  "pinning": "servers on CPUs $SERVER_CPU (Go with GOMAXPROCS=$SHARDS, Riptide with --shards $SHARDS), loadgen on CPUs $LOADGEN_CPUS",
   "reps": $REPS
 }
 META

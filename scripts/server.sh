@@ -34,22 +34,22 @@ start_server() {
   return 1
 }
 
-# start_pair DIR CPU: the Go server (GOMAXPROCS=1) and Riptide (--shards 1) side by side,
-# both pinned to CPU, on free loopback ports, logging to DIR/go-server.log and
-# DIR/riptide-server.log. Sets GO_PORT, RT_PORT, GO_PID and RT_PID; both are killed when the
+# start_pair DIR CPUS [N]: the Go server (GOMAXPROCS=N) and Riptide (--shards N) side by
+# side, N defaulting to 1, both pinned to CPUS, on free loopback ports, logging to
+# DIR/go-server.log and DIR/riptide-server.log. Sets GO_PORT, RT_PORT, GO_PID and RT_PID; both are killed when the
 # script exits.
 start_pair() {
-  local dir=$1 cpu=$2
+  local dir=$1 cpu=$2 n=${3:-1}
   GO_PORT=$(free_port)
   RT_PORT=$(free_port)
   PAIR_PIDS=()
   trap 'kill "${PAIR_PIDS[@]}" 2>/dev/null || true' EXIT
-  start_server "$dir/go-server.log" env GOMAXPROCS=1 taskset -c "$cpu" \
+  start_server "$dir/go-server.log" env GOMAXPROCS=$n taskset -c "$cpu" \
     .venv/bin/nats-server -a 127.0.0.1 -p "$GO_PORT" || return 1
   GO_PID=$SERVER_PID
   PAIR_PIDS+=("$GO_PID")
   start_server "$dir/riptide-server.log" taskset -c "$cpu" \
-    target/release/riptide -a 127.0.0.1 -p "$RT_PORT" --shards 1 || return 1
+    target/release/riptide -a 127.0.0.1 -p "$RT_PORT" --shards "$n" || return 1
   RT_PID=$SERVER_PID
   PAIR_PIDS+=("$RT_PID")
 }

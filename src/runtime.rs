@@ -51,9 +51,11 @@ impl std::fmt::Display for StartError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             StartError::Address(a) => write!(f, "invalid listen address: {a}"),
-            StartError::Listen(addr, e) => {
-                write!(f, "Error listening on port: {addr}, \"{}\"", error_text(e))
-            }
+            StartError::Listen(addr, e) => write!(
+                f,
+                "Error listening on port: {addr}, \"listen tcp {addr}: bind: {}\"",
+                error_text(e)
+            ),
             StartError::Monitor(addr, e) => {
                 write!(
                     f,
@@ -206,17 +208,43 @@ pub fn resolve(host: &str, port: u16) -> Result<SocketAddr, StartError> {
         .ok_or_else(|| StartError::Address(host.to_string()))
 }
 
-fn listener(addr: SocketAddr) -> io::Result<Socket> {
+/// One listener per shard at `addr` (a free port picked for port 0), all in one
+/// `SO_REUSEPORT` group. That group would take in another process's listeners on the same
+/// port too, splitting clients between two servers, so a given port is first bound alone:
+/// in use, it fails as the Go server's `net.Listen` does.
+fn bind_listeners(mut addr: SocketAddr, shards: usize) -> io::Result<(SocketAddr, Vec<Socket>)> {
+    if addr.port() != 0 {
+        let alone = socket_for(addr)?;
+        alone.bind(&addr.into())?;
+    }
+    let first = listener(addr)?;
+    if let Some(a) = first.local_addr().ok().and_then(|a| a.as_socket()) {
+        addr.set_port(a.port());
+    }
+    let mut all = vec![first];
+    for _ in 1..shards {
+        all.push(listener(addr)?);
+    }
+    Ok((addr, all))
+}
+
+/// A TCP socket for `addr` with Go's listener options (`SO_REUSEADDR`, dual-stack).
+fn socket_for(addr: SocketAddr) -> io::Result<Socket> {
     let s = Socket::new(
         Domain::for_address(addr),
         Type::STREAM.cloexec(),
         Some(Protocol::TCP),
     )?;
     s.set_reuse_address(true)?;
-    s.set_reuse_port(true)?;
     if addr.is_ipv6() {
         s.set_only_v6(false).ok();
     }
+    Ok(s)
+}
+
+fn listener(addr: SocketAddr) -> io::Result<Socket> {
+    let s = socket_for(addr)?;
+    s.set_reuse_port(true)?;
     s.bind(&addr.into())?;
     s.listen(LISTEN_BACKLOG)?;
     Ok(s)
@@ -298,29 +326,15 @@ pub fn start(cfg: Config) -> Result<Running, StartError> {
         cfg.shards
     };
     let want_port = u16::try_from(cfg.port).unwrap_or(0);
-    let mut addr = resolve(&cfg.host, want_port)?;
-    let first = listener(addr).map_err(|e| StartError::Listen(addr, e))?;
-    if let Some(a) = first.local_addr().ok().and_then(|a| a.as_socket()) {
-        addr.set_port(a.port());
-    }
-    let mut listeners = vec![first];
-    for _ in 1..shards {
-        listeners.push(listener(addr).map_err(|e| StartError::Listen(addr, e))?);
-    }
+    let addr = resolve(&cfg.host, want_port)?;
+    let (addr, listeners) = bind_listeners(addr, shards).map_err(|e| StartError::Listen(addr, e))?;
     let (client_wrap, ws_wrap) = crate::transport::wrappings(&cfg).map_err(StartError::Tls)?;
     let (ws_addr, mut ws_listeners) = match &cfg.websocket {
         Some(ws) => {
             // The Go server's WebSocket host defaults to all interfaces, not the client host.
             let host = ws.host.as_deref().unwrap_or(crate::config::DEFAULT_HOST);
-            let mut at = resolve(host, u16::try_from(ws.port).unwrap_or(0))?;
-            let first = listener(at).map_err(|e| StartError::WebSocket(at, e))?;
-            if let Some(a) = first.local_addr().ok().and_then(|a| a.as_socket()) {
-                at.set_port(a.port());
-            }
-            let mut all = vec![first];
-            for _ in 1..shards {
-                all.push(listener(at).map_err(|e| StartError::WebSocket(at, e))?);
-            }
+            let at = resolve(host, u16::try_from(ws.port).unwrap_or(0))?;
+            let (at, all) = bind_listeners(at, shards).map_err(|e| StartError::WebSocket(at, e))?;
             (Some(at), all)
         }
         None => (None, Vec::new()),

@@ -191,6 +191,9 @@ pub struct RunArgs {
     pub responders: usize,
     /// reqrep closed loop: outstanding requests per requester.
     pub inflight: usize,
+    /// Closed-loop senders wait for a PONG after every this many messages, as a client's
+    /// `flush()` does.
+    pub flush: Option<u64>,
     pub subject: String,
     /// subjects scenario: how many subjects traffic is spread over.
     pub subjects: usize,
@@ -248,6 +251,7 @@ struct Given {
     clients: Option<usize>,
     responders: Option<usize>,
     inflight: Option<usize>,
+    flush: Option<u64>,
     subject: Option<String>,
     subjects: Option<usize>,
     rate: Option<f64>,
@@ -354,6 +358,7 @@ impl Given {
             "--clients" => put(&mut self.clients, flag, parse_connections(flag, value)?),
             "--responders" => put(&mut self.responders, flag, parse_connections(flag, value)?),
             "--inflight" => put(&mut self.inflight, flag, parse_inflight(flag, value)?),
+            "--flush" => put(&mut self.flush, flag, parse_count(flag, value)?),
             "--subject" => put(&mut self.subject, flag, parse_subject(value)?),
             "--subjects" => put(&mut self.subjects, flag, parse_subjects(flag, value)?),
             "--rate" => put(&mut self.rate, flag, parse_rate(flag, value)?),
@@ -498,6 +503,13 @@ impl Given {
         if self.msgs.is_some() && self.duration.is_some() {
             return refuse("give --msgs or --duration, not both");
         }
+        if self.flush.is_some()
+            && (self.rate.is_some()
+                || matches!(scenario, Scenario::ReqRep | Scenario::Connect)
+                || ramp_steps)
+        {
+            return refuse("--flush applies to closed-loop publishers only");
+        }
         if self.rate.is_some() && self.inflight.is_some() {
             return refuse(
                 "--inflight is for closed loop; with --rate requests follow the schedule",
@@ -552,6 +564,7 @@ impl Given {
             clients: self.clients.unwrap_or(scenario.default_clients()),
             responders: self.responders.unwrap_or(1),
             inflight: self.inflight.unwrap_or(1),
+            flush: self.flush,
             subject: self.subject.unwrap_or_else(|| format!("loadgen.{name}")),
             subjects: self.subjects.unwrap_or(DEFAULT_SUBJECTS),
             rate: self.rate,
@@ -758,6 +771,8 @@ FLAGS
     --rate R            open loop: R messages/s in total, on a fixed schedule; latency is
                         measured from each message's intended send time (wrk2 style)
     --inflight N        reqrep closed loop: outstanding requests per requester (default 1)
+    --flush N           closed loop: each publisher waits for a PONG after every N messages,
+                        as a client's flush() (default: only after the last)
     --subject NAME      subject or subject prefix (default loadgen.SCENARIO)
     --warmup D          send for D before measuring
     --json FILE         write every figure and the run's parameters as JSON
@@ -866,6 +881,8 @@ mod tests {
         assert!(r.quiet);
         assert_eq!(r.seed, 7);
 
+        assert_eq!(run("fanout --flush 1k").flush, Some(1000));
+        assert_eq!(run("fanout").flush, None);
         let r = run("reqrep --clients 8 --responders 2 --inflight 4 --duration 2s --size 8");
         assert_eq!((r.clients, r.responders, r.inflight), (8, 2, 4));
         assert_eq!(r.length, RunLength::Duration(Duration::from_secs(2)));
@@ -972,6 +989,9 @@ mod tests {
             ("pubsub --inflight 2", "reqrep only"),
             ("reqrep --inflight 0", "--inflight 0"),
             ("reqrep --inflight 4 --rate 100", "closed loop"),
+            ("pubsub --flush 100 --rate 1k", "--flush applies to closed-loop publishers"),
+            ("reqrep --flush 10", "--flush applies to closed-loop publishers"),
+            ("pubsub --flush 0", "--flush 0"),
             ("pubsub --subjects 4", "subjects scenario only"),
             ("subjects --subjects 0", "--subjects 0"),
             ("pubsub --subject foo.*", "no wildcards"),

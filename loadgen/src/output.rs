@@ -34,6 +34,7 @@ pub struct Params {
     pub clients: Option<usize>,
     pub responders: Option<usize>,
     pub inflight: Option<usize>,
+    pub flush: Option<u64>,
     pub subject: String,
     pub subjects: Option<usize>,
     /// Offered messages per second in open loop.
@@ -76,6 +77,7 @@ impl Params {
             clients: (reqrep || connect).then_some(args.clients),
             responders: reqrep.then_some(args.responders),
             inflight: (reqrep && args.rate.is_none() && ramp.is_none()).then_some(args.inflight),
+            flush: args.flush,
             subject: args.subject.clone(),
             subjects: (args.scenario == Scenario::Subjects).then_some(args.subjects),
             rate: args.rate,
@@ -245,7 +247,10 @@ fn describe(args: &RunArgs) -> String {
         None if args.scenario == Scenario::ReqRep => {
             format!("closed loop, {} in flight per requester", args.inflight)
         }
-        None => "closed loop".to_string(),
+        None => match args.flush {
+            Some(n) => format!("closed loop, a PONG awaited every {n} messages"),
+            None => "closed loop".to_string(),
+        },
     };
     let mut parts = vec![roles];
     // connect sends no messages, so it has no payload size.

@@ -252,6 +252,9 @@ pub struct Conn {
     /// PONG; input that arrives meanwhile waits in `stash`.
     pub paused: bool,
     pub stash: Vec<u8>,
+    /// Published to another shard since its last PING, whose PONG must then wait for a
+    /// fence (see `shard::interest`).
+    pub published_across: bool,
     /// Paused by a consumer's stall gate (see `shard::stall`); `paused` is set too.
     pub stall: Option<crate::shard::stall::Stall>,
     /// Stall time left for the current read.
@@ -312,6 +315,7 @@ impl Conn {
             handshake: None,
             close_reason: None,
             paused: false,
+            published_across: false,
             stall: None,
             stall_budget: crate::shard::stall::STALL_BUDGET,
             stash: Vec::new(),

@@ -2,7 +2,7 @@
 //! shard that is rung only when that shard is about to park (Seastar's and glommio's scheme).
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use crossbeam_queue::ArrayQueue;
@@ -13,6 +13,13 @@ use crate::accounts::AccountId;
 /// Batches a ring holds before the sender spills to its overflow queue (Seastar's
 /// `smp_message_queue` holds 128 entries; ours are whole batches).
 pub const RING_BATCHES: usize = 256;
+
+/// Bytes of messages one shard may have on their way to another (in its overflow queue and
+/// the ring) before the publishers that feed it are paused. This bounds what a shard that
+/// falls behind costs in memory; the Go server has no such queue (a publisher's goroutine
+/// writes into its subscribers' buffers itself), so the value is ours: big enough that a
+/// receiver keeping up never reaches it (a turn moves far less), small next to `max_pending`.
+pub const PEER_PENDING_MAX_BYTES: usize = 8 * 1024 * 1024;
 
 /// What one shard tells another. The sender is implied by the ring it travels on.
 #[derive(Debug, Clone)]
@@ -28,7 +35,13 @@ pub enum ShardMsg {
         data: Bytes,
         plain: bool,
         queues: Vec<Bytes>,
+        /// The publishing connection on the sender, which a consumer past its stall gate
+        /// asks the sender to pause.
+        publisher: Option<usize>,
     },
+    /// A consumer of the sender is past its stall gate with a message `publisher` (one of
+    /// the receiver's connections) sent: the receiver pauses it, as a local publisher is.
+    Stall { publisher: usize },
     /// The sender's own count of subscriptions on (account, subject, queue) changed: 0/1 for plain
     /// interest (sent only on edges), the member count (the weight) for a queue group.
     Interest {
@@ -38,8 +51,32 @@ pub enum ShardMsg {
         count: u32,
         seq: u64,
     },
-    /// The sender applied every interest change of the receiver up to `seq`.
+    /// Asks for an `Ack` of `seq` once everything sent before it was handled: the PING of
+    /// a connection that published across shards waits for it.
+    Fence { seq: u64 },
+    /// The sender handled everything the receiver sent up to `seq` (interest changes and
+    /// fences).
     Ack { seq: u64 },
+}
+
+impl ShardMsg {
+    /// Bytes it holds while between shards, counted against `PEER_PENDING_MAX_BYTES`.
+    pub fn weight(&self) -> usize {
+        match self {
+            ShardMsg::Deliver {
+                subject,
+                reply,
+                data,
+                ..
+            } => {
+                std::mem::size_of::<ShardMsg>()
+                    + subject.len()
+                    + reply.as_ref().map_or(0, Bytes::len)
+                    + data.len()
+            }
+            _ => 0,
+        }
+    }
 }
 
 pub type Batch = Vec<ShardMsg>;
@@ -55,6 +92,9 @@ struct Doorbell {
 pub struct Mesh {
     shards: usize,
     rings: Vec<CachePadded<ArrayQueue<Batch>>>,
+    /// Per ordered pair, the weight of what the sender handed over and the receiver has not
+    /// taken yet (see `PEER_PENDING_MAX_BYTES`). Touched once per batch on each side.
+    pending: Vec<CachePadded<AtomicUsize>>,
     doorbells: Vec<Doorbell>,
 }
 
@@ -76,9 +116,13 @@ impl Mesh {
         let rings = (0..shards * shards)
             .map(|_| CachePadded::new(ArrayQueue::new(RING_BATCHES)))
             .collect();
+        let pending = (0..shards * shards)
+            .map(|_| CachePadded::new(AtomicUsize::new(0)))
+            .collect();
         Ok(Mesh {
             shards,
             rings,
+            pending,
             doorbells,
         })
     }
@@ -87,8 +131,12 @@ impl Mesh {
         self.shards
     }
 
+    fn pair(&self, src: usize, dst: usize) -> usize {
+        src * self.shards + dst
+    }
+
     fn ring(&self, src: usize, dst: usize) -> &ArrayQueue<Batch> {
-        &self.rings[src * self.shards + dst]
+        &self.rings[self.pair(src, dst)]
     }
 
     /// Offers a batch from `src` to `dst`; gives it back when the ring is full.
@@ -98,6 +146,20 @@ impl Mesh {
 
     pub fn pop(&self, src: usize, dst: usize) -> Option<Batch> {
         self.ring(src, dst).pop()
+    }
+
+    /// `src` handed `bytes` more towards `dst`; returns the total now pending.
+    pub fn add_pending(&self, src: usize, dst: usize, bytes: usize) -> usize {
+        self.pending[self.pair(src, dst)].fetch_add(bytes, Ordering::Relaxed) + bytes
+    }
+
+    /// `dst` took `bytes` of what `src` sent.
+    pub fn take_pending(&self, src: usize, dst: usize, bytes: usize) {
+        self.pending[self.pair(src, dst)].fetch_sub(bytes, Ordering::Relaxed);
+    }
+
+    pub fn pending(&self, src: usize, dst: usize) -> usize {
+        self.pending[self.pair(src, dst)].load(Ordering::Relaxed)
     }
 
     /// Whether anything waits for `dst` on any ring.

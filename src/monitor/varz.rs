@@ -200,6 +200,14 @@ pub(super) fn varz(ctx: &Context, _: &Request) -> Response {
         "http_req_stats": req_stats,
         "config_load_time": rfc3339_nano(start),
         "config_digest": "",
+        // Go 2.15.1's opt-in feature flags with the values it reports when none is set
+        // (read off its /varz): tools that read the map find every key.
+        "feature_flags": {
+            "js_ack_fc_v2": false,
+            "js_api_reply_v2": false,
+            "js_raft_delete_range": true,
+            "js_snapshot_sources": false,
+        },
     });
     extend(m, rest);
     if let Some(sys) = server.accounts.system() {

@@ -682,9 +682,10 @@ impl Reactor {
         self.maybe_release(id);
     }
 
-    /// End of turn: push cross-shard batches, then flush every touched connection once.
+    /// End of turn: flush every touched connection once, then push cross-shard batches.
+    /// An `Ack` among them tells another shard that deliveries made here are on their way
+    /// (a fenced PONG waits for it), so those writes are submitted before it leaves.
     fn finish_turn(&mut self) {
-        self.shard.end_turn();
         self.shard.take_dirty(&mut self.dirty);
         self.shard.take_closed(&mut self.closed);
         let now = Instant::now();
@@ -697,6 +698,12 @@ impl Reactor {
         for id in std::mem::take(&mut self.closed) {
             self.flush(id, now);
         }
+        if self.shard.has_staged_ack() {
+            if let Err(e) = self.ring.submit() {
+                log_at!(Error, "io_uring submit failed: {e}");
+            }
+        }
+        self.shard.end_turn();
     }
 
     fn flush(&mut self, id: ConnId, now: Instant) {

@@ -7,6 +7,12 @@
 //! sequence number; receivers acknowledge what they applied. A client's PONG is held until
 //! every other shard has acknowledged the changes made before its PING, so that a client's
 //! `flush()` after SUB means the subscription is live everywhere.
+//!
+//! The same acknowledgements order a PING after publishes that crossed shards: such a PING
+//! sends a `Fence` down every ring, and since a ring is FIFO and a receiver acknowledges only
+//! after handling the whole batch, the acknowledgement means the messages before the fence
+//! are in their subscribers' outbound queues. Connections that published nothing across
+//! shards never wait for one.
 
 use std::collections::HashMap;
 
@@ -29,8 +35,10 @@ pub struct Interest {
     /// Our own subscriptions per (account, subject, queue).
     local_counts: HashMap<Key, u32>,
     remote_counts: HashMap<(u16, Key), u32>,
-    /// Sequence number of our latest interest change.
+    /// Sequence number of our latest interest change or fence.
     seq: u64,
+    /// Sequence number of our latest interest change: what a plain PONG waits for.
+    interest_seq: u64,
     /// Per shard: our latest change it has applied.
     acked: Vec<u64>,
     /// Connections whose PONG waits for `acked` to reach a sequence number.
@@ -46,6 +54,7 @@ impl Interest {
             local_counts: HashMap::new(),
             remote_counts: HashMap::new(),
             seq: 0,
+            interest_seq: 0,
             acked: vec![0; shards],
             waiters: Vec::new(),
             ack_due: vec![None; shards],
@@ -61,7 +70,7 @@ impl Interest {
 
     /// Whether a PONG now would run ahead of interest other shards have not applied.
     pub fn barrier_pending(&self) -> bool {
-        !self.all_acked(self.seq)
+        !self.all_acked(self.interest_seq)
     }
 
     pub fn forget_waiter(&mut self, id: ConnId) {
@@ -94,6 +103,7 @@ impl Shard {
         }
         self.interest.seq += 1;
         let seq = self.interest.seq;
+        self.interest.interest_seq = seq;
         self.interest_staged = true;
         for dst in 0..self.shards() {
             if dst != self.id {
@@ -110,14 +120,36 @@ impl Shard {
 
     /// Holds `id`'s PONG until the other shards caught up with our interest changes.
     pub(super) fn wait_for_barrier(&mut self, id: ConnId) {
+        let seq = self.interest.interest_seq;
+        self.wait_for_ack(id, seq);
+    }
+
+    /// Holds `id`'s PONG until every other shard has handled what was staged for it so far
+    /// (the messages `id` published there, and our interest changes).
+    pub(super) fn fence(&mut self, id: ConnId) {
+        self.interest.seq += 1;
         let seq = self.interest.seq;
+        self.interest_staged = true;
+        for dst in 0..self.shards() {
+            if dst != self.id {
+                self.staged[dst].push(ShardMsg::Fence { seq });
+            }
+        }
+        self.wait_for_ack(id, seq);
+    }
+
+    fn wait_for_ack(&mut self, id: ConnId, seq: u64) {
         self.interest.waiters.push((id, seq));
         self.conns[id].paused = true;
     }
 
     pub(super) fn on_batch(&mut self, src: usize, batch: Batch) {
         let mut acks_moved = false;
+        let mut weight = 0;
+        // The publisher last asked to stall, so a run of its messages asks once.
+        let mut stalled = None;
         for msg in batch {
+            weight += msg.weight();
             match msg {
                 ShardMsg::Deliver {
                     account,
@@ -127,11 +159,19 @@ impl Shard {
                     data,
                     plain,
                     queues,
+                    publisher,
                 } => {
                     self.stats.remote_received += 1;
                     let msg = Msg::remote(&subject, reply.as_deref(), header_len, &data);
+                    self.clear_gate();
                     self.deliver_remote(account, msg, plain, &queues);
+                    let past_gate = self.take_consumer_gate();
+                    if let Some(p) = publisher.filter(|&p| past_gate && stalled != Some(p)) {
+                        stalled = Some(p);
+                        self.staged[src].push(ShardMsg::Stall { publisher: p });
+                    }
                 }
+                ShardMsg::Stall { publisher } => self.stall_from_remote(publisher),
                 ShardMsg::Interest {
                     account,
                     subject,
@@ -142,6 +182,7 @@ impl Shard {
                     self.apply_remote_interest(src as u16, (account, subject, queue), count);
                     self.interest.ack_due[src] = Some(seq);
                 }
+                ShardMsg::Fence { seq } => self.interest.ack_due[src] = Some(seq),
                 ShardMsg::Ack { seq } => {
                     let a = &mut self.interest.acked[src];
                     if seq > *a {
@@ -151,8 +192,10 @@ impl Shard {
                 }
             }
         }
+        self.mesh.take_pending(src, self.id, weight);
         if let Some(seq) = self.interest.ack_due[src].take() {
             self.staged[src].push(ShardMsg::Ack { seq });
+            self.ack_staged = true;
         }
         if acks_moved {
             self.release_waiters();
@@ -187,12 +230,7 @@ impl Shard {
         let mut i = 0;
         while i < interest.waiters.len() {
             let (id, seq) = interest.waiters[i];
-            if interest
-                .acked
-                .iter()
-                .enumerate()
-                .all(|(s, &a)| s == interest.me || a >= seq)
-            {
+            if interest.all_acked(seq) {
                 ready.push(id);
                 interest.waiters.swap_remove(i);
             } else {

@@ -85,6 +85,10 @@ pub struct Shard {
     interest: Interest,
     /// Messages for each other shard produced this turn, pushed as one batch at turn end.
     staged: Vec<Batch>,
+    /// The weight of `staged`, per shard (`ShardMsg::weight`).
+    staged_bytes: Vec<usize>,
+    /// Per shard, the weight it had not taken yet at the end of our last turn.
+    peer_pending: Vec<usize>,
     /// Batches that found their ring full; always drained before new ones, so a
     /// publisher's order holds.
     overflow: Vec<VecDeque<Batch>>,
@@ -92,8 +96,12 @@ pub struct Shard {
     dirty: Vec<ConnId>,
     /// Connections that started closing; the reactor tears their sockets down.
     closed: Vec<ConnId>,
-    /// An interest change is staged and should be pushed without waiting for turn end.
+    /// An interest change or fence is staged and should be pushed without waiting for turn
+    /// end.
     interest_staged: bool,
+    /// An `Ack` is staged: it promises that deliveries before it are queued, so the reactor
+    /// starts their writes before pushing it.
+    ack_staged: bool,
     rng: u64,
     next_seq: u64,
     pub now: Instant,
@@ -124,10 +132,13 @@ impl Shard {
             subs: Slab::new(),
             index: Vec::new(),
             staged: (0..n).map(|_| Vec::new()).collect(),
+            staged_bytes: vec![0; n],
+            peer_pending: vec![0; n],
             overflow: (0..n).map(|_| VecDeque::new()).collect(),
             dirty: Vec::new(),
             closed: Vec::new(),
             interest_staged: false,
+            ack_staged: false,
             stalls: stall::Stalls::default(),
             // xorshift must not start at zero.
             rng: (seed ^ (id as u64 + 1).wrapping_mul(0x2545_F491_4F6C_DD1D)) | 1,
@@ -231,9 +242,9 @@ impl Shard {
         // visible as soon as it is parsed).
         self.poll_mesh();
         self.parse(id, data);
-        // A SUB/UNSUB leaves at once rather than at the end of the turn, for the same reason.
-        if self.interest_staged {
-            self.interest_staged = false;
+        // A SUB/UNSUB (or a fence) leaves at once rather than at the end of the turn, for the
+        // same reason; unless an Ack is staged, which must wait for this turn's writes.
+        if self.interest_staged && !self.ack_staged {
             self.end_turn();
         }
     }
@@ -546,6 +557,8 @@ impl Shard {
     /// End of a reactor turn: hands this turn's cross-shard messages to the rings (overflow
     /// first, so nothing overtakes) and rings the doorbells of parked receivers.
     pub fn end_turn(&mut self) {
+        self.interest_staged = false;
+        self.ack_staged = false;
         for dst in 0..self.shards() {
             if dst == self.id {
                 continue;
@@ -554,6 +567,8 @@ impl Shard {
             if !staged.is_empty() {
                 self.overflow[dst].push_back(staged);
             }
+            let bytes = std::mem::take(&mut self.staged_bytes[dst]);
+            self.peer_pending[dst] = self.mesh.add_pending(self.id, dst, bytes);
             let mut pushed = false;
             while let Some(batch) = self.overflow[dst].pop_front() {
                 match self.mesh.push(self.id, dst, batch) {
@@ -569,6 +584,11 @@ impl Shard {
                 self.mesh.notify(dst);
             }
         }
+    }
+
+    /// Whether an `Ack` waits for `end_turn`.
+    pub fn has_staged_ack(&self) -> bool {
+        self.ack_staged
     }
 
     /// Whether batches are still waiting for room in a ring.

@@ -375,6 +375,12 @@ impl Handler for ConnCtx<'_> {
         self.logged_in()?;
         let now = self.shard.now;
         self.shard.conns[self.id].last_in = now;
+        // What this client published to other shards reaches their subscribers before its
+        // PONG does, as one Go server's flush guarantees.
+        if std::mem::take(&mut self.shard.conns[self.id].published_across) {
+            self.shard.fence(self.id);
+            return Ok(Flow::Pause);
+        }
         if self.shard.interest.barrier_pending() {
             self.shard.wait_for_barrier(self.id);
             return Ok(Flow::Pause);

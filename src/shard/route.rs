@@ -179,6 +179,7 @@ impl Shard {
     ) {
         self.stats.in_msgs += 1;
         self.stats.in_bytes += data.len() as u64;
+        self.clear_gate();
         let account = self.conns[from].account;
         let mut msg = Msg::local(subject, reply, header_len, data);
         let mut delivered = self.route_in(account, Some(from), &mut msg);
@@ -349,10 +350,14 @@ impl Shard {
 
         if !targets.is_empty() {
             delivered = true;
+            if let Some(f) = from {
+                self.conns[f].published_across = true;
+            }
             let (subject_b, reply_b, data_b) = one_buffer(msg.subject, msg.reply, msg.data);
             for (shard, plain, queues) in targets {
                 self.stats.remote_sent += 1;
-                self.staged[shard as usize].push(ShardMsg::Deliver {
+                let shard = usize::from(shard);
+                let m = ShardMsg::Deliver {
                     account,
                     subject: subject_b.clone(),
                     reply: reply_b.clone(),
@@ -360,7 +365,13 @@ impl Shard {
                     data: data_b.clone(),
                     plain,
                     queues,
-                });
+                    publisher: from,
+                };
+                self.staged_bytes[shard] += m.weight();
+                self.staged[shard].push(m);
+                if from.is_some() {
+                    self.check_peer_gate(shard, self.staged_bytes[shard] + self.peer_pending[shard]);
+                }
             }
         }
         delivered
@@ -463,7 +474,7 @@ impl Shard {
         self.stats.out_bytes += payload.len() as u64;
         let queued = c.out.queued();
         let over = queued > self.server.cfg.max_pending;
-        if from.is_some() && !over {
+        if !over {
             self.check_stall_gate(cid, queued);
         }
         self.mark_dirty(cid);

@@ -1,35 +1,54 @@
 //! Fast-producer stall, the Go server's stall gate (`client.go` `queueOutbound` and
-//! `stalledWait`): a consumer whose queue passes 3/4 of `max_pending` makes each local
-//! publisher that delivers to it pause before its next message, so a fast publisher is paced
-//! to the consumer instead of pushing it past `max_pending` at once.
+//! `stalledWait`): a consumer whose queue passes 3/4 of `max_pending` makes each publisher
+//! that delivers to it pause before its next message, so a fast publisher is paced to the
+//! consumer instead of pushing it past `max_pending` at once.
 //!
 //! A paused publisher's socket is not read (the reactor cancels its recv), so TCP pushes back
 //! on it. The pause ends when the consumer drains below the gate or after `STALL_WAIT`, and a
 //! publisher is paused at most `STALL_BUDGET` per read: a consumer that truly stopped reading
 //! still reaches `max_pending` and is cut off, and nobody else waits on it. Only the publisher
-//! is paused, never the shard. Publishers on other shards are not stalled.
+//! is paused, never the shard.
+//!
+//! A publisher on another shard is paused through the rings: the consumer's shard sends its
+//! shard a `Stall` naming it, and it waits `STALL_WAIT` (its shard cannot see the consumer
+//! drain). Separately, a publisher whose message leaves for a shard that already has
+//! `PEER_PENDING_MAX_BYTES` on their way to it waits until that shard has taken half of them,
+//! however long: that bounds the memory between shards when one falls behind.
 
 use std::time::{Duration, Instant};
 
 use super::{ConnId, Shard};
+use crate::fanout::mesh::PEER_PENDING_MAX_BYTES;
 
 /// Longest single pause (`stallClientMinDuration`, 2 ms).
 const STALL_WAIT: Duration = Duration::from_millis(2);
 /// Most a publisher is paused per read from its socket (`stallTotalAllowed`, 10 ms).
 pub(crate) const STALL_BUDGET: Duration = Duration::from_millis(10);
 
-/// A paused publisher: until when, and the consumer it waits for.
+/// What a paused publisher waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StallOn {
+    /// A consumer on this shard, past the gate, to drain below it.
+    Consumer(ConnId),
+    /// A consumer on another shard: released by time alone.
+    RemoteConsumer,
+    /// The shard whose pending bytes from us passed `PEER_PENDING_MAX_BYTES`, to take half.
+    Peer(usize),
+}
+
+/// A paused publisher: what it waits for, and until when at most (no limit for `Peer`).
 #[derive(Debug, Clone, Copy)]
 pub struct Stall {
-    until: Instant,
-    consumer: ConnId,
+    until: Option<Instant>,
+    on: StallOn,
 }
 
 /// The shard's stalled publishers and what the reactor must do about their sockets.
 #[derive(Debug, Default)]
 pub(super) struct Stalls {
-    /// Set by a delivery that found its consumer past the gate; taken by the publisher.
-    gate: Option<ConnId>,
+    /// Set while routing a message that should pause its publisher; taken by the publisher
+    /// (or, for a message from another shard, sent back to it).
+    gate: Option<StallOn>,
     stalled: Vec<ConnId>,
     /// Publishers whose reads the reactor must stop, and those it must resume.
     recv_off: Vec<ConnId>,
@@ -43,36 +62,82 @@ impl Shard {
         queued > self.server.cfg.max_pending / 4 * 3
     }
 
-    /// A local delivery queued `queued` bytes for `consumer`.
+    /// A delivery queued `queued` bytes for `consumer`.
     pub(super) fn check_stall_gate(&mut self, consumer: ConnId, queued: usize) {
         if self.past_stall_gate(queued) {
-            self.stalls.gate = Some(consumer);
+            self.set_gate(StallOn::Consumer(consumer));
         }
     }
 
-    /// After one of `id`'s messages was routed: pauses `id` if a consumer asked for it and
-    /// its budget allows. True when paused.
+    /// A message was staged for `peer`, which now has `pending` bytes on their way to it.
+    pub(super) fn check_peer_gate(&mut self, peer: usize, pending: usize) {
+        if pending > PEER_PENDING_MAX_BYTES {
+            self.set_gate(StallOn::Peer(peer));
+        }
+    }
+
+    /// The memory bound wins over a consumer's gate: it is the one that does not time out.
+    fn set_gate(&mut self, on: StallOn) {
+        if !matches!(self.stalls.gate, Some(StallOn::Peer(_))) {
+            self.stalls.gate = Some(on);
+        }
+    }
+
+    /// Forgets a gate left by routing that no publisher of ours will take.
+    pub(super) fn clear_gate(&mut self) {
+        self.stalls.gate = None;
+    }
+
+    /// Whether a routed message found one of its consumers past the gate.
+    pub(super) fn take_consumer_gate(&mut self) -> bool {
+        matches!(self.stalls.gate.take(), Some(StallOn::Consumer(_)))
+    }
+
+    /// After one of `id`'s messages was routed: pauses `id` if a consumer or a peer asked
+    /// for it and its budget allows (a peer's bound ignores the budget). True when paused.
     pub(super) fn stall_publisher(&mut self, id: ConnId) -> bool {
-        let Some(consumer) = self.stalls.gate.take() else {
-            return false;
-        };
-        let now = self.now;
+        match self.stalls.gate.take() {
+            None => false,
+            Some(StallOn::Consumer(c)) if c == id => false,
+            Some(on @ StallOn::Peer(_)) => {
+                self.pause_publisher(id, on, None);
+                true
+            }
+            Some(on) => self.pause_for_budget(id, on),
+        }
+    }
+
+    /// A consumer on another shard asked to pause `id`: done unless it is already paused
+    /// (by its PONG barrier or another stall), closing, or out of budget.
+    pub(super) fn stall_from_remote(&mut self, id: ConnId) {
+        if self
+            .conns
+            .get(id)
+            .is_some_and(|c| !c.paused && c.closing.is_none())
+        {
+            self.pause_for_budget(id, StallOn::RemoteConsumer);
+        }
+    }
+
+    fn pause_for_budget(&mut self, id: ConnId, on: StallOn) -> bool {
         let c = &mut self.conns[id];
-        if c.stall_budget.is_zero() || consumer == id {
+        if c.stall_budget.is_zero() {
             return false;
         }
         let wait = STALL_WAIT.min(c.stall_budget);
         c.stall_budget -= wait;
+        self.pause_publisher(id, on, Some(self.now + wait));
+        true
+    }
+
+    fn pause_publisher(&mut self, id: ConnId, on: StallOn, until: Option<Instant>) {
+        let c = &mut self.conns[id];
         c.stalls += 1;
         self.stats.stalls += 1;
         c.paused = true;
-        c.stall = Some(Stall {
-            until: now + wait,
-            consumer,
-        });
+        c.stall = Some(Stall { until, on });
         self.stalls.stalled.push(id);
         self.stalls.recv_off.push(id);
-        true
     }
 
     pub fn has_stalls(&self) -> bool {
@@ -90,11 +155,19 @@ impl Shard {
             let Some(stall) = self.conns.get(id).and_then(|c| c.stall) else {
                 continue;
             };
-            let drained = self
-                .conns
-                .get(stall.consumer)
-                .is_none_or(|k| k.closing.is_some() || !self.past_stall_gate(k.out.queued()));
-            if !drained && now < stall.until && self.conns[id].closing.is_none() {
+            let done = match stall.on {
+                StallOn::Consumer(consumer) => self.conns.get(consumer).is_none_or(|k| {
+                    k.closing.is_some() || !self.past_stall_gate(k.out.queued())
+                }),
+                StallOn::RemoteConsumer => false,
+                StallOn::Peer(peer) => {
+                    // Seen afresh, so the stash parsed next is not judged by the old figure.
+                    self.peer_pending[peer] = self.mesh.pending(self.id, peer);
+                    self.peer_pending[peer] <= PEER_PENDING_MAX_BYTES / 2
+                }
+            };
+            let timed_out = stall.until.is_some_and(|u| now >= u);
+            if !done && !timed_out && self.conns[id].closing.is_none() {
                 self.stalls.stalled.push(id);
                 continue;
             }

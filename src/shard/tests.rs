@@ -319,3 +319,101 @@ fn closing_a_connection_withdraws_its_interest() {
     assert_eq!(c.shards[1].remote_interest(), 0);
     assert_eq!(c.shards[0].server.connections(), 0);
 }
+
+#[test]
+fn pong_after_cross_shard_publishes_waits_for_their_delivery() {
+    let mut c = Cluster::new(3, Config::default());
+    let (s0, sub) = c.client(0, QUIET);
+    let (s2, publ) = c.client(2, QUIET);
+    let (_, quiet) = c.client(2, QUIET);
+    c.send(s0, sub, "SUB foo 1\r\n");
+    c.settle();
+    c.take(s2, publ);
+    c.send(s2, publ, "PUB foo 2\r\nhi\r\nPING\r\nPUB foo 2\r\nyo\r\n");
+    // The fence went out with the message; no PONG until shard 0 handled both.
+    assert_eq!(c.take(s2, publ), "");
+    // A connection that published nothing across shards does not wait.
+    c.send(s2, quiet, "PING\r\n");
+    assert!(c.take(s2, quiet).starts_with("PONG\r\n"));
+    c.shards[0].poll_mesh();
+    assert_eq!(c.take(s0, sub), "MSG foo 1 2\r\nhi\r\n");
+    c.shards[1].poll_mesh();
+    c.shards[0].end_turn();
+    c.shards[1].end_turn();
+    c.shards[2].poll_mesh();
+    // Both acks are back: the PONG, then the PUB that waited behind it.
+    assert!(c.take(s2, publ).starts_with("PONG\r\n"));
+    c.settle();
+    assert_eq!(c.take(s0, sub), "MSG foo 1 2\r\nyo\r\n");
+    // `yo` crossed after the first PING, so the next one is fenced too; then nothing has.
+    c.send(s2, publ, "PING\r\n");
+    assert_eq!(c.take(s2, publ), "");
+    c.settle();
+    assert_eq!(c.take(s2, publ), "PONG\r\n");
+    c.send(s2, publ, "PING\r\n");
+    assert_eq!(c.take(s2, publ), "PONG\r\n");
+}
+
+#[test]
+fn a_shard_that_falls_behind_pauses_the_publishers_that_feed_it() {
+    let mut c = Cluster::new(2, Config::default());
+    let (s0, sub) = c.client(0, QUIET);
+    let (s1, publ) = c.client(1, QUIET);
+    c.send(s0, sub, "SUB big 1\r\n");
+    c.settle();
+    let payload = "x".repeat(64 * 1024);
+    let msg = format!("PUB big {}\r\n{payload}\r\n", payload.len());
+    // Shard 0 takes nothing: past PEER_PENDING_MAX_BYTES the publisher is paused, whatever
+    // its stall budget, and what it sends meanwhile waits.
+    let mut sent = 0;
+    while !c.shards[1].is_stalled(publ) {
+        c.send(s1, publ, &msg);
+        c.shards[1].end_turn();
+        sent += 1;
+        assert!(sent < 1000, "never paused");
+    }
+    assert!(
+        sent * payload.len() >= crate::fanout::mesh::PEER_PENDING_MAX_BYTES,
+        "paused after {sent}"
+    );
+    c.send(s1, publ, &msg);
+    let later = c.t0 + Duration::from_secs(60);
+    c.shards[1].release_stalls(later);
+    assert!(c.shards[1].is_stalled(publ), "released by time");
+    // Once shard 0 took what was pending, the publisher goes on with what it sent.
+    c.shards[0].poll_mesh();
+    c.shards[1].release_stalls(later);
+    assert!(!c.shards[1].is_stalled(publ));
+    c.settle();
+    let got = c.take(s0, sub);
+    assert_eq!(got.matches("MSG big 1 65536\r\n").count(), sent + 1);
+}
+
+#[test]
+fn a_consumer_past_its_gate_pauses_a_publisher_on_another_shard() {
+    let cfg = Config {
+        max_pending: 100_000,
+        ..Config::default()
+    };
+    let mut c = Cluster::new(2, cfg);
+    let (s0, slow) = c.client(0, QUIET);
+    let (s1, publ) = c.client(1, QUIET);
+    c.send(s0, slow, "SUB data 1\r\n");
+    c.settle();
+    let payload = "x".repeat(1000);
+    let mut sent = 0;
+    while !c.shards[1].is_stalled(publ) {
+        c.send(s1, publ, &format!("PUB data 1000\r\n{payload}\r\n"));
+        c.settle();
+        sent += 1;
+        assert!(sent < 100, "never paused");
+    }
+    // Paused past 3/4 of max_pending, before the consumer was cut off.
+    assert!(c.shards[0].conns[slow].out.queued() > 75_000, "paused after {sent}");
+    assert!(c.shards[0].conns[slow].closing.is_none());
+    // Its shard cannot see the consumer drain, so the pause ends by time.
+    let now = c.t0 + Duration::from_millis(3);
+    c.shards[1].now = now;
+    c.shards[1].release_stalls(now);
+    assert!(!c.shards[1].is_stalled(publ));
+}

@@ -1,7 +1,9 @@
-//! The Go nats-server as an oracle: found at `.venv/bin/nats-server` (as `tests/oracle`
-//! installs it) or `$NATS_SERVER`; tests that need it skip themselves when it is absent.
+//! The Go nats-server as an oracle: found at `.venv/bin/nats-server` (as `./test.sh`
+//! installs it) or `$NATS_SERVER`. Where `RIPTIDE_REQUIRE_GO` is set (`./test.sh` sets it
+//! once it installed the oracle, so CI always does), a missing binary fails the test;
+//! elsewhere the comparison is skipped with a line on the terminal saying so.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -14,11 +16,24 @@ pub fn go_server() -> Option<PathBuf> {
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/nats-server"));
     if path.exists() {
-        Some(path)
-    } else {
-        eprintln!("skipped: no Go nats-server at {}", path.display());
-        None
+        return Some(path);
     }
+    let why = format!(
+        "no Go nats-server at {} (./test.sh installs it: scripts/server.sh ensure_go_server)",
+        path.display()
+    );
+    assert!(
+        std::env::var_os("RIPTIDE_REQUIRE_GO").is_none(),
+        "RIPTIDE_REQUIRE_GO is set and there is {why}"
+    );
+    let test = std::thread::current().name().unwrap_or("?").to_string();
+    // Straight to stderr, past the test harness's capture, so a passing test that compared
+    // nothing is seen.
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED the Go comparison in {test}: {why}"
+    );
+    None
 }
 
 /// A Go server process on a random loopback port, killed when dropped.

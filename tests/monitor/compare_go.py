@@ -17,8 +17,6 @@ TIMEOUT = 10  # seconds, for every socket read
 
 # Keys one server has and the other lacks, on purpose (README "Monitoring").
 GO_ONLY = {
-    # JetStream feature flags and the system account: Riptide has neither yet.
-    "varz": {"feature_flags", "system_account"},
     "accountz": {"system_account"},
 }
 RIPTIDE_ONLY = {"varz": {"riptide_version", "shards"}}
@@ -133,6 +131,8 @@ def main():
               "write_deadline", "auth_timeout", "max_connections", "proto", "version"]:
         check(gv[k] == rv[k], f"/varz {k}: Go {gv[k]} Riptide {rv[k]}")
     check(rv["in_msgs"] == N and rv["out_msgs"] == N, f"/varz counts {N} messages")
+    check(gv["feature_flags"] == rv["feature_flags"],
+          f"/varz feature_flags: Go {gv['feature_flags']} Riptide {rv['feature_flags']}")
 
     gc, rc = json.loads(go["connz?subs=1"]), json.loads(rt["connz?subs=1"])
     check(gc["num_connections"] == rc["num_connections"] == 2, "/connz two open clients")

@@ -24,7 +24,8 @@ const SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a connected role waits for the coordinator to start the run; the coordinator
 /// gives up on setup well before.
 const GO_TIMEOUT: Duration = Duration::from_secs(60);
-/// A sender's final PING: the server has everything sent before it once PONG arrives.
+/// A sender's PING (its last, or each `--flush`): the server has everything sent before it
+/// once PONG arrives.
 const FINAL_FLUSH_TIMEOUT: Duration = Duration::from_secs(30);
 /// UNSUB and PING at the end, so that no interest outlives the run (ramp steps reuse
 /// subjects).

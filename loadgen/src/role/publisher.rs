@@ -133,7 +133,8 @@ impl<'a> Publisher<'a> {
             } else if self.sent >= quota || stop_at.is_some_and(|t| now >= t) {
                 return Ok(());
             } else {
-                self.frames_per_batch.min(quota - self.sent)
+                let to_flush = self.ctx.args.flush.map_or(u64::MAX, |n| n - self.sent % n);
+                self.frames_per_batch.min(quota - self.sent).min(to_flush)
             };
             let stamp_ns = now.saturating_duration_since(self.base).as_nanos() as u64;
             let first_seq = if warmup { warmup_sent } else { self.sent };
@@ -145,6 +146,10 @@ impl<'a> Publisher<'a> {
                 warmup_sent += batch;
             } else {
                 self.count_sent(batch);
+                if self.ctx.args.flush.is_some_and(|n| self.sent % n == 0) {
+                    conn.ping_pong(Instant::now() + FINAL_FLUSH_TIMEOUT)?;
+                    continue;
+                }
             }
             poll_server(conn)?;
         }
