@@ -327,7 +327,8 @@ pub fn start(cfg: Config) -> Result<Running, StartError> {
     };
     let want_port = u16::try_from(cfg.port).unwrap_or(0);
     let addr = resolve(&cfg.host, want_port)?;
-    let (addr, listeners) = bind_listeners(addr, shards).map_err(|e| StartError::Listen(addr, e))?;
+    let (addr, listeners) =
+        bind_listeners(addr, shards).map_err(|e| StartError::Listen(addr, e))?;
     let (client_wrap, ws_wrap) = crate::transport::wrappings(&cfg).map_err(StartError::Tls)?;
     let (ws_addr, mut ws_listeners) = match &cfg.websocket {
         Some(ws) => {

@@ -34,7 +34,9 @@ fn a_missing_go_server_fails_where_required_and_is_reported_elsewhere() {
     let (ok, text) = run(true);
     assert!(!ok, "passed without the Go server: {text}");
     assert!(
-        text.contains("RIPTIDE_REQUIRE_GO is set and there is no Go nats-server at /nonexistent/nats-server"),
+        text.contains(
+            "RIPTIDE_REQUIRE_GO is set and there is no Go nats-server at /nonexistent/nats-server"
+        ),
         "{text}"
     );
     let (ok, text) = run(false);

@@ -989,8 +989,14 @@ mod tests {
             ("pubsub --inflight 2", "reqrep only"),
             ("reqrep --inflight 0", "--inflight 0"),
             ("reqrep --inflight 4 --rate 100", "closed loop"),
-            ("pubsub --flush 100 --rate 1k", "--flush applies to closed-loop publishers"),
-            ("reqrep --flush 10", "--flush applies to closed-loop publishers"),
+            (
+                "pubsub --flush 100 --rate 1k",
+                "--flush applies to closed-loop publishers",
+            ),
+            (
+                "reqrep --flush 10",
+                "--flush applies to closed-loop publishers",
+            ),
             ("pubsub --flush 0", "--flush 0"),
             ("pubsub --subjects 4", "subjects scenario only"),
             ("subjects --subjects 0", "--subjects 0"),

@@ -257,6 +257,8 @@ pub struct Conn {
     pub published_across: bool,
     /// Paused by a consumer's stall gate (see `shard::stall`); `paused` is set too.
     pub stall: Option<crate::shard::stall::Stall>,
+    /// Consumers on other shards asked to pace it (`Stall`, until `Unstall`).
+    pub remote_pressure: bool,
     /// Stall time left for the current read.
     pub stall_budget: std::time::Duration,
     /// The peer finished sending while the connection was paused.
@@ -317,6 +319,7 @@ impl Conn {
             paused: false,
             published_across: false,
             stall: None,
+            remote_pressure: false,
             stall_budget: crate::shard::stall::STALL_BUDGET,
             stash: Vec::new(),
             eof: false,

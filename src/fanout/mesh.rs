@@ -14,11 +14,12 @@ use crate::accounts::AccountId;
 /// `smp_message_queue` holds 128 entries; ours are whole batches).
 pub const RING_BATCHES: usize = 256;
 
-/// Bytes of messages one shard may have on their way to another (in its overflow queue and
-/// the ring) before the publishers that feed it are paused. This bounds what a shard that
-/// falls behind costs in memory; the Go server has no such queue (a publisher's goroutine
-/// writes into its subscribers' buffers itself), so the value is ours: big enough that a
-/// receiver keeping up never reaches it (a turn moves far less), small next to `max_pending`.
+/// Most bytes of messages one shard may have on their way to another (in its overflow queue
+/// and the ring) before the publishers that feed it are paused; `max_pending / 16` when that
+/// is less. This bounds what a shard that falls behind costs in memory, and keeps what is in
+/// flight well inside the quarter of `max_pending` a consumer has between its stall gate and
+/// being cut off. The Go server has no such queue (a publisher's goroutine writes into its
+/// subscribers' buffers itself), so the value is ours: a receiver keeping up never comes near.
 pub const PEER_PENDING_MAX_BYTES: usize = 8 * 1024 * 1024;
 
 /// What one shard tells another. The sender is implied by the ring it travels on.
@@ -40,8 +41,10 @@ pub enum ShardMsg {
         publisher: Option<usize>,
     },
     /// A consumer of the sender is past its stall gate with a message `publisher` (one of
-    /// the receiver's connections) sent: the receiver pauses it, as a local publisher is.
+    /// the receiver's connections) sent: the receiver paces its reads until `Unstall`.
     Stall { publisher: usize },
+    /// Every consumer that asked to pause `publisher` drained below its gate or went away.
+    Unstall { publisher: usize },
     /// The sender's own count of subscriptions on (account, subject, queue) changed: 0/1 for plain
     /// interest (sent only on edges), the member count (the weight) for a queue group.
     Interest {

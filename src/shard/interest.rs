@@ -146,8 +146,6 @@ impl Shard {
     pub(super) fn on_batch(&mut self, src: usize, batch: Batch) {
         let mut acks_moved = false;
         let mut weight = 0;
-        // The publisher last asked to stall, so a run of its messages asks once.
-        let mut stalled = None;
         for msg in batch {
             weight += msg.weight();
             match msg {
@@ -165,13 +163,12 @@ impl Shard {
                     let msg = Msg::remote(&subject, reply.as_deref(), header_len, &data);
                     self.clear_gate();
                     self.deliver_remote(account, msg, plain, &queues);
-                    let past_gate = self.take_consumer_gate();
-                    if let Some(p) = publisher.filter(|&p| past_gate && stalled != Some(p)) {
-                        stalled = Some(p);
-                        self.staged[src].push(ShardMsg::Stall { publisher: p });
+                    if let (Some(consumer), Some(p)) = (self.take_consumer_gate(), publisher) {
+                        self.stall_remote_publisher(consumer, src, p);
                     }
                 }
-                ShardMsg::Stall { publisher } => self.stall_from_remote(publisher),
+                ShardMsg::Stall { publisher } => self.remote_pressure(publisher, true),
+                ShardMsg::Unstall { publisher } => self.remote_pressure(publisher, false),
                 ShardMsg::Interest {
                     account,
                     subject,

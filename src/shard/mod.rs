@@ -242,6 +242,7 @@ impl Shard {
         // visible as soon as it is parsed).
         self.poll_mesh();
         self.parse(id, data);
+        self.pace_remote(id);
         // A SUB/UNSUB (or a fence) leaves at once rather than at the end of the turn, for the
         // same reason; unless an Ack is staged, which must wait for this turn's writes.
         if self.interest_staged && !self.ack_staged {
@@ -295,8 +296,30 @@ impl Shard {
             return;
         }
         let stash = std::mem::take(&mut c.stash);
-        self.parse(id, &stash);
-        let c = &self.conns[id];
+        // Parsed a read's worth at a time, so that pacing for consumers on other shards
+        // applies to what waited as it does to fresh reads.
+        let mut at = 0;
+        while at < stash.len() {
+            let end = stash.len().min(at + stall::PACED_CHUNK);
+            self.parse(id, &stash[at..end]);
+            at = end;
+            if self.conns[id].paused || self.conns[id].closing.is_some() {
+                break;
+            }
+            self.pace_remote(id);
+            if self.conns[id].paused {
+                break;
+            }
+        }
+        let c = &mut self.conns[id];
+        if c.closing.is_none() && at < stash.len() {
+            // What `parse` kept of the chunk it stopped in goes first, so the order holds;
+            // the rest stays where it is rather than being copied.
+            let mut stash = stash;
+            let kept = std::mem::take(&mut c.stash);
+            stash.splice(..at, kept);
+            c.stash = stash;
+        }
         if c.eof && !c.paused {
             self.begin_close(id, CloseReason::ClientClosed, Closing::AfterFlush, true);
         }

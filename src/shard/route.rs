@@ -370,7 +370,10 @@ impl Shard {
                 self.staged_bytes[shard] += m.weight();
                 self.staged[shard].push(m);
                 if from.is_some() {
-                    self.check_peer_gate(shard, self.staged_bytes[shard] + self.peer_pending[shard]);
+                    self.check_peer_gate(
+                        shard,
+                        self.staged_bytes[shard] + self.peer_pending[shard],
+                    );
                 }
             }
         }

@@ -9,16 +9,23 @@
 //! still reaches `max_pending` and is cut off, and nobody else waits on it. Only the publisher
 //! is paused, never the shard.
 //!
-//! A publisher on another shard is paused through the rings: the consumer's shard sends its
-//! shard a `Stall` naming it, and it waits `STALL_WAIT` (its shard cannot see the consumer
-//! drain). Separately, a publisher whose message leaves for a shard that already has
-//! `PEER_PENDING_MAX_BYTES` on their way to it waits until that shard has taken half of them,
-//! however long: that bounds the memory between shards when one falls behind.
+//! A publisher on another shard is paced through the rings: the consumer's shard sends its
+//! shard a `Stall` naming it, and until the matching `Unstall` (sent once every consumer
+//! that asked has drained below its gate, or gone) each of its reads is followed by a pause
+//! of at most `STALL_BUDGET`, as Go pauses a publisher's read loop. Separately, a publisher
+//! whose message leaves for a shard that already has `peer_pending_max` bytes on their way
+//! to it waits until that shard has taken half of them, however long: that bounds the
+//! memory between shards when one falls behind.
 
 use std::time::{Duration, Instant};
 
 use super::{ConnId, Shard};
 use crate::fanout::mesh::PEER_PENDING_MAX_BYTES;
+use crate::fanout::ShardMsg;
+
+/// One read from a socket (the reactor's `RECV_BUF_SIZE`, Go's largest read buffer): the
+/// least `peer_pending_max` can be, and how much of a stash is parsed between pauses.
+pub(super) const PACED_CHUNK: usize = 64 * 1024;
 
 /// Longest single pause (`stallClientMinDuration`, 2 ms).
 const STALL_WAIT: Duration = Duration::from_millis(2);
@@ -30,10 +37,18 @@ pub(crate) const STALL_BUDGET: Duration = Duration::from_millis(10);
 pub(crate) enum StallOn {
     /// A consumer on this shard, past the gate, to drain below it.
     Consumer(ConnId),
-    /// A consumer on another shard: released by time alone.
+    /// Consumers on other shards, to send `Unstall`.
     RemoteConsumer,
-    /// The shard whose pending bytes from us passed `PEER_PENDING_MAX_BYTES`, to take half.
+    /// The shard whose pending bytes from us passed `peer_pending_max`, to take half.
     Peer(usize),
+}
+
+/// A publisher of another shard that one of our consumers asked to pause.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct RemoteStall {
+    consumer: ConnId,
+    shard: usize,
+    publisher: ConnId,
 }
 
 /// A paused publisher: what it waits for, and until when at most (no limit for `Peer`).
@@ -50,6 +65,8 @@ pub(super) struct Stalls {
     /// (or, for a message from another shard, sent back to it).
     gate: Option<StallOn>,
     stalled: Vec<ConnId>,
+    /// Other shards' publishers we sent `Stall`, until their consumers drain.
+    remote: Vec<RemoteStall>,
     /// Publishers whose reads the reactor must stop, and those it must resume.
     recv_off: Vec<ConnId>,
     recv_on: Vec<ConnId>,
@@ -71,9 +88,14 @@ impl Shard {
 
     /// A message was staged for `peer`, which now has `pending` bytes on their way to it.
     pub(super) fn check_peer_gate(&mut self, peer: usize, pending: usize) {
-        if pending > PEER_PENDING_MAX_BYTES {
+        if pending > self.peer_pending_max() {
             self.set_gate(StallOn::Peer(peer));
         }
+    }
+
+    /// `PEER_PENDING_MAX_BYTES`, or less under a small `max_pending`, but at least one read.
+    fn peer_pending_max(&self) -> usize {
+        (self.server.cfg.max_pending / 16).clamp(PACED_CHUNK, PEER_PENDING_MAX_BYTES)
     }
 
     /// The memory bound wins over a consumer's gate: it is the one that does not time out.
@@ -88,9 +110,71 @@ impl Shard {
         self.stalls.gate = None;
     }
 
-    /// Whether a routed message found one of its consumers past the gate.
-    pub(super) fn take_consumer_gate(&mut self) -> bool {
-        matches!(self.stalls.gate.take(), Some(StallOn::Consumer(_)))
+    /// The consumer a routed message found past its gate, if any.
+    pub(super) fn take_consumer_gate(&mut self) -> Option<ConnId> {
+        match self.stalls.gate.take() {
+            Some(StallOn::Consumer(c)) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// `consumer` is past its gate with a message from `publisher` of shard `shard`: asks
+    /// that shard to pace it, once until it drains.
+    pub(super) fn stall_remote_publisher(
+        &mut self,
+        consumer: ConnId,
+        shard: usize,
+        publisher: ConnId,
+    ) {
+        let asked = RemoteStall {
+            consumer,
+            shard,
+            publisher,
+        };
+        if self.stalls.remote.contains(&asked) {
+            return;
+        }
+        if !self
+            .stalls
+            .remote
+            .iter()
+            .any(|r| r.shard == shard && r.publisher == publisher)
+        {
+            self.staged[shard].push(ShardMsg::Stall { publisher });
+        }
+        self.stalls.remote.push(asked);
+    }
+
+    /// Sends `Unstall` for the remote publishers none of whose consumers is past its gate
+    /// any more.
+    fn release_remote_publishers(&mut self) {
+        if self.stalls.remote.is_empty() {
+            return;
+        }
+        let (kept, drained): (Vec<RemoteStall>, Vec<RemoteStall>) =
+            std::mem::take(&mut self.stalls.remote)
+                .into_iter()
+                .partition(|r| {
+                    self.conns.get(r.consumer).is_some_and(|k| {
+                        k.closing.is_none() && self.past_stall_gate(k.out.queued())
+                    })
+                });
+        self.stalls.remote = kept;
+        let mut sent: Vec<(usize, ConnId)> = Vec::new();
+        for r in drained {
+            let pair = (r.shard, r.publisher);
+            let waits = self
+                .stalls
+                .remote
+                .iter()
+                .any(|o| (o.shard, o.publisher) == pair);
+            if !waits && !sent.contains(&pair) {
+                sent.push(pair);
+                self.staged[r.shard].push(ShardMsg::Unstall {
+                    publisher: r.publisher,
+                });
+            }
+        }
     }
 
     /// After one of `id`'s messages was routed: pauses `id` if a consumer or a peer asked
@@ -107,15 +191,24 @@ impl Shard {
         }
     }
 
-    /// A consumer on another shard asked to pause `id`: done unless it is already paused
-    /// (by its PONG barrier or another stall), closing, or out of budget.
-    pub(super) fn stall_from_remote(&mut self, id: ConnId) {
-        if self
-            .conns
-            .get(id)
-            .is_some_and(|c| !c.paused && c.closing.is_none())
-        {
-            self.pause_for_budget(id, StallOn::RemoteConsumer);
+    /// Another shard asks to pace `id` (`Stall`) or lets it go (`Unstall`).
+    pub(super) fn remote_pressure(&mut self, id: ConnId, on: bool) {
+        let Some(c) = self.conns.get_mut(id) else {
+            return;
+        };
+        c.remote_pressure = on;
+        if on {
+            self.pace_remote(id);
+        }
+    }
+
+    /// Pauses `id` after a read while consumers on other shards are past their gates: up to
+    /// `STALL_BUDGET` (Go's `stallTotalAllowed` for one read), or until `Unstall`.
+    pub(super) fn pace_remote(&mut self, id: ConnId) {
+        let c = &self.conns[id];
+        if c.remote_pressure && !c.paused && c.closing.is_none() {
+            let until = self.now + STALL_BUDGET;
+            self.pause_publisher(id, StallOn::RemoteConsumer, Some(until));
         }
     }
 
@@ -151,19 +244,21 @@ impl Shard {
     /// Lets publishers go whose consumer drained below the gate or went away, or whose wait
     /// ran out, and parses what they sent meanwhile.
     pub fn release_stalls(&mut self, now: Instant) {
+        self.release_remote_publishers();
         for id in std::mem::take(&mut self.stalls.stalled) {
             let Some(stall) = self.conns.get(id).and_then(|c| c.stall) else {
                 continue;
             };
             let done = match stall.on {
-                StallOn::Consumer(consumer) => self.conns.get(consumer).is_none_or(|k| {
-                    k.closing.is_some() || !self.past_stall_gate(k.out.queued())
-                }),
-                StallOn::RemoteConsumer => false,
+                StallOn::Consumer(consumer) => self
+                    .conns
+                    .get(consumer)
+                    .is_none_or(|k| k.closing.is_some() || !self.past_stall_gate(k.out.queued())),
+                StallOn::RemoteConsumer => !self.conns[id].remote_pressure,
                 StallOn::Peer(peer) => {
                     // Seen afresh, so the stash parsed next is not judged by the old figure.
                     self.peer_pending[peer] = self.mesh.pending(self.id, peer);
-                    self.peer_pending[peer] <= PEER_PENDING_MAX_BYTES / 2
+                    self.peer_pending[peer] <= self.peer_pending_max() / 2
                 }
             };
             let timed_out = stall.until.is_some_and(|u| now >= u);

@@ -409,7 +409,10 @@ fn a_consumer_past_its_gate_pauses_a_publisher_on_another_shard() {
         assert!(sent < 100, "never paused");
     }
     // Paused past 3/4 of max_pending, before the consumer was cut off.
-    assert!(c.shards[0].conns[slow].out.queued() > 75_000, "paused after {sent}");
+    assert!(
+        c.shards[0].conns[slow].out.queued() > 75_000,
+        "paused after {sent}"
+    );
     assert!(c.shards[0].conns[slow].closing.is_none());
     // Its shard cannot see the consumer drain, so the pause ends by time.
     let now = c.t0 + Duration::from_millis(3);

@@ -138,13 +138,15 @@ impl Proc {
         self.status_bytes("VmHWM:")
     }
 
+    /// A field of `/proc/PID/status` given in kB (`VmRSS:`, `VmHWM:`), in bytes.
     fn status_bytes(&self, key: &str) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let pid = self.child.id();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
         let kib: u64 = status
             .lines()
             .find_map(|l| l.strip_prefix(key))
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap_or_else(|| panic!("{key} in /proc/PID/status"));
+            .unwrap_or_else(|| panic!("{key} in /proc/{pid}/status"));
         kib * 1024
     }
 
