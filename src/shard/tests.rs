@@ -363,7 +363,7 @@ fn a_shard_that_falls_behind_pauses_the_publishers_that_feed_it() {
     c.settle();
     let payload = "x".repeat(64 * 1024);
     let msg = format!("PUB big {}\r\n{payload}\r\n", payload.len());
-    // Shard 0 takes nothing: past PEER_PENDING_MAX_BYTES the publisher is paused, whatever
+    // Shard 0 takes nothing: past the in-flight bound the publisher is paused, whatever
     // its stall budget, and what it sends meanwhile waits.
     let mut sent = 0;
     while !c.shards[1].is_stalled(publ) {
@@ -372,8 +372,9 @@ fn a_shard_that_falls_behind_pauses_the_publishers_that_feed_it() {
         sent += 1;
         assert!(sent < 1000, "never paused");
     }
+    // Under the default max_pending the bound is a sixteenth of it.
     assert!(
-        sent * payload.len() >= crate::fanout::mesh::PEER_PENDING_MAX_BYTES,
+        sent * payload.len() >= Config::default().max_pending / 16,
         "paused after {sent}"
     );
     c.send(s1, publ, &msg);
@@ -414,9 +415,21 @@ fn a_consumer_past_its_gate_pauses_a_publisher_on_another_shard() {
         "paused after {sent}"
     );
     assert!(c.shards[0].conns[slow].closing.is_none());
-    // Its shard cannot see the consumer drain, so the pause ends by time.
-    let now = c.t0 + Duration::from_millis(3);
+    // While the consumer stays past its gate, a pause lasts a read's budget, and each new
+    // read is paused again.
+    let mut now = c.t0 + Duration::from_millis(11);
     c.shards[1].now = now;
     c.shards[1].release_stalls(now);
+    assert!(!c.shards[1].is_stalled(publ));
+    c.send(s1, publ, &format!("PUB data 1000\r\n{payload}\r\n"));
+    assert!(c.shards[1].is_stalled(publ));
+    // Once it drained, its shard says so and the publisher goes on at once.
+    c.take(s0, slow);
+    c.shards[0].release_stalls(now);
+    c.settle();
+    now += Duration::from_millis(1);
+    c.shards[1].release_stalls(now);
+    assert!(!c.shards[1].is_stalled(publ));
+    c.send(s1, publ, &format!("PUB data 1000\r\n{payload}\r\n"));
     assert!(!c.shards[1].is_stalled(publ));
 }
