@@ -59,7 +59,7 @@ impl std::fmt::Display for StartError {
             StartError::Monitor(addr, e) => {
                 write!(
                     f,
-                    "can't listen to the monitor port: listen tcp {addr}: bind: {}",
+                    "Can't start monitoring: can't listen to the monitor port: listen tcp {addr}: bind: {}",
                     error_text(e)
                 )
             }

@@ -109,6 +109,77 @@ fn port_in_use_is_fatal_and_names_the_port() {
     assert!(!port.is_empty());
 }
 
+/// The `[FTL]` line's text, after the pid and time.
+fn fatal_line(stderr: &str) -> String {
+    let line = stderr.lines().find(|l| l.contains("[FTL] ")).unwrap_or("");
+    line.split("[FTL] ").nth(1).unwrap_or("").to_string()
+}
+
+/// A second server on ports a running Riptide holds fails at start as the Go server does:
+/// exit 1 and Go's words, for the client, monitoring and WebSocket ports. (Each shard's
+/// `SO_REUSEPORT` listener would otherwise join the first server's group.)
+#[test]
+fn ports_another_riptide_holds_are_refused_as_go_refuses_them() {
+    let dir = common::process::scratch_dir("ports-in-use");
+    let conf = dir.join("ws.conf");
+    std::fs::write(&conf, "websocket { port: -1, no_tls: true }\n").unwrap();
+    let first = Proc::start(&[
+        "-c",
+        conf.to_str().unwrap(),
+        "-a",
+        "127.0.0.1",
+        "-p",
+        "-1",
+        "-m",
+        "-1",
+        "--shards",
+        "2",
+    ]);
+    let port = first.addr().port().to_string();
+    let http = first.monitor_addr().port().to_string();
+    let ws = first
+        .lines
+        .iter()
+        .find_map(|l| l.split("Listening for websocket clients on ws://").nth(1))
+        .and_then(|a| a.rsplit(':').next())
+        .unwrap()
+        .to_string();
+    let ws_conf = dir.join("ws-taken.conf");
+    std::fs::write(&ws_conf, format!("websocket {{ port: {ws}, no_tls: true }}\n")).unwrap();
+    let ws_conf = ws_conf.to_str().unwrap();
+    let cases: [(Vec<&str>, String); 3] = [
+        (
+            vec!["-a", "127.0.0.1", "-p", &port],
+            format!("Error listening on port: 127.0.0.1:{port}, \"listen tcp 127.0.0.1:{port}: bind: address already in use\""),
+        ),
+        (
+            vec!["-a", "127.0.0.1", "-p", "-1", "-m", &http],
+            format!("Can't start monitoring: can't listen to the monitor port: listen tcp 127.0.0.1:{http}: bind: address already in use"),
+        ),
+        (
+            vec!["-c", ws_conf, "-a", "127.0.0.1", "-p", "-1"],
+            format!("Unable to listen for websocket connections: listen tcp 0.0.0.0:{ws}: bind: address already in use"),
+        ),
+    ];
+    let go = common::go::go_server();
+    for (args, want) in &cases {
+        let (code, _, err) = run(args);
+        assert_eq!((code, fatal_line(&err)), (1, want.clone()), "{args:?}: {err}");
+        if let Some(go) = &go {
+            let out = Command::new(go).args(args).output().unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(
+                (out.status.code(), fatal_line(&err)),
+                (Some(1), want.clone()),
+                "Go, {args:?}"
+            );
+        }
+    }
+    // The first server kept its clients' port to itself.
+    let mut c = Raw::connect(first.addr());
+    assert_eq!(c.sync(), b"");
+}
+
 #[test]
 fn ipv6_loopback() {
     let p = Proc::start(&["-a", "::1", "-p", "-1"]);

@@ -210,13 +210,37 @@ pub fn wait_for_file(path: &Path, done: impl Fn(&str) -> bool) -> String {
 }
 
 /// Runs the binary to completion: exit code, stdout and stderr.
+/// A binary that has not exited after `START_WAIT` (a server that should have refused to
+/// start) is killed and reported with exit code -1.
 pub fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(BIN).args(args).output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let read = |mut r: Box<dyn std::io::Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = r.read_to_string(&mut text);
+            text
+        })
+    };
+    let out = read(Box::new(child.stdout.take().unwrap()));
+    let err = read(Box::new(child.stderr.take().unwrap()));
+    let deadline = Instant::now() + START_WAIT;
+    let code = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status.code().unwrap_or(-1);
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break -1;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    (code, out.join().unwrap(), err.join().unwrap())
 }
 
 /// The flags for a server configured by `conf`, on a random loopback port, then `extra`.
