@@ -44,6 +44,16 @@ fn counts_after_known_traffic_across_shards() {
     assert_eq!(v["ping_interval"], 120_000_000_000u64);
     assert_eq!(v["slow_consumers"], 0);
     assert!(v["start"].as_str().unwrap().ends_with('Z'));
+    // Go 2.15.1's feature flags, as a server without them set reports them.
+    assert_eq!(
+        v["feature_flags"],
+        serde_json::json!({
+            "js_ack_fc_v2": false,
+            "js_api_reply_v2": false,
+            "js_raft_delete_range": true,
+            "js_snapshot_sources": false,
+        })
+    );
 
     let z = get(http, "/connz?subs=1&sort=msgs_from").json();
     let conns = z["connections"].as_array().unwrap();
