@@ -62,6 +62,12 @@ fn login(addr: SocketAddr, creds: &Creds, sign: bool) -> String {
     c.line()
 }
 
+fn write_in(dir: &Path, file: &str, text: &str) -> PathBuf {
+    let p = dir.join(file);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
 /// An operator with a system account and an application account, preloaded.
 struct World {
     dir: PathBuf,
@@ -88,9 +94,7 @@ impl World {
     }
 
     fn write(&self, file: &str, text: &str) -> PathBuf {
-        let p = self.dir.join(file);
-        std::fs::write(&p, text).unwrap();
-        p
+        write_in(&self.dir, file, text)
     }
 
     /// The configuration: the operator JWT in a file, both accounts preloaded; `extra` is
@@ -570,9 +574,7 @@ impl V1World {
     }
 
     fn write(&self, file: &str, text: &str) -> PathBuf {
-        let p = self.dir.join(file);
-        std::fs::write(&p, text).unwrap();
-        p
+        write_in(&self.dir, file, text)
     }
 
     fn op_jwt(&self) -> String {
@@ -605,7 +607,10 @@ impl V1World {
         let v2 = testkit::encode(&self.v2.claims(), &self.op_signer);
         let preload = [
             (V1_SYSTEM.to_string(), v1_data(&format!("{V1_SYSTEM}.jwt"))),
-            (V1_ACCOUNT.to_string(), v1_data(&format!("{V1_ACCOUNT}.jwt"))),
+            (
+                V1_ACCOUNT.to_string(),
+                v1_data(&format!("{V1_ACCOUNT}.jwt")),
+            ),
             (self.app.public_key(), app),
             (self.no_limits.public_key(), no_limits),
             (self.no_bearer.public_key(), no_bearer),
@@ -622,7 +627,7 @@ impl V1World {
         )
     }
 
-    /// A v1 user of `acc` signed by `key`: `top` joins the top-level fields.
+    /// A v1 user JWT of `u` signed by `key`, `top` added to its top-level fields.
     fn user(
         &self,
         u: &testkit::User,
@@ -653,12 +658,18 @@ fn v1_session(addr: SocketAddr, creds: &Creds, sign: bool) -> String {
 const V1_SERVED: &str = "PONG\r\nMSG a 1 2\r\nhi\r\nPONG\r\n";
 
 /// What nats-server 2.15.1 answers each session of [`v1_cases`] with.
-const V1_EXPECTED: [(&str, &str); 17] = [
+const V1_EXPECTED: [(&str, &str); 18] = [
     ("real v1 creds", V1_SERVED),
     ("real v1 creds unsigned", VIOLATION),
     ("v1 user", V1_SERVED),
-    ("v1 subs limit", "PONG\r\n-ERR 'maximum subscriptions exceeded'\r\nMSG a 1 2\r\nhi\r\nPONG\r\n"),
-    ("v1 publish allow", "PONG\r\n-ERR 'Permissions Violation for Publish to \"a\"'\r\nPONG\r\n"),
+    (
+        "v1 subs limit",
+        "PONG\r\n-ERR 'maximum subscriptions exceeded'\r\nMSG a 1 2\r\nhi\r\nPONG\r\n",
+    ),
+    (
+        "v1 publish allow",
+        "PONG\r\n-ERR 'Permissions Violation for Publish to \"a\"'\r\nPONG\r\n",
+    ),
     ("v1 signing key, issuer_account at the top", V1_SERVED),
     ("v1 signing key, issuer_account in nats", VIOLATION),
     ("v1 src list as a string", V1_SERVED),
@@ -669,8 +680,12 @@ const V1_EXPECTED: [(&str, &str); 17] = [
     ("v1 expired", VIOLATION),
     ("v1 bearer", V1_SERVED),
     ("v1 bearer disallowed", VIOLATION),
-    ("v1 account without limits", "-ERR 'maximum account active connections exceeded'\r\n"),
-    ("v2 users of v1 accounts", V1_SERVED),
+    (
+        "v1 account without limits",
+        "-ERR 'maximum account active connections exceeded'\r\n",
+    ),
+    ("v2 user of a v1 account", V1_SERVED),
+    ("v2 user of a v2 account of a v1 operator", V1_SERVED),
 ];
 
 fn v1_cases(addr: SocketAddr, w: &V1World) -> Vec<(&'static str, String)> {
@@ -685,53 +700,93 @@ fn v1_cases(addr: SocketAddr, w: &V1World) -> Vec<(&'static str, String)> {
     let signed = [
         ("v1 user", user(json!({}), json!({"pub": {}, "sub": {}}))),
         ("v1 subs limit", user(json!({}), json!({"subs": 1}))),
-        ("v1 publish allow", user(json!({}), json!({"pub": {"allow": ["b"]}}))),
+        (
+            "v1 publish allow",
+            user(json!({}), json!({"pub": {"allow": ["b"]}})),
+        ),
         (
             "v1 signing key, issuer_account at the top",
-            w.user(&u, &w.app_signer, json!({"issuer_account": w.app.public_key()}), json!({})),
+            w.user(
+                &u,
+                &w.app_signer,
+                json!({"issuer_account": w.app.public_key()}),
+                json!({}),
+            ),
         ),
         (
             "v1 signing key, issuer_account in nats",
-            w.user(&u, &w.app_signer, json!({}), json!({"issuer_account": w.app.public_key()})),
+            w.user(
+                &u,
+                &w.app_signer,
+                json!({}),
+                json!({"issuer_account": w.app.public_key()}),
+            ),
         ),
-        ("v1 src list as a string", user(json!({}), json!({"src": "10.0.0.0/8, 127.0.0.1/32"}))),
-        ("v1 src elsewhere", user(json!({}), json!({"src": "10.0.0.0/8"}))),
+        (
+            "v1 src list as a string",
+            user(json!({}), json!({"src": "10.0.0.0/8, 127.0.0.1/32"})),
+        ),
+        (
+            "v1 src elsewhere",
+            user(json!({}), json!({"src": "10.0.0.0/8"})),
+        ),
         (
             "v1 max and connection types ignored",
-            user(json!({}), json!({"max": 5, "allowed_connection_types": ["WEBSOCKET"]})),
+            user(
+                json!({}),
+                json!({"max": 5, "allowed_connection_types": ["WEBSOCKET"]}),
+            ),
         ),
         ("v1 signed over header and payload", {
             let token = user(json!({}), json!({})).jwt;
             let (signed, _) = token.rsplit_once('.').unwrap();
             let sig = app.sign(signed.as_bytes()).unwrap();
-            u.creds(&format!("{signed}.{}", data_encoding::BASE64URL_NOPAD.encode(&sig)))
+            u.creds(&format!(
+                "{signed}.{}",
+                data_encoding::BASE64URL_NOPAD.encode(&sig)
+            ))
         }),
         (
             "v1 revoked",
             w.user(&w.revoked, app, json!({"iat": unix_now() - 60}), json!({})),
         ),
-        ("v1 expired", user(json!({"exp": unix_now() - 60}), json!({}))),
+        (
+            "v1 expired",
+            user(json!({"exp": unix_now() - 60}), json!({})),
+        ),
     ];
     for (name, creds) in signed {
         out.push((name, v1_session(addr, &creds, true)));
     }
     let bearer = json!({"bearer_token": true});
-    out.push(("v1 bearer", v1_session(addr, &user(json!({}), bearer.clone()), false)));
+    out.push((
+        "v1 bearer",
+        v1_session(addr, &user(json!({}), bearer.clone()), false),
+    ));
     let no_bearer = w.user(&u, w.no_bearer.key_pair(), json!({}), bearer);
     out.push(("v1 bearer disallowed", v1_session(addr, &no_bearer, false)));
     let none = w.user(&u, w.no_limits.key_pair(), json!({}), json!({}));
     out.push(("v1 account without limits", v1_session(addr, &none, true)));
-    // A v2 user of a v1 account, and of a v2 account of the v1 operator.
     let of_v1 = u.creds(&w.app.sign_user(&u.claims()));
+    out.push(("v2 user of a v1 account", v1_session(addr, &of_v1, true)));
     let of_v2 = u.creds(&w.v2.sign_user(&u.claims()));
-    let both = v1_session(addr, &of_v1, true) + &v1_session(addr, &of_v2, true);
-    let both = if both == V1_SERVED.repeat(2) {
-        V1_SERVED.to_string()
-    } else {
-        both
-    };
-    out.push(("v2 users of v1 accounts", both));
+    out.push((
+        "v2 user of a v2 account of a v1 operator",
+        v1_session(addr, &of_v2, true),
+    ));
     out
+}
+
+/// The Go binary; where it is missing, says that `test` checked Riptide against Go's recorded
+/// answers only.
+fn go_or_recorded(test: &str) -> Option<PathBuf> {
+    let bin = go_server();
+    if bin.is_none() {
+        eprintln!(
+            "{test}: nats-server 2.15.1 not run; Riptide checked against its recorded answers only"
+        );
+    }
+    bin
 }
 
 fn assert_v1_replies(server: &str, got: &[(&str, String)]) {
@@ -748,8 +803,7 @@ fn v1_claims_are_converted_as_go_converts_them() {
     let conf = w.conf();
     let srv = riptide(&conf);
     assert_v1_replies("riptide", &v1_cases(srv.addr, &w));
-    let Some(bin) = go_server() else {
-        eprintln!("v1_claims_are_converted_as_go_converts_them: nats-server 2.15.1 not run, Riptide compared with its recorded answers only");
+    let Some(bin) = go_or_recorded("v1_claims_are_converted_as_go_converts_them") else {
         return;
     };
     let go = Go::start(&bin, &conf);
@@ -763,6 +817,7 @@ fn v1_configuration_checks_as_go_checks_them() {
     let good = w.conf();
     let op = w.op_jwt();
     let (signed, _) = op.rsplit_once('.').unwrap();
+    // Another JWT of the same operator: another `jti`, so another signature.
     let other_sig = w.op_jwt();
     let tampered = format!("{signed}.{}", other_sig.rsplit_once('.').unwrap().1);
     let unversioned = testkit::encode_v1(
@@ -773,7 +828,12 @@ fn v1_configuration_checks_as_go_checks_them() {
         &w.app,
         json!({"signing_keys": [{"kind": "user_template", "key": w.app_signer.public_key()}]}),
     );
-    let user = w.user(&testkit::User::new("u"), w.app.key_pair(), json!({}), json!({}));
+    let user = w.user(
+        &testkit::User::new("u"),
+        w.app.key_pair(),
+        json!({}),
+        json!({}),
+    );
     let cases = [
         ("v1 world", std::fs::read_to_string(&good).unwrap(), None),
         (
@@ -784,7 +844,9 @@ fn v1_configuration_checks_as_go_checks_them() {
         (
             "operator without version",
             format!("operator: {unversioned}\nresolver: MEMORY\n"),
-            Some("1:0: error parsing operator JWT: library supports version 2 or less - received 0"),
+            Some(
+                "1:0: error parsing operator JWT: library supports version 2 or less - received 0",
+            ),
         ),
         (
             "v1 user as operator",
@@ -797,13 +859,10 @@ fn v1_configuration_checks_as_go_checks_them() {
                 "operator: {op}\nresolver: MEMORY\nresolver_preload: {{\n  {}: {scoped}\n}}\n",
                 w.app.public_key()
             ),
-            Some("3:3: invalid account JWT"),
+            Some("4:3: invalid account JWT"),
         ),
     ];
-    let go = go_server();
-    if go.is_none() {
-        eprintln!("v1_configuration_checks_as_go_checks_them: nats-server 2.15.1 not run, Riptide compared with its recorded answers only");
-    }
+    let go = go_or_recorded("v1_configuration_checks_as_go_checks_them");
     for (what, text, want) in cases {
         let conf = w.write("case.conf", &text);
         let path = conf.display();
@@ -812,10 +871,18 @@ fn v1_configuration_checks_as_go_checks_them() {
             Some(msg) => (1, vec![format!("{path}:{msg}")]),
         };
         let (code, out) = check_config(&mut Command::new(BIN), conf.to_str().unwrap());
-        assert_eq!((code, normalized(&out, "riptide: ")), want, "riptide: {what}");
+        assert_eq!(
+            (code, normalized(&out, "riptide: ")),
+            want,
+            "riptide: {what}"
+        );
         if let Some(bin) = &go {
             let (code, out) = go_check(bin, &conf);
-            assert_eq!((code, normalized(&out, "nats-server: ")), want, "nats-server: {what}");
+            assert_eq!(
+                (code, normalized(&out, "nats-server: ")),
+                want,
+                "nats-server: {what}"
+            );
         }
     }
 }

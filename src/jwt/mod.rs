@@ -116,7 +116,7 @@ impl Claim for OperatorClaims {
         &self.claims
     }
     fn from_v1(payload: &[u8]) -> Result<Self, JwtError> {
-        OperatorClaims::from_v1(payload)
+        v1::operator(payload)
     }
 }
 
@@ -130,7 +130,7 @@ impl Claim for AccountClaims {
         &self.claims
     }
     fn from_v1(payload: &[u8]) -> Result<Self, JwtError> {
-        AccountClaims::from_v1(payload)
+        v1::account(payload)
     }
 }
 
@@ -144,7 +144,7 @@ impl Claim for UserClaims {
         &self.claims
     }
     fn from_v1(payload: &[u8]) -> Result<Self, JwtError> {
-        UserClaims::from_v1(payload)
+        v1::user(payload)
     }
 }
 
@@ -224,7 +224,10 @@ pub fn decode<T: Claim>(token: &str) -> Result<T, JwtError> {
     let (signed, failed) = if version <= 1 {
         (payload, JwtError::SignatureV1)
     } else {
-        (&token[..head.len() + 1 + payload.len()], JwtError::Signature)
+        (
+            &token[..head.len() + 1 + payload.len()],
+            JwtError::Signature,
+        )
     };
     let Some(key) = public_key(&base.issuer) else {
         return Err(failed);

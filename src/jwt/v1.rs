@@ -13,8 +13,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::claims::{
-    Account, AccountClaims, ClaimsData, GenericFields, Operator, OperatorClaims, SigningKeys,
-    User, UserClaims, NO_LIMIT,
+    Account, AccountClaims, ClaimsData, GenericFields, Operator, OperatorClaims, SigningKeys, User,
+    UserClaims, NO_LIMIT,
 };
 use super::JwtError;
 
@@ -29,8 +29,7 @@ const OPERATOR_KEYS: &[&str] = &[
     "system_account",
 ];
 
-/// `v1NatsAccount` but `signing_keys`, which v1 decodes differently (see
-/// [`AccountClaims::from_v1`]).
+/// `v1NatsAccount`, less `signing_keys`, which is decoded apart (see [`account`]).
 const ACCOUNT_KEYS: &[&str] = &["imports", "exports", "limits", "revocations"];
 
 /// The limits of `v1NatsAccount` (`NatsLimits` and `AccountLimits`): no JetStream ones.
@@ -46,8 +45,9 @@ const ACCOUNT_LIMIT_KEYS: &[&str] = &[
     "leaf",
 ];
 
-/// `v1User`: `Permissions`, `Limits` (`UserLimits`, `NatsLimits`) and `bearer_token`. Its
-/// deprecated `max` is decoded by Go but no longer refused, so it changes nothing.
+/// `v1User`: `Permissions`, `Limits` (`UserLimits`, `NatsLimits`) and `bearer_token`. Not its
+/// deprecated `max`: older libraries refused a v1 user that set it, the one nats-server 2.15.1
+/// is built with ignores it.
 const USER_KEYS: &[&str] = &[
     "pub",
     "sub",
@@ -124,60 +124,53 @@ impl Parts {
     }
 }
 
-impl OperatorClaims {
-    /// A v1 operator JWT's payload as v2 claims (`v1OperatorClaims.migrateV1`).
-    pub fn from_v1(payload: &[u8]) -> Result<OperatorClaims, JwtError> {
-        let p = Parts::of(payload)?;
-        let mut nats: Operator = json(Value::Object(only(&p.nats, OPERATOR_KEYS)))?;
-        nats.generic = p.generic();
-        Ok(OperatorClaims {
-            claims: p.claims,
-            nats,
-        })
-    }
+/// A v1 operator JWT's payload as v2 claims (`v1OperatorClaims.migrateV1`).
+pub(super) fn operator(payload: &[u8]) -> Result<OperatorClaims, JwtError> {
+    let p = Parts::of(payload)?;
+    let mut nats: Operator = json(Value::Object(only(&p.nats, OPERATOR_KEYS)))?;
+    nats.generic = p.generic();
+    Ok(OperatorClaims {
+        claims: p.claims,
+        nats,
+    })
 }
 
-impl AccountClaims {
-    /// A v1 account JWT's payload as v2 claims (`v1AccountClaims.migrateV1`). Its signing keys
-    /// are a list of plain keys (`StringList`): v1 has no scoped ones.
-    pub fn from_v1(payload: &[u8]) -> Result<AccountClaims, JwtError> {
-        let p = Parts::of(payload)?;
-        let mut fields = only(&p.nats, ACCOUNT_KEYS);
-        if let Some(Value::Object(limits)) = fields.get("limits") {
-            let limits = only(limits, ACCOUNT_LIMIT_KEYS);
-            fields.insert("limits".into(), Value::Object(limits));
-        }
-        let mut nats: Account = json(Value::Object(fields))?;
-        let keys = only(&p.nats, &["signing_keys"]);
-        let keys: Vec<String> = match keys.get("signing_keys") {
-            Some(list) => json(list.clone())?,
-            None => Vec::new(),
-        };
-        nats.signing_keys = SigningKeys(keys.into_iter().map(|k| (k, None)).collect());
-        nats.generic = p.generic();
-        Ok(AccountClaims {
-            claims: p.claims,
-            nats,
-        })
+/// A v1 account JWT's payload as v2 claims (`v1AccountClaims.migrateV1`). Its signing keys are
+/// a list of plain keys (`StringList`): v1 has no scoped ones.
+pub(super) fn account(payload: &[u8]) -> Result<AccountClaims, JwtError> {
+    let p = Parts::of(payload)?;
+    let mut fields = only(&p.nats, ACCOUNT_KEYS);
+    if let Some(Value::Object(limits)) = fields.get("limits") {
+        let limits = only(limits, ACCOUNT_LIMIT_KEYS);
+        fields.insert("limits".into(), Value::Object(limits));
     }
+    let mut nats: Account = json(Value::Object(fields))?;
+    let keys: Vec<String> = match p.nats.get("signing_keys") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(list) => json(list.clone())?,
+    };
+    nats.signing_keys = SigningKeys(keys.into_iter().map(|k| (k, None)).collect());
+    nats.generic = p.generic();
+    Ok(AccountClaims {
+        claims: p.claims,
+        nats,
+    })
 }
 
-impl UserClaims {
-    /// A v1 user JWT's payload as v2 claims (`loadUser`, `v1UserClaims.migrateV1`).
-    pub fn from_v1(payload: &[u8]) -> Result<UserClaims, JwtError> {
-        let p = Parts::of(payload)?;
-        let mut fields = only(&p.nats, USER_KEYS);
-        for key in USER_UNLIMITED_UNLESS_SET {
-            fields.entry(*key).or_insert(Value::from(NO_LIMIT));
-        }
-        let mut nats: User = json(Value::Object(fields))?;
-        nats.issuer_account = p.moved.issuer_account.clone();
-        nats.generic = p.generic();
-        Ok(UserClaims {
-            claims: p.claims,
-            nats,
-        })
+/// A v1 user JWT's payload as v2 claims (`loadUser`, `v1UserClaims.migrateV1`).
+pub(super) fn user(payload: &[u8]) -> Result<UserClaims, JwtError> {
+    let p = Parts::of(payload)?;
+    let mut fields = only(&p.nats, USER_KEYS);
+    for key in USER_UNLIMITED_UNLESS_SET {
+        fields.entry(*key).or_insert(Value::from(NO_LIMIT));
     }
+    let mut nats: User = json(Value::Object(fields))?;
+    nats.generic = p.generic();
+    nats.issuer_account = p.moved.issuer_account;
+    Ok(UserClaims {
+        claims: p.claims,
+        nats,
+    })
 }
 
 #[cfg(test)]
@@ -190,8 +183,9 @@ mod tests {
     use super::*;
 
     const OPERATOR: &str = include_str!("../../tests/data/jwt-v1/op.jwt");
-    const ACCOUNT: &str =
-        include_str!("../../tests/data/jwt-v1/ACZSWBJ4SYILK7QVDELO64VX3EFWB6CXCPMEBUKA36MJJQRPXGEEQ2WJ.jwt");
+    const ACCOUNT: &str = include_str!(
+        "../../tests/data/jwt-v1/ACZSWBJ4SYILK7QVDELO64VX3EFWB6CXCPMEBUKA36MJJQRPXGEEQ2WJ.jwt"
+    );
     const USER_CREDS: &str = include_str!("../../tests/data/jwt-v1/user.creds");
 
     #[test]
@@ -209,7 +203,10 @@ mod tests {
         let acc: AccountClaims = decode(ACCOUNT.trim()).unwrap();
         assert_eq!(acc.claims.issuer, op.claims.subject);
         let l = &acc.nats.limits;
-        assert_eq!((l.subs, l.conn, l.payload, l.leaf_node_conn), (-1, -1, -1, 0));
+        assert_eq!(
+            (l.subs, l.conn, l.payload, l.leaf_node_conn),
+            (-1, -1, -1, 0)
+        );
         assert!(l.wildcard_exports);
         let creds = Creds::parse(USER_CREDS).unwrap();
         let user: UserClaims = decode(&creds.jwt).unwrap();
@@ -220,7 +217,8 @@ mod tests {
         assert_eq!(user.nats.generic.kind, "user");
         // A v1 signature covers the payload part alone: another header keeps it valid,
         // another signature does not.
-        let v2_header = data_encoding::BASE64URL_NOPAD.encode(br#"{"typ":"JWT","alg":"ed25519-nkey"}"#);
+        let v2_header =
+            data_encoding::BASE64URL_NOPAD.encode(br#"{"typ":"JWT","alg":"ed25519-nkey"}"#);
         let mut parts: Vec<&str> = creds.jwt.split('.').collect();
         parts[0] = &v2_header;
         assert!(decode::<UserClaims>(&parts.join(".")).is_ok());
@@ -285,7 +283,10 @@ mod tests {
         let c: UserClaims = decode(&token).unwrap();
         let l = &c.nats.limits;
         assert_eq!(l.permissions.publish.allow, ["a"]);
-        assert_eq!((l.limits.subs, l.limits.data, l.limits.payload), (4, NO_LIMIT, NO_LIMIT));
+        assert_eq!(
+            (l.limits.subs, l.limits.data, l.limits.payload),
+            (4, NO_LIMIT, NO_LIMIT)
+        );
         assert_eq!(l.limits.src, ["10.0.0.0/8", "127.0.0.1/32"]);
         assert!(l.bearer_token);
         assert!(l.allowed_connection_types.is_empty());
