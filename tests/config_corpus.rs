@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
-use common::go::{check_config, go_server, Go};
+use common::go::{check_config, go_server, normalized, Go};
 use common::process::{scratch_dir, Proc, BIN};
 use common::secure::Pki;
 use common::{Raw, Stream};
@@ -191,25 +191,6 @@ fn in_dir(bin: &Path, dir: &Path) -> Command {
     let mut cmd = Command::new(bin);
     cmd.current_dir(dir).envs(ENV.iter().copied());
     cmd
-}
-
-/// `-t` output with the program name taken off each line and the lines sorted: Go lists a
-/// block's errors in its map order, which changes from run to run. Go's "is valid" line
-/// ends with a digest of its parsed configuration, which Riptide does not print.
-fn normalized(out: &str, program: &str) -> Vec<String> {
-    let mut lines: Vec<String> = out
-        .lines()
-        .filter(|l| !l.is_empty())
-        .map(|l| {
-            let l = l.strip_prefix(program).unwrap_or(l);
-            match l.find(" is valid (sha256:") {
-                Some(at) => l[..at + " is valid".len()].to_string(),
-                None => l.to_string(),
-            }
-        })
-        .collect();
-    lines.sort();
-    lines
 }
 
 #[test]

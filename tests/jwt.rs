@@ -2,8 +2,10 @@
 //! `riptide::jwt::testkit` are accepted by nats-server 2.15.1 (`operator`, `resolver: MEMORY`,
 //! `resolver_preload`), its refusals and configuration errors are recorded here and Riptide
 //! gives the same answers to the same logins; JWT accounts, imports and limits work over
-//! real sockets and with async-nats `.creds`. The Go tests run only where the Go binary is found
-//! (`.venv/bin/nats-server`, as `tests/oracle` installs it, or `$NATS_SERVER`).
+//! real sockets and with async-nats `.creds`. v1 JWTs (real ones from `tests/data/jwt-v1` and
+//! ones signed here) are converted and checked as Go does it. The Go tests run only where the
+//! Go binary is found (`.venv/bin/nats-server`, as `tests/oracle` installs it, or
+//! `$NATS_SERVER`).
 
 mod common;
 
@@ -13,12 +15,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::go::{check_config, go_server, Go};
-use common::process::scratch_dir;
+use common::go::{check_config, go_server, normalized, Go};
+use common::process::{scratch_dir, BIN};
 use common::Raw;
 use riptide::jwt::claims::UserClaims;
 use riptide::jwt::creds::Creds;
 use riptide::jwt::testkit::{self, unix_now};
+use serde_json::json;
 
 const VIOLATION: &str = "-ERR 'Authorization Violation'\r\n";
 
@@ -33,9 +36,8 @@ fn nonce(c: &Raw) -> String {
     info["nonce"].as_str().unwrap_or_default().to_string()
 }
 
-/// Connects with `creds` (signing the nonce unless `sign` is false) and returns the reply to
-/// `CONNECT` + `PING`: `PONG\r\n` or the `-ERR` line.
-fn login(addr: SocketAddr, creds: &Creds, sign: bool) -> String {
+/// Connects and sends `CONNECT` with `creds`' JWT, signing the nonce unless `sign` is false.
+fn connect_with(addr: SocketAddr, creds: &Creds, sign: bool) -> Raw {
     let mut c = Raw::connect(addr);
     let sig = if sign {
         format!(",\"sig\":\"{}\"", creds.sign_nonce(&nonce(&c)))
@@ -44,12 +46,26 @@ fn login(addr: SocketAddr, creds: &Creds, sign: bool) -> String {
     };
     c.send(
         format!(
-            "CONNECT {{\"verbose\":false,\"pedantic\":false,\"jwt\":\"{}\"{sig}}}\r\nPING\r\n",
+            "CONNECT {{\"verbose\":false,\"pedantic\":false,\"jwt\":\"{}\"{sig}}}\r\n",
             creds.jwt
         )
         .as_bytes(),
     );
+    c
+}
+
+/// Connects with `creds` (signing the nonce unless `sign` is false) and returns the reply to
+/// `CONNECT` + `PING`: `PONG\r\n` or the `-ERR` line.
+fn login(addr: SocketAddr, creds: &Creds, sign: bool) -> String {
+    let mut c = connect_with(addr, creds, sign);
+    c.send(b"PING\r\n");
     c.line()
+}
+
+fn write_in(dir: &Path, file: &str, text: &str) -> PathBuf {
+    let p = dir.join(file);
+    std::fs::write(&p, text).unwrap();
+    p
 }
 
 /// An operator with a system account and an application account, preloaded.
@@ -78,9 +94,7 @@ impl World {
     }
 
     fn write(&self, file: &str, text: &str) -> PathBuf {
-        let p = self.dir.join(file);
-        std::fs::write(&p, text).unwrap();
-        p
+        write_in(&self.dir, file, text)
     }
 
     /// The configuration: the operator JWT in a file, both accounts preloaded; `extra` is
@@ -508,6 +522,367 @@ fn go_configuration_errors() {
                     "{what}"
                 );
             }
+        }
+    }
+}
+
+/// Real v1 JWTs (`tests/data/jwt-v1/README.md`).
+const V1_DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/jwt-v1");
+/// The real v1 system account, as nats-server's `test/configs/resolver_preload.conf` has it.
+const V1_SYSTEM: &str = "AD2VB6C25DQPEUUQ7KJBUFX2J4ZNVBPOHSCBISC7VFZXVWXZA7VASQZG";
+/// The account of the real v1 `user.creds`.
+const V1_ACCOUNT: &str = "ACZSWBJ4SYILK7QVDELO64VX3EFWB6CXCPMEBUKA36MJJQRPXGEEQ2WJ";
+
+fn v1_data(file: &str) -> String {
+    std::fs::read_to_string(format!("{V1_DATA}/{file}")).unwrap()
+}
+
+/// The limits `nsc` wrote into v1 account JWTs: everything unlimited.
+fn v1_unlimited() -> serde_json::Value {
+    json!({"subs": -1, "conn": -1, "leaf": -1, "imports": -1, "exports": -1, "data": -1,
+        "payload": -1, "wildcards": true})
+}
+
+/// The real v1 operator and accounts beside a v1 operator made here (with a signing key), its
+/// v1 accounts and a v2 one.
+struct V1World {
+    dir: PathBuf,
+    op: testkit::Operator,
+    op_signer: nkeys::KeyPair,
+    app: testkit::Account,
+    app_signer: nkeys::KeyPair,
+    /// `"limits": {}`: no connection allowed.
+    no_limits: testkit::Account,
+    no_bearer: testkit::Account,
+    v2: testkit::Account,
+    revoked: testkit::User,
+}
+
+impl V1World {
+    fn new(name: &str) -> V1World {
+        V1World {
+            dir: scratch_dir(name),
+            op: testkit::Operator::new("OP1"),
+            op_signer: nkeys::KeyPair::new_operator(),
+            app: testkit::Account::new("APP"),
+            app_signer: nkeys::KeyPair::new_account(),
+            no_limits: testkit::Account::new("NOLIMITS"),
+            no_bearer: testkit::Account::new("NOBEARER"),
+            v2: testkit::Account::new("V2"),
+            revoked: testkit::User::new("revoked"),
+        }
+    }
+
+    fn write(&self, file: &str, text: &str) -> PathBuf {
+        write_in(&self.dir, file, text)
+    }
+
+    fn op_jwt(&self) -> String {
+        testkit::encode_v1(
+            &json!({"sub": self.op.public_key(), "name": "OP1", "type": "operator",
+                "nats": {"signing_keys": [self.op_signer.public_key()]}}),
+            self.op.key_pair(),
+        )
+    }
+
+    fn account(&self, acc: &testkit::Account, nats: serde_json::Value) -> String {
+        testkit::encode_v1(
+            &json!({"sub": acc.public_key(), "type": "account", "nats": nats}),
+            &self.op_signer,
+        )
+    }
+
+    /// Both operators, the real system account, and the accounts preloaded.
+    fn conf(&self) -> PathBuf {
+        let op = self.write("op1.jwt", &self.op_jwt());
+        let app = self.account(
+            &self.app,
+            json!({"limits": v1_unlimited(), "signing_keys": [self.app_signer.public_key()],
+                "revocations": {self.revoked.public_key(): unix_now()}}),
+        );
+        let no_limits = self.account(&self.no_limits, json!({"limits": {}}));
+        let mut no_bearer = v1_unlimited();
+        no_bearer["disallow_bearer"] = true.into();
+        let no_bearer = self.account(&self.no_bearer, json!({ "limits": no_bearer }));
+        let v2 = testkit::encode(&self.v2.claims(), &self.op_signer);
+        let preload = [
+            (V1_SYSTEM.to_string(), v1_data(&format!("{V1_SYSTEM}.jwt"))),
+            (
+                V1_ACCOUNT.to_string(),
+                v1_data(&format!("{V1_ACCOUNT}.jwt")),
+            ),
+            (self.app.public_key(), app),
+            (self.no_limits.public_key(), no_limits),
+            (self.no_bearer.public_key(), no_bearer),
+            (self.v2.public_key(), v2),
+        ]
+        .iter()
+        .map(|(k, jwt)| format!("  {k}: {}\n", jwt.trim()))
+        .collect::<String>();
+        self.write(
+            "v1.conf",
+            &format!(
+                "operators: [\"{V1_DATA}/op.jwt\", {op:?}]\nsystem_account: {V1_SYSTEM}\nresolver: MEMORY\nresolver_preload: {{\n{preload}}}\n"
+            ),
+        )
+    }
+
+    /// A v1 user JWT of `u` signed by `key`, `top` added to its top-level fields.
+    fn user(
+        &self,
+        u: &testkit::User,
+        key: &nkeys::KeyPair,
+        top: serde_json::Value,
+        nats: serde_json::Value,
+    ) -> Creds {
+        let mut claims = json!({"sub": u.public_key(), "name": "u", "type": "user", "nats": nats});
+        for (k, v) in top.as_object().unwrap() {
+            claims[k] = v.clone();
+        }
+        u.creds(&testkit::encode_v1(&claims, key))
+    }
+}
+
+/// Logs in, then subscribes to `a` and `b` and publishes to `a`: all the server answers, up
+/// to the PONG after that or its close.
+fn v1_session(addr: SocketAddr, creds: &Creds, sign: bool) -> String {
+    let mut c = connect_with(addr, creds, sign);
+    let mut out = c.reply();
+    if out.ends_with(b"PONG\r\n") {
+        c.send(b"SUB a 1\r\nSUB b 2\r\nPUB a 2\r\nhi\r\n");
+        out.extend(c.reply());
+    }
+    String::from_utf8(out).unwrap()
+}
+
+const V1_SERVED: &str = "PONG\r\nMSG a 1 2\r\nhi\r\nPONG\r\n";
+
+/// What nats-server 2.15.1 answers each session of [`v1_cases`] with.
+const V1_EXPECTED: [(&str, &str); 18] = [
+    ("real v1 creds", V1_SERVED),
+    ("real v1 creds unsigned", VIOLATION),
+    ("v1 user", V1_SERVED),
+    (
+        "v1 subs limit",
+        "PONG\r\n-ERR 'maximum subscriptions exceeded'\r\nMSG a 1 2\r\nhi\r\nPONG\r\n",
+    ),
+    (
+        "v1 publish allow",
+        "PONG\r\n-ERR 'Permissions Violation for Publish to \"a\"'\r\nPONG\r\n",
+    ),
+    ("v1 signing key, issuer_account at the top", V1_SERVED),
+    ("v1 signing key, issuer_account in nats", VIOLATION),
+    ("v1 src list as a string", V1_SERVED),
+    ("v1 src elsewhere", VIOLATION),
+    ("v1 max and connection types ignored", V1_SERVED),
+    ("v1 signed over header and payload", VIOLATION),
+    ("v1 revoked", VIOLATION),
+    ("v1 expired", VIOLATION),
+    ("v1 bearer", V1_SERVED),
+    ("v1 bearer disallowed", VIOLATION),
+    (
+        "v1 account without limits",
+        "-ERR 'maximum account active connections exceeded'\r\n",
+    ),
+    ("v2 user of a v1 account", V1_SERVED),
+    ("v2 user of a v2 account of a v1 operator", V1_SERVED),
+];
+
+fn v1_cases(addr: SocketAddr, w: &V1World) -> Vec<(&'static str, String)> {
+    let real = Creds::parse(&v1_data("user.creds")).unwrap();
+    let u = testkit::User::new("u");
+    let app = w.app.key_pair();
+    let user = |top, nats| w.user(&u, app, top, nats);
+    let mut out = vec![
+        ("real v1 creds", v1_session(addr, &real, true)),
+        ("real v1 creds unsigned", v1_session(addr, &real, false)),
+    ];
+    let signed = [
+        ("v1 user", user(json!({}), json!({"pub": {}, "sub": {}}))),
+        ("v1 subs limit", user(json!({}), json!({"subs": 1}))),
+        (
+            "v1 publish allow",
+            user(json!({}), json!({"pub": {"allow": ["b"]}})),
+        ),
+        (
+            "v1 signing key, issuer_account at the top",
+            w.user(
+                &u,
+                &w.app_signer,
+                json!({"issuer_account": w.app.public_key()}),
+                json!({}),
+            ),
+        ),
+        (
+            "v1 signing key, issuer_account in nats",
+            w.user(
+                &u,
+                &w.app_signer,
+                json!({}),
+                json!({"issuer_account": w.app.public_key()}),
+            ),
+        ),
+        (
+            "v1 src list as a string",
+            user(json!({}), json!({"src": "10.0.0.0/8, 127.0.0.1/32"})),
+        ),
+        (
+            "v1 src elsewhere",
+            user(json!({}), json!({"src": "10.0.0.0/8"})),
+        ),
+        (
+            "v1 max and connection types ignored",
+            user(
+                json!({}),
+                json!({"max": 5, "allowed_connection_types": ["WEBSOCKET"]}),
+            ),
+        ),
+        ("v1 signed over header and payload", {
+            let token = user(json!({}), json!({})).jwt;
+            let (signed, _) = token.rsplit_once('.').unwrap();
+            let sig = app.sign(signed.as_bytes()).unwrap();
+            u.creds(&format!(
+                "{signed}.{}",
+                data_encoding::BASE64URL_NOPAD.encode(&sig)
+            ))
+        }),
+        (
+            "v1 revoked",
+            w.user(&w.revoked, app, json!({"iat": unix_now() - 60}), json!({})),
+        ),
+        (
+            "v1 expired",
+            user(json!({"exp": unix_now() - 60}), json!({})),
+        ),
+    ];
+    for (name, creds) in signed {
+        out.push((name, v1_session(addr, &creds, true)));
+    }
+    let bearer = json!({"bearer_token": true});
+    out.push((
+        "v1 bearer",
+        v1_session(addr, &user(json!({}), bearer.clone()), false),
+    ));
+    let no_bearer = w.user(&u, w.no_bearer.key_pair(), json!({}), bearer);
+    out.push(("v1 bearer disallowed", v1_session(addr, &no_bearer, false)));
+    let none = w.user(&u, w.no_limits.key_pair(), json!({}), json!({}));
+    out.push(("v1 account without limits", v1_session(addr, &none, true)));
+    let of_v1 = u.creds(&w.app.sign_user(&u.claims()));
+    out.push(("v2 user of a v1 account", v1_session(addr, &of_v1, true)));
+    let of_v2 = u.creds(&w.v2.sign_user(&u.claims()));
+    out.push((
+        "v2 user of a v2 account of a v1 operator",
+        v1_session(addr, &of_v2, true),
+    ));
+    out
+}
+
+/// The Go binary; where it is missing, says that `test` checked Riptide against Go's recorded
+/// answers only.
+fn go_or_recorded(test: &str) -> Option<PathBuf> {
+    let bin = go_server();
+    if bin.is_none() {
+        eprintln!(
+            "{test}: nats-server 2.15.1 not run; Riptide checked against its recorded answers only"
+        );
+    }
+    bin
+}
+
+fn assert_v1_replies(server: &str, got: &[(&str, String)]) {
+    let got: Vec<(&str, &str)> = got.iter().map(|(w, r)| (*w, r.as_str())).collect();
+    assert_eq!(got, V1_EXPECTED, "{server}");
+}
+
+/// v1 operator, account and user JWTs, real ones and made here, on both servers: the same
+/// answers to the same sessions. Riptide is checked against Go's recorded answers even where
+/// the Go binary is missing.
+#[test]
+fn v1_claims_are_converted_as_go_converts_them() {
+    let w = V1World::new("jwt-v1-sessions");
+    let conf = w.conf();
+    let srv = riptide(&conf);
+    assert_v1_replies("riptide", &v1_cases(srv.addr, &w));
+    let Some(bin) = go_or_recorded("v1_claims_are_converted_as_go_converts_them") else {
+        return;
+    };
+    let go = Go::start(&bin, &conf);
+    assert_v1_replies("nats-server", &v1_cases(go.addr, &w));
+}
+
+/// `-t` on v1 configurations: Riptide's verdict and message are Go's.
+#[test]
+fn v1_configuration_checks_as_go_checks_them() {
+    let w = V1World::new("jwt-v1-check");
+    let good = w.conf();
+    let op = w.op_jwt();
+    let (signed, _) = op.rsplit_once('.').unwrap();
+    // Another JWT of the same operator: another `jti`, so another signature.
+    let other_sig = w.op_jwt();
+    let tampered = format!("{signed}.{}", other_sig.rsplit_once('.').unwrap().1);
+    let unversioned = testkit::encode_v1(
+        &json!({"sub": w.op.public_key(), "nats": {"type": "operator"}}),
+        w.op.key_pair(),
+    );
+    let scoped = w.account(
+        &w.app,
+        json!({"signing_keys": [{"kind": "user_template", "key": w.app_signer.public_key()}]}),
+    );
+    let user = w.user(
+        &testkit::User::new("u"),
+        w.app.key_pair(),
+        json!({}),
+        json!({}),
+    );
+    let cases = [
+        ("v1 world", std::fs::read_to_string(&good).unwrap(), None),
+        (
+            "tampered v1 operator",
+            format!("operator: {tampered}\nresolver: MEMORY\n"),
+            Some("1:0: error parsing operator JWT: claim failed V1 signature verification"),
+        ),
+        (
+            "operator without version",
+            format!("operator: {unversioned}\nresolver: MEMORY\n"),
+            Some(
+                "1:0: error parsing operator JWT: library supports version 2 or less - received 0",
+            ),
+        ),
+        (
+            "v1 user as operator",
+            format!("operator: {}\nresolver: MEMORY\n", user.jwt),
+            Some("1:0: error parsing operator JWT: not operator claim"),
+        ),
+        (
+            "v1 account with a scoped signing key",
+            format!(
+                "operator: {op}\nresolver: MEMORY\nresolver_preload: {{\n  {}: {scoped}\n}}\n",
+                w.app.public_key()
+            ),
+            Some("4:3: invalid account JWT"),
+        ),
+    ];
+    let go = go_or_recorded("v1_configuration_checks_as_go_checks_them");
+    for (what, text, want) in cases {
+        let conf = w.write("case.conf", &text);
+        let path = conf.display();
+        let want = match want {
+            None => (0, vec![format!("configuration file {path} is valid")]),
+            Some(msg) => (1, vec![format!("{path}:{msg}")]),
+        };
+        let (code, out) = check_config(&mut Command::new(BIN), conf.to_str().unwrap());
+        assert_eq!(
+            (code, normalized(&out, "riptide: ")),
+            want,
+            "riptide: {what}"
+        );
+        if let Some(bin) = &go {
+            let (code, out) = go_check(bin, &conf);
+            assert_eq!(
+                (code, normalized(&out, "nats-server: ")),
+                want,
+                "nats-server: {what}"
+            );
         }
     }
 }

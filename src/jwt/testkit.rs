@@ -13,7 +13,7 @@ use super::claims::{
     UserLimits,
 };
 use super::creds::Creds;
-use super::{Claim, ALGORITHM};
+use super::{Claim, ALGORITHM, ALGORITHM_V1};
 
 /// The claim layout written (`libVersion`).
 const VERSION: i64 = 2;
@@ -61,9 +61,7 @@ pub fn encode<T: Encode>(claims: &T, key: &KeyPair) -> String {
     if data.issued_at == 0 {
         data.issued_at = unix_now();
     }
-    let mut raw = [0u8; 32];
-    getrandom::getrandom(&mut raw).expect("the OS random source works");
-    data.id = data_encoding::BASE32_NOPAD.encode(&raw);
+    data.id = random_id();
     generic.kind = T::KIND.to_string();
     generic.version = VERSION;
     let header = format!(r#"{{"typ":"JWT","alg":"{ALGORITHM}"}}"#);
@@ -71,6 +69,28 @@ pub fn encode<T: Encode>(claims: &T, key: &KeyPair) -> String {
     let signed = format!("{}.{}", b64(header.as_bytes()), b64(&payload));
     let sig = key.sign(signed.as_bytes()).expect("a seed key pair signs");
     format!("{signed}.{}", b64(&sig))
+}
+
+fn random_id() -> String {
+    let mut raw = [0u8; 32];
+    getrandom::getrandom(&mut raw).expect("the OS random source works");
+    data_encoding::BASE32_NOPAD.encode(&raw)
+}
+
+/// Signs `claims`, a payload in the v1 layout (`type` at the top, no `nats.version`), as the
+/// v1 library did: header `{"typ":"jwt","alg":"ed25519"}` and the signature over the payload
+/// part alone. Sets `iss`, a fresh `jti` and, when absent, `iat`; the layout is the caller's.
+pub fn encode_v1(claims: &serde_json::Value, key: &KeyPair) -> String {
+    let mut c = claims.clone();
+    c["iss"] = key.public_key().into();
+    c["jti"] = random_id().into();
+    if c.get("iat").is_none() {
+        c["iat"] = unix_now().into();
+    }
+    let header = format!(r#"{{"typ":"jwt","alg":"{ALGORITHM_V1}"}}"#);
+    let payload = b64(&serde_json::to_vec(&c).expect("JSON serializes"));
+    let sig = key.sign(payload.as_bytes()).expect("a seed key pair signs");
+    format!("{}.{payload}.{}", b64(header.as_bytes()), b64(&sig))
 }
 
 /// An operator and its key.

@@ -89,3 +89,22 @@ pub fn check_config(cmd: &mut Command, conf: &str) -> (i32, String) {
     text.push_str(&String::from_utf8_lossy(&out.stderr));
     (out.status.code().unwrap_or(-1), text)
 }
+
+/// `-t` output with the program name taken off each line and the lines sorted: Go lists a
+/// block's errors in its map order, which changes from run to run. Go's "is valid" line
+/// ends with a digest of its parsed configuration, which Riptide does not print.
+pub fn normalized(out: &str, program: &str) -> Vec<String> {
+    let mut lines: Vec<String> = out
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let l = l.strip_prefix(program).unwrap_or(l);
+            match l.find(" is valid (sha256:") {
+                Some(at) => l[..at + " is valid".len()].to_string(),
+                None => l.to_string(),
+            }
+        })
+        .collect();
+    lines.sort();
+    lines
+}
