@@ -210,6 +210,7 @@ fn ring(c: &mut Criterion) {
                     data: payload.clone(),
                     plain: true,
                     queues: Vec::new(),
+                    publisher: Some(0),
                 })
                 .collect();
             mesh.push(0, 1, batch).unwrap();
