@@ -145,7 +145,11 @@ fn ports_another_riptide_holds_are_refused_as_go_refuses_them() {
         .unwrap()
         .to_string();
     let ws_conf = dir.join("ws-taken.conf");
-    std::fs::write(&ws_conf, format!("websocket {{ port: {ws}, no_tls: true }}\n")).unwrap();
+    std::fs::write(
+        &ws_conf,
+        format!("websocket {{ port: {ws}, no_tls: true }}\n"),
+    )
+    .unwrap();
     let ws_conf = ws_conf.to_str().unwrap();
     let cases: [(Vec<&str>, String); 3] = [
         (
@@ -164,7 +168,11 @@ fn ports_another_riptide_holds_are_refused_as_go_refuses_them() {
     let go = common::go::go_server();
     for (args, want) in &cases {
         let (code, _, err) = run(args);
-        assert_eq!((code, fatal_line(&err)), (1, want.clone()), "{args:?}: {err}");
+        assert_eq!(
+            (code, fatal_line(&err)),
+            (1, want.clone()),
+            "{args:?}: {err}"
+        );
         if let Some(go) = &go {
             let out = Command::new(go).args(args).output().unwrap();
             let err = String::from_utf8_lossy(&out.stderr);

@@ -146,7 +146,12 @@ impl<'a> Publisher<'a> {
                 warmup_sent += batch;
             } else {
                 self.count_sent(batch);
-                if self.ctx.args.flush.is_some_and(|n| self.sent.is_multiple_of(n)) {
+                if self
+                    .ctx
+                    .args
+                    .flush
+                    .is_some_and(|n| self.sent.is_multiple_of(n))
+                {
                     conn.ping_pong(Instant::now() + FINAL_FLUSH_TIMEOUT)?;
                     continue;
                 }
