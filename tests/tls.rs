@@ -6,11 +6,12 @@
 mod common;
 
 use std::io::Read;
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use common::go::{go_server, Go};
-use common::secure::{exchange, tls_over, Pki};
+use common::http::wait_for;
+use common::secure::{close_notify, exchange, tls_over, Pki};
 use common::{config, start_with, Raw, IO_TIMEOUT};
 use rcgen::DnType;
 use riptide::config::{AuthConfig, Config, UserConfig};
@@ -290,6 +291,61 @@ fn handshake_first_auto_serves_both_kinds_of_client() {
     let mut classic = Raw::connect_tls(srv.addr, pki.client(None));
     assert_eq!(info_json(&classic.info)["tls_required"], true);
     exchange(&mut first, &mut classic);
+}
+
+/// Logs in over TLS, TLS first or after a plain INFO, then closes with close_notify;
+/// returns what the server sent before its own close_notify.
+fn login_then_close_notify(addr: SocketAddr, pki: &Pki, first: bool) -> Vec<u8> {
+    let mut r = if first {
+        let s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        Raw::over(tls_over(s, pki.client(None)))
+    } else {
+        Raw::connect_tls(addr, pki.client(None))
+    };
+    r.send(b"CONNECT {\"verbose\":false}\r\n");
+    assert_eq!(r.sync(), b"");
+    close_notify(&mut r.s)
+}
+
+/// nats.py closes a TLS connection with close_notify and waits for the server's (asyncio's
+/// TLS shutdown). nats-server 2.15.1 takes it as the client's close and answers with its own
+/// close_notify, then FIN, in both TLS orders; Riptide used to ignore it, so nats.py's
+/// close() waited out its own timeout.
+#[test]
+fn close_notify_is_answered_with_close_notify() {
+    let pki = Pki::new("close-notify");
+    for first in [false, true] {
+        let mut cfg = tls_config(&pki, |t| t.handshake_first = first);
+        cfg.http_port = Some(0);
+        let srv = start_with(cfg);
+        assert_eq!(
+            login_then_close_notify(srv.addr, &pki, first),
+            b"",
+            "first {first}"
+        );
+        let http = srv.monitor.as_ref().expect("monitor started").addr;
+        let closed = wait_for(http, "/connz?state=closed", |v| v["total"] == 1);
+        assert_eq!(closed["connections"][0]["reason"], "Client Closed");
+    }
+    let Some(go) = go_server() else { return };
+    for first in [false, true] {
+        let conf = pki.dir.join(format!("go-{first}.conf"));
+        std::fs::write(
+            &conf,
+            format!(
+                "tls {{\n  cert_file: {:?}\n  key_file: {:?}\n  handshake_first: {first}\n}}\n",
+                pki.server_cert, pki.server_key
+            ),
+        )
+        .unwrap();
+        let go = Go::start(&go, &conf);
+        assert_eq!(
+            login_then_close_notify(go.addr, &pki, first),
+            b"",
+            "Go, first {first}"
+        );
+    }
 }
 
 #[test]
