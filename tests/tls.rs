@@ -293,9 +293,9 @@ fn handshake_first_auto_serves_both_kinds_of_client() {
     exchange(&mut first, &mut classic);
 }
 
-/// Logs in over TLS, TLS first or after a plain INFO, then closes with close_notify;
-/// returns what the server sent before its own close_notify.
-fn login_then_close_notify(addr: SocketAddr, pki: &Pki, first: bool) -> Vec<u8> {
+/// Logs in over TLS, TLS first or after a plain INFO, then closes with close_notify and
+/// `after` behind it; returns what the server sent before its own close_notify.
+fn login_then_close_notify(addr: SocketAddr, pki: &Pki, first: bool, after: &[u8]) -> Vec<u8> {
     let mut r = if first {
         let s = TcpStream::connect(addr).unwrap();
         s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
@@ -305,31 +305,34 @@ fn login_then_close_notify(addr: SocketAddr, pki: &Pki, first: bool) -> Vec<u8> 
     };
     r.send(b"CONNECT {\"verbose\":false}\r\n");
     assert_eq!(r.sync(), b"");
-    close_notify(&mut r.s)
+    close_notify(&mut r.s, after)
 }
 
 /// nats.py closes a TLS connection with close_notify and waits for the server's (asyncio's
 /// TLS shutdown). nats-server 2.15.1 takes it as the client's close and answers with its own
-/// close_notify, then FIN, in both TLS orders; Riptide used to ignore it, so nats.py's
-/// close() waited out its own timeout.
+/// close_notify, then FIN, in both TLS orders, ignoring whatever follows it; Riptide used
+/// to ignore the close_notify, so nats.py's close() waited out its own timeout, and bytes
+/// after it spun the shard forever (rustls takes no ciphertext after close_notify).
 #[test]
 fn close_notify_is_answered_with_close_notify() {
     let pki = Pki::new("close-notify");
-    for first in [false, true] {
+    let cases = [(false, &[][..]), (true, &[][..]), (false, &BAD_RECORD[..])];
+    for (first, after) in cases {
         let mut cfg = tls_config(&pki, |t| t.handshake_first = first);
         cfg.http_port = Some(0);
         let srv = start_with(cfg);
         assert_eq!(
-            login_then_close_notify(srv.addr, &pki, first),
+            login_then_close_notify(srv.addr, &pki, first, after),
             b"",
-            "first {first}"
+            "first {first}, {} bytes after",
+            after.len()
         );
         let http = srv.monitor.as_ref().expect("monitor started").addr;
         let closed = wait_for(http, "/connz?state=closed", |v| v["total"] == 1);
         assert_eq!(closed["connections"][0]["reason"], "Client Closed");
     }
     let Some(go) = go_server() else { return };
-    for first in [false, true] {
+    for (first, after) in cases {
         let conf = pki.dir.join(format!("go-{first}.conf"));
         std::fs::write(
             &conf,
@@ -341,9 +344,10 @@ fn close_notify_is_answered_with_close_notify() {
         .unwrap();
         let go = Go::start(&go, &conf);
         assert_eq!(
-            login_then_close_notify(go.addr, &pki, first),
+            login_then_close_notify(go.addr, &pki, first, after),
             b"",
-            "Go, first {first}"
+            "Go, first {first}, {} bytes after",
+            after.len()
         );
     }
 }

@@ -586,7 +586,7 @@ fn wss_login_then_close_notify(addr: SocketAddr, pki: &Pki) -> Vec<u8> {
     let mut wss = Raw::over(WsStream::over(ws));
     wss.send(b"CONNECT {\"verbose\":false}\r\n");
     assert_eq!(wss.sync(), b"");
-    close_notify(wss.s.ws.get_mut())
+    close_notify(wss.s.ws.get_mut(), b"")
 }
 
 /// A `wss` client that ends TLS with close_notify, with no WebSocket close frame first, has

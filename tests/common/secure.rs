@@ -225,15 +225,19 @@ pub fn exchange<A: std::io::Read + std::io::Write, B: std::io::Read + std::io::W
     assert_eq!(sub.read_n(7), b"hello\r\n");
 }
 
-/// Closes as nats.py does (asyncio's TLS shutdown): sends close_notify and waits for the
-/// server's. Returns the plaintext the server sent before its close_notify, and checks that
-/// the TCP connection then ends. A server that never answers fails on the read timeout
-/// (`IO_TIMEOUT`), one that closes without close_notify fails at once.
-pub fn close_notify(s: &mut TlsStream) -> Vec<u8> {
+/// Closes as nats.py does (asyncio's TLS shutdown): sends close_notify, with `after` in the
+/// same write, and waits for the server's. Returns the plaintext the server sent before its
+/// close_notify, and checks that the TCP connection then ends. A server that never answers
+/// fails on the read timeout (`IO_TIMEOUT`), one that closes without close_notify fails at
+/// once.
+pub fn close_notify(s: &mut TlsStream, after: &[u8]) -> Vec<u8> {
     s.conn.send_close_notify();
+    let mut wire = Vec::new();
     while s.conn.wants_write() {
-        s.conn.write_tls(&mut s.sock).unwrap();
+        s.conn.write_tls(&mut wire).unwrap();
     }
+    wire.extend_from_slice(after);
+    s.sock.write_all(&wire).unwrap();
     let mut plain = Vec::new();
     loop {
         let n = s
