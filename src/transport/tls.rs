@@ -297,10 +297,14 @@ impl TlsLayer {
         self.drain(wire);
     }
 
-    /// Queues a close_notify alert.
+    /// Queues a close_notify alert once the handshake is done; before, nothing, as Go's
+    /// `tls.Conn.Close` sends none (a client still in the handshake, or one that never
+    /// started it, sees only the close).
     pub fn close(&mut self, wire: &mut Vec<u8>) {
-        self.conn.send_close_notify();
-        self.drain(wire);
+        if !self.conn.is_handshaking() {
+            self.conn.send_close_notify();
+            self.drain(wire);
+        }
     }
 
     fn drain(&mut self, wire: &mut Vec<u8>) {
