@@ -659,8 +659,8 @@ impl Reactor {
         if res <= 0 {
             if !slot.shut {
                 self.shard.on_write_error(id);
-                // A connection already closing keeps its state; what it still had to
-                // flush can never go, so nothing is waited for.
+                // A connection already closing after a flush stays so, and would wait
+                // for output that can no longer go.
                 shut(slot);
             }
             self.maybe_release(id);

@@ -360,7 +360,7 @@ impl Transport {
         }
     }
 
-    /// `close` has goodbyes to queue still.
+    /// `close` has not queued its goodbyes yet, and still can.
     pub fn owes_close(&self) -> bool {
         !self.closed && !self.failed
     }
