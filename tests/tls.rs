@@ -235,16 +235,12 @@ fn refused_login_is_answered_whatever_the_client_sends_after_it() {
     let c = Raw::connect(srv.addr);
     assert!(c.info.starts_with("INFO "), "still serving");
     let Some(go) = go_server() else { return };
-    let conf = pki.dir.join("go.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "tls {{\n  cert_file: {:?}\n  key_file: {:?}\n  ca_file: {:?}\n  verify_and_map: true\n}}\nauthorization {{\n  users = [ {{user: \"CN=alice\"}} ]\n}}\n",
-            pki.server_cert, pki.server_key, pki.ca
-        ),
-    )
-    .unwrap();
-    let go = Go::start(&go, &conf);
+    let conf = format!(
+        "tls {{\n{}ca_file: {:?}\nverify_and_map: true\n}}\nauthorization {{\n  users = [ {{user: \"CN=alice\"}} ]\n}}\n",
+        pki.tls_lines(),
+        pki.ca
+    );
+    let go = Go::start_conf(&go, &pki.dir.join("go.conf"), &conf);
     for flood in [false, true] {
         assert_eq!(
             login_then_bad_records(go.addr, &pki, "carol", flood),
@@ -333,16 +329,8 @@ fn close_notify_is_answered_with_close_notify() {
     }
     let Some(go) = go_server() else { return };
     for (first, after) in cases {
-        let conf = pki.dir.join(format!("go-{first}.conf"));
-        std::fs::write(
-            &conf,
-            format!(
-                "tls {{\n  cert_file: {:?}\n  key_file: {:?}\n  handshake_first: {first}\n}}\n",
-                pki.server_cert, pki.server_key
-            ),
-        )
-        .unwrap();
-        let go = Go::start(&go, &conf);
+        let conf = format!("tls {{\n{}handshake_first: {first}\n}}\n", pki.tls_lines());
+        let go = Go::start_conf(&go, &pki.dir.join("go.conf"), &conf);
         assert_eq!(
             login_then_close_notify(go.addr, &pki, first, after),
             b"",
@@ -369,16 +357,8 @@ fn stalled_handshake_times_out() {
     };
     closes_bare(srv.addr);
     let Some(go) = go_server() else { return };
-    let conf = pki.dir.join("go.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "tls {{\n  cert_file: {:?}\n  key_file: {:?}\n  timeout: 0.3\n}}\n",
-            pki.server_cert, pki.server_key
-        ),
-    )
-    .unwrap();
-    closes_bare(Go::start(&go, &conf).addr);
+    let conf = format!("tls {{\n{}timeout: 0.3\n}}\n", pki.tls_lines());
+    closes_bare(Go::start_conf(&go, &pki.dir.join("go.conf"), &conf).addr);
 }
 
 #[tokio::test]

@@ -597,16 +597,11 @@ fn secure_websocket_close_notify() {
     let pki = Pki::new("wss-close");
     let closed = frame(0x8, true, b"\x03\xe8Client Closed", false);
     if let Some(go) = go_server() {
-        let conf = pki.dir.join("go.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "websocket {{\n  host: 127.0.0.1\n  port: -1\n  tls {{\n    cert_file: {:?}\n    key_file: {:?}\n  }}\n}}\n",
-                pki.server_cert, pki.server_key
-            ),
-        )
-        .unwrap();
-        let go = Go::start(&go, &conf);
+        let conf = format!(
+            "websocket {{\nhost: 127.0.0.1\nport: -1\ntls {{\n{}}}\n}}\n",
+            pki.tls_lines()
+        );
+        let go = Go::start_conf(&go, &pki.dir.join("go.conf"), &conf);
         let addr = go.ws_addr.expect("Go's websocket listener");
         assert_eq!(wss_login_then_close_notify(addr, &pki), closed, "Go");
     }

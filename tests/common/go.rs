@@ -34,6 +34,12 @@ impl Go {
         Go::spawn(Command::new(bin).args(["-c", conf.to_str().unwrap()]))
     }
 
+    /// Writes `conf` to `path`, then starts `bin` on it.
+    pub fn start_conf(bin: &Path, path: &Path, conf: &str) -> Go {
+        std::fs::write(path, conf).unwrap();
+        Go::start(bin, path)
+    }
+
     /// Starts `cmd` (a `nats-server` command) on a random loopback port.
     pub fn spawn(cmd: &mut Command) -> Go {
         let mut child = cmd

@@ -83,6 +83,14 @@ impl Pki {
         rcgen::PublicKeyData::subject_public_key_info(&key)
     }
 
+    /// The server certificate and key as lines of a `tls {}` block.
+    pub fn tls_lines(&self) -> String {
+        format!(
+            "cert_file: {:?}\nkey_file: {:?}\n",
+            self.server_cert, self.server_key
+        )
+    }
+
     /// A client that trusts the CA, optionally presenting the client certificate `who`
     /// (`client`, signed by the CA, `stranger`, signed by another CA, or one from `issue`).
     pub fn client(&self, who: Option<&str>) -> Arc<ClientConfig> {
