@@ -6,11 +6,12 @@
 mod common;
 
 use std::io::Read;
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use common::go::{go_server, Go};
-use common::secure::{exchange, tls_over, Pki};
+use common::http::wait_for;
+use common::secure::{close_notify, exchange, tls_over, Pki};
 use common::{config, start_with, Raw, IO_TIMEOUT};
 use rcgen::DnType;
 use riptide::config::{AuthConfig, Config, UserConfig};
@@ -234,16 +235,12 @@ fn refused_login_is_answered_whatever_the_client_sends_after_it() {
     let c = Raw::connect(srv.addr);
     assert!(c.info.starts_with("INFO "), "still serving");
     let Some(go) = go_server() else { return };
-    let conf = pki.dir.join("go.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "tls {{\n  cert_file: {:?}\n  key_file: {:?}\n  ca_file: {:?}\n  verify_and_map: true\n}}\nauthorization {{\n  users = [ {{user: \"CN=alice\"}} ]\n}}\n",
-            pki.server_cert, pki.server_key, pki.ca
-        ),
-    )
-    .unwrap();
-    let go = Go::start(&go, &conf);
+    let conf = format!(
+        "tls {{\n{}ca_file: {:?}\nverify_and_map: true\n}}\nauthorization {{\n  users = [ {{user: \"CN=alice\"}} ]\n}}\n",
+        pki.tls_lines(),
+        pki.ca
+    );
+    let go = Go::start_conf(&go, &pki.dir.join("go.conf"), &conf);
     for flood in [false, true] {
         assert_eq!(
             login_then_bad_records(go.addr, &pki, "carol", flood),
@@ -292,13 +289,76 @@ fn handshake_first_auto_serves_both_kinds_of_client() {
     exchange(&mut first, &mut classic);
 }
 
+/// Logs in over TLS, TLS first or after a plain INFO, then closes with close_notify and
+/// `after` behind it; returns what the server sent before its own close_notify.
+fn login_then_close_notify(addr: SocketAddr, pki: &Pki, first: bool, after: &[u8]) -> Vec<u8> {
+    let mut r = if first {
+        let s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        Raw::over(tls_over(s, pki.client(None)))
+    } else {
+        Raw::connect_tls(addr, pki.client(None))
+    };
+    r.send(b"CONNECT {\"verbose\":false}\r\n");
+    assert_eq!(r.sync(), b"");
+    close_notify(&mut r.s, after)
+}
+
+/// nats.py closes a TLS connection with close_notify and waits for the server's (asyncio's
+/// TLS shutdown). nats-server 2.15.1 takes it as the client's close and answers with its own
+/// close_notify, then FIN, in both TLS orders, ignoring whatever follows it; Riptide used
+/// to ignore the close_notify, so nats.py's close() waited out its own timeout, and bytes
+/// after it spun the shard forever (rustls takes no ciphertext after close_notify).
+#[test]
+fn close_notify_is_answered_with_close_notify() {
+    let pki = Pki::new("close-notify");
+    let cases = [(false, &[][..]), (true, &[][..]), (false, &BAD_RECORD[..])];
+    for (first, after) in cases {
+        let mut cfg = tls_config(&pki, |t| t.handshake_first = first);
+        cfg.http_port = Some(0);
+        let srv = start_with(cfg);
+        assert_eq!(
+            login_then_close_notify(srv.addr, &pki, first, after),
+            b"",
+            "first {first}, {} bytes after",
+            after.len()
+        );
+        let http = srv.monitor.as_ref().expect("monitor started").addr;
+        let closed = wait_for(http, "/connz?state=closed", |v| v["total"] == 1);
+        assert_eq!(closed["connections"][0]["reason"], "Client Closed");
+    }
+    let Some(go) = go_server() else { return };
+    for (first, after) in cases {
+        let conf = format!("tls {{\n{}handshake_first: {first}\n}}\n", pki.tls_lines());
+        let go = Go::start_conf(&go, &pki.dir.join("go.conf"), &conf);
+        assert_eq!(
+            login_then_close_notify(go.addr, &pki, first, after),
+            b"",
+            "Go, first {first}, {} bytes after",
+            after.len()
+        );
+    }
+}
+
+/// A client that never starts TLS after the INFO is closed at the TLS timeout, well before
+/// IO_TIMEOUT, and one that closes its side is closed at once; neither gets a TLS alert, as
+/// nats-server 2.15.1 sends close_notify only once the handshake is done. Riptide used to
+/// send one in the clear.
 #[test]
 fn stalled_handshake_times_out() {
     let pki = Pki::new("timeout");
     let srv = start_with(tls_config(&pki, |t| t.timeout = Duration::from_millis(300)));
-    let mut r = Raw::connect(srv.addr);
-    // Never starts TLS: the server gives up after its TLS timeout, well before IO_TIMEOUT.
-    r.read_to_close();
+    let closes_bare = |addr| {
+        let mut r = Raw::connect(addr);
+        assert_eq!(r.read_to_close(), b"", "at the timeout");
+        let mut r = Raw::connect(addr);
+        r.s.shutdown(std::net::Shutdown::Write).unwrap();
+        assert_eq!(r.read_to_close(), b"", "at the client's close");
+    };
+    closes_bare(srv.addr);
+    let Some(go) = go_server() else { return };
+    let conf = format!("tls {{\n{}timeout: 0.3\n}}\n", pki.tls_lines());
+    closes_bare(Go::start_conf(&go, &pki.dir.join("go.conf"), &conf).addr);
 }
 
 #[tokio::test]

@@ -8,7 +8,8 @@ mod common;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 
-use common::secure::{exchange, tls_over, Pki, WsStream};
+use common::go::{go_server, Go};
+use common::secure::{close_notify, exchange, tls_over, Pki, WsStream};
 use common::{config, start_with, Raw, IO_TIMEOUT};
 use riptide::config::{Config, UserConfig};
 use riptide::runtime::Running;
@@ -573,6 +574,45 @@ fn secure_websocket() {
     let mut wss = Raw::over(WsStream::over(ws));
     let mut tcp = Raw::connect(srv.addr);
     exchange(&mut wss, &mut tcp);
+}
+
+/// Logs in over `wss`, then ends TLS with close_notify and no WebSocket close frame;
+/// returns what the server sent before its own close_notify.
+fn wss_login_then_close_notify(addr: SocketAddr, pki: &Pki) -> Vec<u8> {
+    let s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let tls = tls_over(s, pki.client(None));
+    let (ws, _) = tungstenite::client(format!("wss://localhost:{}/", addr.port()), tls).unwrap();
+    let mut wss = Raw::over(WsStream::over(ws));
+    wss.send(b"CONNECT {\"verbose\":false}\r\n");
+    assert_eq!(wss.sync(), b"");
+    close_notify(wss.s.ws.get_mut(), b"")
+}
+
+/// A `wss` client that ends TLS with close_notify, with no WebSocket close frame first, has
+/// closed: nats-server 2.15.1 answers with its close frame (1000, `Client Closed`), its own
+/// close_notify, then FIN. Riptide used to ignore the close_notify and keep the connection.
+#[test]
+fn secure_websocket_close_notify() {
+    let pki = Pki::new("wss-close");
+    let closed = frame(0x8, true, b"\x03\xe8Client Closed", false);
+    if let Some(go) = go_server() {
+        let conf = format!(
+            "websocket {{\nhost: 127.0.0.1\nport: -1\ntls {{\n{}}}\n}}\n",
+            pki.tls_lines()
+        );
+        let go = Go::start_conf(&go, &pki.dir.join("go.conf"), &conf);
+        let addr = go.ws_addr.expect("Go's websocket listener");
+        assert_eq!(wss_login_then_close_notify(addr, &pki), closed, "Go");
+    }
+    let srv = start_with(ws_config(|w| {
+        w.no_tls = false;
+        w.tls = Some(TlsSettings::new(
+            pki.server_cert.clone(),
+            pki.server_key.clone(),
+        ));
+    }));
+    assert_eq!(wss_login_then_close_notify(ws_addr(&srv), &pki), closed);
 }
 
 #[tokio::test]

@@ -582,6 +582,7 @@ impl Reactor {
                                 break;
                             };
                             let r = t.read(rest, &mut decoded);
+                            let peer_closed = t.peer_closed();
                             // Before the CONNECT it may carry is parsed: cookie credentials.
                             if let Some(h) = t.take_handshake() {
                                 if let Some(c) = self.shard.conns.get_mut(id) {
@@ -611,6 +612,13 @@ impl Reactor {
                                     self.shard.close_transport(id, f.reason);
                                     break;
                                 }
+                            }
+                            if peer_closed {
+                                // Go's read loop takes close_notify as EOF; closing then
+                                // sends ours before the socket goes, as `tls.Conn.Close`
+                                // does, which is what a client waiting for it needs.
+                                self.shard.on_read_closed(id, CloseReason::ClientClosed);
+                                break;
                             }
                         }
                         self.decoded = decoded;
@@ -651,6 +659,9 @@ impl Reactor {
         if res <= 0 {
             if !slot.shut {
                 self.shard.on_write_error(id);
+                // A connection already closing after a flush stays so, and would wait
+                // for output that can no longer go.
+                shut(slot);
             }
             self.maybe_release(id);
             return;
@@ -764,11 +775,15 @@ impl Reactor {
             return;
         }
         if !slot.shut {
-            // Output still to flush: finish_turn will shut it when done.
+            // Output still to flush, or the transport's goodbyes still to queue:
+            // finish_turn will shut it when done.
             if self.shard.conns[id].closing == Some(Closing::AfterFlush)
                 && (slot.writing
                     || !self.shard.conns[id].out.is_empty()
-                    || slot.transport.as_ref().is_some_and(|t| !t.is_empty()))
+                    || slot
+                        .transport
+                        .as_ref()
+                        .is_some_and(|t| !t.is_empty() || t.owes_close()))
             {
                 return;
             }

@@ -217,6 +217,11 @@ impl Transport {
             || self.ws.as_ref().is_some_and(WsLayer::upgrading)
     }
 
+    /// The client ended TLS with close_notify: it closed, as a TCP EOF says for plain clients.
+    pub fn peer_closed(&self) -> bool {
+        self.tls.as_ref().is_some_and(TlsLayer::peer_closed)
+    }
+
     /// What a WebSocket client's upgrade request carried for its connection, once.
     pub fn take_handshake(&mut self) -> Option<Handshake> {
         self.ws.as_mut().and_then(WsLayer::take_handshake)
@@ -353,6 +358,11 @@ impl Transport {
         if let Some(tls) = &mut self.tls {
             tls.close(&mut self.out);
         }
+    }
+
+    /// `close` has not queued its goodbyes yet, and still can.
+    pub fn owes_close(&self) -> bool {
+        !self.closed && !self.failed
     }
 
     fn emit(&mut self, bytes: &[u8]) {

@@ -217,6 +217,9 @@ impl RecordCut {
 pub struct TlsLayer {
     conn: ServerConnection,
     cut: RecordCut,
+    /// The client sent close_notify: its end of the stream, as Go's `tls.Conn.Read` returns
+    /// `io.EOF` for it.
+    peer_closed: bool,
 }
 
 impl TlsLayer {
@@ -227,11 +230,17 @@ impl TlsLayer {
         Ok(TlsLayer {
             conn,
             cut: RecordCut::default(),
+            peer_closed: false,
         })
     }
 
     pub fn handshaking(&self) -> bool {
         self.conn.is_handshaking()
+    }
+
+    /// The client ended its stream with close_notify.
+    pub fn peer_closed(&self) -> bool {
+        self.peer_closed
     }
 
     /// The client's own certificate (DER), when it presented one.
@@ -243,13 +252,18 @@ impl TlsLayer {
     /// or all of it; returns how much it took. The plaintext is appended to `plain`, and
     /// handshake or alert records are queued for `wire` (on failure the alert too). Stopping
     /// there lets the caller act on a record before reading the next, as Go's reads do: a
-    /// client refused at its CONNECT is answered whatever it sent after it.
+    /// client refused at its CONNECT is answered whatever it sent after it. Everything from
+    /// a close_notify on is taken and dropped: RFC 8446 (6.1) ignores data after it, and
+    /// rustls takes no more ciphertext once it has seen it.
     pub fn read(
         &mut self,
         data: &[u8],
         plain: &mut Vec<u8>,
         wire: &mut Vec<u8>,
     ) -> Result<usize, TlsFailure> {
+        if self.peer_closed {
+            return Ok(data.len());
+        }
         let had = plain.len();
         let mut used = 0;
         while used < data.len() && plain.len() == had {
@@ -267,6 +281,10 @@ impl TlsLayer {
                     // Stops at "would block" with everything readable appended.
                     let _ = self.conn.reader().read_to_end(plain);
                 }
+                if state.peer_has_closed() {
+                    self.peer_closed = true;
+                    return Ok(data.len());
+                }
             }
         }
         Ok(used)
@@ -279,10 +297,14 @@ impl TlsLayer {
         self.drain(wire);
     }
 
-    /// Queues a close_notify alert.
+    /// Queues a close_notify alert once the handshake is done; before, nothing, as Go's
+    /// `tls.Conn.Close` sends none (a client still in the handshake, or one that never
+    /// started it, sees only the close).
     pub fn close(&mut self, wire: &mut Vec<u8>) {
-        self.conn.send_close_notify();
-        self.drain(wire);
+        if !self.conn.is_handshaking() {
+            self.conn.send_close_notify();
+            self.drain(wire);
+        }
     }
 
     fn drain(&mut self, wire: &mut Vec<u8>) {

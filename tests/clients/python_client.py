@@ -3,6 +3,10 @@
 
     python_client.py [NATS_URL]        (or env NATS_URL, default nats://127.0.0.1:4222)
 
+With NATS_TLS_CA (the CA that signed the servers' certificates) and NATS_TLS_URL (a server
+with TLS after a plain INFO) and/or NATS_TLS_FIRST_URL (one with `handshake_first`), the
+TLS checks run too.
+
 Each check uses its own connections, so a broken check cannot leak subscriptions into the
 next one, and most checks put publisher and subscriber on different connections because
 Riptide may place them on different shards: that is the path most likely to break.
@@ -12,6 +16,7 @@ if anything failed.
 import asyncio
 import json
 import os
+import ssl
 import sys
 import time
 
@@ -22,6 +27,14 @@ URL = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("NATS_URL", "nats://1
 CHECK_TIMEOUT = 15.0  # seconds per check; a hang is a failure, not a stuck CI job
 WAIT = 5.0  # how long to wait for messages that should arrive
 QUIET = 0.3  # how long to watch for messages that should NOT arrive
+TLS_CA = os.environ.get("NATS_TLS_CA")
+# (url, TLS first) for each TLS server given.
+TLS_SERVERS = [
+    (url, first)
+    for url, first in ((os.environ.get("NATS_TLS_URL"), False),
+                       (os.environ.get("NATS_TLS_FIRST_URL"), True))
+    if url
+]
 
 
 class Conns:
@@ -35,12 +48,13 @@ class Conns:
         self.conns = []
         self.errors = []
 
-    async def new(self, name):
+    async def new(self, name, url=URL, **options):
         async def on_error(e):
             self.errors.append(f"{name}: {e!r}")
 
         nc = await nats.connect(
-            URL, name=name, allow_reconnect=False, connect_timeout=5, error_cb=on_error
+            url, name=name, allow_reconnect=False, connect_timeout=5, error_cb=on_error,
+            **options
         )
         self.conns.append(nc)
         return nc
@@ -364,6 +378,30 @@ async def check_drain(c):
             raise AssertionError(f"drained subscription still answered: {msg.data!r}")
 
 
+async def check_tls_close(c):
+    """close() over TLS returns at once, in both TLS orders.
+
+    nats-py's close() ends TLS as asyncio does: it sends close_notify and waits for the
+    server's (up to asyncio's ssl_shutdown_timeout, 30 s) before the socket goes. The Go
+    server answers at once; one that ignores the close_notify makes every close() wait.
+    """
+    tls = ssl.create_default_context(cafile=TLS_CA)
+    for url, first in TLS_SERVERS:
+        nc = await c.new(f"tls-first-{first}", url, tls=tls, tls_handshake_first=first)
+        sub = await nc.subscribe("py.tls")
+        await barrier(nc)
+        await nc.publish("py.tls", b"sealed")
+        await barrier(nc)
+        got = [m.data for m in await collect(sub, 1)]
+        assert got == [b"sealed"], got
+        try:
+            # A bound on a hang, far below asyncio's 30 s: not a speed requirement.
+            await asyncio.wait_for(nc.close(), 3)
+        except asyncio.TimeoutError:
+            raise AssertionError(f"{url}: close() still waiting for the server after 3 s") from None
+        assert nc.is_closed
+
+
 CHECKS = [
     check_pubsub,
     check_wildcards,
@@ -374,7 +412,7 @@ CHECKS = [
     check_unsub_after_n,
     check_flush,
     check_drain,
-]
+] + ([check_tls_close] if TLS_SERVERS else [])
 
 
 async def run_check(check):

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Runs python_client.py (nats-py) against a fresh Riptide on a free loopback port.
-# Skips (exit 0) when nats-py cannot be installed, e.g. on an offline machine.
+# Runs python_client.py (nats-py) against a fresh Riptide on a free loopback port, and its
+# TLS checks against two more with certificates made here (INFO first, and TLS first).
+# Skips (exit 0) when nats-py cannot be installed, e.g. on an offline machine; skips the TLS
+# checks alone without openssl.
 set -uo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -10,21 +12,39 @@ VENV="$ROOT/.venv-clients"
 
 WORK="$(mktemp -d)"
 SERVER_PID=""
+PIDS=()
 cleanup() {
-  # Only the PID this script started, never a name match.
-  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+  # Only the PIDs this script started, never a name match.
+  for pid in "${PIDS[@]}"; do
+    kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+  done
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 
 fail() {
   echo "python-client: FAIL: $*" >&2
-  if [ -s "$WORK/server.log" ]; then
-    echo "--- last lines of server.log ---" >&2
-    tail -n 20 "$WORK/server.log" >&2
-  fi
+  for log in "$WORK"/*.log; do
+    [ -s "$log" ] || continue
+    echo "--- last lines of $(basename "$log") ---" >&2
+    tail -n 20 "$log" >&2
+  done
   echo "python-client: 0 passed, 1 failed"
   exit 1
+}
+
+# make_certs DIR: a CA (ca.pem) and a certificate it signed for localhost and 127.0.0.1
+# (server.pem, server-key.pem).
+make_certs() {
+  local d=$1 ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
+  openssl req -x509 "${ec[@]}" -days 2 -subj "/CN=riptide test CA" \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+    -keyout "$d/ca-key.pem" -out "$d/ca.pem" &&
+  openssl req "${ec[@]}" -subj "/CN=localhost" -keyout "$d/server-key.pem" -out "$d/server.csr" &&
+  printf '%s\n' "subjectAltName=DNS:localhost,IP:127.0.0.1" "basicConstraints=CA:FALSE" \
+    "keyUsage=critical,digitalSignature" "extendedKeyUsage=serverAuth" >"$d/server.ext" &&
+  openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca-key.pem" \
+    -CAcreateserial -days 2 -extfile "$d/server.ext" -out "$d/server.pem"
 }
 
 skip() {
@@ -46,11 +66,35 @@ BIN="${RIPTIDE_BIN:-target/release/riptide}"
 PORT="$(free_port)" || fail "could not pick a free port"
 # Two shards so that connections land on different shards and cross-shard delivery is tested.
 start_server "$WORK/server.log" "$BIN" -a 127.0.0.1 -p "$PORT" --shards 2 || fail "riptide did not start"
+PIDS+=("$SERVER_PID")
+
+if ! command -v openssl >/dev/null 2>&1; then
+  echo "python-client: TLS checks skipped (openssl not found)"
+elif ! make_certs "$WORK" >"$WORK/openssl.log" 2>&1; then
+  fail "could not make test certificates: $(tail -n 1 "$WORK/openssl.log")"
+else
+  export NATS_TLS_CA="$WORK/ca.pem"
+  TLS_PORT="$(free_port)" || fail "could not pick a free port"
+  start_server "$WORK/server-tls.log" "$BIN" -a 127.0.0.1 -p "$TLS_PORT" --shards 2 \
+    --tls --tlscert "$WORK/server.pem" --tlskey "$WORK/server-key.pem" \
+    || fail "riptide with TLS did not start"
+  PIDS+=("$SERVER_PID")
+  export NATS_TLS_URL="tls://127.0.0.1:$TLS_PORT"
+  FIRST_PORT="$(free_port)" || fail "could not pick a free port"
+  printf 'tls {\n  cert_file: "%s"\n  key_file: "%s"\n  handshake_first: true\n}\n' \
+    "$WORK/server.pem" "$WORK/server-key.pem" >"$WORK/tls-first.conf"
+  start_server "$WORK/server-tls-first.log" "$BIN" -c "$WORK/tls-first.conf" \
+    -a 127.0.0.1 -p "$FIRST_PORT" --shards 2 || fail "riptide with TLS first did not start"
+  PIDS+=("$SERVER_PID")
+  export NATS_TLS_FIRST_URL="tls://127.0.0.1:$FIRST_PORT"
+fi
 
 # The script prints its own per-check lines and the summary line.
 timeout 120 "$VENV/bin/python" "$HERE/python_client.py" "nats://127.0.0.1:$PORT"
 RC=$?
-kill -0 "$SERVER_PID" 2>/dev/null || fail "riptide died during the run"
+for pid in "${PIDS[@]}"; do
+  kill -0 "$pid" 2>/dev/null || fail "riptide died during the run"
+done
 if [ "$RC" -ne 0 ]; then
   [ "$RC" -eq 124 ] && echo "python-client: 0 passed, 1 failed (timed out)"
   exit 1

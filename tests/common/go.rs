@@ -40,11 +40,19 @@ pub fn go_server() -> Option<PathBuf> {
 pub struct Go {
     child: Child,
     pub addr: SocketAddr,
+    /// The WebSocket listener, when the configuration has one (its `host` on loopback).
+    pub ws_addr: Option<SocketAddr>,
 }
 
 impl Go {
     pub fn start(bin: &Path, conf: &Path) -> Go {
         Go::spawn(Command::new(bin).args(["-c", conf.to_str().unwrap()]))
+    }
+
+    /// Writes `conf` to `path`, then starts `bin` on it.
+    pub fn start_conf(bin: &Path, path: &Path, conf: &str) -> Go {
+        std::fs::write(path, conf).unwrap();
+        Go::start(bin, path)
     }
 
     /// Starts `cmd` (a `nats-server` command) on a random loopback port.
@@ -58,9 +66,15 @@ impl Go {
         let mut r = BufReader::new(child.stderr.take().unwrap());
         let deadline = Instant::now() + START_WAIT;
         let mut lines = Vec::new();
+        let mut ws_addr = None;
         let addr = loop {
             let mut l = String::new();
             assert!(r.read_line(&mut l).unwrap() > 0, "exited early: {lines:?}");
+            // Logged before the client listener's line.
+            if let Some(at) = l.find("Listening for websocket clients on ") {
+                let url = l[at..].trim_end().rsplit(' ').next().unwrap();
+                ws_addr = Some(url.rsplit('/').next().unwrap().parse().unwrap());
+            }
             if let Some(at) = l.find("Listening for client connections on ") {
                 let a = l[at..].trim_end().rsplit(' ').next().unwrap();
                 break a.parse().unwrap();
@@ -70,7 +84,11 @@ impl Go {
         };
         // Keep draining stderr so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in r.lines().map_while(Result::ok) {});
-        Go { child, addr }
+        Go {
+            child,
+            addr,
+            ws_addr,
+        }
     }
 }
 

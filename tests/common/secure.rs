@@ -83,6 +83,14 @@ impl Pki {
         rcgen::PublicKeyData::subject_public_key_info(&key)
     }
 
+    /// The server certificate and key as lines of a `tls {}` block.
+    pub fn tls_lines(&self) -> String {
+        format!(
+            "cert_file: {:?}\nkey_file: {:?}\n",
+            self.server_cert, self.server_key
+        )
+    }
+
     /// A client that trusts the CA, optionally presenting the client certificate `who`
     /// (`client`, signed by the CA, `stranger`, signed by another CA, or one from `issue`).
     pub fn client(&self, who: Option<&str>) -> Arc<ClientConfig> {
@@ -223,4 +231,39 @@ pub fn exchange<A: std::io::Read + std::io::Write, B: std::io::Read + std::io::W
     assert_eq!(publ.sync(), b"");
     assert_eq!(sub.line(), "MSG secure.x 1 5\r\n");
     assert_eq!(sub.read_n(7), b"hello\r\n");
+}
+
+/// Closes as nats.py does (asyncio's TLS shutdown): sends close_notify, with `after` in the
+/// same write, and waits for the server's. Returns the plaintext the server sent before its
+/// close_notify, and checks that the TCP connection then ends. A server that never answers
+/// fails on the read timeout (`IO_TIMEOUT`), one that closes without close_notify fails at
+/// once.
+pub fn close_notify(s: &mut TlsStream, after: &[u8]) -> Vec<u8> {
+    s.conn.send_close_notify();
+    let mut wire = Vec::new();
+    while s.conn.wants_write() {
+        s.conn.write_tls(&mut wire).unwrap();
+    }
+    wire.extend_from_slice(after);
+    s.sock.write_all(&wire).unwrap();
+    let mut plain = Vec::new();
+    loop {
+        let n = s
+            .conn
+            .read_tls(&mut s.sock)
+            .unwrap_or_else(|e| panic!("no close_notify from the server: {e}; got {plain:?}"));
+        assert!(n > 0, "closed without close_notify; got {plain:?}");
+        let state = s.conn.process_new_packets().unwrap();
+        // Stops at "would block" or at the close_notify, with everything readable appended.
+        let _ = s.conn.reader().read_to_end(&mut plain);
+        if state.peer_has_closed() {
+            break;
+        }
+    }
+    let mut rest = [0u8; 64];
+    match s.sock.read(&mut rest) {
+        Ok(0) => plain,
+        Ok(n) => panic!("bytes after close_notify: {:?}", &rest[..n]),
+        Err(e) => panic!("no EOF after close_notify: {e}"),
+    }
 }
