@@ -591,7 +591,11 @@ impl Shard {
                 self.overflow[dst].push_back(staged);
             }
             let bytes = std::mem::take(&mut self.staged_bytes[dst]);
-            self.peer_pending[dst] = self.mesh.add_pending(self.id, dst, bytes);
+            self.peer_pending[dst] = if bytes == 0 {
+                self.mesh.pending(self.id, dst)
+            } else {
+                self.mesh.add_pending(self.id, dst, bytes)
+            };
             let mut pushed = false;
             while let Some(batch) = self.overflow[dst].pop_front() {
                 match self.mesh.push(self.id, dst, batch) {
