@@ -67,7 +67,7 @@ const FLOOD_MSGS: usize = 4096;
 const FLOOD_PAYLOAD: usize = 16 * 1024;
 /// What the server may hold at its peak while it paces them, well under what was published:
 /// the reader's `max_pending` (64 MiB, Go's default), what is on its way between shards
-/// (8 MiB), the shards' receive buffers (8 MiB each), what paused publishers sent meanwhile,
+/// (16 MiB), the shards' receive buffers (8 MiB each), what paused publishers sent meanwhile,
 /// and the allocator's caches (peaks seen: 165 to 192 MiB; Go's 107 to 122 MiB).
 const RSS_BOUND: u64 = 224 * 1024 * 1024;
 

@@ -15,12 +15,13 @@ use crate::accounts::AccountId;
 pub const RING_BATCHES: usize = 256;
 
 /// Most bytes of messages one shard may have on their way to another (in its overflow queue
-/// and the ring) before the publishers that feed it are paused; `max_pending / 16` when that
+/// and the ring) before the publishers that feed it are paused; `max_pending / 4` when that
 /// is less. This bounds what a shard that falls behind costs in memory, and keeps what is in
-/// flight well inside the quarter of `max_pending` a consumer has between its stall gate and
+/// flight within the quarter of `max_pending` a consumer has between its stall gate and
 /// being cut off. The Go server has no such queue (a publisher's goroutine writes into its
-/// subscribers' buffers itself), so the value is ours: a receiver keeping up never comes near.
-pub const PEER_PENDING_MAX_BYTES: usize = 8 * 1024 * 1024;
+/// subscribers' buffers itself), so the value is ours: at 4 MiB a fanout across two shards
+/// lost about a tenth of its rate to pauses (`results/README.md`), at 16 MiB none.
+pub const PEER_PENDING_MAX_BYTES: usize = 16 * 1024 * 1024;
 
 /// What one shard tells another. The sender is implied by the ring it travels on.
 #[derive(Debug, Clone)]

@@ -93,9 +93,10 @@ impl Shard {
         }
     }
 
-    /// `PEER_PENDING_MAX_BYTES`, or less under a small `max_pending`, but at least one read.
+    /// `PEER_PENDING_MAX_BYTES`, or a quarter of a smaller `max_pending`, but at least one
+    /// read.
     fn peer_pending_max(&self) -> usize {
-        (self.server.cfg.max_pending / 16).clamp(PACED_CHUNK, PEER_PENDING_MAX_BYTES)
+        (self.server.cfg.max_pending / 4).clamp(PACED_CHUNK, PEER_PENDING_MAX_BYTES)
     }
 
     /// The memory bound wins over a consumer's gate: it is the one that does not time out.
