@@ -70,4 +70,5 @@ pub mod signals;
 pub mod subject;
 pub mod system;
 pub mod timefmt;
+pub mod timer_wheel;
 pub mod transport;

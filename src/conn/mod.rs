@@ -1,6 +1,7 @@
 //! One client connection's protocol state, independent of how its bytes travel.
 
 pub mod outbound;
+mod wire;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -246,16 +247,18 @@ pub struct Conn {
     /// What its WebSocket upgrade request carried: a forwarded-for address, cookie
     /// credentials.
     pub handshake: Option<Box<crate::transport::ws::Handshake>>,
+    /// TLS and/or WebSocket framing between `out` and the socket; `None` for plain TCP.
+    pub transport: Option<Box<crate::transport::Transport>>,
     /// Why it is closing; a WebSocket client's close frame carries it.
     pub close_reason: Option<CloseReason>,
-    /// Set while the connection waits for other shards to apply its interest before its
-    /// PONG; input that arrives meanwhile waits in `stash`.
-    pub paused: bool,
+    /// Its PONG waits for the other shards to apply its interest (or take its fenced
+    /// publishes); input that arrives meanwhile waits in `stash`.
+    pub barrier: bool,
     pub stash: Vec<u8>,
     /// Published to another shard since its last PING, whose PONG must then wait for a
     /// fence (see `shard::interest`).
     pub published_across: bool,
-    /// Paused by a consumer's stall gate (see `shard::stall`); `paused` is set too.
+    /// Paused by a consumer's stall gate (see `shard::stall`); input waits in `stash` too.
     pub stall: Option<crate::shard::stall::Stall>,
     /// Consumers on other shards asked to pace it (`Stall`, until `Unstall`).
     pub remote_pressure: bool,
@@ -315,8 +318,9 @@ impl Conn {
             closing: None,
             websocket: false,
             handshake: None,
+            transport: None,
             close_reason: None,
-            paused: false,
+            barrier: false,
             published_across: false,
             stall: None,
             remote_pressure: false,
@@ -334,6 +338,11 @@ impl Conn {
             cert: None,
             auth_from: now,
         }
+    }
+
+    /// Input is held back, by the PONG barrier or a stall, and waits in `stash`.
+    pub fn input_held(&self) -> bool {
+        self.barrier || self.stall.is_some()
     }
 
     /// The Go server's log prefix for a client: `127.0.0.1:5678 - cid:9`; a WebSocket

@@ -20,8 +20,6 @@ use crate::fanout::Mesh;
 use crate::log_at;
 use crate::mailbox::{Command, Mailbox};
 use crate::shard::{ConnId, ReactorStats, Shard};
-use crate::transport::cert::CertSubject;
-use crate::transport::{NotPinned, Transport};
 use bufring::BufRing;
 
 /// Submission queue entries per ring.
@@ -108,8 +106,6 @@ struct Slot {
     recv_armed: bool,
     writing: bool,
     shut: bool,
-    /// TLS and/or WebSocket; `None` for plain TCP clients.
-    transport: Option<Box<Transport>>,
 }
 
 pub struct Reactor {
@@ -119,14 +115,6 @@ pub struct Reactor {
     bufs: BufRing,
     listeners: [Option<OwnedFd>; 2],
     accepting: bool,
-    /// Connections whose TLS handshake or WebSocket upgrade is under way, for its deadline.
-    handshakes: Vec<ConnId>,
-    /// `handshake_first: auto` connections not yet heard from, and the earliest time one of
-    /// them gets its INFO in the clear (the reactor wakes for it; the tick is too coarse).
-    fallbacks: Vec<ConnId>,
-    next_fallback: Option<Instant>,
-    /// Protocol bytes decoded by a transport, reused.
-    decoded: Vec<u8>,
     doorbell_buf: Box<u64>,
     tick_ts: Box<types::Timespec>,
     shutdown: Arc<AtomicBool>,
@@ -163,10 +151,6 @@ impl Reactor {
             bufs,
             listeners,
             accepting: false,
-            handshakes: Vec::new(),
-            fallbacks: Vec::new(),
-            next_fallback: None,
-            decoded: Vec::new(),
             doorbell_buf: Box::new(0),
             tick_ts: Box::new(types::Timespec::from(TICK)),
             shutdown,
@@ -251,7 +235,7 @@ impl Reactor {
         loop {
             self.turns += 1;
             self.reap();
-            self.expire_fallbacks(Instant::now());
+            self.shard.on_timers(Instant::now());
             self.shard.poll_mesh();
             self.apply_stalls();
             self.finish_turn();
@@ -301,12 +285,13 @@ impl Reactor {
         } else {
             let parked_at = Instant::now();
             // A stalled publisher is released by time too, not only by a completion, and so
-            // is a silent `handshake_first: auto` client.
+            // are the shard's timers.
             let stall = self.shard.has_stalls().then_some(STALL_POLL);
-            let fallback = self
-                .next_fallback
+            let timer = self
+                .shard
+                .next_timer()
                 .map(|at| at.saturating_duration_since(parked_at));
-            let wake = match (stall, fallback) {
+            let wake = match (stall, timer) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
@@ -414,85 +399,7 @@ impl Reactor {
             self.stop_accepting();
             self.shard.shutdown();
         }
-        let now = Instant::now();
-        self.shard.on_tick(now);
-        self.expire_handshakes(now);
-    }
-
-    /// Closes connections whose TLS handshake or WebSocket upgrade took too long (Go's
-    /// `tlsTimeout`, the WebSocket `handshake_timeout`).
-    fn expire_handshakes(&mut self, now: Instant) {
-        let mut list = std::mem::take(&mut self.handshakes);
-        list.retain(|&id| {
-            let Some(t) = transport_of(&mut self.slots, id) else {
-                return false;
-            };
-            if !t.handshaking() {
-                return false;
-            }
-            if now < t.handshake_deadline {
-                return true;
-            }
-            if let Some(c) = self.shard.conns.get(id) {
-                log_at!(Error, "{} - TLS handshake timeout", c.log_prefix());
-            }
-            self.shard
-                .close_transport(id, CloseReason::TlsHandshakeError);
-            false
-        });
-        self.handshakes = list;
-    }
-
-    /// Sends the INFO in the clear to `handshake_first: auto` clients silent past their
-    /// fallback delay (Go's `createClientEx`), and notes when the next one is due.
-    fn expire_fallbacks(&mut self, now: Instant) {
-        let mut next: Option<Instant> = None;
-        let mut list = std::mem::take(&mut self.fallbacks);
-        list.retain(|&id| {
-            let Some(t) = transport_of(&mut self.slots, id) else {
-                return false;
-            };
-            let Some(at) = t.fallback_deadline() else {
-                return false;
-            };
-            if now < at {
-                next = Some(next.map_or(at, |n| n.min(at)));
-                return true;
-            }
-            t.fall_back(now);
-            self.dirty.push(id);
-            false
-        });
-        self.fallbacks = list;
-        self.next_fallback = next;
-    }
-
-    /// The TLS handshake just finished: a client certificate `pinned_certs` does not list
-    /// ends the connection as Go's `doTLSHandshake` does; otherwise the shard keeps the
-    /// certificate for `verify_and_map` and reloads. False when the connection was closed.
-    fn on_secured(
-        shard: &mut Shard,
-        id: ConnId,
-        secured: Result<Option<Box<CertSubject>>, NotPinned>,
-    ) -> bool {
-        match secured {
-            Ok(cert) => {
-                shard.secured(id, cert);
-                true
-            }
-            Err(e) => {
-                if let Some(c) = shard.conns.get(id) {
-                    let prefix = c.log_prefix();
-                    log_at!(Debug, "{prefix} - {}", e.detail);
-                    log_at!(
-                        Error,
-                        "{prefix} - TLS handshake error: certificate not pinned"
-                    );
-                }
-                shard.close_transport(id, CloseReason::TlsHandshakeError);
-                false
-            }
-        }
+        self.shard.on_tick(Instant::now());
     }
 
     fn on_accept(&mut self, which: usize, res: i32, flags: u32) {
@@ -523,37 +430,15 @@ impl Reactor {
             .ok()
             .and_then(|a| a.as_socket())
             .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
-        let wrap = if which == WS_LISTENER {
-            self.shard.server.ws_wrap.clone()
-        } else {
-            self.shard.server.client_wrap.clone()
-        };
         let id = self.shard.accept(peer, which == WS_LISTENER);
         if self.slots.len() <= id {
             self.slots.resize_with(id + 1, || None);
         }
-        let transport = match wrap.map(|w| Transport::new(&w, self.shard.now)) {
-            Some(Ok(t)) => {
-                self.handshakes.push(id);
-                if let Some(at) = t.fallback_deadline() {
-                    self.fallbacks.push(id);
-                    self.next_fallback = Some(self.next_fallback.map_or(at, |n| n.min(at)));
-                }
-                Some(Box::new(t))
-            }
-            Some(Err(f)) => {
-                log_at!(Error, "{}", f.log);
-                self.shard.close_transport(id, f.reason);
-                None
-            }
-            None => None,
-        };
         self.slots[id] = Some(Slot {
             fd,
             recv_armed: false,
             writing: false,
             shut: false,
-            transport,
         });
         self.arm_recv(id);
     }
@@ -563,67 +448,7 @@ impl Reactor {
         if let Some(bid) = cqueue::buffer_select(flags) {
             if res > 0 {
                 let data = self.bufs.get(bid, res as usize);
-                match self.slots[id].as_mut().and_then(|s| s.transport.as_mut()) {
-                    None => self.shard.on_read(id, data),
-                    Some(_) => {
-                        let mut decoded = std::mem::take(&mut self.decoded);
-                        let mut rest = data;
-                        // A TLS record at a time, and nothing once the connection is closing:
-                        // as in Go, what a client sends after a CONNECT that closes it (or
-                        // after any close) is never read, so it cannot spoil the answer.
-                        while !rest.is_empty()
-                            && self
-                                .shard
-                                .conns
-                                .get(id)
-                                .is_some_and(|c| c.closing.is_none())
-                        {
-                            let Some(t) = transport_of(&mut self.slots, id) else {
-                                break;
-                            };
-                            let r = t.read(rest, &mut decoded);
-                            let peer_closed = t.peer_closed();
-                            // Before the CONNECT it may carry is parsed: cookie credentials.
-                            if let Some(h) = t.take_handshake() {
-                                if let Some(c) = self.shard.conns.get_mut(id) {
-                                    c.handshake = Some(Box::new(h));
-                                }
-                            }
-                            if !t.is_empty() {
-                                // Handshake records, pongs, the upgrade answer.
-                                self.dirty.push(id);
-                            }
-                            let open = match t.take_secured() {
-                                Some(secured) => Self::on_secured(&mut self.shard, id, secured),
-                                None => true,
-                            };
-                            if open && !decoded.is_empty() {
-                                self.shard.on_read(id, &decoded);
-                            }
-                            decoded.clear();
-                            match r {
-                                Ok(used) => rest = &rest[used..],
-                                Err(f) => {
-                                    if f.reason != CloseReason::ClientClosed {
-                                        if let Some(c) = self.shard.conns.get(id) {
-                                            log_at!(Error, "{} - {}", c.log_prefix(), f.log);
-                                        }
-                                    }
-                                    self.shard.close_transport(id, f.reason);
-                                    break;
-                                }
-                            }
-                            if peer_closed {
-                                // Go's read loop takes close_notify as EOF; closing then
-                                // sends ours before the socket goes, as `tls.Conn.Close`
-                                // does, which is what a client waiting for it needs.
-                                self.shard.on_read_closed(id, CloseReason::ClientClosed);
-                                break;
-                            }
-                        }
-                        self.decoded = decoded;
-                    }
-                }
+                self.shard.on_received(id, data);
             }
             self.bufs.recycle(bid);
         }
@@ -666,22 +491,12 @@ impl Reactor {
             self.maybe_release(id);
             return;
         }
-        let conn = &mut self.shard.conns[id];
         let fd = slot.fd;
-        if let Some(t) = slot.transport.as_mut() {
-            if !t.complete_write(res as usize) {
-                if let Some(iov) = t.start_write() {
-                    let sqe = writev(fd, std::slice::from_ref(iov), id);
-                    slot.writing = true;
-                    self.push(sqe);
-                }
-                return;
-            }
-            if t.is_empty() && conn.out.is_empty() {
-                conn.out.write_since = None;
-            }
-        } else if !conn.out.complete_write(res as usize) {
-            if let Some(iovs) = conn.out.resume_write() {
+        let Some(conn) = self.shard.clients.conns.get_mut(id) else {
+            return;
+        };
+        if !conn.complete_write(res as usize) {
+            if let Some(iovs) = conn.resume_write() {
                 let sqe = writev(fd, iovs, id);
                 slot.writing = true;
                 self.push(sqe);
@@ -721,24 +536,17 @@ impl Reactor {
         let Some(slot) = self.slots.get_mut(id).and_then(Option::as_mut) else {
             return;
         };
-        let Some(conn) = self.shard.conns.get_mut(id) else {
+        let Some(conn) = self.shard.clients.conns.get_mut(id) else {
             return;
         };
-        if let Some(t) = slot.transport.as_mut() {
-            if conn.closing == Some(Closing::AfterFlush) && conn.out.is_empty() {
-                t.close(conn.close_reason.unwrap_or(CloseReason::ServerShutdown));
-            }
-        }
-        let transport_empty = slot.transport.as_ref().is_none_or(|t| t.is_empty());
+        conn.queue_goodbye();
         match conn.closing {
             Some(Closing::Now) => {
                 shut(slot);
                 self.maybe_release(id);
                 return;
             }
-            Some(Closing::AfterFlush)
-                if conn.out.is_empty() && transport_empty && !slot.writing =>
-            {
+            Some(Closing::AfterFlush) if conn.flushed() && !slot.writing => {
                 shut(slot);
                 self.maybe_release(id);
                 return;
@@ -748,18 +556,8 @@ impl Reactor {
         if slot.writing || slot.shut {
             return;
         }
-        let fd = slot.fd;
-        if let Some(t) = slot.transport.as_mut() {
-            encode_output(t, &mut conn.out, now);
-            if let Some(iov) = t.start_write() {
-                let sqe = writev(fd, std::slice::from_ref(iov), id);
-                slot.writing = true;
-                self.push(sqe);
-            }
-            return;
-        }
-        if let Some(iovs) = conn.out.start_write(now) {
-            let sqe = writev(fd, iovs, id);
+        if let Some(iovs) = conn.start_write(now) {
+            let sqe = writev(slot.fd, iovs, id);
             slot.writing = true;
             self.push(sqe);
         }
@@ -770,20 +568,21 @@ impl Reactor {
         let Some(slot) = self.slots[id].as_mut() else {
             return;
         };
-        let closing = self.shard.conns.get(id).is_none_or(|c| c.closing.is_some());
+        let closing = self
+            .shard
+            .clients
+            .conns
+            .get(id)
+            .is_none_or(|c| c.closing.is_some());
         if !closing {
             return;
         }
         if !slot.shut {
             // Output still to flush, or the transport's goodbyes still to queue:
             // finish_turn will shut it when done.
-            if self.shard.conns[id].closing == Some(Closing::AfterFlush)
-                && (slot.writing
-                    || !self.shard.conns[id].out.is_empty()
-                    || slot
-                        .transport
-                        .as_ref()
-                        .is_some_and(|t| !t.is_empty() || t.owes_close()))
+            let c = &self.shard.clients.conns[id];
+            if c.closing == Some(Closing::AfterFlush)
+                && (slot.writing || !c.flushed() || c.owes_goodbye())
             {
                 return;
             }
@@ -796,40 +595,6 @@ impl Reactor {
         unsafe { libc::close(slot.fd) };
         self.slots[id] = None;
         self.shard.release(id);
-    }
-}
-
-/// The TLS/WebSocket layers of a live connection, if it has any.
-fn transport_of(slots: &mut [Option<Slot>], id: ConnId) -> Option<&mut Transport> {
-    slots
-        .get_mut(id)
-        .and_then(Option::as_mut)
-        .and_then(|s| s.transport.as_deref_mut())
-}
-
-/// Moves queued protocol output into a transport: the INFO in the clear when TLS starts
-/// after it, else everything queued, once the transport takes output. The write deadline
-/// keeps running while the transport holds bytes, so a stuck TLS or WebSocket client is
-/// still cut off.
-fn encode_output(t: &mut Transport, out: &mut crate::conn::Outbound, now: Instant) {
-    if t.wants_plain_info() {
-        let info = out.take_all();
-        t.write_plain(&info);
-    } else if t.accepts_output() {
-        if let Some(iovs) = out.start_write(now) {
-            let mut n = 0;
-            for iov in iovs {
-                // SAFETY: the iovecs point into chunks `out` keeps until `complete_write`.
-                let bytes =
-                    unsafe { std::slice::from_raw_parts(iov.iov_base as *const u8, iov.iov_len) };
-                n += bytes.len();
-                t.write(bytes);
-            }
-            out.complete_write(n);
-        }
-    }
-    if !t.is_empty() {
-        out.write_since.get_or_insert(now);
     }
 }
 

@@ -18,7 +18,7 @@ use std::collections::HashMap;
 
 use bytes::Bytes;
 
-use super::route::Msg;
+use super::delivery::Msg;
 use super::{ConnId, Shard};
 use crate::accounts::AccountId;
 use crate::fanout::{Batch, ShardMsg};
@@ -104,16 +104,19 @@ impl Shard {
         self.interest.seq += 1;
         let seq = self.interest.seq;
         self.interest.interest_seq = seq;
-        self.interest_staged = true;
+        self.peers.interest_staged = true;
         for dst in 0..self.shards() {
             if dst != self.id {
-                self.staged[dst].push(ShardMsg::Interest {
-                    account,
-                    subject: subject.clone(),
-                    queue: queue.clone(),
-                    count,
-                    seq,
-                });
+                self.peers.stage(
+                    dst,
+                    ShardMsg::Interest {
+                        account,
+                        subject: subject.clone(),
+                        queue: queue.clone(),
+                        count,
+                        seq,
+                    },
+                );
             }
         }
     }
@@ -129,10 +132,10 @@ impl Shard {
     pub(super) fn fence(&mut self, id: ConnId) {
         self.interest.seq += 1;
         let seq = self.interest.seq;
-        self.interest_staged = true;
+        self.peers.interest_staged = true;
         for dst in 0..self.shards() {
             if dst != self.id {
-                self.staged[dst].push(ShardMsg::Fence { seq });
+                self.peers.stage(dst, ShardMsg::Fence { seq });
             }
         }
         self.wait_for_ack(id, seq);
@@ -140,7 +143,7 @@ impl Shard {
 
     fn wait_for_ack(&mut self, id: ConnId, seq: u64) {
         self.interest.waiters.push((id, seq));
-        self.conns[id].paused = true;
+        self.clients.conns[id].barrier = true;
     }
 
     pub(super) fn on_batch(&mut self, src: usize, batch: Batch) {
@@ -189,10 +192,10 @@ impl Shard {
                 }
             }
         }
-        self.mesh.take_pending(src, self.id, weight);
+        self.peers.mesh.take_pending(src, self.id, weight);
         if let Some(seq) = self.interest.ack_due[src].take() {
-            self.staged[src].push(ShardMsg::Ack { seq });
-            self.ack_staged = true;
+            self.peers.stage(src, ShardMsg::Ack { seq });
+            self.peers.ack_staged = true;
         }
         if acks_moved {
             self.release_waiters();
@@ -204,7 +207,7 @@ impl Shard {
         let old = self.interest.remote_counts.remove(&key).unwrap_or(0);
         let (account, subject, queue) = &key.1;
         let weight = |c: u32| if queue.is_some() { c } else { 0 };
-        let index = self.index(*account);
+        let index = self.index.account(*account);
         if old > 0 {
             index
                 .remote
@@ -235,7 +238,15 @@ impl Shard {
             }
         }
         for id in ready {
-            if self.conns.get(id).is_some_and(|c| c.closing.is_none()) {
+            if let Some(c) = self.clients.conns.get_mut(id) {
+                c.barrier = false;
+            }
+            if self
+                .clients
+                .conns
+                .get(id)
+                .is_some_and(|c| c.closing.is_none())
+            {
                 self.send_pong(id);
                 self.resume(id);
             }

@@ -14,7 +14,7 @@ impl Shard {
         let open = self.open_conns();
         let mut clients = Vec::with_capacity(open.len());
         for id in open {
-            let c = &mut self.conns[id];
+            let c = &mut self.clients.conns[id];
             clients.push(ClientRef {
                 shard: self.id,
                 id,
@@ -38,7 +38,12 @@ impl Shard {
     /// skipped.
     pub fn close_clients(&mut self, clients: &[ClientRef]) {
         for c in clients {
-            if self.conns.get(c.id).is_some_and(|conn| conn.cid == c.cid) {
+            if self
+                .clients
+                .conns
+                .get(c.id)
+                .is_some_and(|conn| conn.cid == c.cid)
+            {
                 self.begin_close(c.id, CloseReason::ServerShutdown, Closing::AfterFlush, true);
             }
         }

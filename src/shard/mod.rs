@@ -2,55 +2,41 @@
 //! replicated from other shards, and routing. The reactor feeds it bytes and events and
 //! writes out what it queues; tests drive several shards in one thread the same way.
 
+mod clients;
+mod delivery;
+mod index;
 mod interest;
 mod lame_duck;
+mod peers;
 mod protocol;
 mod reload;
-mod route;
 mod snapshot;
 pub(crate) mod stall;
 mod system;
+mod wire;
 
-use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::Bytes;
-use slab::Slab;
-
-use crate::accounts::AccountId;
 use crate::config::FIRST_CLIENT_PING_INTERVAL;
 use crate::conn::{CloseReason, Closing, Conn, SubId};
-use crate::fanout::{Batch, Mesh};
+use crate::fanout::Mesh;
 use crate::log_at;
 use crate::proto::{encode, ParseError};
 use crate::server::Server;
-use crate::subject::Sublist;
+use clients::Timer;
+pub use clients::{Clients, ConnId};
+pub use index::Sub;
+use index::{SubIndex, SystemServices, Target};
+use peers::PeerPort;
 
 pub use interest::{Interest, RemoteEntry};
 use protocol::ConnCtx;
 pub use reload::ReloadClosed;
-use route::MatchCache;
 pub use snapshot::{
     CacheStats, ConnSnapshot, Query, ReactorStats, ShardSnapshot, SubSnapshot, MAX_CLOSED_CLIENTS,
 };
-
-/// Index of a connection in its shard.
-pub type ConnId = usize;
-
-/// One subscription of one of this shard's connections.
-#[derive(Debug)]
-pub struct Sub {
-    pub conn: ConnId,
-    pub account: AccountId,
-    pub subject: Bytes,
-    pub queue: Option<Bytes>,
-    pub sid: Bytes,
-    /// Auto-unsubscribe after this many deliveries; 0 means never.
-    pub max: u64,
-    pub delivered: u64,
-}
 
 /// Counters of one shard, read on request (no shared atomics on the message path).
 #[derive(Debug, Default, Clone)]
@@ -74,49 +60,20 @@ pub struct ShardStats {
     pub cache_hits: u64,
 }
 
+/// One core's broker, in owned parts: its clients and their timers, the index of its
+/// subscriptions (with its match cache), the interest replicated to and from its peers, and
+/// the port through which it talks to those peers.
 pub struct Shard {
     pub id: usize,
     pub server: Arc<Server>,
-    mesh: Arc<Mesh>,
-    pub conns: Slab<Conn>,
-    subs: Slab<Sub>,
-    /// Per account, by number: each account is its own subject namespace.
-    index: Vec<AccountIndex>,
+    pub clients: Clients,
+    index: SubIndex,
     interest: Interest,
-    /// Messages for each other shard produced this turn, pushed as one batch at turn end.
-    staged: Vec<Batch>,
-    /// The weight of `staged`, per shard (`ShardMsg::weight`).
-    staged_bytes: Vec<usize>,
-    /// Per shard, the weight it had not taken yet at the end of our last turn.
-    peer_pending: Vec<usize>,
-    /// Batches that found their ring full; always drained before new ones, so a
-    /// publisher's order holds.
-    overflow: Vec<VecDeque<Batch>>,
-    /// Connections with output queued this turn.
-    dirty: Vec<ConnId>,
-    /// Connections that started closing; the reactor tears their sockets down.
-    closed: Vec<ConnId>,
-    /// An interest change or fence is staged and should be pushed without waiting for turn
-    /// end.
-    interest_staged: bool,
-    /// An `Ack` is staged: it promises that deliveries before it are queued, so the reactor
-    /// starts their writes before pushing it.
-    ack_staged: bool,
+    peers: PeerPort,
+    stalls: stall::Stalls,
     rng: u64,
-    next_seq: u64,
     pub now: Instant,
     pub stats: ShardStats,
-    stalls: stall::Stalls,
-    closed_log: snapshot::ClosedLog,
-}
-
-/// One account's subscriptions on this shard: its own connections', the other shards'
-/// interest, and the cache of recent matches.
-#[derive(Debug, Default)]
-pub(crate) struct AccountIndex {
-    local: Sublist<SubId>,
-    remote: Sublist<RemoteEntry>,
-    cache: MatchCache,
 }
 
 impl Shard {
@@ -125,52 +82,27 @@ impl Shard {
         let n = mesh.shards();
         Shard {
             id,
-            server,
+            clients: Clients::new(n, now),
+            index: SubIndex::new(system_services(&server)),
             interest: Interest::new(id, n),
-            mesh,
-            conns: Slab::new(),
-            subs: Slab::new(),
-            index: Vec::new(),
-            staged: (0..n).map(|_| Vec::new()).collect(),
-            staged_bytes: vec![0; n],
-            peer_pending: vec![0; n],
-            overflow: (0..n).map(|_| VecDeque::new()).collect(),
-            dirty: Vec::new(),
-            closed: Vec::new(),
-            interest_staged: false,
-            ack_staged: false,
+            peers: PeerPort::new(mesh),
             stalls: stall::Stalls::default(),
             // xorshift must not start at zero.
             rng: (seed ^ (id as u64 + 1).wrapping_mul(0x2545_F491_4F6C_DD1D)) | 1,
-            next_seq: 0,
+            server,
             now,
             stats: ShardStats::default(),
-            closed_log: snapshot::ClosedLog::new(n),
         }
     }
 
     pub fn shards(&self) -> usize {
-        self.mesh.shards()
-    }
-
-    /// An account's index on this shard, made on first use.
-    fn index(&mut self, account: AccountId) -> &mut AccountIndex {
-        let i = usize::from(account);
-        if i >= self.index.len() {
-            self.index.resize_with(i + 1, AccountIndex::default);
-        }
-        &mut self.index[i]
-    }
-
-    /// Entries of other shards' interest, over all accounts.
-    fn remote_interest(&self) -> usize {
-        self.index.iter().map(|a| a.remote.len()).sum()
+        self.peers.mesh.shards()
     }
 
     /// A client id that also tells its shard: `(cid - 1) % shards == shard`.
     fn next_cid(&mut self) -> u64 {
-        self.next_seq += 1;
-        (self.next_seq - 1) * self.shards() as u64 + self.id as u64 + 1
+        self.clients.next_seq += 1;
+        (self.clients.next_seq - 1) * self.shards() as u64 + self.id as u64 + 1
     }
 
     /// Registers an accepted socket and queues its INFO. A connection over
@@ -191,7 +123,7 @@ impl Shard {
             first_ping,
             self.server.auth_for(websocket).required(),
         );
-        let id = self.conns.insert(conn);
+        let id = self.clients.conns.insert(conn);
         // Each connection gets its own nonce, so a signature cannot be replayed elsewhere.
         let nonce = self
             .server
@@ -204,33 +136,35 @@ impl Shard {
             None,
             nonce.as_deref(),
         );
-        self.conns[id].nonce = nonce;
-        self.conns[id].websocket = websocket;
-        encode::info(&mut self.conns[id].out.tail(), &info);
+        self.clients.conns[id].nonce = nonce;
+        self.clients.conns[id].websocket = websocket;
+        encode::info(&mut self.clients.conns[id].out.tail(), &info);
         self.mark_dirty(id);
         if !self.server.try_add_connection() {
             self.send_err(id, "maximum connections exceeded");
             self.begin_close(id, CloseReason::MaxConnections, Closing::AfterFlush, false);
+            self.wrap(id, websocket);
             return id;
         }
         self.stats.total_connections += 1;
         log_at!(
             Debug,
             "{} - Client connection created",
-            self.conns[id].log_prefix()
+            self.clients.conns[id].log_prefix()
         );
+        self.wrap(id, websocket);
         id
     }
 
     /// Bytes read from a connection.
     pub fn on_read(&mut self, id: ConnId, data: &[u8]) {
-        let Some(c) = self.conns.get_mut(id) else {
+        let Some(c) = self.clients.conns.get_mut(id) else {
             return;
         };
         if c.closing.is_some() {
             return;
         }
-        if c.paused {
+        if c.input_held() {
             c.stash.extend_from_slice(data);
             // Each read brings its own stall allowance, used when the stash is parsed.
             c.stall_budget += stall::STALL_BUDGET;
@@ -245,18 +179,20 @@ impl Shard {
         self.pace_remote(id);
         // A SUB/UNSUB (or a fence) leaves at once rather than at the end of the turn, for the
         // same reason; unless an Ack is staged, which must wait for this turn's writes.
-        if self.interest_staged && !self.ack_staged {
+        if self.peers.interest_staged && !self.peers.ack_staged {
             self.end_turn();
         }
     }
 
     fn parse(&mut self, id: ConnId, data: &[u8]) {
-        let mut parser =
-            std::mem::replace(&mut self.conns[id].parser, crate::proto::Parser::new(0));
+        let mut parser = std::mem::replace(
+            &mut self.clients.conns[id].parser,
+            crate::proto::Parser::new(0),
+        );
         let res = parser.parse(data, &mut ConnCtx { shard: self, id });
-        self.conns[id].parser = parser;
+        self.clients.conns[id].parser = parser;
         match res {
-            Ok(n) if n < data.len() => self.conns[id].stash.extend_from_slice(&data[n..]),
+            Ok(n) if n < data.len() => self.clients.conns[id].stash.extend_from_slice(&data[n..]),
             Ok(_) => {}
             Err(e) => self.on_parse_error(id, e),
         }
@@ -284,9 +220,8 @@ impl Shard {
 
     /// Parses input that waited while the connection was paused.
     fn resume(&mut self, id: ConnId) {
-        let c = &mut self.conns[id];
-        c.paused = false;
-        if c.closing.is_some() {
+        let c = &mut self.clients.conns[id];
+        if c.closing.is_some() || c.input_held() {
             return;
         }
         if c.stash.is_empty() {
@@ -303,15 +238,15 @@ impl Shard {
             let end = stash.len().min(at + stall::PACED_CHUNK);
             self.parse(id, &stash[at..end]);
             at = end;
-            if self.conns[id].paused || self.conns[id].closing.is_some() {
+            if self.clients.conns[id].input_held() || self.clients.conns[id].closing.is_some() {
                 break;
             }
             self.pace_remote(id);
-            if self.conns[id].paused {
+            if self.clients.conns[id].input_held() {
                 break;
             }
         }
-        let c = &mut self.conns[id];
+        let c = &mut self.clients.conns[id];
         if c.closing.is_none() && at < stash.len() {
             // What `parse` kept of the chunk it stopped in goes first, so the order holds;
             // the rest stays where it is rather than being copied.
@@ -320,7 +255,7 @@ impl Shard {
             stash.splice(..at, kept);
             c.stash = stash;
         }
-        if c.eof && !c.paused {
+        if c.eof && !c.input_held() {
             self.begin_close(id, CloseReason::ClientClosed, Closing::AfterFlush, true);
         }
     }
@@ -333,10 +268,10 @@ impl Shard {
             self.begin_close(id, reason, Closing::Now, true);
             return;
         }
-        match self.conns.get_mut(id) {
+        match self.clients.conns.get_mut(id) {
             // Input that waits behind a PONG barrier was sent before the EOF: it is handled
             // first, and the connection closes when the barrier lets it through.
-            Some(c) if c.paused => c.eof = true,
+            Some(c) if c.input_held() => c.eof = true,
             _ => self.begin_close(id, reason, Closing::AfterFlush, true),
         }
     }
@@ -345,18 +280,8 @@ impl Shard {
     /// answer) is flushed, protocol output that can no longer be encoded is dropped.
     pub fn close_transport(&mut self, id: ConnId, reason: CloseReason) {
         self.begin_close(id, reason, Closing::AfterFlush, true);
-        if let Some(c) = self.conns.get_mut(id) {
+        if let Some(c) = self.clients.conns.get_mut(id) {
             c.out.discard();
-        }
-    }
-
-    /// The TLS handshake finished; `cert` is what the client presented. The auth timer
-    /// starts now.
-    pub fn secured(&mut self, id: ConnId, cert: Option<Box<crate::transport::cert::CertSubject>>) {
-        let now = self.now;
-        if let Some(c) = self.conns.get_mut(id) {
-            c.cert = cert;
-            c.auth_from = now;
         }
     }
 
@@ -369,11 +294,11 @@ impl Shard {
         log_at!(
             Debug,
             "{} - Client Error: {}",
-            self.conns[id].log_prefix(),
+            self.clients.conns[id].log_prefix(),
             text
         );
         self.trace_out(id, format_args!("-ERR {text}"));
-        encode::err(&mut self.conns[id].out.tail(), text);
+        encode::err(&mut self.clients.conns[id].out.tail(), text);
         self.mark_dirty(id);
     }
 
@@ -385,22 +310,27 @@ impl Shard {
             let text = text.trim_end();
             self.trace_out(id, format_args!("{}", text.trim_start_matches('+')));
         }
-        self.conns[id].out.push(line);
+        self.clients.conns[id].out.push(line);
         self.mark_dirty(id);
     }
 
     /// `-V` trace of a line sent to a client: `cid:N - ->> [line]`.
     pub(crate) fn trace_out(&self, id: ConnId, line: std::fmt::Arguments<'_>) {
         if crate::log::trace_enabled() {
-            log_at!(Trace, "{} - ->> [{}]", self.conns[id].log_prefix(), line);
+            log_at!(
+                Trace,
+                "{} - ->> [{}]",
+                self.clients.conns[id].log_prefix(),
+                line
+            );
         }
     }
 
     fn mark_dirty(&mut self, id: ConnId) {
-        let c = &mut self.conns[id];
+        let c = &mut self.clients.conns[id];
         if !c.dirty {
             c.dirty = true;
-            self.dirty.push(id);
+            self.clients.dirty.push(id);
         }
     }
 
@@ -414,7 +344,7 @@ impl Shard {
         how: Closing,
         counted: bool,
     ) {
-        let Some(c) = self.conns.get_mut(id) else {
+        let Some(c) = self.clients.conns.get_mut(id) else {
             return;
         };
         if c.closing.is_some() {
@@ -438,7 +368,7 @@ impl Shard {
         if counted {
             self.disconnect_event(id, reason);
         }
-        let Some(c) = self.conns.get_mut(id) else {
+        let Some(c) = self.clients.conns.get_mut(id) else {
             return;
         };
         let sids: Vec<SubId> = c.subs.drain().map(|(_, s)| s).collect();
@@ -453,21 +383,21 @@ impl Shard {
         if counted {
             self.server.remove_connection();
         }
-        self.closed.push(id);
+        self.clients.closed.push(id);
         self.mark_dirty(id);
     }
 
     /// Frees a connection's slot once its socket is closed and no I/O refers to it.
     pub fn release(&mut self, id: ConnId) {
-        if self.conns.contains(id) {
-            self.conns.remove(id);
+        if self.clients.conns.contains(id) {
+            self.clients.conns.remove(id);
         }
     }
 
     /// Connections with output queued since the last call; each is listed once.
     pub fn take_dirty(&mut self, into: &mut Vec<ConnId>) {
-        for id in self.dirty.drain(..) {
-            if let Some(c) = self.conns.get_mut(id) {
+        for id in self.clients.dirty.drain(..) {
+            if let Some(c) = self.clients.conns.get_mut(id) {
                 c.dirty = false;
                 into.push(id);
             }
@@ -476,7 +406,7 @@ impl Shard {
 
     /// Connections that started closing since the last call.
     pub fn take_closed(&mut self, into: &mut Vec<ConnId>) {
-        into.append(&mut self.closed);
+        into.append(&mut self.clients.closed);
     }
 
     /// Timers: server PINGs, stale connections and write deadlines.
@@ -490,7 +420,7 @@ impl Shard {
         let mut ping = Vec::new();
         let mut auth_late = Vec::new();
         let mut expired = Vec::new();
-        for (id, c) in self.conns.iter_mut() {
+        for (id, c) in self.clients.conns.iter_mut() {
             if c.closing.is_some() {
                 continue;
             }
@@ -553,13 +483,13 @@ impl Shard {
             log_at!(
                 Debug,
                 "{} - Stale Client Connection - Closing",
-                self.conns[id].log_prefix()
+                self.clients.conns[id].log_prefix()
             );
             self.send_err(id, "Stale Connection");
             self.begin_close(id, CloseReason::StaleConnection, Closing::AfterFlush, true);
         }
         for id in slow {
-            let c = &self.conns[id];
+            let c = &self.clients.conns[id];
             log_at!(
                 Info,
                 "{} - Slow Consumer Detected: WriteDeadline of {:?} exceeded with {} total bytes pending",
@@ -577,70 +507,10 @@ impl Shard {
         }
     }
 
-    /// End of a reactor turn: hands this turn's cross-shard messages to the rings (overflow
-    /// first, so nothing overtakes) and rings the doorbells of parked receivers.
-    pub fn end_turn(&mut self) {
-        self.interest_staged = false;
-        self.ack_staged = false;
-        for dst in 0..self.shards() {
-            if dst == self.id {
-                continue;
-            }
-            let staged = std::mem::take(&mut self.staged[dst]);
-            if !staged.is_empty() {
-                self.overflow[dst].push_back(staged);
-            }
-            let bytes = std::mem::take(&mut self.staged_bytes[dst]);
-            self.peer_pending[dst] = if bytes == 0 {
-                self.mesh.pending(self.id, dst)
-            } else {
-                self.mesh.add_pending(self.id, dst, bytes)
-            };
-            let mut pushed = false;
-            while let Some(batch) = self.overflow[dst].pop_front() {
-                match self.mesh.push(self.id, dst, batch) {
-                    Ok(()) => pushed = true,
-                    Err(batch) => {
-                        self.stats.ring_full += 1;
-                        self.overflow[dst].push_front(batch);
-                        break;
-                    }
-                }
-            }
-            if pushed {
-                self.mesh.notify(dst);
-            }
-        }
-    }
-
-    /// Whether an `Ack` waits for `end_turn`.
-    pub fn has_staged_ack(&self) -> bool {
-        self.ack_staged
-    }
-
-    /// Whether batches are still waiting for room in a ring.
-    pub fn has_overflow(&self) -> bool {
-        self.overflow.iter().any(|q| !q.is_empty())
-    }
-
-    /// Takes what other shards sent. Returns whether there was anything.
-    pub fn poll_mesh(&mut self) -> bool {
-        let mut any = false;
-        for src in 0..self.shards() {
-            if src == self.id {
-                continue;
-            }
-            while let Some(batch) = self.mesh.pop(src, self.id) {
-                any = true;
-                self.on_batch(src, batch);
-            }
-        }
-        any
-    }
-
     /// The connections not closing yet.
     fn open_conns(&self) -> Vec<ConnId> {
-        self.conns
+        self.clients
+            .conns
             .iter()
             .filter(|(_, c)| c.closing.is_none())
             .map(|(id, _)| id)
@@ -661,6 +531,14 @@ impl Shard {
         x ^= x << 17;
         self.rng = x;
         x
+    }
+}
+
+/// Where `server`'s system services subscribe.
+fn system_services(server: &Server) -> SystemServices {
+    SystemServices {
+        account: server.accounts.system(),
+        server_id: server.server_id.clone(),
     }
 }
 

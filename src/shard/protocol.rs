@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::{ConnId, Shard, Sub};
+use super::{ConnId, Shard, Sub, Target};
 use crate::accounts::AccountId;
 use crate::auth::{Login, UserLimits};
 use crate::conn::{CloseReason, Closing, ConnectMsg};
@@ -24,7 +24,7 @@ pub(super) struct ConnCtx<'a> {
 
 impl ConnCtx<'_> {
     fn ok_if_verbose(&mut self) {
-        if self.shard.conns[self.id].opts.verbose {
+        if self.shard.clients.conns[self.id].opts.verbose {
             self.shard.send(self.id, encode::OK);
         }
     }
@@ -55,10 +55,10 @@ impl ConnCtx<'_> {
                     CloseReason::MaxAccountConnections,
                 ));
             }
-            self.shard.conns[self.id].in_account_limit = true;
+            self.shard.clients.conns[self.id].in_account_limit = true;
         }
         let now = self.shard.now;
-        let c = &mut self.shard.conns[self.id];
+        let c = &mut self.shard.clients.conns[self.id];
         c.auth_pending = false;
         c.user = name;
         c.account = account;
@@ -71,10 +71,10 @@ impl ConnCtx<'_> {
     /// Before a client logs in, only CONNECT is allowed; a client may skip it when
     /// `no_auth_user` names a configured user (`parser.go`, the `authSet` check).
     fn logged_in(&mut self) -> Result<(), Stop> {
-        if !self.shard.conns[self.id].auth_pending {
+        if !self.shard.clients.conns[self.id].auth_pending {
             return Ok(());
         }
-        let websocket = self.shard.conns[self.id].websocket;
+        let websocket = self.shard.clients.conns[self.id].websocket;
         let auth = self.shard.server.auth_for(websocket);
         if let Some(Login::User {
             name,
@@ -84,7 +84,7 @@ impl ConnCtx<'_> {
         }) = auth.no_auth_login()
         {
             self.log_in(name, account, permissions, limits)?;
-            self.shard.conns[self.id].connect_received = true;
+            self.shard.clients.conns[self.id].connect_received = true;
             self.shard.connect_event(self.id);
             return Ok(());
         }
@@ -108,7 +108,7 @@ impl ConnCtx<'_> {
             return Some(permissions::publish_violation(subject));
         }
         let now = self.shard.now;
-        if let Some(p) = &mut self.shard.conns[self.id].perms {
+        if let Some(p) = &mut self.shard.clients.conns[self.id].perms {
             if !p.can_publish(subject, now) {
                 return Some(permissions::publish_violation(subject));
             }
@@ -121,7 +121,7 @@ impl ConnCtx<'_> {
     /// Why a subscription must be refused: the user's subscribe permissions, or the server's
     /// own queue group (`processSub`).
     fn subscribe_violation(&mut self, subject: &[u8], queue: Option<&[u8]>) -> Option<String> {
-        let allowed = match &mut self.shard.conns[self.id].perms {
+        let allowed = match &mut self.shard.clients.conns[self.id].perms {
             Some(p) => p.can_subscribe(subject, queue),
             None => true,
         };
@@ -131,7 +131,7 @@ impl ConnCtx<'_> {
 
     fn trace(&self, op: &str, arg: &[u8]) {
         if crate::log::trace_enabled() {
-            let prefix = self.shard.conns[self.id].log_prefix();
+            let prefix = self.shard.clients.conns[self.id].log_prefix();
             if arg.is_empty() {
                 log_at!(Trace, "{prefix} - <<- [{op}]");
             } else {
@@ -155,7 +155,7 @@ impl Handler for ConnCtx<'_> {
             Ok(m) => m,
             Err(_) => return Err(self.fail(None, CloseReason::ProtocolViolation)),
         };
-        if let Some(h) = &self.shard.conns[self.id].handshake {
+        if let Some(h) = &self.shard.clients.conns[self.id].handshake {
             h.fill(&mut msg);
         }
         if let (Some(armed), Some(name)) = (&self.shard.server.panic_on_connect_name, &msg.name) {
@@ -166,11 +166,11 @@ impl Handler for ConnCtx<'_> {
         // The first RTT is the time from INFO to CONNECT (`computeRTT(c.start)` in
         // processConnect, before the credentials are checked); later server PINGs refresh it.
         let now = self.shard.now;
-        let c = &mut self.shard.conns[self.id];
+        let c = &mut self.shard.clients.conns[self.id];
         if c.rtt.is_none() {
             c.rtt = Some(now.saturating_duration_since(c.created).max(MIN_RTT));
         }
-        if self.shard.conns[self.id].auth_pending {
+        if self.shard.clients.conns[self.id].auth_pending {
             match self.shard.authenticate(self.id, &msg) {
                 Login::User {
                     name,
@@ -181,12 +181,12 @@ impl Handler for ConnCtx<'_> {
                 Login::Refused => {
                     // Go decodes CONNECT into the client's options before checking them, so
                     // the log line and the event name what the client presented.
-                    self.shard.conns[self.id].opts.merge(&msg);
+                    self.shard.clients.conns[self.id].opts.merge(&msg);
                     return Err(self.auth_violation());
                 }
             }
         }
-        let c = &mut self.shard.conns[self.id];
+        let c = &mut self.shard.clients.conns[self.id];
         c.opts.merge(&msg);
         let first = !std::mem::replace(&mut c.connect_received, true);
         // Naming an account in CONNECT is refused since accounts come from auth
@@ -232,7 +232,7 @@ impl Handler for ConnCtx<'_> {
             self.trace(op, line.join(" ").as_bytes());
         }
         self.logged_in()?;
-        let c = &self.shard.conns[self.id];
+        let c = &self.shard.clients.conns[self.id];
         if args.header_len.is_some() && !c.opts.headers {
             return Err(self.fail(None, CloseReason::ProtocolViolation));
         }
@@ -256,12 +256,12 @@ impl Handler for ConnCtx<'_> {
             log_at!(
                 Trace,
                 "{} - <<- MSG_PAYLOAD: [{:?}]",
-                self.shard.conns[self.id].log_prefix(),
+                self.shard.clients.conns[self.id].log_prefix(),
                 String::from_utf8_lossy(m.data)
             );
         }
         let now = self.shard.now;
-        let c = &mut self.shard.conns[self.id];
+        let c = &mut self.shard.clients.conns[self.id];
         c.in_msgs += 1;
         c.in_bytes += m.data.len() as u64;
         c.last_in = now;
@@ -296,7 +296,7 @@ impl Handler for ConnCtx<'_> {
             return Ok(Flow::Continue);
         }
         let shard = &mut *self.shard;
-        let c = &shard.conns[self.id];
+        let c = &shard.clients.conns[self.id];
         let max_subs = match (shard.server.cfg.max_subscriptions, c.limits.max_subs) {
             (0, user) => user,
             (server, user) => Some(user.map_or(server, |u| u.min(server))),
@@ -311,18 +311,18 @@ impl Handler for ConnCtx<'_> {
             let queue = queue.map(Bytes::copy_from_slice);
             let sid = Bytes::copy_from_slice(sid);
             let account = c.account;
-            let sub_id = shard.subs.vacant_key();
-            let index = shard.index(account);
+            let sub_id = shard.index.subs.vacant_key();
+            let index = shard.index.account(account);
             if index
                 .local
-                .insert(&subject, queue.as_deref(), sub_id)
+                .insert(&subject, queue.as_deref(), Target::Client(sub_id))
                 .is_err()
             {
                 shard.send_err(self.id, "Invalid Subject");
                 return Ok(Flow::Continue);
             }
             index.cache.invalidate();
-            shard.subs.insert(Sub {
+            shard.index.subs.insert(Sub {
                 conn: self.id,
                 account,
                 subject: subject.clone(),
@@ -331,7 +331,7 @@ impl Handler for ConnCtx<'_> {
                 max: 0,
                 delivered: 0,
             });
-            shard.conns[self.id].subs.insert(sid, sub_id);
+            shard.clients.conns[self.id].subs.insert(sid, sub_id);
             shard.stats.sub_inserts += 1;
             shard.local_interest(account, &subject, &queue, 1);
         }
@@ -352,15 +352,15 @@ impl Handler for ConnCtx<'_> {
         self.logged_in()?;
         // +OK goes before the removal, as the Go server's trace shows it (OK, then DELSUB).
         self.ok_if_verbose();
-        if let Some(&sub_id) = self.shard.conns[self.id].subs.get(sid) {
-            let sub = &mut self.shard.subs[sub_id];
+        if let Some(&sub_id) = self.shard.clients.conns[self.id].subs.get(sid) {
+            let sub = &mut self.shard.index.subs[sub_id];
             match max {
                 Some(m) if m > 0 && m as u64 > sub.delivered => sub.max = m as u64,
                 _ => {
                     log_at!(
                         Trace,
                         "{} - <-> [DELSUB {}]",
-                        self.shard.conns[self.id].log_prefix(),
+                        self.shard.clients.conns[self.id].log_prefix(),
                         String::from_utf8_lossy(sid)
                     );
                     self.shard.unsubscribe(self.id, sub_id);
@@ -374,10 +374,10 @@ impl Handler for ConnCtx<'_> {
         self.trace("PING", b"");
         self.logged_in()?;
         let now = self.shard.now;
-        self.shard.conns[self.id].last_in = now;
+        self.shard.clients.conns[self.id].last_in = now;
         // What this client published to other shards reaches their subscribers before its
         // PONG does, as one Go server's flush guarantees.
-        if std::mem::take(&mut self.shard.conns[self.id].published_across) {
+        if std::mem::take(&mut self.shard.clients.conns[self.id].published_across) {
             self.shard.fence(self.id);
             return Ok(Flow::Pause);
         }
@@ -393,7 +393,7 @@ impl Handler for ConnCtx<'_> {
         self.trace("PONG", b"");
         self.logged_in()?;
         let now = self.shard.now;
-        let c = &mut self.shard.conns[self.id];
+        let c = &mut self.shard.clients.conns[self.id];
         c.pings_out = 0;
         if let Some(sent) = c.ping_sent.take() {
             c.rtt = Some(now.saturating_duration_since(sent));
@@ -411,7 +411,7 @@ impl Shard {
     /// Checks a client's credentials against the current settings; on a listener with
     /// `verify_and_map`, its certificate names the user.
     pub(super) fn authenticate(&self, id: ConnId, m: &ConnectMsg) -> Login {
-        let c = &self.conns[id];
+        let c = &self.clients.conns[id];
         let auth = self.server.auth_for(c.websocket);
         if auth.operator_mode() {
             auth.check_jwt(m, c.nonce.as_deref(), c.peer.ip(), c.websocket)
@@ -426,7 +426,7 @@ impl Shard {
     /// `connect_info` (`processPing`).
     pub(super) fn send_pong(&mut self, id: ConnId) {
         self.send(id, encode::PONG);
-        let c = &mut self.conns[id];
+        let c = &mut self.clients.conns[id];
         if c.connect_received && !c.first_pong_sent {
             c.first_pong_sent = true;
             if c.opts.protocol >= MAX_CLIENT_PROTO {

@@ -20,12 +20,15 @@ impl Shard {
     pub fn reload(&mut self, server: Arc<Server>, excess: &AtomicUsize) -> ReloadClosed {
         let old_pins = pinned_certs(&self.server);
         self.server = server;
+        self.index.set_system(super::system_services(&self.server));
         let repin = pinned_certs(&self.server) != old_pins;
         let max_control_line = self.server.cfg.max_control_line;
         let open = self.open_conns();
         let mut kept = Vec::with_capacity(open.len());
         for id in open {
-            self.conns[id].parser.set_max_control_line(max_control_line);
+            self.clients.conns[id]
+                .parser
+                .set_max_control_line(max_control_line);
             match self.relogin(id) {
                 Relogin::Unchanged => {
                     kept.push(id);
@@ -38,7 +41,7 @@ impl Shard {
                 }
                 Relogin::Refused => {}
             }
-            let c = &self.conns[id];
+            let c = &self.clients.conns[id];
             let user = if c.user.is_empty() {
                 String::new()
             } else {
@@ -81,7 +84,7 @@ impl Shard {
             .open_conns()
             .into_iter()
             .filter(|&id| {
-                let c = &self.conns[id];
+                let c = &self.clients.conns[id];
                 !c.websocket && !c.cert.as_ref().is_some_and(|k| pins.contains(&k.key_id))
             })
             .collect();
@@ -99,7 +102,7 @@ impl Shard {
     /// A logged-in client's credentials checked against the current settings. One that has
     /// not sent CONNECT yet is checked when it does.
     fn relogin(&self, id: ConnId) -> Relogin {
-        let c = &self.conns[id];
+        let c = &self.clients.conns[id];
         if !self.server.auth_for(c.websocket).required() || c.auth_pending {
             return Relogin::Unchanged;
         }
@@ -119,12 +122,12 @@ impl Shard {
     /// longer allow, each with the Go server's `-ERR` (`processSubsOnConfigReload`).
     fn apply_permissions(&mut self, id: ConnId, permissions: Option<Arc<UserPermissions>>) {
         let mut perms = permissions.map(|p| Box::new(ConnPermissions::new(p)));
-        let mut subs: Vec<SubId> = self.conns[id].subs.values().copied().collect();
+        let mut subs: Vec<SubId> = self.clients.conns[id].subs.values().copied().collect();
         // In the order they were made, so the -ERRs come in a stable order.
         subs.sort_unstable();
         if let Some(p) = perms.as_mut() {
             for sub_id in subs {
-                let sub = &self.subs[sub_id];
+                let sub = &self.index.subs[sub_id];
                 if p.can_subscribe(&sub.subject, sub.queue.as_deref()) {
                     continue;
                 }
@@ -137,15 +140,15 @@ impl Shard {
                 log_at!(
                     Info,
                     "{} - Removed sub {} for User {:?} - not authorized",
-                    self.conns[id].log_prefix(),
+                    self.clients.conns[id].log_prefix(),
                     what.trim_start_matches(permissions::SUBSCRIBE_VIOLATION),
-                    self.conns[id].user
+                    self.clients.conns[id].user
                 );
                 self.send_err(id, &what);
                 self.unsubscribe(id, sub_id);
             }
         }
-        self.conns[id].perms = perms;
+        self.clients.conns[id].perms = perms;
     }
 }
 

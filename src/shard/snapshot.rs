@@ -149,7 +149,7 @@ impl Shard {
             let mut v: Vec<SubSnapshot> = c
                 .subs
                 .values()
-                .filter_map(|&s| self.subs.get(s))
+                .filter_map(|&s| self.index.subs.get(s))
                 .map(|s| sub_snapshot(s, c.cid, self.server.accounts.name(s.account)))
                 .collect();
             v.sort_by(|a, b| a.sid.cmp(&b.sid));
@@ -183,18 +183,22 @@ impl Shard {
 
     /// Remembers a connection that is closing, with its subscriptions, for `/connz`.
     pub(super) fn log_closed(&mut self, id: usize, reason: CloseReason) {
-        let Some(c) = self.conns.get(id) else {
+        let Some(c) = self.clients.conns.get(id) else {
             return;
         };
         let mut s = self.conn_snapshot(c, true);
         s.stop = Some(self.now);
         s.reason = Some(reason);
-        self.closed_log.push(s);
+        self.clients.closed_log.push(s);
     }
 
     /// The shard's figures, and whatever else `q` asks for.
     pub fn snapshot(&self, q: &Query, reactor: ReactorStats) -> ShardSnapshot {
-        let open = self.conns.iter().filter(|(_, c)| c.closing.is_none());
+        let open = self
+            .clients
+            .conns
+            .iter()
+            .filter(|(_, c)| c.closing.is_none());
         let conns = if q.conns {
             open.clone()
                 .map(|(_, c)| self.conn_snapshot(c, q.conn_subs))
@@ -203,15 +207,16 @@ impl Shard {
             Vec::new()
         };
         let closed = if q.closed {
-            self.closed_log.entries.iter().cloned().collect()
+            self.clients.closed_log.entries.iter().cloned().collect()
         } else {
             Vec::new()
         };
         let subs = if q.subs {
-            self.subs
+            self.index
+                .subs
                 .iter()
                 .map(|(_, s)| {
-                    let cid = self.conns.get(s.conn).map_or(0, |c| c.cid);
+                    let cid = self.clients.conns.get(s.conn).map_or(0, |c| c.cid);
                     sub_snapshot(s, cid, self.server.accounts.name(s.account))
                 })
                 .collect()
@@ -224,10 +229,11 @@ impl Shard {
             stats: self.stats.clone(),
             reactor,
             connections: open.count(),
-            subscriptions: self.subs.len(),
-            remote_interest: self.remote_interest(),
+            subscriptions: self.index.subs.len(),
+            remote_interest: self.index.remote_interest(),
             cache: self
                 .index
+                .accounts()
                 .iter()
                 .map(|a| a.cache.stats())
                 .fold(CacheStats::default(), CacheStats::merge),

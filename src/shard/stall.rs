@@ -141,7 +141,7 @@ impl Shard {
             .iter()
             .any(|r| r.shard == shard && r.publisher == publisher)
         {
-            self.staged[shard].push(ShardMsg::Stall { publisher });
+            self.peers.stage(shard, ShardMsg::Stall { publisher });
         }
         self.stalls.remote.push(asked);
     }
@@ -156,7 +156,7 @@ impl Shard {
             std::mem::take(&mut self.stalls.remote)
                 .into_iter()
                 .partition(|r| {
-                    self.conns.get(r.consumer).is_some_and(|k| {
+                    self.clients.conns.get(r.consumer).is_some_and(|k| {
                         k.closing.is_none() && self.past_stall_gate(k.out.queued())
                     })
                 });
@@ -171,9 +171,12 @@ impl Shard {
                 .any(|o| (o.shard, o.publisher) == pair);
             if !waits && !sent.contains(&pair) {
                 sent.push(pair);
-                self.staged[r.shard].push(ShardMsg::Unstall {
-                    publisher: r.publisher,
-                });
+                self.peers.stage(
+                    r.shard,
+                    ShardMsg::Unstall {
+                        publisher: r.publisher,
+                    },
+                );
             }
         }
     }
@@ -194,7 +197,7 @@ impl Shard {
 
     /// Another shard asks to pace `id` (`Stall`) or lets it go (`Unstall`).
     pub(super) fn remote_pressure(&mut self, id: ConnId, on: bool) {
-        let Some(c) = self.conns.get_mut(id) else {
+        let Some(c) = self.clients.conns.get_mut(id) else {
             return;
         };
         c.remote_pressure = on;
@@ -206,15 +209,15 @@ impl Shard {
     /// Pauses `id` after a read while consumers on other shards are past their gates: up to
     /// `STALL_BUDGET` (Go's `stallTotalAllowed` for one read), or until `Unstall`.
     pub(super) fn pace_remote(&mut self, id: ConnId) {
-        let c = &self.conns[id];
-        if c.remote_pressure && !c.paused && c.closing.is_none() {
+        let c = &self.clients.conns[id];
+        if c.remote_pressure && !c.input_held() && c.closing.is_none() {
             let until = self.now + STALL_BUDGET;
             self.pause_publisher(id, StallOn::RemoteConsumer, Some(until));
         }
     }
 
     fn pause_for_budget(&mut self, id: ConnId, on: StallOn) -> bool {
-        let c = &mut self.conns[id];
+        let c = &mut self.clients.conns[id];
         if c.stall_budget.is_zero() {
             return false;
         }
@@ -225,10 +228,9 @@ impl Shard {
     }
 
     fn pause_publisher(&mut self, id: ConnId, on: StallOn, until: Option<Instant>) {
-        let c = &mut self.conns[id];
+        let c = &mut self.clients.conns[id];
         c.stalls += 1;
         self.stats.stalls += 1;
-        c.paused = true;
         c.stall = Some(Stall { until, on });
         self.stalls.stalled.push(id);
         self.stalls.recv_off.push(id);
@@ -239,7 +241,10 @@ impl Shard {
     }
 
     pub fn is_stalled(&self, id: ConnId) -> bool {
-        self.conns.get(id).is_some_and(|c| c.stall.is_some())
+        self.clients
+            .conns
+            .get(id)
+            .is_some_and(|c| c.stall.is_some())
     }
 
     /// Lets publishers go whose consumer drained below the gate or went away, or whose wait
@@ -247,27 +252,28 @@ impl Shard {
     pub fn release_stalls(&mut self, now: Instant) {
         self.release_remote_publishers();
         for id in std::mem::take(&mut self.stalls.stalled) {
-            let Some(stall) = self.conns.get(id).and_then(|c| c.stall) else {
+            let Some(stall) = self.clients.conns.get(id).and_then(|c| c.stall) else {
                 continue;
             };
             let done = match stall.on {
-                StallOn::Consumer(consumer) => self
-                    .conns
-                    .get(consumer)
-                    .is_none_or(|k| k.closing.is_some() || !self.past_stall_gate(k.out.queued())),
-                StallOn::RemoteConsumer => !self.conns[id].remote_pressure,
+                StallOn::Consumer(consumer) => {
+                    self.clients.conns.get(consumer).is_none_or(|k| {
+                        k.closing.is_some() || !self.past_stall_gate(k.out.queued())
+                    })
+                }
+                StallOn::RemoteConsumer => !self.clients.conns[id].remote_pressure,
                 StallOn::Peer(peer) => {
                     // Seen afresh, so the stash parsed next is not judged by the old figure.
-                    self.peer_pending[peer] = self.mesh.pending(self.id, peer);
-                    self.peer_pending[peer] <= self.peer_pending_max() / 2
+                    self.peers.peer_pending[peer] = self.peers.mesh.pending(self.id, peer);
+                    self.peers.peer_pending[peer] <= self.peer_pending_max() / 2
                 }
             };
             let timed_out = stall.until.is_some_and(|u| now >= u);
-            if !done && !timed_out && self.conns[id].closing.is_none() {
+            if !done && !timed_out && self.clients.conns[id].closing.is_none() {
                 self.stalls.stalled.push(id);
                 continue;
             }
-            self.conns[id].stall = None;
+            self.clients.conns[id].stall = None;
             self.stalls.recv_on.push(id);
             self.resume(id);
         }

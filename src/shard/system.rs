@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 
-use super::route::Msg;
+use super::delivery::Msg;
 use super::{ConnId, Shard};
 use crate::accounts::AccountId;
 use crate::conn::{CloseReason, Conn};
@@ -18,10 +18,6 @@ use crate::system::events::{
 };
 use crate::system::{go_json, request, Ask, Job, Request};
 use crate::timefmt::rfc3339_nano;
-
-/// Subjects of requests to the server's services start so (`$SYS.REQ.`); checking this
-/// prefix is all a publish pays for them.
-pub(super) const REQUEST_PREFIX: &[u8] = b"$SYS.REQ.";
 
 /// The user a client presented, as Go's `getRawAuthUser` gives it to events: its nkey, its
 /// user name, the user it logged in as (a JWT's key, a certificate's user), or its token.
@@ -40,15 +36,16 @@ impl Shard {
     /// publish in `account` with no client behind it.
     pub fn publish_internal(&mut self, account: AccountId, subject: &[u8], data: &[u8]) {
         let mut msg = Msg::local(subject, None, None, data);
-        self.route_in(account, None, &mut msg);
+        self.publish_in(account, None, &mut msg);
         if self.server.accounts.get(account).shares() {
-            self.route_shared(account, None, &msg);
+            self.publish_shared(account, None, &msg);
         }
     }
 
-    /// A publish on `$SYS.REQ.…`: when it asks one of the server's services (in the system
-    /// account, or through the imports every account has), the service thread answers it.
-    /// Returns whether it was taken, so the requester gets no "no responders".
+    /// A publish that reached the system services' subscriptions (`$SYS.REQ.…`): when it
+    /// asks one of them (in the system account, or through the imports every account has),
+    /// the service thread answers it. Returns whether it was taken, so the requester gets no
+    /// "no responders".
     pub(super) fn system_request(
         &mut self,
         account: AccountId,
@@ -69,7 +66,7 @@ impl Shard {
         };
         // Only `USER.INFO` answers with who asked; the others need not pay for it.
         let requester = (ask == Ask::UserInfo).then(|| {
-            let c = &self.conns[from];
+            let c = &self.clients.conns[from];
             let name = server.accounts.name(c.account).to_string();
             UserInfo {
                 user: raw_auth_user(c),
@@ -106,7 +103,7 @@ impl Shard {
     }
 
     fn client_info(&self, id: ConnId) -> ClientInfo {
-        let c = &self.conns[id];
+        let c = &self.clients.conns[id];
         let acc = self.server.accounts.name(c.account).to_string();
         ClientInfo {
             start: Some(Clock::now().date(c.created)),
@@ -127,7 +124,7 @@ impl Shard {
     /// `$SYS.ACCOUNT.<acc>.CONNECT` for a client that logged in (`accountConnectEvent`),
     /// and its account's connection count for the service thread to publish.
     pub(super) fn connect_event(&mut self, id: ConnId) {
-        let account = self.conns[id].account;
+        let account = self.clients.conns[id].account;
         let subject = format!(
             "$SYS.ACCOUNT.{}.CONNECT",
             self.server.accounts.name(account)
@@ -141,7 +138,7 @@ impl Shard {
 
     /// A client's end as an event: `DisconnectEventMsg` on `subject`.
     fn disconnect(&self, id: ConnId, reason: CloseReason) -> DisconnectEvent {
-        let c = &self.conns[id];
+        let c = &self.clients.conns[id];
         let stop = rfc3339_nano(SystemTime::now());
         let mut client = self.client_info(id);
         client.rtt = c.rtt.map_or(0, |d| d.as_nanos() as u64);
@@ -164,13 +161,13 @@ impl Shard {
     /// `$SYS.ACCOUNT.<acc>.DISCONNECT` for any client that closes, logged in or not
     /// (`accountDisconnectEvent`: a client is in the global account until it logs in).
     pub(super) fn disconnect_event(&mut self, id: ConnId, reason: CloseReason) {
-        let account = self.conns[id].account;
+        let account = self.clients.conns[id].account;
         let subject = format!(
             "$SYS.ACCOUNT.{}.DISCONNECT",
             self.server.accounts.name(account)
         );
         self.system_event(&subject, |s| s.disconnect(id, reason));
-        if self.conns[id].connect_received {
+        if self.clients.conns[id].connect_received {
             self.server.system.send(Job::AccountConns(account));
         }
     }
@@ -179,7 +176,7 @@ impl Shard {
     /// presented, the `$SYS.SERVER.<id>.CLIENT.AUTH.ERR` event, then the caller's `-ERR`
     /// and close.
     pub(super) fn auth_violation(&mut self, id: ConnId) {
-        let c = &self.conns[id];
+        let c = &self.clients.conns[id];
         let presented = if let Some(nkey) = &c.opts.nkey {
             format!(" - Nkey {nkey:?}")
         } else if let Some(user) = &c.opts.user {

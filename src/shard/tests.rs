@@ -42,7 +42,7 @@ impl Cluster {
     }
 
     fn take(&mut self, shard: usize, id: ConnId) -> String {
-        String::from_utf8(self.shards[shard].conns[id].out.take_all()).unwrap()
+        String::from_utf8(self.shards[shard].clients.conns[id].out.take_all()).unwrap()
     }
 
     /// Runs turns until no shard has anything left to say to another (bounded).
@@ -88,7 +88,7 @@ fn only_edges_are_replicated_and_unsub_stops_traffic() {
     c.send(s0, a, "SUB foo 1\r\nSUB foo 2\r\n");
     c.settle();
     // Two local subscriptions, one plain interest entry on the other shard.
-    assert_eq!(c.shards[1].remote_interest(), 1);
+    assert_eq!(c.shards[1].index.remote_interest(), 1);
     c.send(s1, publ, "PUB foo 1\r\nx\r\n");
     c.settle();
     assert_eq!(c.take(s0, a), "MSG foo 1 1\r\nx\r\nMSG foo 2 1\r\nx\r\n");
@@ -98,10 +98,14 @@ fn only_edges_are_replicated_and_unsub_stops_traffic() {
     );
     c.send(s0, a, "UNSUB 1\r\n");
     c.settle();
-    assert_eq!(c.shards[1].remote_interest(), 1, "1 -> still interested");
+    assert_eq!(
+        c.shards[1].index.remote_interest(),
+        1,
+        "1 -> still interested"
+    );
     c.send(s0, a, "UNSUB 2\r\n");
     c.settle();
-    assert_eq!(c.shards[1].remote_interest(), 0);
+    assert_eq!(c.shards[1].index.remote_interest(), 0);
     c.send(s1, publ, "PUB foo 1\r\nx\r\n");
     c.settle();
     assert_eq!(c.shards[1].stats.remote_sent, 1);
@@ -214,7 +218,10 @@ fn stale_connection_after_ping_max() {
     assert_eq!(c.take(0, id), "PING\r\n");
     c.shards[0].on_tick(t0 + Duration::from_millis(3300));
     assert_eq!(c.take(0, id), "-ERR 'Stale Connection'\r\n");
-    assert_eq!(c.shards[0].conns[id].closing, Some(Closing::AfterFlush));
+    assert_eq!(
+        c.shards[0].clients.conns[id].closing,
+        Some(Closing::AfterFlush)
+    );
 }
 
 #[test]
@@ -233,7 +240,7 @@ fn pong_resets_outstanding_pings() {
         assert_eq!(c.take(0, id), "PING\r\n");
         c.send(0, id, "PONG\r\n");
     }
-    assert!(c.shards[0].conns[id].closing.is_none());
+    assert!(c.shards[0].clients.conns[id].closing.is_none());
 }
 
 #[test]
@@ -268,9 +275,9 @@ fn slow_consumer_is_cut_off_without_touching_others() {
         c.take(0, fast);
     }
     assert!(!c.shards[0].is_stalled(publ));
-    assert_eq!(c.shards[0].conns[slow].closing, Some(Closing::Now));
-    assert!(c.shards[0].conns[fast].closing.is_none());
-    assert!(c.shards[0].conns[publ].closing.is_none());
+    assert_eq!(c.shards[0].clients.conns[slow].closing, Some(Closing::Now));
+    assert!(c.shards[0].clients.conns[fast].closing.is_none());
+    assert!(c.shards[0].clients.conns[publ].closing.is_none());
     assert_eq!(c.shards[0].stats.slow_consumers, 1);
 }
 
@@ -281,11 +288,11 @@ fn write_deadline_makes_a_slow_consumer() {
     c.send(0, a, "PING\r\n");
     let t0 = c.t0;
     // A write that the kernel never finishes.
-    assert!(c.shards[0].conns[a].out.start_write(t0).is_some());
+    assert!(c.shards[0].clients.conns[a].out.start_write(t0).is_some());
     c.shards[0].on_tick(t0 + Duration::from_secs(5));
-    assert!(c.shards[0].conns[a].closing.is_none());
+    assert!(c.shards[0].clients.conns[a].closing.is_none());
     c.shards[0].on_tick(t0 + Duration::from_secs(11));
-    assert_eq!(c.shards[0].conns[a].closing, Some(Closing::Now));
+    assert_eq!(c.shards[0].clients.conns[a].closing, Some(Closing::Now));
 }
 
 #[test]
@@ -301,7 +308,7 @@ fn auto_unsubscribe_across_shards() {
     c.settle();
     assert_eq!(c.take(s0, a).matches("MSG").count(), 2);
     assert_eq!(
-        c.shards[1].remote_interest(),
+        c.shards[1].index.remote_interest(),
         0,
         "the edge went back to zero"
     );
@@ -313,10 +320,10 @@ fn closing_a_connection_withdraws_its_interest() {
     let (s0, a) = c.client(0, QUIET);
     c.send(s0, a, "SUB foo 1\r\nSUB bar q 2\r\n");
     c.settle();
-    assert_eq!(c.shards[1].remote_interest(), 2);
+    assert_eq!(c.shards[1].index.remote_interest(), 2);
     c.shards[0].on_read_closed(a, crate::conn::CloseReason::ClientClosed);
     c.settle();
-    assert_eq!(c.shards[1].remote_interest(), 0);
+    assert_eq!(c.shards[1].index.remote_interest(), 0);
     assert_eq!(c.shards[0].server.connections(), 0);
 }
 
@@ -411,10 +418,10 @@ fn a_consumer_past_its_gate_pauses_a_publisher_on_another_shard() {
     }
     // Paused past 3/4 of max_pending, before the consumer was cut off.
     assert!(
-        c.shards[0].conns[slow].out.queued() > 75_000,
+        c.shards[0].clients.conns[slow].out.queued() > 75_000,
         "paused after {sent}"
     );
-    assert!(c.shards[0].conns[slow].closing.is_none());
+    assert!(c.shards[0].clients.conns[slow].closing.is_none());
     // While the consumer stays past its gate, a pause lasts a read's budget, and each new
     // read is paused again.
     let mut now = c.t0 + Duration::from_millis(11);

@@ -85,6 +85,30 @@ pub(crate) fn in_system(subject: &[u8], server_id: &str) -> Option<Ask> {
     }
 }
 
+/// What the system services subscribe to, in the system account (`in_system` answers
+/// them) or in any other account (`imported` answers them). Each shard holds these
+/// subscriptions itself, so a request is answered where it was published.
+pub(crate) fn subscriptions(in_system_account: bool, server_id: &str) -> Vec<String> {
+    if in_system_account {
+        vec![
+            "$SYS.REQ.SERVER.PING".into(),
+            "$SYS.REQ.SERVER.PING.*".into(),
+            format!("$SYS.REQ.SERVER.{server_id}.*"),
+            "$SYS.REQ.ACCOUNT.*.*".into(),
+            "$SYS.REQ.USER.INFO".into(),
+        ]
+    } else {
+        [
+            "$SYS.REQ.SERVER.PING.CONNZ",
+            "$SYS.REQ.ACCOUNT.PING.CONNZ",
+            "$SYS.REQ.ACCOUNT.PING.STATZ",
+            "$SYS.REQ.USER.INFO",
+        ]
+        .map(String::from)
+        .to_vec()
+    }
+}
+
 /// The request a publish in another account makes through the system imports every
 /// account has: its own connections, its own statistics, its own user.
 pub(crate) fn imported(subject: &[u8], account: &str) -> Option<Ask> {
@@ -178,5 +202,45 @@ mod tests {
         assert_eq!(imported(b"$SYS.REQ.USER.INFO", "A"), Some(Ask::UserInfo));
         assert_eq!(imported(b"$SYS.REQ.SERVER.PING.VARZ", "A"), None);
         assert_eq!(imported(b"$SYS.REQ.ACCOUNT.B.CONNZ", "A"), None);
+    }
+
+    /// Every subject a service answers is one it subscribes to, so subscriptions lose no
+    /// request; what they let through and the service does not know goes unanswered.
+    #[test]
+    fn subscriptions_cover_what_is_answered() {
+        use crate::subject::Sublist;
+        let id = "NABC";
+        let trie = |system: bool| {
+            let mut t: Sublist<()> = Sublist::new();
+            for s in subscriptions(system, id) {
+                t.insert(s.as_bytes(), None, ()).unwrap();
+            }
+            t
+        };
+        let (system, other) = (trie(true), trie(false));
+        let samples = [
+            "$SYS.REQ.SERVER.PING",
+            "$SYS.REQ.SERVER.PING.VARZ",
+            "$SYS.REQ.SERVER.PING.CONNZ",
+            "$SYS.REQ.SERVER.NABC.CONNZ",
+            "$SYS.REQ.SERVER.NOTUS.CONNZ",
+            "$SYS.REQ.ACCOUNT.PING.STATZ",
+            "$SYS.REQ.ACCOUNT.PING.CONNZ",
+            "$SYS.REQ.ACCOUNT.A.SUBSZ",
+            "$SYS.REQ.ACCOUNT.A.CONNS",
+            "$SYS.REQ.USER.INFO",
+            "$SYS.REQ.SERVER.PING.VARZ.X",
+        ];
+        for s in samples {
+            let b = s.as_bytes();
+            if in_system(b, id).is_some() {
+                assert!(!system.matches(b).is_empty(), "{s} in the system account");
+            }
+            if imported(b, "A").is_some() {
+                assert!(!other.matches(b).is_empty(), "{s} imported");
+            }
+        }
+        assert!(system.matches(b"$SYS.REQ.SERVER.NOTUS.CONNZ").is_empty());
+        assert!(other.matches(b"$SYS.REQ.SERVER.PING.VARZ").is_empty());
     }
 }

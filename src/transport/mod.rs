@@ -375,6 +375,11 @@ impl Transport {
         }
     }
 
+    /// Framed bytes not written yet.
+    pub fn buffered(&self) -> usize {
+        self.out.len() + self.inflight.len() - self.inflight_off
+    }
+
     /// Nothing waits to be written.
     pub fn is_empty(&self) -> bool {
         self.out.is_empty() && self.inflight_off == self.inflight.len()

@@ -1,12 +1,11 @@
 //! Routing a publish: match (through the shard's L1 cache), deliver to local subscribers,
 //! pick queue members across shards by weight, and stage one message per interested shard.
 
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use foldhash::fast::RandomState;
 
+use super::index::{Destinations, Service, Target};
 use super::interest::RemoteEntry;
 use super::{ConnId, Shard};
 use crate::accounts::{request_info_header, AccountId, REPLY_PREFIX};
@@ -15,72 +14,10 @@ use crate::conn::{CloseReason, Closing, Conn, SubId};
 use crate::fanout::ShardMsg;
 use crate::log_at;
 use crate::proto::encode;
-use crate::subject::Matches;
 
 /// Service imports a request may follow in a chain (A imports from B, which imports from
 /// C); the bound stops a chain that leads back into itself.
 const MAX_IMPORT_HOPS: usize = 8;
-
-/// Entries in the L1 match cache before it is emptied (the Go server prunes its per-client
-/// cache at `maxResultCacheSize` = 512; ours is per shard, so twice that).
-const MATCH_CACHE_MAX: usize = 1024;
-
-/// What a subject matches on this shard and elsewhere.
-#[derive(Debug, Default)]
-pub(super) struct Route {
-    local: Matches<SubId>,
-    /// Shards with plain interest, ascending, once each.
-    remote_plain: Vec<u16>,
-    /// Queue groups with members on other shards: (shard, weight) per group.
-    remote_queues: Vec<(Box<[u8]>, Vec<RemoteEntry>)>,
-}
-
-/// Results of recent matches, each stamped with the shard's interest generation. Any change
-/// to the local subscriptions or to the replicated interest bumps the generation, which
-/// retires every entry at once (O(1) per SUB/UNSUB), so cached subscription ids are live.
-#[derive(Debug, Default)]
-pub(super) struct MatchCache {
-    map: HashMap<Box<[u8]>, (u64, Rc<Route>), RandomState>,
-    generation: u64,
-}
-
-impl MatchCache {
-    pub(super) fn invalidate(&mut self) {
-        self.generation += 1;
-    }
-
-    fn get(&self, subject: &[u8]) -> Option<Rc<Route>> {
-        match self.map.get(subject) {
-            Some((g, r)) if *g == self.generation => Some(r.clone()),
-            _ => None,
-        }
-    }
-
-    /// Live entries and their fan-out (local subscribers and groups, plus remote shards).
-    pub(super) fn stats(&self) -> super::CacheStats {
-        let mut s = super::CacheStats::default();
-        for (g, r) in self.map.values() {
-            if *g != self.generation {
-                continue;
-            }
-            let fanout = r.local.plain.len()
-                + r.local.queues.len()
-                + r.remote_plain.len()
-                + r.remote_queues.len();
-            s.entries += 1;
-            s.total_fanout += fanout;
-            s.max_fanout = s.max_fanout.max(fanout);
-        }
-        s
-    }
-
-    fn insert(&mut self, subject: &[u8], route: Rc<Route>) {
-        if self.map.len() >= MATCH_CACHE_MAX && !self.map.contains_key(subject) {
-            self.map.clear();
-        }
-        self.map.insert(subject.into(), (self.generation, route));
-    }
-}
 
 /// One message being routed. The payload is a slice, turned into a shared buffer at most
 /// once, when a large payload is first queued by reference.
@@ -147,9 +84,9 @@ impl<'a> Msg<'a> {
 }
 
 impl Shard {
-    fn route(&mut self, account: AccountId, subject: &[u8]) -> Rc<Route> {
+    fn route(&mut self, account: AccountId, subject: &[u8]) -> Rc<Destinations> {
         self.stats.matches += 1;
-        let index = self.index(account);
+        let index = self.index.account(account);
         if let Some(r) = index.cache.get(subject) {
             self.stats.cache_hits += 1;
             return r;
@@ -159,7 +96,7 @@ impl Shard {
         let mut remote_plain: Vec<u16> = remote.plain.iter().map(|&(s, _)| s).collect();
         remote_plain.sort_unstable();
         remote_plain.dedup();
-        let r = Rc::new(Route {
+        let r = Rc::new(Destinations {
             local,
             remote_plain,
             remote_queues: remote.queues,
@@ -180,18 +117,15 @@ impl Shard {
         self.stats.in_msgs += 1;
         self.stats.in_bytes += data.len() as u64;
         self.clear_gate();
-        let account = self.conns[from].account;
+        let account = self.clients.conns[from].account;
         let mut msg = Msg::local(subject, reply, header_len, data);
-        let mut delivered = self.route_in(account, Some(from), &mut msg);
+        let mut delivered = self.publish_in(account, Some(from), &mut msg);
         if self.server.accounts.get(account).shares() {
-            delivered |= self.route_shared(account, Some(from), &msg);
-        }
-        if subject.starts_with(super::system::REQUEST_PREFIX) {
-            delivered |= self.system_request(account, from, &msg);
+            delivered |= self.publish_shared(account, Some(from), &msg);
         }
         if !delivered {
             if let Some(reply) = reply {
-                let o = &self.conns[from].opts;
+                let o = &self.clients.conns[from].opts;
                 if o.no_responders && o.headers {
                     self.no_responders(from, subject, reply);
                 }
@@ -203,7 +137,7 @@ impl Shard {
     /// services it imports from them, and answers to requests they made through services
     /// it exports (`processInboundClientMsg`, `processServiceImport`). Each is routed in
     /// the other account, once, on this shard. Returns whether anyone may get one.
-    pub(super) fn route_shared(
+    pub(super) fn publish_shared(
         &mut self,
         account: AccountId,
         from: Option<ConnId>,
@@ -216,7 +150,7 @@ impl Shard {
         // (checked against nats-server 2.15.1): only services chain.
         for s in acc.stream_imports.iter().filter(|s| s.applies(msg.subject)) {
             let subject = s.map(msg.subject);
-            delivered |= self.route_in(s.importer, from, &mut msg.retarget(&subject, msg.reply));
+            delivered |= self.publish_in(s.importer, from, &mut msg.retarget(&subject, msg.reply));
         }
         delivered |= self.request_across(account, from, msg, None, 0);
         delivered |= self.answer_across(account, from, msg, 0);
@@ -255,10 +189,10 @@ impl Shard {
             };
             let header = msg.header_len.map(|h| &msg.data[..h]);
             let payload = &msg.data[msg.header_len.unwrap_or(0)..];
-            let rtt = from.and_then(|f| self.conns[f].rtt);
+            let rtt = from.and_then(|f| self.clients.conns[f].rtt);
             let (hdr, data) = request_info_header(origin, through, rtt, header, payload);
             let mut request = Msg::local(&subject, reply.as_deref(), Some(hdr), &data);
-            delivered |= self.route_in(si.exporter, from, &mut request);
+            delivered |= self.publish_in(si.exporter, from, &mut request);
             if hops < MAX_IMPORT_HOPS {
                 let onward = Msg::local(&subject, reply.as_deref(), msg.header_len, msg.data);
                 delivered |=
@@ -286,7 +220,7 @@ impl Shard {
             return false;
         };
         let mut answer = msg.retarget(&reply, None);
-        let mut delivered = self.route_in(importer, from, &mut answer);
+        let mut delivered = self.publish_in(importer, from, &mut answer);
         if hops < MAX_IMPORT_HOPS {
             delivered |= self.answer_across(importer, from, &answer, hops + 1);
         }
@@ -296,7 +230,7 @@ impl Shard {
     /// Routes a publish in `account`: its subscribers here, and one message per other shard
     /// with interest, queue members picked across shards by weight. Returns whether anyone
     /// may get it.
-    pub(super) fn route_in(
+    pub(super) fn publish_in(
         &mut self,
         account: AccountId,
         from: Option<ConnId>,
@@ -304,8 +238,8 @@ impl Shard {
     ) -> bool {
         let route = self.route(account, msg.subject);
         let mut delivered = false;
-        for &sub in &route.local.plain {
-            delivered |= self.deliver(sub, from, msg);
+        for &target in &route.local.plain {
+            delivered |= self.deliver_to(account, target, from, msg);
         }
 
         let mut targets: Targets = route
@@ -324,7 +258,7 @@ impl Shard {
             let remote_weight: u64 = remote.iter().map(|&(_, w)| u64::from(w)).sum();
             let r = self.rand() % (members.len() as u64 + remote_weight);
             if r < members.len() as u64 {
-                if self.deliver_one_of(members, r as usize, from, msg) {
+                if self.deliver_one_of(account, members, r as usize, from, msg) {
                     delivered = true;
                     continue;
                 }
@@ -351,7 +285,7 @@ impl Shard {
         if !targets.is_empty() {
             delivered = true;
             if let Some(f) = from {
-                self.conns[f].published_across = true;
+                self.clients.conns[f].published_across = true;
             }
             let (subject_b, reply_b, data_b) = one_buffer(msg.subject, msg.reply, msg.data);
             for (shard, plain, queues) in targets {
@@ -367,12 +301,11 @@ impl Shard {
                     queues,
                     publisher: from,
                 };
-                self.staged_bytes[shard] += m.weight();
-                self.staged[shard].push(m);
+                self.peers.stage(shard, m);
                 if from.is_some() {
                     self.check_peer_gate(
                         shard,
-                        self.staged_bytes[shard] + self.peer_pending[shard],
+                        self.peers.staged_bytes[shard] + self.peers.peer_pending[shard],
                     );
                 }
             }
@@ -399,8 +332,11 @@ impl Shard {
     ) {
         let route = self.route(account, msg.subject);
         if plain {
-            for &sub in &route.local.plain {
-                self.deliver(sub, None, &mut msg);
+            // Services answer on the shard a request was published on, which did.
+            for &target in &route.local.plain {
+                if let Target::Client(sub) = target {
+                    self.deliver(sub, None, &mut msg);
+                }
             }
         }
         for q in queues {
@@ -408,7 +344,7 @@ impl Shard {
             // route's queue delivery is when its last member just left.
             if let Some((_, members)) = route.local.queues.iter().find(|(n, _)| **n == **q) {
                 let start = (self.rand() % members.len() as u64) as usize;
-                self.deliver_one_of(members, start, None, &mut msg);
+                self.deliver_one_of(account, members, start, None, &mut msg);
             }
         }
     }
@@ -416,25 +352,44 @@ impl Shard {
     /// Delivers to the first member, from `start` on, that can take the message.
     fn deliver_one_of(
         &mut self,
-        members: &[SubId],
+        account: AccountId,
+        members: &[Target],
         start: usize,
         from: Option<ConnId>,
         msg: &mut Msg<'_>,
     ) -> bool {
         (0..members.len()).any(|i| {
-            let sub = members[(start + i) % members.len()];
-            self.deliver(sub, from, msg)
+            let target = members[(start + i) % members.len()];
+            self.deliver_to(account, target, from, msg)
         })
+    }
+
+    /// Hands a message published in `account` to one local target. False when it could not
+    /// take the message.
+    fn deliver_to(
+        &mut self,
+        account: AccountId,
+        target: Target,
+        from: Option<ConnId>,
+        msg: &mut Msg<'_>,
+    ) -> bool {
+        match target {
+            Target::Client(sub) => self.deliver(sub, from, msg),
+            // Only a client's request is answered: the services ask who sent it.
+            Target::Service(Service::System) => {
+                from.is_some_and(|f| self.system_request(account, f, msg))
+            }
+        }
     }
 
     /// Queues MSG/HMSG for one subscription. False when it could not take the message.
     fn deliver(&mut self, sub_id: SubId, from: Option<ConnId>, msg: &mut Msg<'_>) -> bool {
-        let Some(sub) = self.subs.get_mut(sub_id) else {
+        let Some(sub) = self.index.subs.get_mut(sub_id) else {
             return false;
         };
         let cid = sub.conn;
         let now = self.now;
-        let c = &mut self.conns[cid];
+        let c = &mut self.clients.conns[cid];
         if c.closing.is_some() || (from == Some(cid) && !c.opts.echo) {
             return false;
         }
@@ -494,7 +449,7 @@ impl Shard {
         log_at!(
             Info,
             "{} - Slow Consumer Detected: MaxPending of {} Exceeded",
-            self.conns[id].log_prefix(),
+            self.clients.conns[id].log_prefix(),
             self.server.cfg.max_pending
         );
         self.stats.slow_consumers += 1;
@@ -509,9 +464,12 @@ impl Shard {
     /// The 503 reply to a request nobody received, on the requester's own subscription that
     /// matches the reply subject (`client.go` `sendNoRespondersMsg`).
     fn no_responders(&mut self, from: ConnId, subject: &[u8], reply: &[u8]) {
-        let account = self.conns[from].account;
-        let local = self.index(account).local.matches(reply);
-        let Some(&sub) = local.plain.iter().find(|&&s| self.subs[s].conn == from) else {
+        let account = self.clients.conns[from].account;
+        let local = self.index.account(account).local.matches(reply);
+        let Some(sub) = local.plain.iter().find_map(|&t| match t {
+            Target::Client(s) if self.index.subs[s].conn == from => Some(s),
+            _ => None,
+        }) else {
             return;
         };
         let mut hdr = Vec::new();
@@ -528,19 +486,19 @@ impl Shard {
 
     /// Removes a subscription everywhere it is recorded.
     pub(super) fn unsubscribe(&mut self, conn: ConnId, sub_id: SubId) {
-        let sid = self.subs[sub_id].sid.clone();
-        self.conns[conn].subs.remove(&sid);
+        let sid = self.index.subs[sub_id].sid.clone();
+        self.clients.conns[conn].subs.remove(&sid);
         self.remove_sub(sub_id);
     }
 
     /// Drops a subscription from the shard's tables; the connection's own map is the caller's.
     pub(super) fn remove_sub(&mut self, sub_id: SubId) {
-        let sub = self.subs.remove(sub_id);
+        let sub = self.index.subs.remove(sub_id);
         self.stats.sub_removes += 1;
-        let index = self.index(sub.account);
+        let index = self.index.account(sub.account);
         index
             .local
-            .remove(&sub.subject, sub.queue.as_deref(), &sub_id);
+            .remove(&sub.subject, sub.queue.as_deref(), &Target::Client(sub_id));
         index.cache.invalidate();
         self.local_interest(sub.account, &sub.subject, &sub.queue, -1);
     }
