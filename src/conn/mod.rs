@@ -238,7 +238,6 @@ pub struct Conn {
     pub first_pong_sent: bool,
     pub subs: HashMap<Bytes, SubId>,
     pub pings_out: u32,
-    pub next_ping: Instant,
     /// Last inbound message or PING, which makes a server PING unnecessary.
     pub last_in: Instant,
     pub closing: Option<Closing>,
@@ -291,7 +290,6 @@ impl Conn {
         peer: SocketAddr,
         max_control_line: usize,
         now: Instant,
-        first_ping: Instant,
         auth_pending: bool,
     ) -> Conn {
         Conn {
@@ -313,7 +311,6 @@ impl Conn {
             first_pong_sent: false,
             subs: HashMap::new(),
             pings_out: 0,
-            next_ping: first_ping,
             last_in: now,
             closing: None,
             websocket: false,
@@ -366,7 +363,7 @@ mod tests {
     #[test]
     fn log_prefixes_as_go() {
         let now = Instant::now();
-        let mut c = Conn::new(9, "127.0.0.1:5678".parse().unwrap(), 4096, now, now, false);
+        let mut c = Conn::new(9, "127.0.0.1:5678".parse().unwrap(), 4096, now, false);
         assert_eq!(c.log_prefix(), "127.0.0.1:5678 - cid:9");
         c.websocket = true;
         assert_eq!(c.log_prefix(), "127.0.0.1:5678 - wid:9");

@@ -6,7 +6,9 @@ use slab::Slab;
 
 use super::snapshot::ClosedLog;
 use super::Shard;
-use crate::conn::Conn;
+use crate::conn::{CloseReason, Closing, Conn};
+use crate::log_at;
+use crate::proto::encode;
 use crate::timer_wheel::TimerWheel;
 
 /// Index of a connection in its shard.
@@ -21,12 +23,22 @@ pub(crate) enum Timer {
     Handshake(ConnId, u64),
     /// A silent `handshake_first: auto` client gets the INFO in the clear now.
     Fallback(ConnId, u64),
+    /// The client must have logged in by now (Go's `authTimeout`).
+    Auth(ConnId, u64),
+    /// Its user JWT runs out now.
+    Expiry(ConnId, u64),
+    /// A server PING may be due (Go's `ping_interval` timer per client).
+    Ping(ConnId, u64),
 }
 
 impl Timer {
     fn conn(self) -> (ConnId, u64) {
         match self {
-            Timer::Handshake(id, cid) | Timer::Fallback(id, cid) => (id, cid),
+            Timer::Handshake(id, cid)
+            | Timer::Fallback(id, cid)
+            | Timer::Auth(id, cid)
+            | Timer::Expiry(id, cid)
+            | Timer::Ping(id, cid) => (id, cid),
         }
     }
 }
@@ -69,15 +81,88 @@ impl Shard {
         self.clients.timers.expire(now, &mut due);
         for timer in due.drain(..) {
             let (id, cid) = timer.conn();
-            if self.clients.conns.get(id).is_none_or(|c| c.cid != cid) {
+            if self
+                .clients
+                .conns
+                .get(id)
+                .is_none_or(|c| c.cid != cid || c.closing.is_some())
+            {
                 continue;
             }
             match timer {
                 Timer::Handshake(..) => self.handshake_deadline(id, now),
                 Timer::Fallback(..) => self.handshake_fallback(id, now),
+                Timer::Auth(..) => self.auth_deadline(id, now),
+                Timer::Expiry(..) => self.login_expired(id, now),
+                Timer::Ping(..) => self.ping_timer(id, now),
             }
         }
         self.clients.due = due;
+    }
+
+    /// A client still not logged in when its auth timer runs out is closed. The timer
+    /// started at its accept; a TLS client's starts again when its handshake is done (Go
+    /// starts it after `doTLSHandshake`), so an early firing re-arms it.
+    fn auth_deadline(&mut self, id: ConnId, now: Instant) {
+        let c = &self.clients.conns[id];
+        if !c.auth_pending {
+            return;
+        }
+        let due = c.auth_from + self.server.auth_for(c.websocket).timeout();
+        if now < due {
+            let timer = Timer::Auth(id, c.cid);
+            self.clients.timers.insert(due, timer);
+            return;
+        }
+        self.send_err(id, "Authentication Timeout");
+        self.begin_close(
+            id,
+            CloseReason::AuthenticationTimeout,
+            Closing::AfterFlush,
+            true,
+        );
+    }
+
+    fn login_expired(&mut self, id: ConnId, now: Instant) {
+        if self.clients.conns[id].expires.is_some_and(|e| now >= e) {
+            self.send_err(id, "User Authentication Expired");
+            self.begin_close(
+                id,
+                CloseReason::AuthenticationExpired,
+                Closing::AfterFlush,
+                true,
+            );
+        }
+    }
+
+    /// Go's `processPingTimer`: a PING unless the client was heard from within the
+    /// interval, and a stale connection once `ping_max` PINGs went unanswered.
+    fn ping_timer(&mut self, id: ConnId, now: Instant) {
+        let cfg = &self.server.cfg;
+        let ping_max = cfg.ping_max;
+        let c = &self.clients.conns[id];
+        let interval = cfg.ping_interval_for(c.websocket);
+        let timer = Timer::Ping(id, c.cid);
+        self.clients.timers.insert(now + interval, timer);
+        let c = &mut self.clients.conns[id];
+        // A client that sent a message or PING recently needs no PING; one that never sent
+        // CONNECT has no RTT yet and always gets one.
+        if c.connect_received && now.duration_since(c.last_in) < interval {
+            return;
+        }
+        if c.pings_out + 1 > ping_max {
+            log_at!(
+                Debug,
+                "{} - Stale Client Connection - Closing",
+                c.log_prefix()
+            );
+            self.send_err(id, "Stale Connection");
+            self.begin_close(id, CloseReason::StaleConnection, Closing::AfterFlush, true);
+        } else {
+            c.pings_out += 1;
+            c.ping_sent.get_or_insert(now);
+            self.send(id, encode::PING);
+        }
     }
 
     /// When the earliest timer is due; the reactor wakes for it.

@@ -11,7 +11,7 @@ use super::{ConnId, Shard};
 use crate::accounts::{request_info_header, AccountId, REPLY_PREFIX};
 use crate::conn::outbound::FLATTEN_THRESHOLD;
 use crate::conn::{CloseReason, Closing, Conn, SubId};
-use crate::fanout::ShardMsg;
+use crate::fanout::{PeerId, ShardMsg};
 use crate::log_at;
 use crate::proto::encode;
 
@@ -93,7 +93,7 @@ impl Shard {
         }
         let local = index.local.matches(subject);
         let remote = index.remote.matches(subject);
-        let mut remote_plain: Vec<u16> = remote.plain.iter().map(|&(s, _)| s).collect();
+        let mut remote_plain: Vec<PeerId> = remote.plain.iter().map(|&(s, _)| s).collect();
         remote_plain.sort_unstable();
         remote_plain.dedup();
         let r = Rc::new(Destinations {
@@ -242,7 +242,7 @@ impl Shard {
             delivered |= self.deliver_to(account, target, from, msg);
         }
 
-        let mut targets: Targets = route
+        let mut targets: PeerTargets = route
             .remote_plain
             .iter()
             .map(|&s| (s, true, Vec::new()))
@@ -288,9 +288,9 @@ impl Shard {
                 self.clients.conns[f].published_across = true;
             }
             let (subject_b, reply_b, data_b) = one_buffer(msg.subject, msg.reply, msg.data);
-            for (shard, plain, queues) in targets {
+            for (peer, plain, queues) in targets {
                 self.stats.remote_sent += 1;
-                let shard = usize::from(shard);
+                let shard = peer.index();
                 let m = ShardMsg::Deliver {
                     account,
                     subject: subject_b.clone(),
@@ -430,7 +430,7 @@ impl Shard {
         c.out_bytes += payload.len() as u64;
         self.stats.out_msgs += 1;
         self.stats.out_bytes += payload.len() as u64;
-        let queued = c.out.queued();
+        let queued = c.pending_bytes();
         let over = queued > self.server.cfg.max_pending;
         if !over {
             self.check_stall_gate(cid, queued);
@@ -504,27 +504,27 @@ impl Shard {
     }
 }
 
-/// Per destination shard: whether it gets the message for plain interest, and the queue
+/// Per destination peer: whether it gets the message for plain interest, and the queue
 /// groups whose pick fell on it.
-type Targets = Vec<(u16, bool, Vec<Bytes>)>;
+type PeerTargets = Vec<(PeerId, bool, Vec<Bytes>)>;
 
-fn pick_remote(targets: &mut Targets, shard: u16, queue: &[u8]) {
+fn pick_remote(targets: &mut PeerTargets, peer: PeerId, queue: &[u8]) {
     let q = Bytes::copy_from_slice(queue);
-    match targets.iter_mut().find(|t| t.0 == shard) {
+    match targets.iter_mut().find(|t| t.0 == peer) {
         Some(t) => t.2.push(q),
-        None => targets.push((shard, false, vec![q])),
+        None => targets.push((peer, false, vec![q])),
     }
 }
 
-/// The shard whose cumulative weight covers `r`.
-fn pick_weighted(entries: &[RemoteEntry], mut r: u64) -> u16 {
+/// The peer whose cumulative weight covers `r`.
+fn pick_weighted(entries: &[RemoteEntry], mut r: u64) -> PeerId {
     for &(s, w) in entries {
         if r < u64::from(w) {
             return s;
         }
         r -= u64::from(w);
     }
-    entries.last().map_or(0, |&(s, _)| s)
+    entries.last().map_or(PeerId::shard(0), |&(s, _)| s)
 }
 
 /// Copies subject, reply and payload into one allocation, shared by every receiving shard.

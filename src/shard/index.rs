@@ -13,6 +13,7 @@ use super::interest::RemoteEntry;
 use super::ConnId;
 use crate::accounts::AccountId;
 use crate::conn::SubId;
+use crate::fanout::PeerId;
 use crate::subject::{Matches, Sublist};
 use crate::system::request;
 
@@ -157,7 +158,7 @@ impl AccountIndex {
 pub(super) struct Destinations {
     pub(super) local: Matches<Target>,
     /// Shards with plain interest, ascending, once each.
-    pub(super) remote_plain: Vec<u16>,
+    pub(super) remote_plain: Vec<PeerId>,
     /// Queue groups with members on other shards: (shard, weight) per group.
     pub(super) remote_queues: Vec<(Box<[u8]>, Vec<RemoteEntry>)>,
 }

@@ -21,10 +21,10 @@ use bytes::Bytes;
 use super::delivery::Msg;
 use super::{ConnId, Shard};
 use crate::accounts::AccountId;
-use crate::fanout::{Batch, ShardMsg};
+use crate::fanout::{Batch, PeerId, ShardMsg};
 
-/// A remote shard's interest entry: (shard, weight). Weight is 0 for plain interest.
-pub type RemoteEntry = (u16, u32);
+/// A peer's interest entry: (peer, weight). Weight is 0 for plain interest.
+pub type RemoteEntry = (PeerId, u32);
 
 type Key = (AccountId, Bytes, Option<Bytes>);
 
@@ -34,7 +34,7 @@ pub struct Interest {
     me: usize,
     /// Our own subscriptions per (account, subject, queue).
     local_counts: HashMap<Key, u32>,
-    remote_counts: HashMap<(u16, Key), u32>,
+    remote_counts: HashMap<(PeerId, Key), u32>,
     /// Sequence number of our latest interest change or fence.
     seq: u64,
     /// Sequence number of our latest interest change: what a plain PONG waits for.
@@ -179,7 +179,7 @@ impl Shard {
                     count,
                     seq,
                 } => {
-                    self.apply_remote_interest(src as u16, (account, subject, queue), count);
+                    self.apply_remote_interest(PeerId::shard(src), (account, subject, queue), count);
                     self.interest.ack_due[src] = Some(seq);
                 }
                 ShardMsg::Fence { seq } => self.interest.ack_due[src] = Some(seq),
@@ -202,7 +202,7 @@ impl Shard {
         }
     }
 
-    fn apply_remote_interest(&mut self, src: u16, key: Key, count: u32) {
+    fn apply_remote_interest(&mut self, src: PeerId, key: Key, count: u32) {
         let key = (src, key);
         let old = self.interest.remote_counts.remove(&key).unwrap_or(0);
         let (account, subject, queue) = &key.1;

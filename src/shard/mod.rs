@@ -120,10 +120,15 @@ impl Shard {
             peer,
             self.server.cfg.max_control_line,
             self.now,
-            first_ping,
             self.server.auth_for(websocket).required(),
         );
         let id = self.clients.conns.insert(conn);
+        let auth = self.clients.conns[id].auth_pending;
+        if auth {
+            let at = self.now + self.server.auth_for(websocket).timeout();
+            self.clients.timers.insert(at, Timer::Auth(id, cid));
+        }
+        self.clients.timers.insert(first_ping, Timer::Ping(id, cid));
         // Each connection gets its own nonce, so a signature cannot be replayed elsewhere.
         let nonce = self
             .server
@@ -409,85 +414,24 @@ impl Shard {
         into.append(&mut self.clients.closed);
     }
 
-    /// Timers: server PINGs, stale connections and write deadlines.
+    /// The coarse tick: write deadlines, checked against each connection's oldest
+    /// unfinished write. (Every other connection timer is on the timer wheel.)
     pub fn on_tick(&mut self, now: Instant) {
         self.now = now;
-        let cfg = &self.server.cfg;
-        let (interval, ping_max, deadline) = (cfg.ping_interval, cfg.ping_max, cfg.write_deadline);
-        let ws_interval = cfg.ping_interval_for(true);
-        let mut stale = Vec::new();
-        let mut slow = Vec::new();
-        let mut ping = Vec::new();
-        let mut auth_late = Vec::new();
-        let mut expired = Vec::new();
-        for (id, c) in self.clients.conns.iter_mut() {
-            if c.closing.is_some() {
-                continue;
-            }
-            if c.auth_pending
-                && now.duration_since(c.auth_from) >= self.server.auth_for(c.websocket).timeout()
-            {
-                auth_late.push(id);
-                continue;
-            }
-            if c.expires.is_some_and(|e| now >= e) {
-                expired.push(id);
-                continue;
-            }
-            if let Some(since) = c.out.write_since {
-                if now.duration_since(since) > deadline {
-                    slow.push(id);
-                    continue;
-                }
-            }
-            if now < c.next_ping {
-                continue;
-            }
-            let interval = if c.websocket { ws_interval } else { interval };
-            c.next_ping = now + interval;
-            // A client that sent a message or PING recently needs no PING; one that never
-            // sent CONNECT has no RTT yet and always gets one (`processPingTimer`).
-            if c.connect_received && now.duration_since(c.last_in) < interval {
-                continue;
-            }
-            if c.pings_out + 1 > ping_max {
-                stale.push(id);
-            } else {
-                c.pings_out += 1;
-                c.ping_sent.get_or_insert(now);
-                ping.push(id);
-            }
-        }
-        for id in ping {
-            self.send(id, encode::PING);
-        }
-        for id in auth_late {
-            self.send_err(id, "Authentication Timeout");
-            self.begin_close(
-                id,
-                CloseReason::AuthenticationTimeout,
-                Closing::AfterFlush,
-                true,
-            );
-        }
-        for id in expired {
-            self.send_err(id, "User Authentication Expired");
-            self.begin_close(
-                id,
-                CloseReason::AuthenticationExpired,
-                Closing::AfterFlush,
-                true,
-            );
-        }
-        for id in stale {
-            log_at!(
-                Debug,
-                "{} - Stale Client Connection - Closing",
-                self.clients.conns[id].log_prefix()
-            );
-            self.send_err(id, "Stale Connection");
-            self.begin_close(id, CloseReason::StaleConnection, Closing::AfterFlush, true);
-        }
+        let deadline = self.server.cfg.write_deadline;
+        let slow: Vec<ConnId> = self
+            .clients
+            .conns
+            .iter()
+            .filter(|(_, c)| {
+                c.closing.is_none()
+                    && c
+                        .out
+                        .write_since
+                        .is_some_and(|since| now.duration_since(since) > deadline)
+            })
+            .map(|(id, _)| id)
+            .collect();
         for id in slow {
             let c = &self.clients.conns[id];
             log_at!(
@@ -495,7 +439,7 @@ impl Shard {
                 "{} - Slow Consumer Detected: WriteDeadline of {:?} exceeded with {} total bytes pending",
                 c.log_prefix(),
                 deadline,
-                c.out.queued()
+                c.pending_bytes()
             );
             self.stats.slow_consumers += 1;
             self.begin_close(

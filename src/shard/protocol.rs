@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::{ConnId, Shard, Sub, Target};
+use super::{ConnId, Shard, Sub, Target, Timer};
 use crate::accounts::AccountId;
 use crate::auth::{Login, UserLimits};
 use crate::conn::{CloseReason, Closing, ConnectMsg};
@@ -65,6 +65,10 @@ impl ConnCtx<'_> {
         c.limits = limits;
         c.expires = limits.expires_in.map(|d| now + d);
         c.perms = permissions.map(|p| Box::new(ConnPermissions::new(p)));
+        if let Some(at) = c.expires {
+            let timer = Timer::Expiry(self.id, c.cid);
+            self.shard.clients.timers.insert(at, timer);
+        }
         Ok(())
     }
 

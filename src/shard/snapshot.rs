@@ -165,7 +165,7 @@ impl Shard {
             stop: None,
             reason: None,
             rtt: c.rtt,
-            pending_bytes: c.out.queued(),
+            pending_bytes: c.pending_bytes(),
             in_msgs: c.in_msgs,
             out_msgs: c.out_msgs,
             in_bytes: c.in_bytes,

@@ -157,7 +157,7 @@ impl Shard {
                 .into_iter()
                 .partition(|r| {
                     self.clients.conns.get(r.consumer).is_some_and(|k| {
-                        k.closing.is_none() && self.past_stall_gate(k.out.queued())
+                        k.closing.is_none() && self.past_stall_gate(k.pending_bytes())
                     })
                 });
         self.stalls.remote = kept;
@@ -258,7 +258,7 @@ impl Shard {
             let done = match stall.on {
                 StallOn::Consumer(consumer) => {
                     self.clients.conns.get(consumer).is_none_or(|k| {
-                        k.closing.is_some() || !self.past_stall_gate(k.out.queued())
+                        k.closing.is_some() || !self.past_stall_gate(k.pending_bytes())
                     })
                 }
                 StallOn::RemoteConsumer => !self.clients.conns[id].remote_pressure,

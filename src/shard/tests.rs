@@ -11,20 +11,20 @@ use crate::conn::Closing;
 use crate::fanout::Mesh;
 use crate::server::Server;
 
-struct Cluster {
+struct ShardSet {
     shards: Vec<Shard>,
     t0: Instant,
 }
 
-impl Cluster {
-    fn new(n: usize, cfg: Config) -> Cluster {
+impl ShardSet {
+    fn new(n: usize, cfg: Config) -> ShardSet {
         let server = Arc::new(Server::new(cfg, "NTEST".into(), 4222, Default::default()).unwrap());
         let mesh = Arc::new(Mesh::new(n).unwrap());
         let t0 = Instant::now();
         let shards = (0..n)
             .map(|i| Shard::new(i, server.clone(), mesh.clone(), t0, 0x9E37_79B9_7F4A_7C15))
             .collect();
-        Cluster { shards, t0 }
+        ShardSet { shards, t0 }
     }
 
     /// A client on `shard` that has read its INFO and sent a quiet CONNECT.
@@ -67,7 +67,7 @@ const QUIET: &str = r#"{"verbose":false,"pedantic":false,"headers":true,"protoco
 
 #[test]
 fn interest_propagates_and_messages_cross_shards() {
-    let mut c = Cluster::new(3, Config::default());
+    let mut c = ShardSet::new(3, Config::default());
     let (s0, sub) = c.client(0, QUIET);
     let (s2, publ) = c.client(2, QUIET);
     c.send(s0, sub, "SUB foo.* 1\r\n");
@@ -82,7 +82,7 @@ fn interest_propagates_and_messages_cross_shards() {
 
 #[test]
 fn only_edges_are_replicated_and_unsub_stops_traffic() {
-    let mut c = Cluster::new(2, Config::default());
+    let mut c = ShardSet::new(2, Config::default());
     let (s0, a) = c.client(0, QUIET);
     let (s1, publ) = c.client(1, QUIET);
     c.send(s0, a, "SUB foo 1\r\nSUB foo 2\r\n");
@@ -114,7 +114,7 @@ fn only_edges_are_replicated_and_unsub_stops_traffic() {
 
 #[test]
 fn pong_waits_until_every_shard_applied_the_sub() {
-    let mut c = Cluster::new(3, Config::default());
+    let mut c = ShardSet::new(3, Config::default());
     let (s0, a) = c.client(0, QUIET);
     let (s2, publ) = c.client(2, QUIET);
     c.send(s0, a, "SUB foo 1\r\nPING\r\nPUB foo 2\r\nhi\r\n");
@@ -144,7 +144,7 @@ fn pong_waits_until_every_shard_applied_the_sub() {
 
 #[test]
 fn queue_group_across_shards_gets_each_message_once_by_weight() {
-    let mut c = Cluster::new(3, Config::default());
+    let mut c = ShardSet::new(3, Config::default());
     let mut members = Vec::new();
     let (s0, m0) = c.client(0, QUIET);
     c.send(s0, m0, "SUB work q 1\r\n");
@@ -184,7 +184,7 @@ fn queue_group_across_shards_gets_each_message_once_by_weight() {
 
 #[test]
 fn queue_group_members_on_both_sides_of_the_publisher() {
-    let mut c = Cluster::new(2, Config::default());
+    let mut c = ShardSet::new(2, Config::default());
     let (s0, local) = c.client(0, QUIET);
     let (s1, remote) = c.client(1, QUIET);
     c.send(s0, local, "SUB work q 1\r\n");
@@ -207,16 +207,16 @@ fn stale_connection_after_ping_max() {
         ping_max: 2,
         ..Config::default()
     };
-    let mut c = Cluster::new(1, cfg);
+    let mut c = ShardSet::new(1, cfg);
     let peer: SocketAddr = "127.0.0.1:5000".parse().unwrap();
     let id = c.shards[0].accept(peer, false);
     c.take(0, id);
     let t0 = c.t0;
-    c.shards[0].on_tick(t0 + Duration::from_millis(1100));
+    c.shards[0].on_timers(t0 + Duration::from_millis(1100));
     assert_eq!(c.take(0, id), "PING\r\n");
-    c.shards[0].on_tick(t0 + Duration::from_millis(2200));
+    c.shards[0].on_timers(t0 + Duration::from_millis(2200));
     assert_eq!(c.take(0, id), "PING\r\n");
-    c.shards[0].on_tick(t0 + Duration::from_millis(3300));
+    c.shards[0].on_timers(t0 + Duration::from_millis(3300));
     assert_eq!(c.take(0, id), "-ERR 'Stale Connection'\r\n");
     assert_eq!(
         c.shards[0].clients.conns[id].closing,
@@ -231,12 +231,12 @@ fn pong_resets_outstanding_pings() {
         ping_max: 1,
         ..Config::default()
     };
-    let mut c = Cluster::new(1, cfg);
+    let mut c = ShardSet::new(1, cfg);
     let id = c.shards[0].accept("127.0.0.1:5000".parse().unwrap(), false);
     c.take(0, id);
     let t0 = c.t0;
     for k in 1..5u64 {
-        c.shards[0].on_tick(t0 + Duration::from_millis(1100 * k));
+        c.shards[0].on_timers(t0 + Duration::from_millis(1100 * k));
         assert_eq!(c.take(0, id), "PING\r\n");
         c.send(0, id, "PONG\r\n");
     }
@@ -249,7 +249,7 @@ fn slow_consumer_is_cut_off_without_touching_others() {
         max_pending: 10_000,
         ..Config::default()
     };
-    let mut c = Cluster::new(1, cfg);
+    let mut c = ShardSet::new(1, cfg);
     let (_, slow) = c.client(0, QUIET);
     let (_, fast) = c.client(0, QUIET);
     let (_, publ) = c.client(0, QUIET);
@@ -283,7 +283,7 @@ fn slow_consumer_is_cut_off_without_touching_others() {
 
 #[test]
 fn write_deadline_makes_a_slow_consumer() {
-    let mut c = Cluster::new(1, Config::default());
+    let mut c = ShardSet::new(1, Config::default());
     let (_, a) = c.client(0, QUIET);
     c.send(0, a, "PING\r\n");
     let t0 = c.t0;
@@ -297,7 +297,7 @@ fn write_deadline_makes_a_slow_consumer() {
 
 #[test]
 fn auto_unsubscribe_across_shards() {
-    let mut c = Cluster::new(2, Config::default());
+    let mut c = ShardSet::new(2, Config::default());
     let (s0, a) = c.client(0, QUIET);
     let (s1, publ) = c.client(1, QUIET);
     c.send(s0, a, "SUB foo 1\r\nUNSUB 1 2\r\n");
@@ -316,7 +316,7 @@ fn auto_unsubscribe_across_shards() {
 
 #[test]
 fn closing_a_connection_withdraws_its_interest() {
-    let mut c = Cluster::new(2, Config::default());
+    let mut c = ShardSet::new(2, Config::default());
     let (s0, a) = c.client(0, QUIET);
     c.send(s0, a, "SUB foo 1\r\nSUB bar q 2\r\n");
     c.settle();
@@ -329,7 +329,7 @@ fn closing_a_connection_withdraws_its_interest() {
 
 #[test]
 fn pong_after_cross_shard_publishes_waits_for_their_delivery() {
-    let mut c = Cluster::new(3, Config::default());
+    let mut c = ShardSet::new(3, Config::default());
     let (s0, sub) = c.client(0, QUIET);
     let (s2, publ) = c.client(2, QUIET);
     let (_, quiet) = c.client(2, QUIET);
@@ -363,7 +363,7 @@ fn pong_after_cross_shard_publishes_waits_for_their_delivery() {
 
 #[test]
 fn a_shard_that_falls_behind_pauses_the_publishers_that_feed_it() {
-    let mut c = Cluster::new(2, Config::default());
+    let mut c = ShardSet::new(2, Config::default());
     let (s0, sub) = c.client(0, QUIET);
     let (s1, publ) = c.client(1, QUIET);
     c.send(s0, sub, "SUB big 1\r\n");
@@ -403,7 +403,7 @@ fn a_consumer_past_its_gate_pauses_a_publisher_on_another_shard() {
         max_pending: 100_000,
         ..Config::default()
     };
-    let mut c = Cluster::new(2, cfg);
+    let mut c = ShardSet::new(2, cfg);
     let (s0, slow) = c.client(0, QUIET);
     let (s1, publ) = c.client(1, QUIET);
     c.send(s0, slow, "SUB data 1\r\n");
@@ -418,7 +418,7 @@ fn a_consumer_past_its_gate_pauses_a_publisher_on_another_shard() {
     }
     // Paused past 3/4 of max_pending, before the consumer was cut off.
     assert!(
-        c.shards[0].clients.conns[slow].out.queued() > 75_000,
+        c.shards[0].clients.conns[slow].pending_bytes() > 75_000,
         "paused after {sent}"
     );
     assert!(c.shards[0].clients.conns[slow].closing.is_none());
