@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
@@ -15,6 +15,7 @@ use riptide::proto::{encode, Flow, Handler, Parser, PubArgs, Publish, Stop};
 use riptide::server::Server;
 use riptide::shard::Shard;
 use riptide::subject::Sublist;
+use riptide::timer_wheel::TimerWheel;
 
 const SIZES: [usize; 4] = [0, 128, 1024, 32 * 1024];
 
@@ -290,6 +291,32 @@ fn shard_fanout(c: &mut Criterion) {
     g.finish();
 }
 
+/// 10k timers spread evenly over 1 s, then expired a millisecond at a time, as a reactor
+/// waking once per tick would.
+fn timer_wheel(c: &mut Criterion) {
+    const TIMERS: u32 = 10_000;
+    const SPREAD_MS: u64 = 1000;
+    let mut g = c.benchmark_group("timer_wheel");
+    g.throughput(Throughput::Elements(u64::from(TIMERS)));
+    let origin = Instant::now();
+    let step = Duration::from_millis(SPREAD_MS) / TIMERS;
+    let mut fired = Vec::with_capacity(TIMERS as usize);
+    g.bench_function("insert_expire_10k_over_1s", |b| {
+        b.iter(|| {
+            let mut w = TimerWheel::new(origin);
+            for i in 0..TIMERS {
+                w.insert(origin + step * i, black_box(i));
+            }
+            fired.clear();
+            for ms in 0..=SPREAD_MS {
+                w.expire(origin + Duration::from_millis(ms), &mut fired);
+            }
+            fired.len()
+        })
+    });
+    g.finish();
+}
+
 criterion_group!(
     benches,
     parser,
@@ -297,6 +324,7 @@ criterion_group!(
     encoders,
     ring,
     outbound,
-    shard_fanout
+    shard_fanout,
+    timer_wheel
 );
 criterion_main!(benches);

@@ -14,6 +14,7 @@
 //! - [`subject`]: subject rules and the `Sublist` trie (tokens, `*`, `>`, queue groups).
 //! - [`conn`]: one connection's protocol state and its `Outbound` write queue.
 //! - [`shard`]: a shard's broker logic without I/O: routing, interest, PONG barrier, timers.
+//! - [`timer_wheel`]: per-shard millisecond timer wheel (ack waits, heartbeats, connection timers).
 //! - [`fanout`]: messages between shards and the `Mesh` of rings and doorbells.
 //! - [`reactor`]: the io_uring event loop that drives one shard's sockets.
 //! - [`transport`]: TLS (rustls) and WebSocket (tungstenite) layers over in-memory buffers.
