@@ -2,20 +2,40 @@
 //!
 //! One shard per core, pinned, each with its own io_uring reactor and its own `SO_REUSEPORT`
 //! listener, so the kernel spreads connections over shards and a connection lives on one
-//! shard for good. A shard owns the subscriptions of its connections in a `Sublist`; the
-//! interest of other shards is replicated to it only on 0->1 / 1->0 edges (queue groups with
-//! their member counts as weights). A publish is matched where it arrives, delivered to local
-//! subscribers directly, and sent once per interested shard over lock-free SPSC rings that
-//! carry batches of refcounted payloads; the receiving shard re-matches it. Output is
-//! coalesced per connection and flushed once per reactor turn, one `writev` in flight each.
+//! shard for good. A shard is the broker for its connections; its peers (the other shards
+//! today, route and leaf connections later) learn its interest only on 0->1 / 1->0 edges
+//! (queue groups with their member counts as weights), and a publish reaches each interested
+//! peer once, over lock-free SPSC rings carrying batches of refcounted payloads.
+//!
+//! # A message's walk
+//! 1. **Socket.** The [`reactor`] is a pure driver: a multishot recv lands bytes in a
+//!    provided buffer and hands them to `Shard::on_received`.
+//! 2. **Transport.** A TLS or WebSocket connection's [`transport`] layer, owned by the
+//!    connection, decodes them (`shard/wire.rs`); plain TCP bytes go straight on.
+//! 3. **Parse.** The sans-IO [`proto`] parser calls the shard back per operation
+//!    (`shard/protocol.rs`): CONNECT, SUB, PUB, PING...
+//! 4. **Match.** A publish is matched in its account's index (`shard/index.rs`): the
+//!    `Sublist` of local targets, the `Sublist` of peers' interest, and a match cache.
+//! 5. **Deliver to a target** (`shard/delivery.rs`): a client subscription gets MSG/HMSG in
+//!    its connection's `Outbound`; an internal service (the `$SYS.REQ` services now,
+//!    JetStream next) takes the message on the shard; each interested peer gets one copy,
+//!    staged in the shard's `PeerPort` (`shard/peers.rs`) and re-matched on arrival.
+//! 6. **Flush.** At the end of the turn the reactor asks each touched connection for its next
+//!    write (`conn/wire.rs`: protocol output, framed by the transport when there is one) and
+//!    submits one `writev` per connection; then the staged batches leave for the peers.
+//!
+//! Timers (auth, ping, handshake deadlines; JetStream's ack waits next) live on a per-shard
+//! millisecond [`timer_wheel`]; the reactor wakes for the earliest one.
 //!
 //! # Layout
 //! - [`proto`]: sans-IO protocol parser (Go `parser.go` state machine) and wire encoders.
 //! - [`subject`]: subject rules and the `Sublist` trie (tokens, `*`, `>`, queue groups).
-//! - [`conn`]: one connection's protocol state and its `Outbound` write queue.
-//! - [`shard`]: a shard's broker logic without I/O: routing, interest, PONG barrier, timers.
+//! - [`conn`]: one connection's protocol state, its `Outbound` queue and what it writes next.
+//! - [`shard`]: a shard's broker logic without I/O, in owned parts: clients and their
+//!   timers, the subscription index, interest with its PONG barrier, the peer port; plus
+//!   delivery, the producer stall, the system account's events and services.
+//! - [`fanout`]: peers, the messages shards exchange, and the `Mesh` of rings and doorbells.
 //! - [`timer_wheel`]: per-shard millisecond timer wheel (ack waits, heartbeats, connection timers).
-//! - [`fanout`]: messages between shards and the `Mesh` of rings and doorbells.
 //! - [`reactor`]: the io_uring event loop that drives one shard's sockets.
 //! - [`transport`]: TLS (rustls) and WebSocket (tungstenite) layers over in-memory buffers.
 //! - [`runtime`]: binds listeners, starts and pins the shard threads, stops them.

@@ -42,7 +42,8 @@ impl BufRing {
             buf_size,
             tail: 0,
         };
-        // SAFETY: the entries array lives as long as `br`, which unregisters it on drop.
+        // SAFETY: the entries array lives as long as `br`, and the reactor drops the ring
+        // (ending the registration) before it drops `br`.
         unsafe {
             ring.submitter()
                 .register_buf_ring_with_flags(entries as u64, count, bgid, 0)?
@@ -89,7 +90,7 @@ impl BufRing {
 impl Drop for BufRing {
     fn drop(&mut self) {
         // SAFETY: allocated in `new` with this layout. The ring (and with it the kernel's
-        // registration) is dropped before us by the reactor's field order.
+        // registration) is dropped before us: `Reactor` declares it first.
         unsafe { dealloc(self.entries.cast(), self.layout) };
     }
 }

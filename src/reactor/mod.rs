@@ -112,6 +112,9 @@ pub struct Reactor {
     shard: Shard,
     mesh: Arc<Mesh>,
     slots: Vec<Option<Slot>>,
+    // Declared before `bufs`, so dropped first: the ring's teardown ends the receives still
+    // armed and the kernel's use of the buffer ring before that memory is freed.
+    ring: IoUring,
     bufs: BufRing,
     listeners: [Option<OwnedFd>; 2],
     accepting: bool,
@@ -130,8 +133,6 @@ pub struct Reactor {
     rearm: Vec<ConnId>,
     recv_off: Vec<ConnId>,
     recv_on: Vec<ConnId>,
-    // Declared last: dropped after the buffer ring it has registered is no longer used.
-    ring: IoUring,
 }
 
 impl Reactor {

@@ -17,7 +17,7 @@ pub type ConnId = usize;
 /// What a connection timer is for. Each names the connection by slot and client id, so a
 /// timer that outlived its connection (the slot taken by another) is told apart and dropped:
 /// timers are never cancelled, only found stale.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Timer {
     /// The TLS handshake or WebSocket upgrade must be done by now.
     Handshake(ConnId, u64),

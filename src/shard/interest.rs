@@ -179,7 +179,11 @@ impl Shard {
                     count,
                     seq,
                 } => {
-                    self.apply_remote_interest(PeerId::shard(src), (account, subject, queue), count);
+                    self.apply_remote_interest(
+                        PeerId::shard(src),
+                        (account, subject, queue),
+                        count,
+                    );
                     self.interest.ack_due[src] = Some(seq);
                 }
                 ShardMsg::Fence { seq } => self.interest.ack_due[src] = Some(seq),

@@ -1,6 +1,20 @@
-//! A shard's broker logic, without I/O: its connections, its own subscriptions, the interest
-//! replicated from other shards, and routing. The reactor feeds it bytes and events and
-//! writes out what it queues; tests drive several shards in one thread the same way.
+//! A shard's broker logic, without I/O. The reactor feeds it bytes and events and writes
+//! out what it queues; tests drive several shards in one thread the same way.
+//!
+//! # Parts
+//! - `clients`: the connections, what the reactor must flush or close this turn, and the
+//!   connection timers on the timer wheel.
+//! - `index`: the subscriptions, per account a trie of local targets (clients and internal
+//!   services), a trie of the peers' interest, and the match cache.
+//! - `interest`: replication of our interest to peers and theirs to us, with the PONG
+//!   barrier and fences.
+//! - `peers`: the port to the peers: staged batches, overflow, the weight in flight.
+//! - `wire`: socket bytes through a connection's transport to the parser.
+//! - `protocol`: the parser's callbacks (CONNECT, SUB, PUB, PING...).
+//! - `delivery`: a publish matched and handed to its targets, local and peers.
+//! - `stall`: pacing publishers to slow consumers and to peers that fall behind.
+//! - `system`: the system account's events and requests; `snapshot`, `reload`,
+//!   `lame_duck`: the monitoring, reload and lame-duck sides.
 
 mod clients;
 mod delivery;
@@ -425,8 +439,7 @@ impl Shard {
             .iter()
             .filter(|(_, c)| {
                 c.closing.is_none()
-                    && c
-                        .out
+                    && c.out
                         .write_since
                         .is_some_and(|since| now.duration_since(since) > deadline)
             })

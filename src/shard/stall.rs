@@ -256,11 +256,9 @@ impl Shard {
                 continue;
             };
             let done = match stall.on {
-                StallOn::Consumer(consumer) => {
-                    self.clients.conns.get(consumer).is_none_or(|k| {
-                        k.closing.is_some() || !self.past_stall_gate(k.pending_bytes())
-                    })
-                }
+                StallOn::Consumer(consumer) => self.clients.conns.get(consumer).is_none_or(|k| {
+                    k.closing.is_some() || !self.past_stall_gate(k.pending_bytes())
+                }),
                 StallOn::RemoteConsumer => !self.clients.conns[id].remote_pressure,
                 StallOn::Peer(peer) => {
                     // Seen afresh, so the stash parsed next is not judged by the old figure.
