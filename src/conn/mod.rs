@@ -200,6 +200,67 @@ impl CloseReason {
     }
 }
 
+/// What holds a connection's input back, and the input that waits. The PONG barrier and
+/// the producer stall are separate: input flows again only when neither holds it.
+#[derive(Debug)]
+pub struct InputHold {
+    /// Its PONG waits for the other shards to apply its interest (or take its fenced
+    /// publishes).
+    pub barrier: bool,
+    /// Paused by a consumer's stall gate or a peer's bound (see `shard::stall`).
+    pub stall: Option<crate::shard::stall::Stall>,
+    /// Consumers on other shards asked to pace it (`Stall`, until `Unstall`).
+    pub remote_pressure: bool,
+    /// Stall time left for the current read.
+    pub stall_budget: std::time::Duration,
+    /// Published to another shard since its last PING, whose PONG must then wait for a
+    /// fence (see `shard::interest`).
+    pub published_across: bool,
+    /// Input read while held, parsed when it flows again.
+    pub stash: Vec<u8>,
+    /// The peer finished sending while the input was held.
+    pub eof: bool,
+}
+
+impl Default for InputHold {
+    fn default() -> Self {
+        InputHold {
+            barrier: false,
+            stall: None,
+            remote_pressure: false,
+            stall_budget: crate::shard::stall::STALL_BUDGET,
+            published_across: false,
+            stash: Vec::new(),
+            eof: false,
+        }
+    }
+}
+
+/// Keepalive state: server PINGs unanswered, and the round trip the last PONG measured.
+#[derive(Debug)]
+pub struct PingState {
+    pub outstanding: u32,
+    /// When the outstanding server PING went out; its PONG gives `rtt`.
+    pub sent: Option<Instant>,
+    pub rtt: Option<std::time::Duration>,
+    /// Last inbound message or PING, which makes a server PING unnecessary.
+    pub last_in: Instant,
+    /// The first PONG went out: async INFOs may follow (protocol 1).
+    pub first_pong_sent: bool,
+}
+
+impl PingState {
+    fn new(now: Instant) -> PingState {
+        PingState {
+            outstanding: 0,
+            sent: None,
+            rtt: None,
+            last_in: now,
+            first_pong_sent: false,
+        }
+    }
+}
+
 /// How a closing connection leaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Closing {
@@ -235,12 +296,12 @@ pub struct Conn {
     /// checks off the message path.
     pub perms: Option<Box<ConnPermissions>>,
     pub created: Instant,
-    pub first_pong_sent: bool,
     pub subs: HashMap<Bytes, SubId>,
-    pub pings_out: u32,
-    /// Last inbound message or PING, which makes a server PING unnecessary.
-    pub last_in: Instant,
     pub closing: Option<Closing>,
+    /// Whether its input is held back, and what waits.
+    pub input: InputHold,
+    /// PINGs and PONGs: keepalive and round-trip time.
+    pub pings: PingState,
     /// Came in on the WebSocket listener: its INFOs name that listener.
     pub websocket: bool,
     /// What its WebSocket upgrade request carried: a forwarded-for address, cookie
@@ -250,30 +311,12 @@ pub struct Conn {
     pub transport: Option<Box<crate::transport::Transport>>,
     /// Why it is closing; a WebSocket client's close frame carries it.
     pub close_reason: Option<CloseReason>,
-    /// Its PONG waits for the other shards to apply its interest (or take its fenced
-    /// publishes); input that arrives meanwhile waits in `stash`.
-    pub barrier: bool,
-    pub stash: Vec<u8>,
-    /// Published to another shard since its last PING, whose PONG must then wait for a
-    /// fence (see `shard::interest`).
-    pub published_across: bool,
-    /// Paused by a consumer's stall gate (see `shard::stall`); input waits in `stash` too.
-    pub stall: Option<crate::shard::stall::Stall>,
-    /// Consumers on other shards asked to pace it (`Stall`, until `Unstall`).
-    pub remote_pressure: bool,
-    /// Stall time left for the current read.
-    pub stall_budget: std::time::Duration,
-    /// The peer finished sending while the connection was paused.
-    pub eof: bool,
     /// Already listed among the shard's connections with output to flush this turn.
     pub dirty: bool,
     pub in_msgs: u64,
     pub in_bytes: u64,
     pub out_msgs: u64,
     pub out_bytes: u64,
-    /// When the outstanding server PING went out; its PONG gives `rtt`.
-    pub ping_sent: Option<Instant>,
-    pub rtt: Option<std::time::Duration>,
     /// Times this publisher was paused for a slow consumer.
     pub stalls: u64,
     /// The TLS client certificate's names and key id, for `verify_and_map` and for
@@ -308,29 +351,19 @@ impl Conn {
             nonce: None,
             perms: None,
             created: now,
-            first_pong_sent: false,
             subs: HashMap::new(),
-            pings_out: 0,
-            last_in: now,
             closing: None,
+            input: InputHold::default(),
+            pings: PingState::new(now),
             websocket: false,
             handshake: None,
             transport: None,
             close_reason: None,
-            barrier: false,
-            published_across: false,
-            stall: None,
-            remote_pressure: false,
-            stall_budget: crate::shard::stall::STALL_BUDGET,
-            stash: Vec::new(),
-            eof: false,
             dirty: false,
             in_msgs: 0,
             in_bytes: 0,
             out_msgs: 0,
             out_bytes: 0,
-            ping_sent: None,
-            rtt: None,
             stalls: 0,
             cert: None,
             auth_from: now,
@@ -339,7 +372,7 @@ impl Conn {
 
     /// Input is held back, by the PONG barrier or a stall, and waits in `stash`.
     pub fn input_held(&self) -> bool {
-        self.barrier || self.stall.is_some()
+        self.input.barrier || self.input.stall.is_some()
     }
 
     /// The Go server's log prefix for a client: `127.0.0.1:5678 - cid:9`; a WebSocket

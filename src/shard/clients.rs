@@ -147,10 +147,10 @@ impl Shard {
         let c = &mut self.clients.conns[id];
         // A client that sent a message or PING recently needs no PING; one that never sent
         // CONNECT has no RTT yet and always gets one.
-        if c.connect_received && now.duration_since(c.last_in) < interval {
+        if c.connect_received && now.duration_since(c.pings.last_in) < interval {
             return;
         }
-        if c.pings_out + 1 > ping_max {
+        if c.pings.outstanding + 1 > ping_max {
             log_at!(
                 Debug,
                 "{} - Stale Client Connection - Closing",
@@ -159,8 +159,8 @@ impl Shard {
             self.send_err(id, "Stale Connection");
             self.begin_close(id, CloseReason::StaleConnection, Closing::AfterFlush, true);
         } else {
-            c.pings_out += 1;
-            c.ping_sent.get_or_insert(now);
+            c.pings.outstanding += 1;
+            c.pings.sent.get_or_insert(now);
             self.send(id, encode::PING);
         }
     }

@@ -189,7 +189,7 @@ impl Shard {
             };
             let header = msg.header_len.map(|h| &msg.data[..h]);
             let payload = &msg.data[msg.header_len.unwrap_or(0)..];
-            let rtt = from.and_then(|f| self.clients.conns[f].rtt);
+            let rtt = from.and_then(|f| self.clients.conns[f].pings.rtt);
             let (hdr, data) = request_info_header(origin, through, rtt, header, payload);
             let mut request = Msg::local(&subject, reply.as_deref(), Some(hdr), &data);
             delivered |= self.publish_in(si.exporter, from, &mut request);
@@ -285,7 +285,7 @@ impl Shard {
         if !targets.is_empty() {
             delivered = true;
             if let Some(f) = from {
-                self.clients.conns[f].published_across = true;
+                self.clients.conns[f].input.published_across = true;
             }
             let (subject_b, reply_b, data_b) = one_buffer(msg.subject, msg.reply, msg.data);
             for (peer, plain, queues) in targets {

@@ -143,7 +143,7 @@ impl Shard {
 
     fn wait_for_ack(&mut self, id: ConnId, seq: u64) {
         self.interest.waiters.push((id, seq));
-        self.clients.conns[id].barrier = true;
+        self.clients.conns[id].input.barrier = true;
     }
 
     pub(super) fn on_batch(&mut self, src: usize, batch: Batch) {
@@ -243,7 +243,7 @@ impl Shard {
         }
         for id in ready {
             if let Some(c) = self.clients.conns.get_mut(id) {
-                c.barrier = false;
+                c.input.barrier = false;
             }
             if self
                 .clients

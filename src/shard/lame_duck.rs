@@ -22,7 +22,7 @@ impl Shard {
             });
             // Only clients registered for async INFO get it: protocol 1 and past their first
             // PONG (`sendAsyncInfoToClients`).
-            if c.opts.protocol >= i64::from(PROTO) && c.first_pong_sent {
+            if c.opts.protocol >= i64::from(PROTO) && c.pings.first_pong_sent {
                 let info = self
                     .server
                     .info_for(c.websocket)

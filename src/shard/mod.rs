@@ -184,12 +184,12 @@ impl Shard {
             return;
         }
         if c.input_held() {
-            c.stash.extend_from_slice(data);
+            c.input.stash.extend_from_slice(data);
             // Each read brings its own stall allowance, used when the stash is parsed.
-            c.stall_budget += stall::STALL_BUDGET;
+            c.input.stall_budget += stall::STALL_BUDGET;
             return;
         }
-        c.stall_budget = stall::STALL_BUDGET;
+        c.input.stall_budget = stall::STALL_BUDGET;
         // Interest other shards sent before these bytes arrived is applied first, so a
         // publish sees subscriptions made elsewhere just before it (the Go server's SUB is
         // visible as soon as it is parsed).
@@ -211,7 +211,10 @@ impl Shard {
         let res = parser.parse(data, &mut ConnCtx { shard: self, id });
         self.clients.conns[id].parser = parser;
         match res {
-            Ok(n) if n < data.len() => self.clients.conns[id].stash.extend_from_slice(&data[n..]),
+            Ok(n) if n < data.len() => self.clients.conns[id]
+                .input
+                .stash
+                .extend_from_slice(&data[n..]),
             Ok(_) => {}
             Err(e) => self.on_parse_error(id, e),
         }
@@ -243,13 +246,13 @@ impl Shard {
         if c.closing.is_some() || c.input_held() {
             return;
         }
-        if c.stash.is_empty() {
-            if c.eof {
+        if c.input.stash.is_empty() {
+            if c.input.eof {
                 self.begin_close(id, CloseReason::ClientClosed, Closing::AfterFlush, true);
             }
             return;
         }
-        let stash = std::mem::take(&mut c.stash);
+        let stash = std::mem::take(&mut c.input.stash);
         // Parsed a read's worth at a time, so that pacing for consumers on other shards
         // applies to what waited as it does to fresh reads.
         let mut at = 0;
@@ -270,11 +273,11 @@ impl Shard {
             // What `parse` kept of the chunk it stopped in goes first, so the order holds;
             // the rest stays where it is rather than being copied.
             let mut stash = stash;
-            let kept = std::mem::take(&mut c.stash);
+            let kept = std::mem::take(&mut c.input.stash);
             stash.splice(..at, kept);
-            c.stash = stash;
+            c.input.stash = stash;
         }
-        if c.eof && !c.input_held() {
+        if c.input.eof && !c.input_held() {
             self.begin_close(id, CloseReason::ClientClosed, Closing::AfterFlush, true);
         }
     }
@@ -290,7 +293,7 @@ impl Shard {
         match self.clients.conns.get_mut(id) {
             // Input that waits behind a PONG barrier was sent before the EOF: it is handled
             // first, and the connection closes when the barrier lets it through.
-            Some(c) if c.input_held() => c.eof = true,
+            Some(c) if c.input_held() => c.input.eof = true,
             _ => self.begin_close(id, reason, Closing::AfterFlush, true),
         }
     }

@@ -171,8 +171,8 @@ impl Handler for ConnCtx<'_> {
         // processConnect, before the credentials are checked); later server PINGs refresh it.
         let now = self.shard.now;
         let c = &mut self.shard.clients.conns[self.id];
-        if c.rtt.is_none() {
-            c.rtt = Some(now.saturating_duration_since(c.created).max(MIN_RTT));
+        if c.pings.rtt.is_none() {
+            c.pings.rtt = Some(now.saturating_duration_since(c.created).max(MIN_RTT));
         }
         if self.shard.clients.conns[self.id].auth_pending {
             match self.shard.authenticate(self.id, &msg) {
@@ -268,7 +268,7 @@ impl Handler for ConnCtx<'_> {
         let c = &mut self.shard.clients.conns[self.id];
         c.in_msgs += 1;
         c.in_bytes += m.data.len() as u64;
-        c.last_in = now;
+        c.pings.last_in = now;
         if let Some(text) = self.publish_violation(m.subject, m.reply) {
             // Counted as received, then dropped with no +OK; the connection stays.
             self.shard.stats.in_msgs += 1;
@@ -378,10 +378,10 @@ impl Handler for ConnCtx<'_> {
         self.trace("PING", b"");
         self.logged_in()?;
         let now = self.shard.now;
-        self.shard.clients.conns[self.id].last_in = now;
+        self.shard.clients.conns[self.id].pings.last_in = now;
         // What this client published to other shards reaches their subscribers before its
         // PONG does, as one Go server's flush guarantees.
-        if std::mem::take(&mut self.shard.clients.conns[self.id].published_across) {
+        if std::mem::take(&mut self.shard.clients.conns[self.id].input.published_across) {
             self.shard.fence(self.id);
             return Ok(Flow::Pause);
         }
@@ -398,9 +398,9 @@ impl Handler for ConnCtx<'_> {
         self.logged_in()?;
         let now = self.shard.now;
         let c = &mut self.shard.clients.conns[self.id];
-        c.pings_out = 0;
-        if let Some(sent) = c.ping_sent.take() {
-            c.rtt = Some(now.saturating_duration_since(sent));
+        c.pings.outstanding = 0;
+        if let Some(sent) = c.pings.sent.take() {
+            c.pings.rtt = Some(now.saturating_duration_since(sent));
         }
         Ok(Flow::Continue)
     }
@@ -431,8 +431,8 @@ impl Shard {
     pub(super) fn send_pong(&mut self, id: ConnId) {
         self.send(id, encode::PONG);
         let c = &mut self.clients.conns[id];
-        if c.connect_received && !c.first_pong_sent {
-            c.first_pong_sent = true;
+        if c.connect_received && !c.pings.first_pong_sent {
+            c.pings.first_pong_sent = true;
             if c.opts.protocol >= MAX_CLIENT_PROTO {
                 let info = self.server.info_for(c.websocket).render(
                     c.cid,

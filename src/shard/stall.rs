@@ -200,7 +200,7 @@ impl Shard {
         let Some(c) = self.clients.conns.get_mut(id) else {
             return;
         };
-        c.remote_pressure = on;
+        c.input.remote_pressure = on;
         if on {
             self.pace_remote(id);
         }
@@ -210,7 +210,7 @@ impl Shard {
     /// `STALL_BUDGET` (Go's `stallTotalAllowed` for one read), or until `Unstall`.
     pub(super) fn pace_remote(&mut self, id: ConnId) {
         let c = &self.clients.conns[id];
-        if c.remote_pressure && !c.input_held() && c.closing.is_none() {
+        if c.input.remote_pressure && !c.input_held() && c.closing.is_none() {
             let until = self.now + STALL_BUDGET;
             self.pause_publisher(id, StallOn::RemoteConsumer, Some(until));
         }
@@ -218,11 +218,11 @@ impl Shard {
 
     fn pause_for_budget(&mut self, id: ConnId, on: StallOn) -> bool {
         let c = &mut self.clients.conns[id];
-        if c.stall_budget.is_zero() {
+        if c.input.stall_budget.is_zero() {
             return false;
         }
-        let wait = STALL_WAIT.min(c.stall_budget);
-        c.stall_budget -= wait;
+        let wait = STALL_WAIT.min(c.input.stall_budget);
+        c.input.stall_budget -= wait;
         self.pause_publisher(id, on, Some(self.now + wait));
         true
     }
@@ -231,7 +231,7 @@ impl Shard {
         let c = &mut self.clients.conns[id];
         c.stalls += 1;
         self.stats.stalls += 1;
-        c.stall = Some(Stall { until, on });
+        c.input.stall = Some(Stall { until, on });
         self.stalls.stalled.push(id);
         self.stalls.recv_off.push(id);
     }
@@ -244,7 +244,7 @@ impl Shard {
         self.clients
             .conns
             .get(id)
-            .is_some_and(|c| c.stall.is_some())
+            .is_some_and(|c| c.input.stall.is_some())
     }
 
     /// Lets publishers go whose consumer drained below the gate or went away, or whose wait
@@ -252,14 +252,14 @@ impl Shard {
     pub fn release_stalls(&mut self, now: Instant) {
         self.release_remote_publishers();
         for id in std::mem::take(&mut self.stalls.stalled) {
-            let Some(stall) = self.clients.conns.get(id).and_then(|c| c.stall) else {
+            let Some(stall) = self.clients.conns.get(id).and_then(|c| c.input.stall) else {
                 continue;
             };
             let done = match stall.on {
                 StallOn::Consumer(consumer) => self.clients.conns.get(consumer).is_none_or(|k| {
                     k.closing.is_some() || !self.past_stall_gate(k.pending_bytes())
                 }),
-                StallOn::RemoteConsumer => !self.clients.conns[id].remote_pressure,
+                StallOn::RemoteConsumer => !self.clients.conns[id].input.remote_pressure,
                 StallOn::Peer(peer) => {
                     // Seen afresh, so the stash parsed next is not judged by the old figure.
                     self.peers.peer_pending[peer] = self.peers.mesh.pending(self.id, peer);
@@ -271,7 +271,7 @@ impl Shard {
                 self.stalls.stalled.push(id);
                 continue;
             }
-            self.clients.conns[id].stall = None;
+            self.clients.conns[id].input.stall = None;
             self.stalls.recv_on.push(id);
             self.resume(id);
         }

@@ -141,7 +141,7 @@ impl Shard {
         let c = &self.clients.conns[id];
         let stop = rfc3339_nano(SystemTime::now());
         let mut client = self.client_info(id);
-        client.rtt = c.rtt.map_or(0, |d| d.as_nanos() as u64);
+        client.rtt = c.pings.rtt.map_or(0, |d| d.as_nanos() as u64);
         client.stop = Some(stop.clone());
         DisconnectEvent {
             head: EventHead::new(DISCONNECT_TYPE, stop, &self.server),
