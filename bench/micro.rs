@@ -282,7 +282,7 @@ fn shard_fanout(c: &mut Criterion) {
                 shard.on_read(publ, black_box(&input));
                 let mut n = 0;
                 for &s in &sinks {
-                    n += shard.conns[s].out.take_all().len();
+                    n += shard.clients.conns[s].out.take_all().len();
                 }
                 n
             })
