@@ -54,11 +54,8 @@ impl<'a> Msg<'a> {
         data: &'a Bytes,
     ) -> Msg<'a> {
         Msg {
-            subject,
-            reply,
-            header_len,
-            data,
             shared: Some(data.clone()),
+            ..Msg::local(subject, reply, header_len, data)
         }
     }
 
