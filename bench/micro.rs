@@ -14,6 +14,7 @@ use riptide::fanout::{Mesh, ShardMsg};
 use riptide::proto::{encode, Flow, Handler, Parser, PubArgs, Publish, Stop};
 use riptide::server::Server;
 use riptide::shard::Shard;
+use riptide::shard::{ConnId, SlotId};
 use riptide::subject::Sublist;
 use riptide::timer_wheel::TimerWheel;
 
@@ -211,7 +212,7 @@ fn ring(c: &mut Criterion) {
                     data: payload.clone(),
                     plain: true,
                     queues: Vec::new(),
-                    publisher: Some(0),
+                    publisher: Some(ConnId::from_slot(0)),
                 })
                 .collect();
             mesh.push(0, 1, batch).unwrap();

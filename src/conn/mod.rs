@@ -16,8 +16,10 @@ use crate::permissions::ConnPermissions;
 use crate::proto::Parser;
 pub use outbound::Outbound;
 
-/// Index of a subscription in its shard's table.
-pub type SubId = usize;
+crate::shard::table::slot_id!(
+    /// A subscription's slot in its shard's table.
+    SubId
+);
 
 /// Options a client sets with CONNECT. Before CONNECT the Go server assumes
 /// `verbose`, `pedantic` and `echo` (`defaultOpts`, `client.go`).

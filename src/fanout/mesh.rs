@@ -5,6 +5,8 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use bytes::Bytes;
+
+use crate::shard::ConnId;
 use crossbeam_queue::ArrayQueue;
 use crossbeam_utils::CachePadded;
 
@@ -39,13 +41,13 @@ pub enum ShardMsg {
         queues: Vec<Bytes>,
         /// The publishing connection on the sender, which a consumer past its stall gate
         /// asks the sender to pause.
-        publisher: Option<usize>,
+        publisher: Option<ConnId>,
     },
     /// A consumer of the sender is past its stall gate with a message `publisher` (one of
     /// the receiver's connections) sent: the receiver paces its reads until `Unstall`.
-    Stall { publisher: usize },
+    Stall { publisher: ConnId },
     /// Every consumer that asked to pause `publisher` drained below its gate or went away.
-    Unstall { publisher: usize },
+    Unstall { publisher: ConnId },
     /// The sender's own count of subscriptions on (account, subject, queue) changed: 0/1 for plain
     /// interest (sent only on edges), the member count (the weight) for a queue group.
     Interest {

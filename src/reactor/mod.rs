@@ -19,7 +19,7 @@ use crate::conn::{CloseReason, Closing};
 use crate::fanout::Mesh;
 use crate::log_at;
 use crate::mailbox::{Command, Mailbox};
-use crate::shard::{ConnId, ReactorStats, Shard};
+use crate::shard::{ConnId, ReactorStats, Shard, SlotId};
 use bufring::BufRing;
 
 /// Submission queue entries per ring.
@@ -214,7 +214,7 @@ impl Reactor {
     }
 
     fn arm_recv(&mut self, id: ConnId) {
-        let Some(slot) = self.slots[id].as_mut() else {
+        let Some(slot) = self.slots[id.slot()].as_mut() else {
             return;
         };
         if slot.recv_armed || slot.shut || self.shard.is_stalled(id) {
@@ -223,7 +223,7 @@ impl Reactor {
         slot.recv_armed = true;
         let sqe = opcode::RecvMulti::new(types::Fd(slot.fd), BGID)
             .build()
-            .user_data(user_data(OP_RECV, id));
+            .user_data(user_data(OP_RECV, id.slot()));
         self.push(sqe);
     }
 
@@ -258,13 +258,13 @@ impl Reactor {
         for id in std::mem::take(&mut self.recv_off) {
             if self
                 .slots
-                .get(id)
+                .get(id.slot())
                 .and_then(Option::as_ref)
                 .is_some_and(|s| s.recv_armed)
             {
-                let sqe = opcode::AsyncCancel::new(user_data(OP_RECV, id))
+                let sqe = opcode::AsyncCancel::new(user_data(OP_RECV, id.slot()))
                     .build()
-                    .user_data(user_data(OP_CANCEL, id));
+                    .user_data(user_data(OP_CANCEL, id.slot()));
                 self.push(sqe);
             }
         }
@@ -330,8 +330,8 @@ impl Reactor {
             let (res, flags) = (cqe.result(), cqe.flags());
             match op {
                 OP_ACCEPT => self.on_accept(id, res, flags),
-                OP_RECV => self.on_recv(id, res, flags),
-                OP_WRITE => self.on_write(id, res),
+                OP_RECV => self.on_recv(ConnId::from_slot(id), res, flags),
+                OP_WRITE => self.on_write(ConnId::from_slot(id), res),
                 OP_DOORBELL => {
                     self.arm_doorbell();
                     self.handle_commands();
@@ -432,10 +432,10 @@ impl Reactor {
             .and_then(|a| a.as_socket())
             .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
         let id = self.shard.accept(peer, which == WS_LISTENER);
-        if self.slots.len() <= id {
-            self.slots.resize_with(id + 1, || None);
+        if self.slots.len() <= id.slot() {
+            self.slots.resize_with(id.slot() + 1, || None);
         }
-        self.slots[id] = Some(Slot {
+        self.slots[id.slot()] = Some(Slot {
             fd,
             recv_armed: false,
             writing: false,
@@ -453,7 +453,7 @@ impl Reactor {
             }
             self.bufs.recycle(bid);
         }
-        let Some(slot) = self.slots[id].as_mut() else {
+        let Some(slot) = self.slots[id.slot()].as_mut() else {
             return;
         };
         if !more {
@@ -478,7 +478,7 @@ impl Reactor {
     }
 
     fn on_write(&mut self, id: ConnId, res: i32) {
-        let Some(slot) = self.slots[id].as_mut() else {
+        let Some(slot) = self.slots[id.slot()].as_mut() else {
             return;
         };
         slot.writing = false;
@@ -534,7 +534,7 @@ impl Reactor {
     }
 
     fn flush(&mut self, id: ConnId, now: Instant) {
-        let Some(slot) = self.slots.get_mut(id).and_then(Option::as_mut) else {
+        let Some(slot) = self.slots.get_mut(id.slot()).and_then(Option::as_mut) else {
             return;
         };
         let Some(conn) = self.shard.clients.conns.get_mut(id) else {
@@ -566,7 +566,7 @@ impl Reactor {
 
     /// Closes the socket and frees the connection once nothing in flight refers to it.
     fn maybe_release(&mut self, id: ConnId) {
-        let Some(slot) = self.slots[id].as_mut() else {
+        let Some(slot) = self.slots[id.slot()].as_mut() else {
             return;
         };
         let closing = self
@@ -594,7 +594,7 @@ impl Reactor {
         }
         // SAFETY: our socket; no operation in flight refers to it any more.
         unsafe { libc::close(slot.fd) };
-        self.slots[id] = None;
+        self.slots[id.slot()] = None;
         self.shard.release(id);
     }
 }
@@ -602,7 +602,7 @@ impl Reactor {
 fn writev(fd: RawFd, iovs: &[libc::iovec], id: ConnId) -> squeue::Entry {
     opcode::Writev::new(types::Fd(fd), iovs.as_ptr(), iovs.len() as u32)
         .build()
-        .user_data(user_data(OP_WRITE, id))
+        .user_data(user_data(OP_WRITE, id.slot()))
 }
 
 /// Shuts the socket down both ways, which ends its multishot recv and any pending write.

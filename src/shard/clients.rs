@@ -2,17 +2,22 @@
 
 use std::time::Instant;
 
-use slab::Slab;
-
 use super::snapshot::ClosedLog;
+use super::table::{slot_id, Table};
 use super::Shard;
 use crate::conn::{CloseReason, Closing, Conn};
 use crate::log_at;
 use crate::proto::encode;
 use crate::timer_wheel::TimerWheel;
 
-/// Index of a connection in its shard.
-pub type ConnId = usize;
+slot_id!(
+    /// A connection's slot in its shard. Slots are reused once a connection is gone, so what
+    /// may outlive one (a timer) names it together with its client id.
+    ConnId
+);
+
+/// The shard's connections.
+pub type ConnTable = Table<ConnId, Conn>;
 
 /// What a connection timer is for. Each names the connection by slot and client id, so a
 /// timer that outlived its connection (the slot taken by another) is told apart and dropped:
@@ -45,7 +50,7 @@ impl Timer {
 
 /// The connections, what the reactor must do for them this turn, and their timers.
 pub struct Clients {
-    pub conns: Slab<Conn>,
+    pub conns: ConnTable,
     /// Connections with output queued this turn.
     pub(super) dirty: Vec<ConnId>,
     /// Connections that started closing; the reactor tears their sockets down.
@@ -62,7 +67,7 @@ pub struct Clients {
 impl Clients {
     pub(super) fn new(shards: usize, now: Instant) -> Clients {
         Clients {
-            conns: Slab::new(),
+            conns: ConnTable::default(),
             dirty: Vec::new(),
             closed: Vec::new(),
             timers: TimerWheel::new(now),

@@ -7,9 +7,9 @@ use std::rc::Rc;
 
 use bytes::Bytes;
 use foldhash::fast::RandomState;
-use slab::Slab;
 
 use super::interest::RemoteEntry;
+use super::table::Table;
 use super::ConnId;
 use crate::accounts::AccountId;
 use crate::conn::SubId;
@@ -74,7 +74,7 @@ pub struct Sub {
 /// All subscriptions of the shard, by account.
 #[derive(Debug)]
 pub(super) struct SubIndex {
-    pub(super) subs: Slab<Sub>,
+    pub(super) subs: Table<SubId, Sub>,
     accounts: Vec<AccountIndex>,
     /// Each account's index gets the system services' subscriptions when it is made.
     system: SystemServices,
@@ -83,7 +83,7 @@ pub(super) struct SubIndex {
 impl SubIndex {
     pub(super) fn new(system: SystemServices) -> SubIndex {
         SubIndex {
-            subs: Slab::new(),
+            subs: Table::default(),
             accounts: Vec::new(),
             system,
         }

@@ -27,6 +27,7 @@ mod reload;
 mod snapshot;
 pub(crate) mod stall;
 mod system;
+pub(crate) mod table;
 mod wire;
 
 use std::net::SocketAddr;
@@ -40,10 +41,11 @@ use crate::log_at;
 use crate::proto::{encode, ParseError};
 use crate::server::Server;
 use clients::Timer;
-pub use clients::{Clients, ConnId};
+pub use clients::{Clients, ConnId, ConnTable};
 pub use index::Sub;
 use index::{SubIndex, SystemServices, Target};
 use peers::PeerPort;
+pub use table::SlotId;
 
 pub use interest::{Interest, RemoteEntry};
 use protocol::ConnCtx;

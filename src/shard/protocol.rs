@@ -315,7 +315,7 @@ impl Handler for ConnCtx<'_> {
             let queue = queue.map(Bytes::copy_from_slice);
             let sid = Bytes::copy_from_slice(sid);
             let account = c.account;
-            let sub_id = shard.index.subs.vacant_key();
+            let sub_id = shard.index.subs.vacant_id();
             let index = shard.index.account(account);
             if index
                 .local

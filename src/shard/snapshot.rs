@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use super::{Shard, ShardStats, Sub};
+use super::{ConnId, Shard, ShardStats, Sub};
 use crate::conn::{CloseReason, Conn};
 
 /// Closed connections the server remembers for `/connz?state=closed`, shared out over the
@@ -182,7 +182,7 @@ impl Shard {
     }
 
     /// Remembers a connection that is closing, with its subscriptions, for `/connz`.
-    pub(super) fn log_closed(&mut self, id: usize, reason: CloseReason) {
+    pub(super) fn log_closed(&mut self, id: ConnId, reason: CloseReason) {
         let Some(c) = self.clients.conns.get(id) else {
             return;
         };
