@@ -1,5 +1,6 @@
-//! Routing a publish: match (through the shard's L1 cache), deliver to local subscribers,
-//! pick queue members across shards by weight, and stage one message per interested shard.
+//! Delivering a publish: match it (through the account's match cache), hand it to each local
+//! target (client subscriptions, internal services), pick queue members across peers by
+//! weight, and stage one message per interested peer.
 
 use std::rc::Rc;
 
@@ -19,7 +20,7 @@ use crate::proto::encode;
 /// C); the bound stops a chain that leads back into itself.
 const MAX_IMPORT_HOPS: usize = 8;
 
-/// One message being routed. The payload is a slice, turned into a shared buffer at most
+/// One message being delivered. The payload is a slice, turned into a shared buffer at most
 /// once, when a large payload is first queued by reference.
 pub(super) struct Msg<'a> {
     pub subject: &'a [u8],
@@ -81,7 +82,8 @@ impl<'a> Msg<'a> {
 }
 
 impl Shard {
-    fn route(&mut self, account: AccountId, subject: &[u8]) -> Rc<Destinations> {
+    /// What `subject` matches in `account`, through the match cache.
+    fn destinations(&mut self, account: AccountId, subject: &[u8]) -> Rc<Destinations> {
         self.stats.matches += 1;
         let index = self.index.account(account);
         if let Some(r) = index.cache.get(subject) {
@@ -233,24 +235,24 @@ impl Shard {
         from: Option<ConnId>,
         msg: &mut Msg<'_>,
     ) -> bool {
-        let route = self.route(account, msg.subject);
+        let dest = self.destinations(account, msg.subject);
         let mut delivered = false;
-        for &target in &route.local.plain {
+        for &target in &dest.local.plain {
             delivered |= self.deliver_to(account, target, from, msg);
         }
 
-        let mut targets: PeerTargets = route
+        let mut targets: PeerTargets = dest
             .remote_plain
             .iter()
             .map(|&s| (s, true, Vec::new()))
             .collect();
         let empty: Vec<RemoteEntry> = Vec::new();
-        let mut seen_remote = vec![false; route.remote_queues.len()];
-        for (name, members) in &route.local.queues {
-            let ri = route.remote_queues.iter().position(|(n, _)| n == name);
+        let mut seen_remote = vec![false; dest.remote_queues.len()];
+        for (name, members) in &dest.local.queues {
+            let ri = dest.remote_queues.iter().position(|(n, _)| n == name);
             let remote = ri.map_or(&empty, |i| {
                 seen_remote[i] = true;
-                &route.remote_queues[i].1
+                &dest.remote_queues[i].1
             });
             let remote_weight: u64 = remote.iter().map(|&(_, w)| u64::from(w)).sum();
             let r = self.rand() % (members.len() as u64 + remote_weight);
@@ -271,7 +273,7 @@ impl Shard {
                 );
             }
         }
-        for (i, (name, remote)) in route.remote_queues.iter().enumerate() {
+        for (i, (name, remote)) in dest.remote_queues.iter().enumerate() {
             if !seen_remote[i] {
                 let total: u64 = remote.iter().map(|&(_, w)| u64::from(w)).sum();
                 let r = self.rand() % total.max(1);
@@ -312,7 +314,7 @@ impl Shard {
 
     /// Whether a publish on `subject` in `account` would reach anyone.
     pub(super) fn has_interest(&mut self, account: AccountId, subject: &[u8]) -> bool {
-        let r = self.route(account, subject);
+        let r = self.destinations(account, subject);
         !(r.local.plain.is_empty()
             && r.local.queues.is_empty()
             && r.remote_plain.is_empty()
@@ -327,10 +329,10 @@ impl Shard {
         plain: bool,
         queues: &[Bytes],
     ) {
-        let route = self.route(account, msg.subject);
+        let dest = self.destinations(account, msg.subject);
         if plain {
             // Services answer on the shard a request was published on, which did.
-            for &target in &route.local.plain {
+            for &target in &dest.local.plain {
                 if let Target::Client(sub) = target {
                     self.deliver(sub, None, &mut msg);
                 }
@@ -339,7 +341,7 @@ impl Shard {
         for q in queues {
             // The group may have emptied here meanwhile; then the message is dropped, as a
             // route's queue delivery is when its last member just left.
-            if let Some((_, members)) = route.local.queues.iter().find(|(n, _)| **n == **q) {
+            if let Some((_, members)) = dest.local.queues.iter().find(|(n, _)| **n == **q) {
                 let start = (self.rand() % members.len() as u64) as usize;
                 self.deliver_one_of(account, members, start, None, &mut msg);
             }
