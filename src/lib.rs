@@ -59,7 +59,8 @@
 //! - [`timefmt`]: the Go server's date and duration formats.
 //! - [`signals`]: the signals the main thread takes synchronously.
 //! - [`signal_command`]: `--signal`: send a running server one of those signals.
-//! - `fuzzing`: the fuzz targets' checks, replayed by `cargo test` on past failures.
+//! - `fuzzing` (feature `testkit`): the fuzz targets' checks, replayed by `cargo test` on
+//!   past failures.
 
 pub mod accounts;
 pub mod auth;
@@ -70,6 +71,7 @@ pub mod config_file;
 pub mod conn;
 pub mod control;
 pub mod fanout;
+#[cfg(feature = "testkit")]
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod info;

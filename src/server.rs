@@ -40,7 +40,9 @@ pub struct Server {
     /// over the server's (`AuthConfig::for_websocket`).
     pub ws_auth: Authenticator,
     /// Fault injection for the panic-policy test: a CONNECT with this client name panics
-    /// the shard handling it. Set from [`FAULT_PANIC_ON_CONNECT_ENV`]; `None` in production.
+    /// the shard handling it. Set from [`FAULT_PANIC_ON_CONNECT_ENV`]; not in release builds
+    /// (feature `testkit`).
+    #[cfg(feature = "testkit")]
     pub panic_on_connect_name: Option<String>,
     /// Shared with the servers that reloads derive from this one.
     connections: Arc<AtomicUsize>,
@@ -84,6 +86,7 @@ struct Shared {
 }
 
 /// The environment variable that arms [`Server::panic_on_connect_name`].
+#[cfg(feature = "testkit")]
 pub const FAULT_PANIC_ON_CONNECT_ENV: &str = "RIPTIDE_FAULT_PANIC_ON_CONNECT";
 
 impl Server {
@@ -180,6 +183,7 @@ impl Server {
             ws_wrap,
             ws_info,
             ws_port,
+            #[cfg(feature = "testkit")]
             panic_on_connect_name: std::env::var(FAULT_PANIC_ON_CONNECT_ENV).ok(),
             connections: shared.connections,
             account_connections: shared.account_connections,

@@ -14,10 +14,12 @@
 //! - `v1`: v1 claims read into those structs.
 //! - [`creds`]: decorated JWTs and `.creds` files.
 //! - [`trust`]: trusted operators, preloaded accounts and the login check of a user JWT.
-//! - `testkit`: builds and signs operator, account and user JWTs for tests.
+//! - `testkit` (feature `testkit`): builds and signs operator, account and user JWTs for
+//!   tests.
 
 pub mod claims;
 pub mod creds;
+#[cfg(any(test, feature = "testkit"))]
 #[doc(hidden)]
 pub mod testkit;
 pub mod trust;

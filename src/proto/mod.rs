@@ -3,6 +3,7 @@
 pub(crate) mod args;
 pub mod encode;
 pub mod parser;
+#[cfg(any(test, feature = "testkit"))]
 #[doc(hidden)]
 pub mod record;
 

@@ -162,6 +162,7 @@ impl Handler for ConnCtx<'_> {
         if let Some(h) = &self.shard.clients.conns[self.id].handshake {
             h.fill(&mut msg);
         }
+        #[cfg(feature = "testkit")]
         if let (Some(armed), Some(name)) = (&self.shard.server.panic_on_connect_name, &msg.name) {
             if armed == name {
                 panic!("fault injection: CONNECT from a client named {name}");
