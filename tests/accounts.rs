@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{one_per_shard, Raw};
+use common::Raw;
 use riptide::runtime::Running;
 
 const SHARDS: usize = 2;
@@ -40,21 +40,15 @@ authorization { users: [{user: g, password: g}] }
 "#;
 
 fn start() -> Running {
-    let mut cfg = common::config(SHARDS);
-    riptide::config_file::load_str(CONF, &mut cfg, true).expect("configuration loads");
-    common::start_with(cfg)
+    common::start_conf(SHARDS, CONF)
 }
 
-/// Logs `c` in as `user` (password = name), protocol 1, no +OK; returns the async INFO.
-fn log_in(c: &mut Raw, user: &str, headers: bool) -> String {
-    c.send(
-        format!(
-            "CONNECT {{\"verbose\":false,\"protocol\":1,\"headers\":{headers},\"user\":\"{user}\",\"pass\":\"{user}\"}}\r\nPING\r\n"
-        )
-        .as_bytes(),
-    );
-    assert_eq!(c.line(), "PONG\r\n", "login of {user}");
-    c.line()
+/// The CONNECT fields of `user`, protocol 1 (so an INFO naming its account follows the login).
+fn login_fields(user: &str, headers: bool) -> String {
+    format!(
+        "\"protocol\":1,\"headers\":{headers},{}",
+        common::user(user)
+    )
 }
 
 /// Reads exactly `want` from `c`.
@@ -67,9 +61,9 @@ fn expect(c: &mut Raw, want: &[u8]) {
 
 /// One logged-in client of `user` on each shard.
 fn on_each_shard(srv: &Running, user: &str, headers: bool) -> Vec<Raw> {
-    let mut cs = one_per_shard(srv.addr, SHARDS);
+    let mut cs = common::logged_in_per_shard(srv.addr, SHARDS, &login_fields(user, headers));
     for c in &mut cs {
-        log_in(c, user, headers);
+        assert!(c.line().starts_with("INFO {"), "the account's INFO");
     }
     cs
 }
@@ -78,10 +72,9 @@ fn on_each_shard(srv: &Running, user: &str, headers: bool) -> Vec<Raw> {
 fn each_client_is_told_its_account() {
     let srv = start();
     for (user, account) in [("a", "A"), ("b", "B"), ("g", "$G")] {
-        let mut c = Raw::connect(srv.addr);
-        let info = log_in(&mut c, user, false);
-        let v: serde_json::Value =
-            serde_json::from_str(info.trim_start_matches("INFO ").trim()).unwrap();
+        let mut c = Raw::logged_in(srv.addr, &login_fields(user, false));
+        let info = c.line();
+        let v = common::info_json(&info);
         assert_eq!(v["connect_info"], true);
         assert_eq!(v["remote_account"], account, "{info}");
     }
@@ -332,9 +325,7 @@ accounts {
       imports: [{stream: {account: B, subject: "foo.>"}, prefix: "a"}, {service: {account: B, subject: "svc.>"}, to: "ask.>"}] }
 }
 "#;
-    let mut cfg = common::config(SHARDS);
-    riptide::config_file::load_str(CHAIN, &mut cfg, true).expect("configuration loads");
-    let srv = common::start_with(cfg);
+    let srv = common::start_conf(SHARDS, CHAIN);
     // Every pair of shards: requester and service on the same one and on different ones.
     for (i, j) in [(0, 0), (0, 1), (1, 0)] {
         let mut c = on_each_shard(&srv, "c", true).remove(j);

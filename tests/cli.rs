@@ -5,7 +5,7 @@ mod common;
 
 use std::process::{Command, Stdio};
 
-use common::process::{run, wait_for_file, Proc, BIN};
+use common::process::{loopback, run, wait_for_file, with_config, write_file, Proc, BIN};
 use common::Raw;
 use riptide::runtime::PANIC_EXIT_CODE;
 use riptide::server::FAULT_PANIC_ON_CONNECT_ENV;
@@ -35,7 +35,7 @@ fn version_help_and_bad_flags() {
 
 #[test]
 fn go_shaped_startup_lines_random_port_and_sigterm() {
-    let p = Proc::start(&["-a", "127.0.0.1", "-p", "-1", "--shards", "2"]);
+    let p = Proc::start(&loopback(&["--shards", "2"]));
     let listening = p
         .lines
         .iter()
@@ -68,7 +68,7 @@ fn go_shaped_startup_lines_random_port_and_sigterm() {
 #[test]
 fn shard_panic_exits_the_process_with_a_fatal_log() {
     let p = Proc::start_with_env(
-        &["-a", "127.0.0.1", "-p", "-1", "--shards", "2"],
+        &loopback(&["--shards", "2"]),
         &[(FAULT_PANIC_ON_CONNECT_ENV, "boom")],
     );
     let mut fine = Raw::connect(p.addr());
@@ -89,14 +89,14 @@ fn shard_panic_exits_the_process_with_a_fatal_log() {
 
 #[test]
 fn sigint_exits_zero() {
-    let p = Proc::start(&["-a", "127.0.0.1", "-p", "-1"]);
+    let p = Proc::start(&loopback(&[]));
     p.signal(libc::SIGINT);
     assert_eq!(p.wait(), 0);
 }
 
 #[test]
 fn port_in_use_is_fatal_and_names_the_port() {
-    let p = Proc::start(&["-a", "127.0.0.1", "-p", "-1"]);
+    let p = Proc::start(&loopback(&[]));
     let port = p.addr().port().to_string();
     let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let busy = held.local_addr().unwrap().port().to_string();
@@ -121,20 +121,8 @@ fn fatal_line(stderr: &str) -> String {
 #[test]
 fn ports_another_riptide_holds_are_refused_as_go_refuses_them() {
     let dir = common::process::scratch_dir("ports-in-use");
-    let conf = dir.join("ws.conf");
-    std::fs::write(&conf, "websocket { port: -1, no_tls: true }\n").unwrap();
-    let first = Proc::start(&[
-        "-c",
-        conf.to_str().unwrap(),
-        "-a",
-        "127.0.0.1",
-        "-p",
-        "-1",
-        "-m",
-        "-1",
-        "--shards",
-        "2",
-    ]);
+    let conf = write_file(&dir, "ws.conf", "websocket { port: -1, no_tls: true }\n");
+    let first = Proc::start(&with_config(&conf, &["-m", "-1", "--shards", "2"]));
     let port = first.addr().port().to_string();
     let http = first.monitor_addr().port().to_string();
     let ws = first
@@ -144,12 +132,11 @@ fn ports_another_riptide_holds_are_refused_as_go_refuses_them() {
         .and_then(|a| a.rsplit(':').next())
         .unwrap()
         .to_string();
-    let ws_conf = dir.join("ws-taken.conf");
-    std::fs::write(
-        &ws_conf,
-        format!("websocket {{ port: {ws}, no_tls: true }}\n"),
-    )
-    .unwrap();
+    let ws_conf = write_file(
+        &dir,
+        "ws-taken.conf",
+        &format!("websocket {{ port: {ws}, no_tls: true }}\n"),
+    );
     let ws_conf = ws_conf.to_str().unwrap();
     let cases: [(Vec<&str>, String); 3] = [
         (
@@ -157,7 +144,7 @@ fn ports_another_riptide_holds_are_refused_as_go_refuses_them() {
             format!("Error listening on port: 127.0.0.1:{port}, \"listen tcp 127.0.0.1:{port}: bind: address already in use\""),
         ),
         (
-            vec!["-a", "127.0.0.1", "-p", "-1", "-m", &http],
+            loopback(&["-m", &http]),
             format!("Can't start monitoring: can't listen to the monitor port: listen tcp 127.0.0.1:{http}: bind: address already in use"),
         ),
         (
@@ -217,17 +204,13 @@ fn log_file_pid_file_and_trace() {
     let log = dir.join("r.log");
     let pid = dir.join("r.pid");
     let mut child = Command::new(BIN)
-        .args([
-            "-a",
-            "127.0.0.1",
-            "-p",
-            "-1",
+        .args(loopback(&[
             "-DV",
             "-l",
             log.to_str().unwrap(),
             "-P",
             pid.to_str().unwrap(),
-        ])
+        ]))
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
@@ -268,15 +251,7 @@ fn log_file_pid_file_and_trace() {
 fn jetstream_flags_are_accepted_and_store_dir_checked() {
     let dir = std::env::temp_dir().join(format!("riptide-js-{}", std::process::id()));
     let store = dir.join("store");
-    let p = Proc::start(&[
-        "-a",
-        "127.0.0.1",
-        "-p",
-        "-1",
-        "-js",
-        "-sd",
-        store.to_str().unwrap(),
-    ]);
+    let p = Proc::start(&loopback(&["-js", "-sd", store.to_str().unwrap()]));
     assert!(
         p.lines
             .iter()
@@ -293,15 +268,7 @@ fn jetstream_flags_are_accepted_and_store_dir_checked() {
     drop(p);
     let file = dir.join("file");
     std::fs::write(&file, "x").unwrap();
-    let (code, _, err) = run(&[
-        "-a",
-        "127.0.0.1",
-        "-p",
-        "-1",
-        "-js",
-        "-sd",
-        file.to_str().unwrap(),
-    ]);
+    let (code, _, err) = run(&loopback(&["-js", "-sd", file.to_str().unwrap()]));
     assert_eq!(code, 1);
     assert!(
         err.contains("storage directory is not a directory"),
@@ -346,7 +313,7 @@ fn run_without_io_uring(errno: u32) -> (i32, String) {
         },
     ];
     let mut cmd = Command::new(BIN);
-    cmd.args(["-a", "127.0.0.1", "-p", "-1"]);
+    cmd.args(loopback(&[]));
     // SAFETY: only async-signal-safe prctl calls between fork and exec; `filter` outlives them.
     unsafe {
         cmd.pre_exec(move || {
@@ -389,10 +356,7 @@ fn io_uring_unavailable_exits_with_cause_and_fix() {
 
 fn write_conf(name: &str, text: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("riptide-conf-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p
+    write_file(&dir, name, text)
 }
 
 #[test]
@@ -441,7 +405,7 @@ fn config_test_flag_and_errors() {
 #[test]
 fn stale_connection_from_config_ping_settings() {
     let conf = write_conf("ping.conf", "ping_interval: \"200ms\"\nping_max: 1\n");
-    let p = Proc::start(&["-c", conf.to_str().unwrap(), "-a", "127.0.0.1", "-p", "-1"]);
+    let p = Proc::start(&with_config(&conf, &[]));
     let mut c = Raw::connect(p.addr());
     // Never answers the server's PINGs.
     assert_eq!(c.read_to_close(), b"PING\r\n-ERR 'Stale Connection'\r\n");

@@ -423,7 +423,7 @@ fn login(addr: std::net::SocketAddr, cred: Cred, pki: &Pki) -> Raw<Box<dyn Strea
         Cred::Nkey(seed) => {
             let c = Raw::connect(addr).boxed();
             let kp = nkeys::KeyPair::from_seed(seed).unwrap();
-            let info: Value = serde_json::from_str(c.info.trim_start_matches("INFO ")).unwrap();
+            let info = c.info_json();
             let sig = kp.sign(info["nonce"].as_str().unwrap().as_bytes()).unwrap();
             let sig = data_encoding::BASE64URL_NOPAD.encode(&sig);
             let fields = format!(r#","nkey":"{}","sig":"{sig}""#, kp.public_key());
@@ -443,7 +443,7 @@ fn login(addr: std::net::SocketAddr, cred: Cred, pki: &Pki) -> Raw<Box<dyn Strea
 /// INFO as JSON with what differs between two servers, or two runs, masked; Riptide's own
 /// `riptide_version` and Go's `xkey` (auth callout, which Riptide does not have) dropped.
 fn masked_info(line: &str) -> String {
-    let mut v: Value = serde_json::from_str(line.trim_start_matches("INFO ").trim()).unwrap();
+    let mut v = common::info_json(line);
     let m = v.as_object_mut().unwrap();
     m.remove("riptide_version");
     m.remove("xkey");

@@ -11,7 +11,7 @@ use std::thread;
 use std::time::Duration;
 
 use common::go::{go_server, Go};
-use common::process::Proc;
+use common::process::{loopback, Proc};
 use common::{one_per_shard, Raw, IO_TIMEOUT};
 
 const SHARDS: usize = 2;
@@ -29,8 +29,7 @@ const FLUSH_ROUNDS: usize = 20;
 fn flush_delivers_first(mut subscriber: Raw, mut publisher: Raw) {
     subscriber.send(b"CONNECT {\"verbose\":false}\r\nSUB flush.x 1\r\n");
     assert_eq!(subscriber.sync(), b"");
-    publisher.send(b"CONNECT {\"verbose\":false}\r\n");
-    assert_eq!(publisher.sync(), b"");
+    publisher.log_in("");
     let batch = b"PUB flush.x 5\r\nhello\r\n".repeat(FLUSH_MSGS);
     let want = b"MSG flush.x 1 5\r\nhello\r\n".repeat(FLUSH_MSGS);
     for round in 0..FLUSH_ROUNDS {
@@ -119,8 +118,7 @@ fn flood(reader: Raw, connect: impl Fn() -> Raw) -> usize {
     });
     let mut pubs: Vec<Raw> = (0..PUBLISHERS).map(|_| connect()).collect();
     for p in &mut pubs {
-        p.send(b"CONNECT {\"verbose\":false}\r\n");
-        assert_eq!(p.sync(), b"");
+        p.log_in("");
     }
     let senders: Vec<_> = pubs
         .into_iter()
@@ -151,7 +149,7 @@ fn flood(reader: Raw, connect: impl Fn() -> Raw) -> usize {
 
 #[test]
 fn publishers_on_another_shard_are_paced_to_the_reader() {
-    let srv = Proc::start(&["-a", "127.0.0.1", "-p", "-1", "--shards", "2"]);
+    let srv = Proc::start(&loopback(&["--shards", "2"]));
     let addr = srv.addr();
     let reader = one_per_shard(addr, SHARDS).pop().unwrap();
     let on_shard_0 = || loop {

@@ -16,7 +16,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::go::{check_config, go_server, normalized, Go};
-use common::process::{scratch_dir, BIN};
+use common::process::{scratch_dir, write_file, BIN};
 use common::Raw;
 use riptide::jwt::claims::UserClaims;
 use riptide::jwt::creds::Creds;
@@ -31,9 +31,10 @@ fn go_check(bin: &Path, conf: &Path) -> (i32, String) {
 }
 
 fn nonce(c: &Raw) -> String {
-    let info: serde_json::Value =
-        serde_json::from_str(c.info.trim_start_matches("INFO ").trim()).unwrap();
-    info["nonce"].as_str().unwrap_or_default().to_string()
+    c.info_json()["nonce"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// Connects and sends `CONNECT` with `creds`' JWT, signing the nonce unless `sign` is false.
@@ -62,12 +63,6 @@ fn login(addr: SocketAddr, creds: &Creds, sign: bool) -> String {
     c.line()
 }
 
-fn write_in(dir: &Path, file: &str, text: &str) -> PathBuf {
-    let p = dir.join(file);
-    std::fs::write(&p, text).unwrap();
-    p
-}
-
 /// An operator with a system account and an application account, preloaded.
 struct World {
     dir: PathBuf,
@@ -94,7 +89,7 @@ impl World {
     }
 
     fn write(&self, file: &str, text: &str) -> PathBuf {
-        write_in(&self.dir, file, text)
+        write_file(&self.dir, file, text)
     }
 
     /// The configuration: the operator JWT in a file, both accounts preloaded; `extra` is
@@ -221,8 +216,7 @@ fn session(addr: SocketAddr, creds: &Creds) -> (Raw, serde_json::Value) {
         .as_bytes(),
     );
     assert_eq!(c.line(), "PONG\r\n");
-    let info = c.line();
-    let v = serde_json::from_str(info.trim_start_matches("INFO ").trim()).unwrap();
+    let v = common::info_json(&c.line());
     (c, v)
 }
 
@@ -574,7 +568,7 @@ impl V1World {
     }
 
     fn write(&self, file: &str, text: &str) -> PathBuf {
-        write_in(&self.dir, file, text)
+        write_file(&self.dir, file, text)
     }
 
     fn op_jwt(&self) -> String {

@@ -7,7 +7,7 @@ mod common;
 
 use std::net::TcpStream;
 
-use common::process::{run, scratch_dir, with_config, Proc};
+use common::process::{loopback, run, scratch_dir, with_config, write_file, Proc};
 use common::Raw;
 
 const LAME_DUCK_CONF: &str = "lame_duck_duration: \"30s\"\nlame_duck_grace_period: \"1s\"\n";
@@ -15,8 +15,7 @@ const LAME_DUCK_CONF: &str = "lame_duck_duration: \"30s\"\nlame_duck_grace_perio
 #[test]
 fn lame_duck_tells_clients_refuses_new_ones_closes_them_and_exits_zero() {
     let dir = scratch_dir("lame-duck");
-    let conf = dir.join("ldm.conf");
-    std::fs::write(&conf, LAME_DUCK_CONF).unwrap();
+    let conf = write_file(&dir, "ldm.conf", LAME_DUCK_CONF);
     let mut p = Proc::start(&with_config(&conf, &["--shards", "2"]));
     // Protocol 1 and past its first PONG: it takes async INFOs.
     let mut modern = Raw::connect(p.addr());
@@ -25,14 +24,12 @@ fn lame_duck_tells_clients_refuses_new_ones_closes_them_and_exits_zero() {
     assert!(modern.line().contains("\"connect_info\":true"));
     // Protocol 0: no async INFO, only the close.
     let mut legacy = Raw::connect(p.addr());
-    legacy.send(b"CONNECT {\"verbose\":false}\r\n");
-    assert_eq!(legacy.sync(), b"");
+    legacy.log_in("");
 
     p.signal(libc::SIGUSR2);
     p.expect_log("[INF] Entering lame duck mode, stop accepting new clients");
     let info = modern.line();
-    let v: serde_json::Value =
-        serde_json::from_str(info.strip_prefix("INFO ").unwrap().trim()).unwrap();
+    let v = common::info_json(&info);
     assert_eq!(v["ldm"], true, "{info}");
     assert_eq!(v["client_id"], modern.cid());
     assert!(v.get("connect_info").is_none(), "{info}");
@@ -57,7 +54,7 @@ fn lame_duck_tells_clients_refuses_new_ones_closes_them_and_exits_zero() {
 
 #[test]
 fn lame_duck_without_clients_exits_at_once() {
-    let p = Proc::start(&["-a", "127.0.0.1", "-p", "-1"]);
+    let p = Proc::start(&loopback(&[]));
     p.signal(libc::SIGUSR2);
     let (code, log) = p.wait_with_log();
     assert_eq!(code, 0);
@@ -70,8 +67,7 @@ fn lame_duck_without_clients_exits_at_once() {
 /// Checks `text` as a configuration file with `-t`: the error, or `None` when valid.
 fn config_error(text: &str) -> Option<String> {
     let dir = scratch_dir("lame-duck-conf");
-    let conf = dir.join("ldm.conf");
-    std::fs::write(&conf, text).unwrap();
+    let conf = write_file(&dir, "ldm.conf", text);
     let (code, _, err) = run(&["-c", conf.to_str().unwrap(), "-t"]);
     std::fs::remove_dir_all(&dir).unwrap();
     (code != 0).then_some(err)

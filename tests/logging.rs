@@ -5,7 +5,7 @@ mod common;
 
 use std::path::Path;
 
-use common::process::{scratch_dir, wait_for_file, with_config, Proc};
+use common::process::{loopback, scratch_dir, wait_for_file, with_config, write_file, Proc};
 use common::Raw;
 
 /// Names in `dir` other than `keep`, sorted.
@@ -22,8 +22,11 @@ fn other_files(dir: &Path, keep: &[&str]) -> Vec<String> {
 #[test]
 fn log_file_rotates_past_its_size_limit_and_keeps_max_num_files() {
     let dir = scratch_dir("log-rotate");
-    let conf = dir.join("r.conf");
-    std::fs::write(&conf, "logfile_size_limit: 2000\nlogfile_max_num: 2\n").unwrap();
+    let conf = write_file(
+        &dir,
+        "r.conf",
+        "logfile_size_limit: 2000\nlogfile_max_num: 2\n",
+    );
     let log = dir.join("r.log");
     let p = Proc::start_logging_to(&with_config(&conf, &["-D"]), &log);
     // Each connection logs a debug line when created and one when closed.
@@ -61,7 +64,7 @@ fn log_file_rotates_past_its_size_limit_and_keeps_max_num_files() {
 fn sigusr1_reopens_a_log_file_moved_away() {
     let dir = scratch_dir("log-reopen");
     let log = dir.join("r.log");
-    let p = Proc::start_logging_to(&["-a", "127.0.0.1", "-p", "-1"], &log);
+    let p = Proc::start_logging_to(&loopback(&[]), &log);
     let moved = dir.join("r.log.1");
     std::fs::rename(&log, &moved).unwrap();
     p.signal(libc::SIGUSR1);
@@ -80,7 +83,7 @@ fn sigusr1_reopens_a_log_file_moved_away() {
 
 #[test]
 fn sigusr1_without_a_log_file_is_ignored_and_logtime_off_drops_the_date() {
-    let mut p = Proc::start(&["-a", "127.0.0.1", "-p", "-1", "-T=false"]);
+    let mut p = Proc::start(&loopback(&["-T=false"]));
     let pid = p.child.id();
     assert!(
         p.lines[0].starts_with(&format!("[{pid}] [INF] Starting riptide")),

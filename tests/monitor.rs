@@ -296,20 +296,17 @@ fn monitor_port_closes_with_the_server() {
 /// accounts and their exports and imports.
 #[test]
 fn accounts_in_the_monitoring_endpoints() {
-    let mut cfg = common::config(2);
-    riptide::config_file::load_str(
+    let mut cfg = common::configured(
+        2,
         "accounts {\n  A: {\n    users: [{user: a, password: a}]\n    exports: [{service: \"req.>\"}, {stream: \"priv.>\", accounts: [B]}]\n  }\n  B: {\n    users: [{user: b, password: b}]\n    imports: [{stream: {account: A, subject: \"priv.>\"}, prefix: \"fromA\"}, {service: {account: A, subject: \"req.x\"}, to: \"ask\"}]\n  }\n}\nauthorization { users: [{user: g, password: g}] }\nno_sys_acc: true\n",
-        &mut cfg,
-        true,
-    )
-    .unwrap();
+    );
     cfg.http_port = Some(0);
     let running = common::start_with(cfg);
     let http = running.monitor.as_ref().unwrap().addr;
     let mut cs = Vec::new();
     for (user, subject) in [("a", "a.1"), ("b", "b.1"), ("g", "g.1")] {
-        let mut c = Raw::connect(running.addr);
-        c.send(format!("CONNECT {{\"verbose\":false,\"user\":\"{user}\",\"pass\":\"{user}\"}}\r\nSUB {subject} 1\r\n").as_bytes());
+        let mut c = Raw::logged_in(running.addr, &common::user(user));
+        c.send(format!("SUB {subject} 1\r\n").as_bytes());
         assert_eq!(c.sync(), b"");
         cs.push(c);
     }

@@ -46,8 +46,7 @@ fn start(key: &KeyPair) -> Running {
 }
 
 fn nonce(c: &Raw) -> String {
-    let info: serde_json::Value =
-        serde_json::from_str(c.info.trim_start_matches("INFO ").trim()).unwrap();
+    let info = c.info_json();
     assert_eq!(info["auth_required"], true);
     info["nonce"]
         .as_str()
@@ -85,9 +84,7 @@ fn a_signed_nonce_logs_in_with_the_users_permissions() {
         "MSG pub.x 1 1\r\nx\r\n-ERR 'Permissions Violation for Publish to \"x\"'\r\n"
     );
     // Password users still log in next to nkey users.
-    let mut p = Raw::connect(srv.addr);
-    p.send(b"CONNECT {\"verbose\":false,\"user\":\"a\",\"pass\":\"a\"}\r\n");
-    assert_eq!(p.sync(), b"");
+    Raw::logged_in(srv.addr, &common::user("a"));
 }
 
 #[test]

@@ -30,39 +30,11 @@ authorization {
 "#;
 
 fn start() -> Running {
-    let mut cfg = common::config(SHARDS);
-    riptide::config_file::load_str(CONF, &mut cfg, true).expect("configuration loads");
-    common::start_with(cfg)
-}
-
-/// Sends CONNECT with `options` as `user` (password = user name); what came back.
-fn connect_as(c: &mut Raw, user: &str, options: &str) -> Vec<u8> {
-    c.send(format!("CONNECT {{{options},\"user\":\"{user}\",\"pass\":\"{user}\"}}\r\n").as_bytes());
-    c.sync()
-}
-
-/// Logs `c` in as `user`, without +OK.
-fn log_in(c: &mut Raw, user: &str) {
-    assert_eq!(
-        connect_as(c, user, "\"verbose\":false"),
-        b"",
-        "login of {user}"
-    );
+    common::start_conf(SHARDS, CONF)
 }
 
 fn client(srv: &Running, user: &str) -> Raw {
-    let mut c = Raw::connect(srv.addr);
-    log_in(&mut c, user);
-    c
-}
-
-/// One connection per shard, both logged in as `user`.
-fn on_each_shard(srv: &Running, user: &str) -> Vec<Raw> {
-    let mut conns = one_per_shard(srv.addr, SHARDS);
-    for c in &mut conns {
-        log_in(c, user);
-    }
-    conns
+    Raw::logged_in(srv.addr, &common::user(user))
 }
 
 /// Sends `input` and checks what comes back before the PONG of a following PING: the
@@ -104,7 +76,7 @@ fn publish_allow_and_deny() {
         &twice,
     );
     let mut h = Raw::connect(srv.addr);
-    connect_as(&mut h, "a", "\"verbose\":false,\"headers\":true");
+    h.log_in(&format!("\"headers\":true,{}", common::user("a")));
     expect(
         &mut h,
         "HPUB foo.bad 12 12\r\nNATS/1.0\r\n\r\n\r\n",
@@ -118,7 +90,10 @@ fn publish_allow_and_deny() {
 fn a_violation_gets_no_ok_in_verbose_mode() {
     let srv = start();
     let mut a = Raw::connect(srv.addr);
-    assert_eq!(connect_as(&mut a, "a", "\"verbose\":true"), b"+OK\r\n");
+    assert_eq!(
+        a.connect_sync(&format!("\"verbose\":true,{}", common::user("a"))),
+        b"+OK\r\n"
+    );
     expect(&mut a, "PUB foo.bad 1\r\nx\r\n", &pub_err("foo.bad"));
     expect(&mut a, "SUB bar 1\r\n", &sub_err("bar"));
     expect(&mut a, "PUB foo.ok 1\r\nx\r\n", "+OK\r\n");
@@ -128,8 +103,7 @@ fn a_violation_gets_no_ok_in_verbose_mode() {
 fn pedantic_wildcard_publish_is_advised_then_refused() {
     let srv = start();
     let mut s = Raw::connect(srv.addr);
-    let options = "\"verbose\":false,\"pedantic\":true";
-    assert_eq!(connect_as(&mut s, "s", options), b"");
+    s.log_in(&format!("\"pedantic\":true,{}", common::user("s")));
     let want = format!("-ERR 'Invalid Publish Subject'\r\n{}", pub_err("foo.*"));
     expect(&mut s, "PUB foo.* 1\r\nx\r\n", &want);
     expect(&mut s, "PUB foo 1\r\nx\r\n", "");
@@ -179,8 +153,8 @@ fn a_wildcard_subscription_gets_no_denied_subject() {
     // delivered.
     let mut conns = one_per_shard(srv.addr, SHARDS);
     let (mut a, mut all) = (conns.remove(0), conns.remove(0));
-    log_in(&mut a, "a");
-    log_in(&mut all, "all");
+    a.log_in(&common::user("a"));
+    all.log_in(&common::user("all"));
     expect(&mut a, "SUB foo.* 1\r\nSUB foo.> 2\r\n", "");
     expect(
         &mut all,
@@ -200,8 +174,10 @@ fn a_wildcard_subscription_gets_no_denied_subject() {
 /// A requester (user `all`) and a responder logged in as `user` on different shards, after
 /// one request with reply subject `reply.1` reached the responder.
 fn first_request(srv: &Running, user: &str) -> (Raw, Raw) {
-    let mut requester = on_each_shard(srv, "all").remove(0);
-    let mut responder = on_each_shard(srv, user).remove(1);
+    let mut requester =
+        common::logged_in_per_shard(srv.addr, SHARDS, &common::user("all")).remove(0);
+    let mut responder =
+        common::logged_in_per_shard(srv.addr, SHARDS, &common::user(user)).remove(1);
     expect(&mut responder, "SUB req 1\r\n", "");
     expect(
         &mut requester,
@@ -296,11 +272,9 @@ fn reserved_replies_and_gateway_subjects_are_refused_to_everyone() {
 fn a_single_user_ignores_permissions_as_the_go_server_does() {
     // Next to `user`/`password`, `permissions` are defaults for a users array that is not
     // there: nats-server 2.15.1 lets this user publish anywhere.
-    let mut cfg = common::config(SHARDS);
     let text =
         "authorization {\n  user: a\n  password: a\n  permissions: { publish: \"pub.>\" }\n}\n";
-    riptide::config_file::load_str(text, &mut cfg, true).unwrap();
-    let srv = common::start_with(cfg);
+    let srv = common::start_conf(SHARDS, text);
     let mut a = client(&srv, "a");
     expect(&mut a, "SUB x 1\r\nPUB x 1\r\nx\r\n", "MSG x 1 1\r\nx\r\n");
 }

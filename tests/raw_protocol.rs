@@ -19,8 +19,7 @@ fn same_bytes_as_the_go_server() {
 fn info_has_the_go_fields() {
     let srv = start(1);
     let c = Raw::connect(srv.addr);
-    let v: serde_json::Value =
-        serde_json::from_str(c.info.trim_start_matches("INFO ").trim()).unwrap();
+    let v = c.info_json();
     for key in [
         "server_id",
         "server_name",

@@ -7,21 +7,11 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::process::{scratch_dir, with_config, Proc};
+use common::process::{loopback, scratch_dir, with_config, write_file, Proc};
 use common::Raw;
 
 fn conf_file(dir: &Path, text: &str) -> PathBuf {
-    let conf = dir.join("r.conf");
-    std::fs::write(&conf, text).unwrap();
-    conf
-}
-
-/// A client logged in with `connect` (CONNECT's JSON fields) that has seen its PONG.
-fn logged_in(p: &Proc, connect: &str) -> Raw {
-    let mut c = Raw::connect(p.addr());
-    c.send(format!("CONNECT {{\"verbose\":false,{connect}}}\r\n").as_bytes());
-    assert_eq!(c.sync(), b"");
-    c
+    write_file(dir, "r.conf", text)
 }
 
 /// Sends SIGHUP and waits for the reload to be logged as done.
@@ -45,8 +35,8 @@ fn reload_closes_clients_whose_user_no_longer_passes_and_applies_max_payload() {
         "authorization { users: [ {user: a, password: pa}, {user: b, password: pb} ] }\n",
     );
     let mut p = Proc::start(&with_config(&conf, &["--shards", "2"]));
-    let mut a = logged_in(&p, "\"user\":\"a\",\"pass\":\"pa\"");
-    let mut b = logged_in(&p, "\"user\":\"b\",\"pass\":\"pb\"");
+    let mut a = Raw::logged_in(p.addr(), "\"user\":\"a\",\"pass\":\"pa\"");
+    let mut b = Raw::logged_in(p.addr(), "\"user\":\"b\",\"pass\":\"pb\"");
 
     conf_file(
         &dir,
@@ -55,7 +45,7 @@ fn reload_closes_clients_whose_user_no_longer_passes_and_applies_max_payload() {
     reload(&mut p);
     assert_eq!(a.read_to_close(), b"-ERR 'Authorization Violation'\r\n");
     assert!(still_served(&mut b));
-    let fresh = logged_in(&p, "\"user\":\"a\",\"pass\":\"pa2\"");
+    let fresh = Raw::logged_in(p.addr(), "\"user\":\"a\",\"pass\":\"pa2\"");
     assert!(
         fresh.info.contains("\"max_payload\":2048"),
         "{}",
@@ -75,14 +65,14 @@ fn reload_of_a_token_closes_its_old_holders() {
     let dir = scratch_dir("reload-token");
     let conf = conf_file(&dir, "authorization { token: t1 }\n");
     let mut p = Proc::start(&with_config(&conf, &[]));
-    let mut holder = logged_in(&p, "\"auth_token\":\"t1\"");
+    let mut holder = Raw::logged_in(p.addr(), "\"auth_token\":\"t1\"");
     conf_file(&dir, "authorization { token: t2 }\n");
     reload(&mut p);
     assert_eq!(
         holder.read_to_close(),
         b"-ERR 'Authorization Violation'\r\n"
     );
-    let mut fresh = logged_in(&p, "\"auth_token\":\"t2\"");
+    let mut fresh = Raw::logged_in(p.addr(), "\"auth_token\":\"t2\"");
     assert!(still_served(&mut fresh));
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -124,7 +114,7 @@ fn reload_keeps_command_line_flags_over_the_file() {
 
 #[test]
 fn reload_without_a_config_file_is_refused_as_go_does() {
-    let mut p = Proc::start(&["-a", "127.0.0.1", "-p", "-1"]);
+    let mut p = Proc::start(&loopback(&[]));
     p.signal(libc::SIGHUP);
     assert!(p.expect_log("Failed to reload").ends_with(
         "[ERR] Failed to reload server configuration: can only reload config when a file is provided using -c or --config"
@@ -140,7 +130,7 @@ fn reload_of_permissions_drops_the_subscriptions_they_now_forbid() {
     };
     let conf = conf_file(&dir, &user(">"));
     let mut p = Proc::start(&with_config(&conf, &["--shards", "2"]));
-    let mut a = logged_in(&p, "\"user\":\"a\",\"pass\":\"pa\"");
+    let mut a = Raw::logged_in(p.addr(), "\"user\":\"a\",\"pass\":\"pa\"");
     a.send(b"SUB foo.x 1\r\nSUB bar.y 2\r\nSUB bar.z q 3\r\n");
     assert_eq!(a.sync(), b"");
     conf_file(&dir, &user("foo.>"));
@@ -183,8 +173,7 @@ fn reload_serves_new_clients_the_new_certificate() {
             .to_vec()
     };
     let mut old = common::Raw::connect_tls(p.addr(), pki.client(None));
-    old.send(b"CONNECT {\"verbose\":false}\r\n");
-    assert_eq!(old.sync(), b"");
+    old.log_in("");
     assert_eq!(served(&old), der("server"));
 
     pki.issue(
@@ -198,8 +187,7 @@ fn reload_serves_new_clients_the_new_certificate() {
     p.expect_log("[INF] Reloaded: tls = enabled");
     p.expect_log("[INF] Reloaded server configuration");
     let mut fresh = common::Raw::connect_tls(p.addr(), pki.client(None));
-    fresh.send(b"CONNECT {\"verbose\":false}\r\n");
-    assert_eq!(fresh.sync(), b"");
+    fresh.log_in("");
     assert_eq!(served(&fresh), der("renewed"));
     // The client from before keeps its session.
     assert_eq!(old.sync(), b"");

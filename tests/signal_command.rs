@@ -3,15 +3,14 @@
 
 mod common;
 
-use common::process::{run, scratch_dir, with_config, Proc};
+use common::process::{loopback, run, scratch_dir, with_config, write_file, Proc};
 use common::Raw;
 
 #[test]
 fn signals_reach_the_server_named_by_its_pid_file() {
     let dir = scratch_dir("signal-pidfile");
     let pid_file = dir.join("r.pid");
-    let conf = dir.join("r.conf");
-    std::fs::write(&conf, "max_payload: 512\n").unwrap();
+    let conf = write_file(&dir, "r.conf", "max_payload: 512\n");
     let pid_arg = pid_file.to_str().unwrap();
     let mut p = Proc::start(&with_config(&conf, &["-P", pid_arg]));
     assert_eq!(
@@ -46,12 +45,12 @@ fn signals_reach_the_server_named_by_its_pid_file() {
 
 #[test]
 fn stop_kills_and_quit_interrupts() {
-    let p = Proc::start(&["-a", "127.0.0.1", "-p", "-1"]);
+    let p = Proc::start(&loopback(&[]));
     let pid = p.child.id().to_string();
     assert_eq!(run(&["--signal", &format!("quit={pid}")]).0, 0);
     assert_eq!(p.wait(), 0);
 
-    let p = Proc::start(&["-a", "127.0.0.1", "-p", "-1"]);
+    let p = Proc::start(&loopback(&[]));
     let pid = p.child.id().to_string();
     assert_eq!(run(&["--signal", &format!("stop={pid}")]).0, 0);
     // SIGKILL: no exit code, as for the Go server.

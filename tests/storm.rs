@@ -9,7 +9,7 @@ mod common;
 use std::net::SocketAddr;
 
 use common::http::{get, wait_for};
-use common::process::Proc;
+use common::process::{loopback, Proc};
 use common::Raw;
 
 const SHARDS: &str = "2";
@@ -68,16 +68,7 @@ fn wait_empty(http: SocketAddr) {
 #[test]
 fn connection_and_reconnect_storms_leak_nothing() {
     riptide::runtime::raise_fd_limit();
-    let p = Proc::start(&[
-        "-a",
-        "127.0.0.1",
-        "-p",
-        "-1",
-        "-m",
-        "-1",
-        "--shards",
-        SHARDS,
-    ]);
+    let p = Proc::start(&loopback(&["-m", "-1", "--shards", SHARDS]));
     let (addr, http) = (p.addr(), p.monitor_addr());
 
     let mut baseline = None;

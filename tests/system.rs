@@ -96,14 +96,13 @@ fn normalize(v: &mut Value) {
 
 /// Logs in as `user` (password = name) with headers, no +OK; reads the INFO that follows.
 fn log_in(addr: SocketAddr, user: &str) -> Raw {
-    let mut c = Raw::connect(addr);
-    c.send(
-        format!(
-            "CONNECT {{\"verbose\":false,\"protocol\":1,\"headers\":true,\"no_responders\":true,\"user\":\"{user}\",\"pass\":\"{user}\",\"name\":\"cli-{user}\",\"lang\":\"rust\",\"version\":\"1.0\"}}\r\nPING\r\n"
-        )
-        .as_bytes(),
+    let mut c = Raw::logged_in(
+        addr,
+        &format!(
+            "\"protocol\":1,\"headers\":true,\"no_responders\":true,{},\"name\":\"cli-{user}\",\"lang\":\"rust\",\"version\":\"1.0\"",
+            common::user(user)
+        ),
     );
-    assert_eq!(c.line(), "PONG\r\n", "login of {user}");
     // Both servers follow a login into an account with an INFO naming it.
     assert!(c.line().starts_with("INFO {"));
     c
@@ -358,14 +357,10 @@ fn mask_server_id(phases: Vec<Vec<(String, Value)>>) -> Vec<Vec<(String, Value)>
 }
 
 fn start() -> riptide::runtime::Running {
-    let mut cfg = common::config(SHARDS);
-    riptide::config_file::load_str(CONF, &mut cfg, true).expect("configuration loads");
-    common::start_with(cfg)
+    common::start_conf(SHARDS, CONF)
 }
 
 fn start_go(bin: &std::path::Path) -> Go {
     let dir = common::process::scratch_dir("system-go");
-    let conf = dir.join("sys.conf");
-    std::fs::write(&conf, CONF).unwrap();
-    Go::start(bin, &conf)
+    Go::start(bin, &common::process::write_file(&dir, "sys.conf", CONF))
 }

@@ -27,17 +27,13 @@ fn tls_config(pki: &Pki, f: impl FnOnce(&mut TlsSettings)) -> Config {
     }
 }
 
-fn info_json(info: &str) -> serde_json::Value {
-    serde_json::from_str(info.trim_start_matches("INFO ").trim()).unwrap()
-}
-
 #[test]
 fn info_in_the_clear_then_tls() {
     let pki = Pki::new("plain");
     let srv = start_with(tls_config(&pki, |_| {}));
     let mut a = Raw::connect_tls(srv.addr, pki.client(None));
     let mut b = Raw::connect_tls(srv.addr, pki.client(None));
-    let info = info_json(&a.info);
+    let info = a.info_json();
     assert_eq!(info["tls_required"], true);
     assert!(info.get("tls_verify").is_none());
     exchange(&mut a, &mut b);
@@ -58,7 +54,7 @@ fn tls_first() {
         Raw::over(tls_over(s, pki.client(None)))
     };
     let (mut a, mut b) = (connect(), connect());
-    assert_eq!(info_json(&a.info)["tls_required"], true);
+    assert_eq!(a.info_json()["tls_required"], true);
     exchange(&mut a, &mut b);
     // Nothing comes in the clear: a client waiting for a plain INFO gets none.
     let mut s = TcpStream::connect(srv.addr).unwrap();
@@ -77,7 +73,7 @@ fn mutual_tls() {
     }));
     let mut a = Raw::connect_tls(srv.addr, pki.client(Some("client")));
     let mut b = Raw::connect_tls(srv.addr, pki.client(Some("client")));
-    assert_eq!(info_json(&a.info)["tls_verify"], true);
+    assert_eq!(a.info_json()["tls_verify"], true);
     exchange(&mut a, &mut b);
     // A certificate from another CA, or none, ends the connection in the handshake.
     for who in [Some("stranger"), None] {
@@ -144,7 +140,7 @@ fn verify_and_map_logs_in_the_user_the_certificate_names() {
     };
     let srv = start_with(cfg);
     let mut alice = Raw::connect_tls(srv.addr, pki.client(Some("alice")));
-    assert_eq!(info_json(&alice.info)["auth_required"], true);
+    assert_eq!(alice.info_json()["auth_required"], true);
     alice.send(b"CONNECT {\"verbose\":false}\r\nPUB bob.x 1\r\nx\r\nPUB alice.x 1\r\nx\r\n");
     assert_eq!(
         alice.sync(),
@@ -264,8 +260,7 @@ fn pinned_certs_admit_only_the_listed_keys() {
         t.pinned_certs.insert(key_id);
     }));
     let mut ok = Raw::connect_tls(srv.addr, pki.client(Some("pinned")));
-    ok.send(b"CONNECT {\"verbose\":false}\r\n");
-    assert_eq!(ok.sync(), b"");
+    ok.log_in("");
     // Signed by the same CA, but its key is not pinned: closed once the handshake is done.
     assert!(refused_in_handshake(&srv, &pki, Some("other")));
 }
@@ -282,10 +277,10 @@ fn handshake_first_auto_serves_both_kinds_of_client() {
     let s = TcpStream::connect(srv.addr).unwrap();
     s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
     let mut first = Raw::over(tls_over(s, pki.client(None)));
-    assert_eq!(info_json(&first.info)["tls_required"], true);
+    assert_eq!(first.info_json()["tls_required"], true);
     // ...this one waits for a plain INFO, which comes once it has said nothing for 50 ms.
     let mut classic = Raw::connect_tls(srv.addr, pki.client(None));
-    assert_eq!(info_json(&classic.info)["tls_required"], true);
+    assert_eq!(classic.info_json()["tls_required"], true);
     exchange(&mut first, &mut classic);
 }
 
@@ -299,8 +294,7 @@ fn login_then_close_notify(addr: SocketAddr, pki: &Pki, first: bool, after: &[u8
     } else {
         Raw::connect_tls(addr, pki.client(None))
     };
-    r.send(b"CONNECT {\"verbose\":false}\r\n");
-    assert_eq!(r.sync(), b"");
+    r.log_in("");
     close_notify(&mut r.s, after)
 }
 

@@ -529,8 +529,7 @@ fn websocket_and_tcp_clients_share_the_broker() {
     let srv = start_with(ws_config(|_| {}));
     let wsaddr = ws_addr(&srv);
     let mut ws = Raw::over(WsStream::connect(wsaddr));
-    let info: serde_json::Value =
-        serde_json::from_str(ws.info.trim_start_matches("INFO ").trim()).unwrap();
+    let info = ws.info_json();
     assert_eq!(info["port"], wsaddr.port());
     // Several TCP clients land on both shards; each talks with the WebSocket client.
     let mut tcp = common::one_per_shard(srv.addr, 2);
@@ -584,8 +583,7 @@ fn wss_login_then_close_notify(addr: SocketAddr, pki: &Pki) -> Vec<u8> {
     let tls = tls_over(s, pki.client(None));
     let (ws, _) = tungstenite::client(format!("wss://localhost:{}/", addr.port()), tls).unwrap();
     let mut wss = Raw::over(WsStream::over(ws));
-    wss.send(b"CONNECT {\"verbose\":false}\r\n");
-    assert_eq!(wss.sync(), b"");
+    wss.log_in("");
     close_notify(wss.s.ws.get_mut(), b"")
 }
 

@@ -36,6 +36,29 @@ pub fn start_with(cfg: Config) -> Running {
     runtime::start(cfg).expect("server starts")
 }
 
+/// The test configuration on `shards` shards with the configuration file text `conf` applied.
+pub fn configured(shards: usize, conf: &str) -> Config {
+    let mut cfg = config(shards);
+    riptide::config_file::load_str(conf, &mut cfg, true).expect("configuration loads");
+    cfg
+}
+
+/// A server on `shards` shards configured by the configuration file text `conf`.
+pub fn start_conf(shards: usize, conf: &str) -> Running {
+    start_with(configured(shards, conf))
+}
+
+/// An `INFO {...}` line as JSON.
+pub fn info_json(line: &str) -> serde_json::Value {
+    let json = line.strip_prefix("INFO ").unwrap_or(line).trim();
+    serde_json::from_str(json).unwrap_or_else(|e| panic!("INFO {json:?}: {e}"))
+}
+
+/// The CONNECT fields of `user`, whose password in the test configurations is its name.
+pub fn user(name: &str) -> String {
+    format!("\"user\":\"{name}\",\"pass\":\"{name}\"")
+}
+
 /// A raw protocol connection, over TCP by default (or TLS, or WebSocket).
 pub struct Raw<S = TcpStream> {
     pub s: S,
@@ -49,6 +72,13 @@ impl Raw {
         s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
         s.set_nodelay(true).unwrap();
         Raw::over(s)
+    }
+
+    /// A connection logged in with the CONNECT `fields` (see `log_in`).
+    pub fn logged_in(addr: SocketAddr, fields: &str) -> Raw {
+        let mut c = Raw::connect(addr);
+        c.log_in(fields);
+        c
     }
 
     /// Closes with RST instead of FIN: `SO_LINGER` on with a zero timeout.
@@ -84,11 +114,28 @@ impl<S: Read + Write> Raw<S> {
         r
     }
 
+    /// The INFO the server greeted with, as JSON.
+    pub fn info_json(&self) -> serde_json::Value {
+        info_json(&self.info)
+    }
+
     /// The client id from INFO, which encodes the shard: `(cid - 1) % shards`.
     pub fn cid(&self) -> u64 {
-        let v: serde_json::Value =
-            serde_json::from_str(self.info.trim_start_matches("INFO ").trim()).unwrap();
-        v["client_id"].as_u64().unwrap()
+        self.info_json()["client_id"].as_u64().unwrap()
+    }
+
+    /// Sends `CONNECT {fields}` and a PING; returns what the server sent before the PONG.
+    pub fn connect_sync(&mut self, fields: &str) -> Vec<u8> {
+        self.send(format!("CONNECT {{{fields}}}\r\n").as_bytes());
+        self.sync()
+    }
+
+    /// Logs in with the CONNECT `fields`, verbose off: the server must answer the login with
+    /// nothing but the PONG.
+    pub fn log_in(&mut self, fields: &str) {
+        let sep = if fields.is_empty() { "" } else { "," };
+        let got = self.connect_sync(&format!("\"verbose\":false{sep}{fields}"));
+        assert_eq!(String::from_utf8_lossy(&got), "", "login with {fields}");
     }
 
     pub fn shard(&self, shards: usize) -> usize {
@@ -220,6 +267,15 @@ pub fn one_per_shard(addr: SocketAddr, shards: usize) -> Vec<Raw> {
         }
     }
     panic!("could not place a connection on every shard");
+}
+
+/// One connection on each of `shards` shards, each logged in with the CONNECT `fields`.
+pub fn logged_in_per_shard(addr: SocketAddr, shards: usize, fields: &str) -> Vec<Raw> {
+    let mut conns = one_per_shard(addr, shards);
+    for c in &mut conns {
+        c.log_in(fields);
+    }
+    conns
 }
 
 /// Returns once every subscription `subscriber` made so far is live on `publisher`'s shard.

@@ -196,6 +196,14 @@ pub fn scratch_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// Writes `text` to the file `name` in `dir` (created if need be); returns its path.
+pub fn write_file(dir: &Path, name: &str, text: &str) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
 /// Waits until the file at `path` exists and `done` holds for its text; returns the text.
 pub fn wait_for_file(path: &Path, done: impl Fn(&str) -> bool) -> String {
     let deadline = Instant::now() + START_WAIT;
@@ -243,9 +251,16 @@ pub fn run(args: &[&str]) -> (i32, String, String) {
     (code, out.join().unwrap(), err.join().unwrap())
 }
 
+/// The flags for a server on a random loopback port, then `extra`.
+pub fn loopback<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["-a", "127.0.0.1", "-p", "-1"];
+    args.extend_from_slice(extra);
+    args
+}
+
 /// The flags for a server configured by `conf`, on a random loopback port, then `extra`.
 pub fn with_config<'a>(conf: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
-    let mut args = vec!["-c", conf.to_str().unwrap(), "-a", "127.0.0.1", "-p", "-1"];
-    args.extend_from_slice(extra);
+    let mut args = vec!["-c", conf.to_str().unwrap()];
+    args.extend(loopback(extra));
     args
 }
