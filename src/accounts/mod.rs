@@ -7,7 +7,7 @@
 
 pub mod operator;
 mod replies;
-mod transform;
+pub(crate) mod transform;
 
 use std::collections::HashMap;
 

@@ -93,9 +93,40 @@ pub fn is_subset_match(subject: &[u8], test: &[u8]) -> bool {
     toks.len() == n
 }
 
+/// Whether some literal subject matches both subscription subjects (Go's
+/// `SubjectsCollide`): streams may not share one.
+pub fn subjects_collide(a: &[u8], b: &[u8]) -> bool {
+    let (ta, tb): (Vec<&[u8]>, Vec<&[u8]>) = (tokens(a).collect(), tokens(b).collect());
+    let mut i = 0;
+    loop {
+        match (ta.get(i), tb.get(i)) {
+            (None, None) => return true,
+            (Some(&x), Some(&y)) => {
+                if x == FWC || y == FWC {
+                    return true;
+                }
+                if x != PWC && y != PWC && x != y {
+                    return false;
+                }
+            }
+            _ => return false,
+        }
+        i += 1;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn collisions_as_go_finds_them() {
+        assert!(subjects_collide(b"a.*", b"a.b"));
+        assert!(subjects_collide(b"a.>", b"*.b.c"));
+        assert!(!subjects_collide(b"a.>", b"a"));
+        assert!(!subjects_collide(b"a.*", b"a.b.c"));
+        assert!(!subjects_collide(b"a.b", b"a.c"));
+    }
 
     #[test]
     fn subscription_subjects() {

@@ -1,0 +1,585 @@
+//! The `$JS.API` stream requests (Go's `server/jetstream_api.go`): what each subject asks,
+//! the request bodies, and the replies in Go's field order.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::config::{is_valid_name, StreamConfig};
+use super::errors::ApiError;
+use super::store::StreamState;
+use super::stream::Stream;
+use super::{go_time, now_ns, ApiReply, Effect, JetStream, Meta, StreamId, API_LEVEL};
+use crate::accounts::AccountId;
+use crate::subject;
+
+/// Go's `JSApiNamesLimit` and `JSApiListLimit`: page sizes of NAMES and LIST.
+const NAMES_LIMIT: usize = 1024;
+const LIST_LIMIT: usize = 256;
+/// Go's `JSMaxSubjectDetails`: subjects a stream info lists at most per page.
+const SUBJECT_DETAILS_LIMIT: usize = 100_000;
+const TYPE_PREFIX: &str = "io.nats.jetstream.api.v1.";
+
+/// One request, by subject.
+#[derive(Debug, PartialEq, Eq)]
+enum Request<'a> {
+    AccountInfo,
+    Create(&'a str),
+    Update(&'a str),
+    Info(&'a str),
+    Delete(&'a str),
+    Purge(&'a str),
+    Names,
+    List,
+    MsgGet(&'a str),
+    MsgDelete(&'a str),
+}
+
+impl<'a> Request<'a> {
+    /// What `$JS.API.<rest>` asks; `None` for what the server does not answer (Go answers
+    /// no request it has no subscription for, and a name with a dot is not one token).
+    fn parse(rest: &'a str) -> Option<Request<'a>> {
+        let t: Vec<&str> = rest.split('.').collect();
+        Some(match t.as_slice() {
+            ["INFO"] => Request::AccountInfo,
+            ["STREAM", "CREATE", n] => Request::Create(n),
+            ["STREAM", "UPDATE", n] => Request::Update(n),
+            ["STREAM", "INFO", n] => Request::Info(n),
+            ["STREAM", "DELETE", n] => Request::Delete(n),
+            ["STREAM", "PURGE", n] => Request::Purge(n),
+            ["STREAM", "NAMES"] => Request::Names,
+            ["STREAM", "LIST"] => Request::List,
+            ["STREAM", "MSG", "GET", n] => Request::MsgGet(n),
+            ["STREAM", "MSG", "DELETE", n] => Request::MsgDelete(n),
+            _ => return None,
+        })
+    }
+
+    /// The reply's `type`.
+    fn kind(&self) -> &'static str {
+        match self {
+            Request::AccountInfo => "account_info_response",
+            Request::Create(_) => "stream_create_response",
+            Request::Update(_) => "stream_update_response",
+            Request::Info(_) => "stream_info_response",
+            Request::Delete(_) => "stream_delete_response",
+            Request::Purge(_) => "stream_purge_response",
+            Request::Names => "stream_names_response",
+            Request::List => "stream_list_response",
+            Request::MsgGet(_) => "stream_msg_get_response",
+            Request::MsgDelete(_) => "stream_msg_delete_response",
+        }
+    }
+
+    /// Fields Go's response struct has after `type` and `error` even when it failed.
+    fn error_tail(&self) -> Fields {
+        match self {
+            Request::Info(_) => fields([("total", 0.into()), ("offset", 0.into()), ("limit", 0.into())]),
+            Request::Purge(_) => fields([("purged", 0.into())]),
+            _ => Fields::new(),
+        }
+    }
+}
+
+/// A serde error as Go's decoder would word it, where they agree: without serde's
+/// position suffix.
+fn json_error(e: serde_json::Error) -> ApiError {
+    let text = e.to_string();
+    let text = match text.rfind(" at line ") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    };
+    ApiError::invalid_json(text)
+}
+
+fn decode<T: for<'de> Deserialize<'de> + Default>(data: &[u8]) -> Result<T, ApiError> {
+    if data.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(data).map_err(json_error)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct PagedRequest {
+    offset: usize,
+    subject: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct InfoRequest {
+    subjects_filter: String,
+    offset: usize,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct PurgeRequest {
+    filter: String,
+    seq: u64,
+    keep: u64,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct MsgGetRequest {
+    seq: u64,
+    last_by_subj: String,
+    next_by_subj: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct MsgDeleteRequest {
+    seq: u64,
+}
+
+/// `message` of a MSG.GET reply (Go's `StoredMsg`).
+#[derive(Serialize)]
+struct StoredMsgJson {
+    subject: String,
+    seq: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hdrs: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<String>,
+    time: String,
+}
+
+/// Go's `StreamInfo`, for one stream.
+#[derive(Serialize)]
+struct StreamInfoJson {
+    config: StreamConfig,
+    created: String,
+    state: StreamState,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cluster: Option<ClusterJson>,
+    ts: String,
+}
+
+#[derive(Serialize)]
+struct ClusterJson {
+    leader: String,
+}
+
+/// A reply's fields after `type`, in order.
+type Fields = Map<String, Value>;
+
+fn fields<const N: usize>(list: [(&str, Value); N]) -> Fields {
+    list.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+}
+
+/// A reply: `type` first, then the fields in order.
+fn reply(kind: &str, rest: Fields) -> Vec<u8> {
+    let mut m = Map::new();
+    m.insert("type".into(), format!("{TYPE_PREFIX}{kind}").into());
+    m.extend(rest);
+    crate::system::go_json(&Value::Object(m))
+}
+
+fn to_value(v: &impl Serialize) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
+}
+
+/// A struct's fields inlined in a reply object (Go embeds `*StreamInfo`).
+fn inline(v: &impl Serialize) -> Fields {
+    match to_value(v) {
+        Value::Object(m) => m,
+        _ => Fields::new(),
+    }
+}
+
+/// Who answers: the server's name for `cluster.leader`.
+pub(crate) struct Context<'a> {
+    pub account: AccountId,
+    pub account_name: &'a str,
+    pub server_name: &'a str,
+}
+
+impl JetStream {
+    /// Answers one `$JS.API` request; `None` when Go would not answer at all.
+    pub(crate) fn api(&mut self, cx: &Context<'_>, subject: &[u8], data: &[u8]) -> Option<ApiReply> {
+        let rest = std::str::from_utf8(subject).ok()?.strip_prefix(super::API_PREFIX)?;
+        let req = Request::parse(rest)?;
+        let stats = self.api_stats.entry(cx.account).or_default();
+        stats.total += 1;
+        let mut effects = Vec::new();
+        let body = match self.answer(cx, &req, data, &mut effects) {
+            Ok(fields) => reply(req.kind(), fields),
+            Err(e) => {
+                self.api_stats.entry(cx.account).or_default().errors += 1;
+                let mut f = fields([("error", to_value(&e))]);
+                f.extend(req.error_tail());
+                reply(req.kind(), f)
+            }
+        };
+        Some(ApiReply { body, effects })
+    }
+
+    fn find(&self, account: AccountId, name: &str) -> Result<StreamId, ApiError> {
+        self.by_name
+            .get(&(account, name.to_string()))
+            .copied()
+            .ok_or_else(ApiError::stream_not_found)
+    }
+
+    fn answer(
+        &mut self,
+        cx: &Context<'_>,
+        req: &Request<'_>,
+        data: &[u8],
+        effects: &mut Vec<Effect>,
+    ) -> Result<Fields, ApiError> {
+        let account = cx.account;
+        match *req {
+            Request::AccountInfo => Ok(self.account_info(account)),
+            Request::Create(name) => self.create(cx, name, data, effects),
+            Request::Update(name) => self.update(cx, name, data, effects),
+            Request::Info(name) => {
+                let id = self.find(account, name)?;
+                let r: InfoRequest = decode(data)?;
+                let s = self.stream(id).expect("found");
+                let filter = (!r.subjects_filter.is_empty()).then_some(r.subjects_filter.as_bytes());
+                let mut info = self.info(s, Some(cx.server_name));
+                let (total, limit) = match filter {
+                    None => (0, 0),
+                    Some(f) => {
+                        let all = s.store.subject_counts(f);
+                        let page: BTreeMap<String, u64> = all
+                            .iter()
+                            .skip(r.offset)
+                            .take(SUBJECT_DETAILS_LIMIT)
+                            .map(|(k, v)| (k.clone(), *v))
+                            .collect();
+                        info.state.subjects = (!page.is_empty()).then_some(page);
+                        (all.len(), SUBJECT_DETAILS_LIMIT)
+                    }
+                };
+                let mut f = fields([
+                    ("total", total.into()),
+                    ("offset", r.offset.into()),
+                    ("limit", limit.into()),
+                ]);
+                f.extend(inline(&info));
+                Ok(f)
+            }
+            Request::Delete(name) => {
+                let id = self.find(account, name)?;
+                let Some((_, s)) = self.streams[id.0 as usize].take() else {
+                    return Err(ApiError::stream_not_found());
+                };
+                self.by_name.remove(&(account, name.to_string()));
+                self.dirty.retain(|&d| d != id);
+                effects.push(Effect::Unsubscribe(account, id, s.config.subjects.clone()));
+                if let Some(log) = &s.log {
+                    let dir = log.dir().to_path_buf();
+                    std::fs::remove_dir_all(&dir).map_err(ApiError::stream_delete)?;
+                }
+                Ok(fields([("success", true.into())]))
+            }
+            Request::Purge(name) => {
+                let id = self.find(account, name)?;
+                let r: PurgeRequest = decode(data)?;
+                let s = self.stream_mut(id).expect("found");
+                if s.config.sealed {
+                    return Err(ApiError::sealed());
+                }
+                if s.config.deny_purge {
+                    return Err(ApiError::purge_denied());
+                }
+                let up_to = (r.seq > 0).then_some(r.seq);
+                let purged = s.purge(r.filter.as_bytes(), up_to, r.keep);
+                self.mark_dirty(id);
+                Ok(fields([("success", true.into()), ("purged", purged.into())]))
+            }
+            Request::Names => {
+                let r: PagedRequest = decode(data)?;
+                let names = self.names(account, &r.subject);
+                let total = names.len();
+                let page: Vec<Value> = names
+                    .into_iter()
+                    .skip(r.offset)
+                    .take(NAMES_LIMIT)
+                    .map(Value::from)
+                    .collect();
+                Ok(fields([
+                    ("total", total.into()),
+                    ("offset", r.offset.into()),
+                    ("limit", NAMES_LIMIT.into()),
+                    ("streams", if page.is_empty() { Value::Null } else { page.into() }),
+                ]))
+            }
+            Request::List => {
+                let r: PagedRequest = decode(data)?;
+                let names = self.names(account, &r.subject);
+                let total = names.len();
+                let page: Vec<Value> = names
+                    .iter()
+                    .skip(r.offset)
+                    .take(LIST_LIMIT)
+                    .filter_map(|n| self.find(account, n).ok())
+                    .filter_map(|id| self.stream(id))
+                    .map(|s| {
+                        let mut info = self.info(s, None);
+                        info.config = s.config.clone();
+                        to_value(&info)
+                    })
+                    .collect();
+                Ok(fields([
+                    ("total", total.into()),
+                    ("offset", r.offset.into()),
+                    ("limit", LIST_LIMIT.into()),
+                    ("streams", page.into()),
+                ]))
+            }
+            Request::MsgGet(name) => {
+                let id = self.find(account, name)?;
+                if data.iter().all(u8::is_ascii_whitespace) {
+                    return Err(ApiError::bad_request());
+                }
+                let r: MsgGetRequest = decode(data)?;
+                let s = self.stream(id).expect("found");
+                let found = if !r.last_by_subj.is_empty() {
+                    s.store.last_matching(r.last_by_subj.as_bytes())
+                } else if !r.next_by_subj.is_empty() {
+                    s.store.next_matching(r.seq, r.next_by_subj.as_bytes())
+                } else {
+                    s.store.get(r.seq).map(|m| (r.seq, m))
+                };
+                let (seq, m) = found.ok_or_else(ApiError::no_message_found)?;
+                let b64 = |b: &[u8]| (!b.is_empty()).then(|| data_encoding::BASE64.encode(b));
+                let msg = StoredMsgJson {
+                    subject: String::from_utf8_lossy(&m.subject).into_owned(),
+                    seq,
+                    hdrs: b64(&m.hdr),
+                    data: b64(&m.data),
+                    time: go_time(m.ts),
+                };
+                Ok(fields([("message", to_value(&msg))]))
+            }
+            Request::MsgDelete(name) => {
+                let id = self.find(account, name)?;
+                if data.iter().all(u8::is_ascii_whitespace) {
+                    return Err(ApiError::bad_request());
+                }
+                let r: MsgDeleteRequest = decode(data)?;
+                let s = self.stream_mut(id).expect("found");
+                if s.config.sealed {
+                    return Err(ApiError::sealed());
+                }
+                if s.config.deny_delete {
+                    return Err(ApiError::delete_denied());
+                }
+                if !s.remove(r.seq) {
+                    return Err(ApiError::sequence_not_found(r.seq));
+                }
+                self.mark_dirty(id);
+                Ok(fields([("success", true.into())]))
+            }
+        }
+    }
+
+    /// The account's stream names, sorted; with `subject`, only streams that could store it.
+    fn names(&self, account: AccountId, subject: &str) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .streams
+            .iter()
+            .flatten()
+            .filter(|(a, s)| {
+                *a == account
+                    && (subject.is_empty()
+                        || s.config
+                            .subjects
+                            .iter()
+                            .any(|x| subject::subjects_collide(x.as_bytes(), subject.as_bytes())))
+            })
+            .map(|(_, s)| s.config.name.clone())
+            .collect();
+        names.sort();
+        names
+    }
+
+    fn info(&self, s: &Stream, leader: Option<&str>) -> StreamInfoJson {
+        StreamInfoJson {
+            config: s.config.with_dynamic_metadata(),
+            created: go_time(s.created),
+            state: s.store.state(None, 0),
+            cluster: leader.map(|l| ClusterJson { leader: l.into() }),
+            ts: go_time(now_ns()),
+        }
+    }
+
+    fn account_info(&self, account: AccountId) -> Fields {
+        let (mut memory, mut storage, mut streams) = (0u64, 0u64, 0u64);
+        for (_, s) in self.streams.iter().flatten().filter(|(a, _)| *a == account) {
+            streams += 1;
+            match s.config.storage {
+                super::config::Storage::Memory => memory += s.store.bytes(),
+                super::config::Storage::File => storage += s.store.bytes(),
+            }
+        }
+        let stats = self.api_stats.get(&account).copied().unwrap_or_default();
+        let mut f = fields([
+            ("memory", memory.into()),
+            ("storage", storage.into()),
+            ("reserved_memory", 0.into()),
+            ("reserved_storage", 0.into()),
+            ("streams", streams.into()),
+            ("consumers", 0.into()),
+            (
+                "limits",
+                serde_json::json!({
+                    "max_memory": -1, "max_storage": -1, "max_streams": -1, "max_consumers": -1,
+                    "max_ack_pending": -1, "memory_max_stream_bytes": -1,
+                    "storage_max_stream_bytes": -1, "max_bytes_required": false
+                }),
+            ),
+        ]);
+        if !self.settings.domain.is_empty() {
+            f.insert("domain".into(), self.settings.domain.clone().into());
+        }
+        f.insert(
+            "api".into(),
+            serde_json::json!({"level": API_LEVEL, "total": stats.total, "errors": stats.errors}),
+        );
+        f
+    }
+
+    /// The config a CREATE or UPDATE carries, checked as Go checks it.
+    fn requested_config(name: &str, data: &[u8]) -> Result<StreamConfig, ApiError> {
+        if data.iter().all(u8::is_ascii_whitespace) {
+            return Err(ApiError::stream_name_mismatch());
+        }
+        let c: StreamConfig = decode(data)?;
+        if c.name != name {
+            return Err(ApiError::stream_name_mismatch());
+        }
+        if name.contains(['/', '\\']) {
+            return Err(ApiError::name_has_path_separators());
+        }
+        let c = c.checked()?;
+        if c.num_replicas > 1 {
+            return Err(ApiError::replicas_not_supported());
+        }
+        Ok(c)
+    }
+
+    /// Whether `config`'s subjects collide with another stream of the account.
+    fn overlaps(&self, account: AccountId, config: &StreamConfig) -> bool {
+        self.streams
+            .iter()
+            .flatten()
+            .filter(|(a, s)| *a == account && s.config.name != config.name)
+            .any(|(_, s)| {
+                s.config.subjects.iter().any(|x| {
+                    config
+                        .subjects
+                        .iter()
+                        .any(|y| subject::subjects_collide(x.as_bytes(), y.as_bytes()))
+                })
+            })
+    }
+
+    fn create(
+        &mut self,
+        cx: &Context<'_>,
+        name: &str,
+        data: &[u8],
+        effects: &mut Vec<Effect>,
+    ) -> Result<Fields, ApiError> {
+        if !is_valid_name(name) {
+            return Err(ApiError::stream_name_mismatch());
+        }
+        let config = Self::requested_config(name, data)?.with_stored_metadata();
+        let id = match self.by_name.get(&(cx.account, name.to_string())) {
+            Some(&id) => {
+                let same = self.stream(id).is_some_and(|s| s.config == config);
+                if !same {
+                    return Err(ApiError::stream_name_exists());
+                }
+                id
+            }
+            None => {
+                if self.overlaps(cx.account, &config) {
+                    return Err(ApiError::subjects_overlap());
+                }
+                let created = now_ns();
+                let log = match config.storage {
+                    super::config::Storage::Memory => None,
+                    super::config::Storage::File => {
+                        let dir = super::stream_dir(&self.settings, cx.account_name, name);
+                        write_meta(&dir, &config, created).map_err(ApiError::general)?;
+                        let (log, _, _) =
+                            super::file_log::FileLog::open(&dir).map_err(ApiError::general)?;
+                        Some(log)
+                    }
+                };
+                let stream = Stream::new(config.clone(), created, log);
+                let id = self.add(cx.account, stream);
+                effects.push(Effect::Subscribe(cx.account, id, config.subjects.clone()));
+                id
+            }
+        };
+        let s = self.stream(id).expect("just found or added");
+        let mut f = inline(&self.info(s, None));
+        f.insert("did_create".into(), true.into());
+        Ok(f)
+    }
+
+    fn update(
+        &mut self,
+        cx: &Context<'_>,
+        name: &str,
+        data: &[u8],
+        effects: &mut Vec<Effect>,
+    ) -> Result<Fields, ApiError> {
+        let id = self.find(cx.account, name)?;
+        let config = Self::requested_config(name, data)?.with_stored_metadata();
+        let old = self.stream(id).expect("found").config.clone();
+        old.check_update(&config)?;
+        if self.overlaps(cx.account, &config) {
+            return Err(ApiError::subjects_overlap());
+        }
+        let s = self.stream_mut(id).expect("found");
+        if let Some(log) = &s.log {
+            write_meta(log.dir(), &config, s.created).map_err(ApiError::general)?;
+        }
+        if old.subjects != config.subjects {
+            effects.push(Effect::Unsubscribe(cx.account, id, old.subjects.clone()));
+            effects.push(Effect::Subscribe(cx.account, id, config.subjects.clone()));
+        }
+        s.reconfigure(config, now_ns());
+        self.mark_dirty(id);
+        let s = self.stream(id).expect("found");
+        Ok(inline(&self.info(s, None)))
+    }
+}
+
+/// Writes a stream's configuration, atomically (a new file renamed over the old one).
+fn write_meta(dir: &std::path::Path, config: &StreamConfig, created: i64) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let meta = Meta {
+        config: config.clone(),
+        created,
+    };
+    let tmp = dir.join("meta.json.tmp");
+    std::fs::write(&tmp, serde_json::to_vec(&meta).unwrap_or_default())?;
+    std::fs::File::open(&tmp)?.sync_all()?;
+    std::fs::rename(&tmp, dir.join(super::META_FILE))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subjects_name_requests() {
+        assert_eq!(Request::parse("STREAM.CREATE.S"), Some(Request::Create("S")));
+        assert_eq!(Request::parse("STREAM.CREATE.A.B"), None);
+        assert_eq!(Request::parse("STREAM.MSG.GET.S"), Some(Request::MsgGet("S")));
+        assert_eq!(Request::parse("INFO"), Some(Request::AccountInfo));
+        assert_eq!(Request::parse("FOO"), None);
+    }
+}

@@ -1,0 +1,398 @@
+//! JetStream: streams of stored messages, their file or memory storage, the `$JS.API`
+//! stream requests and publish acknowledgements, as nats-server 2.15.1 answers them.
+//!
+//! One shard hosts JetStream (the first; `shard/jetstream.rs` wires it): every stream,
+//! the API, the file logs. Its streams subscribe as internal services on that shard, and
+//! the interest is replicated like a client's, so a publish on another shard reaches the
+//! stream over the rings in publisher order; an API request taken on another shard is sent
+//! on to the host the same way. What a turn stored is written at the end of the turn, once
+//! per stream (group commit), and the acks leave only after that write.
+//!
+//! - `config`: `StreamConfig` in Go's field order, and Go's checks and defaults.
+//! - `errors`: `ApiError` with Go's codes.
+//! - `store`: a stream's messages in memory, by sequence and by subject.
+//! - `file_log`: the append-only, checksummed log a file stream is recovered from.
+//! - `stream`: what a publish does to a stream (dedupe, expectations, limits, TTLs).
+//! - `api`: the `$JS.API` requests and their replies.
+
+pub(crate) mod api;
+pub(crate) mod config;
+pub(crate) mod errors;
+pub(crate) mod file_log;
+pub(crate) mod store;
+pub(crate) mod stream;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+
+use crate::accounts::AccountId;
+use stream::Stream;
+
+/// The JetStream API level this server speaks (Go 2.15's `JSApiLevel`).
+pub(crate) const API_LEVEL: u32 = 5;
+/// Go's default `sync_interval`: file streams are fsynced this often.
+pub const DEFAULT_SYNC_INTERVAL: Duration = Duration::from_secs(120);
+/// The prefix of every API subject.
+pub(crate) const API_PREFIX: &str = "$JS.API.";
+
+/// Nanoseconds since the Unix epoch.
+pub(crate) fn now_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i64)
+}
+
+/// A time as Go's `time.Time` marshals it; 0 is Go's zero time.
+pub(crate) fn go_time(ns: i64) -> String {
+    if ns <= 0 {
+        return "0001-01-01T00:00:00Z".into();
+    }
+    crate::timefmt::rfc3339_nano(UNIX_EPOCH + Duration::from_nanos(ns as u64))
+}
+
+/// A JSON string as Go writes it.
+pub(crate) fn json_str(s: &str) -> String {
+    String::from_utf8_lossy(&crate::system::go_json(&s)).into_owned()
+}
+
+/// JetStream's settings (`-js`, `-sd`, the `jetstream {}` block).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    pub store_dir: PathBuf,
+    /// `sync_interval: always`: fsync every write before its acks leave.
+    pub sync_always: bool,
+    pub sync_interval: Duration,
+    pub domain: String,
+    /// `max_memory_store` / `max_file_store`, bytes; -1: no limit.
+    pub max_memory: i64,
+    pub max_store: i64,
+}
+
+impl Settings {
+    /// Go's default store directory is `$TMPDIR/nats/jetstream`'s parent (`os.TempDir()`
+    /// + `nats`).
+    pub fn new(store_dir: Option<PathBuf>) -> Settings {
+        Settings {
+            store_dir: store_dir.unwrap_or_else(|| std::env::temp_dir().join("nats")),
+            sync_always: false,
+            sync_interval: DEFAULT_SYNC_INTERVAL,
+            domain: String::new(),
+            max_memory: -1,
+            max_store: -1,
+        }
+    }
+}
+
+/// A stream's number on the host shard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct StreamId(pub u32);
+
+/// What the host shard must change in its subscriptions after a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Effect {
+    Subscribe(AccountId, StreamId, Vec<String>),
+    Unsubscribe(AccountId, StreamId, Vec<String>),
+}
+
+/// A reply to a request, with what must happen before it leaves.
+#[derive(Debug, Default)]
+pub(crate) struct ApiReply {
+    pub body: Vec<u8>,
+    pub effects: Vec<Effect>,
+}
+
+/// An acknowledgement waiting for the write that covers it.
+#[derive(Debug)]
+pub(crate) struct PendingAck {
+    pub account: AccountId,
+    pub reply: Bytes,
+    pub stream: StreamId,
+    pub body: Vec<u8>,
+}
+
+/// Per account: its API counters.
+#[derive(Debug, Default, Clone, Copy)]
+struct ApiStats {
+    total: u64,
+    errors: u64,
+}
+
+/// The JetStream host: every stream of every account, the pending acks.
+#[derive(Debug)]
+pub(crate) struct JetStream {
+    settings: Settings,
+    streams: Vec<Option<(AccountId, Stream)>>,
+    by_name: HashMap<(AccountId, String), StreamId>,
+    api_stats: HashMap<AccountId, ApiStats>,
+    acks: Vec<PendingAck>,
+    /// Streams with records not yet written.
+    dirty: Vec<StreamId>,
+    last_sync: std::time::Instant,
+}
+
+/// A stream's directory: `<store_dir>/jetstream/<account>/streams/<name>` (Go's layout).
+fn stream_dir(settings: &Settings, account: &str, name: &str) -> PathBuf {
+    settings
+        .store_dir
+        .join("jetstream")
+        .join(account)
+        .join("streams")
+        .join(name)
+}
+
+/// The file a stream's configuration is kept in.
+const META_FILE: &str = "meta.json";
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Meta {
+    config: config::StreamConfig,
+    created: i64,
+}
+
+impl JetStream {
+    /// Opens the store and recovers the streams of `accounts` (id, name). A stream whose
+    /// directory cannot be read is skipped with a warning, as Go does.
+    pub(crate) fn open(settings: Settings, accounts: &[(AccountId, String)]) -> JetStream {
+        let mut js = JetStream {
+            settings,
+            streams: Vec::new(),
+            by_name: HashMap::new(),
+            api_stats: HashMap::new(),
+            acks: Vec::new(),
+            dirty: Vec::new(),
+            last_sync: std::time::Instant::now(),
+        };
+        for (id, name) in accounts {
+            let dir = js.settings.store_dir.join("jetstream").join(name).join("streams");
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            let mut names: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+            names.sort();
+            for path in names {
+                match Self::recover_stream(&path) {
+                    Ok(stream) => {
+                        let n = stream.store.len();
+                        crate::log_at!(
+                            Info,
+                            "  Restored {} messages for stream '{} > {}'",
+                            n,
+                            name,
+                            stream.config.name
+                        );
+                        js.add(*id, stream);
+                    }
+                    Err(e) => crate::log_at!(
+                        Warn,
+                        "  Error recovering stream in {}: {e}",
+                        path.display()
+                    ),
+                }
+            }
+        }
+        js
+    }
+
+    fn recover_stream(dir: &Path) -> std::io::Result<Stream> {
+        let meta: Meta = serde_json::from_slice(&std::fs::read(dir.join(META_FILE))?)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+        let (log, records, cut) = file_log::FileLog::open(dir)?;
+        if cut > 0 {
+            crate::log_at!(
+                Warn,
+                "Stream '{}': cut {cut} bytes of a torn or damaged tail from its log",
+                meta.config.name
+            );
+        }
+        let mut stream = Stream::new(meta.config, meta.created, Some(log));
+        stream.recover(records);
+        stream.enforce_limits(now_ns());
+        Ok(stream)
+    }
+
+    fn add(&mut self, account: AccountId, stream: Stream) -> StreamId {
+        let id = match self.streams.iter().position(Option::is_none) {
+            Some(i) => i,
+            None => {
+                self.streams.push(None);
+                self.streams.len() - 1
+            }
+        };
+        let sid = StreamId(id as u32);
+        self.by_name
+            .insert((account, stream.config.name.clone()), sid);
+        self.streams[id] = Some((account, stream));
+        sid
+    }
+
+    /// Every stream with its account and subjects: what the host subscribes at start.
+    pub(crate) fn subscriptions(&self) -> Vec<Effect> {
+        self.streams
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| {
+                let (acc, st) = s.as_ref()?;
+                Some(Effect::Subscribe(
+                    *acc,
+                    StreamId(i as u32),
+                    st.config.subjects.clone(),
+                ))
+            })
+            .collect()
+    }
+
+    fn stream(&self, id: StreamId) -> Option<&Stream> {
+        self.streams
+            .get(id.0 as usize)
+            .and_then(Option::as_ref)
+            .map(|(_, s)| s)
+    }
+
+    fn stream_mut(&mut self, id: StreamId) -> Option<&mut Stream> {
+        self.streams
+            .get_mut(id.0 as usize)
+            .and_then(Option::as_mut)
+            .map(|(_, s)| s)
+    }
+
+    fn mark_dirty(&mut self, id: StreamId) {
+        if self.stream(id).is_some_and(|s| !s.pending.is_empty()) && !self.dirty.contains(&id) {
+            self.dirty.push(id);
+        }
+    }
+
+    /// A message published on one of stream `id`'s subjects. Its ack (when it has a
+    /// reply) waits in `acks` for `commit`.
+    pub(crate) fn ingest(
+        &mut self,
+        account: AccountId,
+        id: StreamId,
+        subject: &[u8],
+        reply: Option<&[u8]>,
+        hdr: &[u8],
+        data: &[u8],
+    ) {
+        let now = now_ns();
+        let domain = self.settings.domain.clone();
+        let Some(stream) = self.stream_mut(id) else {
+            return;
+        };
+        let outcome = stream.ingest(subject, hdr, data, now);
+        let body = match (&outcome, stream.config.no_ack) {
+            (_, true) => None,
+            (o, false) => Some(stream.pub_ack(o, &domain)),
+        };
+        self.mark_dirty(id);
+        if let (Some(reply), Some(body)) = (reply, body) {
+            self.acks.push(PendingAck {
+                account,
+                reply: Bytes::copy_from_slice(reply),
+                stream: id,
+                body,
+            });
+        }
+    }
+
+    /// End of turn: writes what each stream stored (one write per stream, fsynced with
+    /// `sync_interval: always`) and returns the acks that may now leave. A stream whose
+    /// write failed answers its publishers with the error instead.
+    pub(crate) fn commit(&mut self) -> Vec<PendingAck> {
+        let sync = self.settings.sync_always;
+        let mut failed: Vec<(StreamId, String)> = Vec::new();
+        for id in std::mem::take(&mut self.dirty) {
+            let Some(stream) = self.stream_mut(id) else {
+                continue;
+            };
+            let pending = std::mem::take(&mut stream.pending);
+            let Some(log) = &mut stream.log else {
+                continue;
+            };
+            if let Err(e) = log.append(&pending, sync) {
+                crate::log_at!(
+                    Error,
+                    "JetStream stream '{}' write failed: {e}",
+                    stream.config.name
+                );
+                failed.push((id, e.to_string()));
+                continue;
+            }
+            if let Err(e) = stream.compact_if_worth_it() {
+                crate::log_at!(
+                    Warn,
+                    "JetStream stream '{}' compaction failed: {e}",
+                    stream.config.name
+                );
+            }
+        }
+        let mut acks = std::mem::take(&mut self.acks);
+        for (id, err) in failed {
+            let name = self.stream(id).map(|s| s.config.name.clone()).unwrap_or_default();
+            self.fail_unwritten(id);
+            let e = errors::ApiError::store_failed(err);
+            let body = format!(
+                "{{\"error\":{},\"stream\":{},\"seq\":0}}",
+                String::from_utf8_lossy(&crate::system::go_json(&e)),
+                json_str(&name)
+            )
+            .into_bytes();
+            for a in acks.iter_mut().filter(|a| a.stream == id) {
+                a.body.clone_from(&body);
+            }
+        }
+        acks
+    }
+
+    /// After a failed write, the log no longer matches memory: reload the stream from its
+    /// log so that nothing unwritten stays visible.
+    fn fail_unwritten(&mut self, id: StreamId) {
+        let Some(Some((_, stream))) = self.streams.get_mut(id.0 as usize) else {
+            return;
+        };
+        let Some(dir) = stream.log.as_ref().map(|l| l.dir().to_path_buf()) else {
+            return;
+        };
+        if let Ok(mut fresh) = Self::recover_stream(&dir) {
+            fresh.created = stream.created;
+            *stream = fresh;
+        }
+    }
+
+    /// Periodic work: ages and TTLs, and the `sync_interval` fsync.
+    pub(crate) fn tick(&mut self, now: std::time::Instant) {
+        let ns = now_ns();
+        for i in 0..self.streams.len() {
+            if let Some(Some((_, s))) = self.streams.get_mut(i) {
+                s.expire(ns);
+            }
+            self.mark_dirty(StreamId(i as u32));
+        }
+        if now.duration_since(self.last_sync) >= self.settings.sync_interval {
+            self.last_sync = now;
+            for (_, s) in self.streams.iter_mut().flatten() {
+                if let Some(log) = &mut s.log {
+                    if let Err(e) = log.sync() {
+                        crate::log_at!(Error, "JetStream sync of '{}' failed: {e}", s.config.name);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Totals for `/jsz` and the account info: (streams, messages, bytes in memory, bytes
+    /// in files).
+    pub(crate) fn totals(&self) -> (u64, u64, u64, u64) {
+        let mut t = (0, 0, 0, 0);
+        for (_, s) in self.streams.iter().flatten() {
+            t.0 += 1;
+            t.1 += s.store.len();
+            match s.config.storage {
+                config::Storage::Memory => t.2 += s.store.bytes(),
+                config::Storage::File => t.3 += s.store.bytes(),
+            }
+        }
+        t
+    }
+}

@@ -1,0 +1,328 @@
+//! A stream's messages in memory, by sequence, with per-subject sequence lists and the
+//! sizes Go reports (sans-IO: the file log in `file_log.rs` persists what happens here).
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use bytes::Bytes;
+use serde::Serialize;
+
+use super::config::Storage;
+use crate::subject;
+
+/// One stored message. `ts` is nanoseconds since the Unix epoch; `ttl_ns` is the
+/// `Nats-TTL` it was stored with (0: none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct StoredMsg {
+    pub subject: Bytes,
+    pub hdr: Bytes,
+    pub data: Bytes,
+    pub ts: i64,
+    pub ttl_ns: i64,
+}
+
+/// The size Go accounts a message at: its file-store record (`fileStoreMsgSizeRaw`:
+/// 4 length + 8 seq + 8 ts + 2 subject length [+ 4 header length] + the bytes + 8 hash) or
+/// its memory-store one (`memStoreMsgSizeRaw`: the bytes + 16).
+pub(crate) fn msg_size(storage: Storage, subject: usize, hdr: usize, data: usize) -> u64 {
+    let n = subject + hdr + data;
+    (match storage {
+        Storage::File if hdr == 0 => 22 + n + 8,
+        Storage::File => 22 + 4 + n + 8,
+        Storage::Memory => n + 16,
+    }) as u64
+}
+
+/// What `state` in a stream's info shows (Go's `StreamState`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct StreamState {
+    pub messages: u64,
+    pub bytes: u64,
+    pub first_seq: u64,
+    pub first_ts: String,
+    pub last_seq: u64,
+    pub last_ts: String,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub num_subjects: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subjects: Option<BTreeMap<String, u64>>,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub num_deleted: u64,
+    pub consumer_count: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// The messages of one stream.
+#[derive(Debug)]
+pub(crate) struct MsgStore {
+    storage: Storage,
+    msgs: BTreeMap<u64, StoredMsg>,
+    /// Per subject, its messages' sequences in ascending order.
+    subjects: HashMap<Bytes, VecDeque<u64>>,
+    first_seq: u64,
+    last_seq: u64,
+    last_ts: i64,
+    bytes: u64,
+}
+
+impl MsgStore {
+    /// An empty store whose first message will get `first_seq` (Go's `first_seq` option;
+    /// a new stream shows first and last 0 until then).
+    pub(crate) fn new(storage: Storage, first_seq: u64) -> MsgStore {
+        let first = first_seq.max(1);
+        MsgStore {
+            storage,
+            msgs: BTreeMap::new(),
+            subjects: HashMap::new(),
+            first_seq: if first_seq > 1 { first } else { 0 },
+            last_seq: first - 1,
+            last_ts: 0,
+            bytes: 0,
+        }
+    }
+
+    pub(crate) fn len(&self) -> u64 {
+        self.msgs.len() as u64
+    }
+
+    pub(crate) fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    pub(crate) fn first_seq(&self) -> u64 {
+        self.first_seq
+    }
+
+    pub(crate) fn last_seq(&self) -> u64 {
+        self.last_seq
+    }
+
+    pub(crate) fn last_ts(&self) -> i64 {
+        self.last_ts
+    }
+
+    pub(crate) fn size_of(&self, m: &StoredMsg) -> u64 {
+        msg_size(self.storage, m.subject.len(), m.hdr.len(), m.data.len())
+    }
+
+    /// Stores `m` as the next sequence, which it returns.
+    pub(crate) fn append(&mut self, m: StoredMsg) -> u64 {
+        let seq = self.last_seq + 1;
+        self.insert(seq, m);
+        seq
+    }
+
+    /// Stores `m` at `seq` (recovery replays sequences as they were given).
+    pub(crate) fn insert(&mut self, seq: u64, m: StoredMsg) {
+        if self.msgs.is_empty() {
+            self.first_seq = seq;
+        }
+        self.bytes += self.size_of(&m);
+        self.last_seq = self.last_seq.max(seq);
+        self.last_ts = m.ts;
+        self.subjects
+            .entry(m.subject.clone())
+            .or_default()
+            .push_back(seq);
+        self.msgs.insert(seq, m);
+    }
+
+    pub(crate) fn get(&self, seq: u64) -> Option<&StoredMsg> {
+        self.msgs.get(&seq)
+    }
+
+    /// The first message at or after `seq` whose subject `filter` matches.
+    pub(crate) fn next_matching(&self, seq: u64, filter: &[u8]) -> Option<(u64, &StoredMsg)> {
+        self.msgs
+            .range(seq..)
+            .find(|(_, m)| filter.is_empty() || subject::matches_literal(filter, &m.subject))
+            .map(|(&s, m)| (s, m))
+    }
+
+    /// The last sequence stored on exactly `subject`, 0 when none.
+    pub(crate) fn last_of_subject(&self, subject: &[u8]) -> u64 {
+        self.subjects
+            .get(subject)
+            .and_then(|q| q.back().copied())
+            .unwrap_or(0)
+    }
+
+    /// The last message on a subject `filter` matches.
+    pub(crate) fn last_matching(&self, filter: &[u8]) -> Option<(u64, &StoredMsg)> {
+        if !subject::has_wildcard(filter) {
+            let seq = self.last_of_subject(filter);
+            return self.msgs.get(&seq).map(|m| (seq, m));
+        }
+        self.msgs
+            .iter()
+            .rev()
+            .find(|(_, m)| subject::matches_literal(filter, &m.subject))
+            .map(|(&s, m)| (s, m))
+    }
+
+    /// Messages stored on exactly `subject`.
+    pub(crate) fn count_of_subject(&self, subject: &[u8]) -> usize {
+        self.subjects.get(subject).map_or(0, VecDeque::len)
+    }
+
+    /// The oldest sequence on exactly `subject`.
+    pub(crate) fn first_of_subject(&self, subject: &[u8]) -> Option<u64> {
+        self.subjects.get(subject).and_then(|q| q.front().copied())
+    }
+
+    /// The oldest message.
+    pub(crate) fn first(&self) -> Option<(u64, &StoredMsg)> {
+        self.msgs.iter().next().map(|(&s, m)| (s, m))
+    }
+
+    /// Removes one message; false when there is none at `seq`.
+    pub(crate) fn remove(&mut self, seq: u64) -> bool {
+        let Some(m) = self.msgs.remove(&seq) else {
+            return false;
+        };
+        self.bytes -= self.size_of(&m);
+        if let Some(q) = self.subjects.get_mut(&m.subject) {
+            if let Ok(i) = q.binary_search(&seq) {
+                q.remove(i);
+            }
+            if q.is_empty() {
+                self.subjects.remove(&m.subject);
+            }
+        }
+        if seq == self.first_seq {
+            self.first_seq = self
+                .msgs
+                .keys()
+                .next()
+                .copied()
+                .unwrap_or(self.last_seq + 1);
+        }
+        true
+    }
+
+    /// Sequences a purge takes (Go's `PurgeEx`): those on subjects `filter` matches (all
+    /// when empty), below `up_to` when given (a `seq` purge), leaving the newest `keep`
+    /// per subject (or overall, without a filter) when given.
+    pub(crate) fn purge_set(&self, filter: &[u8], up_to: Option<u64>, keep: u64) -> Vec<u64> {
+        let below = |s: u64| up_to.is_none_or(|u| s < u);
+        if filter.is_empty() || filter == b">" {
+            let n = self.msgs.len() as u64;
+            return self
+                .msgs
+                .keys()
+                .copied()
+                .take(n.saturating_sub(keep) as usize)
+                .filter(|&s| below(s))
+                .collect();
+        }
+        let mut out = Vec::new();
+        for (subj, q) in &self.subjects {
+            if subject::matches_literal(filter, subj) {
+                let n = q.len().saturating_sub(keep as usize);
+                out.extend(q.iter().copied().take(n).filter(|&s| below(s)));
+            }
+        }
+        out.sort_unstable();
+        out
+    }
+
+    /// Removes everything and starts again after `next - 1` (a full purge; Go moves the
+    /// first sequence past the last one).
+    pub(crate) fn reset(&mut self, next: u64) {
+        self.msgs.clear();
+        self.subjects.clear();
+        self.bytes = 0;
+        self.first_seq = next;
+        self.last_seq = self.last_seq.max(next.saturating_sub(1));
+    }
+
+    /// Subjects `filter` matches, with their message counts.
+    pub(crate) fn subject_counts(&self, filter: &[u8]) -> BTreeMap<String, u64> {
+        self.subjects
+            .iter()
+            .filter(|(s, _)| filter.is_empty() || subject::matches_literal(filter, s))
+            .map(|(s, q)| (String::from_utf8_lossy(s).into_owned(), q.len() as u64))
+            .collect()
+    }
+
+    /// The stream's state; `subjects` lists subject counts when asked for.
+    pub(crate) fn state(&self, subjects: Option<&[u8]>, consumers: u64) -> StreamState {
+        let messages = self.msgs.len() as u64;
+        let first_ts = self.first().map_or(0, |(_, m)| m.ts);
+        let span = if messages == 0 {
+            0
+        } else {
+            self.last_seq - self.first_seq + 1
+        };
+        StreamState {
+            messages,
+            bytes: self.bytes,
+            first_seq: self.first_seq,
+            first_ts: super::go_time(first_ts),
+            last_seq: self.last_seq,
+            last_ts: super::go_time(self.last_ts),
+            num_subjects: self.subjects.len() as u64,
+            subjects: subjects.map(|f| self.subject_counts(f)),
+            num_deleted: span - messages,
+            consumer_count: consumers,
+        }
+    }
+
+    /// All messages in order, for a compaction to write again.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (u64, &StoredMsg)> {
+        self.msgs.iter().map(|(&s, m)| (s, m))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(subject: &'static str, data: &'static str) -> StoredMsg {
+        StoredMsg {
+            subject: Bytes::from_static(subject.as_bytes()),
+            hdr: Bytes::new(),
+            data: Bytes::from_static(data.as_bytes()),
+            ts: 1,
+            ttl_ns: 0,
+        }
+    }
+
+    #[test]
+    fn sizes_as_go_accounts_them() {
+        // The oracle's four messages: 38 + 70 + 89 + 38 bytes.
+        assert_eq!(msg_size(Storage::File, 3, 0, 5), 38);
+        assert_eq!(msg_size(Storage::File, 3, 28, 5), 70);
+        assert_eq!(msg_size(Storage::Memory, 3, 0, 5), 24);
+    }
+
+    #[test]
+    fn removal_moves_first_and_counts_gaps() {
+        let mut s = MsgStore::new(Storage::File, 0);
+        for d in ["1", "2", "3"] {
+            s.append(msg("a", d));
+        }
+        assert!(s.remove(2));
+        assert!(!s.remove(2));
+        let st = s.state(None, 0);
+        assert_eq!((st.messages, st.first_seq, st.last_seq, st.num_deleted), (2, 1, 3, 1));
+        assert!(s.remove(1));
+        assert_eq!(s.first_seq(), 3);
+        assert!(s.remove(3));
+        assert_eq!((s.first_seq(), s.last_seq()), (4, 3));
+    }
+
+    #[test]
+    fn purge_sets_keep_and_filter() {
+        let mut s = MsgStore::new(Storage::File, 0);
+        for (subj, d) in [("a", "1"), ("b", "2"), ("a", "3"), ("a", "4")] {
+            s.append(msg(subj, d));
+        }
+        assert_eq!(s.purge_set(b"a", None, 1), vec![1, 3]);
+        assert_eq!(s.purge_set(b"", None, 2), vec![1, 2]);
+        assert_eq!(s.purge_set(b"", Some(3), 0), vec![1, 2]);
+        assert_eq!(s.last_matching(b"*").map(|(s, _)| s), Some(4));
+    }
+}

@@ -1,0 +1,527 @@
+//! One stream: its configuration, its messages, and what a publish to it does (Go's
+//! `processJetStreamMsg`): dedupe by `Nats-Msg-Id`, the `Nats-Expected-*` checks, rollups,
+//! per-message TTLs, the limits with discard old or new. Sans-IO: what must reach the disk
+//! is encoded into `pending`, written by the owner at the end of its turn.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+
+use bytes::Bytes;
+
+use super::config::{Discard, StreamConfig};
+use super::errors::ApiError;
+use super::file_log::{self, FileLog, Record};
+use super::store::{MsgStore, StoredMsg};
+use crate::accounts::transform::Transform;
+
+/// Publish headers (nats-server `server/stream.go`).
+pub(crate) const MSG_ID: &str = "Nats-Msg-Id";
+const EXPECTED_STREAM: &str = "Nats-Expected-Stream";
+const EXPECTED_LAST_SEQ: &str = "Nats-Expected-Last-Sequence";
+const EXPECTED_LAST_SUBJ_SEQ: &str = "Nats-Expected-Last-Subject-Sequence";
+const EXPECTED_LAST_SUBJ_SEQ_SUBJ: &str = "Nats-Expected-Last-Subject-Sequence-Subject";
+const EXPECTED_LAST_MSG_ID: &str = "Nats-Expected-Last-Msg-Id";
+const ROLLUP: &str = "Nats-Rollup";
+const TTL: &str = "Nats-TTL";
+/// The shortest per-message TTL Go accepts: 1 s, in nanoseconds.
+const MIN_TTL_NS: i64 = 1_000_000_000;
+
+/// The value of header `key` in a `NATS/1.0` header block (Go's `getHeader`: the first
+/// line whose key matches exactly, the value trimmed).
+pub(crate) fn header<'a>(hdr: &'a [u8], key: &str) -> Option<&'a [u8]> {
+    hdr.split(|&b| b == b'\n').skip(1).find_map(|line| {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let colon = line.iter().position(|&b| b == b':')?;
+        (&line[..colon] == key.as_bytes()).then(|| line[colon + 1..].trim_ascii())
+    })
+}
+
+fn header_str<'a>(hdr: &'a [u8], key: &str) -> Option<&'a str> {
+    header(hdr, key).and_then(|v| std::str::from_utf8(v).ok())
+}
+
+/// `Nats-TTL`: seconds, a Go duration in s/m/h, or `never` (-1). Go's `parseMessageTTL`.
+fn parse_ttl(v: &str) -> Result<i64, ApiError> {
+    if v == "never" {
+        return Ok(-1);
+    }
+    let (num, unit) = match v.as_bytes().last() {
+        Some(b's') if v.ends_with("ms") => (&v[..v.len() - 2], 1_000_000),
+        Some(b's') => (&v[..v.len() - 1], 1_000_000_000),
+        Some(b'm') => (&v[..v.len() - 1], 60_000_000_000),
+        Some(b'h') => (&v[..v.len() - 1], 3_600_000_000_000),
+        _ => (v, 1_000_000_000),
+    };
+    let n: i64 = num.parse().map_err(|_| ApiError::invalid_ttl())?;
+    let ns = n.checked_mul(unit).ok_or_else(ApiError::invalid_ttl)?;
+    if ns < MIN_TTL_NS {
+        return Err(ApiError::invalid_ttl());
+    }
+    Ok(ns)
+}
+
+/// What became of one publish.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Ingest {
+    Stored(u64),
+    /// A `Nats-Msg-Id` seen within the duplicate window: the first copy's sequence.
+    Duplicate(u64),
+    Refused(ApiError),
+}
+
+#[derive(Debug)]
+pub(crate) struct Stream {
+    /// The configuration as stored (with `_nats.req.level`).
+    pub config: StreamConfig,
+    /// Creation time, nanoseconds since the Unix epoch.
+    pub created: i64,
+    pub store: MsgStore,
+    transform: Option<Transform>,
+    /// `Nats-Msg-Id` -> (sequence, time stored), for the duplicate window.
+    dedupe: HashMap<String, (u64, i64)>,
+    dedupe_order: VecDeque<(i64, String)>,
+    last_msg_id: String,
+    /// Messages with a TTL, by expiry time.
+    expiries: BTreeSet<(i64, u64)>,
+    /// The file log, for file storage under a store directory.
+    pub log: Option<FileLog>,
+    /// Records not yet written to the log.
+    pub pending: Vec<u8>,
+}
+
+impl Stream {
+    pub(crate) fn new(config: StreamConfig, created: i64, log: Option<FileLog>) -> Stream {
+        let store = MsgStore::new(config.storage, config.first_seq);
+        let transform = config
+            .subject_transform
+            .as_ref()
+            .and_then(|t| Transform::new(&t.src, &t.dest, false).ok());
+        Stream {
+            config,
+            created,
+            store,
+            transform,
+            dedupe: HashMap::new(),
+            dedupe_order: VecDeque::new(),
+            last_msg_id: String::new(),
+            expiries: BTreeSet::new(),
+            log,
+            pending: Vec::new(),
+        }
+    }
+
+    /// Takes a new configuration (already checked against the old one).
+    pub(crate) fn reconfigure(&mut self, config: StreamConfig, now: i64) {
+        self.transform = config
+            .subject_transform
+            .as_ref()
+            .and_then(|t| Transform::new(&t.src, &t.dest, false).ok());
+        self.config = config;
+        self.enforce_limits(now);
+    }
+
+    /// Replays what the log holds.
+    pub(crate) fn recover(&mut self, records: Vec<Record>) {
+        for r in records {
+            match r {
+                Record::Msg(seq, m) => {
+                    if m.ttl_ns > 0 {
+                        self.expiries.insert((m.ts + m.ttl_ns, seq));
+                    }
+                    if let Some(id) = header_str(&m.hdr, MSG_ID) {
+                        self.last_msg_id = id.to_string();
+                        self.dedupe.insert(id.to_string(), (seq, m.ts));
+                        self.dedupe_order.push_back((m.ts, id.to_string()));
+                    }
+                    self.store.insert(seq, m);
+                }
+                Record::Delete(seq) => {
+                    self.store.remove(seq);
+                }
+                Record::Purge(next) => self.store.reset(next),
+            }
+        }
+    }
+
+    fn log_record(&mut self, r: &Record) {
+        if self.log.is_some() {
+            file_log::encode(&mut self.pending, r);
+        }
+    }
+
+    /// Removes one message, and says so in the log.
+    pub(crate) fn remove(&mut self, seq: u64) -> bool {
+        let Some(m) = self.store.get(seq) else {
+            return false;
+        };
+        if let Some(log) = &mut self.log {
+            log.dead += self.store.size_of(m);
+        }
+        self.store.remove(seq);
+        self.log_record(&Record::Delete(seq));
+        true
+    }
+
+    /// Removes everything; the next message gets the sequence after the last one.
+    fn purge_all(&mut self) -> u64 {
+        let n = self.store.len();
+        let next = self.store.last_seq() + 1;
+        if let Some(log) = &mut self.log {
+            log.dead = log.len() + self.pending.len() as u64;
+        }
+        self.store.reset(next);
+        self.expiries.clear();
+        self.log_record(&Record::Purge(next));
+        n
+    }
+
+    /// Go's `PurgeEx`: returns how many messages went.
+    pub(crate) fn purge(&mut self, filter: &[u8], up_to: Option<u64>, keep: u64) -> u64 {
+        let whole = filter.is_empty() || filter == b">";
+        if whole && up_to.is_none() && keep == 0 {
+            return self.purge_all();
+        }
+        let set = self.store.purge_set(filter, up_to, keep);
+        for &seq in &set {
+            self.remove(seq);
+        }
+        if whole && self.store.len() == 0 {
+            if let Some(up_to) = up_to {
+                // Go moves the first sequence up to the purge point even past the last one.
+                self.store.reset(up_to.max(self.store.first_seq()));
+            }
+        }
+        set.len() as u64
+    }
+
+    /// Handles one message published on one of the stream's subjects.
+    pub(crate) fn ingest(&mut self, subject: &[u8], hdr: &[u8], data: &[u8], now: i64) -> Ingest {
+        match self.try_ingest(subject, hdr, data, now) {
+            Ok(i) => i,
+            Err(e) => Ingest::Refused(e),
+        }
+    }
+
+    fn try_ingest(
+        &mut self,
+        subject: &[u8],
+        hdr: &[u8],
+        data: &[u8],
+        now: i64,
+    ) -> Result<Ingest, ApiError> {
+        if self.config.sealed {
+            return Err(ApiError::sealed());
+        }
+        let subject: Bytes = match &self.transform {
+            Some(t) if crate::subject::matches_literal(t_src(&self.config), subject) => {
+                Bytes::from(t.apply(subject))
+            }
+            _ => Bytes::copy_from_slice(subject),
+        };
+        let msg_id = header_str(hdr, MSG_ID).filter(|s| !s.is_empty());
+        if let Some(id) = msg_id {
+            self.expire_dedupe(now);
+            if let Some(&(seq, _)) = self.dedupe.get(id) {
+                return Ok(Ingest::Duplicate(seq));
+            }
+        }
+        if !hdr.is_empty() {
+            if let Some(s) = header_str(hdr, EXPECTED_STREAM) {
+                if !s.is_empty() && s != self.config.name {
+                    return Err(ApiError::expected_stream_mismatch());
+                }
+            }
+            if let Some(v) = header_str(hdr, EXPECTED_LAST_SEQ) {
+                if let Ok(seq) = v.parse::<u64>() {
+                    if seq != self.store.last_seq() {
+                        return Err(ApiError::wrong_last_sequence(self.store.last_seq()));
+                    }
+                }
+            }
+            if let Some(v) = header_str(hdr, EXPECTED_LAST_SUBJ_SEQ) {
+                if let Ok(seq) = v.parse::<u64>() {
+                    let on = header(hdr, EXPECTED_LAST_SUBJ_SEQ_SUBJ).unwrap_or(&subject);
+                    let last = self.store.last_of_subject(on);
+                    if seq != last {
+                        return Err(ApiError::wrong_last_sequence(last));
+                    }
+                }
+            }
+            if let Some(id) = header_str(hdr, EXPECTED_LAST_MSG_ID) {
+                if !id.is_empty() && id != self.last_msg_id {
+                    return Err(ApiError::wrong_last_msg_id(&self.last_msg_id));
+                }
+            }
+        }
+        let rollup = match header_str(hdr, ROLLUP) {
+            None => None,
+            Some(_) if !self.config.allow_rollup_hdrs => {
+                return Err(ApiError::rollup_failed("rollup not permitted"));
+            }
+            Some(v @ ("sub" | "all")) => Some(v == "all"),
+            Some(v) => return Err(ApiError::rollup_failed(format!("rollup value invalid: {v:?}"))),
+        };
+        let ttl_ns = match header_str(hdr, TTL) {
+            None => 0,
+            Some(_) if !self.config.allow_msg_ttl => return Err(ApiError::ttl_disabled()),
+            Some(v) => parse_ttl(v)?,
+        };
+        let max_size = self.config.max_msg_size;
+        if max_size >= 0 && (hdr.len() + data.len()) as i64 > max_size {
+            return Err(ApiError::message_too_large());
+        }
+        self.check_discard_new(&subject, hdr.len(), data.len())?;
+
+        let m = StoredMsg {
+            subject: subject.clone(),
+            hdr: Bytes::copy_from_slice(hdr),
+            data: Bytes::copy_from_slice(data),
+            ts: now,
+            ttl_ns,
+        };
+        let seq = self.store.last_seq() + 1;
+        self.log_record(&Record::Msg(seq, m.clone()));
+        self.store.append(m);
+        if ttl_ns > 0 {
+            self.expiries.insert((now + ttl_ns, seq));
+        }
+        if let Some(id) = msg_id {
+            self.last_msg_id = id.to_string();
+            if self.config.duplicate_window > 0 {
+                self.dedupe.insert(id.to_string(), (seq, now));
+                self.dedupe_order.push_back((now, id.to_string()));
+            }
+        }
+        match rollup {
+            Some(true) => {
+                self.purge(b"", Some(seq), 0);
+            }
+            Some(false) => {
+                self.purge(&subject, Some(seq), 0);
+            }
+            None => {}
+        }
+        self.enforce_limits(now);
+        Ok(Ingest::Stored(seq))
+    }
+
+    /// Discard new: refuse what would go over a limit (Go's `ErrMaxMsgs`, `ErrMaxBytes`,
+    /// `ErrMaxMsgsPerSubject`).
+    fn check_discard_new(&self, subject: &[u8], hdr: usize, data: usize) -> Result<(), ApiError> {
+        let c = &self.config;
+        if c.discard != Discard::New {
+            return Ok(());
+        }
+        if c.max_msgs > 0 && self.store.len() >= c.max_msgs as u64 {
+            return Err(ApiError::store_failed("maximum messages exceeded"));
+        }
+        let size = super::store::msg_size(c.storage, subject.len(), hdr, data);
+        if c.max_bytes > 0 && self.store.bytes() + size > c.max_bytes as u64 {
+            return Err(ApiError::store_failed("maximum bytes exceeded"));
+        }
+        if c.discard_new_per_subject
+            && c.max_msgs_per_subject > 0
+            && self.store.count_of_subject(subject) >= c.max_msgs_per_subject as usize
+        {
+            return Err(ApiError::store_failed(
+                "maximum messages per subject exceeded",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Discard old: drop the oldest messages while a limit is exceeded; also what has aged
+    /// out or outlived its TTL.
+    pub(crate) fn enforce_limits(&mut self, now: i64) {
+        let c = self.config.clone();
+        if c.max_msgs_per_subject > 0 {
+            let over: Vec<Bytes> = self
+                .store
+                .subject_counts(b"")
+                .into_iter()
+                .filter(|(_, n)| *n > c.max_msgs_per_subject as u64)
+                .map(|(s, _)| Bytes::from(s))
+                .collect();
+            for s in over {
+                while self.store.count_of_subject(&s) > c.max_msgs_per_subject as usize {
+                    let Some(seq) = self.store.first_of_subject(&s) else {
+                        break;
+                    };
+                    self.remove(seq);
+                }
+            }
+        }
+        if c.max_msgs > 0 {
+            while self.store.len() > c.max_msgs as u64 {
+                let Some((seq, _)) = self.store.first() else {
+                    break;
+                };
+                self.remove(seq);
+            }
+        }
+        if c.max_bytes > 0 {
+            while self.store.bytes() > c.max_bytes as u64 {
+                let Some((seq, _)) = self.store.first() else {
+                    break;
+                };
+                self.remove(seq);
+            }
+        }
+        self.expire(now);
+    }
+
+    /// Removes what `max_age` or a TTL says is gone; returns when the next one will be.
+    pub(crate) fn expire(&mut self, now: i64) -> Option<i64> {
+        let age = self.config.max_age;
+        if age > 0 {
+            while let Some((seq, m)) = self.store.first() {
+                if m.ts + age > now {
+                    break;
+                }
+                self.remove(seq);
+            }
+        }
+        while let Some(&(at, seq)) = self.expiries.first() {
+            if at > now {
+                break;
+            }
+            self.expiries.pop_first();
+            self.remove(seq);
+        }
+        self.expire_dedupe(now);
+        let next_age = (age > 0)
+            .then(|| self.store.first().map(|(_, m)| m.ts + age))
+            .flatten();
+        let next_ttl = self.expiries.first().map(|&(at, _)| at);
+        next_age.into_iter().chain(next_ttl).min()
+    }
+
+    fn expire_dedupe(&mut self, now: i64) {
+        let window = self.config.duplicate_window;
+        while let Some((ts, _)) = self.dedupe_order.front() {
+            if ts + window > now {
+                break;
+            }
+            if let Some((_, id)) = self.dedupe_order.pop_front() {
+                self.dedupe.remove(&id);
+            }
+        }
+    }
+
+    /// The publish acknowledgement, as Go writes it (its duplicate flag by hand, with a
+    /// space).
+    pub(crate) fn pub_ack(&self, outcome: &Ingest, domain: &str) -> Vec<u8> {
+        let name = super::json_str(&self.config.name);
+        let domain = if domain.is_empty() {
+            String::new()
+        } else {
+            format!(",\"domain\":{}", super::json_str(domain))
+        };
+        match outcome {
+            Ingest::Stored(seq) => format!("{{\"stream\":{name},\"seq\":{seq}{domain}}}"),
+            Ingest::Duplicate(seq) => {
+                format!("{{\"stream\":{name},\"seq\":{seq}{domain},\"duplicate\": true}}")
+            }
+            Ingest::Refused(e) => format!(
+                "{{\"error\":{},\"stream\":{name},\"seq\":0}}",
+                String::from_utf8_lossy(&crate::system::go_json(e))
+            ),
+        }
+        .into_bytes()
+    }
+
+    /// Writes the live messages to a new log when most of the old one is dead.
+    pub(crate) fn compact_if_worth_it(&mut self) -> std::io::Result<()> {
+        const MIN_DEAD_BYTES: u64 = 4 * 1024 * 1024;
+        let Some(log) = &self.log else {
+            return Ok(());
+        };
+        if log.dead < MIN_DEAD_BYTES || log.dead < log.len() / 2 {
+            return Ok(());
+        }
+        let mut buf = Vec::new();
+        file_log::encode(&mut buf, &Record::Purge(self.store.first_seq().max(1)));
+        for (seq, m) in self.store.iter() {
+            file_log::encode(&mut buf, &Record::Msg(seq, m.clone()));
+        }
+        if self.store.len() == 0 {
+            buf.clear();
+            file_log::encode(&mut buf, &Record::Purge(self.store.last_seq() + 1));
+        }
+        match &mut self.log {
+            Some(log) => log.rewrite(&buf),
+            None => Ok(()),
+        }
+    }
+}
+
+fn t_src(c: &StreamConfig) -> &[u8] {
+    c.subject_transform
+        .as_ref()
+        .map_or(b">".as_slice(), |t| t.src.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stream(json: &str) -> Stream {
+        let c: StreamConfig = serde_json::from_str(json).unwrap();
+        Stream::new(c.checked().unwrap(), 0, None)
+    }
+
+    const ID_M1: &[u8] = b"NATS/1.0\r\nNats-Msg-Id: m1\r\n\r\n";
+
+    #[test]
+    fn header_values_are_found_and_trimmed() {
+        assert_eq!(header(ID_M1, MSG_ID), Some(&b"m1"[..]));
+        assert_eq!(header(ID_M1, "Nats-Msg"), None);
+    }
+
+    #[test]
+    fn acks_and_refusals_read_as_go_writes_them() {
+        let mut s = stream(r#"{"name":"S","subjects":["s.>"]}"#);
+        let a = s.ingest(b"s.a", ID_M1, b"x", 1);
+        assert_eq!(s.pub_ack(&a, ""), br#"{"stream":"S","seq":1}"#);
+        let d = s.ingest(b"s.a", ID_M1, b"x", 2);
+        assert_eq!(s.pub_ack(&d, ""), br#"{"stream":"S","seq":1,"duplicate": true}"#);
+        let hdr = b"NATS/1.0\r\nNats-Expected-Last-Sequence: 5\r\n\r\n";
+        let r = s.ingest(b"s.a", hdr, b"x", 3);
+        assert_eq!(
+            String::from_utf8(s.pub_ack(&r, "")).unwrap(),
+            r#"{"error":{"code":400,"err_code":10071,"description":"wrong last sequence: 1"},"stream":"S","seq":0}"#
+        );
+    }
+
+    #[test]
+    fn limits_discard_old_and_new() {
+        let mut s = stream(r#"{"name":"S","max_msgs":2,"max_msgs_per_subject":1}"#);
+        for (i, subj) in [b"S", b"S", b"S"].iter().enumerate() {
+            assert_eq!(s.ingest(*subj, b"", b"x", i as i64), Ingest::Stored(i as u64 + 1));
+        }
+        assert_eq!((s.store.len(), s.store.first_seq()), (1, 3));
+        let mut n = stream(r#"{"name":"N","max_msgs":1,"discard":"new"}"#);
+        assert_eq!(n.ingest(b"N", b"", b"x", 0), Ingest::Stored(1));
+        assert_eq!(
+            n.ingest(b"N", b"", b"x", 0),
+            Ingest::Refused(ApiError::store_failed("maximum messages exceeded"))
+        );
+    }
+
+    #[test]
+    fn rollup_and_ttl() {
+        let mut s = stream(r#"{"name":"S","subjects":["s.*"],"allow_rollup_hdrs":true,"allow_msg_ttl":true}"#);
+        s.ingest(b"s.a", b"", b"1", 0);
+        s.ingest(b"s.b", b"", b"2", 0);
+        s.ingest(b"s.a", b"NATS/1.0\r\nNats-Rollup: sub\r\n\r\n", b"3", 0);
+        assert_eq!(s.store.count_of_subject(b"s.a"), 1);
+        assert_eq!(s.store.len(), 2);
+        s.ingest(b"s.c", b"NATS/1.0\r\nNats-TTL: 1s\r\n\r\n", b"4", 10);
+        assert_eq!(s.expire(10 + 999_999_999), Some(10 + 1_000_000_000));
+        s.expire(10 + 1_000_000_000);
+        assert_eq!(s.store.count_of_subject(b"s.c"), 0);
+        assert_eq!(
+            s.ingest(b"s.c", b"NATS/1.0\r\nNats-TTL: 10ms\r\n\r\n", b"", 0),
+            Ingest::Refused(ApiError::invalid_ttl())
+        );
+    }
+}
