@@ -179,6 +179,8 @@ pub struct Config {
     pub lame_duck_grace_period: Duration,
     pub jetstream: bool,
     pub store_dir: Option<PathBuf>,
+    /// The rest of the `jetstream {}` block.
+    pub jetstream_opts: crate::jetstream::Options,
     pub auth: AuthConfig,
     /// Configured accounts besides the global one; their users are in `auth`.
     pub accounts: Vec<AccountConfig>,
@@ -251,6 +253,7 @@ impl Default for Config {
             lame_duck_grace_period: DEFAULT_LAME_DUCK_GRACE_PERIOD,
             jetstream: false,
             store_dir: None,
+            jetstream_opts: crate::jetstream::Options::default(),
             auth: AuthConfig::default(),
             accounts: Vec::new(),
             operator: Default::default(),

@@ -37,6 +37,8 @@ struct ServerInfo<'a> {
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     tls_verify: bool,
     max_payload: usize,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    jetstream: bool,
 }
 
 /// The INFO flags that depend on how a listener is configured.
@@ -45,6 +47,8 @@ pub struct Security {
     pub auth_required: bool,
     pub tls_required: bool,
     pub tls_verify: bool,
+    /// JetStream is on (Go's `jetstream`, after `max_payload`).
+    pub jetstream: bool,
 }
 
 /// Pre-rendered INFO halves around the per-client fields.
@@ -77,6 +81,7 @@ impl InfoTemplate {
             tls_required: security.tls_required,
             tls_verify: security.tls_verify,
             max_payload,
+            jetstream: security.jetstream,
         };
         let mut head = serde_json::to_string(&info).expect("INFO serializes");
         head.pop();

@@ -93,14 +93,12 @@ fn run(cfg: Config, config_file: Option<PathBuf>, args: Vec<String>) -> Result<(
         "  Version:  {RIPTIDE_VERSION} (protocol of nats-server {GO_SERVER_VERSION})"
     );
     if cfg.jetstream {
-        log_at!(
-            Warn,
-            "JetStream is not available in this version of riptide; running without it"
-        );
-        if let Some(dir) = &cfg.store_dir {
-            prepare_store_dir(dir)?;
-            log_at!(Info, "  Store Directory: \"{}\"", dir.display());
-        }
+        let dir = cfg
+            .store_dir
+            .clone()
+            .unwrap_or_else(|| std::env::temp_dir().join("nats"));
+        prepare_store_dir(&dir)?;
+        log_jetstream_banner(&cfg, &dir);
     }
     let pid_file = cfg.pid_file.clone();
     let running = runtime::start(cfg).map_err(|e| e.to_string())?;
@@ -164,6 +162,32 @@ fn run(cfg: Config, config_file: Option<PathBuf>, args: Vec<String>) -> Result<(
 
     Control::new(running, signals, config_file, args, pid_file).serve();
     Ok(())
+}
+
+/// The lines Go logs when JetStream starts; launchers read `Store Directory`.
+fn log_jetstream_banner(cfg: &Config, dir: &std::path::Path) {
+    let limit = |n: i64| {
+        if n < 0 {
+            "unlimited".to_string()
+        } else {
+            format!("{n} B")
+        }
+    };
+    log_at!(Info, "Starting JetStream");
+    log_at!(Info, "---------------- JETSTREAM ----------------");
+    log_at!(Info, "  Strict:          true");
+    log_at!(Info, "  Max Memory:      {}", limit(cfg.jetstream_opts.max_memory));
+    log_at!(Info, "  Max Storage:     {}", limit(cfg.jetstream_opts.max_store));
+    log_at!(
+        Info,
+        "  Store Directory: \"{}\"",
+        dir.join("jetstream").display()
+    );
+    if !cfg.jetstream_opts.domain.is_empty() {
+        log_at!(Info, "  Domain:          {}", cfg.jetstream_opts.domain);
+    }
+    log_at!(Info, "  API Level:       {}", riptide::jetstream::API_LEVEL);
+    log_at!(Info, "-------------------------------------------");
 }
 
 /// The store directory is created if missing; a file in its place is an error, with the

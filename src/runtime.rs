@@ -26,6 +26,8 @@ use crate::system::service::Service;
 
 /// Pending connections per listener; the kernel caps it at `net.core.somaxconn`.
 const LISTEN_BACKLOG: i32 = 8192;
+/// The shard that hosts JetStream: its streams, their files and the API.
+const JETSTREAM_HOST: usize = 0;
 
 /// Why a server could not start. Each maps to a message that names the cause and the fix.
 #[derive(Debug)]
@@ -364,9 +366,27 @@ pub fn start(cfg: Config) -> Result<Running, StartError> {
     let stop = Arc::new(AtomicBool::new(false));
     let cores = core_affinity::get_core_ids().unwrap_or_default();
 
+    // JetStream's streams are recovered before any shard runs, so that every shard knows
+    // their subjects before it takes a client.
+    let mut js_host = None;
+    let mut js_interest = Vec::new();
+    if server.cfg.jetstream {
+        let accounts = crate::shard::enabled_accounts(&server);
+        let settings = crate::jetstream::Settings::new(
+            server.cfg.store_dir.clone(),
+            server.cfg.jetstream_opts.clone(),
+        );
+        let js = crate::jetstream::JetStream::open(settings, &accounts);
+        js_interest = crate::shard::startup_interest(&js, &accounts);
+        js_host = Some((js, accounts));
+    }
+    let js_interest = Arc::new(js_interest);
+
     let (ready_tx, ready_rx) = mpsc::channel::<Result<RingMode, String>>();
     let mut threads = Vec::with_capacity(shards);
     for (id, l) in listeners.into_iter().enumerate() {
+        let host = if id == JETSTREAM_HOST { js_host.take() } else { None };
+        let js_interest = js_interest.clone();
         let (server, mesh, stop, ready, mailbox) = (
             server.clone(),
             mesh.clone(),
@@ -388,7 +408,12 @@ pub fn start(cfg: Config) -> Result<Running, StartError> {
                     new_ring()
                         .map_err(|e| explain_io_uring_error(&e))
                         .and_then(|(ring, mode)| {
-                            let shard = Shard::new(id, server, mesh.clone(), Instant::now(), seed);
+                            let mut shard =
+                                Shard::new(id, server, mesh.clone(), Instant::now(), seed);
+                            match host {
+                                Some((js, accounts)) => shard.host_jetstream(js, &accounts),
+                                None => shard.expect_jetstream_host(JETSTREAM_HOST, &js_interest),
+                            }
                             Reactor::new(shard, mesh, [Some(fd), ws_fd], ring, stop, mailbox)
                                 .map(|r| (r, mode))
                                 .map_err(|e| explain_io_uring_error(&e))

@@ -152,6 +152,7 @@ impl Server {
                 auth_required: auth.required() && cfg.auth.no_auth_user.is_none(),
                 tls_required: client_wrap.is_some(),
                 tls_verify: cfg.tls.as_ref().is_some_and(|t| t.verifies_clients()),
+                jetstream: cfg.jetstream,
             },
         );
         let ws_host = cfg
@@ -167,6 +168,7 @@ impl Server {
             cfg.max_payload,
             Security {
                 auth_required: ws_auth.required(),
+                jetstream: cfg.jetstream,
                 ..Security::default()
             },
         );

@@ -80,6 +80,8 @@ pub struct AccountConfig {
     pub name: String,
     pub exports: Vec<ExportConfig>,
     pub imports: Vec<ImportConfig>,
+    /// `jetstream: enabled` (or a limits map): the account may use JetStream.
+    pub jetstream: bool,
 }
 
 /// A stream import seen from the exporting account: what of its publishes another account

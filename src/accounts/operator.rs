@@ -43,6 +43,11 @@ pub fn configs(op: &OperatorConfig) -> Vec<AccountConfig> {
         .iter()
         .map(|(key, claims)| AccountConfig {
             name: key.clone(),
+            // Go enables JetStream for an account whose JWT grants it any storage.
+            jetstream: {
+                let l = &claims.nats.limits;
+                l.mem_storage != 0 || l.disk_storage != 0 || !l.tiered_limits.is_empty()
+            },
             exports: claims
                 .nats
                 .exports

@@ -14,7 +14,7 @@ use crate::config::Config;
 use crate::permissions::go_quote;
 
 /// Keys of an account the Go server has and Riptide does not implement yet.
-const ACCOUNT_NOT_YET: &[&str] = &["jetstream", "mappings", "limits", "msg_trace"];
+const ACCOUNT_NOT_YET: &[&str] = &["mappings", "limits", "msg_trace"];
 /// Keys of an export Riptide does not implement yet.
 const EXPORT_NOT_YET: &[&str] = &[
     "response_threshold",
@@ -64,6 +64,7 @@ pub(super) fn apply(item: &Item, cfg: &mut Config) -> Result<(), KeyError> {
                         "default_permissions" => defaults = Some(parse_permissions(f)?),
                         "exports" => acc.exports = list(f, "Exports", export)?,
                         "imports" => acc.imports = list(f, "Imports", import)?,
+                        "jetstream" => acc.jetstream = account_jetstream(f)?,
                         // Without operator mode an account's nkey only has to be valid.
                         "nkey" => {
                             let key = string(&f.value, k)?;
@@ -117,6 +118,27 @@ pub(super) fn apply(item: &Item, cfg: &mut Config) -> Result<(), KeyError> {
     Accounts::new(&accounts, None).map_err(KeyError::Here)?;
     cfg.accounts = accounts;
     Ok(())
+}
+
+/// An account's `jetstream`: `enabled`/`disabled`, a boolean, or a map of limits (which
+/// enables it; Go's `parseJetStreamForAccount`).
+fn account_jetstream(f: &Item) -> Result<bool, KeyError> {
+    match &f.value {
+        Value::Bool(b) => Ok(*b),
+        Value::Str(s) => match s.to_ascii_lowercase().as_str() {
+            "enabled" | "enable" | "true" => Ok(true),
+            "disabled" | "disable" | "false" => Ok(false),
+            _ => Err(KeyError::at(
+                f,
+                format!("Expected 'enabled' or 'disabled' for string value, got '{s}'"),
+            )),
+        },
+        Value::Map(_) => Ok(true),
+        _ => Err(KeyError::at(
+            f,
+            "Expected map, bool or string to define JetStream".to_string(),
+        )),
+    }
 }
 
 /// A new account entry; `$G` is the global account and cannot be configured.

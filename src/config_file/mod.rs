@@ -275,11 +275,9 @@ fn apply(
                 Value::Str(s) => {
                     s.eq_ignore_ascii_case("enabled") || s.eq_ignore_ascii_case("enable")
                 }
-                Value::Map(_) => {
-                    if let Some(dir) = v.get("store_dir").or_else(|| v.get("store")) {
-                        cfg.store_dir = Some(string(&dir.value, "store_dir")?.into());
-                    }
-                    true
+                Value::Map(entries) => {
+                    jetstream_block(entries, cfg)?;
+                    !matches!(v.get("enabled").map(|e| &e.value), Some(Value::Bool(false)))
                 }
                 _ => {
                     return Err(KeyError::Here(
@@ -312,6 +310,33 @@ fn apply(
 
 /// Go's `parseDuration`: a duration string, or a bare number of seconds with a warning that
 /// `-t` makes an error.
+/// The server's `jetstream {}` block (Go's `parseJetStream`).
+fn jetstream_block(entries: &[(String, Item)], cfg: &mut Config) -> Result<(), KeyError> {
+    let o = &mut cfg.jetstream_opts;
+    for (k, f) in entries {
+        let v = &f.value;
+        match k.to_ascii_lowercase().as_str() {
+            "store_dir" | "store" | "storedir" => cfg.store_dir = Some(string(v, k)?.into()),
+            "max_memory_store" | "max_mem_store" | "max_mem" => o.max_memory = int(v, k)?,
+            "max_file_store" | "max_file" => o.max_store = int(v, k)?,
+            "domain" => o.domain = string(v, k)?,
+            "sync_interval" | "sync" => match v {
+                Value::Str(s) if s.eq_ignore_ascii_case("always") => o.sync_always = true,
+                _ => {
+                    o.sync_interval = duration_string(v, k)?;
+                    o.sync_always = false;
+                }
+            },
+            "enabled" | "enable" | "strict" | "unique_tag" | "max_outstanding_catchup"
+            | "request_queue_limit" | "max_buffered_msgs" | "max_buffered_size"
+            | "max_catchup" | "limits" | "cipher" | "key" | "prev_key" | "extension_hint"
+            | "tpm" | "max_ack_pending" | "max_ha_assets" | "compress_ok" => {}
+            _ => return Err(KeyError::at(f, format!("unknown field \"{k}\""))),
+        }
+    }
+    Ok(())
+}
+
 fn duration_or_seconds(
     item: &Item,
     key: &str,

@@ -203,13 +203,17 @@ impl JetStream {
     pub(crate) fn api(&mut self, cx: &Context<'_>, subject: &[u8], data: &[u8]) -> Option<ApiReply> {
         let rest = std::str::from_utf8(subject).ok()?.strip_prefix(super::API_PREFIX)?;
         let req = Request::parse(rest)?;
-        let stats = self.api_stats.entry(cx.account).or_default();
-        stats.total += 1;
         let mut effects = Vec::new();
-        let body = match self.answer(cx, &req, data, &mut effects) {
+        let answer = self.answer(cx, &req, data, &mut effects);
+        // Go counts a request after answering it, and MSG.GET not at all (checked against
+        // nats-server 2.15.1).
+        let counted = !matches!(req, Request::MsgGet(_));
+        let stats = self.api_stats.entry(cx.account).or_default();
+        stats.total += u64::from(counted);
+        let body = match answer {
             Ok(fields) => reply(req.kind(), fields),
             Err(e) => {
-                self.api_stats.entry(cx.account).or_default().errors += 1;
+                stats.errors += u64::from(counted);
                 let mut f = fields([("error", to_value(&e))]);
                 f.extend(req.error_tail());
                 reply(req.kind(), f)
@@ -437,8 +441,8 @@ impl JetStream {
                 }),
             ),
         ]);
-        if !self.settings.domain.is_empty() {
-            f.insert("domain".into(), self.settings.domain.clone().into());
+        if !self.settings.opts.domain.is_empty() {
+            f.insert("domain".into(), self.settings.opts.domain.clone().into());
         }
         f.insert(
             "api".into(),

@@ -80,11 +80,6 @@ impl ApiError {
         ApiError::new(500, 10057, "message delete not permitted")
     }
 
-    /// `JSNotEmptyRequestErr`.
-    pub fn not_empty_request() -> ApiError {
-        ApiError::new(400, 10038, "expected an empty request payload")
-    }
-
     /// `JSStreamNameContainsPathSeparatorsErr`.
     pub fn name_has_path_separators() -> ApiError {
         ApiError::new(400, 10128, "Stream name can not contain path separators")
@@ -145,18 +140,5 @@ impl ApiError {
         ApiError::new(400, 10109, "invalid operation on sealed stream")
     }
 
-    /// `JSInsufficientResourcesErr`.
-    pub fn insufficient_resources() -> ApiError {
-        ApiError::new(503, 10023, "insufficient resources")
-    }
 
-    /// `JSStorageResourcesExceededErr`.
-    pub fn storage_exceeded() -> ApiError {
-        ApiError::new(500, 10047, "insufficient storage resources available")
-    }
-
-    /// `JSMaximumStreamsLimitErr`.
-    pub fn max_streams() -> ApiError {
-        ApiError::new(400, 10027, "maximum number of streams reached")
-    }
 }

@@ -32,7 +32,7 @@ use crate::accounts::AccountId;
 use stream::Stream;
 
 /// The JetStream API level this server speaks (Go 2.15's `JSApiLevel`).
-pub(crate) const API_LEVEL: u32 = 5;
+pub const API_LEVEL: u32 = 5;
 /// Go's default `sync_interval`: file streams are fsynced this often.
 pub const DEFAULT_SYNC_INTERVAL: Duration = Duration::from_secs(120);
 /// The prefix of every API subject.
@@ -58,10 +58,9 @@ pub(crate) fn json_str(s: &str) -> String {
     String::from_utf8_lossy(&crate::system::go_json(&s)).into_owned()
 }
 
-/// JetStream's settings (`-js`, `-sd`, the `jetstream {}` block).
+/// The `jetstream {}` block's settings besides the store directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Settings {
-    pub store_dir: PathBuf,
+pub struct Options {
     /// `sync_interval: always`: fsync every write before its acks leave.
     pub sync_always: bool,
     pub sync_interval: Duration,
@@ -71,17 +70,31 @@ pub struct Settings {
     pub max_store: i64,
 }
 
-impl Settings {
-    /// Go's default store directory is `$TMPDIR/nats/jetstream`'s parent (`os.TempDir()`
-    /// + `nats`).
-    pub fn new(store_dir: Option<PathBuf>) -> Settings {
-        Settings {
-            store_dir: store_dir.unwrap_or_else(|| std::env::temp_dir().join("nats")),
+impl Default for Options {
+    fn default() -> Options {
+        Options {
             sync_always: false,
             sync_interval: DEFAULT_SYNC_INTERVAL,
             domain: String::new(),
             max_memory: -1,
             max_store: -1,
+        }
+    }
+}
+
+/// Where JetStream keeps its files, and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    pub store_dir: PathBuf,
+    pub opts: Options,
+}
+
+impl Settings {
+    /// Go's default store directory is `os.TempDir()` + `nats`.
+    pub fn new(store_dir: Option<PathBuf>, opts: Options) -> Settings {
+        Settings {
+            store_dir: store_dir.unwrap_or_else(|| std::env::temp_dir().join("nats")),
+            opts,
         }
     }
 }
@@ -276,7 +289,7 @@ impl JetStream {
         data: &[u8],
     ) {
         let now = now_ns();
-        let domain = self.settings.domain.clone();
+        let domain = self.settings.opts.domain.clone();
         let Some(stream) = self.stream_mut(id) else {
             return;
         };
@@ -300,7 +313,7 @@ impl JetStream {
     /// `sync_interval: always`) and returns the acks that may now leave. A stream whose
     /// write failed answers its publishers with the error instead.
     pub(crate) fn commit(&mut self) -> Vec<PendingAck> {
-        let sync = self.settings.sync_always;
+        let sync = self.settings.opts.sync_always;
         let mut failed: Vec<(StreamId, String)> = Vec::new();
         for id in std::mem::take(&mut self.dirty) {
             let Some(stream) = self.stream_mut(id) else {
@@ -369,7 +382,7 @@ impl JetStream {
             }
             self.mark_dirty(StreamId(i as u32));
         }
-        if now.duration_since(self.last_sync) >= self.settings.sync_interval {
+        if now.duration_since(self.last_sync) >= self.settings.opts.sync_interval {
             self.last_sync = now;
             for (_, s) in self.streams.iter_mut().flatten() {
                 if let Some(log) = &mut s.log {

@@ -99,10 +99,6 @@ impl MsgStore {
         self.last_seq
     }
 
-    pub(crate) fn last_ts(&self) -> i64 {
-        self.last_ts
-    }
-
     pub(crate) fn size_of(&self, m: &StoredMsg) -> u64 {
         msg_size(self.storage, m.subject.len(), m.hdr.len(), m.data.len())
     }

@@ -513,6 +513,7 @@ impl Reactor {
     /// An `Ack` among them tells another shard that deliveries made here are on their way
     /// (a fenced PONG waits for it), so those writes are submitted before it leaves.
     fn finish_turn(&mut self) {
+        self.shard.commit_jetstream();
         self.shard.take_dirty(&mut self.dirty);
         self.shard.take_closed(&mut self.closed);
         let now = Instant::now();

@@ -331,10 +331,17 @@ impl Shard {
     ) {
         let dest = self.destinations(account, msg.subject);
         if plain {
-            // Services answer on the shard a request was published on, which did.
+            // System services answer on the shard a request was published on, which did;
+            // JetStream's live on this shard alone.
             for &target in &dest.local.plain {
-                if let Target::Client(sub) = target {
-                    self.deliver(sub, None, &mut msg);
+                match target {
+                    Target::Client(sub) => {
+                        self.deliver(sub, None, &mut msg);
+                    }
+                    Target::Service(Service::System) => {}
+                    Target::Service(_) => {
+                        self.deliver_to(account, target, None, &mut msg);
+                    }
                 }
             }
         }
@@ -377,6 +384,14 @@ impl Shard {
             // Only a client's request is answered: the services ask who sent it.
             Target::Service(Service::System) => {
                 from.is_some_and(|f| self.system_request(account, f, msg))
+            }
+            Target::Service(Service::JsApi) => {
+                self.jetstream_api(account, msg);
+                true
+            }
+            Target::Service(Service::Stream(id)) => {
+                self.jetstream_ingest(account, id, msg);
+                true
             }
         }
     }

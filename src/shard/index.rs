@@ -14,6 +14,7 @@ use super::ConnId;
 use crate::accounts::AccountId;
 use crate::conn::SubId;
 use crate::fanout::PeerId;
+use crate::jetstream::StreamId;
 use crate::subject::{Matches, Sublist};
 use crate::system::request;
 
@@ -27,6 +28,10 @@ const MATCH_CACHE_MAX: usize = 1024;
 pub(crate) enum Service {
     /// The system account's request services (`$SYS.REQ.…`), answered by the service thread.
     System,
+    /// The JetStream API, on the JetStream host shard only (its interest is replicated).
+    JsApi,
+    /// A stream's subjects, on the host shard only.
+    Stream(StreamId),
 }
 
 /// What a local subscription delivers to. (A peer's interest is a `RemoteEntry` in the

@@ -61,7 +61,8 @@ impl Interest {
         }
     }
 
-    fn all_acked(&self, seq: u64) -> bool {
+    /// Whether every other shard applied our changes up to `seq`.
+    pub fn acked_all(&self, seq: u64) -> bool {
         self.acked
             .iter()
             .enumerate()
@@ -70,7 +71,12 @@ impl Interest {
 
     /// Whether a PONG now would run ahead of interest other shards have not applied.
     pub fn barrier_pending(&self) -> bool {
-        !self.all_acked(self.interest_seq)
+        !self.acked_all(self.interest_seq)
+    }
+
+    /// Our latest interest change.
+    pub fn interest_seq(&self) -> u64 {
+        self.interest_seq
     }
 
     pub fn forget_waiter(&mut self, id: ConnId) {
@@ -203,10 +209,11 @@ impl Shard {
         }
         if acks_moved {
             self.release_waiters();
+            self.release_held_replies();
         }
     }
 
-    fn apply_remote_interest(&mut self, src: PeerId, key: Key, count: u32) {
+    pub(super) fn apply_remote_interest(&mut self, src: PeerId, key: Key, count: u32) {
         let key = (src, key);
         let old = self.interest.remote_counts.remove(&key).unwrap_or(0);
         let (account, subject, queue) = &key.1;
@@ -234,7 +241,7 @@ impl Shard {
         let mut i = 0;
         while i < interest.waiters.len() {
             let (id, seq) = interest.waiters[i];
-            if interest.all_acked(seq) {
+            if interest.acked_all(seq) {
                 ready.push(id);
                 interest.waiters.swap_remove(i);
             } else {

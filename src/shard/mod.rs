@@ -20,6 +20,7 @@ mod clients;
 mod delivery;
 mod index;
 mod interest;
+mod jetstream;
 mod lame_duck;
 mod peers;
 mod protocol;
@@ -48,6 +49,7 @@ use peers::PeerPort;
 pub use table::SlotId;
 
 pub use interest::{Interest, RemoteEntry};
+pub(crate) use jetstream::{enabled_accounts, startup_interest};
 use protocol::ConnCtx;
 pub use reload::ReloadClosed;
 pub use snapshot::{
@@ -90,6 +92,8 @@ pub struct Shard {
     rng: u64,
     pub now: Instant,
     pub stats: ShardStats,
+    /// JetStream, on the host shard.
+    js: Option<Box<jetstream::Host>>,
 }
 
 impl Shard {
@@ -108,6 +112,7 @@ impl Shard {
             server,
             now,
             stats: ShardStats::default(),
+            js: None,
         }
     }
 
@@ -437,6 +442,7 @@ impl Shard {
     /// unfinished write. (Every other connection timer is on the timer wheel.)
     pub fn on_tick(&mut self, now: Instant) {
         self.now = now;
+        self.jetstream_tick();
         let deadline = self.server.cfg.write_deadline;
         let slow: Vec<ConnId> = self
             .clients
