@@ -176,8 +176,16 @@ fn log_jetstream_banner(cfg: &Config, dir: &std::path::Path) {
     log_at!(Info, "Starting JetStream");
     log_at!(Info, "---------------- JETSTREAM ----------------");
     log_at!(Info, "  Strict:          true");
-    log_at!(Info, "  Max Memory:      {}", limit(cfg.jetstream_opts.max_memory));
-    log_at!(Info, "  Max Storage:     {}", limit(cfg.jetstream_opts.max_store));
+    log_at!(
+        Info,
+        "  Max Memory:      {}",
+        limit(cfg.jetstream_opts.max_memory)
+    );
+    log_at!(
+        Info,
+        "  Max Storage:     {}",
+        limit(cfg.jetstream_opts.max_store)
+    );
     log_at!(
         Info,
         "  Store Directory: \"{}\"",

@@ -385,7 +385,11 @@ pub fn start(cfg: Config) -> Result<Running, StartError> {
     let (ready_tx, ready_rx) = mpsc::channel::<Result<RingMode, String>>();
     let mut threads = Vec::with_capacity(shards);
     for (id, l) in listeners.into_iter().enumerate() {
-        let host = if id == JETSTREAM_HOST { js_host.take() } else { None };
+        let host = if id == JETSTREAM_HOST {
+            js_host.take()
+        } else {
+            None
+        };
         let js_interest = js_interest.clone();
         let (server, mesh, stop, ready, mailbox) = (
             server.clone(),

@@ -327,10 +327,24 @@ fn jetstream_block(entries: &[(String, Item)], cfg: &mut Config) -> Result<(), K
                     o.sync_always = false;
                 }
             },
-            "enabled" | "enable" | "strict" | "unique_tag" | "max_outstanding_catchup"
-            | "request_queue_limit" | "max_buffered_msgs" | "max_buffered_size"
-            | "max_catchup" | "limits" | "cipher" | "key" | "prev_key" | "extension_hint"
-            | "tpm" | "max_ack_pending" | "max_ha_assets" | "compress_ok" => {}
+            "enabled"
+            | "enable"
+            | "strict"
+            | "unique_tag"
+            | "max_outstanding_catchup"
+            | "request_queue_limit"
+            | "max_buffered_msgs"
+            | "max_buffered_size"
+            | "max_catchup"
+            | "limits"
+            | "cipher"
+            | "key"
+            | "prev_key"
+            | "extension_hint"
+            | "tpm"
+            | "max_ack_pending"
+            | "max_ha_assets"
+            | "compress_ok" => {}
             _ => return Err(KeyError::at(f, format!("unknown field \"{k}\""))),
         }
     }

@@ -75,7 +75,11 @@ impl<'a> Request<'a> {
     /// Fields Go's response struct has after `type` and `error` even when it failed.
     fn error_tail(&self) -> Fields {
         match self {
-            Request::Info(_) => fields([("total", 0.into()), ("offset", 0.into()), ("limit", 0.into())]),
+            Request::Info(_) => fields([
+                ("total", 0.into()),
+                ("offset", 0.into()),
+                ("limit", 0.into()),
+            ]),
             Request::Purge(_) => fields([("purged", 0.into())]),
             _ => Fields::new(),
         }
@@ -93,11 +97,27 @@ fn json_error(e: serde_json::Error) -> ApiError {
     ApiError::invalid_json(text)
 }
 
-fn decode<T: for<'de> Deserialize<'de> + Default>(data: &[u8]) -> Result<T, ApiError> {
+/// Decodes a request body as Go's `json.Unmarshal` would: an empty body is the zero
+/// value, and a `null` leaves a field at its zero value (clients send `null` for options
+/// they do not set).
+pub(crate) fn decode<T: for<'de> Deserialize<'de> + Default>(data: &[u8]) -> Result<T, ApiError> {
     if data.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
-    serde_json::from_slice(data).map_err(json_error)
+    let mut v: Value = serde_json::from_slice(data).map_err(json_error)?;
+    drop_nulls(&mut v);
+    serde_json::from_value(v).map_err(json_error)
+}
+
+fn drop_nulls(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            m.retain(|_, x| !x.is_null());
+            m.values_mut().for_each(drop_nulls);
+        }
+        Value::Array(a) => a.iter_mut().for_each(drop_nulls),
+        _ => {}
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -200,20 +220,30 @@ pub(crate) struct Context<'a> {
 
 impl JetStream {
     /// Answers one `$JS.API` request; `None` when Go would not answer at all.
-    pub(crate) fn api(&mut self, cx: &Context<'_>, subject: &[u8], data: &[u8]) -> Option<ApiReply> {
-        let rest = std::str::from_utf8(subject).ok()?.strip_prefix(super::API_PREFIX)?;
+    pub(crate) fn api(
+        &mut self,
+        cx: &Context<'_>,
+        subject: &[u8],
+        data: &[u8],
+    ) -> Option<ApiReply> {
+        let rest = std::str::from_utf8(subject)
+            .ok()?
+            .strip_prefix(super::API_PREFIX)?;
         let req = Request::parse(rest)?;
         let mut effects = Vec::new();
         let answer = self.answer(cx, &req, data, &mut effects);
-        // Go counts a request after answering it, and MSG.GET not at all (checked against
-        // nats-server 2.15.1).
-        let counted = !matches!(req, Request::MsgGet(_));
+        // Go counts a request after answering it, a MSG.GET only when it failed, and a
+        // MSG.DELETE the store could not do as no error (its reply is an ordinary response
+        // there; checked against nats-server 2.15.1).
         let stats = self.api_stats.entry(cx.account).or_default();
-        stats.total += u64::from(counted);
+        stats.total += u64::from(answer.is_err() || !matches!(req, Request::MsgGet(_)));
         let body = match answer {
             Ok(fields) => reply(req.kind(), fields),
             Err(e) => {
-                stats.errors += u64::from(counted);
+                let store_result = matches!(req, Request::MsgDelete(_))
+                    && matches!(e.err_code, 10057 | 10043)
+                    && e != ApiError::delete_denied();
+                stats.errors += u64::from(!store_result);
                 let mut f = fields([("error", to_value(&e))]);
                 f.extend(req.error_tail());
                 reply(req.kind(), f)
@@ -245,7 +275,8 @@ impl JetStream {
                 let id = self.find(account, name)?;
                 let r: InfoRequest = decode(data)?;
                 let s = self.stream(id).expect("found");
-                let filter = (!r.subjects_filter.is_empty()).then_some(r.subjects_filter.as_bytes());
+                let filter =
+                    (!r.subjects_filter.is_empty()).then_some(r.subjects_filter.as_bytes());
                 let mut info = self.info(s, Some(cx.server_name));
                 let (total, limit) = match filter {
                     None => (0, 0),
@@ -296,7 +327,10 @@ impl JetStream {
                 let up_to = (r.seq > 0).then_some(r.seq);
                 let purged = s.purge(r.filter.as_bytes(), up_to, r.keep);
                 self.mark_dirty(id);
-                Ok(fields([("success", true.into()), ("purged", purged.into())]))
+                Ok(fields([
+                    ("success", true.into()),
+                    ("purged", purged.into()),
+                ]))
             }
             Request::Names => {
                 let r: PagedRequest = decode(data)?;
@@ -312,7 +346,14 @@ impl JetStream {
                     ("total", total.into()),
                     ("offset", r.offset.into()),
                     ("limit", NAMES_LIMIT.into()),
-                    ("streams", if page.is_empty() { Value::Null } else { page.into() }),
+                    (
+                        "streams",
+                        if page.is_empty() {
+                            Value::Null
+                        } else {
+                            page.into()
+                        },
+                    ),
                 ]))
             }
             Request::List => {
@@ -376,6 +417,11 @@ impl JetStream {
                 if s.config.deny_delete {
                     return Err(ApiError::delete_denied());
                 }
+                // Below the first sequence the store has no such message at all; a gap
+                // inside is a sequence not found (checked against nats-server 2.15.1).
+                if r.seq < s.store.first_seq() || r.seq > s.store.last_seq() {
+                    return Err(ApiError::no_message_to_delete());
+                }
                 if !s.remove(r.seq) {
                     return Err(ApiError::sequence_not_found(r.seq));
                 }
@@ -387,20 +433,19 @@ impl JetStream {
 
     /// The account's stream names, sorted; with `subject`, only streams that could store it.
     fn names(&self, account: AccountId, subject: &str) -> Vec<String> {
-        let mut names: Vec<String> = self
-            .streams
-            .iter()
-            .flatten()
-            .filter(|(a, s)| {
-                *a == account
-                    && (subject.is_empty()
-                        || s.config
-                            .subjects
-                            .iter()
-                            .any(|x| subject::subjects_collide(x.as_bytes(), subject.as_bytes())))
-            })
-            .map(|(_, s)| s.config.name.clone())
-            .collect();
+        let mut names: Vec<String> =
+            self.streams
+                .iter()
+                .flatten()
+                .filter(|(a, s)| {
+                    *a == account
+                        && (subject.is_empty()
+                            || s.config.subjects.iter().any(|x| {
+                                subject::subjects_collide(x.as_bytes(), subject.as_bytes())
+                            }))
+                })
+                .map(|(_, s)| s.config.name.clone())
+                .collect();
         names.sort();
         names
     }
@@ -580,9 +625,15 @@ mod tests {
 
     #[test]
     fn subjects_name_requests() {
-        assert_eq!(Request::parse("STREAM.CREATE.S"), Some(Request::Create("S")));
+        assert_eq!(
+            Request::parse("STREAM.CREATE.S"),
+            Some(Request::Create("S"))
+        );
         assert_eq!(Request::parse("STREAM.CREATE.A.B"), None);
-        assert_eq!(Request::parse("STREAM.MSG.GET.S"), Some(Request::MsgGet("S")));
+        assert_eq!(
+            Request::parse("STREAM.MSG.GET.S"),
+            Some(Request::MsgGet("S"))
+        );
         assert_eq!(Request::parse("INFO"), Some(Request::AccountInfo));
         assert_eq!(Request::parse("FOO"), None);
     }

@@ -268,12 +268,12 @@ impl StreamConfig {
             return Err(invalid("max age needs to be >= 100ms"));
         }
         if self.duplicate_window == 0 && self.mirror.is_none() {
-            self.duplicate_window = if self.max_age != 0 && self.max_age < DEFAULT_DUPLICATE_WINDOW_NS
-            {
-                self.max_age
-            } else {
-                DEFAULT_DUPLICATE_WINDOW_NS
-            };
+            self.duplicate_window =
+                if self.max_age != 0 && self.max_age < DEFAULT_DUPLICATE_WINDOW_NS {
+                    self.max_age
+                } else {
+                    DEFAULT_DUPLICATE_WINDOW_NS
+                };
         }
         if self.duplicate_window < 0 {
             return Err(invalid("duplicates window can not be negative"));

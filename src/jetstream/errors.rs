@@ -42,7 +42,11 @@ impl ApiError {
 
     /// `JSStreamNameExistErr`: the same name with another configuration.
     pub fn stream_name_exists() -> ApiError {
-        ApiError::new(400, 10058, "stream name already in use with a different configuration")
+        ApiError::new(
+            400,
+            10058,
+            "stream name already in use with a different configuration",
+        )
     }
 
     /// `JSStreamSubjectOverlapErr`.
@@ -52,7 +56,11 @@ impl ApiError {
 
     /// `JSStreamReplicasNotSupportedErr`.
     pub fn replicas_not_supported() -> ApiError {
-        ApiError::new(500, 10074, "replicas > 1 not supported in non-clustered mode")
+        ApiError::new(
+            500,
+            10074,
+            "replicas > 1 not supported in non-clustered mode",
+        )
     }
 
     /// `JSStreamInvalidConfigF`: what `checkStreamCfg` refused.
@@ -63,6 +71,11 @@ impl ApiError {
     /// `JSNoMessageFoundErr`.
     pub fn no_message_found() -> ApiError {
         ApiError::new(404, 10037, "no message found")
+    }
+
+    /// `JSStreamMsgDeleteFailedF` with the store's `ErrStoreMsgNotFound`.
+    pub fn no_message_to_delete() -> ApiError {
+        ApiError::new(500, 10057, "no message found")
     }
 
     /// `JSSequenceNotFoundErrF`.
@@ -139,6 +152,4 @@ impl ApiError {
     pub fn sealed() -> ApiError {
         ApiError::new(400, 10109, "invalid operation on sealed stream")
     }
-
-
 }

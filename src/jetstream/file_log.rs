@@ -169,13 +169,16 @@ impl FileLog {
     /// Writes `bytes` at the end; with `sync`, also waits for them to reach the disk. A
     /// failed write is cut back, so the log never keeps half of one.
     pub(crate) fn append(&mut self, bytes: &[u8], sync: bool) -> io::Result<()> {
-        let r = self.file.write_all(bytes).and_then(|()| {
-            if sync {
-                self.file.sync_data()
-            } else {
-                Ok(())
-            }
-        });
+        let r =
+            self.file.write_all(bytes).and_then(
+                |()| {
+                    if sync {
+                        self.file.sync_data()
+                    } else {
+                        Ok(())
+                    }
+                },
+            );
         match r {
             Ok(()) => {
                 self.len += bytes.len() as u64;
@@ -212,7 +215,10 @@ impl FileLog {
             f.sync_all()?;
         }
         fs::rename(&tmp, &self.path)?;
-        self.file = OpenOptions::new().read(true).append(true).open(&self.path)?;
+        self.file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .open(&self.path)?;
         self.len = records.len() as u64;
         self.dead = 0;
         Ok(())
@@ -237,7 +243,12 @@ mod tests {
     }
 
     fn log() -> (Vec<Record>, Vec<u8>) {
-        let records = vec![msg(1, "one"), Record::Delete(1), msg(2, "two"), Record::Purge(3)];
+        let records = vec![
+            msg(1, "one"),
+            Record::Delete(1),
+            msg(2, "two"),
+            Record::Purge(3),
+        ];
         let mut buf = Vec::new();
         for r in &records {
             encode(&mut buf, r);
@@ -279,7 +290,10 @@ mod tests {
             let mut bad = buf.clone();
             bad[byte] ^= 0x10;
             let (back, good) = decode_all(&Bytes::from(bad));
-            assert!(good <= byte && back.len() < 4, "flip at {byte} went unnoticed");
+            assert!(
+                good <= byte && back.len() < 4,
+                "flip at {byte} went unnoticed"
+            );
         }
     }
 }

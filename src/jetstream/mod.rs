@@ -179,7 +179,12 @@ impl JetStream {
             last_sync: std::time::Instant::now(),
         };
         for (id, name) in accounts {
-            let dir = js.settings.store_dir.join("jetstream").join(name).join("streams");
+            let dir = js
+                .settings
+                .store_dir
+                .join("jetstream")
+                .join(name)
+                .join("streams");
             let Ok(entries) = std::fs::read_dir(&dir) else {
                 continue;
             };
@@ -198,11 +203,9 @@ impl JetStream {
                         );
                         js.add(*id, stream);
                     }
-                    Err(e) => crate::log_at!(
-                        Warn,
-                        "  Error recovering stream in {}: {e}",
-                        path.display()
-                    ),
+                    Err(e) => {
+                        crate::log_at!(Warn, "  Error recovering stream in {}: {e}", path.display())
+                    }
                 }
             }
         }
@@ -342,7 +345,10 @@ impl JetStream {
         }
         let mut acks = std::mem::take(&mut self.acks);
         for (id, err) in failed {
-            let name = self.stream(id).map(|s| s.config.name.clone()).unwrap_or_default();
+            let name = self
+                .stream(id)
+                .map(|s| s.config.name.clone())
+                .unwrap_or_default();
             self.fail_unwritten(id);
             let e = errors::ApiError::store_failed(err);
             let body = format!(

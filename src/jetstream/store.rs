@@ -303,7 +303,10 @@ mod tests {
         assert!(s.remove(2));
         assert!(!s.remove(2));
         let st = s.state(None, 0);
-        assert_eq!((st.messages, st.first_seq, st.last_seq, st.num_deleted), (2, 1, 3, 1));
+        assert_eq!(
+            (st.messages, st.first_seq, st.last_seq, st.num_deleted),
+            (2, 1, 3, 1)
+        );
         assert!(s.remove(1));
         assert_eq!(s.first_seq(), 3);
         assert!(s.remove(3));

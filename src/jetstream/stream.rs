@@ -127,8 +127,9 @@ impl Stream {
                     if m.ttl_ns > 0 {
                         self.expiries.insert((m.ts + m.ttl_ns, seq));
                     }
-                    if let Some(id) = header_str(&m.hdr, MSG_ID) {
-                        self.last_msg_id = id.to_string();
+                    let id = header_str(&m.hdr, MSG_ID).unwrap_or_default();
+                    self.last_msg_id = id.to_string();
+                    if !id.is_empty() {
                         self.dedupe.insert(id.to_string(), (seq, m.ts));
                         self.dedupe_order.push_back((m.ts, id.to_string()));
                     }
@@ -258,7 +259,11 @@ impl Stream {
                 return Err(ApiError::rollup_failed("rollup not permitted"));
             }
             Some(v @ ("sub" | "all")) => Some(v == "all"),
-            Some(v) => return Err(ApiError::rollup_failed(format!("rollup value invalid: {v:?}"))),
+            Some(v) => {
+                return Err(ApiError::rollup_failed(format!(
+                    "rollup value invalid: {v:?}"
+                )))
+            }
         };
         let ttl_ns = match header_str(hdr, TTL) {
             None => 0,
@@ -284,8 +289,9 @@ impl Stream {
         if ttl_ns > 0 {
             self.expiries.insert((now + ttl_ns, seq));
         }
+        // Go keeps the last stored message's id, empty when it had none.
+        self.last_msg_id = msg_id.unwrap_or_default().to_string();
         if let Some(id) = msg_id {
-            self.last_msg_id = id.to_string();
             if self.config.duplicate_window > 0 {
                 self.dedupe.insert(id.to_string(), (seq, now));
                 self.dedupe_order.push_back((now, id.to_string()));
@@ -483,7 +489,10 @@ mod tests {
         let a = s.ingest(b"s.a", ID_M1, b"x", 1);
         assert_eq!(s.pub_ack(&a, ""), br#"{"stream":"S","seq":1}"#);
         let d = s.ingest(b"s.a", ID_M1, b"x", 2);
-        assert_eq!(s.pub_ack(&d, ""), br#"{"stream":"S","seq":1,"duplicate": true}"#);
+        assert_eq!(
+            s.pub_ack(&d, ""),
+            br#"{"stream":"S","seq":1,"duplicate": true}"#
+        );
         let hdr = b"NATS/1.0\r\nNats-Expected-Last-Sequence: 5\r\n\r\n";
         let r = s.ingest(b"s.a", hdr, b"x", 3);
         assert_eq!(
@@ -496,7 +505,10 @@ mod tests {
     fn limits_discard_old_and_new() {
         let mut s = stream(r#"{"name":"S","max_msgs":2,"max_msgs_per_subject":1}"#);
         for (i, subj) in [b"S", b"S", b"S"].iter().enumerate() {
-            assert_eq!(s.ingest(*subj, b"", b"x", i as i64), Ingest::Stored(i as u64 + 1));
+            assert_eq!(
+                s.ingest(*subj, b"", b"x", i as i64),
+                Ingest::Stored(i as u64 + 1)
+            );
         }
         assert_eq!((s.store.len(), s.store.first_seq()), (1, 3));
         let mut n = stream(r#"{"name":"N","max_msgs":1,"discard":"new"}"#);
@@ -509,7 +521,9 @@ mod tests {
 
     #[test]
     fn rollup_and_ttl() {
-        let mut s = stream(r#"{"name":"S","subjects":["s.*"],"allow_rollup_hdrs":true,"allow_msg_ttl":true}"#);
+        let mut s = stream(
+            r#"{"name":"S","subjects":["s.*"],"allow_rollup_hdrs":true,"allow_msg_ttl":true}"#,
+        );
         s.ingest(b"s.a", b"", b"1", 0);
         s.ingest(b"s.b", b"", b"2", 0);
         s.ingest(b"s.a", b"NATS/1.0\r\nNats-Rollup: sub\r\n\r\n", b"3", 0);

@@ -44,7 +44,10 @@ pub(crate) fn enabled_accounts(server: &Server) -> Vec<(AccountId, String)> {
 
 /// The interest the host has at start: the API in every enabled account, and the recovered
 /// streams' subjects. The other shards apply it before taking clients.
-pub(crate) fn startup_interest(js: &JetStream, accounts: &[(AccountId, String)]) -> Vec<(AccountId, Bytes)> {
+pub(crate) fn startup_interest(
+    js: &JetStream,
+    accounts: &[(AccountId, String)],
+) -> Vec<(AccountId, Bytes)> {
     let mut out: Vec<(AccountId, Bytes)> = accounts
         .iter()
         .map(|(id, _)| (*id, Bytes::from_static(API_SUBJECT.as_bytes())))
@@ -92,7 +95,11 @@ impl Shard {
         let target = Target::Service(service);
         let index = self.index.account(account);
         if on {
-            if index.local.insert(subject.as_bytes(), None, target).is_err() {
+            if index
+                .local
+                .insert(subject.as_bytes(), None, target)
+                .is_err()
+            {
                 return;
             }
         } else if !index.local.remove(subject.as_bytes(), None, &target) {
