@@ -226,9 +226,17 @@ impl JetStream {
         subject: &[u8],
         data: &[u8],
     ) -> Option<ApiReply> {
-        let rest = std::str::from_utf8(subject)
-            .ok()?
-            .strip_prefix(super::API_PREFIX)?;
+        let subject = std::str::from_utf8(subject).ok()?;
+        let domain = &self.settings.opts.domain;
+        let rest = match subject.strip_prefix(super::API_PREFIX) {
+            Some(rest) => rest,
+            // `$JS.<domain>.API.…` is the same API (Go's domain mapping).
+            None => subject
+                .strip_prefix("$JS.")
+                .and_then(|s| s.strip_prefix(domain.as_str()))
+                .filter(|_| !domain.is_empty())
+                .and_then(|s| s.strip_prefix(".API."))?,
+        };
         let req = Request::parse(rest)?;
         let mut effects = Vec::new();
         let answer = self.answer(cx, &req, data, &mut effects);
@@ -307,7 +315,7 @@ impl JetStream {
                 };
                 self.by_name.remove(&(account, name.to_string()));
                 self.dirty.retain(|&d| d != id);
-                effects.push(Effect::Unsubscribe(account, id, s.config.subjects.clone()));
+                effects.extend(super::stream_effects(account, id, &s.config, false));
                 if let Some(log) = &s.log {
                     let dir = log.dir().to_path_buf();
                     std::fs::remove_dir_all(&dir).map_err(ApiError::stream_delete)?;
@@ -567,7 +575,7 @@ impl JetStream {
                 };
                 let stream = Stream::new(config.clone(), created, log);
                 let id = self.add(cx.account, stream);
-                effects.push(Effect::Subscribe(cx.account, id, config.subjects.clone()));
+                effects.extend(super::stream_effects(cx.account, id, &config, true));
                 id
             }
         };
@@ -595,9 +603,9 @@ impl JetStream {
         if let Some(log) = &s.log {
             write_meta(log.dir(), &config, s.created).map_err(ApiError::general)?;
         }
-        if old.subjects != config.subjects {
-            effects.push(Effect::Unsubscribe(cx.account, id, old.subjects.clone()));
-            effects.push(Effect::Subscribe(cx.account, id, config.subjects.clone()));
+        if old.subjects != config.subjects || old.allow_direct != config.allow_direct {
+            effects.extend(super::stream_effects(cx.account, id, &old, false));
+            effects.extend(super::stream_effects(cx.account, id, &config, true));
         }
         s.reconfigure(config, now_ns());
         self.mark_dirty(id);

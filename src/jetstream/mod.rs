@@ -17,6 +17,7 @@
 
 pub(crate) mod api;
 pub(crate) mod config;
+pub(crate) mod direct;
 pub(crate) mod errors;
 pub(crate) mod file_log;
 pub(crate) mod store;
@@ -103,12 +104,54 @@ impl Settings {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) struct StreamId(pub u32);
 
+/// An internal subscription of the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Internal {
+    /// A stream's subjects: what is published there is stored.
+    Stream(StreamId),
+    /// `$JS.API.DIRECT.GET.<stream>[.>]`, with `allow_direct`.
+    Direct(StreamId),
+}
+
 /// What the host shard must change in its subscriptions after a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Effect {
-    Subscribe(AccountId, StreamId, Vec<String>),
-    Unsubscribe(AccountId, StreamId, Vec<String>),
+pub(crate) struct Effect {
+    pub account: AccountId,
+    pub internal: Internal,
+    pub subjects: Vec<String>,
+    pub on: bool,
 }
+
+/// The subscriptions a stream with `config` has: its subjects, and its direct-get subjects
+/// when it allows direct gets.
+fn stream_effects(
+    account: AccountId,
+    id: StreamId,
+    config: &config::StreamConfig,
+    on: bool,
+) -> Vec<Effect> {
+    let mut out = vec![Effect {
+        account,
+        internal: Internal::Stream(id),
+        subjects: config.subjects.clone(),
+        on,
+    }];
+    if config.allow_direct {
+        out.push(Effect {
+            account,
+            internal: Internal::Direct(id),
+            subjects: vec![
+                format!("{DIRECT_GET_PREFIX}{}", config.name),
+                format!("{DIRECT_GET_PREFIX}{}.>", config.name),
+            ],
+            on,
+        });
+    }
+    out
+}
+
+/// Where direct gets are asked (Go's `JSDirectMsgGet`).
+pub(crate) const DIRECT_GET_PREFIX: &str = "$JS.API.DIRECT.GET.";
 
 /// A reply to a request, with what must happen before it leaves.
 #[derive(Debug, Default)]
@@ -117,13 +160,17 @@ pub(crate) struct ApiReply {
     pub effects: Vec<Effect>,
 }
 
-/// An acknowledgement waiting for the write that covers it.
+/// A message the host publishes once the write covering it is done: an ack, or a
+/// republished copy. `hdr` is empty when it has no headers.
 #[derive(Debug)]
-pub(crate) struct PendingAck {
+pub(crate) struct Outgoing {
     pub account: AccountId,
-    pub reply: Bytes,
+    pub subject: Bytes,
     pub stream: StreamId,
+    pub hdr: Vec<u8>,
     pub body: Vec<u8>,
+    /// An ack, which a failed write turns into an error.
+    pub is_ack: bool,
 }
 
 /// Per account: its API counters.
@@ -140,7 +187,7 @@ pub(crate) struct JetStream {
     streams: Vec<Option<(AccountId, Stream)>>,
     by_name: HashMap<(AccountId, String), StreamId>,
     api_stats: HashMap<AccountId, ApiStats>,
-    acks: Vec<PendingAck>,
+    outbox: Vec<Outgoing>,
     /// Streams with records not yet written.
     dirty: Vec<StreamId>,
     last_sync: std::time::Instant,
@@ -174,7 +221,7 @@ impl JetStream {
             streams: Vec::new(),
             by_name: HashMap::new(),
             api_stats: HashMap::new(),
-            acks: Vec::new(),
+            outbox: Vec::new(),
             dirty: Vec::new(),
             last_sync: std::time::Instant::now(),
         };
@@ -244,23 +291,22 @@ impl JetStream {
         sid
     }
 
-    /// Every stream with its account and subjects: what the host subscribes at start.
+    /// The JetStream domain, empty when none.
+    pub(crate) fn domain(&self) -> &str {
+        &self.settings.opts.domain
+    }
+
+    /// Every stream's subscriptions: what the host subscribes at start.
     pub(crate) fn subscriptions(&self) -> Vec<Effect> {
         self.streams
             .iter()
             .enumerate()
-            .filter_map(|(i, s)| {
-                let (acc, st) = s.as_ref()?;
-                Some(Effect::Subscribe(
-                    *acc,
-                    StreamId(i as u32),
-                    st.config.subjects.clone(),
-                ))
-            })
+            .filter_map(|(i, s)| s.as_ref().map(|(acc, st)| (i, acc, st)))
+            .flat_map(|(i, acc, st)| stream_effects(*acc, StreamId(i as u32), &st.config, true))
             .collect()
     }
 
-    fn stream(&self, id: StreamId) -> Option<&Stream> {
+    pub(crate) fn stream(&self, id: StreamId) -> Option<&Stream> {
         self.streams
             .get(id.0 as usize)
             .and_then(Option::as_ref)
@@ -297,17 +343,31 @@ impl JetStream {
             return;
         };
         let outcome = stream.ingest(subject, hdr, data, now);
-        let body = match (&outcome, stream.config.no_ack) {
-            (_, true) => None,
-            (o, false) => Some(stream.pub_ack(o, &domain)),
+        if let stream::Ingest::Stored(seq) = outcome {
+            if let Some((to, hdr, body)) = stream.republished(seq) {
+                self.outbox.push(Outgoing {
+                    account,
+                    subject: to,
+                    stream: id,
+                    hdr,
+                    body,
+                    is_ack: false,
+                });
+            }
+        }
+        let Some(stream) = self.stream_mut(id) else {
+            return;
         };
+        let body = (!stream.config.no_ack).then(|| stream.pub_ack(&outcome, &domain));
         self.mark_dirty(id);
         if let (Some(reply), Some(body)) = (reply, body) {
-            self.acks.push(PendingAck {
+            self.outbox.push(Outgoing {
                 account,
-                reply: Bytes::copy_from_slice(reply),
+                subject: Bytes::copy_from_slice(reply),
                 stream: id,
+                hdr: Vec::new(),
                 body,
+                is_ack: true,
             });
         }
     }
@@ -315,7 +375,7 @@ impl JetStream {
     /// End of turn: writes what each stream stored (one write per stream, fsynced with
     /// `sync_interval: always`) and returns the acks that may now leave. A stream whose
     /// write failed answers its publishers with the error instead.
-    pub(crate) fn commit(&mut self) -> Vec<PendingAck> {
+    pub(crate) fn commit(&mut self) -> Vec<Outgoing> {
         let sync = self.settings.opts.sync_always;
         let mut failed: Vec<(StreamId, String)> = Vec::new();
         for id in std::mem::take(&mut self.dirty) {
@@ -343,7 +403,7 @@ impl JetStream {
                 );
             }
         }
-        let mut acks = std::mem::take(&mut self.acks);
+        let mut out = std::mem::take(&mut self.outbox);
         for (id, err) in failed {
             let name = self
                 .stream(id)
@@ -357,11 +417,12 @@ impl JetStream {
                 json_str(&name)
             )
             .into_bytes();
-            for a in acks.iter_mut().filter(|a| a.stream == id) {
+            out.retain(|o| o.is_ack || o.stream != id);
+            for a in out.iter_mut().filter(|a| a.stream == id) {
                 a.body.clone_from(&body);
             }
         }
-        acks
+        out
     }
 
     /// After a failed write, the log no longer matches memory: reload the stream from its

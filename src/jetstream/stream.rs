@@ -59,6 +59,24 @@ fn parse_ttl(v: &str) -> Result<i64, ApiError> {
     Ok(ns)
 }
 
+/// A stored message's headers with `fields` appended (how Go builds republished and
+/// direct-get headers): `NATS/1.0` and the message's own headers first.
+pub(crate) fn with_headers(hdr: &[u8], fields: &[(&str, String)]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(hdr.len() + 128);
+    match hdr.strip_suffix(b"\r\n") {
+        Some(head) if !head.is_empty() => out.extend_from_slice(head),
+        _ => out.extend_from_slice(b"NATS/1.0\r\n"),
+    }
+    for (k, v) in fields {
+        out.extend_from_slice(k.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(v.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
 /// What became of one publish.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Ingest {
@@ -76,12 +94,17 @@ pub(crate) struct Stream {
     pub created: i64,
     pub store: MsgStore,
     transform: Option<Transform>,
+    /// `republish`: which stored subjects, and where they go.
+    republish: Option<Transform>,
     /// `Nats-Msg-Id` -> (sequence, time stored), for the duplicate window.
     dedupe: HashMap<String, (u64, i64)>,
     dedupe_order: VecDeque<(i64, String)>,
     last_msg_id: String,
     /// Messages with a TTL, by expiry time.
     expiries: BTreeSet<(i64, u64)>,
+    /// The last sequence on the subject of the message stored last, before it was stored
+    /// (its republished copy's `Nats-Last-Sequence`).
+    pub prev_on_subject: u64,
     /// The file log, for file storage under a store directory.
     pub log: Option<FileLog>,
     /// Records not yet written to the log.
@@ -91,19 +114,18 @@ pub(crate) struct Stream {
 impl Stream {
     pub(crate) fn new(config: StreamConfig, created: i64, log: Option<FileLog>) -> Stream {
         let store = MsgStore::new(config.storage, config.first_seq);
-        let transform = config
-            .subject_transform
-            .as_ref()
-            .and_then(|t| Transform::new(&t.src, &t.dest, false).ok());
+        let (transform, republish) = transforms(&config);
         Stream {
             config,
             created,
             store,
             transform,
+            republish,
             dedupe: HashMap::new(),
             dedupe_order: VecDeque::new(),
             last_msg_id: String::new(),
             expiries: BTreeSet::new(),
+            prev_on_subject: 0,
             log,
             pending: Vec::new(),
         }
@@ -111,10 +133,7 @@ impl Stream {
 
     /// Takes a new configuration (already checked against the old one).
     pub(crate) fn reconfigure(&mut self, config: StreamConfig, now: i64) {
-        self.transform = config
-            .subject_transform
-            .as_ref()
-            .and_then(|t| Transform::new(&t.src, &t.dest, false).ok());
+        (self.transform, self.republish) = transforms(&config);
         self.config = config;
         self.enforce_limits(now);
     }
@@ -284,6 +303,7 @@ impl Stream {
             ttl_ns,
         };
         let seq = self.store.last_seq() + 1;
+        self.prev_on_subject = self.store.last_of_subject(&subject);
         self.log_record(&Record::Msg(seq, m.clone()));
         self.store.append(m);
         if ttl_ns > 0 {
@@ -435,6 +455,42 @@ impl Stream {
         .into_bytes()
     }
 
+    /// The republished copy of the message just stored as `seq`, as Go sends it: subject,
+    /// headers, payload.
+    pub(crate) fn republished(&self, seq: u64) -> Option<(Bytes, Vec<u8>, Vec<u8>)> {
+        let (t, r) = (self.republish.as_ref()?, self.config.republish.as_ref()?);
+        let m = self.store.get(seq)?;
+        let src = if r.src.is_empty() {
+            ">"
+        } else {
+            r.src.as_str()
+        };
+        if !crate::subject::matches_literal(src.as_bytes(), &m.subject) {
+            return None;
+        }
+        let mut fields = vec![
+            ("Nats-Stream", self.config.name.clone()),
+            (
+                "Nats-Subject",
+                String::from_utf8_lossy(&m.subject).into_owned(),
+            ),
+            ("Nats-Sequence", seq.to_string()),
+            ("Nats-Time-Stamp", super::go_time(m.ts)),
+            ("Nats-Last-Sequence", self.prev_on_subject.to_string()),
+        ];
+        let body = if r.headers_only {
+            fields.push(("Nats-Msg-Size", m.data.len().to_string()));
+            Vec::new()
+        } else {
+            m.data.to_vec()
+        };
+        Some((
+            Bytes::from(t.apply(&m.subject)),
+            with_headers(&m.hdr, &fields),
+            body,
+        ))
+    }
+
     /// Writes the live messages to a new log when most of the old one is dead.
     pub(crate) fn compact_if_worth_it(&mut self) -> std::io::Result<()> {
         const MIN_DEAD_BYTES: u64 = 4 * 1024 * 1024;
@@ -458,6 +514,19 @@ impl Stream {
             None => Ok(()),
         }
     }
+}
+
+/// The input transform and the republish transform of a configuration.
+fn transforms(c: &StreamConfig) -> (Option<Transform>, Option<Transform>) {
+    let input = c
+        .subject_transform
+        .as_ref()
+        .and_then(|t| Transform::new(&t.src, &t.dest, false).ok());
+    let republish = c.republish.as_ref().and_then(|r| {
+        let src = if r.src.is_empty() { ">" } else { &r.src };
+        Transform::new(src, &r.dest, false).ok()
+    });
+    (input, republish)
 }
 
 fn t_src(c: &StreamConfig) -> &[u8] {

@@ -393,6 +393,10 @@ impl Shard {
                 self.jetstream_ingest(account, id, msg);
                 true
             }
+            Target::Service(Service::Direct(id)) => {
+                self.jetstream_direct_get(account, id, msg);
+                true
+            }
         }
     }
 

@@ -32,6 +32,8 @@ pub(crate) enum Service {
     JsApi,
     /// A stream's subjects, on the host shard only.
     Stream(StreamId),
+    /// A stream's direct-get subjects, on the host shard only.
+    Direct(StreamId),
 }
 
 /// What a local subscription delivers to. (A peer's interest is a `RemoteEntry` in the

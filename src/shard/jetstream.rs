@@ -12,11 +12,34 @@ use super::Shard;
 use crate::accounts::{AccountConfig, AccountId, GLOBAL_ACCOUNT};
 use crate::fanout::PeerId;
 use crate::jetstream::api::Context;
-use crate::jetstream::{Effect, JetStream, StreamId};
+use crate::jetstream::{Effect, Internal, JetStream, StreamId};
 use crate::server::Server;
 
-/// What every JetStream-enabled account subscribes to on the host (Go's `jsAllAPI`).
-const API_SUBJECT: &str = "$JS.API.>";
+/// What every JetStream-enabled account subscribes to on the host: the API, except the
+/// direct gets, which only streams that allow them answer (so that a direct get on another
+/// stream finds no responders, as in Go).
+const API_SUBJECTS: &[&str] = &[
+    "$JS.API.*",
+    "$JS.API.STREAM.>",
+    "$JS.API.CONSUMER.>",
+    "$JS.API.ACCOUNT.>",
+    "$JS.API.META.>",
+    "$JS.API.SERVER.>",
+];
+
+/// The API subjects in an account, under the domain's prefix too when there is one
+/// (`$JS.<domain>.API.…`, which Go maps to `$JS.API.…`).
+fn api_subjects(domain: &str) -> Vec<String> {
+    let mut out: Vec<String> = API_SUBJECTS.iter().map(|s| s.to_string()).collect();
+    if !domain.is_empty() {
+        out.extend(
+            API_SUBJECTS
+                .iter()
+                .map(|s| s.replacen("$JS.API.", &format!("$JS.{domain}.API."), 1)),
+        );
+    }
+    out
+}
 
 /// The accounts that may use JetStream, with their names: `$G` when no accounts are
 /// configured (Go's `globalAccountOnly`), otherwise those with `jetstream` enabled.
@@ -48,14 +71,16 @@ pub(crate) fn startup_interest(
     js: &JetStream,
     accounts: &[(AccountId, String)],
 ) -> Vec<(AccountId, Bytes)> {
-    let mut out: Vec<(AccountId, Bytes)> = accounts
-        .iter()
-        .map(|(id, _)| (*id, Bytes::from_static(API_SUBJECT.as_bytes())))
-        .collect();
+    let mut out: Vec<(AccountId, Bytes)> = Vec::new();
+    for (id, _) in accounts {
+        out.extend(
+            api_subjects(js.domain())
+                .into_iter()
+                .map(|s| (*id, Bytes::from(s))),
+        );
+    }
     for e in js.subscriptions() {
-        if let Effect::Subscribe(acc, _, subjects) = e {
-            out.extend(subjects.into_iter().map(|s| (acc, Bytes::from(s))));
-        }
+        out.extend(e.subjects.into_iter().map(|s| (e.account, Bytes::from(s))));
     }
     out
 }
@@ -72,7 +97,9 @@ impl Shard {
     /// recovered streams subscribe here.
     pub(crate) fn host_jetstream(&mut self, js: JetStream, accounts: &[(AccountId, String)]) {
         for (acc, _) in accounts {
-            self.service_interest(*acc, API_SUBJECT, Service::JsApi, true);
+            for s in api_subjects(js.domain()) {
+                self.service_interest(*acc, &s, Service::JsApi, true);
+            }
         }
         for e in js.subscriptions() {
             self.apply_effect(e);
@@ -111,12 +138,12 @@ impl Shard {
     }
 
     fn apply_effect(&mut self, e: Effect) {
-        let (account, id, subjects, on) = match e {
-            Effect::Subscribe(a, id, s) => (a, id, s, true),
-            Effect::Unsubscribe(a, id, s) => (a, id, s, false),
+        let service = match e.internal {
+            Internal::Stream(id) => Service::Stream(id),
+            Internal::Direct(id) => Service::Direct(id),
         };
-        for s in subjects {
-            self.service_interest(account, &s, Service::Stream(id), on);
+        for s in &e.subjects {
+            self.service_interest(e.account, s, service, e.on);
         }
     }
 
@@ -135,10 +162,7 @@ impl Shard {
         let Some(reply) = host.js.api(&cx, msg.subject, data) else {
             return;
         };
-        let subscribed = reply
-            .effects
-            .iter()
-            .any(|e| matches!(e, Effect::Subscribe(..)));
+        let subscribed = reply.effects.iter().any(|e| e.on);
         for e in reply.effects {
             self.apply_effect(e);
         }
@@ -157,8 +181,35 @@ impl Shard {
     }
 
     fn publish_internal_reply(&mut self, account: AccountId, to: &[u8], body: &[u8]) {
-        let mut m = Msg::local(to, None, None, body);
+        self.publish_with_headers(account, to, &[], body);
+    }
+
+    /// Publishes a message of the host's in `account`; `hdr` empty means none.
+    fn publish_with_headers(&mut self, account: AccountId, to: &[u8], hdr: &[u8], body: &[u8]) {
+        if hdr.is_empty() {
+            let mut m = Msg::local(to, None, None, body);
+            self.publish_in(account, None, &mut m);
+            return;
+        }
+        let mut data = Vec::with_capacity(hdr.len() + body.len());
+        data.extend_from_slice(hdr);
+        data.extend_from_slice(body);
+        let mut m = Msg::local(to, None, Some(hdr.len()), &data);
         self.publish_in(account, None, &mut m);
+    }
+
+    /// A direct get reached the host: its answer goes straight back.
+    pub(super) fn jetstream_direct_get(&mut self, account: AccountId, id: StreamId, msg: &Msg<'_>) {
+        let Some(to) = msg.reply else {
+            return;
+        };
+        let Some(host) = self.js.as_ref() else {
+            return;
+        };
+        let data = &msg.data[msg.header_len.unwrap_or(0)..];
+        for r in host.js.direct_get(id, msg.subject, data) {
+            self.publish_with_headers(account, to, &r.hdr, &r.body);
+        }
     }
 
     /// Replies whose interest every shard has now applied.
@@ -202,8 +253,8 @@ impl Shard {
         let Some(host) = self.js.as_mut() else {
             return;
         };
-        for ack in host.js.commit() {
-            self.publish_internal_reply(ack.account, &ack.reply, &ack.body);
+        for o in host.js.commit() {
+            self.publish_with_headers(o.account, &o.subject, &o.hdr, &o.body);
         }
     }
 
