@@ -100,6 +100,85 @@ impl Settings {
     }
 }
 
+impl Settings {
+    /// `max_memory_store` and `max_file_store`, or Go's defaults when unset: 75% of the
+    /// machine's memory and of the store's free disk (`server/jetstream.go`).
+    pub fn limits(&self) -> (i64, i64) {
+        let three_quarters = |n: u64| (n / 4 * 3) as i64;
+        let memory = if self.opts.max_memory >= 0 {
+            self.opts.max_memory
+        } else {
+            three_quarters(total_memory())
+        };
+        let storage = if self.opts.max_store >= 0 {
+            self.opts.max_store
+        } else {
+            three_quarters(free_disk(&self.store_dir))
+        };
+        (memory, storage)
+    }
+}
+
+/// The machine's memory in bytes (`MemTotal` of `/proc/meminfo`).
+fn total_memory() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// Bytes free for an unprivileged writer on the filesystem holding `dir`.
+fn free_disk(dir: &Path) -> u64 {
+    let Ok(path) = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()) else {
+        return 0;
+    };
+    // SAFETY: `path` is a valid C string and `st` a plain struct statvfs fills in.
+    unsafe {
+        let mut st: libc::statvfs = std::mem::zeroed();
+        if libc::statvfs(path.as_ptr(), &mut st) != 0 {
+            return 0;
+        }
+        st.f_bavail as u64 * st.f_frsize as u64
+    }
+}
+
+/// JetStream's usage, as the monitor shows it.
+#[derive(Debug, Clone)]
+pub struct Usage {
+    pub store_dir: PathBuf,
+    pub sync_interval: Duration,
+    pub sync_always: bool,
+    pub max_memory: i64,
+    pub max_storage: i64,
+    pub accounts: Vec<AccountUsage>,
+}
+
+/// One account's part of `Usage`.
+#[derive(Debug, Clone, Default)]
+pub struct AccountUsage {
+    pub name: String,
+    pub memory: u64,
+    pub storage: u64,
+    pub messages: u64,
+    pub bytes: u64,
+    pub api_total: u64,
+    pub api_errors: u64,
+    pub streams: Vec<StreamUsage>,
+}
+
+/// One stream in `/jsz?streams=true`.
+#[derive(Debug, Clone)]
+pub struct StreamUsage {
+    pub name: String,
+    pub created: String,
+    pub config: serde_json::Value,
+    pub state: serde_json::Value,
+}
+
 /// A stream's number on the host shard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) struct StreamId(pub u32);
@@ -461,18 +540,61 @@ impl JetStream {
         }
     }
 
-    /// Totals for `/jsz` and the account info: (streams, messages, bytes in memory, bytes
-    /// in files).
-    pub(crate) fn totals(&self) -> (u64, u64, u64, u64) {
-        let mut t = (0, 0, 0, 0);
-        for (_, s) in self.streams.iter().flatten() {
-            t.0 += 1;
-            t.1 += s.store.len();
+    /// What `/jsz`, `/varz` and `$SYS` JSZ show: per account, its usage and streams.
+    pub(crate) fn usage(&self, server: &crate::server::Server) -> Usage {
+        let mut accounts: Vec<AccountUsage> = Vec::new();
+        for (acc, s) in self.streams.iter().flatten() {
+            let name = server.accounts.name(*acc);
+            let i = match accounts.iter().position(|a| a.name == name) {
+                Some(i) => i,
+                None => {
+                    let stats = self.api_stats.get(acc).copied().unwrap_or_default();
+                    accounts.push(AccountUsage {
+                        name: name.to_string(),
+                        api_total: stats.total,
+                        api_errors: stats.errors,
+                        ..AccountUsage::default()
+                    });
+                    accounts.len() - 1
+                }
+            };
+            let a = &mut accounts[i];
             match s.config.storage {
-                config::Storage::Memory => t.2 += s.store.bytes(),
-                config::Storage::File => t.3 += s.store.bytes(),
+                config::Storage::Memory => a.memory += s.store.bytes(),
+                config::Storage::File => a.storage += s.store.bytes(),
+            }
+            a.messages += s.store.len();
+            a.bytes += s.store.bytes();
+            a.streams.push(StreamUsage {
+                name: s.config.name.clone(),
+                created: go_time(s.created),
+                config: serde_json::to_value(&s.config).unwrap_or_default(),
+                state: serde_json::to_value(s.store.state(None, 0)).unwrap_or_default(),
+            });
+        }
+        for (acc, stats) in &self.api_stats {
+            let name = server.accounts.name(*acc);
+            if !accounts.iter().any(|a| a.name == name) {
+                accounts.push(AccountUsage {
+                    name: name.to_string(),
+                    api_total: stats.total,
+                    api_errors: stats.errors,
+                    ..AccountUsage::default()
+                });
             }
         }
-        t
+        for a in &mut accounts {
+            a.streams.sort_by(|x, y| x.name.cmp(&y.name));
+        }
+        accounts.sort_by(|x, y| x.name.cmp(&y.name));
+        let (max_memory, max_storage) = self.settings.limits();
+        Usage {
+            store_dir: self.settings.store_dir.join("jetstream"),
+            sync_interval: self.settings.opts.sync_interval,
+            sync_always: self.settings.opts.sync_always,
+            max_memory,
+            max_storage,
+            accounts,
+        }
     }
 }

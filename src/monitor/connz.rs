@@ -218,6 +218,7 @@ fn build(ctx: &Context, r: &Request) -> Result<Response, Response> {
         closed: state != State::Open || cid.is_some(),
         conn_subs: subs || detail,
         subs: false,
+        jetstream: false,
     });
     let clock = Clock::now();
     let mut all: Vec<&ConnSnapshot> = snaps

@@ -6,6 +6,7 @@
 
 pub(crate) mod accounts;
 mod connz;
+mod jsz;
 pub(crate) mod http;
 mod metrics;
 mod pages;
@@ -262,7 +263,7 @@ pub(crate) fn endpoint(path: &str) -> Option<(&'static str, Endpoint)> {
         "/routez" => ("/routez", stubs::routez),
         "/gatewayz" => ("/gatewayz", stubs::gatewayz),
         "/leafz" => ("/leafz", stubs::leafz),
-        "/jsz" => ("/jsz", stubs::jsz),
+        "/jsz" => ("/jsz", jsz::jsz),
         "/accountz" => ("/accountz", accounts::accountz),
         "/accstatz" => ("/accstatz", accounts::accstatz),
         "/healthz" => ("/healthz", stubs::healthz),

@@ -1,5 +1,5 @@
-//! Endpoints of features Riptide does not have yet (routes, gateways, leaf nodes,
-//! JetStream): the Go server's answers for a server without them, so tools that poll them
+//! Endpoints of features Riptide does not have yet (routes, gateways, leaf nodes): the Go
+//! server's answers for a server without them, so tools that poll them
 //! keep working.
 
 use serde_json::json;
@@ -18,17 +18,6 @@ const HEALTHZ_BOOLS: [&str; 4] = [
     "js-meta-only",
     "details",
 ];
-const JSZ_BOOLS: [&str; 7] = [
-    "accounts",
-    "streams",
-    "consumers",
-    "config",
-    "leader-only",
-    "raft",
-    "stream-leader-only",
-];
-const JSZ_INTS: [&str; 2] = ["offset", "limit"];
-
 /// Healthy as long as the server runs: there is no JetStream to be unhealthy yet.
 pub(super) fn healthz(_: &Context, r: &Request) -> Response {
     if let Err(bad) = check_params(r, &HEALTHZ_BOOLS, &[], false) {
@@ -71,30 +60,5 @@ pub(super) fn leafz(ctx: &Context, r: &Request) -> Response {
         "now": now(),
         "leafnodes": 0,
         "leafs": [],
-    }))
-}
-
-/// JetStream disabled, field for field as the Go server without `-js`.
-pub(super) fn jsz(ctx: &Context, r: &Request) -> Response {
-    if let Err(bad) = check_params(r, &JSZ_BOOLS, &JSZ_INTS, false) {
-        return bad;
-    }
-    pretty(&json!({
-        "memory": 0,
-        "storage": 0,
-        "reserved_memory": 0,
-        "reserved_storage": 0,
-        "accounts": 0,
-        "ha_assets": 0,
-        "api": {"level": 0, "total": 0, "errors": 0},
-        "server_id": ctx.server().server_id,
-        "now": now(),
-        "disabled": true,
-        "config": {"max_memory": 0, "max_storage": 0},
-        "streams": 0,
-        "consumers": 0,
-        "messages": 0,
-        "bytes": 0,
-        "total": 0,
     }))
 }

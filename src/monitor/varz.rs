@@ -164,7 +164,7 @@ pub(super) fn varz(ctx: &Context, _: &Request) -> Response {
         "leaf": {},
         "mqtt": {},
         "websocket": {},
-        "jetstream": {},
+        "jetstream": super::jsz::varz_block(ctx),
         "tls_timeout": secs(cfg.tls.as_ref().map_or(DEFAULT_TLS_TIMEOUT, |t| t.timeout)),
         "write_deadline": cfg.write_deadline.as_nanos() as u64,
     });

@@ -258,6 +258,12 @@ impl Shard {
         }
     }
 
+    /// JetStream's usage for the monitor, on the host.
+    pub(super) fn jetstream_usage(&self) -> Option<crate::jetstream::Usage> {
+        let host = self.js.as_ref()?;
+        Some(host.js.usage(&self.server))
+    }
+
     /// Periodic JetStream work: ages, TTLs, the `sync_interval` fsync.
     pub(super) fn jetstream_tick(&mut self) {
         if let Some(host) = self.js.as_mut() {

@@ -22,6 +22,8 @@ pub struct Query {
     pub conn_subs: bool,
     /// Every subscription of the shard.
     pub subs: bool,
+    /// JetStream's usage, from the shard that hosts it.
+    pub jetstream: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,6 +103,8 @@ pub struct ShardSnapshot {
     pub conns: Vec<ConnSnapshot>,
     pub closed: Vec<ConnSnapshot>,
     pub subs: Vec<SubSnapshot>,
+    /// JetStream's usage, on the host shard when asked for.
+    pub jetstream: Option<crate::jetstream::Usage>,
 }
 
 fn text(b: &[u8]) -> String {
@@ -240,6 +244,11 @@ impl Shard {
             conns,
             closed,
             subs,
+            jetstream: if q.jetstream {
+                self.jetstream_usage()
+            } else {
+                None
+            },
         }
     }
 }

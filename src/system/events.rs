@@ -38,7 +38,7 @@ impl ServerInfo {
             host: server.cfg.host.clone(),
             id: server.server_id.clone(),
             ver: GO_SERVER_VERSION,
-            jetstream: false,
+            jetstream: server.cfg.jetstream,
             flags: 0,
             seq: server.system.next_seq(),
             time: rfc3339_nano(SystemTime::now()),
