@@ -408,11 +408,32 @@ fn every_shard_publishes_in_order_and_sequences_are_unique() {
 
 #[test]
 fn acked_messages_survive_kill_and_a_torn_tail() {
-    let dir = scratch_dir("js-crash");
-    let sd = dir.to_str().unwrap();
+    for always in [false, true] {
+        survive_kill(always);
+    }
+}
+
+/// Three rounds of: start, check every message acked so far, publish more, `kill -9`, tear
+/// the log's tail; then a last check. With `always`, under `sync_interval: always`.
+fn survive_kill(always: bool) {
+    let dir = scratch_dir(if always {
+        "js-crash-always"
+    } else {
+        "js-crash"
+    });
+    let conf = common::process::write_file(
+        &dir,
+        "js.conf",
+        &format!(
+            "jetstream {{ store_dir: \"{}\", sync_interval: {} }}\n",
+            dir.display(),
+            if always { "always" } else { "\"2m\"" }
+        ),
+    );
+    let args = loopback(&["-c", conf.to_str().unwrap()]);
     let mut acked = Vec::new();
     for round in 0..3 {
-        let server = Proc::start(&loopback(&["-js", "-sd", sd]));
+        let server = Proc::start(&args);
         let mut c = logged_in(server.addr(), "_INBOX.>");
         if round == 0 {
             let r = request(&mut c, "$JS.API.STREAM.CREATE.K", r#"{"name":"K"}"#);
@@ -443,7 +464,7 @@ fn acked_messages_survive_kill_and_a_torn_tail() {
         bytes.extend_from_slice(&[42, 0, 0, 0, 1, 2, 3]);
         std::fs::write(&log, bytes).unwrap();
     }
-    let server = Proc::start(&loopback(&["-js", "-sd", sd]));
+    let server = Proc::start(&args);
     let mut c = logged_in(server.addr(), "_INBOX.>");
     let info = request(&mut c, "$JS.API.STREAM.INFO.K", "");
     assert_eq!(info["state"]["messages"], acked.len(), "{info}");

@@ -411,11 +411,13 @@ mod tests {
                     name: "A".into(),
                     exports,
                     imports: vec![],
+                    jetstream: false,
                 },
                 AccountConfig {
                     name: "B".into(),
                     exports: vec![],
                     imports,
+                    jetstream: false,
                 },
             ],
             None,

@@ -314,10 +314,12 @@ impl JetStream {
                     return Err(ApiError::stream_not_found());
                 };
                 self.by_name.remove(&(account, name.to_string()));
-                self.dirty.retain(|&d| d != id);
                 effects.extend(super::stream_effects(account, id, &s.config, false));
-                if let Some(log) = &s.log {
-                    let dir = log.dir().to_path_buf();
+                let dir = s.log.as_ref().map(|l| l.dir().to_path_buf());
+                if s.pipeline.writing() {
+                    self.retired.push((id, s));
+                }
+                if let Some(dir) = dir {
                     std::fs::remove_dir_all(&dir).map_err(ApiError::stream_delete)?;
                 }
                 Ok(fields([("success", true.into())]))
@@ -334,7 +336,6 @@ impl JetStream {
                 }
                 let up_to = (r.seq > 0).then_some(r.seq);
                 let purged = s.purge(r.filter.as_bytes(), up_to, r.keep);
-                self.mark_dirty(id);
                 Ok(fields([
                     ("success", true.into()),
                     ("purged", purged.into()),
@@ -433,7 +434,6 @@ impl JetStream {
                 if !s.remove(r.seq) {
                     return Err(ApiError::sequence_not_found(r.seq));
                 }
-                self.mark_dirty(id);
                 Ok(fields([("success", true.into())]))
             }
         }
@@ -608,7 +608,6 @@ impl JetStream {
             effects.extend(super::stream_effects(cx.account, id, &config, true));
         }
         s.reconfigure(config, now_ns());
-        self.mark_dirty(id);
         let s = self.stream(id).expect("found");
         Ok(inline(&self.info(s, None)))
     }

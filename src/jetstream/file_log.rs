@@ -3,7 +3,8 @@
 //! The codec is sans-IO; `FileLog` owns the file.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, Write};
+use std::os::fd::{AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
@@ -140,10 +141,12 @@ impl FileLog {
     pub(crate) fn open(dir: &Path) -> io::Result<(FileLog, Vec<Record>, u64)> {
         fs::create_dir_all(dir)?;
         let path = dir.join(LOG_FILE);
+        // Writes go at explicit offsets (the reactor's), so no O_APPEND.
         let mut file = OpenOptions::new()
             .read(true)
-            .append(true)
+            .write(true)
             .create(true)
+            .truncate(false)
             .open(&path)?;
         let mut buf = Vec::new();
         file.read_to_end(&mut buf)?;
@@ -166,29 +169,24 @@ impl FileLog {
         ))
     }
 
-    /// Writes `bytes` at the end; with `sync`, also waits for them to reach the disk. A
-    /// failed write is cut back, so the log never keeps half of one.
-    pub(crate) fn append(&mut self, bytes: &[u8], sync: bool) -> io::Result<()> {
-        let r =
-            self.file.write_all(bytes).and_then(
-                |()| {
-                    if sync {
-                        self.file.sync_data()
-                    } else {
-                        Ok(())
-                    }
-                },
+    /// The descriptor writes are submitted on.
+    pub(crate) fn fd(&self) -> RawFd {
+        self.file.as_raw_fd()
+    }
+
+    /// A write of `n` bytes at the end completed.
+    pub(crate) fn wrote(&mut self, n: u64) {
+        self.len += n;
+    }
+
+    /// After a failed write: drops whatever part of it reached the file.
+    pub(crate) fn cut_back(&mut self) {
+        if let Err(e) = self.file.set_len(self.len) {
+            crate::log_at!(
+                Error,
+                "JetStream log {} not cut back: {e}",
+                self.path.display()
             );
-        match r {
-            Ok(()) => {
-                self.len += bytes.len() as u64;
-                Ok(())
-            }
-            Err(e) => {
-                let _ = self.file.set_len(self.len);
-                let _ = self.file.seek(SeekFrom::End(0));
-                Err(e)
-            }
         }
     }
 

@@ -16,6 +16,7 @@
 //! - `api`: the `$JS.API` requests and their replies.
 
 pub(crate) mod api;
+pub(crate) mod commit;
 pub(crate) mod config;
 pub(crate) mod direct;
 pub(crate) mod errors;
@@ -245,7 +246,6 @@ pub(crate) struct ApiReply {
 pub(crate) struct Outgoing {
     pub account: AccountId,
     pub subject: Bytes,
-    pub stream: StreamId,
     pub hdr: Vec<u8>,
     pub body: Vec<u8>,
     /// An ack, which a failed write turns into an error.
@@ -259,16 +259,15 @@ struct ApiStats {
     errors: u64,
 }
 
-/// The JetStream host: every stream of every account, the pending acks.
+/// The JetStream host: every stream of every account.
 #[derive(Debug)]
 pub(crate) struct JetStream {
     settings: Settings,
     streams: Vec<Option<(AccountId, Stream)>>,
     by_name: HashMap<(AccountId, String), StreamId>,
     api_stats: HashMap<AccountId, ApiStats>,
-    outbox: Vec<Outgoing>,
-    /// Streams with records not yet written.
-    dirty: Vec<StreamId>,
+    /// Deleted streams whose last write is still in flight: their buffers must outlive it.
+    retired: Vec<(StreamId, Stream)>,
     last_sync: std::time::Instant,
 }
 
@@ -300,8 +299,7 @@ impl JetStream {
             streams: Vec::new(),
             by_name: HashMap::new(),
             api_stats: HashMap::new(),
-            outbox: Vec::new(),
-            dirty: Vec::new(),
+            retired: Vec::new(),
             last_sync: std::time::Instant::now(),
         };
         for (id, name) in accounts {
@@ -355,14 +353,10 @@ impl JetStream {
         Ok(stream)
     }
 
+    /// Numbers are never reused: a completion may still come for a deleted stream's write.
     fn add(&mut self, account: AccountId, stream: Stream) -> StreamId {
-        let id = match self.streams.iter().position(Option::is_none) {
-            Some(i) => i,
-            None => {
-                self.streams.push(None);
-                self.streams.len() - 1
-            }
-        };
+        self.streams.push(None);
+        let id = self.streams.len() - 1;
         let sid = StreamId(id as u32);
         self.by_name
             .insert((account, stream.config.name.clone()), sid);
@@ -399,14 +393,8 @@ impl JetStream {
             .map(|(_, s)| s)
     }
 
-    fn mark_dirty(&mut self, id: StreamId) {
-        if self.stream(id).is_some_and(|s| !s.pending.is_empty()) && !self.dirty.contains(&id) {
-            self.dirty.push(id);
-        }
-    }
-
     /// A message published on one of stream `id`'s subjects. Its ack (when it has a
-    /// reply) waits in `acks` for `commit`.
+    /// reply) and republished copy wait for the write of the batch that holds it.
     pub(crate) fn ingest(
         &mut self,
         account: AccountId,
@@ -422,111 +410,58 @@ impl JetStream {
             return;
         };
         let outcome = stream.ingest(subject, hdr, data, now);
+        let pending = !stream.pending.is_empty();
         if let stream::Ingest::Stored(seq) = outcome {
             if let Some((to, hdr, body)) = stream.republished(seq) {
-                self.outbox.push(Outgoing {
+                let o = Outgoing {
                     account,
                     subject: to,
-                    stream: id,
                     hdr,
                     body,
                     is_ack: false,
-                });
+                };
+                stream.pipeline.wait(o, pending);
             }
         }
-        let Some(stream) = self.stream_mut(id) else {
-            return;
-        };
-        let body = (!stream.config.no_ack).then(|| stream.pub_ack(&outcome, &domain));
-        self.mark_dirty(id);
-        if let (Some(reply), Some(body)) = (reply, body) {
-            self.outbox.push(Outgoing {
+        if let (Some(reply), false) = (reply, stream.config.no_ack) {
+            let o = Outgoing {
                 account,
                 subject: Bytes::copy_from_slice(reply),
-                stream: id,
                 hdr: Vec::new(),
-                body,
+                body: stream.pub_ack(&outcome, &domain),
                 is_ack: true,
-            });
+            };
+            stream.pipeline.wait(o, pending);
         }
     }
 
-    /// End of turn: writes what each stream stored (one write per stream, fsynced with
-    /// `sync_interval: always`) and returns the acks that may now leave. A stream whose
-    /// write failed answers its publishers with the error instead.
-    pub(crate) fn commit(&mut self) -> Vec<Outgoing> {
-        let sync = self.settings.opts.sync_always;
-        let mut failed: Vec<(StreamId, String)> = Vec::new();
-        for id in std::mem::take(&mut self.dirty) {
-            let Some(stream) = self.stream_mut(id) else {
-                continue;
-            };
-            let pending = std::mem::take(&mut stream.pending);
-            let Some(log) = &mut stream.log else {
-                continue;
-            };
-            if let Err(e) = log.append(&pending, sync) {
-                crate::log_at!(
-                    Error,
-                    "JetStream stream '{}' write failed: {e}",
-                    stream.config.name
-                );
-                failed.push((id, e.to_string()));
-                continue;
-            }
-            if let Err(e) = stream.compact_if_worth_it() {
-                crate::log_at!(
-                    Warn,
-                    "JetStream stream '{}' compaction failed: {e}",
-                    stream.config.name
-                );
-            }
-        }
-        let mut out = std::mem::take(&mut self.outbox);
-        for (id, err) in failed {
-            let name = self
-                .stream(id)
-                .map(|s| s.config.name.clone())
-                .unwrap_or_default();
-            self.fail_unwritten(id);
-            let e = errors::ApiError::store_failed(err);
-            let body = format!(
-                "{{\"error\":{},\"stream\":{},\"seq\":0}}",
-                String::from_utf8_lossy(&crate::system::go_json(&e)),
-                json_str(&name)
-            )
-            .into_bytes();
-            out.retain(|o| o.is_ack || o.stream != id);
-            for a in out.iter_mut().filter(|a| a.stream == id) {
-                a.body.clone_from(&body);
-            }
-        }
-        out
-    }
-
-    /// After a failed write, the log no longer matches memory: reload the stream from its
-    /// log so that nothing unwritten stays visible.
-    fn fail_unwritten(&mut self, id: StreamId) {
+    /// Reloads a stream from its log after a failed write, so that memory holds only what
+    /// the log does.
+    fn reload(&mut self, id: StreamId) {
         let Some(Some((_, stream))) = self.streams.get_mut(id.0 as usize) else {
             return;
         };
         let Some(dir) = stream.log.as_ref().map(|l| l.dir().to_path_buf()) else {
             return;
         };
-        if let Ok(mut fresh) = Self::recover_stream(&dir) {
-            fresh.created = stream.created;
-            *stream = fresh;
+        match Self::recover_stream(&dir) {
+            Ok(mut fresh) => {
+                fresh.created = stream.created;
+                *stream = fresh;
+            }
+            Err(e) => crate::log_at!(
+                Error,
+                "JetStream stream '{}' could not be reloaded: {e}",
+                stream.config.name
+            ),
         }
     }
 
     /// Periodic work: ages and TTLs, and the `sync_interval` fsync.
     pub(crate) fn tick(&mut self, now: std::time::Instant) {
         let ns = now_ns();
-        for i in 0..self.streams.len() {
-            if let Some(Some((_, s))) = self.streams.get_mut(i) {
-                s.expire(ns);
-            }
-            self.mark_dirty(StreamId(i as u32));
+        for (_, s) in self.streams.iter_mut().flatten() {
+            s.expire(ns);
         }
         if now.duration_since(self.last_sync) >= self.settings.opts.sync_interval {
             self.last_sync = now;

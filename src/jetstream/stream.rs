@@ -109,6 +109,8 @@ pub(crate) struct Stream {
     pub log: Option<FileLog>,
     /// Records not yet written to the log.
     pub pending: Vec<u8>,
+    /// The writes of `pending` and what waits for them.
+    pub pipeline: super::commit::Pipeline,
 }
 
 impl Stream {
@@ -128,6 +130,7 @@ impl Stream {
             prev_on_subject: 0,
             log,
             pending: Vec::new(),
+            pipeline: super::commit::Pipeline::default(),
         }
     }
 

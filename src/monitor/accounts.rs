@@ -142,7 +142,10 @@ pub(super) fn accountz(ctx: &Context, r: &Request) -> Response {
     let js = crate::shard::enabled_accounts(&ctx.server())
         .iter()
         .any(|(_, name)| name == acc);
-    detail.insert("jetstream_enabled".into(), json!(ctx.server().cfg.jetstream && js));
+    detail.insert(
+        "jetstream_enabled".into(),
+        json!(ctx.server().cfg.jetstream && js),
+    );
     detail.insert("leafnode_connections".into(), json!(0));
     detail.insert("client_connections".into(), json!(conns));
     detail.insert("subscriptions".into(), json!(subs));

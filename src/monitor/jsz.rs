@@ -55,9 +55,8 @@ fn config(u: &Usage) -> Value {
 /// Memory, storage, reservations, accounts and API counters (Go's `JetStreamStats`).
 fn stats(ctx: &Context, u: &Usage) -> Map<String, Value> {
     let enabled = crate::shard::enabled_accounts(&ctx.server()).len();
-    let total = |f: fn(&crate::jetstream::AccountUsage) -> u64| -> u64 {
-        u.accounts.iter().map(f).sum()
-    };
+    let total =
+        |f: fn(&crate::jetstream::AccountUsage) -> u64| -> u64 { u.accounts.iter().map(f).sum() };
     let v = json!({
         "memory": total(|a| a.memory),
         "storage": total(|a| a.storage),
@@ -111,9 +110,8 @@ pub(super) fn jsz(ctx: &Context, r: &Request) -> Response {
         "limits".into(),
         json!({"default_max_consumers": DEFAULT_MAX_CONSUMERS}),
     );
-    let count = |f: fn(&crate::jetstream::AccountUsage) -> u64| -> u64 {
-        u.accounts.iter().map(f).sum()
-    };
+    let count =
+        |f: fn(&crate::jetstream::AccountUsage) -> u64| -> u64 { u.accounts.iter().map(f).sum() };
     m.insert("streams".into(), count(|a| a.streams.len() as u64).into());
     m.insert("consumers".into(), 0.into());
     m.insert("messages".into(), count(|a| a.messages).into());

@@ -6,8 +6,8 @@
 
 pub(crate) mod accounts;
 mod connz;
-mod jsz;
 pub(crate) mod http;
+mod jsz;
 mod metrics;
 mod pages;
 mod stubs;

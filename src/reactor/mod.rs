@@ -17,6 +17,8 @@ use io_uring::{cqueue, opcode, squeue, types, IoUring};
 
 use crate::conn::{CloseReason, Closing};
 use crate::fanout::Mesh;
+use crate::jetstream::commit::FileWrite;
+use crate::jetstream::StreamId;
 use crate::log_at;
 use crate::mailbox::{Command, Mailbox};
 use crate::shard::{ConnId, ReactorStats, Shard, SlotId};
@@ -47,6 +49,9 @@ const OP_WRITE: u64 = 3;
 const OP_DOORBELL: u64 = 4;
 const OP_TICK: u64 = 5;
 const OP_CANCEL: u64 = 6;
+/// A JetStream stream's log write, and the fsync linked to it (`id` is the stream).
+const OP_FILE_WRITE: u64 = 7;
+const OP_FILE_SYNC: u64 = 8;
 
 /// Listener slots: the client port and the WebSocket port (the `id` of an accept).
 const CLIENT_LISTENER: usize = 0;
@@ -54,6 +59,11 @@ const WS_LISTENER: usize = 1;
 
 fn user_data(op: u64, id: usize) -> u64 {
     (op << 56) | id as u64
+}
+
+/// A completion's result: bytes done, or the error its negative errno names.
+fn io_result(res: i32) -> io::Result<usize> {
+    usize::try_from(res).map_err(|_| io::Error::from_raw_os_error(-res))
 }
 
 fn split_user_data(ud: u64) -> (u64, usize) {
@@ -108,14 +118,25 @@ struct Slot {
     shut: bool,
 }
 
+/// A stream write in flight: whether an fsync is linked to it, and what the write
+/// returned while the fsync is still to come.
+#[derive(Debug)]
+struct FileOp {
+    stream: StreamId,
+    sync: bool,
+    written: Option<i32>,
+}
+
 pub struct Reactor {
+    // Declared first, so dropped first: the ring's teardown ends the receives still armed,
+    // the writes in flight and the kernel's use of the buffer ring before the memory they
+    // point into (the buffer ring, the shard's connections and stream logs) is freed.
+    ring: IoUring,
+    bufs: BufRing,
     shard: Shard,
     mesh: Arc<Mesh>,
     slots: Vec<Option<Slot>>,
-    // Declared before `bufs`, so dropped first: the ring's teardown ends the receives still
-    // armed and the kernel's use of the buffer ring before that memory is freed.
-    ring: IoUring,
-    bufs: BufRing,
+    file_ops: Vec<FileOp>,
     listeners: [Option<OwnedFd>; 2],
     accepting: bool,
     doorbell_buf: Box<u64>,
@@ -149,6 +170,7 @@ impl Reactor {
             shard,
             mesh,
             slots: Vec::new(),
+            file_ops: Vec::new(),
             bufs,
             listeners,
             accepting: false,
@@ -241,7 +263,8 @@ impl Reactor {
             self.apply_stalls();
             self.finish_turn();
             if let Some(since) = self.shutdown_since {
-                if self.slots.iter().all(Option::is_none) || since.elapsed() > SHUTDOWN_GRACE {
+                let flushed = self.slots.iter().all(Option::is_none);
+                if (flushed || since.elapsed() > SHUTDOWN_GRACE) && self.file_ops.is_empty() {
                     return;
                 }
             }
@@ -340,12 +363,83 @@ impl Reactor {
                     self.on_tick();
                     self.arm_tick();
                 }
+                OP_FILE_WRITE => self.on_file_write(id, res),
+                OP_FILE_SYNC => self.on_file_sync(id, res),
                 _ => {}
             }
         }
         for id in std::mem::take(&mut self.rearm) {
             self.arm_recv(id);
         }
+    }
+
+    /// Submits a stream's log write, linked to an fsync when it must be on disk before its
+    /// acks leave (io_uring runs unlinked entries in any order).
+    fn submit_file_write(&mut self, w: FileWrite) {
+        let id = w.stream.0 as usize;
+        // A write longer than u32 cannot be: a turn's batch is bounded by what a turn reads.
+        let write = opcode::Write::new(types::Fd(w.fd), w.ptr, w.len as u32)
+            .offset(w.offset)
+            .build()
+            .user_data(user_data(OP_FILE_WRITE, id));
+        if w.sync {
+            // The link holds only within one submission: make room for both entries first.
+            let free = {
+                let sq = self.ring.submission();
+                sq.capacity() - sq.len()
+            };
+            if free < 2 {
+                if let Err(e) = self.ring.submit() {
+                    log_at!(Error, "io_uring submit failed: {e}");
+                }
+            }
+            self.push(write.flags(squeue::Flags::IO_LINK));
+            let sync = opcode::Fsync::new(types::Fd(w.fd))
+                .flags(types::FsyncFlags::DATASYNC)
+                .build()
+                .user_data(user_data(OP_FILE_SYNC, id));
+            self.push(sync);
+        } else {
+            self.push(write);
+        }
+        self.file_ops.push(FileOp {
+            stream: w.stream,
+            sync: w.sync,
+            written: None,
+        });
+    }
+
+    fn take_file_op(&mut self, id: usize) -> Option<FileOp> {
+        let i = self
+            .file_ops
+            .iter()
+            .position(|f| f.stream.0 as usize == id)?;
+        Some(self.file_ops.swap_remove(i))
+    }
+
+    fn on_file_write(&mut self, id: usize, res: i32) {
+        let Some(i) = self.file_ops.iter().position(|f| f.stream.0 as usize == id) else {
+            return;
+        };
+        if self.file_ops[i].sync && res >= 0 {
+            self.file_ops[i].written = Some(res);
+            return;
+        }
+        // Without an fsync, or failed (its linked fsync is then cancelled).
+        let op = self.file_ops.swap_remove(i);
+        self.shard.jetstream_written(op.stream, io_result(res));
+    }
+
+    fn on_file_sync(&mut self, id: usize, res: i32) {
+        let Some(op) = self.take_file_op(id) else {
+            return;
+        };
+        let result = match (op.written, res) {
+            // A short write breaks the link; the stream reports the short write itself.
+            (Some(n), r) if r >= 0 || r == -libc::ECANCELED => io_result(n),
+            (_, r) => io_result(r),
+        };
+        self.shard.jetstream_written(op.stream, result);
     }
 
     /// Carries out the commands in the mailbox, if the doorbell was rung for them.
@@ -513,7 +607,9 @@ impl Reactor {
     /// An `Ack` among them tells another shard that deliveries made here are on their way
     /// (a fenced PONG waits for it), so those writes are submitted before it leaves.
     fn finish_turn(&mut self) {
-        self.shard.commit_jetstream();
+        for w in self.shard.commit_jetstream() {
+            self.submit_file_write(w);
+        }
         self.shard.take_dirty(&mut self.dirty);
         self.shard.take_closed(&mut self.closed);
         let now = Instant::now();

@@ -12,7 +12,8 @@ use super::Shard;
 use crate::accounts::{AccountConfig, AccountId, GLOBAL_ACCOUNT};
 use crate::fanout::PeerId;
 use crate::jetstream::api::Context;
-use crate::jetstream::{Effect, Internal, JetStream, StreamId};
+use crate::jetstream::commit::FileWrite;
+use crate::jetstream::{Effect, Internal, JetStream, Outgoing, StreamId};
 use crate::server::Server;
 
 /// What every JetStream-enabled account subscribes to on the host: the API, except the
@@ -248,12 +249,28 @@ impl Shard {
         );
     }
 
-    /// End of turn on the host: the turn's stores are written, then their acks leave.
-    pub fn commit_jetstream(&mut self) {
+    /// End of turn on the host: publishes what no longer waits for a write and returns
+    /// the stream writes to submit (their acks leave when `jetstream_written` says so).
+    pub(crate) fn commit_jetstream(&mut self) -> Vec<FileWrite> {
+        let Some(host) = self.js.as_mut() else {
+            return Vec::new();
+        };
+        let (out, writes) = host.js.commit();
+        self.publish_outgoing(out);
+        writes
+    }
+
+    /// A stream's write completed (after its fsync, when it had one).
+    pub(crate) fn jetstream_written(&mut self, stream: StreamId, result: std::io::Result<usize>) {
         let Some(host) = self.js.as_mut() else {
             return;
         };
-        for o in host.js.commit() {
+        let out = host.js.written(stream, result);
+        self.publish_outgoing(out);
+    }
+
+    fn publish_outgoing(&mut self, out: Vec<Outgoing>) {
+        for o in out {
             self.publish_with_headers(o.account, &o.subject, &o.hdr, &o.body);
         }
     }

@@ -1,0 +1,285 @@
+//! Group commit: what a turn stored goes to the stream's log in one write submitted on the
+//! host shard's io_uring ring (linked to an fsync with `sync_interval: always`), one write
+//! in flight per stream, and the acks and republished copies of those messages leave only
+//! when the write covering them completed. Sans-IO: the reactor submits the `FileWrite`s
+//! and reports their completions.
+
+use std::collections::VecDeque;
+use std::os::fd::RawFd;
+
+use super::errors::ApiError;
+use super::{json_str, JetStream, Outgoing, StreamId};
+
+/// One write for the reactor to submit. `ptr`/`len` point into the stream's in-flight
+/// buffer, which stays put until `JetStream::written` is called for it.
+#[derive(Debug)]
+pub(crate) struct FileWrite {
+    pub stream: StreamId,
+    pub fd: RawFd,
+    pub offset: u64,
+    pub ptr: *const u8,
+    pub len: usize,
+    /// Linked to an fsync: done only when the data is on disk.
+    pub sync: bool,
+}
+
+/// A stream's side of the pipeline. Batches are numbered: the one filling `Stream::pending`
+/// is `next`, the one being written `next - 1` while `inflight` holds it, and `done` is the
+/// last one written.
+#[derive(Debug)]
+pub(crate) struct Pipeline {
+    inflight: Vec<u8>,
+    next: u64,
+    done: u64,
+    /// Messages to publish once the batch they wait for is written, in order.
+    waiting: VecDeque<(u64, Outgoing)>,
+}
+
+impl Default for Pipeline {
+    fn default() -> Pipeline {
+        Pipeline {
+            inflight: Vec::new(),
+            next: 1,
+            done: 0,
+            waiting: VecDeque::new(),
+        }
+    }
+}
+
+impl Pipeline {
+    /// Whether a write is in flight (its buffer must outlive it).
+    pub(crate) fn writing(&self) -> bool {
+        !self.inflight.is_empty()
+    }
+
+    /// Queues `o` behind what is stored so far: the batch being filled when it holds
+    /// records, otherwise behind the batches already on their way.
+    pub(crate) fn wait(&mut self, o: Outgoing, pending: bool) {
+        let after = if pending { self.next } else { self.next - 1 };
+        self.waiting.push_back((after, o));
+    }
+
+    fn release(&mut self, out: &mut Vec<Outgoing>) {
+        while self
+            .waiting
+            .front()
+            .is_some_and(|(after, _)| *after <= self.done)
+        {
+            if let Some((_, o)) = self.waiting.pop_front() {
+                out.push(o);
+            }
+        }
+    }
+}
+
+impl JetStream {
+    /// End of turn: every stream with records and no write in flight starts one; what no
+    /// longer waits for a write (memory streams, acks of refusals) is returned to publish.
+    pub(crate) fn commit(&mut self) -> (Vec<Outgoing>, Vec<FileWrite>) {
+        let sync = self.settings.opts.sync_always;
+        let mut out = Vec::new();
+        let mut writes = Vec::new();
+        for (i, entry) in self.streams.iter_mut().enumerate() {
+            let Some((_, s)) = entry else {
+                continue;
+            };
+            let p = &mut s.pipeline;
+            match &s.log {
+                None => p.done = p.next - 1,
+                Some(log) if !p.writing() && !s.pending.is_empty() => {
+                    p.inflight = std::mem::take(&mut s.pending);
+                    p.next += 1;
+                    writes.push(FileWrite {
+                        stream: StreamId(i as u32),
+                        fd: log.fd(),
+                        offset: log.len(),
+                        ptr: p.inflight.as_ptr(),
+                        len: p.inflight.len(),
+                        sync,
+                    });
+                }
+                Some(_) => {}
+            }
+            p.release(&mut out);
+        }
+        (out, writes)
+    }
+
+    /// The write of stream `id` completed: `Ok` with the bytes written (after the fsync
+    /// when it had one) or the error. Returns what may now be published.
+    pub(crate) fn written(
+        &mut self,
+        id: StreamId,
+        result: std::io::Result<usize>,
+    ) -> Vec<Outgoing> {
+        if let Some(i) = self.retired.iter().position(|(r, _)| *r == id) {
+            // Deleted while its write was in flight; the buffer could go only now.
+            self.retired.swap_remove(i);
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        let Some(s) = self.stream_mut(id) else {
+            return out;
+        };
+        let expected = s.pipeline.inflight.len();
+        let result = result.and_then(|n| {
+            if n == expected {
+                Ok(n)
+            } else {
+                Err(std::io::Error::other(format!(
+                    "short write: {n} of {expected} bytes"
+                )))
+            }
+        });
+        match result {
+            Ok(n) => {
+                if let Some(log) = &mut s.log {
+                    log.wrote(n as u64);
+                }
+                s.pipeline.inflight = Vec::new();
+                s.pipeline.done = s.pipeline.next - 1;
+                s.pipeline.release(&mut out);
+                if let Err(e) = s.compact_if_worth_it() {
+                    crate::log_at!(
+                        Warn,
+                        "JetStream stream '{}' compaction failed: {e}",
+                        s.config.name
+                    );
+                }
+            }
+            Err(e) => {
+                crate::log_at!(
+                    Error,
+                    "JetStream stream '{}' write failed: {e}",
+                    s.config.name
+                );
+                out = self.fail_stream(id, &e.to_string());
+            }
+        }
+        out
+    }
+
+    /// A write failed: the log is cut back to its last good length and the stream reloaded
+    /// from it, so nothing unwritten stays visible; every ack still waiting (this batch and
+    /// the ones behind it) reports the error, and their republished copies are dropped.
+    fn fail_stream(&mut self, id: StreamId, err: &str) -> Vec<Outgoing> {
+        let Some(s) = self.stream_mut(id) else {
+            return Vec::new();
+        };
+        let e = ApiError::store_failed(err);
+        let body = format!(
+            "{{\"error\":{},\"stream\":{},\"seq\":0}}",
+            String::from_utf8_lossy(&crate::system::go_json(&e)),
+            json_str(&s.config.name)
+        )
+        .into_bytes();
+        let out: Vec<Outgoing> = std::mem::take(&mut s.pipeline.waiting)
+            .into_iter()
+            .map(|(_, o)| o)
+            .filter(|o| o.is_ack)
+            .map(|o| Outgoing {
+                body: body.clone(),
+                ..o
+            })
+            .collect();
+        s.pipeline.inflight = Vec::new();
+        s.pending.clear();
+        if let Some(log) = &mut s.log {
+            log.cut_back();
+        }
+        self.reload(id);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::accounts::AccountId;
+    use crate::jetstream::api::Context;
+    use crate::jetstream::{Options, Settings};
+
+    const ACC: AccountId = 0;
+
+    fn host(dir: &std::path::Path) -> JetStream {
+        let _ = std::fs::remove_dir_all(dir);
+        let settings = Settings::new(Some(dir.to_path_buf()), Options::default());
+        JetStream::open(settings, &[(ACC, "$G".into())])
+    }
+
+    fn create(js: &mut JetStream, body: &str) {
+        let cx = Context {
+            account: ACC,
+            account_name: "$G",
+            server_name: "n",
+        };
+        let name = serde_json::from_str::<serde_json::Value>(body).unwrap()["name"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let subject = format!("$JS.API.STREAM.CREATE.{name}");
+        let r = js.api(&cx, subject.as_bytes(), body.as_bytes()).unwrap();
+        assert!(String::from_utf8_lossy(&r.body).contains("did_create"));
+    }
+
+    /// What the reactor does with a write.
+    fn perform(w: &FileWrite) -> usize {
+        // SAFETY: `ptr`/`len` point into the stream's in-flight buffer, alive until
+        // `written`; `fd` is the stream log's open descriptor.
+        let n = unsafe { libc::pwrite(w.fd, w.ptr.cast(), w.len, w.offset as libc::off_t) };
+        usize::try_from(n).unwrap()
+    }
+
+    fn bodies(out: &[Outgoing]) -> Vec<String> {
+        out.iter()
+            .map(|o| String::from_utf8_lossy(&o.body).into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn acks_wait_for_their_write_and_writes_do_not_overlap() {
+        let dir = std::env::temp_dir().join(format!("riptide-commit-{}", std::process::id()));
+        let mut js = host(&dir);
+        create(&mut js, r#"{"name":"F","subjects":["f"]}"#);
+        create(
+            &mut js,
+            r#"{"name":"M","subjects":["m"],"storage":"memory"}"#,
+        );
+        let id = StreamId(0);
+        js.ingest(ACC, id, b"f", Some(b"r1"), b"", b"one");
+        js.ingest(ACC, StreamId(1), b"m", Some(b"r2"), b"", b"mem");
+        let (out, writes) = js.commit();
+        // The memory stream's ack leaves at once; the file stream's waits for its write.
+        assert_eq!(bodies(&out), [r#"{"stream":"M","seq":1}"#]);
+        assert_eq!(writes.len(), 1);
+        let first = perform(&writes[0]);
+        // Stored while the first write is in flight: held for the next batch.
+        js.ingest(ACC, id, b"f", Some(b"r3"), b"", b"two");
+        let (out, writes) = js.commit();
+        assert!(out.is_empty() && writes.is_empty());
+        let out = js.written(id, Ok(first));
+        assert_eq!(bodies(&out), [r#"{"stream":"F","seq":1}"#]);
+        let (out, writes) = js.commit();
+        assert!(out.is_empty());
+        assert_eq!(writes[0].offset, first as u64);
+        // Half of it reaches the file before the error.
+        let half = FileWrite {
+            len: writes[0].len / 2,
+            ..writes.into_iter().next().unwrap()
+        };
+        perform(&half);
+        // The second write fails: its ack reports the error and the message is gone.
+        let out = js.written(id, Err(std::io::Error::from_raw_os_error(libc::ENOSPC)));
+        let b = bodies(&out);
+        assert!(
+            b[0].starts_with(
+                r#"{"error":{"code":503,"err_code":10077,"description":"No space left on device"#
+            ),
+            "{b:?}"
+        );
+        assert_eq!(js.stream(id).unwrap().store.len(), 1);
+        let log = dir.join("jetstream/$G/streams/F/msgs.log");
+        assert_eq!(std::fs::metadata(log).unwrap().len(), first as u64);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
