@@ -100,6 +100,15 @@ const SESSION: &[&str] = &[
     "HREQ*2 r.a X:y hi",
     r#"REQ $JS.API.STREAM.UPDATE.R {"name":"R","subjects":["r.*"],"republish":{"src":"r.*","dest":"_INBOX.rp.{{wildcard(1)}}","headers_only":true}}"#,
     "REQ*2 r.b hello",
+    r#"REQ $JS.API.STREAM.CREATE.I {"name":"I","subjects":["i"],"retention":"interest"}"#,
+    "REQ i x",
+    "HREQ i Nats-Msg-Id:a y",
+    "HREQ i Nats-Msg-Id:a y",
+    "REQ $JS.API.STREAM.INFO.I",
+    r#"REQ $JS.API.STREAM.CREATE.W {"name":"W","subjects":["w"],"retention":"workqueue"}"#,
+    "REQ w x",
+    r#"REQ $JS.API.STREAM.UPDATE.W {"name":"W","subjects":["w"],"retention":"limits"}"#,
+    "REQ $JS.API.STREAM.INFO.W",
     "REQ $JS.API.STREAM.DELETE.S",
     "REQ $JS.API.STREAM.DELETE.S",
     "REQ $JS.API.STREAM.DELETE.A",
@@ -318,6 +327,51 @@ fn stream_api_session_matches_go() {
         }
         server.shutdown();
     }
+}
+
+/// What a client listening on `$JS.EVENT.ADVISORY.STREAM.>` sees while another creates,
+/// updates and deletes a stream: subject and advisory, id and time masked.
+fn advisories(addr: SocketAddr) -> Vec<String> {
+    let mut watcher = logged_in(addr, "$JS.EVENT.ADVISORY.STREAM.>");
+    let mut admin = logged_in(addr, "_INBOX.>");
+    request(&mut admin, "$JS.API.STREAM.CREATE.V", r#"{"name":"V"}"#);
+    request(&mut admin, "$JS.API.STREAM.CREATE.V", r#"{"name":"V"}"#);
+    request(
+        &mut admin,
+        "$JS.API.STREAM.UPDATE.V",
+        r#"{"name":"V","max_msgs":5}"#,
+    );
+    request(&mut admin, "$JS.API.STREAM.DELETE.V", "");
+    (0..3)
+        .map(|_| {
+            let line = watcher.line();
+            let mut v: serde_json::Value =
+                serde_json::from_str(&read_payload(&mut watcher, &line)).unwrap();
+            v["id"] = "*".into();
+            v["timestamp"] = "*".into();
+            format!("{} {v}", line.split(' ').nth(1).unwrap())
+        })
+        .collect()
+}
+
+/// The payload of the MSG whose line was just read.
+fn read_payload(c: &mut Raw, line: &str) -> String {
+    let n: usize = line.trim_end().rsplit(' ').next().unwrap().parse().unwrap();
+    String::from_utf8_lossy(&c.read_n(n + 2)[..n]).into_owned()
+}
+
+#[test]
+fn stream_advisories_match_go() {
+    let Some(go_bin) = go_server() else { return };
+    let dir = scratch_dir("js-advisories");
+    let go = Go::spawn(std::process::Command::new(&go_bin).args([
+        "-js",
+        "-sd",
+        dir.join("go").to_str().unwrap(),
+    ]));
+    let server = common::start_with(js_config(&dir.join("riptide")));
+    assert_eq!(advisories(server.addr), advisories(go.addr));
+    server.shutdown();
 }
 
 /// Publishes `n` messages on `subject` with acks; returns the acked sequences.

@@ -245,6 +245,7 @@ impl JetStream {
         // there; checked against nats-server 2.15.1).
         let stats = self.api_stats.entry(cx.account).or_default();
         stats.total += u64::from(answer.is_err() || !matches!(req, Request::MsgGet(_)));
+        let body_ok = answer.is_ok();
         let body = match answer {
             Ok(fields) => reply(req.kind(), fields),
             Err(e) => {
@@ -257,7 +258,19 @@ impl JetStream {
                 reply(req.kind(), f)
             }
         };
-        Some(ApiReply { body, effects })
+        let advisory = match (&req, &body_ok) {
+            (Request::Create(n), true) if !effects.is_empty() => {
+                Some(super::stream_advisory(n, "create"))
+            }
+            (Request::Update(n), true) => Some(super::stream_advisory(n, "modify")),
+            (Request::Delete(n), true) => Some(super::stream_advisory(n, "delete")),
+            _ => None,
+        };
+        Some(ApiReply {
+            body,
+            effects,
+            advisory,
+        })
     }
 
     fn find(&self, account: AccountId, name: &str) -> Result<StreamId, ApiError> {

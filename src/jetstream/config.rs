@@ -385,8 +385,11 @@ impl StreamConfig {
         if self.storage != new.storage {
             return refuse("stream configuration update can not change storage type");
         }
-        if self.retention != new.retention {
-            return refuse("stream configuration update can not change retention policy");
+        // Limits and interest may swap; a work queue stays one (Go's `checkStreamUpdate`).
+        if (self.retention == Retention::Workqueue) != (new.retention == Retention::Workqueue) {
+            return refuse(
+                "stream configuration update can not change retention policy to/from workqueue",
+            );
         }
         if self.sealed && !new.sealed {
             return refuse("stream configuration update can not unseal a sealed stream");

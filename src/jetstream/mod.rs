@@ -233,11 +233,46 @@ fn stream_effects(
 /// Where direct gets are asked (Go's `JSDirectMsgGet`).
 pub(crate) const DIRECT_GET_PREFIX: &str = "$JS.API.DIRECT.GET.";
 
-/// A reply to a request, with what must happen before it leaves.
+/// A reply to a request, with what must happen before it leaves and the advisory it
+/// causes (subject, JSON).
 #[derive(Debug, Default)]
 pub(crate) struct ApiReply {
     pub body: Vec<u8>,
     pub effects: Vec<Effect>,
+    pub advisory: Option<(String, Vec<u8>)>,
+}
+
+/// A stream action advisory (`$JS.EVENT.ADVISORY.STREAM.<ACTION>.<stream>`), as Go's
+/// `JSStreamActionAdvisory`: `action` is create, modify or delete.
+pub(crate) fn stream_advisory(stream: &str, action: &str) -> (String, Vec<u8>) {
+    let kind = match action {
+        "create" => "CREATED",
+        "modify" => "UPDATED",
+        _ => "DELETED",
+    };
+    let body = serde_json::json!({
+        "type": "io.nats.jetstream.advisory.v1.stream_action",
+        "id": nuid(),
+        "timestamp": go_time(now_ns()),
+        "stream": stream,
+        "action": action,
+    });
+    (
+        format!("$JS.EVENT.ADVISORY.STREAM.{kind}.{stream}"),
+        crate::system::go_json(&body),
+    )
+}
+
+/// A 22-character base-62 id in the shape of Go's `nuid` (advisory ids).
+fn nuid() -> String {
+    const DIGITS: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut seed = [0u8; 22];
+    if getrandom::getrandom(&mut seed).is_err() {
+        seed = [7; 22];
+    }
+    seed.iter()
+        .map(|b| DIGITS[usize::from(*b) % DIGITS.len()] as char)
+        .collect()
 }
 
 /// A message the host publishes once the write covering it is done: an ack, or a

@@ -125,6 +125,16 @@ impl MsgStore {
         self.msgs.insert(seq, m);
     }
 
+    /// Takes sequence `seq` at `ts` without keeping a message: an interest stream with
+    /// nobody interested (Go acks it, and the stream's first sequence moves past it).
+    pub(crate) fn skip(&mut self, seq: u64, ts: i64) {
+        self.last_seq = self.last_seq.max(seq);
+        self.last_ts = ts;
+        if self.msgs.is_empty() {
+            self.first_seq = seq + 1;
+        }
+    }
+
     pub(crate) fn get(&self, seq: u64) -> Option<&StoredMsg> {
         self.msgs.get(&seq)
     }

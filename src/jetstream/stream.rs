@@ -7,7 +7,7 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 
 use bytes::Bytes;
 
-use super::config::{Discard, StreamConfig};
+use super::config::{Discard, Retention, StreamConfig};
 use super::errors::ApiError;
 use super::file_log::{self, FileLog, Record};
 use super::store::{MsgStore, StoredMsg};
@@ -306,20 +306,21 @@ impl Stream {
             ttl_ns,
         };
         let seq = self.store.last_seq() + 1;
+        if self.config.retention == Retention::Interest {
+            // No consumers yet, so nobody is interested: Go acks the message and keeps
+            // nothing.
+            self.store.skip(seq, now);
+            self.log_record(&Record::Purge(seq + 1));
+            self.remember_id(msg_id, seq, now);
+            return Ok(Ingest::Stored(seq));
+        }
         self.prev_on_subject = self.store.last_of_subject(&subject);
         self.log_record(&Record::Msg(seq, m.clone()));
         self.store.append(m);
         if ttl_ns > 0 {
             self.expiries.insert((now + ttl_ns, seq));
         }
-        // Go keeps the last stored message's id, empty when it had none.
-        self.last_msg_id = msg_id.unwrap_or_default().to_string();
-        if let Some(id) = msg_id {
-            if self.config.duplicate_window > 0 {
-                self.dedupe.insert(id.to_string(), (seq, now));
-                self.dedupe_order.push_back((now, id.to_string()));
-            }
-        }
+        self.remember_id(msg_id, seq, now);
         match rollup {
             Some(true) => {
                 self.purge(b"", Some(seq), 0);
@@ -331,6 +332,18 @@ impl Stream {
         }
         self.enforce_limits(now);
         Ok(Ingest::Stored(seq))
+    }
+
+    /// Go keeps the last stored message's id (empty when it had none) and, within the
+    /// duplicate window, every id.
+    fn remember_id(&mut self, msg_id: Option<&str>, seq: u64, now: i64) {
+        self.last_msg_id = msg_id.unwrap_or_default().to_string();
+        if let Some(id) = msg_id {
+            if self.config.duplicate_window > 0 {
+                self.dedupe.insert(id.to_string(), (seq, now));
+                self.dedupe_order.push_back((now, id.to_string()));
+            }
+        }
     }
 
     /// Discard new: refuse what would go over a limit (Go's `ErrMaxMsgs`, `ErrMaxBytes`,

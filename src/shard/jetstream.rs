@@ -167,6 +167,11 @@ impl Shard {
         for e in reply.effects {
             self.apply_effect(e);
         }
+        if let Some((subject, body)) = reply.advisory {
+            if self.has_interest(account, subject.as_bytes()) {
+                self.publish_internal_reply(account, subject.as_bytes(), &body);
+            }
+        }
         let Some(to) = msg.reply else {
             return;
         };
