@@ -371,12 +371,13 @@ pub fn start(cfg: Config) -> Result<Running, StartError> {
     let mut js_host = None;
     let mut js_interest = Vec::new();
     if server.cfg.jetstream {
-        let accounts = crate::shard::enabled_accounts(&server);
+        let enabled = crate::shard::enabled_accounts(&server);
+        let accounts = crate::shard::api_accounts(&server);
         let settings = crate::jetstream::Settings::new(
             server.cfg.store_dir.clone(),
             server.cfg.jetstream_opts.clone(),
         );
-        let js = crate::jetstream::JetStream::open(settings, &accounts);
+        let js = crate::jetstream::JetStream::open(settings, &enabled);
         js_interest = crate::shard::startup_interest(&js, &accounts);
         js_host = Some((js, accounts));
     }

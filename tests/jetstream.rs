@@ -270,16 +270,28 @@ fn masked_json(reply: &str) -> String {
 /// Runs the session on the server at `addr` from one connection on `shard` (of `shards`);
 /// returns each reply as sent.
 fn run_session(addr: SocketAddr, shards: usize, shard: usize) -> Vec<String> {
+    run_steps(addr, shards, shard, "", SESSION)
+}
+
+/// Runs `steps` from one connection on `shard` (of `shards`) logged in with the CONNECT
+/// fields `login`; returns each step's replies.
+fn run_steps(
+    addr: SocketAddr,
+    shards: usize,
+    shard: usize,
+    login: &str,
+    steps: &[&str],
+) -> Vec<String> {
     let mut c = loop {
         let c = Raw::connect(addr);
         if shards == 1 || c.shard(shards) == shard {
             break c;
         }
     };
-    c.log_in(r#""headers":true"#);
+    c.log_in(&format!(r#""headers":true{login}"#));
     c.send(b"SUB _INBOX.> 1\r\n");
     c.sync();
-    SESSION
+    steps
         .iter()
         .enumerate()
         .map(|(n, step)| {
@@ -327,6 +339,56 @@ fn stream_api_session_matches_go() {
         }
         server.shutdown();
     }
+}
+
+/// Account A has JetStream limits, B has no JetStream.
+const LIMITS_CONF: &str = r#"
+jetstream { store_dir: "STORE", max_file_store: 10MB, max_memory_store: 1MB }
+accounts {
+  A { users: [{user: a, password: a}], jetstream: { max_streams: 2, max_file: 3000, max_mem: 2000, max_consumers: 3 } }
+  B { users: [{user: b, password: b}] }
+}
+"#;
+
+#[test]
+fn account_limits_match_go() {
+    let Some(go_bin) = go_server() else { return };
+    let dir = scratch_dir("js-limits");
+    let conf = |who: &str| LIMITS_CONF.replace("STORE", dir.join(who).to_str().unwrap());
+    let go_conf = common::process::write_file(&dir, "go.conf", &conf("go"));
+    let go = Go::start(&go_bin, &go_conf);
+    let server = common::start_conf(SHARDS, &conf("riptide"));
+    let mut a_steps = vec![
+        "REQ $JS.API.INFO",
+        r#"REQ $JS.API.STREAM.CREATE.S1 {"name":"S1","max_bytes":5000}"#,
+        r#"REQ $JS.API.STREAM.CREATE.S1 {"name":"S1"}"#,
+        r#"REQ $JS.API.STREAM.CREATE.S2 {"name":"S2","storage":"memory","max_bytes":1000}"#,
+        r#"REQ $JS.API.STREAM.CREATE.S3 {"name":"S3"}"#,
+    ];
+    let body = format!("REQ S1 {}", "x".repeat(100));
+    a_steps.extend(std::iter::repeat_n(body.as_str(), 30));
+    a_steps.extend(["REQ $JS.API.STREAM.INFO.S1", "REQ $JS.API.INFO"]);
+    let b_steps = [
+        "REQ $JS.API.INFO",
+        "REQ $JS.API.STREAM.NAMES",
+        r#"REQ $JS.API.STREAM.CREATE.X {"name":"X"}"#,
+    ];
+    for (login, steps) in [
+        (common::user("a"), &a_steps[..]),
+        (common::user("b"), &b_steps[..]),
+    ] {
+        let login = format!(",{login}");
+        let expected = run_steps(go.addr, 1, 0, &login, steps);
+        let got = run_steps(server.addr, SHARDS, 1, &login, steps);
+        for (i, step) in steps.iter().enumerate() {
+            assert_eq!(
+                masked(&got[i]),
+                masked(&expected[i]),
+                "step {i} `{step}` as {login}"
+            );
+        }
+    }
+    server.shutdown();
 }
 
 /// What a client listening on `$JS.EVENT.ADVISORY.STREAM.>` sees while another creates,

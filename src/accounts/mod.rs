@@ -80,8 +80,8 @@ pub struct AccountConfig {
     pub name: String,
     pub exports: Vec<ExportConfig>,
     pub imports: Vec<ImportConfig>,
-    /// `jetstream: enabled` (or a limits map): the account may use JetStream.
-    pub jetstream: bool,
+    /// `jetstream: enabled` or a map of limits: the account may use JetStream.
+    pub jetstream: Option<crate::jetstream::AccountLimits>,
 }
 
 /// A stream import seen from the exporting account: what of its publishes another account
@@ -411,13 +411,13 @@ mod tests {
                     name: "A".into(),
                     exports,
                     imports: vec![],
-                    jetstream: false,
+                    jetstream: None,
                 },
                 AccountConfig {
                     name: "B".into(),
                     exports: vec![],
                     imports,
-                    jetstream: false,
+                    jetstream: None,
                 },
             ],
             None,

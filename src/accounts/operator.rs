@@ -46,7 +46,18 @@ pub fn configs(op: &OperatorConfig) -> Vec<AccountConfig> {
             // Go enables JetStream for an account whose JWT grants it any storage.
             jetstream: {
                 let l = &claims.nats.limits;
-                l.mem_storage != 0 || l.disk_storage != 0 || !l.tiered_limits.is_empty()
+                (l.mem_storage != 0 || l.disk_storage != 0 || !l.tiered_limits.is_empty()).then(
+                    || crate::jetstream::AccountLimits {
+                        max_memory: l.mem_storage,
+                        max_storage: l.disk_storage,
+                        max_streams: l.streams,
+                        max_consumers: l.consumer,
+                        max_ack_pending: l.max_ack_pending,
+                        memory_max_stream_bytes: l.mem_max_stream_bytes,
+                        storage_max_stream_bytes: l.disk_max_stream_bytes,
+                        max_bytes_required: l.max_bytes_required,
+                    },
+                )
             },
             exports: claims
                 .nats

@@ -11,6 +11,7 @@ use crate::accounts::{
 };
 use crate::conf::{Item, Value};
 use crate::config::Config;
+use crate::jetstream::AccountLimits;
 use crate::permissions::go_quote;
 
 /// Keys of an account the Go server has and Riptide does not implement yet.
@@ -122,18 +123,52 @@ pub(super) fn apply(item: &Item, cfg: &mut Config) -> Result<(), KeyError> {
 
 /// An account's `jetstream`: `enabled`/`disabled`, a boolean, or a map of limits (which
 /// enables it; Go's `parseJetStreamForAccount`).
-fn account_jetstream(f: &Item) -> Result<bool, KeyError> {
+fn account_jetstream(f: &Item) -> Result<Option<AccountLimits>, KeyError> {
     match &f.value {
-        Value::Bool(b) => Ok(*b),
+        Value::Bool(b) => Ok(b.then(AccountLimits::default)),
         Value::Str(s) => match s.to_ascii_lowercase().as_str() {
-            "enabled" | "enable" | "true" => Ok(true),
-            "disabled" | "disable" | "false" => Ok(false),
+            "enabled" | "enable" | "true" => Ok(Some(AccountLimits::default())),
+            "disabled" | "disable" | "false" => Ok(None),
             _ => Err(KeyError::at(
                 f,
                 format!("Expected 'enabled' or 'disabled' for string value, got '{s}'"),
             )),
         },
-        Value::Map(_) => Ok(true),
+        Value::Map(entries) => {
+            let mut l = AccountLimits::default();
+            for (k, item) in entries {
+                let v = &item.value;
+                let int = |v: &Value| match v {
+                    Value::Int(n) => Ok(*n),
+                    _ => Err(KeyError::at(item, format!("Expected an integer for {k}"))),
+                };
+                match k.to_ascii_lowercase().as_str() {
+                    "max_memory" | "max_mem" | "mem" | "memory" => l.max_memory = int(v)?,
+                    "max_store" | "max_file" | "max_disk" | "store" | "disk" => {
+                        l.max_storage = int(v)?;
+                    }
+                    "max_streams" | "streams" => l.max_streams = int(v)?,
+                    "max_consumers" | "consumers" => l.max_consumers = int(v)?,
+                    "max_ack_pending" => l.max_ack_pending = int(v)?,
+                    "mem_max_stream_bytes" | "memory_max_stream_bytes" => {
+                        l.memory_max_stream_bytes = int(v)?;
+                    }
+                    "disk_max_stream_bytes" | "store_max_stream_bytes" => {
+                        l.storage_max_stream_bytes = int(v)?;
+                    }
+                    "max_bytes_required" | "max_stream_bytes_required" => {
+                        l.max_bytes_required = matches!(v, Value::Bool(true));
+                    }
+                    _ => {
+                        return Err(KeyError::at(
+                            item,
+                            format!("Unknown key {k:?} in account jetstream limits"),
+                        ))
+                    }
+                }
+            }
+            Ok(Some(l))
+        }
         _ => Err(KeyError::at(
             f,
             "Expected map, bool or string to define JetStream".to_string(),

@@ -81,6 +81,12 @@ impl<'a> Request<'a> {
                 ("limit", 0.into()),
             ]),
             Request::Purge(_) => fields([("purged", 0.into())]),
+            Request::Names | Request::List => fields([
+                ("total", 0.into()),
+                ("offset", 0.into()),
+                ("limit", 0.into()),
+                ("streams", Value::Null),
+            ]),
             _ => Fields::new(),
         }
     }
@@ -288,6 +294,9 @@ impl JetStream {
         effects: &mut Vec<Effect>,
     ) -> Result<Fields, ApiError> {
         let account = cx.account;
+        if !self.limits.contains_key(&account) {
+            return Err(ApiError::not_enabled_for_account());
+        }
         match *req {
             Request::AccountInfo => Ok(self.account_info(account)),
             Request::Create(name) => self.create(cx, name, data, effects),
@@ -483,28 +492,33 @@ impl JetStream {
 
     fn account_info(&self, account: AccountId) -> Fields {
         let (mut memory, mut storage, mut streams) = (0u64, 0u64, 0u64);
+        // What streams reserve: their `max_bytes`.
+        let (mut reserved_memory, mut reserved_storage) = (0u64, 0u64);
         for (_, s) in self.streams.iter().flatten().filter(|(a, _)| *a == account) {
             streams += 1;
+            let reserve = s.config.max_bytes.max(0) as u64;
             match s.config.storage {
-                super::config::Storage::Memory => memory += s.store.bytes(),
-                super::config::Storage::File => storage += s.store.bytes(),
+                super::config::Storage::Memory => {
+                    memory += s.store.bytes();
+                    reserved_memory += reserve;
+                }
+                super::config::Storage::File => {
+                    storage += s.store.bytes();
+                    reserved_storage += reserve;
+                }
             }
         }
         let stats = self.api_stats.get(&account).copied().unwrap_or_default();
         let mut f = fields([
             ("memory", memory.into()),
             ("storage", storage.into()),
-            ("reserved_memory", 0.into()),
-            ("reserved_storage", 0.into()),
+            ("reserved_memory", reserved_memory.into()),
+            ("reserved_storage", reserved_storage.into()),
             ("streams", streams.into()),
             ("consumers", 0.into()),
             (
                 "limits",
-                serde_json::json!({
-                    "max_memory": -1, "max_storage": -1, "max_streams": -1, "max_consumers": -1,
-                    "max_ack_pending": -1, "memory_max_stream_bytes": -1,
-                    "storage_max_stream_bytes": -1, "max_bytes_required": false
-                }),
+                to_value(&self.limits.get(&account).cloned().unwrap_or_default()),
             ),
         ]);
         if !self.settings.opts.domain.is_empty() {
@@ -534,6 +548,47 @@ impl JetStream {
             return Err(ApiError::replicas_not_supported());
         }
         Ok(c)
+    }
+
+    /// Go's account and server checks of a new stream: the account's stream count, and
+    /// room for its `max_bytes` next to what the other streams reserve, in the account and
+    /// on the server.
+    fn check_room(&self, account: AccountId, config: &StreamConfig) -> Result<(), ApiError> {
+        let limits = self.limits.get(&account).cloned().unwrap_or_default();
+        let streams = self.streams.iter().flatten().filter(|(a, _)| *a == account);
+        if limits.max_streams >= 0 && streams.clone().count() as i64 >= limits.max_streams {
+            return Err(ApiError::max_streams());
+        }
+        if config.max_bytes <= 0 {
+            return Ok(());
+        }
+        let memory = config.storage == super::config::Storage::Memory;
+        let reserved = |all: &mut dyn Iterator<Item = &StreamConfig>| -> i64 {
+            all.filter(|c| (c.storage == super::config::Storage::Memory) == memory)
+                .map(|c| c.max_bytes.max(0))
+                .sum()
+        };
+        let (account_max, stream_max) = if memory {
+            (limits.max_memory, limits.memory_max_stream_bytes)
+        } else {
+            (limits.max_storage, limits.storage_max_stream_bytes)
+        };
+        let in_account = reserved(&mut streams.map(|(_, s)| &s.config));
+        let (server_memory, server_storage) = self.settings.limits();
+        let server_max = if memory {
+            server_memory
+        } else {
+            server_storage
+        };
+        let on_server = reserved(&mut self.streams.iter().flatten().map(|(_, s)| &s.config));
+        let over = |limit: i64, used: i64| limit >= 0 && used + config.max_bytes > limit;
+        if over(account_max, in_account)
+            || (stream_max > 0 && config.max_bytes > stream_max)
+            || over(server_max, on_server)
+        {
+            return Err(ApiError::storage_exceeded());
+        }
+        Ok(())
     }
 
     /// Whether `config`'s subjects collide with another stream of the account.
@@ -575,6 +630,7 @@ impl JetStream {
                 if self.overlaps(cx.account, &config) {
                     return Err(ApiError::subjects_overlap());
                 }
+                self.check_room(cx.account, &config)?;
                 let created = now_ns();
                 let log = match config.storage {
                     super::config::Storage::Memory => None,

@@ -25,6 +25,27 @@ impl ApiError {
         ApiError::new(400, 10025, format!("invalid JSON: {detail}"))
     }
 
+    /// `JSNotEnabledForAccountErr`.
+    pub fn not_enabled_for_account() -> ApiError {
+        ApiError::new(503, 10039, "JetStream not enabled for account")
+    }
+
+    /// `JSAccountResourcesExceededErr`: a publish over the account's storage.
+    pub fn account_resources_exceeded() -> ApiError {
+        ApiError::new(400, 10002, "resource limits exceeded for account")
+    }
+
+    /// `JSStorageResourcesExceededErr`: a stream's `max_bytes` the account or server cannot
+    /// hold.
+    pub fn storage_exceeded() -> ApiError {
+        ApiError::new(500, 10047, "insufficient storage resources available")
+    }
+
+    /// `JSMaximumStreamsLimitErr`.
+    pub fn max_streams() -> ApiError {
+        ApiError::new(400, 10027, "maximum number of streams reached")
+    }
+
     /// `JSBadRequestErr`.
     pub fn bad_request() -> ApiError {
         ApiError::new(400, 10003, "bad request")

@@ -184,6 +184,43 @@ pub struct StreamUsage {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) struct StreamId(pub u32);
 
+/// An account's JetStream limits (config `jetstream {...}` in the account, or its JWT);
+/// -1 means none. In Go's `JetStreamAccountLimits` order, as `$JS.API.INFO` shows them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AccountLimits {
+    pub max_memory: i64,
+    pub max_storage: i64,
+    pub max_streams: i64,
+    pub max_consumers: i64,
+    pub max_ack_pending: i64,
+    pub memory_max_stream_bytes: i64,
+    pub storage_max_stream_bytes: i64,
+    pub max_bytes_required: bool,
+}
+
+impl Default for AccountLimits {
+    fn default() -> AccountLimits {
+        AccountLimits {
+            max_memory: -1,
+            max_storage: -1,
+            max_streams: -1,
+            max_consumers: -1,
+            max_ack_pending: -1,
+            memory_max_stream_bytes: -1,
+            storage_max_stream_bytes: -1,
+            max_bytes_required: false,
+        }
+    }
+}
+
+/// An account that may use JetStream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsAccount {
+    pub id: AccountId,
+    pub name: String,
+    pub limits: AccountLimits,
+}
+
 /// An internal subscription of the host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Internal {
@@ -301,6 +338,8 @@ pub(crate) struct JetStream {
     streams: Vec<Option<(AccountId, Stream)>>,
     by_name: HashMap<(AccountId, String), StreamId>,
     api_stats: HashMap<AccountId, ApiStats>,
+    /// The accounts that may use JetStream, and their limits.
+    limits: HashMap<AccountId, AccountLimits>,
     /// Deleted streams whose last write is still in flight: their buffers must outlive it.
     retired: Vec<(StreamId, Stream)>,
     last_sync: std::time::Instant,
@@ -328,16 +367,17 @@ struct Meta {
 impl JetStream {
     /// Opens the store and recovers the streams of `accounts` (id, name). A stream whose
     /// directory cannot be read is skipped with a warning, as Go does.
-    pub(crate) fn open(settings: Settings, accounts: &[(AccountId, String)]) -> JetStream {
+    pub(crate) fn open(settings: Settings, accounts: &[JsAccount]) -> JetStream {
         let mut js = JetStream {
             settings,
+            limits: accounts.iter().map(|a| (a.id, a.limits.clone())).collect(),
             streams: Vec::new(),
             by_name: HashMap::new(),
             api_stats: HashMap::new(),
             retired: Vec::new(),
             last_sync: std::time::Instant::now(),
         };
-        for (id, name) in accounts {
+        for JsAccount { id, name, .. } in accounts {
             let dir = js
                 .settings
                 .store_dir
@@ -441,10 +481,17 @@ impl JetStream {
     ) {
         let now = now_ns();
         let domain = self.settings.opts.domain.clone();
+        let outcome = if self.over_account_storage(account, id, subject, hdr, data) {
+            stream::Ingest::Refused(errors::ApiError::account_resources_exceeded())
+        } else {
+            let Some(stream) = self.stream_mut(id) else {
+                return;
+            };
+            stream.ingest(subject, hdr, data, now)
+        };
         let Some(stream) = self.stream_mut(id) else {
             return;
         };
-        let outcome = stream.ingest(subject, hdr, data, now);
         let pending = !stream.pending.is_empty();
         if let stream::Ingest::Stored(seq) = outcome {
             if let Some((to, hdr, body)) = stream.republished(seq) {
@@ -468,6 +515,38 @@ impl JetStream {
             };
             stream.pipeline.wait(o, pending);
         }
+    }
+
+    /// Whether storing this message would take the account past its memory or file limit
+    /// (Go refuses it, whatever the stream's discard policy).
+    fn over_account_storage(
+        &self,
+        account: AccountId,
+        id: StreamId,
+        subject: &[u8],
+        hdr: &[u8],
+        data: &[u8],
+    ) -> bool {
+        let (Some(limits), Some(target)) = (self.limits.get(&account), self.stream(id)) else {
+            return false;
+        };
+        let storage = target.config.storage;
+        let limit = match storage {
+            config::Storage::Memory => limits.max_memory,
+            config::Storage::File => limits.max_storage,
+        };
+        if limit < 0 {
+            return false;
+        }
+        let used: u64 = self
+            .streams
+            .iter()
+            .flatten()
+            .filter(|(a, s)| *a == account && s.config.storage == storage)
+            .map(|(_, s)| s.store.bytes())
+            .sum();
+        let size = store::msg_size(storage, subject.len(), hdr.len(), data.len());
+        used + size > limit as u64
     }
 
     /// Reloads a stream from its log after a failed write, so that memory holds only what

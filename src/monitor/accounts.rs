@@ -141,7 +141,7 @@ pub(super) fn accountz(ctx: &Context, r: &Request) -> Response {
     detail.insert("complete".into(), json!(true));
     let js = crate::shard::enabled_accounts(&ctx.server())
         .iter()
-        .any(|(_, name)| name == acc);
+        .any(|a| a.name == acc);
     detail.insert(
         "jetstream_enabled".into(),
         json!(ctx.server().cfg.jetstream && js),

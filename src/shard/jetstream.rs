@@ -13,7 +13,7 @@ use crate::accounts::{AccountConfig, AccountId, GLOBAL_ACCOUNT};
 use crate::fanout::PeerId;
 use crate::jetstream::api::Context;
 use crate::jetstream::commit::FileWrite;
-use crate::jetstream::{Effect, Internal, JetStream, Outgoing, StreamId};
+use crate::jetstream::{AccountLimits, Effect, Internal, JetStream, JsAccount, Outgoing, StreamId};
 use crate::server::Server;
 
 /// What every JetStream-enabled account subscribes to on the host: the API, except the
@@ -42,38 +42,49 @@ fn api_subjects(domain: &str) -> Vec<String> {
     out
 }
 
-/// The accounts that may use JetStream, with their names: `$G` when no accounts are
+/// The accounts that may use JetStream, with their limits: `$G` when no accounts are
 /// configured (Go's `globalAccountOnly`), otherwise those with `jetstream` enabled.
-pub(crate) fn enabled_accounts(server: &Server) -> Vec<(AccountId, String)> {
+pub(crate) fn enabled_accounts(server: &Server) -> Vec<JsAccount> {
     let cfg = &server.cfg;
     let configs: Vec<AccountConfig> = if cfg.operator.enabled() {
         crate::accounts::operator::configs(&cfg.operator)
     } else {
         cfg.accounts.clone()
     };
-    let names: Vec<String> = if configs.is_empty() && !cfg.operator.enabled() {
-        vec![GLOBAL_ACCOUNT.to_string()]
+    let named: Vec<(String, AccountLimits)> = if configs.is_empty() && !cfg.operator.enabled() {
+        vec![(GLOBAL_ACCOUNT.to_string(), AccountLimits::default())]
     } else {
         configs
             .into_iter()
-            .filter(|a| a.jetstream)
-            .map(|a| a.name)
+            .filter_map(|a| a.jetstream.map(|l| (a.name, l)))
             .collect()
     };
-    names
+    named
         .into_iter()
-        .filter_map(|n| server.accounts.id(&n).map(|id| (id, n)))
+        .filter_map(|(name, limits)| {
+            let id = server.accounts.id(&name)?;
+            Some(JsAccount { id, name, limits })
+        })
+        .collect()
+}
+
+/// The accounts the API answers in: every one but the system account; those without
+/// JetStream get Go's "JetStream not enabled for account".
+pub(crate) fn api_accounts(server: &Server) -> Vec<AccountId> {
+    let system = server.accounts.system();
+    server
+        .accounts
+        .iter()
+        .map(|(id, _)| id)
+        .filter(|id| Some(*id) != system)
         .collect()
 }
 
 /// The interest the host has at start: the API in every enabled account, and the recovered
 /// streams' subjects. The other shards apply it before taking clients.
-pub(crate) fn startup_interest(
-    js: &JetStream,
-    accounts: &[(AccountId, String)],
-) -> Vec<(AccountId, Bytes)> {
+pub(crate) fn startup_interest(js: &JetStream, accounts: &[AccountId]) -> Vec<(AccountId, Bytes)> {
     let mut out: Vec<(AccountId, Bytes)> = Vec::new();
-    for (id, _) in accounts {
+    for id in accounts {
         out.extend(
             api_subjects(js.domain())
                 .into_iter()
@@ -96,8 +107,8 @@ pub(crate) struct Host {
 impl Shard {
     /// Makes this shard the JetStream host: the API of every enabled account and the
     /// recovered streams subscribe here.
-    pub(crate) fn host_jetstream(&mut self, js: JetStream, accounts: &[(AccountId, String)]) {
-        for (acc, _) in accounts {
+    pub(crate) fn host_jetstream(&mut self, js: JetStream, accounts: &[AccountId]) {
+        for acc in accounts {
             for s in api_subjects(js.domain()) {
                 self.service_interest(*acc, &s, Service::JsApi, true);
             }

@@ -49,7 +49,7 @@ use peers::PeerPort;
 pub use table::SlotId;
 
 pub use interest::{Interest, RemoteEntry};
-pub(crate) use jetstream::{enabled_accounts, startup_interest};
+pub(crate) use jetstream::{api_accounts, enabled_accounts, startup_interest};
 use protocol::ConnCtx;
 pub use reload::ReloadClosed;
 pub use snapshot::{
