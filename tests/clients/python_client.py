@@ -21,6 +21,7 @@ import sys
 import time
 
 import nats
+import nats.js.errors
 from nats.errors import NoRespondersError
 
 URL = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("NATS_URL", "nats://127.0.0.1:4222")
@@ -402,6 +403,41 @@ async def check_tls_close(c):
         assert nc.is_closed
 
 
+async def check_jetstream_streams(c):
+    """Stream management, publish acks with dedupe, gets (API and direct), purge, delete."""
+    nc = await c.new("js")
+    js = nc.jetstream()
+    await js.add_stream(name="PY", subjects=["py.js.>"], allow_direct=True, max_msgs_per_subject=5)
+    acks = [await js.publish(f"py.js.{i % 2}", f"m{i}".encode()) for i in range(6)]
+    assert [a.seq for a in acks] == [1, 2, 3, 4, 5, 6], acks
+    assert all(a.stream == "PY" for a in acks), acks
+    first = await js.publish("py.js.id", b"once", headers={"Nats-Msg-Id": "only"})
+    again = await js.publish("py.js.id", b"once", headers={"Nats-Msg-Id": "only"})
+    assert first.seq == 7 and not first.duplicate, first
+    assert (again.seq, again.duplicate) == (7, True), again
+    info = await js.stream_info("PY")
+    assert (info.state.messages, info.state.first_seq, info.state.last_seq) == (7, 1, 7), info.state
+    msg = await js.get_msg("PY", 3)
+    assert (msg.subject, msg.data) == ("py.js.0", b"m2"), msg
+    last = await js.get_last_msg("PY", "py.js.1")
+    assert (last.seq, last.data) == (6, b"m5"), last
+    direct = await js.get_msg("PY", 4, direct=True)
+    assert (direct.seq, direct.data) == (4, b"m3"), direct
+    await js.delete_msg("PY", 3)
+    assert (await js.stream_info("PY")).state.messages == 6
+    await js.purge_stream("PY", subject="py.js.0")
+    assert (await js.stream_info("PY")).state.messages == 4
+    names = [s.config.name for s in await js.streams_info()]
+    assert names == ["PY"], names
+    await js.delete_stream("PY")
+    try:
+        await js.stream_info("PY")
+    except nats.js.errors.NotFoundError:
+        pass
+    else:
+        raise AssertionError("stream PY still there after delete")
+
+
 CHECKS = [
     check_pubsub,
     check_wildcards,
@@ -412,6 +448,7 @@ CHECKS = [
     check_unsub_after_n,
     check_flush,
     check_drain,
+    check_jetstream_streams,
 ] + ([check_tls_close] if TLS_SERVERS else [])
 
 

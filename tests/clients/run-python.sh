@@ -65,7 +65,9 @@ BIN="${RIPTIDE_BIN:-target/release/riptide}"
 . "$ROOT/scripts/server.sh"
 PORT="$(free_port)" || fail "could not pick a free port"
 # Two shards so that connections land on different shards and cross-shard delivery is tested.
-start_server "$WORK/server.log" "$BIN" -a 127.0.0.1 -p "$PORT" --shards 2 || fail "riptide did not start"
+# JetStream on, in this run's own store directory.
+start_server "$WORK/server.log" "$BIN" -a 127.0.0.1 -p "$PORT" --shards 2 -js -sd "$WORK/js" \
+  || fail "riptide did not start"
 PIDS+=("$SERVER_PID")
 
 if ! command -v openssl >/dev/null 2>&1; then
