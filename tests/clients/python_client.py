@@ -407,6 +407,10 @@ async def check_jetstream_streams(c):
     """Stream management, publish acks with dedupe, gets (API and direct), purge, delete."""
     nc = await c.new("js")
     js = nc.jetstream()
+    try:
+        await js.delete_stream("PY")  # left over from an earlier run against the same server
+    except nats.js.errors.NotFoundError:
+        pass
     await js.add_stream(name="PY", subjects=["py.js.>"], allow_direct=True, max_msgs_per_subject=5)
     acks = [await js.publish(f"py.js.{i % 2}", f"m{i}".encode()) for i in range(6)]
     assert [a.seq for a in acks] == [1, 2, 3, 4, 5, 6], acks
