@@ -587,6 +587,70 @@ fn survive_kill(always: bool) {
     assert_eq!(info["state"]["last_seq"], *acked.last().unwrap(), "{info}");
 }
 
+/// A stream write that fails (after the kernel wrote it, as ENOSPC or EIO may come) answers
+/// its publisher with the error, leaves nothing of it in the stream or the log, and the
+/// stream goes on; after a `kill -9` every acked message is there.
+#[test]
+fn failed_writes_are_refused_not_lost() {
+    for errno in [libc::ENOSPC, libc::EIO] {
+        let dir = scratch_dir(&format!("js-fault-{errno}"));
+        let sd = dir.to_str().unwrap();
+        let args = loopback(&["-js", "-sd", sd]);
+        let fault = format!("{errno}@2,4");
+        let env = [(riptide::shard::FAULT_STREAM_WRITE_ENV, fault.as_str())];
+        let server = Proc::start_with_env(&args, &env);
+        let mut c = logged_in(server.addr(), "_INBOX.>");
+        request(&mut c, "$JS.API.STREAM.CREATE.F", r#"{"name":"F"}"#);
+        // One publish per write: each waits for its ack.
+        let acks: Vec<serde_json::Value> = (0..5)
+            .map(|i| request(&mut c, "F", &format!("m{i}")))
+            .collect();
+        let text = std::io::Error::from_raw_os_error(errno).to_string();
+        let ok: Vec<u64> = acks
+            .iter()
+            .filter_map(|a| a["seq"].as_u64().filter(|s| *s > 0))
+            .collect();
+        assert_eq!(ok, [1, 2, 3], "{acks:?}");
+        for i in [1, 3] {
+            assert_eq!(acks[i]["error"]["err_code"], 10077, "{acks:?}");
+            assert!(
+                acks[i]["error"]["description"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with(&text[..10]),
+                "{acks:?}"
+            );
+        }
+        let expect = |c: &mut Raw| {
+            let info = request(c, "$JS.API.STREAM.INFO.F", "");
+            assert_eq!(
+                (
+                    info["state"]["messages"].as_u64(),
+                    info["state"]["last_seq"].as_u64()
+                ),
+                (Some(3), Some(3)),
+                "{info}"
+            );
+            for (seq, body) in [(1, "m0"), (2, "m2"), (3, "m4")] {
+                let r = request(
+                    c,
+                    "$JS.API.STREAM.MSG.GET.F",
+                    &format!(r#"{{"seq":{seq}}}"#),
+                );
+                let data = data_encoding::BASE64
+                    .decode(r["message"]["data"].as_str().unwrap().as_bytes())
+                    .unwrap();
+                assert_eq!(data, body.as_bytes(), "{r}");
+            }
+        };
+        expect(&mut c);
+        drop(server);
+        let server = Proc::start(&args);
+        let mut c = logged_in(server.addr(), "_INBOX.>");
+        expect(&mut c);
+    }
+}
+
 #[tokio::test]
 async fn async_nats_manages_streams_and_publishes() {
     use async_nats::jetstream::{self, stream};

@@ -97,11 +97,30 @@ pub(crate) fn startup_interest(js: &JetStream, accounts: &[AccountId]) -> Vec<(A
     out
 }
 
+/// The environment variable that makes stream writes fail, for the fault-injection tests:
+/// `ERRNO@N[,N...]` reports the Nth stream write completion (counted from 1) as failed with
+/// that errno, after the kernel wrote it (so the log holds bytes that must be cut back).
+#[cfg(feature = "testkit")]
+pub const FAULT_STREAM_WRITE_ENV: &str = "RIPTIDE_FAULT_STREAM_WRITE";
+
 /// The JetStream host's state on its shard.
 pub(crate) struct Host {
     js: JetStream,
     /// Replies held until every shard acknowledged interest up to a sequence number.
     held: Vec<(u64, AccountId, Bytes, Vec<u8>)>,
+    /// Fault injection: (errno, which write completions fail) and the completions so far.
+    #[cfg(feature = "testkit")]
+    fault: Option<(i32, Vec<u64>)>,
+    #[cfg(feature = "testkit")]
+    writes: u64,
+}
+
+#[cfg(feature = "testkit")]
+fn fault_from_env() -> Option<(i32, Vec<u64>)> {
+    let spec = std::env::var(FAULT_STREAM_WRITE_ENV).ok()?;
+    let (errno, which) = spec.split_once('@')?;
+    let which = which.split(',').filter_map(|n| n.parse().ok()).collect();
+    Some((errno.parse().ok()?, which))
 }
 
 impl Shard {
@@ -119,6 +138,10 @@ impl Shard {
         self.js = Some(Box::new(Host {
             js,
             held: Vec::new(),
+            #[cfg(feature = "testkit")]
+            fault: fault_from_env(),
+            #[cfg(feature = "testkit")]
+            writes: 0,
         }));
     }
 
@@ -280,6 +303,16 @@ impl Shard {
     pub(crate) fn jetstream_written(&mut self, stream: StreamId, result: std::io::Result<usize>) {
         let Some(host) = self.js.as_mut() else {
             return;
+        };
+        #[cfg(feature = "testkit")]
+        let result = {
+            host.writes += 1;
+            match &host.fault {
+                Some((errno, which)) if which.contains(&host.writes) => {
+                    Err(std::io::Error::from_raw_os_error(*errno))
+                }
+                _ => result,
+            }
         };
         let out = host.js.written(stream, result);
         self.publish_outgoing(out);

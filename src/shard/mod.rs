@@ -49,6 +49,8 @@ use peers::PeerPort;
 pub use table::SlotId;
 
 pub use interest::{Interest, RemoteEntry};
+#[cfg(feature = "testkit")]
+pub use jetstream::FAULT_STREAM_WRITE_ENV;
 pub(crate) use jetstream::{api_accounts, enabled_accounts, startup_interest};
 use protocol::ConnCtx;
 pub use reload::ReloadClosed;
