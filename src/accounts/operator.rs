@@ -46,8 +46,8 @@ pub fn configs(op: &OperatorConfig) -> Vec<AccountConfig> {
             // Go enables JetStream for an account whose JWT grants it any storage.
             jetstream: {
                 let l = &claims.nats.limits;
-                (l.mem_storage != 0 || l.disk_storage != 0 || !l.tiered_limits.is_empty()).then(
-                    || crate::jetstream::AccountLimits {
+                (l.mem_storage != 0 || l.disk_storage != 0 || !l.tiered_limits.is_empty())
+                    .then_some(crate::jetstream::AccountLimits {
                         max_memory: l.mem_storage,
                         max_storage: l.disk_storage,
                         max_streams: l.streams,
@@ -56,8 +56,7 @@ pub fn configs(op: &OperatorConfig) -> Vec<AccountConfig> {
                         memory_max_stream_bytes: l.mem_max_stream_bytes,
                         storage_max_stream_bytes: l.disk_max_stream_bytes,
                         max_bytes_required: l.max_bytes_required,
-                    },
-                )
+                    })
             },
             exports: claims
                 .nats

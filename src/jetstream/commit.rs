@@ -197,14 +197,19 @@ mod tests {
     use super::*;
     use crate::accounts::AccountId;
     use crate::jetstream::api::Context;
-    use crate::jetstream::{Options, Settings};
+    use crate::jetstream::{AccountLimits, JsAccount, Options, Settings};
 
     const ACC: AccountId = 0;
 
     fn host(dir: &std::path::Path) -> JetStream {
         let _ = std::fs::remove_dir_all(dir);
         let settings = Settings::new(Some(dir.to_path_buf()), Options::default());
-        JetStream::open(settings, &[(ACC, "$G".into())])
+        let account = JsAccount {
+            id: ACC,
+            name: "$G".into(),
+            limits: AccountLimits::default(),
+        };
+        JetStream::open(settings, &[account])
     }
 
     fn create(js: &mut JetStream, body: &str) {
