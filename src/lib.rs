@@ -17,9 +17,10 @@
 //! 4. **Match.** A publish is matched in its account's index (`shard/index.rs`): the
 //!    `Sublist` of local targets, the `Sublist` of peers' interest, and a match cache.
 //! 5. **Deliver to a target** (`shard/delivery.rs`): a client subscription gets MSG/HMSG in
-//!    its connection's `Outbound`; an internal service (the `$SYS.REQ` services now,
-//!    JetStream next) takes the message on the shard; each interested peer gets one copy,
-//!    staged in the shard's `PeerPort` (`shard/peers.rs`) and re-matched on arrival.
+//!    its connection's `Outbound`; an internal service (the `$SYS.REQ` services, and on
+//!    the JetStream host shard the API and the streams) takes the message on the shard; each
+//!    interested peer gets one copy, staged in the shard's `PeerPort` (`shard/peers.rs`) and
+//!    re-matched on arrival.
 //! 6. **Flush.** At the end of the turn the reactor asks each touched connection for its next
 //!    write (`conn/wire.rs`: protocol output, framed by the transport when there is one) and
 //!    submits one `writev` per connection; then the staged batches leave for the peers.

@@ -13,6 +13,8 @@
 //! - `protocol`: the parser's callbacks (CONNECT, SUB, PUB, PING...).
 //! - `delivery`: a publish matched and handed to its targets, local and peers.
 //! - `stall`: pacing publishers to slow consumers and to peers that fall behind.
+//! - `jetstream`: on the host shard, JetStream's API and streams as internal services, the
+//!   held create replies, the stream writes handed to the reactor and their acks.
 //! - `system`: the system account's events and requests; `snapshot`, `reload`,
 //!   `lame_duck`: the monitoring, reload and lame-duck sides.
 
