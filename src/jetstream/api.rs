@@ -92,15 +92,21 @@ impl<'a> Request<'a> {
     }
 }
 
-/// A serde error as Go's decoder would word it, where they agree: without serde's
-/// position suffix.
+/// A serde error as Go's decoder would word it, where they agree: an unknown field as
+/// Go's strict decoder names it, and no position suffix.
 fn json_error(e: serde_json::Error) -> ApiError {
     let text = e.to_string();
     let text = match text.rfind(" at line ") {
         Some(i) => text[..i].to_string(),
         None => text,
     };
-    ApiError::invalid_json(text)
+    let unknown = text
+        .strip_prefix("unknown field `")
+        .and_then(|rest| rest.split('`').next());
+    match unknown {
+        Some(field) => ApiError::invalid_json(format!("json: unknown field {field:?}")),
+        None => ApiError::invalid_json(text),
+    }
 }
 
 /// Decodes a request body as Go's `json.Unmarshal` would: an empty body is the zero
@@ -126,22 +132,27 @@ fn drop_nulls(v: &mut Value) {
     }
 }
 
+// The request bodies, with every field Go's request types have (strict decoding refuses
+// any other); the ones Riptide does not act on are named `_…`.
+
 #[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 struct PagedRequest {
     offset: usize,
     subject: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 struct InfoRequest {
     subjects_filter: String,
     offset: usize,
+    #[serde(rename = "deleted_details")]
+    _deleted_details: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 struct PurgeRequest {
     filter: String,
     seq: u64,
@@ -149,17 +160,11 @@ struct PurgeRequest {
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct MsgGetRequest {
-    seq: u64,
-    last_by_subj: String,
-    next_by_subj: String,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 struct MsgDeleteRequest {
     seq: u64,
+    #[serde(rename = "no_erase")]
+    _no_erase: bool,
 }
 
 /// `message` of a MSG.GET reply (Go's `StoredMsg`).
@@ -415,7 +420,7 @@ impl JetStream {
                 if data.iter().all(u8::is_ascii_whitespace) {
                     return Err(ApiError::bad_request());
                 }
-                let r: MsgGetRequest = decode(data)?;
+                let r: super::direct::Request = decode(data)?;
                 let s = self.stream(id).expect("found");
                 let found = if !r.last_by_subj.is_empty() {
                     s.store.last_matching(r.last_by_subj.as_bytes())

@@ -120,6 +120,7 @@ impl TryFrom<String> for Compression {
 
 /// `subject_transform`: applied to a message's subject before it is stored.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct SubjectTransform {
     #[serde(default)]
     pub src: String,
@@ -129,6 +130,7 @@ pub(crate) struct SubjectTransform {
 
 /// `republish`: each stored message is published again on `dest`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct RePublish {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub src: String,
@@ -139,6 +141,7 @@ pub(crate) struct RePublish {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct ConsumerLimits {
     #[serde(default, skip_serializing_if = "is_zero_i64")]
     pub inactive_threshold: i64,
@@ -146,10 +149,11 @@ pub(crate) struct ConsumerLimits {
     pub max_ack_pending: i64,
 }
 
-/// Go's `StreamConfig`. Mirrors, sources and placement are kept as given (JSON) so a
-/// configuration round-trips; the server refuses what it cannot do with them yet.
+/// Go's `StreamConfig` (with the request's `pedantic`). Mirrors, sources and placement are
+/// kept as given (JSON) so a configuration round-trips; the server refuses what it cannot
+/// do with them yet. Unknown fields are refused, as Go's strict mode does.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub(crate) struct StreamConfig {
     pub name: String,
     #[serde(skip_serializing_if = "String::is_empty")]
@@ -196,8 +200,23 @@ pub(crate) struct StreamConfig {
     pub allow_msg_ttl: bool,
     #[serde(skip_serializing_if = "is_zero_i64")]
     pub subject_delete_marker_ttl: i64,
+    #[serde(skip_serializing_if = "is_false")]
+    pub allow_msg_counter: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    pub allow_atomic: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    pub allow_msg_schedules: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    pub allow_batched: bool,
+    /// `default` or `async` (Go 2.12's `persist_mode`); Riptide acks after the write either
+    /// way.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub persist_mode: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata: Option<BTreeMap<String, String>>,
+    /// Part of the request only (Go's `StreamConfigRequest`).
+    #[serde(skip_serializing)]
+    pub pedantic: bool,
 }
 
 /// Go's `isValidName`: not empty, no whitespace, no `.`, `*` or `>`.
@@ -306,7 +325,30 @@ impl StreamConfig {
                 ));
             }
             self.allow_msg_ttl = true;
+            self.allow_rollup_hdrs = true;
         }
+        if self.allow_msg_schedules {
+            self.allow_rollup_hdrs = true;
+        }
+        for (on, what) in [
+            (self.allow_msg_counter, "message counters"),
+            (self.allow_atomic, "atomic batch publishing"),
+            (self.allow_msg_schedules, "message schedules"),
+            (self.allow_batched, "batched publishing"),
+        ] {
+            if on {
+                return Err(invalid(&format!(
+                    "{what} are not supported by this server yet"
+                )));
+            }
+        }
+        if !matches!(self.persist_mode.as_str(), "" | "default" | "async") {
+            return Err(invalid(&format!(
+                "invalid persist mode {:?}",
+                self.persist_mode
+            )));
+        }
+        self.pedantic = false;
         if self.mirror.is_some() || !self.sources.is_empty() {
             return Err(invalid("mirrors and sources are not supported yet"));
         }
@@ -355,9 +397,13 @@ impl StreamConfig {
     }
 
     /// `_nats.req.level`: the API level a configuration needs (Go's
-    /// `setStaticStreamMetadata`): 1 for per-message TTLs, 0 otherwise.
+    /// `setStaticStreamMetadata`): 1 for per-message TTLs, 2 for asynchronous persistence.
     fn required_level(&self) -> u32 {
-        u32::from(self.allow_msg_ttl || self.subject_delete_marker_ttl > 0)
+        if self.persist_mode == "async" {
+            2
+        } else {
+            u32::from(self.allow_msg_ttl || self.subject_delete_marker_ttl > 0)
+        }
     }
 
     /// The configuration as stored: the caller's metadata plus `_nats.req.level`.

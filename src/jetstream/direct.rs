@@ -21,17 +21,23 @@ fn status(line: &str) -> Reply {
     }
 }
 
-/// Go's `JSApiMsgGetRequest`, the fields a direct get uses.
+/// Go's `JSApiMsgGetRequest`, for MSG.GET and direct gets; strict, as Go decodes it.
 #[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct Request {
-    seq: u64,
-    last_by_subj: String,
-    next_by_subj: String,
-    batch: usize,
-    multi_last: Vec<String>,
-    up_to_seq: u64,
-    no_hdr: bool,
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct Request {
+    pub seq: u64,
+    pub last_by_subj: String,
+    pub next_by_subj: String,
+    pub batch: usize,
+    #[serde(rename = "max_bytes")]
+    _max_bytes: i64,
+    #[serde(rename = "start_time")]
+    _start_time: Option<String>,
+    pub multi_last: Vec<String>,
+    pub up_to_seq: u64,
+    #[serde(rename = "up_to_time")]
+    _up_to_time: Option<String>,
+    pub no_hdr: bool,
 }
 
 impl JetStream {
