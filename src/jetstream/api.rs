@@ -34,6 +34,8 @@ enum Request<'a> {
     List,
     MsgGet(&'a str),
     MsgDelete(&'a str),
+    /// LEADER.STEPDOWN and PEER.REMOVE: clustering only.
+    Clustered(&'static str),
 }
 
 impl<'a> Request<'a> {
@@ -52,6 +54,10 @@ impl<'a> Request<'a> {
             ["STREAM", "LIST"] => Request::List,
             ["STREAM", "MSG", "GET", n] => Request::MsgGet(n),
             ["STREAM", "MSG", "DELETE", n] => Request::MsgDelete(n),
+            ["STREAM", "LEADER", "STEPDOWN", _] => {
+                Request::Clustered("stream_leader_stepdown_response")
+            }
+            ["STREAM", "PEER", "REMOVE", _] => Request::Clustered("stream_remove_peer_response"),
             _ => return None,
         })
     }
@@ -69,6 +75,7 @@ impl<'a> Request<'a> {
             Request::List => "stream_list_response",
             Request::MsgGet(_) => "stream_msg_get_response",
             Request::MsgDelete(_) => "stream_msg_delete_response",
+            Request::Clustered(kind) => kind,
         }
     }
 
@@ -147,8 +154,7 @@ struct PagedRequest {
 struct InfoRequest {
     subjects_filter: String,
     offset: usize,
-    #[serde(rename = "deleted_details")]
-    _deleted_details: bool,
+    deleted_details: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -304,6 +310,7 @@ impl JetStream {
         }
         match *req {
             Request::AccountInfo => Ok(self.account_info(account)),
+            Request::Clustered(_) => Err(ApiError::clustering_required()),
             Request::Create(name) => self.create(cx, name, data, effects),
             Request::Update(name) => self.update(cx, name, data, effects),
             Request::Info(name) => {
@@ -313,6 +320,9 @@ impl JetStream {
                 let filter =
                     (!r.subjects_filter.is_empty()).then_some(r.subjects_filter.as_bytes());
                 let mut info = self.info(s, Some(cx.server_name));
+                if r.deleted_details {
+                    info.state.deleted = Some(s.store.deleted()).filter(|d| !d.is_empty());
+                }
                 let (total, limit) = match filter {
                     None => (0, 0),
                     Some(f) => {

@@ -46,6 +46,11 @@ impl ApiError {
         ApiError::new(400, 10027, "maximum number of streams reached")
     }
 
+    /// `JSClusterRequiredErr`.
+    pub fn clustering_required() -> ApiError {
+        ApiError::new(503, 10010, "JetStream clustering support required")
+    }
+
     /// `JSBadRequestErr`.
     pub fn bad_request() -> ApiError {
         ApiError::new(400, 10003, "bad request")

@@ -47,6 +47,9 @@ pub(crate) struct StreamState {
     pub subjects: Option<BTreeMap<String, u64>>,
     #[serde(skip_serializing_if = "is_zero")]
     pub num_deleted: u64,
+    /// The deleted sequences between first and last, with `deleted_details`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deleted: Option<Vec<u64>>,
     pub consumer_count: u64,
 }
 
@@ -272,8 +275,19 @@ impl MsgStore {
             num_subjects: self.subjects.len() as u64,
             subjects: subjects.map(|f| self.subject_counts(f)),
             num_deleted: span - messages,
+            deleted: None,
             consumer_count: consumers,
         }
+    }
+
+    /// The sequences between the first and the last that hold no message.
+    pub(crate) fn deleted(&self) -> Vec<u64> {
+        if self.msgs.is_empty() {
+            return Vec::new();
+        }
+        (self.first_seq..=self.last_seq)
+            .filter(|s| !self.msgs.contains_key(s))
+            .collect()
     }
 
     /// All messages in order, for a compaction to write again.
