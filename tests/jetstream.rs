@@ -114,6 +114,12 @@ const SESSION: &[&str] = &[
     "REQ $JS.API.STREAM.INFO.W",
     r#"REQ $JS.API.STREAM.CREATE.U {"name":"U","bogus_field":1}"#,
     r#"REQ $JS.API.STREAM.MSG.GET.W {"seq":1,"foo":1}"#,
+    "REQ $JS.API.STREAM.MSG.GET.W nope",
+    r#"REQ $JS.API.STREAM.CREATE.C {"name":"C","#,
+    r#"REQ $JS.API.STREAM.CREATE.C {"name" "C"}"#,
+    r#"REQ $JS.API.STREAM.CREATE.C {"name":"C","max_msgs":01}"#,
+    r#"REQ $JS.API.STREAM.CREATE.C {"name":"C"} trailing"#,
+    "REQ $JS.API.STREAM.DELETE.C",
     r#"REQ $JS.API.STREAM.CREATE.P {"name":"P","persist_mode":"async","pedantic":false}"#,
     "REQ $JS.API.STREAM.DELETE.P",
     r#"REQ $JS.API.STREAM.CREATE.Q {"name":"Q","subject_delete_marker_ttl":2000000000}"#,
@@ -220,7 +226,7 @@ fn read_reply(c: &mut Raw) -> String {
     }
 }
 
-/// Times, the server's name and Go's JSON decoder wording differ by nature.
+/// Times and the server's name differ by nature.
 fn masked(replies: &str) -> String {
     replies
         .lines()
@@ -254,13 +260,6 @@ fn masked_json(reply: &str) -> String {
                         "created" | "ts" | "first_ts" | "last_ts" | "time" | "leader" => {
                             if x.as_str().is_some_and(|s| !s.starts_with("0001-")) {
                                 *x = "*".into();
-                            }
-                        }
-                        "description" => {
-                            if let Some(s) = x.as_str() {
-                                if s.starts_with("invalid JSON: invalid character") {
-                                    *x = "invalid JSON: <Go decoder text>".into();
-                                }
                             }
                         }
                         _ => walk(x),
@@ -338,11 +337,7 @@ fn stream_api_session_matches_go() {
             let (g, r) = (&expected[i], &got[i]);
             assert_eq!(masked(r), masked(g), "step {i} `{step}` from shard {shard}");
             // Byte for byte too, where nothing differs by nature.
-            if !g.contains("\"ts\"")
-                && !g.contains("\"time\"")
-                && !g.contains("invalid character")
-                && !g.contains("Time-Stamp")
-            {
+            if !g.contains("\"ts\"") && !g.contains("\"time\"") && !g.contains("Time-Stamp") {
                 assert_eq!(r, g, "step {i} `{step}` bytes from shard {shard}");
             }
         }

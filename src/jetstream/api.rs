@@ -123,7 +123,15 @@ pub(crate) fn decode<T: for<'de> Deserialize<'de> + Default>(data: &[u8]) -> Res
     if data.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
-    let mut v: Value = serde_json::from_slice(data).map_err(json_error)?;
+    if let Some(why) = super::json_syntax::error(data) {
+        return Err(ApiError::invalid_json(why));
+    }
+    // The first value only, as Go's `json.Decoder` reads it.
+    let mut v: Value = serde_json::Deserializer::from_slice(data)
+        .into_iter::<Value>()
+        .next()
+        .unwrap_or(Ok(Value::Null))
+        .map_err(json_error)?;
     drop_nulls(&mut v);
     serde_json::from_value(v).map_err(json_error)
 }

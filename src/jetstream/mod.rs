@@ -13,7 +13,9 @@
 //! - `store`: a stream's messages in memory, by sequence and by subject.
 //! - `file_log`: the append-only, checksummed log a file stream is recovered from.
 //! - `stream`: what a publish does to a stream (dedupe, expectations, limits, TTLs).
-//! - `api`: the `$JS.API` requests and their replies.
+//! - `api`: the `$JS.API` requests and their replies; `direct`: direct gets; `commit`: the
+//!   writes of a turn and the acks that wait for them; `json_syntax`: Go's wording of a
+//!   malformed request.
 
 pub(crate) mod api;
 pub(crate) mod commit;
@@ -21,6 +23,7 @@ pub(crate) mod config;
 pub(crate) mod direct;
 pub(crate) mod errors;
 pub(crate) mod file_log;
+pub(crate) mod json_syntax;
 pub(crate) mod store;
 pub(crate) mod stream;
 
