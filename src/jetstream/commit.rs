@@ -198,6 +198,7 @@ mod tests {
     use crate::accounts::AccountId;
     use crate::jetstream::api::Context;
     use crate::jetstream::{AccountLimits, JsAccount, Options, Settings};
+    use bytes::Bytes;
 
     const ACC: AccountId = 0;
 
@@ -251,15 +252,22 @@ mod tests {
             r#"{"name":"M","subjects":["m"],"storage":"memory"}"#,
         );
         let id = StreamId(0);
-        js.ingest(ACC, id, b"f", Some(b"r1"), b"", b"one");
-        js.ingest(ACC, StreamId(1), b"m", Some(b"r2"), b"", b"mem");
+        js.ingest(ACC, id, b"f", Some(b"r1"), &Bytes::from_static(b"one"), 0);
+        js.ingest(
+            ACC,
+            StreamId(1),
+            b"m",
+            Some(b"r2"),
+            &Bytes::from_static(b"mem"),
+            0,
+        );
         let (out, writes) = js.commit();
         // The memory stream's ack leaves at once; the file stream's waits for its write.
         assert_eq!(bodies(&out), [r#"{"stream":"M","seq":1}"#]);
         assert_eq!(writes.len(), 1);
         let first = perform(&writes[0]);
         // Stored while the first write is in flight: held for the next batch.
-        js.ingest(ACC, id, b"f", Some(b"r3"), b"", b"two");
+        js.ingest(ACC, id, b"f", Some(b"r3"), &Bytes::from_static(b"two"), 0);
         let (out, writes) = js.commit();
         assert!(out.is_empty() && writes.is_empty());
         let out = js.written(id, Ok(first));

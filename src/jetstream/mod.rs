@@ -479,18 +479,18 @@ impl JetStream {
         id: StreamId,
         subject: &[u8],
         reply: Option<&[u8]>,
-        hdr: &[u8],
-        data: &[u8],
+        raw: &Bytes,
+        hdr_len: usize,
     ) {
         let now = now_ns();
         let domain = self.settings.opts.domain.clone();
-        let outcome = if self.over_account_storage(account, id, subject, hdr, data) {
+        let outcome = if self.over_account_storage(account, id, subject, hdr_len, raw.len()) {
             stream::Ingest::Refused(errors::ApiError::account_resources_exceeded())
         } else {
             let Some(stream) = self.stream_mut(id) else {
                 return;
             };
-            stream.ingest(subject, hdr, data, now)
+            stream.ingest(subject, raw, hdr_len, now)
         };
         let Some(stream) = self.stream_mut(id) else {
             return;
@@ -527,8 +527,8 @@ impl JetStream {
         account: AccountId,
         id: StreamId,
         subject: &[u8],
-        hdr: &[u8],
-        data: &[u8],
+        hdr_len: usize,
+        len: usize,
     ) -> bool {
         let (Some(limits), Some(target)) = (self.limits.get(&account), self.stream(id)) else {
             return false;
@@ -548,7 +548,7 @@ impl JetStream {
             .filter(|(a, s)| *a == account && s.config.storage == storage)
             .map(|(_, s)| s.store.bytes())
             .sum();
-        let size = store::msg_size(storage, subject.len(), hdr.len(), data.len());
+        let size = store::msg_size(storage, subject.len(), hdr_len, len - hdr_len);
         used + size > limit as u64
     }
 

@@ -106,6 +106,15 @@ impl MsgStore {
         msg_size(self.storage, m.subject.len(), m.hdr.len(), m.data.len())
     }
 
+    /// `subject` as a shared buffer: the one the store already holds for it, if any, so
+    /// messages on one subject share one copy.
+    pub(crate) fn intern(&self, subject: &[u8]) -> Bytes {
+        match self.subjects.get_key_value(subject) {
+            Some((k, _)) => k.clone(),
+            None => Bytes::copy_from_slice(subject),
+        }
+    }
+
     /// Stores `m` as the next sequence, which it returns.
     pub(crate) fn append(&mut self, m: StoredMsg) -> u64 {
         let seq = self.last_seq + 1;

@@ -216,9 +216,16 @@ impl Stream {
         set.len() as u64
     }
 
-    /// Handles one message published on one of the stream's subjects.
-    pub(crate) fn ingest(&mut self, subject: &[u8], hdr: &[u8], data: &[u8], now: i64) -> Ingest {
-        match self.try_ingest(subject, hdr, data, now) {
+    /// Handles one message published on one of the stream's subjects: `raw` is its
+    /// headers (the first `hdr_len` bytes) and payload, kept as they are (no copy).
+    pub(crate) fn ingest(
+        &mut self,
+        subject: &[u8],
+        raw: &Bytes,
+        hdr_len: usize,
+        now: i64,
+    ) -> Ingest {
+        match self.try_ingest(subject, raw, hdr_len, now) {
             Ok(i) => i,
             Err(e) => Ingest::Refused(e),
         }
@@ -227,18 +234,19 @@ impl Stream {
     fn try_ingest(
         &mut self,
         subject: &[u8],
-        hdr: &[u8],
-        data: &[u8],
+        raw: &Bytes,
+        hdr_len: usize,
         now: i64,
     ) -> Result<Ingest, ApiError> {
         if self.config.sealed {
             return Err(ApiError::sealed());
         }
+        let (hdr, data) = (&raw[..hdr_len], &raw[hdr_len..]);
         let subject: Bytes = match &self.transform {
             Some(t) if crate::subject::matches_literal(t_src(&self.config), subject) => {
-                Bytes::from(t.apply(subject))
+                self.store.intern(&t.apply(subject))
             }
-            _ => Bytes::copy_from_slice(subject),
+            _ => self.store.intern(subject),
         };
         let msg_id = header_str(hdr, MSG_ID).filter(|s| !s.is_empty());
         if let Some(id) = msg_id {
@@ -300,8 +308,8 @@ impl Stream {
 
         let m = StoredMsg {
             subject: subject.clone(),
-            hdr: Bytes::copy_from_slice(hdr),
-            data: Bytes::copy_from_slice(data),
+            hdr: raw.slice(..hdr_len),
+            data: raw.slice(hdr_len..),
             ts: now,
             ttl_ns,
         };
@@ -555,6 +563,12 @@ fn t_src(c: &StreamConfig) -> &[u8] {
 mod tests {
     use super::*;
 
+    /// A publish of `hdr` and `data` as the host hands it over.
+    fn put(s: &mut Stream, subject: &[u8], hdr: &[u8], data: &[u8], now: i64) -> Ingest {
+        let raw = Bytes::from([hdr, data].concat());
+        s.ingest(subject, &raw, hdr.len(), now)
+    }
+
     fn stream(json: &str) -> Stream {
         let c: StreamConfig = serde_json::from_str(json).unwrap();
         Stream::new(c.checked().unwrap(), 0, None)
@@ -571,15 +585,15 @@ mod tests {
     #[test]
     fn acks_and_refusals_read_as_go_writes_them() {
         let mut s = stream(r#"{"name":"S","subjects":["s.>"]}"#);
-        let a = s.ingest(b"s.a", ID_M1, b"x", 1);
+        let a = put(&mut s, b"s.a", ID_M1, b"x", 1);
         assert_eq!(s.pub_ack(&a, ""), br#"{"stream":"S","seq":1}"#);
-        let d = s.ingest(b"s.a", ID_M1, b"x", 2);
+        let d = put(&mut s, b"s.a", ID_M1, b"x", 2);
         assert_eq!(
             s.pub_ack(&d, ""),
             br#"{"stream":"S","seq":1,"duplicate": true}"#
         );
         let hdr = b"NATS/1.0\r\nNats-Expected-Last-Sequence: 5\r\n\r\n";
-        let r = s.ingest(b"s.a", hdr, b"x", 3);
+        let r = put(&mut s, b"s.a", hdr, b"x", 3);
         assert_eq!(
             String::from_utf8(s.pub_ack(&r, "")).unwrap(),
             r#"{"error":{"code":400,"err_code":10071,"description":"wrong last sequence: 1"},"stream":"S","seq":0}"#
@@ -591,15 +605,15 @@ mod tests {
         let mut s = stream(r#"{"name":"S","max_msgs":2,"max_msgs_per_subject":1}"#);
         for (i, subj) in [b"S", b"S", b"S"].iter().enumerate() {
             assert_eq!(
-                s.ingest(*subj, b"", b"x", i as i64),
+                put(&mut s, *subj, b"", b"x", i as i64),
                 Ingest::Stored(i as u64 + 1)
             );
         }
         assert_eq!((s.store.len(), s.store.first_seq()), (1, 3));
         let mut n = stream(r#"{"name":"N","max_msgs":1,"discard":"new"}"#);
-        assert_eq!(n.ingest(b"N", b"", b"x", 0), Ingest::Stored(1));
+        assert_eq!(put(&mut n, b"N", b"", b"x", 0), Ingest::Stored(1));
         assert_eq!(
-            n.ingest(b"N", b"", b"x", 0),
+            put(&mut n, b"N", b"", b"x", 0),
             Ingest::Refused(ApiError::store_failed("maximum messages exceeded"))
         );
     }
@@ -609,17 +623,35 @@ mod tests {
         let mut s = stream(
             r#"{"name":"S","subjects":["s.*"],"allow_rollup_hdrs":true,"allow_msg_ttl":true}"#,
         );
-        s.ingest(b"s.a", b"", b"1", 0);
-        s.ingest(b"s.b", b"", b"2", 0);
-        s.ingest(b"s.a", b"NATS/1.0\r\nNats-Rollup: sub\r\n\r\n", b"3", 0);
+        put(&mut s, b"s.a", b"", b"1", 0);
+        put(&mut s, b"s.b", b"", b"2", 0);
+        put(
+            &mut s,
+            b"s.a",
+            b"NATS/1.0\r\nNats-Rollup: sub\r\n\r\n",
+            b"3",
+            0,
+        );
         assert_eq!(s.store.count_of_subject(b"s.a"), 1);
         assert_eq!(s.store.len(), 2);
-        s.ingest(b"s.c", b"NATS/1.0\r\nNats-TTL: 1s\r\n\r\n", b"4", 10);
+        put(
+            &mut s,
+            b"s.c",
+            b"NATS/1.0\r\nNats-TTL: 1s\r\n\r\n",
+            b"4",
+            10,
+        );
         assert_eq!(s.expire(10 + 999_999_999), Some(10 + 1_000_000_000));
         s.expire(10 + 1_000_000_000);
         assert_eq!(s.store.count_of_subject(b"s.c"), 0);
         assert_eq!(
-            s.ingest(b"s.c", b"NATS/1.0\r\nNats-TTL: 10ms\r\n\r\n", b"", 0),
+            put(
+                &mut s,
+                b"s.c",
+                b"NATS/1.0\r\nNats-TTL: 10ms\r\n\r\n",
+                b"",
+                0
+            ),
             Ingest::Refused(ApiError::invalid_ttl())
         );
     }

@@ -74,7 +74,7 @@ impl<'a> Msg<'a> {
         }
     }
 
-    fn shared(&mut self) -> &Bytes {
+    pub(super) fn shared(&mut self) -> &Bytes {
         let data = self.data;
         self.shared
             .get_or_insert_with(|| Bytes::copy_from_slice(data))

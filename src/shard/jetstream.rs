@@ -273,19 +273,17 @@ impl Shard {
     }
 
     /// A message published on a stream's subject reached the host.
-    pub(super) fn jetstream_ingest(&mut self, account: AccountId, id: StreamId, msg: &Msg<'_>) {
-        let Some(host) = self.js.as_mut() else {
+    /// Its payload is stored as the shared buffer it crossed the rings in (copied once when
+    /// it was published here).
+    pub(super) fn jetstream_ingest(&mut self, account: AccountId, id: StreamId, msg: &mut Msg<'_>) {
+        if self.js.is_none() {
             return;
-        };
-        let h = msg.header_len.unwrap_or(0);
-        host.js.ingest(
-            account,
-            id,
-            msg.subject,
-            msg.reply,
-            &msg.data[..h],
-            &msg.data[h..],
-        );
+        }
+        let raw = msg.shared().clone();
+        let (subject, reply, h) = (msg.subject, msg.reply, msg.header_len.unwrap_or(0));
+        if let Some(host) = self.js.as_mut() {
+            host.js.ingest(account, id, subject, reply, &raw, h);
+        }
     }
 
     /// End of turn on the host: publishes what no longer waits for a write and returns
