@@ -22,6 +22,8 @@ const EXPECTED_LAST_SUBJ_SEQ_SUBJ: &str = "Nats-Expected-Last-Subject-Sequence-S
 const EXPECTED_LAST_MSG_ID: &str = "Nats-Expected-Last-Msg-Id";
 const ROLLUP: &str = "Nats-Rollup";
 const TTL: &str = "Nats-TTL";
+/// Why a delete marker was placed.
+const MARKER_REASON: &str = "Nats-Marker-Reason";
 /// The shortest per-message TTL Go accepts: 1 s, in nanoseconds.
 const MIN_TTL_NS: i64 = 1_000_000_000;
 
@@ -427,7 +429,12 @@ impl Stream {
                 if m.ts + age > now {
                     break;
                 }
+                let subject = m.subject.clone();
+                let was_marker = header(&m.hdr, MARKER_REASON).is_some();
                 self.remove(seq);
+                if !was_marker && self.store.count_of_subject(&subject) == 0 {
+                    self.place_delete_marker(subject, now);
+                }
             }
         }
         while let Some(&(at, seq)) = self.expiries.first() {
@@ -443,6 +450,31 @@ impl Stream {
             .flatten();
         let next_ttl = self.expiries.first().map(|&(at, _)| at);
         next_age.into_iter().chain(next_ttl).min()
+    }
+
+    /// With `subject_delete_marker_ttl`, the last message of a subject aged out leaves a
+    /// marker behind (Go's `Nats-Marker-Reason: MaxAge`, a rollup of the subject), which
+    /// itself goes after that TTL.
+    fn place_delete_marker(&mut self, subject: Bytes, now: i64) {
+        let ttl = self.config.subject_delete_marker_ttl;
+        if ttl <= 0 {
+            return;
+        }
+        let go_ttl = crate::timefmt::go_duration(std::time::Duration::from_nanos(ttl as u64));
+        let hdr = format!(
+            "NATS/1.0\r\n{MARKER_REASON}: MaxAge\r\n{TTL}: {go_ttl}\r\n{ROLLUP}: sub\r\n\r\n"
+        );
+        let m = StoredMsg {
+            subject,
+            hdr: Bytes::from(hdr),
+            data: Bytes::new(),
+            ts: now,
+            ttl_ns: ttl,
+        };
+        let seq = self.store.last_seq() + 1;
+        self.log_record(&Record::Msg(seq, m.clone()));
+        self.store.append(m);
+        self.expiries.insert((now + ttl, seq));
     }
 
     fn expire_dedupe(&mut self, now: i64) {
@@ -654,5 +686,30 @@ mod tests {
             ),
             Ingest::Refused(ApiError::invalid_ttl())
         );
+    }
+
+    #[test]
+    fn aged_out_subjects_leave_markers_that_expire() {
+        const SEC: i64 = 1_000_000_000;
+        let mut s = stream(
+            r#"{"name":"M","subjects":["m.>"],"max_age":1000000000,"subject_delete_marker_ttl":1000000000}"#,
+        );
+        put(&mut s, b"m.a", b"", b"x", 0);
+        put(&mut s, b"m.b", b"", b"y", 0);
+        put(&mut s, b"m.b", b"", b"z", SEC / 2);
+        s.expire(SEC);
+        // m.a lost its last message and got a marker (as nats-server 2.15.1 writes it);
+        // m.b still has one.
+        assert_eq!((s.store.len(), s.store.last_seq()), (2, 4));
+        let marker = s.store.get(4).unwrap();
+        assert_eq!(&marker.subject[..], b"m.a");
+        assert_eq!(
+            &marker.hdr[..],
+            b"NATS/1.0\r\nNats-Marker-Reason: MaxAge\r\nNats-TTL: 1s\r\nNats-Rollup: sub\r\n\r\n"
+        );
+        // Markers go after their TTL and leave none.
+        s.expire(3 * SEC);
+        assert_eq!(s.store.count_of_subject(b"m.a"), 0);
+        assert_eq!(s.store.get(5).map(|m| &m.subject[..]), Some(&b"m.b"[..]));
     }
 }
