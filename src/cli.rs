@@ -72,7 +72,7 @@ Authorization Options:
         --auth <token>               Authorization token required for connections
 
 JetStream Options:
-    -js, --jetstream                 Accepted; JetStream is not available yet (a warning is logged)
+    -js, --jetstream                 Enable JetStream functionality
     -sd, --store_dir <dir>           Set the storage directory
 
 Common Options:

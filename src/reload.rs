@@ -66,7 +66,6 @@ impl Reloader {
         let pid_file_changed = new.pid_file.is_some() && new.pid_file != old.pid_file;
         let new_pid_file = new.pid_file.clone();
         let reloaded = server.reloaded(new)?;
-        let jetstream_on = reloaded.cfg.jetstream && !old.jetstream;
         let closed = running.reload(reloaded);
         if closed.max_connections > 0 {
             log_at!(
@@ -77,12 +76,6 @@ impl Reloader {
         }
         for n in &notices {
             log_at!(Info, "Reloaded: {n}");
-        }
-        if jetstream_on {
-            log_at!(
-                Warn,
-                "JetStream is not available in this version of riptide; running without it"
-            );
         }
         if pid_file_changed {
             move_pid_file(pid_file, new_pid_file);
@@ -152,6 +145,9 @@ fn check_unchangeable(
     if old.jetstream && new.jetstream && new.store_dir != old.store_dir {
         return Err("config reload not supported for jetstream storage directory".into());
     }
+    // Go turns JetStream on and off on a reload; Riptide's host shard takes it at start
+    // only, so a change is refused and the running JetStream stays as it is.
+    unchanged("JetStream", old.jetstream, new.jetstream)?;
     unchanged("LogSizeLimit", old.log_size_limit, new.log_size_limit)?;
     unchanged("LogMaxFiles", old.log_max_num, new.log_max_num)?;
     unchanged("TLSMap", tls_map(old), tls_map(new))?;

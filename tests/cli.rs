@@ -255,15 +255,13 @@ fn jetstream_flags_are_accepted_and_store_dir_checked() {
     assert!(
         p.lines
             .iter()
-            .any(|l| l.contains("[WRN]") && l.contains("JetStream")),
+            .any(|l| l.ends_with("[INF] Starting JetStream")),
         "{:?}",
         p.lines
     );
-    assert!(
-        p.lines.iter().any(|l| l.contains("Store Directory: ")),
-        "{:?}",
-        p.lines
-    );
+    // Go names the `jetstream` directory under the store directory.
+    let shown = format!("Store Directory: \"{}\"", store.join("jetstream").display());
+    assert!(p.lines.iter().any(|l| l.ends_with(&shown)), "{:?}", p.lines);
     assert!(store.is_dir());
     drop(p);
     let file = dir.join("file");
