@@ -549,11 +549,19 @@ impl Stream {
 
     /// Writes the live messages to a new log when most of the old one is dead.
     pub(crate) fn compact_if_worth_it(&mut self) -> std::io::Result<()> {
+        /// Dead bytes a log must hold before it is rewritten.
         const MIN_DEAD_BYTES: u64 = 4 * 1024 * 1024;
+        /// The rewrite runs on the host shard's thread, so it is done only while what it
+        /// writes is small enough not to stall the shard noticeably (at disk speed, a few
+        /// tens of milliseconds); a larger stream's log keeps its dead records for now.
+        const MAX_LIVE_BYTES: u64 = 64 * 1024 * 1024;
         let Some(log) = &self.log else {
             return Ok(());
         };
-        if log.dead < MIN_DEAD_BYTES || log.dead < log.len() / 2 {
+        if log.dead < MIN_DEAD_BYTES
+            || log.dead < log.len() / 2
+            || self.store.bytes() > MAX_LIVE_BYTES
+        {
             return Ok(());
         }
         let mut buf = Vec::new();
