@@ -190,10 +190,6 @@ impl FileLog {
         }
     }
 
-    pub(crate) fn sync(&mut self) -> io::Result<()> {
-        self.file.sync_data()
-    }
-
     pub(crate) fn len(&self) -> u64 {
         self.len
     }

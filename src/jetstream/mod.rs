@@ -574,22 +574,22 @@ impl JetStream {
         }
     }
 
-    /// Periodic work: ages and TTLs, and the `sync_interval` fsync.
-    pub(crate) fn tick(&mut self, now: std::time::Instant) {
+    /// Periodic work: ages and TTLs; every `sync_interval`, the logs to fsync (submitted on
+    /// the ring by the reactor, so the shard does not wait for the disk).
+    pub(crate) fn tick(&mut self, now: std::time::Instant) -> Vec<std::os::fd::RawFd> {
         let ns = now_ns();
         for (_, s) in self.streams.iter_mut().flatten() {
             s.expire(ns);
         }
-        if now.duration_since(self.last_sync) >= self.settings.opts.sync_interval {
-            self.last_sync = now;
-            for (_, s) in self.streams.iter_mut().flatten() {
-                if let Some(log) = &mut s.log {
-                    if let Err(e) = log.sync() {
-                        crate::log_at!(Error, "JetStream sync of '{}' failed: {e}", s.config.name);
-                    }
-                }
-            }
+        if now.duration_since(self.last_sync) < self.settings.opts.sync_interval {
+            return Vec::new();
         }
+        self.last_sync = now;
+        self.streams
+            .iter()
+            .flatten()
+            .filter_map(|(_, s)| s.log.as_ref().map(file_log::FileLog::fd))
+            .collect()
     }
 
     /// What `/jsz`, `/varz` and `$SYS` JSZ show: per account, its usage and streams.

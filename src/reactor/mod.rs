@@ -52,6 +52,8 @@ const OP_CANCEL: u64 = 6;
 /// A JetStream stream's log write, and the fsync linked to it (`id` is the stream).
 const OP_FILE_WRITE: u64 = 7;
 const OP_FILE_SYNC: u64 = 8;
+/// A stream log's periodic fsync (`sync_interval`).
+const OP_LOG_SYNC: u64 = 9;
 
 /// Listener slots: the client port and the WebSocket port (the `id` of an accept).
 const CLIENT_LISTENER: usize = 0;
@@ -365,6 +367,13 @@ impl Reactor {
                 }
                 OP_FILE_WRITE => self.on_file_write(id, res),
                 OP_FILE_SYNC => self.on_file_sync(id, res),
+                OP_LOG_SYNC if res < 0 => {
+                    log_at!(
+                        Error,
+                        "JetStream periodic sync failed: {}",
+                        io::Error::from_raw_os_error(-res)
+                    );
+                }
                 _ => {}
             }
         }
@@ -495,6 +504,13 @@ impl Reactor {
             self.shard.shutdown();
         }
         self.shard.on_tick(Instant::now());
+        for fd in self.shard.take_jetstream_syncs() {
+            let sqe = opcode::Fsync::new(types::Fd(fd))
+                .flags(types::FsyncFlags::DATASYNC)
+                .build()
+                .user_data(user_data(OP_LOG_SYNC, 0));
+            self.push(sqe);
+        }
     }
 
     fn on_accept(&mut self, which: usize, res: i32, flags: u32) {

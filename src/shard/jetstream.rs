@@ -108,6 +108,8 @@ pub(crate) struct Host {
     js: JetStream,
     /// Replies held until every shard acknowledged interest up to a sequence number.
     held: Vec<(u64, AccountId, Bytes, Vec<u8>)>,
+    /// Stream logs due for their periodic fsync.
+    due_syncs: Vec<std::os::fd::RawFd>,
     /// Fault injection: (errno, which write completions fail) and the completions so far.
     #[cfg(feature = "testkit")]
     fault: Option<(i32, Vec<u64>)>,
@@ -138,6 +140,7 @@ impl Shard {
         self.js = Some(Box::new(Host {
             js,
             held: Vec::new(),
+            due_syncs: Vec::new(),
             #[cfg(feature = "testkit")]
             fault: fault_from_env(),
             #[cfg(feature = "testkit")]
@@ -331,7 +334,16 @@ impl Shard {
     /// Periodic JetStream work: ages, TTLs, the `sync_interval` fsync.
     pub(super) fn jetstream_tick(&mut self) {
         if let Some(host) = self.js.as_mut() {
-            host.js.tick(self.now);
+            let due = host.js.tick(self.now);
+            host.due_syncs.extend(due);
         }
+    }
+
+    /// The stream logs due for their periodic fsync, for the reactor to submit.
+    pub(crate) fn take_jetstream_syncs(&mut self) -> Vec<std::os::fd::RawFd> {
+        self.js
+            .as_mut()
+            .map(|h| std::mem::take(&mut h.due_syncs))
+            .unwrap_or_default()
     }
 }
