@@ -6,6 +6,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::jetstream::Storage;
 use crate::payload::{MAX_PUBLISHERS, STAMP_BYTES};
 use crate::server_url::{Credentials, ServerUrl};
 use crate::slo::Slo;
@@ -17,6 +18,16 @@ const DEFAULT_SIZE: usize = 128;
 const DEFAULT_THROUGHPUT_MSGS: u64 = 1_000_000;
 /// Closed-loop request/reply waits a round trip per request; 100k keeps it to seconds.
 const DEFAULT_REQREP_MSGS: u64 = 100_000;
+/// jspub waits for an ack per message; 100k is `nats bench`'s default count too.
+const DEFAULT_JSPUB_MSGS: u64 = 100_000;
+/// jspub's publishes without an ack per publisher: nats.go's async publishers allow far
+/// more (4000), `nats bench js pub --async` waits for each batch of 100 (its default
+/// `--batch`); 256 keeps a file stream's group commits full without a deep queue.
+const DEFAULT_JS_WINDOW: usize = 256;
+/// The send times of a window's publishes are held per publisher; a million is far past
+/// what any client library keeps outstanding.
+const MAX_JS_WINDOW: usize = 1_000_000;
+const DEFAULT_JS_STREAM: &str = "LOADGEN";
 /// A connection storm costs a TCP handshake and a NATS round trip per connection: 10k keeps
 /// it to a few seconds on loopback.
 const DEFAULT_CONNECT_CONNECTIONS: u64 = 10_000;
@@ -75,10 +86,12 @@ pub enum Scenario {
     Subjects,
     /// K clients open, handshake and close connections as fast as they can.
     Connect,
+    /// N publishers into a JetStream stream, each with up to W acks outstanding.
+    JsPub,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 8] = [
+    pub const ALL: [Scenario; 9] = [
         Scenario::Pub,
         Scenario::PubSub,
         Scenario::Fanout,
@@ -87,6 +100,7 @@ impl Scenario {
         Scenario::ReqRep,
         Scenario::Subjects,
         Scenario::Connect,
+        Scenario::JsPub,
     ];
 
     pub fn name(self) -> &'static str {
@@ -99,6 +113,7 @@ impl Scenario {
             Scenario::ReqRep => "reqrep",
             Scenario::Subjects => "subjects",
             Scenario::Connect => "connect",
+            Scenario::JsPub => "jspub",
         }
     }
 
@@ -117,7 +132,11 @@ impl Scenario {
     fn takes_pubs(self) -> bool {
         matches!(
             self,
-            Scenario::Pub | Scenario::PubSub | Scenario::Fanin | Scenario::Subjects
+            Scenario::Pub
+                | Scenario::PubSub
+                | Scenario::Fanin
+                | Scenario::Subjects
+                | Scenario::JsPub
         )
     }
 
@@ -147,7 +166,7 @@ impl Scenario {
     fn default_subs(self) -> usize {
         match self {
             Scenario::Fanout | Scenario::Queue => DEFAULT_GROUP_SIZE,
-            Scenario::Pub | Scenario::ReqRep | Scenario::Connect => 0,
+            Scenario::Pub | Scenario::ReqRep | Scenario::Connect | Scenario::JsPub => 0,
             _ => 1,
         }
     }
@@ -201,16 +220,32 @@ pub struct RunArgs {
     pub rate: Option<f64>,
     /// Traffic sent before measuring starts; zero for none.
     pub warmup: Duration,
+    /// jspub: the stream and the publishers' ack window.
+    pub js: JsArgs,
     pub json: Option<PathBuf>,
     pub hgrm: Option<PathBuf>,
     pub quiet: bool,
     pub seed: u64,
 }
 
+/// jspub's stream and ack window (defaults for the other scenarios, which ignore them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsArgs {
+    pub stream: String,
+    pub storage: Storage,
+    /// Publishes per publisher that may wait for their ack.
+    pub window: usize,
+}
+
 impl RunArgs {
-    /// Whether latency is recorded: open loop, request/reply, and connect's handshakes.
+    /// Whether latency is recorded: open loop, request/reply, connect's handshakes and
+    /// jspub's publish-to-ack times.
     pub fn measures_latency(&self) -> bool {
-        self.rate.is_some() || matches!(self.scenario, Scenario::ReqRep | Scenario::Connect)
+        self.rate.is_some()
+            || matches!(
+                self.scenario,
+                Scenario::ReqRep | Scenario::Connect | Scenario::JsPub
+            )
     }
 }
 
@@ -256,6 +291,9 @@ struct Given {
     subjects: Option<usize>,
     rate: Option<f64>,
     warmup: Option<Duration>,
+    js_stream: Option<String>,
+    js_storage: Option<Storage>,
+    js_window: Option<usize>,
     json: Option<PathBuf>,
     hgrm: Option<PathBuf>,
     quiet: bool,
@@ -363,6 +401,19 @@ impl Given {
             "--subjects" => put(&mut self.subjects, flag, parse_subjects(flag, value)?),
             "--rate" => put(&mut self.rate, flag, parse_rate(flag, value)?),
             "--warmup" => put(&mut self.warmup, flag, parse_duration(flag, value)?),
+            "--js-stream" => put(&mut self.js_stream, flag, parse_stream_name(flag, value)?),
+            "--js-storage" => put(&mut self.js_storage, flag, parse_storage(flag, value)?),
+            "--js-window" => put(
+                &mut self.js_window,
+                flag,
+                check_range(
+                    flag,
+                    parse_whole(flag, value)?,
+                    1,
+                    MAX_JS_WINDOW,
+                    "publishes awaiting their ack, per publisher",
+                )?,
+            ),
             "--json" => put(&mut self.json, flag, PathBuf::from(value)),
             "--hgrm" => put(&mut self.hgrm, flag, PathBuf::from(value)),
             "--seed" => put(&mut self.seed, flag, parse_seed(flag, value)?),
@@ -406,8 +457,11 @@ impl Given {
             Scenario::Pub => {
                 return refuse("ramp measures latency, and the pub scenario has no subscribers")
             }
-            Scenario::Connect => {
-                return refuse("ramp offers message rates; connect is closed loop only")
+            Scenario::Connect | Scenario::JsPub => {
+                return refuse(format!(
+                    "ramp offers message rates; {} is closed loop only",
+                    scenario.name()
+                ))
             }
             _ => {}
         }
@@ -466,6 +520,7 @@ impl Given {
             return refuse(match scenario {
                 Scenario::ReqRep => "reqrep takes --responders, not --subs".to_string(),
                 Scenario::Pub => "pub has no subscribers; use pubsub for publishers and subscribers".to_string(),
+                Scenario::JsPub => "jspub has no subscribers: the stream acks each message".to_string(),
                 _ => format!("{name} has one subscriber; --subs applies to pubsub, fanout, queue, subjects and connect"),
             });
         }
@@ -500,6 +555,28 @@ impl Given {
         if self.subjects.is_some() && scenario != Scenario::Subjects {
             return refuse("--subjects applies to the subjects scenario only");
         }
+        if scenario == Scenario::JsPub {
+            for (flag, present) in [
+                ("--rate", self.rate.is_some()),
+                ("--flush", self.flush.is_some()),
+            ] {
+                if present {
+                    return refuse(format!(
+                        "{flag} does not apply to jspub: it is closed loop, paced by its acks (--js-window)"
+                    ));
+                }
+            }
+        } else {
+            for (flag, present) in [
+                ("--js-stream", self.js_stream.is_some()),
+                ("--js-storage", self.js_storage.is_some()),
+                ("--js-window", self.js_window.is_some()),
+            ] {
+                if present {
+                    return refuse(format!("{flag} applies to jspub only"));
+                }
+            }
+        }
         if self.msgs.is_some() && self.duration.is_some() {
             return refuse("give --msgs or --duration, not both");
         }
@@ -521,6 +598,7 @@ impl Given {
             _ if self.rate.is_some() => RunLength::Duration(DEFAULT_OPEN_LOOP_DURATION),
             _ if scenario == Scenario::ReqRep => RunLength::Msgs(DEFAULT_REQREP_MSGS),
             _ if scenario == Scenario::Connect => RunLength::Msgs(DEFAULT_CONNECT_CONNECTIONS),
+            _ if scenario == Scenario::JsPub => RunLength::Msgs(DEFAULT_JSPUB_MSGS),
             _ => RunLength::Msgs(DEFAULT_THROUGHPUT_MSGS),
         };
         let subs = match self.subs {
@@ -548,10 +626,13 @@ impl Given {
         })?;
         let latency_measured = ramp_steps
             || self.rate.is_some()
-            || matches!(scenario, Scenario::ReqRep | Scenario::Connect);
+            || matches!(
+                scenario,
+                Scenario::ReqRep | Scenario::Connect | Scenario::JsPub
+            );
         if self.hgrm.is_some() && !latency_measured {
             return refuse(
-                "--hgrm needs latency, which is measured in open loop (--rate), by reqrep and by connect",
+                "--hgrm needs latency, which is measured in open loop (--rate), by reqrep, connect and jspub",
             );
         }
         Ok(RunArgs {
@@ -569,6 +650,13 @@ impl Given {
             subjects: self.subjects.unwrap_or(DEFAULT_SUBJECTS),
             rate: self.rate,
             warmup: self.warmup.unwrap_or(Duration::ZERO),
+            js: JsArgs {
+                stream: self
+                    .js_stream
+                    .unwrap_or_else(|| DEFAULT_JS_STREAM.to_string()),
+                storage: self.js_storage.unwrap_or(Storage::File),
+                window: self.js_window.unwrap_or(DEFAULT_JS_WINDOW),
+            },
             json: self.json,
             hgrm: self.hgrm,
             quiet: self.quiet,
@@ -713,6 +801,27 @@ fn parse_subject(value: &str) -> Result<String, ArgError> {
     }
 }
 
+/// A stream name as nats-server accepts one: no spaces, dots, wildcards or path
+/// separators (its `isValidName` and the file store's directory names).
+fn parse_stream_name(flag: &str, value: &str) -> Result<String, ArgError> {
+    let valid = !value.is_empty()
+        && !value
+            .chars()
+            .any(|c| c.is_whitespace() || matches!(c, '.' | '*' | '>' | '/' | '\\'));
+    if valid {
+        Ok(value.to_string())
+    } else {
+        refuse(format!(
+            "{flag} {value:?}: expected a stream name like LOADGEN (no spaces, dots, wildcards or slashes)"
+        ))
+    }
+}
+
+fn parse_storage(flag: &str, value: &str) -> Result<Storage, ArgError> {
+    Storage::from_name(value)
+        .ok_or_else(|| ArgError(format!("{flag} {value}: expected file or memory")))
+}
+
 /// `5s`, `500ms`, `250us`, `2m`, `1.5s`: a number and a unit.
 fn parse_duration(flag: &str, value: &str) -> Result<Duration, ArgError> {
     const UNITS_SECS: [(&str, f64); 7] = [
@@ -757,6 +866,9 @@ SCENARIOS (after the Go server's benchmarks)
     connect    K clients open, handshake and close connections as fast as they can: TCP
                connect, INFO, CONNECT, N SUBs on SUBJECT.<i>, PING, PONG, close (FIN)
                                                                  --clients (default 16) --subs (default 0)
+    jspub      N publishers into a JetStream stream on SUBJECT, each keeping up to W
+               publishes awaiting their ack (as `nats bench js pub --async`)
+                                                                 --pubs --js-window --js-storage --js-stream
 
 FLAGS
     --server URL        nats://[user:pass@]host:port or host:port (default nats://127.0.0.1:4222)
@@ -766,7 +878,7 @@ FLAGS
     --size BYTES        payload size (default 128; at least 8 with --rate and for reqrep)
     --msgs N            messages in total over all publishers; requests for reqrep;
                         connections over all clients for connect (default 1000000; 100000
-                        for reqrep; 10000 for connect; accepts 10k, 2M)
+                        for reqrep and jspub; 10000 for connect; accepts 10k, 2M)
     --duration D        run for D instead (e.g. 5s); open loop defaults to 10s
     --rate R            open loop: R messages/s in total, on a fixed schedule; latency is
                         measured from each message's intended send time (wrk2 style)
@@ -775,6 +887,10 @@ FLAGS
                         as a client's flush() (default: only after the last)
     --subject NAME      subject or subject prefix (default loadgen.SCENARIO)
     --warmup D          send for D before measuring
+    --js-stream NAME    jspub: the stream, deleted and created again before the run (default
+                        LOADGEN); it is left in place afterwards
+    --js-storage S      jspub: file or memory (default file)
+    --js-window N       jspub: publishes per publisher awaiting their ack (default 256)
     --json FILE         write every figure and the run's parameters as JSON
     --hgrm FILE         write the latency distribution in HdrHistogram .hgrm format
     --quiet, -q         no progress bar
@@ -784,6 +900,14 @@ CONNECT
     Reports completed handshakes per second and the handshake latency, from connect() to
     PONG. A connection that is refused, times out (5 s) or gets -ERR is counted as failed,
     and any failure makes the exit code 1.
+
+JSPUB
+    Before the run, deletes the stream --js-stream if it exists and creates it on SUBJECT
+    with --js-storage. Each publisher sends with reply subject _INBOX.<id>.<n> and at most
+    --js-window publishes without an ack. A message counts once the stream acked it: the
+    acked row's msgs/s is the stored rate, latency is from the write that carried a
+    publish to its ack. Acks with an error, and publishes still without an ack 10 s after
+    the last progress, are failures: they are reported and make the exit code 1.
 
 RAMP
     Runs the scenario open loop at --start, --start+--step, ... up to --max messages/s
@@ -859,6 +983,19 @@ mod tests {
         );
         assert_eq!(c.subject, "loadgen.connect");
         assert!(c.measures_latency());
+        let js = run("jspub");
+        assert_eq!(js.length, RunLength::Msgs(DEFAULT_JSPUB_MSGS));
+        assert_eq!((js.pubs, js.subs, js.size), (1, 0, DEFAULT_SIZE));
+        assert_eq!(
+            js.js,
+            JsArgs {
+                stream: DEFAULT_JS_STREAM.into(),
+                storage: Storage::File,
+                window: DEFAULT_JS_WINDOW
+            }
+        );
+        assert_eq!(js.subject, "loadgen.jspub");
+        assert!(js.measures_latency());
     }
 
     #[test]
@@ -913,6 +1050,26 @@ mod tests {
         assert_eq!(
             run("connect --duration 2s").length,
             RunLength::Duration(Duration::from_secs(2))
+        );
+        let r = run(
+            "jspub --pubs 2 --js-stream BENCH --js-storage memory --js-window 1000 \
+             --subject bench.js --msgs 20k --warmup 1s --hgrm js.hgrm",
+        );
+        assert_eq!(r.pubs, 2);
+        assert_eq!(
+            r.js,
+            JsArgs {
+                stream: "BENCH".into(),
+                storage: Storage::Memory,
+                window: 1000
+            }
+        );
+        assert_eq!(r.subject, "bench.js");
+        assert_eq!(r.length, RunLength::Msgs(20_000));
+        assert_eq!(r.hgrm, Some(PathBuf::from("js.hgrm")));
+        assert_eq!(
+            run("jspub --duration 3s").length,
+            RunLength::Duration(Duration::from_secs(3))
         );
     }
 
@@ -985,6 +1142,23 @@ mod tests {
             ("connect --rate 100", "does not apply to connect"),
             ("connect --warmup 1s", "does not apply to connect"),
             ("ramp --scenario connect", "closed loop only"),
+            ("ramp --scenario jspub", "jspub is closed loop only"),
+            ("jspub --rate 100", "does not apply to jspub"),
+            ("jspub --flush 10", "does not apply to jspub"),
+            ("jspub --subs 1", "no subscribers"),
+            ("jspub --clients 2", "reqrep and connect only"),
+            ("jspub --js-window 0", "--js-window 0"),
+            ("jspub --js-window 2000000", "--js-window 2000000"),
+            ("jspub --js-storage disk", "file or memory"),
+            ("jspub --js-stream a.b", "stream name"),
+            ("jspub --js-stream a/b", "stream name"),
+            ("jspub --js-stream *", "stream name"),
+            ("pub --js-window 10", "--js-window applies to jspub only"),
+            (
+                "pubsub --js-storage memory",
+                "--js-storage applies to jspub only",
+            ),
+            ("reqrep --js-stream S", "--js-stream applies to jspub only"),
             ("pubsub --responders 2", "reqrep only"),
             ("pubsub --inflight 2", "reqrep only"),
             ("reqrep --inflight 0", "--inflight 0"),

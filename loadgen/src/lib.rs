@@ -3,7 +3,8 @@
 //!
 //! Scenarios follow the Go server's benchmarks (pub, pubsub, fanout, fanin, queue, reqrep,
 //! subjects), plus connect, a connection storm that measures how fast a server accepts and
-//! handshakes new clients. Closed loop measures throughput; open loop (`--rate`) sends on a
+//! handshakes new clients, and jspub, publishers into a JetStream stream that count what the
+//! stream acked. Closed loop measures throughput; open loop (`--rate`) sends on a
 //! fixed schedule and measures latency from each message's *intended* send time, so a stall
 //! counts against every message that was due during it (wrk2's correction for coordinated
 //! omission). `ramp` raises the offered rate until a latency objective is missed.
@@ -14,7 +15,8 @@
 //! - [`payload`]: the send-time stamp and origin carried in each message.
 //! - [`schedule`]: open-loop send times; [`rng`]: seeded choices.
 //! - [`scenario`]: connections and subjects per scenario.
-//! - [`role`]: publisher, subscriber, requester, responder and connector threads.
+//! - [`role`]: publisher, subscriber, requester, responder, connector and JetStream
+//!   publisher threads; [`jetstream`]: the stream a jspub run creates, and pub acks.
 //! - [`run`]: one run, from connecting to figures; [`ramp`]: rising rates.
 //! - [`latency`], [`seqtrack`], [`cpu`]: what is measured.
 //! - [`output`], [`hgrm`], [`plot`], [`progress`]: what is shown and written.
@@ -23,6 +25,7 @@
 pub mod args;
 pub mod cpu;
 pub mod hgrm;
+pub mod jetstream;
 pub mod latency;
 pub mod output;
 pub mod payload;

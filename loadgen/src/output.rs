@@ -41,11 +41,20 @@ pub struct Params {
     pub rate: Option<f64>,
     pub warmup_s: f64,
     pub seed: u64,
+    /// jspub only.
+    pub jetstream: Option<JetStreamParams>,
     pub loadgen_version: &'static str,
     /// RFC 3339, UTC.
     pub start_timestamp: String,
     pub start_unix_s: f64,
     pub ramp: Option<RampParams>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct JetStreamParams {
+    pub stream: String,
+    pub storage: &'static str,
+    pub window: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -62,6 +71,7 @@ impl Params {
     pub fn new(args: &RunArgs, ramp: Option<&RampArgs>, started: SystemTime) -> Params {
         let reqrep = args.scenario == Scenario::ReqRep;
         let connect = args.scenario == Scenario::Connect;
+        let jspub = args.scenario == Scenario::JsPub;
         let (msgs, duration_s) = match args.length {
             RunLength::Msgs(n) => (Some(n), None),
             RunLength::Duration(d) => (None, Some(d.as_secs_f64())),
@@ -73,7 +83,7 @@ impl Params {
             msgs,
             duration_s,
             pubs: (!reqrep && !connect).then_some(args.pubs),
-            subs: (!reqrep).then_some(args.subs),
+            subs: (!reqrep && !jspub).then_some(args.subs),
             clients: (reqrep || connect).then_some(args.clients),
             responders: reqrep.then_some(args.responders),
             inflight: (reqrep && args.rate.is_none() && ramp.is_none()).then_some(args.inflight),
@@ -83,6 +93,11 @@ impl Params {
             rate: args.rate,
             warmup_s: args.warmup.as_secs_f64(),
             seed: args.seed,
+            jetstream: jspub.then(|| JetStreamParams {
+                stream: args.js.stream.clone(),
+                storage: args.js.storage.name(),
+                window: args.js.window,
+            }),
             loadgen_version: VERSION,
             start_timestamp: rfc3339_utc(started),
             start_unix_s: started
@@ -161,10 +176,10 @@ fn print_connections(c: &ConnectionFigures, f: &Figures, connector_rates: &[f64]
 
 fn print_messages(args: &RunArgs, outcome: &RunOutcome) {
     let f = &outcome.figures;
-    let (sent_role, received_role) = if args.scenario == Scenario::ReqRep {
-        ("requests", "replies")
-    } else {
-        ("pub", "sub")
+    let (sent_role, received_role) = match args.scenario {
+        Scenario::ReqRep => ("requests", "replies"),
+        Scenario::JsPub => ("pub", "acked"),
+        _ => ("pub", "sub"),
     };
     println!(
         "{:<10} {:>12} {:>14} {:>10}   per connection msgs/s: min / avg / max",
@@ -187,13 +202,16 @@ fn print_messages(args: &RunArgs, outcome: &RunOutcome) {
             f.sub_mb_per_s,
             spread(&outcome.receiver_rates)
         );
-        println!(
-            "{:<10} {:>12} {:>14} {:>10.2}",
-            "total",
-            group_digits((f.msgs_sent + f.msgs_received) as f64),
-            group_digits(f.pub_msgs_per_s + f.sub_msgs_per_s),
-            f.pub_mb_per_s + f.sub_mb_per_s
-        );
+        // Acks are not messages of their own: a total would count each message twice.
+        if args.scenario != Scenario::JsPub {
+            println!(
+                "{:<10} {:>12} {:>14} {:>10.2}",
+                "total",
+                group_digits((f.msgs_sent + f.msgs_received) as f64),
+                group_digits(f.pub_msgs_per_s + f.sub_msgs_per_s),
+                f.pub_mb_per_s + f.sub_mb_per_s
+            );
+        }
     }
     println!(
         "elapsed {:.3} s, lost {}, duplicates {}",
@@ -201,9 +219,23 @@ fn print_messages(args: &RunArgs, outcome: &RunOutcome) {
         group_digits(f.lost as f64),
         group_digits(f.duplicates as f64)
     );
+    if let Some(js) = &f.jetstream {
+        println!(
+            "stream {}: acked {}, refused {}, unacked {}",
+            js.stream,
+            group_digits(js.acked as f64),
+            group_digits(js.refused as f64),
+            group_digits(js.unacked as f64)
+        );
+    }
+    let latency_from = if args.scenario == Scenario::JsPub {
+        "publish to ack"
+    } else {
+        "from intended send time"
+    };
     match &f.latency_us {
         Some(latency) => println!(
-            "latency us (from intended send time): {} ({} msgs)",
+            "latency us ({latency_from}): {} ({} msgs)",
             percentiles(latency),
             group_digits(latency.count as f64)
         ),
@@ -229,6 +261,11 @@ fn describe(args: &RunArgs) -> String {
             counted(args.responders, "responder")
         ),
         Scenario::Pub => pubs,
+        Scenario::JsPub => format!(
+            "{pubs} into stream {} ({} storage)",
+            args.js.stream,
+            args.js.storage.name()
+        ),
         Scenario::Queue => format!("{pubs} x queue group of {subs}"),
         Scenario::Subjects => format!("{pubs} x {subs} over {}", counted(args.subjects, "subject")),
         Scenario::Connect => format!(
@@ -246,6 +283,12 @@ fn describe(args: &RunArgs) -> String {
         Some(rate) => format!("open loop at {} msgs/s", group_digits(rate)),
         None if args.scenario == Scenario::ReqRep => {
             format!("closed loop, {} in flight per requester", args.inflight)
+        }
+        None if args.scenario == Scenario::JsPub => {
+            format!(
+                "closed loop, up to {} acks outstanding per publisher",
+                args.js.window
+            )
         }
         None => match args.flush {
             Some(n) => format!("closed loop, a PONG awaited every {n} messages"),

@@ -1,6 +1,7 @@
 //! One run: connect every role (receivers first, so interest is live before anyone sends),
 //! start them together, wait for the senders, let the receivers drain, and turn the role
-//! reports into the run's figures. connect has only senders, of connections.
+//! reports into the run's figures. connect has only senders, of connections; jspub has only
+//! senders too, into a stream that is created again before they connect, and counts acks.
 
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread::{self, Scope, ScopedJoinHandle};
@@ -10,9 +11,12 @@ use serde::Serialize;
 
 use crate::args::{RunArgs, Scenario};
 use crate::cpu::CpuMeter;
+use crate::jetstream::{Api, StreamSpec};
 use crate::latency::{new_histogram, LatencyHistogram, LatencySummary};
 use crate::progress::Progress;
+use crate::rng::SplitMix64;
 use crate::role::connector::{self, ConnectorReport};
+use crate::role::js_publisher::{self, JsPublisherReport, ACK_TIMEOUT};
 use crate::role::publisher::{self, PublisherReport};
 use crate::role::requester::{self, RequesterReport};
 use crate::role::responder::{self, ResponderReport};
@@ -58,6 +62,25 @@ pub struct Figures {
     pub achieved_rate: Option<f64>,
     /// connect only; its `latency_us` is the handshake's, from connect() to PONG.
     pub connections: Option<ConnectionFigures>,
+    /// jspub only; its `latency_us` is publish to ack, `msgs_received` the acks that
+    /// stored a message, `lost` the publishes that were not stored.
+    pub jetstream: Option<JetStreamFigures>,
+}
+
+/// What a jspub run's stream answered, under `jetstream` in the JSON report.
+#[derive(Debug, Clone, Serialize)]
+pub struct JetStreamFigures {
+    pub stream: String,
+    /// `file` or `memory`.
+    pub storage: &'static str,
+    /// Publishes per publisher that could wait for their ack.
+    pub window: usize,
+    /// Publishes the stream stored.
+    pub acked: u64,
+    /// Publishes answered with an error.
+    pub refused: u64,
+    /// Publishes still without an answer when the run ended.
+    pub unacked: u64,
 }
 
 /// What a connect run did, under `connections` in the JSON report.
@@ -97,6 +120,8 @@ pub fn run(args: &RunArgs, show_progress: bool) -> Result<RunOutcome, String> {
     thread::scope(|scope| {
         let result = if args.scenario == Scenario::Connect {
             run_connect(scope, &ctx, show_progress)
+        } else if args.scenario == Scenario::JsPub {
+            run_jetstream_publish(scope, &ctx, show_progress)
         } else if plan.request_reply {
             run_request_reply(scope, &ctx, show_progress)
         } else {
@@ -207,6 +232,49 @@ fn run_connect<'scope>(
     let cpu_cores = cpu.cores();
     let connectors = join_all(connectors)?;
     Ok(summarize_connect(&connectors, cpu_cores))
+}
+
+fn run_jetstream_publish<'scope>(
+    scope: &'scope Scope<'scope, '_>,
+    ctx: &'scope RoleContext<'scope>,
+    show_progress: bool,
+) -> Result<RunOutcome, String> {
+    recreate_stream(ctx.args)?;
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let publishers = spawn_roles(
+        scope,
+        ctx,
+        "jspub",
+        ctx.plan.senders,
+        &ready_tx,
+        js_publisher::run,
+    )?;
+    await_ready(&ready_rx, publishers.len())?;
+    let cpu = start(ctx);
+    wait_with_progress(ctx, &publishers, show_progress);
+    let cpu_cores = cpu.cores();
+    let publishers = join_all(publishers)?;
+    Ok(summarize_jetstream_publish(
+        ctx.args,
+        &publishers,
+        cpu_cores,
+    ))
+}
+
+/// Deletes and creates the run's stream on a connection of its own, closed before the
+/// publishers connect.
+fn recreate_stream(args: &RunArgs) -> Result<(), String> {
+    let spec = StreamSpec {
+        name: args.js.stream.clone(),
+        subject: args.subject.clone(),
+        storage: args.js.storage,
+    };
+    // The publishers' inboxes are seeded streams 0..pubs; this one comes after them.
+    let mut token = SplitMix64::new(args.seed, args.pubs as u64);
+    let inbox = format!("_INBOX.{:016x}{:016x}", token.next_u64(), token.next_u64());
+    let mut api = Api::connect(&args.server, "loadgen-jsapi", inbox, SETUP_TIMEOUT)
+        .map_err(|e| format!("loadgen-jsapi: connecting to {}: {e}", args.server))?;
+    api.recreate_stream(&spec)
 }
 
 /// Opens the start gate and returns, at the shared start, a CPU meter for the run; setup
@@ -414,6 +482,7 @@ fn summarize_publish_subscribe(
             offered_rate: args.rate,
             achieved_rate,
             connections: None,
+            jetstream: None,
         },
         histogram,
         sender_rates: publishers
@@ -485,6 +554,7 @@ fn summarize_request_reply(
             offered_rate: args.rate,
             achieved_rate: args.rate.map(|_| per_second(answered, sub_window)),
             connections: None,
+            jetstream: None,
         },
         histogram: Some(histogram),
         sender_rates: requesters
@@ -538,6 +608,7 @@ fn summarize_connect(connectors: &[ConnectorReport], cpu_cores: f64) -> RunOutco
                 failed,
                 per_s: per_second(completed, window),
             }),
+            jetstream: None,
         },
         histogram: Some(histogram),
         sender_rates: connectors
@@ -547,5 +618,92 @@ fn summarize_connect(connectors: &[ConnectorReport], cpu_cores: f64) -> RunOutco
         receiver_rates: Vec::new(),
         warnings,
         failed: failed > 0,
+    }
+}
+
+fn summarize_jetstream_publish(
+    args: &RunArgs,
+    publishers: &[JsPublisherReport],
+    cpu_cores: f64,
+) -> RunOutcome {
+    let warmup_ns = args.warmup.as_nanos() as u64;
+    let window = |end_ns: u64| end_ns.saturating_sub(warmup_ns);
+    let sent: u64 = publishers.iter().map(|p| p.sent).sum();
+    let acked: u64 = publishers.iter().map(|p| p.acked).sum();
+    let refused: u64 = publishers.iter().map(|p| p.refused).sum();
+    let unacked = sent.saturating_sub(acked + refused);
+    let pub_window = window(publishers.iter().map(|p| p.last_send_ns).max().unwrap_or(0));
+    let ack_window = window(publishers.iter().map(|p| p.last_ack_ns).max().unwrap_or(0));
+
+    let mut histogram = new_histogram();
+    for p in publishers {
+        // Same bounds on both sides, so adding cannot fail.
+        let _ = histogram.add(&p.latency);
+    }
+    let mut warnings = Vec::new();
+    if refused > 0 {
+        warnings.push(format!(
+            "{refused} of {sent} publishes were refused by stream {}",
+            args.js.stream
+        ));
+        warnings.extend(publishers.iter().filter_map(|p| {
+            p.first_refusal
+                .as_ref()
+                .map(|r| format!("first refusal: {r}"))
+        }));
+    }
+    if unacked > 0 {
+        warnings.push(format!(
+            "{unacked} of {sent} publishes got no ack ({ACK_TIMEOUT:?} without progress)"
+        ));
+    }
+    let foreign: u64 = publishers.iter().map(|p| p.foreign).sum();
+    if foreign > 0 {
+        warnings.push(format!(
+            "{foreign} messages on the publishers' inboxes were not acks to this run's publishes"
+        ));
+    }
+    let errors: Vec<String> = publishers.iter().filter_map(|p| p.error.clone()).collect();
+    let failed = !errors.is_empty() || refused > 0 || unacked > 0;
+    warnings.extend(errors);
+
+    let size = args.size as u64;
+    RunOutcome {
+        figures: Figures {
+            msgs_sent: sent,
+            msgs_received: acked,
+            lost: sent.saturating_sub(acked),
+            duplicates: publishers.iter().map(|p| p.duplicates).sum(),
+            elapsed_s: pub_window.max(ack_window) as f64 / NANOS_PER_SEC,
+            pub_msgs_per_s: per_second(sent, pub_window),
+            sub_msgs_per_s: per_second(acked, ack_window),
+            pub_mb_per_s: per_second(sent * size, pub_window) / BYTES_PER_MB,
+            sub_mb_per_s: per_second(acked * size, ack_window) / BYTES_PER_MB,
+            loadgen_cpu_cores: cpu_cores,
+            latency_us: LatencySummary::of(&histogram),
+            offered_rate: None,
+            achieved_rate: None,
+            connections: None,
+            jetstream: Some(JetStreamFigures {
+                stream: args.js.stream.clone(),
+                storage: args.js.storage.name(),
+                window: args.js.window,
+                acked,
+                refused,
+                unacked,
+            }),
+        },
+        histogram: Some(histogram),
+        sender_rates: publishers
+            .iter()
+            .map(|p| per_second(p.sent, window(p.last_send_ns)))
+            .collect(),
+        // Each publisher's acks, in the receivers' column.
+        receiver_rates: publishers
+            .iter()
+            .map(|p| per_second(p.acked, window(p.last_ack_ns)))
+            .collect(),
+        warnings,
+        failed,
     }
 }

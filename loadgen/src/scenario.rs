@@ -133,6 +133,7 @@ mod tests {
             ),
             ("subjects --pubs 2 --subs 2", 2, 2, None, 2),
             ("connect --clients 3 --subs 2", 3, 0, None, 0),
+            ("jspub --pubs 2", 2, 0, None, 0),
         ];
         for (line, senders, receivers, queue, deliveries) in cases {
             let (p, _) = plan(line);

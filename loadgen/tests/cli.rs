@@ -47,11 +47,12 @@ fn keys(value: &Value) -> Vec<&str> {
 }
 
 /// The report's contract with the scripts that read it, sorted.
-const TOP_LEVEL_KEYS: [&str; 18] = [
+const TOP_LEVEL_KEYS: [&str; 19] = [
     "achieved_rate",
     "connections",
     "duplicates",
     "elapsed_s",
+    "jetstream",
     "latency_us",
     "loadgen_cpu_cores",
     "lost",
@@ -200,6 +201,8 @@ fn closed_loop_json_has_null_latency() {
     assert_eq!(report["offered_rate"], Value::Null);
     assert_eq!(report["achieved_rate"], Value::Null);
     assert_eq!(report["connections"], Value::Null);
+    assert_eq!(report["jetstream"], Value::Null);
+    assert_eq!(report["params"]["jetstream"], Value::Null);
     assert_eq!(report["msgs_received"], 12_000);
 }
 
@@ -244,6 +247,59 @@ fn connect_reports_connections_and_handshake_latency() {
     assert_eq!(params["size"], 0);
     let hgrm = std::fs::read_to_string(&hgrm).unwrap();
     assert!(hgrm.contains("Total count    =         1000]"), "{hgrm}");
+}
+
+#[test]
+fn jspub_reports_acks_and_publish_to_ack_latency() {
+    let store = scratch("jspub-store");
+    let broker = common::start_broker_with(riptide::config::Config {
+        jetstream: true,
+        store_dir: Some(store.clone()),
+        ..Default::default()
+    });
+    let server = common::server_flag(&broker);
+    let json = scratch("jspub.json");
+    let hgrm = scratch("jspub.hgrm");
+    let stdout = loadgen_ok(&[
+        "jspub",
+        "--server",
+        &server,
+        "--msgs",
+        "2000",
+        "--js-window",
+        "32",
+        "--json",
+        json.to_str().unwrap(),
+        "--hgrm",
+        hgrm.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert!(stdout.contains("acked"), "{stdout}");
+    assert!(stdout.contains("publish to ack"), "{stdout}");
+
+    let report = read_json(&json);
+    assert_eq!(keys(&report), top_level_keys());
+    assert_eq!(report["scenario"], "jspub");
+    let js = &report["jetstream"];
+    assert_eq!(
+        keys(js),
+        vec!["acked", "refused", "storage", "stream", "unacked", "window"]
+    );
+    assert_eq!(
+        (js["acked"].as_u64(), js["unacked"].as_u64()),
+        (Some(2000), Some(0))
+    );
+    assert_eq!(report["msgs_received"], 2000);
+    assert_eq!(report["latency_us"]["count"], 2000);
+    let params = &report["params"];
+    assert_eq!(params["jetstream"]["window"], 32);
+    assert_eq!(params["jetstream"]["storage"], "file");
+    assert_eq!(params["jetstream"]["stream"], "LOADGEN");
+    assert_eq!(params["subs"], Value::Null);
+    let hgrm = std::fs::read_to_string(&hgrm).unwrap();
+    assert!(hgrm.contains("Total count    =         2000]"), "{hgrm}");
+    drop(broker);
+    let _ = std::fs::remove_dir_all(&store);
 }
 
 #[test]

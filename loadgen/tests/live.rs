@@ -8,6 +8,7 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use loadgen::args::{parse, Command, RunArgs};
+use loadgen::jetstream::Api;
 use loadgen::latency::LatencySummary;
 use loadgen::run::{run, RunOutcome};
 use riptide::config::{AuthConfig, Config};
@@ -260,5 +261,102 @@ fn connect_sends_credentials_and_counts_refusals() {
         refused.warnings[1].contains("Authorization Violation"),
         "{:?}",
         refused.warnings
+    );
+}
+
+/// A broker with JetStream on, storing under a fresh directory that `JsBroker` removes.
+struct JsBroker {
+    broker: Running,
+    store: std::path::PathBuf,
+}
+
+impl JsBroker {
+    fn start(name: &str) -> JsBroker {
+        let store =
+            std::env::temp_dir().join(format!("loadgen-live-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&store);
+        let broker = common::start_broker_with(Config {
+            jetstream: true,
+            store_dir: Some(store.clone()),
+            ..Default::default()
+        });
+        JsBroker { broker, store }
+    }
+
+    /// `$JS.API.STREAM.INFO.<stream>`'s reply.
+    fn stream_info(&self, stream: &str) -> Value {
+        let server = common::server_flag(&self.broker);
+        let args = run_args("pub", &server);
+        let mut api = Api::connect(
+            &args.server,
+            "live-test",
+            "_INBOX.live".into(),
+            Duration::from_secs(5),
+        )
+        .unwrap();
+        let reply = api
+            .request(&format!("$JS.API.STREAM.INFO.{stream}"), b"")
+            .unwrap();
+        serde_json::from_slice(&reply).unwrap()
+    }
+}
+
+impl Drop for JsBroker {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.store);
+    }
+}
+
+#[test]
+fn jspub_counts_acks_into_a_fresh_stream_each_run() {
+    let js = JsBroker::start("jspub");
+    let server = common::server_flag(&js.broker);
+    for (line, storage) in [
+        ("jspub --pubs 2 --msgs 3000 --js-window 64", "file"),
+        // The same stream again, recreated empty, in memory this time.
+        ("jspub --pubs 2 --msgs 3000 --js-storage memory", "memory"),
+    ] {
+        let outcome = run_line(line, &server);
+        let f = &outcome.figures;
+        assert_eq!(
+            (f.msgs_sent, f.msgs_received, f.lost, f.duplicates),
+            (3_000, 3_000, 0, 0),
+            "{line}"
+        );
+        let stream = f.jetstream.as_ref().expect("jspub reports its stream");
+        assert_eq!(
+            (stream.acked, stream.refused, stream.unacked),
+            (3_000, 0, 0)
+        );
+        assert_eq!(stream.storage, storage);
+        let latency = f.latency_us.expect("publish to ack is timed");
+        assert_eq!(latency.count, 3_000);
+        assert_ordered(&latency);
+        assert_eq!(outcome.sender_rates.len(), 2);
+
+        let info = js.stream_info("LOADGEN");
+        assert_eq!(info["state"]["messages"], 3_000, "{line}: {info}");
+        assert_eq!(info["config"]["storage"], storage, "{info}");
+        assert_eq!(info["config"]["subjects"][0], "loadgen.jspub", "{info}");
+    }
+}
+
+#[test]
+fn jspub_warmup_is_stored_but_not_counted() {
+    let js = JsBroker::start("jspub-warmup");
+    let server = common::server_flag(&js.broker);
+    let outcome = run_line(
+        "jspub --warmup 200ms --duration 300ms --js-stream WARM --subject warm.up",
+        &server,
+    );
+    let f = &outcome.figures;
+    assert!(f.msgs_sent > 0);
+    assert_eq!((f.msgs_received, f.lost), (f.msgs_sent, 0));
+    let info = js.stream_info("WARM");
+    let stored = info["state"]["messages"].as_u64().unwrap();
+    assert!(
+        stored > f.msgs_sent,
+        "{stored} stored, {} measured",
+        f.msgs_sent
     );
 }

@@ -3,6 +3,7 @@
 //! progress counters.
 
 pub mod connector;
+pub mod js_publisher;
 pub mod publisher;
 pub mod requester;
 pub mod responder;
