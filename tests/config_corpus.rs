@@ -27,8 +27,6 @@ const REFUSED: &[(&str, &str)] = &[
     ("docker_nats_server.conf", "cluster"),
     ("server_reload_test.conf", "cluster"),
     ("test_srv_a_perms.conf", "cluster"),
-    // An account's `jetstream`, after the top-level `jetstream {}` Riptide accepts.
-    ("server_multi_accounts_export_import.conf", "jetstream"),
 ];
 
 /// The passwords `docs_authorization_variables.conf` takes from the environment.
@@ -90,7 +88,7 @@ fn clients(file: &str) -> &'static [Cred] {
             &[User("alice", "foo"), User("bob", "special"), None]
         }
         "server_reload_token_authentication_1.conf" => &[Token("T0pS3cr3t"), Token("t0ps3cr3t")],
-        "test_multi_accounts.conf" => &[
+        "test_multi_accounts.conf" | "server_multi_accounts_export_import.conf" => &[
             User("alice", "s3cr3t!"),
             User("john", "s3cr3t!"),
             User("peter", "s3cr3t!"),

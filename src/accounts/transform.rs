@@ -22,10 +22,11 @@ pub struct Transform {
     dest: Vec<Part>,
 }
 
-/// `$N` or `{{wildcard(N)}}`: the 1-based index N.
+/// `$N` or `{{wildcard(N)}}`: the 1-based index N. A `$` token that is not a number
+/// (`$JS`) is a literal, as in Go's transforms.
 fn wildcard_index(token: &str) -> Option<Result<usize, ()>> {
     let n = if let Some(n) = token.strip_prefix('$') {
-        n
+        return n.parse::<usize>().ok().map(Ok);
     } else {
         let inner = token.strip_prefix("{{")?.strip_suffix("}}")?.trim();
         let args = inner.strip_prefix("wildcard(")?.strip_suffix(')')?;
