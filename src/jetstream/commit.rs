@@ -10,6 +10,9 @@ use std::os::fd::RawFd;
 use super::errors::ApiError;
 use super::{json_str, JetStream, Outgoing, StreamId};
 
+/// The largest write buffer kept for reuse; a rare huge batch's is freed.
+const MAX_SPARE_BYTES: usize = 16 * 1024 * 1024;
+
 /// One write for the reactor to submit. `ptr`/`len` point into the stream's in-flight
 /// buffer, which stays put until `JetStream::written` is called for it.
 #[derive(Debug)]
@@ -29,6 +32,9 @@ pub(crate) struct FileWrite {
 #[derive(Debug)]
 pub(crate) struct Pipeline {
     inflight: Vec<u8>,
+    /// The last written buffer, emptied, to fill next: reusing its pages spares the kernel
+    /// zeroing fresh ones for every batch (most of the time of large messages otherwise).
+    spare: Vec<u8>,
     next: u64,
     done: u64,
     /// Messages to publish once the batch they wait for is written, in order.
@@ -39,6 +45,7 @@ impl Default for Pipeline {
     fn default() -> Pipeline {
         Pipeline {
             inflight: Vec::new(),
+            spare: Vec::new(),
             next: 1,
             done: 0,
             waiting: VecDeque::new(),
@@ -87,7 +94,7 @@ impl JetStream {
             match &s.log {
                 None => p.done = p.next - 1,
                 Some(log) if !p.writing() && !s.pending.is_empty() => {
-                    p.inflight = std::mem::take(&mut s.pending);
+                    p.inflight = std::mem::replace(&mut s.pending, std::mem::take(&mut p.spare));
                     p.next += 1;
                     writes.push(FileWrite {
                         stream: StreamId(i as u32),
@@ -136,7 +143,11 @@ impl JetStream {
                 if let Some(log) = &mut s.log {
                     log.wrote(n as u64);
                 }
-                s.pipeline.inflight = Vec::new();
+                let mut spare = std::mem::take(&mut s.pipeline.inflight);
+                if spare.capacity() <= MAX_SPARE_BYTES {
+                    spare.clear();
+                    s.pipeline.spare = spare;
+                }
                 s.pipeline.done = s.pipeline.next - 1;
                 s.pipeline.release(&mut out);
                 if let Err(e) = s.compact_if_worth_it() {
