@@ -32,6 +32,10 @@ pub(crate) struct FileWrite {
 #[derive(Debug)]
 pub(crate) struct Pipeline {
     inflight: Vec<u8>,
+    /// The messages in `inflight`, where their payloads start there, and where it goes in
+    /// the log.
+    inflight_msgs: Vec<(u64, usize)>,
+    inflight_at: u64,
     /// The last written buffer, emptied, to fill next: reusing its pages spares the kernel
     /// zeroing fresh ones for every batch (most of the time of large messages otherwise).
     spare: Vec<u8>,
@@ -45,6 +49,8 @@ impl Default for Pipeline {
     fn default() -> Pipeline {
         Pipeline {
             inflight: Vec::new(),
+            inflight_msgs: Vec::new(),
+            inflight_at: 0,
             spare: Vec::new(),
             next: 1,
             done: 0,
@@ -95,6 +101,8 @@ impl JetStream {
                 None => p.done = p.next - 1,
                 Some(log) if !p.writing() && !s.pending.is_empty() => {
                     p.inflight = std::mem::replace(&mut s.pending, std::mem::take(&mut p.spare));
+                    p.inflight_msgs = std::mem::take(&mut s.pending_msgs);
+                    p.inflight_at = log.len();
                     p.next += 1;
                     writes.push(FileWrite {
                         stream: StreamId(i as u32),
@@ -142,6 +150,11 @@ impl JetStream {
             Ok(n) => {
                 if let Some(log) = &mut s.log {
                     log.wrote(n as u64);
+                }
+                // Their payloads are read back from the log from now on.
+                let at = s.pipeline.inflight_at;
+                for (seq, pos) in std::mem::take(&mut s.pipeline.inflight_msgs) {
+                    s.store.in_log_at(seq, at + pos as u64);
                 }
                 let mut spare = std::mem::take(&mut s.pipeline.inflight);
                 if spare.capacity() <= MAX_SPARE_BYTES {
@@ -194,7 +207,9 @@ impl JetStream {
             })
             .collect();
         s.pipeline.inflight = Vec::new();
+        s.pipeline.inflight_msgs.clear();
         s.pending.clear();
+        s.pending_msgs.clear();
         if let Some(log) = &mut s.log {
             log.cut_back();
         }
@@ -208,6 +223,7 @@ mod tests {
     use super::*;
     use crate::accounts::AccountId;
     use crate::jetstream::api::Context;
+    use crate::jetstream::store::Payload;
     use crate::jetstream::{AccountLimits, JsAccount, Options, Settings};
     use bytes::Bytes;
 
@@ -304,6 +320,36 @@ mod tests {
         assert_eq!(js.stream(id).unwrap().store.len(), 1);
         let log = dir.join("jetstream/$G/streams/F/msgs.log");
         assert_eq!(std::fs::metadata(log).unwrap().len(), first as u64);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn payloads_are_read_back_from_the_log_and_survive_compaction() {
+        let dir = std::env::temp_dir().join(format!("riptide-compact-{}", std::process::id()));
+        let mut js = host(&dir);
+        create(&mut js, r#"{"name":"C","subjects":["c"],"max_msgs":1}"#);
+        let id = StreamId(0);
+        let big = |i: u8| Bytes::from(vec![i; 1024 * 1024]);
+        // Five 1 MiB messages, one write each; max_msgs 1 leaves only the last one live, so
+        // the fifth write's completion finds most of the log dead and rewrites it.
+        for i in 0..5u8 {
+            js.ingest(ACC, id, b"c", None, &big(i), 0);
+            let (_, writes) = js.commit();
+            let n = perform(&writes[0]);
+            js.written(id, Ok(n));
+        }
+        let log = dir.join("jetstream/$G/streams/C/msgs.log");
+        let size = std::fs::metadata(&log).unwrap().len();
+        assert!(size < 2 * 1024 * 1024, "not compacted: {size} bytes");
+        let s = js.stream(id).unwrap();
+        let m = s.store.get(5).unwrap();
+        assert!(matches!(m.data, Payload::Log { .. }));
+        assert_eq!(s.payload(m).unwrap(), big(4));
+        // What a restart recovers from the rewritten log.
+        js.reload(id);
+        let s = js.stream(id).unwrap();
+        assert_eq!((s.store.len(), s.store.last_seq()), (1, 5));
+        assert_eq!(s.payload(s.store.get(5).unwrap()).unwrap(), big(4));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

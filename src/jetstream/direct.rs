@@ -81,7 +81,7 @@ impl JetStream {
 
 /// One stored message with the direct-get headers, and `extra` ones after them.
 fn message(s: &Stream, seq: u64, extra: &[(&str, String)], no_hdr: bool) -> Reply {
-    let Some(m) = s.store.get(seq) else {
+    let Some((m, body)) = s.store.get(seq).and_then(|m| Some((m, s.payload(m).ok()?))) else {
         return status("404 Message Not Found");
     };
     let mut fields = vec![
@@ -97,7 +97,7 @@ fn message(s: &Stream, seq: u64, extra: &[(&str, String)], no_hdr: bool) -> Repl
     let stored = if no_hdr { &[][..] } else { &m.hdr[..] };
     Reply {
         hdr: with_headers(stored, &fields),
-        body: m.data.to_vec(),
+        body: body.to_vec(),
     }
 }
 

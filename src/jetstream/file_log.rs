@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 
-use super::store::StoredMsg;
+use super::store::{Payload, StoredMsg};
 
 /// The log's file name in a stream's directory.
 pub(crate) const LOG_FILE: &str = "msgs.log";
@@ -33,9 +33,11 @@ pub(crate) enum Record {
     Purge(u64),
 }
 
-/// Appends one record to `out`.
-pub(crate) fn encode(out: &mut Vec<u8>, r: &Record) {
+/// Appends one record to `out`; for a message, returns where its payload starts in `out`.
+/// A message's payload must be in memory (`Payload::Mem`).
+pub(crate) fn encode(out: &mut Vec<u8>, r: &Record) -> Option<usize> {
     let start = out.len();
+    let mut data_at = None;
     out.extend_from_slice(&[0; RECORD_HEADER]);
     match r {
         Record::Msg(seq, m) => {
@@ -49,7 +51,10 @@ pub(crate) fn encode(out: &mut Vec<u8>, r: &Record) {
             out.extend_from_slice(&(m.hdr.len() as u32).to_le_bytes());
             out.extend_from_slice(&m.subject);
             out.extend_from_slice(&m.hdr);
-            out.extend_from_slice(&m.data);
+            data_at = Some(out.len());
+            if let Payload::Mem(data) = &m.data {
+                out.extend_from_slice(data);
+            }
         }
         Record::Delete(seq) => {
             out.push(KIND_DELETE);
@@ -64,13 +69,16 @@ pub(crate) fn encode(out: &mut Vec<u8>, r: &Record) {
     let crc = crc32fast::hash(&out[start + RECORD_HEADER..]);
     out[start..start + 4].copy_from_slice(&(body_len as u32).to_le_bytes());
     out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+    data_at
 }
 
 fn u64_at(b: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
 }
 
-fn decode_body(b: &Bytes) -> Option<Record> {
+/// One record's body; `at` is where the body starts in the file, so a message's payload
+/// is named by its place in the log.
+fn decode_body(b: &Bytes, at: u64) -> Option<Record> {
     match *b.first()? {
         KIND_MSG if b.len() >= 31 => {
             let seq = u64_at(b, 1);
@@ -87,7 +95,10 @@ fn decode_body(b: &Bytes) -> Option<Record> {
                 StoredMsg {
                     subject: b.slice(s..s + slen),
                     hdr: b.slice(s + slen..s + slen + hlen),
-                    data: b.slice(s + slen + hlen..),
+                    data: Payload::Log {
+                        offset: at + (s + slen + hlen) as u64,
+                        len: (b.len() - s - slen - hlen) as u32,
+                    },
                     ts,
                     ttl_ns,
                 },
@@ -115,7 +126,7 @@ pub(crate) fn decode_all(buf: &Bytes) -> (Vec<Record>, usize) {
         if crc32fast::hash(&body) != crc {
             break;
         }
-        let Some(r) = decode_body(&body) else {
+        let Some(r) = decode_body(&body, body_at as u64) else {
             break;
         };
         out.push(r);
@@ -194,6 +205,14 @@ impl FileLog {
         self.len
     }
 
+    /// `len` bytes at `offset`: a payload read back.
+    pub(crate) fn read_at(&self, offset: u64, len: u32) -> io::Result<Bytes> {
+        use std::os::unix::fs::FileExt;
+        let mut buf = vec![0; len as usize];
+        self.file.read_exact_at(&mut buf, offset)?;
+        Ok(Bytes::from(buf))
+    }
+
     /// The stream's directory.
     pub(crate) fn dir(&self) -> &Path {
         self.path.parent().unwrap_or(Path::new("."))
@@ -229,7 +248,7 @@ mod tests {
             StoredMsg {
                 subject: Bytes::from_static(b"s.a"),
                 hdr: Bytes::from_static(b"NATS/1.0\r\n\r\n"),
-                data: Bytes::from_static(data.as_bytes()),
+                data: Payload::Mem(Bytes::from_static(data.as_bytes())),
                 ts: 42,
                 ttl_ns: 0,
             },
@@ -254,7 +273,22 @@ mod tests {
     fn records_round_trip() {
         let (records, buf) = log();
         let (back, good) = decode_all(&Bytes::from(buf.clone()));
-        assert_eq!(back, records);
+        // A decoded message names its payload's place in the file: read it from there.
+        let loaded: Vec<Record> = back
+            .into_iter()
+            .map(|r| match r {
+                Record::Msg(seq, mut m) => {
+                    if let Payload::Log { offset, len } = m.data {
+                        let at = offset as usize;
+                        let data = Bytes::copy_from_slice(&buf[at..at + len as usize]);
+                        m.data = Payload::Mem(data);
+                    }
+                    Record::Msg(seq, m)
+                }
+                other => other,
+            })
+            .collect();
+        assert_eq!(loaded, records);
         assert_eq!(good, buf.len());
     }
 

@@ -10,14 +10,33 @@ use super::config::Storage;
 use crate::subject;
 
 /// One stored message. `ts` is nanoseconds since the Unix epoch; `ttl_ns` is the
-/// `Nats-TTL` it was stored with (0: none).
+/// `Nats-TTL` it was stored with (0: none). Headers stay in memory (markers, dedupe ids);
+/// a file stream's payload is read back from its log once written there.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct StoredMsg {
     pub subject: Bytes,
     pub hdr: Bytes,
-    pub data: Bytes,
+    pub data: Payload,
     pub ts: i64,
     pub ttl_ns: i64,
+}
+
+/// Where a message's payload is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Payload {
+    /// In memory: a memory stream's, or a file stream's until its write completed.
+    Mem(Bytes),
+    /// In the stream's log, at this offset.
+    Log { offset: u64, len: u32 },
+}
+
+impl Payload {
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Payload::Mem(b) => b.len(),
+            Payload::Log { len, .. } => *len as usize,
+        }
+    }
 }
 
 /// The size Go accounts a message at: its file-store record (`fileStoreMsgSizeRaw`:
@@ -112,6 +131,19 @@ impl MsgStore {
         match self.subjects.get_key_value(subject) {
             Some((k, _)) => k.clone(),
             None => Bytes::copy_from_slice(subject),
+        }
+    }
+
+    /// A written message's payload now lives in the log at `offset` (or moved there, after
+    /// a compaction); its headers get their own small buffer, so the one it arrived in is
+    /// freed.
+    pub(crate) fn in_log_at(&mut self, seq: u64, offset: u64) {
+        if let Some(m) = self.msgs.get_mut(&seq) {
+            let len = m.data.len() as u32;
+            if matches!(m.data, Payload::Mem(_)) && !m.hdr.is_empty() {
+                m.hdr = Bytes::copy_from_slice(&m.hdr);
+            }
+            m.data = Payload::Log { offset, len };
         }
     }
 
@@ -313,7 +345,7 @@ mod tests {
         StoredMsg {
             subject: Bytes::from_static(subject.as_bytes()),
             hdr: Bytes::new(),
-            data: Bytes::from_static(data.as_bytes()),
+            data: Payload::Mem(Bytes::from_static(data.as_bytes())),
             ts: 1,
             ttl_ns: 0,
         }

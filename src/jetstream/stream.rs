@@ -10,7 +10,7 @@ use bytes::Bytes;
 use super::config::{Discard, Retention, StreamConfig};
 use super::errors::ApiError;
 use super::file_log::{self, FileLog, Record};
-use super::store::{MsgStore, StoredMsg};
+use super::store::{MsgStore, Payload, StoredMsg};
 use crate::accounts::transform::Transform;
 
 /// Publish headers (nats-server `server/stream.go`).
@@ -111,6 +111,8 @@ pub(crate) struct Stream {
     pub log: Option<FileLog>,
     /// Records not yet written to the log.
     pub pending: Vec<u8>,
+    /// The messages in `pending`: sequence and where the payload starts there.
+    pub pending_msgs: Vec<(u64, usize)>,
     /// The writes of `pending` and what waits for them.
     pub pipeline: super::commit::Pipeline,
 }
@@ -132,6 +134,7 @@ impl Stream {
             prev_on_subject: 0,
             log,
             pending: Vec::new(),
+            pending_msgs: Vec::new(),
             pipeline: super::commit::Pipeline::default(),
         }
     }
@@ -147,7 +150,10 @@ impl Stream {
     pub(crate) fn recover(&mut self, records: Vec<Record>) {
         for r in records {
             match r {
-                Record::Msg(seq, m) => {
+                Record::Msg(seq, mut m) => {
+                    // Own copies, so the file's buffer is freed after recovery.
+                    m.subject = self.store.intern(&m.subject);
+                    m.hdr = Bytes::copy_from_slice(&m.hdr);
                     if m.ttl_ns > 0 {
                         self.expiries.insert((m.ts + m.ttl_ns, seq));
                     }
@@ -169,7 +175,19 @@ impl Stream {
 
     fn log_record(&mut self, r: &Record) {
         if self.log.is_some() {
-            file_log::encode(&mut self.pending, r);
+            let data_at = file_log::encode(&mut self.pending, r);
+            if let (Record::Msg(seq, _), Some(at)) = (r, data_at) {
+                self.pending_msgs.push((*seq, at));
+            }
+        }
+    }
+
+    /// A message's payload, read back from the log when it is there.
+    pub(crate) fn payload(&self, m: &StoredMsg) -> std::io::Result<Bytes> {
+        match (&m.data, &self.log) {
+            (Payload::Mem(b), _) => Ok(b.clone()),
+            (Payload::Log { offset, len }, Some(log)) => log.read_at(*offset, *len),
+            (Payload::Log { .. }, None) => Err(std::io::Error::other("no log")),
         }
     }
 
@@ -311,7 +329,7 @@ impl Stream {
         let m = StoredMsg {
             subject: subject.clone(),
             hdr: raw.slice(..hdr_len),
-            data: raw.slice(hdr_len..),
+            data: Payload::Mem(raw.slice(hdr_len..)),
             ts: now,
             ttl_ns,
         };
@@ -467,7 +485,7 @@ impl Stream {
         let m = StoredMsg {
             subject,
             hdr: Bytes::from(hdr),
-            data: Bytes::new(),
+            data: Payload::Mem(Bytes::new()),
             ts: now,
             ttl_ns: ttl,
         };
@@ -538,7 +556,7 @@ impl Stream {
             fields.push(("Nats-Msg-Size", m.data.len().to_string()));
             Vec::new()
         } else {
-            m.data.to_vec()
+            self.payload(m).ok()?.to_vec()
         };
         Some((
             Bytes::from(t.apply(&m.subject)),
@@ -558,25 +576,37 @@ impl Stream {
         let Some(log) = &self.log else {
             return Ok(());
         };
+        // Records still to be written would land in the old log's place: not now.
         if log.dead < MIN_DEAD_BYTES
             || log.dead < log.len() / 2
             || self.store.bytes() > MAX_LIVE_BYTES
+            || !self.pending.is_empty()
         {
             return Ok(());
         }
         let mut buf = Vec::new();
-        file_log::encode(&mut buf, &Record::Purge(self.store.first_seq().max(1)));
-        for (seq, m) in self.store.iter() {
-            file_log::encode(&mut buf, &Record::Msg(seq, m.clone()));
-        }
+        let mut moved = Vec::new();
         if self.store.len() == 0 {
-            buf.clear();
             file_log::encode(&mut buf, &Record::Purge(self.store.last_seq() + 1));
+        } else {
+            file_log::encode(&mut buf, &Record::Purge(self.store.first_seq().max(1)));
         }
-        match &mut self.log {
-            Some(log) => log.rewrite(&buf),
-            None => Ok(()),
+        for (seq, m) in self.store.iter() {
+            let loaded = StoredMsg {
+                data: Payload::Mem(self.payload(m)?),
+                ..m.clone()
+            };
+            if let Some(at) = file_log::encode(&mut buf, &Record::Msg(seq, loaded)) {
+                moved.push((seq, at as u64));
+            }
         }
+        if let Some(log) = &mut self.log {
+            log.rewrite(&buf)?;
+        }
+        for (seq, at) in moved {
+            self.store.in_log_at(seq, at);
+        }
+        Ok(())
     }
 }
 
