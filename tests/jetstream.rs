@@ -206,24 +206,7 @@ fn read_message(c: &mut Raw) -> (String, String) {
 
 /// Reads the next MSG or HMSG: its payload (after the headers).
 fn read_reply(c: &mut Raw) -> String {
-    loop {
-        let line = c.line();
-        let parts: Vec<&str> = line.trim_end().split(' ').collect();
-
-        match parts[0] {
-            "MSG" | "HMSG" => {
-                let total: usize = parts.last().unwrap().parse().unwrap();
-                let hdr: usize = if parts[0] == "HMSG" {
-                    parts[parts.len() - 2].parse().unwrap()
-                } else {
-                    0
-                };
-                let data = c.read_n(total + 2);
-                return String::from_utf8_lossy(&data[hdr..total]).into_owned();
-            }
-            _ => continue,
-        }
-    }
+    read_message(c).1
 }
 
 /// Times and the server's name differ by nature.

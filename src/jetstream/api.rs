@@ -88,12 +88,7 @@ impl<'a> Request<'a> {
                 ("limit", 0.into()),
             ]),
             Request::Purge(_) => fields([("purged", 0.into())]),
-            Request::Names | Request::List => fields([
-                ("total", 0.into()),
-                ("offset", 0.into()),
-                ("limit", 0.into()),
-                ("streams", Value::Null),
-            ]),
+            Request::Names | Request::List => page_of_streams(0, 0, 0, Value::Null),
             _ => Fields::new(),
         }
     }
@@ -207,6 +202,16 @@ struct StreamInfoJson {
 #[derive(Serialize)]
 struct ClusterJson {
     leader: String,
+}
+
+/// A NAMES or LIST page (Go's `ApiPaged` and `streams`).
+fn page_of_streams(total: usize, offset: usize, limit: usize, streams: Value) -> Fields {
+    fields([
+        ("total", total.into()),
+        ("offset", offset.into()),
+        ("limit", limit.into()),
+        ("streams", streams),
+    ])
 }
 
 /// A reply's fields after `type`, in order.
@@ -396,19 +401,12 @@ impl JetStream {
                     .take(NAMES_LIMIT)
                     .map(Value::from)
                     .collect();
-                Ok(fields([
-                    ("total", total.into()),
-                    ("offset", r.offset.into()),
-                    ("limit", NAMES_LIMIT.into()),
-                    (
-                        "streams",
-                        if page.is_empty() {
-                            Value::Null
-                        } else {
-                            page.into()
-                        },
-                    ),
-                ]))
+                let streams = if page.is_empty() {
+                    Value::Null
+                } else {
+                    page.into()
+                };
+                Ok(page_of_streams(total, r.offset, NAMES_LIMIT, streams))
             }
             Request::List => {
                 let r: PagedRequest = decode(data)?;
@@ -426,12 +424,7 @@ impl JetStream {
                         to_value(&info)
                     })
                     .collect();
-                Ok(fields([
-                    ("total", total.into()),
-                    ("offset", r.offset.into()),
-                    ("limit", LIST_LIMIT.into()),
-                    ("streams", page.into()),
-                ]))
+                Ok(page_of_streams(total, r.offset, LIST_LIMIT, page.into()))
             }
             Request::MsgGet(name) => {
                 let id = self.find(account, name)?;

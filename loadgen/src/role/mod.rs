@@ -234,3 +234,16 @@ fn poll_server(conn: &mut Conn) -> Result<(), ProtoError> {
     }
     Ok(())
 }
+
+/// A client's own reply inbox prefix, `_INBOX.<32 hex digits>` drawn from the run's seed
+/// and `stream` (replies come on `<inbox>.<n>`).
+fn reply_inbox(seed: u64, stream: u64) -> String {
+    let mut token = crate::rng::SplitMix64::new(seed, stream);
+    format!("_INBOX.{:016x}{:016x}", token.next_u64(), token.next_u64())
+}
+
+/// Subscribes `conn` to the replies on `inbox` and waits for the server to confirm it.
+fn subscribe_inbox(conn: &mut Conn, inbox: &str) -> Result<(), ProtoError> {
+    push_sub(conn.out(), &format!("{inbox}.*"), None, MEASURED_SID);
+    conn.ping_pong(Instant::now() + SUBSCRIBE_TIMEOUT)
+}

@@ -7,14 +7,13 @@
 use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
 
-use super::{since, unsubscribe, Ready, RoleContext, BATCH_BYTES, MEASURED_SID, SUBSCRIBE_TIMEOUT};
+use super::{
+    reply_inbox, since, subscribe_inbox, unsubscribe, Ready, RoleContext, BATCH_BYTES, MEASURED_SID,
+};
 use crate::args::RunLength;
 use crate::latency::{self, LatencyHistogram};
 use crate::payload;
-use crate::proto::{
-    parse_decimal, push_decimal, push_pub_header, push_sub, Conn, Frame, ProtoError, CRLF,
-};
-use crate::rng::SplitMix64;
+use crate::proto::{parse_decimal, push_decimal, push_pub_header, Conn, Frame, ProtoError, CRLF};
 use crate::schedule::{tighten_timer_slack, Schedule};
 use crate::seqtrack::{SeqTracker, Sighting};
 
@@ -47,16 +46,8 @@ pub struct RequesterReport {
 /// Runs requester `index`. A setup failure is reported on `ready`, not in the report.
 pub fn run(ctx: &RoleContext<'_>, index: usize, ready: Sender<Ready>) -> RequesterReport {
     let role = format!("loadgen-req-{index}");
-    let mut inbox_token = SplitMix64::new(ctx.args.seed, (ctx.plan.senders + index) as u64);
-    let inbox = format!(
-        "_INBOX.{:016x}{:016x}",
-        inbox_token.next_u64(),
-        inbox_token.next_u64()
-    );
-    let subscribed = |conn: &mut Conn| {
-        push_sub(conn.out(), &format!("{inbox}.*"), None, MEASURED_SID);
-        conn.ping_pong(Instant::now() + SUBSCRIBE_TIMEOUT)
-    };
+    let inbox = reply_inbox(ctx.args.seed, (ctx.plan.senders + index) as u64);
+    let subscribed = |conn: &mut Conn| subscribe_inbox(conn, &inbox);
     let mut requester = Requester::new(ctx, index, &inbox);
     let Some((mut conn, base)) = ctx.connect_and_wait(&role, &ready, subscribed) else {
         return requester.report;
