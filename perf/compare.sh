@@ -110,15 +110,7 @@ python3 perf/memory.py --go-pid "$GO_PID" --go-port "$GO_PORT" --riptide-pid "$R
 cat >"$OUT/meta.json" <<META
 {
   "command": "perf/compare.sh --reps $REPS$([ "$QUICK" = 1 ] && echo ' --quick') --shards $SHARDS",
-  "commit": "$(git rev-parse HEAD)",
-  "dirty": $([ -n "$(git status --porcelain --untracked-files=no)" ] && echo true || echo false),
-  "date_utc": "$STAMP",
-  "riptide": "$(target/release/riptide --version)",
-  "go_server": "$(.venv/bin/nats-server --version)",
-  "rustc": "$(rustc --version)",
-  "kernel": "$(uname -r)",
-  "cpu": "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')",
-  "cores": $NCPU,
+$(machine_facts "$STAMP" "$NCPU")
   "pinning": "servers on CPUs $SERVER_CPU (Go with GOMAXPROCS=$SHARDS, Riptide with --shards $SHARDS), loadgen on CPUs $LOADGEN_CPUS",
   "reps": $REPS
 }

@@ -202,15 +202,7 @@ STORE_FS=$(df -PT "$STORES" | awk 'NR == 2 {print $1 " (" $2 ")"}')
 cat >"$OUT/meta.json" <<META
 {
   "command": "perf/js_compare.sh --reps $REPS$([ "$QUICK" = 1 ] && echo ' --quick') --recovery-msgs $RECOVERY_MSGS$([ "$BUILD" = 0 ] && echo ' --no-build')",
-  "commit": "$(git rev-parse HEAD)",
-  "dirty": $([ -n "$(git status --porcelain --untracked-files=no)" ] && echo true || echo false),
-  "date_utc": "$STAMP",
-  "riptide": "$(target/release/riptide --version)",
-  "go_server": "$(.venv/bin/nats-server --version)",
-  "rustc": "$(rustc --version)",
-  "kernel": "$(uname -r)",
-  "cpu": "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')",
-  "cores": $NCPU,
+$(machine_facts "$STAMP" "$NCPU")
   "pinning": "servers on CPU $SERVER_CPU (Go with GOMAXPROCS=1, Riptide with --shards 1), loadgen on CPUs $LOADGEN_CPUS",
   "store_filesystem": "$STORE_FS, stores under $STORES",
   "server_commands": {

@@ -65,3 +65,19 @@ alternate() {
     $b; $a
   fi
 }
+
+# machine_facts STAMP NCPU: the JSON members (one per line, each ending with a comma) that
+# every results meta.json starts with: commit, tree state, date, versions and machine.
+machine_facts() {
+  cat <<FACTS
+  "commit": "$(git rev-parse HEAD)",
+  "dirty": $([ -n "$(git status --porcelain --untracked-files=no)" ] && echo true || echo false),
+  "date_utc": "$1",
+  "riptide": "$(target/release/riptide --version)",
+  "go_server": "$(.venv/bin/nats-server --version)",
+  "rustc": "$(rustc --version)",
+  "kernel": "$(uname -r)",
+  "cpu": "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')",
+  "cores": $2,
+FACTS
+}
