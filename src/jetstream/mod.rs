@@ -427,7 +427,7 @@ impl JetStream {
         }
         let mut stream = Stream::new(meta.config, meta.created, Some(log));
         stream.recover(records);
-        stream.enforce_limits(now_ns());
+        stream.enforce_limits(now_ns(), None);
         Ok(stream)
     }
 

@@ -143,7 +143,7 @@ impl Stream {
     pub(crate) fn reconfigure(&mut self, config: StreamConfig, now: i64) {
         (self.transform, self.republish) = transforms(&config);
         self.config = config;
-        self.enforce_limits(now);
+        self.enforce_limits(now, None);
     }
 
     /// Replays what the log holds.
@@ -358,7 +358,7 @@ impl Stream {
             }
             None => {}
         }
-        self.enforce_limits(now);
+        self.enforce_limits(now, Some(&subject));
         Ok(Ingest::Stored(seq))
     }
 
@@ -401,18 +401,26 @@ impl Stream {
 
     /// Discard old: drop the oldest messages while a limit is exceeded; also what has aged
     /// out or outlived its TTL.
-    pub(crate) fn enforce_limits(&mut self, now: i64) {
-        let c = self.config.clone();
-        if c.max_msgs_per_subject > 0 {
-            let over: Vec<Bytes> = self
-                .store
-                .subject_counts(b"")
-                .into_iter()
-                .filter(|(_, n)| *n > c.max_msgs_per_subject as u64)
-                .map(|(s, _)| Bytes::from(s))
-                .collect();
+    pub(crate) fn enforce_limits(&mut self, now: i64, stored_on: Option<&[u8]>) {
+        let (per_subject, max_msgs, max_bytes) = (
+            self.config.max_msgs_per_subject,
+            self.config.max_msgs,
+            self.config.max_bytes,
+        );
+        if per_subject > 0 {
+            // After a publish only its subject can be over; after a new configuration, any.
+            let over: Vec<Bytes> = match stored_on {
+                Some(subject) => vec![Bytes::copy_from_slice(subject)],
+                None => self
+                    .store
+                    .subject_counts(b"")
+                    .into_iter()
+                    .filter(|(_, n)| *n > per_subject as u64)
+                    .map(|(s, _)| Bytes::from(s))
+                    .collect(),
+            };
             for s in over {
-                while self.store.count_of_subject(&s) > c.max_msgs_per_subject as usize {
+                while self.store.count_of_subject(&s) > per_subject as usize {
                     let Some(seq) = self.store.first_of_subject(&s) else {
                         break;
                     };
@@ -420,16 +428,16 @@ impl Stream {
                 }
             }
         }
-        if c.max_msgs > 0 {
-            while self.store.len() > c.max_msgs as u64 {
+        if max_msgs > 0 {
+            while self.store.len() > max_msgs as u64 {
                 let Some((seq, _)) = self.store.first() else {
                     break;
                 };
                 self.remove(seq);
             }
         }
-        if c.max_bytes > 0 {
-            while self.store.bytes() > c.max_bytes as u64 {
+        if max_bytes > 0 {
+            while self.store.bytes() > max_bytes as u64 {
                 let Some((seq, _)) = self.store.first() else {
                     break;
                 };
