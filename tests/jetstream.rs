@@ -561,8 +561,14 @@ fn survive_kill(always: bool) {
         acked.extend(seqs);
         // Proc's drop is a SIGKILL: no shutdown path runs.
         drop(server);
-        // A write torn by the crash: half a record at the end of the log.
-        let log = dir.join("jetstream/$G/streams/K/msgs.log");
+        // A write torn by the crash: half a record at the end of the log's last block.
+        let blocks = dir.join("jetstream/$G/streams/K/msgs");
+        let log = std::fs::read_dir(&blocks)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "blk"))
+            .max()
+            .unwrap();
         let mut bytes = std::fs::read(&log).unwrap();
         bytes.extend_from_slice(&[42, 0, 0, 0, 1, 2, 3]);
         std::fs::write(&log, bytes).unwrap();

@@ -654,8 +654,8 @@ impl JetStream {
                     super::config::Storage::File => {
                         let dir = super::stream_dir(&self.settings, cx.account_name, name);
                         write_meta(&dir, &config, created).map_err(ApiError::general)?;
-                        let (log, _, _) =
-                            super::file_log::FileLog::open(&dir).map_err(ApiError::general)?;
+                        let (log, _) = super::file_log::FileLog::open(&dir, |_, _| {})
+                            .map_err(ApiError::general)?;
                         Some(log)
                     }
                 };

@@ -35,7 +35,8 @@ pub(crate) struct Pipeline {
     /// The messages in `inflight`, where their payloads start there, and where it goes in
     /// the log.
     inflight_msgs: Vec<(u64, usize)>,
-    inflight_at: u64,
+    /// The block and offset `inflight` goes to.
+    inflight_at: (u32, u64),
     /// The last written buffer, emptied, to fill next: reusing its pages spares the kernel
     /// zeroing fresh ones for every batch (most of the time of large messages otherwise).
     spare: Vec<u8>,
@@ -50,7 +51,7 @@ impl Default for Pipeline {
         Pipeline {
             inflight: Vec::new(),
             inflight_msgs: Vec::new(),
-            inflight_at: 0,
+            inflight_at: (0, 0),
             spare: Vec::new(),
             next: 1,
             done: 0,
@@ -60,6 +61,11 @@ impl Default for Pipeline {
 }
 
 impl Pipeline {
+    /// The number of the batch being filled: the records stored now go with it.
+    pub(crate) fn filling(&self) -> u64 {
+        self.next
+    }
+
     /// Whether a write is in flight (its buffer must outlive it).
     pub(crate) fn writing(&self) -> bool {
         !self.inflight.is_empty()
@@ -96,25 +102,33 @@ impl JetStream {
             let Some((_, s)) = entry else {
                 continue;
             };
-            let p = &mut s.pipeline;
-            match &s.log {
-                None => p.done = p.next - 1,
-                Some(log) if !p.writing() && !s.pending.is_empty() => {
-                    p.inflight = std::mem::replace(&mut s.pending, std::mem::take(&mut p.spare));
-                    p.inflight_msgs = std::mem::take(&mut s.pending_msgs);
-                    p.inflight_at = log.len();
-                    p.next += 1;
-                    writes.push(FileWrite {
-                        stream: StreamId(i as u32),
-                        fd: log.fd(),
-                        offset: log.len(),
-                        ptr: p.inflight.as_ptr(),
-                        len: p.inflight.len(),
-                        sync,
-                    });
+            if s.log.is_none() {
+                s.pipeline.done = s.pipeline.next - 1;
+            } else if !s.pipeline.writing() && !s.pending.is_empty() {
+                if let Err(e) = s.roll_if_full() {
+                    // The write goes to the full block, which stays open for more.
+                    crate::log_at!(
+                        Error,
+                        "JetStream stream '{}' could not start a new block: {e}",
+                        s.config.name
+                    );
                 }
-                Some(_) => {}
+                let log = s.log.as_ref().expect("checked above");
+                let p = &mut s.pipeline;
+                p.inflight = std::mem::replace(&mut s.pending, std::mem::take(&mut p.spare));
+                p.inflight_msgs = std::mem::take(&mut s.pending_msgs);
+                p.inflight_at = (log.active(), log.len());
+                p.next += 1;
+                writes.push(FileWrite {
+                    stream: StreamId(i as u32),
+                    fd: log.fd(),
+                    offset: log.len(),
+                    ptr: p.inflight.as_ptr(),
+                    len: p.inflight.len(),
+                    sync,
+                });
             }
+            let p = &mut s.pipeline;
             p.release(&mut out);
         }
         (out, writes)
@@ -152,9 +166,9 @@ impl JetStream {
                     log.wrote(n as u64);
                 }
                 // Their payloads are read back from the log from now on.
-                let at = s.pipeline.inflight_at;
+                let (block, at) = s.pipeline.inflight_at;
                 for (seq, pos) in std::mem::take(&mut s.pipeline.inflight_msgs) {
-                    s.store.in_log_at(seq, at + pos as u64);
+                    s.logged(seq, block, (at + pos as u64) as u32);
                 }
                 let mut spare = std::mem::take(&mut s.pipeline.inflight);
                 if spare.capacity() <= MAX_SPARE_BYTES {
@@ -163,7 +177,7 @@ impl JetStream {
                 }
                 s.pipeline.done = s.pipeline.next - 1;
                 s.pipeline.release(&mut out);
-                if let Err(e) = s.compact_if_worth_it() {
+                if let Err(e) = s.reclaim(s.pipeline.done) {
                     crate::log_at!(
                         Warn,
                         "JetStream stream '{}' compaction failed: {e}",
@@ -318,38 +332,82 @@ mod tests {
             "{b:?}"
         );
         assert_eq!(js.stream(id).unwrap().store.len(), 1);
-        let log = dir.join("jetstream/$G/streams/F/msgs.log");
-        assert_eq!(std::fs::metadata(log).unwrap().len(), first as u64);
+        let block = dir.join("jetstream/$G/streams/F/msgs/0000000001.blk");
+        assert_eq!(std::fs::metadata(block).unwrap().len(), first as u64);
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    /// Stores `data` on `subject` in stream `id` as one write.
+    fn put_written(js: &mut JetStream, id: StreamId, subject: &[u8], data: Bytes) {
+        js.ingest(ACC, id, subject, None, &data, 0);
+        let (_, writes) = js.commit();
+        let n = perform(&writes[0]);
+        js.written(id, Ok(n));
+    }
+
+    fn blocks(dir: &std::path::Path, ext: &str) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.ends_with(ext))
+            .collect();
+        names.sort();
+        names
+    }
+
     #[test]
-    fn payloads_are_read_back_from_the_log_and_survive_compaction() {
-        let dir = std::env::temp_dir().join(format!("riptide-compact-{}", std::process::id()));
+    fn blocks_roll_empty_ones_go_and_mostly_dead_ones_are_rewritten() {
+        let dir = std::env::temp_dir().join(format!("riptide-blocks-{}", std::process::id()));
         let mut js = host(&dir);
-        create(&mut js, r#"{"name":"C","subjects":["c"],"max_msgs":1}"#);
+        create(
+            &mut js,
+            r#"{"name":"C","subjects":["c.*"],"max_msgs_per_subject":1}"#,
+        );
         let id = StreamId(0);
-        let big = |i: u8| Bytes::from(vec![i; 1024 * 1024]);
-        // Five 1 MiB messages, one write each; max_msgs 1 leaves only the last one live, so
-        // the fifth write's completion finds most of the log dead and rewrites it.
-        for i in 0..5u8 {
-            js.ingest(ACC, id, b"c", None, &big(i), 0);
-            let (_, writes) = js.commit();
-            let n = perform(&writes[0]);
-            js.written(id, Ok(n));
-        }
-        let log = dir.join("jetstream/$G/streams/C/msgs.log");
-        let size = std::fs::metadata(&log).unwrap().len();
-        assert!(size < 2 * 1024 * 1024, "not compacted: {size} bytes");
+        let msgs = dir.join("jetstream/$G/streams/C/msgs");
+        let big = |i: u8| Bytes::from(vec![i; 3 * 1024 * 1024]);
+        // Block 1 fills with c.a, then two c.b: 9 MiB, so the next write starts block 2.
+        put_written(&mut js, id, b"c.a", big(1));
+        put_written(&mut js, id, b"c.b", big(2));
+        put_written(&mut js, id, b"c.b", big(3));
+        assert_eq!(blocks(&msgs, ".blk"), ["0000000001.blk"]);
+        // The third c.b leaves only c.a live in block 1 (a third of it): that block is
+        // rewritten, keeping c.a where a reader finds it.
+        put_written(&mut js, id, b"c.b", big(4));
+        assert_eq!(blocks(&msgs, ".blk"), ["0000000001.blk", "0000000002.blk"]);
+        let first = std::fs::metadata(msgs.join("0000000001.blk"))
+            .unwrap()
+            .len();
+        assert!(first < 4 * 1024 * 1024, "not rewritten: {first} bytes");
         let s = js.stream(id).unwrap();
-        let m = s.store.get(5).unwrap();
-        assert!(matches!(m.data, Payload::Log { .. }));
-        assert_eq!(s.payload(m).unwrap(), big(4));
-        // What a restart recovers from the rewritten log.
+        assert_eq!(s.payload(s.store.get(1).unwrap()).unwrap(), big(1));
+        assert!(matches!(
+            s.store.get(4).unwrap().data,
+            Payload::Log { block: 2, .. }
+        ));
+        // Once c.a goes too, block 1 holds nothing live and goes as a whole.
+        put_written(&mut js, id, b"c.z", Bytes::from_static(b"z"));
+        js.stream_mut(id).unwrap().purge(b"c.a", None, 0);
+        put_written(&mut js, id, b"c.b", big(6));
+        assert_eq!(blocks(&msgs, ".blk"), ["0000000002.blk"]);
+        // Block 2 fills and is sealed; then only c.z is live in it, so it is rewritten.
+        put_written(&mut js, id, b"c.b", big(7));
+        put_written(&mut js, id, b"c.b", big(8));
+        assert_eq!(blocks(&msgs, ".blk"), ["0000000002.blk", "0000000003.blk"]);
+        let second = std::fs::metadata(msgs.join("0000000002.blk"))
+            .unwrap()
+            .len();
+        assert!(second < 1024, "not rewritten: {second} bytes");
+        // A restart recovers the same: the sealed block from its index, the last one read.
+        assert!(blocks(&msgs, ".idx").contains(&"0000000002.idx".to_string()));
         js.reload(id);
         let s = js.stream(id).unwrap();
-        assert_eq!((s.store.len(), s.store.last_seq()), (1, 5));
-        assert_eq!(s.payload(s.store.get(5).unwrap()).unwrap(), big(4));
+        assert_eq!(
+            (s.store.len(), s.store.first_seq(), s.store.last_seq()),
+            (2, 5, 8)
+        );
+        assert_eq!(&s.payload(s.store.get(5).unwrap()).unwrap()[..], b"z");
+        assert_eq!(s.payload(s.store.get(8).unwrap()).unwrap(), big(8));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -1,47 +1,101 @@
-//! A file stream's log: append-only records, each with its length and a CRC-32 of its body,
-//! so recovery keeps every whole record and truncates at the first torn or damaged one.
-//! The codec is sans-IO; `FileLog` owns the file.
+//! A file stream's log: append-only blocks of records, each record with its length and a
+//! CRC-32 of its body, so recovery keeps every whole record and cuts a block at its first
+//! torn or damaged one.
+//!
+//! Blocks roll at `BLOCK_BYTES`. The oldest block goes as a whole once none of its messages
+//! is left (age, limits, acks: streams lose their oldest messages first), and a sealed block
+//! that is mostly dead is rewritten on its own, so no reclaim touches more than one block.
+//! A sealed block gets an index file, written off the shard by a helper thread: its records
+//! without payloads (the stream's checkpoint), which recovery reads instead of the block
+//! while it still describes the block byte for byte.
+//!
+//! The codec is sans-IO; `FileLog` owns the files.
 
+use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
+use std::ops::Range;
 use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 
 use super::store::{Payload, StoredMsg};
 
-/// The log's file name in a stream's directory.
-pub(crate) const LOG_FILE: &str = "msgs.log";
+/// The directory of a stream's blocks, in the stream's directory.
+const BLOCKS_DIR: &str = "msgs";
+/// The single log file of stores written before blocks; it becomes the first block.
+const LEGACY_LOG: &str = "msgs.log";
+const BLOCK_EXT: &str = "blk";
+const INDEX_EXT: &str = "idx";
+/// A block is sealed and a new one started once it holds this much (Go's
+/// `defaultLargeBlockSize`, filestore.go).
+pub(crate) const BLOCK_BYTES: u64 = 8 * 1024 * 1024;
+/// Dead bytes a sealed block must hold (and more than half of it) before it is rewritten.
+const MIN_DEAD_BYTES: u64 = 1024 * 1024;
 /// Record header: body length (u32 LE) and the body's CRC-32 (u32 LE).
 const RECORD_HEADER: usize = 8;
 /// The largest body a record may claim; a larger length is damage, not a record (Go's
 /// largest `max_payload` is 64 MiB; headers and subject fit in the rest).
 const MAX_RECORD: usize = 80 * 1024 * 1024;
+/// A message record's fixed fields: kind, seq, ts, ttl, subject and header lengths.
+const MSG_FIXED: usize = 1 + 8 + 8 + 8 + 2 + 4;
 
 const KIND_MSG: u8 = 1;
 const KIND_DELETE: u8 = 2;
 const KIND_PURGE: u8 = 3;
+const KIND_ASSIGNED: u8 = 4;
+/// An index's message: a message record whose payload stays in the block, at an offset.
+const KIND_MSG_AT: u8 = 5;
+/// An index's first record: the length of the block it describes.
+const KIND_INDEX_OF: u8 = 6;
 
 /// What a record says happened.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Record {
+    /// A message; in an index its payload is `Payload::Log`, named by its place.
     Msg(u64, StoredMsg),
     /// One message removed.
     Delete(u64),
     /// Every message removed; the next one gets this sequence.
     Purge(u64),
+    /// Sequences up to this one were given out: a new block starts with it, so the
+    /// stream's last sequence survives the older blocks going.
+    Assigned(u64),
 }
 
-/// Appends one record to `out`; for a message, returns where its payload starts in `out`.
-/// A message's payload must be in memory (`Payload::Mem`).
+/// A decoded record, borrowing from the buffer it was read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RecordRef<'a> {
+    Msg {
+        seq: u64,
+        ts: i64,
+        ttl_ns: i64,
+        subject: &'a [u8],
+        hdr: &'a [u8],
+        /// Where the payload is in its block: offset and length.
+        data: (u32, u32),
+    },
+    Delete(u64),
+    Purge(u64),
+    Assigned(u64),
+    IndexOf(u64),
+}
+
+/// Appends one record to `out`; for a message whose payload it carries, returns where the
+/// payload starts in `out`. A message with its payload in the log is written as an index
+/// entry (its offset and length instead of the bytes).
 pub(crate) fn encode(out: &mut Vec<u8>, r: &Record) -> Option<usize> {
     let start = out.len();
     let mut data_at = None;
     out.extend_from_slice(&[0; RECORD_HEADER]);
     match r {
         Record::Msg(seq, m) => {
-            out.push(KIND_MSG);
+            out.push(match m.data {
+                Payload::Mem(_) => KIND_MSG,
+                Payload::Log { .. } => KIND_MSG_AT,
+            });
             out.extend_from_slice(&seq.to_le_bytes());
             out.extend_from_slice(&m.ts.to_le_bytes());
             out.extend_from_slice(&m.ttl_ns.to_le_bytes());
@@ -49,192 +103,534 @@ pub(crate) fn encode(out: &mut Vec<u8>, r: &Record) -> Option<usize> {
             // subject is cut by the parser long before (Go's subject limit is far lower).
             out.extend_from_slice(&(m.subject.len() as u16).to_le_bytes());
             out.extend_from_slice(&(m.hdr.len() as u32).to_le_bytes());
+            if let Payload::Log { offset, len, .. } = m.data {
+                out.extend_from_slice(&offset.to_le_bytes());
+                out.extend_from_slice(&len.to_le_bytes());
+            }
             out.extend_from_slice(&m.subject);
             out.extend_from_slice(&m.hdr);
-            data_at = Some(out.len());
             if let Payload::Mem(data) = &m.data {
+                data_at = Some(out.len());
                 out.extend_from_slice(data);
             }
         }
-        Record::Delete(seq) => {
-            out.push(KIND_DELETE);
-            out.extend_from_slice(&seq.to_le_bytes());
-        }
-        Record::Purge(next) => {
-            out.push(KIND_PURGE);
-            out.extend_from_slice(&next.to_le_bytes());
-        }
+        Record::Delete(seq) => fixed(out, KIND_DELETE, *seq),
+        Record::Purge(next) => fixed(out, KIND_PURGE, *next),
+        Record::Assigned(last) => fixed(out, KIND_ASSIGNED, *last),
     }
+    seal(out, start);
+    data_at
+}
+
+fn fixed(out: &mut Vec<u8>, kind: u8, n: u64) {
+    out.push(kind);
+    out.extend_from_slice(&n.to_le_bytes());
+}
+
+/// Fills in the header of the record that starts at `start` and runs to the end of `out`.
+fn seal(out: &mut [u8], start: usize) {
     let body_len = out.len() - start - RECORD_HEADER;
     let crc = crc32fast::hash(&out[start + RECORD_HEADER..]);
     out[start..start + 4].copy_from_slice(&(body_len as u32).to_le_bytes());
     out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
-    data_at
 }
 
 fn u64_at(b: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
 }
 
-/// One record's body; `at` is where the body starts in the file, so a message's payload
-/// is named by its place in the log.
-fn decode_body(b: &Bytes, at: u64) -> Option<Record> {
-    match *b.first()? {
-        KIND_MSG if b.len() >= 31 => {
-            let seq = u64_at(b, 1);
-            let ts = u64_at(b, 9) as i64;
-            let ttl_ns = u64_at(b, 17) as i64;
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes"))
+}
+
+/// One record's body; `at` is where the body starts in its file, so a message's payload
+/// is named by its place in the block.
+fn decode_body(b: &[u8], at: usize) -> Option<RecordRef<'_>> {
+    let kind = *b.first()?;
+    match kind {
+        KIND_MSG | KIND_MSG_AT if b.len() >= MSG_FIXED => {
             let slen = usize::from(u16::from_le_bytes([b[25], b[26]]));
-            let hlen = u32::from_le_bytes(b[27..31].try_into().ok()?) as usize;
-            let s = 31;
-            if b.len() < s + slen + hlen {
-                return None;
-            }
-            Some(Record::Msg(
-                seq,
-                StoredMsg {
-                    subject: b.slice(s..s + slen),
-                    hdr: b.slice(s + slen..s + slen + hlen),
-                    data: Payload::Log {
-                        offset: at + (s + slen + hlen) as u64,
-                        len: (b.len() - s - slen - hlen) as u32,
-                    },
-                    ts,
-                    ttl_ns,
-                },
-            ))
+            let hlen = u32_at(b, 27) as usize;
+            let (s, data) = if kind == KIND_MSG_AT {
+                let s = MSG_FIXED + 8;
+                if b.len() != s + slen + hlen {
+                    return None;
+                }
+                (s, (u32_at(b, MSG_FIXED), u32_at(b, MSG_FIXED + 4)))
+            } else {
+                let s = MSG_FIXED;
+                let data_at = s + slen + hlen;
+                if b.len() < data_at {
+                    return None;
+                }
+                (s, ((at + data_at) as u32, (b.len() - data_at) as u32))
+            };
+            Some(RecordRef::Msg {
+                seq: u64_at(b, 1),
+                ts: u64_at(b, 9) as i64,
+                ttl_ns: u64_at(b, 17) as i64,
+                subject: &b[s..s + slen],
+                hdr: &b[s + slen..s + slen + hlen],
+                data,
+            })
         }
-        KIND_DELETE if b.len() == 9 => Some(Record::Delete(u64_at(b, 1))),
-        KIND_PURGE if b.len() == 9 => Some(Record::Purge(u64_at(b, 1))),
+        _ if b.len() != 9 => None,
+        KIND_DELETE => Some(RecordRef::Delete(u64_at(b, 1))),
+        KIND_PURGE => Some(RecordRef::Purge(u64_at(b, 1))),
+        KIND_ASSIGNED => Some(RecordRef::Assigned(u64_at(b, 1))),
+        KIND_INDEX_OF => Some(RecordRef::IndexOf(u64_at(b, 1))),
         _ => None,
     }
 }
 
-/// The whole records at the start of `buf`, and the length they take: what follows is a
-/// torn or damaged tail.
-pub(crate) fn decode_all(buf: &Bytes) -> (Vec<Record>, usize) {
-    let mut out = Vec::new();
+/// Hands each whole record at the start of `buf` to `f`, with the bytes it takes in `buf`;
+/// returns the length they take: what follows is a torn or damaged tail.
+pub(crate) fn decode<'a>(buf: &'a [u8], mut f: impl FnMut(RecordRef<'a>, Range<usize>)) -> usize {
     let mut at = 0;
     while buf.len() - at >= RECORD_HEADER {
-        let len = u32::from_le_bytes(buf[at..at + 4].try_into().expect("4 bytes")) as usize;
-        let crc = u32::from_le_bytes(buf[at + 4..at + 8].try_into().expect("4 bytes"));
+        let len = u32_at(buf, at) as usize;
+        let crc = u32_at(buf, at + 4);
         let body_at = at + RECORD_HEADER;
         if len == 0 || len > MAX_RECORD || buf.len() - body_at < len {
             break;
         }
-        let body = buf.slice(body_at..body_at + len);
-        if crc32fast::hash(&body) != crc {
+        let body = &buf[body_at..body_at + len];
+        if crc32fast::hash(body) != crc {
             break;
         }
-        let Some(r) = decode_body(&body, body_at as u64) else {
+        let Some(r) = decode_body(body, body_at) else {
             break;
         };
-        out.push(r);
+        f(r, at..body_at + len);
         at = body_at + len;
     }
-    (out, at)
+    at
 }
 
-/// The open log of one stream.
+/// The index of a block: its length, then its records with payloads left out.
+fn index_of(block: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(block.len() / 4);
+    let start = out.len();
+    out.extend_from_slice(&[0; RECORD_HEADER]);
+    fixed(&mut out, KIND_INDEX_OF, block.len() as u64);
+    seal(&mut out, start);
+    decode(block, |r, raw| match r {
+        RecordRef::Msg {
+            seq,
+            ts,
+            ttl_ns,
+            subject,
+            hdr,
+            data: (offset, len),
+        } => {
+            let m = StoredMsg {
+                subject: Bytes::copy_from_slice(subject),
+                hdr: Bytes::copy_from_slice(hdr),
+                data: Payload::Log {
+                    block: 0,
+                    offset,
+                    len,
+                },
+                ts,
+                ttl_ns,
+            };
+            encode(&mut out, &Record::Msg(seq, m));
+        }
+        _ => out.extend_from_slice(&block[raw]),
+    });
+    out
+}
+
+/// Writes `bytes` to `path` through a temporary file renamed over it, so a reader finds
+/// the old file or the new one, whole; `sync` makes it durable before the rename.
+fn replace_file(path: &Path, bytes: &[u8], sync: bool) -> io::Result<()> {
+    // Named after the file it replaces: a block and its index may be replaced at once.
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    {
+        let mut f = File::create(&tmp)?;
+        f.write_all(bytes)?;
+        if sync {
+            f.sync_all()?;
+        }
+    }
+    fs::rename(&tmp, path)
+}
+
+/// Writes the index of the sealed block at `path`.
+fn write_index(path: &Path) -> io::Result<()> {
+    let block = fs::read(path)?;
+    replace_file(&path.with_extension(INDEX_EXT), &index_of(&block), false)
+}
+
+/// The records of a block's index when it describes the block as it is (`len` bytes).
+fn read_index(path: &Path, len: u64, buf: &mut Vec<u8>) -> Option<()> {
+    buf.clear();
+    File::open(path).ok()?.read_to_end(buf).ok()?;
+    let mut first = None;
+    let good = decode(buf, |r, _| {
+        first.get_or_insert(r);
+    });
+    (good == buf.len() && first == Some(RecordRef::IndexOf(len))).then_some(())
+}
+
 #[derive(Debug)]
-pub(crate) struct FileLog {
-    path: PathBuf,
+struct Block {
+    index: u32,
     file: File,
     /// Bytes in the file: where the next write goes, and where a failed one is cut back to.
     len: u64,
-    /// Bytes that no longer hold a live message (deleted, purged), for compaction.
-    pub dead: u64,
+    /// The stored size of its live messages, and how many there are.
+    live: u64,
+    msgs: u64,
+    /// The lowest sequence of a message written to it (live or not): a tombstone for an
+    /// older sequence than the oldest block's names nothing on disk any more.
+    first_seq: u64,
+    /// The batch whose write records its last message going: once that write completed,
+    /// the block may go.
+    emptied_in: u64,
+}
+
+/// The open blocks of one stream.
+#[derive(Debug)]
+pub(crate) struct FileLog {
+    dir: PathBuf,
+    /// Oldest first; the last one is written to.
+    blocks: VecDeque<Block>,
+    /// Sealed blocks whose periodic fsync is still due.
+    unsynced: Vec<u32>,
+    /// Files of removed blocks, closed at the next periodic fsync: an fsync submitted for
+    /// one may not have reached the kernel yet.
+    closing: Vec<File>,
+    /// Some block lost messages since the last compaction check.
+    maybe_compact: bool,
+}
+
+fn block_path(dir: &Path, index: u32, ext: &str) -> PathBuf {
+    dir.join(format!("{index:010}.{ext}"))
+}
+
+fn open_block(path: &Path) -> io::Result<File> {
+    // Writes go at explicit offsets (the reactor's), so no O_APPEND.
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
 }
 
 impl FileLog {
-    /// Opens (creating) the log in `dir` and reads what it holds. A torn or damaged tail is
-    /// cut off; the records before it are returned with how many bytes were cut.
-    pub(crate) fn open(dir: &Path) -> io::Result<(FileLog, Vec<Record>, u64)> {
-        fs::create_dir_all(dir)?;
-        let path = dir.join(LOG_FILE);
-        // Writes go at explicit offsets (the reactor's), so no O_APPEND.
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)?;
-        let mut buf = Vec::new();
-        file.read_to_end(&mut buf)?;
-        let buf = Bytes::from(buf);
-        let (records, good) = decode_all(&buf);
-        let cut = (buf.len() - good) as u64;
-        if cut > 0 {
-            file.set_len(good as u64)?;
-            file.sync_all()?;
+    /// Opens (creating) the blocks of the stream in `stream_dir` and hands each record to
+    /// `apply` with its block, oldest first. A block's torn or damaged tail is cut off;
+    /// returns the log and how many bytes were cut.
+    pub(crate) fn open(
+        stream_dir: &Path,
+        mut apply: impl FnMut(u32, RecordRef<'_>),
+    ) -> io::Result<(FileLog, u64)> {
+        let dir = stream_dir.join(BLOCKS_DIR);
+        fs::create_dir_all(&dir)?;
+        let legacy = stream_dir.join(LEGACY_LOG);
+        if legacy.exists() {
+            fs::rename(&legacy, block_path(&dir, 1, BLOCK_EXT))?;
         }
-        Ok((
-            FileLog {
-                path,
+        let mut indexes = Vec::new();
+        for entry in fs::read_dir(&dir)? {
+            let path = entry?.path();
+            let index = path
+                .file_stem()
+                .and_then(|s| s.to_str()?.parse::<u32>().ok());
+            match (index, path.extension().and_then(|e| e.to_str())) {
+                (Some(i), Some(BLOCK_EXT)) => indexes.push(i),
+                // Leftovers of an index or a compaction cut short.
+                (_, Some("tmp")) => fs::remove_file(&path)?,
+                _ => {}
+            }
+        }
+        indexes.sort_unstable();
+        // The index of a block that went (its helper thread finished after the block did).
+        for entry in fs::read_dir(&dir)? {
+            let path = entry?.path();
+            if path.extension().and_then(|e| e.to_str()) == Some(INDEX_EXT)
+                && !path.with_extension(BLOCK_EXT).exists()
+            {
+                fs::remove_file(&path)?;
+            }
+        }
+        let mut blocks = VecDeque::new();
+        let mut cut = 0;
+        let mut buf = Vec::new();
+        for index in indexes {
+            let path = block_path(&dir, index, BLOCK_EXT);
+            let mut file = open_block(&path)?;
+            let len = file.metadata()?.len();
+            let mut first_seq = u64::MAX;
+            let mut on_record = |r: RecordRef<'_>| match r {
+                RecordRef::IndexOf(_) => {}
+                RecordRef::Msg { seq, .. } => {
+                    first_seq = first_seq.min(seq);
+                    apply(index, r);
+                }
+                _ => apply(index, r),
+            };
+            let index_path = block_path(&dir, index, INDEX_EXT);
+            let good = if read_index(&index_path, len, &mut buf).is_some() {
+                decode(&buf, |r, _| on_record(r));
+                len
+            } else {
+                buf.clear();
+                file.read_to_end(&mut buf)?;
+                decode(&buf, |r, _| on_record(r)) as u64
+            };
+            if good < len {
+                file.set_len(good)?;
+                file.sync_all()?;
+                cut += len - good;
+                let _ = fs::remove_file(&index_path);
+            }
+            blocks.push_back(Block {
+                index,
                 file,
-                len: good as u64,
-                dead: 0,
-            },
-            records,
-            cut,
-        ))
+                len: good,
+                live: 0,
+                msgs: 0,
+                first_seq,
+                emptied_in: 0,
+            });
+        }
+        let mut log = FileLog {
+            dir,
+            blocks,
+            unsynced: Vec::new(),
+            closing: Vec::new(),
+            maybe_compact: true,
+        };
+        if log.blocks.is_empty() {
+            log.add_block(1)?;
+        }
+        Ok((log, cut))
+    }
+
+    fn add_block(&mut self, index: u32) -> io::Result<()> {
+        let file = open_block(&block_path(&self.dir, index, BLOCK_EXT))?;
+        self.blocks.push_back(Block {
+            index,
+            file,
+            len: 0,
+            live: 0,
+            msgs: 0,
+            first_seq: u64::MAX,
+            emptied_in: 0,
+        });
+        Ok(())
+    }
+
+    fn active_block(&self) -> &Block {
+        self.blocks.back().expect("a log has a block")
+    }
+
+    fn block(&self, index: u32) -> Option<&Block> {
+        let i = self.blocks.binary_search_by_key(&index, |b| b.index).ok()?;
+        self.blocks.get(i)
+    }
+
+    fn block_mut(&mut self, index: u32) -> Option<&mut Block> {
+        let i = self.blocks.binary_search_by_key(&index, |b| b.index).ok()?;
+        self.blocks.get_mut(i)
+    }
+
+    /// The block writes go to.
+    pub(crate) fn active(&self) -> u32 {
+        self.active_block().index
     }
 
     /// The descriptor writes are submitted on.
     pub(crate) fn fd(&self) -> RawFd {
-        self.file.as_raw_fd()
+        self.active_block().file.as_raw_fd()
+    }
+
+    /// Bytes in the block writes go to: where the next write goes.
+    pub(crate) fn len(&self) -> u64 {
+        self.active_block().len
+    }
+
+    /// Whether the block written to is full: the next write starts a new one.
+    pub(crate) fn full(&self) -> bool {
+        self.len() >= BLOCK_BYTES
+    }
+
+    /// Seals the block written to and starts the next; the sealed block gets its index
+    /// from a helper thread (recovery reads the block itself until the index is there).
+    pub(crate) fn roll(&mut self) -> io::Result<()> {
+        let sealed = self.active();
+        self.add_block(sealed + 1)?;
+        self.unsynced.push(sealed);
+        let path = block_path(&self.dir, sealed, BLOCK_EXT);
+        // Without the thread the block has no index: recovery reads it whole.
+        let _ = std::thread::Builder::new()
+            .name("riptide-js-index".into())
+            .spawn(move || {
+                if let Err(e) = write_index(&path) {
+                    crate::log_at!(
+                        Warn,
+                        "JetStream index of {} not written: {e}",
+                        path.display()
+                    );
+                }
+            });
+        Ok(())
     }
 
     /// A write of `n` bytes at the end completed.
     pub(crate) fn wrote(&mut self, n: u64) {
-        self.len += n;
+        if let Some(b) = self.blocks.back_mut() {
+            b.len += n;
+        }
     }
 
     /// After a failed write: drops whatever part of it reached the file.
     pub(crate) fn cut_back(&mut self) {
-        if let Err(e) = self.file.set_len(self.len) {
+        let b = self.active_block();
+        if let Err(e) = b.file.set_len(b.len) {
             crate::log_at!(
                 Error,
-                "JetStream log {} not cut back: {e}",
-                self.path.display()
+                "JetStream block {} of {} not cut back: {e}",
+                b.index,
+                self.dir.display()
             );
         }
     }
 
-    pub(crate) fn len(&self) -> u64 {
-        self.len
+    /// Message `seq` of `size` (as stored) is now in `block`.
+    pub(crate) fn stored(&mut self, block: u32, seq: u64, size: u64) {
+        if let Some(b) = self.block_mut(block) {
+            b.live += size;
+            b.msgs += 1;
+            b.first_seq = b.first_seq.min(seq);
+        }
     }
 
-    /// `len` bytes at `offset`: a payload read back.
-    pub(crate) fn read_at(&self, offset: u64, len: u32) -> io::Result<Bytes> {
-        use std::os::unix::fs::FileExt;
+    /// A message of `size` in `block` went; the record saying so is in batch `batch`.
+    pub(crate) fn removed(&mut self, block: u32, size: u64, batch: u64) {
+        if let Some(b) = self.block_mut(block) {
+            b.live = b.live.saturating_sub(size);
+            b.msgs = b.msgs.saturating_sub(1);
+            if b.msgs == 0 {
+                b.emptied_in = batch;
+            }
+            self.maybe_compact = true;
+        }
+    }
+
+    /// Every message went; the purge record is in batch `batch`.
+    pub(crate) fn purged(&mut self, batch: u64) {
+        for b in &mut self.blocks {
+            b.live = 0;
+            b.msgs = 0;
+            b.emptied_in = batch;
+        }
+    }
+
+    /// `len` bytes at `offset` of `block`: a payload read back.
+    pub(crate) fn read_at(&self, block: u32, offset: u32, len: u32) -> io::Result<Bytes> {
+        let b = self
+            .block(block)
+            .ok_or_else(|| io::Error::other(format!("block {block} is gone")))?;
         let mut buf = vec![0; len as usize];
-        self.file.read_exact_at(&mut buf, offset)?;
+        b.file.read_exact_at(&mut buf, u64::from(offset))?;
         Ok(Bytes::from(buf))
     }
 
     /// The stream's directory.
     pub(crate) fn dir(&self) -> &Path {
-        self.path.parent().unwrap_or(Path::new("."))
+        self.dir.parent().unwrap_or(Path::new("."))
     }
 
-    /// Replaces the log with `records` (the live messages), written to a new file that is
-    /// synced and renamed over the old one.
-    pub(crate) fn rewrite(&mut self, records: &[u8]) -> io::Result<()> {
-        let tmp = self.path.with_extension("compact");
-        {
-            let mut f = File::create(&tmp)?;
-            f.write_all(records)?;
-            f.sync_all()?;
+    /// Removes the oldest blocks while none of their messages is left and the write that
+    /// said so (batch `done` or before) completed. The block written to stays.
+    pub(crate) fn drop_empty_front(&mut self, done: u64) {
+        while self.blocks.len() > 1 {
+            let b = &self.blocks[0];
+            if b.msgs > 0 || b.emptied_in > done {
+                break;
+            }
+            let index = b.index;
+            if let Some(b) = self.blocks.pop_front() {
+                self.closing.push(b.file);
+            }
+            self.unsynced.retain(|&i| i != index);
+            for ext in [BLOCK_EXT, INDEX_EXT] {
+                let path = block_path(&self.dir, index, ext);
+                if let Err(e) = fs::remove_file(&path) {
+                    if e.kind() != io::ErrorKind::NotFound {
+                        crate::log_at!(Warn, "JetStream {} not removed: {e}", path.display());
+                    }
+                }
+            }
         }
-        fs::rename(&tmp, &self.path)?;
-        self.file = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .open(&self.path)?;
-        self.len = records.len() as u64;
-        self.dead = 0;
+    }
+
+    /// A sealed block worth rewriting: more than half of it, and at least
+    /// `MIN_DEAD_BYTES`, dead.
+    pub(crate) fn compaction_due(&mut self) -> Option<u32> {
+        if !std::mem::take(&mut self.maybe_compact) {
+            return None;
+        }
+        let sealed = self.blocks.len() - 1;
+        let due = self.blocks.iter().take(sealed).find(|b| {
+            let dead = b.len.saturating_sub(b.live);
+            dead >= MIN_DEAD_BYTES && dead > b.len / 2
+        });
+        // Others may be due too: look again after this one.
+        self.maybe_compact = due.is_some();
+        due.map(|b| b.index)
+    }
+
+    /// The lowest sequence any block may still hold.
+    pub(crate) fn oldest_seq(&self) -> u64 {
+        self.blocks.iter().map(|b| b.first_seq).min().unwrap_or(0)
+    }
+
+    /// The bytes of a sealed block.
+    pub(crate) fn read_block(&self, index: u32) -> io::Result<Vec<u8>> {
+        let b = self
+            .block(index)
+            .ok_or_else(|| io::Error::other(format!("block {index} is gone")))?;
+        let mut buf = vec![0; b.len as usize];
+        b.file.read_exact_at(&mut buf, 0)?;
+        Ok(buf)
+    }
+
+    /// Replaces sealed block `index` with `records` (what is still worth keeping of it),
+    /// made durable before it takes the old one's place, and its index.
+    pub(crate) fn rewrite_block(&mut self, index: u32, records: &[u8]) -> io::Result<()> {
+        let path = block_path(&self.dir, index, BLOCK_EXT);
+        replace_file(&path, records, true)?;
+        let file = open_block(&path)?;
+        if let Some(b) = self.block_mut(index) {
+            b.file = file;
+            b.len = records.len() as u64;
+        }
+        let index_path = block_path(&self.dir, index, INDEX_EXT);
+        if let Err(e) = replace_file(&index_path, &index_of(records), false) {
+            crate::log_at!(Warn, "JetStream {} not written: {e}", index_path.display());
+            let _ = fs::remove_file(&index_path);
+        }
         Ok(())
+    }
+
+    /// The descriptors due for the periodic fsync: the block written to and the sealed
+    /// ones not synced since they were sealed.
+    pub(crate) fn sync_fds(&mut self) -> Vec<RawFd> {
+        self.closing.clear();
+        let mut fds = vec![self.fd()];
+        for index in std::mem::take(&mut self.unsynced) {
+            if let Some(b) = self.block(index) {
+                fds.push(b.file.as_raw_fd());
+            }
+        }
+        fds
     }
 }
 
@@ -261,6 +657,7 @@ mod tests {
             Record::Delete(1),
             msg(2, "two"),
             Record::Purge(3),
+            Record::Assigned(3),
         ];
         let mut buf = Vec::new();
         for r in &records {
@@ -269,27 +666,56 @@ mod tests {
         (records, buf)
     }
 
+    /// The records of `buf` as owned ones, payloads read from `block`.
+    fn owned(buf: &[u8], block: &[u8]) -> (Vec<Record>, usize) {
+        let mut out = Vec::new();
+        let good = decode(buf, |r, _| {
+            out.push(match r {
+                RecordRef::Msg {
+                    seq,
+                    ts,
+                    ttl_ns,
+                    subject,
+                    hdr,
+                    data: (at, len),
+                } => Record::Msg(
+                    seq,
+                    StoredMsg {
+                        subject: Bytes::copy_from_slice(subject),
+                        hdr: Bytes::copy_from_slice(hdr),
+                        data: Payload::Mem(Bytes::copy_from_slice(
+                            &block[at as usize..(at + len) as usize],
+                        )),
+                        ts,
+                        ttl_ns,
+                    },
+                ),
+                RecordRef::Delete(s) => Record::Delete(s),
+                RecordRef::Purge(s) => Record::Purge(s),
+                RecordRef::Assigned(s) => Record::Assigned(s),
+                RecordRef::IndexOf(n) => Record::Assigned(n),
+            })
+        });
+        (out, good)
+    }
+
     #[test]
     fn records_round_trip() {
         let (records, buf) = log();
-        let (back, good) = decode_all(&Bytes::from(buf.clone()));
-        // A decoded message names its payload's place in the file: read it from there.
-        let loaded: Vec<Record> = back
-            .into_iter()
-            .map(|r| match r {
-                Record::Msg(seq, mut m) => {
-                    if let Payload::Log { offset, len } = m.data {
-                        let at = offset as usize;
-                        let data = Bytes::copy_from_slice(&buf[at..at + len as usize]);
-                        m.data = Payload::Mem(data);
-                    }
-                    Record::Msg(seq, m)
-                }
-                other => other,
-            })
-            .collect();
-        assert_eq!(loaded, records);
+        let (back, good) = owned(&buf, &buf);
+        assert_eq!(back, records);
         assert_eq!(good, buf.len());
+    }
+
+    #[test]
+    fn an_index_names_every_record_and_where_each_payload_is() {
+        let (records, buf) = log();
+        let index = index_of(&buf);
+        let (back, good) = owned(&index, &buf);
+        assert_eq!(good, index.len());
+        // The first record says which block length the index describes.
+        assert_eq!(back[0], Record::Assigned(buf.len() as u64));
+        assert_eq!(back[1..], records[..]);
     }
 
     #[test]
@@ -304,7 +730,7 @@ mod tests {
             ends.push(at);
         }
         for cut in 0..buf.len() {
-            let (back, good) = decode_all(&Bytes::copy_from_slice(&buf[..cut]));
+            let (back, good) = owned(&buf[..cut], &buf);
             let whole = ends.iter().filter(|&&e| e <= cut).count();
             assert_eq!(back.len(), whole, "cut at {cut}");
             assert_eq!(good, if whole == 0 { 0 } else { ends[whole - 1] });
@@ -317,9 +743,9 @@ mod tests {
         for byte in 0..buf.len() {
             let mut bad = buf.clone();
             bad[byte] ^= 0x10;
-            let (back, good) = decode_all(&Bytes::from(bad));
+            let (back, good) = owned(&bad, &bad);
             assert!(
-                good <= byte && back.len() < 4,
+                good <= byte && back.len() < 5,
                 "flip at {byte} went unnoticed"
             );
         }

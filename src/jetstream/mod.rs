@@ -417,16 +417,17 @@ impl JetStream {
     fn recover_stream(dir: &Path) -> std::io::Result<Stream> {
         let meta: Meta = serde_json::from_slice(&std::fs::read(dir.join(META_FILE))?)
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
-        let (log, records, cut) = file_log::FileLog::open(dir)?;
+        let mut stream = Stream::new(meta.config, meta.created, None);
+        let (log, cut) = file_log::FileLog::open(dir, |block, r| stream.apply(block, r))?;
         if cut > 0 {
             crate::log_at!(
                 Warn,
                 "Stream '{}': cut {cut} bytes of a torn or damaged tail from its log",
-                meta.config.name
+                stream.config.name
             );
         }
-        let mut stream = Stream::new(meta.config, meta.created, Some(log));
-        stream.recover(records);
+        stream.log = Some(log);
+        stream.count_live();
         stream.enforce_limits(now_ns(), None);
         Ok(stream)
     }
@@ -586,9 +587,10 @@ impl JetStream {
         }
         self.last_sync = now;
         self.streams
-            .iter()
+            .iter_mut()
             .flatten()
-            .filter_map(|(_, s)| s.log.as_ref().map(file_log::FileLog::fd))
+            .filter_map(|(_, s)| s.log.as_mut().map(file_log::FileLog::sync_fds))
+            .flatten()
             .collect()
     }
 

@@ -26,8 +26,8 @@ pub(crate) struct StoredMsg {
 pub(crate) enum Payload {
     /// In memory: a memory stream's, or a file stream's until its write completed.
     Mem(Bytes),
-    /// In the stream's log, at this offset.
-    Log { offset: u64, len: u32 },
+    /// In the stream's log: in this block, at this offset.
+    Log { block: u32, offset: u32, len: u32 },
 }
 
 impl Payload {
@@ -134,16 +134,32 @@ impl MsgStore {
         }
     }
 
-    /// A written message's payload now lives in the log at `offset` (or moved there, after
-    /// a compaction); its headers get their own small buffer, so the one it arrived in is
-    /// freed.
-    pub(crate) fn in_log_at(&mut self, seq: u64, offset: u64) {
-        if let Some(m) = self.msgs.get_mut(&seq) {
-            let len = m.data.len() as u32;
-            if matches!(m.data, Payload::Mem(_)) && !m.hdr.is_empty() {
-                m.hdr = Bytes::copy_from_slice(&m.hdr);
+    /// A written message's payload now lives in `block` of the log at `offset` (or moved
+    /// there, after a compaction); its headers get their own small buffer, so the one it
+    /// arrived in is freed. Returns its stored size, or `None` when it is gone already.
+    pub(crate) fn in_log_at(&mut self, seq: u64, block: u32, offset: u32) -> Option<u64> {
+        let m = self.msgs.get_mut(&seq)?;
+        let len = m.data.len() as u32;
+        if matches!(m.data, Payload::Mem(_)) && !m.hdr.is_empty() {
+            m.hdr = Bytes::copy_from_slice(&m.hdr);
+        }
+        m.data = Payload::Log { block, offset, len };
+        Some(msg_size(
+            self.storage,
+            m.subject.len(),
+            m.hdr.len(),
+            len as usize,
+        ))
+    }
+
+    /// Sequences up to `last` were given out (a log block's first record): with nothing
+    /// stored, the next message's is the first.
+    pub(crate) fn assigned(&mut self, last: u64) {
+        if last > self.last_seq {
+            self.last_seq = last;
+            if self.msgs.is_empty() {
+                self.first_seq = last + 1;
             }
-            m.data = Payload::Log { offset, len };
         }
     }
 

@@ -9,7 +9,7 @@ use bytes::Bytes;
 
 use super::config::{Discard, Retention, StreamConfig};
 use super::errors::ApiError;
-use super::file_log::{self, FileLog, Record};
+use super::file_log::{self, FileLog, Record, RecordRef};
 use super::store::{MsgStore, Payload, StoredMsg};
 use crate::accounts::transform::Transform;
 
@@ -146,31 +146,83 @@ impl Stream {
         self.enforce_limits(now, None);
     }
 
-    /// Replays what the log holds.
-    pub(crate) fn recover(&mut self, records: Vec<Record>) {
-        for r in records {
-            match r {
-                Record::Msg(seq, mut m) => {
-                    // Own copies, so the file's buffer is freed after recovery.
-                    m.subject = self.store.intern(&m.subject);
-                    m.hdr = Bytes::copy_from_slice(&m.hdr);
-                    if m.ttl_ns > 0 {
-                        self.expiries.insert((m.ts + m.ttl_ns, seq));
-                    }
-                    let id = header_str(&m.hdr, MSG_ID).unwrap_or_default();
+    /// Applies one record read back from block `block` of the log (recovery).
+    pub(crate) fn apply(&mut self, block: u32, r: RecordRef<'_>) {
+        match r {
+            RecordRef::Msg {
+                seq,
+                ts,
+                ttl_ns,
+                subject,
+                hdr,
+                data: (offset, len),
+            } => {
+                let m = StoredMsg {
+                    subject: self.store.intern(subject),
+                    hdr: Bytes::copy_from_slice(hdr),
+                    data: Payload::Log { block, offset, len },
+                    ts,
+                    ttl_ns,
+                };
+                if ttl_ns > 0 {
+                    self.expiries.insert((ts + ttl_ns, seq));
+                }
+                let id = header_str(hdr, MSG_ID).unwrap_or_default();
+                if id != self.last_msg_id {
                     self.last_msg_id = id.to_string();
-                    if !id.is_empty() {
-                        self.dedupe.insert(id.to_string(), (seq, m.ts));
-                        self.dedupe_order.push_back((m.ts, id.to_string()));
-                    }
-                    self.store.insert(seq, m);
                 }
-                Record::Delete(seq) => {
-                    self.store.remove(seq);
+                if !id.is_empty() {
+                    self.dedupe.insert(id.to_string(), (seq, ts));
+                    self.dedupe_order.push_back((ts, id.to_string()));
                 }
-                Record::Purge(next) => self.store.reset(next),
+                self.store.insert(seq, m);
+            }
+            RecordRef::Delete(seq) => {
+                self.store.remove(seq);
+            }
+            RecordRef::Purge(next) => self.store.reset(next),
+            RecordRef::Assigned(last) => self.store.assigned(last),
+            RecordRef::IndexOf(_) => {}
+        }
+    }
+
+    /// After recovery: tells the log which of its messages are still there.
+    pub(crate) fn count_live(&mut self) {
+        let Some(log) = &mut self.log else {
+            return;
+        };
+        for (seq, m) in self.store.iter() {
+            if let Payload::Log { block, .. } = m.data {
+                log.stored(block, seq, self.store.size_of(m));
             }
         }
+    }
+
+    /// A written message's payload is now in `block` of the log at `offset`.
+    pub(crate) fn logged(&mut self, seq: u64, block: u32, offset: u32) {
+        if let (Some(size), Some(log)) = (self.store.in_log_at(seq, block, offset), &mut self.log) {
+            log.stored(block, seq, size);
+        }
+    }
+
+    /// Before a write: when the log's block is full, the write starts a new one, which
+    /// opens with the last sequence given out so far.
+    pub(crate) fn roll_if_full(&mut self) -> std::io::Result<()> {
+        let Some(log) = &mut self.log else {
+            return Ok(());
+        };
+        if !log.full() {
+            return Ok(());
+        }
+        log.roll()?;
+        let mut first = Vec::new();
+        file_log::encode(&mut first, &Record::Assigned(self.store.last_seq()));
+        let n = first.len();
+        self.pending.splice(0..0, first);
+        for (_, at) in &mut self.pending_msgs {
+            *at += n;
+        }
+        Ok(())
     }
 
     fn log_record(&mut self, r: &Record) {
@@ -186,7 +238,7 @@ impl Stream {
     pub(crate) fn payload(&self, m: &StoredMsg) -> std::io::Result<Bytes> {
         match (&m.data, &self.log) {
             (Payload::Mem(b), _) => Ok(b.clone()),
-            (Payload::Log { offset, len }, Some(log)) => log.read_at(*offset, *len),
+            (Payload::Log { block, offset, len }, Some(log)) => log.read_at(*block, *offset, *len),
             (Payload::Log { .. }, None) => Err(std::io::Error::other("no log")),
         }
     }
@@ -196,8 +248,8 @@ impl Stream {
         let Some(m) = self.store.get(seq) else {
             return false;
         };
-        if let Some(log) = &mut self.log {
-            log.dead += self.store.size_of(m);
+        if let (Payload::Log { block, .. }, Some(log)) = (&m.data, &mut self.log) {
+            log.removed(*block, self.store.size_of(m), self.pipeline.filling());
         }
         self.store.remove(seq);
         self.log_record(&Record::Delete(seq));
@@ -209,7 +261,7 @@ impl Stream {
         let n = self.store.len();
         let next = self.store.last_seq() + 1;
         if let Some(log) = &mut self.log {
-            log.dead = log.len() + self.pending.len() as u64;
+            log.purged(self.pipeline.filling());
         }
         self.store.reset(next);
         self.expiries.clear();
@@ -573,46 +625,48 @@ impl Stream {
         ))
     }
 
-    /// Writes the live messages to a new log when most of the old one is dead.
-    pub(crate) fn compact_if_worth_it(&mut self) -> std::io::Result<()> {
-        /// Dead bytes a log must hold before it is rewritten.
-        const MIN_DEAD_BYTES: u64 = 4 * 1024 * 1024;
-        /// The rewrite runs on the host shard's thread, so it is done only while what it
-        /// writes is small enough not to stall the shard noticeably (at disk speed, a few
-        /// tens of milliseconds); a larger stream's log keeps its dead records for now.
-        const MAX_LIVE_BYTES: u64 = 64 * 1024 * 1024;
-        let Some(log) = &self.log else {
+    /// After a write completed (batches up to `done` are in the log): the oldest blocks go
+    /// once empty, and one sealed block that is mostly dead is rewritten with what is still
+    /// worth keeping (its live messages, and tombstones that may name a message still on
+    /// disk).
+    pub(crate) fn reclaim(&mut self, done: u64) -> std::io::Result<()> {
+        let Some(log) = &mut self.log else {
             return Ok(());
         };
-        // Records still to be written would land in the old log's place: not now.
-        if log.dead < MIN_DEAD_BYTES
-            || log.dead < log.len() / 2
-            || self.store.bytes() > MAX_LIVE_BYTES
-            || !self.pending.is_empty()
-        {
+        log.drop_empty_front(done);
+        let Some(block) = log.compaction_due() else {
             return Ok(());
-        }
-        let mut buf = Vec::new();
+        };
+        let keep_from = log.oldest_seq();
+        let old = log.read_block(block)?;
+        let mut kept = Vec::with_capacity(old.len() / 2);
         let mut moved = Vec::new();
-        if self.store.len() == 0 {
-            file_log::encode(&mut buf, &Record::Purge(self.store.last_seq() + 1));
-        } else {
-            file_log::encode(&mut buf, &Record::Purge(self.store.first_seq().max(1)));
-        }
-        for (seq, m) in self.store.iter() {
-            let loaded = StoredMsg {
-                data: Payload::Mem(self.payload(m)?),
-                ..m.clone()
+        file_log::decode(&old, |r, raw| {
+            let keep = match r {
+                RecordRef::Msg {
+                    seq,
+                    data: (offset, _),
+                    ..
+                } => {
+                    let live = matches!(
+                        self.store.get(seq).map(|m| &m.data),
+                        Some(Payload::Log { block: b, offset: o, .. }) if *b == block && *o == offset
+                    );
+                    if live {
+                        moved.push((seq, (offset as usize - raw.start + kept.len()) as u32));
+                    }
+                    live
+                }
+                RecordRef::Delete(seq) => seq >= keep_from,
+                _ => true,
             };
-            if let Some(at) = file_log::encode(&mut buf, &Record::Msg(seq, loaded)) {
-                moved.push((seq, at as u64));
+            if keep {
+                kept.extend_from_slice(&old[raw]);
             }
-        }
-        if let Some(log) = &mut self.log {
-            log.rewrite(&buf)?;
-        }
-        for (seq, at) in moved {
-            self.store.in_log_at(seq, at);
+        });
+        log.rewrite_block(block, &kept)?;
+        for (seq, offset) in moved {
+            self.store.in_log_at(seq, block, offset);
         }
         Ok(())
     }
