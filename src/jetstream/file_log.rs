@@ -264,6 +264,27 @@ fn write_index(path: &Path) -> io::Result<()> {
     replace_file(&path.with_extension(INDEX_EXT), &index_of(&block), false)
 }
 
+/// Writes the indexes of sealed blocks on a helper thread, off the shard. Without it a
+/// block has no index and recovery reads the block itself.
+fn index_in_background(blocks: Vec<PathBuf>) {
+    if blocks.is_empty() {
+        return;
+    }
+    let _ = std::thread::Builder::new()
+        .name("riptide-js-index".into())
+        .spawn(move || {
+            for path in blocks {
+                if let Err(e) = write_index(&path) {
+                    crate::log_at!(
+                        Warn,
+                        "JetStream index of {} not written: {e}",
+                        path.display()
+                    );
+                }
+            }
+        });
+}
+
 /// The records of a block's index when it describes the block as it is (`len` bytes).
 fn read_index(path: &Path, len: u64, buf: &mut Vec<u8>) -> Option<()> {
     buf.clear();
@@ -359,6 +380,7 @@ impl FileLog {
             }
         }
         let mut blocks = VecDeque::new();
+        let mut unindexed = Vec::new();
         let mut cut = 0;
         let mut buf = Vec::new();
         for index in indexes {
@@ -381,6 +403,7 @@ impl FileLog {
             } else {
                 buf.clear();
                 file.read_to_end(&mut buf)?;
+                unindexed.push(path);
                 decode(&buf, |r, _| on_record(r)) as u64
             };
             if good < len {
@@ -409,6 +432,10 @@ impl FileLog {
         if log.blocks.is_empty() {
             log.add_block(1)?;
         }
+        // Sealed blocks whose index was not written (a crash came first) get one now; the
+        // last block is still written to.
+        unindexed.pop();
+        index_in_background(unindexed);
         Ok((log, cut))
     }
 

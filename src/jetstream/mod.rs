@@ -11,7 +11,7 @@
 //! - `config`: `StreamConfig` in Go's field order, and Go's checks and defaults.
 //! - `errors`: `ApiError` with Go's codes.
 //! - `store`: a stream's messages in memory, by sequence and by subject.
-//! - `file_log`: the append-only, checksummed log a file stream is recovered from.
+//! - `file_log`: a file stream's blocks of checksummed records and their index files.
 //! - `stream`: what a publish does to a stream (dedupe, expectations, limits, TTLs).
 //! - `api`: the `$JS.API` requests and their replies; `direct`: direct gets; `commit`: the
 //!   writes of a turn and the acks that wait for them; `json_syntax`: Go's wording of a

@@ -199,12 +199,38 @@ impl MsgStore {
         self.msgs.get(&seq)
     }
 
-    /// The first message at or after `seq` whose subject `filter` matches.
+    /// The first message at or after `seq` whose subject `filter` matches. A subject or a
+    /// wildcard matching few subjects is looked up in the per-subject sequence lists, so the
+    /// messages in between are skipped rather than scanned.
     pub(crate) fn next_matching(&self, seq: u64, filter: &[u8]) -> Option<(u64, &StoredMsg)> {
-        self.msgs
-            .range(seq..)
-            .find(|(_, m)| filter.is_empty() || subject::matches_literal(filter, &m.subject))
-            .map(|(&s, m)| (s, m))
+        /// A scan of the messages costs about this many times less per message than a
+        /// lookup in one subject's list.
+        const SCAN_PER_LOOKUP: u64 = 8;
+        let first_at = |q: &VecDeque<u64>| q.get(q.partition_point(|&s| s < seq)).copied();
+        let found = if filter.is_empty() || filter == b">" {
+            None
+        } else if !subject::has_wildcard(filter) {
+            Some(self.subjects.get(filter).and_then(first_at))
+        } else if (self.subjects.len() as u64) * SCAN_PER_LOOKUP < self.last_seq.saturating_sub(seq)
+        {
+            Some(
+                self.subjects
+                    .iter()
+                    .filter(|(s, _)| subject::matches_literal(filter, s))
+                    .filter_map(|(_, q)| first_at(q))
+                    .min(),
+            )
+        } else {
+            None
+        };
+        match found {
+            Some(seq) => seq.and_then(|s| self.msgs.get(&s).map(|m| (s, m))),
+            None => self
+                .msgs
+                .range(seq..)
+                .find(|(_, m)| filter.is_empty() || subject::matches_literal(filter, &m.subject))
+                .map(|(&s, m)| (s, m)),
+        }
     }
 
     /// The last sequence stored on exactly `subject`, 0 when none.
@@ -404,5 +430,26 @@ mod tests {
         assert_eq!(s.purge_set(b"", None, 2), vec![1, 2]);
         assert_eq!(s.purge_set(b"", Some(3), 0), vec![1, 2]);
         assert_eq!(s.last_matching(b"*").map(|(s, _)| s), Some(4));
+    }
+
+    #[test]
+    fn next_matching_by_subject_list_or_by_scan_agree() {
+        let mut s = MsgStore::new(Storage::Memory, 0);
+        // Many messages on few subjects: wildcards go through the subject lists.
+        for i in 0..200u64 {
+            s.append(msg(["a.x", "a.y", "b.x"][(i % 3) as usize], "d"));
+        }
+        s.remove(5);
+        for (from, filter) in [(1, "a.*"), (5, "b.x"), (5, "*.x"), (199, "a.>"), (3, ">")] {
+            let scanned = s
+                .iter()
+                .find(|(q, m)| {
+                    *q >= from && subject::matches_literal(filter.as_bytes(), &m.subject)
+                })
+                .map(|(q, _)| q);
+            let found = s.next_matching(from, filter.as_bytes()).map(|(q, _)| q);
+            assert_eq!(found, scanned, "{filter} from {from}");
+        }
+        assert!(s.next_matching(1, b"c.*").is_none());
     }
 }
