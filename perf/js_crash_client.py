@@ -155,7 +155,7 @@ def publish(a):
             while True:
                 batch = []
                 while len(pending) < a.window:
-                    payload = rng.randbytes(rng.randint(1, MAX_PAYLOAD))
+                    payload = rng.randbytes(rng.randint(1, a.max_payload))
                     pending[next_n] = payload
                     batch.append(pub(a.subject, f"{inbox}.{next_n}", payload))
                     next_n += 1
@@ -261,6 +261,8 @@ def main():
     pub_parser = sub.choices["publish"]
     pub_parser.add_argument("--window", type=int, default=16, help="publishes awaiting their ack")
     pub_parser.add_argument("--started", help="touched once the first publishes are sent")
+    pub_parser.add_argument("--max-payload", type=int, default=MAX_PAYLOAD,
+                            help="payload sizes are drawn from 1..N bytes")
     a = p.parse_args()
     try:
         {"create": create, "publish": publish, "verify": verify, "info": info}[a.command](a)

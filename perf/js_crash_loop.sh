@@ -14,7 +14,10 @@
 # the acked file land in --out; after a failure the store directory is kept too (its path
 # is printed) for a post-mortem.
 #
-# Usage: perf/js_crash_loop.sh [--iter N] [--seed N] [--sync-always] [--window N] [--out DIR] [--no-build]
+# --max-payload N draws payload sizes from 1..N bytes (256 by default); larger ones fill
+# the store's 8 MiB blocks sooner, so kills land around block rolls too.
+#
+# Usage: perf/js_crash_loop.sh [--iter N] [--seed N] [--sync-always] [--window N] [--max-payload N] [--out DIR] [--no-build]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,6 +27,7 @@ SYNC_ALWAYS=0
 # Publishes awaiting their ack: several per group commit, while keeping the publisher (and so
 # what every later verify reads back) to about 30,000 messages/s.
 WINDOW=16
+MAX_PAYLOAD=256
 OUT=""
 BUILD=1
 while [ $# -gt 0 ]; do
@@ -32,6 +36,7 @@ while [ $# -gt 0 ]; do
     --seed) SEED="$2"; shift 2 ;;
     --sync-always) SYNC_ALWAYS=1; shift ;;
     --window) WINDOW="$2"; shift 2 ;;
+    --max-payload) MAX_PAYLOAD="$2"; shift 2 ;;
     --out) OUT="$2"; shift 2 ;;
     --no-build) BUILD=0; shift ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
@@ -112,7 +117,7 @@ client create --stream "$STREAM" --subject "$SUBJECT"
 
 for i in $(seq 1 "$ITER"); do
   started=$OUT/publisher-$i.started
-  client publish --subject "$SUBJECT" --acked "$ACKED" --window "$WINDOW" --started "$started" \
+  client publish --subject "$SUBJECT" --acked "$ACKED" --window "$WINDOW" --max-payload "$MAX_PAYLOAD" --started "$started" \
     >"$OUT/publisher-$i.txt" 2>&1 &
   PUB_PID=$!
   for _ in $(seq $((PUBLISHER_START_TIMEOUT_S * 100))); do

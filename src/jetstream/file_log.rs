@@ -529,12 +529,13 @@ impl FileLog {
         }
     }
 
-    /// Message `seq` of `size` (as stored) is now in `block`.
-    pub(crate) fn stored(&mut self, block: u32, seq: u64, size: u64) {
+    /// `msgs` messages from `first_seq` on, of `size` (as stored) together, are now in
+    /// `block`.
+    pub(crate) fn stored(&mut self, block: u32, first_seq: u64, msgs: u64, size: u64) {
         if let Some(b) = self.block_mut(block) {
             b.live += size;
-            b.msgs += 1;
-            b.first_seq = b.first_seq.min(seq);
+            b.msgs += msgs;
+            b.first_seq = b.first_seq.min(first_seq);
         }
     }
 

@@ -12,6 +12,7 @@
 //! - `errors`: `ApiError` with Go's codes.
 //! - `store`: a stream's messages in memory, by sequence and by subject.
 //! - `file_log`: a file stream's blocks of checksummed records and their index files.
+//! - `seq_map`: messages by sequence, in chunks of consecutive sequences.
 //! - `stream`: what a publish does to a stream (dedupe, expectations, limits, TTLs).
 //! - `api`: the `$JS.API` requests and their replies; `direct`: direct gets; `commit`: the
 //!   writes of a turn and the acks that wait for them; `json_syntax`: Go's wording of a
@@ -24,6 +25,7 @@ pub(crate) mod direct;
 pub(crate) mod errors;
 pub(crate) mod file_log;
 pub(crate) mod json_syntax;
+pub(crate) mod seq_map;
 pub(crate) mod store;
 pub(crate) mod stream;
 

@@ -3,6 +3,10 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
+use foldhash::fast::RandomState;
+
+use super::seq_map::SeqMap;
+
 use bytes::Bytes;
 use serde::Serialize;
 
@@ -80,9 +84,9 @@ fn is_zero(n: &u64) -> bool {
 #[derive(Debug)]
 pub(crate) struct MsgStore {
     storage: Storage,
-    msgs: BTreeMap<u64, StoredMsg>,
+    msgs: SeqMap<StoredMsg>,
     /// Per subject, its messages' sequences in ascending order.
-    subjects: HashMap<Bytes, VecDeque<u64>>,
+    subjects: HashMap<Bytes, VecDeque<u64>, RandomState>,
     first_seq: u64,
     last_seq: u64,
     last_ts: i64,
@@ -96,8 +100,8 @@ impl MsgStore {
         let first = first_seq.max(1);
         MsgStore {
             storage,
-            msgs: BTreeMap::new(),
-            subjects: HashMap::new(),
+            msgs: SeqMap::default(),
+            subjects: HashMap::default(),
             first_seq: if first_seq > 1 { first } else { 0 },
             last_seq: first - 1,
             last_ts: 0,
@@ -138,7 +142,7 @@ impl MsgStore {
     /// there, after a compaction); its headers get their own small buffer, so the one it
     /// arrived in is freed. Returns its stored size, or `None` when it is gone already.
     pub(crate) fn in_log_at(&mut self, seq: u64, block: u32, offset: u32) -> Option<u64> {
-        let m = self.msgs.get_mut(&seq)?;
+        let m = self.msgs.get_mut(seq)?;
         let len = m.data.len() as u32;
         if matches!(m.data, Payload::Mem(_)) && !m.hdr.is_empty() {
             m.hdr = Bytes::copy_from_slice(&m.hdr);
@@ -196,7 +200,7 @@ impl MsgStore {
     }
 
     pub(crate) fn get(&self, seq: u64) -> Option<&StoredMsg> {
-        self.msgs.get(&seq)
+        self.msgs.get(seq)
     }
 
     /// The first message at or after `seq` whose subject `filter` matches. A subject or a
@@ -224,12 +228,11 @@ impl MsgStore {
             None
         };
         match found {
-            Some(seq) => seq.and_then(|s| self.msgs.get(&s).map(|m| (s, m))),
+            Some(seq) => seq.and_then(|s| self.msgs.get(s).map(|m| (s, m))),
             None => self
                 .msgs
-                .range(seq..)
-                .find(|(_, m)| filter.is_empty() || subject::matches_literal(filter, &m.subject))
-                .map(|(&s, m)| (s, m)),
+                .range_from(seq)
+                .find(|(_, m)| filter.is_empty() || subject::matches_literal(filter, &m.subject)),
         }
     }
 
@@ -245,13 +248,11 @@ impl MsgStore {
     pub(crate) fn last_matching(&self, filter: &[u8]) -> Option<(u64, &StoredMsg)> {
         if !subject::has_wildcard(filter) {
             let seq = self.last_of_subject(filter);
-            return self.msgs.get(&seq).map(|m| (seq, m));
+            return self.msgs.get(seq).map(|m| (seq, m));
         }
         self.msgs
-            .iter()
-            .rev()
+            .iter_rev()
             .find(|(_, m)| subject::matches_literal(filter, &m.subject))
-            .map(|(&s, m)| (s, m))
     }
 
     /// Messages stored on exactly `subject`.
@@ -266,12 +267,12 @@ impl MsgStore {
 
     /// The oldest message.
     pub(crate) fn first(&self) -> Option<(u64, &StoredMsg)> {
-        self.msgs.iter().next().map(|(&s, m)| (s, m))
+        self.msgs.first()
     }
 
     /// Removes one message; false when there is none at `seq`.
     pub(crate) fn remove(&mut self, seq: u64) -> bool {
-        let Some(m) = self.msgs.remove(&seq) else {
+        let Some(m) = self.msgs.remove(seq) else {
             return false;
         };
         self.bytes -= self.size_of(&m);
@@ -284,12 +285,7 @@ impl MsgStore {
             }
         }
         if seq == self.first_seq {
-            self.first_seq = self
-                .msgs
-                .keys()
-                .next()
-                .copied()
-                .unwrap_or(self.last_seq + 1);
+            self.first_seq = self.msgs.first().map_or(self.last_seq + 1, |(s, _)| s);
         }
         true
     }
@@ -303,8 +299,8 @@ impl MsgStore {
             let n = self.msgs.len() as u64;
             return self
                 .msgs
-                .keys()
-                .copied()
+                .iter()
+                .map(|(s, _)| s)
                 .take(n.saturating_sub(keep) as usize)
                 .filter(|&s| below(s))
                 .collect();
@@ -369,13 +365,13 @@ impl MsgStore {
             return Vec::new();
         }
         (self.first_seq..=self.last_seq)
-            .filter(|s| !self.msgs.contains_key(s))
+            .filter(|&s| !self.msgs.contains_key(s))
             .collect()
     }
 
     /// All messages in order, for a compaction to write again.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (u64, &StoredMsg)> {
-        self.msgs.iter().map(|(&s, m)| (s, m))
+        self.msgs.iter()
     }
 }
 

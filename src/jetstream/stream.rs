@@ -186,22 +186,40 @@ impl Stream {
         }
     }
 
-    /// After recovery: tells the log which of its messages are still there.
+    /// After recovery: tells the log which of its messages are still there, a run of
+    /// messages in one block at a time.
     pub(crate) fn count_live(&mut self) {
         let Some(log) = &mut self.log else {
             return;
         };
+        let mut run: Option<(u32, u64, u64, u64)> = None;
         for (seq, m) in self.store.iter() {
-            if let Payload::Log { block, .. } = m.data {
-                log.stored(block, seq, self.store.size_of(m));
+            let Payload::Log { block, .. } = m.data else {
+                continue;
+            };
+            let size = self.store.size_of(m);
+            match &mut run {
+                Some((b, _, msgs, bytes)) if *b == block => {
+                    *msgs += 1;
+                    *bytes += size;
+                }
+                _ => {
+                    if let Some((b, first, msgs, bytes)) = run {
+                        log.stored(b, first, msgs, bytes);
+                    }
+                    run = Some((block, seq, 1, size));
+                }
             }
+        }
+        if let Some((b, first, msgs, bytes)) = run {
+            log.stored(b, first, msgs, bytes);
         }
     }
 
     /// A written message's payload is now in `block` of the log at `offset`.
     pub(crate) fn logged(&mut self, seq: u64, block: u32, offset: u32) {
         if let (Some(size), Some(log)) = (self.store.in_log_at(seq, block, offset), &mut self.log) {
-            log.stored(block, seq, size);
+            log.stored(block, seq, 1, size);
         }
     }
 

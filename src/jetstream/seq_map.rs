@@ -1,0 +1,306 @@
+//! A stream's messages by sequence. Sequences are handed out in order and removed mostly
+//! from the front, so they live in chunks of `CHUNK` consecutive sequences: a full chunk is
+//! an array of slots (no per-entry node or key, unlike a `BTreeMap`, whose in-order appends
+//! leave its nodes about half full), and a chunk with few entries left is a short sorted
+//! list, so holes (a KV bucket's overwritten keys) cost nothing.
+
+use std::collections::VecDeque;
+
+/// Sequences per chunk.
+const CHUNK: u64 = 1024;
+/// A list chunk turns into slots when it holds this many entries...
+const DENSE_FROM: usize = CHUNK as usize / 4;
+/// ...and a slot chunk back into a list when it holds fewer than this (apart, so a chunk
+/// does not flip at every insert and removal).
+const SPARSE_BELOW: usize = CHUNK as usize / 8;
+
+#[derive(Debug)]
+enum Chunk<V> {
+    Sparse(Vec<(u16, V)>),
+    Dense {
+        live: usize,
+        slots: Box<[Option<V>]>,
+    },
+}
+
+impl<V> Chunk<V> {
+    fn len(&self) -> usize {
+        match self {
+            Chunk::Sparse(list) => list.len(),
+            Chunk::Dense { live, .. } => *live,
+        }
+    }
+
+    fn get(&self, at: u16) -> Option<&V> {
+        match self {
+            Chunk::Sparse(list) => list
+                .binary_search_by_key(&at, |(k, _)| *k)
+                .ok()
+                .map(|i| &list[i].1),
+            Chunk::Dense { slots, .. } => slots[usize::from(at)].as_ref(),
+        }
+    }
+
+    fn get_mut(&mut self, at: u16) -> Option<&mut V> {
+        match self {
+            Chunk::Sparse(list) => list
+                .binary_search_by_key(&at, |(k, _)| *k)
+                .ok()
+                .map(|i| &mut list[i].1),
+            Chunk::Dense { slots, .. } => slots[usize::from(at)].as_mut(),
+        }
+    }
+
+    /// Stores `v` at `at`; true when the slot was empty.
+    fn insert(&mut self, at: u16, v: V) -> bool {
+        let added = match self {
+            Chunk::Sparse(list) => match list.binary_search_by_key(&at, |(k, _)| *k) {
+                Ok(i) => {
+                    list[i].1 = v;
+                    false
+                }
+                Err(i) => {
+                    list.insert(i, (at, v));
+                    true
+                }
+            },
+            Chunk::Dense { live, slots } => {
+                let added = slots[usize::from(at)].replace(v).is_none();
+                *live += usize::from(added);
+                added
+            }
+        };
+        if let Chunk::Sparse(list) = self {
+            if list.len() >= DENSE_FROM {
+                let mut slots: Box<[Option<V>]> = (0..CHUNK).map(|_| None).collect();
+                let live = list.len();
+                for (k, v) in list.drain(..) {
+                    slots[usize::from(k)] = Some(v);
+                }
+                *self = Chunk::Dense { live, slots };
+            }
+        }
+        added
+    }
+
+    fn remove(&mut self, at: u16) -> Option<V> {
+        let v = match self {
+            Chunk::Sparse(list) => {
+                let i = list.binary_search_by_key(&at, |(k, _)| *k).ok()?;
+                Some(list.remove(i).1)
+            }
+            Chunk::Dense { live, slots } => {
+                let v = slots[usize::from(at)].take()?;
+                *live -= 1;
+                Some(v)
+            }
+        };
+        if let Chunk::Dense { live, slots } = self {
+            if *live < SPARSE_BELOW {
+                let list = slots
+                    .iter_mut()
+                    .enumerate()
+                    .filter_map(|(k, v)| Some((k as u16, v.take()?)))
+                    .collect();
+                *self = Chunk::Sparse(list);
+            }
+        }
+        v
+    }
+
+    fn entries(&self) -> Box<dyn DoubleEndedIterator<Item = (u16, &V)> + '_> {
+        match self {
+            Chunk::Sparse(list) => Box::new(list.iter().map(|(k, v)| (*k, v))),
+            Chunk::Dense { slots, .. } => Box::new(
+                slots
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(k, v)| Some((k as u16, v.as_ref()?))),
+            ),
+        }
+    }
+}
+
+/// Values by sequence number.
+#[derive(Debug)]
+pub(crate) struct SeqMap<V> {
+    /// Chunk `i` holds sequences `base + i * CHUNK` and up; `base` is a multiple of
+    /// `CHUNK`, and neither end chunk is empty.
+    chunks: VecDeque<Chunk<V>>,
+    base: u64,
+    len: usize,
+}
+
+impl<V> Default for SeqMap<V> {
+    fn default() -> SeqMap<V> {
+        SeqMap {
+            chunks: VecDeque::new(),
+            base: 0,
+            len: 0,
+        }
+    }
+}
+
+impl<V> SeqMap<V> {
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub(crate) fn clear(&mut self) {
+        *self = SeqMap::default();
+    }
+
+    /// The chunk and the place in it of `seq`, when a chunk covers it.
+    fn place(&self, seq: u64) -> Option<(usize, u16)> {
+        let i = usize::try_from(seq.checked_sub(self.base)? / CHUNK).ok()?;
+        (i < self.chunks.len()).then_some((i, (seq % CHUNK) as u16))
+    }
+
+    pub(crate) fn get(&self, seq: u64) -> Option<&V> {
+        let (i, at) = self.place(seq)?;
+        self.chunks[i].get(at)
+    }
+
+    pub(crate) fn get_mut(&mut self, seq: u64) -> Option<&mut V> {
+        let (i, at) = self.place(seq)?;
+        self.chunks[i].get_mut(at)
+    }
+
+    pub(crate) fn contains_key(&self, seq: u64) -> bool {
+        self.get(seq).is_some()
+    }
+
+    pub(crate) fn insert(&mut self, seq: u64, v: V) {
+        let start = seq - seq % CHUNK;
+        if self.chunks.is_empty() {
+            self.base = start;
+        }
+        while start < self.base {
+            self.chunks.push_front(Chunk::Sparse(Vec::new()));
+            self.base -= CHUNK;
+        }
+        while start >= self.base + self.chunks.len() as u64 * CHUNK {
+            self.chunks.push_back(Chunk::Sparse(Vec::new()));
+        }
+        let (i, at) = self.place(seq).expect("a chunk covers it now");
+        if self.chunks[i].insert(at, v) {
+            self.len += 1;
+        }
+    }
+
+    pub(crate) fn remove(&mut self, seq: u64) -> Option<V> {
+        let (i, at) = self.place(seq)?;
+        let v = self.chunks[i].remove(at)?;
+        self.len -= 1;
+        while self.chunks.front().is_some_and(|c| c.len() == 0) {
+            self.chunks.pop_front();
+            self.base += CHUNK;
+        }
+        while self.chunks.back().is_some_and(|c| c.len() == 0) {
+            self.chunks.pop_back();
+        }
+        Some(v)
+    }
+
+    /// Entries from `seq` up, in order.
+    pub(crate) fn range_from(&self, seq: u64) -> impl Iterator<Item = (u64, &V)> {
+        let skip = usize::try_from(seq.saturating_sub(self.base) / CHUNK).unwrap_or(usize::MAX);
+        let base = self.base;
+        self.chunks
+            .iter()
+            .enumerate()
+            .skip(skip)
+            .flat_map(move |(i, c)| {
+                let start = base + i as u64 * CHUNK;
+                c.entries().map(move |(k, v)| (start + u64::from(k), v))
+            })
+            .filter(move |(s, _)| *s >= seq)
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (u64, &V)> {
+        self.range_from(0)
+    }
+
+    /// Entries from the last down.
+    pub(crate) fn iter_rev(&self) -> impl Iterator<Item = (u64, &V)> {
+        let base = self.base;
+        self.chunks
+            .iter()
+            .enumerate()
+            .rev()
+            .flat_map(move |(i, c)| {
+                let start = base + i as u64 * CHUNK;
+                c.entries()
+                    .rev()
+                    .map(move |(k, v)| (start + u64::from(k), v))
+            })
+    }
+
+    pub(crate) fn first(&self) -> Option<(u64, &V)> {
+        self.iter().next()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    /// Random inserts and removals agree with a `BTreeMap` at every step.
+    #[test]
+    fn behaves_as_an_ordered_map() {
+        let mut rng = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        let mut map = SeqMap::default();
+        let mut model = BTreeMap::new();
+        let mut last = 5000;
+        for step in 0..40_000u64 {
+            let r = next();
+            match r % 10 {
+                // Mostly appends, as a stream takes messages.
+                0..=5 => {
+                    last += 1 + r % 3;
+                    map.insert(last, step);
+                    model.insert(last, step);
+                }
+                // Removals from the front and anywhere.
+                6 | 7 => {
+                    if let Some(&k) = model.keys().next() {
+                        assert_eq!(map.remove(k), model.remove(&k));
+                    }
+                }
+                8 => {
+                    let k = r % (last + 10);
+                    assert_eq!(map.remove(k), model.remove(&k));
+                }
+                // Writes below the lowest key (a log replayed out of order).
+                _ => {
+                    let k = r % 6000;
+                    map.insert(k, step);
+                    model.insert(k, step);
+                }
+            }
+            assert_eq!(map.len(), model.len());
+            if step % 997 == 0 {
+                let from = r % (last + 1);
+                assert!(map
+                    .range_from(from)
+                    .eq(model.range(from..).map(|(k, v)| (*k, v))));
+                assert!(map.iter_rev().eq(model.iter().rev().map(|(k, v)| (*k, v))));
+                assert_eq!(map.first(), model.iter().next().map(|(k, v)| (*k, v)));
+                assert_eq!(map.get(from), model.get(&from));
+            }
+        }
+        map.clear();
+        assert!(map.is_empty() && map.first().is_none());
+    }
+}
