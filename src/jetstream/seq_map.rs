@@ -1,10 +1,11 @@
 //! A stream's messages by sequence. Sequences are handed out in order and removed mostly
-//! from the front, so they live in chunks of `CHUNK` consecutive sequences: a full chunk is
+//! from the front, so they live in chunks of `CHUNK` consecutive sequences (in a map by
+//! their first sequence, so a jump costs nothing): a full chunk is
 //! an array of slots (no per-entry node or key, unlike a `BTreeMap`, whose in-order appends
 //! leave its nodes about half full), and a chunk with few entries left is a short sorted
 //! list, so holes (a KV bucket's overwritten keys) cost nothing.
 
-use std::collections::VecDeque;
+use std::collections::BTreeMap;
 
 /// Sequences per chunk.
 const CHUNK: u64 = 1024;
@@ -124,21 +125,24 @@ impl<V> Chunk<V> {
 /// Values by sequence number.
 #[derive(Debug)]
 pub(crate) struct SeqMap<V> {
-    /// Chunk `i` holds sequences `base + i * CHUNK` and up; `base` is a multiple of
-    /// `CHUNK`, and neither end chunk is empty.
-    chunks: VecDeque<Chunk<V>>,
-    base: u64,
+    /// By the first sequence they cover (a multiple of `CHUNK`); none is empty. A map, so
+    /// a jump in sequences costs nothing.
+    chunks: BTreeMap<u64, Chunk<V>>,
     len: usize,
 }
 
 impl<V> Default for SeqMap<V> {
     fn default() -> SeqMap<V> {
         SeqMap {
-            chunks: VecDeque::new(),
-            base: 0,
+            chunks: BTreeMap::new(),
             len: 0,
         }
     }
+}
+
+/// The first sequence of the chunk holding `seq`, and the place of `seq` in it.
+fn place(seq: u64) -> (u64, u16) {
+    (seq - seq % CHUNK, (seq % CHUNK) as u16)
 }
 
 impl<V> SeqMap<V> {
@@ -154,20 +158,14 @@ impl<V> SeqMap<V> {
         *self = SeqMap::default();
     }
 
-    /// The chunk and the place in it of `seq`, when a chunk covers it.
-    fn place(&self, seq: u64) -> Option<(usize, u16)> {
-        let i = usize::try_from(seq.checked_sub(self.base)? / CHUNK).ok()?;
-        (i < self.chunks.len()).then_some((i, (seq % CHUNK) as u16))
-    }
-
     pub(crate) fn get(&self, seq: u64) -> Option<&V> {
-        let (i, at) = self.place(seq)?;
-        self.chunks[i].get(at)
+        let (start, at) = place(seq);
+        self.chunks.get(&start)?.get(at)
     }
 
     pub(crate) fn get_mut(&mut self, seq: u64) -> Option<&mut V> {
-        let (i, at) = self.place(seq)?;
-        self.chunks[i].get_mut(at)
+        let (start, at) = place(seq);
+        self.chunks.get_mut(&start)?.get_mut(at)
     }
 
     pub(crate) fn contains_key(&self, seq: u64) -> bool {
@@ -175,49 +173,32 @@ impl<V> SeqMap<V> {
     }
 
     pub(crate) fn insert(&mut self, seq: u64, v: V) {
-        let start = seq - seq % CHUNK;
-        if self.chunks.is_empty() {
-            self.base = start;
-        }
-        while start < self.base {
-            self.chunks.push_front(Chunk::Sparse(Vec::new()));
-            self.base -= CHUNK;
-        }
-        while start >= self.base + self.chunks.len() as u64 * CHUNK {
-            self.chunks.push_back(Chunk::Sparse(Vec::new()));
-        }
-        let (i, at) = self.place(seq).expect("a chunk covers it now");
-        if self.chunks[i].insert(at, v) {
+        let (start, at) = place(seq);
+        let chunk = self
+            .chunks
+            .entry(start)
+            .or_insert_with(|| Chunk::Sparse(Vec::new()));
+        if chunk.insert(at, v) {
             self.len += 1;
         }
     }
 
     pub(crate) fn remove(&mut self, seq: u64) -> Option<V> {
-        let (i, at) = self.place(seq)?;
-        let v = self.chunks[i].remove(at)?;
+        let (start, at) = place(seq);
+        let chunk = self.chunks.get_mut(&start)?;
+        let v = chunk.remove(at)?;
         self.len -= 1;
-        while self.chunks.front().is_some_and(|c| c.len() == 0) {
-            self.chunks.pop_front();
-            self.base += CHUNK;
-        }
-        while self.chunks.back().is_some_and(|c| c.len() == 0) {
-            self.chunks.pop_back();
+        if chunk.len() == 0 {
+            self.chunks.remove(&start);
         }
         Some(v)
     }
 
     /// Entries from `seq` up, in order.
     pub(crate) fn range_from(&self, seq: u64) -> impl Iterator<Item = (u64, &V)> {
-        let skip = usize::try_from(seq.saturating_sub(self.base) / CHUNK).unwrap_or(usize::MAX);
-        let base = self.base;
         self.chunks
-            .iter()
-            .enumerate()
-            .skip(skip)
-            .flat_map(move |(i, c)| {
-                let start = base + i as u64 * CHUNK;
-                c.entries().map(move |(k, v)| (start + u64::from(k), v))
-            })
+            .range(place(seq).0..)
+            .flat_map(|(&start, c)| c.entries().map(move |(k, v)| (start + u64::from(k), v)))
             .filter(move |(s, _)| *s >= seq)
     }
 
@@ -227,17 +208,11 @@ impl<V> SeqMap<V> {
 
     /// Entries from the last down.
     pub(crate) fn iter_rev(&self) -> impl Iterator<Item = (u64, &V)> {
-        let base = self.base;
-        self.chunks
-            .iter()
-            .enumerate()
-            .rev()
-            .flat_map(move |(i, c)| {
-                let start = base + i as u64 * CHUNK;
-                c.entries()
-                    .rev()
-                    .map(move |(k, v)| (start + u64::from(k), v))
-            })
+        self.chunks.iter().rev().flat_map(|(&start, c)| {
+            c.entries()
+                .rev()
+                .map(move |(k, v)| (start + u64::from(k), v))
+        })
     }
 
     pub(crate) fn first(&self) -> Option<(u64, &V)> {
@@ -248,7 +223,6 @@ impl<V> SeqMap<V> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeMap;
 
     /// Random inserts and removals agree with a `BTreeMap` at every step.
     #[test]
@@ -282,11 +256,16 @@ mod tests {
                     let k = r % (last + 10);
                     assert_eq!(map.remove(k), model.remove(&k));
                 }
-                // Writes below the lowest key (a log replayed out of order).
-                _ => {
+                // Writes below the lowest key, and far beyond the last.
+                _ if (r / 10) % 2 == 0 => {
                     let k = r % 6000;
                     map.insert(k, step);
                     model.insert(k, step);
+                }
+                _ => {
+                    last += 1 << 40;
+                    map.insert(last, step);
+                    model.insert(last, step);
                 }
             }
             assert_eq!(map.len(), model.len());
