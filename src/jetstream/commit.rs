@@ -167,9 +167,8 @@ impl JetStream {
                 }
                 // Their payloads are read back from the log from now on.
                 let (block, at) = s.pipeline.inflight_at;
-                for (seq, pos) in std::mem::take(&mut s.pipeline.inflight_msgs) {
-                    s.logged(seq, block, (at + pos as u64) as u32);
-                }
+                let msgs = std::mem::take(&mut s.pipeline.inflight_msgs);
+                s.logged(block, at, &msgs);
                 let mut spare = std::mem::take(&mut s.pipeline.inflight);
                 if spare.capacity() <= MAX_SPARE_BYTES {
                     spare.clear();

@@ -65,18 +65,37 @@ pub(crate) enum Record {
     Assigned(u64),
 }
 
+/// A decoded message record, borrowing from the buffer it was read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct MsgRef<'a> {
+    pub seq: u64,
+    pub ts: i64,
+    pub ttl_ns: i64,
+    pub subject: &'a [u8],
+    pub hdr: &'a [u8],
+    /// Where the payload is in its block: offset and length.
+    pub data: (u32, u32),
+}
+
+impl MsgRef<'_> {
+    /// The stored message, with `subject` (its own copy, or a shared one) and its payload
+    /// in `block`; the headers get their own buffer.
+    pub(crate) fn stored(&self, subject: Bytes, block: u32) -> StoredMsg {
+        let (offset, len) = self.data;
+        StoredMsg {
+            subject,
+            hdr: Bytes::copy_from_slice(self.hdr),
+            data: Payload::Log { block, offset, len },
+            ts: self.ts,
+            ttl_ns: self.ttl_ns,
+        }
+    }
+}
+
 /// A decoded record, borrowing from the buffer it was read from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum RecordRef<'a> {
-    Msg {
-        seq: u64,
-        ts: i64,
-        ttl_ns: i64,
-        subject: &'a [u8],
-        hdr: &'a [u8],
-        /// Where the payload is in its block: offset and length.
-        data: (u32, u32),
-    },
+    Msg(MsgRef<'a>),
     Delete(u64),
     Purge(u64),
     Assigned(u64),
@@ -165,14 +184,14 @@ fn decode_body(b: &[u8], at: usize) -> Option<RecordRef<'_>> {
                 }
                 (s, ((at + data_at) as u32, (b.len() - data_at) as u32))
             };
-            Some(RecordRef::Msg {
+            Some(RecordRef::Msg(MsgRef {
                 seq: u64_at(b, 1),
                 ts: u64_at(b, 9) as i64,
                 ttl_ns: u64_at(b, 17) as i64,
                 subject: &b[s..s + slen],
                 hdr: &b[s + slen..s + slen + hlen],
                 data,
-            })
+            }))
         }
         _ if b.len() != 9 => None,
         KIND_DELETE => Some(RecordRef::Delete(u64_at(b, 1))),
@@ -215,26 +234,9 @@ fn index_of(block: &[u8]) -> Vec<u8> {
     fixed(&mut out, KIND_INDEX_OF, block.len() as u64);
     seal(&mut out, start);
     decode(block, |r, raw| match r {
-        RecordRef::Msg {
-            seq,
-            ts,
-            ttl_ns,
-            subject,
-            hdr,
-            data: (offset, len),
-        } => {
-            let m = StoredMsg {
-                subject: Bytes::copy_from_slice(subject),
-                hdr: Bytes::copy_from_slice(hdr),
-                data: Payload::Log {
-                    block: 0,
-                    offset,
-                    len,
-                },
-                ts,
-                ttl_ns,
-            };
-            encode(&mut out, &Record::Msg(seq, m));
+        RecordRef::Msg(m) => {
+            let stored = m.stored(Bytes::copy_from_slice(m.subject), 0);
+            encode(&mut out, &Record::Msg(m.seq, stored));
         }
         _ => out.extend_from_slice(&block[raw]),
     });
@@ -390,8 +392,8 @@ impl FileLog {
             let mut first_seq = u64::MAX;
             let mut on_record = |r: RecordRef<'_>| match r {
                 RecordRef::IndexOf(_) => {}
-                RecordRef::Msg { seq, .. } => {
-                    first_seq = first_seq.min(seq);
+                RecordRef::Msg(m) => {
+                    first_seq = first_seq.min(m.seq);
                     apply(index, r);
                 }
                 _ => apply(index, r),
@@ -699,25 +701,17 @@ mod tests {
         let mut out = Vec::new();
         let good = decode(buf, |r, _| {
             out.push(match r {
-                RecordRef::Msg {
-                    seq,
-                    ts,
-                    ttl_ns,
-                    subject,
-                    hdr,
-                    data: (at, len),
-                } => Record::Msg(
-                    seq,
-                    StoredMsg {
-                        subject: Bytes::copy_from_slice(subject),
-                        hdr: Bytes::copy_from_slice(hdr),
-                        data: Payload::Mem(Bytes::copy_from_slice(
-                            &block[at as usize..(at + len) as usize],
-                        )),
-                        ts,
-                        ttl_ns,
-                    },
-                ),
+                RecordRef::Msg(m) => {
+                    let (at, len) = m.data;
+                    let data = &block[at as usize..(at + len) as usize];
+                    Record::Msg(
+                        m.seq,
+                        StoredMsg {
+                            data: Payload::Mem(Bytes::copy_from_slice(data)),
+                            ..m.stored(Bytes::copy_from_slice(m.subject), 0)
+                        },
+                    )
+                }
                 RecordRef::Delete(s) => Record::Delete(s),
                 RecordRef::Purge(s) => Record::Purge(s),
                 RecordRef::Assigned(s) => Record::Assigned(s),

@@ -9,7 +9,7 @@ use bytes::Bytes;
 
 use super::config::{Discard, Retention, StreamConfig};
 use super::errors::ApiError;
-use super::file_log::{self, FileLog, Record, RecordRef};
+use super::file_log::{self, FileLog, MsgRef, Record, RecordRef};
 use super::store::{MsgStore, Payload, StoredMsg};
 use crate::accounts::transform::Transform;
 
@@ -149,25 +149,13 @@ impl Stream {
     /// Applies one record read back from block `block` of the log (recovery).
     pub(crate) fn apply(&mut self, block: u32, r: RecordRef<'_>) {
         match r {
-            RecordRef::Msg {
-                seq,
-                ts,
-                ttl_ns,
-                subject,
-                hdr,
-                data: (offset, len),
-            } => {
-                let m = StoredMsg {
-                    subject: self.store.intern(subject),
-                    hdr: Bytes::copy_from_slice(hdr),
-                    data: Payload::Log { block, offset, len },
-                    ts,
-                    ttl_ns,
-                };
+            RecordRef::Msg(r) => {
+                let (seq, ts, ttl_ns) = (r.seq, r.ts, r.ttl_ns);
+                let m = r.stored(self.store.intern(r.subject), block);
                 if ttl_ns > 0 {
                     self.expiries.insert((ts + ttl_ns, seq));
                 }
-                let id = header_str(hdr, MSG_ID).unwrap_or_default();
+                let id = header_str(r.hdr, MSG_ID).unwrap_or_default();
                 if id != self.last_msg_id {
                     self.last_msg_id = id.to_string();
                 }
@@ -216,10 +204,18 @@ impl Stream {
         }
     }
 
-    /// A written message's payload is now in `block` of the log at `offset`.
-    pub(crate) fn logged(&mut self, seq: u64, block: u32, offset: u32) {
-        if let (Some(size), Some(log)) = (self.store.in_log_at(seq, block, offset), &mut self.log) {
-            log.stored(block, seq, 1, size);
+    /// A write to `block` at `at` completed: the payloads of `msgs` (sequence, and where
+    /// the payload starts in the write) are in the log now, and the block counts them.
+    pub(crate) fn logged(&mut self, block: u32, at: u64, msgs: &[(u64, usize)]) {
+        let (mut n, mut size) = (0, 0);
+        for &(seq, pos) in msgs {
+            if let Some(s) = self.store.in_log_at(seq, block, (at + pos as u64) as u32) {
+                n += 1;
+                size += s;
+            }
+        }
+        if let (Some(log), Some(&(first, _))) = (&mut self.log, msgs.first()) {
+            log.stored(block, first, n, size);
         }
     }
 
@@ -661,11 +657,11 @@ impl Stream {
         let mut moved = Vec::new();
         file_log::decode(&old, |r, raw| {
             let keep = match r {
-                RecordRef::Msg {
+                RecordRef::Msg(MsgRef {
                     seq,
                     data: (offset, _),
                     ..
-                } => {
+                }) => {
                     let live = matches!(
                         self.store.get(seq).map(|m| &m.data),
                         Some(Payload::Log { block: b, offset: o, .. }) if *b == block && *o == offset
