@@ -1,23 +1,32 @@
 //! Group commit: what a turn stored goes to the stream's log in one write submitted on the
-//! host shard's io_uring ring (linked to an fsync with `sync_interval: always`), one write
-//! in flight per stream, and the acks and republished copies of those messages leave only
-//! when the write covering them completed. Sans-IO: the reactor submits the `FileWrite`s
-//! and reports their completions.
+//! host shard's io_uring ring (linked to an fsync with `sync_interval: always`), up to
+//! `MAX_WRITES_IN_FLIGHT` writes per stream at once, and the acks and republished copies of
+//! those messages leave only when the writes covering them and every write before them
+//! completed. Sans-IO: the reactor submits the `FileWrite`s and reports their completions.
 
 use std::collections::VecDeque;
 use std::os::fd::RawFd;
 
 use super::errors::ApiError;
+use super::file_log::BLOCK_BYTES;
+use super::stream::Stream;
 use super::{json_str, JetStream, Outgoing, StreamId};
 
 /// The largest write buffer kept for reuse; a rare huge batch's is freed.
 const MAX_SPARE_BYTES: usize = 16 * 1024 * 1024;
 
-/// One write for the reactor to submit. `ptr`/`len` point into the stream's in-flight
-/// buffer, which stays put until `JetStream::written` is called for it.
+/// Writes one stream may have in flight. With a single one, the messages that arrive while
+/// it runs wait for its completion and a trip through the shard before theirs starts, and
+/// a publisher's ack window drains meanwhile; a few queued writes keep the disk path busy
+/// (the kernel runs buffered writes to one file in order anyway).
+const MAX_WRITES_IN_FLIGHT: usize = 4;
+
+/// One write for the reactor to submit. `ptr`/`len` point into the stream's buffer for
+/// batch `batch`, which stays put until `JetStream::written` is called for it.
 #[derive(Debug)]
 pub(crate) struct FileWrite {
     pub stream: StreamId,
+    pub batch: u64,
     pub fd: RawFd,
     pub offset: u64,
     pub ptr: *const u8,
@@ -26,22 +35,34 @@ pub(crate) struct FileWrite {
     pub sync: bool,
 }
 
+/// A batch on its way to the log.
+#[derive(Debug)]
+struct Batch {
+    number: u64,
+    buf: Vec<u8>,
+    /// Its messages, and where their payloads start in `buf`.
+    msgs: Vec<(u64, usize)>,
+    /// The block and offset it goes to.
+    at: (u32, u64),
+    /// Its completion, once reported: batches are applied in order, so one that completes
+    /// before an earlier one waits here.
+    result: Option<std::io::Result<usize>>,
+}
+
 /// A stream's side of the pipeline. Batches are numbered: the one filling `Stream::pending`
-/// is `next`, the one being written `next - 1` while `inflight` holds it, and `done` is the
-/// last one written.
+/// is `next`, the ones being written are in `inflight`, and `done` is the last one written
+/// with every one before it.
 #[derive(Debug)]
 pub(crate) struct Pipeline {
-    inflight: Vec<u8>,
-    /// The messages in `inflight`, where their payloads start there, and where it goes in
-    /// the log.
-    inflight_msgs: Vec<(u64, usize)>,
-    /// The block and offset `inflight` goes to.
-    inflight_at: (u32, u64),
-    /// The last written buffer, emptied, to fill next: reusing its pages spares the kernel
+    inflight: VecDeque<Batch>,
+    /// Written buffers, emptied, to fill next: reusing their pages spares the kernel
     /// zeroing fresh ones for every batch (most of the time of large messages otherwise).
-    spare: Vec<u8>,
+    spare: Vec<Vec<u8>>,
     next: u64,
     done: u64,
+    /// A write failed: nothing more is submitted, and the stream is cut back once the
+    /// writes still in flight are back (one of them may land after the cut otherwise).
+    failed: Option<String>,
     /// Messages to publish once the batch they wait for is written, in order.
     waiting: VecDeque<(u64, Outgoing)>,
 }
@@ -49,12 +70,11 @@ pub(crate) struct Pipeline {
 impl Default for Pipeline {
     fn default() -> Pipeline {
         Pipeline {
-            inflight: Vec::new(),
-            inflight_msgs: Vec::new(),
-            inflight_at: (0, 0),
+            inflight: VecDeque::new(),
             spare: Vec::new(),
             next: 1,
             done: 0,
+            failed: None,
             waiting: VecDeque::new(),
         }
     }
@@ -69,6 +89,14 @@ impl Pipeline {
     /// Whether a write is in flight (its buffer must outlive it).
     pub(crate) fn writing(&self) -> bool {
         !self.inflight.is_empty()
+    }
+
+    /// Where the next write goes in the block written to, whose completed length is
+    /// `written`.
+    fn end(&self, written: u64) -> u64 {
+        self.inflight
+            .back()
+            .map_or(written, |b| b.at.1 + b.buf.len() as u64)
     }
 
     /// Queues `o` behind what is stored so far: the batch being filled when it holds
@@ -89,11 +117,78 @@ impl Pipeline {
             }
         }
     }
+
+    /// Records batch `number`'s completion; false when no such batch is in flight.
+    fn complete(&mut self, number: u64, result: std::io::Result<usize>) -> bool {
+        match self.inflight.iter_mut().find(|b| b.number == number) {
+            Some(b) => {
+                b.result = Some(result);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn recycle(&mut self, mut buf: Vec<u8>) {
+        if buf.capacity() <= MAX_SPARE_BYTES && self.spare.len() < MAX_WRITES_IN_FLIGHT {
+            buf.clear();
+            self.spare.push(buf);
+        }
+    }
+}
+
+impl Stream {
+    /// Starts writing what is pending, when there is room for another write. A full block
+    /// rolls only once its writes are all back: rolling seals it, and its index is built
+    /// from the file.
+    fn start_write(&mut self, id: StreamId, sync: bool) -> Option<FileWrite> {
+        let p = &self.pipeline;
+        if self.pending.is_empty() || p.failed.is_some() || p.inflight.len() >= MAX_WRITES_IN_FLIGHT
+        {
+            return None;
+        }
+        let written = self.log.as_ref()?.len();
+        if p.writing() && p.end(written) >= BLOCK_BYTES {
+            return None;
+        }
+        if let Err(e) = self.roll_if_full() {
+            // The write goes to the full block, which stays open for more.
+            crate::log_at!(
+                Error,
+                "JetStream stream '{}' could not start a new block: {e}",
+                self.config.name
+            );
+        }
+        let log = self.log.as_ref()?;
+        let p = &mut self.pipeline;
+        let at = (log.active(), p.end(log.len()));
+        let buf = std::mem::replace(&mut self.pending, p.spare.pop().unwrap_or_default());
+        let batch = Batch {
+            number: p.next,
+            msgs: std::mem::take(&mut self.pending_msgs),
+            at,
+            result: None,
+            buf,
+        };
+        p.next += 1;
+        let w = FileWrite {
+            stream: id,
+            batch: batch.number,
+            fd: log.fd(),
+            offset: at.1,
+            ptr: batch.buf.as_ptr(),
+            len: batch.buf.len(),
+            sync,
+        };
+        p.inflight.push_back(batch);
+        Some(w)
+    }
 }
 
 impl JetStream {
-    /// End of turn: every stream with records and no write in flight starts one; what no
-    /// longer waits for a write (memory streams, acks of refusals) is returned to publish.
+    /// End of turn: every stream with records and room for another write starts one; what
+    /// no longer waits for a write (memory streams, acks of refusals) is returned to
+    /// publish.
     pub(crate) fn commit(&mut self) -> (Vec<Outgoing>, Vec<FileWrite>) {
         let sync = self.settings.opts.sync_always;
         let mut out = Vec::new();
@@ -104,101 +199,98 @@ impl JetStream {
             };
             if s.log.is_none() {
                 s.pipeline.done = s.pipeline.next - 1;
-            } else if !s.pipeline.writing() && !s.pending.is_empty() {
-                if let Err(e) = s.roll_if_full() {
-                    // The write goes to the full block, which stays open for more.
-                    crate::log_at!(
-                        Error,
-                        "JetStream stream '{}' could not start a new block: {e}",
-                        s.config.name
-                    );
-                }
-                let log = s.log.as_ref().expect("checked above");
-                let p = &mut s.pipeline;
-                p.inflight = std::mem::replace(&mut s.pending, std::mem::take(&mut p.spare));
-                p.inflight_msgs = std::mem::take(&mut s.pending_msgs);
-                p.inflight_at = (log.active(), log.len());
-                p.next += 1;
-                writes.push(FileWrite {
-                    stream: StreamId(i as u32),
-                    fd: log.fd(),
-                    offset: log.len(),
-                    ptr: p.inflight.as_ptr(),
-                    len: p.inflight.len(),
-                    sync,
-                });
+            } else if let Some(w) = s.start_write(StreamId(i as u32), sync) {
+                writes.push(w);
             }
-            let p = &mut s.pipeline;
-            p.release(&mut out);
+            s.pipeline.release(&mut out);
         }
         (out, writes)
     }
 
-    /// The write of stream `id` completed: `Ok` with the bytes written (after the fsync
+    /// Batch `batch` of stream `id` completed: `Ok` with the bytes written (after the fsync
     /// when it had one) or the error. Returns what may now be published.
     pub(crate) fn written(
         &mut self,
         id: StreamId,
+        batch: u64,
         result: std::io::Result<usize>,
     ) -> Vec<Outgoing> {
         if let Some(i) = self.retired.iter().position(|(r, _)| *r == id) {
-            // Deleted while its write was in flight; the buffer could go only now.
-            self.retired.swap_remove(i);
+            // Deleted while writes were in flight; their buffers could go only now.
+            let p = &mut self.retired[i].1.pipeline;
+            p.inflight.retain(|b| b.number != batch);
+            if p.inflight.is_empty() {
+                self.retired.swap_remove(i);
+            }
             return Vec::new();
         }
         let mut out = Vec::new();
         let Some(s) = self.stream_mut(id) else {
             return out;
         };
-        let expected = s.pipeline.inflight.len();
-        let result = result.and_then(|n| {
-            if n == expected {
-                Ok(n)
-            } else {
-                Err(std::io::Error::other(format!(
-                    "short write: {n} of {expected} bytes"
-                )))
+        if !s.pipeline.complete(batch, result) {
+            return out;
+        }
+        let mut wrote = false;
+        while let Some(b) = s.pipeline.inflight.front() {
+            let Some(result) = &b.result else {
+                break;
+            };
+            let expected = b.buf.len();
+            let ok = match result {
+                _ if s.pipeline.failed.is_some() => false,
+                Ok(n) if *n == expected => true,
+                Ok(n) => {
+                    s.pipeline.failed = Some(format!("short write: {n} of {expected} bytes"));
+                    false
+                }
+                Err(e) => {
+                    s.pipeline.failed = Some(e.to_string());
+                    false
+                }
+            };
+            let Some(b) = s.pipeline.inflight.pop_front() else {
+                break;
+            };
+            if !ok {
+                continue;
             }
-        });
-        match result {
-            Ok(n) => {
-                if let Some(log) = &mut s.log {
-                    log.wrote(n as u64);
-                }
-                // Their payloads are read back from the log from now on.
-                let (block, at) = s.pipeline.inflight_at;
-                let msgs = std::mem::take(&mut s.pipeline.inflight_msgs);
-                s.logged(block, at, &msgs);
-                let mut spare = std::mem::take(&mut s.pipeline.inflight);
-                if spare.capacity() <= MAX_SPARE_BYTES {
-                    spare.clear();
-                    s.pipeline.spare = spare;
-                }
-                s.pipeline.done = s.pipeline.next - 1;
-                s.pipeline.release(&mut out);
-                if let Err(e) = s.reclaim(s.pipeline.done) {
-                    crate::log_at!(
-                        Warn,
-                        "JetStream stream '{}' compaction failed: {e}",
-                        s.config.name
-                    );
-                }
+            if let Some(log) = &mut s.log {
+                log.wrote(&b.buf);
             }
-            Err(e) => {
+            // Their payloads are read back from the log from now on.
+            s.logged(b.at.0, b.at.1, &b.msgs);
+            s.pipeline.done = b.number;
+            s.pipeline.recycle(b.buf);
+            wrote = true;
+        }
+        s.pipeline.release(&mut out);
+        if wrote {
+            if let Err(e) = s.reclaim(s.pipeline.done) {
+                crate::log_at!(
+                    Warn,
+                    "JetStream stream '{}' compaction failed: {e}",
+                    s.config.name
+                );
+            }
+        }
+        if s.pipeline.inflight.is_empty() {
+            if let Some(e) = s.pipeline.failed.take() {
                 crate::log_at!(
                     Error,
                     "JetStream stream '{}' write failed: {e}",
                     s.config.name
                 );
-                out = self.fail_stream(id, &e.to_string());
+                out.extend(self.fail_stream(id, &e));
             }
         }
         out
     }
 
-    /// A write failed: the log is cut back to its last good length and the stream reloaded
-    /// from it, so nothing unwritten stays visible; every ack still waiting (this batch and
-    /// the ones behind it) reports the error, and their republished copies are dropped.
+    /// A write failed and none is in flight any more: the log is cut back to its last good
+    /// length and the stream reloaded from it, so nothing unwritten stays visible; every ack
+    /// still waiting (the failed batch's and the ones behind it) reports the error, and
+    /// their republished copies are dropped.
     fn fail_stream(&mut self, id: StreamId, err: &str) -> Vec<Outgoing> {
         let Some(s) = self.stream_mut(id) else {
             return Vec::new();
@@ -219,8 +311,6 @@ impl JetStream {
                 ..o
             })
             .collect();
-        s.pipeline.inflight = Vec::new();
-        s.pipeline.inflight_msgs.clear();
         s.pending.clear();
         s.pending_msgs.clear();
         if let Some(log) = &mut s.log {
@@ -282,8 +372,12 @@ mod tests {
             .collect()
     }
 
+    fn ingest(js: &mut JetStream, id: StreamId, subject: &[u8], reply: &[u8], data: &'static [u8]) {
+        js.ingest(ACC, id, subject, Some(reply), &Bytes::from_static(data), 0);
+    }
+
     #[test]
-    fn acks_wait_for_their_write_and_writes_do_not_overlap() {
+    fn acks_leave_in_order_once_every_write_before_theirs_completed() {
         let dir = std::env::temp_dir().join(format!("riptide-commit-{}", std::process::id()));
         let mut js = host(&dir);
         create(&mut js, r#"{"name":"F","subjects":["f"]}"#);
@@ -292,47 +386,64 @@ mod tests {
             r#"{"name":"M","subjects":["m"],"storage":"memory"}"#,
         );
         let id = StreamId(0);
-        js.ingest(ACC, id, b"f", Some(b"r1"), &Bytes::from_static(b"one"), 0);
-        js.ingest(
-            ACC,
-            StreamId(1),
-            b"m",
-            Some(b"r2"),
-            &Bytes::from_static(b"mem"),
-            0,
-        );
-        let (out, writes) = js.commit();
+        ingest(&mut js, id, b"f", b"r1", b"one");
+        ingest(&mut js, StreamId(1), b"m", b"r2", b"mem");
+        let (out, first) = js.commit();
         // The memory stream's ack leaves at once; the file stream's waits for its write.
         assert_eq!(bodies(&out), [r#"{"stream":"M","seq":1}"#]);
-        assert_eq!(writes.len(), 1);
-        let first = perform(&writes[0]);
-        // Stored while the first write is in flight: held for the next batch.
-        js.ingest(ACC, id, b"f", Some(b"r3"), &Bytes::from_static(b"two"), 0);
-        let (out, writes) = js.commit();
-        assert!(out.is_empty() && writes.is_empty());
-        let out = js.written(id, Ok(first));
-        assert_eq!(bodies(&out), [r#"{"stream":"F","seq":1}"#]);
-        let (out, writes) = js.commit();
+        assert_eq!(first.len(), 1);
+        // Stored while the first write is in flight: a second write, right behind it.
+        ingest(&mut js, id, b"f", b"r3", b"two");
+        let (out, second) = js.commit();
         assert!(out.is_empty());
-        assert_eq!(writes[0].offset, first as u64);
-        // Half of it reaches the file before the error.
-        let half = FileWrite {
-            len: writes[0].len / 2,
-            ..writes.into_iter().next().unwrap()
-        };
-        perform(&half);
-        // The second write fails: its ack reports the error and the message is gone.
-        let out = js.written(id, Err(std::io::Error::from_raw_os_error(libc::ENOSPC)));
-        let b = bodies(&out);
-        assert!(
-            b[0].starts_with(
-                r#"{"error":{"code":503,"err_code":10077,"description":"No space left on device"#
-            ),
-            "{b:?}"
+        assert_eq!(second[0].offset, first[0].offset + first[0].len as u64);
+        let n2 = perform(&second[0]);
+        let n1 = perform(&first[0]);
+        // The second completes first: its ack waits for the first write.
+        assert!(js.written(id, second[0].batch, Ok(n2)).is_empty());
+        let out = js.written(id, first[0].batch, Ok(n1));
+        assert_eq!(
+            bodies(&out),
+            [r#"{"stream":"F","seq":1}"#, r#"{"stream":"F","seq":2}"#]
         );
-        assert_eq!(js.stream(id).unwrap().store.len(), 1);
+        let written = (n1 + n2) as u64;
+
+        // Two more writes; the first fails after half of it reached the file, the second
+        // lands behind it.
+        ingest(&mut js, id, b"f", b"r4", b"three");
+        let (_, third) = js.commit();
+        ingest(&mut js, id, b"f", b"r5", b"four");
+        let (_, fourth) = js.commit();
+        perform(&FileWrite {
+            len: third[0].len / 2,
+            ..third.into_iter().next().unwrap()
+        });
+        let n4 = perform(&fourth[0]);
+        let out = js.written(id, 3, Err(std::io::Error::from_raw_os_error(libc::ENOSPC)));
+        // Nothing is cut back while the fourth write is still in flight.
+        assert!(out.is_empty());
+        assert!(js.commit().1.is_empty());
+        let out = js.written(id, fourth[0].batch, Ok(n4));
+        // Both acks report the error; the file is cut back and both messages are gone.
+        let b = bodies(&out);
+        assert_eq!(b.len(), 2, "{b:?}");
+        for body in &b {
+            assert!(
+                body.starts_with(
+                    r#"{"error":{"code":503,"err_code":10077,"description":"No space left on device"#
+                ),
+                "{b:?}"
+            );
+        }
+        assert_eq!(js.stream(id).unwrap().store.len(), 2);
         let block = dir.join("jetstream/$G/streams/F/msgs/0000000001.blk");
-        assert_eq!(std::fs::metadata(block).unwrap().len(), first as u64);
+        assert_eq!(std::fs::metadata(&block).unwrap().len(), written);
+        // The stream goes on after the failure.
+        ingest(&mut js, id, b"f", b"r6", b"five");
+        let (_, fifth) = js.commit();
+        let n5 = perform(&fifth[0]);
+        let out = js.written(id, fifth[0].batch, Ok(n5));
+        assert_eq!(bodies(&out), [r#"{"stream":"F","seq":3}"#]);
         let _ = std::fs::remove_dir_all(&dir);
     }
 
@@ -341,7 +452,7 @@ mod tests {
         js.ingest(ACC, id, subject, None, &data, 0);
         let (_, writes) = js.commit();
         let n = perform(&writes[0]);
-        js.written(id, Ok(n));
+        js.written(id, writes[0].batch, Ok(n));
     }
 
     fn blocks(dir: &std::path::Path, ext: &str) -> Vec<String> {

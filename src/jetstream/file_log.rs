@@ -7,7 +7,8 @@
 //! that is mostly dead is rewritten on its own, so no reclaim touches more than one block.
 //! A sealed block gets an index file, written off the shard by a helper thread: its records
 //! without payloads (the stream's checkpoint), which recovery reads instead of the block
-//! while it still describes the block byte for byte.
+//! while it still describes the block byte for byte. The block written to has its index
+//! kept in memory as its writes complete, so sealing it reads nothing back.
 //!
 //! The codec is sans-IO; `FileLog` owns the files.
 
@@ -204,7 +205,13 @@ fn decode_body(b: &[u8], at: usize) -> Option<RecordRef<'_>> {
 
 /// Hands each whole record at the start of `buf` to `f`, with the bytes it takes in `buf`;
 /// returns the length they take: what follows is a torn or damaged tail.
-pub(crate) fn decode<'a>(buf: &'a [u8], mut f: impl FnMut(RecordRef<'a>, Range<usize>)) -> usize {
+pub(crate) fn decode<'a>(buf: &'a [u8], f: impl FnMut(RecordRef<'a>, Range<usize>)) -> usize {
+    walk(buf, true, f)
+}
+
+/// `decode`, checking the CRCs only when `check`: records this process just encoded need no
+/// check, and summing every payload again is most of the cost of walking them.
+fn walk<'a>(buf: &'a [u8], check: bool, mut f: impl FnMut(RecordRef<'a>, Range<usize>)) -> usize {
     let mut at = 0;
     while buf.len() - at >= RECORD_HEADER {
         let len = u32_at(buf, at) as usize;
@@ -214,7 +221,7 @@ pub(crate) fn decode<'a>(buf: &'a [u8], mut f: impl FnMut(RecordRef<'a>, Range<u
             break;
         }
         let body = &buf[body_at..body_at + len];
-        if crc32fast::hash(body) != crc {
+        if check && crc32fast::hash(body) != crc {
             break;
         }
         let Some(r) = decode_body(body, body_at) else {
@@ -228,19 +235,34 @@ pub(crate) fn decode<'a>(buf: &'a [u8], mut f: impl FnMut(RecordRef<'a>, Range<u
 
 /// The index of a block: its length, then its records with payloads left out.
 fn index_of(block: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(block.len() / 4);
-    let start = out.len();
+    let mut entries = Vec::with_capacity(block.len() / 4);
+    index_records(&mut entries, block, 0, true);
+    with_length(block.len() as u64, &entries)
+}
+
+/// An index: the length of the block it describes, then `entries`.
+fn with_length(len: u64, entries: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(RECORD_HEADER + 9 + entries.len());
     out.extend_from_slice(&[0; RECORD_HEADER]);
-    fixed(&mut out, KIND_INDEX_OF, block.len() as u64);
-    seal(&mut out, start);
-    decode(block, |r, raw| match r {
-        RecordRef::Msg(m) => {
-            let stored = m.stored(Bytes::copy_from_slice(m.subject), 0);
-            encode(&mut out, &Record::Msg(m.seq, stored));
-        }
-        _ => out.extend_from_slice(&block[raw]),
-    });
+    fixed(&mut out, KIND_INDEX_OF, len);
+    seal(&mut out, 0);
+    out.extend_from_slice(entries);
     out
+}
+
+/// Appends the index entries of `records`, which start at `base` in their block: the
+/// records themselves, messages without their payloads. `check`: see `walk`.
+fn index_records(out: &mut Vec<u8>, records: &[u8], base: u64, check: bool) {
+    walk(records, check, |r, raw| match r {
+        RecordRef::Msg(m) => {
+            let mut stored = m.stored(Bytes::copy_from_slice(m.subject), 0);
+            if let Payload::Log { offset, .. } = &mut stored.data {
+                *offset += base as u32;
+            }
+            encode(out, &Record::Msg(m.seq, stored));
+        }
+        _ => out.extend_from_slice(&records[raw]),
+    });
 }
 
 /// Writes `bytes` to `path` through a temporary file renamed over it, so a reader finds
@@ -266,17 +288,22 @@ fn write_index(path: &Path) -> io::Result<()> {
     replace_file(&path.with_extension(INDEX_EXT), &index_of(&block), false)
 }
 
-/// Writes the indexes of sealed blocks on a helper thread, off the shard. Without it a
-/// block has no index and recovery reads the block itself.
-fn index_in_background(blocks: Vec<PathBuf>) {
+/// Writes the indexes of sealed blocks on a helper thread, off the shard: each one given,
+/// or else built from the block read back. Without it a block has no index and recovery
+/// reads the block itself.
+fn index_in_background(blocks: Vec<(PathBuf, Option<Vec<u8>>)>) {
     if blocks.is_empty() {
         return;
     }
     let _ = std::thread::Builder::new()
         .name("riptide-js-index".into())
         .spawn(move || {
-            for path in blocks {
-                if let Err(e) = write_index(&path) {
+            for (path, index) in blocks {
+                let written = match index {
+                    Some(index) => replace_file(&path.with_extension(INDEX_EXT), &index, false),
+                    None => write_index(&path),
+                };
+                if let Err(e) = written {
                     crate::log_at!(
                         Warn,
                         "JetStream index of {} not written: {e}",
@@ -328,6 +355,9 @@ pub(crate) struct FileLog {
     closing: Vec<File>,
     /// Some block lost messages since the last compaction check.
     maybe_compact: bool,
+    /// The index entries of the block written to, kept as its writes complete so that
+    /// sealing it needs no read back; `None` when it is not known whole.
+    active_index: Option<Vec<u8>>,
 }
 
 fn block_path(dir: &Path, index: u32, ext: &str) -> PathBuf {
@@ -385,6 +415,8 @@ impl FileLog {
         let mut unindexed = Vec::new();
         let mut cut = 0;
         let mut buf = Vec::new();
+        // The good length of the last block read whole (still in `buf`).
+        let mut last_read = None;
         for index in indexes {
             let path = block_path(&dir, index, BLOCK_EXT);
             let mut file = open_block(&path)?;
@@ -401,12 +433,15 @@ impl FileLog {
             let index_path = block_path(&dir, index, INDEX_EXT);
             let good = if read_index(&index_path, len, &mut buf).is_some() {
                 decode(&buf, |r, _| on_record(r));
+                last_read = None;
                 len
             } else {
                 buf.clear();
                 file.read_to_end(&mut buf)?;
-                unindexed.push(path);
-                decode(&buf, |r, _| on_record(r)) as u64
+                unindexed.push((path, None));
+                let good = decode(&buf, |r, _| on_record(r));
+                last_read = Some(good);
+                good as u64
             };
             if good < len {
                 file.set_len(good)?;
@@ -430,9 +465,14 @@ impl FileLog {
             unsynced: Vec::new(),
             closing: Vec::new(),
             maybe_compact: true,
+            active_index: None,
         };
         if log.blocks.is_empty() {
             log.add_block(1)?;
+        } else if let Some(good) = last_read {
+            let mut entries = Vec::new();
+            index_records(&mut entries, &buf[..good], 0, false);
+            log.active_index = Some(entries);
         }
         // Sealed blocks whose index was not written (a crash came first) get one now; the
         // last block is still written to.
@@ -443,6 +483,7 @@ impl FileLog {
 
     fn add_block(&mut self, index: u32) -> io::Result<()> {
         let file = open_block(&block_path(&self.dir, index, BLOCK_EXT))?;
+        self.active_index = Some(Vec::new());
         self.blocks.push_back(Block {
             index,
             file,
@@ -489,32 +530,29 @@ impl FileLog {
         self.len() >= BLOCK_BYTES
     }
 
-    /// Seals the block written to and starts the next; the sealed block gets its index
-    /// from a helper thread (recovery reads the block itself until the index is there).
+    /// Seals the block written to and starts the next; the sealed block's index is written
+    /// by a helper thread (recovery reads the block itself until the index is there).
     pub(crate) fn roll(&mut self) -> io::Result<()> {
-        let sealed = self.active();
-        self.add_block(sealed + 1)?;
-        self.unsynced.push(sealed);
-        let path = block_path(&self.dir, sealed, BLOCK_EXT);
-        // Without the thread the block has no index: recovery reads it whole.
-        let _ = std::thread::Builder::new()
-            .name("riptide-js-index".into())
-            .spawn(move || {
-                if let Err(e) = write_index(&path) {
-                    crate::log_at!(
-                        Warn,
-                        "JetStream index of {} not written: {e}",
-                        path.display()
-                    );
-                }
-            });
+        let sealed = self.active_block();
+        let (index, len) = (sealed.index, sealed.len);
+        let entries = self.active_index.take();
+        if let Err(e) = self.add_block(index + 1) {
+            self.active_index = entries;
+            return Err(e);
+        }
+        self.unsynced.push(index);
+        let path = block_path(&self.dir, index, BLOCK_EXT);
+        index_in_background(vec![(path, entries.map(|e| with_length(len, &e)))]);
         Ok(())
     }
 
-    /// A write of `n` bytes at the end completed.
-    pub(crate) fn wrote(&mut self, n: u64) {
+    /// `records` were written at the end of the block written to.
+    pub(crate) fn wrote(&mut self, records: &[u8]) {
         if let Some(b) = self.blocks.back_mut() {
-            b.len += n;
+            if let Some(entries) = &mut self.active_index {
+                index_records(entries, records, b.len, false);
+            }
+            b.len += records.len() as u64;
         }
     }
 
@@ -719,6 +757,21 @@ mod tests {
             })
         });
         (out, good)
+    }
+
+    #[test]
+    fn an_index_kept_write_by_write_is_the_one_read_back() {
+        let mut first = Vec::new();
+        encode(&mut first, &msg(1, "one"));
+        encode(&mut first, &Record::Delete(1));
+        let mut second = Vec::new();
+        encode(&mut second, &msg(2, "two"));
+        encode(&mut second, &Record::Assigned(2));
+        let mut kept = Vec::new();
+        index_records(&mut kept, &first, 0, false);
+        index_records(&mut kept, &second, first.len() as u64, false);
+        let block = [first, second].concat();
+        assert_eq!(with_length(block.len() as u64, &kept), index_of(&block));
     }
 
     #[test]

@@ -68,6 +68,12 @@ fn io_result(res: i32) -> io::Result<usize> {
     usize::try_from(res).map_err(|_| io::Error::from_raw_os_error(-res))
 }
 
+/// The `id` of a stream write's completions: the stream, and the low bits of its batch
+/// number (a stream has only a few writes in flight, of consecutive batches).
+fn file_op_id(stream: StreamId, batch: u64) -> usize {
+    ((batch as usize & 0xffff) << 32) | stream.0 as usize
+}
+
 fn split_user_data(ud: u64) -> (u64, usize) {
     (ud >> 56, (ud & ((1 << 56) - 1)) as usize)
 }
@@ -125,6 +131,7 @@ struct Slot {
 #[derive(Debug)]
 struct FileOp {
     stream: StreamId,
+    batch: u64,
     sync: bool,
     written: Option<i32>,
 }
@@ -385,7 +392,7 @@ impl Reactor {
     /// Submits a stream's log write, linked to an fsync when it must be on disk before its
     /// acks leave (io_uring runs unlinked entries in any order).
     fn submit_file_write(&mut self, w: FileWrite) {
-        let id = w.stream.0 as usize;
+        let id = file_op_id(w.stream, w.batch);
         // A write longer than u32 cannot be: a turn's batch is bounded by what a turn reads.
         let write = opcode::Write::new(types::Fd(w.fd), w.ptr, w.len as u32)
             .offset(w.offset)
@@ -413,21 +420,20 @@ impl Reactor {
         }
         self.file_ops.push(FileOp {
             stream: w.stream,
+            batch: w.batch,
             sync: w.sync,
             written: None,
         });
     }
 
-    fn take_file_op(&mut self, id: usize) -> Option<FileOp> {
-        let i = self
-            .file_ops
+    fn file_op(&self, id: usize) -> Option<usize> {
+        self.file_ops
             .iter()
-            .position(|f| f.stream.0 as usize == id)?;
-        Some(self.file_ops.swap_remove(i))
+            .position(|f| file_op_id(f.stream, f.batch) == id)
     }
 
     fn on_file_write(&mut self, id: usize, res: i32) {
-        let Some(i) = self.file_ops.iter().position(|f| f.stream.0 as usize == id) else {
+        let Some(i) = self.file_op(id) else {
             return;
         };
         if self.file_ops[i].sync && res >= 0 {
@@ -436,11 +442,12 @@ impl Reactor {
         }
         // Without an fsync, or failed (its linked fsync is then cancelled).
         let op = self.file_ops.swap_remove(i);
-        self.shard.jetstream_written(op.stream, io_result(res));
+        self.shard
+            .jetstream_written(op.stream, op.batch, io_result(res));
     }
 
     fn on_file_sync(&mut self, id: usize, res: i32) {
-        let Some(op) = self.take_file_op(id) else {
+        let Some(op) = self.file_op(id).map(|i| self.file_ops.swap_remove(i)) else {
             return;
         };
         let result = match (op.written, res) {
@@ -448,7 +455,7 @@ impl Reactor {
             (Some(n), r) if r >= 0 || r == -libc::ECANCELED => io_result(n),
             (_, r) => io_result(r),
         };
-        self.shard.jetstream_written(op.stream, result);
+        self.shard.jetstream_written(op.stream, op.batch, result);
     }
 
     /// Carries out the commands in the mailbox, if the doorbell was rung for them.

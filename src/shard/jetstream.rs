@@ -300,8 +300,13 @@ impl Shard {
         writes
     }
 
-    /// A stream's write completed (after its fsync, when it had one).
-    pub(crate) fn jetstream_written(&mut self, stream: StreamId, result: std::io::Result<usize>) {
+    /// Batch `batch` of a stream was written (after its fsync, when it had one).
+    pub(crate) fn jetstream_written(
+        &mut self,
+        stream: StreamId,
+        batch: u64,
+        result: std::io::Result<usize>,
+    ) {
         let Some(host) = self.js.as_mut() else {
             return;
         };
@@ -315,7 +320,7 @@ impl Shard {
                 _ => result,
             }
         };
-        let out = host.js.written(stream, result);
+        let out = host.js.written(stream, batch, result);
         self.publish_outgoing(out);
     }
 
