@@ -175,7 +175,7 @@ fn log_jetstream_banner(cfg: &Config, dir: &std::path::Path) {
     };
     log_at!(Info, "Starting JetStream");
     log_at!(Info, "---------------- JETSTREAM ----------------");
-    log_at!(Info, "  Strict:          true");
+    log_at!(Info, "  Strict:          {}", cfg.jetstream_opts.strict);
     log_at!(
         Info,
         "  Max Memory:      {}",

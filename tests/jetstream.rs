@@ -99,6 +99,8 @@ const SESSION: &[&str] = &[
     r#"REQ*EOB $JS.API.DIRECT.GET.D {"multi_last":["d.a","d.b"]}"#,
     r#"REQ $JS.API.DIRECT.GET.D {"next_by_subj":"d.a","seq":2}"#,
     "REQ $JS.API.DIRECT.GET.D bogus",
+    // Go decodes direct gets leniently, strict mode or not.
+    r#"REQ $JS.API.DIRECT.GET.D {"seq":1,"bogus":1}"#,
     r#"REQ $JS.API.STREAM.CREATE.R {"name":"R","subjects":["r.*"],"republish":{"src":"r.*","dest":"_INBOX.rp.{{wildcard(1)}}"}}"#,
     "HREQ*2 r.a X:y hi",
     r#"REQ $JS.API.STREAM.UPDATE.R {"name":"R","subjects":["r.*"],"republish":{"src":"r.*","dest":"_INBOX.rp.{{wildcard(1)}}","headers_only":true}}"#,
@@ -375,6 +377,40 @@ fn account_limits_match_go() {
             );
         }
     }
+    server.shutdown();
+}
+
+/// `jetstream { strict: false }`: unknown request fields are ignored instead of refused.
+#[test]
+fn lenient_mode_ignores_unknown_fields_as_go_does() {
+    let Some(go_bin) = go_server() else { return };
+    let dir = scratch_dir("js-lenient");
+    let conf = |who: &str| {
+        format!(
+            "jetstream {{ store_dir: \"{}\", strict: false }}\n",
+            dir.join(who).display()
+        )
+    };
+    let go_conf = common::process::write_file(&dir, "go.conf", &conf("go"));
+    let go = Go::start(&go_bin, &go_conf);
+    let server = common::start_conf(SHARDS, &conf("riptide"));
+    let steps = [
+        r#"REQ $JS.API.STREAM.CREATE.L {"name":"L","subjects":["l"],"bogus":1}"#,
+        "REQ l one",
+        r#"REQ $JS.API.STREAM.MSG.GET.L {"seq":1,"bogus":1}"#,
+        r#"REQ $JS.API.STREAM.INFO.L {"bogus":1}"#,
+        r#"REQ $JS.API.STREAM.NAMES {"bogus":1}"#,
+        r#"REQ $JS.API.STREAM.PURGE.L {"keep":5,"bogus":1}"#,
+        r#"REQ $JS.API.STREAM.UPDATE.L {"name":"L","subjects":["l"],"max_msgs":5,"bogus":1}"#,
+        r#"REQ $JS.API.STREAM.MSG.DELETE.L {"seq":1,"bogus":1}"#,
+        "REQ $JS.API.STREAM.DELETE.L",
+    ];
+    let expected = run_steps(go.addr, 1, 0, "", &steps);
+    let got = run_steps(server.addr, SHARDS, 1, "", &steps);
+    for (i, step) in steps.iter().enumerate() {
+        assert_eq!(masked(&got[i]), masked(&expected[i]), "step {i} `{step}`");
+    }
+    assert!(!expected[0].contains("error"), "{}", expected[0]);
     server.shutdown();
 }
 

@@ -320,6 +320,7 @@ fn jetstream_block(entries: &[(String, Item)], cfg: &mut Config) -> Result<(), K
             "max_memory_store" | "max_mem_store" | "max_mem" => o.max_memory = int(v, k)?,
             "max_file_store" | "max_file" => o.max_store = int(v, k)?,
             "domain" => o.domain = string(v, k)?,
+            "strict" => o.strict = boolean(v, k)?,
             "sync_interval" | "sync" => match v {
                 Value::Str(s) if s.eq_ignore_ascii_case("always") => o.sync_always = true,
                 _ => {
@@ -329,7 +330,6 @@ fn jetstream_block(entries: &[(String, Item)], cfg: &mut Config) -> Result<(), K
             },
             "enabled"
             | "enable"
-            | "strict"
             | "unique_tag"
             | "max_outstanding_catchup"
             | "request_queue_limit"

@@ -113,8 +113,12 @@ fn json_error(e: serde_json::Error) -> ApiError {
 
 /// Decodes a request body as Go's `json.Unmarshal` would: an empty body is the zero
 /// value, and a `null` leaves a field at its zero value (clients send `null` for options
-/// they do not set).
-pub(crate) fn decode<T: for<'de> Deserialize<'de> + Default>(data: &[u8]) -> Result<T, ApiError> {
+/// they do not set). With `strict` (Go's `DisallowUnknownFields`, JetStream's `strict`
+/// mode) an unknown field is refused, named as Go names it; otherwise it is ignored.
+pub(crate) fn decode<T: for<'de> Deserialize<'de> + Default>(
+    data: &[u8],
+    strict: bool,
+) -> Result<T, ApiError> {
     if data.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
@@ -128,7 +132,19 @@ pub(crate) fn decode<T: for<'de> Deserialize<'de> + Default>(data: &[u8]) -> Res
         .unwrap_or(Ok(Value::Null))
         .map_err(json_error)?;
     drop_nulls(&mut v);
-    serde_json::from_value(v).map_err(json_error)
+    let mut unknown = None;
+    let t = serde_ignored::deserialize(v, |path| {
+        if let serde_ignored::Path::Map { key, .. } = path {
+            unknown.get_or_insert_with(|| key.clone());
+        }
+    })
+    .map_err(json_error)?;
+    match unknown {
+        Some(field) if strict => Err(ApiError::invalid_json(format!(
+            "json: unknown field {field:?}"
+        ))),
+        _ => Ok(t),
+    }
 }
 
 fn drop_nulls(v: &mut Value) {
@@ -142,18 +158,18 @@ fn drop_nulls(v: &mut Value) {
     }
 }
 
-// The request bodies, with every field Go's request types have (strict decoding refuses
-// any other); the ones Riptide does not act on are named `_…`.
+// The request bodies, with every field Go's request types have (strict mode refuses any
+// other); the ones Riptide does not act on are named `_…`.
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 struct PagedRequest {
     offset: usize,
     subject: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 struct InfoRequest {
     subjects_filter: String,
     offset: usize,
@@ -161,7 +177,7 @@ struct InfoRequest {
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 struct PurgeRequest {
     filter: String,
     seq: u64,
@@ -169,7 +185,7 @@ struct PurgeRequest {
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 struct MsgDeleteRequest {
     seq: u64,
     #[serde(rename = "no_erase")]
@@ -328,7 +344,7 @@ impl JetStream {
             Request::Update(name) => self.update(cx, name, data, effects),
             Request::Info(name) => {
                 let id = self.find(account, name)?;
-                let r: InfoRequest = decode(data)?;
+                let r: InfoRequest = decode(data, self.settings.opts.strict)?;
                 let s = self.stream(id).expect("found");
                 let filter =
                     (!r.subjects_filter.is_empty()).then_some(r.subjects_filter.as_bytes());
@@ -376,7 +392,7 @@ impl JetStream {
             }
             Request::Purge(name) => {
                 let id = self.find(account, name)?;
-                let r: PurgeRequest = decode(data)?;
+                let r: PurgeRequest = decode(data, self.settings.opts.strict)?;
                 let s = self.stream_mut(id).expect("found");
                 if s.config.sealed {
                     return Err(ApiError::sealed());
@@ -392,7 +408,7 @@ impl JetStream {
                 ]))
             }
             Request::Names => {
-                let r: PagedRequest = decode(data)?;
+                let r: PagedRequest = decode(data, self.settings.opts.strict)?;
                 let names = self.names(account, &r.subject);
                 let total = names.len();
                 let page: Vec<Value> = names
@@ -409,7 +425,7 @@ impl JetStream {
                 Ok(page_of_streams(total, r.offset, NAMES_LIMIT, streams))
             }
             Request::List => {
-                let r: PagedRequest = decode(data)?;
+                let r: PagedRequest = decode(data, self.settings.opts.strict)?;
                 let names = self.names(account, &r.subject);
                 let total = names.len();
                 let page: Vec<Value> = names
@@ -431,7 +447,7 @@ impl JetStream {
                 if data.iter().all(u8::is_ascii_whitespace) {
                     return Err(ApiError::bad_request());
                 }
-                let r: super::direct::Request = decode(data)?;
+                let r: super::direct::Request = decode(data, self.settings.opts.strict)?;
                 let s = self.stream(id).expect("found");
                 let found = if !r.last_by_subj.is_empty() {
                     s.store.last_matching(r.last_by_subj.as_bytes())
@@ -457,7 +473,7 @@ impl JetStream {
                 if data.iter().all(u8::is_ascii_whitespace) {
                     return Err(ApiError::bad_request());
                 }
-                let r: MsgDeleteRequest = decode(data)?;
+                let r: MsgDeleteRequest = decode(data, self.settings.opts.strict)?;
                 let s = self.stream_mut(id).expect("found");
                 if s.config.sealed {
                     return Err(ApiError::sealed());
@@ -549,11 +565,11 @@ impl JetStream {
     }
 
     /// The config a CREATE or UPDATE carries, checked as Go checks it.
-    fn requested_config(name: &str, data: &[u8]) -> Result<StreamConfig, ApiError> {
+    fn requested_config(&self, name: &str, data: &[u8]) -> Result<StreamConfig, ApiError> {
         if data.iter().all(u8::is_ascii_whitespace) {
             return Err(ApiError::stream_name_mismatch());
         }
-        let c: StreamConfig = decode(data)?;
+        let c: StreamConfig = decode(data, self.settings.opts.strict)?;
         if c.name != name {
             return Err(ApiError::stream_name_mismatch());
         }
@@ -634,7 +650,7 @@ impl JetStream {
         if !is_valid_name(name) {
             return Err(ApiError::stream_name_mismatch());
         }
-        let config = Self::requested_config(name, data)?.with_stored_metadata();
+        let config = self.requested_config(name, data)?.with_stored_metadata();
         let id = match self.by_name.get(&(cx.account, name.to_string())) {
             Some(&id) => {
                 let same = self.stream(id).is_some_and(|s| s.config == config);
@@ -679,7 +695,7 @@ impl JetStream {
         effects: &mut Vec<Effect>,
     ) -> Result<Fields, ApiError> {
         let id = self.find(cx.account, name)?;
-        let config = Self::requested_config(name, data)?.with_stored_metadata();
+        let config = self.requested_config(name, data)?.with_stored_metadata();
         let old = self.stream(id).expect("found").config.clone();
         old.check_update(&config)?;
         if self.overlaps(cx.account, &config) {

@@ -120,7 +120,6 @@ impl TryFrom<String> for Compression {
 
 /// `subject_transform`: applied to a message's subject before it is stored.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub(crate) struct SubjectTransform {
     #[serde(default)]
     pub src: String,
@@ -130,7 +129,6 @@ pub(crate) struct SubjectTransform {
 
 /// `republish`: each stored message is published again on `dest`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub(crate) struct RePublish {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub src: String,
@@ -141,7 +139,6 @@ pub(crate) struct RePublish {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub(crate) struct ConsumerLimits {
     #[serde(default, skip_serializing_if = "is_zero_i64")]
     pub inactive_threshold: i64,
@@ -151,9 +148,9 @@ pub(crate) struct ConsumerLimits {
 
 /// Go's `StreamConfig` (with the request's `pedantic`). Mirrors, sources and placement are
 /// kept as given (JSON) so a configuration round-trips; the server refuses what it cannot
-/// do with them yet. Unknown fields are refused, as Go's strict mode does.
+/// do with them yet. Unknown fields are refused in strict mode (`api::decode`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub(crate) struct StreamConfig {
     pub name: String,
     #[serde(skip_serializing_if = "String::is_empty")]

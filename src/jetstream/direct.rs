@@ -21,9 +21,10 @@ fn status(line: &str) -> Reply {
     }
 }
 
-/// Go's `JSApiMsgGetRequest`, for MSG.GET and direct gets; strict, as Go decodes it.
+/// Go's `JSApiMsgGetRequest`, for MSG.GET (strict as the server is) and direct gets (which
+/// Go decodes leniently, ignoring unknown fields whatever `strict` says).
 #[derive(Debug, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub(crate) struct Request {
     pub seq: u64,
     pub last_by_subj: String,
@@ -57,7 +58,7 @@ impl JetStream {
         } else if empty {
             return vec![status("408 Empty Request")];
         } else {
-            match super::api::decode::<Request>(data) {
+            match super::api::decode::<Request>(data, false) {
                 Ok(r) => r,
                 Err(_) => return vec![status("408 Malformed Request")],
             }

@@ -75,6 +75,8 @@ pub struct Options {
     /// `max_memory_store` / `max_file_store`, bytes; -1: no limit.
     pub max_memory: i64,
     pub max_store: i64,
+    /// `strict` (Go's default): API requests with unknown fields are refused.
+    pub strict: bool,
 }
 
 impl Default for Options {
@@ -85,6 +87,7 @@ impl Default for Options {
             domain: String::new(),
             max_memory: -1,
             max_store: -1,
+            strict: true,
         }
     }
 }
@@ -158,6 +161,7 @@ pub struct Usage {
     pub store_dir: PathBuf,
     pub sync_interval: Duration,
     pub sync_always: bool,
+    pub strict: bool,
     pub max_memory: i64,
     pub max_storage: i64,
     pub accounts: Vec<AccountUsage>,
@@ -648,6 +652,7 @@ impl JetStream {
             store_dir: self.settings.store_dir.join("jetstream"),
             sync_interval: self.settings.opts.sync_interval,
             sync_always: self.settings.opts.sync_always,
+            strict: self.settings.opts.strict,
             max_memory,
             max_storage,
             accounts,

@@ -48,7 +48,10 @@ fn config(u: &Usage) -> Value {
     if u.sync_always {
         c["sync_always"] = true.into();
     }
-    c["strict"] = true.into();
+    // Go's `strict,omitempty`.
+    if u.strict {
+        c["strict"] = true.into();
+    }
     c
 }
 
