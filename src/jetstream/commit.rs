@@ -129,6 +129,34 @@ impl Pipeline {
         }
     }
 
+    /// The oldest batch in flight, once it completed: batches are applied in order.
+    fn pop_completed(&mut self) -> Option<Batch> {
+        if self.inflight.front()?.result.is_some() {
+            self.inflight.pop_front()
+        } else {
+            None
+        }
+    }
+
+    /// Whether completed batch `b` wrote all its bytes behind a pipeline that has not
+    /// failed; a failed or short write marks the pipeline failed.
+    fn accept(&mut self, b: &Batch) -> bool {
+        let expected = b.buf.len();
+        match &b.result {
+            _ if self.failed.is_some() => false,
+            Some(Ok(n)) if *n == expected => true,
+            Some(Ok(n)) => {
+                self.failed = Some(format!("short write: {n} of {expected} bytes"));
+                false
+            }
+            Some(Err(e)) => {
+                self.failed = Some(e.to_string());
+                false
+            }
+            None => false,
+        }
+    }
+
     fn recycle(&mut self, mut buf: Vec<u8>) {
         if buf.capacity() <= MAX_SPARE_BYTES && self.spare.len() < MAX_WRITES_IN_FLIGHT {
             buf.clear();
@@ -139,8 +167,8 @@ impl Pipeline {
 
 impl Stream {
     /// Starts writing what is pending, when there is room for another write. A full block
-    /// rolls only once its writes are all back: rolling seals it, and its index is built
-    /// from the file.
+    /// rolls only once its writes are all back: a completion counts its bytes and index
+    /// entries into the block written to, which must still be that one.
     fn start_write(&mut self, id: StreamId, sync: bool) -> Option<FileWrite> {
         let p = &self.pipeline;
         if self.pending.is_empty() || p.failed.is_some() || p.inflight.len() >= MAX_WRITES_IN_FLIGHT
@@ -232,27 +260,8 @@ impl JetStream {
             return out;
         }
         let mut wrote = false;
-        while let Some(b) = s.pipeline.inflight.front() {
-            let Some(result) = &b.result else {
-                break;
-            };
-            let expected = b.buf.len();
-            let ok = match result {
-                _ if s.pipeline.failed.is_some() => false,
-                Ok(n) if *n == expected => true,
-                Ok(n) => {
-                    s.pipeline.failed = Some(format!("short write: {n} of {expected} bytes"));
-                    false
-                }
-                Err(e) => {
-                    s.pipeline.failed = Some(e.to_string());
-                    false
-                }
-            };
-            let Some(b) = s.pipeline.inflight.pop_front() else {
-                break;
-            };
-            if !ok {
+        while let Some(b) = s.pipeline.pop_completed() {
+            if !s.pipeline.accept(&b) {
                 continue;
             }
             if let Some(log) = &mut s.log {
