@@ -59,16 +59,21 @@ fn pong_comes_after_cross_shard_deliveries() {
     flush_delivers_first(Raw::connect(go.addr), Raw::connect(go.addr));
 }
 
-/// Publishers, messages each and payload for the backpressure test: 256 MiB in all, four
-/// times the default `max_pending`.
+/// Publishers and payload for the backpressure test.
 const PUBLISHERS: usize = 4;
-const FLOOD_MSGS: usize = 4096;
 const FLOOD_PAYLOAD: usize = 16 * 1024;
-/// What the server may hold at its peak while it paces them, well under what was published:
+/// Messages each publisher sends to Riptide: 512 MiB in all, eight times the default
+/// `max_pending`, so a server that buffered instead of pacing would hold far over `RSS_BOUND`.
+const FLOOD_MSGS: usize = 8192;
+/// Messages each sends to the Go server: 256 MiB in all. Go paces too but gives up on a
+/// stalled reader sooner: with 512 MiB its reader lost about a fifth of the messages.
+const GO_FLOOD_MSGS: usize = 4096;
+/// What the server may hold at its peak while it paces them, half of what was published:
 /// the reader's `max_pending` (64 MiB, Go's default), what is on its way between shards
 /// (16 MiB), the shards' receive buffers (8 MiB each), what paused publishers sent meanwhile,
-/// and the allocator's caches (peaks seen: 165 to 192 MiB; Go's 107 to 122 MiB).
-const RSS_BOUND: u64 = 224 * 1024 * 1024;
+/// and the allocator's caches. Peaks seen: 197 to 232 MiB whether 256 or 512 MiB were
+/// published (Go's 107 to 122 MiB for 256 MiB).
+const RSS_BOUND: u64 = 256 * 1024 * 1024;
 
 /// The reader takes at most this much per read, bytes, and pauses `READ_PAUSE` before each:
 /// at most about 200 MB/s, slower than four publishers on loopback. The Go server paces its
@@ -89,11 +94,11 @@ impl Read for Paced {
 
 /// `PUBLISHERS` connections, made by `connect`, flood one paced reader as fast as they can.
 /// Returns how many messages it got.
-fn flood(reader: Raw, connect: impl Fn() -> Raw) -> usize {
+fn flood(reader: Raw, connect: impl Fn() -> Raw, msgs: usize) -> usize {
     let mut reader = reader;
     reader.send(b"CONNECT {\"verbose\":false}\r\nSUB flood 1\r\n");
     assert_eq!(reader.sync(), b"");
-    let total = PUBLISHERS * FLOOD_MSGS;
+    let total = PUBLISHERS * msgs;
     let stream = reader.s.try_clone().unwrap();
     stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
     let counter = thread::spawn(move || {
@@ -128,7 +133,7 @@ fn flood(reader: Raw, connect: impl Fn() -> Raw) -> usize {
                 msg.extend(std::iter::repeat_n(b'x', FLOOD_PAYLOAD));
                 msg.extend_from_slice(b"\r\n");
                 let chunk = msg.repeat(16);
-                for _ in 0..FLOOD_MSGS / 16 {
+                for _ in 0..msgs / 16 {
                     p.s.write_all(&chunk).unwrap();
                 }
                 p.sync()
@@ -158,7 +163,7 @@ fn publishers_on_another_shard_are_paced_to_the_reader() {
             return c;
         }
     };
-    let got = flood(reader, on_shard_0);
+    let got = flood(reader, on_shard_0, FLOOD_MSGS);
     assert_eq!(got, PUBLISHERS * FLOOD_MSGS, "the reader lost messages");
     let peak = srv.peak_rss();
     assert!(peak < RSS_BOUND, "peak resident {} MiB", peak >> 20);
@@ -166,6 +171,10 @@ fn publishers_on_another_shard_are_paced_to_the_reader() {
     let Some(bin) = go_server() else { return };
     let go = Go::spawn(&mut std::process::Command::new(bin));
     let go_addr: SocketAddr = go.addr;
-    let got = flood(Raw::connect(go_addr), || Raw::connect(go_addr));
-    assert_eq!(got, PUBLISHERS * FLOOD_MSGS, "Go's reader lost messages");
+    let got = flood(
+        Raw::connect(go_addr),
+        || Raw::connect(go_addr),
+        GO_FLOOD_MSGS,
+    );
+    assert_eq!(got, PUBLISHERS * GO_FLOOD_MSGS, "Go's reader lost messages");
 }
