@@ -457,7 +457,7 @@ impl JetStream {
                     s.store.get(r.seq).map(|m| (r.seq, m))
                 };
                 let (seq, m) = found.ok_or_else(ApiError::no_message_found)?;
-                let payload = s.payload(m).map_err(ApiError::general)?;
+                let payload = s.payload(seq, m).map_err(ApiError::general)?;
                 let b64 = |b: &[u8]| (!b.is_empty()).then(|| data_encoding::BASE64.encode(b));
                 let msg = StoredMsgJson {
                     subject: String::from_utf8_lossy(&m.subject).into_owned(),

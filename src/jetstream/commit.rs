@@ -86,6 +86,12 @@ impl Pipeline {
         self.next
     }
 
+    /// What `f` finds in the batches being written (their messages, and where each
+    /// payload starts, and their buffers).
+    pub(crate) fn find<T>(&self, f: impl Fn(&[(u64, usize)], &[u8]) -> Option<T>) -> Option<T> {
+        self.inflight.iter().find_map(|b| f(&b.msgs, &b.buf))
+    }
+
     /// Whether a write is in flight (its buffer must outlive it).
     pub(crate) fn writing(&self) -> bool {
         !self.inflight.is_empty()
@@ -336,6 +342,7 @@ mod tests {
     use crate::accounts::AccountId;
     use crate::jetstream::api::Context;
     use crate::jetstream::store::Payload;
+    use crate::jetstream::stream::Published;
     use crate::jetstream::{AccountLimits, JsAccount, Options, Settings};
     use bytes::Bytes;
 
@@ -375,6 +382,15 @@ mod tests {
         usize::try_from(n).unwrap()
     }
 
+    /// `data` published with no headers, as the host hands it over.
+    fn published(data: &[u8]) -> Published<'_> {
+        Published {
+            raw: data,
+            shared: None,
+            hdr_len: 0,
+        }
+    }
+
     fn bodies(out: &[Outgoing]) -> Vec<String> {
         out.iter()
             .map(|o| String::from_utf8_lossy(&o.body).into_owned())
@@ -382,7 +398,7 @@ mod tests {
     }
 
     fn ingest(js: &mut JetStream, id: StreamId, subject: &[u8], reply: &[u8], data: &'static [u8]) {
-        js.ingest(ACC, id, subject, Some(reply), &Bytes::from_static(data), 0);
+        js.ingest(ACC, id, subject, Some(reply), published(data));
     }
 
     #[test]
@@ -456,9 +472,38 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    #[test]
+    fn a_payload_is_read_from_its_batch_until_written_then_from_the_log() {
+        let dir = std::env::temp_dir().join(format!("riptide-unwritten-{}", std::process::id()));
+        let mut js = host(&dir);
+        create(&mut js, r#"{"name":"F","subjects":["f"]}"#);
+        let id = StreamId(0);
+        let read = |js: &JetStream, seq: u64| {
+            let s = js.stream(id).unwrap();
+            let m = s.store.get(seq).unwrap();
+            (
+                matches!(m.data, Payload::Unwritten(_)),
+                s.payload(seq, m).unwrap(),
+            )
+        };
+        ingest(&mut js, id, b"f", b"r1", b"one");
+        ingest(&mut js, id, b"f", b"r2", b"two");
+        assert_eq!(read(&js, 2), (true, Bytes::from_static(b"two")));
+        let (_, first) = js.commit();
+        ingest(&mut js, id, b"f", b"r3", b"three");
+        // Seq 1 and 2 are in the write in flight, 3 in the batch filling.
+        assert_eq!(read(&js, 1), (true, Bytes::from_static(b"one")));
+        assert_eq!(read(&js, 3), (true, Bytes::from_static(b"three")));
+        let n = perform(&first[0]);
+        js.written(id, first[0].batch, Ok(n));
+        assert_eq!(read(&js, 2), (false, Bytes::from_static(b"two")));
+        assert_eq!(read(&js, 3), (true, Bytes::from_static(b"three")));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     /// Stores `data` on `subject` in stream `id` as one write.
     fn put_written(js: &mut JetStream, id: StreamId, subject: &[u8], data: Bytes) {
-        js.ingest(ACC, id, subject, None, &data, 0);
+        js.ingest(ACC, id, subject, None, published(&data));
         let (_, writes) = js.commit();
         let n = perform(&writes[0]);
         js.written(id, writes[0].batch, Ok(n));
@@ -499,7 +544,7 @@ mod tests {
             .len();
         assert!(first < 4 * 1024 * 1024, "not rewritten: {first} bytes");
         let s = js.stream(id).unwrap();
-        assert_eq!(s.payload(s.store.get(1).unwrap()).unwrap(), big(1));
+        assert_eq!(s.payload(1, s.store.get(1).unwrap()).unwrap(), big(1));
         assert!(matches!(
             s.store.get(4).unwrap().data,
             Payload::Log { block: 2, .. }
@@ -525,8 +570,8 @@ mod tests {
             (s.store.len(), s.store.first_seq(), s.store.last_seq()),
             (2, 5, 8)
         );
-        assert_eq!(&s.payload(s.store.get(5).unwrap()).unwrap()[..], b"z");
-        assert_eq!(s.payload(s.store.get(8).unwrap()).unwrap(), big(8));
+        assert_eq!(&s.payload(5, s.store.get(5).unwrap()).unwrap()[..], b"z");
+        assert_eq!(s.payload(8, s.store.get(8).unwrap()).unwrap(), big(8));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

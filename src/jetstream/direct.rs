@@ -82,7 +82,11 @@ impl JetStream {
 
 /// One stored message with the direct-get headers, and `extra` ones after them.
 fn message(s: &Stream, seq: u64, extra: &[(&str, String)], no_hdr: bool) -> Reply {
-    let Some((m, body)) = s.store.get(seq).and_then(|m| Some((m, s.payload(m).ok()?))) else {
+    let Some((m, body)) = s
+        .store
+        .get(seq)
+        .and_then(|m| Some((m, s.payload(seq, m).ok()?)))
+    else {
         return status("404 Message Not Found");
     };
     let mut fields = vec![

@@ -105,46 +105,69 @@ pub(crate) enum RecordRef<'a> {
 
 /// Appends one record to `out`; for a message whose payload it carries, returns where the
 /// payload starts in `out`. A message with its payload in the log is written as an index
-/// entry (its offset and length instead of the bytes).
+/// entry (its offset and length instead of the bytes); one whose payload is unwritten goes
+/// through `encode_unwritten`, which has the bytes.
 pub(crate) fn encode(out: &mut Vec<u8>, r: &Record) -> Option<usize> {
     let start = out.len();
-    let mut data_at = None;
     out.extend_from_slice(&[0; RECORD_HEADER]);
-    match r {
+    let data_at = match r {
         Record::Msg(seq, m) => {
-            out.push(match m.data {
-                Payload::Mem(_) => KIND_MSG,
-                Payload::Log { .. } => KIND_MSG_AT,
-            });
-            out.extend_from_slice(&seq.to_le_bytes());
-            out.extend_from_slice(&m.ts.to_le_bytes());
-            out.extend_from_slice(&m.ttl_ns.to_le_bytes());
-            // Subjects are bounded by max_payload and a u16 covers every real one; a longer
-            // subject is cut by the parser long before (Go's subject limit is far lower).
-            out.extend_from_slice(&(m.subject.len() as u16).to_le_bytes());
-            out.extend_from_slice(&(m.hdr.len() as u32).to_le_bytes());
-            if let Payload::Log { offset, len, .. } = m.data {
-                out.extend_from_slice(&offset.to_le_bytes());
-                out.extend_from_slice(&len.to_le_bytes());
-            }
-            out.extend_from_slice(&m.subject);
-            out.extend_from_slice(&m.hdr);
-            if let Payload::Mem(data) = &m.data {
-                data_at = Some(out.len());
-                out.extend_from_slice(data);
-            }
+            debug_assert!(!matches!(m.data, Payload::Unwritten(_)));
+            let inline = match &m.data {
+                Payload::Mem(data) => Some(&data[..]),
+                Payload::Unwritten(_) | Payload::Log { .. } => None,
+            };
+            msg_fields(out, *seq, m, inline)
         }
         Record::Delete(seq) => fixed(out, KIND_DELETE, *seq),
         Record::Purge(next) => fixed(out, KIND_PURGE, *next),
         Record::Assigned(last) => fixed(out, KIND_ASSIGNED, *last),
-    }
+    };
     seal(out, start);
     data_at
 }
 
-fn fixed(out: &mut Vec<u8>, kind: u8, n: u64) {
+/// Appends the record of message `seq` stored as `m` with its payload `data` (`m` names it
+/// `Payload::Unwritten`); returns where `data` starts in `out`.
+pub(crate) fn encode_unwritten(out: &mut Vec<u8>, seq: u64, m: &StoredMsg, data: &[u8]) -> usize {
+    let start = out.len();
+    out.extend_from_slice(&[0; RECORD_HEADER]);
+    let at = out.len() + MSG_FIXED + m.subject.len() + m.hdr.len();
+    msg_fields(out, seq, m, Some(data));
+    seal(out, start);
+    at
+}
+
+/// A message record's body: the payload `inline`, or its place in the log.
+fn msg_fields(out: &mut Vec<u8>, seq: u64, m: &StoredMsg, inline: Option<&[u8]>) -> Option<usize> {
+    out.push(if inline.is_some() {
+        KIND_MSG
+    } else {
+        KIND_MSG_AT
+    });
+    out.extend_from_slice(&seq.to_le_bytes());
+    out.extend_from_slice(&m.ts.to_le_bytes());
+    out.extend_from_slice(&m.ttl_ns.to_le_bytes());
+    // Subjects are bounded by max_payload and a u16 covers every real one; a longer
+    // subject is cut by the parser long before (Go's subject limit is far lower).
+    out.extend_from_slice(&(m.subject.len() as u16).to_le_bytes());
+    out.extend_from_slice(&(m.hdr.len() as u32).to_le_bytes());
+    if let (None, Payload::Log { offset, len, .. }) = (inline, &m.data) {
+        out.extend_from_slice(&offset.to_le_bytes());
+        out.extend_from_slice(&len.to_le_bytes());
+    }
+    out.extend_from_slice(&m.subject);
+    out.extend_from_slice(&m.hdr);
+    let data = inline?;
+    let at = out.len();
+    out.extend_from_slice(data);
+    Some(at)
+}
+
+fn fixed(out: &mut Vec<u8>, kind: u8, n: u64) -> Option<usize> {
     out.push(kind);
     out.extend_from_slice(&n.to_le_bytes());
+    None
 }
 
 /// Fills in the header of the record that starts at `start` and runs to the end of `out`.

@@ -36,7 +36,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 
 use crate::accounts::AccountId;
-use stream::Stream;
+use stream::{Published, Stream};
 
 /// The JetStream API level this server speaks (Go 2.15's `JSApiLevel`).
 pub const API_LEVEL: u32 = 5;
@@ -486,18 +486,18 @@ impl JetStream {
         id: StreamId,
         subject: &[u8],
         reply: Option<&[u8]>,
-        raw: &Bytes,
-        hdr_len: usize,
+        msg: Published<'_>,
     ) {
         let now = now_ns();
         let domain = self.settings.opts.domain.clone();
-        let outcome = if self.over_account_storage(account, id, subject, hdr_len, raw.len()) {
+        let outcome = if self.over_account_storage(account, id, subject, msg.hdr_len, msg.raw.len())
+        {
             stream::Ingest::Refused(errors::ApiError::account_resources_exceeded())
         } else {
             let Some(stream) = self.stream_mut(id) else {
                 return;
             };
-            stream.ingest(subject, raw, hdr_len, now)
+            stream.ingest(subject, msg, now)
         };
         let Some(stream) = self.stream_mut(id) else {
             return;

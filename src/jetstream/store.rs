@@ -28,8 +28,12 @@ pub(crate) struct StoredMsg {
 /// Where a message's payload is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Payload {
-    /// In memory: a memory stream's, or a file stream's until its write completed.
+    /// In memory: a memory stream's (or a file stream's marker, which has none).
     Mem(Bytes),
+    /// A file stream's, of this length, in a batch not written yet: the batch's buffer
+    /// holds the only copy (a 16 KiB message is copied once on its way to the log, not
+    /// twice).
+    Unwritten(u32),
     /// In the stream's log: in this block, at this offset.
     Log { block: u32, offset: u32, len: u32 },
 }
@@ -38,7 +42,7 @@ impl Payload {
     pub(crate) fn len(&self) -> usize {
         match self {
             Payload::Mem(b) => b.len(),
-            Payload::Log { len, .. } => *len as usize,
+            Payload::Unwritten(len) | Payload::Log { len, .. } => *len as usize,
         }
     }
 }

@@ -79,6 +79,16 @@ pub(crate) fn with_headers(hdr: &[u8], fields: &[(&str, String)]) -> Vec<u8> {
     out
 }
 
+/// A published message as the host hands it over: its headers (the first `hdr_len` bytes)
+/// and payload where they were read, and the shared buffer holding them when one was made
+/// (it crossed the rings in it), which a memory stream keeps instead of copying.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Published<'a> {
+    pub raw: &'a [u8],
+    pub shared: Option<&'a Bytes>,
+    pub hdr_len: usize,
+}
+
 /// What became of one publish.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Ingest {
@@ -248,10 +258,21 @@ impl Stream {
         }
     }
 
-    /// A message's payload, read back from the log when it is there.
-    pub(crate) fn payload(&self, m: &StoredMsg) -> std::io::Result<Bytes> {
+    /// The payload of message `seq`, stored as `m`: read back from the log when it is
+    /// there, copied from the batch that holds it when it is not written yet.
+    pub(crate) fn payload(&self, seq: u64, m: &StoredMsg) -> std::io::Result<Bytes> {
         match (&m.data, &self.log) {
             (Payload::Mem(b), _) => Ok(b.clone()),
+            (Payload::Unwritten(len), _) => {
+                let in_batch = |msgs: &[(u64, usize)], buf: &[u8]| {
+                    let i = msgs.binary_search_by_key(&seq, |&(s, _)| s).ok()?;
+                    let at = msgs[i].1;
+                    Some(Bytes::copy_from_slice(buf.get(at..at + *len as usize)?))
+                };
+                in_batch(&self.pending_msgs, &self.pending)
+                    .or_else(|| self.pipeline.find(in_batch))
+                    .ok_or_else(|| std::io::Error::other("unwritten message not in a batch"))
+            }
             (Payload::Log { block, offset, len }, Some(log)) => log.read_at(*block, *offset, *len),
             (Payload::Log { .. }, None) => Err(std::io::Error::other("no log")),
         }
@@ -302,16 +323,9 @@ impl Stream {
         set.len() as u64
     }
 
-    /// Handles one message published on one of the stream's subjects: `raw` is its
-    /// headers (the first `hdr_len` bytes) and payload, kept as they are (no copy).
-    pub(crate) fn ingest(
-        &mut self,
-        subject: &[u8],
-        raw: &Bytes,
-        hdr_len: usize,
-        now: i64,
-    ) -> Ingest {
-        match self.try_ingest(subject, raw, hdr_len, now) {
+    /// Handles one message published on one of the stream's subjects.
+    pub(crate) fn ingest(&mut self, subject: &[u8], msg: Published<'_>, now: i64) -> Ingest {
+        match self.try_ingest(subject, msg, now) {
             Ok(i) => i,
             Err(e) => Ingest::Refused(e),
         }
@@ -320,14 +334,13 @@ impl Stream {
     fn try_ingest(
         &mut self,
         subject: &[u8],
-        raw: &Bytes,
-        hdr_len: usize,
+        msg: Published<'_>,
         now: i64,
     ) -> Result<Ingest, ApiError> {
         if self.config.sealed {
             return Err(ApiError::sealed());
         }
-        let (hdr, data) = (&raw[..hdr_len], &raw[hdr_len..]);
+        let (hdr, data) = msg.raw.split_at(msg.hdr_len);
         let subject: Bytes = match &self.transform {
             Some(t) if crate::subject::matches_literal(t_src(&self.config), subject) => {
                 self.store.intern(&t.apply(subject))
@@ -392,10 +405,27 @@ impl Stream {
         }
         self.check_discard_new(&subject, hdr.len(), data.len())?;
 
+        let (hdr, payload) = match (&self.log, msg.shared) {
+            (Some(_), _) => (
+                Bytes::copy_from_slice(hdr),
+                Payload::Unwritten(data.len() as u32),
+            ),
+            (None, Some(raw)) => (
+                raw.slice(..msg.hdr_len),
+                Payload::Mem(raw.slice(msg.hdr_len..)),
+            ),
+            (None, None) => {
+                let raw = Bytes::copy_from_slice(msg.raw);
+                (
+                    raw.slice(..msg.hdr_len),
+                    Payload::Mem(raw.slice(msg.hdr_len..)),
+                )
+            }
+        };
         let m = StoredMsg {
             subject: subject.clone(),
-            hdr: raw.slice(..hdr_len),
-            data: Payload::Mem(raw.slice(hdr_len..)),
+            hdr,
+            data: payload,
             ts: now,
             ttl_ns,
         };
@@ -409,7 +439,10 @@ impl Stream {
             return Ok(Ingest::Stored(seq));
         }
         self.prev_on_subject = self.store.last_of_subject(&subject);
-        self.log_record(&Record::Msg(seq, m.clone()));
+        if self.log.is_some() {
+            let at = file_log::encode_unwritten(&mut self.pending, seq, &m, data);
+            self.pending_msgs.push((seq, at));
+        }
         self.store.append(m);
         if ttl_ns > 0 {
             self.expiries.insert((now + ttl_ns, seq));
@@ -630,7 +663,7 @@ impl Stream {
             fields.push(("Nats-Msg-Size", m.data.len().to_string()));
             Vec::new()
         } else {
-            self.payload(m).ok()?.to_vec()
+            self.payload(seq, m).ok()?.to_vec()
         };
         Some((
             Bytes::from(t.apply(&m.subject)),
@@ -711,8 +744,13 @@ mod tests {
 
     /// A publish of `hdr` and `data` as the host hands it over.
     fn put(s: &mut Stream, subject: &[u8], hdr: &[u8], data: &[u8], now: i64) -> Ingest {
-        let raw = Bytes::from([hdr, data].concat());
-        s.ingest(subject, &raw, hdr.len(), now)
+        let raw = [hdr, data].concat();
+        let msg = Published {
+            raw: &raw,
+            shared: None,
+            hdr_len: hdr.len(),
+        };
+        s.ingest(subject, msg, now)
     }
 
     fn stream(json: &str) -> Stream {

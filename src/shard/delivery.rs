@@ -74,6 +74,11 @@ impl<'a> Msg<'a> {
         }
     }
 
+    /// The shared buffer, when one was made already (it crossed the rings in it).
+    pub(super) fn shared_made(&self) -> Option<&Bytes> {
+        self.shared.as_ref()
+    }
+
     pub(super) fn shared(&mut self) -> &Bytes {
         let data = self.data;
         self.shared

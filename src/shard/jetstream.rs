@@ -13,6 +13,7 @@ use crate::accounts::{AccountConfig, AccountId, GLOBAL_ACCOUNT};
 use crate::fanout::PeerId;
 use crate::jetstream::api::Context;
 use crate::jetstream::commit::FileWrite;
+use crate::jetstream::stream::Published;
 use crate::jetstream::{AccountLimits, Effect, Internal, JetStream, JsAccount, Outgoing, StreamId};
 use crate::server::Server;
 
@@ -275,18 +276,20 @@ impl Shard {
         }
     }
 
-    /// A message published on a stream's subject reached the host.
-    /// Its payload is stored as the shared buffer it crossed the rings in (copied once when
-    /// it was published here).
-    pub(super) fn jetstream_ingest(&mut self, account: AccountId, id: StreamId, msg: &mut Msg<'_>) {
-        if self.js.is_none() {
+    /// A message published on a stream's subject reached the host. A file stream copies
+    /// it straight into its next write; a memory stream keeps the shared buffer it crossed
+    /// the rings in, or makes one.
+    pub(super) fn jetstream_ingest(&mut self, account: AccountId, id: StreamId, msg: &Msg<'_>) {
+        let Some(host) = self.js.as_mut() else {
             return;
-        }
-        let raw = msg.shared().clone();
-        let (subject, reply, h) = (msg.subject, msg.reply, msg.header_len.unwrap_or(0));
-        if let Some(host) = self.js.as_mut() {
-            host.js.ingest(account, id, subject, reply, &raw, h);
-        }
+        };
+        let published = Published {
+            raw: msg.data,
+            shared: msg.shared_made(),
+            hdr_len: msg.header_len.unwrap_or(0),
+        };
+        host.js
+            .ingest(account, id, msg.subject, msg.reply, published);
     }
 
     /// End of turn on the host: publishes what no longer waits for a write and returns
