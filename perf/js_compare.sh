@@ -22,7 +22,10 @@
 # servers' logs and config files, recovery.tsv, meta.json (commands, versions, machine,
 # filesystem) and summary.md.
 #
-# Usage: perf/js_compare.sh [--reps N] [--quick] [--recovery-msgs N] [--out DIR] [--no-build]
+# --recovery-only skips the throughput runs (a 10M-message recovery takes minutes).
+#
+# Usage: perf/js_compare.sh [--reps N] [--quick] [--recovery-msgs N] [--recovery-only]
+#                           [--out DIR] [--no-build]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,6 +34,7 @@ QUICK=0
 RECOVERY_MSGS=""
 OUT=""
 BUILD=1
+THROUGHPUT=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --reps) REPS="$2"; shift 2 ;;
@@ -38,6 +42,7 @@ while [ $# -gt 0 ]; do
     --recovery-msgs) RECOVERY_MSGS="$2"; shift 2 ;;
     --out) OUT="$2"; shift 2 ;;
     --no-build) BUILD=0; shift ;;
+    --recovery-only) THROUGHPUT=0; shift ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -92,6 +97,11 @@ server_cmd() { # kind config port
   esac
 }
 
+RUN_DURATION=5s
+[ "$QUICK" = 1 ] && RUN_DURATION=1s
+failed() { echo "  $1: loadgen failed, see raw/$1.txt"; echo "$1" >>"$OUT/failed.txt"; }
+
+if [ "$THROUGHPUT" = 1 ]; then
 declare -A PORT
 SYNCS="default always"
 for sync in $SYNCS; do
@@ -105,11 +115,7 @@ for sync in $SYNCS; do
   done
 done
 
-RUN_DURATION=5s
-[ "$QUICK" = 1 ] && RUN_DURATION=1s
 SIZES="128 16384"
-
-failed() { echo "  $1: loadgen failed, see raw/$1.txt"; echo "$1" >>"$OUT/failed.txt"; }
 
 run_one() { # kind sync size rep
   local kind=$1 sync=$2 size=$3 rep=$4 tag
@@ -132,6 +138,7 @@ done
 kill "${SERVER_PIDS[@]}" 2>/dev/null || true
 wait "${SERVER_PIDS[@]}" 2>/dev/null || true
 SERVER_PIDS=()
+fi
 
 # timed_start LOG CMD...: starts CMD with its output in LOG and prints its pid and the
 # seconds from its start to `Server is ready` in LOG (polled every millisecond), or exits 1
@@ -201,7 +208,7 @@ done
 STORE_FS=$(df -PT "$STORES" | awk 'NR == 2 {print $1 " (" $2 ")"}')
 cat >"$OUT/meta.json" <<META
 {
-  "command": "perf/js_compare.sh --reps $REPS$([ "$QUICK" = 1 ] && echo ' --quick') --recovery-msgs $RECOVERY_MSGS$([ "$BUILD" = 0 ] && echo ' --no-build')",
+  "command": "perf/js_compare.sh --reps $REPS$([ "$QUICK" = 1 ] && echo ' --quick') --recovery-msgs $RECOVERY_MSGS$([ "$THROUGHPUT" = 0 ] && echo ' --recovery-only')$([ "$BUILD" = 0 ] && echo ' --no-build')",
 $(machine_facts "$STAMP" "$NCPU")
   "pinning": "servers on CPU $SERVER_CPU (Go with GOMAXPROCS=1, Riptide with --shards 1), loadgen on CPUs $LOADGEN_CPUS",
   "store_filesystem": "$STORE_FS, stores under $STORES",
@@ -232,19 +239,20 @@ print(f"`{meta['command']}` at commit `{meta['commit'][:10]}`{' (dirty)' if meta
       f"{meta['riptide']}; {meta['go_server']}; {meta['rustc']}; kernel {meta['kernel']}; "
       f"{meta['cpu']}, {meta['cores']} cores; {meta['pinning']}; stores on {meta['store_filesystem']}. "
       f"Medians of {meta['reps']} interleaved repetitions.\n")
-print(f"## jspub: acked msgs/s and publish-to-ack latency (1 publisher, 256 acks outstanding, file storage, {meta['run_duration']} per run)\n")
-print("| sync | size | Go msgs/s | Riptide msgs/s | Riptide/Go | Go p50 / p99 µs | Riptide p50 / p99 µs | not acked |")
-print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-for sync in ("default", "always"):
-    for size in (128, 16384):
-        r = runs.get((sync, size), {})
-        g, t = r.get("go", []), r.get("riptide", [])
-        rate = lambda ds: med([d["sub_msgs_per_s"] for d in ds])
-        lat = lambda ds, p: med([d["latency_us"][p] for d in ds if d.get("latency_us")])
-        lost = sum(d["lost"] for ds in r.values() for d in ds)
-        ratio = rate(t) / rate(g) if g and t and rate(g) else float("nan")
-        print(f"| {sync} | {size} | {rate(g):,.0f} | {rate(t):,.0f} | {ratio:.2f}x | "
-              f"{lat(g, 'p50'):,.0f} / {lat(g, 'p99'):,.0f} | {lat(t, 'p50'):,.0f} / {lat(t, 'p99'):,.0f} | {lost} |")
+if runs:
+    print(f"## jspub: acked msgs/s and publish-to-ack latency (1 publisher, 256 acks outstanding, file storage, {meta['run_duration']} per run)\n")
+    print("| sync | size | Go msgs/s | Riptide msgs/s | Riptide/Go | Go p50 / p99 µs | Riptide p50 / p99 µs | not acked |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for sync in ("default", "always"):
+        for size in (128, 16384):
+            r = runs.get((sync, size), {})
+            g, t = r.get("go", []), r.get("riptide", [])
+            rate = lambda ds: med([d["sub_msgs_per_s"] for d in ds])
+            lat = lambda ds, p: med([d["latency_us"][p] for d in ds if d.get("latency_us")])
+            lost = sum(d["lost"] for ds in r.values() for d in ds)
+            ratio = rate(t) / rate(g) if g and t and rate(g) else float("nan")
+            print(f"| {sync} | {size} | {rate(g):,.0f} | {rate(t):,.0f} | {ratio:.2f}x | "
+                  f"{lat(g, 'p50'):,.0f} / {lat(g, 'p99'):,.0f} | {lat(t, 'p50'):,.0f} / {lat(t, 'p99'):,.0f} | {lost} |")
 
 rows = list(csv.DictReader(open(os.path.join(out, "recovery.tsv")), delimiter="\t"))
 if rows:
