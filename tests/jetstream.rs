@@ -414,6 +414,151 @@ fn lenient_mode_ignores_unknown_fields_as_go_does() {
     server.shutdown();
 }
 
+/// Consumer management, replies compared with Go's: the three create subjects, defaults,
+/// Go's checks and their errors, updates, actions, limits, names and lists, info and
+/// delete. The stream holds messages, so positions and pending counts show.
+const CONSUMER_SESSION: &[&str] = &[
+    r#"REQ $JS.API.STREAM.CREATE.S {"name":"S","subjects":["s.>"],"max_consumers":8}"#,
+    "REQ s.a one",
+    "REQ s.b two",
+    "REQ s.a three",
+    "REQ $JS.API.CONSUMER.NAMES.S",
+    "REQ $JS.API.CONSUMER.LIST.S",
+    "REQ $JS.API.CONSUMER.INFO.S.NOPE",
+    r#"REQ $JS.API.CONSUMER.CREATE.NOPE.C {"stream_name":"NOPE","config":{"durable_name":"C"}}"#,
+    r#"REQ $JS.API.CONSUMER.CREATE.S.C {"stream_name":"S","config":{"durable_name":"C","ack_policy":"explicit"}}"#,
+    r#"REQ $JS.API.CONSUMER.CREATE.S.P {"stream_name":"S","config":{"durable_name":"P","deliver_subject":"push.p","ack_policy":"explicit","max_deliver":5,"filter_subject":"s.a","idle_heartbeat":5000000000,"flow_control":true}}"#,
+    r#"REQ $JS.API.CONSUMER.CREATE.S.F {"stream_name":"S","config":{"name":"F","filter_subjects":["s.a","s.b"],"ack_policy":"all","deliver_policy":"by_start_sequence","opt_start_seq":3,"backoff":[1000000000,2000000000],"max_deliver":4,"description":"d","metadata":{"k":"v"},"headers_only":true,"max_batch":10,"max_expires":5000000000,"max_bytes":1024}}"#,
+    r#"REQ $JS.API.CONSUMER.CREATE.S.N {"stream_name":"S","config":{"durable_name":"N","deliver_policy":"new","replay_policy":"original"}}"#,
+    r#"REQ $JS.API.CONSUMER.CREATE.S.L {"stream_name":"S","config":{"durable_name":"L","deliver_policy":"last_per_subject","filter_subject":"s.*"}}"#,
+    r#"REQ $JS.API.CONSUMER.DURABLE.CREATE.S.D {"stream_name":"S","config":{"durable_name":"D","ack_policy":"explicit","deliver_policy":"last"}}"#,
+    r#"REQ $JS.API.CONSUMER.CREATE.S.E.s.a {"stream_name":"S","config":{"name":"E","filter_subject":"s.a"}}"#,
+    r#"REQ $JS.API.CONSUMER.CREATE.S.X {"stream_name":"S","config":{"durable_name":"Y"}}"#,
+    r#"REQ $JS.API.CONSUMER.CREATE.S.X {"stream_name":"T","config":{"durable_name":"X"}}"#,
+    r#"REQ $JS.API.CONSUMER.CREATE.S {"stream_name":"S","config":{"durable_name":"C"}}"#,
+    r#"REQ $JS.API.CONSUMER.DURABLE.CREATE.S.D {"stream_name":"S","config":{"name":"D"}}"#,
+    r#"REQ $JS.API.CONSUMER.CREATE.S.E2.s.a {"stream_name":"S","config":{"name":"E2","filter_subject":"s.b"}}"#,
+    r#"REQ $JS.API.CONSUMER.CREATE.S.a.b {"stream_name":"S","config":{"name":"a.b"}}"#,
+    r#"REQ $JS.API.CONSUMER.CREATE.S.X.s.y {"stream_name":"S","config":{"durable_name":"X","filter_subjects":["s.y"]}}"#,
+    r#"REQ $JS.API.CONSUMER.CREATE.S.X {"stream_name":"S","config":{"durable_name":"X","deliver_policy":"all","opt_start_seq":3}}"#,
+    r#"REQ $JS.API.CONSUMER.CREATE.S.X {"stream_name":"S","config":{"durable_name":"X","deliver_policy":"by_start_sequence"}}"#,
+    r#"REQ $JS.API.CONSUMER.CREATE.S.X {"stream_name":"S","config":{"durable_name":"X","deliver_policy":"by_start_time"}}"#,
+    r#"REQ $JS.API.CONSUMER.CREATE.S.X {"stream_name":"S","config":{"durable_name":"X","deliver_policy":"last_per_subject"}}"#,
+    r#"REQ $JS.API.CONSUMER.CREATE.S.X {"stream_name":"S","config":{"durable_name":"X","filter_subject":"s.a","filter_subjects":["s.b"]}}"#,
+    r#"REQ $JS.API.CONSUMER.CREATE.S.X {"stream_name":"S","config":{"durable_name":"X","filter_subjects":["s.>","s.a"]}}"#,
+    r#"REQ $JS.API.CONSUMER.CREATE.S.X {"stream_name":"S","config":{"durable_name":"X","filter_subjects":[""]}}"#,
+    r#"REQ $JS.API.CONSUMER.CREATE.S.X {"stream_name":"S","config":{"durable_name":"X","filter_subject":"s..a"}}"#,
+    r#"REQ $JS.API.CONSUMER.CREATE.S.X {"stream_name":"S","config":{"durable_name":"X","idle_heartbeat":1000000000}}"#,
+    r#"REQ $JS.API.CONSUMER.CREATE.S.X {"stream_name":"S","config":{"durable_name":"X","deliver_subject":"a.*"}}"#,
+    r#"REQ $JS.API.CONSUMER.CREATE.S.X {"stream_name":"S","config":{"durable_name":"X","deliver_subject":"p..q"}}"#,
+    r#"REQ $JS.API.CONSUMER.CREATE.S.X {"stream_name":"S","config":{"durable_name":"X","deliver_subject":"s.x"}}"#,
+    r#"REQ $JS.API.CONSUMER.CREATE.S.X {"stream_name":"S","config":{"durable_name":"X","deliver_subject":"p","max_waiting":5}}"#,
+    r#"REQ $JS.API.CONSUMER.CREATE.S.X {"stream_name":"S","config":{"durable_name":"X","deliver_subject":"p","max_ack_pending":5}}"#,
+    r#"REQ $JS.API.CONSUMER.CREATE.S.X {"stream_name":"S","config":{"durable_name":"X","deliver_subject":"p","idle_heartbeat":5}}"#,
+    r#"REQ $JS.API.CONSUMER.CREATE.S.X {"stream_name":"S","config":{"durable_name":"X","deliver_subject":"p","flow_control":true}}"#,
+    r#"REQ $JS.API.CONSUMER.CREATE.S.X {"stream_name":"S","config":{"durable_name":"X","rate_limit_bps":5}}"#,
+    r#"REQ $JS.API.CONSUMER.CREATE.S.X {"stream_name":"S","config":{"durable_name":"X","max_expires":5}}"#,
+    r#"REQ $JS.API.CONSUMER.CREATE.S.X {"stream_name":"S","config":{"durable_name":"X","direct":true}}"#,
+    r#"REQ $JS.API.CONSUMER.CREATE.S.X {"stream_name":"S","config":{"durable_name":"X","ack_wait":-1}}"#,
+    r#"REQ $JS.API.CONSUMER.CREATE.S.X {"stream_name":"S","config":{"durable_name":"X","backoff":[-1]}}"#,
+    r#"REQ $JS.API.CONSUMER.CREATE.S.X {"stream_name":"S","config":{"durable_name":"X","backoff":[1000000000,2000000000],"max_deliver":1}}"#,
+    r#"REQ $JS.API.CONSUMER.CREATE.S.X {"stream_name":"S","config":{"durable_name":"X","ack_policy":"bogus"}}"#,
+    r#"REQ $JS.API.CONSUMER.CREATE.S.X {"stream_name":"S","config":{"durable_name":"X","deliver_policy":"bogus"}}"#,
+    r#"REQ $JS.API.CONSUMER.CREATE.S.X {"stream_name":"S","config":{"durable_name":"X","priority_policy":"bogus"}}"#,
+    r#"REQ $JS.API.CONSUMER.CREATE.S.X {"stream_name":"S","config":{"durable_name":"X"},"action":"bogus"}"#,
+    r#"REQ $JS.API.CONSUMER.CREATE.S.X {"stream_name":"S","config":{"durable_name":"X","bogus":1}}"#,
+    r#"REQ $JS.API.CONSUMER.CREATE.S.X {"stream_name":"S","config":{"durable_name":"X","num_replicas":3}}"#,
+    r#"REQ $JS.API.CONSUMER.CREATE.S.X {"stream_name":"S","config":{"durable_name":"X","num_replicas":-1}}"#,
+    r#"REQ $JS.API.CONSUMER.CREATE.S.a*b {"stream_name":"S","config":{"durable_name":"a*b"}}"#,
+    r#"REQ $JS.API.CONSUMER.CREATE.S.X {"stream_name":"S","config":{"durable_name":"X"},"action":"update"}"#,
+    r#"REQ $JS.API.CONSUMER.CREATE.S.X {"stream_name":"S","config":{"durable_name":"X","max_waiting":-1,"max_deliver":-5}}"#,
+    r#"REQ $JS.API.CONSUMER.CREATE.S.X {"stream_name":"S","config":{"durable_name":"X"},"action":"create"}"#,
+    r#"REQ $JS.API.CONSUMER.CREATE.S.X {"stream_name":"S","config":{"durable_name":"X","description":"changed"},"action":"create"}"#,
+    r#"REQ $JS.API.CONSUMER.CREATE.S.X {"stream_name":"S","config":{"durable_name":"X","description":"changed","filter_subject":"s.b"}}"#,
+    r#"REQ $JS.API.CONSUMER.CREATE.S.X {"stream_name":"S","config":{"durable_name":"X","deliver_policy":"new"}}"#,
+    r#"REQ $JS.API.CONSUMER.CREATE.S.X {"stream_name":"S","config":{"durable_name":"X","ack_policy":"explicit"}}"#,
+    r#"REQ $JS.API.CONSUMER.CREATE.S.X {"stream_name":"S","config":{"durable_name":"X","replay_policy":"original"}}"#,
+    r#"REQ $JS.API.CONSUMER.CREATE.S.X {"stream_name":"S","config":{"durable_name":"X","deliver_subject":"p"}}"#,
+    r#"REQ $JS.API.CONSUMER.CREATE.S.X {"stream_name":"S","config":{"durable_name":"X","mem_storage":true}}"#,
+    r#"REQ $JS.API.CONSUMER.CREATE.S.P {"stream_name":"S","config":{"durable_name":"P","deliver_subject":"push.p"}}"#,
+    r#"REQ $JS.API.CONSUMER.CREATE.S.Z {"stream_name":"S","config":{"durable_name":"Z"}}"#,
+    r#"REQ $JS.API.CONSUMER.CREATE.S.W {"stream_name":"S","config":{"durable_name":"W"}}"#,
+    "REQ $JS.API.CONSUMER.NAMES.S",
+    r#"REQ $JS.API.CONSUMER.NAMES.S {"offset":6}"#,
+    r#"REQ $JS.API.CONSUMER.LIST.S {"offset":5}"#,
+    "REQ $JS.API.STREAM.INFO.S",
+    "REQ $JS.API.INFO",
+    "REQ $JS.API.CONSUMER.INFO.S.C",
+    r#"REQ $JS.API.CONSUMER.INFO.S.C {"x":1}"#,
+    r#"REQ $JS.API.CONSUMER.DELETE.S.C {"x":1}"#,
+    "REQ $JS.API.CONSUMER.DELETE.S.C",
+    "REQ $JS.API.CONSUMER.DELETE.S.C",
+    "REQ $JS.API.CONSUMER.DELETE.NOPE.C",
+    "REQ $JS.API.CONSUMER.NAMES.NOPE",
+    "REQ $JS.API.CONSUMER.LIST.NOPE",
+    "REQ $JS.API.STREAM.DELETE.S",
+    "REQ $JS.API.INFO",
+];
+
+#[test]
+fn consumer_api_session_matches_go() {
+    let Some(go_bin) = go_server() else { return };
+    let dir = scratch_dir("js-consumers");
+    let go = Go::spawn(std::process::Command::new(&go_bin).args([
+        "-js",
+        "-sd",
+        dir.join("go").to_str().unwrap(),
+    ]));
+    let expected = run_steps(go.addr, 1, 0, "", CONSUMER_SESSION);
+    let server = common::start_with(js_config(&dir.join("riptide")));
+    let got = run_steps(server.addr, SHARDS, 1, "", CONSUMER_SESSION);
+    for (i, step) in CONSUMER_SESSION.iter().enumerate() {
+        assert_eq!(masked(&got[i]), masked(&expected[i]), "step {i} `{step}`");
+    }
+    server.shutdown();
+}
+
+/// A file stream's consumers come back after a restart, as they were; an unnamed one gets
+/// a made-up name of Go's shape and the ephemeral default of 5 s unused.
+#[test]
+fn consumers_survive_a_restart() {
+    let dir = scratch_dir("js-consumers-restart");
+    let config = js_config(&dir);
+    let server = common::start_with(config.clone());
+    let mut c = logged_in(server.addr, "_INBOX.>");
+    request(
+        &mut c,
+        "$JS.API.STREAM.CREATE.R",
+        r#"{"name":"R","subjects":["r"]}"#,
+    );
+    let durable = request(
+        &mut c,
+        "$JS.API.CONSUMER.DURABLE.CREATE.R.D",
+        r#"{"stream_name":"R","config":{"durable_name":"D","ack_policy":"explicit","description":"kept"}}"#,
+    );
+    let unnamed = request(
+        &mut c,
+        "$JS.API.CONSUMER.CREATE.R",
+        r#"{"stream_name":"R","config":{}}"#,
+    );
+    let name = unnamed["name"].as_str().unwrap().to_string();
+    assert_eq!(name.len(), 8, "{unnamed}");
+    assert!(name.chars().all(|ch| ch.is_ascii_alphanumeric()), "{name}");
+    assert_eq!(unnamed["config"]["inactive_threshold"], 5_000_000_000u64);
+    server.shutdown();
+
+    let server = common::start_with(config);
+    let mut c = logged_in(server.addr, "_INBOX.>");
+    let info = request(&mut c, "$JS.API.CONSUMER.INFO.R.D", "");
+    assert_eq!(info["config"], durable["config"]);
+    assert_eq!(info["created"], durable["created"]);
+    let names = request(&mut c, "$JS.API.CONSUMER.NAMES.R", "");
+    let mut want = vec!["D".to_string(), name];
+    want.sort();
+    assert_eq!(names["consumers"], serde_json::json!(want));
+    server.shutdown();
+}
+
 /// What a client listening on `$JS.EVENT.ADVISORY.STREAM.>` sees while another creates,
 /// updates and deletes a stream: subject and advisory, id and time masked.
 fn advisories(addr: SocketAddr) -> Vec<String> {

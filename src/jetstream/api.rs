@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::config::{is_valid_name, StreamConfig};
+use super::consumer_api::CreateForm;
 use super::errors::ApiError;
 use super::store::StreamState;
 use super::stream::Stream;
@@ -15,8 +16,8 @@ use crate::accounts::AccountId;
 use crate::subject;
 
 /// Go's `JSApiNamesLimit` and `JSApiListLimit`: page sizes of NAMES and LIST.
-const NAMES_LIMIT: usize = 1024;
-const LIST_LIMIT: usize = 256;
+pub(super) const NAMES_LIMIT: usize = 1024;
+pub(super) const LIST_LIMIT: usize = 256;
 /// Go's `JSMaxSubjectDetails`: subjects a stream info lists at most per page.
 const SUBJECT_DETAILS_LIMIT: usize = 100_000;
 const TYPE_PREFIX: &str = "io.nats.jetstream.api.v1.";
@@ -36,6 +37,11 @@ enum Request<'a> {
     MsgDelete(&'a str),
     /// LEADER.STEPDOWN and PEER.REMOVE: clustering only.
     Clustered(&'static str),
+    ConsumerCreate(&'a str, CreateForm<'a>),
+    ConsumerInfo(&'a str, &'a str),
+    ConsumerDelete(&'a str, &'a str),
+    ConsumerNames(&'a str),
+    ConsumerList(&'a str),
 }
 
 impl<'a> Request<'a> {
@@ -44,6 +50,29 @@ impl<'a> Request<'a> {
     fn parse(rest: &'a str) -> Option<Request<'a>> {
         let t: Vec<&str> = rest.split('.').collect();
         Some(match t.as_slice() {
+            ["CONSUMER", "CREATE", s] => Request::ConsumerCreate(s, CreateForm::Unnamed),
+            ["CONSUMER", "CREATE", s, c] => Request::ConsumerCreate(
+                s,
+                CreateForm::Named {
+                    consumer: c,
+                    filter: None,
+                },
+            ),
+            ["CONSUMER", "CREATE", s, c, ..] => Request::ConsumerCreate(
+                s,
+                CreateForm::Named {
+                    consumer: c,
+                    // The filter is everything after the consumer's token, dots and all.
+                    filter: rest.splitn(5, '.').nth(4),
+                },
+            ),
+            ["CONSUMER", "DURABLE", "CREATE", s, d] => {
+                Request::ConsumerCreate(s, CreateForm::Durable(d))
+            }
+            ["CONSUMER", "INFO", s, c] => Request::ConsumerInfo(s, c),
+            ["CONSUMER", "DELETE", s, c] => Request::ConsumerDelete(s, c),
+            ["CONSUMER", "NAMES", s] => Request::ConsumerNames(s),
+            ["CONSUMER", "LIST", s] => Request::ConsumerList(s),
             ["INFO"] => Request::AccountInfo,
             ["STREAM", "CREATE", n] => Request::Create(n),
             ["STREAM", "UPDATE", n] => Request::Update(n),
@@ -76,6 +105,11 @@ impl<'a> Request<'a> {
             Request::MsgGet(_) => "stream_msg_get_response",
             Request::MsgDelete(_) => "stream_msg_delete_response",
             Request::Clustered(kind) => kind,
+            Request::ConsumerCreate(..) => "consumer_create_response",
+            Request::ConsumerInfo(..) => "consumer_info_response",
+            Request::ConsumerDelete(..) => "consumer_delete_response",
+            Request::ConsumerNames(_) => "consumer_names_response",
+            Request::ConsumerList(_) => "consumer_list_response",
         }
     }
 
@@ -89,6 +123,12 @@ impl<'a> Request<'a> {
             ]),
             Request::Purge(_) => fields([("purged", 0.into())]),
             Request::Names | Request::List => page_of_streams(0, 0, 0, Value::Null),
+            Request::ConsumerNames(_) | Request::ConsumerList(_) => fields([
+                ("total", 0.into()),
+                ("offset", 0.into()),
+                ("limit", 0.into()),
+                ("consumers", Value::Array(Vec::new())),
+            ]),
             _ => Fields::new(),
         }
     }
@@ -163,8 +203,8 @@ fn drop_nulls(v: &mut Value) {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-struct PagedRequest {
-    offset: usize,
+pub(super) struct PagedRequest {
+    pub offset: usize,
     subject: String,
 }
 
@@ -231,9 +271,9 @@ fn page_of_streams(total: usize, offset: usize, limit: usize, streams: Value) ->
 }
 
 /// A reply's fields after `type`, in order.
-type Fields = Map<String, Value>;
+pub(super) type Fields = Map<String, Value>;
 
-fn fields<const N: usize>(list: [(&str, Value); N]) -> Fields {
+pub(super) fn fields<const N: usize>(list: [(&str, Value); N]) -> Fields {
     list.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
 }
 
@@ -250,7 +290,7 @@ fn to_value(v: &impl Serialize) -> Value {
 }
 
 /// A struct's fields inlined in a reply object (Go embeds `*StreamInfo`).
-fn inline(v: &impl Serialize) -> Fields {
+pub(super) fn inline(v: &impl Serialize) -> Fields {
     match to_value(v) {
         Value::Object(m) => m,
         _ => Fields::new(),
@@ -340,6 +380,15 @@ impl JetStream {
         match *req {
             Request::AccountInfo => Ok(self.account_info(account)),
             Request::Clustered(_) => Err(ApiError::clustering_required()),
+            Request::ConsumerCreate(stream, ref form) => {
+                self.create_consumer(cx, stream, form, data)
+            }
+            Request::ConsumerInfo(stream, name) => self.consumer_info(account, stream, name, data),
+            Request::ConsumerDelete(stream, name) => {
+                self.delete_consumer(account, stream, name, data)
+            }
+            Request::ConsumerNames(stream) => self.consumer_names(account, stream, data),
+            Request::ConsumerList(stream) => self.consumer_list(account, stream, data),
             Request::Create(name) => self.create(cx, name, data, effects),
             Request::Update(name) => self.update(cx, name, data, effects),
             Request::Info(name) => {
@@ -517,7 +566,7 @@ impl JetStream {
         StreamInfoJson {
             config: s.config.with_dynamic_metadata(),
             created: go_time(s.created),
-            state: s.store.state(None, 0),
+            state: s.store.state(None, s.consumers.len() as u64),
             cluster: leader.map(|l| ClusterJson { leader: l.into() }),
             ts: go_time(now_ns()),
         }
@@ -548,7 +597,7 @@ impl JetStream {
             ("reserved_memory", reserved_memory.into()),
             ("reserved_storage", reserved_storage.into()),
             ("streams", streams.into()),
-            ("consumers", 0.into()),
+            ("consumers", self.consumer_count(account).into()),
             (
                 "limits",
                 to_value(&self.limits.get(&account).cloned().unwrap_or_default()),
@@ -715,15 +764,20 @@ impl JetStream {
     }
 }
 
-/// Writes a stream's configuration, atomically (a new file renamed over the old one).
+/// Writes a stream's configuration.
 fn write_meta(dir: &std::path::Path, config: &StreamConfig, created: i64) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
     let meta = Meta {
         config: config.clone(),
         created,
     };
+    write_json(dir, &meta)
+}
+
+/// Writes `value` as `dir`'s meta file, atomically (a new file renamed over the old one).
+pub(super) fn write_json(dir: &std::path::Path, value: &impl Serialize) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
     let tmp = dir.join("meta.json.tmp");
-    std::fs::write(&tmp, serde_json::to_vec(&meta).unwrap_or_default())?;
+    std::fs::write(&tmp, serde_json::to_vec(value).unwrap_or_default())?;
     std::fs::File::open(&tmp)?.sync_all()?;
     std::fs::rename(&tmp, dir.join(super::META_FILE))
 }

@@ -24,19 +24,19 @@ const MIN_WINDOW_NS: i64 = 100_000_000;
 /// The shortest `subject_delete_marker_ttl` Go accepts: 1 s, in nanoseconds.
 const MIN_MARKER_TTL_NS: i64 = 1_000_000_000;
 
-fn is_false(b: &bool) -> bool {
+pub(crate) fn is_false(b: &bool) -> bool {
     !*b
 }
-fn is_zero_i64(n: &i64) -> bool {
+pub(crate) fn is_zero_i64(n: &i64) -> bool {
     *n == 0
 }
-fn is_zero_u64(n: &u64) -> bool {
+pub(crate) fn is_zero_u64(n: &u64) -> bool {
     *n == 0
 }
 
 /// Go's enum decoders refuse an unknown name with the raw JSON quoted:
 /// `can not unmarshal "\"bogus\""`.
-fn cannot_unmarshal(v: &str) -> String {
+pub(crate) fn cannot_unmarshal(v: &str) -> String {
     format!("can not unmarshal {:?}", format!("\"{v}\""))
 }
 
@@ -214,6 +214,22 @@ pub(crate) struct StreamConfig {
     /// Part of the request only (Go's `StreamConfigRequest`).
     #[serde(skip_serializing)]
     pub pedantic: bool,
+}
+
+/// A stream's or consumer's metadata as stored: the caller's keys, none of the reserved
+/// `_nats.` ones, plus `_nats.req.level`, the API level its configuration needs.
+pub(crate) fn store_metadata(metadata: &mut Option<BTreeMap<String, String>>, level: u32) {
+    let m = metadata.get_or_insert_with(BTreeMap::new);
+    m.retain(|k, _| !k.starts_with("_nats."));
+    m.insert("_nats.req.level".into(), level.to_string());
+}
+
+/// Stored metadata as create and info replies show it: plus the server's API level and
+/// version.
+pub(crate) fn add_dynamic_metadata(metadata: &mut Option<BTreeMap<String, String>>) {
+    let m = metadata.get_or_insert_with(BTreeMap::new);
+    m.insert("_nats.level".into(), super::API_LEVEL.to_string());
+    m.insert("_nats.ver".into(), crate::info::GO_SERVER_VERSION.into());
 }
 
 /// Go's `isValidName`: not empty, no whitespace, no `.`, `*` or `>`.
@@ -406,19 +422,14 @@ impl StreamConfig {
     /// The configuration as stored: the caller's metadata plus `_nats.req.level`.
     pub(crate) fn with_stored_metadata(mut self) -> StreamConfig {
         let level = self.required_level();
-        let m = self.metadata.get_or_insert_with(BTreeMap::new);
-        m.retain(|k, _| !k.starts_with("_nats."));
-        m.insert("_nats.req.level".into(), level.to_string());
+        store_metadata(&mut self.metadata, level);
         self
     }
 
-    /// The configuration as replies show it: stored metadata plus the server's level and
-    /// version (Go's `setDynamicStreamMetadata`).
+    /// The configuration as replies show it (Go's `setDynamicStreamMetadata`).
     pub(crate) fn with_dynamic_metadata(&self) -> StreamConfig {
         let mut c = self.clone();
-        let m = c.metadata.get_or_insert_with(BTreeMap::new);
-        m.insert("_nats.level".into(), super::API_LEVEL.to_string());
-        m.insert("_nats.ver".into(), crate::info::GO_SERVER_VERSION.into());
+        add_dynamic_metadata(&mut c.metadata);
         c
     }
 

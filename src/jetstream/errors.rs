@@ -179,3 +179,135 @@ impl ApiError {
         ApiError::new(400, 10109, "invalid operation on sealed stream")
     }
 }
+
+/// Errors with a fixed text: `name = (code, err_code, description)`, each Go's
+/// `JS<Name>Err`.
+macro_rules! fixed_errors {
+    ($($(#[$doc:meta])* $name:ident = ($code:expr, $err:expr, $text:expr);)+) => {
+        impl ApiError {
+            $($(#[$doc])* pub fn $name() -> ApiError {
+                ApiError::new($code, $err, $text)
+            })+
+        }
+    };
+}
+
+fixed_errors! {
+    /// `JSConsumerNotFoundErr`.
+    consumer_not_found = (404, 10014, "consumer not found");
+    /// `JSConsumerDurableNameNotMatchSubjectErr`.
+    consumer_durable_not_subject =
+        (400, 10017, "consumer name in subject does not match durable name in request");
+    /// `JSConsumerDurableNameNotSetErr`.
+    consumer_durable_not_set =
+        (400, 10018, "consumer expected to be durable but a durable name was not set");
+    /// `JSConsumerEphemeralWithDurableNameErr`.
+    consumer_ephemeral_with_durable =
+        (400, 10020, "consumer expected to be ephemeral but a durable name was set in request");
+    /// `JSConsumerCreateFilterSubjectMismatchErr`.
+    consumer_filter_not_subject =
+        (400, 10131, "Consumer create request did not match filtered subject from create subject");
+    /// `JSConsumerMultipleFiltersNotAllowed`.
+    consumer_filters_with_subject_api =
+        (400, 10137, "consumer with multiple subject filters cannot use subject based API");
+    /// `JSReplicasCountCannotBeNegative`.
+    replicas_negative = (400, 10133, "replicas count cannot be negative");
+    /// `JSConsumerWithFlowControlNeedsHeartbeats`.
+    consumer_flow_control_needs_heartbeats =
+        (400, 10108, "consumer with flow control also needs heartbeats");
+    /// `JSMaximumConsumersLimitErr`.
+    max_consumers = (400, 10026, "maximum consumers limit reached");
+    /// `JSConsumerAlreadyExists`.
+    consumer_exists = (400, 10148, "consumer already exists");
+    /// `JSConsumerDoesNotExist`.
+    consumer_does_not_exist = (400, 10149, "consumer does not exist");
+    /// `JSNotEmptyRequestErr`.
+    not_empty_request = (400, 10038, "expected an empty request payload");
+    /// `JSConsumerBackOffNegativeErr`.
+    consumer_backoff_negative = (400, 10184, "consumer backoff needs to be positive");
+    /// `JSConsumerAckWaitNegativeErr`.
+    consumer_ack_wait_negative = (400, 10183, "consumer ack wait needs to be positive");
+    /// `JSConsumerMaxDeliverBackoffErr`.
+    consumer_max_deliver_backoff =
+        (400, 10116, "max deliver is required to be > length of backoff values");
+    /// `JSConsumerDirectRequiresPushErr`.
+    consumer_direct_requires_push = (400, 10090, "consumer direct requires a push based consumer");
+    /// `JSConsumerDirectRequiresEphemeralErr`.
+    consumer_direct_requires_ephemeral =
+        (400, 10091, "consumer direct requires an ephemeral consumer");
+    /// `JSConsumerDuplicateFilterSubjects`.
+    consumer_duplicate_filter_subjects =
+        (400, 10136, "consumer cannot have both FilterSubject and FilterSubjects specified");
+    /// `JSConsumerEmptyFilter`.
+    consumer_empty_filter = (400, 10139, "consumer filter in FilterSubjects cannot be empty");
+    /// `JSConsumerOverlappingSubjectFilters`.
+    consumer_overlapping_filters = (400, 10138, "consumer subject filters cannot overlap");
+    /// `JSConsumerDeliverToWildcardsErr`.
+    consumer_deliver_to_wildcards = (400, 10079, "consumer deliver subject has wildcards");
+    /// `JSConsumerInvalidDeliverSubject`.
+    consumer_invalid_deliver_subject = (400, 10112, "invalid push consumer deliver subject");
+    /// `JSConsumerDeliverCycleErr`.
+    consumer_deliver_cycle = (400, 10081, "consumer deliver subject forms a cycle");
+    /// `JSConsumerPushMaxWaitingErr`.
+    consumer_push_max_waiting = (400, 10080, "consumer in push mode can not set max waiting");
+    /// `JSConsumerMaxPendingAckPolicyRequiredErr`.
+    consumer_max_pending_ack_policy_required =
+        (400, 10082, "consumer requires ack policy for max ack pending");
+    /// `JSConsumerSmallHeartbeatErr`.
+    consumer_small_heartbeat = (400, 10083, "consumer idle heartbeat needs to be >= 100ms");
+    /// `JSConsumerPullRequiresAckErr`.
+    consumer_pull_requires_ack =
+        (400, 10084, "consumer in pull mode requires explicit ack policy on workqueue stream");
+    /// `JSConsumerPullWithRateLimitErr`.
+    consumer_pull_with_rate_limit =
+        (400, 10086, "consumer in pull mode can not have rate limit set");
+    /// `JSConsumerHBRequiresPushErr`.
+    consumer_heartbeat_requires_push =
+        (400, 10088, "consumer idle heartbeat requires a push based consumer");
+    /// `JSConsumerFCRequiresPushErr`.
+    consumer_flow_control_requires_push =
+        (400, 10089, "consumer flow control requires a push based consumer");
+    /// `JSConsumerMaxRequestExpiresToSmall`.
+    consumer_max_request_expires_too_small =
+        (400, 10115, "consumer max request expires needs to be >= 1ms");
+}
+
+impl ApiError {
+    /// `JSConsumerDescriptionTooLongErrF`.
+    pub fn consumer_description_too_long(max: usize) -> ApiError {
+        ApiError::new(
+            400,
+            10107,
+            format!("consumer description is too long, maximum allowed is {max}"),
+        )
+    }
+
+    /// `JSConsumerMaxPendingAckExcessErrF`.
+    pub fn consumer_max_ack_pending_excess(limit: i64) -> ApiError {
+        ApiError::new(
+            400,
+            10121,
+            format!("consumer max ack pending exceeds system limit of {limit}"),
+        )
+    }
+
+    /// `JSConsumerInactiveThresholdExcess`: the limit as a Go duration.
+    pub fn consumer_inactive_threshold_excess(limit_ns: i64) -> ApiError {
+        let limit = crate::timefmt::go_duration(std::time::Duration::from_nanos(limit_ns as u64));
+        ApiError::new(
+            400,
+            10153,
+            format!("consumer inactive threshold exceeds system limit of {limit}"),
+        )
+    }
+
+    /// `JSConsumerInvalidPolicyErrF`.
+    pub fn consumer_invalid_policy(why: impl std::fmt::Display) -> ApiError {
+        ApiError::new(400, 10094, why.to_string())
+    }
+
+    /// `JSConsumerCreateErrF`: what `addConsumer` refused.
+    pub fn consumer_create(why: impl std::fmt::Display) -> ApiError {
+        ApiError::new(500, 10012, why.to_string())
+    }
+}

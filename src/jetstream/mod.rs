@@ -21,6 +21,8 @@
 pub(crate) mod api;
 pub(crate) mod commit;
 pub(crate) mod config;
+pub(crate) mod consumer;
+mod consumer_api;
 pub(crate) mod direct;
 pub(crate) mod errors;
 pub(crate) mod file_log;
@@ -178,6 +180,7 @@ pub struct AccountUsage {
     pub api_total: u64,
     pub api_errors: u64,
     pub streams: Vec<StreamUsage>,
+    pub consumers: u64,
 }
 
 /// One stream in `/jsz?streams=true`.
@@ -298,7 +301,7 @@ pub(crate) fn stream_advisory(stream: &str, action: &str) -> (String, Vec<u8>) {
     };
     let body = serde_json::json!({
         "type": "io.nats.jetstream.advisory.v1.stream_action",
-        "id": nuid(),
+        "id": random_id(NUID_LEN),
         "timestamp": go_time(now_ns()),
         "stream": stream,
         "action": action,
@@ -309,12 +312,16 @@ pub(crate) fn stream_advisory(stream: &str, action: &str) -> (String, Vec<u8>) {
     )
 }
 
-/// A 22-character base-62 id in the shape of Go's `nuid` (advisory ids).
-fn nuid() -> String {
+/// The length of Go's `nuid` ids (advisory ids).
+const NUID_LEN: usize = 22;
+
+/// A random base-62 id of `len` characters, in the shape of Go's `nuid` and of the names
+/// it makes from one.
+fn random_id(len: usize) -> String {
     const DIGITS: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    let mut seed = [0u8; 22];
+    let mut seed = vec![0u8; len];
     if getrandom::getrandom(&mut seed).is_err() {
-        seed = [7; 22];
+        seed.fill(7);
     }
     seed.iter()
         .map(|b| DIGITS[usize::from(*b) % DIGITS.len()] as char)
@@ -433,6 +440,9 @@ impl JetStream {
             );
         }
         stream.log = Some(log);
+        for c in consumer_api::recover_consumers(dir) {
+            stream.consumers.insert(c.config.name.clone(), c);
+        }
         stream.count_live();
         stream.enforce_limits(now_ns(), None);
         Ok(stream)
@@ -624,12 +634,14 @@ impl JetStream {
                 config::Storage::File => a.storage += s.store.bytes(),
             }
             a.messages += s.store.len();
+            a.consumers += s.consumers.len() as u64;
             a.bytes += s.store.bytes();
             a.streams.push(StreamUsage {
                 name: s.config.name.clone(),
                 created: go_time(s.created),
                 config: serde_json::to_value(&s.config).unwrap_or_default(),
-                state: serde_json::to_value(s.store.state(None, 0)).unwrap_or_default(),
+                state: serde_json::to_value(s.store.state(None, s.consumers.len() as u64))
+                    .unwrap_or_default(),
             });
         }
         for (acc, stats) in &self.api_stats {

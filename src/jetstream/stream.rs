@@ -3,7 +3,7 @@
 //! per-message TTLs, the limits with discard old or new. Sans-IO: what must reach the disk
 //! is encoded into `pending`, written by the owner at the end of its turn.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use bytes::Bytes;
 
@@ -125,6 +125,8 @@ pub(crate) struct Stream {
     pub pending_msgs: Vec<(u64, usize)>,
     /// The writes of `pending` and what waits for them.
     pub pipeline: super::commit::Pipeline,
+    /// Its consumers, by name.
+    pub consumers: BTreeMap<String, super::consumer::Consumer>,
 }
 
 impl Stream {
@@ -146,6 +148,7 @@ impl Stream {
             pending: Vec::new(),
             pending_msgs: Vec::new(),
             pipeline: super::commit::Pipeline::default(),
+            consumers: BTreeMap::new(),
         }
     }
 

@@ -116,7 +116,7 @@ pub(super) fn jsz(ctx: &Context, r: &Request) -> Response {
     let count =
         |f: fn(&crate::jetstream::AccountUsage) -> u64| -> u64 { u.accounts.iter().map(f).sum() };
     m.insert("streams".into(), count(|a| a.streams.len() as u64).into());
-    m.insert("consumers".into(), 0.into());
+    m.insert("consumers".into(), count(|a| a.consumers).into());
     m.insert("messages".into(), count(|a| a.messages).into());
     m.insert("bytes".into(), count(|a| a.bytes).into());
     if accounts {

@@ -1,0 +1,392 @@
+//! The consumer requests of the JetStream API: `CONSUMER.CREATE` in its three subject forms,
+//! `CONSUMER.DURABLE.CREATE`, `INFO`, `DELETE`, `NAMES` and `LIST`, with nats-server 2.15's
+//! checks, errors and replies. A file stream keeps each consumer's configuration in
+//! `obs/<name>/meta.json` of its directory (Go's `obs` layout), so consumers survive a
+//! restart.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::api::{
+    decode, fields, inline, write_json, Context, Fields, PagedRequest, LIST_LIMIT, NAMES_LIMIT,
+};
+use super::consumer::{
+    Action, Consumer, ConsumerConfig, CreateRequest, DeliverPolicy, SequencePair,
+};
+use super::errors::ApiError;
+use super::stream::Stream;
+use super::{go_time, now_ns, JetStream, StreamId};
+use crate::accounts::AccountId;
+use crate::subject;
+
+/// The length of the names Go gives unnamed consumers (`createConsumerName`).
+const GENERATED_NAME_LEN: usize = 8;
+/// A stream directory's folder of consumers (Go's).
+pub(super) const CONSUMERS_DIR: &str = "obs";
+
+/// The subject a create request came on.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum CreateForm<'a> {
+    /// `CONSUMER.CREATE.<stream>`: the name comes from the body, or is made up.
+    Unnamed,
+    /// `CONSUMER.CREATE.<stream>.<consumer>[.<filter>]`.
+    Named {
+        consumer: &'a str,
+        filter: Option<&'a str>,
+    },
+    /// `CONSUMER.DURABLE.CREATE.<stream>.<durable>`.
+    Durable(&'a str),
+}
+
+/// Go's `ConsumerInfo`, for one consumer.
+#[derive(Serialize)]
+struct ConsumerInfoJson<'a> {
+    stream_name: &'a str,
+    name: &'a str,
+    created: String,
+    config: ConsumerConfig,
+    delivered: SequencePair,
+    ack_floor: SequencePair,
+    num_ack_pending: u64,
+    num_redelivered: u64,
+    num_waiting: u64,
+    num_pending: u64,
+    ts: String,
+}
+
+/// A consumer's directory in its stream's.
+fn consumer_dir(stream: &Stream, name: &str) -> Option<PathBuf> {
+    let log = stream.log.as_ref()?;
+    Some(log.dir().join(CONSUMERS_DIR).join(name))
+}
+
+/// Where a new consumer configured as `c` starts in `s` (Go's `selectStartingSeqNo`): the
+/// first stored message, the last, the next to come, the requested sequence, or the first
+/// of the last messages on each filtered subject.
+fn first_to_deliver(s: &Stream, c: &ConsumerConfig) -> u64 {
+    let (first, last) = (s.store.first_seq(), s.store.last_seq());
+    match c.deliver_policy {
+        DeliverPolicy::ByStartSequence => c.opt_start_seq,
+        DeliverPolicy::New => last + 1,
+        DeliverPolicy::Last => last.max(1),
+        DeliverPolicy::LastPerSubject => c
+            .filters()
+            .iter()
+            .flat_map(|f| s.store.subject_counts(f.as_bytes()).into_keys())
+            .map(|subj| s.store.last_of_subject(subj.as_bytes()))
+            .filter(|seq| *seq > 0)
+            .min()
+            .unwrap_or(last + 1),
+        DeliverPolicy::All | DeliverPolicy::ByStartTime => first.max(1),
+    }
+}
+
+/// How many of `s`'s messages after `c`'s delivered position `c` would deliver.
+fn num_pending(s: &Stream, c: &Consumer) -> u64 {
+    let filters = c.config.filters();
+    let matches = |subj: &[u8]| {
+        filters.is_empty()
+            || filters
+                .iter()
+                .any(|f| subject::matches_literal(f.as_bytes(), subj))
+    };
+    if c.config.deliver_policy == DeliverPolicy::LastPerSubject && c.delivered.consumer_seq == 0 {
+        let all = s.store.subject_counts(b">");
+        return all.keys().filter(|k| matches(k.as_bytes())).count() as u64;
+    }
+    s.store
+        .iter()
+        .filter(|(seq, m)| *seq > c.delivered.stream_seq && matches(&m.subject))
+        .count() as u64
+}
+
+/// What a consumer's info shows; `dynamic` adds the server's level and version to its
+/// metadata (create and info replies do, list entries do not).
+fn info(s: &Stream, c: &Consumer, dynamic: bool) -> Fields {
+    let config = if dynamic {
+        c.config.with_dynamic_metadata()
+    } else {
+        c.config.clone()
+    };
+    inline(&ConsumerInfoJson {
+        stream_name: &s.config.name,
+        name: &c.config.name,
+        created: go_time(c.created),
+        config,
+        delivered: c.delivered,
+        ack_floor: c.ack_floor,
+        num_ack_pending: 0,
+        num_redelivered: 0,
+        num_waiting: 0,
+        num_pending: num_pending(s, c),
+        ts: go_time(now_ns()),
+    })
+}
+
+/// Go's `isEmptyRequest`: no body, or an empty JSON object.
+fn is_empty_request(data: &[u8]) -> bool {
+    let trimmed = data.trim_ascii();
+    trimmed.is_empty()
+        || serde_json::from_slice::<Value>(trimmed)
+            .is_ok_and(|v| v.as_object().is_some_and(|m| m.is_empty()))
+}
+
+/// A create's name and configuration after the subject's checks.
+fn named_by_subject(
+    form: &CreateForm<'_>,
+    mut config: ConsumerConfig,
+) -> Result<ConsumerConfig, ApiError> {
+    match *form {
+        CreateForm::Durable(durable) => {
+            if config.durable_name.is_empty() {
+                return Err(ApiError::consumer_durable_not_set());
+            }
+            if config.durable_name != durable {
+                return Err(ApiError::consumer_durable_not_subject());
+            }
+        }
+        CreateForm::Unnamed => {
+            if config.is_durable() {
+                return Err(ApiError::consumer_ephemeral_with_durable());
+            }
+        }
+        CreateForm::Named { consumer, filter } => {
+            if config.is_durable() && config.durable_name != consumer {
+                return Err(ApiError::consumer_durable_not_subject());
+            }
+            if let Some(filter) = filter {
+                if !config.filter_subjects.is_empty() {
+                    return Err(ApiError::consumer_filters_with_subject_api());
+                }
+                if config.filter_subject != filter {
+                    return Err(ApiError::consumer_filter_not_subject());
+                }
+            }
+            config.name = consumer.to_string();
+        }
+    }
+    if config.name.is_empty() {
+        config.name = if config.is_durable() {
+            config.durable_name.clone()
+        } else {
+            super::random_id(GENERATED_NAME_LEN)
+        };
+    }
+    Ok(config)
+}
+
+impl JetStream {
+    /// The stream a consumer request names.
+    fn consumers_stream(&self, account: AccountId, stream: &str) -> Result<StreamId, ApiError> {
+        self.by_name
+            .get(&(account, stream.to_string()))
+            .copied()
+            .ok_or_else(ApiError::stream_not_found)
+    }
+
+    pub(super) fn create_consumer(
+        &mut self,
+        cx: &Context<'_>,
+        stream: &str,
+        form: &CreateForm<'_>,
+        data: &[u8],
+    ) -> Result<Fields, ApiError> {
+        let req: CreateRequest = decode(data, self.settings.opts.strict)?;
+        if req.config.flow_control && req.config.idle_heartbeat == 0 {
+            return Err(ApiError::consumer_flow_control_needs_heartbeats());
+        }
+        if req.stream_name != stream {
+            return Err(ApiError::stream_name_mismatch());
+        }
+        let config = named_by_subject(form, req.config)?;
+        if config.num_replicas < 0 {
+            return Err(ApiError::replicas_negative());
+        }
+        if config.num_replicas > 1 {
+            return Err(ApiError::replicas_not_supported());
+        }
+        let id = self.consumers_stream(cx.account, stream)?;
+        let s = self.stream(id).expect("found");
+        let mut config = config.with_defaults(&s.config);
+        config.check(&s.config)?;
+        if !config.is_durable() && config.inactive_threshold == 0 {
+            config.inactive_threshold = super::consumer::DEFAULT_INACTIVE_THRESHOLD_NS;
+        }
+        let config = config.with_stored_metadata();
+        let name = config.name.clone();
+        match s.consumers.get(&name) {
+            Some(existing) => {
+                if req.action == Action::Create && existing.config != config {
+                    return Err(ApiError::consumer_exists());
+                }
+                existing.config.check_update(&config)?;
+            }
+            None => {
+                if req.action == Action::Update {
+                    return Err(ApiError::consumer_does_not_exist());
+                }
+                let max = s.config.max_consumers;
+                if max > 0 && s.consumers.len() as i64 >= max {
+                    return Err(ApiError::max_consumers());
+                }
+                let account_max = self.limits.get(&cx.account).map_or(-1, |l| l.max_consumers);
+                if account_max > 0 && self.consumer_count(cx.account) as i64 >= account_max {
+                    return Err(ApiError::max_consumers());
+                }
+            }
+        }
+        let s = self.stream_mut(id).expect("found");
+        let consumer = match s.consumers.remove(&name) {
+            Some(existing) => Consumer { config, ..existing },
+            None => {
+                let first = first_to_deliver(s, &config);
+                Consumer::new(config, now_ns(), first)
+            }
+        };
+        if let Some(dir) = consumer_dir(s, &name) {
+            write_json(&dir, &consumer).map_err(ApiError::general)?;
+        }
+        s.consumers.insert(name.clone(), consumer);
+        let s = self.stream(id).expect("found");
+        Ok(info(s, &s.consumers[&name], true))
+    }
+
+    pub(super) fn consumer_info(
+        &self,
+        account: AccountId,
+        stream: &str,
+        name: &str,
+        data: &[u8],
+    ) -> Result<Fields, ApiError> {
+        if !is_empty_request(data) {
+            return Err(ApiError::not_empty_request());
+        }
+        let s = self
+            .stream(self.consumers_stream(account, stream)?)
+            .expect("found");
+        let c = s
+            .consumers
+            .get(name)
+            .ok_or_else(ApiError::consumer_not_found)?;
+        Ok(info(s, c, true))
+    }
+
+    pub(super) fn delete_consumer(
+        &mut self,
+        account: AccountId,
+        stream: &str,
+        name: &str,
+        data: &[u8],
+    ) -> Result<Fields, ApiError> {
+        if !is_empty_request(data) {
+            return Err(ApiError::not_empty_request());
+        }
+        let id = self.consumers_stream(account, stream)?;
+        let s = self.stream_mut(id).expect("found");
+        if !s.consumers.contains_key(name) {
+            return Err(ApiError::consumer_not_found());
+        }
+        if let Some(dir) = consumer_dir(s, name) {
+            match std::fs::remove_dir_all(&dir) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(ApiError::general(e));
+                }
+                _ => {}
+            }
+        }
+        s.consumers.remove(name);
+        Ok(fields([("success", true.into())]))
+    }
+
+    /// A NAMES or LIST page: `limit` consumers from the request's offset, by name.
+    fn consumer_page(
+        &self,
+        account: AccountId,
+        stream: &str,
+        data: &[u8],
+        limit: usize,
+        each: impl Fn(&Stream, &Consumer) -> Value,
+    ) -> Result<Fields, ApiError> {
+        let r: PagedRequest = decode(data, self.settings.opts.strict)?;
+        let s = self
+            .stream(self.consumers_stream(account, stream)?)
+            .expect("found");
+        let total = s.consumers.len();
+        let offset = r.offset.min(total);
+        let page: Vec<Value> = s
+            .consumers
+            .values()
+            .skip(offset)
+            .take(limit)
+            .map(|c| each(s, c))
+            .collect();
+        Ok(fields([
+            ("total", total.into()),
+            ("offset", offset.into()),
+            ("limit", limit.into()),
+            ("consumers", Value::Array(page)),
+        ]))
+    }
+
+    pub(super) fn consumer_names(
+        &self,
+        account: AccountId,
+        stream: &str,
+        data: &[u8],
+    ) -> Result<Fields, ApiError> {
+        self.consumer_page(account, stream, data, NAMES_LIMIT, |_, c| {
+            c.config.name.clone().into()
+        })
+    }
+
+    pub(super) fn consumer_list(
+        &self,
+        account: AccountId,
+        stream: &str,
+        data: &[u8],
+    ) -> Result<Fields, ApiError> {
+        self.consumer_page(account, stream, data, LIST_LIMIT, |s, c| {
+            Value::Object(info(s, c, false))
+        })
+    }
+
+    /// The consumers of `account`'s streams.
+    pub(crate) fn consumer_count(&self, account: AccountId) -> usize {
+        self.streams
+            .iter()
+            .flatten()
+            .filter(|(a, _)| *a == account)
+            .map(|(_, s)| s.consumers.len())
+            .sum()
+    }
+}
+
+/// The consumers kept in stream directory `dir` (those that do not read are skipped with a
+/// warning, as Go skips them).
+pub(super) fn recover_consumers(dir: &std::path::Path) -> Vec<Consumer> {
+    let Ok(entries) = std::fs::read_dir(dir.join(CONSUMERS_DIR)) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| {
+            let path = e.path().join(super::META_FILE);
+            let read = std::fs::read(&path)
+                .map_err(|e| e.to_string())
+                .and_then(|b| serde_json::from_slice::<Consumer>(&b).map_err(|e| e.to_string()));
+            match read {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    crate::log_at!(
+                        Warn,
+                        "  Error recovering consumer in {}: {e}",
+                        path.display()
+                    );
+                    None
+                }
+            }
+        })
+        .collect()
+}
