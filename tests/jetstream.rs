@@ -559,8 +559,22 @@ fn consumers_survive_a_restart() {
     server.shutdown();
 }
 
+/// The next `n` advisories `watcher` gets: subject and advisory, id and time masked.
+fn next_advisories(watcher: &mut Raw, n: usize) -> Vec<String> {
+    (0..n)
+        .map(|_| {
+            let line = watcher.line();
+            let mut v: serde_json::Value =
+                serde_json::from_str(&read_payload(watcher, &line)).unwrap();
+            v["id"] = "*".into();
+            v["timestamp"] = "*".into();
+            format!("{} {v}", line.split(' ').nth(1).unwrap())
+        })
+        .collect()
+}
+
 /// What a client listening on `$JS.EVENT.ADVISORY.STREAM.>` sees while another creates,
-/// updates and deletes a stream: subject and advisory, id and time masked.
+/// updates and deletes a stream.
 fn advisories(addr: SocketAddr) -> Vec<String> {
     let mut watcher = logged_in(addr, "$JS.EVENT.ADVISORY.STREAM.>");
     let mut admin = logged_in(addr, "_INBOX.>");
@@ -572,16 +586,29 @@ fn advisories(addr: SocketAddr) -> Vec<String> {
         r#"{"name":"V","max_msgs":5}"#,
     );
     request(&mut admin, "$JS.API.STREAM.DELETE.V", "");
-    (0..3)
-        .map(|_| {
-            let line = watcher.line();
-            let mut v: serde_json::Value =
-                serde_json::from_str(&read_payload(&mut watcher, &line)).unwrap();
-            v["id"] = "*".into();
-            v["timestamp"] = "*".into();
-            format!("{} {v}", line.split(' ').nth(1).unwrap())
-        })
-        .collect()
+    next_advisories(&mut watcher, 3)
+}
+
+/// What a client listening on `$JS.EVENT.ADVISORY.CONSUMER.>` and stream deletions sees
+/// while another creates, re-creates, updates and deletes consumers, then their stream (a
+/// create of an existing consumer and an update have none: a stray one shifts the rest).
+fn consumer_advisories(addr: SocketAddr) -> Vec<String> {
+    let mut watcher = logged_in(addr, "$JS.EVENT.ADVISORY.CONSUMER.>");
+    watcher.send(b"SUB $JS.EVENT.ADVISORY.STREAM.DELETED.> 2\r\n");
+    watcher.sync();
+    let mut admin = logged_in(addr, "_INBOX.>");
+    request(&mut admin, "$JS.API.STREAM.CREATE.V", r#"{"name":"V"}"#);
+    let durable = |name: &str, extra: &str| {
+        format!(r#"{{"stream_name":"V","config":{{"durable_name":"{name}"{extra}}}}}"#)
+    };
+    request(&mut admin, "$JS.API.CONSUMER.CREATE.V.C", &durable("C", ""));
+    request(&mut admin, "$JS.API.CONSUMER.CREATE.V.C", &durable("C", ""));
+    let update = durable("C", r#","description":"x""#);
+    request(&mut admin, "$JS.API.CONSUMER.CREATE.V.C", &update);
+    request(&mut admin, "$JS.API.CONSUMER.CREATE.V.D", &durable("D", ""));
+    request(&mut admin, "$JS.API.CONSUMER.DELETE.V.C", "");
+    request(&mut admin, "$JS.API.STREAM.DELETE.V", "");
+    next_advisories(&mut watcher, 5)
 }
 
 /// The payload of the MSG whose line was just read.
@@ -601,6 +628,23 @@ fn stream_advisories_match_go() {
     ]));
     let server = common::start_with(js_config(&dir.join("riptide")));
     assert_eq!(advisories(server.addr), advisories(go.addr));
+    server.shutdown();
+}
+
+#[test]
+fn consumer_advisories_match_go() {
+    let Some(go_bin) = go_server() else { return };
+    let dir = scratch_dir("js-consumer-advisories");
+    let go = Go::spawn(std::process::Command::new(&go_bin).args([
+        "-js",
+        "-sd",
+        dir.join("go").to_str().unwrap(),
+    ]));
+    let server = common::start_with(js_config(&dir.join("riptide")));
+    assert_eq!(
+        consumer_advisories(server.addr),
+        consumer_advisories(go.addr)
+    );
     server.shutdown();
 }
 

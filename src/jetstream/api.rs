@@ -324,8 +324,8 @@ impl JetStream {
                 .and_then(|s| s.strip_prefix(".API."))?,
         };
         let req = Request::parse(rest)?;
-        let mut effects = Vec::new();
-        let answer = self.answer(cx, &req, data, &mut effects);
+        let (mut effects, mut advisories) = (Vec::new(), Vec::new());
+        let answer = self.answer(cx, &req, data, &mut effects, &mut advisories);
         // Go counts a request after answering it, a MSG.GET only when it failed, and a
         // MSG.DELETE the store could not do as no error (its reply is an ordinary response
         // there; checked against nats-server 2.15.1).
@@ -352,10 +352,11 @@ impl JetStream {
             (Request::Delete(n), true) => Some(super::stream_advisory(n, "delete")),
             _ => None,
         };
+        advisories.extend(advisory);
         Some(ApiReply {
             body,
             effects,
-            advisory,
+            advisories,
         })
     }
 
@@ -372,6 +373,7 @@ impl JetStream {
         req: &Request<'_>,
         data: &[u8],
         effects: &mut Vec<Effect>,
+        advisories: &mut Vec<(String, Vec<u8>)>,
     ) -> Result<Fields, ApiError> {
         let account = cx.account;
         if !self.limits.contains_key(&account) {
@@ -381,11 +383,11 @@ impl JetStream {
             Request::AccountInfo => Ok(self.account_info(account)),
             Request::Clustered(_) => Err(ApiError::clustering_required()),
             Request::ConsumerCreate(stream, ref form) => {
-                self.create_consumer(cx, stream, form, data)
+                self.create_consumer(cx, stream, form, data, advisories)
             }
             Request::ConsumerInfo(stream, name) => self.consumer_info(account, stream, name, data),
             Request::ConsumerDelete(stream, name) => {
-                self.delete_consumer(account, stream, name, data)
+                self.delete_consumer(account, stream, name, data, advisories)
             }
             Request::ConsumerNames(stream) => self.consumer_names(account, stream, data),
             Request::ConsumerList(stream) => self.consumer_list(account, stream, data),
@@ -430,6 +432,11 @@ impl JetStream {
                 };
                 self.by_name.remove(&(account, name.to_string()));
                 effects.extend(super::stream_effects(account, id, &s.config, false));
+                advisories.extend(
+                    s.consumers
+                        .keys()
+                        .map(|c| super::consumer_advisory(name, c, "delete")),
+                );
                 let dir = s.log.as_ref().map(|l| l.dir().to_path_buf());
                 if s.pipeline.writing() {
                     self.retired.push((id, s));

@@ -192,6 +192,7 @@ impl JetStream {
         stream: &str,
         form: &CreateForm<'_>,
         data: &[u8],
+        advisories: &mut Vec<(String, Vec<u8>)>,
     ) -> Result<Fields, ApiError> {
         let req: CreateRequest = decode(data, self.settings.opts.strict)?;
         if req.config.flow_control && req.config.idle_heartbeat == 0 {
@@ -241,6 +242,7 @@ impl JetStream {
         let consumer = match s.consumers.remove(&name) {
             Some(existing) => Consumer { config, ..existing },
             None => {
+                advisories.push(super::consumer_advisory(stream, &name, "create"));
                 let first = first_to_deliver(s, &config);
                 Consumer::new(config, now_ns(), first)
             }
@@ -279,6 +281,7 @@ impl JetStream {
         stream: &str,
         name: &str,
         data: &[u8],
+        advisories: &mut Vec<(String, Vec<u8>)>,
     ) -> Result<Fields, ApiError> {
         if !is_empty_request(data) {
             return Err(ApiError::not_empty_request());
@@ -297,6 +300,7 @@ impl JetStream {
             }
         }
         s.consumers.remove(name);
+        advisories.push(super::consumer_advisory(stream, name, "delete"));
         Ok(fields([("success", true.into())]))
     }
 

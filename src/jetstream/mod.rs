@@ -282,13 +282,13 @@ fn stream_effects(
 /// Where direct gets are asked (Go's `JSDirectMsgGet`).
 pub(crate) const DIRECT_GET_PREFIX: &str = "$JS.API.DIRECT.GET.";
 
-/// A reply to a request, with what must happen before it leaves and the advisory it
-/// causes (subject, JSON).
+/// A reply to a request, with what must happen before it leaves and the advisories it
+/// causes (subject, JSON), in the order Go publishes them.
 #[derive(Debug, Default)]
 pub(crate) struct ApiReply {
     pub body: Vec<u8>,
     pub effects: Vec<Effect>,
-    pub advisory: Option<(String, Vec<u8>)>,
+    pub advisories: Vec<(String, Vec<u8>)>,
 }
 
 /// A stream action advisory (`$JS.EVENT.ADVISORY.STREAM.<ACTION>.<stream>`), as Go's
@@ -308,6 +308,28 @@ pub(crate) fn stream_advisory(stream: &str, action: &str) -> (String, Vec<u8>) {
     });
     (
         format!("$JS.EVENT.ADVISORY.STREAM.{kind}.{stream}"),
+        crate::system::go_json(&body),
+    )
+}
+
+/// A consumer action advisory (`$JS.EVENT.ADVISORY.CONSUMER.<ACTION>.<stream>.<consumer>`),
+/// as Go's `JSConsumerActionAdvisory`: `action` is create or delete (an update has none).
+pub(crate) fn consumer_advisory(stream: &str, consumer: &str, action: &str) -> (String, Vec<u8>) {
+    let kind = if action == "create" {
+        "CREATED"
+    } else {
+        "DELETED"
+    };
+    let body = serde_json::json!({
+        "type": "io.nats.jetstream.advisory.v1.consumer_action",
+        "id": random_id(NUID_LEN),
+        "timestamp": go_time(now_ns()),
+        "stream": stream,
+        "consumer": consumer,
+        "action": action,
+    });
+    (
+        format!("$JS.EVENT.ADVISORY.CONSUMER.{kind}.{stream}.{consumer}"),
         crate::system::go_json(&body),
     )
 }

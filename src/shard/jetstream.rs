@@ -205,7 +205,7 @@ impl Shard {
         for e in reply.effects {
             self.apply_effect(e);
         }
-        if let Some((subject, body)) = reply.advisory {
+        for (subject, body) in reply.advisories {
             if self.has_interest(account, subject.as_bytes()) {
                 self.publish_internal_reply(account, subject.as_bytes(), &body);
             }
