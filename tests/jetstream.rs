@@ -631,6 +631,39 @@ fn stream_advisories_match_go() {
     server.shutdown();
 }
 
+/// Consumers left unused for their `inactive_threshold` go, with a DELETED advisory, as in
+/// Go; one without a threshold stays. Returns the advisories, then the two infos' errors.
+fn idle_consumers(addr: SocketAddr) -> Vec<String> {
+    let mut watcher = logged_in(addr, "$JS.EVENT.ADVISORY.CONSUMER.>");
+    let mut admin = logged_in(addr, "_INBOX.>");
+    request(&mut admin, "$JS.API.STREAM.CREATE.I", r#"{"name":"I"}"#);
+    let kept = r#"{"stream_name":"I","config":{"durable_name":"K"}}"#;
+    request(&mut admin, "$JS.API.CONSUMER.CREATE.I.K", kept);
+    let idle = r#"{"stream_name":"I","config":{"name":"E","inactive_threshold":300000000}}"#;
+    request(&mut admin, "$JS.API.CONSUMER.CREATE.I.E", idle);
+    let mut seen = next_advisories(&mut watcher, 3);
+    for name in ["E", "K"] {
+        let info = request(&mut admin, &format!("$JS.API.CONSUMER.INFO.I.{name}"), "");
+        seen.push(info["error"].to_string());
+    }
+    request(&mut admin, "$JS.API.STREAM.DELETE.I", "");
+    seen
+}
+
+#[test]
+fn idle_consumers_are_removed_as_go_removes_them() {
+    let Some(go_bin) = go_server() else { return };
+    let dir = scratch_dir("js-idle-consumers");
+    let go = Go::spawn(std::process::Command::new(&go_bin).args([
+        "-js",
+        "-sd",
+        dir.join("go").to_str().unwrap(),
+    ]));
+    let server = common::start_with(js_config(&dir.join("riptide")));
+    assert_eq!(idle_consumers(server.addr), idle_consumers(go.addr));
+    server.shutdown();
+}
+
 #[test]
 fn consumer_advisories_match_go() {
     let Some(go_bin) = go_server() else { return };

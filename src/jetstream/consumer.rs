@@ -556,9 +556,23 @@ pub(crate) struct Consumer {
     pub created: i64,
     pub delivered: SequencePair,
     pub ack_floor: SequencePair,
+    /// When a client last used it, nanoseconds since the Unix epoch: its creation, or the
+    /// server's start for a recovered one (Go restarts the count too).
+    #[serde(skip, default = "super::now_ns")]
+    pub last_active: i64,
 }
 
 impl Consumer {
+    /// Whether it has gone unused for its `inactive_threshold` by `now`. Only pull
+    /// consumers go this way here: a push consumer's activity is its deliver subject's
+    /// interest, which the host does not track yet.
+    pub(crate) fn idle(&self, now: i64) -> bool {
+        let threshold = self.config.inactive_threshold;
+        threshold > 0
+            && self.config.deliver_subject.is_empty()
+            && now - self.last_active >= threshold
+    }
+
     /// A new consumer whose first message will be the stream's `first` or a later one.
     pub(crate) fn new(config: ConsumerConfig, created: i64, first: u64) -> Consumer {
         let at = SequencePair {
@@ -570,6 +584,7 @@ impl Consumer {
             created,
             delivered: at,
             ack_floor: at,
+            last_active: created,
         }
     }
 }

@@ -83,6 +83,14 @@ fn first_to_deliver(s: &Stream, c: &ConsumerConfig) -> u64 {
     }
 }
 
+/// Removes consumer `name`'s files, where its stream keeps any.
+fn remove_files(s: &Stream, name: &str) -> std::io::Result<()> {
+    match consumer_dir(s, name).map(std::fs::remove_dir_all) {
+        Some(Err(e)) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
 /// How many of `s`'s messages after `c`'s delivered position `c` would deliver.
 fn num_pending(s: &Stream, c: &Consumer) -> u64 {
     let filters = c.config.filters();
@@ -291,14 +299,7 @@ impl JetStream {
         if !s.consumers.contains_key(name) {
             return Err(ApiError::consumer_not_found());
         }
-        if let Some(dir) = consumer_dir(s, name) {
-            match std::fs::remove_dir_all(&dir) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    return Err(ApiError::general(e));
-                }
-                _ => {}
-            }
-        }
+        remove_files(s, name).map_err(ApiError::general)?;
         s.consumers.remove(name);
         advisories.push(super::consumer_advisory(stream, name, "delete"));
         Ok(fields([("success", true.into())]))
@@ -365,6 +366,24 @@ impl JetStream {
             .map(|(_, s)| s.consumers.len())
             .sum()
     }
+}
+
+/// Removes `s`'s consumers that went unused for their `inactive_threshold` by `now`, with
+/// their files; returns their names.
+pub(super) fn remove_idle(s: &mut Stream, now: i64) -> Vec<String> {
+    let idle: Vec<String> = s
+        .consumers
+        .iter()
+        .filter(|(_, c)| c.idle(now))
+        .map(|(name, _)| name.clone())
+        .collect();
+    for name in &idle {
+        if let Err(e) = remove_files(s, name) {
+            crate::log_at!(Warn, "Error removing consumer '{name}': {e}");
+        }
+        s.consumers.remove(name);
+    }
+    idle
 }
 
 /// The consumers kept in stream directory `dir` (those that do not read are skipped with a

@@ -312,6 +312,13 @@ pub(crate) fn stream_advisory(stream: &str, action: &str) -> (String, Vec<u8>) {
     )
 }
 
+/// What the periodic tick leaves to do: stream logs due for their fsync, and advisories to
+/// publish in an account (subject, JSON).
+pub(crate) struct Tick {
+    pub syncs: Vec<std::os::fd::RawFd>,
+    pub advisories: Vec<(AccountId, (String, Vec<u8>))>,
+}
+
 /// A consumer action advisory (`$JS.EVENT.ADVISORY.CONSUMER.<ACTION>.<stream>.<consumer>`),
 /// as Go's `JSConsumerActionAdvisory`: `action` is create or delete (an update has none).
 pub(crate) fn consumer_advisory(stream: &str, consumer: &str, action: &str) -> (String, Vec<u8>) {
@@ -615,21 +622,30 @@ impl JetStream {
 
     /// Periodic work: ages and TTLs; every `sync_interval`, the logs to fsync (submitted on
     /// the ring by the reactor, so the shard does not wait for the disk).
-    pub(crate) fn tick(&mut self, now: std::time::Instant) -> Vec<std::os::fd::RawFd> {
+    pub(crate) fn tick(&mut self, now: std::time::Instant) -> Tick {
         let ns = now_ns();
-        for (_, s) in self.streams.iter_mut().flatten() {
+        let mut advisories = Vec::new();
+        for (account, s) in self.streams.iter_mut().flatten() {
             s.expire(ns);
+            for name in consumer_api::remove_idle(s, ns) {
+                advisories.push((*account, consumer_advisory(&s.config.name, &name, "delete")));
+            }
         }
         if now.duration_since(self.last_sync) < self.settings.opts.sync_interval {
-            return Vec::new();
+            return Tick {
+                syncs: Vec::new(),
+                advisories,
+            };
         }
         self.last_sync = now;
-        self.streams
+        let syncs = self
+            .streams
             .iter_mut()
             .flatten()
             .filter_map(|(_, s)| s.log.as_mut().map(file_log::FileLog::sync_fds))
             .flatten()
-            .collect()
+            .collect();
+        Tick { syncs, advisories }
     }
 
     /// What `/jsz`, `/varz` and `$SYS` JSZ show: per account, its usage and streams.

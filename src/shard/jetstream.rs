@@ -205,11 +205,7 @@ impl Shard {
         for e in reply.effects {
             self.apply_effect(e);
         }
-        for (subject, body) in reply.advisories {
-            if self.has_interest(account, subject.as_bytes()) {
-                self.publish_internal_reply(account, subject.as_bytes(), &body);
-            }
-        }
+        self.publish_advisories(reply.advisories.into_iter().map(|a| (account, a)).collect());
         let Some(to) = msg.reply else {
             return;
         };
@@ -339,11 +335,22 @@ impl Shard {
         Some(host.js.usage(&self.server))
     }
 
-    /// Periodic JetStream work: ages, TTLs, the `sync_interval` fsync.
+    /// Periodic JetStream work: ages, TTLs, idle consumers, the `sync_interval` fsync.
     pub(super) fn jetstream_tick(&mut self) {
-        if let Some(host) = self.js.as_mut() {
-            let due = host.js.tick(self.now);
-            host.due_syncs.extend(due);
+        let Some(host) = self.js.as_mut() else {
+            return;
+        };
+        let tick = host.js.tick(self.now);
+        host.due_syncs.extend(tick.syncs);
+        self.publish_advisories(tick.advisories);
+    }
+
+    /// Publishes advisories where someone listens.
+    fn publish_advisories(&mut self, advisories: Vec<(AccountId, (String, Vec<u8>))>) {
+        for (account, (subject, body)) in advisories {
+            if self.has_interest(account, subject.as_bytes()) {
+                self.publish_internal_reply(account, subject.as_bytes(), &body);
+            }
         }
     }
 
