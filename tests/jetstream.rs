@@ -302,6 +302,19 @@ fn js_config(dir: &Path) -> riptide::config::Config {
     }
 }
 
+/// The Go server and Riptide side by side, each with JetStream in its own part of a fresh
+/// scratch directory named `name`; `None` where the Go server is not installed.
+fn go_and_riptide(name: &str) -> Option<(Go, riptide::runtime::Running)> {
+    let go_bin = go_server()?;
+    let dir = scratch_dir(name);
+    let go = Go::spawn(std::process::Command::new(&go_bin).args([
+        "-js",
+        "-sd",
+        dir.join("go").to_str().unwrap(),
+    ]));
+    Some((go, common::start_with(js_config(&dir.join("riptide")))))
+}
+
 #[test]
 fn stream_api_session_matches_go() {
     let Some(go_bin) = go_server() else { return };
@@ -502,15 +515,10 @@ const CONSUMER_SESSION: &[&str] = &[
 
 #[test]
 fn consumer_api_session_matches_go() {
-    let Some(go_bin) = go_server() else { return };
-    let dir = scratch_dir("js-consumers");
-    let go = Go::spawn(std::process::Command::new(&go_bin).args([
-        "-js",
-        "-sd",
-        dir.join("go").to_str().unwrap(),
-    ]));
+    let Some((go, server)) = go_and_riptide("js-consumers") else {
+        return;
+    };
     let expected = run_steps(go.addr, 1, 0, "", CONSUMER_SESSION);
-    let server = common::start_with(js_config(&dir.join("riptide")));
     let got = run_steps(server.addr, SHARDS, 1, "", CONSUMER_SESSION);
     for (i, step) in CONSUMER_SESSION.iter().enumerate() {
         assert_eq!(masked(&got[i]), masked(&expected[i]), "step {i} `{step}`");
@@ -619,14 +627,9 @@ fn read_payload(c: &mut Raw, line: &str) -> String {
 
 #[test]
 fn stream_advisories_match_go() {
-    let Some(go_bin) = go_server() else { return };
-    let dir = scratch_dir("js-advisories");
-    let go = Go::spawn(std::process::Command::new(&go_bin).args([
-        "-js",
-        "-sd",
-        dir.join("go").to_str().unwrap(),
-    ]));
-    let server = common::start_with(js_config(&dir.join("riptide")));
+    let Some((go, server)) = go_and_riptide("js-advisories") else {
+        return;
+    };
     assert_eq!(advisories(server.addr), advisories(go.addr));
     server.shutdown();
 }
@@ -652,28 +655,18 @@ fn idle_consumers(addr: SocketAddr) -> Vec<String> {
 
 #[test]
 fn idle_consumers_are_removed_as_go_removes_them() {
-    let Some(go_bin) = go_server() else { return };
-    let dir = scratch_dir("js-idle-consumers");
-    let go = Go::spawn(std::process::Command::new(&go_bin).args([
-        "-js",
-        "-sd",
-        dir.join("go").to_str().unwrap(),
-    ]));
-    let server = common::start_with(js_config(&dir.join("riptide")));
+    let Some((go, server)) = go_and_riptide("js-idle-consumers") else {
+        return;
+    };
     assert_eq!(idle_consumers(server.addr), idle_consumers(go.addr));
     server.shutdown();
 }
 
 #[test]
 fn consumer_advisories_match_go() {
-    let Some(go_bin) = go_server() else { return };
-    let dir = scratch_dir("js-consumer-advisories");
-    let go = Go::spawn(std::process::Command::new(&go_bin).args([
-        "-js",
-        "-sd",
-        dir.join("go").to_str().unwrap(),
-    ]));
-    let server = common::start_with(js_config(&dir.join("riptide")));
+    let Some((go, server)) = go_and_riptide("js-consumer-advisories") else {
+        return;
+    };
     assert_eq!(
         consumer_advisories(server.addr),
         consumer_advisories(go.addr)

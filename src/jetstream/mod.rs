@@ -299,17 +299,27 @@ pub(crate) fn stream_advisory(stream: &str, action: &str) -> (String, Vec<u8>) {
         "modify" => "UPDATED",
         _ => "DELETED",
     };
-    let body = serde_json::json!({
-        "type": "io.nats.jetstream.advisory.v1.stream_action",
-        "id": random_id(NUID_LEN),
-        "timestamp": go_time(now_ns()),
-        "stream": stream,
-        "action": action,
-    });
     (
         format!("$JS.EVENT.ADVISORY.STREAM.{kind}.{stream}"),
-        crate::system::go_json(&body),
+        advisory_json(
+            "stream_action",
+            serde_json::json!({"stream": stream, "action": action}),
+        ),
     )
+}
+
+/// An advisory's JSON: its `type` (after Go's `io.nats.jetstream.advisory.v1.`), a new
+/// `id` and the `timestamp` (Go's `TypedEvent`), then the fields of `rest`.
+fn advisory_json(kind: &str, rest: serde_json::Value) -> Vec<u8> {
+    let mut body = serde_json::json!({
+        "type": format!("io.nats.jetstream.advisory.v1.{kind}"),
+        "id": random_id(NUID_LEN),
+        "timestamp": go_time(now_ns()),
+    });
+    if let (Some(m), serde_json::Value::Object(rest)) = (body.as_object_mut(), rest) {
+        m.extend(rest);
+    }
+    crate::system::go_json(&body)
 }
 
 /// What the periodic tick leaves to do: stream logs due for their fsync, and advisories to
@@ -327,17 +337,12 @@ pub(crate) fn consumer_advisory(stream: &str, consumer: &str, action: &str) -> (
     } else {
         "DELETED"
     };
-    let body = serde_json::json!({
-        "type": "io.nats.jetstream.advisory.v1.consumer_action",
-        "id": random_id(NUID_LEN),
-        "timestamp": go_time(now_ns()),
-        "stream": stream,
-        "consumer": consumer,
-        "action": action,
-    });
     (
         format!("$JS.EVENT.ADVISORY.CONSUMER.{kind}.{stream}.{consumer}"),
-        crate::system::go_json(&body),
+        advisory_json(
+            "consumer_action",
+            serde_json::json!({"stream": stream, "consumer": consumer, "action": action}),
+        ),
     )
 }
 
