@@ -1,5 +1,5 @@
-//! JetStream: streams of stored messages, their file or memory storage, the `$JS.API`
-//! stream requests and publish acknowledgements, as nats-server 2.15.1 answers them.
+//! JetStream: streams of stored messages, their file or memory storage, their consumers,
+//! the `$JS.API` requests and publish acknowledgements, as nats-server 2.15.1 answers them.
 //!
 //! One shard hosts JetStream (the first; `shard/jetstream.rs` wires it): every stream,
 //! the API, the file logs. Its streams subscribe as internal services on that shard, and
@@ -17,6 +17,9 @@
 //! - `api`: the `$JS.API` requests and their replies; `direct`: direct gets; `commit`: the
 //!   writes of a turn and the acks that wait for them; `json_syntax`: Go's wording of a
 //!   malformed request.
+//! - `consumer`: `ConsumerConfig` in Go's field order, Go's defaults, checks and update
+//!   rules, a consumer's positions; `consumer_api`: the consumer requests, their files and
+//!   the removal of idle consumers.
 
 pub(crate) mod api;
 pub(crate) mod commit;
