@@ -16,6 +16,71 @@ pub(crate) fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
+/// A proleptic Gregorian date to days since 1970-01-01 (the inverse of `civil_from_days`).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = y - i64::from(m <= 2);
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = i64::from(if m > 2 { m - 3 } else { m + 9 });
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Nanoseconds since the Unix epoch of an RFC 3339 time as Go's JSON `time.Time` takes it
+/// (`2006-01-02T15:04:05.999999999Z07:00`); `None` for anything else.
+pub(crate) fn parse_rfc3339_ns(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let t = s.get(r)?;
+        t.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| t.parse().ok())?
+    };
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hour, min, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || min > 59 || sec > 59 {
+        return None;
+    }
+    let mut at = 19;
+    let mut nanos = 0i64;
+    if b[at] == b'.' {
+        let digits = b[at + 1..]
+            .iter()
+            .take_while(|c| c.is_ascii_digit())
+            .count();
+        if digits == 0 || digits > 9 {
+            return None;
+        }
+        nanos = num(at + 1..at + 1 + digits)? * 10i64.pow((9 - digits) as u32);
+        at += 1 + digits;
+    }
+    let offset_s = match &s[at..] {
+        "Z" => 0,
+        tz if tz.len() == 6 && (tz.starts_with('+') || tz.starts_with('-')) && &tz[3..4] == ":" => {
+            let mins = num(at + 1..at + 3)? * 60 + num(at + 4..at + 6)?;
+            if tz.starts_with('-') {
+                -mins * 60
+            } else {
+                mins * 60
+            }
+        }
+        _ => return None,
+    };
+    let days = days_from_civil(year, month as u32, day as u32);
+    let secs = days * 86_400 + hour * 3600 + min * 60 + sec - offset_s;
+    secs.checked_mul(1_000_000_000)?.checked_add(nanos)
+}
+
 /// A UTC date and time of day, split out of a `SystemTime`.
 struct Civil {
     date: (i64, u32, u32),
@@ -178,6 +243,30 @@ mod tests {
         );
         assert_eq!(http_date(t), "Mon, 23 Nov 2026 15:47:01 GMT");
         assert_eq!(log_timestamp(t), "2026/11/23 15:47:01.492940");
+    }
+
+    #[test]
+    fn rfc3339_times_parse_back() {
+        for days in [0, 11_016, 20_414, -1, 47_482] {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(days_from_civil(y, m, d), days);
+        }
+        let t = UNIX_EPOCH + Duration::new(1_795_448_821, 492_940_720);
+        let ns = 1_795_448_821_492_940_720;
+        assert_eq!(parse_rfc3339_ns(&rfc3339_nano(t)), Some(ns));
+        assert_eq!(
+            parse_rfc3339_ns("2026-11-23T17:47:01.49294072+02:00"),
+            Some(ns)
+        );
+        assert_eq!(parse_rfc3339_ns("1970-01-01T00:00:00Z"), Some(0));
+        for bad in [
+            "2026-11-23",
+            "2026-11-23T15:47:01",
+            "2026-13-01T00:00:00Z",
+            "x",
+        ] {
+            assert_eq!(parse_rfc3339_ns(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -20,6 +20,7 @@ use super::stream::Stream;
 use super::{go_time, now_ns, JetStream, StreamId};
 use crate::accounts::AccountId;
 use crate::subject;
+use crate::timefmt::parse_rfc3339_ns;
 
 /// The length of the names Go gives unnamed consumers (`createConsumerName`).
 const GENERATED_NAME_LEN: usize = 8;
@@ -63,8 +64,9 @@ fn consumer_dir(stream: &Stream, name: &str) -> Option<PathBuf> {
 }
 
 /// Where a new consumer configured as `c` starts in `s` (Go's `selectStartingSeqNo`): the
-/// first stored message, the last, the next to come, the requested sequence, or the first
-/// of the last messages on each filtered subject.
+/// first stored message, the last, the next to come, the requested sequence, the first
+/// stored at or after the requested time, or the first of the last messages on each
+/// filtered subject.
 fn first_to_deliver(s: &Stream, c: &ConsumerConfig) -> u64 {
     let (first, last) = (s.store.first_seq(), s.store.last_seq());
     match c.deliver_policy {
@@ -79,7 +81,16 @@ fn first_to_deliver(s: &Stream, c: &ConsumerConfig) -> u64 {
             .filter(|seq| *seq > 0)
             .min()
             .unwrap_or(last + 1),
-        DeliverPolicy::All | DeliverPolicy::ByStartTime => first.max(1),
+        DeliverPolicy::ByStartTime => {
+            let Some(t) = c.opt_start_time.as_deref().and_then(parse_rfc3339_ns) else {
+                return first.max(1);
+            };
+            s.store
+                .iter()
+                .find(|(_, m)| m.ts >= t)
+                .map_or(last + 1, |(seq, _)| seq)
+        }
+        DeliverPolicy::All => first.max(1),
     }
 }
 
