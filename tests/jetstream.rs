@@ -242,6 +242,8 @@ fn masked_json(reply: &str) -> String {
             serde_json::Value::Object(m) => {
                 for (k, x) in m.iter_mut() {
                     match k.as_str() {
+                        // A time left, in nanoseconds: it runs down between the two servers.
+                        "pause_remaining" => *x = "*".into(),
                         "created" | "ts" | "first_ts" | "last_ts" | "time" | "leader" => {
                             if x.as_str().is_some_and(|s| !s.starts_with("0001-")) {
                                 *x = "*".into();
@@ -506,6 +508,16 @@ const CONSUMER_SESSION: &[&str] = &[
     "REQ $JS.API.STREAM.INFO.S",
     "REQ $JS.API.INFO",
     "REQ $JS.API.CONSUMER.INFO.S.C",
+    r#"REQ $JS.API.CONSUMER.PAUSE.S.C {"pause_until":"2100-01-01T00:00:00Z"}"#,
+    "REQ $JS.API.CONSUMER.INFO.S.C",
+    "REQ $JS.API.CONSUMER.PAUSE.S.C",
+    r#"REQ $JS.API.CONSUMER.PAUSE.S.C {"pause_until":"2000-01-01T00:00:00Z"}"#,
+    r#"REQ $JS.API.CONSUMER.PAUSE.S.NOPE {"pause_until":"2100-01-01T00:00:00Z"}"#,
+    r#"REQ $JS.API.CONSUMER.PAUSE.NOPE.C {"pause_until":"2100-01-01T00:00:00Z"}"#,
+    r#"REQ $JS.API.CONSUMER.PAUSE.S.C {"bogus":1}"#,
+    "REQ $JS.API.CONSUMER.INFO.S.C",
+    r#"REQ $JS.API.CONSUMER.CREATE.S.Q {"stream_name":"S","config":{"durable_name":"Q","pause_until":"2100-01-01T00:00:00Z"}}"#,
+    "REQ $JS.API.CONSUMER.DELETE.S.Q",
     r#"REQ $JS.API.CONSUMER.INFO.S.C {"x":1}"#,
     r#"REQ $JS.API.CONSUMER.DELETE.S.C {"x":1}"#,
     "REQ $JS.API.CONSUMER.DELETE.S.C",

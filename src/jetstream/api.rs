@@ -42,6 +42,7 @@ enum Request<'a> {
     ConsumerDelete(&'a str, &'a str),
     ConsumerNames(&'a str),
     ConsumerList(&'a str),
+    ConsumerPause(&'a str, &'a str),
 }
 
 impl<'a> Request<'a> {
@@ -73,6 +74,7 @@ impl<'a> Request<'a> {
             ["CONSUMER", "DELETE", s, c] => Request::ConsumerDelete(s, c),
             ["CONSUMER", "NAMES", s] => Request::ConsumerNames(s),
             ["CONSUMER", "LIST", s] => Request::ConsumerList(s),
+            ["CONSUMER", "PAUSE", s, c] => Request::ConsumerPause(s, c),
             ["INFO"] => Request::AccountInfo,
             ["STREAM", "CREATE", n] => Request::Create(n),
             ["STREAM", "UPDATE", n] => Request::Update(n),
@@ -110,6 +112,7 @@ impl<'a> Request<'a> {
             Request::ConsumerDelete(..) => "consumer_delete_response",
             Request::ConsumerNames(_) => "consumer_names_response",
             Request::ConsumerList(_) => "consumer_list_response",
+            Request::ConsumerPause(..) => "consumer_pause_response",
         }
     }
 
@@ -129,6 +132,9 @@ impl<'a> Request<'a> {
                 ("limit", 0.into()),
                 ("consumers", Value::Array(Vec::new())),
             ]),
+            Request::ConsumerPause(..) => {
+                fields([("paused", false.into()), ("pause_until", go_time(0).into())])
+            }
             _ => Fields::new(),
         }
     }
@@ -391,6 +397,9 @@ impl JetStream {
             }
             Request::ConsumerNames(stream) => self.consumer_names(account, stream, data),
             Request::ConsumerList(stream) => self.consumer_list(account, stream, data),
+            Request::ConsumerPause(stream, name) => {
+                self.pause_consumer(account, stream, name, data)
+            }
             Request::Create(name) => self.create(cx, name, data, effects),
             Request::Update(name) => self.update(cx, name, data, effects),
             Request::Info(name) => {

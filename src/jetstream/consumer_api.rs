@@ -6,12 +6,13 @@
 
 use std::path::PathBuf;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::api::{
     decode, fields, inline, write_json, Context, Fields, PagedRequest, LIST_LIMIT, NAMES_LIMIT,
 };
+use super::config::is_false;
 use super::consumer::{
     Action, Consumer, ConsumerConfig, CreateRequest, DeliverPolicy, SequencePair,
 };
@@ -54,7 +55,24 @@ struct ConsumerInfoJson<'a> {
     num_redelivered: u64,
     num_waiting: u64,
     num_pending: u64,
+    #[serde(skip_serializing_if = "is_false")]
+    paused: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pause_remaining: Option<i64>,
     ts: String,
+}
+
+/// Go's `ConsumerPauseRequest`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct PauseRequest {
+    pause_until: Option<String>,
+}
+
+/// How long a consumer paused until `until` stays paused after `now`, when it is paused.
+fn pause_remaining(until: Option<&str>, now: i64) -> Option<i64> {
+    let until = parse_rfc3339_ns(until?)?;
+    (until > now).then_some(until - now)
 }
 
 /// A consumer's directory in its stream's.
@@ -129,6 +147,8 @@ fn info(s: &Stream, c: &Consumer, dynamic: bool) -> Fields {
     } else {
         c.config.clone()
     };
+    let now = now_ns();
+    let remaining = pause_remaining(c.config.pause_until.as_deref(), now);
     inline(&ConsumerInfoJson {
         stream_name: &s.config.name,
         name: &c.config.name,
@@ -140,7 +160,9 @@ fn info(s: &Stream, c: &Consumer, dynamic: bool) -> Fields {
         num_redelivered: 0,
         num_waiting: 0,
         num_pending: num_pending(s, c),
-        ts: go_time(now_ns()),
+        paused: remaining.is_some(),
+        pause_remaining: remaining,
+        ts: go_time(now),
     })
 }
 
@@ -314,6 +336,45 @@ impl JetStream {
         s.consumers.remove(name);
         advisories.push(super::consumer_advisory(stream, name, "delete"));
         Ok(fields([("success", true.into())]))
+    }
+
+    /// `CONSUMER.PAUSE`: pauses the consumer until the request's time, or resumes it when
+    /// the request has none.
+    pub(super) fn pause_consumer(
+        &mut self,
+        account: AccountId,
+        stream: &str,
+        name: &str,
+        data: &[u8],
+    ) -> Result<Fields, ApiError> {
+        let r: PauseRequest = decode(data, self.settings.opts.strict)?;
+        let id = self.consumers_stream(account, stream)?;
+        let s = self.stream_mut(id).expect("found");
+        let c = s
+            .consumers
+            .get(name)
+            .ok_or_else(ApiError::consumer_not_found)?;
+        let mut config = c.config.clone();
+        config.pause_until = r.pause_until;
+        let config = config.with_stored_metadata();
+        let c = Consumer {
+            config,
+            ..c.clone()
+        };
+        if let Some(dir) = consumer_dir(s, name) {
+            write_json(&dir, &c).map_err(ApiError::general)?;
+        }
+        let until = c.config.pause_until.clone();
+        s.consumers.insert(name.to_string(), c);
+        let remaining = pause_remaining(until.as_deref(), now_ns());
+        let mut f = fields([
+            ("paused", remaining.is_some().into()),
+            ("pause_until", until.unwrap_or_else(|| go_time(0)).into()),
+        ]);
+        if let Some(r) = remaining {
+            f.insert("pause_remaining".into(), r.into());
+        }
+        Ok(f)
     }
 
     /// A NAMES or LIST page: `limit` consumers from the request's offset, by name.
