@@ -614,8 +614,9 @@ fn advisories(addr: SocketAddr) -> Vec<String> {
 }
 
 /// What a client listening on `$JS.EVENT.ADVISORY.CONSUMER.>` and stream deletions sees
-/// while another creates, re-creates, updates and deletes consumers, then their stream (a
-/// create of an existing consumer and an update have none: a stray one shifts the rest).
+/// while another creates (one paused), re-creates, updates, pauses, resumes and deletes
+/// consumers, then their stream (a create of an existing consumer, an update and a pause
+/// that changes nothing have none: a stray one shifts the rest).
 fn consumer_advisories(addr: SocketAddr) -> Vec<String> {
     let mut watcher = logged_in(addr, "$JS.EVENT.ADVISORY.CONSUMER.>");
     watcher.send(b"SUB $JS.EVENT.ADVISORY.STREAM.DELETED.> 2\r\n");
@@ -629,10 +630,15 @@ fn consumer_advisories(addr: SocketAddr) -> Vec<String> {
     request(&mut admin, "$JS.API.CONSUMER.CREATE.V.C", &durable("C", ""));
     let update = durable("C", r#","description":"x""#);
     request(&mut admin, "$JS.API.CONSUMER.CREATE.V.C", &update);
-    request(&mut admin, "$JS.API.CONSUMER.CREATE.V.D", &durable("D", ""));
+    let paused = durable("D", r#","pause_until":"2100-01-01T00:00:00Z""#);
+    request(&mut admin, "$JS.API.CONSUMER.CREATE.V.D", &paused);
+    let pause = r#"{"pause_until":"2100-01-01T00:00:00Z"}"#;
+    request(&mut admin, "$JS.API.CONSUMER.PAUSE.V.C", pause);
+    request(&mut admin, "$JS.API.CONSUMER.PAUSE.V.C", pause);
+    request(&mut admin, "$JS.API.CONSUMER.PAUSE.V.C", "");
     request(&mut admin, "$JS.API.CONSUMER.DELETE.V.C", "");
     request(&mut admin, "$JS.API.STREAM.DELETE.V", "");
-    next_advisories(&mut watcher, 5)
+    next_advisories(&mut watcher, 8)
 }
 
 /// The payload of the MSG whose line was just read.

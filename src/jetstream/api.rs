@@ -398,7 +398,7 @@ impl JetStream {
             Request::ConsumerNames(stream) => self.consumer_names(account, stream, data),
             Request::ConsumerList(stream) => self.consumer_list(account, stream, data),
             Request::ConsumerPause(stream, name) => {
-                self.pause_consumer(account, stream, name, data)
+                self.pause_consumer(account, stream, name, data, advisories)
             }
             Request::Create(name) => self.create(cx, name, data, effects),
             Request::Update(name) => self.update(cx, name, data, effects),

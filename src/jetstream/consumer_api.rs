@@ -284,6 +284,10 @@ impl JetStream {
             Some(existing) => Consumer { config, ..existing },
             None => {
                 advisories.push(super::consumer_advisory(stream, &name, "create"));
+                let until = config.pause_until.as_deref();
+                if let (Some(until), Some(_)) = (until, pause_remaining(until, now_ns())) {
+                    advisories.push(super::consumer_pause_advisory(stream, &name, true, until));
+                }
                 let first = first_to_deliver(s, &config);
                 Consumer::new(config, now_ns(), first)
             }
@@ -346,6 +350,7 @@ impl JetStream {
         stream: &str,
         name: &str,
         data: &[u8],
+        advisories: &mut Vec<(String, Vec<u8>)>,
     ) -> Result<Fields, ApiError> {
         let r: PauseRequest = decode(data, self.settings.opts.strict)?;
         let id = self.consumers_stream(account, stream)?;
@@ -355,6 +360,7 @@ impl JetStream {
             .get(name)
             .ok_or_else(ApiError::consumer_not_found)?;
         let mut config = c.config.clone();
+        let changed = config.pause_until != r.pause_until;
         config.pause_until = r.pause_until;
         let config = config.with_stored_metadata();
         let c = Consumer {
@@ -367,9 +373,14 @@ impl JetStream {
         let until = c.config.pause_until.clone();
         s.consumers.insert(name.to_string(), c);
         let remaining = pause_remaining(until.as_deref(), now_ns());
+        let until = until.unwrap_or_else(|| go_time(0));
+        if changed {
+            let paused = remaining.is_some();
+            advisories.push(super::consumer_pause_advisory(stream, name, paused, &until));
+        }
         let mut f = fields([
             ("paused", remaining.is_some().into()),
-            ("pause_until", until.unwrap_or_else(|| go_time(0)).into()),
+            ("pause_until", until.into()),
         ]);
         if let Some(r) = remaining {
             f.insert("pause_remaining".into(), r.into());

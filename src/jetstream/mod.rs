@@ -349,6 +349,26 @@ pub(crate) fn consumer_advisory(stream: &str, consumer: &str, action: &str) -> (
     )
 }
 
+/// A consumer pause advisory (`$JS.EVENT.ADVISORY.CONSUMER.PAUSE.<stream>.<consumer>`), as
+/// Go's `JSConsumerPauseAdvisory`: whether it is paused now, and until when (Go's zero time
+/// when resumed).
+pub(crate) fn consumer_pause_advisory(
+    stream: &str,
+    consumer: &str,
+    paused: bool,
+    until: &str,
+) -> (String, Vec<u8>) {
+    (
+        format!("$JS.EVENT.ADVISORY.CONSUMER.PAUSE.{stream}.{consumer}"),
+        advisory_json(
+            "consumer_pause",
+            serde_json::json!({
+                "stream": stream, "consumer": consumer, "paused": paused, "pause_until": until,
+            }),
+        ),
+    )
+}
+
 /// The length of Go's `nuid` ids (advisory ids).
 const NUID_LEN: usize = 22;
 
