@@ -167,7 +167,7 @@ fn read_step_replies(c: &mut Raw, step: &str) -> String {
     let kind = step.split(' ').next().unwrap();
     let mut out = String::new();
     for n in 0.. {
-        let (hdr, body) = read_message(c);
+        let (_, hdr, body) = read_message(c);
         let status = hdr.starts_with("NATS/1.0 ");
         out.push_str(&hdr);
         out.push_str(&body);
@@ -184,8 +184,10 @@ fn read_step_replies(c: &mut Raw, step: &str) -> String {
     out
 }
 
-/// Reads the next MSG or HMSG: its headers (empty for MSG) and payload.
-fn read_message(c: &mut Raw) -> (String, String) {
+/// Reads the next MSG or HMSG, skipping anything else (the server's first PING comes
+/// after two seconds, Go's firstClientPingInterval): its subject, headers (empty for MSG)
+/// and payload.
+fn read_message(c: &mut Raw) -> (String, String, String) {
     loop {
         let line = c.line();
         let parts: Vec<&str> = line.trim_end().split(' ').collect();
@@ -199,7 +201,8 @@ fn read_message(c: &mut Raw) -> (String, String) {
                 };
                 let data = c.read_n(total + 2);
                 let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-                return (text(&data[..hdr]), text(&data[hdr..total]));
+                let subject = parts[1].to_string();
+                return (subject, text(&data[..hdr]), text(&data[hdr..total]));
             }
             _ => continue,
         }
@@ -208,7 +211,7 @@ fn read_message(c: &mut Raw) -> (String, String) {
 
 /// Reads the next MSG or HMSG: its payload (after the headers).
 fn read_reply(c: &mut Raw) -> String {
-    read_message(c).1
+    read_message(c).2
 }
 
 /// Times and the server's name differ by nature.
@@ -587,12 +590,11 @@ fn consumers_survive_a_restart() {
 fn next_advisories(watcher: &mut Raw, n: usize) -> Vec<String> {
     (0..n)
         .map(|_| {
-            let line = watcher.line();
-            let mut v: serde_json::Value =
-                serde_json::from_str(&read_payload(watcher, &line)).unwrap();
+            let (subject, _, payload) = read_message(watcher);
+            let mut v: serde_json::Value = serde_json::from_str(&payload).unwrap();
             v["id"] = "*".into();
             v["timestamp"] = "*".into();
-            format!("{} {v}", line.split(' ').nth(1).unwrap())
+            format!("{subject} {v}")
         })
         .collect()
 }
@@ -639,12 +641,6 @@ fn consumer_advisories(addr: SocketAddr) -> Vec<String> {
     request(&mut admin, "$JS.API.CONSUMER.DELETE.V.C", "");
     request(&mut admin, "$JS.API.STREAM.DELETE.V", "");
     next_advisories(&mut watcher, 8)
-}
-
-/// The payload of the MSG whose line was just read.
-fn read_payload(c: &mut Raw, line: &str) -> String {
-    let n: usize = line.trim_end().rsplit(' ').next().unwrap().parse().unwrap();
-    String::from_utf8_lossy(&c.read_n(n + 2)[..n]).into_owned()
 }
 
 #[test]

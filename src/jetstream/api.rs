@@ -366,7 +366,7 @@ impl JetStream {
         })
     }
 
-    fn find(&self, account: AccountId, name: &str) -> Result<StreamId, ApiError> {
+    pub(super) fn find(&self, account: AccountId, name: &str) -> Result<StreamId, ApiError> {
         self.by_name
             .get(&(account, name.to_string()))
             .copied()

@@ -18,7 +18,7 @@ use super::consumer::{
 };
 use super::errors::ApiError;
 use super::stream::Stream;
-use super::{go_time, now_ns, JetStream, StreamId};
+use super::{go_time, now_ns, JetStream};
 use crate::accounts::AccountId;
 use crate::subject;
 use crate::timefmt::parse_rfc3339_ns;
@@ -219,14 +219,6 @@ fn named_by_subject(
 }
 
 impl JetStream {
-    /// The stream a consumer request names.
-    fn consumers_stream(&self, account: AccountId, stream: &str) -> Result<StreamId, ApiError> {
-        self.by_name
-            .get(&(account, stream.to_string()))
-            .copied()
-            .ok_or_else(ApiError::stream_not_found)
-    }
-
     pub(super) fn create_consumer(
         &mut self,
         cx: &Context<'_>,
@@ -249,7 +241,7 @@ impl JetStream {
         if config.num_replicas > 1 {
             return Err(ApiError::replicas_not_supported());
         }
-        let id = self.consumers_stream(cx.account, stream)?;
+        let id = self.find(cx.account, stream)?;
         let s = self.stream(id).expect("found");
         let mut config = config.with_defaults(&s.config);
         config.check(&s.config)?;
@@ -310,9 +302,7 @@ impl JetStream {
         if !is_empty_request(data) {
             return Err(ApiError::not_empty_request());
         }
-        let s = self
-            .stream(self.consumers_stream(account, stream)?)
-            .expect("found");
+        let s = self.stream(self.find(account, stream)?).expect("found");
         let c = s
             .consumers
             .get(name)
@@ -331,7 +321,7 @@ impl JetStream {
         if !is_empty_request(data) {
             return Err(ApiError::not_empty_request());
         }
-        let id = self.consumers_stream(account, stream)?;
+        let id = self.find(account, stream)?;
         let s = self.stream_mut(id).expect("found");
         if !s.consumers.contains_key(name) {
             return Err(ApiError::consumer_not_found());
@@ -353,7 +343,7 @@ impl JetStream {
         advisories: &mut Vec<(String, Vec<u8>)>,
     ) -> Result<Fields, ApiError> {
         let r: PauseRequest = decode(data, self.settings.opts.strict)?;
-        let id = self.consumers_stream(account, stream)?;
+        let id = self.find(account, stream)?;
         let s = self.stream_mut(id).expect("found");
         let c = s
             .consumers
@@ -398,9 +388,7 @@ impl JetStream {
         each: impl Fn(&Stream, &Consumer) -> Value,
     ) -> Result<Fields, ApiError> {
         let r: PagedRequest = decode(data, self.settings.opts.strict)?;
-        let s = self
-            .stream(self.consumers_stream(account, stream)?)
-            .expect("found");
+        let s = self.stream(self.find(account, stream)?).expect("found");
         let total = s.consumers.len();
         let offset = r.offset.min(total);
         let page: Vec<Value> = s
