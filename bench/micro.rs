@@ -207,6 +207,7 @@ fn ring(c: &mut Criterion) {
                 .map(|_| ShardMsg::Deliver {
                     account: 0,
                     subject: Bytes::from_static(b"bench.subject"),
+                    shown: None,
                     reply: None,
                     header_len: None,
                     data: payload.clone(),

@@ -132,14 +132,20 @@ const SESSION: &[&str] = &[
     "REQ $JS.API.INFO",
 ];
 
-/// Sends one step with reply inbox `_INBOX.r<n>`.
-fn send_step(c: &mut Raw, n: usize, step: &str) {
+/// Sends one step with reply inbox `_INBOX.r<n>`. `ACK <k> <body>` acks the k-th
+/// delivery seen so far (from 1), on its ack subject; `SLEEP*0 <ms>` waits.
+fn send_step(c: &mut Raw, n: usize, step: &str, acks: &[String]) {
     let (kind, rest) = step.split_once(' ').unwrap();
     let kind = kind.split('*').next().unwrap();
     let (subject, rest) = rest.split_once(' ').unwrap_or((rest, ""));
     let inbox = format!("_INBOX.r{n}");
     match kind {
         "REQ" => c.send(format!("PUB {subject} {inbox} {}\r\n{rest}\r\n", rest.len()).as_bytes()),
+        "SLEEP" => std::thread::sleep(Duration::from_millis(subject.parse().unwrap())),
+        "ACK" => {
+            let to = &acks[subject.parse::<usize>().unwrap() - 1];
+            c.send(format!("PUB {to} {inbox} {}\r\n{rest}\r\n", rest.len()).as_bytes())
+        }
         "HREQ" => {
             let (hdrs, body) = rest.split_once(' ').unwrap_or((rest, ""));
             let mut h = String::from("NATS/1.0\r\n");
@@ -161,57 +167,78 @@ fn send_step(c: &mut Raw, n: usize, step: &str) {
     }
 }
 
-/// Reads the replies a step gets: one, two (`*2`), or up to a status (`*EOB`); each as
-/// its headers (if any) then its payload.
-fn read_step_replies(c: &mut Raw, step: &str) -> String {
+/// Reads the replies a step gets: one, `*N`, or up to a status (`*EOB`); `*Ns` reads N
+/// and sorts them (their order is not the servers' to agree on). Each reads as its headers
+/// (if any) then its payload, after `@<subject> <reply>` when it has a reply (a JetStream
+/// delivery, whose ack subject goes to `acks`).
+fn read_step_replies(c: &mut Raw, step: &str, acks: &mut Vec<String>) -> String {
     let kind = step.split(' ').next().unwrap();
-    let mut out = String::new();
-    for n in 0.. {
-        let (_, hdr, body) = read_message(c);
-        let status = hdr.starts_with("NATS/1.0 ");
-        out.push_str(&hdr);
-        out.push_str(&body);
-        out.push('\n');
-        let done = match kind.split_once('*') {
-            None => true,
-            Some((_, "2")) => n == 1,
-            Some(_) => status,
-        };
-        if done {
+    let count = kind.split_once('*').map(|(_, n)| n);
+    let sorted = count.is_some_and(|n| n.ends_with('s'));
+    let want: Option<usize> = count.and_then(|n| n.trim_end_matches('s').parse().ok());
+    let mut out = Vec::new();
+    while want.is_none_or(|w| out.len() < w) {
+        let m = read_message(c);
+        let status = m.hdr.starts_with("NATS/1.0 ");
+        let mut line = String::new();
+        if let Some(reply) = &m.reply {
+            line.push_str(&format!("@{} {reply} ", m.subject));
+            acks.push(reply.clone());
+        }
+        line.push_str(&m.hdr);
+        line.push_str(&m.body);
+        line.push('\n');
+        out.push(line);
+        if count.is_none() || (count == Some("EOB") && status) {
             break;
         }
     }
-    out
+    if sorted {
+        out.sort();
+    }
+    out.concat()
+}
+
+/// One MSG or HMSG as a client gets it.
+struct Received {
+    subject: String,
+    reply: Option<String>,
+    /// Empty for MSG.
+    hdr: String,
+    body: String,
 }
 
 /// Reads the next MSG or HMSG, skipping anything else (the server's first PING comes
-/// after two seconds, Go's firstClientPingInterval): its subject, headers (empty for MSG)
-/// and payload.
-fn read_message(c: &mut Raw) -> (String, String, String) {
+/// after two seconds, Go's firstClientPingInterval).
+fn read_message(c: &mut Raw) -> Received {
     loop {
         let line = c.line();
         let parts: Vec<&str> = line.trim_end().split(' ').collect();
-        match parts[0] {
-            "MSG" | "HMSG" => {
-                let total: usize = parts.last().unwrap().parse().unwrap();
-                let hdr: usize = if parts[0] == "HMSG" {
-                    parts[parts.len() - 2].parse().unwrap()
-                } else {
-                    0
-                };
-                let data = c.read_n(total + 2);
-                let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-                let subject = parts[1].to_string();
-                return (subject, text(&data[..hdr]), text(&data[hdr..total]));
-            }
+        let (hmsg, plain_len) = match parts[0] {
+            "MSG" => (false, 4),
+            "HMSG" => (true, 5),
             _ => continue,
-        }
+        };
+        let total: usize = parts.last().unwrap().parse().unwrap();
+        let hdr: usize = if hmsg {
+            parts[parts.len() - 2].parse().unwrap()
+        } else {
+            0
+        };
+        let data = c.read_n(total + 2);
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        return Received {
+            subject: parts[1].to_string(),
+            reply: (parts.len() > plain_len).then(|| parts[3].to_string()),
+            hdr: text(&data[..hdr]),
+            body: text(&data[hdr..total]),
+        };
     }
 }
 
 /// Reads the next MSG or HMSG: its payload (after the headers).
 fn read_reply(c: &mut Raw) -> String {
-    read_message(c).2
+    read_message(c).body
 }
 
 /// Times and the server's name differ by nature.
@@ -219,7 +246,13 @@ fn masked(replies: &str) -> String {
     replies
         .lines()
         .map(|l| {
-            if l.starts_with("NATS/1.0")
+            if let Some(delivery) = l.strip_prefix('@') {
+                let (subject, rest) = delivery.split_once(' ').unwrap();
+                let (reply, payload) = rest.split_once(' ').unwrap_or((rest, ""));
+                format!("@{subject} {} {}", masked_ack(reply), masked(payload))
+            } else if let Some(subject) = l.strip_prefix("Nats-Subject: ") {
+                format!("Nats-Subject: {}", masked_ack(subject))
+            } else if l.starts_with("NATS/1.0")
                 || l.starts_with("Nats-")
                 || l.contains(": ") && !l.starts_with('{')
             {
@@ -235,6 +268,15 @@ fn masked(replies: &str) -> String {
         .join("\n")
 }
 
+/// An ack subject's sixth number is the message's time.
+fn masked_ack(subject: &str) -> String {
+    let mut t: Vec<&str> = subject.split('.').collect();
+    if subject.starts_with("$JS.ACK.") && t.len() == 9 {
+        t[7] = "*";
+    }
+    t.join(".")
+}
+
 fn masked_json(reply: &str) -> String {
     let mut v: serde_json::Value = match serde_json::from_str(reply) {
         Ok(v) => v,
@@ -247,7 +289,8 @@ fn masked_json(reply: &str) -> String {
                     match k.as_str() {
                         // A time left, in nanoseconds: it runs down between the two servers.
                         "pause_remaining" => *x = "*".into(),
-                        "created" | "ts" | "first_ts" | "last_ts" | "time" | "leader" => {
+                        "created" | "ts" | "first_ts" | "last_ts" | "time" | "leader"
+                        | "last_active" => {
                             if x.as_str().is_some_and(|s| !s.starts_with("0001-")) {
                                 *x = "*".into();
                             }
@@ -292,9 +335,9 @@ fn run_steps(
     steps
         .iter()
         .enumerate()
-        .map(|(n, step)| {
-            send_step(&mut c, n, step);
-            read_step_replies(&mut c, step)
+        .scan(Vec::new(), |acks, (n, step)| {
+            send_step(&mut c, n, step, acks);
+            Some(read_step_replies(&mut c, step, acks))
         })
         .collect()
 }
@@ -545,6 +588,93 @@ fn consumer_api_session_matches_go() {
     server.shutdown();
 }
 
+/// Pull consumers: requests in every form and the statuses that end them, deliveries
+/// with their ack subjects, every kind of ack and its answer, a redelivery after a NAK,
+/// ack policies none and all, work-queue and interest retention wired to acks,
+/// `headers_only` and `last_per_subject`. `ACK <k>` acks the k-th delivery so far.
+const PULL_SESSION: &[&str] = &[
+    r#"REQ $JS.API.STREAM.CREATE.S {"name":"S","subjects":["s.>"]}"#,
+    "REQ s.a one",
+    "REQ s.b two",
+    "HREQ s.c Foo:bar three",
+    "REQ s.a four",
+    r#"REQ $JS.API.CONSUMER.CREATE.S.D {"stream_name":"S","config":{"durable_name":"D","ack_policy":"explicit","max_batch":10,"max_expires":5000000000,"max_bytes":100000}}"#,
+    "REQ $JS.API.CONSUMER.MSG.NEXT.S.D",
+    "REQ*2 $JS.API.CONSUMER.MSG.NEXT.S.D 2",
+    r#"REQ*2 $JS.API.CONSUMER.MSG.NEXT.S.D {"batch":5,"no_wait":true}"#,
+    r#"REQ $JS.API.CONSUMER.MSG.NEXT.S.D {"no_wait":true}"#,
+    r#"REQ $JS.API.CONSUMER.MSG.NEXT.S.D {"batch":20}"#,
+    r#"REQ $JS.API.CONSUMER.MSG.NEXT.S.D {"expires":6000000000}"#,
+    r#"REQ $JS.API.CONSUMER.MSG.NEXT.S.D {"max_bytes":200000}"#,
+    r#"REQ $JS.API.CONSUMER.MSG.NEXT.S.D {"expires":1000000000,"idle_heartbeat":600000000}"#,
+    r#"REQ $JS.API.CONSUMER.MSG.NEXT.S.D {"#,
+    r#"REQ $JS.API.CONSUMER.MSG.NEXT.S.D {"batch":"x"}"#,
+    r#"REQ $JS.API.CONSUMER.MSG.NEXT.S.D {"expires":100000000}"#,
+    "REQ $JS.API.CONSUMER.INFO.S.D",
+    "ACK 1 +ACK",
+    "ACK 3",
+    "REQ $JS.API.CONSUMER.INFO.S.D",
+    "ACK 2 -NAK",
+    "REQ $JS.API.CONSUMER.MSG.NEXT.S.D",
+    "ACK 5 +TERM gone",
+    "ACK 4 +WPI",
+    "REQ $JS.API.CONSUMER.INFO.S.D",
+    "ACK 4 +ACK",
+    "ACK 4 +ACK",
+    "REQ $JS.API.CONSUMER.INFO.S.D",
+    "REQ s.d five",
+    "REQ s.d six",
+    "ACK 1 bogus",
+    r#"REQ*2 $JS.API.CONSUMER.MSG.NEXT.S.D {"batch":3,"max_bytes":60}"#,
+    r#"REQ*2 $JS.API.CONSUMER.MSG.NEXT.S.D {"batch":1,"max_bytes":1000}"#,
+    "REQ $JS.API.CONSUMER.MSG.NEXT.S.nope",
+    r#"REQ $JS.API.CONSUMER.CREATE.S.P {"stream_name":"S","config":{"durable_name":"P","deliver_subject":"push.p"}}"#,
+    "REQ $JS.API.CONSUMER.MSG.NEXT.S.P",
+    r#"REQ*0 $JS.API.CONSUMER.MSG.NEXT.S.D {"expires":5000000000}"#,
+    // Go queues a pull request for the consumer's own goroutine: let it get there.
+    "SLEEP*0 100",
+    "REQ $JS.API.CONSUMER.INFO.S.D",
+    "REQ*2s $JS.API.CONSUMER.DELETE.S.D",
+    r#"REQ $JS.API.CONSUMER.CREATE.S.N {"stream_name":"S","config":{"durable_name":"N","ack_policy":"none"}}"#,
+    "REQ*2 $JS.API.CONSUMER.MSG.NEXT.S.N 2",
+    "ACK 8 +ACK",
+    "REQ $JS.API.CONSUMER.INFO.S.N",
+    r#"REQ $JS.API.CONSUMER.CREATE.S.A {"stream_name":"S","config":{"durable_name":"A","ack_policy":"all","filter_subject":"s.a"}}"#,
+    r#"REQ*3 $JS.API.CONSUMER.MSG.NEXT.S.A {"batch":5,"no_wait":true}"#,
+    "ACK 11 +ACK",
+    "REQ $JS.API.CONSUMER.INFO.S.A",
+    r#"REQ $JS.API.STREAM.CREATE.W {"name":"W","subjects":["w"],"retention":"workqueue"}"#,
+    "REQ w x",
+    "REQ w y",
+    r#"REQ $JS.API.CONSUMER.CREATE.W.C {"stream_name":"W","config":{"durable_name":"C","ack_policy":"explicit"}}"#,
+    "REQ*2 $JS.API.CONSUMER.MSG.NEXT.W.C 2",
+    "ACK 12 +ACK",
+    "REQ $JS.API.STREAM.INFO.W",
+    r#"REQ $JS.API.STREAM.CREATE.I {"name":"I","subjects":["i"],"retention":"interest"}"#,
+    r#"REQ $JS.API.CONSUMER.CREATE.I.C {"stream_name":"I","config":{"durable_name":"C","ack_policy":"explicit"}}"#,
+    "REQ i x",
+    "REQ $JS.API.CONSUMER.MSG.NEXT.I.C",
+    "ACK 14 +ACK",
+    "REQ $JS.API.STREAM.INFO.I",
+    r#"REQ $JS.API.CONSUMER.CREATE.S.H {"stream_name":"S","config":{"durable_name":"H","headers_only":true,"deliver_policy":"last_per_subject","filter_subject":"s.*"}}"#,
+    r#"REQ*5 $JS.API.CONSUMER.MSG.NEXT.S.H {"batch":9,"no_wait":true}"#,
+    "REQ $JS.API.CONSUMER.INFO.S.H",
+];
+
+#[test]
+fn pull_consumer_session_matches_go() {
+    let Some((go, server)) = go_and_riptide("js-pull") else {
+        return;
+    };
+    let login = r#","no_responders":true"#;
+    let expected = run_steps(go.addr, 1, 0, login, PULL_SESSION);
+    let got = run_steps(server.addr, SHARDS, 1, login, PULL_SESSION);
+    for (i, step) in PULL_SESSION.iter().enumerate() {
+        assert_eq!(masked(&got[i]), masked(&expected[i]), "step {i} `{step}`");
+    }
+    server.shutdown();
+}
+
 /// A file stream's consumers come back after a restart, as they were; an unnamed one gets
 /// a made-up name of Go's shape and the ephemeral default of 5 s unused.
 #[test]
@@ -590,11 +720,11 @@ fn consumers_survive_a_restart() {
 fn next_advisories(watcher: &mut Raw, n: usize) -> Vec<String> {
     (0..n)
         .map(|_| {
-            let (subject, _, payload) = read_message(watcher);
-            let mut v: serde_json::Value = serde_json::from_str(&payload).unwrap();
+            let m = read_message(watcher);
+            let mut v: serde_json::Value = serde_json::from_str(&m.body).unwrap();
             v["id"] = "*".into();
             v["timestamp"] = "*".into();
-            format!("{subject} {v}")
+            format!("{} {v}", m.subject)
         })
         .collect()
 }

@@ -34,6 +34,8 @@ pub enum ShardMsg {
         /// The account whose subscribers it is for (imports already applied).
         account: AccountId,
         subject: Bytes,
+        /// The subject the MSG line shows, when not `subject` (a JetStream delivery's).
+        shown: Option<Bytes>,
         reply: Option<Bytes>,
         header_len: Option<usize>,
         data: Bytes,
@@ -71,12 +73,14 @@ impl ShardMsg {
         match self {
             ShardMsg::Deliver {
                 subject,
+                shown,
                 reply,
                 data,
                 ..
             } => {
                 std::mem::size_of::<ShardMsg>()
                     + subject.len()
+                    + shown.as_ref().map_or(0, Bytes::len)
                     + reply.as_ref().map_or(0, Bytes::len)
                     + data.len()
             }

@@ -389,11 +389,11 @@ impl JetStream {
             Request::AccountInfo => Ok(self.account_info(account)),
             Request::Clustered(_) => Err(ApiError::clustering_required()),
             Request::ConsumerCreate(stream, ref form) => {
-                self.create_consumer(cx, stream, form, data, advisories)
+                self.create_consumer(cx, stream, form, data, effects, advisories)
             }
             Request::ConsumerInfo(stream, name) => self.consumer_info(account, stream, name, data),
             Request::ConsumerDelete(stream, name) => {
-                self.delete_consumer(account, stream, name, data, advisories)
+                self.delete_consumer(account, stream, name, data, effects, advisories)
             }
             Request::ConsumerNames(stream) => self.consumer_names(account, stream, data),
             Request::ConsumerList(stream) => self.consumer_list(account, stream, data),
@@ -441,11 +441,14 @@ impl JetStream {
                 };
                 self.by_name.remove(&(account, name.to_string()));
                 effects.extend(super::stream_effects(account, id, &s.config, false));
-                advisories.extend(
-                    s.consumers
-                        .keys()
-                        .map(|c| super::consumer_advisory(name, c, "delete")),
-                );
+                let domain = self.settings.opts.domain.clone();
+                for c in s.consumers.values() {
+                    effects.extend(super::consumer_effects(
+                        account, id, name, c, &domain, false,
+                    ));
+                    self.consumer_gone(c);
+                    advisories.push(super::consumer_advisory(name, &c.config.name, "delete"));
+                }
                 let dir = s.log.as_ref().map(|l| l.dir().to_path_buf());
                 if s.pipeline.writing() {
                     self.retired.push((id, s));

@@ -3,7 +3,7 @@
 //! (`setConsumerConfigDefaults`, `checkConsumerCfg`, `checkNewConsumerConfig` in nats-server
 //! `server/consumer.go`), and what a consumer's info shows.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
@@ -560,16 +560,52 @@ pub(crate) struct Consumer {
     /// server's start for a recovered one (Go restarts the count too).
     #[serde(skip, default = "super::now_ns")]
     pub last_active: i64,
+    /// What it has under way: requests, unacknowledged messages, redeliveries.
+    #[serde(skip)]
+    pub out: Outstanding,
+}
+
+/// A delivered message not acknowledged yet (Go's `Pending`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Pending {
+    /// The consumer sequence of its first delivery (Go keeps it across redeliveries).
+    pub consumer_seq: u64,
+    /// When it was last delivered (or its wait restarted), ns since the epoch.
+    pub ts: i64,
+}
+
+/// What a consumer has under way.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Outstanding {
+    /// Pull requests waiting for messages, served in turn.
+    pub waiting: VecDeque<super::pull::PullRequest>,
+    /// Delivered, not acknowledged: by stream sequence.
+    pub pending: BTreeMap<u64, Pending>,
+    /// Deliveries after the first, of messages delivered again (Go's `rdc`).
+    pub redelivered: HashMap<u64, u64>,
+    /// Stream sequences due for delivery again, in order (Go's `rdq`).
+    pub redeliver: VecDeque<u64>,
+    /// Ack deadlines: (when, stream sequence). An entry is stale once its message was
+    /// acknowledged or its wait restarted; the check is made when it comes due.
+    pub deadlines: BTreeSet<(i64, u64)>,
+    /// Messages after the delivered position that it would deliver (Go's `npc`).
+    pub num_pending: u64,
+    /// `last_per_subject`: the sequences still to deliver first, in order.
+    pub last_per_subject: VecDeque<u64>,
+    /// When it last delivered, and last took an ack: ns since the epoch, 0 for never.
+    pub delivered_at: i64,
+    pub acked_at: i64,
 }
 
 impl Consumer {
-    /// Whether it has gone unused for its `inactive_threshold` by `now`. Only pull
-    /// consumers go this way here: a push consumer's activity is its deliver subject's
+    /// Whether it has gone unused for its `inactive_threshold` by `now` (a waiting pull
+    /// request is a use). Only pull consumers go this way here: a push consumer's activity is its deliver subject's
     /// interest, which the host does not track yet.
     pub(crate) fn idle(&self, now: i64) -> bool {
         let threshold = self.config.inactive_threshold;
         threshold > 0
             && self.config.deliver_subject.is_empty()
+            && self.out.waiting.is_empty()
             && now - self.last_active >= threshold
     }
 
@@ -585,7 +621,83 @@ impl Consumer {
             delivered: at,
             ack_floor: at,
             last_active: created,
+            out: Outstanding::default(),
         }
+    }
+
+    /// Whether it delivers messages stored on `subject`.
+    pub(crate) fn wants(&self, subject: &[u8]) -> bool {
+        let c = &self.config;
+        if c.filter_subject.is_empty() && c.filter_subjects.is_empty() {
+            return true;
+        }
+        std::iter::once(&c.filter_subject)
+            .chain(&c.filter_subjects)
+            .any(|f| !f.is_empty() && subject::matches_literal(f.as_bytes(), subject))
+    }
+
+    /// How long a message delivered `deliveries` times waits for its ack: its `backoff`
+    /// step, or `ack_wait`.
+    pub(crate) fn ack_wait(&self, deliveries: u64) -> i64 {
+        let b = &self.config.backoff;
+        match b.len() {
+            0 => self.config.ack_wait,
+            n => b[(deliveries.max(1) as usize - 1).min(n - 1)],
+        }
+    }
+
+    /// How many times message `seq` was delivered (Go's `deliveryCount`).
+    pub(crate) fn deliveries(&self, seq: u64) -> u64 {
+        self.out.redelivered.get(&seq).map_or(1, |n| n + 1)
+    }
+
+    /// A message on `subject` at `seq` left the stream: it is no longer to come, pending
+    /// or due again.
+    pub(crate) fn forget(&mut self, seq: u64, subject: &[u8]) {
+        if seq > self.delivered.stream_seq && self.wants(subject) {
+            self.out.num_pending = self.out.num_pending.saturating_sub(1);
+        }
+        self.out.pending.remove(&seq);
+        self.out.redelivered.remove(&seq);
+        self.out.last_per_subject.retain(|&s| s != seq);
+    }
+
+    /// The stream was purged up to `next`: nothing before it is to come or pending (Go's
+    /// `consumer.purge`).
+    pub(crate) fn purged(&mut self, next: u64) {
+        let before = next.saturating_sub(1);
+        self.delivered.stream_seq = self.delivered.stream_seq.max(before);
+        if self.ack_floor.stream_seq < before {
+            self.ack_floor.stream_seq = before;
+            while let Some(e) = self
+                .out
+                .pending
+                .first_entry()
+                .filter(|e| *e.key() <= before)
+            {
+                let (seq, p) = e.remove_entry();
+                self.ack_floor.consumer_seq = self.ack_floor.consumer_seq.max(p.consumer_seq);
+                self.out.redelivered.remove(&seq);
+            }
+        }
+        if self.out.pending.is_empty() {
+            self.out.redelivered.clear();
+            self.ack_floor = self.delivered;
+        }
+        let pending = &self.out.pending;
+        self.out.redeliver.retain(|s| pending.contains_key(s));
+        self.out.num_pending = 0;
+        self.out.last_per_subject.clear();
+    }
+
+    /// Whether it has acknowledged message `seq` on `subject` (or never will deliver it):
+    /// what interest retention asks of every consumer before a message goes.
+    pub(crate) fn done_with(&self, seq: u64, subject: &[u8]) -> bool {
+        !self.wants(subject)
+            || seq <= self.ack_floor.stream_seq
+            || (seq <= self.delivered.stream_seq
+                && !self.out.pending.contains_key(&seq)
+                && !self.out.last_per_subject.contains(&seq))
     }
 }
 

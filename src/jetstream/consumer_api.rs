@@ -18,7 +18,7 @@ use super::consumer::{
 };
 use super::errors::ApiError;
 use super::stream::Stream;
-use super::{go_time, now_ns, JetStream};
+use super::{go_time, now_ns, Effect, JetStream};
 use crate::accounts::AccountId;
 use crate::subject;
 use crate::timefmt::parse_rfc3339_ns;
@@ -42,6 +42,25 @@ pub(super) enum CreateForm<'a> {
     Durable(&'a str),
 }
 
+/// Go's `SequenceInfo`: a position and when it last moved.
+#[derive(Serialize)]
+struct SequenceInfo {
+    consumer_seq: u64,
+    stream_seq: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_active: Option<String>,
+}
+
+impl SequenceInfo {
+    fn new(at: SequencePair, when: i64) -> SequenceInfo {
+        SequenceInfo {
+            consumer_seq: at.consumer_seq,
+            stream_seq: at.stream_seq,
+            last_active: (when > 0).then(|| go_time(when)),
+        }
+    }
+}
+
 /// Go's `ConsumerInfo`, for one consumer.
 #[derive(Serialize)]
 struct ConsumerInfoJson<'a> {
@@ -49,8 +68,8 @@ struct ConsumerInfoJson<'a> {
     name: &'a str,
     created: String,
     config: ConsumerConfig,
-    delivered: SequencePair,
-    ack_floor: SequencePair,
+    delivered: SequenceInfo,
+    ack_floor: SequenceInfo,
     num_ack_pending: u64,
     num_redelivered: u64,
     num_waiting: u64,
@@ -154,12 +173,16 @@ fn info(s: &Stream, c: &Consumer, dynamic: bool) -> Fields {
         name: &c.config.name,
         created: go_time(c.created),
         config,
-        delivered: c.delivered,
-        ack_floor: c.ack_floor,
-        num_ack_pending: 0,
-        num_redelivered: 0,
-        num_waiting: 0,
-        num_pending: num_pending(s, c),
+        delivered: SequenceInfo::new(c.delivered, c.out.delivered_at),
+        ack_floor: SequenceInfo::new(c.ack_floor, c.out.acked_at),
+        num_ack_pending: c.out.pending.len() as u64,
+        num_redelivered: if c.config.max_deliver == 1 {
+            0
+        } else {
+            c.out.redelivered.len() as u64
+        },
+        num_waiting: c.out.waiting.len() as u64,
+        num_pending: c.out.num_pending,
         paused: remaining.is_some(),
         pause_remaining: remaining,
         ts: go_time(now),
@@ -225,9 +248,11 @@ impl JetStream {
         stream: &str,
         form: &CreateForm<'_>,
         data: &[u8],
+        effects: &mut Vec<Effect>,
         advisories: &mut Vec<(String, Vec<u8>)>,
     ) -> Result<Fields, ApiError> {
         let req: CreateRequest = decode(data, self.settings.opts.strict)?;
+        let domain = self.settings.opts.domain.clone();
         if req.config.flow_control && req.config.idle_heartbeat == 0 {
             return Err(ApiError::consumer_flow_control_needs_heartbeats());
         }
@@ -273,7 +298,12 @@ impl JetStream {
         }
         let s = self.stream_mut(id).expect("found");
         let consumer = match s.consumers.remove(&name) {
-            Some(existing) => Consumer { config, ..existing },
+            Some(existing) => {
+                let mut c = Consumer { config, ..existing };
+                // A new filter changes what is to come.
+                c.out.num_pending = num_pending(s, &c);
+                c
+            }
             None => {
                 advisories.push(super::consumer_advisory(stream, &name, "create"));
                 let until = config.pause_until.as_deref();
@@ -281,7 +311,12 @@ impl JetStream {
                     advisories.push(super::consumer_pause_advisory(stream, &name, true, until));
                 }
                 let first = first_to_deliver(s, &config);
-                Consumer::new(config, now_ns(), first)
+                let mut c = Consumer::new(config, now_ns(), first);
+                started(s, &mut c);
+                effects.extend(super::consumer_effects(
+                    cx.account, id, stream, &c, &domain, true,
+                ));
+                c
             }
         };
         if let Some(dir) = consumer_dir(s, &name) {
@@ -316,18 +351,25 @@ impl JetStream {
         stream: &str,
         name: &str,
         data: &[u8],
+        effects: &mut Vec<Effect>,
         advisories: &mut Vec<(String, Vec<u8>)>,
     ) -> Result<Fields, ApiError> {
         if !is_empty_request(data) {
             return Err(ApiError::not_empty_request());
         }
         let id = self.find(account, stream)?;
+        let domain = self.settings.opts.domain.clone();
         let s = self.stream_mut(id).expect("found");
         if !s.consumers.contains_key(name) {
             return Err(ApiError::consumer_not_found());
         }
         remove_files(s, name).map_err(ApiError::general)?;
-        s.consumers.remove(name);
+        if let Some(c) = s.consumers.remove(name) {
+            effects.extend(super::consumer_effects(
+                account, id, stream, &c, &domain, false,
+            ));
+            self.consumer_gone(&c);
+        }
         advisories.push(super::consumer_advisory(stream, name, "delete"));
         Ok(fields([("success", true.into())]))
     }
@@ -440,21 +482,43 @@ impl JetStream {
 }
 
 /// Removes `s`'s consumers that went unused for their `inactive_threshold` by `now`, with
-/// their files; returns their names.
-pub(super) fn remove_idle(s: &mut Stream, now: i64) -> Vec<String> {
+/// their files; returns them.
+pub(super) fn remove_idle(s: &mut Stream, now: i64) -> Vec<Consumer> {
     let idle: Vec<String> = s
         .consumers
         .iter()
         .filter(|(_, c)| c.idle(now))
         .map(|(name, _)| name.clone())
         .collect();
-    for name in &idle {
-        if let Err(e) = remove_files(s, name) {
-            crate::log_at!(Warn, "Error removing consumer '{name}': {e}");
-        }
-        s.consumers.remove(name);
+    idle.iter()
+        .filter_map(|name| {
+            if let Err(e) = remove_files(s, name) {
+                crate::log_at!(Warn, "Error removing consumer '{name}': {e}");
+            }
+            s.consumers.remove(name)
+        })
+        .collect()
+}
+
+/// A new or recovered consumer's count of messages to come, and the last messages per
+/// subject it starts with.
+pub(super) fn started(s: &Stream, c: &mut Consumer) {
+    c.out.num_pending = num_pending(s, c);
+    if c.config.deliver_policy == DeliverPolicy::LastPerSubject && c.delivered.consumer_seq == 0 {
+        let mut lasts: Vec<u64> = c
+            .config
+            .filters()
+            .iter()
+            .copied()
+            .chain(c.config.filters().is_empty().then_some(">"))
+            .flat_map(|f| s.store.subject_counts(f.as_bytes()).into_keys())
+            .map(|subj| s.store.last_of_subject(subj.as_bytes()))
+            .filter(|seq| *seq > 0)
+            .collect();
+        lasts.sort_unstable();
+        lasts.dedup();
+        c.out.last_per_subject = lasts.into();
     }
-    idle
 }
 
 /// The consumers kept in stream directory `dir` (those that do not read are skipped with a

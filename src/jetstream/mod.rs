@@ -20,6 +20,7 @@
 //! - `consumer`: `ConsumerConfig` in Go's field order, Go's defaults, checks and update
 //!   rules, a consumer's positions; `consumer_api`: the consumer requests, their files and
 //!   the removal of idle consumers.
+//! - `pull`: pull requests, deliveries with their ack subjects, acks and redeliveries.
 
 pub(crate) mod api;
 pub(crate) mod commit;
@@ -30,6 +31,7 @@ pub(crate) mod direct;
 pub(crate) mod errors;
 pub(crate) mod file_log;
 pub(crate) mod json_syntax;
+pub(crate) mod pull;
 pub(crate) mod seq_map;
 pub(crate) mod store;
 pub(crate) mod stream;
@@ -243,6 +245,11 @@ pub(crate) enum Internal {
     Stream(StreamId),
     /// `$JS.API.DIRECT.GET.<stream>[.>]`, with `allow_direct`.
     Direct(StreamId),
+    /// A consumer's pull requests, `$JS.API.CONSUMER.MSG.NEXT.<stream>.<consumer>`.
+    Next(StreamId),
+    /// A consumer's acks, `$JS.ACK.<stream>.<consumer>.*.*.*.*.*` (none with ack policy none,
+    /// so such an ack finds no responders, as in Go).
+    Acks(StreamId),
 }
 
 /// What the host shard must change in its subscriptions after a request.
@@ -281,6 +288,43 @@ fn stream_effects(
     }
     out
 }
+
+/// The subscriptions a consumer has: its pull requests (Go subscribes them for push
+/// consumers too, to refuse them), and its acks unless it takes none.
+fn consumer_effects(
+    account: AccountId,
+    id: StreamId,
+    stream: &str,
+    consumer: &consumer::Consumer,
+    domain: &str,
+    on: bool,
+) -> Vec<Effect> {
+    let name = &consumer.config.name;
+    let mut next = vec![format!("{API_PREFIX}CONSUMER.MSG.NEXT.{stream}.{name}")];
+    if !domain.is_empty() {
+        next.push(format!(
+            "$JS.{domain}.API.CONSUMER.MSG.NEXT.{stream}.{name}"
+        ));
+    }
+    let mut out = vec![Effect {
+        account,
+        internal: Internal::Next(id),
+        subjects: next,
+        on,
+    }];
+    if consumer.config.ack_policy != consumer::AckPolicy::None {
+        out.push(Effect {
+            account,
+            internal: Internal::Acks(id),
+            subjects: vec![format!("{ACK_PREFIX}{stream}.{name}.*.*.*.*.*")],
+            on,
+        });
+    }
+    out
+}
+
+/// Where acks are sent (Go's `jsAckT` prefix).
+pub(crate) const ACK_PREFIX: &str = "$JS.ACK.";
 
 /// Where direct gets are asked (Go's `JSDirectMsgGet`).
 pub(crate) const DIRECT_GET_PREFIX: &str = "$JS.API.DIRECT.GET.";
@@ -325,11 +369,13 @@ fn advisory_json(kind: &str, rest: serde_json::Value) -> Vec<u8> {
     crate::system::go_json(&body)
 }
 
-/// What the periodic tick leaves to do: stream logs due for their fsync, and advisories to
-/// publish in an account (subject, JSON).
+/// What the periodic tick leaves to do: stream logs due for their fsync, advisories to
+/// publish in an account (subject, JSON), subscriptions to drop.
 pub(crate) struct Tick {
     pub syncs: Vec<std::os::fd::RawFd>,
     pub advisories: Vec<(AccountId, (String, Vec<u8>))>,
+    /// Subscriptions of consumers that went.
+    pub effects: Vec<Effect>,
 }
 
 /// A consumer action advisory (`$JS.EVENT.ADVISORY.CONSUMER.<ACTION>.<stream>.<consumer>`),
@@ -397,6 +443,34 @@ pub(crate) struct Outgoing {
     pub is_ack: bool,
 }
 
+/// A message the host sends for a consumer (a delivery, a pull request's status) or as an
+/// advisory: routed by `to`, its MSG line showing `shown` when that is set (a delivery
+/// shows the stored message's subject, as Go's `pa.deliver` routes it).
+#[derive(Debug, Clone)]
+pub(crate) struct Publication {
+    pub account: AccountId,
+    pub to: Bytes,
+    pub shown: Option<Bytes>,
+    pub reply: Option<Bytes>,
+    /// Header bytes at the front of `data`; 0 when it has none.
+    pub hdr_len: usize,
+    pub data: Bytes,
+}
+
+impl Publication {
+    /// An advisory (or any plain message) on `subject`.
+    pub(crate) fn plain(account: AccountId, (subject, body): (String, Vec<u8>)) -> Publication {
+        Publication {
+            account,
+            to: Bytes::from(subject),
+            shown: None,
+            reply: None,
+            hdr_len: 0,
+            data: Bytes::from(body),
+        }
+    }
+}
+
 /// Per account: its API counters.
 #[derive(Debug, Default, Clone, Copy)]
 struct ApiStats {
@@ -416,6 +490,10 @@ pub(crate) struct JetStream {
     /// Deleted streams whose last write is still in flight: their buffers must outlive it.
     retired: Vec<(StreamId, Stream)>,
     last_sync: std::time::Instant,
+    /// What consumers sent since the host last took it, in order.
+    sends: Vec<Publication>,
+    /// Streams that stored messages this turn while a consumer of theirs waits.
+    fresh: Vec<StreamId>,
 }
 
 /// A stream's directory: `<store_dir>/jetstream/<account>/streams/<name>` (Go's layout).
@@ -448,6 +526,8 @@ impl JetStream {
             by_name: HashMap::new(),
             api_stats: HashMap::new(),
             retired: Vec::new(),
+            sends: Vec::new(),
+            fresh: Vec::new(),
             last_sync: std::time::Instant::now(),
         };
         for JsAccount { id, name, .. } in accounts {
@@ -497,11 +577,12 @@ impl JetStream {
             );
         }
         stream.log = Some(log);
-        for c in consumer_api::recover_consumers(dir) {
-            stream.consumers.insert(c.config.name.clone(), c);
-        }
         stream.count_live();
         stream.enforce_limits(now_ns(), None);
+        for mut c in consumer_api::recover_consumers(dir) {
+            consumer_api::started(&stream, &mut c);
+            stream.consumers.insert(c.config.name.clone(), c);
+        }
         Ok(stream)
     }
 
@@ -527,7 +608,15 @@ impl JetStream {
             .iter()
             .enumerate()
             .filter_map(|(i, s)| s.as_ref().map(|(acc, st)| (i, acc, st)))
-            .flat_map(|(i, acc, st)| stream_effects(*acc, StreamId(i as u32), &st.config, true))
+            .flat_map(|(i, acc, st)| {
+                let id = StreamId(i as u32);
+                let consumers = st.consumers.values().flat_map(move |c| {
+                    consumer_effects(*acc, id, &st.config.name, c, self.domain(), true)
+                });
+                stream_effects(*acc, id, &st.config, true)
+                    .into_iter()
+                    .chain(consumers)
+            })
             .collect()
     }
 
@@ -570,6 +659,16 @@ impl JetStream {
             return;
         };
         let pending = !stream.pending.is_empty();
+        if let stream::Ingest::Stored(_) = outcome {
+            if stream.consumers.values().any(|c| !c.out.waiting.is_empty())
+                && !self.fresh.contains(&id)
+            {
+                self.fresh.push(id);
+            }
+        }
+        let Some(stream) = self.stream_mut(id) else {
+            return;
+        };
         if let stream::Ingest::Stored(seq) = outcome {
             if let Some((to, hdr, body)) = stream.republished(seq) {
                 let o = Outgoing {
@@ -653,16 +752,25 @@ impl JetStream {
     pub(crate) fn tick(&mut self, now: std::time::Instant) -> Tick {
         let ns = now_ns();
         let mut advisories = Vec::new();
-        for (account, s) in self.streams.iter_mut().flatten() {
+        let mut effects = Vec::new();
+        let domain = self.settings.opts.domain.clone();
+        for (i, slot) in self.streams.iter_mut().enumerate() {
+            let Some((account, s)) = slot else {
+                continue;
+            };
             s.expire(ns);
-            for name in consumer_api::remove_idle(s, ns) {
-                advisories.push((*account, consumer_advisory(&s.config.name, &name, "delete")));
+            for c in consumer_api::remove_idle(s, ns) {
+                let (stream, name) = (&s.config.name, &c.config.name);
+                let id = StreamId(i as u32);
+                effects.extend(consumer_effects(*account, id, stream, &c, &domain, false));
+                advisories.push((*account, consumer_advisory(stream, name, "delete")));
             }
         }
         if now.duration_since(self.last_sync) < self.settings.opts.sync_interval {
             return Tick {
                 syncs: Vec::new(),
                 advisories,
+                effects,
             };
         }
         self.last_sync = now;
@@ -673,7 +781,11 @@ impl JetStream {
             .filter_map(|(_, s)| s.log.as_mut().map(file_log::FileLog::sync_fds))
             .flatten()
             .collect();
-        Tick { syncs, advisories }
+        Tick {
+            syncs,
+            advisories,
+            effects,
+        }
     }
 
     /// What `/jsz`, `/varz` and `$SYS` JSZ show: per account, its usage and streams.

@@ -289,6 +289,10 @@ impl Stream {
         if let (Payload::Log { block, .. }, Some(log)) = (&m.data, &mut self.log) {
             log.removed(*block, self.store.size_of(m), self.pipeline.filling());
         }
+        let subject = m.subject.clone();
+        for c in self.consumers.values_mut() {
+            c.forget(seq, &subject);
+        }
         self.store.remove(seq);
         self.log_record(&Record::Delete(seq));
         true
@@ -302,6 +306,9 @@ impl Stream {
             log.purged(self.pipeline.filling());
         }
         self.store.reset(next);
+        for c in self.consumers.values_mut() {
+            c.purged(next);
+        }
         self.expiries.clear();
         self.log_record(&Record::Purge(next));
         n
@@ -433,9 +440,10 @@ impl Stream {
             ttl_ns,
         };
         let seq = self.store.last_seq() + 1;
-        if self.config.retention == Retention::Interest {
-            // No consumers yet, so nobody is interested: Go acks the message and keeps
-            // nothing.
+        if self.config.retention == Retention::Interest
+            && !self.consumers.values().any(|c| c.wants(&subject))
+        {
+            // No consumer would deliver it: Go acks the message and keeps nothing.
             self.store.skip(seq, now);
             self.log_record(&Record::Purge(seq + 1));
             self.remember_id(msg_id, seq, now);
@@ -447,6 +455,9 @@ impl Stream {
             self.pending_msgs.push((seq, at));
         }
         self.store.append(m);
+        for c in self.consumers.values_mut().filter(|c| c.wants(&subject)) {
+            c.out.num_pending += 1;
+        }
         if ttl_ns > 0 {
             self.expiries.insert((now + ttl_ns, seq));
         }

@@ -34,16 +34,20 @@ pub(crate) enum Timer {
     Expiry(ConnId, u64),
     /// A server PING may be due (Go's `ping_interval` timer per client).
     Ping(ConnId, u64),
+    /// A JetStream deadline on the host may be due: a pull request's expiry, an ack wait.
+    JetStream,
 }
 
 impl Timer {
-    fn conn(self) -> (ConnId, u64) {
+    /// The connection it is for, and that connection's unique id.
+    fn conn(self) -> Option<(ConnId, u64)> {
         match self {
             Timer::Handshake(id, cid)
             | Timer::Fallback(id, cid)
             | Timer::Auth(id, cid)
             | Timer::Expiry(id, cid)
-            | Timer::Ping(id, cid) => (id, cid),
+            | Timer::Ping(id, cid) => Some((id, cid)),
+            Timer::JetStream => None,
         }
     }
 }
@@ -85,7 +89,10 @@ impl Shard {
         let mut due = std::mem::take(&mut self.clients.due);
         self.clients.timers.expire(now, &mut due);
         for timer in due.drain(..) {
-            let (id, cid) = timer.conn();
+            let Some((id, cid)) = timer.conn() else {
+                self.jetstream_timer();
+                continue;
+            };
             if self
                 .clients
                 .conns
@@ -100,6 +107,8 @@ impl Shard {
                 Timer::Auth(..) => self.auth_deadline(id, now),
                 Timer::Expiry(..) => self.login_expired(id, now),
                 Timer::Ping(..) => self.ping_timer(id, now),
+                // `conn` has none: taken above.
+                Timer::JetStream => {}
             }
         }
         self.clients.due = due;

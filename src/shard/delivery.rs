@@ -23,7 +23,12 @@ const MAX_IMPORT_HOPS: usize = 8;
 /// One message being delivered. The payload is a slice, turned into a shared buffer at most
 /// once, when a large payload is first queued by reference.
 pub(super) struct Msg<'a> {
+    /// What it is routed by.
     pub subject: &'a [u8],
+    /// The subject its MSG line shows, when that is not `subject`: a JetStream delivery is
+    /// routed by the consumer's deliver subject (or a pull request's reply) and shows the
+    /// stored message's subject, as Go's `pa.deliver` does.
+    pub shown: Option<&'a [u8]>,
     pub reply: Option<&'a [u8]>,
     pub header_len: Option<usize>,
     pub data: &'a [u8],
@@ -40,6 +45,7 @@ impl<'a> Msg<'a> {
     ) -> Msg<'a> {
         Msg {
             subject,
+            shown: None,
             reply,
             header_len,
             data,
@@ -67,6 +73,7 @@ impl<'a> Msg<'a> {
     {
         Msg {
             subject,
+            shown: self.shown,
             reply,
             header_len: self.header_len,
             data: self.data,
@@ -77,6 +84,11 @@ impl<'a> Msg<'a> {
     /// The shared buffer, when one was made already (it crossed the rings in it).
     pub(super) fn shared_made(&self) -> Option<&Bytes> {
         self.shared.as_ref()
+    }
+
+    /// The subject its MSG line shows.
+    fn shown_subject(&self) -> &'a [u8] {
+        self.shown.unwrap_or(self.subject)
     }
 
     pub(super) fn shared(&mut self) -> &Bytes {
@@ -292,12 +304,14 @@ impl Shard {
                 self.clients.conns[f].input.published_across = true;
             }
             let (subject_b, reply_b, data_b) = one_buffer(msg.subject, msg.reply, msg.data);
+            let shown_b = msg.shown.map(Bytes::copy_from_slice);
             for (peer, plain, queues) in targets {
                 self.stats.remote_sent += 1;
                 let shard = peer.index();
                 let m = ShardMsg::Deliver {
                     account,
                     subject: subject_b.clone(),
+                    shown: shown_b.clone(),
                     reply: reply_b.clone(),
                     header_len: msg.header_len,
                     data: data_b.clone(),
@@ -402,6 +416,14 @@ impl Shard {
                 self.jetstream_direct_get(account, id, msg);
                 true
             }
+            Target::Service(Service::Next(id)) => {
+                self.jetstream_pull(account, id, msg);
+                true
+            }
+            Target::Service(Service::Acks(id)) => {
+                self.jetstream_ack(account, id, msg);
+                true
+            }
         }
     }
 
@@ -435,7 +457,8 @@ impl Shard {
         }
         {
             let mut t = c.out.tail();
-            encode::msg_line(&mut t, msg.subject, &sub.sid, msg.reply, hdr, payload.len());
+            let shown = msg.shown_subject();
+            encode::msg_line(&mut t, shown, &sub.sid, msg.reply, hdr, payload.len());
             if payload.len() < FLATTEN_THRESHOLD {
                 t.extend_from_slice(payload);
                 t.extend_from_slice(b"\r\n");
@@ -497,13 +520,7 @@ impl Shard {
         };
         let mut hdr = Vec::new();
         encode::no_responders_header(&mut hdr, subject);
-        let mut msg = Msg {
-            subject: reply,
-            reply: None,
-            header_len: Some(hdr.len()),
-            data: &hdr,
-            shared: None,
-        };
+        let mut msg = Msg::local(reply, None, Some(hdr.len()), &hdr);
         self.deliver(sub, None, &mut msg);
     }
 
@@ -570,7 +587,14 @@ fn one_buffer(subject: &[u8], reply: Option<&[u8]>, data: &[u8]) -> (Bytes, Opti
 /// (HMSG with the header size too), then `->> MSG_PAYLOAD: ["..."]`.
 fn trace_delivery(c: &Conn, msg: &Msg<'_>, sid: &[u8], hdr: Option<usize>, payload: &[u8]) {
     let mut line = Vec::new();
-    encode::msg_line(&mut line, msg.subject, sid, msg.reply, hdr, payload.len());
+    encode::msg_line(
+        &mut line,
+        msg.shown_subject(),
+        sid,
+        msg.reply,
+        hdr,
+        payload.len(),
+    );
     let line = String::from_utf8_lossy(&line);
     let prefix = c.log_prefix();
     log_at!(Trace, "{prefix} - ->> [{}]", line.trim_end());

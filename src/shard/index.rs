@@ -34,6 +34,10 @@ pub(crate) enum Service {
     Stream(StreamId),
     /// A stream's direct-get subjects, on the host shard only.
     Direct(StreamId),
+    /// A stream's consumers' pull requests, on the host shard only.
+    Next(StreamId),
+    /// A stream's consumers' acks, on the host shard only.
+    Acks(StreamId),
 }
 
 /// What a local subscription delivers to. (A peer's interest is a `RemoteEntry` in the

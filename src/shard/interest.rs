@@ -161,6 +161,7 @@ impl Shard {
                 ShardMsg::Deliver {
                     account,
                     subject,
+                    shown,
                     reply,
                     header_len,
                     data,
@@ -169,7 +170,8 @@ impl Shard {
                     publisher,
                 } => {
                     self.stats.remote_received += 1;
-                    let msg = Msg::remote(&subject, reply.as_deref(), header_len, &data);
+                    let mut msg = Msg::remote(&subject, reply.as_deref(), header_len, &data);
+                    msg.shown = shown.as_deref();
                     self.clear_gate();
                     self.deliver_remote(account, msg, plain, &queues);
                     if let (Some(consumer), Some(p)) = (self.take_consumer_gate(), publisher) {

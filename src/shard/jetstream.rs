@@ -6,6 +6,9 @@
 
 use bytes::Bytes;
 
+use std::time::Duration;
+
+use super::clients::Timer;
 use super::delivery::Msg;
 use super::index::{Service, Target};
 use super::Shard;
@@ -13,17 +16,29 @@ use crate::accounts::{AccountConfig, AccountId, GLOBAL_ACCOUNT};
 use crate::fanout::PeerId;
 use crate::jetstream::api::Context;
 use crate::jetstream::commit::FileWrite;
+use crate::jetstream::pull::Interest;
 use crate::jetstream::stream::Published;
-use crate::jetstream::{AccountLimits, Effect, Internal, JetStream, JsAccount, Outgoing, StreamId};
+use crate::jetstream::{
+    now_ns, AccountLimits, Effect, Internal, JetStream, JsAccount, Outgoing, StreamId,
+};
 use crate::server::Server;
 
 /// What every JetStream-enabled account subscribes to on the host: the API, except the
 /// direct gets, which only streams that allow them answer (so that a direct get on another
-/// stream finds no responders, as in Go).
+/// stream finds no responders, as in Go). The consumer requests are listed one by one: a
+/// consumer's pull requests are its own subscription, so one for a consumer that does not
+/// exist finds no responders too.
 const API_SUBJECTS: &[&str] = &[
     "$JS.API.*",
     "$JS.API.STREAM.>",
-    "$JS.API.CONSUMER.>",
+    "$JS.API.CONSUMER.CREATE.*",
+    "$JS.API.CONSUMER.CREATE.*.>",
+    "$JS.API.CONSUMER.DURABLE.CREATE.*.*",
+    "$JS.API.CONSUMER.INFO.*.*",
+    "$JS.API.CONSUMER.DELETE.*.*",
+    "$JS.API.CONSUMER.NAMES.*",
+    "$JS.API.CONSUMER.LIST.*",
+    "$JS.API.CONSUMER.PAUSE.*.*",
     "$JS.API.ACCOUNT.>",
     "$JS.API.META.>",
     "$JS.API.SERVER.>",
@@ -111,6 +126,9 @@ pub(crate) struct Host {
     held: Vec<(u64, AccountId, Bytes, Vec<u8>)>,
     /// Stream logs due for their periodic fsync.
     due_syncs: Vec<std::os::fd::RawFd>,
+    /// The JetStream deadline the timer wheel holds a `Timer::JetStream` for, ns since the
+    /// epoch.
+    armed: Option<i64>,
     /// Fault injection: (errno, which write completions fail) and the completions so far.
     #[cfg(feature = "testkit")]
     fault: Option<(i32, Vec<u64>)>,
@@ -142,6 +160,7 @@ impl Shard {
             js,
             held: Vec::new(),
             due_syncs: Vec::new(),
+            armed: None,
             #[cfg(feature = "testkit")]
             fault: fault_from_env(),
             #[cfg(feature = "testkit")]
@@ -180,6 +199,8 @@ impl Shard {
         let service = match e.internal {
             Internal::Stream(id) => Service::Stream(id),
             Internal::Direct(id) => Service::Direct(id),
+            Internal::Next(id) => Service::Next(id),
+            Internal::Acks(id) => Service::Acks(id),
         };
         for s in &e.subjects {
             self.service_interest(e.account, s, service, e.on);
@@ -205,6 +226,7 @@ impl Shard {
         for e in reply.effects {
             self.apply_effect(e);
         }
+        self.after_jetstream();
         self.publish_advisories(reply.advisories.into_iter().map(|a| (account, a)).collect());
         let Some(to) = msg.reply else {
             return;
@@ -236,6 +258,72 @@ impl Shard {
         data.extend_from_slice(body);
         let mut m = Msg::local(to, None, Some(hdr.len()), &data);
         self.publish_in(account, None, &mut m);
+    }
+
+    /// Runs `f` on the host's JetStream with a way to ask whether anyone listens on a
+    /// subject, then sends what consumers sent meanwhile.
+    fn with_jetstream(&mut self, f: impl FnOnce(&mut JetStream, Interest<'_>)) {
+        let Some(mut host) = self.js.take() else {
+            return;
+        };
+        f(&mut host.js, &mut |account, subject| {
+            self.has_interest(account, subject)
+        });
+        self.js = Some(host);
+        self.after_jetstream();
+    }
+
+    /// Publishes what consumers sent, and keeps a timer for JetStream's next deadline.
+    fn after_jetstream(&mut self) {
+        let Some(host) = self.js.as_mut() else {
+            return;
+        };
+        let sends = host.js.take_sends();
+        let next = host.js.next_deadline();
+        if let Some(at) = next.filter(|at| host.armed.is_none_or(|armed| *at < armed)) {
+            host.armed = Some(at);
+            let wait = Duration::from_nanos((at - now_ns()).max(0) as u64);
+            self.clients
+                .timers
+                .insert(self.now + wait, Timer::JetStream);
+        }
+        for p in sends {
+            let mut m = Msg::remote(
+                &p.to,
+                p.reply.as_deref(),
+                (p.hdr_len > 0).then_some(p.hdr_len),
+                &p.data,
+            );
+            m.shown = p.shown.as_deref();
+            self.publish_in(p.account, None, &mut m);
+        }
+    }
+
+    /// A consumer's pull request reached the host.
+    pub(super) fn jetstream_pull(&mut self, account: AccountId, id: StreamId, msg: &Msg<'_>) {
+        let body = &msg.data[msg.header_len.unwrap_or(0)..];
+        let now = now_ns();
+        self.with_jetstream(|js, interest| {
+            js.pull(account, id, msg.subject, msg.reply, body, now, interest);
+        });
+    }
+
+    /// An ack for one of a stream's consumers reached the host.
+    pub(super) fn jetstream_ack(&mut self, account: AccountId, id: StreamId, msg: &Msg<'_>) {
+        let body = &msg.data[msg.header_len.unwrap_or(0)..];
+        let now = now_ns();
+        self.with_jetstream(|js, interest| {
+            js.ack(account, id, msg.subject, msg.reply, body, now, interest);
+        });
+    }
+
+    /// JetStream's timer fired: expiries, heartbeats, redeliveries.
+    pub(super) fn jetstream_timer(&mut self) {
+        if let Some(host) = self.js.as_mut() {
+            host.armed = None;
+        }
+        let now = now_ns();
+        self.with_jetstream(|js, interest| js.fire(now, interest));
     }
 
     /// A direct get reached the host: its answer goes straight back.
@@ -291,6 +379,10 @@ impl Shard {
     /// End of turn on the host: publishes what no longer waits for a write and returns
     /// the stream writes to submit (their acks leave when `jetstream_written` says so).
     pub(crate) fn commit_jetstream(&mut self) -> Vec<FileWrite> {
+        if self.js.as_ref().is_some_and(|h| h.js.has_fresh()) {
+            let now = now_ns();
+            self.with_jetstream(|js, interest| js.deliver_fresh(now, interest));
+        }
         let Some(host) = self.js.as_mut() else {
             return Vec::new();
         };
@@ -342,6 +434,9 @@ impl Shard {
         };
         let tick = host.js.tick(self.now);
         host.due_syncs.extend(tick.syncs);
+        for e in tick.effects {
+            self.apply_effect(e);
+        }
         self.publish_advisories(tick.advisories);
     }
 

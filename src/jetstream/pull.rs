@@ -1,0 +1,857 @@
+//! Consumers at work, as nats-server 2.15's pull consumers: `CONSUMER.MSG.NEXT` requests
+//! wait in a consumer's queue and are served in turn; each message goes out showing its
+//! stored subject, with the ack subject
+//! `$JS.ACK.<stream>.<consumer>.<deliveries>.<stream seq>.<consumer seq>.<stored ns>.<pending>`,
+//! and stays pending until acknowledged, or until its ack wait (or backoff step) runs out
+//! and it is delivered again, up to `max_deliver`. A request ends as Go ends it: its batch
+//! done (silently, or `409 Batch Completed` with bytes left), `409 Message Size Exceeds
+//! MaxBytes`, `404 No Messages` for `no_wait`, `408 Request Timeout` when it expires,
+//! `409 Consumer Deleted`. Statuses and ack handling follow `server/consumer.go`
+//! (`processNextMsgRequest`, `processAckMsg`, `processNak`, `processTerm`, `checkPending`),
+//! checked against the 2.15.1 binary.
+
+use bytes::{BufMut, Bytes, BytesMut};
+use serde_json::Value;
+
+use super::config::Retention;
+use super::consumer::{AckPolicy, Consumer, Pending};
+use super::stream::{with_headers, Stream};
+use super::{json_syntax, JetStream, Publication, StreamId, ACK_PREFIX};
+use crate::accounts::AccountId;
+use crate::timefmt::go_duration;
+
+/// Whether anyone in an account subscribes to a subject: a request whose reply nobody
+/// listens on any more is dropped (Go's `nextWaiting` checks its interest).
+pub(crate) type Interest<'a> = &'a mut dyn FnMut(AccountId, &[u8]) -> bool;
+
+/// A pull request waiting for messages (Go's `waitingRequest`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PullRequest {
+    account: AccountId,
+    reply: Bytes,
+    /// Messages still to send (Go's `n`): a batch of 0 or less still gets one.
+    left: i64,
+    /// Bytes still allowed when the request set `max_bytes` (Go's `b`), else 0.
+    bytes_left: i64,
+    no_wait: bool,
+    /// When it expires, ns since the epoch.
+    expires_at: Option<i64>,
+    /// `idle_heartbeat` in ns (0: none), and when the next is due.
+    heartbeat: i64,
+    next_heartbeat: i64,
+    /// Messages sent to it so far (Go's `d`).
+    sent: u64,
+}
+
+impl PullRequest {
+    /// The `Nats-Pending-*` headers of a status that ends it.
+    fn end_status(&self, code: u16, text: &str) -> Vec<u8> {
+        status(code, text, Some((self.left, self.bytes_left)))
+    }
+}
+
+/// Go's `JSApiConsumerGetNextRequest` (priority-group fields aside).
+#[derive(Debug, Default)]
+struct NextRequest {
+    expires: i64,
+    batch: i64,
+    max_bytes: i64,
+    no_wait: bool,
+    idle_heartbeat: i64,
+}
+
+/// A status message's header block: `NATS/1.0 <code> <text>`, with the request's remaining
+/// messages and bytes when given.
+fn status(code: u16, text: &str, pending: Option<(i64, i64)>) -> Vec<u8> {
+    let mut h = format!("NATS/1.0 {code} {text}\r\n");
+    if let Some((msgs, bytes)) = pending {
+        h.push_str(&format!(
+            "Nats-Pending-Messages: {msgs}\r\nNats-Pending-Bytes: {bytes}\r\n"
+        ));
+    }
+    h.push_str("\r\n");
+    h.into_bytes()
+}
+
+/// A pull request's body as Go reads it (`nextReqFromMsg`): nothing is a batch of one, a
+/// JSON object the full request, anything else a batch size (one when it is no number).
+fn parse_next(body: &[u8]) -> Result<NextRequest, String> {
+    let body = body.trim_ascii();
+    if body.is_empty() {
+        return Ok(NextRequest {
+            batch: 1,
+            ..NextRequest::default()
+        });
+    }
+    if body[0] != b'{' {
+        let batch = std::str::from_utf8(body)
+            .ok()
+            .and_then(|s| s.parse::<i64>().ok())
+            .unwrap_or(1);
+        return Ok(NextRequest {
+            batch,
+            ..NextRequest::default()
+        });
+    }
+    if let Some(why) = json_syntax::error(body) {
+        // `json.Unmarshal` words a truncated body its own way, and names no offset.
+        return Err(match why.as_str() {
+            "unexpected EOF" => "unexpected end of JSON input".into(),
+            _ => why
+                .rsplit_once(" at offset ")
+                .map_or(why.clone(), |(w, _)| w.into()),
+        });
+    }
+    let v: Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    let mut r = NextRequest::default();
+    for (key, value) in v.as_object().into_iter().flatten() {
+        let (go_type, slot) = match key.as_str() {
+            "expires" => ("time.Duration", &mut r.expires),
+            "idle_heartbeat" => ("time.Duration", &mut r.idle_heartbeat),
+            "batch" => ("int", &mut r.batch),
+            "max_bytes" => ("int", &mut r.max_bytes),
+            "no_wait" => {
+                r.no_wait = match value {
+                    Value::Bool(b) => *b,
+                    Value::Null => false,
+                    other => return Err(wrong_type(other, key, "bool")),
+                };
+                continue;
+            }
+            _ => continue,
+        };
+        *slot = match value {
+            Value::Null => 0,
+            Value::Number(n) => n.as_i64().ok_or_else(|| wrong_type(value, key, go_type))?,
+            other => return Err(wrong_type(other, key, go_type)),
+        };
+    }
+    Ok(r)
+}
+
+/// Go's `UnmarshalTypeError` for a field of the pull request.
+fn wrong_type(v: &Value, field: &str, go_type: &str) -> String {
+    let kind = match v {
+        Value::Number(n) => format!("number {n}"),
+        Value::String(_) => "string".into(),
+        Value::Bool(_) => "bool".into(),
+        Value::Array(_) => "array".into(),
+        Value::Object(_) => "object".into(),
+        Value::Null => "null".into(),
+    };
+    format!("json: cannot unmarshal {kind} into Go struct field .{field} of type {go_type}")
+}
+
+/// One parsed ack subject: `$JS.ACK.<stream>.<consumer>.<dc>.<sseq>.<dseq>.<ts>.<pending>`.
+struct AckSubject<'a> {
+    consumer: &'a str,
+    deliveries: u64,
+    stream_seq: u64,
+    consumer_seq: u64,
+}
+
+fn parse_ack_subject(subject: &[u8]) -> Option<AckSubject<'_>> {
+    let rest = std::str::from_utf8(subject.strip_prefix(ACK_PREFIX.as_bytes())?).ok()?;
+    let t: Vec<&str> = rest.split('.').collect();
+    let [_, consumer, dc, sseq, dseq, _, _] = t.as_slice() else {
+        return None;
+    };
+    Some(AckSubject {
+        consumer,
+        deliveries: dc.parse().ok()?,
+        stream_seq: sseq.parse().ok()?,
+        consumer_seq: dseq.parse().ok()?,
+    })
+}
+
+/// The message a consumer delivers next: a redelivery first, then the last messages per
+/// subject it starts with, then the next new one (Go's `getNextMsg`). `None` when there is
+/// none to send now.
+fn next_message(c: &mut Consumer, s: &Stream) -> Option<(u64, bool)> {
+    while let Some(&seq) = c.out.redeliver.front() {
+        if c.out.pending.contains_key(&seq) && s.store.get(seq).is_some() {
+            return Some((seq, true));
+        }
+        c.out.redeliver.pop_front();
+        c.out.pending.remove(&seq);
+    }
+    let max = c.config.max_ack_pending;
+    if c.config.ack_policy != AckPolicy::None && max > 0 && c.out.pending.len() as i64 >= max {
+        return None;
+    }
+    while let Some(&seq) = c.out.last_per_subject.front() {
+        if s.store.get(seq).is_some() {
+            return Some((seq, false));
+        }
+        c.out.last_per_subject.pop_front();
+    }
+    let from = c.delivered.stream_seq + 1;
+    let filters = c.config.filters();
+    if filters.is_empty() {
+        return s
+            .store
+            .next_matching(from, b"")
+            .map(|(seq, _)| (seq, false));
+    }
+    filters
+        .iter()
+        .filter_map(|f| s.store.next_matching(from, f.as_bytes()).map(|(q, _)| q))
+        .min()
+        .map(|seq| (seq, false))
+}
+
+/// Whether `c` is paused at `now`.
+fn paused(c: &Consumer, now: i64) -> bool {
+    c.config
+        .pause_until
+        .as_deref()
+        .and_then(crate::timefmt::parse_rfc3339_ns)
+        .is_some_and(|until| until > now)
+}
+
+/// A message's delivery: its headers (`headers_only` keeps them and says the size) and
+/// payload, in one buffer.
+fn delivery_data(c: &Consumer, hdr: &[u8], payload: Bytes) -> (usize, Bytes) {
+    if c.config.headers_only {
+        let h = with_headers(hdr, &[("Nats-Msg-Size", payload.len().to_string())]);
+        return (h.len(), Bytes::from(h));
+    }
+    if hdr.is_empty() {
+        return (0, payload);
+    }
+    let mut b = BytesMut::with_capacity(hdr.len() + payload.len());
+    b.put_slice(hdr);
+    b.put_slice(&payload);
+    (hdr.len(), b.freeze())
+}
+
+/// Sends `c` what it can to its waiting requests from `s` (Go's `loopAndGatherMsgs`), and
+/// ends the `no_wait` ones that have all there is. Returns what it delivered with ack
+/// policy none, which counts as acknowledged.
+fn deliver(
+    s: &mut Stream,
+    c: &mut Consumer,
+    now: i64,
+    interest: Interest<'_>,
+    out: &mut Vec<Publication>,
+) -> Vec<u64> {
+    let mut ran_dry = false;
+    let mut acked = Vec::new();
+    while !c.out.waiting.is_empty() && !paused(c, now) {
+        let Some((seq, again)) = next_message(c, s) else {
+            ran_dry = true;
+            break;
+        };
+        let Some(mut req) = c.out.waiting.pop_front() else {
+            break;
+        };
+        if !interest(req.account, &req.reply) {
+            continue;
+        }
+        let Some(m) = s.store.get(seq) else {
+            c.out.waiting.push_front(req);
+            continue;
+        };
+        let payload = match s.payload(seq, m) {
+            Ok(p) => p,
+            Err(e) => {
+                crate::log_at!(
+                    Warn,
+                    "JetStream consumer '{}' cannot read message {seq}: {e}",
+                    c.config.name
+                );
+                c.out.waiting.push_front(req);
+                break;
+            }
+        };
+        let deliveries = if again {
+            let n = c.out.redelivered.entry(seq).or_insert(0);
+            *n += 1;
+            *n + 1
+        } else {
+            1
+        };
+        let dseq = c.delivered.consumer_seq + 1;
+        let pending_after = c.out.num_pending - u64::from(!again && c.out.num_pending > 0);
+        let reply = format!(
+            "{ACK_PREFIX}{}.{}.{deliveries}.{seq}.{dseq}.{}.{pending_after}",
+            s.config.name, c.config.name, m.ts
+        );
+        let (hdr_len, data) = delivery_data(c, &m.hdr, payload);
+        let size = (m.subject.len() + reply.len() + data.len()) as i64;
+        if req.bytes_left > 0 && size > req.bytes_left {
+            let h = req.end_status(409, "Message Size Exceeds MaxBytes");
+            out.push(status_to(&req, h));
+            continue;
+        }
+        let subject = m.subject.clone();
+        if again {
+            c.out.redeliver.pop_front();
+        } else if c.out.last_per_subject.front() == Some(&seq) {
+            c.out.last_per_subject.pop_front();
+        }
+        c.delivered.consumer_seq = dseq;
+        if !again {
+            c.delivered.stream_seq = c.delivered.stream_seq.max(seq);
+            c.out.num_pending = pending_after;
+        }
+        c.out.delivered_at = now;
+        if c.config.ack_policy == AckPolicy::None {
+            c.ack_floor = c.delivered;
+            acked.push(seq);
+        } else {
+            let p = c.out.pending.entry(seq).or_insert(Pending {
+                consumer_seq: dseq,
+                ts: now,
+            });
+            p.ts = now;
+            c.out.deadlines.insert((now + c.ack_wait(deliveries), seq));
+        }
+        out.push(Publication {
+            account: req.account,
+            to: req.reply.clone(),
+            shown: Some(subject),
+            reply: Some(Bytes::from(reply)),
+            hdr_len,
+            data,
+        });
+        req.left -= 1;
+        req.sent += 1;
+        req.next_heartbeat = now + req.heartbeat;
+        if req.bytes_left > 0 {
+            req.bytes_left -= size;
+            if req.bytes_left == 0 {
+                continue;
+            }
+        }
+        if req.left <= 0 {
+            if req.bytes_left > 0 {
+                out.push(status_to(&req, req.end_status(409, "Batch Completed")));
+            }
+            continue;
+        }
+        c.out.waiting.push_back(req);
+    }
+    if ran_dry {
+        c.out.waiting.retain(|r| {
+            let done = r.no_wait && (r.expires_at.is_none() || r.sent > 0);
+            if done {
+                out.push(status_to(r, status(404, "No Messages", None)));
+            }
+            !done
+        });
+    }
+    acked
+}
+
+/// A header-only status message to a request's reply subject.
+fn status_to(req: &PullRequest, hdr: Vec<u8>) -> Publication {
+    Publication {
+        account: req.account,
+        to: req.reply.clone(),
+        shown: None,
+        reply: None,
+        hdr_len: hdr.len(),
+        data: Bytes::from(hdr),
+    }
+}
+
+/// An empty message to `to`: the answer to an ack that asked for one (Go's AckAck).
+fn ack_ack(account: AccountId, to: &[u8]) -> Publication {
+    Publication {
+        account,
+        to: Bytes::copy_from_slice(to),
+        shown: None,
+        reply: None,
+        hdr_len: 0,
+        data: Bytes::new(),
+    }
+}
+
+/// A delivery advisory (`MSG_NAKED`, `MSG_TERMINATED`, `MAX_DELIVERIES`) as Go's
+/// `JSConsumerDelivery*Advisory`.
+fn delivery_advisory(
+    kind: &str,
+    type_name: &str,
+    stream: &str,
+    consumer: &str,
+    fields: Value,
+) -> (String, Vec<u8>) {
+    let mut rest = serde_json::json!({"stream": stream, "consumer": consumer});
+    if let (Some(m), Value::Object(f)) = (rest.as_object_mut(), fields) {
+        m.extend(f);
+    }
+    (
+        format!("$JS.EVENT.ADVISORY.CONSUMER.{kind}.{stream}.{consumer}"),
+        super::advisory_json(type_name, rest),
+    )
+}
+
+impl JetStream {
+    /// Runs `f` on consumer `name` of stream `id`, taken out of its stream meanwhile.
+    fn with_consumer<T>(
+        &mut self,
+        id: StreamId,
+        name: &str,
+        f: impl FnOnce(&mut Stream, &mut Consumer) -> T,
+    ) -> Option<T> {
+        let s = self.stream_mut(id)?;
+        let mut c = s.consumers.remove(name)?;
+        let r = f(s, &mut c);
+        s.consumers.insert(name.to_string(), c);
+        Some(r)
+    }
+
+    /// A `CONSUMER.MSG.NEXT` request for a consumer of stream `id`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn pull(
+        &mut self,
+        account: AccountId,
+        id: StreamId,
+        subject: &[u8],
+        reply: Option<&[u8]>,
+        body: &[u8],
+        now: i64,
+        interest: Interest<'_>,
+    ) {
+        let Some(reply) = reply else {
+            return;
+        };
+        let Some(name) = std::str::from_utf8(subject)
+            .ok()
+            .and_then(|s| s.rsplit('.').next())
+        else {
+            return;
+        };
+        let mut out = Vec::new();
+        let acked = self.with_consumer(id, name, |s, c| {
+            c.last_active = now;
+            queue_request(c, account, reply, body, now, &mut out);
+            deliver(s, c, now, interest, &mut out)
+        });
+        self.sends.extend(out);
+        self.retire_acked(id, &acked.unwrap_or_default());
+    }
+
+    /// An ack on one of stream `id`'s consumers (Go's `processAck`): `body` is the payload
+    /// after any headers.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn ack(
+        &mut self,
+        account: AccountId,
+        id: StreamId,
+        subject: &[u8],
+        reply: Option<&[u8]>,
+        body: &[u8],
+        now: i64,
+        interest: Interest<'_>,
+    ) {
+        let Some(a) = parse_ack_subject(subject) else {
+            return;
+        };
+        let mut out = Vec::new();
+        let acked = self.with_consumer(id, a.consumer, |s, c| {
+            c.last_active = now;
+            let (sseq, dseq, dc) = (a.stream_seq, a.consumer_seq, a.deliveries);
+            let mut acked = Vec::new();
+            let (stream, name) = (s.config.name.clone(), c.config.name.clone());
+            let advisory = |kind: &str, type_name: &str, f: Value| {
+                let adv = delivery_advisory(kind, type_name, &stream, &name, f);
+                Publication::plain(account, adv)
+            };
+            let ack_ack = reply.map(|r| ack_ack(account, r));
+            if body.is_empty() || body == b"+ACK" || body == b"+OK" {
+                // An ack of what was never delivered is forged: no answer.
+                if sseq > c.delivered.stream_seq {
+                    return acked;
+                }
+                acked = process_ack(c, sseq, dseq, now);
+                out.extend(ack_ack);
+            } else if let Some(next) = body.strip_prefix(b"+NXT") {
+                if sseq > c.delivered.stream_seq {
+                    return acked;
+                }
+                acked = process_ack(c, sseq, dseq, now);
+                if let Some(r) = reply {
+                    queue_request(c, account, r, next, now, &mut out);
+                }
+            } else if let Some(arg) = body.strip_prefix(b"-NAK") {
+                if process_nak(c, sseq, dseq, arg, now) {
+                    let f = serde_json::json!({"consumer_seq": dseq, "stream_seq": sseq, "deliveries": dc});
+                    out.push(advisory("MSG_NAKED", "nak", f));
+                }
+                out.extend(ack_ack);
+            } else if body == b"+WPI" {
+                let wait = c.ack_wait(c.deliveries(sseq));
+                if let Some(p) = c.out.pending.get_mut(&sseq) {
+                    p.ts = now;
+                    c.out.deadlines.insert((now + wait, sseq));
+                }
+                c.out.delivered_at = now;
+                out.extend(ack_ack);
+            } else if let Some(reason) = body.strip_prefix(b"+TERM") {
+                if sseq <= c.delivered.stream_seq {
+                    acked = process_ack(c, sseq, dseq, now);
+                }
+                out.extend(ack_ack);
+                let reason = String::from_utf8_lossy(reason.trim_ascii()).into_owned();
+                let mut f = serde_json::json!({"consumer_seq": dseq, "stream_seq": sseq, "deliveries": dc});
+                if !reason.is_empty() {
+                    f["reason"] = reason.into();
+                }
+                out.push(advisory("MSG_TERMINATED", "terminated", f));
+            } else {
+                out.extend(ack_ack);
+            }
+            acked.extend(deliver(s, c, now, interest, &mut out));
+            acked
+        });
+        self.sends.extend(out);
+        self.retire_acked(id, &acked.unwrap_or_default());
+    }
+
+    /// Messages of stream `id` some consumer is done with: a work queue lets each go at
+    /// once, interest retention once every consumer that would deliver it is done.
+    fn retire_acked(&mut self, id: StreamId, seqs: &[u64]) {
+        let Some(s) = self.stream_mut(id) else {
+            return;
+        };
+        for &seq in seqs {
+            let remove = match s.config.retention {
+                Retention::Workqueue => true,
+                Retention::Interest => s.store.get(seq).is_some_and(|m| {
+                    let subject = &m.subject;
+                    s.consumers.values().all(|c| c.done_with(seq, subject))
+                }),
+                Retention::Limits => false,
+            };
+            if remove {
+                s.remove(seq);
+            }
+        }
+    }
+
+    /// Whether streams stored messages this turn while consumers wait.
+    pub(crate) fn has_fresh(&self) -> bool {
+        !self.fresh.is_empty()
+    }
+
+    /// Serves the waiting requests of the streams that stored messages this turn.
+    pub(crate) fn deliver_fresh(&mut self, now: i64, interest: Interest<'_>) {
+        for id in std::mem::take(&mut self.fresh) {
+            self.deliver_all(id, now, interest);
+        }
+    }
+
+    /// Serves every consumer of stream `id` that has requests waiting.
+    fn deliver_all(&mut self, id: StreamId, now: i64, interest: Interest<'_>) {
+        let Some(s) = self.stream(id) else {
+            return;
+        };
+        let names: Vec<String> = s
+            .consumers
+            .iter()
+            .filter(|(_, c)| !c.out.waiting.is_empty())
+            .map(|(n, _)| n.clone())
+            .collect();
+        for name in names {
+            let mut out = Vec::new();
+            let acked =
+                self.with_consumer(id, &name, |s, c| deliver(s, c, now, interest, &mut out));
+            self.sends.extend(out);
+            self.retire_acked(id, &acked.unwrap_or_default());
+        }
+    }
+
+    /// What consumers sent since the last call, in order.
+    pub(crate) fn take_sends(&mut self) -> Vec<Publication> {
+        std::mem::take(&mut self.sends)
+    }
+
+    /// The earliest time a consumer has something to do: a request expiring or due a
+    /// heartbeat, an ack wait running out, a pause ending.
+    pub(crate) fn next_deadline(&self) -> Option<i64> {
+        self.streams
+            .iter()
+            .flatten()
+            .flat_map(|(_, s)| s.consumers.values())
+            .filter_map(|c| {
+                let requests = c.out.waiting.iter().flat_map(|r| {
+                    let hb = (r.heartbeat > 0).then_some(r.next_heartbeat);
+                    r.expires_at.into_iter().chain(hb)
+                });
+                let acks = c.out.deadlines.first().map(|&(t, _)| t);
+                let resume = (!c.out.waiting.is_empty())
+                    .then_some(c.config.pause_until.as_deref())
+                    .flatten()
+                    .and_then(crate::timefmt::parse_rfc3339_ns);
+                requests.chain(acks).chain(resume).min()
+            })
+            .min()
+    }
+
+    /// Does what is due by `now`: requests expire (`408`) or get their heartbeat, messages
+    /// whose ack wait ran out are delivered again (or given up at `max_deliver`, with
+    /// Go's advisory), and the consumers serve their requests.
+    pub(crate) fn fire(&mut self, now: i64, interest: Interest<'_>) {
+        let ids: Vec<StreamId> = (0..self.streams.len() as u32)
+            .map(StreamId)
+            .filter(|id| self.stream(*id).is_some_and(|s| !s.consumers.is_empty()))
+            .collect();
+        for id in ids {
+            let Some((account, s)) = self.streams[id.0 as usize].as_mut() else {
+                continue;
+            };
+            let account = *account;
+            for c in s.consumers.values_mut() {
+                expire_requests(c, now, &mut self.sends);
+                let given_up = expire_acks(c, now);
+                for (seq, deliveries) in given_up {
+                    let f = serde_json::json!({"stream_seq": seq, "deliveries": deliveries});
+                    let adv = delivery_advisory(
+                        "MAX_DELIVERIES",
+                        "max_deliver",
+                        &s.config.name,
+                        &c.config.name,
+                        f,
+                    );
+                    self.sends.push(Publication::plain(account, adv));
+                }
+            }
+            self.deliver_all(id, now, interest);
+        }
+    }
+
+    /// Consumer `c` of `stream` goes: its waiting requests get Go's `409 Consumer Deleted`.
+    pub(super) fn consumer_gone(&mut self, c: &Consumer) {
+        for r in &c.out.waiting {
+            self.sends
+                .push(status_to(r, status(409, "Consumer Deleted", None)));
+        }
+    }
+}
+
+/// A new pull request from `account` answered on `reply`, queued on `c` unless it gets a
+/// status instead.
+fn queue_request(
+    c: &mut Consumer,
+    account: AccountId,
+    reply: &[u8],
+    body: &[u8],
+    now: i64,
+    out: &mut Vec<Publication>,
+) {
+    let req = PullRequest {
+        account,
+        reply: Bytes::copy_from_slice(reply),
+        left: 0,
+        bytes_left: 0,
+        no_wait: false,
+        expires_at: None,
+        heartbeat: 0,
+        next_heartbeat: 0,
+        sent: 0,
+    };
+    match admit(c, req, body, now) {
+        Ok(req) => c.out.waiting.push_back(req),
+        Err(Some((req, hdr))) => out.push(status_to(&req, hdr)),
+        Err(None) => {}
+    }
+}
+
+/// Ends `c`'s requests that expired by `now` with Go's `408 Request Timeout`, and sends
+/// the heartbeats due.
+fn expire_requests(c: &mut Consumer, now: i64, out: &mut Vec<Publication>) {
+    let (last_c, last_s) = (c.delivered.consumer_seq, c.delivered.stream_seq);
+    c.out.waiting.retain_mut(|r| {
+        if r.expires_at.is_some_and(|t| t <= now) {
+            out.push(status_to(r, r.end_status(408, "Request Timeout")));
+            return false;
+        }
+        if r.heartbeat > 0 && r.next_heartbeat <= now {
+            let h = format!(
+                "NATS/1.0 100 Idle Heartbeat\r\nNats-Last-Consumer: {last_c}\r\nNats-Last-Stream: {last_s}\r\n\r\n"
+            );
+            out.push(status_to(r, h.into_bytes()));
+            r.next_heartbeat = now + r.heartbeat;
+        }
+        true
+    });
+}
+
+/// Moves `c`'s messages whose ack wait ran out by `now` to its redelivery queue, in
+/// sequence order (Go's `checkPending`); those delivered `max_deliver` times leave pending
+/// instead, returned with their deliveries for the advisory.
+fn expire_acks(c: &mut Consumer, now: i64) -> Vec<(u64, u64)> {
+    let mut expired = Vec::new();
+    let mut given_up = Vec::new();
+    while let Some(&(t, seq)) = c.out.deadlines.first() {
+        if t > now {
+            break;
+        }
+        c.out.deadlines.pop_first();
+        let Some(p) = c.out.pending.get(&seq) else {
+            continue;
+        };
+        let dc = c.deliveries(seq);
+        if p.ts + c.ack_wait(dc) != t || c.out.redeliver.contains(&seq) {
+            continue;
+        }
+        if c.config.max_deliver > 0 && dc as i64 >= c.config.max_deliver {
+            c.out.pending.remove(&seq);
+            given_up.push((seq, dc));
+            continue;
+        }
+        expired.push(seq);
+    }
+    expired.sort_unstable();
+    c.out.redeliver.extend(expired);
+    given_up
+}
+
+/// Admits a pull request to `c`'s queue, or says what it gets instead (Go's
+/// `processNextMsgRequest`): an error status, or nothing.
+#[allow(clippy::result_large_err)]
+fn admit(
+    c: &Consumer,
+    mut req: PullRequest,
+    body: &[u8],
+    now: i64,
+) -> Result<PullRequest, Option<(PullRequest, Vec<u8>)>> {
+    let cfg = &c.config;
+    if !cfg.deliver_subject.is_empty() {
+        return Err(Some((req, status(409, "Consumer is push based", None))));
+    }
+    let r = match parse_next(body) {
+        Ok(r) => r,
+        Err(why) => {
+            let h = status(400, &format!("Bad Request - {why}"), None);
+            return Err(Some((req, h)));
+        }
+    };
+    if r.idle_heartbeat > 0 && r.idle_heartbeat * 2 > r.expires {
+        let h = status(400, "Bad Request - heartbeat value too large", None);
+        return Err(Some((req, h)));
+    }
+    if cfg.max_batch > 0 && r.batch > cfg.max_batch {
+        let text = format!("Exceeded MaxRequestBatch of {}", cfg.max_batch);
+        return Err(Some((req, status(409, &text, None))));
+    }
+    if cfg.max_expires > 0 && r.expires > cfg.max_expires {
+        let d = std::time::Duration::from_nanos(cfg.max_expires as u64);
+        let text = format!("Exceeded MaxRequestExpires of {}", go_duration(d));
+        return Err(Some((req, status(409, &text, None))));
+    }
+    if cfg.max_bytes > 0 && r.max_bytes > cfg.max_bytes {
+        let text = format!("Exceeded MaxRequestMaxBytes of {}", cfg.max_bytes);
+        return Err(Some((req, status(409, &text, None))));
+    }
+    if r.no_wait && r.expires == 0 && c.out.num_pending + c.out.redeliver.len() as u64 == 0 {
+        return Err(Some((req, status(404, "No Messages", None))));
+    }
+    let max_waiting = cfg.max_waiting;
+    if max_waiting > 0 && c.out.waiting.len() as i64 >= max_waiting {
+        if r.idle_heartbeat > 0 {
+            return Err(None);
+        }
+        return Err(Some((req, status(409, "Exceeded MaxWaiting", None))));
+    }
+    req.left = r.batch;
+    req.bytes_left = r.max_bytes.max(0);
+    req.no_wait = r.no_wait;
+    req.expires_at = (r.expires != 0).then_some(now + r.expires);
+    req.heartbeat = r.idle_heartbeat.max(0);
+    req.next_heartbeat = now + req.heartbeat;
+    Ok(req)
+}
+
+/// An ack of message `sseq` delivered as `dseq` (Go's `processAckMsg`): returns the stream
+/// sequences it acknowledged.
+fn process_ack(c: &mut Consumer, sseq: u64, dseq: u64, now: i64) -> Vec<u64> {
+    c.out.acked_at = now;
+    let mut acked = Vec::new();
+    match c.config.ack_policy {
+        AckPolicy::Explicit | AckPolicy::FlowControl => {
+            if let Some(p) = c.out.pending.remove(&sseq) {
+                acked.push(sseq);
+                let dseq = p.consumer_seq;
+                if c.out.pending.is_empty() {
+                    c.ack_floor = c.delivered;
+                } else if dseq == c.ack_floor.consumer_seq + 1 {
+                    c.ack_floor.consumer_seq = dseq;
+                    c.ack_floor.stream_seq = sseq;
+                    if let Some((&ss, p)) = c.out.pending.range(sseq + 1..).next() {
+                        if ss <= c.delivered.stream_seq && p.consumer_seq > 0 {
+                            c.ack_floor.consumer_seq = p.consumer_seq - 1;
+                            c.ack_floor.stream_seq = ss - 1;
+                        }
+                    }
+                }
+            }
+            c.out.redelivered.remove(&sseq);
+            c.out.redeliver.retain(|&s| s != sseq);
+        }
+        AckPolicy::All => {
+            if dseq <= c.ack_floor.consumer_seq || sseq <= c.ack_floor.stream_seq {
+                return acked;
+            }
+            c.ack_floor.consumer_seq = dseq;
+            c.ack_floor.stream_seq = sseq;
+            let gone: Vec<u64> = c.out.pending.range(..=sseq).map(|(&s, _)| s).collect();
+            for s in gone {
+                c.out.pending.remove(&s);
+                c.out.redelivered.remove(&s);
+                acked.push(s);
+            }
+            let pending = &c.out.pending;
+            c.out.redeliver.retain(|s| pending.contains_key(s));
+        }
+        AckPolicy::None => {}
+    }
+    acked
+}
+
+/// A `-NAK` with its optional delay (`{"delay": ns}` or a Go duration) (Go's
+/// `processNak`): whether it applied (and has an advisory).
+fn process_nak(c: &mut Consumer, sseq: u64, dseq: u64, arg: &[u8], now: i64) -> bool {
+    if dseq <= c.ack_floor.consumer_seq || dseq > c.delivered.consumer_seq {
+        return false;
+    }
+    if !c.out.pending.contains_key(&sseq) {
+        return false;
+    }
+    let arg = arg.trim_ascii();
+    if !arg.is_empty() {
+        let delay = if arg[0] == b'{' {
+            serde_json::from_slice::<Value>(arg)
+                .ok()
+                .map(|v| v.get("delay").and_then(Value::as_i64).unwrap_or(0))
+        } else {
+            std::str::from_utf8(arg)
+                .ok()
+                .and_then(crate::config_file::parse_duration)
+                .map(|d| d.as_nanos() as i64)
+        };
+        match delay {
+            Some(d) => {
+                c.out.redeliver.retain(|&s| s != sseq);
+                let wait = c.ack_wait(c.deliveries(sseq));
+                if let Some(p) = c.out.pending.get_mut(&sseq) {
+                    p.ts = now - c.config.ack_wait + d;
+                    c.out.deadlines.insert((p.ts + wait, sseq));
+                }
+                return true;
+            }
+            None => crate::log_at!(
+                Warn,
+                "JetStream consumer '{}' bad NAK delay value: {:?}",
+                c.config.name,
+                String::from_utf8_lossy(arg)
+            ),
+        }
+    }
+    if !c.out.redeliver.contains(&sseq) {
+        c.out.redeliver.push_back(sseq);
+    }
+    true
+}
