@@ -675,6 +675,77 @@ fn pull_consumer_session_matches_go() {
     server.shutdown();
 }
 
+/// What a pull request and an advisory watcher see while a consumer with a backoff and
+/// `max_deliver` 3 has one message NAKed with a delay (and then acked), one terminated and
+/// one never acked: redeliveries in order, given up after the third, the request's 408
+/// with what it still wanted, the NAK/TERM/MAX_DELIVERIES advisories and the final info.
+fn redelivery_events(addr: SocketAddr) -> Vec<String> {
+    let mut admin = logged_in(addr, "_INBOX.req");
+    let mut watcher = logged_in(addr, "$JS.EVENT.ADVISORY.CONSUMER.MSG_NAKED.>");
+    watcher.send(b"SUB $JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.> 2\r\n");
+    watcher.send(b"SUB $JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.> 3\r\n");
+    watcher.sync();
+    request(
+        &mut admin,
+        "$JS.API.STREAM.CREATE.R",
+        r#"{"name":"R","subjects":["r"]}"#,
+    );
+    for body in ["one", "two", "three"] {
+        request(&mut admin, "r", body);
+    }
+    request(
+        &mut admin,
+        "$JS.API.CONSUMER.CREATE.R.D",
+        r#"{"stream_name":"R","config":{"durable_name":"D","ack_policy":"explicit","backoff":[500000000,800000000],"max_deliver":3}}"#,
+    );
+    let mut puller = logged_in(addr, "_INBOX.pull");
+    let next = r#"{"batch":10,"expires":3000000000}"#;
+    puller.send(
+        format!(
+            "PUB $JS.API.CONSUMER.MSG.NEXT.R.D _INBOX.pull {}\r\n{next}\r\n",
+            next.len()
+        )
+        .as_bytes(),
+    );
+    let mut events = Vec::new();
+    let mut record = |m: &Received| {
+        let reply = m.reply.as_deref().map_or(String::new(), masked_ack);
+        events.push(format!("{} {reply} {}{}", m.subject, m.hdr, m.body));
+    };
+    let first: Vec<Received> = (0..3).map(|_| read_message(&mut puller)).collect();
+    first.iter().for_each(&mut record);
+    let ack = |c: &mut Raw, m: &Received, body: &str| {
+        let to = m.reply.as_deref().unwrap();
+        c.send(format!("PUB {to} {}\r\n{body}\r\n", body.len()).as_bytes());
+    };
+    ack(&mut puller, &first[1], "-NAK 50ms");
+    ack(&mut puller, &first[2], "+TERM done");
+    let again = read_message(&mut puller);
+    record(&again);
+    ack(&mut puller, &again, "+ACK");
+    // The unacked one twice more, then the request's end.
+    for _ in 0..3 {
+        record(&read_message(&mut puller));
+    }
+    drop(record);
+    events.extend(next_advisories(&mut watcher, 3));
+    let info = request(&mut admin, "$JS.API.CONSUMER.INFO.R.D", "");
+    events.push(masked_json(&info.to_string()));
+    events
+}
+
+#[test]
+fn redeliveries_and_their_advisories_match_go() {
+    let Some((go, server)) = go_and_riptide("js-redelivery") else {
+        return;
+    };
+    let events = redelivery_events(server.addr);
+    assert!(events[6].contains("408 Request Timeout"), "{events:#?}");
+    assert!(events[9].contains("MAX_DELIVERIES"), "{events:#?}");
+    assert_eq!(events, redelivery_events(go.addr));
+    server.shutdown();
+}
+
 /// A file stream's consumers come back after a restart, as they were; an unnamed one gets
 /// a made-up name of Go's shape and the ephemeral default of 5 s unused.
 #[test]
@@ -1041,6 +1112,127 @@ fn failed_writes_are_refused_not_lost() {
         let mut c = logged_in(server.addr(), "_INBOX.>");
         expect(&mut c);
     }
+}
+
+/// async-nats pull consumers as applications use them: a fetched batch, the endless
+/// `messages()` stream (with its heartbeats and expiring requests), a NAK redelivered,
+/// an empty fetch that ends, and an ordered pull consumer.
+#[tokio::test]
+async fn async_nats_pull_consumers_fetch_and_ack() {
+    let dir = scratch_dir("js-async-nats-pull");
+    let server = common::start_with(js_config(&dir));
+    let flow = pull_consumer_flow(server.addr);
+    tokio::time::timeout(Duration::from_secs(60), flow)
+        .await
+        .expect("the pull flow finishes");
+    server.shutdown();
+}
+
+async fn pull_consumer_flow(addr: SocketAddr) {
+    use async_nats::jetstream::{self, consumer, stream, AckKind};
+    use futures::StreamExt;
+    const MSGS: u64 = 250;
+    const FETCH: usize = 100;
+    let client = async_nats::connect(addr.to_string()).await.unwrap();
+    let js = jetstream::new(client);
+    let s = js
+        .create_stream(stream::Config {
+            name: "JOBS".into(),
+            subjects: vec!["jobs.>".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    for i in 0..MSGS {
+        js.publish(format!("jobs.{}", i % 3), format!("job {i}").into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    let workers = s
+        .create_consumer(consumer::pull::Config {
+            durable_name: Some("workers".into()),
+            ack_policy: consumer::AckPolicy::Explicit,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut batch = workers
+        .fetch()
+        .max_messages(FETCH)
+        .messages()
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    while let Some(m) = batch.next().await {
+        let m = m.unwrap();
+        let info = m.info().unwrap();
+        seen.push(info.stream_sequence);
+        assert_eq!(m.payload, format!("job {}", info.stream_sequence - 1));
+        assert_eq!(
+            m.subject.as_str(),
+            format!("jobs.{}", (info.stream_sequence - 1) % 3)
+        );
+        m.double_ack().await.unwrap();
+    }
+    assert_eq!(seen, (1..=FETCH as u64).collect::<Vec<_>>());
+
+    let mut all = workers.messages().await.unwrap();
+    let mut nacked = false;
+    while let Some(m) = all.next().await {
+        let m = m.unwrap();
+        let info = m.info().unwrap();
+        if info.stream_sequence == 120 && !nacked {
+            nacked = true;
+            m.ack_with(AckKind::Nak(None)).await.unwrap();
+            continue;
+        }
+        if info.stream_sequence == 120 {
+            assert_eq!(info.delivered, 2);
+        }
+        seen.push(info.stream_sequence);
+        m.ack().await.unwrap();
+        if seen.len() as u64 == MSGS {
+            break;
+        }
+    }
+    drop(all);
+    seen.sort_unstable();
+    assert_eq!(seen, (1..=MSGS).collect::<Vec<_>>());
+    let mut workers = workers;
+    let info = workers.info().await.unwrap().clone();
+    assert_eq!(info.num_pending, 0);
+    assert_eq!(info.delivered.stream_sequence, MSGS);
+    let empty = workers
+        .fetch()
+        .max_messages(10)
+        .expires(Duration::from_millis(200))
+        .messages()
+        .await
+        .unwrap();
+    assert_eq!(empty.count().await, 0);
+
+    let ordered = s
+        .create_consumer(consumer::pull::OrderedConfig {
+            filter_subject: "jobs.1".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut ordered = ordered.messages().await.unwrap();
+    let mut got = Vec::new();
+    while got.len() < (MSGS / 3) as usize {
+        let m = ordered.next().await.unwrap().unwrap();
+        got.push(m.info().unwrap().stream_sequence);
+    }
+    assert_eq!(
+        got,
+        (0..MSGS)
+            .filter(|i| i % 3 == 1)
+            .map(|i| i + 1)
+            .collect::<Vec<_>>()
+    );
 }
 
 #[tokio::test]
