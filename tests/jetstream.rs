@@ -727,7 +727,6 @@ fn redelivery_events(addr: SocketAddr) -> Vec<String> {
     for _ in 0..3 {
         record(&read_message(&mut puller));
     }
-    drop(record);
     events.extend(next_advisories(&mut watcher, 3));
     let info = request(&mut admin, "$JS.API.CONSUMER.INFO.R.D", "");
     events.push(masked_json(&info.to_string()));
