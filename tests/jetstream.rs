@@ -132,8 +132,13 @@ const SESSION: &[&str] = &[
     "REQ $JS.API.INFO",
 ];
 
+/// Subscriptions made by `SUB` steps are numbered from here, plus the step's index.
+const SUB_SID_BASE: usize = 100;
+
 /// Sends one step with reply inbox `_INBOX.r<n>`. `ACK <k> <body>` acks the k-th
-/// delivery seen so far (from 1), on its ack subject; `SLEEP*0 <ms>` waits.
+/// delivery seen so far (from 1), on its ack subject; `SLEEP*0 <ms>` waits; `SUB*N
+/// <subject> [queue]` subscribes (and reads N), `UNSUB*0 <step>` drops the subscription
+/// step `<step>` made; `READ*N -` only reads.
 fn send_step(c: &mut Raw, n: usize, step: &str, acks: &[String]) {
     let (kind, rest) = step.split_once(' ').unwrap();
     let kind = kind.split('*').next().unwrap();
@@ -142,6 +147,15 @@ fn send_step(c: &mut Raw, n: usize, step: &str, acks: &[String]) {
     match kind {
         "REQ" => c.send(format!("PUB {subject} {inbox} {}\r\n{rest}\r\n", rest.len()).as_bytes()),
         "SLEEP" => std::thread::sleep(Duration::from_millis(subject.parse().unwrap())),
+        "SUB" => c.send(format!("SUB {subject} {rest} {}\r\n", n + SUB_SID_BASE).as_bytes()),
+        "UNSUB" => c.send(
+            format!(
+                "UNSUB {}\r\n",
+                subject.parse::<usize>().unwrap() + SUB_SID_BASE
+            )
+            .as_bytes(),
+        ),
+        "READ" => {}
         "ACK" => {
             let to = &acks[subject.parse::<usize>().unwrap() - 1];
             c.send(format!("PUB {to} {inbox} {}\r\n{rest}\r\n", rest.len()).as_bytes())
@@ -660,6 +674,43 @@ const PULL_SESSION: &[&str] = &[
     r#"REQ*5 $JS.API.CONSUMER.MSG.NEXT.S.H {"batch":9,"no_wait":true}"#,
     "REQ $JS.API.CONSUMER.INFO.S.H",
 ];
+
+/// Push consumers: deliveries to a deliver subject someone listens on (from the
+/// consumer's creation), acks, a new message pushed at once, a queue group, a consumer
+/// whose subscriber comes later, idle heartbeats, `push_bound` in the info.
+const PUSH_SESSION: &[&str] = &[
+    r#"REQ $JS.API.STREAM.CREATE.P {"name":"P","subjects":["p.>"]}"#,
+    "REQ p.a one",
+    "HREQ p.b Foo:bar two",
+    "SUB*0 dlv",
+    r#"REQ*3s $JS.API.CONSUMER.CREATE.P.C {"stream_name":"P","config":{"durable_name":"C","deliver_subject":"dlv","ack_policy":"explicit"}}"#,
+    "ACK 2 +ACK",
+    "REQ*2s p.c three",
+    "REQ $JS.API.CONSUMER.INFO.P.C",
+    "SUB*0 qd g",
+    r#"REQ*4s $JS.API.CONSUMER.CREATE.P.Q {"stream_name":"P","config":{"durable_name":"Q","deliver_subject":"qd","deliver_group":"g"}}"#,
+    r#"REQ $JS.API.CONSUMER.CREATE.P.L {"stream_name":"P","config":{"durable_name":"L","deliver_subject":"late","filter_subject":"p.a"}}"#,
+    "REQ $JS.API.CONSUMER.INFO.P.L",
+    "SUB*1 late",
+    "REQ $JS.API.CONSUMER.INFO.P.L",
+    "SUB*0 hb",
+    r#"REQ*2 $JS.API.CONSUMER.CREATE.P.H {"stream_name":"P","config":{"durable_name":"H","deliver_subject":"hb","filter_subject":"p.none","idle_heartbeat":200000000}}"#,
+    "UNSUB*0 14",
+    "REQ $JS.API.CONSUMER.DELETE.P.H",
+];
+
+#[test]
+fn push_consumer_session_matches_go() {
+    let Some((go, server)) = go_and_riptide("js-push") else {
+        return;
+    };
+    let expected = run_steps(go.addr, 1, 0, "", PUSH_SESSION);
+    let got = run_steps(server.addr, SHARDS, 1, "", PUSH_SESSION);
+    for (i, step) in PUSH_SESSION.iter().enumerate() {
+        assert_eq!(masked(&got[i]), masked(&expected[i]), "step {i} `{step}`");
+    }
+    server.shutdown();
+}
 
 #[test]
 fn pull_consumer_session_matches_go() {

@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 use super::config::{is_valid_name, StreamConfig};
 use super::consumer_api::CreateForm;
 use super::errors::ApiError;
+use super::pull::Interest;
 use super::store::StreamState;
 use super::stream::Stream;
 use super::{go_time, now_ns, ApiReply, Effect, JetStream, Meta, StreamId, API_LEVEL};
@@ -317,6 +318,7 @@ impl JetStream {
         cx: &Context<'_>,
         subject: &[u8],
         data: &[u8],
+        interest: Interest<'_>,
     ) -> Option<ApiReply> {
         let subject = std::str::from_utf8(subject).ok()?;
         let domain = &self.settings.opts.domain;
@@ -331,7 +333,7 @@ impl JetStream {
         };
         let req = Request::parse(rest)?;
         let (mut effects, mut advisories) = (Vec::new(), Vec::new());
-        let answer = self.answer(cx, &req, data, &mut effects, &mut advisories);
+        let answer = self.answer(cx, &req, data, interest, &mut effects, &mut advisories);
         // Go counts a request after answering it, a MSG.GET only when it failed, and a
         // MSG.DELETE the store could not do as no error (its reply is an ordinary response
         // there; checked against nats-server 2.15.1).
@@ -378,10 +380,14 @@ impl JetStream {
         cx: &Context<'_>,
         req: &Request<'_>,
         data: &[u8],
+        interest: Interest<'_>,
         effects: &mut Vec<Effect>,
         advisories: &mut Vec<(String, Vec<u8>)>,
     ) -> Result<Fields, ApiError> {
         let account = cx.account;
+        if matches!(req, Request::ConsumerInfo(..) | Request::ConsumerList(_)) {
+            self.refresh_push_bound(account, &mut *interest);
+        }
         if !self.limits.contains_key(&account) {
             return Err(ApiError::not_enabled_for_account());
         }
@@ -389,7 +395,7 @@ impl JetStream {
             Request::AccountInfo => Ok(self.account_info(account)),
             Request::Clustered(_) => Err(ApiError::clustering_required()),
             Request::ConsumerCreate(stream, ref form) => {
-                self.create_consumer(cx, stream, form, data, effects, advisories)
+                self.create_consumer(cx, stream, form, data, interest, effects, advisories)
             }
             Request::ConsumerInfo(stream, name) => self.consumer_info(account, stream, name, data),
             Request::ConsumerDelete(stream, name) => {

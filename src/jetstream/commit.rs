@@ -370,7 +370,9 @@ mod tests {
             .unwrap()
             .to_string();
         let subject = format!("$JS.API.STREAM.CREATE.{name}");
-        let r = js.api(&cx, subject.as_bytes(), body.as_bytes()).unwrap();
+        let r = js
+            .api(&cx, subject.as_bytes(), body.as_bytes(), &mut |_, _| false)
+            .unwrap();
         assert!(String::from_utf8_lossy(&r.body).contains("did_create"));
     }
 

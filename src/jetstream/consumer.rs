@@ -588,24 +588,37 @@ pub(crate) struct Outstanding {
     /// Ack deadlines: (when, stream sequence). An entry is stale once its message was
     /// acknowledged or its wait restarted; the check is made when it comes due.
     pub deadlines: BTreeSet<(i64, u64)>,
-    /// Messages after the delivered position that it would deliver (Go's `npc`).
+    /// The last stream sequence looked at (Go's `sseq - 1`): the last delivered, or past
+    /// messages its filter skipped to the end of the stream.
+    pub scanned: u64,
+    /// Messages after `scanned` that it would deliver (Go's `npc`).
     pub num_pending: u64,
     /// `last_per_subject`: the sequences still to deliver first, in order.
     pub last_per_subject: VecDeque<u64>,
     /// When it last delivered, and last took an ack: ns since the epoch, 0 for never.
     pub delivered_at: i64,
     pub acked_at: i64,
+    /// A push consumer: whether someone listens on its deliver subject (Go's `push_bound`),
+    /// and when its next idle heartbeat is due.
+    pub push_bound: bool,
+    pub next_heartbeat: i64,
+    /// Flow control: bytes delivered and not yet covered by a response, the window, and
+    /// the request outstanding with the bytes it covers (Go's `pbytes`, `maxpb`, `fcid`,
+    /// `fcsz`).
+    pub fc_bytes: i64,
+    pub fc_window: i64,
+    pub fc_id: Option<String>,
+    pub fc_size: i64,
 }
 
 impl Consumer {
-    /// Whether it has gone unused for its `inactive_threshold` by `now` (a waiting pull
-    /// request is a use). Only pull consumers go this way here: a push consumer's activity is its deliver subject's
-    /// interest, which the host does not track yet.
+    /// Whether it has gone unused for its `inactive_threshold` by `now`: no pull request
+    /// waiting, nobody on its deliver subject.
     pub(crate) fn idle(&self, now: i64) -> bool {
         let threshold = self.config.inactive_threshold;
         threshold > 0
-            && self.config.deliver_subject.is_empty()
             && self.out.waiting.is_empty()
+            && !self.out.push_bound
             && now - self.last_active >= threshold
     }
 
@@ -623,6 +636,19 @@ impl Consumer {
             last_active: created,
             out: Outstanding::default(),
         }
+    }
+
+    /// The ack floor once nothing is pending (Go's `dseq - 1`, `sseq - 1`).
+    pub(crate) fn caught_up(&self) -> SequencePair {
+        SequencePair {
+            consumer_seq: self.delivered.consumer_seq,
+            stream_seq: self.out.scanned,
+        }
+    }
+
+    /// Whether a new message may go out at once: a pull request waits, or it pushes.
+    pub(crate) fn has_takers(&self) -> bool {
+        !self.out.waiting.is_empty() || !self.config.deliver_subject.is_empty()
     }
 
     /// Whether it delivers messages stored on `subject`.
@@ -654,7 +680,7 @@ impl Consumer {
     /// A message on `subject` at `seq` left the stream: it is no longer to come, pending
     /// or due again.
     pub(crate) fn forget(&mut self, seq: u64, subject: &[u8]) {
-        if seq > self.delivered.stream_seq && self.wants(subject) {
+        if seq > self.out.scanned && self.wants(subject) {
             self.out.num_pending = self.out.num_pending.saturating_sub(1);
         }
         self.out.pending.remove(&seq);
@@ -667,6 +693,7 @@ impl Consumer {
     pub(crate) fn purged(&mut self, next: u64) {
         let before = next.saturating_sub(1);
         self.delivered.stream_seq = self.delivered.stream_seq.max(before);
+        self.out.scanned = self.out.scanned.max(before);
         if self.ack_floor.stream_seq < before {
             self.ack_floor.stream_seq = before;
             while let Some(e) = self
@@ -682,7 +709,7 @@ impl Consumer {
         }
         if self.out.pending.is_empty() {
             self.out.redelivered.clear();
-            self.ack_floor = self.delivered;
+            self.ack_floor = self.caught_up();
         }
         let pending = &self.out.pending;
         self.out.redeliver.retain(|s| pending.contains_key(s));
@@ -695,7 +722,7 @@ impl Consumer {
     pub(crate) fn done_with(&self, seq: u64, subject: &[u8]) -> bool {
         !self.wants(subject)
             || seq <= self.ack_floor.stream_seq
-            || (seq <= self.delivered.stream_seq
+            || (seq <= self.out.scanned
                 && !self.out.pending.contains_key(&seq)
                 && !self.out.last_per_subject.contains(&seq))
     }

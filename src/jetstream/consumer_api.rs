@@ -17,6 +17,7 @@ use super::consumer::{
     Action, Consumer, ConsumerConfig, CreateRequest, DeliverPolicy, SequencePair,
 };
 use super::errors::ApiError;
+use super::pull::Interest;
 use super::stream::Stream;
 use super::{go_time, now_ns, Effect, JetStream};
 use crate::accounts::AccountId;
@@ -74,6 +75,8 @@ struct ConsumerInfoJson<'a> {
     num_redelivered: u64,
     num_waiting: u64,
     num_pending: u64,
+    #[serde(skip_serializing_if = "is_false")]
+    push_bound: bool,
     #[serde(skip_serializing_if = "is_false")]
     paused: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -154,7 +157,7 @@ fn num_pending(s: &Stream, c: &Consumer) -> u64 {
     }
     s.store
         .iter()
-        .filter(|(seq, m)| *seq > c.delivered.stream_seq && matches(&m.subject))
+        .filter(|(seq, m)| *seq > c.out.scanned && matches(&m.subject))
         .count() as u64
 }
 
@@ -183,6 +186,7 @@ fn info(s: &Stream, c: &Consumer, dynamic: bool) -> Fields {
         },
         num_waiting: c.out.waiting.len() as u64,
         num_pending: c.out.num_pending,
+        push_bound: c.out.push_bound,
         paused: remaining.is_some(),
         pause_remaining: remaining,
         ts: go_time(now),
@@ -248,6 +252,7 @@ impl JetStream {
         stream: &str,
         form: &CreateForm<'_>,
         data: &[u8],
+        interest: Interest<'_>,
         effects: &mut Vec<Effect>,
         advisories: &mut Vec<(String, Vec<u8>)>,
     ) -> Result<Fields, ApiError> {
@@ -297,7 +302,7 @@ impl JetStream {
             }
         }
         let s = self.stream_mut(id).expect("found");
-        let consumer = match s.consumers.remove(&name) {
+        let mut consumer = match s.consumers.remove(&name) {
             Some(existing) => {
                 let mut c = Consumer { config, ..existing };
                 // A new filter changes what is to come.
@@ -322,7 +327,15 @@ impl JetStream {
         if let Some(dir) = consumer_dir(s, &name) {
             write_json(&dir, &consumer).map_err(ApiError::general)?;
         }
+        let pushes = !consumer.config.deliver_subject.is_empty();
+        if pushes {
+            consumer.out.push_bound =
+                interest(cx.account, consumer.config.deliver_subject.as_bytes());
+        }
         s.consumers.insert(name.clone(), consumer);
+        if pushes && !self.fresh.contains(&id) {
+            self.fresh.push(id);
+        }
         let s = self.stream(id).expect("found");
         Ok(info(s, &s.consumers[&name], true))
     }
@@ -500,10 +513,13 @@ pub(super) fn remove_idle(s: &mut Stream, now: i64) -> Vec<Consumer> {
         .collect()
 }
 
-/// A new or recovered consumer's count of messages to come, and the last messages per
-/// subject it starts with.
+/// A new or recovered consumer's count of messages to come, the last messages per subject
+/// it starts with, its first flow-control window (Go's `pblimit / 16`) and heartbeat.
 pub(super) fn started(s: &Stream, c: &mut Consumer) {
+    c.out.scanned = c.delivered.stream_seq;
     c.out.num_pending = num_pending(s, c);
+    c.out.fc_window = super::pull::FLOW_CONTROL_MAX_WINDOW / 16;
+    c.out.next_heartbeat = now_ns() + c.config.idle_heartbeat;
     if c.config.deliver_policy == DeliverPolicy::LastPerSubject && c.delivered.consumer_seq == 0 {
         let mut lasts: Vec<u64> = c
             .config

@@ -250,6 +250,8 @@ pub(crate) enum Internal {
     /// A consumer's acks, `$JS.ACK.<stream>.<consumer>.*.*.*.*.*` (none with ack policy none,
     /// so such an ack finds no responders, as in Go).
     Acks(StreamId),
+    /// A push consumer's flow-control responses, `$JS.FC.<stream>.<consumer>.*`.
+    FlowControl(StreamId),
 }
 
 /// What the host shard must change in its subscriptions after a request.
@@ -290,7 +292,8 @@ fn stream_effects(
 }
 
 /// The subscriptions a consumer has: its pull requests (Go subscribes them for push
-/// consumers too, to refuse them), and its acks unless it takes none.
+/// consumers too, to refuse them), its flow-control responses when it asks for them, and
+/// its acks unless it takes none.
 fn consumer_effects(
     account: AccountId,
     id: StreamId,
@@ -312,6 +315,14 @@ fn consumer_effects(
         subjects: next,
         on,
     }];
+    if consumer.config.flow_control {
+        out.push(Effect {
+            account,
+            internal: Internal::FlowControl(id),
+            subjects: vec![format!("{}{stream}.{name}.*", pull::FLOW_CONTROL_PREFIX)],
+            on,
+        });
+    }
     if consumer.config.ack_policy != consumer::AckPolicy::None {
         out.push(Effect {
             account,
@@ -660,7 +671,10 @@ impl JetStream {
         };
         let pending = !stream.pending.is_empty();
         if let stream::Ingest::Stored(_) = outcome {
-            if stream.consumers.values().any(|c| !c.out.waiting.is_empty())
+            if stream
+                .consumers
+                .values()
+                .any(consumer::Consumer::has_takers)
                 && !self.fresh.contains(&id)
             {
                 self.fresh.push(id);

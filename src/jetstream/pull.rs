@@ -20,6 +20,13 @@ use super::{json_syntax, JetStream, Publication, StreamId, ACK_PREFIX};
 use crate::accounts::AccountId;
 use crate::timefmt::go_duration;
 
+/// Where flow-control responses are sent (Go's `jsFlowControlPre`).
+pub(crate) const FLOW_CONTROL_PREFIX: &str = "$JS.FC.";
+/// The random part of a flow-control subject (Go's `fcReply`).
+const FLOW_CONTROL_ID_LEN: usize = 4;
+/// Go's `JsFlowControlMaxPending`: the widest flow-control window, bytes.
+pub(crate) const FLOW_CONTROL_MAX_WINDOW: i64 = 32 * 1024 * 1024;
+
 /// Whether anyone in an account subscribes to a subject: a request whose reply nobody
 /// listens on any more is dropped (Go's `nextWaiting` checks its interest).
 pub(crate) type Interest<'a> = &'a mut dyn FnMut(AccountId, &[u8]) -> bool;
@@ -185,19 +192,21 @@ fn next_message(c: &mut Consumer, s: &Stream) -> Option<(u64, bool)> {
         }
         c.out.last_per_subject.pop_front();
     }
-    let from = c.delivered.stream_seq + 1;
+    let from = c.out.scanned + 1;
     let filters = c.config.filters();
-    if filters.is_empty() {
-        return s
-            .store
-            .next_matching(from, b"")
-            .map(|(seq, _)| (seq, false));
+    let next = if filters.is_empty() {
+        s.store.next_matching(from, b"").map(|(seq, _)| seq)
+    } else {
+        filters
+            .iter()
+            .filter_map(|f| s.store.next_matching(from, f.as_bytes()).map(|(q, _)| q))
+            .min()
+    };
+    if next.is_none() {
+        // Go's `getNextMsg` moves past what its filter skipped, to the end.
+        c.out.scanned = c.out.scanned.max(s.store.last_seq());
     }
-    filters
-        .iter()
-        .filter_map(|f| s.store.next_matching(from, f.as_bytes()).map(|(q, _)| q))
-        .min()
-        .map(|seq| (seq, false))
+    next.map(|seq| (seq, false))
 }
 
 /// Whether `c` is paused at `now`.
@@ -225,10 +234,124 @@ fn delivery_data(c: &Consumer, hdr: &[u8], payload: Bytes) -> (usize, Bytes) {
     (hdr.len(), b.freeze())
 }
 
-/// Sends `c` what it can to its waiting requests from `s` (Go's `loopAndGatherMsgs`), and
-/// ends the `no_wait` ones that have all there is. Returns what it delivered with ack
-/// policy none, which counts as acknowledged.
+/// A message ready to go out, not yet counted as delivered.
+struct Prepared {
+    seq: u64,
+    again: bool,
+    deliveries: u64,
+    dseq: u64,
+    pending_after: u64,
+    subject: Bytes,
+    reply: String,
+    hdr_len: usize,
+    data: Bytes,
+}
+
+impl Prepared {
+    /// What Go counts against a request's `max_bytes`.
+    fn size(&self) -> i64 {
+        (self.subject.len() + self.reply.len() + self.data.len()) as i64
+    }
+
+    fn to(self, account: AccountId, to: Bytes) -> Publication {
+        Publication {
+            account,
+            to,
+            shown: Some(self.subject),
+            reply: Some(Bytes::from(self.reply)),
+            hdr_len: self.hdr_len,
+            data: self.data,
+        }
+    }
+}
+
+/// Message `seq` of `s` as `c` would deliver it next; `None` when it cannot be read.
+fn prepare(s: &Stream, c: &Consumer, seq: u64, again: bool) -> Option<Prepared> {
+    let m = s.store.get(seq)?;
+    let payload = match s.payload(seq, m) {
+        Ok(p) => p,
+        Err(e) => {
+            crate::log_at!(
+                Warn,
+                "JetStream consumer '{}' cannot read message {seq}: {e}",
+                c.config.name
+            );
+            return None;
+        }
+    };
+    let deliveries = c.deliveries(seq) + u64::from(again);
+    let dseq = c.delivered.consumer_seq + 1;
+    let pending_after = c.out.num_pending - u64::from(!again && c.out.num_pending > 0);
+    let reply = format!(
+        "{ACK_PREFIX}{}.{}.{deliveries}.{seq}.{dseq}.{}.{pending_after}",
+        s.config.name, c.config.name, m.ts
+    );
+    let (hdr_len, data) = delivery_data(c, &m.hdr, payload);
+    Some(Prepared {
+        seq,
+        again,
+        deliveries,
+        dseq,
+        pending_after,
+        subject: m.subject.clone(),
+        reply,
+        hdr_len,
+        data,
+    })
+}
+
+/// Counts `p` as delivered by `c` at `now`. True when that acknowledges it (ack policy
+/// none).
+fn commit(c: &mut Consumer, p: &Prepared, now: i64) -> bool {
+    let seq = p.seq;
+    if p.again {
+        c.out.redeliver.pop_front();
+        *c.out.redelivered.entry(seq).or_insert(0) += 1;
+    } else if c.out.last_per_subject.front() == Some(&seq) {
+        c.out.last_per_subject.pop_front();
+    }
+    c.delivered.consumer_seq = p.dseq;
+    if !p.again {
+        c.delivered.stream_seq = c.delivered.stream_seq.max(seq);
+        c.out.scanned = c.out.scanned.max(seq);
+        c.out.num_pending = p.pending_after;
+    }
+    c.out.delivered_at = now;
+    if c.config.ack_policy == AckPolicy::None {
+        c.ack_floor = c.delivered;
+        return true;
+    }
+    let pending = c.out.pending.entry(seq).or_insert(Pending {
+        consumer_seq: p.dseq,
+        ts: now,
+    });
+    pending.ts = now;
+    c.out
+        .deadlines
+        .insert((now + c.ack_wait(p.deliveries), seq));
+    false
+}
+
+/// Sends what `c` has to send: to its waiting pull requests, or to its deliver subject.
+/// Returns what it delivered with ack policy none, which counts as acknowledged.
 fn deliver(
+    s: &mut Stream,
+    c: &mut Consumer,
+    account: AccountId,
+    now: i64,
+    interest: Interest<'_>,
+    out: &mut Vec<Publication>,
+) -> Vec<u64> {
+    if c.config.deliver_subject.is_empty() {
+        deliver_pulled(s, c, now, interest, out)
+    } else {
+        deliver_pushed(s, c, account, now, interest, out)
+    }
+}
+
+/// Sends `c` what it can to its waiting requests from `s` (Go's `loopAndGatherMsgs`), and
+/// ends the `no_wait` ones that have all there is.
+fn deliver_pulled(
     s: &mut Stream,
     c: &mut Consumer,
     now: i64,
@@ -248,73 +371,20 @@ fn deliver(
         if !interest(req.account, &req.reply) {
             continue;
         }
-        let Some(m) = s.store.get(seq) else {
+        let Some(p) = prepare(s, c, seq, again) else {
             c.out.waiting.push_front(req);
-            continue;
+            break;
         };
-        let payload = match s.payload(seq, m) {
-            Ok(p) => p,
-            Err(e) => {
-                crate::log_at!(
-                    Warn,
-                    "JetStream consumer '{}' cannot read message {seq}: {e}",
-                    c.config.name
-                );
-                c.out.waiting.push_front(req);
-                break;
-            }
-        };
-        let deliveries = if again {
-            let n = c.out.redelivered.entry(seq).or_insert(0);
-            *n += 1;
-            *n + 1
-        } else {
-            1
-        };
-        let dseq = c.delivered.consumer_seq + 1;
-        let pending_after = c.out.num_pending - u64::from(!again && c.out.num_pending > 0);
-        let reply = format!(
-            "{ACK_PREFIX}{}.{}.{deliveries}.{seq}.{dseq}.{}.{pending_after}",
-            s.config.name, c.config.name, m.ts
-        );
-        let (hdr_len, data) = delivery_data(c, &m.hdr, payload);
-        let size = (m.subject.len() + reply.len() + data.len()) as i64;
+        let size = p.size();
         if req.bytes_left > 0 && size > req.bytes_left {
             let h = req.end_status(409, "Message Size Exceeds MaxBytes");
             out.push(status_to(&req, h));
             continue;
         }
-        let subject = m.subject.clone();
-        if again {
-            c.out.redeliver.pop_front();
-        } else if c.out.last_per_subject.front() == Some(&seq) {
-            c.out.last_per_subject.pop_front();
-        }
-        c.delivered.consumer_seq = dseq;
-        if !again {
-            c.delivered.stream_seq = c.delivered.stream_seq.max(seq);
-            c.out.num_pending = pending_after;
-        }
-        c.out.delivered_at = now;
-        if c.config.ack_policy == AckPolicy::None {
-            c.ack_floor = c.delivered;
+        if commit(c, &p, now) {
             acked.push(seq);
-        } else {
-            let p = c.out.pending.entry(seq).or_insert(Pending {
-                consumer_seq: dseq,
-                ts: now,
-            });
-            p.ts = now;
-            c.out.deadlines.insert((now + c.ack_wait(deliveries), seq));
         }
-        out.push(Publication {
-            account: req.account,
-            to: req.reply.clone(),
-            shown: Some(subject),
-            reply: Some(Bytes::from(reply)),
-            hdr_len,
-            data,
-        });
+        out.push(p.to(req.account, req.reply.clone()));
         req.left -= 1;
         req.sent += 1;
         req.next_heartbeat = now + req.heartbeat;
@@ -340,6 +410,63 @@ fn deliver(
             }
             !done
         });
+    }
+    acked
+}
+
+/// Sends push consumer `c`'s messages to its deliver subject while someone listens there
+/// and flow control lets it, asking for flow control when half the window is out (Go's
+/// `needFlowControl`).
+fn deliver_pushed(
+    s: &mut Stream,
+    c: &mut Consumer,
+    account: AccountId,
+    now: i64,
+    interest: Interest<'_>,
+    out: &mut Vec<Publication>,
+) -> Vec<u64> {
+    let to = Bytes::from(c.config.deliver_subject.clone());
+    c.out.push_bound = interest(account, &to);
+    let mut acked = Vec::new();
+    if !c.out.push_bound {
+        return acked;
+    }
+    c.last_active = now;
+    while !paused(c, now) && !(c.config.flow_control && c.out.fc_bytes > c.out.fc_window) {
+        let Some((seq, again)) = next_message(c, s) else {
+            break;
+        };
+        let Some(p) = prepare(s, c, seq, again) else {
+            break;
+        };
+        if commit(c, &p, now) {
+            acked.push(seq);
+        }
+        let size = p.data.len() as i64;
+        out.push(p.to(account, to.clone()));
+        c.out.next_heartbeat = now + c.config.idle_heartbeat;
+        if c.config.flow_control {
+            c.out.fc_bytes += size;
+            if c.out.fc_id.is_none() && c.out.fc_bytes > c.out.fc_window / 2 {
+                let id = format!(
+                    "{FLOW_CONTROL_PREFIX}{}.{}.{}",
+                    s.config.name,
+                    c.config.name,
+                    super::random_id(FLOW_CONTROL_ID_LEN)
+                );
+                let hdr = b"NATS/1.0 100 FlowControl Request\r\n\r\n";
+                out.push(Publication {
+                    account,
+                    to: to.clone(),
+                    shown: None,
+                    reply: Some(Bytes::from(id.clone())),
+                    hdr_len: hdr.len(),
+                    data: Bytes::from_static(hdr),
+                });
+                c.out.fc_size = c.out.fc_bytes;
+                c.out.fc_id = Some(id);
+            }
+        }
     }
     acked
 }
@@ -393,11 +520,11 @@ impl JetStream {
         &mut self,
         id: StreamId,
         name: &str,
-        f: impl FnOnce(&mut Stream, &mut Consumer) -> T,
+        f: impl FnOnce(AccountId, &mut Stream, &mut Consumer) -> T,
     ) -> Option<T> {
-        let s = self.stream_mut(id)?;
+        let (account, s) = self.streams.get_mut(id.0 as usize)?.as_mut()?;
         let mut c = s.consumers.remove(name)?;
-        let r = f(s, &mut c);
+        let r = f(*account, s, &mut c);
         s.consumers.insert(name.to_string(), c);
         Some(r)
     }
@@ -424,10 +551,10 @@ impl JetStream {
             return;
         };
         let mut out = Vec::new();
-        let acked = self.with_consumer(id, name, |s, c| {
+        let acked = self.with_consumer(id, name, |owner, s, c| {
             c.last_active = now;
             queue_request(c, account, reply, body, now, &mut out);
-            deliver(s, c, now, interest, &mut out)
+            deliver(s, c, owner, now, interest, &mut out)
         });
         self.sends.extend(out);
         self.retire_acked(id, &acked.unwrap_or_default());
@@ -450,7 +577,7 @@ impl JetStream {
             return;
         };
         let mut out = Vec::new();
-        let acked = self.with_consumer(id, a.consumer, |s, c| {
+        let acked = self.with_consumer(id, a.consumer, |owner, s, c| {
             c.last_active = now;
             let (sseq, dseq, dc) = (a.stream_seq, a.consumer_seq, a.deliveries);
             let mut acked = Vec::new();
@@ -462,13 +589,13 @@ impl JetStream {
             let ack_ack = reply.map(|r| ack_ack(account, r));
             if body.is_empty() || body == b"+ACK" || body == b"+OK" {
                 // An ack of what was never delivered is forged: no answer.
-                if sseq > c.delivered.stream_seq {
+                if sseq > c.out.scanned {
                     return acked;
                 }
                 acked = process_ack(c, sseq, dseq, now);
                 out.extend(ack_ack);
             } else if let Some(next) = body.strip_prefix(b"+NXT") {
-                if sseq > c.delivered.stream_seq {
+                if sseq > c.out.scanned {
                     return acked;
                 }
                 acked = process_ack(c, sseq, dseq, now);
@@ -490,7 +617,7 @@ impl JetStream {
                 c.out.delivered_at = now;
                 out.extend(ack_ack);
             } else if let Some(reason) = body.strip_prefix(b"+TERM") {
-                if sseq <= c.delivered.stream_seq {
+                if sseq <= c.out.scanned {
                     acked = process_ack(c, sseq, dseq, now);
                 }
                 out.extend(ack_ack);
@@ -503,7 +630,7 @@ impl JetStream {
             } else {
                 out.extend(ack_ack);
             }
-            acked.extend(deliver(s, c, now, interest, &mut out));
+            acked.extend(deliver(s, c, owner, now, interest, &mut out));
             acked
         });
         self.sends.extend(out);
@@ -551,15 +678,83 @@ impl JetStream {
         let names: Vec<String> = s
             .consumers
             .iter()
-            .filter(|(_, c)| !c.out.waiting.is_empty())
+            .filter(|(_, c)| c.has_takers())
             .map(|(n, _)| n.clone())
             .collect();
         for name in names {
             let mut out = Vec::new();
-            let acked =
-                self.with_consumer(id, &name, |s, c| deliver(s, c, now, interest, &mut out));
+            let acked = self.with_consumer(id, &name, |owner, s, c| {
+                deliver(s, c, owner, now, interest, &mut out)
+            });
             self.sends.extend(out);
             self.retire_acked(id, &acked.unwrap_or_default());
+        }
+    }
+
+    /// A response to a push consumer's flow-control request (Go's `processFlowControl`):
+    /// the bytes it covers are off the window, which doubles up to Go's limit, and
+    /// delivery goes on.
+    pub(crate) fn flow_control(
+        &mut self,
+        id: StreamId,
+        subject: &[u8],
+        now: i64,
+        interest: Interest<'_>,
+    ) {
+        let Some(name) = std::str::from_utf8(subject)
+            .ok()
+            .and_then(|s| s.rsplit('.').nth(1))
+        else {
+            return;
+        };
+        let mut out = Vec::new();
+        let acked = self.with_consumer(id, name, |owner, s, c| {
+            if c.out.fc_id.as_deref().map(str::as_bytes) != Some(subject) {
+                return Vec::new();
+            }
+            c.out.fc_window = (c.out.fc_window * 2).min(FLOW_CONTROL_MAX_WINDOW);
+            c.out.fc_bytes = (c.out.fc_bytes - c.out.fc_size).max(0);
+            c.out.fc_id = None;
+            c.out.fc_size = 0;
+            deliver(s, c, owner, now, interest, &mut out)
+        });
+        self.sends.extend(out);
+        self.retire_acked(id, &acked.unwrap_or_default());
+    }
+
+    /// Push consumers with something to send start (or go on) once someone listens on
+    /// their deliver subject; run on the host's periodic tick, so a subscription made
+    /// after the consumer gets its messages within one.
+    pub(crate) fn poll_push(&mut self, now: i64, interest: Interest<'_>) {
+        let ids: Vec<StreamId> = (0..self.streams.len() as u32)
+            .map(StreamId)
+            .filter(|id| {
+                self.stream(*id).is_some_and(|s| {
+                    s.consumers
+                        .values()
+                        .any(|c| !c.config.deliver_subject.is_empty())
+                })
+            })
+            .collect();
+        for id in ids {
+            self.deliver_all(id, now, interest);
+        }
+    }
+
+    /// Whether someone listens on each push consumer's deliver subject in `account`, for
+    /// the infos (Go's `push_bound`, taken live).
+    pub(crate) fn refresh_push_bound(&mut self, account: AccountId, interest: Interest<'_>) {
+        for (_, s) in self
+            .streams
+            .iter_mut()
+            .flatten()
+            .filter(|(a, _)| *a == account)
+        {
+            for c in s.consumers.values_mut() {
+                if !c.config.deliver_subject.is_empty() {
+                    c.out.push_bound = interest(account, c.config.deliver_subject.as_bytes());
+                }
+            }
         }
     }
 
@@ -581,11 +776,14 @@ impl JetStream {
                     r.expires_at.into_iter().chain(hb)
                 });
                 let acks = c.out.deadlines.first().map(|&(t, _)| t);
+                let heartbeat = (c.config.idle_heartbeat > 0
+                    && !c.config.deliver_subject.is_empty())
+                .then_some(c.out.next_heartbeat);
                 let resume = (!c.out.waiting.is_empty())
                     .then_some(c.config.pause_until.as_deref())
                     .flatten()
                     .and_then(crate::timefmt::parse_rfc3339_ns);
-                requests.chain(acks).chain(resume).min()
+                requests.chain(acks).chain(heartbeat).chain(resume).min()
             })
             .min()
     }
@@ -605,6 +803,7 @@ impl JetStream {
             let account = *account;
             for c in s.consumers.values_mut() {
                 expire_requests(c, now, &mut self.sends);
+                push_heartbeat(c, account, now, interest, &mut self.sends);
                 let given_up = expire_acks(c, now);
                 for (seq, deliveries) in given_up {
                     let f = serde_json::json!({"stream_seq": seq, "deliveries": deliveries});
@@ -662,7 +861,7 @@ fn queue_request(
 /// Ends `c`'s requests that expired by `now` with Go's `408 Request Timeout`, and sends
 /// the heartbeats due.
 fn expire_requests(c: &mut Consumer, now: i64, out: &mut Vec<Publication>) {
-    let (last_c, last_s) = (c.delivered.consumer_seq, c.delivered.stream_seq);
+    let (last_c, last_s) = (c.delivered.consumer_seq, c.out.scanned);
     c.out.waiting.retain_mut(|r| {
         if r.expires_at.is_some_and(|t| t <= now) {
             out.push(status_to(r, r.end_status(408, "Request Timeout")));
@@ -676,6 +875,43 @@ fn expire_requests(c: &mut Consumer, now: i64, out: &mut Vec<Publication>) {
             r.next_heartbeat = now + r.heartbeat;
         }
         true
+    });
+}
+
+/// A push consumer's idle heartbeat, when one is due and someone listens (Go's
+/// `sendIdleHeartbeat`): it names the last delivered sequences, and the flow-control
+/// request it waits on when stalled.
+fn push_heartbeat(
+    c: &mut Consumer,
+    account: AccountId,
+    now: i64,
+    interest: Interest<'_>,
+    out: &mut Vec<Publication>,
+) {
+    let hb = c.config.idle_heartbeat;
+    if hb <= 0 || c.config.deliver_subject.is_empty() || c.out.next_heartbeat > now {
+        return;
+    }
+    c.out.next_heartbeat = now + hb;
+    let to = Bytes::from(c.config.deliver_subject.clone());
+    if !interest(account, &to) {
+        return;
+    }
+    let mut h = format!(
+        "NATS/1.0 100 Idle Heartbeat\r\nNats-Last-Consumer: {}\r\nNats-Last-Stream: {}\r\n",
+        c.delivered.consumer_seq, c.out.scanned
+    );
+    if let Some(fc) = &c.out.fc_id {
+        h.push_str(&format!("Nats-Consumer-Stalled: {fc}\r\n"));
+    }
+    h.push_str("\r\n");
+    out.push(Publication {
+        account,
+        to,
+        shown: None,
+        reply: None,
+        hdr_len: h.len(),
+        data: Bytes::from(h),
     });
 }
 
@@ -776,12 +1012,12 @@ fn process_ack(c: &mut Consumer, sseq: u64, dseq: u64, now: i64) -> Vec<u64> {
                 acked.push(sseq);
                 let dseq = p.consumer_seq;
                 if c.out.pending.is_empty() {
-                    c.ack_floor = c.delivered;
+                    c.ack_floor = c.caught_up();
                 } else if dseq == c.ack_floor.consumer_seq + 1 {
                     c.ack_floor.consumer_seq = dseq;
                     c.ack_floor.stream_seq = sseq;
                     if let Some((&ss, p)) = c.out.pending.range(sseq + 1..).next() {
-                        if ss <= c.delivered.stream_seq && p.consumer_seq > 0 {
+                        if ss <= c.out.scanned && p.consumer_seq > 0 {
                             c.ack_floor.consumer_seq = p.consumer_seq - 1;
                             c.ack_floor.stream_seq = ss - 1;
                         }

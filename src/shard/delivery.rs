@@ -424,6 +424,10 @@ impl Shard {
                 self.jetstream_ack(account, id, msg);
                 true
             }
+            Target::Service(Service::FlowControl(id)) => {
+                self.jetstream_flow_control(id, msg);
+                true
+            }
         }
     }
 

@@ -38,6 +38,8 @@ pub(crate) enum Service {
     Next(StreamId),
     /// A stream's consumers' acks, on the host shard only.
     Acks(StreamId),
+    /// A stream's push consumers' flow-control responses, on the host shard only.
+    FlowControl(StreamId),
 }
 
 /// What a local subscription delivers to. (A peer's interest is a `RemoteEntry` in the

@@ -201,6 +201,7 @@ impl Shard {
             Internal::Direct(id) => Service::Direct(id),
             Internal::Next(id) => Service::Next(id),
             Internal::Acks(id) => Service::Acks(id),
+            Internal::FlowControl(id) => Service::FlowControl(id),
         };
         for s in &e.subjects {
             self.service_interest(e.account, s, service, e.on);
@@ -210,7 +211,7 @@ impl Shard {
     /// A `$JS.API` request reached the host.
     pub(super) fn jetstream_api(&mut self, account: AccountId, msg: &Msg<'_>) {
         let server = self.server.clone();
-        let Some(host) = self.js.as_mut() else {
+        let Some(mut host) = self.js.take() else {
             return;
         };
         let cx = Context {
@@ -219,7 +220,10 @@ impl Shard {
             server_name: server.name(),
         };
         let data = &msg.data[msg.header_len.unwrap_or(0)..];
-        let Some(reply) = host.js.api(&cx, msg.subject, data) else {
+        let interest: Interest<'_> = &mut |acc, subject| self.has_interest(acc, subject);
+        let reply = host.js.api(&cx, msg.subject, data, interest);
+        self.js = Some(host);
+        let Some(reply) = reply else {
             return;
         };
         let subscribed = reply.effects.iter().any(|e| e.on);
@@ -315,6 +319,12 @@ impl Shard {
         self.with_jetstream(|js, interest| {
             js.ack(account, id, msg.subject, msg.reply, body, now, interest);
         });
+    }
+
+    /// A push consumer's flow-control response reached the host.
+    pub(super) fn jetstream_flow_control(&mut self, id: StreamId, msg: &Msg<'_>) {
+        let now = now_ns();
+        self.with_jetstream(|js, interest| js.flow_control(id, msg.subject, now, interest));
     }
 
     /// JetStream's timer fired: expiries, heartbeats, redeliveries.
@@ -429,6 +439,8 @@ impl Shard {
 
     /// Periodic JetStream work: ages, TTLs, idle consumers, the `sync_interval` fsync.
     pub(super) fn jetstream_tick(&mut self) {
+        let now = now_ns();
+        self.with_jetstream(|js, interest| js.poll_push(now, interest));
         let Some(host) = self.js.as_mut() else {
             return;
         };
