@@ -246,6 +246,7 @@ fn named_by_subject(
 }
 
 impl JetStream {
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn create_consumer(
         &mut self,
         cx: &Context<'_>,

@@ -218,6 +218,11 @@ fn paused(c: &Consumer, now: i64) -> bool {
         .is_some_and(|until| until > now)
 }
 
+/// Whether push consumer `c` waits for a flow-control response: its window is out.
+fn stalled(c: &Consumer) -> bool {
+    c.config.flow_control && c.out.fc_bytes > c.out.fc_window
+}
+
 /// A message's delivery: its headers (`headers_only` keeps them and says the size) and
 /// payload, in one buffer.
 fn delivery_data(c: &Consumer, hdr: &[u8], payload: Bytes) -> (usize, Bytes) {
@@ -432,7 +437,7 @@ fn deliver_pushed(
         return acked;
     }
     c.last_active = now;
-    while !paused(c, now) && !(c.config.flow_control && c.out.fc_bytes > c.out.fc_window) {
+    while !paused(c, now) && !stalled(c) {
         let Some((seq, again)) = next_message(c, s) else {
             break;
         };
