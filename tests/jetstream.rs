@@ -1285,6 +1285,96 @@ async fn pull_consumer_flow(addr: SocketAddr) {
     );
 }
 
+/// async-nats push consumers and key-value buckets as applications use them: an ordered
+/// push consumer reads 4 MiB (so flow control comes into play) in order; a bucket takes
+/// puts, gets, an optimistic update (and refuses a stale one), a delete, history, keys
+/// and a watcher that sees later changes.
+#[tokio::test]
+async fn async_nats_push_consumers_and_key_value() {
+    let dir = scratch_dir("js-async-nats-push");
+    let server = common::start_with(js_config(&dir));
+    let flow = push_and_kv_flow(server.addr);
+    tokio::time::timeout(Duration::from_secs(60), flow)
+        .await
+        .expect("the push and KV flow finishes");
+    server.shutdown();
+}
+
+async fn push_and_kv_flow(addr: SocketAddr) {
+    use async_nats::jetstream::{self, consumer, kv, stream};
+    use futures::StreamExt;
+    /// 512 x 8 KiB: four times Go's first flow-control window.
+    const MSGS: u64 = 512;
+    const SIZE: usize = 8 * 1024;
+    let client = async_nats::connect(addr.to_string()).await.unwrap();
+    let js = jetstream::new(client.clone());
+    let s = js
+        .create_stream(stream::Config {
+            name: "FEED".into(),
+            subjects: vec!["feed".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    for i in 0..MSGS {
+        let mut body = vec![b'.'; SIZE];
+        body[..8].copy_from_slice(&i.to_be_bytes());
+        js.publish("feed", body.into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    let ordered = s
+        .create_consumer(consumer::push::OrderedConfig {
+            deliver_subject: client.new_inbox(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut msgs = ordered.messages().await.unwrap();
+    for i in 0..MSGS {
+        let m = msgs.next().await.unwrap().unwrap();
+        assert_eq!(m.payload.len(), SIZE);
+        assert_eq!(u64::from_be_bytes(m.payload[..8].try_into().unwrap()), i);
+    }
+    drop(msgs);
+    let kv = js
+        .create_key_value(kv::Config {
+            bucket: "settings".into(),
+            history: 5,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let r1 = kv.put("color", "red".into()).await.unwrap();
+    kv.put("size", "L".into()).await.unwrap();
+    assert_eq!(kv.get("color").await.unwrap().unwrap(), "red");
+    let r2 = kv.update("color", "blue".into(), r1).await.unwrap();
+    assert!(kv.update("color", "green".into(), r1).await.is_err());
+    let mut watch = kv.watch_with_history("color").await.unwrap();
+    let current = watch.next().await.unwrap().unwrap();
+    assert_eq!(
+        (current.value.as_ref(), current.revision),
+        (&b"blue"[..], r2)
+    );
+    kv.put("color", "green".into()).await.unwrap();
+    let changed = watch.next().await.unwrap().unwrap();
+    assert_eq!(changed.value, "green");
+    kv.delete("size").await.unwrap();
+    assert_eq!(kv.get("size").await.unwrap(), None);
+    let history: Vec<_> = kv
+        .history("color")
+        .await
+        .unwrap()
+        .map(|e| e.unwrap().value)
+        .collect()
+        .await;
+    assert_eq!(history, ["red", "blue", "green"]);
+    let keys: Vec<String> = kv.keys().await.unwrap().map(|k| k.unwrap()).collect().await;
+    assert_eq!(keys, ["color"]);
+}
+
 #[tokio::test]
 async fn async_nats_manages_streams_and_publishes() {
     use async_nats::jetstream::{self, stream};
