@@ -1036,6 +1036,77 @@ fn acked_messages_survive_kill_and_a_torn_tail() {
     }
 }
 
+/// A pull consumer's progress survives `kill -9`: what was acked stays acked, what was
+/// delivered and not acked comes again (with its delivery count), and what never went.
+#[test]
+fn consumer_progress_survives_kill() {
+    let dir = scratch_dir("js-consumer-kill");
+    let conf = common::process::write_file(
+        &dir,
+        "js.conf",
+        &format!("jetstream {{ store_dir: \"{}\" }}\n", dir.display()),
+    );
+    let args = loopback(&["-c", conf.to_str().unwrap()]);
+    let server = Proc::start(&args);
+    let mut c = logged_in(server.addr(), "_INBOX.>");
+    request(
+        &mut c,
+        "$JS.API.STREAM.CREATE.K",
+        r#"{"name":"K","subjects":["k"]}"#,
+    );
+    for i in 1..=6 {
+        request(&mut c, "k", &format!("m{i}"));
+    }
+    let create = r#"{"stream_name":"K","config":{"durable_name":"D","ack_policy":"explicit","ack_wait":500000000}}"#;
+    request(&mut c, "$JS.API.CONSUMER.CREATE.K.D", create);
+    let pull = |c: &mut Raw, n: usize| -> Vec<Received> {
+        let body = format!("{n}");
+        c.send(
+            format!(
+                "PUB $JS.API.CONSUMER.MSG.NEXT.K.D _INBOX.p {}\r\n{body}\r\n",
+                body.len()
+            )
+            .as_bytes(),
+        );
+        (0..n).map(|_| read_message(c)).collect()
+    };
+    let first = pull(&mut c, 4);
+    for m in &first[..2] {
+        let to = m.reply.as_deref().unwrap();
+        c.send(format!("PUB {to} _INBOX.ackack 0\r\n\r\n").as_bytes());
+        read_message(&mut c);
+    }
+    // The progress is written on the host's tick: wait until it is there.
+    let state = dir.join("jetstream/$G/streams/K/obs/D/state.json");
+    common::process::wait_for_file(&state, |text| {
+        let kept: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
+        kept["ack_floor"]["stream_seq"] == 2 && kept["delivered"]["stream_seq"] == 4
+    });
+    // Proc's drop is a SIGKILL.
+    drop(server);
+
+    let server = Proc::start(&args);
+    let mut c = logged_in(server.addr(), "_INBOX.>");
+    let info = request(&mut c, "$JS.API.CONSUMER.INFO.K.D", "");
+    assert_eq!(info["ack_floor"]["stream_seq"], 2, "{info}");
+    assert_eq!(info["delivered"]["stream_seq"], 4, "{info}");
+    assert_eq!(info["num_ack_pending"], 2, "{info}");
+    assert_eq!(info["num_pending"], 2, "{info}");
+    let again: Vec<(String, String)> = pull(&mut c, 4)
+        .into_iter()
+        .map(|m| {
+            let t: Vec<String> = m.reply.unwrap().split('.').map(String::from).collect();
+            (m.body, format!("{}.{}", t[4], t[5]))
+        })
+        .collect();
+    // The pending two come again when their ack wait runs out, which may be after the
+    // other two went.
+    let mut again = again;
+    again.sort();
+    let want = [("m3", "2.3"), ("m4", "2.4"), ("m5", "1.5"), ("m6", "1.6")];
+    assert_eq!(again, want.map(|(b, t)| (b.to_string(), t.to_string())));
+}
+
 /// Three rounds of: start, check every message acked so far, publish more, `kill -9`, tear
 /// the log's tail; then a last check. With `always`, under `sync_interval: always`.
 fn survive_kill(always: bool) {

@@ -800,11 +800,24 @@ fn write_meta(dir: &std::path::Path, config: &StreamConfig, created: i64) -> std
 
 /// Writes `value` as `dir`'s meta file, atomically (a new file renamed over the old one).
 pub(super) fn write_json(dir: &std::path::Path, value: &impl Serialize) -> std::io::Result<()> {
+    write_json_as(dir, super::META_FILE, value, true)
+}
+
+/// Replaces `dir/name` with `value`'s JSON whole (a new file renamed over the old), made
+/// durable first when `sync`.
+pub(super) fn write_json_as(
+    dir: &std::path::Path,
+    name: &str,
+    value: &impl Serialize,
+    sync: bool,
+) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
-    let tmp = dir.join("meta.json.tmp");
+    let tmp = dir.join(format!("{name}.tmp"));
     std::fs::write(&tmp, serde_json::to_vec(value).unwrap_or_default())?;
-    std::fs::File::open(&tmp)?.sync_all()?;
-    std::fs::rename(&tmp, dir.join(super::META_FILE))
+    if sync {
+        std::fs::File::open(&tmp)?.sync_all()?;
+    }
+    std::fs::rename(&tmp, dir.join(name))
 }
 
 #[cfg(test)]

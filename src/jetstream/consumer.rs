@@ -565,6 +565,18 @@ pub(crate) struct Consumer {
     pub out: Outstanding,
 }
 
+/// What a file stream keeps of a consumer's progress besides its configuration (Go's
+/// `ConsumerState`): positions, the messages awaiting acks and those delivered again.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub(crate) struct ConsumerState {
+    pub delivered: SequencePair,
+    pub ack_floor: SequencePair,
+    /// (stream sequence, consumer sequence, delivered at ns).
+    pub pending: Vec<(u64, u64, i64)>,
+    /// (stream sequence, deliveries after the first).
+    pub redelivered: Vec<(u64, u64)>,
+}
+
 /// A delivered message not acknowledged yet (Go's `Pending`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Pending {
@@ -609,6 +621,8 @@ pub(crate) struct Outstanding {
     pub fc_window: i64,
     pub fc_id: Option<String>,
     pub fc_size: i64,
+    /// Its progress changed since it was last written.
+    pub changed: bool,
 }
 
 impl Consumer {
@@ -635,6 +649,34 @@ impl Consumer {
             ack_floor: at,
             last_active: created,
             out: Outstanding::default(),
+        }
+    }
+
+    /// Its progress, to keep.
+    pub(crate) fn state(&self) -> ConsumerState {
+        ConsumerState {
+            delivered: self.delivered,
+            ack_floor: self.ack_floor,
+            pending: self
+                .out
+                .pending
+                .iter()
+                .map(|(&s, p)| (s, p.consumer_seq, p.ts))
+                .collect(),
+            redelivered: self.out.redelivered.iter().map(|(&s, &n)| (s, n)).collect(),
+        }
+    }
+
+    /// Takes up the progress kept in `state`: what was pending waits for its ack again,
+    /// from when it was delivered.
+    pub(crate) fn restore(&mut self, state: ConsumerState) {
+        self.delivered = state.delivered;
+        self.ack_floor = state.ack_floor;
+        self.out.redelivered = state.redelivered.into_iter().collect();
+        for (seq, consumer_seq, ts) in state.pending {
+            self.out.pending.insert(seq, Pending { consumer_seq, ts });
+            let deadline = ts + self.ack_wait(self.deliveries(seq));
+            self.out.deadlines.insert((deadline, seq));
         }
     }
 
@@ -683,7 +725,9 @@ impl Consumer {
         if seq > self.out.scanned && self.wants(subject) {
             self.out.num_pending = self.out.num_pending.saturating_sub(1);
         }
-        self.out.pending.remove(&seq);
+        if self.out.pending.remove(&seq).is_some() {
+            self.out.changed = true;
+        }
         self.out.redelivered.remove(&seq);
         self.out.last_per_subject.retain(|&s| s != seq);
     }
@@ -691,6 +735,7 @@ impl Consumer {
     /// The stream was purged up to `next`: nothing before it is to come or pending (Go's
     /// `consumer.purge`).
     pub(crate) fn purged(&mut self, next: u64) {
+        self.out.changed = true;
         let before = next.saturating_sub(1);
         self.delivered.stream_seq = self.delivered.stream_seq.max(before);
         self.out.scanned = self.out.scanned.max(before);

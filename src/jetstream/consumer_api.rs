@@ -10,11 +10,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::api::{
-    decode, fields, inline, write_json, Context, Fields, PagedRequest, LIST_LIMIT, NAMES_LIMIT,
+    decode, fields, inline, write_json, write_json_as, Context, Fields, PagedRequest, LIST_LIMIT,
+    NAMES_LIMIT,
 };
 use super::config::is_false;
 use super::consumer::{
-    Action, Consumer, ConsumerConfig, CreateRequest, DeliverPolicy, SequencePair,
+    Action, Consumer, ConsumerConfig, ConsumerState, CreateRequest, DeliverPolicy, SequencePair,
 };
 use super::errors::ApiError;
 use super::pull::Interest;
@@ -28,6 +29,8 @@ use crate::timefmt::parse_rfc3339_ns;
 const GENERATED_NAME_LEN: usize = 8;
 /// A stream directory's folder of consumers (Go's).
 pub(super) const CONSUMERS_DIR: &str = "obs";
+/// A consumer's progress in its directory, beside its configuration.
+const STATE_FILE: &str = "state.json";
 
 /// The subject a create request came on.
 #[derive(Debug, PartialEq, Eq)]
@@ -495,6 +498,22 @@ impl JetStream {
     }
 }
 
+/// Writes the progress of `s`'s consumers that changed since last time (a file stream's;
+/// Go's consumer store flushes on its own timer too, so a `kill -9` may bring back some
+/// deliveries and acks of the last moments: delivery is at least once).
+pub(super) fn keep_progress(s: &mut Stream, sync: bool) {
+    let Some(log) = s.log.as_ref() else {
+        return;
+    };
+    let dir = log.dir().join(CONSUMERS_DIR);
+    for (name, c) in s.consumers.iter_mut().filter(|(_, c)| c.out.changed) {
+        c.out.changed = false;
+        if let Err(e) = write_json_as(&dir.join(name), STATE_FILE, &c.state(), sync) {
+            crate::log_at!(Warn, "Error writing the state of consumer '{name}': {e}");
+        }
+    }
+}
+
 /// Removes `s`'s consumers that went unused for their `inactive_threshold` by `now`, with
 /// their files; returns them.
 pub(super) fn remove_idle(s: &mut Stream, now: i64) -> Vec<Consumer> {
@@ -552,7 +571,15 @@ pub(super) fn recover_consumers(dir: &std::path::Path) -> Vec<Consumer> {
                 .map_err(|e| e.to_string())
                 .and_then(|b| serde_json::from_slice::<Consumer>(&b).map_err(|e| e.to_string()));
             match read {
-                Ok(c) => Some(c),
+                Ok(mut c) => {
+                    let state = std::fs::read(e.path().join(STATE_FILE))
+                        .ok()
+                        .and_then(|b| serde_json::from_slice::<ConsumerState>(&b).ok());
+                    if let Some(state) = state {
+                        c.restore(state);
+                    }
+                    Some(c)
+                }
                 Err(e) => {
                     crate::log_at!(
                         Warn,

@@ -773,6 +773,7 @@ impl JetStream {
                 continue;
             };
             s.expire(ns);
+            consumer_api::keep_progress(s, self.settings.opts.sync_always);
             for c in consumer_api::remove_idle(s, ns) {
                 let (stream, name) = (&s.config.name, &c.config.name);
                 let id = StreamId(i as u32);

@@ -530,6 +530,7 @@ impl JetStream {
         let (account, s) = self.streams.get_mut(id.0 as usize)?.as_mut()?;
         let mut c = s.consumers.remove(name)?;
         let r = f(*account, s, &mut c);
+        c.out.changed = true;
         s.consumers.insert(name.to_string(), c);
         Some(r)
     }
@@ -810,6 +811,7 @@ impl JetStream {
                 expire_requests(c, now, &mut self.sends);
                 push_heartbeat(c, account, now, interest, &mut self.sends);
                 let given_up = expire_acks(c, now);
+                c.out.changed |= !given_up.is_empty();
                 for (seq, deliveries) in given_up {
                     let f = serde_json::json!({"stream_seq": seq, "deliveries": deliveries});
                     let adv = delivery_advisory(
