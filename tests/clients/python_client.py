@@ -442,6 +442,79 @@ async def check_jetstream_streams(c):
         raise AssertionError("stream PY still there after delete")
 
 
+async def check_jetstream_consumers(c):
+    """Pull (fetch, ack, nak, a timed-out empty fetch), push (a durable subscription), and a
+    key-value bucket (put, get, update and a stale one refused, delete, keys, watch)."""
+    nc = await c.new("jsc")
+    js = nc.jetstream()
+    for stream in ("PYC", "KV_pyset"):
+        try:
+            await js.delete_stream(stream)  # left over from an earlier run
+        except nats.js.errors.NotFoundError:
+            pass
+    await js.add_stream(name="PYC", subjects=["pyc.>"])
+    for i in range(10):
+        await js.publish(f"pyc.{i % 2}", f"c{i}".encode())
+    pull = await js.pull_subscribe("pyc.>", durable="puller")
+    batch = await pull.fetch(4, timeout=5)
+    assert [m.data for m in batch] == [b"c0", b"c1", b"c2", b"c3"], batch
+    for m in batch[:3]:
+        await m.ack_sync()
+    await batch[3].nak()
+    again = await pull.fetch(1, timeout=5)
+    assert (again[0].data, again[0].metadata.num_delivered) == (b"c3", 2), again[0].metadata
+    await again[0].ack()
+    rest = await pull.fetch(10, timeout=1)
+    assert [m.data for m in rest] == [f"c{i}".encode() for i in range(4, 10)], rest
+    for m in rest:
+        await m.ack()
+    try:
+        await pull.fetch(1, timeout=0.5)
+    except nats.errors.TimeoutError:
+        pass
+    else:
+        raise AssertionError("a fetch from an empty consumer got a message")
+    info = await js.consumer_info("PYC", "puller")
+    assert (info.num_pending, info.num_ack_pending, info.delivered.stream_seq) == (0, 0, 10), info
+
+    got = asyncio.Queue()
+
+    async def on_msg(m):
+        await m.ack()
+        await got.put(m.data)
+
+    push = await js.subscribe("pyc.1", durable="pusher", cb=on_msg)
+    pushed = [await asyncio.wait_for(got.get(), 5) for _ in range(5)]
+    assert pushed == [f"c{i}".encode() for i in range(1, 10, 2)], pushed
+    await js.publish("pyc.1", b"late")
+    assert await asyncio.wait_for(got.get(), 5) == b"late"
+    await push.unsubscribe()
+
+    kv = await js.create_key_value(bucket="pyset", history=3)
+    r1 = await kv.put("color", b"red")
+    assert (await kv.get("color")).value == b"red"
+    await kv.update("color", b"blue", last=r1)
+    try:
+        await kv.update("color", b"green", last=r1)
+    except nats.js.errors.KeyWrongLastSequenceError:
+        pass
+    else:
+        raise AssertionError("a stale update was taken")
+    await kv.put("size", b"L")
+    await kv.delete("size")
+    assert await kv.keys() == ["color"]
+    watcher = await kv.watch("color")
+    current = await watcher.updates(timeout=5)
+    assert current.value == b"blue", current
+    await watcher.updates(timeout=5)  # the end of the initial values
+    await kv.put("color", b"green")
+    changed = await watcher.updates(timeout=5)
+    assert changed.value == b"green", changed
+    await watcher.stop()
+    await js.delete_key_value("pyset")
+    await js.delete_stream("PYC")
+
+
 CHECKS = [
     check_pubsub,
     check_wildcards,
@@ -453,6 +526,7 @@ CHECKS = [
     check_flush,
     check_drain,
     check_jetstream_streams,
+    check_jetstream_consumers,
 ] + ([check_tls_close] if TLS_SERVERS else [])
 
 
