@@ -589,17 +589,24 @@ const CONSUMER_SESSION: &[&str] = &[
     "REQ $JS.API.INFO",
 ];
 
-#[test]
-fn consumer_api_session_matches_go() {
-    let Some((go, server)) = go_and_riptide("js-consumers") else {
+/// Runs `steps` against Go, then against Riptide from a shard that is not the JetStream
+/// host, logged in with the CONNECT fields `login`; the replies must match step by step
+/// (times and ids masked).
+fn session_matches_go(name: &str, login: &str, steps: &[&str]) {
+    let Some((go, server)) = go_and_riptide(name) else {
         return;
     };
-    let expected = run_steps(go.addr, 1, 0, "", CONSUMER_SESSION);
-    let got = run_steps(server.addr, SHARDS, 1, "", CONSUMER_SESSION);
-    for (i, step) in CONSUMER_SESSION.iter().enumerate() {
+    let expected = run_steps(go.addr, 1, 0, login, steps);
+    let got = run_steps(server.addr, SHARDS, 1, login, steps);
+    for (i, step) in steps.iter().enumerate() {
         assert_eq!(masked(&got[i]), masked(&expected[i]), "step {i} `{step}`");
     }
     server.shutdown();
+}
+
+#[test]
+fn consumer_api_session_matches_go() {
+    session_matches_go("js-consumers", "", CONSUMER_SESSION);
 }
 
 /// Pull consumers: requests in every form and the statuses that end them, deliveries
@@ -673,6 +680,11 @@ const PULL_SESSION: &[&str] = &[
     r#"REQ $JS.API.CONSUMER.CREATE.S.H {"stream_name":"S","config":{"durable_name":"H","headers_only":true,"deliver_policy":"last_per_subject","filter_subject":"s.*"}}"#,
     r#"REQ*5 $JS.API.CONSUMER.MSG.NEXT.S.H {"batch":9,"no_wait":true}"#,
     "REQ $JS.API.CONSUMER.INFO.S.H",
+    // Times at the ends of the range wait or fire, and nothing overflows.
+    r#"ACK 13 -NAK {"delay":-9223372036854775808}"#,
+    r#"REQ*0 $JS.API.CONSUMER.MSG.NEXT.S.A {"expires":9223372036854775807,"idle_heartbeat":4611686018427387903}"#,
+    "SLEEP*0 100",
+    "REQ*2s $JS.API.CONSUMER.DELETE.S.A",
 ];
 
 /// Push consumers: deliveries to a deliver subject someone listens on (from the
@@ -701,29 +713,12 @@ const PUSH_SESSION: &[&str] = &[
 
 #[test]
 fn push_consumer_session_matches_go() {
-    let Some((go, server)) = go_and_riptide("js-push") else {
-        return;
-    };
-    let expected = run_steps(go.addr, 1, 0, "", PUSH_SESSION);
-    let got = run_steps(server.addr, SHARDS, 1, "", PUSH_SESSION);
-    for (i, step) in PUSH_SESSION.iter().enumerate() {
-        assert_eq!(masked(&got[i]), masked(&expected[i]), "step {i} `{step}`");
-    }
-    server.shutdown();
+    session_matches_go("js-push", "", PUSH_SESSION);
 }
 
 #[test]
 fn pull_consumer_session_matches_go() {
-    let Some((go, server)) = go_and_riptide("js-pull") else {
-        return;
-    };
-    let login = r#","no_responders":true"#;
-    let expected = run_steps(go.addr, 1, 0, login, PULL_SESSION);
-    let got = run_steps(server.addr, SHARDS, 1, login, PULL_SESSION);
-    for (i, step) in PULL_SESSION.iter().enumerate() {
-        assert_eq!(masked(&got[i]), masked(&expected[i]), "step {i} `{step}`");
-    }
-    server.shutdown();
+    session_matches_go("js-pull", r#","no_responders":true"#, PULL_SESSION);
 }
 
 /// What a pull request and an advisory watcher see while a consumer with a backoff and

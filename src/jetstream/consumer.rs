@@ -675,7 +675,7 @@ impl Consumer {
         self.out.redelivered = state.redelivered.into_iter().collect();
         for (seq, consumer_seq, ts) in state.pending {
             self.out.pending.insert(seq, Pending { consumer_seq, ts });
-            let deadline = ts + self.ack_wait(self.deliveries(seq));
+            let deadline = ts.saturating_add(self.ack_wait(self.deliveries(seq)));
             self.out.deadlines.insert((deadline, seq));
         }
     }

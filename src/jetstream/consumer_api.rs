@@ -539,7 +539,7 @@ pub(super) fn started(s: &Stream, c: &mut Consumer) {
     c.out.scanned = c.delivered.stream_seq;
     c.out.num_pending = num_pending(s, c);
     c.out.fc_window = super::pull::FLOW_CONTROL_MAX_WINDOW / 16;
-    c.out.next_heartbeat = now_ns() + c.config.idle_heartbeat;
+    c.out.next_heartbeat = now_ns().saturating_add(c.config.idle_heartbeat);
     if c.config.deliver_policy == DeliverPolicy::LastPerSubject && c.delivered.consumer_seq == 0 {
         let mut lasts: Vec<u64> = c
             .config

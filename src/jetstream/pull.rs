@@ -333,7 +333,7 @@ fn commit(c: &mut Consumer, p: &Prepared, now: i64) -> bool {
     pending.ts = now;
     c.out
         .deadlines
-        .insert((now + c.ack_wait(p.deliveries), seq));
+        .insert((now.saturating_add(c.ack_wait(p.deliveries)), seq));
     false
 }
 
@@ -392,7 +392,7 @@ fn deliver_pulled(
         out.push(p.to(req.account, req.reply.clone()));
         req.left -= 1;
         req.sent += 1;
-        req.next_heartbeat = now + req.heartbeat;
+        req.next_heartbeat = now.saturating_add(req.heartbeat);
         if req.bytes_left > 0 {
             req.bytes_left -= size;
             if req.bytes_left == 0 {
@@ -449,7 +449,7 @@ fn deliver_pushed(
         }
         let size = p.data.len() as i64;
         out.push(p.to(account, to.clone()));
-        c.out.next_heartbeat = now + c.config.idle_heartbeat;
+        c.out.next_heartbeat = now.saturating_add(c.config.idle_heartbeat);
         if c.config.flow_control {
             c.out.fc_bytes += size;
             if c.out.fc_id.is_none() && c.out.fc_bytes > c.out.fc_window / 2 {
@@ -618,7 +618,7 @@ impl JetStream {
                 let wait = c.ack_wait(c.deliveries(sseq));
                 if let Some(p) = c.out.pending.get_mut(&sseq) {
                     p.ts = now;
-                    c.out.deadlines.insert((now + wait, sseq));
+                    c.out.deadlines.insert((now.saturating_add(wait), sseq));
                 }
                 c.out.delivered_at = now;
                 out.extend(ack_ack);
@@ -879,7 +879,7 @@ fn expire_requests(c: &mut Consumer, now: i64, out: &mut Vec<Publication>) {
                 "NATS/1.0 100 Idle Heartbeat\r\nNats-Last-Consumer: {last_c}\r\nNats-Last-Stream: {last_s}\r\n\r\n"
             );
             out.push(status_to(r, h.into_bytes()));
-            r.next_heartbeat = now + r.heartbeat;
+            r.next_heartbeat = now.saturating_add(r.heartbeat);
         }
         true
     });
@@ -899,7 +899,7 @@ fn push_heartbeat(
     if hb <= 0 || c.config.deliver_subject.is_empty() || c.out.next_heartbeat > now {
         return;
     }
-    c.out.next_heartbeat = now + hb;
+    c.out.next_heartbeat = now.saturating_add(hb);
     let to = Bytes::from(c.config.deliver_subject.clone());
     if !interest(account, &to) {
         return;
@@ -937,7 +937,7 @@ fn expire_acks(c: &mut Consumer, now: i64) -> Vec<(u64, u64)> {
             continue;
         };
         let dc = c.deliveries(seq);
-        if p.ts + c.ack_wait(dc) != t || c.out.redeliver.contains(&seq) {
+        if p.ts.saturating_add(c.ack_wait(dc)) != t || c.out.redeliver.contains(&seq) {
             continue;
         }
         if c.config.max_deliver > 0 && dc as i64 >= c.config.max_deliver {
@@ -972,7 +972,7 @@ fn admit(
             return Err(Some((req, h)));
         }
     };
-    if r.idle_heartbeat > 0 && r.idle_heartbeat * 2 > r.expires {
+    if r.idle_heartbeat > 0 && r.idle_heartbeat.saturating_mul(2) > r.expires {
         let h = status(400, "Bad Request - heartbeat value too large", None);
         return Err(Some((req, h)));
     }
@@ -1002,9 +1002,9 @@ fn admit(
     req.left = r.batch;
     req.bytes_left = r.max_bytes.max(0);
     req.no_wait = r.no_wait;
-    req.expires_at = (r.expires != 0).then_some(now + r.expires);
+    req.expires_at = (r.expires != 0).then_some(now.saturating_add(r.expires));
     req.heartbeat = r.idle_heartbeat.max(0);
-    req.next_heartbeat = now + req.heartbeat;
+    req.next_heartbeat = now.saturating_add(req.heartbeat);
     Ok(req)
 }
 
@@ -1080,8 +1080,8 @@ fn process_nak(c: &mut Consumer, sseq: u64, dseq: u64, arg: &[u8], now: i64) -> 
                 c.out.redeliver.retain(|&s| s != sseq);
                 let wait = c.ack_wait(c.deliveries(sseq));
                 if let Some(p) = c.out.pending.get_mut(&sseq) {
-                    p.ts = now - c.config.ack_wait + d;
-                    c.out.deadlines.insert((p.ts + wait, sseq));
+                    p.ts = now.saturating_sub(c.config.ack_wait).saturating_add(d);
+                    c.out.deadlines.insert((p.ts.saturating_add(wait), sseq));
                 }
                 return true;
             }

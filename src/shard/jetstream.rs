@@ -58,6 +58,10 @@ fn api_subjects(domain: &str) -> Vec<String> {
     out
 }
 
+/// The longest the timer wheel is asked to wait for a JetStream deadline (a client may ask
+/// for any ack wait or expiry, and an `Instant` cannot reach every one).
+const MAX_TIMER_WAIT: Duration = Duration::from_secs(3600);
+
 /// The accounts that may use JetStream, with their limits: `$G` when no accounts are
 /// configured (Go's `globalAccountOnly`), otherwise those with `jetstream` enabled.
 pub(crate) fn enabled_accounts(server: &Server) -> Vec<JsAccount> {
@@ -286,7 +290,9 @@ impl Shard {
         let next = host.js.next_deadline();
         if let Some(at) = next.filter(|at| host.armed.is_none_or(|armed| *at < armed)) {
             host.armed = Some(at);
-            let wait = Duration::from_nanos((at - now_ns()).max(0) as u64);
+            // A far deadline is looked at again after the cap, and re-armed then.
+            let wait =
+                Duration::from_nanos(at.saturating_sub(now_ns()).max(0) as u64).min(MAX_TIMER_WAIT);
             self.clients
                 .timers
                 .insert(self.now + wait, Timer::JetStream);
