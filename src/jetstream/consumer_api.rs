@@ -14,8 +14,10 @@ use super::api::{
     NAMES_LIMIT,
 };
 use super::config::is_false;
+use super::config::Retention;
 use super::consumer::{
-    Action, Consumer, ConsumerConfig, ConsumerState, CreateRequest, DeliverPolicy, SequencePair,
+    AckPolicy, Action, Consumer, ConsumerConfig, ConsumerState, CreateRequest, DeliverPolicy,
+    SequencePair,
 };
 use super::errors::ApiError;
 use super::pull::Interest;
@@ -135,6 +137,36 @@ fn first_to_deliver(s: &Stream, c: &ConsumerConfig) -> u64 {
         }
         DeliverPolicy::All => first.max(1),
     }
+}
+
+/// What a work-queue stream asks of a new consumer (Go's `addConsumer`): explicit acks, and
+/// beside others, a filter no other consumer's overlaps, so each message has one taker.
+fn work_queue_check(s: &Stream, c: &ConsumerConfig) -> Result<(), ApiError> {
+    if s.config.retention != Retention::Workqueue || c.direct {
+        return Ok(());
+    }
+    if c.ack_policy != AckPolicy::Explicit {
+        return Err(ApiError::consumer_wq_requires_explicit_ack());
+    }
+    if s.consumers.is_empty() {
+        return Ok(());
+    }
+    let mine = c.filters();
+    if mine.is_empty() {
+        return Err(ApiError::consumer_wq_multiple_unfiltered());
+    }
+    let overlaps = |a: &str, b: &str| {
+        subject::is_subset_match(a.as_bytes(), b.as_bytes())
+            || subject::is_subset_match(b.as_bytes(), a.as_bytes())
+    };
+    let clash = s.consumers.values().any(|o| {
+        let theirs = o.config.filters();
+        theirs.is_empty() || mine.iter().any(|m| theirs.iter().any(|t| overlaps(m, t)))
+    });
+    if clash {
+        return Err(ApiError::consumer_wq_not_unique());
+    }
+    Ok(())
 }
 
 /// Removes consumer `name`'s files, where its stream keeps any.
@@ -295,6 +327,7 @@ impl JetStream {
                 if req.action == Action::Update {
                     return Err(ApiError::consumer_does_not_exist());
                 }
+                work_queue_check(s, &config)?;
                 let max = s.config.max_consumers;
                 if max > 0 && s.consumers.len() as i64 >= max {
                     return Err(ApiError::max_consumers());

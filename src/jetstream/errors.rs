@@ -258,6 +258,13 @@ fixed_errors! {
     /// `JSConsumerPullRequiresAckErr`.
     consumer_pull_requires_ack =
         (400, 10084, "consumer in pull mode requires explicit ack policy on workqueue stream");
+    /// `JSConsumerWQRequiresExplicitAckErr`.
+    consumer_wq_requires_explicit_ack = (400, 10098, "workqueue stream requires explicit ack");
+    /// `JSConsumerWQMultipleUnfilteredErr`.
+    consumer_wq_multiple_unfiltered =
+        (400, 10099, "multiple non-filtered consumers not allowed on workqueue stream");
+    /// `JSConsumerWQConsumerNotUniqueErr`.
+    consumer_wq_not_unique = (400, 10100, "filtered consumer not unique on workqueue stream");
     /// `JSConsumerPullWithRateLimitErr`.
     consumer_pull_with_rate_limit =
         (400, 10086, "consumer in pull mode can not have rate limit set");
