@@ -415,6 +415,7 @@ impl JetStream {
         }
         remove_files(s, name).map_err(ApiError::general)?;
         if let Some(c) = s.consumers.remove(name) {
+            release_unwanted(s);
             effects.extend(super::consumer_effects(
                 account, id, stream, &c, &domain, false,
             ));
@@ -556,14 +557,36 @@ pub(super) fn remove_idle(s: &mut Stream, now: i64) -> Vec<Consumer> {
         .filter(|(_, c)| c.idle(now))
         .map(|(name, _)| name.clone())
         .collect();
-    idle.iter()
+    let gone: Vec<Consumer> = idle
+        .iter()
         .filter_map(|name| {
             if let Err(e) = remove_files(s, name) {
                 crate::log_at!(Warn, "Error removing consumer '{name}': {e}");
             }
             s.consumers.remove(name)
         })
-        .collect()
+        .collect();
+    if !gone.is_empty() {
+        release_unwanted(s);
+    }
+    gone
+}
+
+/// After a consumer of an interest-retention stream went: the messages every consumer left
+/// is done with go too (Go's `checkInterestState`).
+fn release_unwanted(s: &mut Stream) {
+    if s.config.retention != Retention::Interest {
+        return;
+    }
+    let done: Vec<u64> = s
+        .store
+        .iter()
+        .filter(|(seq, m)| s.consumers.values().all(|c| c.done_with(*seq, &m.subject)))
+        .map(|(seq, _)| seq)
+        .collect();
+    for seq in done {
+        s.remove(seq);
+    }
 }
 
 /// A new or recovered consumer's count of messages to come, the last messages per subject
