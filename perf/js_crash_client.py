@@ -8,6 +8,13 @@ restart that every acked message is still there.
           [--window N] [--started FILE]          "<seq> <base64 payload>" per ack to FILE
   verify  --port P --stream S --acked FILE       every acked seq present with its payload,
                                                  acked seqs increasing, last_seq >= them all
+  consume --port P --stream S --consumed FILE    pull from the durable consumer WORKER (made
+          [--started FILE]                       by create) until the server goes away,
+                                                 appending each seq whose ack the server
+                                                 answered
+  drain   --port P --stream S --acked FILE       pull what WORKER has left (redeliveries
+          --consumed FILE                        too); every acked publish must have been
+                                                 consumed, nothing left pending
   info    --port P --stream S                    print $JS.API.STREAM.INFO.S's reply
 
 Exit status: 0 fine, 1 a violation (the first one is printed with its seq), 2 any other
@@ -31,6 +38,14 @@ MAX_PAYLOAD = 256
 # MSG.GET requests in flight during verify: enough to hide the round trip.
 VERIFY_WINDOW = 256
 READ_BYTES = 1 << 16
+# The durable pull consumer the loop reads with, its ack wait (what a kill leaves unacked
+# comes back after it), and its pulls: a batch, waiting this long for it.
+CONSUMER = "WORKER"
+CONSUMER_ACK_WAIT_NS = 1_000_000_000
+CONSUME_BATCH = 100
+CONSUME_EXPIRES_NS = 500_000_000
+# How long the final drain may take: redeliveries wait out the ack wait.
+DRAIN_TIMEOUT_S = 60.0
 
 
 class ServerGone(Exception):
@@ -44,13 +59,13 @@ class Violation(Exception):
 class Nats:
     """One connection: CONNECT without headers or echo, then MSG frames by sid."""
 
-    def __init__(self, port, name):
+    def __init__(self, port, name, headers=False):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT_S)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = bytearray()
         self.next_sid = 1
         self.line()  # INFO
-        opts = {"verbose": False, "pedantic": False, "headers": False, "protocol": 1,
+        opts = {"verbose": False, "pedantic": False, "headers": headers, "protocol": 1,
                 "echo": False, "name": name}
         self.send(b"CONNECT " + json.dumps(opts).encode() + b"\r\nPING\r\n")
         while self.frame()[0] != "PONG":
@@ -81,17 +96,21 @@ class Nats:
             self.fill()
 
     def frame(self):
-        """The next frame: ("MSG", subject, sid, payload), ("PONG",) or ("OK",)."""
+        """The next frame: ("MSG", subject, sid, payload, reply, headers) or ("PONG",)."""
         while True:
             line = self.line()
-            if line.startswith(b"MSG "):
+            if line.startswith(b"MSG ") or line.startswith(b"HMSG "):
                 parts = line.split()
                 size = int(parts[-1])
+                hdr = int(parts[-2]) if parts[0] == b"HMSG" else 0
+                plain = 5 if parts[0] == b"HMSG" else 4
+                reply = parts[3].decode() if len(parts) > plain else None
                 while len(self.buf) < size + 2:
                     self.fill()
-                payload = bytes(self.buf[:size])
+                headers = bytes(self.buf[:hdr])
+                payload = bytes(self.buf[hdr:size])
                 del self.buf[:size + 2]
-                return ("MSG", parts[1].decode(), int(parts[2]), payload)
+                return ("MSG", parts[1].decode(), int(parts[2]), payload, reply, headers)
             if line == b"PING":
                 self.send(b"PONG\r\n")
             elif line == b"PONG":
@@ -137,6 +156,78 @@ def create(a):
     nc = Nats(a.port, "js-crash-create")
     config = {"name": a.stream, "subjects": [a.subject], "storage": "file"}
     api(nc, f"$JS.API.STREAM.CREATE.{a.stream}", json.dumps(config).encode())
+    consumer = {"stream_name": a.stream, "config": {
+        "durable_name": CONSUMER, "ack_policy": "explicit", "ack_wait": CONSUMER_ACK_WAIT_NS}}
+    api(nc, f"$JS.API.CONSUMER.CREATE.{a.stream}.{CONSUMER}", json.dumps(consumer).encode())
+
+
+def pull_round(nc, stream, inbox, sid, batch, expires_ns, out):
+    """One pull request of `batch` on WORKER: each message is acked with a reply, and its
+    seq appended to `out` once the server answered the ack. Returns how many came."""
+    body = json.dumps({"batch": batch, "expires": expires_ns}).encode()
+    nc.send(pub(f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{CONSUMER}", f"{inbox}.req", body))
+    got, acks, done = 0, 0, False
+    while not done or acks < got:
+        f = nc.frame()
+        if f[0] != "MSG" or f[2] != sid:
+            continue
+        subject, reply, headers = f[1], f[4], f[5]
+        # A delivery shows the stored subject; what tells it is the ack subject.
+        if reply and reply.startswith("$JS.ACK."):
+            seq = int(reply.split(".")[5])
+            nc.send(pub(reply, f"{inbox}.ack.{seq}", b""))
+            got += 1
+            done = got == batch
+        elif subject.endswith(".req") and headers.startswith(b"NATS/1.0 "):
+            done = True  # 404, 408 or 409: the request is over
+        elif ".ack." in subject:
+            out.write(f"{subject.rsplit('.', 1)[1]}\n")
+            acks += 1
+    out.flush()
+    return got
+
+
+def consume(a):
+    """Pulls and acks until the server goes away."""
+    nc = Nats(a.port, "js-crash-consume", headers=True)
+    inbox = f"_INBOX.{os.urandom(8).hex()}"
+    sid = nc.subscribe(f"{inbox}.>")
+    n = 0
+    with open(a.consumed, "a") as out:
+        if a.started:
+            open(a.started, "w").close()
+        try:
+            while True:
+                n += pull_round(nc, a.stream, inbox, sid, CONSUME_BATCH, CONSUME_EXPIRES_NS, out)
+        except (ServerGone, socket.timeout):
+            pass
+    print(f"consumed {n}")
+
+
+def drain(a):
+    """Pulls what WORKER has left until nothing is pending, then checks that every acked
+    publish was consumed at least once (kills may bring some back twice: at least once)."""
+    acked = {seq for seq, _ in read_acked(a.acked)}
+    nc = Nats(a.port, "js-crash-drain", headers=True)
+    inbox = f"_INBOX.{os.urandom(8).hex()}"
+    sid = nc.subscribe(f"{inbox}.>")
+    deadline = time.monotonic() + DRAIN_TIMEOUT_S
+    with open(a.consumed, "a") as out:
+        while time.monotonic() < deadline:
+            got = pull_round(nc, a.stream, inbox, sid, CONSUME_BATCH, CONSUME_EXPIRES_NS, out)
+            info = api(nc, f"$JS.API.CONSUMER.INFO.{a.stream}.{CONSUMER}")
+            if got == 0 and info["num_ack_pending"] == 0 and info["num_pending"] == 0:
+                break
+        else:
+            raise Violation(f"WORKER still has messages after {DRAIN_TIMEOUT_S} s: {info}")
+    with open(a.consumed) as f:
+        consumed = {int(line) for line in f if line.strip()}
+    missing = sorted(acked - consumed)
+    if missing:
+        raise Violation(f"seq {missing[0]}: acked by the stream, never consumed "
+                        f"({len(missing)} such)")
+    print(f"consumed all {len(acked)} acked messages ({len(consumed)} distinct seqs consumed); "
+          f"WORKER ack floor {info['ack_floor']['stream_seq']}")
 
 
 def publish(a):
@@ -249,15 +340,18 @@ def info(a):
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
-    for name in ("create", "publish", "verify", "info"):
+    for name in ("create", "publish", "verify", "consume", "drain", "info"):
         s = sub.add_parser(name)
         s.add_argument("--port", type=int, required=True)
         if name != "publish":
             s.add_argument("--stream", required=True)
         if name in ("create", "publish"):
             s.add_argument("--subject", required=True)
-        if name in ("publish", "verify"):
+        if name in ("publish", "verify", "drain"):
             s.add_argument("--acked", required=True)
+        if name in ("consume", "drain"):
+            s.add_argument("--consumed", required=True)
+    sub.choices["consume"].add_argument("--started", help="touched once connected")
     pub_parser = sub.choices["publish"]
     pub_parser.add_argument("--window", type=int, default=16, help="publishes awaiting their ack")
     pub_parser.add_argument("--started", help="touched once the first publishes are sent")
@@ -265,7 +359,9 @@ def main():
                             help="payload sizes are drawn from 1..N bytes")
     a = p.parse_args()
     try:
-        {"create": create, "publish": publish, "verify": verify, "info": info}[a.command](a)
+        commands = {"create": create, "publish": publish, "verify": verify, "consume": consume,
+                    "drain": drain, "info": info}
+        commands[a.command](a)
     except Violation as v:
         print(f"VIOLATION: {v}", file=sys.stderr)
         sys.exit(1)

@@ -8,7 +8,11 @@
 # the client checks through $JS.API.STREAM.MSG.GET.CRASH that every message acked so far
 # (in every iteration) is there with its payload, through $JS.API.STREAM.INFO.CRASH that
 # state.last_seq is at least the highest acked seq (and that the stream has no holes), and
-# that the acked seqs are unique and increasing. The first violation stops the loop with
+# that the acked seqs are unique and increasing. Beside the publisher, a consumer pulls
+# from the durable pull consumer WORKER and acks what it gets (recording each seq whose ack
+# the server answered in consumed.txt); after the last iteration a drain pulls what WORKER
+# has left, redeliveries of what the kills left unacked included, and every acked publish
+# must have been consumed at least once. The first violation stops the loop with
 # exit 1 and names the seq. A restart that does not reach `Server is ready` or a log with a
 # panic stops it too (exit 2). The server's logs, the publishers' and checks' output and
 # the acked file land in --out; after a failure the store directory is kept too (its path
@@ -53,6 +57,8 @@ mkdir -p "$OUT"
 STORE=$(mktemp -d /tmp/js-crash-store.XXXXXX)
 ACKED=$OUT/acked.txt
 : >"$ACKED"
+CONSUMED=$OUT/consumed.txt
+: >"$CONSUMED"
 STREAM=CRASH
 SUBJECT=crash.data
 # Random kill points, reproducible with --seed.
@@ -73,8 +79,10 @@ CONFIG=$OUT/riptide.conf
 PORT=$(free_port)
 SERVER_PID=""
 PUB_PID=""
+CONSUMER_PID=""
 cleanup() {
   [ -n "$PUB_PID" ] && kill "$PUB_PID" 2>/dev/null || true
+  [ -n "$CONSUMER_PID" ] && kill "$CONSUMER_PID" 2>/dev/null || true
   [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
 }
 trap cleanup EXIT
@@ -120,6 +128,8 @@ for i in $(seq 1 "$ITER"); do
   client publish --subject "$SUBJECT" --acked "$ACKED" --window "$WINDOW" --max-payload "$MAX_PAYLOAD" --started "$started" \
     >"$OUT/publisher-$i.txt" 2>&1 &
   PUB_PID=$!
+  client consume --stream "$STREAM" --consumed "$CONSUMED" >"$OUT/consumer-$i.txt" 2>&1 &
+  CONSUMER_PID=$!
   for _ in $(seq $((PUBLISHER_START_TIMEOUT_S * 100))); do
     [ -e "$started" ] && break
     kill -0 "$PUB_PID" 2>/dev/null || break
@@ -141,10 +151,26 @@ for i in $(seq 1 "$ITER"); do
     exit 2
   fi
   PUB_PID=""
+  # The consumer too ends with its connection; 2 is a protocol or API error.
+  if ! wait "$CONSUMER_PID"; then
+    echo "FAIL: consumer $i:" >&2
+    cat "$OUT/consumer-$i.txt" >&2
+    exit 2
+  fi
+  CONSUMER_PID=""
   start "$OUT/server-$i.log"
   check "$i"
-  echo "  $i: $(cat "$OUT/publisher-$i.txt"); $(cat "$OUT/verify-$i.txt")"
+  echo "  $i: $(cat "$OUT/publisher-$i.txt"); $(cat "$OUT/consumer-$i.txt"); $(cat "$OUT/verify-$i.txt")"
 done
+
+rc=0
+client drain --stream "$STREAM" --acked "$ACKED" --consumed "$CONSUMED" >"$OUT/drain.txt" 2>&1 || rc=$?
+cat "$OUT/drain.txt"
+if [ "$rc" != 0 ]; then
+  echo "FAIL: the consumer's drain (seed $SEED): see $OUT and the store $STORE" >&2
+  summary "$ITER" "$((rc == 1 ? 1 : 0))"
+  exit "$rc"
+fi
 
 summary "$ITER" 0
 rm -rf "$STORE"
