@@ -45,7 +45,8 @@
 //! - `reload`: SIGHUP: the configuration file read again and applied to running shards.
 //! - `lame_duck`: SIGUSR2: stop accepting, then move clients off gradually and exit.
 //! - [`accounts`]: accounts, their exports and imports, and replies to service imports.
-//! - [`jetstream`]: streams, their file and memory stores, consumers, the `$JS.API` requests.
+//! - [`jetstream`]: streams, their file and memory stores, consumers and their deliveries and
+//!   acks, the `$JS.API` requests.
 //! - [`system`]: the system account: connection events and the server's services over NATS.
 //! - [`auth`]: client authentication (token, users, bcrypt, nkeys, `no_auth_user`).
 //! - [`jwt`]: operator mode: JWT decoding and verification, the trust chain, `.creds` files.
