@@ -1497,3 +1497,76 @@ async fn async_nats_manages_streams_and_publishes() {
     assert!(gone.unwrap().is_err());
     server.shutdown();
 }
+
+#[tokio::test]
+async fn async_nats_object_store_puts_gets_links_and_watches() {
+    // The same flow holds against the Go server: the assertions are its behaviour.
+    if let Some((go, riptide)) = go_and_riptide("js-async-nats-obj") {
+        for addr in [go.addr, riptide.addr] {
+            tokio::time::timeout(Duration::from_secs(60), object_store_flow(addr))
+                .await
+                .expect("the object store flow finishes");
+        }
+        riptide.shutdown();
+    }
+}
+
+async fn object_store_flow(addr: SocketAddr) {
+    use async_nats::jetstream::{self, object_store};
+    use futures::StreamExt;
+    use tokio::io::AsyncReadExt;
+    /// Several of the client's 128 KiB chunks and a partial last one.
+    const BIG: usize = 300 * 1024 + 17;
+    let client = async_nats::connect(addr.to_string()).await.unwrap();
+    let js = jetstream::new(client);
+    let mut bucket = js
+        .create_object_store(object_store::Config {
+            bucket: "files".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut watch = bucket.watch().await.unwrap();
+    let big: Vec<u8> = (0..BIG).map(|i| (i * 7 % 251) as u8).collect();
+    let info = bucket.put("big.bin", &mut big.as_slice()).await.unwrap();
+    assert_eq!((info.size, info.chunks), (BIG, 3));
+    let seen = watch.next().await.unwrap().unwrap();
+    assert_eq!(seen.name, "big.bin");
+    let mut read = Vec::new();
+    let mut object = bucket.get("big.bin").await.unwrap();
+    object.read_to_end(&mut read).await.unwrap();
+    assert!(read == big, "the object reads back as written");
+    bucket.put("small.txt", &mut &b"first"[..]).await.unwrap();
+    bucket
+        .put("small.txt", &mut &b"second version"[..])
+        .await
+        .unwrap();
+    let mut read = Vec::new();
+    let mut object = bucket.get("small.txt").await.unwrap();
+    object.read_to_end(&mut read).await.unwrap();
+    assert_eq!(read, b"second version");
+    let target = bucket.get("small.txt").await.unwrap();
+    bucket.add_link("alias", &target).await.unwrap();
+    let mut read = Vec::new();
+    bucket
+        .get("alias")
+        .await
+        .unwrap()
+        .read_to_end(&mut read)
+        .await
+        .unwrap();
+    assert_eq!(read, b"second version");
+    bucket.delete("big.bin").await.unwrap();
+    assert!(bucket.get("big.bin").await.is_err());
+    let mut names: Vec<String> = bucket
+        .list()
+        .await
+        .unwrap()
+        .map(|i| i.unwrap().name)
+        .collect()
+        .await;
+    names.sort();
+    assert_eq!(names, ["alias", "small.txt"]);
+    bucket.seal().await.unwrap();
+    assert!(bucket.put("late", &mut &b"x"[..]).await.is_err());
+}
