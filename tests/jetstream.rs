@@ -266,6 +266,10 @@ fn masked(replies: &str) -> String {
                 format!("@{subject} {} {}", masked_ack(reply), masked(payload))
             } else if let Some(subject) = l.strip_prefix("Nats-Subject: ") {
                 format!("Nats-Subject: {}", masked_ack(subject))
+            } else if let Some(v) = l.strip_prefix("Nats-Stream-Source: ") {
+                // Its last word is the source's random identity.
+                let kept = v.rsplit_once(' ').map_or(v, |(kept, _)| kept);
+                format!("Nats-Stream-Source: {kept} *")
             } else if l.starts_with("NATS/1.0")
                 || l.starts_with("Nats-")
                 || l.contains(": ") && !l.starts_with('{')
@@ -303,6 +307,17 @@ fn masked_json(reply: &str) -> String {
                     match k.as_str() {
                         // A time left, in nanoseconds: it runs down between the two servers.
                         "pause_remaining" => *x = "*".into(),
+                        // Since a mirror or source last heard from its origin; -1 for never.
+                        "active" if x.as_i64().is_some_and(|n| n >= 0) => *x = "*".into(),
+                        // Go lists a stream's sources from a map, in no set order.
+                        "sources" => {
+                            walk(x);
+                            if let Some(a) = x.as_array_mut() {
+                                if a.iter().all(|e| e.get("active").is_some()) {
+                                    a.sort_by_key(|e| e.to_string());
+                                }
+                            }
+                        }
                         "created" | "ts" | "first_ts" | "last_ts" | "time" | "leader"
                         | "last_active" => {
                             if x.as_str().is_some_and(|s| !s.starts_with("0001-")) {
@@ -728,9 +743,87 @@ fn push_consumer_session_matches_go() {
 }
 
 #[test]
+fn mirror_and_source_session_matches_go() {
+    session_matches_go("js-mirrors", "", MIRROR_SESSION);
+}
+
+#[test]
 fn pull_consumer_session_matches_go() {
     session_matches_go("js-pull", r#","no_responders":true"#, PULL_SESSION);
 }
+
+/// Mirrors and sources: Go's configuration checks and cycles, copies with the origin's
+/// sequences and times (a mirror) or appended with `Nats-Stream-Source` (a source, its
+/// random identity masked), start positions, filters and transforms, what info shows
+/// (`active` masked), updates, an origin that is not there. Go copies asynchronously, so
+/// the steps wait for it.
+const MIRROR_SESSION: &[&str] = &[
+    r#"REQ $JS.API.STREAM.CREATE.O {"name":"O","subjects":["o.>"]}"#,
+    "REQ o.a one",
+    "HREQ o.b Nats-Msg-Id:x two",
+    "REQ o.a three",
+    "HREQ o.c Nats-Expected-Last-Sequence:3|Foo:bar four",
+    r#"REQ $JS.API.STREAM.CREATE.M {"name":"M","mirror":{"name":"O"}}"#,
+    r#"REQ $JS.API.STREAM.CREATE.M2 {"name":"M2","subjects":["x"],"mirror":{"name":"O"}}"#,
+    r#"REQ $JS.API.STREAM.CREATE.M3 {"name":"M3","mirror":{"name":"O"},"sources":[{"name":"O"}]}"#,
+    r#"REQ $JS.API.STREAM.CREATE.M4 {"name":"M4","mirror":{"name":"O"},"first_seq":5}"#,
+    r#"REQ $JS.API.STREAM.CREATE.M5 {"name":"M5","mirror":{"name":""}}"#,
+    r#"REQ $JS.API.STREAM.CREATE.M6 {"name":"M6","mirror":{"name":"O","filter_subject":"o.a","subject_transforms":[{"src":"o.a","dest":"x"}]}}"#,
+    r#"REQ $JS.API.STREAM.CREATE.M7 {"name":"M7","mirror":{"name":"O","filter_subject":"bad..x"}}"#,
+    r#"REQ $JS.API.STREAM.CREATE.MF {"name":"MF","mirror":{"name":"O","opt_start_seq":2}}"#,
+    r#"REQ $JS.API.STREAM.CREATE.MS {"name":"MS","mirror":{"name":"O","filter_subject":"o.a"}}"#,
+    r#"REQ $JS.API.STREAM.CREATE.MN {"name":"MN","mirror":{"name":"NOPE"}}"#,
+    r#"REQ $JS.API.STREAM.CREATE.S {"name":"S","subjects":["s.>"],"allow_direct":true,"sources":[{"name":"O","filter_subject":"o.a"},{"name":"O","filter_subject":"o.c","subject_transforms":[]}]}"#,
+    r#"REQ $JS.API.STREAM.CREATE.S1 {"name":"S1","subjects":["s1"],"allow_direct":true,"sources":[{"name":"O","filter_subject":"o.a"}]}"#,
+    r#"REQ $JS.API.STREAM.CREATE.S2 {"name":"S2","allow_direct":true,"sources":[{"name":"O","subject_transforms":[{"src":"o.a","dest":"ta"},{"src":"o.c","dest":"tc"}]}]}"#,
+    r#"REQ $JS.API.STREAM.CREATE.S9 {"name":"S9","allow_direct":true,"sources":[{"name":"O","subject_transforms":[{"src":"o.*","dest":"t.{{wildcard(1)}}"}]}]}"#,
+    r#"REQ $JS.API.STREAM.CREATE.S10 {"name":"S10","sources":[{"name":"O","subject_transforms":[{"src":"o.>","dest":"y"}]}]}"#,
+    r#"REQ $JS.API.STREAM.CREATE.S3 {"name":"S3","sources":[{"name":"O"},{"name":"O"}]}"#,
+    r#"REQ $JS.API.STREAM.CREATE.S4 {"name":"S4","sources":[{"name":"O.x"}]}"#,
+    r#"REQ $JS.API.STREAM.CREATE.S5 {"name":"S5","sources":[{"name":"O","filter_subject":"o.a","subject_transforms":[{"src":"o.a","dest":"x"}]}]}"#,
+    r#"REQ $JS.API.STREAM.CREATE.S6 {"name":"S6","sources":[{"name":"O","subject_transforms":[{"src":"bad..x","dest":"x"}]}]}"#,
+    r#"REQ $JS.API.STREAM.CREATE.S7 {"name":"S7","sources":[{"name":"O","subject_transforms":[{"src":"o.*","dest":"x.{{wildcard(3)}}"}]}]}"#,
+    r#"REQ $JS.API.STREAM.CREATE.S8 {"name":"S8","sources":[{"name":"O","filter_subject":"bad..x"}]}"#,
+    r#"REQ $JS.API.STREAM.CREATE.C1 {"name":"C1","sources":[{"name":"C2"}]}"#,
+    r#"REQ $JS.API.STREAM.CREATE.C2 {"name":"C2","sources":[{"name":"C1"}]}"#,
+    r#"REQ $JS.API.STREAM.CREATE.C3 {"name":"C3","mirror":{"name":"C3"}}"#,
+    "SLEEP*0 800",
+    "REQ $JS.API.STREAM.INFO.M",
+    "REQ $JS.API.STREAM.INFO.MF",
+    "REQ $JS.API.STREAM.INFO.MS",
+    "REQ $JS.API.STREAM.INFO.MN",
+    "REQ $JS.API.STREAM.INFO.S",
+    "REQ $JS.API.STREAM.INFO.S2",
+    "REQ $JS.API.STREAM.INFO.S9",
+    r#"REQ $JS.API.STREAM.MSG.GET.M {"seq":2}"#,
+    r#"REQ $JS.API.STREAM.MSG.GET.M {"seq":4}"#,
+    r#"REQ $JS.API.STREAM.MSG.GET.MS {"seq":3}"#,
+    r#"REQ $JS.API.DIRECT.GET.S1 {"seq":1}"#,
+    r#"REQ $JS.API.DIRECT.GET.S1 {"seq":2}"#,
+    r#"REQ $JS.API.DIRECT.GET.S2 {"seq":2}"#,
+    r#"REQ $JS.API.DIRECT.GET.S9 {"seq":4}"#,
+    "REQ o.a five",
+    "SLEEP*0 500",
+    "REQ s1 six",
+    "REQ $JS.API.STREAM.INFO.S",
+    "REQ $JS.API.STREAM.INFO.S1",
+    r#"REQ $JS.API.DIRECT.GET.S1 {"last_by_subj":"o.a"}"#,
+    r#"REQ $JS.API.DIRECT.GET.S1 {"last_by_subj":"s1"}"#,
+    r#"REQ $JS.API.STREAM.MSG.GET.M {"last_by_subj":"o.a"}"#,
+    r#"REQ $JS.API.STREAM.UPDATE.M {"name":"M","mirror":{"name":"O","opt_start_seq":3}}"#,
+    r#"REQ $JS.API.STREAM.UPDATE.S {"name":"S","subjects":["s.>"],"allow_direct":true,"mirror":{"name":"O"}}"#,
+    r#"REQ $JS.API.STREAM.UPDATE.S {"name":"S","subjects":["s.>"],"allow_direct":true,"sources":[{"name":"O","filter_subject":"o.a"},{"name":"O","filter_subject":"o.b"}]}"#,
+    "SLEEP*0 500",
+    "REQ $JS.API.STREAM.INFO.S",
+    r#"REQ $JS.API.STREAM.UPDATE.S {"name":"S","subjects":["s.>"],"allow_direct":true}"#,
+    "REQ o.a seven",
+    "SLEEP*0 300",
+    "REQ $JS.API.STREAM.INFO.S",
+    r#"REQ $JS.API.STREAM.PURGE.O {}"#,
+    "REQ $JS.API.STREAM.INFO.M",
+    r#"REQ $JS.API.STREAM.DELETE.MF"#,
+    "REQ $JS.API.STREAM.NAMES",
+];
 
 /// What a pull request and an advisory watcher see while a consumer with a backoff and
 /// `max_deliver` 3 has one message NAKed with a delay (and then acked), one terminated and

@@ -61,7 +61,12 @@ impl Transform {
             } else if let Some(n) = wildcard_index(t) {
                 match n {
                     Ok(n) if n >= 1 && n <= pwcs => Part::Wildcard(n - 1),
-                    _ => {
+                    Ok(n) => {
+                        return Err(format!(
+                            "invalid mapping destination: wildcard index out of range in {t}: [{n}]"
+                        ))
+                    }
+                    Err(()) => {
                         return Err(format!(
                             "invalid mapping destination: wildcard index out of range in {t}: [{}]",
                             t.trim_start_matches('$')

@@ -259,6 +259,10 @@ struct StreamInfoJson {
     state: StreamState,
     #[serde(skip_serializing_if = "Option::is_none")]
     cluster: Option<ClusterJson>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mirror: Option<super::upstream::UpstreamInfo>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    sources: Vec<super::upstream::UpstreamInfo>,
     ts: String,
 }
 
@@ -446,6 +450,7 @@ impl JetStream {
                     return Err(ApiError::stream_not_found());
                 };
                 self.by_name.remove(&(account, name.to_string()));
+                self.refresh_copying();
                 effects.extend(super::stream_effects(account, id, &s.config, false));
                 let domain = self.settings.opts.domain.clone();
                 for c in s.consumers.values() {
@@ -588,12 +593,20 @@ impl JetStream {
     }
 
     fn info(&self, s: &Stream, leader: Option<&str>) -> StreamInfoJson {
+        let now = now_ns();
         StreamInfoJson {
             config: s.config.with_dynamic_metadata(),
             created: go_time(s.created),
             state: s.store.state(None, s.consumers.len() as u64),
             cluster: leader.map(|l| ClusterJson { leader: l.into() }),
-            ts: go_time(now_ns()),
+            mirror: s.upstreams.iter().find(|u| u.mirror).map(|u| u.info(now)),
+            sources: s
+                .upstreams
+                .iter()
+                .filter(|u| !u.mirror)
+                .map(|u| u.info(now))
+                .collect(),
+            ts: go_time(now),
         }
     }
 
@@ -737,6 +750,9 @@ impl JetStream {
                 if self.overlaps(cx.account, &config) {
                     return Err(ApiError::subjects_overlap());
                 }
+                if self.upstream_cycle(cx.account, &config) {
+                    return Err(ApiError::invalid_config("detected cycle"));
+                }
                 self.check_room(cx.account, &config)?;
                 let created = now_ns();
                 let log = match config.storage {
@@ -751,6 +767,7 @@ impl JetStream {
                 };
                 let stream = Stream::new(config.clone(), created, log);
                 let id = self.add(cx.account, stream);
+                self.refresh_copying();
                 effects.extend(super::stream_effects(cx.account, id, &config, true));
                 id
             }
@@ -775,6 +792,9 @@ impl JetStream {
         if self.overlaps(cx.account, &config) {
             return Err(ApiError::subjects_overlap());
         }
+        if self.upstream_cycle(cx.account, &config) {
+            return Err(ApiError::invalid_config("detected cycle"));
+        }
         let s = self.stream_mut(id).expect("found");
         if let Some(log) = &s.log {
             write_meta(log.dir(), &config, s.created).map_err(ApiError::general)?;
@@ -784,6 +804,7 @@ impl JetStream {
             effects.extend(super::stream_effects(cx.account, id, &config, true));
         }
         s.reconfigure(config, now_ns());
+        self.refresh_copying();
         let s = self.stream(id).expect("found");
         Ok(inline(&self.info(s, None)))
     }

@@ -138,6 +138,63 @@ pub(crate) struct RePublish {
     pub headers_only: bool,
 }
 
+/// `mirror` and each of `sources` (Go's `StreamSource`): the stream copied, where the copy
+/// starts, which of its subjects and how they are renamed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub(crate) struct StreamSource {
+    pub name: String,
+    #[serde(skip_serializing_if = "is_zero_u64")]
+    pub opt_start_seq: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub opt_start_time: Option<String>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub filter_subject: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub subject_transforms: Vec<SubjectTransform>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external: Option<ExternalStream>,
+}
+
+/// A source's `external`: another domain's or account's API prefix, kept as given.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub(crate) struct ExternalStream {
+    pub api: String,
+    pub deliver: String,
+}
+
+impl StreamSource {
+    /// Go's `composeIName`: the name and what it takes, which tells sources apart and
+    /// starts their `Nats-Stream-Source` header. Filters and destinations are joined by a
+    /// form feed; none is `>`.
+    pub(crate) fn iname(&self) -> String {
+        let (filters, dests): (Vec<&str>, Vec<&str>) = if self.subject_transforms.is_empty() {
+            let f = if self.filter_subject.is_empty() {
+                ">"
+            } else {
+                &self.filter_subject
+            };
+            (vec![f], vec![">"])
+        } else {
+            self.subject_transforms
+                .iter()
+                .map(|t| {
+                    let src = if t.src.is_empty() { ">" } else { &t.src };
+                    let dest = if t.dest.is_empty() { ">" } else { &t.dest };
+                    (src, dest)
+                })
+                .unzip()
+        };
+        format!(
+            "{} {} {}",
+            self.name,
+            filters.join("\x0c"),
+            dests.join("\x0c")
+        )
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct ConsumerLimits {
     #[serde(default, skip_serializing_if = "is_zero_i64")]
@@ -146,9 +203,8 @@ pub(crate) struct ConsumerLimits {
     pub max_ack_pending: i64,
 }
 
-/// Go's `StreamConfig` (with the request's `pedantic`). Mirrors, sources and placement are
-/// kept as given (JSON) so a configuration round-trips; the server refuses what it cannot
-/// do with them yet. Unknown fields are refused in strict mode (`api::decode`).
+/// Go's `StreamConfig` (with the request's `pedantic`). Placement is kept as given (JSON)
+/// so a configuration round-trips. Unknown fields are refused in strict mode (`api::decode`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub(crate) struct StreamConfig {
@@ -175,9 +231,9 @@ pub(crate) struct StreamConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub placement: Option<serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub mirror: Option<serde_json::Value>,
+    pub mirror: Option<StreamSource>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub sources: Vec<serde_json::Value>,
+    pub sources: Vec<StreamSource>,
     pub compression: Compression,
     #[serde(skip_serializing_if = "is_zero_u64")]
     pub first_seq: u64,
@@ -299,7 +355,7 @@ impl StreamConfig {
         if self.max_age != 0 && self.max_age < MIN_WINDOW_NS {
             return Err(invalid("max age needs to be >= 100ms"));
         }
-        if self.duplicate_window == 0 && self.mirror.is_none() {
+        if self.duplicate_window == 0 && self.mirror.is_none() && self.sources.is_empty() {
             self.duplicate_window =
                 if self.max_age != 0 && self.max_age < DEFAULT_DUPLICATE_WINDOW_NS {
                     self.max_age
@@ -362,10 +418,8 @@ impl StreamConfig {
             )));
         }
         self.pedantic = false;
-        if self.mirror.is_some() || !self.sources.is_empty() {
-            return Err(invalid("mirrors and sources are not supported yet"));
-        }
-        if self.subjects.is_empty() {
+        self.check_upstreams()?;
+        if self.subjects.is_empty() && self.mirror.is_none() && self.sources.is_empty() {
             self.subjects.push(self.name.clone());
         }
         for (i, s) in self.subjects.iter().enumerate() {
@@ -407,6 +461,68 @@ impl StreamConfig {
             }
         }
         Ok(self)
+    }
+
+    /// Go's checks of `mirror` and `sources` (`checkStreamCfg`); cycles through other
+    /// streams are the API's to find.
+    fn check_upstreams(&self) -> Result<(), ApiError> {
+        if let Some(m) = &self.mirror {
+            if !self.subjects.is_empty() {
+                return Err(ApiError::mirror_with_subjects());
+            }
+            if !self.sources.is_empty() {
+                return Err(ApiError::mirror_with_sources());
+            }
+            if self.first_seq > 0 {
+                return Err(ApiError::mirror_with_first_seq());
+            }
+            if !is_valid_name(&m.name) {
+                return Err(ApiError::mirror_invalid_stream_name());
+            }
+            if !m.filter_subject.is_empty() && !m.subject_transforms.is_empty() {
+                return Err(ApiError::mirror_multiple_filters_not_allowed());
+            }
+            if !m.filter_subject.is_empty()
+                && !subject::is_valid_subscription(m.filter_subject.as_bytes())
+            {
+                return Err(ApiError::mirror_invalid_subject_filter(&m.filter_subject));
+            }
+        }
+        for (i, s) in self.sources.iter().enumerate() {
+            if !is_valid_name(&s.name) {
+                return Err(ApiError::source_invalid_stream_name());
+            }
+            if !s.filter_subject.is_empty() && !s.subject_transforms.is_empty() {
+                return Err(ApiError::source_multiple_filters_not_allowed());
+            }
+            if !s.filter_subject.is_empty()
+                && !subject::is_valid_subscription(s.filter_subject.as_bytes())
+            {
+                return Err(ApiError::source_invalid_subject_filter(&s.filter_subject));
+            }
+            for t in &s.subject_transforms {
+                if !t.src.is_empty() && !subject::is_valid_subscription(t.src.as_bytes()) {
+                    return Err(ApiError::source_invalid_transform_source(&t.src));
+                }
+                let src = if t.src.is_empty() { ">" } else { &t.src };
+                // Go's transforms need a `>` in the destination for one in the source.
+                if src.ends_with('>') && !t.dest.is_empty() && !t.dest.contains('>') {
+                    return Err(ApiError::source_invalid_transform("invalid subject"));
+                }
+                if let Err(why) = crate::accounts::transform::Transform::new(src, &t.dest, false) {
+                    return Err(ApiError::source_invalid_transform(&why));
+                }
+            }
+            if self.sources[..i].iter().any(|o| o.iname() == s.iname()) {
+                return Err(ApiError::source_duplicate_detected());
+            }
+        }
+        Ok(())
+    }
+
+    /// What the stream copies from: its mirror, or its sources.
+    pub(crate) fn upstreams(&self) -> impl Iterator<Item = &StreamSource> {
+        self.mirror.iter().chain(&self.sources)
     }
 
     /// `_nats.req.level`: the API level a configuration needs (Go's
@@ -456,6 +572,9 @@ impl StreamConfig {
         }
         if self.allow_msg_ttl && !new.allow_msg_ttl {
             return refuse("stream configuration update can not disable message TTL");
+        }
+        if new.mirror.is_some() && new.mirror != self.mirror {
+            return Err(ApiError::mirror_config_update());
         }
         Ok(())
     }

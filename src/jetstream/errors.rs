@@ -89,6 +89,99 @@ impl ApiError {
         )
     }
 
+    /// `JSMirrorWithSubjectsErr`.
+    pub fn mirror_with_subjects() -> ApiError {
+        ApiError::new(400, 10034, "stream mirrors can not contain subjects")
+    }
+
+    /// `JSMirrorWithSourcesErr`.
+    pub fn mirror_with_sources() -> ApiError {
+        ApiError::new(
+            400,
+            10031,
+            "stream mirrors can not also contain other sources",
+        )
+    }
+
+    /// `JSMirrorWithFirstSeqErr`.
+    pub fn mirror_with_first_seq() -> ApiError {
+        ApiError::new(
+            400,
+            10143,
+            "stream mirrors can not have first sequence configured",
+        )
+    }
+
+    /// `JSMirrorInvalidStreamName`.
+    pub fn mirror_invalid_stream_name() -> ApiError {
+        ApiError::new(400, 10142, "mirrored stream name is invalid")
+    }
+
+    /// `JSMirrorMultipleFiltersNotAllowed`.
+    pub fn mirror_multiple_filters_not_allowed() -> ApiError {
+        ApiError::new(
+            400,
+            10150,
+            "mirror with multiple subject transforms cannot also have a single subject filter",
+        )
+    }
+
+    /// `JSMirrorInvalidSubjectFilter`, worded as Go's `checkStreamCfg` words it.
+    pub fn mirror_invalid_subject_filter(filter: &str) -> ApiError {
+        ApiError::new(
+            500,
+            10049,
+            format!("subject filter '{filter}' for the mirror invalid subject"),
+        )
+    }
+
+    /// `JSStreamMirrorNotUpdatableErr`.
+    pub fn mirror_config_update() -> ApiError {
+        ApiError::new(400, 10055, "stream mirror configuration can not be updated")
+    }
+
+    /// `JSSourceInvalidStreamName`.
+    pub fn source_invalid_stream_name() -> ApiError {
+        ApiError::new(400, 10141, "sourced stream name is invalid")
+    }
+
+    /// `JSSourceMultipleFiltersNotAllowed`.
+    pub fn source_multiple_filters_not_allowed() -> ApiError {
+        ApiError::new(
+            400,
+            10144,
+            "source with multiple subject transforms cannot also have a single subject filter",
+        )
+    }
+
+    /// `checkStreamCfg`'s refusal of a source's filter.
+    pub fn source_invalid_subject_filter(filter: &str) -> ApiError {
+        ApiError::new(
+            500,
+            10049,
+            format!("subject filter '{filter}' for the source: invalid subject"),
+        )
+    }
+
+    /// `JSSourceInvalidTransformDestination`.
+    pub fn source_invalid_transform(why: &str) -> ApiError {
+        ApiError::new(400, 10146, format!("source transform: {why}"))
+    }
+
+    /// `JSSourceInvalidSubjectFilter`: a transform's source subject.
+    pub fn source_invalid_transform_source(src: &str) -> ApiError {
+        ApiError::new(
+            400,
+            10145,
+            format!("source transform source: invalid subject {src}"),
+        )
+    }
+
+    /// `JSSourceDuplicateDetected`.
+    pub fn source_duplicate_detected() -> ApiError {
+        ApiError::new(400, 10140, "duplicate source configuration detected")
+    }
+
     /// `JSStreamInvalidConfigF`: what `checkStreamCfg` refused.
     pub fn invalid_config(why: impl std::fmt::Display) -> ApiError {
         ApiError::new(500, 10052, why.to_string())

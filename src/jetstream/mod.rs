@@ -21,6 +21,7 @@
 //!   rules, a consumer's positions; `consumer_api`: the consumer requests, their files and
 //!   the removal of idle consumers.
 //! - `pull`: pull requests, deliveries with their ack subjects, acks and redeliveries.
+//! - `upstream`: mirrors and sources, copied from their origins at the end of each turn.
 
 pub(crate) mod api;
 pub(crate) mod commit;
@@ -35,6 +36,7 @@ pub(crate) mod pull;
 pub(crate) mod seq_map;
 pub(crate) mod store;
 pub(crate) mod stream;
+pub(crate) mod upstream;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -505,6 +507,10 @@ pub(crate) struct JetStream {
     sends: Vec<Publication>,
     /// Streams that stored messages this turn while a consumer of theirs waits.
     fresh: Vec<StreamId>,
+    /// Whether some stream mirrors or sources another.
+    copying: bool,
+    /// Whether a copy may have something to take (an origin stored, or a backlog is left).
+    copy_due: bool,
 }
 
 /// A stream's directory: `<store_dir>/jetstream/<account>/streams/<name>` (Go's layout).
@@ -539,6 +545,8 @@ impl JetStream {
             retired: Vec::new(),
             sends: Vec::new(),
             fresh: Vec::new(),
+            copying: false,
+            copy_due: false,
             last_sync: std::time::Instant::now(),
         };
         for JsAccount { id, name, .. } in accounts {
@@ -572,6 +580,7 @@ impl JetStream {
                 }
             }
         }
+        js.refresh_copying();
         js
     }
 
@@ -590,6 +599,7 @@ impl JetStream {
         stream.log = Some(log);
         stream.count_live();
         stream.enforce_limits(now_ns(), None);
+        upstream::resume(&mut stream);
         for mut c in consumer_api::recover_consumers(dir) {
             consumer_api::started(&stream, &mut c);
             stream.consumers.insert(c.config.name.clone(), c);
@@ -655,6 +665,30 @@ impl JetStream {
         reply: Option<&[u8]>,
         msg: Published<'_>,
     ) {
+        self.ingest_as(account, id, subject, reply, msg, None);
+    }
+
+    /// A mirror's or source's copy, stored as a publish without a reply is.
+    pub(crate) fn ingest_copy(
+        &mut self,
+        account: AccountId,
+        id: StreamId,
+        subject: &[u8],
+        msg: Published<'_>,
+        copy: upstream::CopyOf,
+    ) {
+        self.ingest_as(account, id, subject, None, msg, Some(copy));
+    }
+
+    fn ingest_as(
+        &mut self,
+        account: AccountId,
+        id: StreamId,
+        subject: &[u8],
+        reply: Option<&[u8]>,
+        msg: Published<'_>,
+        copy: Option<upstream::CopyOf>,
+    ) {
         let now = now_ns();
         let domain = self.settings.opts.domain.clone();
         let outcome = if self.over_account_storage(account, id, subject, msg.hdr_len, msg.raw.len())
@@ -664,8 +698,11 @@ impl JetStream {
             let Some(stream) = self.stream_mut(id) else {
                 return;
             };
-            stream.ingest(subject, msg, now)
+            stream.ingest(subject, msg, now, copy)
         };
+        if let stream::Ingest::Stored(_) = outcome {
+            self.copy_due |= self.copying;
+        }
         let Some(stream) = self.stream_mut(id) else {
             return;
         };
@@ -768,6 +805,7 @@ impl JetStream {
         let mut advisories = Vec::new();
         let mut effects = Vec::new();
         let domain = self.settings.opts.domain.clone();
+        self.copy_due |= self.copying;
         for (i, slot) in self.streams.iter_mut().enumerate() {
             let Some((account, s)) = slot else {
                 continue;

@@ -772,6 +772,9 @@ impl JetStream {
     /// The earliest time a consumer has something to do: a request expiring or due a
     /// heartbeat, an ack wait running out, a pause ending.
     pub(crate) fn next_deadline(&self) -> Option<i64> {
+        if self.copy_due {
+            return Some(super::now_ns());
+        }
         self.streams
             .iter()
             .flatten()

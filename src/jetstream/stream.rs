@@ -11,6 +11,7 @@ use super::config::{Discard, Retention, StreamConfig};
 use super::errors::ApiError;
 use super::file_log::{self, FileLog, MsgRef, Record, RecordRef};
 use super::store::{MsgStore, Payload, StoredMsg};
+use super::upstream::CopyOf;
 use crate::accounts::transform::Transform;
 
 /// Publish headers (nats-server `server/stream.go`).
@@ -127,12 +128,15 @@ pub(crate) struct Stream {
     pub pipeline: super::commit::Pipeline,
     /// Its consumers, by name.
     pub consumers: BTreeMap<String, super::consumer::Consumer>,
+    /// Its mirror or sources, and how far each copy has come.
+    pub upstreams: Vec<super::upstream::Upstream>,
 }
 
 impl Stream {
     pub(crate) fn new(config: StreamConfig, created: i64, log: Option<FileLog>) -> Stream {
         let store = MsgStore::new(config.storage, config.first_seq);
         let (transform, republish) = transforms(&config);
+        let upstreams = super::upstream::upstreams_for(&config, Vec::new());
         Stream {
             config,
             created,
@@ -149,12 +153,15 @@ impl Stream {
             pending_msgs: Vec::new(),
             pipeline: super::commit::Pipeline::default(),
             consumers: BTreeMap::new(),
+            upstreams,
         }
     }
 
     /// Takes a new configuration (already checked against the old one).
     pub(crate) fn reconfigure(&mut self, config: StreamConfig, now: i64) {
         (self.transform, self.republish) = transforms(&config);
+        let old = std::mem::take(&mut self.upstreams);
+        self.upstreams = super::upstream::upstreams_for(&config, old);
         self.config = config;
         self.enforce_limits(now, None);
     }
@@ -334,8 +341,16 @@ impl Stream {
     }
 
     /// Handles one message published on one of the stream's subjects.
-    pub(crate) fn ingest(&mut self, subject: &[u8], msg: Published<'_>, now: i64) -> Ingest {
-        match self.try_ingest(subject, msg, now) {
+    /// Stores a publish, or a mirror's or source's copy (`copy`), which keeps no
+    /// expectations and, from a mirror, its origin's sequence and time.
+    pub(crate) fn ingest(
+        &mut self,
+        subject: &[u8],
+        msg: Published<'_>,
+        now: i64,
+        copy: Option<CopyOf>,
+    ) -> Ingest {
+        match self.try_ingest(subject, msg, now, copy) {
             Ok(i) => i,
             Err(e) => Ingest::Refused(e),
         }
@@ -346,6 +361,7 @@ impl Stream {
         subject: &[u8],
         msg: Published<'_>,
         now: i64,
+        copy: Option<CopyOf>,
     ) -> Result<Ingest, ApiError> {
         if self.config.sealed {
             return Err(ApiError::sealed());
@@ -364,7 +380,7 @@ impl Stream {
                 return Ok(Ingest::Duplicate(seq));
             }
         }
-        if !hdr.is_empty() {
+        if !hdr.is_empty() && copy.is_none() {
             if let Some(s) = header_str(hdr, EXPECTED_STREAM) {
                 if !s.is_empty() && s != self.config.name {
                     return Err(ApiError::expected_stream_mismatch());
@@ -394,6 +410,8 @@ impl Stream {
         }
         let rollup = match header_str(hdr, ROLLUP) {
             None => None,
+            // The origin applied it; a copy into a stream without roll-ups keeps the rest.
+            Some(_) if copy.is_some() && !self.config.allow_rollup_hdrs => None,
             Some(_) if !self.config.allow_rollup_hdrs => {
                 return Err(ApiError::rollup_failed("rollup not permitted"));
             }
@@ -432,14 +450,22 @@ impl Stream {
                 )
             }
         };
+        let (seq, ts) = match copy {
+            Some(CopyOf::Mirror { seq, ts }) => {
+                if seq <= self.store.last_seq() {
+                    return Ok(Ingest::Duplicate(seq));
+                }
+                (seq, ts)
+            }
+            _ => (self.store.last_seq() + 1, now),
+        };
         let m = StoredMsg {
             subject: subject.clone(),
             hdr,
             data: payload,
-            ts: now,
+            ts,
             ttl_ns,
         };
-        let seq = self.store.last_seq() + 1;
         if self.config.retention == Retention::Interest
             && !self.consumers.values().any(|c| c.wants(&subject))
         {
@@ -454,7 +480,7 @@ impl Stream {
             let at = file_log::encode_unwritten(&mut self.pending, seq, &m, data);
             self.pending_msgs.push((seq, at));
         }
-        self.store.append(m);
+        self.store.insert(seq, m);
         for c in self.consumers.values_mut().filter(|c| c.wants(&subject)) {
             c.out.num_pending += 1;
         }
@@ -764,7 +790,7 @@ mod tests {
             shared: None,
             hdr_len: hdr.len(),
         };
-        s.ingest(subject, msg, now)
+        s.ingest(subject, msg, now, None)
     }
 
     fn stream(json: &str) -> Stream {

@@ -395,6 +395,9 @@ impl Shard {
     /// End of turn on the host: publishes what no longer waits for a write and returns
     /// the stream writes to submit (their acks leave when `jetstream_written` says so).
     pub(crate) fn commit_jetstream(&mut self) -> Vec<FileWrite> {
+        if let Some(host) = self.js.as_mut() {
+            host.js.copy_upstreams();
+        }
         if self.js.as_ref().is_some_and(|h| h.js.has_fresh()) {
             let now = now_ns();
             self.with_jetstream(|js, interest| js.deliver_fresh(now, interest));
