@@ -52,54 +52,11 @@ if [ -z "$RECOVERY_MSGS" ]; then
   [ "$QUICK" = 1 ] && RECOVERY_MSGS=100000
 fi
 
-. scripts/server.sh
-ensure_go_server
-# --no-build: use the binaries as they are, when another build holds cargo's lock.
-if [ "$BUILD" = 1 ]; then cargo build --release -q -p riptide -p loadgen --bins; fi
-
-NCPU=$(nproc)
-SERVER_CPU=0
-LOADGEN_CPUS=1-$((NCPU - 1))
-[ "$NCPU" -lt 2 ] && LOADGEN_CPUS=0
-COMMIT=$(git rev-parse --short HEAD)
-STAMP=$(date -u +%Y-%m-%dT%H%MZ)
-OUT=${OUT:-results/$STAMP-$COMMIT-js}
-mkdir -p "$OUT/raw" "$OUT/servers"
-STORES=$(mktemp -d /tmp/js-compare.XXXXXX)
-
-SERVER_PIDS=()
-stop_all() {
-  [ ${#SERVER_PIDS[@]} -gt 0 ] && kill "${SERVER_PIDS[@]}" 2>/dev/null || true
-  rm -rf "$STORES"
-}
-trap stop_all EXIT
-
-# config NAME SYNC: a config file with NAME's own store directory; SYNC is `default` or
-# `always`.
-config() {
-  local file=$OUT/servers/$1.conf
-  rm -rf "$STORES/$1"
-  mkdir -p "$STORES/$1"
-  {
-    echo "jetstream {"
-    echo "  store_dir: \"$STORES/$1\""
-    [ "$2" = always ] && echo "  sync_interval: always"
-    echo "}"
-  } >"$file"
-  echo "$file"
-}
-
-# The command that runs server KIND (go or riptide) with CONFIG on PORT, pinned.
-server_cmd() { # kind config port
-  case "$1" in
-    go) echo "env GOMAXPROCS=1 taskset -c $SERVER_CPU .venv/bin/nats-server -c $2 -a 127.0.0.1 -p $3" ;;
-    riptide) echo "taskset -c $SERVER_CPU target/release/riptide -c $2 -a 127.0.0.1 -p $3 --shards 1" ;;
-  esac
-}
+. perf/js_servers.sh
+js_setup js
 
 RUN_DURATION=5s
 [ "$QUICK" = 1 ] && RUN_DURATION=1s
-failed() { echo "  $1: loadgen failed, see raw/$1.txt"; echo "$1" >>"$OUT/failed.txt"; }
 
 if [ "$THROUGHPUT" = 1 ]; then
 declare -A PORT

@@ -18,8 +18,12 @@ const DEFAULT_SIZE: usize = 128;
 const DEFAULT_THROUGHPUT_MSGS: u64 = 1_000_000;
 /// Closed-loop request/reply waits a round trip per request; 100k keeps it to seconds.
 const DEFAULT_REQREP_MSGS: u64 = 100_000;
-/// jspub waits for an ack per message; 100k is `nats bench`'s default count too.
+/// jspub waits for an ack per message; 100k is `nats bench`'s default count too. The other
+/// JetStream message scenarios (consumers, kv puts and gets) default to it as well.
 const DEFAULT_JSPUB_MSGS: u64 = 100_000;
+/// kvwatch creates (and deletes) a consumer per watch, each a round trip that on a large
+/// bucket takes milliseconds: 10 give a median.
+const DEFAULT_KV_WATCHES: u64 = 10;
 /// jspub's publishes without an ack per publisher: nats.go's async publishers allow far
 /// more (4000), `nats bench js pub --async` waits for each batch of 100 (its default
 /// `--batch`); 256 keeps a file stream's group commits full without a deep queue.
@@ -28,6 +32,17 @@ const DEFAULT_JS_WINDOW: usize = 256;
 /// what any client library keeps outstanding.
 const MAX_JS_WINDOW: usize = 1_000_000;
 const DEFAULT_JS_STREAM: &str = "LOADGEN";
+/// jsfetch's messages per pull request: `nats bench js fetch`'s default `--batch`.
+const DEFAULT_JS_BATCH: usize = 100;
+/// A pull request's batch is held by the server as one waiting request; 100k is far past
+/// what clients ask for.
+const MAX_JS_BATCH: usize = 100_000;
+const DEFAULT_KV_BUCKET: &str = "LOADGEN";
+/// Keys the kv scenarios spread over.
+const DEFAULT_KV_KEYS: u64 = 10_000;
+/// Each key's subject is held in memory (about 60 bytes with its `String`); 10M keys is
+/// 600 MB of loadgen.
+const MAX_KV_KEYS: u64 = 10_000_000;
 /// A connection storm costs a TCP handshake and a NATS round trip per connection: 10k keeps
 /// it to a few seconds on loopback.
 const DEFAULT_CONNECT_CONNECTIONS: u64 = 10_000;
@@ -88,10 +103,21 @@ pub enum Scenario {
     Connect,
     /// N publishers into a JetStream stream, each with up to W acks outstanding.
     JsPub,
+    /// A durable pull consumer fetching a filled stream in batches, acking each message.
+    JsFetch,
+    /// An ordered push consumer (flow control, heartbeats) reading a filled stream.
+    JsOrdered,
+    /// N publishers putting values into a key-value bucket, up to W acks outstanding each.
+    KvPut,
+    /// Direct gets of a filled bucket's keys, up to W outstanding.
+    KvGet,
+    /// Watches of one key each (a filtered ordered consumer) on an existing bucket, one
+    /// after another, timing each consumer's create.
+    KvWatch,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 9] = [
+    pub const ALL: [Scenario; 14] = [
         Scenario::Pub,
         Scenario::PubSub,
         Scenario::Fanout,
@@ -101,6 +127,11 @@ impl Scenario {
         Scenario::Subjects,
         Scenario::Connect,
         Scenario::JsPub,
+        Scenario::JsFetch,
+        Scenario::JsOrdered,
+        Scenario::KvPut,
+        Scenario::KvGet,
+        Scenario::KvWatch,
     ];
 
     pub fn name(self) -> &'static str {
@@ -114,6 +145,11 @@ impl Scenario {
             Scenario::Subjects => "subjects",
             Scenario::Connect => "connect",
             Scenario::JsPub => "jspub",
+            Scenario::JsFetch => "jsfetch",
+            Scenario::JsOrdered => "jsordered",
+            Scenario::KvPut => "kvput",
+            Scenario::KvGet => "kvget",
+            Scenario::KvWatch => "kvwatch",
         }
     }
 
@@ -121,8 +157,32 @@ impl Scenario {
     pub fn unit(self) -> &'static str {
         match self {
             Scenario::Connect => "connections",
+            Scenario::KvWatch => "watches",
             _ => "msgs",
         }
+    }
+
+    /// Whether the run talks to JetStream (and takes the `--js-*` and `--kv-*` flags).
+    pub fn is_jetstream(self) -> bool {
+        matches!(
+            self,
+            Scenario::JsPub
+                | Scenario::JsFetch
+                | Scenario::JsOrdered
+                | Scenario::KvPut
+                | Scenario::KvGet
+                | Scenario::KvWatch
+        )
+    }
+
+    /// Whether the run's stream is a key-value bucket.
+    pub fn is_key_value(self) -> bool {
+        matches!(self, Scenario::KvPut | Scenario::KvGet | Scenario::KvWatch)
+    }
+
+    /// Whether a consumer reads a stream the run fills first.
+    pub fn consumes(self) -> bool {
+        matches!(self, Scenario::JsFetch | Scenario::JsOrdered)
     }
 
     fn from_name(name: &str) -> Option<Scenario> {
@@ -137,6 +197,7 @@ impl Scenario {
                 | Scenario::Fanin
                 | Scenario::Subjects
                 | Scenario::JsPub
+                | Scenario::KvPut
         )
     }
 
@@ -166,7 +227,8 @@ impl Scenario {
     fn default_subs(self) -> usize {
         match self {
             Scenario::Fanout | Scenario::Queue => DEFAULT_GROUP_SIZE,
-            Scenario::Pub | Scenario::ReqRep | Scenario::Connect | Scenario::JsPub => 0,
+            Scenario::Pub | Scenario::ReqRep | Scenario::Connect => 0,
+            s if s.is_jetstream() => 0,
             _ => 1,
         }
     }
@@ -181,7 +243,7 @@ impl Scenario {
     fn default_size(self) -> usize {
         match self {
             // No messages, so no payload.
-            Scenario::Connect => 0,
+            Scenario::Connect | Scenario::KvWatch => 0,
             _ => DEFAULT_SIZE,
         }
     }
@@ -220,7 +282,7 @@ pub struct RunArgs {
     pub rate: Option<f64>,
     /// Traffic sent before measuring starts; zero for none.
     pub warmup: Duration,
-    /// jspub: the stream and the publishers' ack window.
+    /// The JetStream scenarios' stream or bucket, ack window and batch.
     pub js: JsArgs,
     pub json: Option<PathBuf>,
     pub hgrm: Option<PathBuf>,
@@ -228,24 +290,43 @@ pub struct RunArgs {
     pub seed: u64,
 }
 
-/// jspub's stream and ack window (defaults for the other scenarios, which ignore them).
+/// The JetStream scenarios' stream or bucket, ack window and batch (defaults for the other
+/// scenarios, which ignore them).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JsArgs {
+    /// jspub, jsfetch, jsordered.
     pub stream: String,
     pub storage: Storage,
-    /// Publishes per publisher that may wait for their ack.
+    /// Publishes (or kvget's gets) per publisher that may wait for their answer.
     pub window: usize,
+    /// jsfetch: messages per pull request.
+    pub batch: usize,
+    /// kvput, kvget, kvwatch.
+    pub bucket: String,
+    /// kvput, kvget, kvwatch: keys spread over (kvwatch: that the bucket holds).
+    pub keys: u64,
 }
 
 impl RunArgs {
-    /// Whether latency is recorded: open loop, request/reply, connect's handshakes and
-    /// jspub's publish-to-ack times.
+    /// Whether latency is recorded: open loop, request/reply, connect's handshakes,
+    /// publish-to-ack times, kvget's get-to-reply and kvwatch's consumer create times.
     pub fn measures_latency(&self) -> bool {
-        self.rate.is_some()
-            || matches!(
-                self.scenario,
-                Scenario::ReqRep | Scenario::Connect | Scenario::JsPub
-            )
+        self.rate.is_some() || self.scenario.measures_latency()
+    }
+}
+
+impl Scenario {
+    /// Whether a closed-loop run of this scenario records latency.
+    fn measures_latency(self) -> bool {
+        matches!(
+            self,
+            Scenario::ReqRep
+                | Scenario::Connect
+                | Scenario::JsPub
+                | Scenario::KvPut
+                | Scenario::KvGet
+                | Scenario::KvWatch
+        )
     }
 }
 
@@ -294,6 +375,9 @@ struct Given {
     js_stream: Option<String>,
     js_storage: Option<Storage>,
     js_window: Option<usize>,
+    js_batch: Option<usize>,
+    kv_bucket: Option<String>,
+    kv_keys: Option<u64>,
     json: Option<PathBuf>,
     hgrm: Option<PathBuf>,
     quiet: bool,
@@ -414,6 +498,27 @@ impl Given {
                     "publishes awaiting their ack, per publisher",
                 )?,
             ),
+            "--js-batch" => put(
+                &mut self.js_batch,
+                flag,
+                check_range(
+                    flag,
+                    parse_whole(flag, value)?,
+                    1,
+                    MAX_JS_BATCH,
+                    "messages per pull request",
+                )?,
+            ),
+            "--kv-bucket" => put(&mut self.kv_bucket, flag, parse_stream_name(flag, value)?),
+            "--kv-keys" => {
+                let keys = parse_count(flag, value)?;
+                if keys > MAX_KV_KEYS {
+                    return refuse(format!(
+                        "{flag} {value}: expected 1 to {MAX_KV_KEYS} (each key's subject is held in memory)"
+                    ));
+                }
+                put(&mut self.kv_keys, flag, keys)
+            }
             "--json" => put(&mut self.json, flag, PathBuf::from(value)),
             "--hgrm" => put(&mut self.hgrm, flag, PathBuf::from(value)),
             "--seed" => put(&mut self.seed, flag, parse_seed(flag, value)?),
@@ -457,7 +562,7 @@ impl Given {
             Scenario::Pub => {
                 return refuse("ramp measures latency, and the pub scenario has no subscribers")
             }
-            Scenario::Connect | Scenario::JsPub => {
+            s if s == Scenario::Connect || s.is_jetstream() => {
                 return refuse(format!(
                     "ramp offers message rates; {} is closed loop only",
                     scenario.name()
@@ -511,6 +616,9 @@ impl Given {
             return refuse(match scenario {
                 Scenario::ReqRep => "reqrep takes --clients (requesters), not --pubs".to_string(),
                 Scenario::Connect => "connect takes --clients (connectors), not --pubs".to_string(),
+                s if s.is_jetstream() => {
+                    format!("{name} has one client; --pubs applies to jspub and kvput")
+                }
                 _ => format!(
                     "{name} has one publisher; --pubs applies to pub, pubsub, fanin and subjects"
                 ),
@@ -521,6 +629,7 @@ impl Given {
                 Scenario::ReqRep => "reqrep takes --responders, not --subs".to_string(),
                 Scenario::Pub => "pub has no subscribers; use pubsub for publishers and subscribers".to_string(),
                 Scenario::JsPub => "jspub has no subscribers: the stream acks each message".to_string(),
+                s if s.is_jetstream() => format!("{name} has no subscribers: its one client talks to the stream"),
                 _ => format!("{name} has one subscriber; --subs applies to pubsub, fanout, queue, subjects and connect"),
             });
         }
@@ -555,28 +664,7 @@ impl Given {
         if self.subjects.is_some() && scenario != Scenario::Subjects {
             return refuse("--subjects applies to the subjects scenario only");
         }
-        if scenario == Scenario::JsPub {
-            for (flag, present) in [
-                ("--rate", self.rate.is_some()),
-                ("--flush", self.flush.is_some()),
-            ] {
-                if present {
-                    return refuse(format!(
-                        "{flag} does not apply to jspub: it is closed loop, paced by its acks (--js-window)"
-                    ));
-                }
-            }
-        } else {
-            for (flag, present) in [
-                ("--js-stream", self.js_stream.is_some()),
-                ("--js-storage", self.js_storage.is_some()),
-                ("--js-window", self.js_window.is_some()),
-            ] {
-                if present {
-                    return refuse(format!("{flag} applies to jspub only"));
-                }
-            }
-        }
+        self.refuse_jetstream_flags(scenario)?;
         if self.msgs.is_some() && self.duration.is_some() {
             return refuse("give --msgs or --duration, not both");
         }
@@ -598,7 +686,8 @@ impl Given {
             _ if self.rate.is_some() => RunLength::Duration(DEFAULT_OPEN_LOOP_DURATION),
             _ if scenario == Scenario::ReqRep => RunLength::Msgs(DEFAULT_REQREP_MSGS),
             _ if scenario == Scenario::Connect => RunLength::Msgs(DEFAULT_CONNECT_CONNECTIONS),
-            _ if scenario == Scenario::JsPub => RunLength::Msgs(DEFAULT_JSPUB_MSGS),
+            _ if scenario == Scenario::KvWatch => RunLength::Msgs(DEFAULT_KV_WATCHES),
+            _ if scenario.is_jetstream() => RunLength::Msgs(DEFAULT_JSPUB_MSGS),
             _ => RunLength::Msgs(DEFAULT_THROUGHPUT_MSGS),
         };
         let subs = match self.subs {
@@ -624,15 +713,10 @@ impl Given {
             Some(server) => server,
             None => ServerUrl::parse(DEFAULT_SERVER).map_err(ArgError)?,
         })?;
-        let latency_measured = ramp_steps
-            || self.rate.is_some()
-            || matches!(
-                scenario,
-                Scenario::ReqRep | Scenario::Connect | Scenario::JsPub
-            );
+        let latency_measured = ramp_steps || self.rate.is_some() || scenario.measures_latency();
         if self.hgrm.is_some() && !latency_measured {
             return refuse(
-                "--hgrm needs latency, which is measured in open loop (--rate), by reqrep, connect and jspub",
+                "--hgrm needs latency, which is measured in open loop (--rate), by reqrep, connect, jspub, kvput, kvget and kvwatch",
             );
         }
         Ok(RunArgs {
@@ -656,12 +740,98 @@ impl Given {
                     .unwrap_or_else(|| DEFAULT_JS_STREAM.to_string()),
                 storage: self.js_storage.unwrap_or(Storage::File),
                 window: self.js_window.unwrap_or(DEFAULT_JS_WINDOW),
+                batch: self.js_batch.unwrap_or(DEFAULT_JS_BATCH),
+                bucket: self
+                    .kv_bucket
+                    .unwrap_or_else(|| DEFAULT_KV_BUCKET.to_string()),
+                keys: self.kv_keys.unwrap_or(DEFAULT_KV_KEYS),
             },
             json: self.json,
             hgrm: self.hgrm,
             quiet: self.quiet,
             seed: self.seed.unwrap_or(default_seed),
         })
+    }
+
+    /// The JetStream scenarios' own refusals: each `--js-*`/`--kv-*` flag belongs to some of
+    /// them; none of them is open loop; a consumer reads a stream of `--msgs` messages
+    /// whole, and kvwatch writes nothing.
+    fn refuse_jetstream_flags(&self, scenario: Scenario) -> Result<(), ArgError> {
+        use Scenario::{JsFetch, JsOrdered, JsPub, KvGet, KvPut, KvWatch};
+        let name = scenario.name();
+        let belongs: [(&str, bool, &[Scenario]); 6] = [
+            (
+                "--js-stream",
+                self.js_stream.is_some(),
+                &[JsPub, JsFetch, JsOrdered],
+            ),
+            (
+                "--js-storage",
+                self.js_storage.is_some(),
+                &[JsPub, JsFetch, JsOrdered, KvPut, KvGet],
+            ),
+            (
+                "--js-window",
+                self.js_window.is_some(),
+                &[JsPub, JsFetch, JsOrdered, KvPut, KvGet],
+            ),
+            ("--js-batch", self.js_batch.is_some(), &[JsFetch]),
+            (
+                "--kv-bucket",
+                self.kv_bucket.is_some(),
+                &[KvPut, KvGet, KvWatch],
+            ),
+            (
+                "--kv-keys",
+                self.kv_keys.is_some(),
+                &[KvPut, KvGet, KvWatch],
+            ),
+        ];
+        for (flag, present, scenarios) in belongs {
+            if present && !scenarios.contains(&scenario) {
+                let names: Vec<&str> = scenarios.iter().map(|s| s.name()).collect();
+                return refuse(format!("{flag} applies to {} only", names.join(", ")));
+            }
+        }
+        if !scenario.is_jetstream() {
+            return Ok(());
+        }
+        let refusals = [
+            (
+                "--rate",
+                self.rate.is_some(),
+                "it is closed loop, paced by the server's answers",
+            ),
+            (
+                "--flush",
+                self.flush.is_some(),
+                "it is closed loop, paced by the server's answers",
+            ),
+            (
+                "--duration",
+                self.duration.is_some() && (scenario.consumes() || scenario == KvWatch),
+                "it runs until --msgs are consumed (or watches done)",
+            ),
+            (
+                "--warmup",
+                self.warmup.is_some() && (scenario.consumes() || scenario == KvWatch),
+                "it measures the whole stream (or every watch)",
+            ),
+            (
+                "--subject",
+                self.subject.is_some() && scenario.is_key_value(),
+                "keys are subjects $KV.<bucket>.<key> of --kv-bucket",
+            ),
+            (
+                "--size",
+                self.size.is_some() && scenario == KvWatch,
+                "it writes nothing (fill the bucket with kvput)",
+            ),
+        ];
+        match refusals.into_iter().find(|(_, present, _)| *present) {
+            Some((flag, _, why)) => refuse(format!("{flag} does not apply to {name}: {why}")),
+            None => Ok(()),
+        }
     }
 
     /// `--user/--pass/--token` override credentials in the URL.
@@ -869,6 +1039,21 @@ SCENARIOS (after the Go server's benchmarks)
     jspub      N publishers into a JetStream stream on SUBJECT, each keeping up to W
                publishes awaiting their ack (as `nats bench js pub --async`)
                                                                  --pubs --js-window --js-storage --js-stream
+    jsfetch    fills a stream with N messages (as jspub), then a durable pull consumer
+               fetches them B at a time and acks each (as `nats bench js fetch`)
+                                                                 --js-batch (default 100) --js-stream
+    jsordered  fills a stream with N messages (as jspub), then an ordered push consumer
+               (flow control, heartbeats, as nats.go and async-nats make one) reads them
+                                                                 --js-stream --js-storage
+    kvput      N publishers put values into a key-value bucket, keys $KV.<bucket>.<i> in
+               turn over K keys, up to W puts awaiting their ack each
+                                                                 --pubs --kv-bucket --kv-keys --js-window
+    kvget      fills a bucket with one value per key (as kvput), then direct gets of its
+               keys in turn, up to W awaiting their reply        --kv-bucket --kv-keys --js-window
+    kvwatch    on a bucket already holding K keys (fill it with kvput), N watches of one
+               key each, one after another: an ordered consumer filtered to the key,
+               last value per subject (as kv.watch(key)); latency is the CONSUMER.CREATE
+               request to its reply                              --kv-bucket --kv-keys
 
 FLAGS
     --server URL        nats://[user:pass@]host:port or host:port (default nats://127.0.0.1:4222)
@@ -890,7 +1075,12 @@ FLAGS
     --js-stream NAME    jspub: the stream, deleted and created again before the run (default
                         LOADGEN); it is left in place afterwards
     --js-storage S      jspub: file or memory (default file)
-    --js-window N       jspub: publishes per publisher awaiting their ack (default 256)
+    --js-window N       jspub, kvput, kvget and the consumers' fill: publishes (gets) per
+                        publisher awaiting their answer (default 256)
+    --js-batch N        jsfetch: messages per pull request (default 100)
+    --kv-bucket NAME    kvput, kvget: the bucket, deleted and created again before the run;
+                        kvwatch: the bucket to watch (default LOADGEN)
+    --kv-keys N         kvput, kvget, kvwatch: keys $KV.<bucket>.0 to N-1 (default 10000)
     --json FILE         write every figure and the run's parameters as JSON
     --hgrm FILE         write the latency distribution in HdrHistogram .hgrm format
     --quiet, -q         no progress bar
@@ -908,6 +1098,20 @@ JSPUB
     acked row's msgs/s is the stored rate, latency is from the write that carried a
     publish to its ack. Acks with an error, and publishes still without an ack 10 s after
     the last progress, are failures: they are reported and make the exit code 1.
+
+JSFETCH, JSORDERED
+    Fill --js-stream with --msgs messages of --size first (as jspub, not measured), then
+    consume all of them; the delivered row's msgs/s runs from the start of consuming to
+    the last message. Each delivery's stream sequence must follow the one before: a gap,
+    a repeat, a consumer stalled 10 s or an unexpected status fails the run (exit code 1).
+    jsfetch asks for min(B, what is left) per request, with expires 5 s, and sends the
+    next request once the batch is in; jsordered answers every flow control request.
+
+KVPUT, KVGET, KVWATCH
+    The bucket is stream KV_<bucket> on $KV.<bucket>.>, history 1, direct gets allowed,
+    as the clients create it. kvget's gets are $JS.API.DIRECT.GET.KV_<bucket>.<key>
+    requests with an empty body; a reply without the value is a failure. kvwatch leaves
+    the bucket as it is and deletes each watch's consumer after its value arrived.
 
 RAMP
     Runs the scenario open loop at --start, --start+--step, ... up to --max messages/s
@@ -991,11 +1195,33 @@ mod tests {
             JsArgs {
                 stream: DEFAULT_JS_STREAM.into(),
                 storage: Storage::File,
-                window: DEFAULT_JS_WINDOW
+                window: DEFAULT_JS_WINDOW,
+                batch: DEFAULT_JS_BATCH,
+                bucket: DEFAULT_KV_BUCKET.into(),
+                keys: DEFAULT_KV_KEYS,
             }
         );
         assert_eq!(js.subject, "loadgen.jspub");
         assert!(js.measures_latency());
+        for consumer in ["jsfetch", "jsordered"] {
+            let c = run(consumer);
+            assert_eq!(c.length, RunLength::Msgs(DEFAULT_JSPUB_MSGS), "{consumer}");
+            assert_eq!((c.pubs, c.subs, c.size), (1, 0, DEFAULT_SIZE), "{consumer}");
+            assert!(!c.measures_latency(), "{consumer}");
+        }
+        for kv in ["kvput", "kvget"] {
+            let k = run(kv);
+            assert_eq!(k.length, RunLength::Msgs(DEFAULT_JSPUB_MSGS), "{kv}");
+            assert_eq!(
+                (k.js.bucket.as_str(), k.js.keys),
+                ("LOADGEN", DEFAULT_KV_KEYS)
+            );
+            assert!(k.measures_latency(), "{kv}");
+        }
+        let w = run("kvwatch");
+        assert_eq!(w.length, RunLength::Msgs(DEFAULT_KV_WATCHES));
+        assert_eq!((w.pubs, w.subs, w.size), (1, 0, 0));
+        assert!(w.measures_latency());
     }
 
     #[test]
@@ -1061,7 +1287,10 @@ mod tests {
             JsArgs {
                 stream: "BENCH".into(),
                 storage: Storage::Memory,
-                window: 1000
+                window: 1000,
+                batch: DEFAULT_JS_BATCH,
+                bucket: DEFAULT_KV_BUCKET.into(),
+                keys: DEFAULT_KV_KEYS,
             }
         );
         assert_eq!(r.subject, "bench.js");
@@ -1071,6 +1300,32 @@ mod tests {
             run("jspub --duration 3s").length,
             RunLength::Duration(Duration::from_secs(3))
         );
+        let r = run(
+            "jsfetch --js-batch 50 --js-stream F --js-storage memory --js-window 64 \
+             --msgs 20k --size 16384 --subject f.js",
+        );
+        assert_eq!((r.js.batch, r.js.stream.as_str()), (50, "F"));
+        assert_eq!((r.js.storage, r.js.window), (Storage::Memory, 64));
+        assert_eq!((r.length, r.size), (RunLength::Msgs(20_000), 16384));
+        assert_eq!(r.subject, "f.js");
+        let r = run("jsordered --js-stream O --msgs 1k");
+        assert_eq!(
+            (r.js.stream.as_str(), r.length),
+            ("O", RunLength::Msgs(1000))
+        );
+        let r = run("kvput --pubs 2 --kv-bucket B --kv-keys 1M --js-window 512 --duration 2s");
+        assert_eq!(
+            (r.pubs, r.js.bucket.as_str(), r.js.keys),
+            (2, "B", 1_000_000)
+        );
+        assert_eq!(r.js.window, 512);
+        assert_eq!(r.length, RunLength::Duration(Duration::from_secs(2)));
+        let r = run("kvget --kv-keys 5000 --size 16 --msgs 50k --hgrm get.hgrm --warmup 1s");
+        assert_eq!((r.js.keys, r.size), (5000, 16));
+        assert_eq!(r.hgrm, Some(PathBuf::from("get.hgrm")));
+        let r = run("kvwatch --kv-bucket B --kv-keys 1M --msgs 7");
+        assert_eq!((r.js.bucket.as_str(), r.js.keys), ("B", 1_000_000));
+        assert_eq!(r.length, RunLength::Msgs(7));
     }
 
     #[test]
@@ -1153,12 +1408,42 @@ mod tests {
             ("jspub --js-stream a.b", "stream name"),
             ("jspub --js-stream a/b", "stream name"),
             ("jspub --js-stream *", "stream name"),
-            ("pub --js-window 10", "--js-window applies to jspub only"),
+            ("pub --js-window 10", "--js-window applies to jspub"),
             (
                 "pubsub --js-storage memory",
-                "--js-storage applies to jspub only",
+                "--js-storage applies to jspub",
             ),
-            ("reqrep --js-stream S", "--js-stream applies to jspub only"),
+            ("reqrep --js-stream S", "--js-stream applies to jspub"),
+            ("kvput --js-stream S", "--js-stream applies to jspub"),
+            ("kvwatch --js-window 4", "--js-window applies to"),
+            ("jspub --js-batch 10", "--js-batch applies to jsfetch only"),
+            ("jsfetch --js-batch 0", "--js-batch 0"),
+            ("jsfetch --js-batch 100001", "--js-batch 100001"),
+            ("jsordered --kv-bucket B", "--kv-bucket applies to kvput"),
+            ("pub --kv-keys 5", "--kv-keys applies to kvput"),
+            ("kvput --kv-keys 0", "--kv-keys 0"),
+            ("kvput --kv-keys 20M", "--kv-keys 20M"),
+            ("kvget --kv-bucket a.b", "stream name"),
+            (
+                "jsfetch --duration 5s",
+                "--duration does not apply to jsfetch",
+            ),
+            (
+                "jsordered --warmup 1s",
+                "--warmup does not apply to jsordered",
+            ),
+            (
+                "kvwatch --duration 5s",
+                "--duration does not apply to kvwatch",
+            ),
+            ("kvwatch --size 16", "--size does not apply to kvwatch"),
+            ("kvput --subject a.b", "--subject does not apply to kvput"),
+            ("kvget --rate 100", "--rate does not apply to kvget"),
+            ("jsfetch --flush 10", "--flush does not apply to jsfetch"),
+            ("jsfetch --pubs 2", "--pubs applies to jspub and kvput"),
+            ("kvget --subs 2", "kvget has no subscribers"),
+            ("jsordered --hgrm o.hgrm", "--hgrm needs latency"),
+            ("ramp --scenario kvget", "kvget is closed loop only"),
             ("pubsub --responders 2", "reqrep only"),
             ("pubsub --inflight 2", "reqrep only"),
             ("reqrep --inflight 0", "--inflight 0"),

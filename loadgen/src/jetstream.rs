@@ -1,21 +1,38 @@
-//! JetStream as the `jspub` scenario uses it: the `$JS.API` requests that (re)create the
-//! run's stream before it starts, as `nats bench js pub` does, and the pub acks the stream
-//! sends back for each publish.
+//! JetStream as the JetStream scenarios use it: the `$JS.API` requests that (re)create the
+//! run's stream or key-value bucket before it starts, as `nats bench js pub` and the
+//! clients' `create_key_value` do, create and delete consumers, and the pub acks (or direct
+//! get replies) the stream sends back.
 
 use std::fmt;
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
-use crate::proto::{push_pub, push_sub, Conn, Frame, ProtoError};
+use crate::proto::{
+    header_status, header_value, parse_decimal, push_pub, push_sub, Conn, Frame, ProtoError,
+};
 use crate::server_url::ServerUrl;
 
 /// nats-server's `JSApiStreamCreateT` and `JSApiStreamDeleteT`, with the stream name
 /// appended.
 pub const STREAM_CREATE: &str = "$JS.API.STREAM.CREATE.";
 pub const STREAM_DELETE: &str = "$JS.API.STREAM.DELETE.";
+/// `JSApiConsumerCreateT` (stream appended; then `.<name>` for a named consumer) and
+/// `JSApiConsumerDeleteT` (`<stream>.<name>` appended).
+pub const CONSUMER_CREATE: &str = "$JS.API.CONSUMER.CREATE.";
+pub const CONSUMER_DELETE: &str = "$JS.API.CONSUMER.DELETE.";
+/// `JSApiDirectMsgGetLastBySubjectT`'s prefix: `<stream>.<subject>` is appended.
+pub const DIRECT_GET: &str = "$JS.API.DIRECT.GET.";
+/// A bucket `B` is stream `KV_B` on subjects `$KV.B.>`, a key `k` subject `$KV.B.k`
+/// (nats.go's `kvBucketNameTmpl` and `kvSubjectsTmpl`).
+const KV_STREAM_PREFIX: &str = "KV_";
+const KV_SUBJECT_PREFIX: &str = "$KV.";
+/// The clients' duplicate window for a bucket without a TTL: 2 minutes, in nanoseconds.
+const KV_DUPLICATE_WINDOW_NS: u64 = 120_000_000_000;
 /// nats-server's `JSStreamNotFoundErr`: the delete before a create found no stream.
 const STREAM_NOT_FOUND: u32 = 10059;
+/// nats-server's `JSConsumerNotFoundErr`: the delete before a create found no consumer.
+const CONSUMER_NOT_FOUND: u32 = 10014;
 /// sid of the setup connection's inbox subscription.
 const API_SID: u64 = 1;
 /// How long an API request may take. A delete removes the stream's files before it
@@ -47,25 +64,61 @@ impl Storage {
     }
 }
 
-/// The stream a `jspub` run publishes into: one subject, everything else the server's
-/// defaults (limits retention, no limits, one replica).
+/// The stream a run publishes into: for jspub one subject, everything else the server's
+/// defaults (limits retention, no limits, one replica); for the kv scenarios a key-value
+/// bucket, configured as the clients create one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StreamSpec {
     pub name: String,
     pub subject: String,
     pub storage: Storage,
+    pub key_value: bool,
 }
 
 impl StreamSpec {
+    /// Bucket `bucket` with history 1, as `create_key_value` makes it in nats.go and
+    /// async-nats.
+    pub fn key_value(bucket: &str, storage: Storage) -> StreamSpec {
+        StreamSpec {
+            name: format!("{KV_STREAM_PREFIX}{bucket}"),
+            subject: format!("{}.>", kv_key_prefix(bucket)),
+            storage,
+            key_value: true,
+        }
+    }
+
     /// The body of `$JS.API.STREAM.CREATE.<name>`.
     pub fn create_body(&self) -> String {
-        serde_json::json!({
+        let mut body = serde_json::json!({
             "name": self.name,
             "subjects": [self.subject],
             "storage": self.storage.name(),
-        })
-        .to_string()
+        });
+        if self.key_value {
+            let kv = serde_json::json!({
+                "num_replicas": 1,
+                "max_msgs_per_subject": 1,
+                "max_msgs": -1,
+                "max_bytes": -1,
+                "max_consumers": -1,
+                "discard": "new",
+                "duplicate_window": KV_DUPLICATE_WINDOW_NS,
+                "allow_rollup_hdrs": true,
+                "deny_delete": true,
+                "deny_purge": false,
+                "allow_direct": true,
+            });
+            for (key, value) in kv.as_object().into_iter().flatten() {
+                body[key] = value.clone();
+            }
+        }
+        body.to_string()
     }
+}
+
+/// `$KV.<bucket>`: a key's subject is this, a dot and the key.
+pub fn kv_key_prefix(bucket: &str) -> String {
+    format!("{KV_SUBJECT_PREFIX}{bucket}")
 }
 
 /// An API error as the server words it (`{"code":..,"err_code":..,"description":..}`).
@@ -93,6 +146,8 @@ impl fmt::Display for ApiError {
 struct Reply {
     error: Option<ApiError>,
     seq: Option<u64>,
+    /// A consumer's, in the reply to its create.
+    name: Option<String>,
 }
 
 /// The stream's answer to one publish.
@@ -115,7 +170,27 @@ impl PubAck {
             (None, None) => None,
         }
     }
+
+    /// A direct get's reply read as an answer of the stream: the message found (its
+    /// `Nats-Sequence`) or the status it answered with (`404 Message Not Found`). `None`
+    /// for a reply without headers, which no direct get sends.
+    pub fn from_direct_get(headers: Option<&[u8]>) -> Option<PubAck> {
+        let headers = headers?;
+        if let Some(code) = header_status(headers) {
+            let line = headers.split(|&b| b == b'\r').next().unwrap_or_default();
+            return Some(PubAck::Refused(ApiError {
+                code,
+                err_code: 0,
+                description: String::from_utf8_lossy(line).into_owned(),
+            }));
+        }
+        let seq = parse_decimal(header_value(headers, DIRECT_GET_SEQUENCE)?)?;
+        Some(PubAck::Stored { seq })
+    }
 }
+
+/// The header of a direct get's reply that holds the message's stream sequence.
+const DIRECT_GET_SEQUENCE: &[u8] = b"Nats-Sequence";
 
 /// A connection for `$JS.API` requests, with its inbox subscribed.
 pub struct Api {
@@ -184,21 +259,47 @@ impl Api {
         }
     }
 
+    /// Creates a consumer with `subject` (`CONSUMER_CREATE` and the stream, and for a named
+    /// one its name) and `body`; returns the consumer's name, the server's choice for an
+    /// ephemeral one.
+    pub fn create_consumer(&mut self, subject: &str, body: &str) -> Result<String, String> {
+        let reply = self.api_reply(subject, body.as_bytes())?;
+        match (reply.error, reply.name) {
+            (Some(e), _) => Err(format!("{subject}: {e}")),
+            (None, Some(name)) => Ok(name),
+            (None, None) => Err(format!("{subject}: the reply names no consumer")),
+        }
+    }
+
+    /// Deletes consumer `name` of `stream`; one that is not there is no error.
+    pub fn delete_consumer(&mut self, stream: &str, name: &str) -> Result<(), String> {
+        match self.api_call(&format!("{CONSUMER_DELETE}{stream}.{name}"), b"")? {
+            Some(e) if e.err_code != CONSUMER_NOT_FOUND => {
+                Err(format!("deleting consumer {name} of {stream}: {e}"))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// One request whose reply is a success or an `error`.
     fn api_call(&mut self, subject: &str, body: &[u8]) -> Result<Option<ApiError>, String> {
+        Ok(self.api_reply(subject, body)?.error)
+    }
+
+    /// One request whose reply is API JSON.
+    fn api_reply(&mut self, subject: &str, body: &[u8]) -> Result<Reply, String> {
         let reply = self.request(subject, body).map_err(|e| match e {
             ProtoError::Timeout(_) => format!(
                 "{subject}: no reply within {API_TIMEOUT:?} (is JetStream enabled on the server, -js?)"
             ),
             e => format!("{subject}: {e}"),
         })?;
-        let parsed: Reply = serde_json::from_slice(&reply).map_err(|e| {
+        serde_json::from_slice(&reply).map_err(|e| {
             format!(
                 "{subject}: reply is not API JSON ({e}): {}",
                 String::from_utf8_lossy(&reply)
             )
-        })?;
-        Ok(parsed.error)
+        })
     }
 }
 
@@ -212,12 +313,50 @@ mod tests {
             name: "BENCH".into(),
             subject: "bench.js".into(),
             storage: Storage::Memory,
+            key_value: false,
         };
         let body: serde_json::Value = serde_json::from_str(&spec.create_body()).unwrap();
         assert_eq!(
             body,
             serde_json::json!({"name": "BENCH", "subjects": ["bench.js"], "storage": "memory"})
         );
+    }
+
+    #[test]
+    fn key_value_bucket_as_the_clients_create_it() {
+        let spec = StreamSpec::key_value("B", Storage::File);
+        let body: serde_json::Value = serde_json::from_str(&spec.create_body()).unwrap();
+        assert_eq!(body["name"], "KV_B");
+        assert_eq!(body["subjects"], serde_json::json!(["$KV.B.>"]));
+        assert_eq!(body["storage"], "file");
+        assert_eq!(body["max_msgs_per_subject"], 1);
+        assert_eq!(body["discard"], "new");
+        assert_eq!(body["duplicate_window"], KV_DUPLICATE_WINDOW_NS);
+        for flag in ["allow_direct", "allow_rollup_hdrs", "deny_delete"] {
+            assert_eq!(body[flag], true, "{flag}");
+        }
+        assert_eq!(body["deny_purge"], false);
+        assert_eq!(kv_key_prefix("B"), "$KV.B");
+    }
+
+    #[test]
+    fn direct_get_replies() {
+        assert_eq!(
+            PubAck::from_direct_get(Some(
+                b"NATS/1.0\r\nNats-Stream: KV_B\r\nNats-Subject: $KV.B.k\r\nNats-Sequence: 9\r\n\r\n"
+            )),
+            Some(PubAck::Stored { seq: 9 })
+        );
+        let missing = PubAck::from_direct_get(Some(b"NATS/1.0 404 Message Not Found\r\n\r\n"));
+        let Some(PubAck::Refused(e)) = missing else {
+            panic!("{missing:?}");
+        };
+        assert_eq!(
+            (e.code, e.description.as_str()),
+            (404, "NATS/1.0 404 Message Not Found")
+        );
+        assert_eq!(PubAck::from_direct_get(None), None);
+        assert_eq!(PubAck::from_direct_get(Some(b"NATS/1.0\r\n\r\n")), None);
     }
 
     #[test]

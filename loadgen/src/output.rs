@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::args::{RampArgs, RunArgs, RunLength, Scenario};
 use crate::hgrm;
+use crate::jetstream::StreamSpec;
 use crate::latency::{LatencyHistogram, LatencySummary, Percentile};
 use crate::ramp::StepReport;
 use crate::run::{ConnectionFigures, Figures, RunOutcome};
@@ -41,7 +42,7 @@ pub struct Params {
     pub rate: Option<f64>,
     pub warmup_s: f64,
     pub seed: u64,
-    /// jspub only.
+    /// The JetStream scenarios only.
     pub jetstream: Option<JetStreamParams>,
     pub loadgen_version: &'static str,
     /// RFC 3339, UTC.
@@ -52,9 +53,14 @@ pub struct Params {
 
 #[derive(Debug, Serialize)]
 pub struct JetStreamParams {
+    /// The stream, `KV_<bucket>` for the kv scenarios.
     pub stream: String,
     pub storage: &'static str,
     pub window: usize,
+    /// jsfetch only.
+    pub batch: Option<usize>,
+    /// kv scenarios only.
+    pub keys: Option<u64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -71,7 +77,7 @@ impl Params {
     pub fn new(args: &RunArgs, ramp: Option<&RampArgs>, started: SystemTime) -> Params {
         let reqrep = args.scenario == Scenario::ReqRep;
         let connect = args.scenario == Scenario::Connect;
-        let jspub = args.scenario == Scenario::JsPub;
+        let jetstream = args.scenario.is_jetstream();
         let (msgs, duration_s) = match args.length {
             RunLength::Msgs(n) => (Some(n), None),
             RunLength::Duration(d) => (None, Some(d.as_secs_f64())),
@@ -83,7 +89,7 @@ impl Params {
             msgs,
             duration_s,
             pubs: (!reqrep && !connect).then_some(args.pubs),
-            subs: (!reqrep && !jspub).then_some(args.subs),
+            subs: (!reqrep && !jetstream).then_some(args.subs),
             clients: (reqrep || connect).then_some(args.clients),
             responders: reqrep.then_some(args.responders),
             inflight: (reqrep && args.rate.is_none() && ramp.is_none()).then_some(args.inflight),
@@ -93,10 +99,12 @@ impl Params {
             rate: args.rate,
             warmup_s: args.warmup.as_secs_f64(),
             seed: args.seed,
-            jetstream: jspub.then(|| JetStreamParams {
-                stream: args.js.stream.clone(),
+            jetstream: jetstream.then(|| JetStreamParams {
+                stream: stream_name(args),
                 storage: args.js.storage.name(),
                 window: args.js.window,
+                batch: (args.scenario == Scenario::JsFetch).then_some(args.js.batch),
+                keys: args.scenario.is_key_value().then_some(args.js.keys),
             }),
             loadgen_version: VERSION,
             start_timestamp: rfc3339_utc(started),
@@ -111,6 +119,15 @@ impl Params {
                 slos: r.slos.iter().map(Slo::to_string).collect(),
             }),
         }
+    }
+}
+
+/// The stream a JetStream run uses: `--js-stream`, or the bucket's.
+fn stream_name(args: &RunArgs) -> String {
+    if args.scenario.is_key_value() {
+        StreamSpec::key_value(&args.js.bucket, args.js.storage).name
+    } else {
+        args.js.stream.clone()
     }
 }
 
@@ -178,7 +195,10 @@ fn print_messages(args: &RunArgs, outcome: &RunOutcome) {
     let f = &outcome.figures;
     let (sent_role, received_role) = match args.scenario {
         Scenario::ReqRep => ("requests", "replies"),
-        Scenario::JsPub => ("pub", "acked"),
+        Scenario::JsPub | Scenario::KvPut => ("pub", "acked"),
+        Scenario::KvGet => ("gets", "values"),
+        Scenario::JsFetch | Scenario::JsOrdered => ("stored", "delivered"),
+        Scenario::KvWatch => ("watches", "values"),
         _ => ("pub", "sub"),
     };
     println!(
@@ -203,7 +223,7 @@ fn print_messages(args: &RunArgs, outcome: &RunOutcome) {
             spread(&outcome.receiver_rates)
         );
         // Acks are not messages of their own: a total would count each message twice.
-        if args.scenario != Scenario::JsPub {
+        if !args.scenario.is_jetstream() {
             println!(
                 "{:<10} {:>12} {:>14} {:>10.2}",
                 "total",
@@ -227,11 +247,31 @@ fn print_messages(args: &RunArgs, outcome: &RunOutcome) {
             group_digits(js.refused as f64),
             group_digits(js.unacked as f64)
         );
+        if let Some(c) = &js.consumer {
+            println!(
+                "{} consumer: {} {}, {} {}, {} out of order",
+                c.kind,
+                group_digits(c.requests as f64),
+                if c.batch.is_some() {
+                    "pull requests"
+                } else {
+                    "flow control requests answered"
+                },
+                group_digits(c.idle as f64),
+                if c.batch.is_some() {
+                    "expired unfilled"
+                } else {
+                    "heartbeats"
+                },
+                group_digits(c.out_of_order as f64)
+            );
+        }
     }
-    let latency_from = if args.scenario == Scenario::JsPub {
-        "publish to ack"
-    } else {
-        "from intended send time"
+    let latency_from = match args.scenario {
+        Scenario::JsPub | Scenario::KvPut => "publish to ack",
+        Scenario::KvGet => "get to reply",
+        Scenario::KvWatch => "CONSUMER.CREATE to reply",
+        _ => "from intended send time",
     };
     match &f.latency_us {
         Some(latency) => println!(
@@ -261,10 +301,25 @@ fn describe(args: &RunArgs) -> String {
             counted(args.responders, "responder")
         ),
         Scenario::Pub => pubs,
-        Scenario::JsPub => format!(
-            "{pubs} into stream {} ({} storage)",
-            args.js.stream,
-            args.js.storage.name()
+        Scenario::JsPub | Scenario::KvPut => format!(
+            "{pubs} into stream {} ({} storage{})",
+            stream_name(args),
+            args.js.storage.name(),
+            if args.scenario == Scenario::KvPut {
+                format!(", {} keys", group_digits(args.js.keys as f64))
+            } else {
+                String::new()
+            }
+        ),
+        Scenario::JsFetch => format!(
+            "a pull consumer of stream {}, batch {}",
+            args.js.stream, args.js.batch
+        ),
+        Scenario::JsOrdered => format!("an ordered consumer of stream {}", args.js.stream),
+        Scenario::KvGet | Scenario::KvWatch => format!(
+            "bucket {} of {} keys",
+            args.js.bucket,
+            group_digits(args.js.keys as f64)
         ),
         Scenario::Queue => format!("{pubs} x queue group of {subs}"),
         Scenario::Subjects => format!("{pubs} x {subs} over {}", counted(args.subjects, "subject")),
@@ -284,9 +339,13 @@ fn describe(args: &RunArgs) -> String {
         None if args.scenario == Scenario::ReqRep => {
             format!("closed loop, {} in flight per requester", args.inflight)
         }
-        None if args.scenario == Scenario::JsPub => {
+        None if matches!(
+            args.scenario,
+            Scenario::JsPub | Scenario::KvPut | Scenario::KvGet
+        ) =>
+        {
             format!(
-                "closed loop, up to {} acks outstanding per publisher",
+                "closed loop, up to {} answers outstanding per client",
                 args.js.window
             )
         }
@@ -296,8 +355,8 @@ fn describe(args: &RunArgs) -> String {
         },
     };
     let mut parts = vec![roles];
-    // connect sends no messages, so it has no payload size.
-    if args.scenario != Scenario::Connect {
+    // connect sends no messages and kvwatch none of its own, so they have no payload size.
+    if !matches!(args.scenario, Scenario::Connect | Scenario::KvWatch) {
         parts.push(format!("{} B", args.size));
     }
     parts.extend([length, pacing, args.server.to_string()]);

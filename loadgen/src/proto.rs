@@ -1,6 +1,6 @@
 //! The NATS client protocol as loadgen speaks it: the INFO / CONNECT / PING handshake,
 //! encoders for PUB, SUB, UNSUB and PING, and a buffered frame reader that finds a MSG's
-//! control line and then skips its payload by length instead of scanning it.
+//! (or HMSG's) control line and then skips its payload by length instead of scanning it.
 
 use std::fmt;
 use std::io::{self, Read, Write};
@@ -75,7 +75,27 @@ pub struct Msg<'a> {
     pub subject: &'a [u8],
     pub sid: u64,
     pub reply: Option<&'a [u8]>,
+    /// An HMSG's header block (`NATS/1.0[ status]` and its header lines); `None` for MSG.
+    pub headers: Option<&'a [u8]>,
     pub payload: &'a [u8],
+}
+
+/// The status code of a header block's first line (`NATS/1.0 100 FlowControl Request`),
+/// which JetStream uses for flow control, heartbeats and its 404/408 answers; `None` for a
+/// plain `NATS/1.0`.
+pub fn header_status(headers: &[u8]) -> Option<u16> {
+    let first = headers.split(|&b| b == b'\r').next()?;
+    let code = first.strip_prefix(b"NATS/1.0 ")?.get(..3)?;
+    u16::try_from(parse_decimal(code)?).ok()
+}
+
+/// The value of header `name` (matched as written, as the server writes JetStream's).
+pub fn header_value<'a>(headers: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
+    headers.split(|&b| b == b'\n').skip(1).find_map(|line| {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let value = line.strip_prefix(name)?.strip_prefix(b":")?;
+        Some(value.trim_ascii())
+    })
 }
 
 /// What the server sent that a role may care about. PING is answered and `-ERR` turned into
@@ -173,8 +193,13 @@ fn parse_frame(data: &[u8]) -> Result<Option<(Parsed<'_>, usize)>, ProtoError> {
         .strip_suffix(b"\r")
         .unwrap_or(&data[..newline]);
     let body = newline + 1;
-    let parsed = if let Some(args) = line.strip_prefix(b"MSG ") {
-        let header = parse_msg_args(args)?;
+    let msg_args = match (line.strip_prefix(b"MSG "), line.strip_prefix(b"HMSG ")) {
+        (Some(args), _) => Some((args, false)),
+        (_, Some(args)) => Some((args, true)),
+        _ => None,
+    };
+    let parsed = if let Some((args, with_headers)) = msg_args {
+        let header = parse_msg_args(args, with_headers)?;
         let payload_end = body + header.len;
         if data.len() < payload_end + CRLF.len() {
             return Ok(None);
@@ -182,11 +207,13 @@ fn parse_frame(data: &[u8]) -> Result<Option<(Parsed<'_>, usize)>, ProtoError> {
         if &data[payload_end..payload_end + CRLF.len()] != CRLF {
             return Err(ProtoError::Malformed("MSG payload not followed by CRLF"));
         }
+        let headers_end = body + header.headers_len;
         let msg = Msg {
             subject: header.subject,
             sid: header.sid,
             reply: header.reply,
-            payload: &data[body..payload_end],
+            headers: with_headers.then(|| &data[body..headers_end]),
+            payload: &data[headers_end..payload_end],
         };
         return Ok(Some((
             Parsed::Frame(Frame::Msg(msg)),
@@ -212,32 +239,50 @@ struct MsgHeader<'a> {
     subject: &'a [u8],
     sid: u64,
     reply: Option<&'a [u8]>,
+    /// Of `len`, the bytes of the header block (HMSG); 0 for MSG.
+    headers_len: usize,
     len: usize,
 }
 
-/// `<subject> <sid> [reply] <#bytes>`
-fn parse_msg_args(args: &[u8]) -> Result<MsgHeader<'_>, ProtoError> {
+/// MSG: `<subject> <sid> [reply] <#bytes>`; HMSG: `<subject> <sid> [reply] <#header bytes>
+/// <#total bytes>`.
+fn parse_msg_args(args: &[u8], with_headers: bool) -> Result<MsgHeader<'_>, ProtoError> {
     const BAD: ProtoError = ProtoError::Malformed("bad MSG arguments");
-    let mut tokens = args
+    let mut tokens = [&b""[..]; 5];
+    let mut count = 0;
+    for token in args
         .split(|&b| b == b' ' || b == b'\t')
-        .filter(|t| !t.is_empty());
-    let (Some(subject), Some(sid)) = (tokens.next(), tokens.next()) else {
-        return Err(BAD);
-    };
-    let (reply, len) = match (tokens.next(), tokens.next(), tokens.next()) {
-        (Some(len), None, None) => (None, len),
-        (Some(reply), Some(len), None) => (Some(reply), len),
+        .filter(|t| !t.is_empty())
+    {
+        *tokens.get_mut(count).ok_or(BAD)? = token;
+        count += 1;
+    }
+    let sizes = 1 + usize::from(with_headers);
+    let reply = match count.checked_sub(2 + sizes) {
+        Some(0) => None,
+        Some(1) => Some(tokens[2]),
         _ => return Err(BAD),
     };
-    let sid = parse_decimal(sid).ok_or(BAD)?;
-    let len = parse_decimal(len)
-        .and_then(|n| usize::try_from(n).ok())
-        .filter(|&n| n <= MAX_FRAME_PAYLOAD)
-        .ok_or(BAD)?;
+    let size = |token: &[u8]| {
+        parse_decimal(token)
+            .and_then(|n| usize::try_from(n).ok())
+            .filter(|&n| n <= MAX_FRAME_PAYLOAD)
+            .ok_or(BAD)
+    };
+    let len = size(tokens[count - 1])?;
+    let headers_len = if with_headers {
+        size(tokens[count - 2])?
+    } else {
+        0
+    };
+    if headers_len > len {
+        return Err(BAD);
+    }
     Ok(MsgHeader {
-        subject,
-        sid,
+        subject: tokens[0],
+        sid: parse_decimal(tokens[1]).ok_or(BAD)?,
         reply,
+        headers_len,
         len,
     })
 }
@@ -547,13 +592,15 @@ pub fn push_connect(out: &mut Vec<u8>, credentials: &Credentials, name: &str) {
     out.extend_from_slice(CRLF);
 }
 
-/// CONNECT options: no +OK acks, no headers, protocol 1 (async INFO), and no echo since every
-/// role has its own connection and none wants its own messages back.
+/// CONNECT options: no +OK acks, protocol 1 (async INFO), and no echo since every role has
+/// its own connection and none wants its own messages back. Headers on, as every client
+/// library has them: JetStream speaks to consumers in header statuses (flow control,
+/// heartbeats, 404/408) and a direct get answers with the message's headers.
 fn connect_json(credentials: &Credentials, name: &str) -> String {
     let mut options = serde_json::json!({
         "verbose": false,
         "pedantic": false,
-        "headers": false,
+        "headers": true,
         "protocol": 1,
         "echo": false,
         "name": name,
@@ -679,6 +726,9 @@ MSG _INBOX.x.7 22 reply.to 0\r\n\r\nMSG foo 3 7\r\nMSG\r\n\r\n\r\nPONG\r\n+OK\r\
             b"MSG a 1 2 3 4\r\n",
             b"MSG a 1 2\r\nabcd",
             b"MSG a 1 99999999999\r\n",
+            b"HMSG a 1 5\r\n",
+            b"HMSG a 1 r 9 4\r\n",
+            b"HMSG a 1 r x 9 9\r\n",
         ] {
             let mut reader = FrameReader::default();
             reader
@@ -705,6 +755,46 @@ MSG _INBOX.x.7 22 reply.to 0\r\n\r\nMSG foo 3 7\r\nMSG\r\n\r\n\r\nPONG\r\n+OK\r\
             reader.drain(|_| {}),
             Err(ProtoError::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn hmsg_splits_headers_from_payload() {
+        let stream =
+            b"HMSG _INBOX.fc 4 $JS.FC.S.x.1 36 36\r\nNATS/1.0 100 FlowControl Request\r\n\r\n\r\n\
+HMSG $KV.B.k 1 52 54\r\nNATS/1.0\r\nNats-Stream: KV_B\r\nNats-Sequence:  42 \r\n\r\nhi\r\n";
+        let mut reader = FrameReader::default();
+        reader
+            .read_from(&mut Chunked {
+                data: stream,
+                chunk: stream.len(),
+            })
+            .unwrap();
+        let mut seen = Vec::new();
+        reader
+            .drain(|f| {
+                let Frame::Msg(m) = f else { panic!() };
+                let headers = m.headers.unwrap();
+                seen.push((
+                    m.reply.map(<[u8]>::to_vec),
+                    header_status(headers),
+                    header_value(headers, b"Nats-Sequence").map(<[u8]>::to_vec),
+                    m.payload.to_vec(),
+                ));
+            })
+            .unwrap();
+        assert_eq!(
+            seen,
+            vec![
+                (Some(b"$JS.FC.S.x.1".to_vec()), Some(100), None, vec![]),
+                (None, None, Some(b"42".to_vec()), b"hi".to_vec()),
+            ]
+        );
+        assert_eq!(
+            header_status(b"NATS/1.0 404 No Messages\r\n\r\n"),
+            Some(404)
+        );
+        assert_eq!(header_status(b"NATS/1.0 x\r\n\r\n"), None);
+        assert_eq!(header_value(b"NATS/1.0\r\nA: 1\r\n\r\n", b"B"), None);
     }
 
     #[test]
@@ -736,7 +826,7 @@ SUB svc workers 22\r\nUNSUB 22\r\n"
         let j: serde_json::Value =
             serde_json::from_str(&connect_json(&Credentials::None, "loadgen-pub-0")).unwrap();
         assert_eq!(j["verbose"], false);
-        assert_eq!(j["headers"], false);
+        assert_eq!(j["headers"], true);
         assert_eq!(j["protocol"], 1);
         assert_eq!(j["echo"], false);
         assert!(j.get("user").is_none() && j.get("auth_token").is_none());

@@ -1,7 +1,10 @@
 //! One run: connect every role (receivers first, so interest is live before anyone sends),
 //! start them together, wait for the senders, let the receivers drain, and turn the role
-//! reports into the run's figures. connect has only senders, of connections; jspub has only
-//! senders too, into a stream that is created again before they connect, and counts acks.
+//! reports into the run's figures. connect has only senders, of connections; jspub and
+//! kvput have only senders too, into a stream (or bucket) that is created again before they
+//! connect, and count acks; kvget is kvput's exchange with gets, on a bucket filled first.
+//! jsfetch and jsordered fill their stream first too, then one consumer reads it; kvwatch
+//! has one client, timing consumer creates on a bucket as it is.
 
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread::{self, Scope, ScopedJoinHandle};
@@ -9,14 +12,16 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::args::{RunArgs, Scenario};
+use crate::args::{RunArgs, RunLength, Scenario};
 use crate::cpu::CpuMeter;
 use crate::jetstream::{Api, StreamSpec};
 use crate::latency::{new_histogram, LatencyHistogram, LatencySummary};
 use crate::progress::Progress;
 use crate::rng::SplitMix64;
 use crate::role::connector::{self, ConnectorReport};
+use crate::role::js_consumer::{self, ConsumerReport};
 use crate::role::js_publisher::{self, JsPublisherReport, ACK_TIMEOUT};
+use crate::role::kv_watcher::{self, WatcherReport};
 use crate::role::publisher::{self, PublisherReport};
 use crate::role::requester::{self, RequesterReport};
 use crate::role::responder::{self, ResponderReport};
@@ -62,25 +67,45 @@ pub struct Figures {
     pub achieved_rate: Option<f64>,
     /// connect only; its `latency_us` is the handshake's, from connect() to PONG.
     pub connections: Option<ConnectionFigures>,
-    /// jspub only; its `latency_us` is publish to ack, `msgs_received` the acks that
-    /// stored a message, `lost` the publishes that were not stored.
+    /// jspub, kvput and kvget: `latency_us` is publish to ack (get to reply),
+    /// `msgs_received` the acks that stored a message (the values got), `lost` the
+    /// publishes (gets) that were not. jsfetch and jsordered: `msgs_sent` is what the
+    /// stream holds, `msgs_received` what was delivered in order.
     pub jetstream: Option<JetStreamFigures>,
 }
 
-/// What a jspub run's stream answered, under `jetstream` in the JSON report.
+/// What a JetStream run's stream answered, under `jetstream` in the JSON report.
 #[derive(Debug, Clone, Serialize)]
 pub struct JetStreamFigures {
     pub stream: String,
     /// `file` or `memory`.
     pub storage: &'static str,
-    /// Publishes per publisher that could wait for their ack.
+    /// Publishes (gets) per publisher that could wait for their answer.
     pub window: usize,
-    /// Publishes the stream stored.
+    /// Publishes the stream stored (gets answered with the value); for a consumer, the
+    /// messages the stream was filled with.
     pub acked: u64,
-    /// Publishes answered with an error.
+    /// Publishes answered with an error (gets with a status).
     pub refused: u64,
     /// Publishes still without an answer when the run ended.
     pub unacked: u64,
+    /// jsfetch and jsordered only.
+    pub consumer: Option<ConsumerFigures>,
+}
+
+/// What a consumer run's consumer did, under `jetstream.consumer` in the JSON report.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConsumerFigures {
+    /// `pull` or `ordered`.
+    pub kind: &'static str,
+    /// Pull: messages asked for per request.
+    pub batch: Option<usize>,
+    /// Pull: requests sent; ordered: flow control requests answered.
+    pub requests: u64,
+    /// Ordered: idle heartbeats; pull: requests that expired unfilled.
+    pub idle: u64,
+    /// Deliveries out of stream order.
+    pub out_of_order: u64,
 }
 
 /// What a connect run did, under `connections` in the JSON report.
@@ -120,7 +145,11 @@ pub fn run(args: &RunArgs, show_progress: bool) -> Result<RunOutcome, String> {
     thread::scope(|scope| {
         let result = if args.scenario == Scenario::Connect {
             run_connect(scope, &ctx, show_progress)
-        } else if args.scenario == Scenario::JsPub {
+        } else if args.scenario.consumes() {
+            run_consume(scope, &ctx, show_progress)
+        } else if args.scenario == Scenario::KvWatch {
+            run_kv_watch(scope, &ctx, show_progress)
+        } else if args.scenario.is_jetstream() {
             run_jetstream_publish(scope, &ctx, show_progress)
         } else if plan.request_reply {
             run_request_reply(scope, &ctx, show_progress)
@@ -217,21 +246,26 @@ fn run_connect<'scope>(
     ctx: &'scope RoleContext<'scope>,
     show_progress: bool,
 ) -> Result<RunOutcome, String> {
-    let (ready_tx, ready_rx) = mpsc::channel();
-    let connectors = spawn_roles(
-        scope,
-        ctx,
-        "conn",
-        ctx.plan.senders,
-        &ready_tx,
-        connector::run,
-    )?;
-    await_ready(&ready_rx, connectors.len())?;
-    let cpu = start(ctx);
-    wait_with_progress(ctx, &connectors, show_progress);
-    let cpu_cores = cpu.cores();
-    let connectors = join_all(connectors)?;
+    let (connectors, cpu_cores) = run_senders(scope, ctx, show_progress, "conn", connector::run)?;
     Ok(summarize_connect(&connectors, cpu_cores))
+}
+
+/// Runs a scenario without receivers: sets up its `plan.senders` roles of `kind`, starts
+/// them together and waits for all; returns their reports and loadgen's CPU meanwhile.
+fn run_senders<'scope, T: Send + 'scope>(
+    scope: &'scope Scope<'scope, '_>,
+    ctx: &'scope RoleContext<'scope>,
+    show_progress: bool,
+    kind: &str,
+    body: RoleBody<T>,
+) -> Result<(Vec<T>, f64), String> {
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let senders = spawn_roles(scope, ctx, kind, ctx.plan.senders, &ready_tx, body)?;
+    await_ready(&ready_rx, senders.len())?;
+    let cpu = start(ctx);
+    wait_with_progress(ctx, &senders, show_progress);
+    let cpu_cores = cpu.cores();
+    Ok((join_all(senders)?, cpu_cores))
 }
 
 fn run_jetstream_publish<'scope>(
@@ -239,21 +273,13 @@ fn run_jetstream_publish<'scope>(
     ctx: &'scope RoleContext<'scope>,
     show_progress: bool,
 ) -> Result<RunOutcome, String> {
-    recreate_stream(ctx.args)?;
-    let (ready_tx, ready_rx) = mpsc::channel();
-    let publishers = spawn_roles(
-        scope,
-        ctx,
-        "jspub",
-        ctx.plan.senders,
-        &ready_tx,
-        js_publisher::run,
-    )?;
-    await_ready(&ready_rx, publishers.len())?;
-    let cpu = start(ctx);
-    wait_with_progress(ctx, &publishers, show_progress);
-    let cpu_cores = cpu.cores();
-    let publishers = join_all(publishers)?;
+    if ctx.args.scenario == Scenario::KvGet {
+        fill(ctx.args)?;
+    } else {
+        recreate_stream(ctx.args)?;
+    }
+    let (publishers, cpu_cores) =
+        run_senders(scope, ctx, show_progress, "jspub", js_publisher::run)?;
     Ok(summarize_jetstream_publish(
         ctx.args,
         &publishers,
@@ -261,14 +287,74 @@ fn run_jetstream_publish<'scope>(
     ))
 }
 
+fn run_consume<'scope>(
+    scope: &'scope Scope<'scope, '_>,
+    ctx: &'scope RoleContext<'scope>,
+    show_progress: bool,
+) -> Result<RunOutcome, String> {
+    fill(ctx.args)?;
+    let (consumers, cpu_cores) =
+        run_senders(scope, ctx, show_progress, "consumer", js_consumer::run)?;
+    Ok(summarize_consume(ctx.args, &consumers, cpu_cores))
+}
+
+fn run_kv_watch<'scope>(
+    scope: &'scope Scope<'scope, '_>,
+    ctx: &'scope RoleContext<'scope>,
+    show_progress: bool,
+) -> Result<RunOutcome, String> {
+    let (watchers, cpu_cores) = run_senders(scope, ctx, show_progress, "kvwatch", kv_watcher::run)?;
+    Ok(summarize_kv_watch(&watchers, cpu_cores))
+}
+
+/// The stream the run publishes into or reads: `--js-stream` on SUBJECT, or the bucket.
+fn stream_spec(args: &RunArgs) -> StreamSpec {
+    if args.scenario.is_key_value() {
+        StreamSpec::key_value(&args.js.bucket, args.js.storage)
+    } else {
+        StreamSpec {
+            name: args.js.stream.clone(),
+            subject: args.subject.clone(),
+            storage: args.js.storage,
+            key_value: false,
+        }
+    }
+}
+
+/// Fills the stream a consumer (or kvget) reads, before it connects: a jspub run of
+/// `--msgs` messages (a kvput run of one value per key) of its own, unmeasured, with the
+/// run's stream, size and window, that must store every message.
+fn fill(args: &RunArgs) -> Result<(), String> {
+    let (scenario, msgs) = match (args.scenario, args.length) {
+        (Scenario::KvGet, _) => (Scenario::KvPut, args.js.keys),
+        (_, RunLength::Msgs(msgs)) => (Scenario::JsPub, msgs),
+        (_, RunLength::Duration(_)) => return Err("a consumer reads --msgs messages".into()),
+    };
+    let fill_args = RunArgs {
+        scenario,
+        length: RunLength::Msgs(msgs),
+        pubs: 1,
+        warmup: Duration::ZERO,
+        json: None,
+        hgrm: None,
+        ..args.clone()
+    };
+    let outcome = run(&fill_args, false)?;
+    let stored = outcome.figures.jetstream.map_or(0, |js| js.acked);
+    if outcome.failed || stored != msgs {
+        return Err(format!(
+            "filling stream {}: {stored} of {msgs} messages stored; {}",
+            stream_spec(args).name,
+            outcome.warnings.join("; ")
+        ));
+    }
+    Ok(())
+}
+
 /// Deletes and creates the run's stream on a connection of its own, closed before the
 /// publishers connect.
 fn recreate_stream(args: &RunArgs) -> Result<(), String> {
-    let spec = StreamSpec {
-        name: args.js.stream.clone(),
-        subject: args.subject.clone(),
-        storage: args.js.storage,
-    };
+    let spec = stream_spec(args);
     // The publishers' inboxes are seeded streams 0..pubs; this one comes after them.
     let mut token = SplitMix64::new(args.seed, args.pubs as u64);
     let inbox = format!("_INBOX.{:016x}{:016x}", token.next_u64(), token.next_u64());
@@ -381,6 +467,16 @@ fn drain(ctx: &RoleContext<'_>, sent: u64) {
     ctx.control.stop_receivers();
 }
 
+/// One histogram of all of `histograms`.
+fn merged<'a>(histograms: impl Iterator<Item = &'a LatencyHistogram>) -> LatencyHistogram {
+    let mut all = new_histogram();
+    for h in histograms {
+        // Same bounds on both sides, so adding cannot fail.
+        let _ = all.add(h);
+    }
+    all
+}
+
 fn per_second(count: u64, window_ns: u64) -> f64 {
     if window_ns == 0 {
         0.0
@@ -435,13 +531,9 @@ fn summarize_publish_subscribe(
         (unique, duplicates, sent * subscribers.len() as u64)
     };
 
-    let mut histogram = args.rate.map(|_| new_histogram());
-    if let Some(merged) = histogram.as_mut() {
-        for h in subscribers.iter().filter_map(|s| s.latency.as_ref()) {
-            // Same bounds on both sides, so adding cannot fail.
-            let _ = merged.add(h);
-        }
-    }
+    let histogram = args
+        .rate
+        .map(|_| merged(subscribers.iter().filter_map(|s| s.latency.as_ref())));
     let achieved_rate = args.rate.map(|_| {
         if subscribers.is_empty() {
             per_second(sent, pub_window)
@@ -519,11 +611,7 @@ fn summarize_request_reply(
             .unwrap_or(0),
     );
 
-    let mut histogram = new_histogram();
-    for r in &requesters {
-        // Same bounds on both sides, so adding cannot fail.
-        let _ = histogram.add(&r.latency);
-    }
+    let histogram = merged(requesters.iter().map(|r| &r.latency));
     let mut warnings = Vec::new();
     let foreign: u64 = requesters.iter().map(|r| r.foreign).sum();
     if foreign > 0 {
@@ -575,11 +663,7 @@ fn summarize_connect(connectors: &[ConnectorReport], cpu_cores: f64) -> RunOutco
     let completed: u64 = connectors.iter().map(|c| c.completed).sum();
     let failed: u64 = connectors.iter().map(|c| c.failed).sum();
     let window = connectors.iter().map(|c| c.finished_ns).max().unwrap_or(0);
-    let mut histogram = new_histogram();
-    for c in connectors {
-        // Same bounds on both sides, so adding cannot fail.
-        let _ = histogram.add(&c.latency);
-    }
+    let histogram = merged(connectors.iter().map(|c| &c.latency));
     let mut warnings = Vec::new();
     if failed > 0 {
         warnings.push(format!(
@@ -635,16 +719,12 @@ fn summarize_jetstream_publish(
     let pub_window = window(publishers.iter().map(|p| p.last_send_ns).max().unwrap_or(0));
     let ack_window = window(publishers.iter().map(|p| p.last_ack_ns).max().unwrap_or(0));
 
-    let mut histogram = new_histogram();
-    for p in publishers {
-        // Same bounds on both sides, so adding cannot fail.
-        let _ = histogram.add(&p.latency);
-    }
+    let histogram = merged(publishers.iter().map(|p| &p.latency));
     let mut warnings = Vec::new();
     if refused > 0 {
         warnings.push(format!(
             "{refused} of {sent} publishes were refused by stream {}",
-            args.js.stream
+            stream_spec(args).name
         ));
         warnings.extend(publishers.iter().filter_map(|p| {
             p.first_refusal
@@ -685,12 +765,13 @@ fn summarize_jetstream_publish(
             achieved_rate: None,
             connections: None,
             jetstream: Some(JetStreamFigures {
-                stream: args.js.stream.clone(),
+                stream: stream_spec(args).name,
                 storage: args.js.storage.name(),
                 window: args.js.window,
                 acked,
                 refused,
                 unacked,
+                consumer: None,
             }),
         },
         histogram: Some(histogram),
@@ -705,5 +786,104 @@ fn summarize_jetstream_publish(
             .collect(),
         warnings,
         failed,
+    }
+}
+
+fn summarize_consume(args: &RunArgs, consumers: &[ConsumerReport], cpu_cores: f64) -> RunOutcome {
+    let stored = match args.length {
+        RunLength::Msgs(n) => n,
+        RunLength::Duration(_) => 0,
+    };
+    let received: u64 = consumers.iter().map(|c| c.received).sum();
+    let out_of_order: u64 = consumers.iter().map(|c| c.out_of_order).sum();
+    let window = consumers
+        .iter()
+        .map(|c| c.last_receive_ns)
+        .max()
+        .unwrap_or(0);
+    let mut warnings = Vec::new();
+    if received < stored {
+        warnings.push(format!(
+            "{} of {stored} stored messages were not delivered",
+            stored - received
+        ));
+    }
+    let errors: Vec<String> = consumers.iter().filter_map(|c| c.error.clone()).collect();
+    let failed = !errors.is_empty() || received < stored || out_of_order > 0;
+    warnings.extend(errors);
+    let pull = args.scenario == Scenario::JsFetch;
+    let size = args.size as u64;
+    RunOutcome {
+        figures: Figures {
+            msgs_sent: stored,
+            msgs_received: received,
+            lost: stored.saturating_sub(received),
+            duplicates: out_of_order,
+            elapsed_s: window as f64 / NANOS_PER_SEC,
+            pub_msgs_per_s: 0.0,
+            sub_msgs_per_s: per_second(received, window),
+            pub_mb_per_s: 0.0,
+            sub_mb_per_s: per_second(received * size, window) / BYTES_PER_MB,
+            loadgen_cpu_cores: cpu_cores,
+            latency_us: None,
+            offered_rate: None,
+            achieved_rate: None,
+            connections: None,
+            jetstream: Some(JetStreamFigures {
+                stream: args.js.stream.clone(),
+                storage: args.js.storage.name(),
+                window: args.js.window,
+                acked: stored,
+                refused: 0,
+                unacked: 0,
+                consumer: Some(ConsumerFigures {
+                    kind: if pull { "pull" } else { "ordered" },
+                    batch: pull.then_some(args.js.batch),
+                    requests: consumers.iter().map(|c| c.requests).sum(),
+                    idle: consumers.iter().map(|c| c.idle).sum(),
+                    out_of_order,
+                }),
+            }),
+        },
+        histogram: None,
+        sender_rates: Vec::new(),
+        receiver_rates: consumers
+            .iter()
+            .map(|c| per_second(c.received, c.last_receive_ns))
+            .collect(),
+        warnings,
+        failed,
+    }
+}
+
+fn summarize_kv_watch(watchers: &[WatcherReport], cpu_cores: f64) -> RunOutcome {
+    let watches: u64 = watchers.iter().map(|w| w.watches).sum();
+    let values: u64 = watchers.iter().map(|w| w.values).sum();
+    let window = watchers.iter().map(|w| w.finished_ns).max().unwrap_or(0);
+    let histogram = merged(watchers.iter().map(|w| &w.latency));
+    let errors: Vec<String> = watchers.iter().filter_map(|w| w.error.clone()).collect();
+    RunOutcome {
+        figures: Figures {
+            msgs_sent: watches,
+            msgs_received: values,
+            lost: watches.saturating_sub(values),
+            duplicates: 0,
+            elapsed_s: window as f64 / NANOS_PER_SEC,
+            pub_msgs_per_s: per_second(watches, window),
+            sub_msgs_per_s: per_second(values, window),
+            pub_mb_per_s: 0.0,
+            sub_mb_per_s: 0.0,
+            loadgen_cpu_cores: cpu_cores,
+            latency_us: LatencySummary::of(&histogram),
+            offered_rate: None,
+            achieved_rate: None,
+            connections: None,
+            jetstream: None,
+        },
+        histogram: Some(histogram),
+        sender_rates: Vec::new(),
+        receiver_rates: Vec::new(),
+        failed: !errors.is_empty(),
+        warnings: errors,
     }
 }

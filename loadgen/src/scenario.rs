@@ -1,9 +1,11 @@
 //! What each scenario means in connections and subjects: who publishes where, who
 //! subscribes to what, and how many copies of each message the receivers should get.
 //! connect has no messages: its clients are senders of connections, each of which
-//! subscribes to `--subs` subjects.
+//! subscribes to `--subs` subjects. kvput publishes to a bucket's keys in turn, kvget sends
+//! its direct gets to them in turn.
 
 use crate::args::{RunArgs, RunLength, Scenario};
+use crate::jetstream::{kv_key_prefix, StreamSpec, DIRECT_GET};
 
 /// Queue group of the `queue` scenario's subscribers and of reqrep's responders.
 pub const QUEUE_GROUP: &str = "loadgen";
@@ -42,6 +44,10 @@ impl Plan {
                     format!("{base}.*"),
                     format!("{warm}.*"),
                 )
+            } else if let Some(prefix) = key_prefix(args) {
+                // JetStream publishers warm up on their measured subjects.
+                let keys = spread(&prefix, args.js.keys as usize);
+                (keys, Vec::new(), base.clone(), warm)
             } else {
                 (vec![base.clone()], vec![warm.clone()], base.clone(), warm)
             };
@@ -98,6 +104,20 @@ impl Plan {
     }
 }
 
+/// What kvput publishes to and kvget requests, a key appended: `$KV.<bucket>` and
+/// `$JS.API.DIRECT.GET.KV_<bucket>.$KV.<bucket>`.
+fn key_prefix(args: &RunArgs) -> Option<String> {
+    let bucket = &args.js.bucket;
+    match args.scenario {
+        Scenario::KvPut => Some(kv_key_prefix(bucket)),
+        Scenario::KvGet => {
+            let stream = StreamSpec::key_value(bucket, args.js.storage).name;
+            Some(format!("{DIRECT_GET}{stream}.{}", kv_key_prefix(bucket)))
+        }
+        _ => None,
+    }
+}
+
 /// `<prefix>.0` to `<prefix>.<n - 1>`.
 fn spread(prefix: &str, n: usize) -> Vec<String> {
     (0..n).map(|i| format!("{prefix}.{i}")).collect()
@@ -134,6 +154,11 @@ mod tests {
             ("subjects --pubs 2 --subs 2", 2, 2, None, 2),
             ("connect --clients 3 --subs 2", 3, 0, None, 0),
             ("jspub --pubs 2", 2, 0, None, 0),
+            ("kvput --pubs 2", 2, 0, None, 0),
+            ("kvget", 1, 0, None, 0),
+            ("jsfetch", 1, 0, None, 0),
+            ("jsordered", 1, 0, None, 0),
+            ("kvwatch", 1, 0, None, 0),
         ];
         for (line, senders, receivers, queue, deliveries) in cases {
             let (p, _) = plan(line);
@@ -176,6 +201,16 @@ mod tests {
             vec!["loadgen.connect.0", "loadgen.connect.1"]
         );
         assert!(plan("connect").0.connection_subjects.is_empty());
+        let (p, _) = plan("kvput --kv-bucket B --kv-keys 3");
+        assert_eq!(p.publish_subjects, vec!["$KV.B.0", "$KV.B.1", "$KV.B.2"]);
+        let (p, _) = plan("kvget --kv-bucket B --kv-keys 2");
+        assert_eq!(
+            p.publish_subjects,
+            vec![
+                "$JS.API.DIRECT.GET.KV_B.$KV.B.0",
+                "$JS.API.DIRECT.GET.KV_B.$KV.B.1"
+            ]
+        );
     }
 
     #[test]

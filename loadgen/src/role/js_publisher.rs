@@ -1,8 +1,10 @@
-//! A JetStream publisher (`jspub`): publishes into the run's stream with reply subject
-//! `<inbox>.<n>`, as a client's async publish does, and keeps at most `--js-window`
+//! A JetStream publisher (`jspub`, `kvput`): publishes into the run's stream with reply
+//! subject `<inbox>.<n>`, as a client's async publish does, and keeps at most `--js-window`
 //! publishes waiting for their ack, like a client's limit on pending acks. A message
 //! counts once the stream acked it; an ack with an error is a refusal. Latency runs from
-//! the write that carried a publish to its ack.
+//! the write that carried a publish to its ack. kvget's direct gets are the same exchange
+//! with an empty body, answered by the value or a 404 status. Publish `n` goes to the
+//! plan's subject `n` modulo their number: jspub has one, kvput and kvget a key each.
 
 use std::collections::VecDeque;
 use std::sync::mpsc::Sender;
@@ -11,7 +13,7 @@ use std::time::{Duration, Instant};
 use super::{
     reply_inbox, since, subscribe_inbox, unsubscribe, Ready, RoleContext, BATCH_BYTES, MEASURED_SID,
 };
-use crate::args::RunLength;
+use crate::args::{RunLength, Scenario};
 use crate::jetstream::PubAck;
 use crate::latency::{self, LatencyHistogram};
 use crate::payload;
@@ -124,7 +126,9 @@ struct JsPublisher<'a> {
     ctx: &'a RoleContext<'a>,
     index: usize,
     base: Instant,
-    subject: Vec<u8>,
+    subjects: &'a [String],
+    /// kvget: answers are direct get replies, not pub acks.
+    direct_get: bool,
     /// `<inbox>.`, to which each publish appends its number.
     reply_prefix: Vec<u8>,
     reply: Vec<u8>,
@@ -139,14 +143,21 @@ struct JsPublisher<'a> {
 impl<'a> JsPublisher<'a> {
     fn new(ctx: &'a RoleContext<'a>, index: usize, inbox: &str) -> JsPublisher<'a> {
         let reply_prefix = format!("{inbox}.").into_bytes();
+        let direct_get = ctx.args.scenario == Scenario::KvGet;
         JsPublisher {
             ctx,
             index,
             base: Instant::now(),
-            subject: ctx.plan.publish_subjects[0].clone().into_bytes(),
+            subjects: &ctx.plan.publish_subjects,
+            direct_get,
             reply: reply_prefix.clone(),
             reply_prefix,
-            body: vec![0; ctx.args.size],
+            // A get asks with an empty body; --size is the value's.
+            body: if direct_get {
+                Vec::new()
+            } else {
+                vec![0; ctx.args.size]
+            },
             pending: Pending::default(),
             first_measured: 0,
             last_progress: Instant::now(),
@@ -182,8 +193,9 @@ impl<'a> JsPublisher<'a> {
             RunLength::Duration(d) => (u64::MAX, warmup_ns + d.as_nanos() as u64),
         };
         let window = args.js.window as u64;
+        let longest_subject = self.subjects.iter().map(String::len).max().unwrap_or(0);
         let frame_bytes =
-            self.subject.len() + self.reply_prefix.len() + args.size + PUBLISH_FRAMING_BYTES;
+            longest_subject + self.reply_prefix.len() + self.body.len() + PUBLISH_FRAMING_BYTES;
         let max_batch = (BATCH_BYTES / frame_bytes).max(1) as u64;
         super::sleep_until(self.base);
         self.last_progress = Instant::now();
@@ -238,8 +250,9 @@ impl<'a> JsPublisher<'a> {
         for n in first..first + count {
             self.reply.truncate(self.reply_prefix.len());
             push_decimal(&mut self.reply, n);
+            let subject = &self.subjects[(n % self.subjects.len() as u64) as usize];
             let out = conn.out();
-            push_pub_header(out, &self.subject, Some(&self.reply), size);
+            push_pub_header(out, subject.as_bytes(), Some(&self.reply), size);
             let at = out.len();
             out.extend_from_slice(&self.body);
             payload::stamp(&mut out[at..], stamp_ns, self.index as u32, n);
@@ -266,17 +279,22 @@ impl<'a> JsPublisher<'a> {
         let now_ns = since(self.base);
         conn.drain(|frame, _| {
             if let Frame::Msg(msg) = frame {
-                self.on_ack(msg.subject, msg.payload, now_ns);
+                let ack = if self.direct_get {
+                    PubAck::from_direct_get(msg.headers)
+                } else {
+                    PubAck::parse(msg.payload)
+                };
+                self.on_ack(msg.subject, ack, now_ns);
             }
         })
     }
 
-    fn on_ack(&mut self, subject: &[u8], payload: &[u8], now_ns: u64) {
+    fn on_ack(&mut self, subject: &[u8], ack: Option<PubAck>, now_ns: u64) {
         let number = subject
             .rsplit(|&b| b == b'.')
             .next()
             .and_then(parse_decimal);
-        let (Some(number), Some(ack)) = (number, PubAck::parse(payload)) else {
+        let (Some(number), Some(ack)) = (number, ack) else {
             self.report.foreign += 1;
             return;
         };

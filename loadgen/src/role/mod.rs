@@ -3,7 +3,9 @@
 //! progress counters.
 
 pub mod connector;
+pub mod js_consumer;
 pub mod js_publisher;
+pub mod kv_watcher;
 pub mod publisher;
 pub mod requester;
 pub mod responder;
@@ -244,6 +246,14 @@ fn reply_inbox(seed: u64, stream: u64) -> String {
 
 /// Subscribes `conn` to the replies on `inbox` and waits for the server to confirm it.
 fn subscribe_inbox(conn: &mut Conn, inbox: &str) -> Result<(), ProtoError> {
-    push_sub(conn.out(), &format!("{inbox}.*"), None, MEASURED_SID);
+    subscribe_measured(conn, &format!("{inbox}.*"))
+}
+
+/// Subscribes `conn` to `subject` with the measured sid and waits for the server to
+/// confirm it. A push consumer's deliver subject is subscribed to as it is, as the clients
+/// do: nats-server delivers only while a subscription matches it literally, not to a
+/// wildcard one over it.
+fn subscribe_measured(conn: &mut Conn, subject: &str) -> Result<(), ProtoError> {
+    push_sub(conn.out(), subject, None, MEASURED_SID);
     conn.ping_pong(Instant::now() + SUBSCRIBE_TIMEOUT)
 }
