@@ -7,7 +7,7 @@ mod common;
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::go::{go_server, Go};
 use common::process::{loopback, scratch_dir, Proc};
@@ -936,6 +936,85 @@ fn consumers_survive_a_restart() {
     server.shutdown();
 }
 
+/// A mirror and a source go on after a restart where they were: the mirror after its last
+/// sequence, the source after the last origin sequence its headers name, with the same
+/// identity, and nothing is copied twice.
+#[test]
+fn mirrors_and_sources_resume_after_a_restart() {
+    let dir = scratch_dir("js-upstreams-restart");
+    let config = js_config(&dir);
+    let publish = |c: &mut Raw, from: usize, to: usize| {
+        for i in from..to {
+            let ack = request(c, "o", &format!("m{i}"));
+            assert_eq!(ack["seq"], i, "{ack}");
+        }
+    };
+    let server = common::start_with(config.clone());
+    let mut c = logged_in(server.addr, "_INBOX.>");
+    request(
+        &mut c,
+        "$JS.API.STREAM.CREATE.O",
+        r#"{"name":"O","subjects":["o"]}"#,
+    );
+    publish(&mut c, 1, 4);
+    request(
+        &mut c,
+        "$JS.API.STREAM.CREATE.M",
+        r#"{"name":"M","mirror":{"name":"O"}}"#,
+    );
+    request(
+        &mut c,
+        "$JS.API.STREAM.CREATE.S",
+        r#"{"name":"S","subjects":["s"],"allow_direct":true,"sources":[{"name":"O"}]}"#,
+    );
+    let copied = |c: &mut Raw, stream: &str, n: u64| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let info = request(c, &format!("$JS.API.STREAM.INFO.{stream}"), "");
+            if info["state"]["messages"] == n {
+                return info;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{stream} did not copy {n}: {info}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    copied(&mut c, "M", 3);
+    copied(&mut c, "S", 3);
+    server.shutdown();
+
+    let server = common::start_with(config);
+    let mut c = logged_in(server.addr, "_INBOX.>");
+    publish(&mut c, 4, 6);
+    let m = copied(&mut c, "M", 5);
+    assert_eq!(m["state"]["last_seq"], 5, "{m}");
+    copied(&mut c, "S", 5);
+    let headers: Vec<String> = (1..=5)
+        .map(|seq| {
+            let body = format!(r#"{{"seq":{seq}}}"#);
+            c.send(
+                format!(
+                    "PUB $JS.API.DIRECT.GET.S _INBOX.req {}\r\n{body}\r\n",
+                    body.len()
+                )
+                .as_bytes(),
+            );
+            let m = read_message(&mut c);
+            let source = m
+                .hdr
+                .lines()
+                .find_map(|l| l.strip_prefix("Nats-Stream-Source: "));
+            source.expect("a source header").to_string()
+        })
+        .collect();
+    let ident = headers[0].rsplit(' ').next().unwrap().to_string();
+    let want: Vec<String> = (1..=5).map(|i| format!("O {i} > > o {ident}")).collect();
+    assert_eq!(headers, want);
+    server.shutdown();
+}
+
 /// The next `n` advisories `watcher` gets: subject and advisory, id and time masked.
 fn next_advisories(watcher: &mut Raw, n: usize) -> Vec<String> {
     (0..n)
@@ -1543,6 +1622,42 @@ async fn push_and_kv_flow(addr: SocketAddr) {
     assert_eq!(history, ["red", "blue", "green"]);
     let keys: Vec<String> = kv.keys().await.unwrap().map(|k| k.unwrap()).collect().await;
     assert_eq!(keys, ["color"]);
+    // A bucket mirroring this one, as the client configures it (`KV_` name, mirror_direct).
+    js.create_key_value(kv::Config {
+        bucket: "replica".into(),
+        mirror: Some(stream::Source {
+            name: "settings".into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let origin = js
+        .get_stream("KV_settings")
+        .await
+        .unwrap()
+        .info()
+        .await
+        .unwrap()
+        .state
+        .clone();
+    let mut replica = js.get_stream("KV_replica").await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let copy = replica.info().await.unwrap().state.clone();
+        // The replica keeps its own history (1): the last message of each key, at the
+        // origin's sequences.
+        if copy.last_sequence == origin.last_sequence {
+            assert_eq!((copy.messages, copy.first_sequence), (2, 4), "{copy:?}");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the mirror did not copy: {copy:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 #[tokio::test]

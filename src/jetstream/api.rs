@@ -179,6 +179,10 @@ pub(crate) fn decode<T: for<'de> Deserialize<'de> + Default>(
         .unwrap_or(Ok(Value::Null))
         .map_err(json_error)?;
     drop_nulls(&mut v);
+    // Go's `json.Unmarshal` of `null` leaves the request as it was (async-nats sends one).
+    if v.is_null() {
+        return Ok(T::default());
+    }
     let mut unknown = None;
     let t = serde_ignored::deserialize(v, |path| {
         if let serde_ignored::Path::Map { key, .. } = path {

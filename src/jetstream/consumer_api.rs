@@ -121,9 +121,8 @@ fn first_to_deliver(s: &Stream, c: &ConsumerConfig) -> u64 {
         DeliverPolicy::LastPerSubject => c
             .filters()
             .iter()
-            .flat_map(|f| s.store.subject_counts(f.as_bytes()).into_keys())
-            .map(|subj| s.store.last_of_subject(subj.as_bytes()))
-            .filter(|seq| *seq > 0)
+            .flat_map(|f| s.store.subjects_matching(f.as_bytes()))
+            .filter_map(|(_, q)| q.back().copied())
             .min()
             .unwrap_or(last + 1),
         DeliverPolicy::ByStartTime => {
@@ -179,21 +178,23 @@ fn remove_files(s: &Stream, name: &str) -> std::io::Result<()> {
 
 /// How many of `s`'s messages after `c`'s delivered position `c` would deliver.
 fn num_pending(s: &Stream, c: &Consumer) -> u64 {
+    // Go refuses overlapping filters, so their counts add up.
     let filters = c.config.filters();
-    let matches = |subj: &[u8]| {
-        filters.is_empty()
-            || filters
-                .iter()
-                .any(|f| subject::matches_literal(f.as_bytes(), subj))
+    let filters = if filters.is_empty() {
+        vec![""]
+    } else {
+        filters
     };
     if c.config.deliver_policy == DeliverPolicy::LastPerSubject && c.delivered.consumer_seq == 0 {
-        let all = s.store.subject_counts(b">");
-        return all.keys().filter(|k| matches(k.as_bytes())).count() as u64;
+        return filters
+            .iter()
+            .map(|f| s.store.subjects_matching(f.as_bytes()).count() as u64)
+            .sum();
     }
-    s.store
+    filters
         .iter()
-        .filter(|(seq, m)| *seq > c.out.scanned && matches(&m.subject))
-        .count() as u64
+        .map(|f| s.store.count_after(f.as_bytes(), c.out.scanned))
+        .sum()
 }
 
 /// What a consumer's info shows; `dynamic` adds the server's level and version to its
@@ -603,9 +604,8 @@ pub(super) fn started(s: &Stream, c: &mut Consumer) {
             .iter()
             .copied()
             .chain(c.config.filters().is_empty().then_some(">"))
-            .flat_map(|f| s.store.subject_counts(f.as_bytes()).into_keys())
-            .map(|subj| s.store.last_of_subject(subj.as_bytes()))
-            .filter(|seq| *seq > 0)
+            .flat_map(|f| s.store.subjects_matching(f.as_bytes()))
+            .filter_map(|(_, q)| q.back().copied())
             .collect();
         lasts.sort_unstable();
         lasts.dedup();

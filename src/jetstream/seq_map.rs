@@ -110,13 +110,22 @@ impl<V> Chunk<V> {
     }
 
     fn entries(&self) -> Box<dyn DoubleEndedIterator<Item = (u16, &V)> + '_> {
+        self.entries_from(0)
+    }
+
+    /// The entries at `from` and after, starting there rather than at the chunk's front
+    /// (a consumer reads on from where it is, one message at a time).
+    fn entries_from(&self, from: u16) -> Box<dyn DoubleEndedIterator<Item = (u16, &V)> + '_> {
         match self {
-            Chunk::Sparse(list) => Box::new(list.iter().map(|(k, v)| (*k, v))),
+            Chunk::Sparse(list) => {
+                let i = list.partition_point(|(k, _)| *k < from);
+                Box::new(list[i..].iter().map(|(k, v)| (*k, v)))
+            }
             Chunk::Dense { slots, .. } => Box::new(
-                slots
+                slots[usize::from(from)..]
                     .iter()
                     .enumerate()
-                    .filter_map(|(k, v)| Some((k as u16, v.as_ref()?))),
+                    .filter_map(move |(k, v)| Some((k as u16 + from, v.as_ref()?))),
             ),
         }
     }
@@ -196,10 +205,12 @@ impl<V> SeqMap<V> {
 
     /// Entries from `seq` up, in order.
     pub(crate) fn range_from(&self, seq: u64) -> impl Iterator<Item = (u64, &V)> {
-        self.chunks
-            .range(place(seq).0..)
-            .flat_map(|(&start, c)| c.entries().map(move |(k, v)| (start + u64::from(k), v)))
-            .filter(move |(s, _)| *s >= seq)
+        let (first, at) = place(seq);
+        self.chunks.range(first..).flat_map(move |(&start, c)| {
+            let from = if start == first { at } else { 0 };
+            c.entries_from(from)
+                .map(move |(k, v)| (start + u64::from(k), v))
+        })
     }
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = (u64, &V)> {

@@ -332,11 +332,42 @@ impl MsgStore {
 
     /// Subjects `filter` matches, with their message counts.
     pub(crate) fn subject_counts(&self, filter: &[u8]) -> BTreeMap<String, u64> {
-        self.subjects
-            .iter()
-            .filter(|(s, _)| filter.is_empty() || subject::matches_literal(filter, s))
+        self.subjects_matching(filter)
             .map(|(s, q)| (String::from_utf8_lossy(s).into_owned(), q.len() as u64))
             .collect()
+    }
+
+    /// The subjects `filter` matches (all when it is empty), each with its sequences. A
+    /// filter without wildcards is one lookup, however many subjects the stream has.
+    pub(crate) fn subjects_matching<'a>(
+        &'a self,
+        filter: &'a [u8],
+    ) -> impl Iterator<Item = (&'a Bytes, &'a VecDeque<u64>)> + 'a {
+        let literal = !filter.is_empty() && !subject::has_wildcard(filter);
+        let found = literal
+            .then(|| self.subjects.get_key_value(filter))
+            .flatten();
+        let scanned = if literal { 0 } else { usize::MAX };
+        found.into_iter().chain(
+            self.subjects
+                .iter()
+                .take(scanned)
+                .filter(move |(s, _)| filter.is_empty() || subject::matches_literal(filter, s)),
+        )
+    }
+
+    /// Messages after sequence `after` on subjects `filter` matches (all when it is empty
+    /// or `>`).
+    pub(crate) fn count_after(&self, filter: &[u8], after: u64) -> u64 {
+        if filter.is_empty() || filter == b">" {
+            if after < self.first_seq {
+                return self.len();
+            }
+            return self.msgs.range_from(after + 1).count() as u64;
+        }
+        self.subjects_matching(filter)
+            .map(|(_, q)| (q.len() - q.partition_point(|&s| s <= after)) as u64)
+            .sum()
     }
 
     /// The stream's state; `subjects` lists subject counts when asked for.
