@@ -731,10 +731,20 @@ const PUSH_SESSION: &[&str] = &[
     "REQ $JS.API.CONSUMER.INFO.P.L",
     "SUB*1 late",
     "REQ $JS.API.CONSUMER.INFO.P.L",
+    // Replayed as stored: the second message keeps its gap after the first.
+    r#"REQ $JS.API.STREAM.CREATE.RP {"name":"RP","subjects":["rp"]}"#,
+    "REQ rp first",
+    "SLEEP*0 800",
+    "REQ rp second",
+    "SUB*0 replay",
+    r#"REQ*2s $JS.API.CONSUMER.CREATE.RP.R {"stream_name":"RP","config":{"durable_name":"R","deliver_subject":"replay","replay_policy":"original"}}"#,
+    "REQ $JS.API.CONSUMER.INFO.RP.R",
+    "READ*1 -",
+    "REQ $JS.API.CONSUMER.INFO.RP.R",
     "SUB*0 hb",
     r#"REQ*2 $JS.API.CONSUMER.CREATE.P.H {"stream_name":"P","config":{"durable_name":"H","deliver_subject":"hb","filter_subject":"p.none","idle_heartbeat":200000000}}"#,
     // Last: a heartbeat may still be on its way.
-    "UNSUB*0 14",
+    "UNSUB*0 23",
 ];
 
 #[test]

@@ -621,6 +621,12 @@ pub(crate) struct Outstanding {
     pub fc_window: i64,
     pub fc_id: Option<String>,
     pub fc_size: i64,
+    /// `replay_policy: original`: the time of the message sent last and when it was sent,
+    /// when the next may go, and whether it has caught up with the stream (live messages
+    /// then go at once, as Go's `o.replay` turns off).
+    pub replay_last: (i64, i64),
+    pub replay_due: Option<i64>,
+    pub replay_caught_up: bool,
     /// Its progress changed since it was last written.
     pub changed: bool,
 }

@@ -221,7 +221,11 @@ fn info(s: &Stream, c: &Consumer, dynamic: bool) -> Fields {
             c.out.redelivered.len() as u64
         },
         num_waiting: c.out.waiting.len() as u64,
-        num_pending: c.out.num_pending,
+        // A message held back by its replay time is one Go's `getNextMsg` already took.
+        num_pending: c
+            .out
+            .num_pending
+            .saturating_sub(u64::from(c.out.replay_due.is_some())),
         push_bound: c.out.push_bound,
         paused: remaining.is_some(),
         pause_remaining: remaining,

@@ -14,7 +14,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use serde_json::Value;
 
 use super::config::Retention;
-use super::consumer::{AckPolicy, Consumer, Pending};
+use super::consumer::{AckPolicy, Consumer, Pending, ReplayPolicy};
 use super::stream::{with_headers, Stream};
 use super::{json_syntax, JetStream, Publication, StreamId, ACK_PREFIX};
 use crate::accounts::AccountId;
@@ -205,8 +205,41 @@ fn next_message(c: &mut Consumer, s: &Stream) -> Option<(u64, bool)> {
     if next.is_none() {
         // Go's `getNextMsg` moves past what its filter skipped, to the end.
         c.out.scanned = c.out.scanned.max(s.store.last_seq());
+        c.out.replay_caught_up = true;
     }
     next.map(|seq| (seq, false))
+}
+
+/// Go's replay waits only for gaps longer than this between stored messages.
+const REPLAY_MIN_GAP_NS: i64 = 1_000_000;
+
+/// `replay_policy: original`: whether the message at `seq` must wait, to keep the gap
+/// after the one sent before it that it had when stored (Go's `loopAndGatherMsgs`);
+/// the time it may go is kept in `replay_due`. Redeliveries go at once.
+fn replay_held(c: &mut Consumer, s: &Stream, seq: u64, again: bool, now: i64) -> bool {
+    c.out.replay_due = None;
+    if c.config.replay_policy != ReplayPolicy::Original || again || c.out.replay_caught_up {
+        return false;
+    }
+    let (last_ts, sent_at) = c.out.replay_last;
+    let Some(m) = s.store.get(seq) else {
+        return false;
+    };
+    let gap = m.ts - last_ts;
+    if last_ts == 0 || gap <= REPLAY_MIN_GAP_NS || now >= sent_at.saturating_add(gap) {
+        return false;
+    }
+    c.out.replay_due = Some(sent_at.saturating_add(gap));
+    true
+}
+
+/// What a replaying consumer remembers of a message it sent.
+fn replay_sent(c: &mut Consumer, s: &Stream, seq: u64, now: i64) {
+    if c.config.replay_policy == ReplayPolicy::Original {
+        if let Some(m) = s.store.get(seq) {
+            c.out.replay_last = (m.ts, now);
+        }
+    }
 }
 
 /// Whether `c` is paused at `now`.
@@ -370,6 +403,9 @@ fn deliver_pulled(
             ran_dry = true;
             break;
         };
+        if replay_held(c, s, seq, again, now) {
+            break;
+        }
         let Some(mut req) = c.out.waiting.pop_front() else {
             break;
         };
@@ -389,6 +425,7 @@ fn deliver_pulled(
         if commit(c, &p, now) {
             acked.push(seq);
         }
+        replay_sent(c, s, seq, now);
         out.push(p.to(req.account, req.reply.clone()));
         req.left -= 1;
         req.sent += 1;
@@ -441,12 +478,16 @@ fn deliver_pushed(
         let Some((seq, again)) = next_message(c, s) else {
             break;
         };
+        if replay_held(c, s, seq, again, now) {
+            break;
+        }
         let Some(p) = prepare(s, c, seq, again) else {
             break;
         };
         if commit(c, &p, now) {
             acked.push(seq);
         }
+        replay_sent(c, s, seq, now);
         let size = p.data.len() as i64;
         out.push(p.to(account, to.clone()));
         c.out.next_heartbeat = now.saturating_add(c.config.idle_heartbeat);
@@ -792,7 +833,12 @@ impl JetStream {
                     .then_some(c.config.pause_until.as_deref())
                     .flatten()
                     .and_then(crate::timefmt::parse_rfc3339_ns);
-                requests.chain(acks).chain(heartbeat).chain(resume).min()
+                requests
+                    .chain(acks)
+                    .chain(heartbeat)
+                    .chain(resume)
+                    .chain(c.out.replay_due)
+                    .min()
             })
             .min()
     }
