@@ -243,7 +243,11 @@ fn read_message(c: &mut Raw) -> Received {
         let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
         return Received {
             subject: parts[1].to_string(),
-            reply: (parts.len() > plain_len).then(|| parts[3].to_string()),
+            // Go answers a consumer reset with an empty reply field (`MSG <subject> <sid>
+            // <len>` with two spaces), which clients read as no reply; so does this.
+            reply: (parts.len() > plain_len)
+                .then(|| parts[3].to_string())
+                .filter(|r| !r.is_empty()),
             hdr: text(&data[..hdr]),
             body: text(&data[hdr..total]),
         };
@@ -711,6 +715,29 @@ const PULL_SESSION: &[&str] = &[
     r#"REQ*0 $JS.API.CONSUMER.MSG.NEXT.S.A {"expires":9223372036854775807,"idle_heartbeat":4611686018427387903}"#,
     "SLEEP*0 100",
     "REQ*2s $JS.API.CONSUMER.DELETE.S.A",
+    // Resets, unpins (no priority groups) and a stepdown, which needs a cluster.
+    r#"REQ $JS.API.STREAM.CREATE.RS {"name":"RS","subjects":["rs.>"]}"#,
+    "REQ rs.a 1",
+    "REQ rs.b 2",
+    "REQ rs.a 3",
+    "REQ rs.b 4",
+    r#"REQ $JS.API.CONSUMER.CREATE.RS.C {"stream_name":"RS","config":{"durable_name":"C","ack_policy":"explicit","filter_subject":"rs.b"}}"#,
+    // Go builds a reset's reply while it applies it, so a reset after deliveries may show
+    // them or not there; these come before any.
+    "REQ $JS.API.CONSUMER.RESET.RS.C",
+    r#"REQ $JS.API.CONSUMER.RESET.RS.C {"seq":99}"#,
+    r#"REQ $JS.API.CONSUMER.RESET.RS.C {"seq":3}"#,
+    "SLEEP*0 50",
+    r#"REQ $JS.API.CONSUMER.MSG.NEXT.RS.C {"no_wait":true}"#,
+    r#"REQ $JS.API.CONSUMER.RESET.RS.C {"seq":"x"}"#,
+    "REQ $JS.API.CONSUMER.RESET.RS.C x",
+    r#"REQ $JS.API.CONSUMER.UNPIN.RS.C {"group":"g"}"#,
+    "REQ $JS.API.CONSUMER.UNPIN.RS.C",
+    r#"REQ $JS.API.CONSUMER.UNPIN.RS.X {"group":"g"}"#,
+    r#"REQ $JS.API.CONSUMER.UNPIN.ZZ.X {"group":"g"}"#,
+    r#"REQ $JS.API.CONSUMER.UNPIN.RS.C {"group":1}"#,
+    "REQ $JS.API.CONSUMER.LEADER.STEPDOWN.RS.C",
+    "REQ $JS.API.CONSUMER.LEADER.STEPDOWN.RS.X",
 ];
 
 /// Push consumers: deliveries to a deliver subject someone listens on (from the

@@ -44,6 +44,8 @@ enum Request<'a> {
     ConsumerNames(&'a str),
     ConsumerList(&'a str),
     ConsumerPause(&'a str, &'a str),
+    ConsumerReset(&'a str, &'a str),
+    ConsumerUnpin(&'a str, &'a str),
 }
 
 impl<'a> Request<'a> {
@@ -76,6 +78,11 @@ impl<'a> Request<'a> {
             ["CONSUMER", "NAMES", s] => Request::ConsumerNames(s),
             ["CONSUMER", "LIST", s] => Request::ConsumerList(s),
             ["CONSUMER", "PAUSE", s, c] => Request::ConsumerPause(s, c),
+            ["CONSUMER", "RESET", s, c] => Request::ConsumerReset(s, c),
+            ["CONSUMER", "UNPIN", s, c] => Request::ConsumerUnpin(s, c),
+            ["CONSUMER", "LEADER", "STEPDOWN", _, _] => {
+                Request::Clustered("consumer_leader_stepdown_response")
+            }
             ["INFO"] => Request::AccountInfo,
             ["STREAM", "CREATE", n] => Request::Create(n),
             ["STREAM", "UPDATE", n] => Request::Update(n),
@@ -114,6 +121,8 @@ impl<'a> Request<'a> {
             Request::ConsumerNames(_) => "consumer_names_response",
             Request::ConsumerList(_) => "consumer_list_response",
             Request::ConsumerPause(..) => "consumer_pause_response",
+            Request::ConsumerReset(..) => "consumer_reset_response",
+            Request::ConsumerUnpin(..) => "consumer_unpin_response",
         }
     }
 
@@ -136,6 +145,7 @@ impl<'a> Request<'a> {
             Request::ConsumerPause(..) => {
                 fields([("paused", false.into()), ("pause_until", go_time(0).into())])
             }
+            Request::ConsumerReset(..) => fields([("reset_seq", 0.into())]),
             _ => Fields::new(),
         }
     }
@@ -340,6 +350,12 @@ impl JetStream {
                 .and_then(|s| s.strip_prefix(".API."))?,
         };
         let req = Request::parse(rest)?;
+        // Go does not answer a reset of a consumer it does not have.
+        if let Request::ConsumerReset(stream, name) = req {
+            if !self.has_consumer(cx.account, stream, name) {
+                return None;
+            }
+        }
         let (mut effects, mut advisories) = (Vec::new(), Vec::new());
         let answer = self.answer(cx, &req, data, interest, &mut effects, &mut advisories);
         // Go counts a request after answering it, a MSG.GET only when it failed, and a
@@ -413,6 +429,12 @@ impl JetStream {
             Request::ConsumerList(stream) => self.consumer_list(account, stream, data),
             Request::ConsumerPause(stream, name) => {
                 self.pause_consumer(account, stream, name, data, advisories)
+            }
+            Request::ConsumerReset(stream, name) => {
+                self.reset_consumer(account, stream, name, data)
+            }
+            Request::ConsumerUnpin(stream, name) => {
+                self.unpin_consumer(account, stream, name, data)
             }
             Request::Create(name) => self.create(cx, name, data, effects),
             Request::Update(name) => self.update(cx, name, data, effects),

@@ -96,6 +96,48 @@ struct PauseRequest {
     pause_until: Option<String>,
 }
 
+/// Go's `JSApiConsumerResetRequest`: where to start again (0: where the consumer's
+/// deliver policy starts).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct ResetRequest {
+    seq: u64,
+}
+
+/// Go's `JSApiConsumerUnpinRequest`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct UnpinRequest {
+    group: String,
+}
+
+/// Go's refusal of a request whose `field` (of Go struct `go_struct`) has a JSON type
+/// that is not `go_type` (`uint64` or `string`), before the request is decoded.
+fn field_type_error(data: &[u8], go_struct: &str, field: &str, go_type: &str) -> Option<ApiError> {
+    let v: Value = serde_json::from_slice(data).ok()?;
+    let x = v.get(field)?;
+    let fits = match go_type {
+        "string" => x.is_string(),
+        _ => x.is_u64(),
+    };
+    let why = super::pull::wrong_type(x, &format!("{go_struct}.{field}"), go_type);
+    (!fits).then(|| ApiError::invalid_json(why))
+}
+
+/// A request as Go's `json.Unmarshal` reads it: like `decode`, but its syntax errors name
+/// no offset.
+fn unmarshal<T: for<'de> Deserialize<'de> + Default>(
+    data: &[u8],
+    strict: bool,
+) -> Result<T, ApiError> {
+    decode(data, strict).map_err(|mut e| {
+        if let Some(i) = e.description.rfind(" at offset ") {
+            e.description.truncate(i);
+        }
+        e
+    })
+}
+
 /// How long a consumer paused until `until` stays paused after `now`, when it is paused.
 fn pause_remaining(until: Option<&str>, now: i64) -> Option<i64> {
     let until = parse_rfc3339_ns(until?)?;
@@ -428,6 +470,83 @@ impl JetStream {
         }
         advisories.push(super::consumer_advisory(stream, name, "delete"));
         Ok(fields([("success", true.into())]))
+    }
+
+    /// `CONSUMER.RESET`: the consumer starts again at the request's sequence, or where its
+    /// deliver policy starts, forgetting what it delivered and what waits for acks (its
+    /// waiting pull requests stay). The reply is its info and `reset_seq`.
+    pub(super) fn reset_consumer(
+        &mut self,
+        account: AccountId,
+        stream: &str,
+        name: &str,
+        data: &[u8],
+    ) -> Result<Fields, ApiError> {
+        if let Some(e) = field_type_error(data, "JSApiConsumerResetRequest", "seq", "uint64") {
+            return Err(e);
+        }
+        let r: ResetRequest = unmarshal(data, self.settings.opts.strict)?;
+        let id = self.find(account, stream)?;
+        let s = self.stream_mut(id).expect("found");
+        let mut c = s
+            .consumers
+            .remove(name)
+            .ok_or_else(ApiError::consumer_not_found)?;
+        let seq = match r.seq {
+            0 => first_to_deliver(s, &c.config),
+            seq => seq,
+        };
+        let at = SequencePair {
+            consumer_seq: 0,
+            stream_seq: seq.saturating_sub(1),
+        };
+        c.delivered = at;
+        c.ack_floor = at;
+        c.out = super::consumer::Outstanding {
+            waiting: std::mem::take(&mut c.out.waiting),
+            changed: true,
+            ..Default::default()
+        };
+        started(s, &mut c);
+        let takers = c.has_takers();
+        let mut f = info(s, &c, true);
+        f.insert("reset_seq".into(), seq.into());
+        s.consumers.insert(name.to_string(), c);
+        if takers && !self.fresh.contains(&id) {
+            self.fresh.push(id);
+        }
+        Ok(f)
+    }
+
+    /// `CONSUMER.UNPIN`: priority groups are not kept, so no group the request names is
+    /// one of the consumer's (Go's answer for a consumer without it).
+    pub(super) fn unpin_consumer(
+        &self,
+        account: AccountId,
+        stream: &str,
+        name: &str,
+        data: &[u8],
+    ) -> Result<Fields, ApiError> {
+        if data.iter().all(u8::is_ascii_whitespace) {
+            return Err(ApiError::invalid_json("unexpected end of JSON input"));
+        }
+        if let Some(e) = field_type_error(data, "JSApiConsumerUnpinRequest", "group", "string") {
+            return Err(e);
+        }
+        let _: UnpinRequest = unmarshal(data, self.settings.opts.strict)?;
+        let s = self.stream(self.find(account, stream)?).expect("found");
+        s.consumers
+            .get(name)
+            .ok_or_else(ApiError::consumer_not_found)?;
+        Err(ApiError::priority_group_not_found())
+    }
+
+    /// Whether stream `stream` of `account` has consumer `name`.
+    pub(super) fn has_consumer(&self, account: AccountId, stream: &str, name: &str) -> bool {
+        self.find(account, stream)
+            .ok()
+            .and_then(|id| self.stream(id))
+            .is_some_and(|s| s.consumers.contains_key(name))
     }
 
     /// `CONSUMER.PAUSE`: pauses the consumer until the request's time, or resumes it when

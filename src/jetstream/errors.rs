@@ -182,6 +182,15 @@ impl ApiError {
         ApiError::new(400, 10140, "duplicate source configuration detected")
     }
 
+    /// `JSConsumerInvalidPriorityGroupErr`: an unpin of a group the consumer does not have.
+    pub fn priority_group_not_found() -> ApiError {
+        ApiError::new(
+            400,
+            10160,
+            "Provided priority group does not exist for this consumer",
+        )
+    }
+
     /// `JSStreamInvalidConfigF`: what `checkStreamCfg` refused.
     pub fn invalid_config(why: impl std::fmt::Display) -> ApiError {
         ApiError::new(500, 10052, why.to_string())

@@ -121,7 +121,7 @@ fn parse_next(body: &[u8]) -> Result<NextRequest, String> {
                 r.no_wait = match value {
                     Value::Bool(b) => *b,
                     Value::Null => false,
-                    other => return Err(wrong_type(other, key, "bool")),
+                    other => return Err(wrong_type(other, &format!(".{key}"), "bool")),
                 };
                 continue;
             }
@@ -129,16 +129,20 @@ fn parse_next(body: &[u8]) -> Result<NextRequest, String> {
         };
         *slot = match value {
             Value::Null => 0,
-            Value::Number(n) => n.as_i64().ok_or_else(|| wrong_type(value, key, go_type))?,
-            other => return Err(wrong_type(other, key, go_type)),
+            Value::Number(n) => n
+                .as_i64()
+                .ok_or_else(|| wrong_type(value, &format!(".{key}"), go_type))?,
+            other => return Err(wrong_type(other, &format!(".{key}"), go_type)),
         };
     }
     Ok(r)
 }
 
 /// Go's `UnmarshalTypeError` for a field of the pull request.
-fn wrong_type(v: &Value, field: &str, go_type: &str) -> String {
+pub(super) fn wrong_type(v: &Value, field: &str, go_type: &str) -> String {
     let kind = match v {
+        // Go names the number only when the field is a number it does not fit.
+        Value::Number(_) if go_type == "string" => "number".into(),
         Value::Number(n) => format!("number {n}"),
         Value::String(_) => "string".into(),
         Value::Bool(_) => "bool".into(),
@@ -146,7 +150,7 @@ fn wrong_type(v: &Value, field: &str, go_type: &str) -> String {
         Value::Object(_) => "object".into(),
         Value::Null => "null".into(),
     };
-    format!("json: cannot unmarshal {kind} into Go struct field .{field} of type {go_type}")
+    format!("json: cannot unmarshal {kind} into Go struct field {field} of type {go_type}")
 }
 
 /// One parsed ack subject: `$JS.ACK.<stream>.<consumer>.<dc>.<sseq>.<dseq>.<ts>.<pending>`.
