@@ -373,10 +373,11 @@ pub fn start(cfg: Config) -> Result<Running, StartError> {
     if server.cfg.jetstream {
         let enabled = crate::shard::enabled_accounts(&server);
         let accounts = crate::shard::api_accounts(&server);
-        let settings = crate::jetstream::Settings::new(
+        let mut settings = crate::jetstream::Settings::new(
             server.cfg.store_dir.clone(),
             server.cfg.jetstream_opts.clone(),
         );
+        settings.max_payload = server.cfg.max_payload;
         let js = crate::jetstream::JetStream::open(settings, &enabled);
         js_interest = crate::shard::startup_interest(&js, &accounts);
         js_host = Some((js, accounts));

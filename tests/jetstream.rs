@@ -135,11 +135,21 @@ const SESSION: &[&str] = &[
 /// Subscriptions made by `SUB` steps are numbered from here, plus the step's index.
 const SUB_SID_BASE: usize = 100;
 
-/// Sends one step with reply inbox `_INBOX.r<n>`. `ACK <k> <body>` acks the k-th
-/// delivery seen so far (from 1), on its ack subject; `SLEEP*0 <ms>` waits; `SUB*N
+/// What a session has seen that later steps use: the ack subjects of its deliveries, and
+/// the last `Nats-Pin-Id` a delivery carried.
+#[derive(Default)]
+struct Seen {
+    acks: Vec<String>,
+    pin: String,
+}
+
+/// Sends one step with reply inbox `_INBOX.r<n>`, `$PIN` in it standing for the last pin
+/// id seen. `ACK <k> <body>` acks the k-th delivery seen so far (from 1), on its ack
+/// subject; `SLEEP*0 <ms>` waits; `SUB*N
 /// <subject> [queue]` subscribes (and reads N), `UNSUB*0 <step>` drops the subscription
 /// step `<step>` made; `READ*N -` only reads.
-fn send_step(c: &mut Raw, n: usize, step: &str, acks: &[String]) {
+fn send_step(c: &mut Raw, n: usize, step: &str, seen: &Seen) {
+    let step = step.replace("$PIN", &seen.pin);
     let (kind, rest) = step.split_once(' ').unwrap();
     let kind = kind.split('*').next().unwrap();
     let (subject, rest) = rest.split_once(' ').unwrap_or((rest, ""));
@@ -157,7 +167,7 @@ fn send_step(c: &mut Raw, n: usize, step: &str, acks: &[String]) {
         ),
         "READ" => {}
         "ACK" => {
-            let to = &acks[subject.parse::<usize>().unwrap() - 1];
+            let to = &seen.acks[subject.parse::<usize>().unwrap() - 1];
             c.send(format!("PUB {to} {inbox} {}\r\n{rest}\r\n", rest.len()).as_bytes())
         }
         "HREQ" => {
@@ -184,8 +194,8 @@ fn send_step(c: &mut Raw, n: usize, step: &str, acks: &[String]) {
 /// Reads the replies a step gets: one, `*N`, or up to a status (`*EOB`); `*Ns` reads N
 /// and sorts them (their order is not the servers' to agree on). Each reads as its headers
 /// (if any) then its payload, after `@<subject> <reply>` when it has a reply (a JetStream
-/// delivery, whose ack subject goes to `acks`).
-fn read_step_replies(c: &mut Raw, step: &str, acks: &mut Vec<String>) -> String {
+/// delivery, whose ack subject goes to `seen`).
+fn read_step_replies(c: &mut Raw, step: &str, seen: &mut Seen) -> String {
     let kind = step.split(' ').next().unwrap();
     let count = kind.split_once('*').map(|(_, n)| n);
     let sorted = count.is_some_and(|n| n.ends_with('s'));
@@ -197,7 +207,15 @@ fn read_step_replies(c: &mut Raw, step: &str, acks: &mut Vec<String>) -> String 
         let mut line = String::new();
         if let Some(reply) = &m.reply {
             line.push_str(&format!("@{} {reply} ", m.subject));
-            acks.push(reply.clone());
+            seen.acks.push(reply.clone());
+        }
+        if let Some((_, pin)) = m.hdr.split_once("Nats-Pin-Id: ") {
+            seen.pin = pin
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .trim_end()
+                .to_string();
         }
         line.push_str(&m.hdr);
         line.push_str(&m.body);
@@ -270,6 +288,8 @@ fn masked(replies: &str) -> String {
                 format!("@{subject} {} {}", masked_ack(reply), masked(payload))
             } else if let Some(subject) = l.strip_prefix("Nats-Subject: ") {
                 format!("Nats-Subject: {}", masked_ack(subject))
+            } else if l.starts_with("Nats-Pin-Id: ") {
+                "Nats-Pin-Id: *".to_string()
             } else if let Some(v) = l.strip_prefix("Nats-Stream-Source: ") {
                 // Its last word is the source's random identity.
                 let kept = v.rsplit_once(' ').map_or(v, |(kept, _)| kept);
@@ -307,6 +327,15 @@ fn masked_json(reply: &str) -> String {
     fn walk(v: &mut serde_json::Value) {
         match v {
             serde_json::Value::Object(m) => {
+                let advisory = m
+                    .get("type")
+                    .and_then(|t| t.as_str())
+                    .is_some_and(|t| t.starts_with("io.nats.jetstream.advisory."));
+                if advisory {
+                    // Each advisory has its own random id and time.
+                    m.insert("id".into(), "*".into());
+                    m.insert("timestamp".into(), "*".into());
+                }
                 for (k, x) in m.iter_mut() {
                     match k.as_str() {
                         // A time left, in nanoseconds: it runs down between the two servers.
@@ -322,8 +351,10 @@ fn masked_json(reply: &str) -> String {
                                 }
                             }
                         }
+                        // A pin id is random.
+                        "pinned_client_id" | "pinned_id" => *x = "*".into(),
                         "created" | "ts" | "first_ts" | "last_ts" | "time" | "leader"
-                        | "last_active" => {
+                        | "last_active" | "pinned_ts" => {
                             if x.as_str().is_some_and(|s| !s.starts_with("0001-")) {
                                 *x = "*".into();
                             }
@@ -368,9 +399,9 @@ fn run_steps(
     steps
         .iter()
         .enumerate()
-        .scan(Vec::new(), |acks, (n, step)| {
-            send_step(&mut c, n, step, acks);
-            Some(read_step_replies(&mut c, step, acks))
+        .scan(Seen::default(), |seen, (n, step)| {
+            send_step(&mut c, n, step, seen);
+            Some(read_step_replies(&mut c, step, seen))
         })
         .collect()
 }
@@ -768,10 +799,21 @@ const PUSH_SESSION: &[&str] = &[
     "REQ $JS.API.CONSUMER.INFO.RP.R",
     "READ*1 -",
     "REQ $JS.API.CONSUMER.INFO.RP.R",
+    // rate_limit_bps: the burst is the stream's max_msg_size, two deliveries of 73 bytes;
+    // at 1 byte a second the third waits about 20 s, taken but not delivered.
+    r#"REQ $JS.API.STREAM.CREATE.RL {"name":"RL","subjects":["rl"],"max_msg_size":200}"#,
+    "REQ rl 0123456789012345678901234567890",
+    "REQ rl 0123456789012345678901234567891",
+    "REQ rl 0123456789012345678901234567892",
+    "SUB*0 rated",
+    r#"REQ*3s $JS.API.CONSUMER.CREATE.RL.T {"stream_name":"RL","config":{"durable_name":"T","deliver_subject":"rated","rate_limit_bps":8}}"#,
+    "SLEEP*0 300",
+    "REQ $JS.API.CONSUMER.INFO.RL.T",
+    "REQ $JS.API.CONSUMER.DELETE.RL.T",
     "SUB*0 hb",
     r#"REQ*2 $JS.API.CONSUMER.CREATE.P.H {"stream_name":"P","config":{"durable_name":"H","deliver_subject":"hb","filter_subject":"p.none","idle_heartbeat":200000000}}"#,
     // Last: a heartbeat may still be on its way.
-    "UNSUB*0 23",
+    "UNSUB*0 32",
 ];
 
 #[test]
@@ -783,6 +825,94 @@ fn push_consumer_session_matches_go() {
 fn mirror_and_source_session_matches_go() {
     session_matches_go("js-mirrors", "", MIRROR_SESSION);
 }
+
+#[test]
+fn priority_group_session_matches_go() {
+    session_matches_go("js-priority", "", PRIORITY_SESSION);
+}
+
+/// Priority groups: Go's checks at create, on pull requests and on UNPIN; a pinned
+/// client (`Nats-Pin-Id` on its messages, `$PIN` for the last one seen), requests held
+/// while another is pinned, a stale pin's 423, the pin lapsing after `priority_timeout`,
+/// the PINNED/UNPINNED advisories; overflow thresholds; prioritized requests served by
+/// priority, round robin within one; the fields on a consumer without a policy.
+const PRIORITY_SESSION: &[&str] = &[
+    r#"REQ $JS.API.STREAM.CREATE.PG {"name":"PG","subjects":["pg.>"]}"#,
+    r#"REQ $JS.API.CONSUMER.CREATE.PG.E {"stream_name":"PG","config":{"durable_name":"E","priority_policy":"overflow"}}"#,
+    r#"REQ $JS.API.CONSUMER.CREATE.PG.E {"stream_name":"PG","config":{"durable_name":"E","priority_groups":["A"]}}"#,
+    r#"REQ $JS.API.CONSUMER.CREATE.PG.E {"stream_name":"PG","config":{"durable_name":"E","priority_timeout":1000000000}}"#,
+    r#"REQ $JS.API.CONSUMER.CREATE.PG.E {"stream_name":"PG","config":{"durable_name":"E","deliver_subject":"pe","priority_policy":"overflow","priority_groups":["A"]}}"#,
+    r#"REQ $JS.API.CONSUMER.CREATE.PG.E {"stream_name":"PG","config":{"durable_name":"E","priority_policy":"pinned_client","priority_groups":["A",""]}}"#,
+    r#"REQ $JS.API.CONSUMER.CREATE.PG.E {"stream_name":"PG","config":{"durable_name":"E","priority_policy":"pinned_client","priority_groups":["seventeen-chars-x"]}}"#,
+    r#"REQ $JS.API.CONSUMER.CREATE.PG.E {"stream_name":"PG","config":{"durable_name":"E","priority_policy":"pinned_client","priority_groups":["a.b"]}}"#,
+    "REQ pg.a one",
+    "REQ pg.b two",
+    "HREQ pg.c Foo:bar three",
+    "REQ pg.a four",
+    "SUB*0 $JS.EVENT.ADVISORY.CONSUMER.PINNED.PG.*",
+    "SUB*0 $JS.EVENT.ADVISORY.CONSUMER.UNPINNED.PG.*",
+    r#"REQ $JS.API.CONSUMER.CREATE.PG.PC {"stream_name":"PG","config":{"durable_name":"PC","ack_policy":"explicit","priority_policy":"pinned_client","priority_groups":["A","B"]}}"#,
+    r#"REQ $JS.API.CONSUMER.MSG.NEXT.PG.PC {"batch":1}"#,
+    r#"REQ $JS.API.CONSUMER.MSG.NEXT.PG.PC {"batch":1,"group":"C"}"#,
+    r#"REQ $JS.API.CONSUMER.MSG.NEXT.PG.PC {"batch":1,"group":"A","min_pending":1}"#,
+    r#"REQ $JS.API.CONSUMER.MSG.NEXT.PG.PC {"batch":1,"group":"A","priority":10}"#,
+    r#"REQ*2s $JS.API.CONSUMER.MSG.NEXT.PG.PC {"batch":1,"group":"A"}"#,
+    r#"REQ $JS.API.CONSUMER.MSG.NEXT.PG.PC {"batch":1,"group":"A","id":"WRONG"}"#,
+    r#"REQ $JS.API.CONSUMER.MSG.NEXT.PG.PC {"batch":1,"group":"A","id":"$PIN"}"#,
+    r#"REQ $JS.API.CONSUMER.MSG.NEXT.PG.PC {"batch":1,"group":"B","expires":400000000}"#,
+    "REQ $JS.API.CONSUMER.INFO.PG.PC",
+    r#"REQ*0 $JS.API.CONSUMER.MSG.NEXT.PG.PC {"batch":1,"group":"A","expires":5000000000}"#,
+    "SLEEP*0 100",
+    r#"REQ*4s $JS.API.CONSUMER.UNPIN.PG.PC {"group":"A"}"#,
+    r#"REQ $JS.API.CONSUMER.MSG.NEXT.PG.PC {"batch":1,"group":"A","id":"$PIN"}"#,
+    r#"REQ*0 $JS.API.CONSUMER.MSG.NEXT.PG.PC {"batch":2,"group":"A","id":"$PIN","expires":5000000000}"#,
+    "SLEEP*0 100",
+    r#"REQ*2s $JS.API.CONSUMER.UNPIN.PG.PC {"group":"B"}"#,
+    "REQ*2s pg.a five",
+    r#"REQ*2s $JS.API.CONSUMER.MSG.NEXT.PG.PC {"batch":1,"group":"A"}"#,
+    "REQ $JS.API.CONSUMER.UNPIN.PG.PC",
+    r#"REQ $JS.API.CONSUMER.UNPIN.PG.PC {"group":""}"#,
+    r#"REQ $JS.API.CONSUMER.UNPIN.PG.PC {"group":"C"}"#,
+    r#"REQ $JS.API.CONSUMER.UNPIN.PG.PC {"group":"a b"}"#,
+    r#"REQ $JS.API.CONSUMER.UNPIN.PG.PC {"group":1}"#,
+    r#"REQ $JS.API.CONSUMER.UNPIN.NOPE.PC {"group":"A"}"#,
+    // The pin lapses after priority_timeout, and the next request gets a new one.
+    r#"REQ $JS.API.CONSUMER.CREATE.PG.PT {"stream_name":"PG","config":{"durable_name":"PT","priority_policy":"pinned_client","priority_groups":["A"],"priority_timeout":500000000}}"#,
+    r#"REQ*2s $JS.API.CONSUMER.MSG.NEXT.PG.PT {"batch":1,"group":"A"}"#,
+    "READ*1 -",
+    r#"REQ*2s $JS.API.CONSUMER.MSG.NEXT.PG.PT {"batch":1,"group":"A"}"#,
+    "READ*1 -",
+    "REQ $JS.API.CONSUMER.DELETE.PG.PT",
+    // Overflow: served once the consumer has min_pending to go or min_ack_pending unacked.
+    r#"REQ $JS.API.CONSUMER.CREATE.PG.OV {"stream_name":"PG","config":{"durable_name":"OV","ack_policy":"explicit","priority_policy":"overflow","priority_groups":["A"]}}"#,
+    r#"REQ $JS.API.CONSUMER.MSG.NEXT.PG.OV {"batch":1,"group":"A","id":"x"}"#,
+    r#"REQ $JS.API.CONSUMER.MSG.NEXT.PG.OV {"batch":1,"group":"A","min_pending":10,"expires":300000000}"#,
+    r#"REQ $JS.API.CONSUMER.MSG.NEXT.PG.OV {"batch":1,"group":"A","min_pending":5}"#,
+    r#"REQ $JS.API.CONSUMER.MSG.NEXT.PG.OV {"batch":1,"group":"A","min_ack_pending":1}"#,
+    r#"REQ $JS.API.CONSUMER.MSG.NEXT.PG.OV {"batch":1,"group":"A","min_ack_pending":3,"expires":300000000}"#,
+    r#"REQ $JS.API.CONSUMER.MSG.NEXT.PG.OV {"batch":1,"group":"A"}"#,
+    "REQ $JS.API.CONSUMER.INFO.PG.OV",
+    // No policy: a group is taken and ignored, the other fields are refused.
+    r#"REQ $JS.API.CONSUMER.CREATE.PG.NP {"stream_name":"PG","config":{"durable_name":"NP"}}"#,
+    r#"REQ $JS.API.CONSUMER.MSG.NEXT.PG.NP {"batch":1,"group":"X"}"#,
+    r#"REQ $JS.API.CONSUMER.MSG.NEXT.PG.NP {"batch":1,"id":"x"}"#,
+    r#"REQ $JS.API.CONSUMER.MSG.NEXT.PG.NP {"batch":1,"min_pending":2}"#,
+    r#"REQ $JS.API.CONSUMER.MSG.NEXT.PG.NP {"batch":1,"group":1}"#,
+    r#"REQ $JS.API.CONSUMER.MSG.NEXT.PG.NP {"batch":1,"priority":"x"}"#,
+    // Prioritized: a lower number first, round robin among equals.
+    r#"REQ $JS.API.STREAM.CREATE.PQ {"name":"PQ","subjects":["pq"]}"#,
+    r#"REQ $JS.API.CONSUMER.CREATE.PQ.PR {"stream_name":"PQ","config":{"durable_name":"PR","priority_policy":"prioritized","priority_groups":["A"]}}"#,
+    r#"REQ*0 $JS.API.CONSUMER.MSG.NEXT.PQ.PR {"batch":2,"group":"A","priority":5,"expires":5000000000}"#,
+    r#"REQ*0 $JS.API.CONSUMER.MSG.NEXT.PQ.PR {"batch":2,"group":"A","priority":1,"expires":5000000000}"#,
+    r#"REQ*0 $JS.API.CONSUMER.MSG.NEXT.PQ.PR {"batch":1,"group":"A","priority":1,"expires":5000000000}"#,
+    "SLEEP*0 100",
+    "REQ*2s pq one",
+    "REQ*2s pq two",
+    "REQ*2s pq three",
+    "REQ*2s pq four",
+    "REQ $JS.API.CONSUMER.INFO.PQ.PR",
+    r#"REQ $JS.API.CONSUMER.MSG.NEXT.PQ.PR {"batch":1,"group":"A","priority":-1}"#,
+];
 
 #[test]
 fn pull_consumer_session_matches_go() {

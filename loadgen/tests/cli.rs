@@ -283,8 +283,9 @@ fn jspub_reports_acks_and_publish_to_ack_latency() {
     let js = &report["jetstream"];
     assert_eq!(
         keys(js),
-        vec!["acked", "refused", "storage", "stream", "unacked", "window"]
+        vec!["acked", "consumer", "refused", "storage", "stream", "unacked", "window"]
     );
+    assert_eq!(js["consumer"], Value::Null);
     assert_eq!(
         (js["acked"].as_u64(), js["unacked"].as_u64()),
         (Some(2000), Some(0))

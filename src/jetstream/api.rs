@@ -434,7 +434,7 @@ impl JetStream {
                 self.reset_consumer(account, stream, name, data)
             }
             Request::ConsumerUnpin(stream, name) => {
-                self.unpin_consumer(account, stream, name, data)
+                self.unpin_consumer(account, stream, name, data, advisories)
             }
             Request::Create(name) => self.create(cx, name, data, effects),
             Request::Update(name) => self.update(cx, name, data, effects),
@@ -791,7 +791,8 @@ impl JetStream {
                         Some(log)
                     }
                 };
-                let stream = Stream::new(config.clone(), created, log);
+                let mut stream = Stream::new(config.clone(), created, log);
+                stream.account_name = cx.account_name.to_string();
                 let id = self.add(cx.account, stream);
                 self.refresh_copying();
                 effects.extend(super::stream_effects(cx.account, id, &config, true));

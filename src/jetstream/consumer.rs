@@ -60,6 +60,16 @@ macro_rules! policy {
     };
 }
 
+/// Go's `validGroupName`: `^[a-zA-Z0-9/_=-]{1,16}$`.
+pub(crate) fn is_valid_group_name(g: &str) -> bool {
+    (1..=MAX_GROUP_NAME_LEN).contains(&g.len())
+        && g.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/_=-".contains(&b))
+}
+
+/// The longest priority group name Go's `validGroupName` takes.
+const MAX_GROUP_NAME_LEN: usize = 16;
+
 fn unknown_priority_policy(v: &str) -> String {
     format!("unknown priority policy: \"{v}\"")
 }
@@ -105,7 +115,7 @@ policy!(
 );
 
 impl PriorityPolicy {
-    fn is_none(&self) -> bool {
+    pub(crate) fn is_none(&self) -> bool {
         *self == PriorityPolicy::None
     }
 }
@@ -355,7 +365,36 @@ impl ConsumerConfig {
                 return Err(ApiError::consumer_overlapping_filters());
             }
         }
-        self.check_start(&filters)
+        self.check_start(&filters)?;
+        self.check_priority()
+    }
+
+    /// Priority groups (the end of Go's `checkConsumerCfg`).
+    fn check_priority(&self) -> Result<(), ApiError> {
+        if self.priority_policy.is_none() {
+            if !self.priority_groups.is_empty() {
+                return Err(ApiError::consumer_priority_group_with_policy_none());
+            }
+            if self.priority_timeout > 0 {
+                return Err(ApiError::consumer_pinned_ttl_without_priority_policy());
+            }
+            return Ok(());
+        }
+        if !self.deliver_subject.is_empty() {
+            return Err(ApiError::consumer_push_with_priority_group());
+        }
+        if self.priority_groups.is_empty() {
+            return Err(ApiError::consumer_priority_policy_without_group());
+        }
+        for g in &self.priority_groups {
+            if g.is_empty() {
+                return Err(ApiError::consumer_empty_group_name());
+            }
+            if !is_valid_group_name(g) {
+                return Err(ApiError::consumer_invalid_group_name());
+            }
+        }
+        Ok(())
     }
 
     fn check_push(&self, stream: &StreamConfig) -> Result<(), ApiError> {
@@ -586,6 +625,17 @@ pub(crate) struct Pending {
     pub ts: i64,
 }
 
+/// The client a `pinned_client` consumer serves (Go's `currentPinId`, `pinnedTS` and the
+/// `priority_timeout` timer): one per consumer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Pin {
+    pub id: String,
+    /// When it was pinned, and when the pin lapses unless a request with it comes first;
+    /// ns since the epoch.
+    pub since: i64,
+    pub lapses: i64,
+}
+
 /// What a consumer has under way.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Outstanding {
@@ -627,6 +677,12 @@ pub(crate) struct Outstanding {
     pub replay_last: (i64, i64),
     pub replay_due: Option<i64>,
     pub replay_caught_up: bool,
+    /// `rate_limit_bps`: its bucket, and when the message it holds back may go, and
+    /// whether that is a first delivery.
+    pub rate: Option<super::rate_limit::RateLimit>,
+    pub rate_held: Option<(i64, bool)>,
+    /// `pinned_client`: the request id pinned, if any.
+    pub pin: Option<Pin>,
     /// Its progress changed since it was last written.
     pub changed: bool,
 }

@@ -16,8 +16,8 @@ use super::api::{
 use super::config::is_false;
 use super::config::Retention;
 use super::consumer::{
-    AckPolicy, Action, Consumer, ConsumerConfig, ConsumerState, CreateRequest, DeliverPolicy,
-    SequencePair,
+    is_valid_group_name, AckPolicy, Action, Consumer, ConsumerConfig, ConsumerState, CreateRequest,
+    DeliverPolicy, SequencePair,
 };
 use super::errors::ApiError;
 use super::pull::Interest;
@@ -87,6 +87,18 @@ struct ConsumerInfoJson<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pause_remaining: Option<i64>,
     ts: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    priority_groups: Vec<PriorityGroupState>,
+}
+
+/// Go's `PriorityGroupState`: its time is always there (`omitempty` does not omit a
+/// struct), the zero time when no client is pinned.
+#[derive(Serialize)]
+struct PriorityGroupState {
+    group: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pinned_client_id: Option<String>,
+    pinned_ts: String,
 }
 
 /// Go's `ConsumerPauseRequest`.
@@ -263,15 +275,27 @@ fn info(s: &Stream, c: &Consumer, dynamic: bool) -> Fields {
             c.out.redelivered.len() as u64
         },
         num_waiting: c.out.waiting.len() as u64,
-        // A message held back by its replay time is one Go's `getNextMsg` already took.
-        num_pending: c
-            .out
-            .num_pending
-            .saturating_sub(u64::from(c.out.replay_due.is_some())),
+        // A message held back by its replay time or rate limit is one Go's `getNextMsg`
+        // already took.
+        num_pending: c.out.num_pending.saturating_sub(u64::from(
+            c.out.replay_due.is_some() || c.out.rate_held.is_some_and(|(_, fresh)| fresh),
+        )),
         push_bound: c.out.push_bound,
         paused: remaining.is_some(),
         pause_remaining: remaining,
         ts: go_time(now),
+        // Go shows the first group only.
+        priority_groups: c
+            .config
+            .priority_groups
+            .first()
+            .map(|g| PriorityGroupState {
+                group: g.clone(),
+                pinned_client_id: c.out.pin.as_ref().map(|p| p.id.clone()),
+                pinned_ts: go_time(c.out.pin.as_ref().map_or(0, |p| p.since)),
+            })
+            .into_iter()
+            .collect(),
     })
 }
 
@@ -504,6 +528,7 @@ impl JetStream {
         c.ack_floor = at;
         c.out = super::consumer::Outstanding {
             waiting: std::mem::take(&mut c.out.waiting),
+            pin: c.out.pin.take(),
             changed: true,
             ..Default::default()
         };
@@ -518,14 +543,15 @@ impl JetStream {
         Ok(f)
     }
 
-    /// `CONSUMER.UNPIN`: priority groups are not kept, so no group the request names is
-    /// one of the consumer's (Go's answer for a consumer without it).
+    /// `CONSUMER.UNPIN`: the group's pinned client, if any, is unpinned; Go does so, and
+    /// says so, whether one was pinned or not.
     pub(super) fn unpin_consumer(
-        &self,
+        &mut self,
         account: AccountId,
         stream: &str,
         name: &str,
         data: &[u8],
+        advisories: &mut Vec<(String, Vec<u8>)>,
     ) -> Result<Fields, ApiError> {
         if data.iter().all(u8::is_ascii_whitespace) {
             return Err(ApiError::invalid_json("unexpected end of JSON input"));
@@ -533,12 +559,33 @@ impl JetStream {
         if let Some(e) = field_type_error(data, "JSApiConsumerUnpinRequest", "group", "string") {
             return Err(e);
         }
-        let _: UnpinRequest = unmarshal(data, self.settings.opts.strict)?;
-        let s = self.stream(self.find(account, stream)?).expect("found");
-        s.consumers
-            .get(name)
+        let r: UnpinRequest = unmarshal(data, self.settings.opts.strict)?;
+        if r.group.is_empty() {
+            return Err(ApiError::invalid_json("consumer group not specified"));
+        }
+        if !is_valid_group_name(&r.group) {
+            return Err(ApiError::consumer_invalid_group_name());
+        }
+        let id = self.find(account, stream)?;
+        let s = self.stream_mut(id).expect("found");
+        let c = s
+            .consumers
+            .get_mut(name)
             .ok_or_else(ApiError::consumer_not_found)?;
-        Err(ApiError::priority_group_not_found())
+        if !c.config.priority_groups.contains(&r.group) {
+            return Err(ApiError::priority_group_not_found());
+        }
+        advisories.push(super::pull::unpinned(
+            stream,
+            &s.account_name,
+            c,
+            &r.group,
+            "admin",
+        ));
+        if c.has_takers() && !self.fresh.contains(&id) {
+            self.fresh.push(id);
+        }
+        Ok(Fields::new())
     }
 
     /// Whether stream `stream` of `account` has consumer `name`.

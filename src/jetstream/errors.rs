@@ -367,6 +367,26 @@ fixed_errors! {
         (400, 10099, "multiple non-filtered consumers not allowed on workqueue stream");
     /// `JSConsumerWQConsumerNotUniqueErr`.
     consumer_wq_not_unique = (400, 10100, "filtered consumer not unique on workqueue stream");
+    /// `JSConsumerPriorityPolicyWithoutGroup`.
+    consumer_priority_policy_without_group =
+        (400, 10159, "Setting PriorityPolicy requires at least one PriorityGroup to be set");
+    /// `JSConsumerEmptyGroupName`.
+    consumer_empty_group_name = (400, 10161, "Group name cannot be an empty string");
+    /// `JSConsumerInvalidGroupNameErr` (the `)+` is Go's).
+    consumer_invalid_group_name = (
+        400,
+        10162,
+        "Valid priority group name must match A-Z, a-z, 0-9, -_/=)+ and may not exceed 16 characters"
+    );
+    /// `JSConsumerPushWithPriorityGroupErr`.
+    consumer_push_with_priority_group =
+        (400, 10178, "priority groups can not be used with push consumers");
+    /// `JSConsumerPriorityGroupWithPolicyNone`.
+    consumer_priority_group_with_policy_none =
+        (400, 10196, "consumer can not have priority groups when policy is none");
+    /// `JSConsumerPinnedTTLWithoutPriorityPolicyNone`.
+    consumer_pinned_ttl_without_priority_policy =
+        (400, 10197, "PinnedTTL cannot be set when PriorityPolicy is none");
     /// `JSConsumerPullWithRateLimitErr`.
     consumer_pull_with_rate_limit =
         (400, 10086, "consumer in pull mode can not have rate limit set");

@@ -33,6 +33,7 @@ pub(crate) mod errors;
 pub(crate) mod file_log;
 pub(crate) mod json_syntax;
 pub(crate) mod pull;
+mod rate_limit;
 pub(crate) mod seq_map;
 pub(crate) mod store;
 pub(crate) mod stream;
@@ -106,6 +107,9 @@ impl Default for Options {
 pub struct Settings {
     pub store_dir: PathBuf,
     pub opts: Options,
+    /// The server's `max_payload`: the burst of a consumer's rate limit when its stream
+    /// sets no `max_msg_size`.
+    pub max_payload: usize,
 }
 
 impl Settings {
@@ -114,6 +118,7 @@ impl Settings {
         Settings {
             store_dir: store_dir.unwrap_or_else(|| std::env::temp_dir().join("nats")),
             opts,
+            max_payload: crate::config::DEFAULT_MAX_PAYLOAD,
         }
     }
 }
@@ -563,7 +568,8 @@ impl JetStream {
             names.sort();
             for path in names {
                 match Self::recover_stream(&path) {
-                    Ok(stream) => {
+                    Ok(mut stream) => {
+                        stream.account_name = name.clone();
                         let n = stream.store.len();
                         crate::log_at!(
                             Info,

@@ -14,7 +14,8 @@ use bytes::{BufMut, Bytes, BytesMut};
 use serde_json::Value;
 
 use super::config::Retention;
-use super::consumer::{AckPolicy, Consumer, Pending, ReplayPolicy};
+use super::consumer::{AckPolicy, Consumer, Pending, Pin, PriorityPolicy, ReplayPolicy};
+use super::rate_limit::RateLimit;
 use super::stream::{with_headers, Stream};
 use super::{json_syntax, JetStream, Publication, StreamId, ACK_PREFIX};
 use crate::accounts::AccountId;
@@ -48,7 +49,29 @@ pub(crate) struct PullRequest {
     next_heartbeat: i64,
     /// Messages sent to it so far (Go's `d`).
     sent: u64,
+    /// What a JSON request said of priority groups; `None` for a bare batch size.
+    group: Option<PriorityGroup>,
 }
+
+/// A pull request's priority-group fields (Go's `PriorityGroup`, embedded in
+/// `JSApiConsumerGetNextRequest`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct PriorityGroup {
+    group: String,
+    min_pending: i64,
+    min_ack_pending: i64,
+    /// The pin id it claims, or was given when it got the pin.
+    id: String,
+    /// `prioritized`: 0 is served first.
+    priority: i64,
+}
+
+/// Where a request without priority-group fields stands under `prioritized`: last (Go's
+/// `math.MaxInt32`).
+const LOWEST_PRIORITY: i64 = i32::MAX as i64;
+
+/// The highest `priority` a pull request may ask for (Go's check: 0 to 9).
+const MAX_PRIORITY: i64 = 9;
 
 impl PullRequest {
     /// The `Nats-Pending-*` headers of a status that ends it.
@@ -57,7 +80,7 @@ impl PullRequest {
     }
 }
 
-/// Go's `JSApiConsumerGetNextRequest` (priority-group fields aside).
+/// Go's `JSApiConsumerGetNextRequest`.
 #[derive(Debug, Default)]
 struct NextRequest {
     expires: i64,
@@ -65,6 +88,7 @@ struct NextRequest {
     max_bytes: i64,
     no_wait: bool,
     idle_heartbeat: i64,
+    group: Option<PriorityGroup>,
 }
 
 /// A status message's header block: `NATS/1.0 <code> <text>`, with the request's remaining
@@ -111,12 +135,30 @@ fn parse_next(body: &[u8]) -> Result<NextRequest, String> {
     }
     let v: Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
     let mut r = NextRequest::default();
+    // Any JSON request carries priority-group fields, if only empty ones.
+    let g = r.group.insert(PriorityGroup::default());
     for (key, value) in v.as_object().into_iter().flatten() {
         let (go_type, slot) = match key.as_str() {
             "expires" => ("time.Duration", &mut r.expires),
             "idle_heartbeat" => ("time.Duration", &mut r.idle_heartbeat),
             "batch" => ("int", &mut r.batch),
             "max_bytes" => ("int", &mut r.max_bytes),
+            "min_pending" => ("int64", &mut g.min_pending),
+            "min_ack_pending" => ("int64", &mut g.min_ack_pending),
+            "priority" => ("int", &mut g.priority),
+            "group" | "id" => {
+                let text = match value {
+                    Value::String(t) => t.clone(),
+                    Value::Null => String::new(),
+                    other => return Err(wrong_type(other, &format!(".{key}"), "string")),
+                };
+                if key == "group" {
+                    g.group = text;
+                } else {
+                    g.id = text;
+                }
+                continue;
+            }
             "no_wait" => {
                 r.no_wait = match value {
                     Value::Bool(b) => *b,
@@ -381,14 +423,38 @@ fn deliver(
     c: &mut Consumer,
     account: AccountId,
     now: i64,
+    max_payload: usize,
     interest: Interest<'_>,
     out: &mut Vec<Publication>,
 ) -> Vec<u64> {
+    // What held a message back is looked at again: a stale time would keep firing.
+    c.out.replay_due = None;
+    c.out.rate_held = None;
     if c.config.deliver_subject.is_empty() {
-        deliver_pulled(s, c, now, interest, out)
+        deliver_pulled(s, c, account, now, interest, out)
     } else {
-        deliver_pushed(s, c, account, now, interest, out)
+        deliver_pushed(s, c, account, now, max_payload, interest, out)
     }
+}
+
+/// Whether push consumer `c`'s `rate_limit_bps` holds back `p` at `now`; when it does,
+/// the time it may go is kept in `rate_held`. The burst is the largest message the stream
+/// takes, as Go's `setRateLimit` (the account's payload limit aside).
+fn rate_held(c: &mut Consumer, s: &Stream, p: &Prepared, now: i64, max_payload: usize) -> bool {
+    let bps = c.config.rate_limit_bps;
+    if bps == 0 {
+        return false;
+    }
+    if c.out.rate.as_ref().is_none_or(|r| r.bps() != bps) {
+        let burst = usize::try_from(s.config.max_msg_size)
+            .ok()
+            .filter(|&n| n > 0)
+            .unwrap_or(max_payload);
+        c.out.rate = Some(RateLimit::new(bps, burst, now));
+    }
+    let rate = c.out.rate.as_mut().expect("set above");
+    c.out.rate_held = rate.take(p.size() as usize, now).map(|due| (due, !p.again));
+    c.out.rate_held.is_some()
 }
 
 /// Sends `c` what it can to its waiting requests from `s` (Go's `loopAndGatherMsgs`), and
@@ -396,6 +462,7 @@ fn deliver(
 fn deliver_pulled(
     s: &mut Stream,
     c: &mut Consumer,
+    account: AccountId,
     now: i64,
     interest: Interest<'_>,
     out: &mut Vec<Publication>,
@@ -410,21 +477,21 @@ fn deliver_pulled(
         if replay_held(c, s, seq, again, now) {
             break;
         }
-        let Some(mut req) = c.out.waiting.pop_front() else {
-            break;
-        };
-        if !interest(req.account, &req.reply) {
-            continue;
-        }
-        let Some(p) = prepare(s, c, seq, again) else {
-            c.out.waiting.push_front(req);
+        let Some(mut p) = prepare(s, c, seq, again) else {
             break;
         };
         let size = p.size();
-        if req.bytes_left > 0 && size > req.bytes_left {
-            let h = req.end_status(409, "Message Size Exceeds MaxBytes");
-            out.push(status_to(&req, h));
-            continue;
+        let Some(mut req) = next_request(c, s, account, &p, interest, now, out) else {
+            break;
+        };
+        if let Some(pin) = &c.out.pin {
+            // Go adds the pin after counting the size against `max_bytes`.
+            let hdr = with_headers(&p.data[..p.hdr_len], &[("Nats-Pin-Id", pin.id.clone())]);
+            let mut data = BytesMut::with_capacity(hdr.len() + p.data.len() - p.hdr_len);
+            data.put_slice(&hdr);
+            data.put_slice(&p.data[p.hdr_len..]);
+            p.hdr_len = hdr.len();
+            p.data = data.freeze();
         }
         if commit(c, &p, now) {
             acked.push(seq);
@@ -446,7 +513,7 @@ fn deliver_pulled(
             }
             continue;
         }
-        c.out.waiting.push_back(req);
+        enqueue(c, req);
     }
     if ran_dry {
         c.out.waiting.retain(|r| {
@@ -460,6 +527,93 @@ fn deliver_pulled(
     acked
 }
 
+/// The waiting request that gets `p` (Go's `nextWaiting`), taken off `c`'s queue; `None`
+/// leaves the message for later. Requests nobody listens to any more go, and one whose
+/// `max_bytes` it exceeds ends with a 409. Under `pinned_client` the first request
+/// without a pin id gets the pin when there is none, one with another id ends with a
+/// 423, and while a client is pinned the others wait; under `overflow` a request waits
+/// until the consumer has `min_pending` messages to go or `min_ack_pending` unacked.
+fn next_request(
+    c: &mut Consumer,
+    s: &Stream,
+    account: AccountId,
+    p: &Prepared,
+    interest: Interest<'_>,
+    now: i64,
+    out: &mut Vec<Publication>,
+) -> Option<PullRequest> {
+    let policy = c.config.priority_policy;
+    // What Go's `npc + 1` is: the messages to go, this one included.
+    let to_go = c.out.num_pending + u64::from(p.again);
+    let mut waited = 0;
+    while let Some(mut req) = c.out.waiting.pop_front() {
+        let mut pinned_now = false;
+        let mut wait = false;
+        if policy == PriorityPolicy::PinnedClient {
+            let claimed = req.group.as_ref().map_or("", |g| g.id.as_str());
+            match &c.out.pin {
+                Some(pin) if pin.id == claimed => {}
+                Some(_) if claimed.is_empty() => wait = true,
+                None if claimed.is_empty() => {
+                    if let Some(g) = req.group.as_mut().filter(|g| !g.group.is_empty()) {
+                        let id = super::random_id(super::NUID_LEN);
+                        g.id = id.clone();
+                        let f = serde_json::json!({"group": g.group, "pinned_id": id});
+                        let adv = delivery_advisory(
+                            "PINNED",
+                            "consumer_group_pinned",
+                            Some(&s.account_name),
+                            &s.config.name,
+                            &c.config.name,
+                            f,
+                        );
+                        out.push(Publication::plain(account, adv));
+                        c.out.pin = Some(Pin {
+                            id,
+                            since: now,
+                            lapses: now.saturating_add(c.config.priority_timeout),
+                        });
+                        pinned_now = true;
+                    }
+                }
+                _ => {
+                    out.push(status_to(&req, req.end_status(423, "Nats-Wrong-Pin-Id")));
+                    continue;
+                }
+            }
+        }
+        if policy == PriorityPolicy::Overflow {
+            if let Some(g) = &req.group {
+                let (min_p, min_a) = (g.min_pending, g.min_ack_pending);
+                let enough = (min_p > 0 && min_p as u64 <= to_go)
+                    || (min_a > 0 && min_a as u64 <= c.out.pending.len() as u64);
+                wait = (min_p > 0 || min_a > 0) && !enough;
+            }
+        }
+        if wait {
+            c.out.waiting.push_back(req);
+            waited += 1;
+            if waited >= c.out.waiting.len() {
+                return None;
+            }
+            continue;
+        }
+        if !interest(req.account, &req.reply) {
+            continue;
+        }
+        if req.bytes_left > 0 && p.size() > req.bytes_left {
+            let h = req.end_status(409, "Message Size Exceeds MaxBytes");
+            out.push(status_to(&req, h));
+            if pinned_now {
+                c.out.pin = None;
+            }
+            continue;
+        }
+        return Some(req);
+    }
+    None
+}
+
 /// Sends push consumer `c`'s messages to its deliver subject while someone listens there
 /// and flow control lets it, asking for flow control when half the window is out (Go's
 /// `needFlowControl`).
@@ -468,6 +622,7 @@ fn deliver_pushed(
     c: &mut Consumer,
     account: AccountId,
     now: i64,
+    max_payload: usize,
     interest: Interest<'_>,
     out: &mut Vec<Publication>,
 ) -> Vec<u64> {
@@ -488,6 +643,9 @@ fn deliver_pushed(
         let Some(p) = prepare(s, c, seq, again) else {
             break;
         };
+        if rate_held(c, s, &p, now, max_payload) {
+            break;
+        }
         if commit(c, &p, now) {
             acked.push(seq);
         }
@@ -545,22 +703,50 @@ fn ack_ack(account: AccountId, to: &[u8]) -> Publication {
     }
 }
 
+/// Unpins `c`'s client: Go's `unassignPinId` and its `UNPINNED` advisory, for `group` and
+/// `reason`.
+pub(super) fn unpinned(
+    stream: &str,
+    account: &str,
+    c: &mut Consumer,
+    group: &str,
+    reason: &str,
+) -> (String, Vec<u8>) {
+    c.out.pin = None;
+    let f = serde_json::json!({"group": group, "reason": reason});
+    delivery_advisory(
+        "UNPINNED",
+        "consumer_group_unpinned",
+        Some(account),
+        stream,
+        &c.config.name,
+        f,
+    )
+}
+
 /// A delivery advisory (`MSG_NAKED`, `MSG_TERMINATED`, `MAX_DELIVERIES`) as Go's
-/// `JSConsumerDelivery*Advisory`.
+/// `JSConsumerDelivery*Advisory`, or a pinned-client one (`PINNED`, `UNPINNED`).
+/// The pinned-client ones name the `account` first, as Go's do.
 fn delivery_advisory(
     kind: &str,
     type_name: &str,
+    account: Option<&str>,
     stream: &str,
     consumer: &str,
     fields: Value,
 ) -> (String, Vec<u8>) {
-    let mut rest = serde_json::json!({"stream": stream, "consumer": consumer});
-    if let (Some(m), Value::Object(f)) = (rest.as_object_mut(), fields) {
-        m.extend(f);
+    let mut rest = serde_json::Map::new();
+    if let Some(account) = account {
+        rest.insert("account".into(), account.into());
+    }
+    rest.insert("stream".into(), stream.into());
+    rest.insert("consumer".into(), consumer.into());
+    if let Value::Object(f) = fields {
+        rest.extend(f);
     }
     (
         format!("$JS.EVENT.ADVISORY.CONSUMER.{kind}.{stream}.{consumer}"),
-        super::advisory_json(type_name, rest),
+        super::advisory_json(type_name, Value::Object(rest)),
     )
 }
 
@@ -602,10 +788,11 @@ impl JetStream {
             return;
         };
         let mut out = Vec::new();
+        let max_payload = self.settings.max_payload;
         let acked = self.with_consumer(id, name, |owner, s, c| {
             c.last_active = now;
             queue_request(c, account, reply, body, now, &mut out);
-            deliver(s, c, owner, now, interest, &mut out)
+            deliver(s, c, owner, now, max_payload, interest, &mut out)
         });
         self.sends.extend(out);
         self.retire_acked(id, &acked.unwrap_or_default());
@@ -628,13 +815,14 @@ impl JetStream {
             return;
         };
         let mut out = Vec::new();
+        let max_payload = self.settings.max_payload;
         let acked = self.with_consumer(id, a.consumer, |owner, s, c| {
             c.last_active = now;
             let (sseq, dseq, dc) = (a.stream_seq, a.consumer_seq, a.deliveries);
             let mut acked = Vec::new();
             let (stream, name) = (s.config.name.clone(), c.config.name.clone());
             let advisory = |kind: &str, type_name: &str, f: Value| {
-                let adv = delivery_advisory(kind, type_name, &stream, &name, f);
+                let adv = delivery_advisory(kind, type_name, None, &stream, &name, f);
                 Publication::plain(account, adv)
             };
             let ack_ack = reply.map(|r| ack_ack(account, r));
@@ -681,7 +869,7 @@ impl JetStream {
             } else {
                 out.extend(ack_ack);
             }
-            acked.extend(deliver(s, c, owner, now, interest, &mut out));
+            acked.extend(deliver(s, c, owner, now, max_payload, interest, &mut out));
             acked
         });
         self.sends.extend(out);
@@ -732,10 +920,11 @@ impl JetStream {
             .filter(|(_, c)| c.has_takers())
             .map(|(n, _)| n.clone())
             .collect();
+        let max_payload = self.settings.max_payload;
         for name in names {
             let mut out = Vec::new();
             let acked = self.with_consumer(id, &name, |owner, s, c| {
-                deliver(s, c, owner, now, interest, &mut out)
+                deliver(s, c, owner, now, max_payload, interest, &mut out)
             });
             self.sends.extend(out);
             self.retire_acked(id, &acked.unwrap_or_default());
@@ -759,6 +948,7 @@ impl JetStream {
             return;
         };
         let mut out = Vec::new();
+        let max_payload = self.settings.max_payload;
         let acked = self.with_consumer(id, name, |owner, s, c| {
             if c.out.fc_id.as_deref().map(str::as_bytes) != Some(subject) {
                 return Vec::new();
@@ -767,7 +957,7 @@ impl JetStream {
             c.out.fc_bytes = (c.out.fc_bytes - c.out.fc_size).max(0);
             c.out.fc_id = None;
             c.out.fc_size = 0;
-            deliver(s, c, owner, now, interest, &mut out)
+            deliver(s, c, owner, now, max_payload, interest, &mut out)
         });
         self.sends.extend(out);
         self.retire_acked(id, &acked.unwrap_or_default());
@@ -842,6 +1032,8 @@ impl JetStream {
                     .chain(heartbeat)
                     .chain(resume)
                     .chain(c.out.replay_due)
+                    .chain(c.out.rate_held.map(|(due, _)| due))
+                    .chain(c.out.pin.as_ref().map(|p| p.lapses))
                     .min()
             })
             .min()
@@ -861,6 +1053,17 @@ impl JetStream {
             };
             let account = *account;
             for c in s.consumers.values_mut() {
+                if c.out.pin.as_ref().is_some_and(|p| p.lapses <= now) {
+                    // Go's pin timer names the first group.
+                    let group = c
+                        .config
+                        .priority_groups
+                        .first()
+                        .cloned()
+                        .unwrap_or_default();
+                    let adv = unpinned(&s.config.name, &s.account_name, c, &group, "timeout");
+                    self.sends.push(Publication::plain(account, adv));
+                }
                 expire_requests(c, now, &mut self.sends);
                 push_heartbeat(c, account, now, interest, &mut self.sends);
                 let given_up = expire_acks(c, now);
@@ -870,6 +1073,7 @@ impl JetStream {
                     let adv = delivery_advisory(
                         "MAX_DELIVERIES",
                         "max_deliver",
+                        None,
                         &s.config.name,
                         &c.config.name,
                         f,
@@ -910,9 +1114,10 @@ fn queue_request(
         heartbeat: 0,
         next_heartbeat: 0,
         sent: 0,
+        group: None,
     };
     match admit(c, req, body, now) {
-        Ok(req) => c.out.waiting.push_back(req),
+        Ok(req) => enqueue(c, req),
         Err(Some((req, hdr))) => out.push(status_to(&req, hdr)),
         Err(None) => {}
     }
@@ -1009,7 +1214,7 @@ fn expire_acks(c: &mut Consumer, now: i64) -> Vec<(u64, u64)> {
 /// `processNextMsgRequest`): an error status, or nothing.
 #[allow(clippy::result_large_err)]
 fn admit(
-    c: &Consumer,
+    c: &mut Consumer,
     mut req: PullRequest,
     body: &[u8],
     now: i64,
@@ -1042,6 +1247,12 @@ fn admit(
         let text = format!("Exceeded MaxRequestMaxBytes of {}", cfg.max_bytes);
         return Err(Some((req, status(409, &text, None))));
     }
+    if let Some(g) = &r.group {
+        if let Err(h) = admit_group(c, g, now) {
+            return Err(Some((req, h)));
+        }
+    }
+    let cfg = &c.config;
     if r.no_wait && r.expires == 0 && c.out.num_pending + c.out.redeliver.len() as u64 == 0 {
         return Err(Some((req, status(404, "No Messages", None))));
     }
@@ -1058,7 +1269,55 @@ fn admit(
     req.expires_at = (r.expires != 0).then_some(now.saturating_add(r.expires));
     req.heartbeat = r.idle_heartbeat.max(0);
     req.next_heartbeat = now.saturating_add(req.heartbeat);
+    req.group = r.group;
     Ok(req)
+}
+
+/// The priority-group checks of Go's `processNextMsgRequest`, for a JSON request on any
+/// consumer: the status it gets instead, if any. A request with the pinned id keeps the
+/// pin from lapsing.
+fn admit_group(c: &mut Consumer, g: &PriorityGroup, now: i64) -> Result<(), Vec<u8>> {
+    let bad = |why: &str| Err(status(400, &format!("Bad Request - {why}"), None));
+    let policy = c.config.priority_policy;
+    if (g.min_pending != 0 || g.min_ack_pending != 0) && policy != PriorityPolicy::Overflow {
+        return bad("Not a Overflow Priority consumer");
+    }
+    if !g.id.is_empty() && policy != PriorityPolicy::PinnedClient {
+        return bad("Not a Pinned Client Priority consumer");
+    }
+    if !(0..=MAX_PRIORITY).contains(&g.priority) {
+        return bad("Priority must be between 0 and 9");
+    }
+    if policy.is_none() {
+        return Ok(());
+    }
+    if g.group.is_empty() {
+        return bad("Priority Group missing");
+    }
+    if !c.config.priority_groups.contains(&g.group) {
+        return bad("Invalid Priority Group");
+    }
+    let ttl = c.config.priority_timeout;
+    match &mut c.out.pin {
+        Some(pin) if pin.id == g.id => pin.lapses = now.saturating_add(ttl),
+        Some(_) if !g.id.is_empty() => return Err(status(423, "Nats-Pin-Id mismatch", None)),
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Where `req` goes in `c`'s queue: at the back, or under `prioritized` after every
+/// request of the same or a higher priority (a lower number).
+fn enqueue(c: &mut Consumer, req: PullRequest) {
+    let waiting = &mut c.out.waiting;
+    if c.config.priority_policy != PriorityPolicy::Prioritized {
+        waiting.push_back(req);
+        return;
+    }
+    let rank = |r: &PullRequest| r.group.as_ref().map_or(LOWEST_PRIORITY, |g| g.priority);
+    let mine = rank(&req);
+    let at = waiting.iter().position(|r| rank(r) > mine);
+    waiting.insert(at.unwrap_or(waiting.len()), req);
 }
 
 /// An ack of message `sseq` delivered as `dseq` (Go's `processAckMsg`): returns the stream

@@ -130,6 +130,8 @@ pub(crate) struct Stream {
     pub consumers: BTreeMap<String, super::consumer::Consumer>,
     /// Its mirror or sources, and how far each copy has come.
     pub upstreams: Vec<super::upstream::Upstream>,
+    /// Its account's name, for the advisories that carry it.
+    pub account_name: String,
 }
 
 impl Stream {
@@ -154,6 +156,7 @@ impl Stream {
             pipeline: super::commit::Pipeline::default(),
             consumers: BTreeMap::new(),
             upstreams,
+            account_name: String::new(),
         }
     }
 
