@@ -20,6 +20,10 @@
 #   filtered to the key, last value per subject, as kv.watch(key)), keys drawn from the
 #   same seed for both servers; median over the watches, then over repetitions.
 #
+# Each throughput run also takes the server's CPU time over the measured phase (all its
+# threads, perf/cpu_sampler.py): a server that waits on round trips uses less than its core,
+# and msgs per server CPU second is its rate per core.
+#
 # Both servers must deliver the same counts: the summary lists them and flags a difference;
 # a loadgen run that fails (a stall, a gap, a wrong reply) is named in failed.txt.
 #
@@ -47,10 +51,11 @@ while [ $# -gt 0 ]; do
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
-# Message counts: a 128 B consumer run of 200k lasts about a second on the faster server, so
-# the consumer's setup is noise; 20k x 16 KiB is a 320 MB stream per server. --quick is a
-# tenth of each, for checking the script.
-SMALL_MSGS=200000
+# Message counts: a 128 B consumer run of 1M lasts about a second on the faster server (an
+# ordered consumer), so the consumer's setup is noise and the CPU samples cover hundreds of
+# intervals; 20k x 16 KiB is a 320 MB stream per server. --quick is a tenth of the 16 KiB
+# and KV counts and a fiftieth of the 128 B ones, for checking the script.
+SMALL_MSGS=1000000
 LARGE_MSGS=20000
 KV_MSGS=200000
 KV_KEYS=10000
@@ -110,16 +115,28 @@ declare -A CASE_ARGS=(
 )
 CASES="jsfetch-128 jsfetch-16384 jsordered-128 jsordered-16384 kvput-128 kvget-128"
 
-declare -A RATE_PORT
+declare -A RATE_PORT RATE_PID
 for kind in go riptide; do
   start "$kind" "$kind-rate"
   RATE_PORT[$kind]=$PORT
+  RATE_PID[$kind]=$PID
 done
 
+# One case against one server, with the server's CPU time sampled (on loadgen's CPUs) and
+# taken over the measured phase into raw/TAG.cpu_s.
 run_case() { # kind case rep
+  local tag=$2-$1-r$3 sampler
+  taskset -c "$LOADGEN_CPUS" python3 perf/cpu_sampler.py record "${RATE_PID[$1]}" "$OUT/raw/$tag.cpu" &
+  sampler=$!
   # shellcheck disable=SC2086
-  run_loadgen "$2-$1-r$3" "${RATE_PORT[$1]}" ${CASE_ARGS[$2]}
-  echo "  $2-$1-r$3: done"
+  run_loadgen "$tag" "${RATE_PORT[$1]}" ${CASE_ARGS[$2]}
+  kill "$sampler"
+  wait "$sampler" 2>/dev/null || true
+  if [ -s "$OUT/raw/$tag.json" ]; then
+    python3 perf/cpu_sampler.py window "$OUT/raw/$tag.cpu" "$OUT/raw/$tag.json" >"$OUT/raw/$tag.cpu_s"
+  fi
+  rm -f "$OUT/raw/$tag.cpu"
+  echo "  $tag: done"
 }
 
 for rep in $(seq 1 "$REPS"); do
@@ -195,8 +212,19 @@ print(f"`{meta['command']}` at commit `{meta['commit'][:10]}`{' (dirty)' if meta
       f"{meta['cpu']}, {meta['cores']} cores; {meta['pinning']}; file stores on {meta['store_filesystem']}. "
       f"Medians of {meta['reps']} interleaved repetitions; loadgen's exact commands are in meta.json.\n")
 print("## Delivery and KV rates (msgs/s, one server core)\n")
-print("| case | size | Go msgs/s | Riptide msgs/s | Riptide/Go | counts Go / Riptide (per run) |")
-print("| --- | ---: | ---: | ---: | ---: | --- |")
+print("Rates as loadgen measured them; server CPU per message is the server's CPU time over "
+      "that phase (all its threads) over the messages, and the per-core ratio is Go's CPU per "
+      "message over Riptide's (msgs per server CPU second, Riptide/Go).\n")
+print("| case | size | Go msgs/s | Riptide msgs/s | Riptide/Go | Go server µs/msg | Riptide server µs/msg | per core Riptide/Go | counts Go / Riptide (per run) |")
+print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+cpu = {}
+for path in glob.glob(os.path.join(out, "raw", "*.cpu_s")):
+    m = re.match(r"(.+)-(go|riptide)-r(\d+)\.cpu_s", os.path.basename(path))
+    report = json.load(open(path[:-len(".cpu_s")] + ".json"))
+    n = report["msgs_received"]
+    if n:
+        cpu.setdefault(m.group(1), {}).setdefault(m.group(2), []).append(
+            float(open(path).read()) / n * 1e6)
 mismatch = []
 what = {"jsfetch": "pull consumer, batch 100, explicit acks", "jsordered": "ordered push consumer",
         "kvput": "KV put, 256 acks outstanding", "kvget": "KV direct get, 256 outstanding"}
@@ -209,8 +237,10 @@ for case in ("jsfetch-128", "jsfetch-16384", "jsordered-128", "jsordered-16384",
         mismatch.append(case)
     name, size = case.rsplit("-", 1)
     shown = lambda cs: ",".join(f"{c:,}" for c in cs) or "-"
+    us_g, us_t = med(cpu.get(case, {}).get("go", [])), med(cpu.get(case, {}).get("riptide", []))
     print(f"| {name} ({what[name]}) | {int(size):,} | {rate(g):,.0f} | {rate(t):,.0f} | "
-          f"{ratio(rate(t), rate(g))} | {shown(counts(g))} / {shown(counts(t))} |")
+          f"{ratio(rate(t), rate(g))} | {us_g:.2f} | {us_t:.2f} | {ratio(us_g, us_t)} | "
+          f"{shown(counts(g))} / {shown(counts(t))} |")
 
 rows = list(csv.DictReader(open(os.path.join(out, "bucket.tsv")), delimiter="\t"))
 if rows:

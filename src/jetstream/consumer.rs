@@ -685,6 +685,8 @@ pub(crate) struct Outstanding {
     pub pin: Option<Pin>,
     /// Its progress changed since it was last written.
     pub changed: bool,
+    /// A push that stopped at the turn's share with more to send: it goes on next turn.
+    pub turn_full: bool,
 }
 
 impl Consumer {

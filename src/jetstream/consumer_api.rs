@@ -412,7 +412,10 @@ impl JetStream {
         let s = self.stream_mut(id).expect("found");
         let mut consumer = match s.consumers.remove(&name) {
             Some(existing) => {
-                let mut c = Consumer { config, ..existing };
+                let mut c = Consumer {
+                    config,
+                    ..*existing
+                };
                 // A new filter changes what is to come.
                 c.out.num_pending = num_pending(s, &c);
                 c
@@ -440,7 +443,7 @@ impl JetStream {
             consumer.out.push_bound =
                 interest(cx.account, consumer.config.deliver_subject.as_bytes());
         }
-        s.consumers.insert(name.clone(), consumer);
+        s.consumers.insert(name.clone(), Box::new(consumer));
         if pushes && !self.fresh.contains(&id) {
             self.fresh.push(id);
         }
@@ -619,13 +622,13 @@ impl JetStream {
         let config = config.with_stored_metadata();
         let c = Consumer {
             config,
-            ..c.clone()
+            ..Consumer::clone(c)
         };
         if let Some(dir) = consumer_dir(s, name) {
             write_json(&dir, &c).map_err(ApiError::general)?;
         }
         let until = c.config.pause_until.clone();
-        s.consumers.insert(name.to_string(), c);
+        s.consumers.insert(name.to_string(), Box::new(c));
         let remaining = pause_remaining(until.as_deref(), now_ns());
         let until = until.unwrap_or_else(|| go_time(0));
         if changed {
@@ -734,7 +737,7 @@ pub(super) fn remove_idle(s: &mut Stream, now: i64) -> Vec<Consumer> {
             if let Err(e) = remove_files(s, name) {
                 crate::log_at!(Warn, "Error removing consumer '{name}': {e}");
             }
-            s.consumers.remove(name)
+            s.consumers.remove(name).map(|c| *c)
         })
         .collect();
     if !gone.is_empty() {

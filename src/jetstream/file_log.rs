@@ -12,6 +12,7 @@
 //!
 //! The codec is sans-IO; `FileLog` owns the files.
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -37,6 +38,11 @@ pub(crate) const BLOCK_BYTES: u64 = 8 * 1024 * 1024;
 const MIN_DEAD_BYTES: u64 = 1024 * 1024;
 /// Record header: body length (u32 LE) and the body's CRC-32 (u32 LE).
 const RECORD_HEADER: usize = 8;
+
+/// How much a payload read that goes on forward from the last one takes in at once:
+/// consumers read a stream in order, so one read serves the next few hundred small
+/// messages (Go's file store caches whole blocks for the same reason).
+const READ_AHEAD_BYTES: u64 = 64 * 1024;
 /// The largest body a record may claim; a larger length is damage, not a record (Go's
 /// largest `max_payload` is 64 MiB; headers and subject fit in the rest).
 const MAX_RECORD: usize = 80 * 1024 * 1024;
@@ -381,6 +387,36 @@ pub(crate) struct FileLog {
     /// The index entries of the block written to, kept as its writes complete so that
     /// sealing it needs no read back; `None` when it is not known whole.
     active_index: Option<Vec<u8>>,
+    /// Payload reads take `&self` (a delivery reads while the stream is shared).
+    read_ahead: RefCell<ReadAhead>,
+}
+
+/// What the last payload read took in beyond what it was asked for: only completed
+/// writes' bytes (up to the block's length), so nothing in it changes but by a compaction
+/// or a block going, which drop it.
+#[derive(Debug, Default)]
+struct ReadAhead {
+    block: u32,
+    /// Where `bytes` start in the block.
+    start: u64,
+    bytes: Vec<u8>,
+    /// Where the last read asked for ended.
+    next: u64,
+}
+
+/// Reads into all of `buf` from `offset` on, or up to the end of the file; returns how
+/// many bytes came.
+fn read_up_to(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match file.read_at(&mut buf[got..], offset + got as u64) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
 }
 
 fn block_path(dir: &Path, index: u32, ext: &str) -> PathBuf {
@@ -489,6 +525,7 @@ impl FileLog {
             closing: Vec::new(),
             maybe_compact: true,
             active_index: None,
+            read_ahead: RefCell::default(),
         };
         if log.blocks.is_empty() {
             log.add_block(1)?;
@@ -623,14 +660,41 @@ impl FileLog {
         }
     }
 
-    /// `len` bytes at `offset` of `block`: a payload read back.
+    /// `len` bytes at `offset` of `block`: a payload read back. A read that goes on
+    /// forward from the last one reads ahead (and the next ones take from there); others
+    /// (a KV get, a consumer that skips about) read just what they ask for.
     pub(crate) fn read_at(&self, block: u32, offset: u32, len: u32) -> io::Result<Bytes> {
+        let (start, end) = (u64::from(offset), u64::from(offset) + u64::from(len));
+        let mut ra = self.read_ahead.borrow_mut();
+        if ra.block == block && ra.start <= start && end <= ra.start + ra.bytes.len() as u64 {
+            ra.next = end;
+            let at = (start - ra.start) as usize;
+            return Ok(Bytes::copy_from_slice(&ra.bytes[at..at + len as usize]));
+        }
         let b = self
             .block(block)
             .ok_or_else(|| io::Error::other(format!("block {block} is gone")))?;
-        let mut buf = vec![0; len as usize];
-        b.file.read_exact_at(&mut buf, u64::from(offset))?;
-        Ok(Bytes::from(buf))
+        let forward = ra.block == block && (ra.next..ra.next + READ_AHEAD_BYTES).contains(&start);
+        ra.block = block;
+        ra.next = end;
+        if !forward || u64::from(len) >= READ_AHEAD_BYTES {
+            let mut buf = vec![0; len as usize];
+            b.file.read_exact_at(&mut buf, start)?;
+            return Ok(Bytes::from(buf));
+        }
+        let want = READ_AHEAD_BYTES
+            .min(b.len.saturating_sub(start))
+            .max(u64::from(len));
+        ra.start = start;
+        ra.bytes.resize(want as usize, 0);
+        let got = read_up_to(&b.file, &mut ra.bytes, start);
+        let got = got.inspect_err(|_| ra.bytes.clear())?;
+        ra.bytes.truncate(got);
+        if got < len as usize {
+            ra.bytes.clear();
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        Ok(Bytes::copy_from_slice(&ra.bytes[..len as usize]))
     }
 
     /// The stream's directory.
@@ -650,6 +714,7 @@ impl FileLog {
             if let Some(b) = self.blocks.pop_front() {
                 self.closing.push(b.file);
             }
+            *self.read_ahead.get_mut() = ReadAhead::default();
             self.unsynced.retain(|&i| i != index);
             for ext in [BLOCK_EXT, INDEX_EXT] {
                 let path = block_path(&self.dir, index, ext);
@@ -698,6 +763,7 @@ impl FileLog {
     pub(crate) fn rewrite_block(&mut self, index: u32, records: &[u8]) -> io::Result<()> {
         let path = block_path(&self.dir, index, BLOCK_EXT);
         replace_file(&path, records, true)?;
+        *self.read_ahead.get_mut() = ReadAhead::default();
         let file = open_block(&path)?;
         if let Some(b) = self.block_mut(index) {
             b.file = file;
@@ -847,5 +913,56 @@ mod tests {
                 "flip at {byte} went unnoticed"
             );
         }
+    }
+
+    /// A message's sequence and where its payload is (offset, length).
+    type Placed = (u64, (u32, u32));
+
+    /// Message records for `seqs`, each payload `payload(seq)`, and where each payload is.
+    fn records_of(seqs: &[u64], payload: impl Fn(u64) -> String) -> (Vec<u8>, Vec<Placed>) {
+        let mut records = Vec::new();
+        for &seq in seqs {
+            let Record::Msg(_, m) = msg(seq, "") else {
+                unreachable!()
+            };
+            let data = Payload::Mem(Bytes::from(payload(seq)));
+            encode(&mut records, &Record::Msg(seq, StoredMsg { data, ..m }));
+        }
+        let mut at = Vec::new();
+        decode(&records, |r, _| {
+            if let RecordRef::Msg(m) = r {
+                at.push((m.seq, m.data));
+            }
+        });
+        (records, at)
+    }
+
+    #[test]
+    fn payloads_read_back_in_any_order_and_after_a_compaction() {
+        let dir = std::env::temp_dir().join(format!("riptide-read-ahead-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let (mut log, _) = FileLog::open(&dir, |_, _| {}).unwrap();
+        let payload = |seq: u64| format!("payload {seq} ").repeat(seq as usize % 50 + 1);
+        let seqs: Vec<u64> = (1..=2000).collect();
+        let (records, at) = records_of(&seqs, payload);
+        let block = log.active();
+        let path = block_path(&log.dir, block, BLOCK_EXT);
+        let file = OpenOptions::new().write(true).open(&path).unwrap();
+        file.write_all_at(&records, 0).unwrap();
+        log.wrote(&records);
+        let check = |log: &FileLog, (seq, (offset, len)): Placed| {
+            let got = log.read_at(block, offset, len).unwrap();
+            assert_eq!(got, payload(seq).as_bytes(), "seq {seq}");
+        };
+        // In order (reading ahead), backwards, then every seventh one.
+        at.iter().for_each(|&m| check(&log, m));
+        at.iter().rev().for_each(|&m| check(&log, m));
+        at.iter().step_by(7).for_each(|&m| check(&log, m));
+        // A compaction keeps the second half, at other offsets.
+        let (tail, kept) = records_of(&seqs[1000..], payload);
+        log.roll().unwrap();
+        log.rewrite_block(block, &tail).unwrap();
+        kept.iter().for_each(|&m| check(&log, m));
+        let _ = fs::remove_dir_all(&dir);
     }
 }

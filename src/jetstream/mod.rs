@@ -508,9 +508,11 @@ pub(crate) struct JetStream {
     /// Deleted streams whose last write is still in flight: their buffers must outlive it.
     retired: Vec<(StreamId, Stream)>,
     last_sync: std::time::Instant,
-    /// What consumers sent since the host last took it, in order.
+    /// What consumers sent since the host last took it, in order. Deliveries append to
+    /// it directly, and its room is kept: a push window is thousands of messages.
     sends: Vec<Publication>,
-    /// Streams that stored messages this turn while a consumer of theirs waits.
+    /// Streams that stored messages this turn while a consumer of theirs waits, or with a
+    /// push consumer that sent its share of a turn and has more.
     fresh: Vec<StreamId>,
     /// Whether some stream mirrors or sources another.
     copying: bool,
@@ -608,7 +610,7 @@ impl JetStream {
         upstream::resume(&mut stream);
         for mut c in consumer_api::recover_consumers(dir) {
             consumer_api::started(&stream, &mut c);
-            stream.consumers.insert(c.config.name.clone(), c);
+            stream.consumers.insert(c.config.name.clone(), Box::new(c));
         }
         Ok(stream)
     }
@@ -714,12 +716,7 @@ impl JetStream {
         };
         let pending = !stream.pending.is_empty();
         if let stream::Ingest::Stored(_) = outcome {
-            if stream
-                .consumers
-                .values()
-                .any(consumer::Consumer::has_takers)
-                && !self.fresh.contains(&id)
-            {
+            if stream.consumers.values().any(|c| c.has_takers()) && !self.fresh.contains(&id) {
                 self.fresh.push(id);
             }
         }

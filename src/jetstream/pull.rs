@@ -19,6 +19,7 @@ use super::rate_limit::RateLimit;
 use super::stream::{with_headers, Stream};
 use super::{json_syntax, JetStream, Publication, StreamId, ACK_PREFIX};
 use crate::accounts::AccountId;
+use crate::proto::encode::push_usize;
 use crate::timefmt::go_duration;
 
 /// Where flow-control responses are sent (Go's `jsFlowControlPre`).
@@ -27,6 +28,12 @@ pub(crate) const FLOW_CONTROL_PREFIX: &str = "$JS.FC.";
 const FLOW_CONTROL_ID_LEN: usize = 4;
 /// Go's `JsFlowControlMaxPending`: the widest flow-control window, bytes.
 pub(crate) const FLOW_CONTROL_MAX_WINDOW: i64 = 32 * 1024 * 1024;
+
+/// What one push consumer sends in one reactor turn (subjects, replies and payloads): the
+/// turn's writes then go out while the next share is prepared, as Go's consumer goroutine
+/// and its client's write loop overlap. A window of 128 B messages is a thousand writes'
+/// worth otherwise, sent only once all of it is made.
+const PUSH_TURN_BYTES: i64 = 256 * 1024;
 
 /// Whether anyone in an account subscribes to a subject: a request whose reply nobody
 /// listens on any more is dropped (Go's `nextWaiting` checks its interest).
@@ -204,16 +211,29 @@ struct AckSubject<'a> {
 }
 
 fn parse_ack_subject(subject: &[u8]) -> Option<AckSubject<'_>> {
-    let rest = std::str::from_utf8(subject.strip_prefix(ACK_PREFIX.as_bytes())?).ok()?;
-    let t: Vec<&str> = rest.split('.').collect();
-    let [_, consumer, dc, sseq, dseq, _, _] = t.as_slice() else {
+    // One per ack: read as bytes, without `str` parsing.
+    let mut t = subject
+        .strip_prefix(ACK_PREFIX.as_bytes())?
+        .split(|&b| b == b'.');
+    let mut token = || t.next();
+    let (_, consumer, dc, sseq, dseq) = (token()?, token()?, token()?, token()?, token()?);
+    // The timestamp and the pending count end it.
+    if !matches!((token(), token(), token()), (Some(_), Some(_), None)) {
         return None;
+    }
+    let number = |d: &[u8]| {
+        let digits = !d.is_empty() && d.iter().all(u8::is_ascii_digit);
+        digits.then(|| {
+            d.iter().try_fold(0u64, |n, &b| {
+                n.checked_mul(10)?.checked_add(u64::from(b - b'0'))
+            })
+        })?
     };
     Some(AckSubject {
-        consumer,
-        deliveries: dc.parse().ok()?,
-        stream_seq: sseq.parse().ok()?,
-        consumer_seq: dseq.parse().ok()?,
+        consumer: std::str::from_utf8(consumer).ok()?,
+        deliveries: number(dc)?,
+        stream_seq: number(sseq)?,
+        consumer_seq: number(dseq)?,
     })
 }
 
@@ -326,9 +346,40 @@ struct Prepared {
     dseq: u64,
     pending_after: u64,
     subject: Bytes,
-    reply: String,
+    reply: Bytes,
     hdr_len: usize,
     data: Bytes,
+}
+
+/// A delivery's ack subject, `$JS.ACK.<stream>.<consumer>.<deliveries>.<stream seq>.
+/// <consumer seq>.<timestamp>.<pending>` (Go's), written without `fmt`: one per message.
+fn ack_subject(stream: &str, consumer: &str, counts: [u64; 3], ts: i64, pending: u64) -> Bytes {
+    let digits = |n: u64| n.checked_ilog10().map_or(1, |d| d as usize + 1);
+    let numbers: usize = counts.iter().map(|&n| digits(n) + 1).sum::<usize>()
+        + usize::from(ts < 0)
+        + digits(ts.unsigned_abs())
+        + 1
+        + digits(pending)
+        + 1;
+    // Exactly as long as it gets, so that the buffer becomes the `Bytes` as it is.
+    let mut out =
+        Vec::with_capacity(ACK_PREFIX.len() + stream.len() + 1 + consumer.len() + numbers);
+    out.extend_from_slice(ACK_PREFIX.as_bytes());
+    out.extend_from_slice(stream.as_bytes());
+    out.push(b'.');
+    out.extend_from_slice(consumer.as_bytes());
+    for n in counts {
+        out.push(b'.');
+        push_usize(&mut out, n as usize);
+    }
+    out.push(b'.');
+    if ts < 0 {
+        out.push(b'-');
+    }
+    push_usize(&mut out, ts.unsigned_abs() as usize);
+    out.push(b'.');
+    push_usize(&mut out, pending as usize);
+    Bytes::from(out)
 }
 
 impl Prepared {
@@ -342,7 +393,7 @@ impl Prepared {
             account,
             to,
             shown: Some(self.subject),
-            reply: Some(Bytes::from(self.reply)),
+            reply: Some(self.reply),
             hdr_len: self.hdr_len,
             data: self.data,
         }
@@ -366,9 +417,12 @@ fn prepare(s: &Stream, c: &Consumer, seq: u64, again: bool) -> Option<Prepared> 
     let deliveries = c.deliveries(seq) + u64::from(again);
     let dseq = c.delivered.consumer_seq + 1;
     let pending_after = c.out.num_pending - u64::from(!again && c.out.num_pending > 0);
-    let reply = format!(
-        "{ACK_PREFIX}{}.{}.{deliveries}.{seq}.{dseq}.{}.{pending_after}",
-        s.config.name, c.config.name, m.ts
+    let reply = ack_subject(
+        &s.config.name,
+        &c.config.name,
+        [deliveries, seq, dseq],
+        m.ts,
+        pending_after,
     );
     let (hdr_len, data) = delivery_data(c, &m.hdr, payload);
     Some(Prepared {
@@ -633,7 +687,12 @@ fn deliver_pushed(
         return acked;
     }
     c.last_active = now;
+    let mut this_turn = 0;
     while !paused(c, now) && !stalled(c) {
+        if this_turn >= PUSH_TURN_BYTES {
+            c.out.turn_full = true;
+            break;
+        }
         let Some((seq, again)) = next_message(c, s) else {
             break;
         };
@@ -651,6 +710,7 @@ fn deliver_pushed(
         }
         replay_sent(c, s, seq, now);
         let size = p.data.len() as i64;
+        this_turn += p.size();
         out.push(p.to(account, to.clone()));
         c.out.next_heartbeat = now.saturating_add(c.config.idle_heartbeat);
         if c.config.flow_control {
@@ -759,10 +819,14 @@ impl JetStream {
         f: impl FnOnce(AccountId, &mut Stream, &mut Consumer) -> T,
     ) -> Option<T> {
         let (account, s) = self.streams.get_mut(id.0 as usize)?.as_mut()?;
-        let mut c = s.consumers.remove(name)?;
+        let (name, mut c) = s.consumers.remove_entry(name)?;
         let r = f(*account, s, &mut c);
         c.out.changed = true;
-        s.consumers.insert(name.to_string(), c);
+        let more = std::mem::take(&mut c.out.turn_full);
+        s.consumers.insert(name, c);
+        if more && !self.fresh.contains(&id) {
+            self.fresh.push(id);
+        }
         Some(r)
     }
 
@@ -787,14 +851,14 @@ impl JetStream {
         else {
             return;
         };
-        let mut out = Vec::new();
+        let mut out = std::mem::take(&mut self.sends);
         let max_payload = self.settings.max_payload;
         let acked = self.with_consumer(id, name, |owner, s, c| {
             c.last_active = now;
             queue_request(c, account, reply, body, now, &mut out);
             deliver(s, c, owner, now, max_payload, interest, &mut out)
         });
-        self.sends.extend(out);
+        self.sends = out;
         self.retire_acked(id, &acked.unwrap_or_default());
     }
 
@@ -814,7 +878,7 @@ impl JetStream {
         let Some(a) = parse_ack_subject(subject) else {
             return;
         };
-        let mut out = Vec::new();
+        let mut out = std::mem::take(&mut self.sends);
         let max_payload = self.settings.max_payload;
         let acked = self.with_consumer(id, a.consumer, |owner, s, c| {
             c.last_active = now;
@@ -872,7 +936,7 @@ impl JetStream {
             acked.extend(deliver(s, c, owner, now, max_payload, interest, &mut out));
             acked
         });
-        self.sends.extend(out);
+        self.sends = out;
         self.retire_acked(id, &acked.unwrap_or_default());
     }
 
@@ -897,12 +961,13 @@ impl JetStream {
         }
     }
 
-    /// Whether streams stored messages this turn while consumers wait.
+    /// Whether some stream has consumers to serve at the end of the turn: it stored while
+    /// they wait, or a push filled its share of the last turn.
     pub(crate) fn has_fresh(&self) -> bool {
         !self.fresh.is_empty()
     }
 
-    /// Serves the waiting requests of the streams that stored messages this turn.
+    /// Serves the consumers of the streams `has_fresh` names.
     pub(crate) fn deliver_fresh(&mut self, now: i64, interest: Interest<'_>) {
         for id in std::mem::take(&mut self.fresh) {
             self.deliver_all(id, now, interest);
@@ -922,11 +987,11 @@ impl JetStream {
             .collect();
         let max_payload = self.settings.max_payload;
         for name in names {
-            let mut out = Vec::new();
+            let mut out = std::mem::take(&mut self.sends);
             let acked = self.with_consumer(id, &name, |owner, s, c| {
                 deliver(s, c, owner, now, max_payload, interest, &mut out)
             });
-            self.sends.extend(out);
+            self.sends = out;
             self.retire_acked(id, &acked.unwrap_or_default());
         }
     }
@@ -947,7 +1012,7 @@ impl JetStream {
         else {
             return;
         };
-        let mut out = Vec::new();
+        let mut out = std::mem::take(&mut self.sends);
         let max_payload = self.settings.max_payload;
         let acked = self.with_consumer(id, name, |owner, s, c| {
             if c.out.fc_id.as_deref().map(str::as_bytes) != Some(subject) {
@@ -959,7 +1024,7 @@ impl JetStream {
             c.out.fc_size = 0;
             deliver(s, c, owner, now, max_payload, interest, &mut out)
         });
-        self.sends.extend(out);
+        self.sends = out;
         self.retire_acked(id, &acked.unwrap_or_default());
     }
 
@@ -1002,6 +1067,14 @@ impl JetStream {
     /// What consumers sent since the last call, in order.
     pub(crate) fn take_sends(&mut self) -> Vec<Publication> {
         std::mem::take(&mut self.sends)
+    }
+
+    /// The buffer `take_sends` gave, emptied: its room is kept for the next sends.
+    pub(crate) fn return_sends(&mut self, sends: Vec<Publication>) {
+        debug_assert!(sends.is_empty());
+        if self.sends.is_empty() && sends.capacity() > self.sends.capacity() {
+            self.sends = sends;
+        }
     }
 
     /// The earliest time a consumer has something to do: a request expiring or due a
@@ -1409,4 +1482,35 @@ fn process_nak(c: &mut Consumer, sseq: u64, dseq: u64, arg: &[u8], now: i64) -> 
         c.out.redeliver.push_back(sseq);
     }
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ack_subjects_read_back_as_written() {
+        for (counts, ts, pending) in [
+            ([1, 1, 1], 1_796_587_680_626_130_427, 0),
+            ([9, 10, 99], 0, 100),
+            ([u64::MAX, 123_456_789, 7], -5, u64::MAX),
+        ] {
+            let [deliveries, seq, dseq] = counts;
+            let s = ack_subject("ORDERS", "C-1", counts, ts, pending);
+            let text = format!("$JS.ACK.ORDERS.C-1.{deliveries}.{seq}.{dseq}.{ts}.{pending}");
+            assert_eq!(s, text.as_bytes());
+            let a = parse_ack_subject(&s).unwrap();
+            assert_eq!(
+                (a.consumer, a.deliveries, a.stream_seq, a.consumer_seq),
+                ("C-1", deliveries, seq, dseq)
+            );
+        }
+        for bad in [
+            "$JS.ACK.S.C.1.2.3.4",
+            "$JS.ACK.S.C.1.2.3.4.5.6",
+            "$JS.ACK.S.C.x.2.3.4.5",
+        ] {
+            assert!(parse_ack_subject(bad.as_bytes()).is_none(), "{bad}");
+        }
+    }
 }

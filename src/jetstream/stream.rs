@@ -126,8 +126,8 @@ pub(crate) struct Stream {
     pub pending_msgs: Vec<(u64, usize)>,
     /// The writes of `pending` and what waits for them.
     pub pipeline: super::commit::Pipeline,
-    /// Its consumers, by name.
-    pub consumers: BTreeMap<String, super::consumer::Consumer>,
+    /// Its consumers, by name; boxed, as each ack takes one out while it works on both.
+    pub consumers: BTreeMap<String, Box<super::consumer::Consumer>>,
     /// Its mirror or sources, and how far each copy has come.
     pub upstreams: Vec<super::upstream::Upstream>,
     /// Its account's name, for the advisories that carry it.

@@ -307,7 +307,9 @@ impl Reactor {
 
     /// Blocks for completions unless other shards already sent something.
     fn wait(&mut self) {
-        let must_spin = self.shard.has_overflow() || !self.mesh.park(self.shard.id);
+        let must_spin = self.shard.has_overflow()
+            || self.shard.has_jetstream_backlog()
+            || !self.mesh.park(self.shard.id);
         let res = if must_spin {
             if self.shard.has_overflow() {
                 std::thread::yield_now();

@@ -103,7 +103,10 @@ impl Shard {
     fn destinations(&mut self, account: AccountId, subject: &[u8]) -> Rc<Destinations> {
         self.stats.matches += 1;
         let index = self.index.account(account);
-        if let Some(r) = index.cache.get(subject) {
+        // An ack subject names one delivery and never comes again: caching it would only
+        // push out the subjects that do.
+        let cached = !subject.starts_with(crate::jetstream::ACK_PREFIX.as_bytes());
+        if let Some(r) = cached.then(|| index.cache.get(subject)).flatten() {
             self.stats.cache_hits += 1;
             return r;
         }
@@ -117,7 +120,9 @@ impl Shard {
             remote_plain,
             remote_queues: remote.queues,
         });
-        index.cache.insert(subject, r.clone());
+        if cached {
+            index.cache.insert(subject, r.clone());
+        }
         r
     }
 

@@ -289,7 +289,7 @@ impl Shard {
         let Some(host) = self.js.as_mut() else {
             return;
         };
-        let sends = host.js.take_sends();
+        let mut sends = host.js.take_sends();
         let next = host.js.next_deadline();
         if let Some(at) = next.filter(|at| host.armed.is_none_or(|armed| *at < armed)) {
             host.armed = Some(at);
@@ -300,7 +300,7 @@ impl Shard {
                 .timers
                 .insert(self.now + wait, Timer::JetStream);
         }
-        for p in sends {
+        for p in sends.drain(..) {
             let mut m = Msg::remote(
                 &p.to,
                 p.reply.as_deref(),
@@ -309,6 +309,9 @@ impl Shard {
             );
             m.shown = p.shown.as_deref();
             self.publish_in(p.account, None, &mut m);
+        }
+        if let Some(host) = self.js.as_mut() {
+            host.js.return_sends(sends);
         }
     }
 
@@ -395,13 +398,19 @@ impl Shard {
             .ingest(account, id, msg.subject, msg.reply, published);
     }
 
+    /// Whether the host has consumers to serve at the end of the next turn, which must then
+    /// come without waiting.
+    pub(crate) fn has_jetstream_backlog(&self) -> bool {
+        self.js.as_ref().is_some_and(|h| h.js.has_fresh())
+    }
+
     /// End of turn on the host: publishes what no longer waits for a write and returns
     /// the stream writes to submit (their acks leave when `jetstream_written` says so).
     pub(crate) fn commit_jetstream(&mut self) -> Vec<FileWrite> {
         if let Some(host) = self.js.as_mut() {
             host.js.copy_upstreams();
         }
-        if self.js.as_ref().is_some_and(|h| h.js.has_fresh()) {
+        if self.has_jetstream_backlog() {
             let now = now_ns();
             self.with_jetstream(|js, interest| js.deliver_fresh(now, interest));
         }

@@ -9,6 +9,9 @@ use foldhash::fast::RandomState;
 
 use super::{is_valid_subscription, tokens, FWC, PWC};
 
+/// Subjects of up to this many tokens are matched without a heap allocation.
+const STACK_TOKENS: usize = 16;
+
 #[derive(Debug)]
 struct Level<V> {
     nodes: HashMap<Box<[u8]>, Node<V>, RandomState>,
@@ -162,11 +165,31 @@ impl<V: Clone + PartialEq> Sublist<V> {
     /// the `>` entries first, then the `*` branch, then the literal branch.
     pub fn matches(&self, subject: &[u8]) -> Matches<V> {
         let mut out = Matches::default();
-        let toks: Vec<&[u8]> = tokens(subject).collect();
-        if toks.iter().any(|t| t.is_empty()) {
-            return out;
+        // Subjects that miss the match cache (a JetStream ack subject, every time) are
+        // split on the stack.
+        let mut stack: [&[u8]; STACK_TOKENS] = [&[]; STACK_TOKENS];
+        let mut heap = Vec::new();
+        let mut n = 0;
+        for t in tokens(subject) {
+            if t.is_empty() {
+                return out;
+            }
+            if n < STACK_TOKENS {
+                stack[n] = t;
+            } else {
+                if heap.is_empty() {
+                    heap.extend_from_slice(&stack);
+                }
+                heap.push(t);
+            }
+            n += 1;
         }
-        match_level(Some(&self.root), &toks, &mut out);
+        let toks = if n <= STACK_TOKENS {
+            &stack[..n]
+        } else {
+            &heap[..]
+        };
+        match_level(Some(&self.root), toks, &mut out);
         out
     }
 }
@@ -297,6 +320,25 @@ mod tests {
         assert_eq!(s.matches(b"a.b.c").plain, vec![3, 2]);
         assert_eq!(s.matches(b"a").plain, vec![3]);
         assert!(s.matches(b"a..b").is_empty());
+    }
+
+    #[test]
+    fn subjects_longer_than_the_stack_split_match_alike() {
+        let mut s = Sublist::new();
+        let long = |n: usize| vec!["t"; n].join(".");
+        s.insert(format!("{}.*", long(19)).as_bytes(), None, 1)
+            .unwrap();
+        s.insert(b"t.>", None, 2).unwrap();
+        s.insert(format!("{}.x", long(STACK_TOKENS - 1)).as_bytes(), None, 3)
+            .unwrap();
+        assert_eq!(s.matches(long(20).as_bytes()).plain, vec![2, 1]);
+        assert_eq!(
+            s.matches(format!("{}.x", long(STACK_TOKENS - 1)).as_bytes())
+                .plain,
+            vec![2, 3]
+        );
+        assert_eq!(s.matches(long(STACK_TOKENS + 1).as_bytes()).plain, vec![2]);
+        assert!(s.matches(format!("{}..t", long(30)).as_bytes()).is_empty());
     }
 
     #[test]
