@@ -176,7 +176,7 @@ fn first_to_deliver(s: &Stream, c: &ConsumerConfig) -> u64 {
             .filters()
             .iter()
             .flat_map(|f| s.store.subjects_matching(f.as_bytes()))
-            .filter_map(|(_, q)| q.back().copied())
+            .map(|(_, q)| q.last())
             .min()
             .unwrap_or(last + 1),
         DeliverPolicy::ByStartTime => {
@@ -778,7 +778,7 @@ pub(super) fn started(s: &Stream, c: &mut Consumer) {
             .copied()
             .chain(c.config.filters().is_empty().then_some(">"))
             .flat_map(|f| s.store.subjects_matching(f.as_bytes()))
-            .filter_map(|(_, q)| q.back().copied())
+            .map(|(_, q)| q.last())
             .collect();
         lasts.sort_unstable();
         lasts.dedup();

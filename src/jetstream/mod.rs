@@ -13,6 +13,7 @@
 //! - `store`: a stream's messages in memory, by sequence and by subject.
 //! - `file_log`: a file stream's blocks of checksummed records and their index files.
 //! - `seq_map`: messages by sequence, in chunks of consecutive sequences.
+//! - `subject_seqs`: one subject's sequences, one of them kept inline.
 //! - `stream`: what a publish does to a stream (dedupe, expectations, limits, TTLs).
 //! - `api`: the `$JS.API` requests and their replies; `direct`: direct gets; `commit`: the
 //!   writes of a turn and the acks that wait for them; `json_syntax`: Go's wording of a
@@ -20,7 +21,8 @@
 //! - `consumer`: `ConsumerConfig` in Go's field order, Go's defaults, checks and update
 //!   rules, a consumer's positions; `consumer_api`: the consumer requests, their files and
 //!   the removal of idle consumers.
-//! - `pull`: pull requests, deliveries with their ack subjects, acks and redeliveries.
+//! - `pull`: pull requests, deliveries with their ack subjects, acks and redeliveries;
+//!   `rate_limit`: a push consumer's `rate_limit_bps` bucket.
 //! - `upstream`: mirrors and sources, copied from their origins at the end of each turn.
 
 pub(crate) mod api;
@@ -37,6 +39,7 @@ mod rate_limit;
 pub(crate) mod seq_map;
 pub(crate) mod store;
 pub(crate) mod stream;
+mod subject_seqs;
 pub(crate) mod upstream;
 
 use std::collections::HashMap;

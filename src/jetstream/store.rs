@@ -1,11 +1,14 @@
 //! A stream's messages in memory, by sequence, with per-subject sequence lists and the
 //! sizes Go reports (sans-IO: the file log in `file_log.rs` persists what happens here).
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::BTreeMap;
+use std::hash::BuildHasher;
 
 use foldhash::fast::RandomState;
+use hashbrown::HashTable;
 
 use super::seq_map::SeqMap;
+use super::subject_seqs::SubjectSeqs;
 
 use bytes::Bytes;
 use serde::Serialize;
@@ -89,8 +92,11 @@ fn is_zero(n: &u64) -> bool {
 pub(crate) struct MsgStore {
     storage: Storage,
     msgs: SeqMap<StoredMsg>,
-    /// Per subject, its messages' sequences in ascending order.
-    subjects: HashMap<Bytes, VecDeque<u64>, RandomState>,
+    /// Per subject, its messages' sequences in ascending order. The table holds the lists
+    /// alone, hashed by subject: an entry's subject is its first message's (a key of its
+    /// own per subject would take as much room again, and a bucket of 1M keys has 1M).
+    subjects: HashTable<SubjectSeqs>,
+    hasher: RandomState,
     first_seq: u64,
     last_seq: u64,
     last_ts: i64,
@@ -105,7 +111,8 @@ impl MsgStore {
         MsgStore {
             storage,
             msgs: SeqMap::default(),
-            subjects: HashMap::default(),
+            subjects: HashTable::new(),
+            hasher: RandomState::default(),
             first_seq: if first_seq > 1 { first } else { 0 },
             last_seq: first - 1,
             last_ts: 0,
@@ -136,10 +143,23 @@ impl MsgStore {
     /// `subject` as a shared buffer: the one the store already holds for it, if any, so
     /// messages on one subject share one copy.
     pub(crate) fn intern(&self, subject: &[u8]) -> Bytes {
-        match self.subjects.get_key_value(subject) {
-            Some((k, _)) => k.clone(),
+        match self.seqs_of(subject).and_then(|q| self.msgs.get(q.first())) {
+            Some(m) => m.subject.clone(),
             None => Bytes::copy_from_slice(subject),
         }
+    }
+
+    /// The sequences on exactly `subject`.
+    fn seqs_of(&self, subject: &[u8]) -> Option<&SubjectSeqs> {
+        let msgs = &self.msgs;
+        self.subjects.find(self.hasher.hash_one(subject), |q| {
+            subject_of(msgs, q) == subject
+        })
+    }
+
+    /// Every subject with its sequences.
+    fn all_subjects(&self) -> impl Iterator<Item = (&[u8], &SubjectSeqs)> {
+        self.subjects.iter().map(|q| (subject_of(&self.msgs, q), q))
     }
 
     /// A written message's payload now lives in `block` of the log at `offset` (or moved
@@ -186,10 +206,23 @@ impl MsgStore {
         self.bytes += self.size_of(&m);
         self.last_seq = self.last_seq.max(seq);
         self.last_ts = m.ts;
-        self.subjects
-            .entry(m.subject.clone())
-            .or_default()
-            .push_back(seq);
+        // Looked up before `m` is in: its subject is not cloned (which would give it a
+        // shared buffer's header), and growing the table rehashes only the entries there,
+        // whose first messages are in.
+        let hash = self.hasher.hash_one(&m.subject[..]);
+        let (msgs, hasher) = (&self.msgs, &self.hasher);
+        match self
+            .subjects
+            .find_mut(hash, |q| subject_of(msgs, q) == &m.subject[..])
+        {
+            Some(q) => q.push(seq),
+            None => {
+                self.subjects
+                    .insert_unique(hash, SubjectSeqs::One(seq), |q| {
+                        hasher.hash_one(subject_of(msgs, q))
+                    });
+            }
+        }
         self.msgs.insert(seq, m);
     }
 
@@ -214,16 +247,15 @@ impl MsgStore {
         /// A scan of the messages costs about this many times less per message than a
         /// lookup in one subject's list.
         const SCAN_PER_LOOKUP: u64 = 8;
-        let first_at = |q: &VecDeque<u64>| q.get(q.partition_point(|&s| s < seq)).copied();
+        let first_at = |q: &SubjectSeqs| q.first_from(seq);
         let found = if filter.is_empty() || filter == b">" {
             None
         } else if !subject::has_wildcard(filter) {
-            Some(self.subjects.get(filter).and_then(first_at))
+            Some(self.seqs_of(filter).and_then(first_at))
         } else if (self.subjects.len() as u64) * SCAN_PER_LOOKUP < self.last_seq.saturating_sub(seq)
         {
             Some(
-                self.subjects
-                    .iter()
+                self.all_subjects()
                     .filter(|(s, _)| subject::matches_literal(filter, s))
                     .filter_map(|(_, q)| first_at(q))
                     .min(),
@@ -242,10 +274,7 @@ impl MsgStore {
 
     /// The last sequence stored on exactly `subject`, 0 when none.
     pub(crate) fn last_of_subject(&self, subject: &[u8]) -> u64 {
-        self.subjects
-            .get(subject)
-            .and_then(|q| q.back().copied())
-            .unwrap_or(0)
+        self.seqs_of(subject).map_or(0, SubjectSeqs::last)
     }
 
     /// The last message on a subject `filter` matches.
@@ -261,12 +290,12 @@ impl MsgStore {
 
     /// Messages stored on exactly `subject`.
     pub(crate) fn count_of_subject(&self, subject: &[u8]) -> usize {
-        self.subjects.get(subject).map_or(0, VecDeque::len)
+        self.seqs_of(subject).map_or(0, SubjectSeqs::len)
     }
 
     /// The oldest sequence on exactly `subject`.
     pub(crate) fn first_of_subject(&self, subject: &[u8]) -> Option<u64> {
-        self.subjects.get(subject).and_then(|q| q.front().copied())
+        self.seqs_of(subject).map(SubjectSeqs::first)
     }
 
     /// The oldest message.
@@ -276,18 +305,24 @@ impl MsgStore {
 
     /// Removes one message; false when there is none at `seq`.
     pub(crate) fn remove(&mut self, seq: u64) -> bool {
+        let Some(m) = self.msgs.get(seq) else {
+            return false;
+        };
+        // Found while `m` is still in: it may be the first message, which names the entry.
+        let msgs = &self.msgs;
+        let hash = self.hasher.hash_one(&m.subject[..]);
+        if let Ok(mut e) = self
+            .subjects
+            .find_entry(hash, |q| subject_of(msgs, q) == &m.subject[..])
+        {
+            if e.get_mut().remove(seq) {
+                e.remove();
+            }
+        }
         let Some(m) = self.msgs.remove(seq) else {
             return false;
         };
         self.bytes -= self.size_of(&m);
-        if let Some(q) = self.subjects.get_mut(&m.subject) {
-            if let Ok(i) = q.binary_search(&seq) {
-                q.remove(i);
-            }
-            if q.is_empty() {
-                self.subjects.remove(&m.subject);
-            }
-        }
         if seq == self.first_seq {
             self.first_seq = self.msgs.first().map_or(self.last_seq + 1, |(s, _)| s);
         }
@@ -310,10 +345,10 @@ impl MsgStore {
                 .collect();
         }
         let mut out = Vec::new();
-        for (subj, q) in &self.subjects {
+        for (subj, q) in self.all_subjects() {
             if subject::matches_literal(filter, subj) {
                 let n = q.len().saturating_sub(keep as usize);
-                out.extend(q.iter().copied().take(n).filter(|&s| below(s)));
+                out.extend(q.iter().take(n).filter(|&s| below(s)));
             }
         }
         out.sort_unstable();
@@ -342,15 +377,14 @@ impl MsgStore {
     pub(crate) fn subjects_matching<'a>(
         &'a self,
         filter: &'a [u8],
-    ) -> impl Iterator<Item = (&'a Bytes, &'a VecDeque<u64>)> + 'a {
+    ) -> impl Iterator<Item = (&'a [u8], &'a SubjectSeqs)> + 'a {
         let literal = !filter.is_empty() && !subject::has_wildcard(filter);
         let found = literal
-            .then(|| self.subjects.get_key_value(filter))
+            .then(|| self.seqs_of(filter).map(|q| (filter, q)))
             .flatten();
         let scanned = if literal { 0 } else { usize::MAX };
         found.into_iter().chain(
-            self.subjects
-                .iter()
+            self.all_subjects()
                 .take(scanned)
                 .filter(move |(s, _)| filter.is_empty() || subject::matches_literal(filter, s)),
         )
@@ -366,7 +400,7 @@ impl MsgStore {
             return self.msgs.range_from(after + 1).count() as u64;
         }
         self.subjects_matching(filter)
-            .map(|(_, q)| (q.len() - q.partition_point(|&s| s <= after)) as u64)
+            .map(|(_, q)| (q.len() - q.count_below(after.saturating_add(1))) as u64)
             .sum()
     }
 
@@ -408,6 +442,12 @@ impl MsgStore {
     pub(crate) fn iter(&self) -> impl Iterator<Item = (u64, &StoredMsg)> {
         self.msgs.iter()
     }
+}
+
+/// The subject of `q`'s messages: its first one's (empty if that is gone, which `remove`
+/// keeps from happening).
+fn subject_of<'a>(msgs: &'a SeqMap<StoredMsg>, q: &SubjectSeqs) -> &'a [u8] {
+    msgs.get(q.first()).map_or(&[], |m| &m.subject)
 }
 
 #[cfg(test)]
@@ -482,5 +522,52 @@ mod tests {
             assert_eq!(found, scanned, "{filter} from {from}");
         }
         assert!(s.next_matching(1, b"c.*").is_none());
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// Appends on a few subjects and removals in any order: what the per-subject
+        /// lists say (counts, first and last, the subjects a filter matches, the next
+        /// match) is what a scan of the messages says.
+        #[test]
+        fn subject_lists_agree_with_a_scan(
+            ops in proptest::collection::vec((0..6usize, proptest::prelude::any::<bool>(), 0..64u64), 1..200),
+        ) {
+            const SUBJECTS: [&str; 6] = ["a", "b", "a.x", "a.y", "b.x", "kv.1"];
+            let mut s = MsgStore::new(Storage::Memory, 0);
+            for (subject, append, pick) in ops {
+                if append || s.len() == 0 {
+                    s.append(msg(SUBJECTS[subject], "d"));
+                } else {
+                    let live: Vec<u64> = s.msgs.iter().map(|(q, _)| q).collect();
+                    s.remove(live[pick as usize % live.len()]);
+                }
+            }
+            let scan = |subject: &str| -> Vec<u64> {
+                s.msgs.iter().filter(|(_, m)| &m.subject[..] == subject.as_bytes()).map(|(q, _)| q).collect()
+            };
+            for subject in SUBJECTS {
+                let seqs = scan(subject);
+                proptest::prop_assert_eq!(s.count_of_subject(subject.as_bytes()), seqs.len());
+                proptest::prop_assert_eq!(s.first_of_subject(subject.as_bytes()), seqs.first().copied());
+                proptest::prop_assert_eq!(s.last_of_subject(subject.as_bytes()), seqs.last().copied().unwrap_or(0));
+                if let Some(&first) = seqs.first() {
+                    proptest::prop_assert_eq!(&s.intern(subject.as_bytes())[..], subject.as_bytes());
+                    proptest::prop_assert_eq!(s.next_matching(first, subject.as_bytes()).map(|(q, _)| q), Some(first));
+                }
+            }
+            for filter in ["a.*", ">", "b", "*.x", "kv.>"] {
+                let mut counts = s.subject_counts(filter.as_bytes());
+                counts.retain(|_, n| *n > 0);
+                let mut scanned = BTreeMap::new();
+                for (_, m) in s.msgs.iter() {
+                    if subject::matches_literal(filter.as_bytes(), &m.subject) {
+                        *scanned.entry(String::from_utf8_lossy(&m.subject).into_owned()).or_insert(0) += 1;
+                    }
+                }
+                proptest::prop_assert_eq!(counts, scanned);
+            }
+            proptest::prop_assert_eq!(s.state(None, 0).num_subjects, SUBJECTS.iter().filter(|x| !scan(x).is_empty()).count() as u64);
+        }
     }
 }
