@@ -1062,8 +1062,9 @@ fn redeliveries_and_their_advisories_match_go() {
     server.shutdown();
 }
 
-/// A file stream's consumers come back after a restart, as they were; an unnamed one gets
-/// a made-up name of Go's shape and the ephemeral default of 5 s unused.
+/// A file stream's consumers come back after a restart, as they were, but for one with
+/// `mem_storage` (Go's file store keeps it in memory, and Go loses it too); an unnamed one
+/// gets a made-up name of Go's shape and the ephemeral default of 5 s unused.
 #[test]
 fn consumers_survive_a_restart() {
     let dir = scratch_dir("js-consumers-restart");
@@ -1085,6 +1086,13 @@ fn consumers_survive_a_restart() {
         "$JS.API.CONSUMER.CREATE.R",
         r#"{"stream_name":"R","config":{}}"#,
     );
+    // Kept in memory (as Go's file store keeps it): gone after the restart, as in Go.
+    let in_memory = request(
+        &mut c,
+        "$JS.API.CONSUMER.DURABLE.CREATE.R.M",
+        r#"{"stream_name":"R","config":{"durable_name":"M","mem_storage":true}}"#,
+    );
+    assert_eq!(in_memory["config"]["mem_storage"], true, "{in_memory}");
     let name = unnamed["name"].as_str().unwrap().to_string();
     assert_eq!(name.len(), 8, "{unnamed}");
     assert!(name.chars().all(|ch| ch.is_ascii_alphanumeric()), "{name}");

@@ -162,6 +162,13 @@ fn consumer_dir(stream: &Stream, name: &str) -> Option<PathBuf> {
     Some(log.dir().join(CONSUMERS_DIR).join(name))
 }
 
+/// Where consumer `c` of `stream` keeps its files: none with `mem_storage` (Go's file store
+/// keeps such a consumer in memory, as the clients' ordered consumers ask, so creating one
+/// writes nothing).
+fn files_of(stream: &Stream, c: &ConsumerConfig) -> Option<PathBuf> {
+    consumer_dir(stream, &c.name).filter(|_| !c.mem_storage)
+}
+
 /// Where a new consumer configured as `c` starts in `s` (Go's `selectStartingSeqNo`): the
 /// first stored message, the last, the next to come, the requested sequence, the first
 /// stored at or after the requested time, or the first of the last messages on each
@@ -435,7 +442,7 @@ impl JetStream {
                 c
             }
         };
-        if let Some(dir) = consumer_dir(s, &name) {
+        if let Some(dir) = files_of(s, &consumer.config) {
             write_json(&dir, &consumer).map_err(ApiError::general)?;
         }
         let pushes = !consumer.config.deliver_subject.is_empty();
@@ -624,7 +631,7 @@ impl JetStream {
             config,
             ..Consumer::clone(c)
         };
-        if let Some(dir) = consumer_dir(s, name) {
+        if let Some(dir) = files_of(s, &c.config) {
             write_json(&dir, &c).map_err(ApiError::general)?;
         }
         let until = c.config.pause_until.clone();
@@ -716,6 +723,9 @@ pub(super) fn keep_progress(s: &mut Stream, sync: bool) {
     let dir = log.dir().join(CONSUMERS_DIR);
     for (name, c) in s.consumers.iter_mut().filter(|(_, c)| c.out.changed) {
         c.out.changed = false;
+        if c.config.mem_storage {
+            continue;
+        }
         if let Err(e) = write_json_as(&dir.join(name), STATE_FILE, &c.state(), sync) {
             crate::log_at!(Warn, "Error writing the state of consumer '{name}': {e}");
         }
