@@ -327,19 +327,20 @@ fn masked_json(reply: &str) -> String {
     fn walk(v: &mut serde_json::Value) {
         match v {
             serde_json::Value::Object(m) => {
-                let advisory = m
-                    .get("type")
-                    .and_then(|t| t.as_str())
-                    .is_some_and(|t| t.starts_with("io.nats.jetstream.advisory."));
+                let advisory = m.get("type").and_then(|t| t.as_str()).is_some_and(|t| {
+                    t.starts_with("io.nats.jetstream.advisory.")
+                        || t.starts_with("io.nats.jetstream.metric.")
+                });
                 if advisory {
-                    // Each advisory has its own random id and time.
+                    // Each advisory or metric has its own random id and time.
                     m.insert("id".into(), "*".into());
                     m.insert("timestamp".into(), "*".into());
                 }
                 for (k, x) in m.iter_mut() {
                     match k.as_str() {
-                        // A time left, in nanoseconds: it runs down between the two servers.
-                        "pause_remaining" => *x = "*".into(),
+                        // A time left, in nanoseconds: it runs down between the two servers;
+                        // a time between a delivery and its ack.
+                        "pause_remaining" | "ack_time" => *x = "*".into(),
                         // Since a mirror or source last heard from its origin; -1 for never.
                         "active" if x.as_i64().is_some_and(|n| n >= 0) => *x = "*".into(),
                         // Go lists a stream's sources from a map, in no set order.
@@ -912,6 +913,31 @@ const PRIORITY_SESSION: &[&str] = &[
     "REQ*2s pq four",
     "REQ $JS.API.CONSUMER.INFO.PQ.PR",
     r#"REQ $JS.API.CONSUMER.MSG.NEXT.PQ.PR {"batch":1,"group":"A","priority":-1}"#,
+];
+
+#[test]
+fn ack_metric_session_matches_go() {
+    session_matches_go("js-ack-metrics", "", ACK_METRIC_SESSION);
+}
+
+/// `sample_freq`: Go's parse errors, and the `consumer_ack` metric of an explicit ack
+/// (not of a `+TERM`) at 100%.
+const ACK_METRIC_SESSION: &[&str] = &[
+    r#"REQ $JS.API.STREAM.CREATE.AM {"name":"AM","subjects":["am"]}"#,
+    "REQ am one",
+    "REQ am two",
+    r#"REQ $JS.API.CONSUMER.CREATE.AM.X {"stream_name":"AM","config":{"durable_name":"X","ack_policy":"explicit","sample_freq":"half"}}"#,
+    r#"REQ $JS.API.CONSUMER.CREATE.AM.X {"stream_name":"AM","config":{"durable_name":"X","ack_policy":"explicit","sample_freq":"-5"}}"#,
+    r#"REQ $JS.API.CONSUMER.CREATE.AM.X {"stream_name":"AM","config":{"durable_name":"X","ack_policy":"explicit","sample_freq":"5%%"}}"#,
+    r#"REQ $JS.API.CONSUMER.CREATE.AM.X {"stream_name":"AM","config":{"durable_name":"X","ack_policy":"explicit","sample_freq":"99999999999999999999"}}"#,
+    r#"REQ $JS.API.CONSUMER.CREATE.AM.X {"stream_name":"AM","config":{"durable_name":"X","ack_policy":"explicit","sample_freq":"%"}}"#,
+    r#"REQ $JS.API.CONSUMER.CREATE.AM.M {"stream_name":"AM","config":{"durable_name":"M","ack_policy":"explicit","sample_freq":"100%"}}"#,
+    "SUB*0 $JS.EVENT.METRIC.CONSUMER.ACK.AM.*",
+    r#"REQ $JS.API.CONSUMER.MSG.NEXT.AM.M {"batch":1}"#,
+    "ACK*2s 1",
+    r#"REQ $JS.API.CONSUMER.MSG.NEXT.AM.M {"batch":1}"#,
+    "ACK 2 +TERM",
+    "REQ $JS.API.CONSUMER.INFO.AM.M",
 ];
 
 #[test]

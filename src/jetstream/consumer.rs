@@ -366,7 +366,33 @@ impl ConsumerConfig {
             }
         }
         self.check_start(&filters)?;
+        if !self.sample_freq.is_empty() {
+            match self.sample_percent() {
+                Err(why) => return Err(ApiError::consumer_invalid_sampling(why)),
+                // Go's check finds no parse error to name here.
+                Ok(n) if n < 0 => return Err(ApiError::consumer_invalid_sampling("<nil>")),
+                Ok(_) => {}
+            }
+        }
         self.check_priority()
+    }
+
+    /// `sample_freq` as Go reads it: a whole number, with or without one `%`; the error
+    /// is Go's `strconv.Atoi` one.
+    pub(crate) fn sample_percent(&self) -> Result<i64, String> {
+        let s = self
+            .sample_freq
+            .strip_suffix('%')
+            .unwrap_or(&self.sample_freq);
+        s.parse::<i64>().map_err(|e| {
+            let why = match e.kind() {
+                std::num::IntErrorKind::PosOverflow | std::num::IntErrorKind::NegOverflow => {
+                    "value out of range"
+                }
+                _ => "invalid syntax",
+            };
+            format!("strconv.Atoi: parsing {s:?}: {why}")
+        })
     }
 
     /// Priority groups (the end of Go's `checkConsumerCfg`).

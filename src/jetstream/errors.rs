@@ -430,6 +430,15 @@ impl ApiError {
         )
     }
 
+    /// `JSConsumerInvalidSamplingErrF`.
+    pub fn consumer_invalid_sampling(err: impl std::fmt::Display) -> ApiError {
+        ApiError::new(
+            400,
+            10095,
+            format!("failed to parse consumer sampling configuration: {err}"),
+        )
+    }
+
     /// `JSConsumerInvalidPolicyErrF`.
     pub fn consumer_invalid_policy(why: impl std::fmt::Display) -> ApiError {
         ApiError::new(400, 10094, why.to_string())

@@ -379,8 +379,13 @@ pub(crate) fn stream_advisory(stream: &str, action: &str) -> (String, Vec<u8>) {
 /// An advisory's JSON: its `type` (after Go's `io.nats.jetstream.advisory.v1.`), a new
 /// `id` and the `timestamp` (Go's `TypedEvent`), then the fields of `rest`.
 fn advisory_json(kind: &str, rest: serde_json::Value) -> Vec<u8> {
+    event_json(&format!("io.nats.jetstream.advisory.v1.{kind}"), rest)
+}
+
+/// An event of type `type_name` (Go's `TypedEvent`: type, id, time) with `rest`'s fields.
+fn event_json(type_name: &str, rest: serde_json::Value) -> Vec<u8> {
     let mut body = serde_json::json!({
-        "type": format!("io.nats.jetstream.advisory.v1.{kind}"),
+        "type": type_name,
         "id": random_id(NUID_LEN),
         "timestamp": go_time(now_ns()),
     });

@@ -880,27 +880,34 @@ impl JetStream {
         };
         let mut out = std::mem::take(&mut self.sends);
         let max_payload = self.settings.max_payload;
+        let domain = self.settings.opts.domain.clone();
         let acked = self.with_consumer(id, a.consumer, |owner, s, c| {
             c.last_active = now;
             let (sseq, dseq, dc) = (a.stream_seq, a.consumer_seq, a.deliveries);
-            let mut acked = Vec::new();
-            let (stream, name) = (s.config.name.clone(), c.config.name.clone());
-            let advisory = |kind: &str, type_name: &str, f: Value| {
-                let adv = delivery_advisory(kind, type_name, None, &stream, &name, f);
+            let stream = &s.config.name;
+            let sample = |c: &Consumer| {
+                sampled_ack(stream, c, (sseq, dseq, dc), now, &domain)
+                    .map(|m| Publication::plain(account, m))
+            };
+            let advisory = |c: &Consumer, kind: &str, type_name: &str, f: Value| {
+                let adv = delivery_advisory(kind, type_name, None, stream, &c.config.name, f);
                 Publication::plain(account, adv)
             };
+            let mut acked = Vec::new();
             let ack_ack = reply.map(|r| ack_ack(account, r));
             if body.is_empty() || body == b"+ACK" || body == b"+OK" {
                 // An ack of what was never delivered is forged: no answer.
                 if sseq > c.out.scanned {
                     return acked;
                 }
+                out.extend(sample(c));
                 acked = process_ack(c, sseq, dseq, now);
                 out.extend(ack_ack);
             } else if let Some(next) = body.strip_prefix(b"+NXT") {
                 if sseq > c.out.scanned {
                     return acked;
                 }
+                out.extend(sample(c));
                 acked = process_ack(c, sseq, dseq, now);
                 if let Some(r) = reply {
                     queue_request(c, account, r, next, now, &mut out);
@@ -908,7 +915,7 @@ impl JetStream {
             } else if let Some(arg) = body.strip_prefix(b"-NAK") {
                 if process_nak(c, sseq, dseq, arg, now) {
                     let f = serde_json::json!({"consumer_seq": dseq, "stream_seq": sseq, "deliveries": dc});
-                    out.push(advisory("MSG_NAKED", "nak", f));
+                    out.push(advisory(c, "MSG_NAKED", "nak", f));
                 }
                 out.extend(ack_ack);
             } else if body == b"+WPI" {
@@ -929,7 +936,7 @@ impl JetStream {
                 if !reason.is_empty() {
                     f["reason"] = reason.into();
                 }
-                out.push(advisory("MSG_TERMINATED", "terminated", f));
+                out.push(advisory(c, "MSG_TERMINATED", "terminated", f));
             } else {
                 out.extend(ack_ack);
             }
@@ -1437,6 +1444,47 @@ fn process_ack(c: &mut Consumer, sseq: u64, dseq: u64, now: i64) -> Vec<u64> {
         AckPolicy::None => {}
     }
     acked
+}
+
+/// Go's `sampleAck`: for an explicit ack of a message still pending, the `consumer_ack`
+/// metric (`ack_time`: since it was delivered, or last made progress), for the share of
+/// acks `sample_freq` asks for (Go's `shouldSample`: every one from 100 on, else when a
+/// draw below 100 is at most the number).
+fn sampled_ack(
+    stream: &str,
+    c: &Consumer,
+    (sseq, dseq, deliveries): (u64, u64, u64),
+    now: i64,
+    domain: &str,
+) -> Option<(String, Vec<u8>)> {
+    if c.config.sample_freq.is_empty() || c.config.ack_policy != AckPolicy::Explicit {
+        return None;
+    }
+    let freq = c.config.sample_percent().ok().filter(|&f| f > 0)?;
+    let pending = c.out.pending.get(&sseq)?;
+    if freq < 100 {
+        let mut draw = [0u8; 4];
+        getrandom::getrandom(&mut draw).ok()?;
+        if i64::from(u32::from_le_bytes(draw) % 100) > freq {
+            return None;
+        }
+    }
+    let mut f = serde_json::json!({
+        "stream": stream,
+        "consumer": c.config.name,
+        "consumer_seq": dseq,
+        "stream_seq": sseq,
+        "ack_time": now - pending.ts,
+        "deliveries": deliveries,
+    });
+    if !domain.is_empty() {
+        f["domain"] = domain.into();
+    }
+    let name = &c.config.name;
+    Some((
+        format!("$JS.EVENT.METRIC.CONSUMER.ACK.{stream}.{name}"),
+        super::event_json("io.nats.jetstream.metric.v1.consumer_ack", f),
+    ))
 }
 
 /// A `-NAK` with its optional delay (`{"delay": ns}` or a Go duration) (Go's
