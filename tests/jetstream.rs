@@ -811,10 +811,20 @@ const PUSH_SESSION: &[&str] = &[
     "SLEEP*0 300",
     "REQ $JS.API.CONSUMER.INFO.RL.T",
     "REQ $JS.API.CONSUMER.DELETE.RL.T",
+    // A deliver subject only a wildcard (or a queue group the consumer does not name)
+    // covers: Go's consumer waits for a subscription on exactly that subject.
+    r#"REQ $JS.API.STREAM.CREATE.WD {"name":"WD","subjects":["wd"]}"#,
+    "REQ wd one",
+    "SUB*0 wild.*",
+    r#"REQ $JS.API.CONSUMER.CREATE.WD.W {"stream_name":"WD","config":{"durable_name":"W","deliver_subject":"wild.x"}}"#,
+    "SUB*0 wild.x grp",
+    "REQ $JS.API.CONSUMER.INFO.WD.W",
+    "SUB*3s wild.x",
+    "REQ $JS.API.CONSUMER.INFO.WD.W",
     "SUB*0 hb",
     r#"REQ*2 $JS.API.CONSUMER.CREATE.P.H {"stream_name":"P","config":{"durable_name":"H","deliver_subject":"hb","filter_subject":"p.none","idle_heartbeat":200000000}}"#,
     // Last: a heartbeat may still be on its way.
-    "UNSUB*0 32",
+    "UNSUB*0 40",
 ];
 
 #[test]

@@ -371,7 +371,9 @@ mod tests {
             .to_string();
         let subject = format!("$JS.API.STREAM.CREATE.{name}");
         let r = js
-            .api(&cx, subject.as_bytes(), body.as_bytes(), &mut |_, _| false)
+            .api(&cx, subject.as_bytes(), body.as_bytes(), &mut |_, _, _| {
+                false
+            })
             .unwrap();
         assert!(String::from_utf8_lossy(&r.body).contains("did_create"));
     }

@@ -447,8 +447,7 @@ impl JetStream {
         }
         let pushes = !consumer.config.deliver_subject.is_empty();
         if pushes {
-            consumer.out.push_bound =
-                interest(cx.account, consumer.config.deliver_subject.as_bytes());
+            consumer.out.push_bound = super::pull::push_bound(&consumer, cx.account, interest);
         }
         s.consumers.insert(name.clone(), Box::new(consumer));
         if pushes && !self.fresh.contains(&id) {

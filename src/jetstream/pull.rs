@@ -37,7 +37,28 @@ const PUSH_TURN_BYTES: i64 = 256 * 1024;
 
 /// Whether anyone in an account subscribes to a subject: a request whose reply nobody
 /// listens on any more is dropped (Go's `nextWaiting` checks its interest).
-pub(crate) type Interest<'a> = &'a mut dyn FnMut(AccountId, &[u8]) -> bool;
+pub(crate) type Interest<'a> = &'a mut dyn FnMut(AccountId, &[u8], Listening<'_>) -> bool;
+
+/// What counts as someone listening.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Listening<'a> {
+    /// Any subscription that matches.
+    Any,
+    /// A push consumer's deliver subject (Go's `RegisterNotification`): a subscription on
+    /// exactly that subject, in exactly its `deliver_group` when it has one; a wildcard
+    /// that covers it does not make the consumer deliver.
+    Exactly(Option<&'a [u8]>),
+}
+
+/// Whether someone listens on push consumer `c`'s deliver subject, as Go's `push_bound`.
+pub(super) fn push_bound(c: &Consumer, account: AccountId, interest: Interest<'_>) -> bool {
+    let group = Some(c.config.deliver_group.as_bytes()).filter(|g| !g.is_empty());
+    interest(
+        account,
+        c.config.deliver_subject.as_bytes(),
+        Listening::Exactly(group),
+    )
+}
 
 /// A pull request waiting for messages (Go's `waitingRequest`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -652,7 +673,7 @@ fn next_request(
             }
             continue;
         }
-        if !interest(req.account, &req.reply) {
+        if !interest(req.account, &req.reply, Listening::Any) {
             continue;
         }
         if req.bytes_left > 0 && p.size() > req.bytes_left {
@@ -681,7 +702,7 @@ fn deliver_pushed(
     out: &mut Vec<Publication>,
 ) -> Vec<u64> {
     let to = Bytes::from(c.config.deliver_subject.clone());
-    c.out.push_bound = interest(account, &to);
+    c.out.push_bound = push_bound(c, account, interest);
     let mut acked = Vec::new();
     if !c.out.push_bound {
         return acked;
@@ -1065,7 +1086,7 @@ impl JetStream {
         {
             for c in s.consumers.values_mut() {
                 if !c.config.deliver_subject.is_empty() {
-                    c.out.push_bound = interest(account, c.config.deliver_subject.as_bytes());
+                    c.out.push_bound = push_bound(c, account, interest);
                 }
             }
         }
@@ -1239,7 +1260,7 @@ fn push_heartbeat(
     }
     c.out.next_heartbeat = now.saturating_add(hb);
     let to = Bytes::from(c.config.deliver_subject.clone());
-    if !interest(account, &to) {
+    if !interest(account, &to, Listening::Any) {
         return;
     }
     let mut h = format!(

@@ -16,7 +16,7 @@ use crate::accounts::{AccountConfig, AccountId, GLOBAL_ACCOUNT};
 use crate::fanout::PeerId;
 use crate::jetstream::api::Context;
 use crate::jetstream::commit::FileWrite;
-use crate::jetstream::pull::Interest;
+use crate::jetstream::pull::{Interest, Listening};
 use crate::jetstream::stream::Published;
 use crate::jetstream::{
     now_ns, AccountLimits, Effect, Internal, JetStream, JsAccount, Outgoing, StreamId,
@@ -227,7 +227,7 @@ impl Shard {
             server_name: server.name(),
         };
         let data = &msg.data[msg.header_len.unwrap_or(0)..];
-        let interest: Interest<'_> = &mut |acc, subject| self.has_interest(acc, subject);
+        let interest: Interest<'_> = &mut |acc, subject, how| self.listens(acc, subject, how);
         let reply = host.js.api(&cx, msg.subject, data, interest);
         self.js = Some(host);
         let Some(reply) = reply else {
@@ -277,11 +277,22 @@ impl Shard {
         let Some(mut host) = self.js.take() else {
             return;
         };
-        f(&mut host.js, &mut |account, subject| {
-            self.has_interest(account, subject)
+        f(&mut host.js, &mut |account, subject, how| {
+            self.listens(account, subject, how)
         });
         self.js = Some(host);
         self.after_jetstream();
+    }
+
+    /// Whether someone listens on `subject` in `account`, as a consumer asks it.
+    fn listens(&mut self, account: AccountId, subject: &[u8], how: Listening<'_>) -> bool {
+        match how {
+            Listening::Any => self.has_interest(account, subject),
+            Listening::Exactly(queue) => {
+                let index = self.index.account(account);
+                index.local.has_exact(subject, queue) || index.remote.has_exact(subject, queue)
+            }
+        }
     }
 
     /// Publishes what consumers sent, and keeps a timer for JetStream's next deadline.

@@ -163,6 +163,27 @@ impl<V: Clone + PartialEq> Sublist<V> {
 
     /// Everything `subject` matches, in the Go server's order (`matchLevel`): at each level
     /// the `>` entries first, then the `*` branch, then the literal branch.
+    /// Whether an entry is on exactly `subject` (a literal), in queue group `queue` or in
+    /// none: Go's `RegisterNotification` test, which a wildcard covering it does not pass.
+    pub fn has_exact(&self, subject: &[u8], queue: Option<&[u8]>) -> bool {
+        let mut level = Some(&self.root);
+        let mut node = None;
+        for t in tokens(subject) {
+            let Some(n) = level.and_then(|l| l.nodes.get(t)) else {
+                return false;
+            };
+            node = Some(n);
+            level = n.next.as_deref();
+        }
+        node.is_some_and(|n| match queue {
+            None => !n.plain.is_empty(),
+            Some(q) => n
+                .queues
+                .iter()
+                .any(|(name, members)| **name == *q && !members.is_empty()),
+        })
+    }
+
     pub fn matches(&self, subject: &[u8]) -> Matches<V> {
         let mut out = Matches::default();
         // Subjects that miss the match cache (a JetStream ack subject, every time) are
@@ -320,6 +341,23 @@ mod tests {
         assert_eq!(s.matches(b"a.b.c").plain, vec![3, 2]);
         assert_eq!(s.matches(b"a").plain, vec![3]);
         assert!(s.matches(b"a..b").is_empty());
+    }
+
+    #[test]
+    fn exact_entries_are_not_wildcards_that_cover_them() {
+        let mut s = Sublist::new();
+        s.insert(b"d.*", None, 1).unwrap();
+        s.insert(b"d.>", Some(b"g"), 2).unwrap();
+        assert!(!s.has_exact(b"d.x", None));
+        assert!(!s.has_exact(b"d.x", Some(b"g")));
+        s.insert(b"d.x", Some(b"g"), 3).unwrap();
+        assert!(!s.has_exact(b"d.x", None));
+        assert!(s.has_exact(b"d.x", Some(b"g")));
+        assert!(!s.has_exact(b"d.x", Some(b"h")));
+        s.insert(b"d.x", None, 4).unwrap();
+        assert!(s.has_exact(b"d.x", None));
+        assert!(!s.has_exact(b"d", None));
+        assert!(!s.has_exact(b"d.x.y", None));
     }
 
     #[test]
