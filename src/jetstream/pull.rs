@@ -496,19 +496,17 @@ fn commit(c: &mut Consumer, p: &Prepared, now: i64) -> bool {
 fn deliver(
     s: &mut Stream,
     c: &mut Consumer,
-    account: AccountId,
+    h: &mut Host<'_>,
     now: i64,
-    max_payload: usize,
     interest: Interest<'_>,
-    out: &mut Vec<Publication>,
 ) -> Vec<u64> {
     // What held a message back is looked at again: a stale time would keep firing.
     c.out.replay_due = None;
     c.out.rate_held = None;
     if c.config.deliver_subject.is_empty() {
-        deliver_pulled(s, c, account, now, interest, out)
+        deliver_pulled(s, c, h.owner, now, interest, h.out)
     } else {
-        deliver_pushed(s, c, account, now, max_payload, interest, out)
+        deliver_pushed(s, c, h, now, interest)
     }
 }
 
@@ -695,18 +693,17 @@ fn next_request(
 fn deliver_pushed(
     s: &mut Stream,
     c: &mut Consumer,
-    account: AccountId,
+    h: &mut Host<'_>,
     now: i64,
-    max_payload: usize,
     interest: Interest<'_>,
-    out: &mut Vec<Publication>,
 ) -> Vec<u64> {
-    let to = Bytes::from(c.config.deliver_subject.clone());
+    let (account, out) = (h.owner, &mut *h.out);
     c.out.push_bound = push_bound(c, account, interest);
     let mut acked = Vec::new();
     if !c.out.push_bound {
         return acked;
     }
+    let to = Bytes::from(c.config.deliver_subject.clone());
     c.last_active = now;
     let mut this_turn = 0;
     while !paused(c, now) && !stalled(c) {
@@ -723,7 +720,7 @@ fn deliver_pushed(
         let Some(p) = prepare(s, c, seq, again) else {
             break;
         };
-        if rate_held(c, s, &p, now, max_payload) {
+        if rate_held(c, s, &p, now, h.settings.max_payload) {
             break;
         }
         if commit(c, &p, now) {
@@ -831,24 +828,44 @@ fn delivery_advisory(
     )
 }
 
+/// What work on a consumer sees of the host besides the consumer and its stream.
+struct Host<'a> {
+    /// The stream's account.
+    owner: AccountId,
+    settings: &'a super::Settings,
+    /// What the host sends, appended to (a push window is thousands of messages).
+    out: &'a mut Vec<Publication>,
+}
+
 impl JetStream {
-    /// Runs `f` on consumer `name` of stream `id`, taken out of its stream meanwhile.
-    fn with_consumer<T>(
+    /// Runs `f` on consumer `name` of stream `id` (taken out of its stream meanwhile),
+    /// then lets go the messages `f` says the consumer is done with.
+    fn with_consumer(
         &mut self,
         id: StreamId,
         name: &str,
-        f: impl FnOnce(AccountId, &mut Stream, &mut Consumer) -> T,
-    ) -> Option<T> {
-        let (account, s) = self.streams.get_mut(id.0 as usize)?.as_mut()?;
-        let (name, mut c) = s.consumers.remove_entry(name)?;
-        let r = f(*account, s, &mut c);
+        f: impl FnOnce(&mut Host<'_>, &mut Stream, &mut Consumer) -> Vec<u64>,
+    ) {
+        let Some((account, s)) = self.streams.get_mut(id.0 as usize).and_then(Option::as_mut)
+        else {
+            return;
+        };
+        let Some((name, mut c)) = s.consumers.remove_entry(name) else {
+            return;
+        };
+        let mut host = Host {
+            owner: *account,
+            settings: &self.settings,
+            out: &mut self.sends,
+        };
+        let acked = f(&mut host, s, &mut c);
         c.out.changed = true;
         let more = std::mem::take(&mut c.out.turn_full);
         s.consumers.insert(name, c);
         if more && !self.fresh.contains(&id) {
             self.fresh.push(id);
         }
-        Some(r)
+        self.retire_acked(id, &acked);
     }
 
     /// A `CONSUMER.MSG.NEXT` request for a consumer of stream `id`.
@@ -872,15 +889,11 @@ impl JetStream {
         else {
             return;
         };
-        let mut out = std::mem::take(&mut self.sends);
-        let max_payload = self.settings.max_payload;
-        let acked = self.with_consumer(id, name, |owner, s, c| {
+        self.with_consumer(id, name, |h, s, c| {
             c.last_active = now;
-            queue_request(c, account, reply, body, now, &mut out);
-            deliver(s, c, owner, now, max_payload, interest, &mut out)
+            queue_request(c, account, reply, body, now, h.out);
+            deliver(s, c, h, now, interest)
         });
-        self.sends = out;
-        self.retire_acked(id, &acked.unwrap_or_default());
     }
 
     /// An ack on one of stream `id`'s consumers (Go's `processAck`): `body` is the payload
@@ -899,15 +912,14 @@ impl JetStream {
         let Some(a) = parse_ack_subject(subject) else {
             return;
         };
-        let mut out = std::mem::take(&mut self.sends);
-        let max_payload = self.settings.max_payload;
-        let domain = self.settings.opts.domain.clone();
-        let acked = self.with_consumer(id, a.consumer, |owner, s, c| {
+        self.with_consumer(id, a.consumer, |h, s, c| {
             c.last_active = now;
             let (sseq, dseq, dc) = (a.stream_seq, a.consumer_seq, a.deliveries);
             let stream = &s.config.name;
+            let domain = &h.settings.opts.domain;
+            let out = &mut *h.out;
             let sample = |c: &Consumer| {
-                sampled_ack(stream, c, (sseq, dseq, dc), now, &domain)
+                sampled_ack(stream, c, (sseq, dseq, dc), now, domain)
                     .map(|m| Publication::plain(account, m))
             };
             let advisory = |c: &Consumer, kind: &str, type_name: &str, f: Value| {
@@ -931,7 +943,7 @@ impl JetStream {
                 out.extend(sample(c));
                 acked = process_ack(c, sseq, dseq, now);
                 if let Some(r) = reply {
-                    queue_request(c, account, r, next, now, &mut out);
+                    queue_request(c, account, r, next, now, out);
                 }
             } else if let Some(arg) = body.strip_prefix(b"-NAK") {
                 if process_nak(c, sseq, dseq, arg, now) {
@@ -961,11 +973,9 @@ impl JetStream {
             } else {
                 out.extend(ack_ack);
             }
-            acked.extend(deliver(s, c, owner, now, max_payload, interest, &mut out));
+            acked.extend(deliver(s, c, h, now, interest));
             acked
         });
-        self.sends = out;
-        self.retire_acked(id, &acked.unwrap_or_default());
     }
 
     /// Messages of stream `id` some consumer is done with: a work queue lets each go at
@@ -1013,14 +1023,8 @@ impl JetStream {
             .filter(|(_, c)| c.has_takers())
             .map(|(n, _)| n.clone())
             .collect();
-        let max_payload = self.settings.max_payload;
         for name in names {
-            let mut out = std::mem::take(&mut self.sends);
-            let acked = self.with_consumer(id, &name, |owner, s, c| {
-                deliver(s, c, owner, now, max_payload, interest, &mut out)
-            });
-            self.sends = out;
-            self.retire_acked(id, &acked.unwrap_or_default());
+            self.with_consumer(id, &name, |h, s, c| deliver(s, c, h, now, interest));
         }
     }
 
@@ -1040,9 +1044,7 @@ impl JetStream {
         else {
             return;
         };
-        let mut out = std::mem::take(&mut self.sends);
-        let max_payload = self.settings.max_payload;
-        let acked = self.with_consumer(id, name, |owner, s, c| {
+        self.with_consumer(id, name, |h, s, c| {
             if c.out.fc_id.as_deref().map(str::as_bytes) != Some(subject) {
                 return Vec::new();
             }
@@ -1050,10 +1052,8 @@ impl JetStream {
             c.out.fc_bytes = (c.out.fc_bytes - c.out.fc_size).max(0);
             c.out.fc_id = None;
             c.out.fc_size = 0;
-            deliver(s, c, owner, now, max_payload, interest, &mut out)
+            deliver(s, c, h, now, interest)
         });
-        self.sends = out;
-        self.retire_acked(id, &acked.unwrap_or_default());
     }
 
     /// Push consumers with something to send start (or go on) once someone listens on
