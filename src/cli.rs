@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+use crate::cluster::settings::RouteUrl;
+use crate::cluster::ClusterSettings;
 use crate::config::{Config, DEFAULT_HTTP_PORT};
 
 /// What `riptide ARGS` asks for.
@@ -127,6 +129,13 @@ const FLAGS: &[(&str, Kind, &str)] = &[
     ("tlskey", Kind::Value, "tlskey"),
     ("tlscacert", Kind::Value, "tlscacert"),
     ("tlsverify", Kind::Bool, "tlsverify"),
+    ("cluster", Kind::Value, "cluster"),
+    ("cluster_listen", Kind::Value, "cluster"),
+    ("cluster_name", Kind::Value, "cluster_name"),
+    ("routes", Kind::Value, "routes"),
+    ("no_advertise", Kind::Bool, "no_advertise"),
+    ("connect_retries", Kind::Value, "connect_retries"),
+    ("cluster_advertise", Kind::Value, "cluster_advertise"),
     ("c", Kind::Value, "config"),
     ("config", Kind::Value, "config"),
     ("t", Kind::Bool, "test"),
@@ -138,10 +147,6 @@ const FLAGS: &[(&str, Kind, &str)] = &[
 
 /// Flags of the Go server that later Riptide releases implement; refused clearly for now.
 const NOT_YET: &[&str] = &[
-    "routes",
-    "cluster",
-    "cluster_listen",
-    "cluster_name",
     "ms",
     "https_port",
     "s",
@@ -259,6 +264,19 @@ pub fn parse_onto<I: IntoIterator<Item = String>>(
             "tlscacert" => tls.ca = Some(PathBuf::from(value)),
             "tlsverify" => tls.verify = Some(on),
             "test" => test = on,
+            "cluster" => cluster_listen(&mut cfg, &value)?,
+            "cluster_name" => cluster_of(&mut cfg).name = Some(value),
+            // Go's `RoutesFromStr`: comma-separated URLs, each trimmed.
+            "routes" => {
+                cluster_of(&mut cfg).routes = value
+                    .split(',')
+                    .map(RouteUrl::parse)
+                    .collect::<Result<_, _>>()
+                    .map_err(CliError)?
+            }
+            "no_advertise" => cluster_of(&mut cfg).no_advertise = on,
+            "connect_retries" => cluster_of(&mut cfg).connect_retries = parse_num(name, &value)?,
+            "cluster_advertise" => cluster_of(&mut cfg).advertise = Some(value),
             "help" if on => return Ok(Command::Help),
             "version" if on => return Ok(Command::Version),
             _ => {}
@@ -283,6 +301,32 @@ pub fn parse_onto<I: IntoIterator<Item = String>>(
         config_file,
         test,
     })
+}
+
+/// The cluster settings, made on first use.
+fn cluster_of(cfg: &mut Config) -> &mut ClusterSettings {
+    cfg.cluster.get_or_insert_with(ClusterSettings::default)
+}
+
+/// `--cluster nats://[user:pass@]host:port`: the route listener, and the credentials
+/// routes must present (Go's `overrideCluster`).
+fn cluster_listen(cfg: &mut Config, value: &str) -> Result<(), CliError> {
+    // Port -1 asks for a random one, as for the client port.
+    let random = value.trim_end_matches('/').ends_with(":-1");
+    let fixed = if random {
+        format!("{}:0", value.trim_end_matches('/').trim_end_matches(":-1"))
+    } else {
+        value.to_string()
+    };
+    let url = RouteUrl::parse(&fixed).map_err(CliError)?;
+    let c = cluster_of(cfg);
+    c.host = Some(url.host);
+    c.port = if random { -1 } else { i32::from(url.port) };
+    if url.user.is_some() {
+        c.user = url.user;
+        c.pass = url.pass;
+    }
+    Ok(())
 }
 
 /// The `--tls*` flags, which replace the configuration file's `tls` block when any is given.

@@ -193,6 +193,8 @@ pub struct Config {
     pub no_system_account: bool,
     pub tls: Option<crate::transport::tls::TlsSettings>,
     pub websocket: Option<crate::transport::ws::WsSettings>,
+    /// Routes to other servers of a cluster (`cluster {}`, `--cluster`, `--routes`).
+    pub cluster: Option<crate::cluster::ClusterSettings>,
 }
 
 impl Config {
@@ -261,6 +263,7 @@ impl Default for Config {
             no_system_account: false,
             tls: None,
             websocket: None,
+            cluster: None,
         }
     }
 }

@@ -68,6 +68,7 @@
 pub mod accounts;
 pub mod auth;
 pub mod cli;
+pub mod cluster;
 pub mod conf;
 pub mod config;
 pub mod config_file;

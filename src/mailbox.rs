@@ -49,6 +49,8 @@ pub enum Command {
         excess: Arc<AtomicUsize>,
         reply: mpsc::Sender<crate::shard::ReloadClosed>,
     },
+    /// A route the dialer connected, for the cluster shard.
+    AdoptRoute(Box<crate::cluster::dialer::Dialed>),
     /// The system account's service publishes an answer or event from this shard.
     Publish {
         account: AccountId,

@@ -149,6 +149,9 @@ fn run(cfg: Config, config_file: Option<PathBuf>, args: Vec<String>) -> Result<(
         }
     }
     log_at!(Info, "Listening for client connections on {shown}");
+    if let Some(at) = running.route_addr {
+        log_at!(Info, "Listening for route connections on {at}");
+    }
     if let Some(w) = &running.server().client_wrap {
         log_at!(Info, "TLS required for client connections");
         if w.tls_first && w.tls_first_fallback.is_none() {

@@ -47,6 +47,10 @@ pub enum StartError {
     WebSocket(SocketAddr, io::Error),
     /// The accounts could not be set up.
     Accounts(String),
+    /// The route port could not be bound.
+    Cluster(SocketAddr, io::Error),
+    /// Routes to solicit but no route port (Go's words).
+    RoutesWithoutCluster,
 }
 
 impl std::fmt::Display for StartError {
@@ -68,6 +72,16 @@ impl std::fmt::Display for StartError {
             StartError::IoUring(m) | StartError::Accounts(m) => write!(f, "{m}"),
             StartError::Thread(e) => write!(f, "could not start shard thread: {e}"),
             StartError::Tls(m) => write!(f, "{m}"),
+            StartError::Cluster(addr, e) => write!(
+                f,
+                "Error listening on router port: {}, \"listen tcp {addr}: bind: {}\"",
+                addr.port(),
+                error_text(e)
+            ),
+            StartError::RoutesWithoutCluster => write!(
+                f,
+                "solicited routes require cluster capabilities, e.g. --cluster"
+            ),
             StartError::WebSocket(addr, e) => write!(
                 f,
                 "Unable to listen for websocket connections: listen tcp {addr}: bind: {}",
@@ -109,6 +123,8 @@ pub struct Running {
     pub addr: SocketAddr,
     /// The WebSocket listener's address, when one is configured.
     pub ws_addr: Option<SocketAddr>,
+    /// The route listener's address, when the server is in a cluster.
+    pub route_addr: Option<SocketAddr>,
     pub shards: usize,
     pub ring_mode: RingMode,
     current: Arc<CurrentServer>,
@@ -343,6 +359,19 @@ pub fn start(cfg: Config) -> Result<Running, StartError> {
         None => (None, Vec::new()),
     };
 
+    let cluster = cfg.cluster.clone().filter(|c| c.port != 0 || c.host.is_some());
+    if cluster.is_none() && cfg.cluster.as_ref().is_some_and(|c| !c.routes.is_empty()) {
+        return Err(StartError::RoutesWithoutCluster);
+    }
+    let mut route_listener = None;
+    if let Some(c) = &cluster {
+        let host = c.host.as_deref().unwrap_or(crate::config::DEFAULT_HOST);
+        let at = resolve(host, u16::try_from(c.port).unwrap_or(0))?;
+        let (at, mut all) = bind_listeners(at, 1).map_err(|e| StartError::Cluster(at, e))?;
+        route_listener = Some((at, OwnedFd::from(all.remove(0))));
+    }
+    let route_addr = route_listener.as_ref().map(|(a, _)| *a);
+
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(1, |d| d.as_nanos() as u64)
@@ -365,6 +394,17 @@ pub fn start(cfg: Config) -> Result<Running, StartError> {
     let mailbox = Arc::new(Mailbox::new(shards));
     let stop = Arc::new(AtomicBool::new(false));
     let cores = core_affinity::get_core_ids().unwrap_or_default();
+    let dialer = crate::cluster::dialer::Dialer::new(mailbox.clone(), mesh.clone(), stop.clone());
+    let mut routes = match (&cluster, route_addr) {
+        (Some(c), Some(at)) => Some(crate::shard::Routes::new(
+            c.clone(),
+            at.ip().to_string(),
+            at.port(),
+            dialer.clone(),
+        )),
+        _ => None,
+    };
+    let mut route_fd = route_listener.map(|(_, fd)| fd);
 
     // JetStream's streams are recovered before any shard runs, so that every shard knows
     // their subjects before it takes a client.
@@ -404,6 +444,11 @@ pub fn start(cfg: Config) -> Result<Running, StartError> {
         let fd: OwnedFd = l.into();
         let ws_fd: Option<OwnedFd> =
             (!ws_listeners.is_empty()).then(|| ws_listeners.remove(0).into());
+        let (routes, route_fd) = if id == crate::cluster::CLUSTER_SHARD {
+            (routes.take(), route_fd.take())
+        } else {
+            (None, None)
+        };
         let t = std::thread::Builder::new()
             .name(format!("riptide-shard-{id}"))
             .spawn(move || {
@@ -420,7 +465,10 @@ pub fn start(cfg: Config) -> Result<Running, StartError> {
                                 Some((js, accounts)) => shard.host_jetstream(js, &accounts),
                                 None => shard.expect_jetstream_host(JETSTREAM_HOST, &js_interest),
                             }
-                            Reactor::new(shard, mesh, [Some(fd), ws_fd], ring, stop, mailbox)
+                            if let Some(routes) = routes {
+                                shard.host_routes(routes);
+                            }
+                            Reactor::new(shard, mesh, [Some(fd), ws_fd, route_fd], ring, stop, mailbox)
                                 .map(|r| (r, mode))
                                 .map_err(|e| explain_io_uring_error(&e))
                         });
@@ -443,6 +491,7 @@ pub fn start(cfg: Config) -> Result<Running, StartError> {
     let mut running = Running {
         addr,
         ws_addr,
+        route_addr,
         shards,
         ring_mode: RingMode::Plain,
         current: current.clone(),
@@ -488,6 +537,12 @@ pub fn start(cfg: Config) -> Result<Running, StartError> {
             Some(Monitor::start(l, ctx.clone()).map_err(|e| StartError::Monitor(at, e))?);
     }
     running.system = Some(Service::start(ctx, &server.system).map_err(StartError::Thread)?);
+    // Routes are dialed once every shard runs, so a route's interest finds them all.
+    if route_addr.is_some() {
+        for url in cluster.iter().flat_map(|c| c.routes.iter()) {
+            dialer.configured(url.clone());
+        }
+    }
     Ok(running)
 }
 

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod authorization;
+mod cluster;
 
 use std::path::Path;
 use std::time::Duration;
@@ -21,7 +22,6 @@ use crate::transport::ws::check_response_headers;
 
 /// Keys of the Go server that later Riptide releases implement; refused clearly for now.
 const NOT_YET: &[&str] = &[
-    "cluster",
     "leafnodes",
     "gateway",
     "mqtt",
@@ -152,6 +152,7 @@ fn apply_document(
             // Port 0 leaves WebSocket off, as in the Go server.
             "websocket" | "ws" => listeners::websocket(item, strict, &mut warnings)
                 .map(|w| cfg.websocket = Some(w).filter(|w| w.port != 0)),
+            "cluster" => cluster::cluster(item).map(|c| cfg.cluster = Some(c)),
             _ => apply(key, item, cfg, &mut warnings, strict)
                 .map_err(|e| ConfigError(listed(e, item))),
         };
@@ -524,8 +525,8 @@ mod tests {
         assert_eq!(w, ["<text>: config has no values or is empty"]);
         let e = load_text("", true).unwrap_err().0;
         assert_eq!(e, "<text>: config has no values or is empty");
-        let e = load_text("cluster { port: 1 }\n", false).unwrap_err().0;
-        assert!(e.contains("\"cluster\" is not supported"), "{e}");
+        let e = load_text("gateway { port: 1 }\n", false).unwrap_err().0;
+        assert!(e.contains("\"gateway\" is not supported"), "{e}");
     }
 
     #[test]

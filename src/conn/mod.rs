@@ -174,6 +174,8 @@ pub enum CloseReason {
     AuthenticationExpired,
     /// Its account already had as many connections as its JWT allows.
     MaxAccountConnections,
+    /// A second route to a server already routed to.
+    DuplicateRoute,
 }
 
 impl CloseReason {
@@ -198,6 +200,7 @@ impl CloseReason {
             CloseReason::TlsHandshakeError => "TLS Handshake Failure",
             CloseReason::AuthenticationExpired => "Authentication Expired",
             CloseReason::MaxAccountConnections => "Maximum Account Connections Exceeded",
+            CloseReason::DuplicateRoute => "Duplicate Route",
         }
     }
 }
@@ -327,6 +330,8 @@ pub struct Conn {
     /// Since when the client has had to send CONNECT: its accept, or for TLS the end of the
     /// handshake (Go starts the auth timer after it, `createClientEx`).
     pub auth_from: Instant,
+    /// A route to another server rather than a client (on the cluster shard only).
+    pub route: Option<Box<crate::shard::RouteLink>>,
 }
 
 impl Conn {
@@ -369,6 +374,7 @@ impl Conn {
             stalls: 0,
             cert: None,
             auth_from: now,
+            route: None,
         }
     }
 
@@ -380,6 +386,9 @@ impl Conn {
     /// The Go server's log prefix for a client: `127.0.0.1:5678 - cid:9`; a WebSocket
     /// client is a `wid`, named `1.2.3.4/127.0.0.1:5678` when a proxy forwarded for 1.2.3.4.
     pub fn log_prefix(&self) -> String {
+        if self.route.is_some() {
+            return format!("{} - rid:{}", self.peer, self.cid);
+        }
         if !self.websocket {
             return format!("{} - cid:{}", self.peer, self.cid);
         }

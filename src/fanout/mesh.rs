@@ -44,6 +44,8 @@ pub enum ShardMsg {
         /// The publishing connection on the sender, which a consumer past its stall gate
         /// asks the sender to pause.
         publisher: Option<ConnId>,
+        /// For the cluster shard: what goes on to the routes.
+        to_routes: Option<Box<ToRoutes>>,
     },
     /// A consumer of the sender is past its stall gate with a message `publisher` (one of
     /// the receiver's connections) sent: the receiver paces its reads until `Unstall`.
@@ -58,6 +60,9 @@ pub enum ShardMsg {
         queue: Option<Bytes>,
         count: u32,
         seq: u64,
+        /// The routes' interest, which the cluster shard reports for them, rather than the
+        /// sender's own.
+        routed: bool,
     },
     /// Asks for an `Ack` of `seq` once everything sent before it was handled: the PING of
     /// a connection that published across shards waits for it.
@@ -65,6 +70,14 @@ pub enum ShardMsg {
     /// The sender handled everything the receiver sent up to `seq` (interest changes and
     /// fences).
     Ack { seq: u64 },
+}
+
+/// A publish the cluster shard passes on to its routes: to those with plain interest, and
+/// to one route per queue group named.
+#[derive(Debug, Clone, Default)]
+pub struct ToRoutes {
+    pub plain: bool,
+    pub queues: Vec<Bytes>,
 }
 
 impl ShardMsg {

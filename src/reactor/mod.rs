@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use io_uring::{cqueue, opcode, squeue, types, IoUring};
 
+use crate::cluster::dialer::Dialed;
 use crate::conn::{CloseReason, Closing};
 use crate::fanout::Mesh;
 use crate::jetstream::commit::FileWrite;
@@ -55,9 +56,11 @@ const OP_FILE_SYNC: u64 = 8;
 /// A stream log's periodic fsync (`sync_interval`).
 const OP_LOG_SYNC: u64 = 9;
 
-/// Listener slots: the client port and the WebSocket port (the `id` of an accept).
+/// Listener slots: the client port, the WebSocket port and, on the cluster shard, the
+/// route port (the `id` of an accept).
 const CLIENT_LISTENER: usize = 0;
 const WS_LISTENER: usize = 1;
+const ROUTE_LISTENER: usize = 2;
 
 fn user_data(op: u64, id: usize) -> u64 {
     (op << 56) | id as u64
@@ -146,7 +149,7 @@ pub struct Reactor {
     mesh: Arc<Mesh>,
     slots: Vec<Option<Slot>>,
     file_ops: Vec<FileOp>,
-    listeners: [Option<OwnedFd>; 2],
+    listeners: [Option<OwnedFd>; 3],
     accepting: bool,
     doorbell_buf: Box<u64>,
     tick_ts: Box<types::Timespec>,
@@ -169,7 +172,7 @@ impl Reactor {
     pub fn new(
         shard: Shard,
         mesh: Arc<Mesh>,
-        listeners: [Option<OwnedFd>; 2],
+        listeners: [Option<OwnedFd>; 3],
         ring: IoUring,
         shutdown: Arc<AtomicBool>,
         mailbox: Arc<Mailbox>,
@@ -262,6 +265,7 @@ impl Reactor {
     pub fn run(mut self) {
         self.arm_accept(CLIENT_LISTENER);
         self.arm_accept(WS_LISTENER);
+        self.arm_accept(ROUTE_LISTENER);
         self.arm_doorbell();
         self.arm_tick();
         loop {
@@ -484,6 +488,18 @@ impl Reactor {
                 } => {
                     let _ = reply.send(self.shard.reload(server, &excess));
                 }
+                // Not while stopping: the socket is dropped, and closed with it.
+                Command::AdoptRoute(dialed) if self.accepting => {
+                    let Dialed {
+                        fd,
+                        peer,
+                        url,
+                        redial,
+                    } = *dialed;
+                    let id = self.shard.adopt_route(peer, url, redial);
+                    self.add_slot(id, std::os::fd::IntoRawFd::into_raw_fd(fd));
+                }
+                Command::AdoptRoute(_) => {}
                 Command::Publish {
                     account,
                     subject,
@@ -550,7 +566,16 @@ impl Reactor {
             .ok()
             .and_then(|a| a.as_socket())
             .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
-        let id = self.shard.accept(peer, which == WS_LISTENER);
+        let id = if which == ROUTE_LISTENER {
+            self.shard.accept_route(peer)
+        } else {
+            self.shard.accept(peer, which == WS_LISTENER)
+        };
+        self.add_slot(id, fd);
+    }
+
+    /// Gives a connection the shard registered its socket, and starts reading it.
+    fn add_slot(&mut self, id: ConnId, fd: RawFd) {
         if self.slots.len() <= id.slot() {
             self.slots.resize_with(id.slot() + 1, || None);
         }

@@ -12,7 +12,8 @@ use super::{ConnId, Shard};
 use crate::accounts::{request_info_header, AccountId, REPLY_PREFIX};
 use crate::conn::outbound::FLATTEN_THRESHOLD;
 use crate::conn::{CloseReason, Closing, Conn, SubId};
-use crate::fanout::{PeerId, ShardMsg};
+use crate::cluster::CLUSTER_SHARD;
+use crate::fanout::{PeerId, ShardMsg, ToRoutes};
 use crate::log_at;
 use crate::proto::encode;
 
@@ -257,50 +258,89 @@ impl Shard {
         from: Option<ConnId>,
         msg: &mut Msg<'_>,
     ) -> bool {
+        self.publish_scoped(account, from, msg, Scope::Everywhere)
+    }
+
+    /// Routes a publish in `account` within `scope`. A queue group picks a member on this
+    /// server (here or on another shard, by weight) when it has one, and a route only when
+    /// it has none, as Go prefers local members (`processMsgResults`).
+    pub(super) fn publish_scoped(
+        &mut self,
+        account: AccountId,
+        from: Option<ConnId>,
+        msg: &mut Msg<'_>,
+        scope: Scope<'_>,
+    ) -> bool {
         let dest = self.destinations(account, msg.subject);
+        let routed_in = matches!(scope, Scope::FromRoute(_));
+        let wanted = |name: &[u8]| match scope {
+            Scope::Everywhere => true,
+            Scope::FromRoute(queues) => queues.contains(&name),
+        };
         let mut delivered = false;
         for &target in &dest.local.plain {
+            // A routed message is no client's request: the system services leave it.
+            if routed_in && target == Target::Service(Service::System) {
+                continue;
+            }
             delivered |= self.deliver_to(account, target, from, msg);
         }
 
         let mut targets: PeerTargets = dest
             .remote_plain
             .iter()
+            .filter(|s| !routed_in || s.is_shard())
             .map(|&s| (s, true, Vec::new()))
             .collect();
-        let empty: Vec<RemoteEntry> = Vec::new();
         let mut seen_remote = vec![false; dest.remote_queues.len()];
         for (name, members) in &dest.local.queues {
+            if !wanted(name) {
+                continue;
+            }
             let ri = dest.remote_queues.iter().position(|(n, _)| n == name);
-            let remote = ri.map_or(&empty, |i| {
+            let remote = ri.map_or(&[][..], |i| {
                 seen_remote[i] = true;
-                &dest.remote_queues[i].1
+                &dest.remote_queues[i].1[..]
             });
-            let remote_weight: u64 = remote.iter().map(|&(_, w)| u64::from(w)).sum();
-            let r = self.rand() % (members.len() as u64 + remote_weight);
+            let shard_weight = weight(remote, Kind::Shard);
+            let r = self.rand() % (members.len() as u64 + shard_weight);
             if r < members.len() as u64 {
                 if self.deliver_one_of(account, members, r as usize, from, msg) {
                     delivered = true;
                     continue;
                 }
-                // No local member could take it (echo off, closing): any remote one may.
-                if let Some(&(s, _)) = remote.first() {
+                // No local member could take it (echo off, closing): any remote one may,
+                // on this server first.
+                let other = remote
+                    .iter()
+                    .find(|(p, _)| p.is_shard())
+                    .or(remote.first().filter(|_| !routed_in));
+                if let Some(&(s, _)) = other {
                     pick_remote(&mut targets, s, name);
                 }
             } else {
                 pick_remote(
                     &mut targets,
-                    pick_weighted(remote, r - members.len() as u64),
+                    pick_weighted(remote, Kind::Shard, r - members.len() as u64),
                     name,
                 );
             }
         }
         for (i, (name, remote)) in dest.remote_queues.iter().enumerate() {
-            if !seen_remote[i] {
-                let total: u64 = remote.iter().map(|&(_, w)| u64::from(w)).sum();
-                let r = self.rand() % total.max(1);
-                pick_remote(&mut targets, pick_weighted(remote, r), name);
+            if seen_remote[i] || !wanted(name) {
+                continue;
             }
+            let kind = if routed_in || remote.iter().any(|(p, _)| p.is_shard()) {
+                Kind::Shard
+            } else {
+                Kind::Route
+            };
+            let total = weight(remote, kind);
+            if total == 0 && !remote.iter().any(|&(p, _)| kind.has(p)) {
+                continue;
+            }
+            let r = self.rand() % total.max(1);
+            pick_remote(&mut targets, pick_weighted(remote, kind, r), name);
         }
 
         if !targets.is_empty() {
@@ -308,32 +348,94 @@ impl Shard {
             if let Some(f) = from {
                 self.clients.conns[f].input.published_across = true;
             }
-            let (subject_b, reply_b, data_b) = one_buffer(msg.subject, msg.reply, msg.data);
-            let shown_b = msg.shown.map(Bytes::copy_from_slice);
-            for (peer, plain, queues) in targets {
-                self.stats.remote_sent += 1;
-                let shard = peer.index();
-                let m = ShardMsg::Deliver {
-                    account,
-                    subject: subject_b.clone(),
-                    shown: shown_b.clone(),
-                    reply: reply_b.clone(),
-                    header_len: msg.header_len,
-                    data: data_b.clone(),
-                    plain,
-                    queues,
-                    publisher: from,
-                };
-                self.peers.stage(shard, m);
-                if from.is_some() {
-                    self.check_peer_gate(
-                        shard,
-                        self.peers.staged_bytes[shard] + self.peers.peer_pending[shard],
-                    );
-                }
-            }
+            self.send_to_peers(account, from, msg, targets);
         }
         delivered
+    }
+
+    /// Hands a publish to the peers picked for it: one message per shard (carrying what
+    /// goes on to the routes, for the cluster shard), one RMSG per route connection here.
+    fn send_to_peers(
+        &mut self,
+        account: AccountId,
+        from: Option<ConnId>,
+        msg: &mut Msg<'_>,
+        mut targets: PeerTargets,
+    ) {
+        let mut to_routes = None;
+        if let Some(i) = targets.iter().position(|t| t.0 == PeerId::ROUTES) {
+            let (_, plain, queues) = targets.swap_remove(i);
+            to_routes = Some(Box::new(ToRoutes { plain, queues }));
+            let cluster = PeerId::shard(CLUSTER_SHARD);
+            if !targets.iter().any(|t| t.0 == cluster) {
+                targets.push((cluster, false, Vec::new()));
+            }
+        }
+        let mut routes = Vec::new();
+        let mut shared = None;
+        for (peer, plain, queues) in targets {
+            if !peer.is_shard() {
+                routes.push((peer, queues));
+                continue;
+            }
+            let (subject_b, reply_b, data_b, shown_b) = shared
+                .get_or_insert_with(|| {
+                    let (s, r, d) = one_buffer(msg.subject, msg.reply, msg.data);
+                    (s, r, d, msg.shown.map(Bytes::copy_from_slice))
+                })
+                .clone();
+            self.stats.remote_sent += 1;
+            let shard = peer.index();
+            let m = ShardMsg::Deliver {
+                account,
+                subject: subject_b,
+                shown: shown_b,
+                reply: reply_b,
+                header_len: msg.header_len,
+                data: data_b,
+                plain,
+                queues,
+                publisher: from,
+                to_routes: if shard == CLUSTER_SHARD {
+                    to_routes.take()
+                } else {
+                    None
+                },
+            };
+            self.peers.stage(shard, m);
+            if from.is_some() {
+                self.check_peer_gate(
+                    shard,
+                    self.peers.staged_bytes[shard] + self.peers.peer_pending[shard],
+                );
+            }
+        }
+        for (peer, queues) in routes {
+            self.send_routed(peer, account, msg, &queues);
+        }
+    }
+
+    /// A publish another shard handed the cluster shard for its routes.
+    pub(super) fn forward_to_routes(&mut self, account: AccountId, msg: &mut Msg<'_>, to: &ToRoutes) {
+        let dest = self.destinations(account, msg.subject);
+        let mut targets: PeerTargets = Vec::new();
+        if to.plain {
+            for &p in dest.remote_plain.iter().filter(|p| !p.is_shard()) {
+                targets.push((p, true, Vec::new()));
+            }
+        }
+        for q in &to.queues {
+            let Some((_, remote)) = dest.remote_queues.iter().find(|(n, _)| **n == **q) else {
+                continue;
+            };
+            if remote.iter().any(|&(p, _)| Kind::Route.has(p)) {
+                let r = self.rand() % weight(remote, Kind::Route).max(1);
+                pick_remote(&mut targets, pick_weighted(remote, Kind::Route, r), q);
+            }
+        }
+        for (peer, _, queues) in targets {
+            self.send_routed(peer, account, msg, &queues);
+        }
     }
 
     /// Whether a publish on `subject` in `account` would reach anyone.
@@ -349,7 +451,7 @@ impl Shard {
     pub(super) fn deliver_remote(
         &mut self,
         account: AccountId,
-        mut msg: Msg<'_>,
+        msg: &mut Msg<'_>,
         plain: bool,
         queues: &[Bytes],
     ) {
@@ -360,11 +462,11 @@ impl Shard {
             for &target in &dest.local.plain {
                 match target {
                     Target::Client(sub) => {
-                        self.deliver(sub, None, &mut msg);
+                        self.deliver(sub, None, msg);
                     }
                     Target::Service(Service::System) => {}
                     Target::Service(_) => {
-                        self.deliver_to(account, target, None, &mut msg);
+                        self.deliver_to(account, target, None, msg);
                     }
                 }
             }
@@ -374,7 +476,7 @@ impl Shard {
             // route's queue delivery is when its last member just left.
             if let Some((_, members)) = dest.local.queues.iter().find(|(n, _)| **n == **q) {
                 let start = (self.rand() % members.len() as u64) as usize;
-                self.deliver_one_of(account, members, start, None, &mut msg);
+                self.deliver_one_of(account, members, start, None, msg);
             }
         }
     }
@@ -565,15 +667,49 @@ fn pick_remote(targets: &mut PeerTargets, peer: PeerId, queue: &[u8]) {
     }
 }
 
-/// The peer whose cumulative weight covers `r`.
-fn pick_weighted(entries: &[RemoteEntry], mut r: u64) -> PeerId {
-    for &(s, w) in entries {
+/// Where a publish may go: everywhere (published here), or, having come from a route, to
+/// this server's plain subscribers and the members of the queue groups the route named,
+/// never to another route (routes are one hop).
+#[derive(Clone, Copy)]
+pub(super) enum Scope<'q> {
+    Everywhere,
+    FromRoute(&'q [&'q [u8]]),
+}
+
+/// Which of a queue group's remote entries a pick is among: the other shards of this
+/// server, or the routes.
+#[derive(Clone, Copy)]
+enum Kind {
+    Shard,
+    Route,
+}
+
+impl Kind {
+    fn has(self, p: PeerId) -> bool {
+        p.is_shard() == matches!(self, Kind::Shard)
+    }
+}
+
+/// The total weight of `kind`'s entries.
+fn weight(entries: &[RemoteEntry], kind: Kind) -> u64 {
+    entries
+        .iter()
+        .filter(|(p, _)| kind.has(*p))
+        .map(|&(_, w)| u64::from(w))
+        .sum()
+}
+
+/// The peer of `kind` whose cumulative weight covers `r`.
+fn pick_weighted(entries: &[RemoteEntry], kind: Kind, mut r: u64) -> PeerId {
+    let mut last = PeerId::shard(0);
+    for &(s, w) in entries.iter().filter(|(p, _)| kind.has(*p)) {
         if r < u64::from(w) {
             return s;
         }
         r -= u64::from(w);
+        last = s;
     }
-    entries.last().map_or(PeerId::shard(0), |&(s, _)| s)
+    last
 }
 
 /// Copies subject, reply and payload into one allocation, shared by every receiving shard.

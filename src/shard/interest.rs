@@ -26,7 +26,8 @@ use crate::fanout::{Batch, PeerId, ShardMsg};
 /// A peer's interest entry: (peer, weight). Weight is 0 for plain interest.
 pub type RemoteEntry = (PeerId, u32);
 
-type Key = (AccountId, Bytes, Option<Bytes>);
+/// (account, subject, queue group).
+pub(crate) type Key = (AccountId, Bytes, Option<Bytes>);
 
 /// Interest bookkeeping; what other shards want lives in each account's `remote` trie.
 #[derive(Debug)]
@@ -86,7 +87,7 @@ impl Interest {
 
 impl Shard {
     /// Our subscription count on (account, subject, queue) moved by `delta`; tells the
-    /// other shards when it matters to them.
+    /// other shards when it matters to them, and on the cluster shard the routes.
     pub(super) fn local_interest(
         &mut self,
         account: AccountId,
@@ -103,14 +104,23 @@ impl Shard {
         if count == 0 {
             self.interest.local_counts.remove(&key);
         }
+        self.tell_routes(&key);
         let edge = queue.is_some() || (delta > 0 && count == 1) || (delta < 0 && count == 0);
-        if !edge || self.shards() == 1 {
+        if edge {
+            self.stage_interest(key, count, false);
+        }
+    }
+
+    /// Tells every other shard our count on `key` (or, `routed`, the routes').
+    pub(super) fn stage_interest(&mut self, key: Key, count: u32, routed: bool) {
+        if self.shards() == 1 {
             return;
         }
         self.interest.seq += 1;
         let seq = self.interest.seq;
         self.interest.interest_seq = seq;
         self.peers.interest_staged = true;
+        let (account, subject, queue) = key;
         for dst in 0..self.shards() {
             if dst != self.id {
                 self.peers.stage(
@@ -121,10 +131,26 @@ impl Shard {
                         queue: queue.clone(),
                         count,
                         seq,
+                        routed,
                     },
                 );
             }
         }
+    }
+
+    /// The server-wide count of client interest on `key`: ours and every other shard's.
+    pub(super) fn server_count(&self, key: &Key) -> u32 {
+        let own = self.interest.local_counts.get(key).copied().unwrap_or(0);
+        (0..self.shards())
+            .filter(|&s| s != self.id)
+            .map(|s| {
+                self.interest
+                    .remote_counts
+                    .get(&(PeerId::shard(s), key.clone()))
+                    .copied()
+                    .unwrap_or(0)
+            })
+            .fold(own, u32::saturating_add)
     }
 
     /// Holds `id`'s PONG until the other shards caught up with our interest changes.
@@ -168,12 +194,16 @@ impl Shard {
                     plain,
                     queues,
                     publisher,
+                    to_routes,
                 } => {
                     self.stats.remote_received += 1;
                     let mut msg = Msg::remote(&subject, reply.as_deref(), header_len, &data);
                     msg.shown = shown.as_deref();
                     self.clear_gate();
-                    self.deliver_remote(account, msg, plain, &queues);
+                    self.deliver_remote(account, &mut msg, plain, &queues);
+                    if let Some(to) = to_routes {
+                        self.forward_to_routes(account, &mut msg, &to);
+                    }
                     if let (Some(consumer), Some(p)) = (self.take_consumer_gate(), publisher) {
                         self.stall_remote_publisher(consumer, src, p);
                     }
@@ -186,12 +216,18 @@ impl Shard {
                     queue,
                     count,
                     seq,
+                    routed,
                 } => {
-                    self.apply_remote_interest(
-                        PeerId::shard(src),
-                        (account, subject, queue),
-                        count,
-                    );
+                    let peer = if routed {
+                        PeerId::ROUTES
+                    } else {
+                        PeerId::shard(src)
+                    };
+                    let key = (account, subject, queue);
+                    self.apply_remote_interest(peer, key.clone(), count);
+                    if !routed {
+                        self.tell_routes(&key);
+                    }
                     self.interest.ack_due[src] = Some(seq);
                 }
                 ShardMsg::Fence { seq } => self.interest.ack_due[src] = Some(seq),

@@ -15,6 +15,9 @@ impl Shard {
         let mut clients = Vec::with_capacity(open.len());
         for id in open {
             let c = &mut self.clients.conns[id];
+            if c.route.is_some() {
+                continue;
+            }
             clients.push(ClientRef {
                 shard: self.id,
                 id,

@@ -27,6 +27,7 @@ mod lame_duck;
 mod peers;
 mod protocol;
 mod reload;
+mod routes;
 mod snapshot;
 pub(crate) mod stall;
 mod system;
@@ -56,6 +57,7 @@ pub use jetstream::FAULT_STREAM_WRITE_ENV;
 pub(crate) use jetstream::{api_accounts, enabled_accounts, startup_interest};
 use protocol::ConnCtx;
 pub use reload::ReloadClosed;
+pub use routes::{RouteLink, Routes};
 pub use snapshot::{
     CacheStats, ConnSnapshot, Query, ReactorStats, ShardSnapshot, SubSnapshot, MAX_CLOSED_CLIENTS,
 };
@@ -98,6 +100,8 @@ pub struct Shard {
     pub stats: ShardStats,
     /// JetStream, on the host shard.
     js: Option<Box<jetstream::Host>>,
+    /// The routes, on the cluster shard of a server in a cluster.
+    routes: Option<Box<Routes>>,
 }
 
 impl Shard {
@@ -117,6 +121,7 @@ impl Shard {
             now,
             stats: ShardStats::default(),
             js: None,
+            routes: None,
         }
     }
 
@@ -193,6 +198,10 @@ impl Shard {
         };
         if c.closing.is_some() {
             return;
+        }
+        if c.route.is_some() {
+            self.poll_mesh();
+            return self.route_read(id, data);
         }
         if c.input_held() {
             c.input.stash.extend_from_slice(data);
@@ -387,6 +396,12 @@ impl Shard {
         c.close_reason = Some(reason);
         if how == Closing::Now {
             c.out.discard();
+        }
+        if c.route.is_some() {
+            self.route_closed(id, reason);
+            self.clients.closed.push(id);
+            self.mark_dirty(id);
+            return;
         }
         log_at!(
             Debug,

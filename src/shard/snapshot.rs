@@ -202,7 +202,7 @@ impl Shard {
             .clients
             .conns
             .iter()
-            .filter(|(_, c)| c.closing.is_none());
+            .filter(|(_, c)| c.closing.is_none() && c.route.is_none());
         let conns = if q.conns {
             open.clone()
                 .map(|(_, c)| self.conn_snapshot(c, q.conn_subs))

@@ -1,0 +1,166 @@
+//! Connecting to other servers' route ports. Each route to solicit gets a thread that dials
+//! (blocking, off the shards) until it connects, hands the socket to the cluster shard
+//! through its mailbox, and sleeps until that shard says the route is gone; then it dials
+//! again, as Go's `reConnectToRoute` does for configured routes. Routes learned by gossip
+//! (implicit) are dialed `connect_retries + 1` times and not again once connected and lost,
+//! as in Go, where the remote that comes back dials us.
+
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::settings::{RouteUrl, ROUTE_CONNECT_DELAY};
+use crate::fanout::Mesh;
+use crate::log_at;
+use crate::mailbox::{Command, Mailbox};
+
+/// How long one connection attempt may take (Go's `DEFAULT_ROUTE_DIAL`).
+const ROUTE_DIAL_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// A connected route socket for the cluster shard.
+#[derive(Debug)]
+pub struct Dialed {
+    pub fd: OwnedFd,
+    pub peer: SocketAddr,
+    pub url: RouteUrl,
+    /// The dialer to wake when this route is gone, for configured routes.
+    pub redial: Option<RedialHandle>,
+}
+
+/// Wakes a configured route's dialer.
+#[derive(Debug, Clone)]
+pub struct RedialHandle(mpsc::Sender<()>);
+
+impl RedialHandle {
+    pub fn redial(&self) {
+        let _ = self.0.send(());
+    }
+}
+
+/// Starts dial threads; shared by the runtime (configured routes) and the cluster shard
+/// (implicit routes).
+#[derive(Debug)]
+pub struct Dialer {
+    mailbox: Arc<Mailbox>,
+    mesh: Arc<Mesh>,
+    stop: Arc<AtomicBool>,
+    /// Route URLs an implicit dial is under way for, so gossip repeated meanwhile does not
+    /// start another.
+    implicit: Mutex<Vec<String>>,
+}
+
+impl Dialer {
+    pub fn new(mailbox: Arc<Mailbox>, mesh: Arc<Mesh>, stop: Arc<AtomicBool>) -> Arc<Dialer> {
+        Arc::new(Dialer {
+            mailbox,
+            mesh,
+            stop,
+            implicit: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// A configured route: dialed for as long as the server runs.
+    pub fn configured(self: &Arc<Dialer>, url: RouteUrl) {
+        let me = self.clone();
+        let (tx, rx) = mpsc::channel();
+        let _ = std::thread::Builder::new()
+            .name("riptide-route-dial".into())
+            .spawn(move || loop {
+                let Some((stream, peer)) = me.connect(&url, None) else {
+                    return;
+                };
+                me.hand_over(stream, peer, url.clone(), Some(RedialHandle(tx.clone())));
+                if rx.recv().is_err() || me.stopped() {
+                    return;
+                }
+                std::thread::sleep(ROUTE_CONNECT_DELAY);
+            });
+    }
+
+    /// A route learned by gossip: `attempts` tries, once.
+    pub fn implicit(self: &Arc<Dialer>, url: RouteUrl, attempts: u32) {
+        {
+            let mut busy = self.implicit.lock().unwrap_or_else(|e| e.into_inner());
+            if busy.contains(&url.text) {
+                return;
+            }
+            busy.push(url.text.clone());
+        }
+        let me = self.clone();
+        let _ = std::thread::Builder::new()
+            .name("riptide-route-dial".into())
+            .spawn(move || {
+                if let Some((stream, peer)) = me.connect(&url, Some(attempts)) {
+                    me.hand_over(stream, peer, url.clone(), None);
+                }
+                me.implicit
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .retain(|u| *u != url.text);
+            });
+    }
+
+    fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Acquire)
+    }
+
+    /// Dials until connected, `attempts` times at most; None once stopped or out of tries.
+    fn connect(&self, url: &RouteUrl, attempts: Option<u32>) -> Option<(TcpStream, SocketAddr)> {
+        let mut attempt = 0u32;
+        loop {
+            if self.stopped() {
+                return None;
+            }
+            attempt += 1;
+            log_at!(
+                Debug,
+                "Trying to connect to route on {}:{} ({})",
+                url.host,
+                url.port,
+                url.text
+            );
+            let addr = (url.host.as_str(), url.port)
+                .to_socket_addrs()
+                .ok()
+                .and_then(|mut a| a.next());
+            let result = match addr {
+                Some(a) => TcpStream::connect_timeout(&a, ROUTE_DIAL_TIMEOUT).map(|s| (s, a)),
+                None => Err(std::io::Error::other("no such host")),
+            };
+            match result {
+                Ok(pair) => return Some(pair),
+                Err(e) => {
+                    log_at!(
+                        Error,
+                        "Error trying to connect to route (attempt {attempt}): dial tcp {}:{}: {}",
+                        url.host,
+                        url.port,
+                        crate::runtime::error_text(&e)
+                    );
+                    if attempts.is_some_and(|n| attempt >= n) {
+                        return None;
+                    }
+                }
+            }
+            std::thread::sleep(ROUTE_CONNECT_DELAY);
+        }
+    }
+
+    fn hand_over(&self, stream: TcpStream, peer: SocketAddr, url: RouteUrl, redial: Option<RedialHandle>) {
+        let _ = stream.set_nodelay(true);
+        let dialed = Dialed {
+            fd: OwnedFd::from(stream),
+            peer,
+            url,
+            redial,
+        };
+        self.mailbox.send(
+            &self.mesh,
+            super::CLUSTER_SHARD,
+            Command::AdoptRoute(Box::new(dialed)),
+        );
+    }
+}

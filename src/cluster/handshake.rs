@@ -1,0 +1,187 @@
+//! The route INFO and CONNECT, with the fields Go servers send and read (`route.go`
+//! `generateRouteInfoJSON`, `sendRouteConnect`). Riptide sends no `route_pool_size`, so a Go
+//! peer treats it as a server without route pooling and keeps one connection to it for all
+//! accounts; and no `lnoc`, so leaf-originated interest reaches it as plain `RS+`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::info::GO_SERVER_VERSION;
+
+/// The protocol level in a route INFO, as Go 2.15.1 sends it.
+pub const ROUTE_PROTO: i32 = 3;
+
+/// A route INFO, sent and read. Unknown fields of a Go peer's INFO are ignored.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RouteInfo {
+    pub server_id: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub server_name: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub version: String,
+    pub proto: i32,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub host: String,
+    pub port: u16,
+    pub headers: bool,
+    pub max_payload: usize,
+    /// The route URL of a server this INFO tells about (gossip), `nats-route://host:port/`.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub ip: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub cluster: String,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub cluster_dynamic: bool,
+    /// The server's client URLs, which clients of the cluster are told about.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub connect_urls: Vec<String>,
+    /// Lame duck mode: the server is going away.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub ldm: bool,
+    /// Go's gossip marker on a forwarded INFO (`gossip_mode`, 1 = default).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gossip_mode: Option<u8>,
+    /// A Go peer with pooling names its pool size; read only, to log it.
+    #[serde(skip_serializing)]
+    pub route_pool_size: Option<i32>,
+}
+
+impl RouteInfo {
+    /// This server's route INFO.
+    pub fn ours(
+        server_id: &str,
+        server_name: &str,
+        host: &str,
+        port: u16,
+        max_payload: usize,
+        cluster: &str,
+        dynamic: bool,
+        connect_urls: Vec<String>,
+    ) -> RouteInfo {
+        RouteInfo {
+            server_id: server_id.to_string(),
+            server_name: server_name.to_string(),
+            version: GO_SERVER_VERSION.to_string(),
+            proto: ROUTE_PROTO,
+            host: host.to_string(),
+            port,
+            headers: true,
+            max_payload,
+            cluster: cluster.to_string(),
+            cluster_dynamic: dynamic,
+            connect_urls,
+            ..RouteInfo::default()
+        }
+    }
+
+    /// `INFO <json>\r\n`.
+    pub fn line(&self) -> Vec<u8> {
+        let mut out = b"INFO ".to_vec();
+        out.extend_from_slice(&serde_json::to_vec(self).expect("INFO serializes"));
+        out.extend_from_slice(b"\r\n");
+        out
+    }
+
+    /// The route URL to reach the server this INFO describes.
+    pub fn route_url(&self) -> String {
+        if self.ip.is_empty() {
+            format!("nats-route://{}/", host_port(&self.host, self.port))
+        } else {
+            self.ip.clone()
+        }
+    }
+}
+
+/// `host:port`, an IPv6 host in brackets.
+pub fn host_port(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+/// A route CONNECT, sent and read.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RouteConnect {
+    pub echo: bool,
+    pub verbose: bool,
+    pub pedantic: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pass: Option<String>,
+    pub tls_required: bool,
+    pub headers: bool,
+    /// The soliciting server's id.
+    pub name: String,
+    pub cluster: String,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub cluster_dynamic: bool,
+    /// Set by a client that dialed the route port by mistake; never by a server.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lang: Option<String>,
+}
+
+impl RouteConnect {
+    /// `CONNECT <json>\r\n`.
+    pub fn line(&self) -> Vec<u8> {
+        let mut out = b"CONNECT ".to_vec();
+        out.extend_from_slice(&serde_json::to_vec(self).expect("CONNECT serializes"));
+        out.extend_from_slice(b"\r\n");
+        out
+    }
+}
+
+/// The client URLs a server advertises: its client host and port, or with the host
+/// unspecified every non-loopback address of the machine, as Go's `getClientConnectURLs`.
+pub fn client_urls(host: &str, port: u16) -> Vec<String> {
+    let unspecified = host
+        .parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_unspecified());
+    if !unspecified {
+        return vec![host_port(host, port)];
+    }
+    let mut urls: Vec<String> = interface_addrs()
+        .into_iter()
+        .filter(|ip| !ip.is_loopback() && !ip.is_unspecified())
+        .filter(|ip| !matches!(ip, std::net::IpAddr::V6(v6) if (v6.segments()[0] & 0xffc0) == 0xfe80))
+        .map(|ip| host_port(&ip.to_string(), port))
+        .collect();
+    urls.dedup();
+    urls
+}
+
+/// The machine's interface addresses.
+fn interface_addrs() -> Vec<std::net::IpAddr> {
+    let mut out = Vec::new();
+    let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs fills `head` with a list we free below; each entry is read only
+    // while the list lives.
+    unsafe {
+        if libc::getifaddrs(&mut head) != 0 {
+            return out;
+        }
+        let mut cur = head;
+        while !cur.is_null() {
+            let a = (*cur).ifa_addr;
+            if !a.is_null() {
+                match i32::from((*a).sa_family) {
+                    libc::AF_INET => {
+                        let sin = &*(a as *const libc::sockaddr_in);
+                        out.push(std::net::IpAddr::from(u32::from_be(sin.sin_addr.s_addr).to_be_bytes()));
+                    }
+                    libc::AF_INET6 => {
+                        let sin6 = &*(a as *const libc::sockaddr_in6);
+                        out.push(std::net::IpAddr::from(sin6.sin6_addr.s6_addr));
+                    }
+                    _ => {}
+                }
+            }
+            cur = (*cur).ifa_next;
+        }
+        libc::freeifaddrs(head);
+    }
+    out
+}

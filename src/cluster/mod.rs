@@ -1,0 +1,29 @@
+//! Routes: this server as one node of a NATS cluster, next to Go nats-server nodes.
+//!
+//! Riptide speaks the Go server's route protocol as a server without route pooling (the
+//! pre-2.10 form, which Go 2.10+ keeps for rolling upgrades): one connection per remote
+//! server carries every account, `RS+`/`RS-` name the account, `RMSG`/`HMSG` carry the
+//! queue groups a message was picked for.
+//!
+//! Every route connection lives on one shard, the cluster shard (shard 0). That shard
+//! already learns every other shard's interest (0->1 / 1->0 edges, queue weights), so it
+//! alone can tell the server-wide edges that routes are told about, and it picks the route
+//! of a queue group's remote member with every route's weight at hand; other shards reach
+//! the cluster with one hop over the ring they already use to reach it. What the routes
+//! want is replicated from the cluster shard to the others as the interest of one more
+//! peer, `PeerId::ROUTES`.
+//!
+//! - `settings`: the `cluster {}` block and the cluster flags.
+//! - `parser`: the sans-IO route protocol parser.
+//! - `handshake`: the route INFO and CONNECT as Go sends them.
+//! - `dialer`: threads that connect to the configured routes, and again when they drop.
+
+pub mod dialer;
+pub mod handshake;
+pub mod parser;
+pub mod settings;
+
+pub use settings::ClusterSettings;
+
+/// The shard that owns every route connection (see the module docs).
+pub const CLUSTER_SHARD: usize = 0;

@@ -1,0 +1,148 @@
+//! The `cluster {}` block, with the Go server's keys (`parseCluster` in `opts.go`). Errors
+//! point at the field that caused them, as Go's do.
+
+use super::{boolean, host_port, int, string, ConfigError};
+use crate::cluster::settings::RouteUrl;
+use crate::cluster::ClusterSettings;
+use crate::conf::{Item, Value};
+
+/// Keys Go takes that Riptide's routes do not act on yet: parsed and refused clearly.
+const NOT_YET: &[&str] = &["tls", "permissions"];
+
+/// Keys Go takes that change nothing observable in a Riptide route (compression is never
+/// negotiated, so `accept`, Go's default, is what every mode amounts to; `accounts` pins
+/// accounts to dedicated pooled connections, and Riptide's single route carries them all).
+const IGNORED: &[&str] = &[
+    "compression",
+    "accounts",
+    "ping_interval",
+    "ping_max",
+    "write_deadline",
+    "write_timeout",
+    "connect_backoff",
+    "cluster_dynamic",
+];
+
+fn at(item: &Item, msg: impl std::fmt::Display) -> ConfigError {
+    ConfigError(format!("{}: {msg}", item.position()))
+}
+
+/// `cluster { name, listen, host, port, routes, authorization, advertise, no_advertise,
+/// connect_retries, pool_size, ... }`.
+pub(super) fn cluster(block: &Item) -> Result<ClusterSettings, ConfigError> {
+    let Value::Map(entries) = &block.value else {
+        return Err(at(block, "expected a map for cluster"));
+    };
+    let mut c = ClusterSettings::default();
+    for (k, item) in entries {
+        let v = &item.value;
+        let fail = |m: String| at(item, m);
+        match k.to_ascii_lowercase().as_str() {
+            "name" => {
+                let name = string(v, k).map_err(fail)?;
+                if name.contains(' ') {
+                    return Err(fail(
+                        "cluster name cannot contain spaces or new lines".into(),
+                    ));
+                }
+                c.name = Some(name);
+            }
+            "listen" => {
+                let (host, port) = host_port(v, k).map_err(fail)?;
+                c.host = host;
+                c.port = port;
+            }
+            "host" | "net" => c.host = Some(string(v, k).map_err(fail)?),
+            "port" => c.port = int(v, k).map_err(fail)? as i32,
+            "routes" => {
+                let Value::Array(urls) = v else {
+                    return Err(fail("error parsing routes: expected an array".into()));
+                };
+                for u in urls {
+                    let text = string(&u.value, k).map_err(|m| at(u, m))?;
+                    c.routes.push(RouteUrl::parse(&text).map_err(|m| at(u, m))?);
+                }
+            }
+            "authorization" => authorization(item, &mut c)?,
+            "advertise" | "cluster_advertise" => c.advertise = Some(string(v, k).map_err(fail)?),
+            "no_advertise" => c.no_advertise = boolean(v, k).map_err(fail)?,
+            "connect_retries" => c.connect_retries = int(v, k).map_err(fail)?.max(0) as u32,
+            "pool_size" => c.pool_size = int(v, k).map_err(fail)? as i32,
+            key if NOT_YET.contains(&key) => {
+                return Err(fail(format!(
+                    "field \"{k}\" of cluster is not supported by this version of riptide yet"
+                )))
+            }
+            key if IGNORED.contains(&key) => {}
+            _ => return Err(fail(format!("unknown field \"{k}\""))),
+        }
+    }
+    Ok(c)
+}
+
+/// Routes' `authorization { user, password, timeout }`; Go refuses a token or a users list
+/// there.
+fn authorization(block: &Item, c: &mut ClusterSettings) -> Result<(), ConfigError> {
+    let Value::Map(entries) = &block.value else {
+        return Err(at(block, "expected a map for cluster authorization"));
+    };
+    for (k, item) in entries {
+        let v = &item.value;
+        let fail = |m: String| at(item, m);
+        match k.to_ascii_lowercase().as_str() {
+            "user" | "username" => c.user = Some(string(v, k).map_err(fail)?),
+            "pass" | "password" => c.pass = Some(string(v, k).map_err(fail)?),
+            "timeout" => {
+                c.auth_timeout = Some(match v {
+                    Value::Int(n) => std::time::Duration::from_secs(u64::try_from(*n).unwrap_or(0)),
+                    Value::Float(f) if *f >= 0.0 => std::time::Duration::from_secs_f64(*f),
+                    _ => return Err(fail("error parsing cluster authorization timeout".into())),
+                })
+            }
+            "token" => {
+                return Err(fail(
+                    "Cluster authorization does not support tokens".into(),
+                ))
+            }
+            "users" => {
+                return Err(fail(
+                    "Cluster authorization does not allow multiple users".into(),
+                ))
+            }
+            _ => return Err(fail(format!("unknown field \"{k}\""))),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+
+    fn load(text: &str) -> Result<Config, String> {
+        let mut cfg = Config::default();
+        super::super::load_str(text, &mut cfg, false)
+            .map(|_| cfg)
+            .map_err(|e| e.0)
+    }
+
+    #[test]
+    fn go_cluster_block() {
+        let cfg = load(
+            "cluster {\n  name: c1\n  listen: 127.0.0.1:6222\n  routes: [nats-route://u:p@127.0.0.1:6223, nats://127.0.0.1:6224]\n  authorization { user: u, password: p, timeout: 2 }\n  no_advertise: true\n  pool_size: 3\n  compression: accept\n}\n",
+        )
+        .unwrap();
+        let c = cfg.cluster.unwrap();
+        assert_eq!(c.name.as_deref(), Some("c1"));
+        assert_eq!((c.host.as_deref(), c.port), (Some("127.0.0.1"), 6222));
+        assert_eq!(c.routes.len(), 2);
+        assert_eq!(c.routes[0].user.as_deref(), Some("u"));
+        assert_eq!((c.routes[1].host.as_str(), c.routes[1].port), ("127.0.0.1", 6224));
+        assert_eq!((c.user.as_deref(), c.pass.as_deref()), (Some("u"), Some("p")));
+        assert!(c.no_advertise);
+        let e = load("cluster {\n  port: 1\n  authorization { token: x }\n}\n").unwrap_err();
+        assert!(e.contains("Cluster authorization does not support tokens"), "{e}");
+        let e = load("cluster {\n  bogus: 1\n}\n").unwrap_err();
+        assert!(e.contains("unknown field \"bogus\""), "{e}");
+    }
+}

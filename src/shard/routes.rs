@@ -1,0 +1,661 @@
+//! Route connections, on the cluster shard (see [`crate::cluster`]): the handshake, the
+//! server-wide interest routes are told (`RS+`/`RS-` on edges, queue weights on every
+//! change), the interest they tell us (kept per route, and replicated to the other shards
+//! as `PeerId::ROUTES`), and messages both ways (`RMSG`/`HMSG`).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::delivery::{Msg, Scope};
+use super::interest::Key;
+use super::{ConnId, Shard};
+use crate::accounts::AccountId;
+use crate::cluster::dialer::{Dialer, RedialHandle};
+use crate::cluster::handshake::{client_urls, host_port, RouteConnect, RouteInfo};
+use crate::cluster::parser::{RemoteSub, RouteHandler, RouteParser, RoutedMsg};
+use crate::cluster::settings::RouteUrl;
+use crate::cluster::ClusterSettings;
+use crate::conn::outbound::FLATTEN_THRESHOLD;
+use crate::conn::{CloseReason, Closing, Conn};
+use crate::fanout::PeerId;
+use crate::log_at;
+use crate::proto::encode;
+
+/// The cluster shard's routes and what they were told.
+pub struct Routes {
+    settings: ClusterSettings,
+    /// The cluster's name; made up when not configured, then the remotes' (dynamic).
+    name: String,
+    dynamic: bool,
+    /// The route port bound, and the host it was bound on.
+    host: String,
+    port: u16,
+    dialer: Arc<Dialer>,
+    /// Registered routes by remote server id.
+    by_server: HashMap<String, ConnId>,
+    /// Route connections by peer id.
+    peers: HashMap<PeerId, ConnId>,
+    next_peer: u16,
+    free_peers: Vec<u16>,
+    /// The server-wide client interest the routes were told, per key.
+    told: HashMap<Key, u32>,
+    /// The routes' combined interest the other shards were told: for plain interest the
+    /// number of routes with it, for a queue group its total weight.
+    totals: HashMap<Key, u32>,
+}
+
+/// A route connection's own state, on its `Conn`.
+#[derive(Debug)]
+pub struct RouteLink {
+    parser: RouteParser,
+    solicited: bool,
+    url: Option<RouteUrl>,
+    redial: Option<RedialHandle>,
+    /// The remote's INFO, once the route is registered.
+    remote: Option<RouteInfo>,
+    peer: PeerId,
+    /// What it told us, per key: 1 for plain interest, the weight for a queue group.
+    keys: HashMap<Key, u32>,
+    /// Closed as a second route to the same server: its dialer must not dial again.
+    duplicate: bool,
+}
+
+impl RouteLink {
+    fn new(max_control_line: usize, solicited: bool) -> RouteLink {
+        RouteLink {
+            parser: RouteParser::new(max_control_line),
+            solicited,
+            url: None,
+            redial: None,
+            remote: None,
+            peer: PeerId::ROUTES,
+            keys: HashMap::new(),
+            duplicate: false,
+        }
+    }
+
+    /// The remote server's id, once registered.
+    pub fn remote_id(&self) -> Option<&str> {
+        self.remote.as_ref().map(|r| r.server_id.as_str())
+    }
+}
+
+impl Routes {
+    pub fn new(settings: ClusterSettings, host: String, port: u16, dialer: Arc<Dialer>) -> Routes {
+        let (name, dynamic) = match &settings.name {
+            Some(n) => (n.clone(), false),
+            None => (crate::auth::new_nonce(), true),
+        };
+        Routes {
+            settings,
+            name,
+            dynamic,
+            host,
+            port,
+            dialer,
+            by_server: HashMap::new(),
+            peers: HashMap::new(),
+            next_peer: 0,
+            free_peers: Vec::new(),
+            told: HashMap::new(),
+            totals: HashMap::new(),
+        }
+    }
+}
+
+impl Shard {
+    /// Makes this shard the cluster shard.
+    pub fn host_routes(&mut self, routes: Routes) {
+        self.routes = Some(Box::new(routes));
+    }
+
+    /// This server's route INFO.
+    fn route_info(&self) -> RouteInfo {
+        let r = self.routes.as_ref().expect("cluster shard");
+        let cfg = &self.server.cfg;
+        let urls = if r.settings.no_advertise {
+            Vec::new()
+        } else {
+            client_urls(&cfg.host, self.server.port)
+        };
+        RouteInfo::ours(
+            &self.server.server_id,
+            self.server.name(),
+            &r.host,
+            r.port,
+            cfg.max_payload,
+            &r.name,
+            r.dynamic,
+            urls,
+        )
+    }
+
+    fn new_route_conn(&mut self, peer: SocketAddr, solicited: bool) -> ConnId {
+        let cid = self.next_cid();
+        let mut conn = Conn::new(cid, peer, self.server.cfg.max_control_line, self.now, false);
+        conn.route = Some(Box::new(RouteLink::new(
+            self.server.cfg.max_control_line,
+            solicited,
+        )));
+        let id = self.clients.conns.insert(conn);
+        log_at!(
+            Info,
+            "{} - Route connection created",
+            self.clients.conns[id].log_prefix()
+        );
+        id
+    }
+
+    /// A connection on the route port: it gets our INFO at once and must CONNECT.
+    pub fn accept_route(&mut self, peer: SocketAddr) -> ConnId {
+        let id = self.new_route_conn(peer, false);
+        let info = self.route_info().line();
+        self.clients.conns[id].out.push(&info);
+        self.mark_dirty(id);
+        id
+    }
+
+    /// A route the dialer connected: CONNECT and our INFO go first.
+    pub fn adopt_route(&mut self, peer: SocketAddr, url: RouteUrl, redial: Option<RedialHandle>) -> ConnId {
+        let id = self.new_route_conn(peer, true);
+        let r = self.routes.as_ref().expect("cluster shard");
+        let connect = RouteConnect {
+            echo: true,
+            user: url.user.clone(),
+            pass: url.pass.clone(),
+            headers: true,
+            name: self.server.server_id.clone(),
+            cluster: r.name.clone(),
+            cluster_dynamic: r.dynamic,
+            ..RouteConnect::default()
+        };
+        let info = self.route_info().line();
+        let c = &mut self.clients.conns[id];
+        c.out.push(&connect.line());
+        c.out.push(&info);
+        let link = c.route.as_mut().expect("route");
+        link.url = Some(url);
+        link.redial = redial;
+        self.mark_dirty(id);
+        id
+    }
+
+    /// Bytes from a route.
+    pub(super) fn route_read(&mut self, id: ConnId, data: &[u8]) {
+        let Some(link) = self.clients.conns[id].route.as_mut() else {
+            return;
+        };
+        let mut parser = std::mem::replace(&mut link.parser, RouteParser::new(0));
+        let res = parser.parse(data, &mut RouteCtx { shard: self, id });
+        if let Some(link) = self.clients.conns.get_mut(id).and_then(|c| c.route.as_mut()) {
+            link.parser = parser;
+        }
+        if let Err(e) = res {
+            if self.clients.conns.get(id).is_some_and(|c| c.closing.is_none()) {
+                log_at!(
+                    Error,
+                    "{} - Route Error: {:?}",
+                    self.clients.conns[id].log_prefix(),
+                    e
+                );
+                self.begin_close(id, CloseReason::ProtocolViolation, Closing::AfterFlush, false);
+            }
+        }
+    }
+
+    fn route_connect(&mut self, id: ConnId, json: &[u8]) -> Result<(), ()> {
+        let Ok(connect) = serde_json::from_slice::<RouteConnect>(json) else {
+            self.route_refuse(id, "Protocol Violation", CloseReason::ProtocolViolation);
+            return Err(());
+        };
+        if connect.lang.is_some() {
+            self.route_refuse(id, "attempted to connect to route port", CloseReason::ProtocolViolation);
+            return Err(());
+        }
+        let r = self.routes.as_ref().expect("cluster shard");
+        if let Some(user) = &r.settings.user {
+            let ok = connect.user.as_deref() == Some(user.as_str())
+                && connect.pass.as_deref() == r.settings.pass.as_deref();
+            if !ok {
+                self.route_refuse(id, "Authorization Violation", CloseReason::AuthenticationViolation);
+                return Err(());
+            }
+        }
+        self.check_cluster_name(id, &connect.cluster, connect.cluster_dynamic)
+    }
+
+    /// Go's cluster name rule: a dynamic side takes the other's name; two fixed names must
+    /// match (`route.go` `processRouteConnect`).
+    fn check_cluster_name(&mut self, id: ConnId, theirs: &str, their_dynamic: bool) -> Result<(), ()> {
+        let r = self.routes.as_mut().expect("cluster shard");
+        if theirs.is_empty() || theirs == r.name {
+            return Ok(());
+        }
+        if r.dynamic && (!their_dynamic || theirs < r.name.as_str()) {
+            r.name = theirs.to_string();
+            return Ok(());
+        }
+        if their_dynamic {
+            return Ok(());
+        }
+        let ours = r.name.clone();
+        log_at!(
+            Error,
+            "{} - Rejecting connection, cluster name {:?} does not match {:?}",
+            self.clients.conns[id].log_prefix(),
+            theirs,
+            ours
+        );
+        self.route_refuse(id, "Cluster Name Conflict", CloseReason::ProtocolViolation);
+        Err(())
+    }
+
+    fn route_refuse(&mut self, id: ConnId, text: &str, reason: CloseReason) {
+        encode::err(&mut self.clients.conns[id].out.tail(), text);
+        self.mark_dirty(id);
+        self.begin_close(id, reason, Closing::AfterFlush, false);
+    }
+
+    fn route_info_received(&mut self, id: ConnId, json: &[u8]) -> Result<(), ()> {
+        let Ok(mut info) = serde_json::from_slice::<RouteInfo>(json) else {
+            self.route_refuse(id, "Protocol Violation", CloseReason::ProtocolViolation);
+            return Err(());
+        };
+        let link = self.clients.conns[id].route.as_ref().expect("route");
+        let Some(registered) = link.remote_id().map(str::to_string) else {
+            self.check_cluster_name(id, &info.cluster, info.cluster_dynamic)?;
+            // The host a server listens on for all addresses says nothing to others: its
+            // route URL is then the address it connected from, as Go records it.
+            let unspecified = info.host.is_empty()
+                || info.host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_unspecified());
+            if unspecified {
+                info.host = self.clients.conns[id].peer.ip().to_string();
+            }
+            return self.register_route(id, info);
+        };
+        if info.server_id != registered {
+            // Gossip: a server this one just met. Dial it unless already routed to it.
+            let r = self.routes.as_ref().expect("cluster shard");
+            if info.server_id != self.server.server_id && !r.by_server.contains_key(&info.server_id) {
+                if let Ok(url) = RouteUrl::parse(&info.route_url()) {
+                    let attempts = r.settings.connect_retries + 1;
+                    r.dialer.implicit(url, attempts);
+                }
+            }
+            return Ok(());
+        }
+        if let Some(link) = self.clients.conns[id].route.as_mut() {
+            link.remote = Some(info);
+        }
+        Ok(())
+    }
+
+    fn register_route(&mut self, id: ConnId, info: RouteInfo) -> Result<(), ()> {
+        let prefix = self.clients.conns[id].log_prefix();
+        if info.server_id == self.server.server_id {
+            log_at!(Debug, "{prefix} - Detected route to self, ignoring");
+            self.begin_close(id, CloseReason::ProtocolViolation, Closing::Now, false);
+            return Err(());
+        }
+        let r = self.routes.as_mut().expect("cluster shard");
+        if let Some(&existing) = r.by_server.get(&info.server_id) {
+            log_at!(Debug, "{prefix} - Detected duplicate remote route {:?}", info.server_id);
+            let link = self.clients.conns[id].route.as_mut().expect("route");
+            link.duplicate = true;
+            let (redial, url) = (link.redial.take(), link.url.take());
+            // The route kept takes over the dialer, which dials again when it is gone.
+            if let Some(kept) = self.clients.conns[existing].route.as_mut() {
+                if kept.redial.is_none() {
+                    kept.redial = redial;
+                    kept.url = url;
+                }
+            }
+            self.begin_close(id, CloseReason::DuplicateRoute, Closing::Now, false);
+            return Err(());
+        }
+        let n = r.free_peers.pop().unwrap_or_else(|| {
+            r.next_peer += 1;
+            r.next_peer - 1
+        });
+        let peer = PeerId::route(n);
+        r.by_server.insert(info.server_id.clone(), id);
+        r.peers.insert(peer, id);
+        log_at!(
+            Debug,
+            "{prefix} - Registering remote route {:?}",
+            info.server_id
+        );
+        let gossip = (!self.clients.conns[id].route.as_ref().expect("route").solicited).then(|| {
+            let mut g = info.clone();
+            g.ip = format!("nats-route://{}/", host_port(&info.host, info.port));
+            g.gossip_mode = Some(1);
+            g.line()
+        });
+        let link = self.clients.conns[id].route.as_mut().expect("route");
+        link.peer = peer;
+        link.remote = Some(info);
+        // Everything this server is interested in, as Go sends its subscriptions.
+        let mut out = Vec::new();
+        let r = self.routes.as_ref().expect("cluster shard");
+        for (key, &count) in &r.told {
+            rs_line(&mut out, &self.server, key, count);
+        }
+        out.extend_from_slice(encode::PING);
+        let others: Vec<ConnId> = r.peers.values().copied().filter(|&o| o != id).collect();
+        self.clients.conns[id].out.push(&out);
+        self.mark_dirty(id);
+        if let Some(line) = gossip {
+            for o in others {
+                self.clients.conns[o].out.push(&line);
+                self.mark_dirty(o);
+            }
+        }
+        Ok(())
+    }
+
+    /// Interest a route told us.
+    fn route_interest(&mut self, id: ConnId, sub: RemoteSub<'_>, on: bool) {
+        let Some(account) = std::str::from_utf8(sub.account)
+            .ok()
+            .and_then(|a| self.server.accounts.id(a))
+        else {
+            return;
+        };
+        let Some(link) = self.clients.conns[id].route.as_mut() else {
+            return;
+        };
+        if link.remote.is_none() {
+            return;
+        }
+        let key: Key = (
+            account,
+            Bytes::copy_from_slice(sub.subject),
+            sub.queue.map(Bytes::copy_from_slice),
+        );
+        let count = match (on, key.2.is_some()) {
+            (false, _) => 0,
+            (true, true) => sub.weight.max(1),
+            (true, false) => 1,
+        };
+        let old = if count == 0 {
+            link.keys.remove(&key).unwrap_or(0)
+        } else {
+            link.keys.insert(key.clone(), count).unwrap_or(0)
+        };
+        let peer = link.peer;
+        self.apply_remote_interest(peer, key.clone(), count);
+        self.route_totals(key, old, count);
+    }
+
+    /// One route's count on `key` went from `old` to `new`: the other shards learn the
+    /// routes' combined interest when it matters to them (edges, or a queue weight).
+    fn route_totals(&mut self, key: Key, old: u32, new: u32) {
+        let r = self.routes.as_mut().expect("cluster shard");
+        let queue = key.2.is_some();
+        let unit = |c: u32| if queue { c } else { u32::from(c > 0) };
+        let before = r.totals.get(&key).copied().unwrap_or(0);
+        let after = (before + unit(new)).saturating_sub(unit(old));
+        if after == 0 {
+            r.totals.remove(&key);
+        } else {
+            r.totals.insert(key.clone(), after);
+        }
+        let changed = if queue {
+            before != after
+        } else {
+            (before > 0) != (after > 0)
+        };
+        if changed {
+            let count = if queue { after } else { u32::from(after > 0) };
+            self.stage_interest(key, count, true);
+        }
+    }
+
+    /// The server-wide client count on `key` changed, perhaps: the routes hear of edges
+    /// of plain interest and of every queue weight, as from a Go server.
+    pub(super) fn tell_routes(&mut self, key: &Key) {
+        if self.routes.is_none() {
+            return;
+        }
+        let count = self.server_count(key);
+        let r = self.routes.as_mut().expect("cluster shard");
+        let told = r.told.get(key).copied().unwrap_or(0);
+        let send = if key.2.is_some() {
+            count != told
+        } else {
+            (count > 0) != (told > 0)
+        };
+        if !send {
+            return;
+        }
+        if count == 0 {
+            r.told.remove(key);
+        } else {
+            r.told.insert(key.clone(), count);
+        }
+        let mut line = Vec::new();
+        rs_line(&mut line, &self.server, key, count);
+        let conns: Vec<ConnId> = r.peers.values().copied().collect();
+        for id in conns {
+            self.clients.conns[id].out.push(&line);
+            self.mark_dirty(id);
+        }
+    }
+
+    /// A message from a route: to our plain subscribers and the queue groups it names.
+    fn route_message(&mut self, id: ConnId, m: RoutedMsg<'_>) {
+        let Some(account) = std::str::from_utf8(m.account)
+            .ok()
+            .and_then(|a| self.server.accounts.id(a))
+        else {
+            return;
+        };
+        let c = &mut self.clients.conns[id];
+        c.in_msgs += 1;
+        c.in_bytes += m.data.len() as u64;
+        self.stats.in_msgs += 1;
+        self.stats.in_bytes += m.data.len() as u64;
+        self.clear_gate();
+        let mut msg = Msg::local(m.subject, m.reply, m.header_len, m.data);
+        self.publish_scoped(account, None, &mut msg, Scope::FromRoute(&m.queues));
+    }
+
+    /// Queues an RMSG/HMSG for the route that is `peer`, naming the queue groups it was
+    /// picked for.
+    pub(super) fn send_routed(&mut self, peer: PeerId, account: AccountId, msg: &mut Msg<'_>, queues: &[Bytes]) {
+        let Some(&id) = self.routes.as_ref().and_then(|r| r.peers.get(&peer)) else {
+            return;
+        };
+        let name = self.server.accounts.name(account).to_string();
+        let c = &mut self.clients.conns[id];
+        if c.closing.is_some() {
+            return;
+        }
+        {
+            let mut t = c.out.tail();
+            rmsg_line(&mut t, name.as_bytes(), msg.subject, msg.reply, queues, msg.header_len, msg.data.len());
+            if msg.data.len() < FLATTEN_THRESHOLD {
+                t.extend_from_slice(msg.data);
+                t.extend_from_slice(b"\r\n");
+            }
+        }
+        if msg.data.len() >= FLATTEN_THRESHOLD {
+            let shared = msg.shared().clone();
+            let c = &mut self.clients.conns[id];
+            c.out.push_shared(shared);
+            c.out.push(b"\r\n");
+        }
+        let c = &mut self.clients.conns[id];
+        c.out_msgs += 1;
+        c.out_bytes += msg.data.len() as u64;
+        self.mark_dirty(id);
+    }
+
+    /// A route is closing: its interest goes, its dialer may dial again.
+    pub(super) fn route_closed(&mut self, id: ConnId, reason: CloseReason) {
+        let c = &mut self.clients.conns[id];
+        let prefix = c.log_prefix();
+        let Some(link) = c.route.as_mut() else {
+            return;
+        };
+        let keys = std::mem::take(&mut link.keys);
+        let peer = link.peer;
+        let remote = link.remote.take();
+        let redial = (!link.duplicate).then(|| link.redial.take()).flatten();
+        match &remote {
+            Some(info) if !info.server_name.is_empty() => log_at!(
+                Info,
+                "{prefix} - Router connection closed: {} - Remote: {}",
+                reason.as_str(),
+                info.server_name
+            ),
+            _ => log_at!(Info, "{prefix} - Router connection closed: {}", reason.as_str()),
+        }
+        if let Some(info) = remote {
+            for (key, old) in keys {
+                self.apply_remote_interest(peer, key.clone(), 0);
+                self.route_totals(key, old, 0);
+            }
+            if let Some(r) = self.routes.as_mut() {
+                if r.by_server.get(&info.server_id) == Some(&id) {
+                    r.by_server.remove(&info.server_id);
+                }
+                if r.peers.remove(&peer).is_some() {
+                    if let Some(n) = route_number(peer) {
+                        r.free_peers.push(n);
+                    }
+                }
+            }
+        }
+        if let Some(h) = redial {
+            h.redial();
+        }
+    }
+}
+
+fn route_number(peer: PeerId) -> Option<u16> {
+    (!peer.is_shard() && peer != PeerId::ROUTES).then(|| peer.route_number())
+}
+
+/// `RS+ <account> <subject>[ <queue> <weight>]` or, with no interest left,
+/// `RS- <account> <subject>[ <queue>]`.
+fn rs_line(out: &mut Vec<u8>, server: &crate::server::Server, key: &Key, count: u32) {
+    let (account, subject, queue) = key;
+    out.extend_from_slice(if count > 0 { b"RS+ " } else { b"RS- " });
+    out.extend_from_slice(server.accounts.name(*account).as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(subject);
+    if let Some(q) = queue {
+        out.push(b' ');
+        out.extend_from_slice(q);
+        if count > 0 {
+            out.push(b' ');
+            encode::push_usize(out, count as usize);
+        }
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// `RMSG <account> <subject> [reply | + <reply> <queues> | \| <queues>] <size>`, or HMSG
+/// with the header size before the total (`route.go` `msgHeader`).
+fn rmsg_line(
+    out: &mut Vec<u8>,
+    account: &[u8],
+    subject: &[u8],
+    reply: Option<&[u8]>,
+    queues: &[Bytes],
+    header_len: Option<usize>,
+    total: usize,
+) {
+    out.extend_from_slice(if header_len.is_some() { b"HMSG " } else { b"RMSG " });
+    out.extend_from_slice(account);
+    out.push(b' ');
+    out.extend_from_slice(subject);
+    out.push(b' ');
+    match (reply, queues.is_empty()) {
+        (Some(r), true) => {
+            out.extend_from_slice(r);
+            out.push(b' ');
+        }
+        (None, true) => {}
+        (r, false) => {
+            match r {
+                Some(r) => {
+                    out.extend_from_slice(b"+ ");
+                    out.extend_from_slice(r);
+                }
+                None => out.push(b'|'),
+            }
+            for q in queues {
+                out.push(b' ');
+                out.extend_from_slice(q);
+            }
+            out.push(b' ');
+        }
+    }
+    if let Some(h) = header_len {
+        encode::push_usize(out, h);
+        out.push(b' ');
+    }
+    encode::push_usize(out, total);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// The route parser's callbacks for one connection.
+struct RouteCtx<'a> {
+    shard: &'a mut Shard,
+    id: ConnId,
+}
+
+impl RouteHandler for RouteCtx<'_> {
+    fn info(&mut self, json: &[u8]) -> Result<(), ()> {
+        self.shard.route_info_received(self.id, json)
+    }
+    fn connect(&mut self, json: &[u8]) -> Result<(), ()> {
+        self.shard.route_connect(self.id, json)
+    }
+    fn ping(&mut self) {
+        self.shard.clients.conns[self.id].out.push(encode::PONG);
+        self.shard.mark_dirty(self.id);
+    }
+    fn pong(&mut self) {
+        self.shard.clients.conns[self.id].pings.outstanding = 0;
+    }
+    fn err(&mut self, text: &[u8]) {
+        log_at!(
+            Error,
+            "{} - Router Error: {}",
+            self.shard.clients.conns[self.id].log_prefix(),
+            String::from_utf8_lossy(text)
+        );
+    }
+    fn interest(&mut self, sub: RemoteSub<'_>, on: bool) {
+        self.shard.route_interest(self.id, sub, on);
+    }
+    fn message(&mut self, msg: RoutedMsg<'_>) {
+        self.shard.route_message(self.id, msg);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rmsg_lines_as_go_sends_them() {
+        let line = |reply: Option<&[u8]>, queues: &[&str], hdr: Option<usize>| {
+            let q: Vec<Bytes> = queues.iter().map(|s| Bytes::copy_from_slice(s.as_bytes())).collect();
+            let mut out = Vec::new();
+            rmsg_line(&mut out, b"$G", b"rq", reply, &q, hdr, 14);
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(line(None, &[], None), "RMSG $G rq 14\r\n");
+        assert_eq!(line(Some(b"r"), &[], None), "RMSG $G rq r 14\r\n");
+        assert_eq!(line(None, &["grp"], None), "RMSG $G rq | grp 14\r\n");
+        assert_eq!(line(Some(b"rr"), &["grp", "g2"], None), "RMSG $G rq + rr grp g2 14\r\n");
+        assert_eq!(line(None, &[], Some(12)), "HMSG $G rq 12 14\r\n");
+    }
+}
