@@ -146,14 +146,7 @@ const FLAGS: &[(&str, Kind, &str)] = &[
 ];
 
 /// Flags of the Go server that later Riptide releases implement; refused clearly for now.
-const NOT_YET: &[&str] = &[
-    "ms",
-    "https_port",
-    "s",
-    "syslog",
-    "r",
-    "remote_syslog",
-];
+const NOT_YET: &[&str] = &["ms", "https_port", "s", "syslog", "r", "remote_syslog"];
 
 fn parse_bool(name: &str, v: &str) -> Result<bool, CliError> {
     match v {

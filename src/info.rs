@@ -96,12 +96,14 @@ impl InfoTemplate {
         client_ip: &str,
         connect_info: Option<&str>,
         nonce: Option<&str>,
+        cluster: &str,
     ) -> Vec<u8> {
         let mut extra = String::new();
         if let Some(nonce) = nonce {
             extra.push_str(",\"nonce\":");
             extra.push_str(&serde_json::to_string(nonce).expect("string serializes"));
         }
+        extra.push_str(cluster);
         if let Some(account) = connect_info {
             extra.push_str(",\"connect_info\":true,\"remote_account\":");
             extra.push_str(&serde_json::to_string(account).expect("string serializes"));
@@ -110,8 +112,8 @@ impl InfoTemplate {
     }
 
     /// The async INFO that tells a client the server entered lame duck mode.
-    pub fn render_lame_duck(&self, client_id: u64, client_ip: &str) -> Vec<u8> {
-        self.render_with(client_id, client_ip, ",\"ldm\":true")
+    pub fn render_lame_duck(&self, client_id: u64, client_ip: &str, cluster: &str) -> Vec<u8> {
+        self.render_with(client_id, client_ip, &format!("{cluster},\"ldm\":true"))
     }
 
     /// The JSON with the per-client fields, then `extra` where the Go server puts its
@@ -153,14 +155,14 @@ mod tests {
     fn renders_valid_json_with_go_fields() {
         let t = InfoTemplate::new("NID", "name", "0.0.0.0", 4222, 1 << 20, Security::default());
         let v: serde_json::Value =
-            serde_json::from_slice(&t.render(7, "127.0.0.1", Some("$G"), None)).unwrap();
+            serde_json::from_slice(&t.render(7, "127.0.0.1", Some("$G"), None, "")).unwrap();
         assert_eq!(v["version"], GO_SERVER_VERSION);
         assert_eq!(v["client_id"], 7);
         assert_eq!(v["connect_info"], true);
         assert_eq!(v["remote_account"], "$G");
         assert_eq!(v["max_payload"], 1 << 20);
         assert_eq!(new_server_id(42).len(), 56);
-        let ldm = String::from_utf8(t.render_lame_duck(7, "127.0.0.1")).unwrap();
+        let ldm = String::from_utf8(t.render_lame_duck(7, "127.0.0.1", "")).unwrap();
         assert!(
             ldm.contains(r#""client_ip":"127.0.0.1","ldm":true,"api_lvl""#),
             "{ldm}"

@@ -359,7 +359,10 @@ pub fn start(cfg: Config) -> Result<Running, StartError> {
         None => (None, Vec::new()),
     };
 
-    let cluster = cfg.cluster.clone().filter(|c| c.port != 0 || c.host.is_some());
+    let cluster = cfg
+        .cluster
+        .clone()
+        .filter(|c| c.port != 0 || c.host.is_some());
     if cluster.is_none() && cfg.cluster.as_ref().is_some_and(|c| !c.routes.is_empty()) {
         return Err(StartError::RoutesWithoutCluster);
     }
@@ -468,9 +471,16 @@ pub fn start(cfg: Config) -> Result<Running, StartError> {
                             if let Some(routes) = routes {
                                 shard.host_routes(routes);
                             }
-                            Reactor::new(shard, mesh, [Some(fd), ws_fd, route_fd], ring, stop, mailbox)
-                                .map(|r| (r, mode))
-                                .map_err(|e| explain_io_uring_error(&e))
+                            Reactor::new(
+                                shard,
+                                mesh,
+                                [Some(fd), ws_fd, route_fd],
+                                ring,
+                                stop,
+                                mailbox,
+                            )
+                            .map(|r| (r, mode))
+                            .map_err(|e| explain_io_uring_error(&e))
                         });
                 match reactor {
                     Ok((r, mode)) => {

@@ -3,6 +3,7 @@
 //! A reload does not change a `Server`: it builds another with the new settings and the
 //! same identity and counters, and hands it to each shard (`mailbox::Command::Reload`).
 
+use crate::cluster::view::ClusterView;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -50,6 +51,8 @@ pub struct Server {
     account_connections: Arc<Mutex<HashMap<AccountId, usize>>>,
     /// The way to the system account's service thread, and the events' sequence.
     pub system: Arc<SystemLink>,
+    /// The cluster as clients' INFOs show it; kept by the cluster shard.
+    pub cluster_view: Arc<ClusterView>,
 }
 
 /// The TLS and WebSocket layers of the listeners, and the WebSocket port bound.
@@ -83,6 +86,7 @@ struct Shared {
     replies: Arc<ServiceReplies>,
     account_connections: Arc<Mutex<HashMap<AccountId, usize>>>,
     system: Arc<SystemLink>,
+    cluster_view: Arc<ClusterView>,
 }
 
 /// The environment variable that arms [`Server::panic_on_connect_name`].
@@ -190,6 +194,7 @@ impl Server {
             connections: shared.connections,
             account_connections: shared.account_connections,
             system: shared.system,
+            cluster_view: shared.cluster_view,
         }
     }
 
@@ -225,6 +230,7 @@ impl Server {
                 replies: self.replies.clone(),
                 account_connections: self.account_connections.clone(),
                 system: self.system.clone(),
+                cluster_view: self.cluster_view.clone(),
             },
         ))
     }

@@ -149,7 +149,13 @@ impl Dialer {
         }
     }
 
-    fn hand_over(&self, stream: TcpStream, peer: SocketAddr, url: RouteUrl, redial: Option<RedialHandle>) {
+    fn hand_over(
+        &self,
+        stream: TcpStream,
+        peer: SocketAddr,
+        url: RouteUrl,
+        redial: Option<RedialHandle>,
+    ) {
         let _ = stream.set_nodelay(true);
         let dialed = Dialed {
             fd: OwnedFd::from(stream),

@@ -146,7 +146,9 @@ pub fn client_urls(host: &str, port: u16) -> Vec<String> {
     let mut urls: Vec<String> = interface_addrs()
         .into_iter()
         .filter(|ip| !ip.is_loopback() && !ip.is_unspecified())
-        .filter(|ip| !matches!(ip, std::net::IpAddr::V6(v6) if (v6.segments()[0] & 0xffc0) == 0xfe80))
+        .filter(
+            |ip| !matches!(ip, std::net::IpAddr::V6(v6) if (v6.segments()[0] & 0xffc0) == 0xfe80),
+        )
         .map(|ip| host_port(&ip.to_string(), port))
         .collect();
     urls.dedup();
@@ -170,7 +172,9 @@ fn interface_addrs() -> Vec<std::net::IpAddr> {
                 match i32::from((*a).sa_family) {
                     libc::AF_INET => {
                         let sin = &*(a as *const libc::sockaddr_in);
-                        out.push(std::net::IpAddr::from(u32::from_be(sin.sin_addr.s_addr).to_be_bytes()));
+                        out.push(std::net::IpAddr::from(
+                            u32::from_be(sin.sin_addr.s_addr).to_be_bytes(),
+                        ));
                     }
                     libc::AF_INET6 => {
                         let sin6 = &*(a as *const libc::sockaddr_in6);

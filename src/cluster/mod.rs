@@ -17,11 +17,13 @@
 //! - `parser`: the sans-IO route protocol parser.
 //! - `handshake`: the route INFO and CONNECT as Go sends them.
 //! - `dialer`: threads that connect to the configured routes, and again when they drop.
+//! - `view`: the cluster's name and client URLs, as clients' INFOs carry them.
 
 pub mod dialer;
 pub mod handshake;
 pub mod parser;
 pub mod settings;
+pub mod view;
 
 pub use settings::ClusterSettings;
 

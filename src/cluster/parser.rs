@@ -80,7 +80,11 @@ impl RouteParser {
         }
     }
 
-    pub fn parse(&mut self, input: &[u8], h: &mut impl RouteHandler) -> Result<(), RouteParseError> {
+    pub fn parse(
+        &mut self,
+        input: &[u8],
+        h: &mut impl RouteHandler,
+    ) -> Result<(), RouteParseError> {
         if !self.carry.is_empty() {
             self.carry.extend_from_slice(input);
             if self.carry.len() < self.need {
@@ -163,13 +167,20 @@ impl RouteParser {
 }
 
 fn trim(s: &[u8]) -> &[u8] {
-    let start = s.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(s.len());
-    let end = s.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(start, |e| e + 1);
+    let start = s
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(s.len());
+    let end = s
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
     &s[start..end]
 }
 
 fn fields(args: &[u8]) -> impl Iterator<Item = &[u8]> {
-    args.split(|&b| b == b' ' || b == b'\t').filter(|f| !f.is_empty())
+    args.split(|&b| b == b' ' || b == b'\t')
+        .filter(|f| !f.is_empty())
 }
 
 /// `<account> <subject> [<queue> [<weight>]]`; Go takes a missing weight as 1.
@@ -241,11 +252,13 @@ mod tests {
 
     impl RouteHandler for Log {
         fn info(&mut self, json: &[u8]) -> Result<(), ()> {
-            self.0.push(format!("INFO {}", String::from_utf8_lossy(json)));
+            self.0
+                .push(format!("INFO {}", String::from_utf8_lossy(json)));
             Ok(())
         }
         fn connect(&mut self, json: &[u8]) -> Result<(), ()> {
-            self.0.push(format!("CONNECT {}", String::from_utf8_lossy(json)));
+            self.0
+                .push(format!("CONNECT {}", String::from_utf8_lossy(json)));
             Ok(())
         }
         fn ping(&mut self) {
@@ -255,7 +268,8 @@ mod tests {
             self.0.push("PONG".into());
         }
         fn err(&mut self, text: &[u8]) {
-            self.0.push(format!("ERR {}", String::from_utf8_lossy(text)));
+            self.0
+                .push(format!("ERR {}", String::from_utf8_lossy(text)));
         }
         fn interest(&mut self, s: RemoteSub<'_>, on: bool) {
             let t = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
@@ -325,13 +339,19 @@ mod tests {
     #[test]
     fn bad_input() {
         let mut log = Log::default();
-        let e = |s: &[u8]| RouteParser::new(64).parse(s, &mut Log::default()).unwrap_err();
+        let e = |s: &[u8]| {
+            RouteParser::new(64)
+                .parse(s, &mut Log::default())
+                .unwrap_err()
+        };
         assert_eq!(e(b"PUB foo 1\r\nx\r\n"), RouteParseError::UnknownOp);
         assert_eq!(e(b"RMSG $G foo x\r\n"), RouteParseError::BadArgs);
         assert_eq!(e(b"RMSG $G foo 1\r\nxyz"), RouteParseError::BadArgs);
         assert_eq!(e(b"HMSG $G foo 5 2\r\n"), RouteParseError::BadArgs);
         assert_eq!(e(b"RS+ $G\r\n"), RouteParseError::BadArgs);
         assert_eq!(e(&[b'x'; 2000]), RouteParseError::ControlLine);
-        assert!(RouteParser::new(64).parse(b"RMSG $G foo 1", &mut log).is_ok());
+        assert!(RouteParser::new(64)
+            .parse(b"RMSG $G foo 1", &mut log)
+            .is_ok());
     }
 }

@@ -45,7 +45,10 @@ impl RouteUrl {
         let port = port
             .parse()
             .map_err(|_| format!("error parsing route url [{t:?}]: invalid port"))?;
-        let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
         let (user, pass) = match auth.map(|a| a.split_once(':').unwrap_or((a, ""))) {
             Some((u, p)) => (Some(u.to_string()), Some(p.to_string())),
             None => (None, None),

@@ -99,11 +99,7 @@ fn authorization(block: &Item, c: &mut ClusterSettings) -> Result<(), ConfigErro
                     _ => return Err(fail("error parsing cluster authorization timeout".into())),
                 })
             }
-            "token" => {
-                return Err(fail(
-                    "Cluster authorization does not support tokens".into(),
-                ))
-            }
+            "token" => return Err(fail("Cluster authorization does not support tokens".into())),
             "users" => {
                 return Err(fail(
                     "Cluster authorization does not allow multiple users".into(),
@@ -137,11 +133,20 @@ mod tests {
         assert_eq!((c.host.as_deref(), c.port), (Some("127.0.0.1"), 6222));
         assert_eq!(c.routes.len(), 2);
         assert_eq!(c.routes[0].user.as_deref(), Some("u"));
-        assert_eq!((c.routes[1].host.as_str(), c.routes[1].port), ("127.0.0.1", 6224));
-        assert_eq!((c.user.as_deref(), c.pass.as_deref()), (Some("u"), Some("p")));
+        assert_eq!(
+            (c.routes[1].host.as_str(), c.routes[1].port),
+            ("127.0.0.1", 6224)
+        );
+        assert_eq!(
+            (c.user.as_deref(), c.pass.as_deref()),
+            (Some("u"), Some("p"))
+        );
         assert!(c.no_advertise);
         let e = load("cluster {\n  port: 1\n  authorization { token: x }\n}\n").unwrap_err();
-        assert!(e.contains("Cluster authorization does not support tokens"), "{e}");
+        assert!(
+            e.contains("Cluster authorization does not support tokens"),
+            "{e}"
+        );
         let e = load("cluster {\n  bogus: 1\n}\n").unwrap_err();
         assert!(e.contains("unknown field \"bogus\""), "{e}");
     }

@@ -70,6 +70,8 @@ pub enum ShardMsg {
     /// The sender handled everything the receiver sent up to `seq` (interest changes and
     /// fences).
     Ack { seq: u64 },
+    /// The cluster's servers changed: clients that take async INFOs get one.
+    ClusterChanged,
 }
 
 /// A publish the cluster shard passes on to its routes: to those with plain interest, and

@@ -1,11 +1,12 @@
-//! Endpoints of features Riptide does not have yet (routes, gateways, leaf nodes): the Go
-//! server's answers for a server without them, so tools that poll them
-//! keep working.
+//! Endpoints of the cluster side: `/routez` with the routes, and those of features Riptide
+//! does not have yet (gateways, leaf nodes): the Go server's answers for a server without
+//! them, so tools that poll them keep working.
 
 use serde_json::json;
 
 use super::{check_params, pretty, Clock, Context, Request, Response};
-use crate::timefmt::rfc3339_nano;
+use crate::shard::Query;
+use crate::timefmt::{rfc3339_nano, uptime};
 
 fn now() -> String {
     rfc3339_nano(Clock::now().wall)
@@ -26,16 +27,51 @@ pub(super) fn healthz(_: &Context, r: &Request) -> Response {
     Response::json(br#"{"status":"ok"}"#.to_vec())
 }
 
+/// The routes as Go lists them (`Routez`, `RouteInfo` in `monitor.go`); `subs=1` adds each
+/// route's interest.
 pub(super) fn routez(ctx: &Context, r: &Request) -> Response {
-    if let Err(bad) = check_params(r, &[], &[], true) {
-        return bad;
-    }
+    let with_subs = match super::param_subs(r) {
+        Ok((subs, _)) => subs,
+        Err(bad) => return bad,
+    };
+    let clock = Clock::now();
+    let routes: Vec<serde_json::Value> = ctx
+        .gather(Query::default())
+        .into_iter()
+        .flat_map(|s| s.routes)
+        .map(|rt| {
+            let c = &rt.conn;
+            let mut v = json!({
+                "rid": c.cid,
+                "remote_id": rt.remote_id,
+                "remote_name": rt.remote_name,
+                "did_solicit": rt.did_solicit,
+                "is_configured": rt.is_configured,
+                "ip": c.peer.ip().to_string(),
+                "port": c.peer.port(),
+                "start": clock.date(c.start),
+                "last_activity": clock.date(c.last_activity),
+                "uptime": uptime(clock.mono.saturating_duration_since(c.start)),
+                "idle": uptime(clock.mono.saturating_duration_since(c.last_activity)),
+                "pending_size": c.pending_bytes,
+                "in_msgs": c.in_msgs,
+                "out_msgs": c.out_msgs,
+                "in_bytes": c.in_bytes,
+                "out_bytes": c.out_bytes,
+                "subscriptions": c.num_subs,
+            });
+            if with_subs {
+                v["subscriptions_list"] = json!(rt.subs);
+            }
+            v
+        })
+        .collect();
     pretty(&json!({
         "server_id": ctx.server().server_id,
         "server_name": ctx.server().name(),
         "now": now(),
-        "num_routes": 0,
-        "routes": [],
+        "num_routes": routes.len(),
+        "routes": routes,
     }))
 }
 

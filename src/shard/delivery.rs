@@ -10,9 +10,9 @@ use super::index::{Destinations, Service, Target};
 use super::interest::RemoteEntry;
 use super::{ConnId, Shard};
 use crate::accounts::{request_info_header, AccountId, REPLY_PREFIX};
+use crate::cluster::CLUSTER_SHARD;
 use crate::conn::outbound::FLATTEN_THRESHOLD;
 use crate::conn::{CloseReason, Closing, Conn, SubId};
-use crate::cluster::CLUSTER_SHARD;
 use crate::fanout::{PeerId, ShardMsg, ToRoutes};
 use crate::log_at;
 use crate::proto::encode;
@@ -416,7 +416,12 @@ impl Shard {
     }
 
     /// A publish another shard handed the cluster shard for its routes.
-    pub(super) fn forward_to_routes(&mut self, account: AccountId, msg: &mut Msg<'_>, to: &ToRoutes) {
+    pub(super) fn forward_to_routes(
+        &mut self,
+        account: AccountId,
+        msg: &mut Msg<'_>,
+        to: &ToRoutes,
+    ) {
         let dest = self.destinations(account, msg.subject);
         let mut targets: PeerTargets = Vec::new();
         if to.plain {

@@ -231,6 +231,7 @@ impl Shard {
                     self.interest.ack_due[src] = Some(seq);
                 }
                 ShardMsg::Fence { seq } => self.interest.ack_due[src] = Some(seq),
+                ShardMsg::ClusterChanged => self.send_async_info(),
                 ShardMsg::Ack { seq } => {
                     let a = &mut self.interest.acked[src];
                     if seq > *a {

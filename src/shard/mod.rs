@@ -59,7 +59,8 @@ use protocol::ConnCtx;
 pub use reload::ReloadClosed;
 pub use routes::{RouteLink, Routes};
 pub use snapshot::{
-    CacheStats, ConnSnapshot, Query, ReactorStats, ShardSnapshot, SubSnapshot, MAX_CLOSED_CLIENTS,
+    CacheStats, ConnSnapshot, Query, ReactorStats, RouteSnapshot, ShardSnapshot, SubSnapshot,
+    MAX_CLOSED_CLIENTS,
 };
 
 /// Counters of one shard, read on request (no shared atomics on the message path).
@@ -170,6 +171,7 @@ impl Shard {
             &peer.ip().to_string(),
             None,
             nonce.as_deref(),
+            &self.server.cluster_view.fragment(),
         );
         self.clients.conns[id].nonce = nonce;
         self.clients.conns[id].websocket = websocket;

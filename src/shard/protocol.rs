@@ -440,6 +440,7 @@ impl Shard {
                     &c.peer.ip().to_string(),
                     Some(self.server.accounts.name(c.account)),
                     None,
+                    &self.server.cluster_view.fragment(),
                 );
                 encode::info(&mut c.out.tail(), &info);
             }

@@ -11,7 +11,7 @@ use bytes::Bytes;
 
 use super::delivery::{Msg, Scope};
 use super::interest::Key;
-use super::{ConnId, Shard};
+use super::{ConnId, ConnSnapshot, RouteSnapshot, Shard};
 use crate::accounts::AccountId;
 use crate::cluster::dialer::{Dialer, RedialHandle};
 use crate::cluster::handshake::{client_urls, host_port, RouteConnect, RouteInfo};
@@ -20,7 +20,7 @@ use crate::cluster::settings::RouteUrl;
 use crate::cluster::ClusterSettings;
 use crate::conn::outbound::FLATTEN_THRESHOLD;
 use crate::conn::{CloseReason, Closing, Conn};
-use crate::fanout::PeerId;
+use crate::fanout::{PeerId, ShardMsg};
 use crate::log_at;
 use crate::proto::encode;
 
@@ -110,6 +110,30 @@ impl Shard {
     /// Makes this shard the cluster shard.
     pub fn host_routes(&mut self, routes: Routes) {
         self.routes = Some(Box::new(routes));
+        self.refresh_cluster_view();
+    }
+
+    /// Sets what clients are told about the cluster: its name, and every server's client
+    /// URLs (ours first); when that changed, clients that take async INFOs are told.
+    fn refresh_cluster_view(&mut self) {
+        let Some(r) = self.routes.as_ref() else {
+            return;
+        };
+        let mut urls = client_urls(&self.server.cfg.host, self.server.port);
+        for &id in r.by_server.values() {
+            let link = self.clients.conns[id].route.as_ref().expect("route");
+            for u in link.remote.iter().flat_map(|i| &i.connect_urls) {
+                if !urls.contains(u) {
+                    urls.push(u.clone());
+                }
+            }
+        }
+        if self.server.cluster_view.set(&r.name, r.dynamic, &urls) {
+            self.send_async_info();
+            for dst in (0..self.shards()).filter(|&d| d != self.id) {
+                self.peers.stage(dst, ShardMsg::ClusterChanged);
+            }
+        }
     }
 
     /// This server's route INFO.
@@ -159,7 +183,12 @@ impl Shard {
     }
 
     /// A route the dialer connected: CONNECT and our INFO go first.
-    pub fn adopt_route(&mut self, peer: SocketAddr, url: RouteUrl, redial: Option<RedialHandle>) -> ConnId {
+    pub fn adopt_route(
+        &mut self,
+        peer: SocketAddr,
+        url: RouteUrl,
+        redial: Option<RedialHandle>,
+    ) -> ConnId {
         let id = self.new_route_conn(peer, true);
         let r = self.routes.as_ref().expect("cluster shard");
         let connect = RouteConnect {
@@ -183,25 +212,105 @@ impl Shard {
         id
     }
 
+    /// The registered routes, for `/routez`; `conn` makes each one's connection figures.
+    pub(super) fn route_snapshots(
+        &self,
+        conn: impl Fn(&Conn) -> ConnSnapshot,
+    ) -> Vec<RouteSnapshot> {
+        let Some(r) = self.routes.as_ref() else {
+            return Vec::new();
+        };
+        let mut out: Vec<RouteSnapshot> = r
+            .by_server
+            .values()
+            .filter_map(|&id| {
+                let c = self.clients.conns.get(id)?;
+                let link = c.route.as_ref()?;
+                let info = link.remote.as_ref()?;
+                let mut snap = conn(c);
+                snap.num_subs = link.keys.len();
+                let mut subs: Vec<String> = link
+                    .keys
+                    .keys()
+                    .map(|(a, s, q)| {
+                        let mut t = format!(
+                            "{} {}",
+                            self.server.accounts.name(*a),
+                            String::from_utf8_lossy(s)
+                        );
+                        if let Some(q) = q {
+                            t.push(' ');
+                            t.push_str(&String::from_utf8_lossy(q));
+                        }
+                        t
+                    })
+                    .collect();
+                subs.sort();
+                Some(RouteSnapshot {
+                    conn: snap,
+                    remote_id: info.server_id.clone(),
+                    remote_name: info.server_name.clone(),
+                    did_solicit: link.solicited,
+                    is_configured: link.redial.is_some(),
+                    subs,
+                })
+            })
+            .collect();
+        out.sort_by_key(|s| s.conn.cid);
+        out
+    }
+
+    /// Lame duck mode: the other servers hear it in an INFO with `"ldm":true`, and stop
+    /// sending clients here (Go's `lameDuckMode` sends it to routes too).
+    pub(super) fn routes_lame_duck(&mut self) {
+        let Some(r) = self.routes.as_ref() else {
+            return;
+        };
+        let conns: Vec<ConnId> = r.by_server.values().copied().collect();
+        let mut info = self.route_info();
+        info.ldm = true;
+        let line = info.line();
+        for id in conns {
+            self.clients.conns[id].out.push(&line);
+            self.mark_dirty(id);
+        }
+    }
+
     /// Bytes from a route.
     pub(super) fn route_read(&mut self, id: ConnId, data: &[u8]) {
+        self.clients.conns[id].pings.last_in = self.now;
         let Some(link) = self.clients.conns[id].route.as_mut() else {
             return;
         };
         let mut parser = std::mem::replace(&mut link.parser, RouteParser::new(0));
         let res = parser.parse(data, &mut RouteCtx { shard: self, id });
-        if let Some(link) = self.clients.conns.get_mut(id).and_then(|c| c.route.as_mut()) {
+        if let Some(link) = self
+            .clients
+            .conns
+            .get_mut(id)
+            .and_then(|c| c.route.as_mut())
+        {
             link.parser = parser;
         }
         if let Err(e) = res {
-            if self.clients.conns.get(id).is_some_and(|c| c.closing.is_none()) {
+            if self
+                .clients
+                .conns
+                .get(id)
+                .is_some_and(|c| c.closing.is_none())
+            {
                 log_at!(
                     Error,
                     "{} - Route Error: {:?}",
                     self.clients.conns[id].log_prefix(),
                     e
                 );
-                self.begin_close(id, CloseReason::ProtocolViolation, Closing::AfterFlush, false);
+                self.begin_close(
+                    id,
+                    CloseReason::ProtocolViolation,
+                    Closing::AfterFlush,
+                    false,
+                );
             }
         }
     }
@@ -212,7 +321,11 @@ impl Shard {
             return Err(());
         };
         if connect.lang.is_some() {
-            self.route_refuse(id, "attempted to connect to route port", CloseReason::ProtocolViolation);
+            self.route_refuse(
+                id,
+                "attempted to connect to route port",
+                CloseReason::ProtocolViolation,
+            );
             return Err(());
         }
         let r = self.routes.as_ref().expect("cluster shard");
@@ -220,7 +333,11 @@ impl Shard {
             let ok = connect.user.as_deref() == Some(user.as_str())
                 && connect.pass.as_deref() == r.settings.pass.as_deref();
             if !ok {
-                self.route_refuse(id, "Authorization Violation", CloseReason::AuthenticationViolation);
+                self.route_refuse(
+                    id,
+                    "Authorization Violation",
+                    CloseReason::AuthenticationViolation,
+                );
                 return Err(());
             }
         }
@@ -229,7 +346,12 @@ impl Shard {
 
     /// Go's cluster name rule: a dynamic side takes the other's name; two fixed names must
     /// match (`route.go` `processRouteConnect`).
-    fn check_cluster_name(&mut self, id: ConnId, theirs: &str, their_dynamic: bool) -> Result<(), ()> {
+    fn check_cluster_name(
+        &mut self,
+        id: ConnId,
+        theirs: &str,
+        their_dynamic: bool,
+    ) -> Result<(), ()> {
         let r = self.routes.as_mut().expect("cluster shard");
         if theirs.is_empty() || theirs == r.name {
             return Ok(());
@@ -270,7 +392,10 @@ impl Shard {
             // The host a server listens on for all addresses says nothing to others: its
             // route URL is then the address it connected from, as Go records it.
             let unspecified = info.host.is_empty()
-                || info.host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_unspecified());
+                || info
+                    .host
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_unspecified());
             if unspecified {
                 info.host = self.clients.conns[id].peer.ip().to_string();
             }
@@ -279,7 +404,8 @@ impl Shard {
         if info.server_id != registered {
             // Gossip: a server this one just met. Dial it unless already routed to it.
             let r = self.routes.as_ref().expect("cluster shard");
-            if info.server_id != self.server.server_id && !r.by_server.contains_key(&info.server_id) {
+            if info.server_id != self.server.server_id && !r.by_server.contains_key(&info.server_id)
+            {
                 if let Ok(url) = RouteUrl::parse(&info.route_url()) {
                     let attempts = r.settings.connect_retries + 1;
                     r.dialer.implicit(url, attempts);
@@ -287,9 +413,14 @@ impl Shard {
             }
             return Ok(());
         }
+        // A server in lame duck mode is no place for clients to go (Go's `removeConnectURLs`).
+        if info.ldm {
+            info.connect_urls.clear();
+        }
         if let Some(link) = self.clients.conns[id].route.as_mut() {
             link.remote = Some(info);
         }
+        self.refresh_cluster_view();
         Ok(())
     }
 
@@ -302,7 +433,11 @@ impl Shard {
         }
         let r = self.routes.as_mut().expect("cluster shard");
         if let Some(&existing) = r.by_server.get(&info.server_id) {
-            log_at!(Debug, "{prefix} - Detected duplicate remote route {:?}", info.server_id);
+            log_at!(
+                Debug,
+                "{prefix} - Detected duplicate remote route {:?}",
+                info.server_id
+            );
             let link = self.clients.conns[id].route.as_mut().expect("route");
             link.duplicate = true;
             let (redial, url) = (link.redial.take(), link.url.take());
@@ -328,12 +463,17 @@ impl Shard {
             "{prefix} - Registering remote route {:?}",
             info.server_id
         );
-        let gossip = (!self.clients.conns[id].route.as_ref().expect("route").solicited).then(|| {
-            let mut g = info.clone();
-            g.ip = format!("nats-route://{}/", host_port(&info.host, info.port));
-            g.gossip_mode = Some(1);
-            g.line()
-        });
+        let gossip = (!self.clients.conns[id]
+            .route
+            .as_ref()
+            .expect("route")
+            .solicited)
+            .then(|| {
+                let mut g = info.clone();
+                g.ip = format!("nats-route://{}/", host_port(&info.host, info.port));
+                g.gossip_mode = Some(1);
+                g.line()
+            });
         let link = self.clients.conns[id].route.as_mut().expect("route");
         link.peer = peer;
         link.remote = Some(info);
@@ -353,6 +493,7 @@ impl Shard {
                 self.mark_dirty(o);
             }
         }
+        self.refresh_cluster_view();
         Ok(())
     }
 
@@ -465,7 +606,13 @@ impl Shard {
 
     /// Queues an RMSG/HMSG for the route that is `peer`, naming the queue groups it was
     /// picked for.
-    pub(super) fn send_routed(&mut self, peer: PeerId, account: AccountId, msg: &mut Msg<'_>, queues: &[Bytes]) {
+    pub(super) fn send_routed(
+        &mut self,
+        peer: PeerId,
+        account: AccountId,
+        msg: &mut Msg<'_>,
+        queues: &[Bytes],
+    ) {
         let Some(&id) = self.routes.as_ref().and_then(|r| r.peers.get(&peer)) else {
             return;
         };
@@ -476,7 +623,15 @@ impl Shard {
         }
         {
             let mut t = c.out.tail();
-            rmsg_line(&mut t, name.as_bytes(), msg.subject, msg.reply, queues, msg.header_len, msg.data.len());
+            rmsg_line(
+                &mut t,
+                name.as_bytes(),
+                msg.subject,
+                msg.reply,
+                queues,
+                msg.header_len,
+                msg.data.len(),
+            );
             if msg.data.len() < FLATTEN_THRESHOLD {
                 t.extend_from_slice(msg.data);
                 t.extend_from_slice(b"\r\n");
@@ -512,7 +667,11 @@ impl Shard {
                 reason.as_str(),
                 info.server_name
             ),
-            _ => log_at!(Info, "{prefix} - Router connection closed: {}", reason.as_str()),
+            _ => log_at!(
+                Info,
+                "{prefix} - Router connection closed: {}",
+                reason.as_str()
+            ),
         }
         if let Some(info) = remote {
             for (key, old) in keys {
@@ -529,6 +688,7 @@ impl Shard {
                     }
                 }
             }
+            self.refresh_cluster_view();
         }
         if let Some(h) = redial {
             h.redial();
@@ -570,7 +730,11 @@ fn rmsg_line(
     header_len: Option<usize>,
     total: usize,
 ) {
-    out.extend_from_slice(if header_len.is_some() { b"HMSG " } else { b"RMSG " });
+    out.extend_from_slice(if header_len.is_some() {
+        b"HMSG "
+    } else {
+        b"RMSG "
+    });
     out.extend_from_slice(account);
     out.push(b' ');
     out.extend_from_slice(subject);
@@ -647,7 +811,10 @@ mod tests {
     #[test]
     fn rmsg_lines_as_go_sends_them() {
         let line = |reply: Option<&[u8]>, queues: &[&str], hdr: Option<usize>| {
-            let q: Vec<Bytes> = queues.iter().map(|s| Bytes::copy_from_slice(s.as_bytes())).collect();
+            let q: Vec<Bytes> = queues
+                .iter()
+                .map(|s| Bytes::copy_from_slice(s.as_bytes()))
+                .collect();
             let mut out = Vec::new();
             rmsg_line(&mut out, b"$G", b"rq", reply, &q, hdr, 14);
             String::from_utf8(out).unwrap()
@@ -655,7 +822,10 @@ mod tests {
         assert_eq!(line(None, &[], None), "RMSG $G rq 14\r\n");
         assert_eq!(line(Some(b"r"), &[], None), "RMSG $G rq r 14\r\n");
         assert_eq!(line(None, &["grp"], None), "RMSG $G rq | grp 14\r\n");
-        assert_eq!(line(Some(b"rr"), &["grp", "g2"], None), "RMSG $G rq + rr grp g2 14\r\n");
+        assert_eq!(
+            line(Some(b"rr"), &["grp", "g2"], None),
+            "RMSG $G rq + rr grp g2 14\r\n"
+        );
         assert_eq!(line(None, &[], Some(12)), "HMSG $G rq 12 14\r\n");
     }
 }

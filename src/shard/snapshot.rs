@@ -105,6 +105,20 @@ pub struct ShardSnapshot {
     pub subs: Vec<SubSnapshot>,
     /// JetStream's usage, on the host shard when asked for.
     pub jetstream: Option<crate::jetstream::Usage>,
+    /// The registered routes, on the cluster shard.
+    pub routes: Vec<RouteSnapshot>,
+}
+
+/// One route, for `/routez`.
+#[derive(Debug, Clone)]
+pub struct RouteSnapshot {
+    pub conn: ConnSnapshot,
+    pub remote_id: String,
+    pub remote_name: String,
+    pub did_solicit: bool,
+    pub is_configured: bool,
+    /// The interest it told us, as `account subject [queue]`.
+    pub subs: Vec<String>,
 }
 
 fn text(b: &[u8]) -> String {
@@ -148,7 +162,7 @@ impl ClosedLog {
 }
 
 impl Shard {
-    fn conn_snapshot(&self, c: &Conn, with_subs: bool) -> ConnSnapshot {
+    pub(super) fn conn_snapshot(&self, c: &Conn, with_subs: bool) -> ConnSnapshot {
         let subs = if with_subs {
             let mut v: Vec<SubSnapshot> = c
                 .subs
@@ -198,6 +212,7 @@ impl Shard {
 
     /// The shard's figures, and whatever else `q` asks for.
     pub fn snapshot(&self, q: &Query, reactor: ReactorStats) -> ShardSnapshot {
+        let routes = self.route_snapshots(|c| self.conn_snapshot(c, false));
         let open = self
             .clients
             .conns
@@ -249,6 +264,7 @@ impl Shard {
             } else {
                 None
             },
+            routes,
         }
     }
 }

@@ -42,6 +42,8 @@ pub struct Go {
     pub addr: SocketAddr,
     /// The WebSocket listener, when the configuration has one (its `host` on loopback).
     pub ws_addr: Option<SocketAddr>,
+    /// The route listener, when started with `--cluster`.
+    pub route_addr: Option<SocketAddr>,
 }
 
 impl Go {
@@ -57,6 +59,7 @@ impl Go {
 
     /// Starts `cmd` (a `nats-server` command) on a random loopback port.
     pub fn spawn(cmd: &mut Command) -> Go {
+        let clustered = cmd.get_args().any(|a| a == "--cluster");
         let mut child = cmd
             .args(["-a", "127.0.0.1", "-p", "-1"])
             .stderr(Stdio::piped())
@@ -82,12 +85,32 @@ impl Go {
             lines.push(l);
             assert!(Instant::now() < deadline, "{lines:?}");
         };
+        // Go logs its route listener after `Server is ready`.
+        let mut route_addr = None;
+        while clustered && route_addr.is_none() {
+            let mut l = String::new();
+            assert!(r.read_line(&mut l).unwrap() > 0, "exited early: {lines:?}");
+            if let Some(at) = l.find("Listening for route connections on ") {
+                route_addr = Some(
+                    l[at..]
+                        .trim_end()
+                        .rsplit(' ')
+                        .next()
+                        .unwrap()
+                        .parse()
+                        .unwrap(),
+                );
+            }
+            lines.push(l);
+            assert!(Instant::now() < deadline, "{lines:?}");
+        }
         // Keep draining stderr so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in r.lines().map_while(Result::ok) {});
         Go {
             child,
             addr,
             ws_addr,
+            route_addr,
         }
     }
 }

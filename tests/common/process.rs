@@ -113,6 +113,11 @@ impl Proc {
         self.logged_addr("Listening for client connections on ")
     }
 
+    /// The route port's address, when started with `--cluster`.
+    pub fn route_addr(&self) -> SocketAddr {
+        self.logged_addr("Listening for route connections on ")
+    }
+
     /// The monitoring port's address, when started with `-m`.
     pub fn monitor_addr(&self) -> SocketAddr {
         self.logged_addr("Starting http monitor on ")

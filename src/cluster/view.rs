@@ -1,0 +1,40 @@
+//! What clients are told about the cluster: its name and the client URLs of every server
+//! in it (`connect_urls`, so a client can fail over), kept by the cluster shard and read by
+//! every shard when it writes a client's INFO.
+
+use std::sync::Mutex;
+
+/// The INFO fields about the cluster, rendered once per change.
+#[derive(Debug, Default)]
+pub struct ClusterView {
+    /// `,"cluster":"c1","connect_urls":[...]`, or empty outside a cluster.
+    fragment: Mutex<String>,
+}
+
+impl ClusterView {
+    /// Sets the fields; returns whether they changed.
+    pub fn set(&self, name: &str, dynamic: bool, urls: &[String]) -> bool {
+        let mut s = String::from(",\"cluster\":");
+        s.push_str(&serde_json::to_string(name).expect("string serializes"));
+        if dynamic {
+            s.push_str(",\"cluster_dynamic\":true");
+        }
+        if !urls.is_empty() {
+            s.push_str(",\"connect_urls\":");
+            s.push_str(&serde_json::to_string(urls).expect("strings serialize"));
+        }
+        let mut f = self.fragment.lock().unwrap_or_else(|e| e.into_inner());
+        if *f == s {
+            return false;
+        }
+        *f = s;
+        true
+    }
+
+    pub fn fragment(&self) -> String {
+        self.fragment
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}

@@ -1,0 +1,357 @@
+//! Riptide in NATS clusters next to the Go server (nats-server 2.15.1 from `.venv`):
+//! three-node loopback clusters, Riptide+Go+Go and Riptide+Riptide+Go, with unmodified
+//! clients (async-nats) publishing on every node to subscribers on every other node,
+//! wildcards, queue groups picked cluster-wide, request/reply across nodes, a node killed
+//! and replaced, clients failing over to the URLs the cluster gossiped, and the refusals
+//! (cluster name, `--routes` without `--cluster`).
+
+mod common;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::process::Command;
+use std::time::Duration;
+
+use async_nats::{Client, Subscriber};
+use futures::StreamExt;
+
+use common::go::{go_server, Go};
+use common::process::{loopback, Proc};
+
+/// A bound on every wait for a message, not a timing assertion.
+const WAIT: Duration = Duration::from_secs(10);
+/// How often a probe is published while waiting for interest to cross the routes.
+const PROBE_EVERY: Duration = Duration::from_millis(50);
+/// Messages each node publishes to the plain subscribers, and to a queue group.
+const PLAIN_MSGS: usize = 20;
+const QUEUE_MSGS: usize = 200;
+
+/// One node of a test cluster.
+enum Node {
+    Riptide(Proc),
+    Go(Go),
+}
+
+impl Node {
+    fn riptide(routes: &[SocketAddr], name: &str) -> Node {
+        let routes = routes_flag(routes);
+        let mut args = loopback(&["--cluster", "nats://127.0.0.1:-1", "--cluster_name", name]);
+        if !routes.is_empty() {
+            args.extend(["--routes", routes.as_str()]);
+        }
+        Node::Riptide(Proc::start(&args))
+    }
+
+    fn go(bin: &std::path::Path, routes: &[SocketAddr], name: &str) -> Node {
+        let mut cmd = Command::new(bin);
+        cmd.args(["--cluster", "nats://127.0.0.1:-1", "--cluster_name", name]);
+        if !routes.is_empty() {
+            cmd.args(["--routes", &routes_flag(routes)]);
+        }
+        Node::Go(Go::spawn(&mut cmd))
+    }
+
+    fn addr(&self) -> SocketAddr {
+        match self {
+            Node::Riptide(p) => p.addr(),
+            Node::Go(g) => g.addr,
+        }
+    }
+
+    fn route(&self) -> SocketAddr {
+        match self {
+            Node::Riptide(p) => p.route_addr(),
+            Node::Go(g) => g.route_addr.expect("started with --cluster"),
+        }
+    }
+
+    fn kill(self) {
+        // Both kill with SIGKILL when dropped.
+        drop(self);
+    }
+}
+
+fn routes_flag(routes: &[SocketAddr]) -> String {
+    routes
+        .iter()
+        .map(|a| format!("nats-route://{a}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+async fn client(addr: SocketAddr) -> Client {
+    async_nats::connect(format!("nats://{addr}")).await.unwrap()
+}
+
+async fn next(sub: &mut Subscriber) -> async_nats::Message {
+    tokio::time::timeout(WAIT, sub.next())
+        .await
+        .expect("a message in time")
+        .expect("subscription open")
+}
+
+/// Publishes `subject` from `from` until `sub` (somewhere else in the cluster) gets it: the
+/// subscription's interest has crossed the routes to `from`'s server. Probes that arrive
+/// later are told apart by their subject.
+async fn await_interest(from: &Client, sub: &mut Subscriber, subject: &str) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        from.publish(subject.to_string(), "probe".into())
+            .await
+            .unwrap();
+        from.flush().await.unwrap();
+        if let Ok(Some(m)) = tokio::time::timeout(PROBE_EVERY, sub.next()).await {
+            if m.subject.as_str() == subject {
+                return;
+            }
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no interest in {subject} crossed the cluster"
+        );
+    }
+}
+
+/// Every check of one running cluster, whatever its servers.
+async fn check_cluster(nodes: &[Node]) {
+    let clients: Vec<Client> =
+        futures::future::join_all(nodes.iter().map(|n| client(n.addr()))).await;
+    let n = clients.len();
+
+    // Publish on every node to subscribers on every node, through a wildcard.
+    let mut subs = Vec::new();
+    for c in &clients {
+        subs.push(c.subscribe("x.*").await.unwrap());
+        c.flush().await.unwrap();
+    }
+    for (j, sub) in subs.iter_mut().enumerate() {
+        for (i, c) in clients.iter().enumerate() {
+            if i != j {
+                await_interest(c, sub, &format!("x.probe{i}")).await;
+            }
+        }
+    }
+    for (i, c) in clients.iter().enumerate() {
+        for seq in 0..PLAIN_MSGS {
+            c.publish(format!("x.n{i}"), format!("{seq}").into())
+                .await
+                .unwrap();
+        }
+        c.flush().await.unwrap();
+    }
+    for (j, sub) in subs.iter_mut().enumerate() {
+        let mut last: HashMap<String, usize> = HashMap::new();
+        let mut got = 0;
+        while got < n * PLAIN_MSGS {
+            let m = next(sub).await;
+            if m.subject.starts_with("x.probe") {
+                continue;
+            }
+            let seq: usize = std::str::from_utf8(&m.payload).unwrap().parse().unwrap();
+            // Each publisher's messages in its order.
+            let want = last.get(m.subject.as_str()).map_or(0, |s| s + 1);
+            assert_eq!(seq, want, "node {j} got {} out of order", m.subject);
+            last.insert(m.subject.to_string(), seq);
+            got += 1;
+        }
+        assert_eq!(last.len(), n, "node {j} heard from every node: {last:?}");
+    }
+
+    // A queue group with members on two nodes, published to from the third: each message
+    // reaches exactly one member, and both members get some.
+    let (members, publisher) = (&clients[..n - 1], &clients[n - 1]);
+    let mut qsubs = Vec::new();
+    for c in members {
+        qsubs.push(c.queue_subscribe("work", "g".into()).await.unwrap());
+        c.flush().await.unwrap();
+    }
+    for q in qsubs.iter_mut() {
+        // Warm-up messages until this member's interest reached the publisher's server.
+        await_interest(publisher, q, "work").await;
+    }
+    let mut tagged = Vec::new();
+    for seq in 0..QUEUE_MSGS {
+        publisher
+            .publish("work", format!("t{seq}").into())
+            .await
+            .unwrap();
+    }
+    publisher.flush().await.unwrap();
+    let mut per_member = vec![0usize; qsubs.len()];
+    let mut seen = std::collections::HashSet::new();
+    while tagged.len() < QUEUE_MSGS {
+        let mut progressed = false;
+        for (k, q) in qsubs.iter_mut().enumerate() {
+            if let Ok(Some(m)) = tokio::time::timeout(PROBE_EVERY, q.next()).await {
+                progressed = true;
+                let body = String::from_utf8(m.payload.to_vec()).unwrap();
+                if body.starts_with('t') {
+                    assert!(seen.insert(body.clone()), "{body} delivered twice");
+                    per_member[k] += 1;
+                    tagged.push(body);
+                }
+            }
+        }
+        if !progressed {
+            assert!(
+                tagged.len() == QUEUE_MSGS,
+                "only {} of {QUEUE_MSGS} queue messages arrived",
+                tagged.len()
+            );
+        }
+    }
+    assert!(
+        per_member.iter().all(|&c| c > 0),
+        "every member got some: {per_member:?}"
+    );
+
+    // Request/reply across nodes: a responder on the first node, requesters on the others.
+    let mut svc = clients[0].subscribe("svc").await.unwrap();
+    clients[0].flush().await.unwrap();
+    let responder = clients[0].clone();
+    let serve = tokio::spawn(async move {
+        while let Some(m) = svc.next().await {
+            if let Some(reply) = m.reply {
+                let mut answer = b"re:".to_vec();
+                answer.extend_from_slice(&m.payload);
+                responder.publish(reply, answer.into()).await.unwrap();
+                responder.flush().await.unwrap();
+            }
+        }
+    });
+    for (i, c) in clients.iter().enumerate().skip(1) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        let answer = loop {
+            // The first requests may find no interest yet (no responders).
+            match tokio::time::timeout(WAIT, c.request("svc", format!("q{i}").into())).await {
+                Ok(Ok(m)) => break m,
+                _ => assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "no answer from across the cluster"
+                ),
+            }
+            tokio::time::sleep(PROBE_EVERY).await;
+        };
+        assert_eq!(&answer.payload[..], format!("re:q{i}").as_bytes());
+    }
+    serve.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn riptide_go_go_cluster() {
+    let Some(bin) = go_server() else { return };
+    let r = Node::riptide(&[], "mixed");
+    let g1 = Node::go(&bin, &[r.route()], "mixed");
+    // The second Go node knows only the first; the rest of the mesh comes by gossip.
+    let g2 = Node::go(&bin, &[g1.route()], "mixed");
+    check_cluster(&[r, g1, g2]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn riptide_riptide_go_cluster() {
+    let Some(bin) = go_server() else { return };
+    let r1 = Node::riptide(&[], "pair");
+    let r2 = Node::riptide(&[r1.route()], "pair");
+    let g = Node::go(&bin, &[r2.route()], "pair");
+    check_cluster(&[r1, r2, g]).await;
+}
+
+/// A Go node killed with SIGKILL while a publisher on another node keeps publishing: the
+/// others drop its interest and keep delivering; a node started in its place gets the
+/// interest of the cluster and its own subscriber's messages; a client of the Riptide node
+/// that is killed next fails over to a URL the cluster gossiped to it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_killed_under_load_and_replaced() {
+    let Some(bin) = go_server() else { return };
+    let r = Node::riptide(&[], "kill");
+    let g1 = Node::go(&bin, &[r.route()], "kill");
+    let g2 = Node::go(&bin, &[r.route()], "kill");
+    let on_r = client(r.addr()).await;
+    let on_g1 = client(g1.addr()).await;
+    let on_g2 = client(g2.addr()).await;
+    let mut sub_r = on_r.subscribe("load").await.unwrap();
+    let mut sub_g2 = on_g2.subscribe("load").await.unwrap();
+    on_r.flush().await.unwrap();
+    on_g2.flush().await.unwrap();
+    await_interest(&on_g1, &mut sub_r, "load").await;
+    await_interest(&on_g1, &mut sub_g2, "load").await;
+
+    let publisher = on_g1.clone();
+    let load = tokio::spawn(async move {
+        for seq in 0u64.. {
+            if publisher
+                .publish("load", seq.to_string().into())
+                .await
+                .is_err()
+            {
+                return;
+            }
+            if seq % 100 == 0 {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
+    });
+    next(&mut sub_r).await;
+    g2.kill();
+    // Riptide keeps getting the load after the kill.
+    for _ in 0..1000 {
+        next(&mut sub_r).await;
+    }
+
+    // A replacement joins through Riptide and its subscriber gets the load.
+    let g3 = Node::go(&bin, &[r.route()], "kill");
+    let on_g3 = client(g3.addr()).await;
+    let mut sub_g3 = on_g3.subscribe("load").await.unwrap();
+    on_g3.flush().await.unwrap();
+    for _ in 0..100 {
+        next(&mut sub_g3).await;
+    }
+    load.abort();
+
+    // A client that knows only the Riptide node learned the others from its INFO.
+    let failover = async_nats::ConnectOptions::new()
+        .retry_on_initial_connect()
+        .connect(format!("nats://{}", r.addr()))
+        .await
+        .unwrap();
+    let mut echo = on_g3.subscribe("after").await.unwrap();
+    on_g3.flush().await.unwrap();
+    await_interest(&failover, &mut echo, "after").await;
+    r.kill();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let _ = failover.publish("after", "moved".into()).await;
+        let _ = failover.flush().await;
+        if let Ok(Some(m)) = tokio::time::timeout(PROBE_EVERY, echo.next()).await {
+            if &m.payload[..] == b"moved" {
+                break;
+            }
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the client did not fail over"
+        );
+    }
+    drop(g1);
+}
+
+#[test]
+fn cluster_name_mismatch_is_refused() {
+    let Some(bin) = go_server() else { return };
+    let Node::Riptide(mut r) = Node::riptide(&[], "alpha") else {
+        unreachable!()
+    };
+    let _g = Node::go(&bin, &[r.route_addr()], "beta");
+    r.expect_log("Rejecting connection, cluster name \"beta\" does not match \"alpha\"");
+}
+
+#[test]
+fn routes_need_a_cluster_port() {
+    let (code, _, err) =
+        common::process::run(&loopback(&["--routes", "nats-route://127.0.0.1:4248"]));
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("solicited routes require cluster capabilities, e.g. --cluster"),
+        "{err}"
+    );
+}
