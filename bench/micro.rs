@@ -214,6 +214,7 @@ fn ring(c: &mut Criterion) {
                     plain: true,
                     queues: Vec::new(),
                     publisher: Some(ConnId::from_slot(0)),
+                    to_routes: None,
                 })
                 .collect();
             mesh.push(0, 1, batch).unwrap();

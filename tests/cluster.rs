@@ -112,21 +112,30 @@ async fn await_interest(from: &Client, sub: &mut Subscriber, subject: &str) {
     }
 }
 
+/// Clients of the first node (Riptide in every topology) beyond the first: spread over its
+/// shards, they show that routed messages and cross-shard delivery compose without a copy
+/// too many or too few.
+const EXTRA_ON_FIRST: usize = 3;
+
 /// Every check of one running cluster, whatever its servers.
 async fn check_cluster(nodes: &[Node]) {
     let clients: Vec<Client> =
         futures::future::join_all(nodes.iter().map(|n| client(n.addr()))).await;
+    let extra: Vec<Client> =
+        futures::future::join_all((0..EXTRA_ON_FIRST).map(|_| client(nodes[0].addr()))).await;
     let n = clients.len();
+    // The node of the `j`th subscriber: one per node, then the extra ones on the first.
+    let node_of = |j: usize| if j < n { j } else { 0 };
 
     // Publish on every node to subscribers on every node, through a wildcard.
     let mut subs = Vec::new();
-    for c in &clients {
+    for c in clients.iter().chain(&extra) {
         subs.push(c.subscribe("x.*").await.unwrap());
         c.flush().await.unwrap();
     }
     for (j, sub) in subs.iter_mut().enumerate() {
         for (i, c) in clients.iter().enumerate() {
-            if i != j {
+            if i != node_of(j) {
                 await_interest(c, sub, &format!("x.probe{i}")).await;
             }
         }
@@ -161,7 +170,7 @@ async fn check_cluster(nodes: &[Node]) {
     // reaches exactly one member, and both members get some.
     let (members, publisher) = (&clients[..n - 1], &clients[n - 1]);
     let mut qsubs = Vec::new();
-    for c in members {
+    for c in members.iter().chain(&extra) {
         qsubs.push(c.queue_subscribe("work", "g".into()).await.unwrap());
         c.flush().await.unwrap();
     }
@@ -200,9 +209,12 @@ async fn check_cluster(nodes: &[Node]) {
             );
         }
     }
+    // A member is picked by node first (each node weighs its member count): every node's
+    // members together get some.
+    let first_node: usize = per_member[..1].iter().chain(&per_member[n - 1..]).sum();
     assert!(
-        per_member.iter().all(|&c| c > 0),
-        "every member got some: {per_member:?}"
+        first_node > 0 && per_member[1..n - 1].iter().all(|&c| c > 0),
+        "every node got some: {per_member:?}"
     );
 
     // Request/reply across nodes: a responder on the first node, requesters on the others.

@@ -261,6 +261,9 @@ pub enum RunLength {
 pub struct RunArgs {
     pub scenario: Scenario,
     pub server: ServerUrl,
+    /// Where subscribers connect, when not `server`: another server of a cluster, so the
+    /// messages cross a route.
+    pub sub_server: Option<ServerUrl>,
     pub size: usize,
     pub length: RunLength,
     pub pubs: usize,
@@ -355,6 +358,7 @@ pub enum Command {
 struct Given {
     scenario_flag: Option<Scenario>,
     server: Option<ServerUrl>,
+    sub_server: Option<ServerUrl>,
     user: Option<String>,
     pass: Option<String>,
     token: Option<String>,
@@ -465,6 +469,11 @@ impl Given {
             }
             "--server" => put(
                 &mut self.server,
+                flag,
+                ServerUrl::parse(value).map_err(ArgError)?,
+            ),
+            "--sub-server" => put(
+                &mut self.sub_server,
                 flag,
                 ServerUrl::parse(value).map_err(ArgError)?,
             ),
@@ -719,9 +728,15 @@ impl Given {
                 "--hgrm needs latency, which is measured in open loop (--rate), by reqrep, connect, jspub, kvput, kvget and kvwatch",
             );
         }
+        let sub_server = self
+            .sub_server
+            .clone()
+            .map(|s| self.credentials_into(s))
+            .transpose()?;
         Ok(RunArgs {
             scenario,
             server,
+            sub_server,
             size,
             length,
             pubs: self.pubs.unwrap_or(scenario.default_pubs()),
@@ -1057,6 +1072,8 @@ SCENARIOS (after the Go server's benchmarks)
 
 FLAGS
     --server URL        nats://[user:pass@]host:port or host:port (default nats://127.0.0.1:4222)
+    --sub-server URL    subscribers connect here instead (another node of a cluster: the
+                        messages cross a route; the run starts once interest crossed too)
                         tls://host:port for TLS, ws:// or wss:// for WebSocket
     --tls-ca FILE       PEM CA certificates trusted by tls:// and wss://
     --user U --pass P   credentials; --token T for a token

@@ -33,6 +33,11 @@ use crate::seqtrack::SeqTracker;
 /// All connections of a role kind must be up (connected, subscribed) within this; it covers
 /// a role's own connect and subscribe timeouts.
 const SETUP_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long a run whose subscribers are on another server waits for their interest to
+/// cross the route before publishing: a route carries it in well under a millisecond on
+/// one machine; this leaves room for a loaded one.
+const ROUTE_SETTLE: Duration = Duration::from_millis(500);
+
 /// The shared start lies this far ahead of the go signal, so every sender thread is awake
 /// before its first message is due and none starts out late.
 const START_LEAD: Duration = Duration::from_millis(20);
@@ -178,6 +183,11 @@ fn run_publish_subscribe<'scope>(
         subscriber::run,
     )?;
     await_ready(&ready_rx, subscribers.len())?;
+    if ctx.args.sub_server.is_some() {
+        // The subscribers' PONG says their server has the interest, not that it crossed
+        // the route to the publishers' server yet: that is asynchronous in NATS.
+        std::thread::sleep(ROUTE_SETTLE);
+    }
     let publishers = spawn_roles(
         scope,
         ctx,

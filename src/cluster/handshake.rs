@@ -54,8 +54,7 @@ impl RouteInfo {
         host: &str,
         port: u16,
         max_payload: usize,
-        cluster: &str,
-        dynamic: bool,
+        (cluster, dynamic): (&str, bool),
         connect_urls: Vec<String>,
     ) -> RouteInfo {
         RouteInfo {

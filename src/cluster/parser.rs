@@ -4,6 +4,8 @@
 //! weights, and `RMSG`/`HMSG` with an optional reply and the queue groups a message was
 //! picked for. A read may end anywhere: an unfinished operation is carried to the next one.
 
+use crate::proto::Stop;
+
 /// Route control lines are allowed 16 times the client limit (`parser.go`, `mcl *= 16`
 /// for routes, leaf nodes and gateways).
 pub const ROUTE_CONTROL_LINE_FACTOR: usize = 16;
@@ -44,10 +46,10 @@ pub struct RoutedMsg<'a> {
     pub data: &'a [u8],
 }
 
-/// What the parser reports. Returning `Err(())` stops parsing (`RouteParseError::Stopped`).
+/// What the parser reports. Returning `Err(Stop)` stops parsing (`RouteParseError::Stopped`).
 pub trait RouteHandler {
-    fn info(&mut self, json: &[u8]) -> Result<(), ()>;
-    fn connect(&mut self, json: &[u8]) -> Result<(), ()>;
+    fn info(&mut self, json: &[u8]) -> Result<(), Stop>;
+    fn connect(&mut self, json: &[u8]) -> Result<(), Stop>;
     fn ping(&mut self);
     fn pong(&mut self);
     fn err(&mut self, text: &[u8]);
@@ -134,7 +136,7 @@ impl RouteParser {
             None => (line, &line[line.len()..]),
         };
         let end = nl + 1;
-        let stopped = |r: Result<(), ()>| r.map_err(|()| RouteParseError::Stopped);
+        let stopped = |r: Result<(), Stop>| r.map_err(|Stop| RouteParseError::Stopped);
         match verb.to_ascii_uppercase().as_slice() {
             b"PING" => h.ping(),
             b"PONG" => h.pong(),
@@ -251,12 +253,12 @@ mod tests {
     struct Log(Vec<String>);
 
     impl RouteHandler for Log {
-        fn info(&mut self, json: &[u8]) -> Result<(), ()> {
+        fn info(&mut self, json: &[u8]) -> Result<(), Stop> {
             self.0
                 .push(format!("INFO {}", String::from_utf8_lossy(json)));
             Ok(())
         }
-        fn connect(&mut self, json: &[u8]) -> Result<(), ()> {
+        fn connect(&mut self, json: &[u8]) -> Result<(), Stop> {
             self.0
                 .push(format!("CONNECT {}", String::from_utf8_lossy(json)));
             Ok(())

@@ -6,10 +6,6 @@ use std::time::Duration;
 /// The Go server's delay between attempts to connect to a route (`DEFAULT_ROUTE_CONNECT`).
 pub const ROUTE_CONNECT_DELAY: Duration = Duration::from_secs(1);
 
-/// How long a route's remote has to send its CONNECT (Go's `DEFAULT_ROUTE_CONNECT` is the
-/// dial timeout; the auth timeout of a route defaults to the client one, 2 s, `opts.go`).
-pub const ROUTE_AUTH_TIMEOUT: Duration = Duration::from_secs(2);
-
 /// Route PINGs are at most this far apart, whatever `ping_interval` says
 /// (`routeMaxPingInterval`, `route.go`).
 pub const ROUTE_MAX_PING_INTERVAL: Duration = Duration::from_secs(30);

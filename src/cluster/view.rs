@@ -9,6 +9,8 @@ use std::sync::Mutex;
 pub struct ClusterView {
     /// `,"cluster":"c1","connect_urls":[...]`, or empty outside a cluster.
     fragment: Mutex<String>,
+    /// The cluster's name and the route listener's host and port, for `/varz`.
+    listen: Mutex<Option<(String, String, u16)>>,
 }
 
 impl ClusterView {
@@ -23,12 +25,31 @@ impl ClusterView {
             s.push_str(",\"connect_urls\":");
             s.push_str(&serde_json::to_string(urls).expect("strings serialize"));
         }
+        let mut listen = self.listen.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(l) = listen.as_mut() {
+            l.0 = name.to_string();
+        }
+        drop(listen);
         let mut f = self.fragment.lock().unwrap_or_else(|e| e.into_inner());
         if *f == s {
             return false;
         }
         *f = s;
         true
+    }
+
+    /// The route listener's address, set once the cluster shard runs.
+    pub fn set_listen(&self, name: &str, host: &str, port: u16) {
+        *self.listen.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((name.to_string(), host.to_string(), port));
+    }
+
+    /// (cluster name, route host, route port), in a cluster.
+    pub fn listen(&self) -> Option<(String, String, u16)> {
+        self.listen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub fn fragment(&self) -> String {

@@ -378,6 +378,17 @@ impl Conn {
         }
     }
 
+    /// How often the server PINGs it: `ping_interval` (the WebSocket block's for a
+    /// WebSocket client), at most every 30 s for a route (Go's `adjustPingInterval`).
+    pub fn ping_interval(&self, cfg: &crate::config::Config) -> std::time::Duration {
+        let interval = cfg.ping_interval_for(self.websocket);
+        if self.route.is_some() {
+            interval.min(crate::cluster::settings::ROUTE_MAX_PING_INTERVAL)
+        } else {
+            interval
+        }
+    }
+
     /// Input is held back, by the PONG barrier or a stall, and waits in `stash`.
     pub fn input_held(&self) -> bool {
         self.input.barrier || self.input.stall.is_some()

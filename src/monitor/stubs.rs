@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::{check_params, pretty, Clock, Context, Request, Response};
 use crate::shard::Query;
-use crate::timefmt::{rfc3339_nano, uptime};
+use crate::timefmt::{go_duration, rfc3339_nano, uptime};
 
 fn now() -> String {
     rfc3339_nano(Clock::now().wall)
@@ -60,6 +60,9 @@ pub(super) fn routez(ctx: &Context, r: &Request) -> Response {
                 "out_bytes": c.out_bytes,
                 "subscriptions": c.num_subs,
             });
+            if let Some(rtt) = c.rtt {
+                v["rtt"] = json!(go_duration(rtt));
+            }
             if with_subs {
                 v["subscriptions_list"] = json!(rt.subs);
             }

@@ -85,6 +85,27 @@ pub(crate) fn cpu_percent(ctx: &Context) -> f64 {
     (pct * 100.0).round() / 100.0
 }
 
+/// Go's `cluster` block of `/varz` (`ClusterOptsVarz`): empty outside a cluster.
+fn cluster_block(server: &crate::server::Server) -> Value {
+    let Some((name, addr, port)) = server.cluster_view.listen() else {
+        return json!({});
+    };
+    let c = server.cfg.cluster.clone().unwrap_or_default();
+    let urls: Vec<String> = c
+        .routes
+        .iter()
+        .map(|u| format!("{}:{}", u.host, u.port))
+        .collect();
+    json!({
+        "name": name,
+        "addr": addr,
+        "cluster_port": port,
+        "auth_timeout": secs(c.auth_timeout.unwrap_or(crate::config::DEFAULT_AUTH_TIMEOUT)),
+        "urls": urls,
+        "tls_timeout": secs(DEFAULT_TLS_TIMEOUT),
+    })
+}
+
 #[derive(Serialize)]
 struct SlowStats {
     clients: u64,
@@ -159,7 +180,7 @@ pub(super) fn varz(ctx: &Context, _: &Request) -> Response {
         "max_control_line": cfg.max_control_line,
         "max_payload": cfg.max_payload,
         "max_pending": cfg.max_pending,
-        "cluster": {},
+        "cluster": cluster_block(&server),
         "gateway": {},
         "leaf": {},
         "mqtt": {},
@@ -179,8 +200,8 @@ pub(super) fn varz(ctx: &Context, _: &Request) -> Response {
         "cpu": super::go_float(cpu_percent(ctx)),
         "connections": snaps.iter().map(|s| s.connections).sum::<usize>(),
         "total_connections": t.total_connections,
-        "routes": 0,
-        "remotes": 0,
+        "routes": snaps.iter().map(|s| s.routes.len()).sum::<usize>(),
+        "remotes": snaps.iter().map(|s| s.routes.len()).sum::<usize>(),
         "leafnodes": 0,
     });
     extend(m, rest);

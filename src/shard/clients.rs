@@ -155,13 +155,14 @@ impl Shard {
         let cfg = &self.server.cfg;
         let ping_max = cfg.ping_max;
         let c = &self.clients.conns[id];
-        let interval = cfg.ping_interval_for(c.websocket);
+        let interval = c.ping_interval(cfg);
         let timer = Timer::Ping(id, c.cid);
         self.clients.timers.insert(now + interval, timer);
         let c = &mut self.clients.conns[id];
         // A client that sent a message or PING recently needs no PING; one that never sent
-        // CONNECT has no RTT yet and always gets one.
-        if c.connect_received && now.duration_since(c.pings.last_in) < interval {
+        // CONNECT has no RTT yet and always gets one. Routes are always pinged, as in Go.
+        if c.route.is_none() && c.connect_received && now.duration_since(c.pings.last_in) < interval
+        {
             return;
         }
         if c.pings.outstanding + 1 > ping_max {

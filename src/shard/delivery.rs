@@ -272,10 +272,10 @@ impl Shard {
         scope: Scope<'_>,
     ) -> bool {
         let dest = self.destinations(account, msg.subject);
-        let routed_in = matches!(scope, Scope::FromRoute(_));
+        let routed_in = matches!(scope, Scope::FromRoute { .. });
         let wanted = |name: &[u8]| match scope {
             Scope::Everywhere => true,
-            Scope::FromRoute(queues) => queues.contains(&name),
+            Scope::FromRoute { queues, .. } => queues.contains(&name),
         };
         let mut delivered = false;
         for &target in &dest.local.plain {
@@ -330,10 +330,13 @@ impl Shard {
             if seen_remote[i] || !wanted(name) {
                 continue;
             }
-            let kind = if routed_in || remote.iter().any(|(p, _)| p.is_shard()) {
-                Kind::Shard
-            } else {
-                Kind::Route
+            let kind = match scope {
+                _ if remote.iter().any(|(p, _)| p.is_shard()) => Kind::Shard,
+                Scope::Everywhere => Kind::Route,
+                // No member left on this server: Go passes the message on to another
+                // route's member rather than drop it (the queue group's "bounce"), never
+                // back where it came from.
+                Scope::FromRoute { origin, .. } => Kind::RouteExcept(origin),
             };
             let total = weight(remote, kind);
             if total == 0 && !remote.iter().any(|&(p, _)| kind.has(p)) {
@@ -672,26 +675,34 @@ fn pick_remote(targets: &mut PeerTargets, peer: PeerId, queue: &[u8]) {
     }
 }
 
-/// Where a publish may go: everywhere (published here), or, having come from a route, to
-/// this server's plain subscribers and the members of the queue groups the route named,
-/// never to another route (routes are one hop).
+/// Where a publish may go: everywhere (published here), or, having come from the route
+/// `origin`, to this server's plain subscribers and the members of the queue groups the
+/// route named; never to another route for plain interest (routes are one hop).
 #[derive(Clone, Copy)]
 pub(super) enum Scope<'q> {
     Everywhere,
-    FromRoute(&'q [&'q [u8]]),
+    FromRoute {
+        queues: &'q [&'q [u8]],
+        origin: PeerId,
+    },
 }
 
 /// Which of a queue group's remote entries a pick is among: the other shards of this
-/// server, or the routes.
+/// server, the routes, or the routes but one.
 #[derive(Clone, Copy)]
 enum Kind {
     Shard,
     Route,
+    RouteExcept(PeerId),
 }
 
 impl Kind {
     fn has(self, p: PeerId) -> bool {
-        p.is_shard() == matches!(self, Kind::Shard)
+        match self {
+            Kind::Shard => p.is_shard(),
+            Kind::Route => !p.is_shard(),
+            Kind::RouteExcept(origin) => !p.is_shard() && p != origin,
+        }
     }
 }
 

@@ -11,7 +11,7 @@ use bytes::Bytes;
 
 use super::delivery::{Msg, Scope};
 use super::interest::Key;
-use super::{ConnId, ConnSnapshot, RouteSnapshot, Shard};
+use super::{ConnId, ConnSnapshot, RouteSnapshot, Shard, Timer};
 use crate::accounts::AccountId;
 use crate::cluster::dialer::{Dialer, RedialHandle};
 use crate::cluster::handshake::{client_urls, host_port, RouteConnect, RouteInfo};
@@ -22,7 +22,7 @@ use crate::conn::outbound::FLATTEN_THRESHOLD;
 use crate::conn::{CloseReason, Closing, Conn};
 use crate::fanout::{PeerId, ShardMsg};
 use crate::log_at;
-use crate::proto::encode;
+use crate::proto::{encode, Stop};
 
 /// The cluster shard's routes and what they were told.
 pub struct Routes {
@@ -109,6 +109,9 @@ impl Routes {
 impl Shard {
     /// Makes this shard the cluster shard.
     pub fn host_routes(&mut self, routes: Routes) {
+        self.server
+            .cluster_view
+            .set_listen(&routes.name, &routes.host, routes.port);
         self.routes = Some(Box::new(routes));
         self.refresh_cluster_view();
     }
@@ -151,8 +154,7 @@ impl Shard {
             &r.host,
             r.port,
             cfg.max_payload,
-            &r.name,
-            r.dynamic,
+            (&r.name, r.dynamic),
             urls,
         )
     }
@@ -170,6 +172,8 @@ impl Shard {
             "{} - Route connection created",
             self.clients.conns[id].log_prefix()
         );
+        let first_ping = self.now + self.clients.conns[id].ping_interval(&self.server.cfg);
+        self.clients.timers.insert(first_ping, Timer::Ping(id, cid));
         id
     }
 
@@ -315,10 +319,10 @@ impl Shard {
         }
     }
 
-    fn route_connect(&mut self, id: ConnId, json: &[u8]) -> Result<(), ()> {
+    fn route_connect(&mut self, id: ConnId, json: &[u8]) -> Result<(), Stop> {
         let Ok(connect) = serde_json::from_slice::<RouteConnect>(json) else {
             self.route_refuse(id, "Protocol Violation", CloseReason::ProtocolViolation);
-            return Err(());
+            return Err(Stop);
         };
         if connect.lang.is_some() {
             self.route_refuse(
@@ -326,7 +330,7 @@ impl Shard {
                 "attempted to connect to route port",
                 CloseReason::ProtocolViolation,
             );
-            return Err(());
+            return Err(Stop);
         }
         let r = self.routes.as_ref().expect("cluster shard");
         if let Some(user) = &r.settings.user {
@@ -338,7 +342,7 @@ impl Shard {
                     "Authorization Violation",
                     CloseReason::AuthenticationViolation,
                 );
-                return Err(());
+                return Err(Stop);
             }
         }
         self.check_cluster_name(id, &connect.cluster, connect.cluster_dynamic)
@@ -351,7 +355,7 @@ impl Shard {
         id: ConnId,
         theirs: &str,
         their_dynamic: bool,
-    ) -> Result<(), ()> {
+    ) -> Result<(), Stop> {
         let r = self.routes.as_mut().expect("cluster shard");
         if theirs.is_empty() || theirs == r.name {
             return Ok(());
@@ -372,7 +376,7 @@ impl Shard {
             ours
         );
         self.route_refuse(id, "Cluster Name Conflict", CloseReason::ProtocolViolation);
-        Err(())
+        Err(Stop)
     }
 
     fn route_refuse(&mut self, id: ConnId, text: &str, reason: CloseReason) {
@@ -381,10 +385,10 @@ impl Shard {
         self.begin_close(id, reason, Closing::AfterFlush, false);
     }
 
-    fn route_info_received(&mut self, id: ConnId, json: &[u8]) -> Result<(), ()> {
+    fn route_info_received(&mut self, id: ConnId, json: &[u8]) -> Result<(), Stop> {
         let Ok(mut info) = serde_json::from_slice::<RouteInfo>(json) else {
             self.route_refuse(id, "Protocol Violation", CloseReason::ProtocolViolation);
-            return Err(());
+            return Err(Stop);
         };
         let link = self.clients.conns[id].route.as_ref().expect("route");
         let Some(registered) = link.remote_id().map(str::to_string) else {
@@ -424,12 +428,12 @@ impl Shard {
         Ok(())
     }
 
-    fn register_route(&mut self, id: ConnId, info: RouteInfo) -> Result<(), ()> {
+    fn register_route(&mut self, id: ConnId, info: RouteInfo) -> Result<(), Stop> {
         let prefix = self.clients.conns[id].log_prefix();
         if info.server_id == self.server.server_id {
             log_at!(Debug, "{prefix} - Detected route to self, ignoring");
             self.begin_close(id, CloseReason::ProtocolViolation, Closing::Now, false);
-            return Err(());
+            return Err(Stop);
         }
         let r = self.routes.as_mut().expect("cluster shard");
         if let Some(&existing) = r.by_server.get(&info.server_id) {
@@ -449,7 +453,7 @@ impl Shard {
                 }
             }
             self.begin_close(id, CloseReason::DuplicateRoute, Closing::Now, false);
-            return Err(());
+            return Err(Stop);
         }
         let n = r.free_peers.pop().unwrap_or_else(|| {
             r.next_peer += 1;
@@ -601,7 +605,15 @@ impl Shard {
         self.stats.in_bytes += m.data.len() as u64;
         self.clear_gate();
         let mut msg = Msg::local(m.subject, m.reply, m.header_len, m.data);
-        self.publish_scoped(account, None, &mut msg, Scope::FromRoute(&m.queues));
+        let origin = self.clients.conns[id]
+            .route
+            .as_ref()
+            .map_or(PeerId::ROUTES, |l| l.peer);
+        let scope = Scope::FromRoute {
+            queues: &m.queues,
+            origin,
+        };
+        self.publish_scoped(account, None, &mut msg, scope);
     }
 
     /// Queues an RMSG/HMSG for the route that is `peer`, naming the queue groups it was
@@ -616,7 +628,7 @@ impl Shard {
         let Some(&id) = self.routes.as_ref().and_then(|r| r.peers.get(&peer)) else {
             return;
         };
-        let name = self.server.accounts.name(account).to_string();
+        let name = self.server.accounts.name(account);
         let c = &mut self.clients.conns[id];
         if c.closing.is_some() {
             return;
@@ -775,10 +787,10 @@ struct RouteCtx<'a> {
 }
 
 impl RouteHandler for RouteCtx<'_> {
-    fn info(&mut self, json: &[u8]) -> Result<(), ()> {
+    fn info(&mut self, json: &[u8]) -> Result<(), Stop> {
         self.shard.route_info_received(self.id, json)
     }
-    fn connect(&mut self, json: &[u8]) -> Result<(), ()> {
+    fn connect(&mut self, json: &[u8]) -> Result<(), Stop> {
         self.shard.route_connect(self.id, json)
     }
     fn ping(&mut self) {
@@ -786,7 +798,12 @@ impl RouteHandler for RouteCtx<'_> {
         self.shard.mark_dirty(self.id);
     }
     fn pong(&mut self) {
-        self.shard.clients.conns[self.id].pings.outstanding = 0;
+        let now = self.shard.now;
+        let pings = &mut self.shard.clients.conns[self.id].pings;
+        pings.outstanding = 0;
+        if let Some(sent) = pings.sent.take() {
+            pings.rtt = Some(now.saturating_duration_since(sent));
+        }
     }
     fn err(&mut self, text: &[u8]) {
         log_at!(

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use crate::args::RunArgs;
 use crate::proto::{push_sub, push_unsub, Conn, ProtoError};
 use crate::scenario::Plan;
+use crate::server_url::ServerUrl;
 
 /// TCP connect plus INFO/CONNECT/PONG.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -158,8 +159,19 @@ impl RoleContext<'_> {
         ready: &Sender<Ready>,
         subscribe: impl FnOnce(&mut Conn) -> Result<(), ProtoError>,
     ) -> Option<(Conn, Instant)> {
-        let setup = Conn::connect(&self.args.server, role, CONNECT_TIMEOUT)
-            .map_err(|e| format!("{role}: connecting to {}: {e}", self.args.server))
+        self.connect_to_and_wait(&self.args.server, role, ready, subscribe)
+    }
+
+    /// `connect_and_wait` to `server`.
+    fn connect_to_and_wait(
+        &self,
+        server: &ServerUrl,
+        role: &str,
+        ready: &Sender<Ready>,
+        subscribe: impl FnOnce(&mut Conn) -> Result<(), ProtoError>,
+    ) -> Option<(Conn, Instant)> {
+        let setup = Conn::connect(server, role, CONNECT_TIMEOUT)
+            .map_err(|e| format!("{role}: connecting to {server}: {e}"))
             .and_then(|mut conn| {
                 if self.args.size > conn.max_payload() {
                     return Err(format!(

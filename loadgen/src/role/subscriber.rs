@@ -62,7 +62,8 @@ pub fn run(ctx: &RoleContext<'_>, index: usize, ready: Sender<Ready>) -> Subscri
     };
     let warmup = !args.warmup.is_zero();
     let subscribed = |conn: &mut Conn| subscribe(conn, ctx.plan, warmup);
-    let Some((mut conn, base)) = ctx.connect_and_wait(&role, &ready, subscribed) else {
+    let server = args.sub_server.as_ref().unwrap_or(&args.server);
+    let Some((mut conn, base)) = ctx.connect_to_and_wait(server, &role, &ready, subscribed) else {
         return report;
     };
     let sids: &[u64] = if warmup {
