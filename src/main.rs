@@ -150,6 +150,21 @@ fn run(cfg: Config, config_file: Option<PathBuf>, args: Vec<String>) -> Result<(
     }
     log_at!(Info, "Listening for client connections on {shown}");
     if let Some(at) = running.route_addr {
+        if let Some((name, _, _)) = running.server().cluster_view.listen() {
+            log_at!(Info, "Cluster name is {name}");
+            if running
+                .server()
+                .cfg
+                .cluster
+                .as_ref()
+                .is_some_and(|c| c.name.is_none())
+            {
+                log_at!(
+                    Warn,
+                    "Cluster name was dynamically generated, consider setting one"
+                );
+            }
+        }
         log_at!(Info, "Listening for route connections on {at}");
     }
     if let Some(w) = &running.server().client_wrap {

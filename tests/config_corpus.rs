@@ -23,11 +23,11 @@ use serde_json::Value;
 const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/config_corpus");
 
 /// Files Riptide refuses on purpose: the key it names as not supported yet.
-const REFUSED: &[(&str, &str)] = &[
-    ("docker_nats_server.conf", "cluster"),
-    ("server_reload_test.conf", "cluster"),
-    ("test_srv_a_perms.conf", "cluster"),
-];
+const REFUSED: &[(&str, &str)] = &[("test_srv_a_perms.conf", "permissions")];
+
+/// Files with a `cluster {}` block: both servers get a random route port instead of the
+/// file's (a fixed one would be taken by the first server started).
+const CLUSTERED: &[&str] = &["docker_nats_server.conf", "server_reload_test.conf"];
 
 /// The passwords `docs_authorization_variables.conf` takes from the environment.
 const ENV: &[(&str, &str)] = &[
@@ -226,12 +226,15 @@ fn corpus_checks_and_runs_like_the_go_server() {
     }
     assert!(accepted.len() >= 10, "{accepted:?}");
     for file in &accepted {
-        let go_server = Go::spawn(in_dir(&go, &dir).args(["-c", file]));
-        let riptide = Proc::start_in(
-            &dir,
-            &["-c", file, "-a", "127.0.0.1", "-p", "-1", "--shards", "1"],
-            ENV,
-        );
+        let route_port: &[&str] = if CLUSTERED.contains(&file.as_str()) {
+            &["--cluster", "nats://127.0.0.1:-1"]
+        } else {
+            &[]
+        };
+        let go_server = Go::spawn(in_dir(&go, &dir).args(["-c", file]).args(route_port));
+        let mut args = vec!["-c", file, "-a", "127.0.0.1", "-p", "-1", "--shards", "1"];
+        args.extend(route_port);
+        let riptide = Proc::start_in(&dir, &args, ENV);
         let expected = transcript(go_server.addr, file, &pki);
         let got = transcript(riptide.addr(), file, &pki);
         for (e, g) in expected.iter().zip(&got) {
@@ -456,6 +459,8 @@ fn masked_info(line: &str) -> String {
         "client_id",
         "client_ip",
         "connect_urls",
+        // A cluster without a configured name gets a random one.
+        "cluster",
     ] {
         if let Some(f) = m.get_mut(k) {
             *f = Value::String("*".into());

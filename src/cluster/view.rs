@@ -14,13 +14,11 @@ pub struct ClusterView {
 }
 
 impl ClusterView {
-    /// Sets the fields; returns whether they changed.
-    pub fn set(&self, name: &str, dynamic: bool, urls: &[String]) -> bool {
+    /// Sets the fields; returns whether they changed. `urls` is empty while the server has
+    /// no route: Go sends no `connect_urls` then.
+    pub fn set(&self, name: &str, urls: &[String]) -> bool {
         let mut s = String::from(",\"cluster\":");
         s.push_str(&serde_json::to_string(name).expect("string serializes"));
-        if dynamic {
-            s.push_str(",\"cluster_dynamic\":true");
-        }
         if !urls.is_empty() {
             s.push_str(",\"connect_urls\":");
             s.push_str(&serde_json::to_string(urls).expect("strings serialize"));

@@ -70,7 +70,7 @@ pub(super) fn cluster(block: &Item) -> Result<ClusterSettings, ConfigError> {
             "pool_size" => c.pool_size = int(v, k).map_err(fail)? as i32,
             key if NOT_YET.contains(&key) => {
                 return Err(fail(format!(
-                    "field \"{k}\" of cluster is not supported by this version of riptide yet"
+                    "field \"{k}\" is not supported by this version of riptide yet"
                 )))
             }
             key if IGNORED.contains(&key) => {}

@@ -122,7 +122,11 @@ impl Shard {
         let Some(r) = self.routes.as_ref() else {
             return;
         };
-        let mut urls = client_urls(&self.server.cfg.host, self.server.port);
+        let mut urls = if r.by_server.is_empty() {
+            Vec::new()
+        } else {
+            client_urls(&self.server.cfg.host, self.server.port)
+        };
         for &id in r.by_server.values() {
             let link = self.clients.conns[id].route.as_ref().expect("route");
             for u in link.remote.iter().flat_map(|i| &i.connect_urls) {
@@ -131,7 +135,7 @@ impl Shard {
                 }
             }
         }
-        if self.server.cluster_view.set(&r.name, r.dynamic, &urls) {
+        if self.server.cluster_view.set(&r.name, &urls) {
             self.send_async_info();
             for dst in (0..self.shards()).filter(|&d| d != self.id) {
                 self.peers.stage(dst, ShardMsg::ClusterChanged);
