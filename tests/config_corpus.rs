@@ -94,7 +94,7 @@ fn clients(file: &str) -> &'static [Cred] {
             User("peter", "s3cr3t!"),
             User("paul", "s3cr3t"),
         ],
-        "test_override.conf" => &[None],
+        "test_override.conf" | "docker_nats_server.conf" | "server_reload_test.conf" => &[None],
         "test_tls.conf" => &[TlsUser("derek", "boo"), TlsUser("derek", "bar")],
         "test_tlsverify.conf" => &[Tls(Some("client"))],
         "test_tls_cert_cn.conf" => &[Tls(Some("natsio")), Tls(Some("cncf")), Tls(Some("other"))],
