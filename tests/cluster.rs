@@ -367,3 +367,27 @@ fn routes_need_a_cluster_port() {
         "{err}"
     );
 }
+
+/// A publisher whose messages went only to a route gets its PONG at once: a PONG waits for
+/// the other shards to take what was published there (a fence), never for a route; a
+/// one-shard server has no shard to wait for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pong_after_publishing_to_a_route() {
+    let Some(bin) = go_server() else { return };
+    let mut args = loopback(&["--cluster", "nats://127.0.0.1:-1", "--cluster_name", "pong"]);
+    args.extend(["--shards", "1"]);
+    let r = Node::Riptide(Proc::start(&args));
+    let g = Node::go(&bin, &[r.route()], "pong");
+    let on_r = client(r.addr()).await;
+    let on_g = client(g.addr()).await;
+    let mut sub = on_g.subscribe("far").await.unwrap();
+    on_g.flush().await.unwrap();
+    await_interest(&on_r, &mut sub, "far").await;
+    for _ in 0..100 {
+        on_r.publish("far", "x".into()).await.unwrap();
+        tokio::time::timeout(WAIT, on_r.flush())
+            .await
+            .expect("a PONG in time")
+            .unwrap();
+    }
+}

@@ -348,9 +348,6 @@ impl Shard {
 
         if !targets.is_empty() {
             delivered = true;
-            if let Some(f) = from {
-                self.clients.conns[f].input.published_across = true;
-            }
             self.send_to_peers(account, from, msg, targets);
         }
         delivered
@@ -388,6 +385,11 @@ impl Shard {
                 })
                 .clone();
             self.stats.remote_sent += 1;
+            // Its PONG must then wait for a fence to the shards. A route gets no fence: a
+            // PONG says nothing about other servers, in Go either.
+            if let Some(f) = from {
+                self.clients.conns[f].input.published_across = true;
+            }
             let shard = peer.index();
             let m = ShardMsg::Deliver {
                 account,
