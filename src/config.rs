@@ -195,6 +195,9 @@ pub struct Config {
     pub websocket: Option<crate::transport::ws::WsSettings>,
     /// Routes to other servers of a cluster (`cluster {}`, `--cluster`, `--routes`).
     pub cluster: Option<crate::cluster::ClusterSettings>,
+    /// Leaf node connections: a port hubs' leaf nodes connect to, and hubs to connect to
+    /// (`leafnodes {}`).
+    pub leafnodes: Option<crate::cluster::leaf::LeafSettings>,
 }
 
 impl Config {
@@ -264,6 +267,7 @@ impl Default for Config {
             tls: None,
             websocket: None,
             cluster: None,
+            leafnodes: None,
         }
     }
 }

@@ -148,6 +148,10 @@ fn run(cfg: Config, config_file: Option<PathBuf>, args: Vec<String>) -> Result<(
             );
         }
     }
+    // Go logs the leaf node port before the client port, and the route port last.
+    if let Some(at) = running.leaf_addr {
+        log_at!(Info, "Listening for leafnode connections on {at}");
+    }
     log_at!(Info, "Listening for client connections on {shown}");
     if let Some(at) = running.route_addr {
         if let Some((name, _, _)) = running.server().cluster_view.listen() {

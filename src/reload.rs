@@ -151,6 +151,11 @@ fn check_unchangeable(
     unchanged("LogSizeLimit", old.log_size_limit, new.log_size_limit)?;
     unchanged("LogMaxFiles", old.log_max_num, new.log_max_num)?;
     unchanged("TLSMap", tls_map(old), tls_map(new))?;
+    // The leaf node port and remotes are taken at start; Go reloads only some of their
+    // fields (TLS, credentials), which Riptide's leaf connections do not use yet.
+    if old.leafnodes != new.leafnodes {
+        return Err("config reload not supported for LeafNode".into());
+    }
     unchanged(
         "LameDuckDuration",
         go_duration(old.lame_duck_duration),

@@ -49,6 +49,8 @@ pub enum StartError {
     Accounts(String),
     /// The route port could not be bound.
     Cluster(SocketAddr, io::Error),
+    /// The leaf node port could not be bound.
+    Leaf(SocketAddr, io::Error),
     /// Routes to solicit but no route port (Go's words).
     RoutesWithoutCluster,
 }
@@ -75,6 +77,12 @@ impl std::fmt::Display for StartError {
             StartError::Cluster(addr, e) => write!(
                 f,
                 "Error listening on router port: {}, \"listen tcp {addr}: bind: {}\"",
+                addr.port(),
+                error_text(e)
+            ),
+            StartError::Leaf(addr, e) => write!(
+                f,
+                "Error listening on leafnode port: {}, \"listen tcp {addr}: bind: {}\"",
                 addr.port(),
                 error_text(e)
             ),
@@ -125,6 +133,8 @@ pub struct Running {
     pub ws_addr: Option<SocketAddr>,
     /// The route listener's address, when the server is in a cluster.
     pub route_addr: Option<SocketAddr>,
+    /// The leaf node listener's address, when leaf nodes may connect.
+    pub leaf_addr: Option<SocketAddr>,
     pub shards: usize,
     pub ring_mode: RingMode,
     current: Arc<CurrentServer>,
@@ -374,6 +384,15 @@ pub fn start(cfg: Config) -> Result<Running, StartError> {
         route_listener = Some((at, OwnedFd::from(all.remove(0))));
     }
     let route_addr = route_listener.as_ref().map(|(a, _)| *a);
+    let leafnodes = cfg.leafnodes.clone();
+    let mut leaf_listener = None;
+    if let Some(l) = leafnodes.as_ref().filter(|l| l.port != 0) {
+        let host = l.host.as_deref().unwrap_or(crate::config::DEFAULT_HOST);
+        let at = resolve(host, u16::try_from(l.port).unwrap_or(0))?;
+        let (at, mut all) = bind_listeners(at, 1).map_err(|e| StartError::Leaf(at, e))?;
+        leaf_listener = Some((at, OwnedFd::from(all.remove(0))));
+    }
+    let leaf_addr = leaf_listener.as_ref().map(|(a, _)| *a);
 
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -401,13 +420,22 @@ pub fn start(cfg: Config) -> Result<Running, StartError> {
     let mut routes = match (&cluster, route_addr) {
         (Some(c), Some(at)) => Some(crate::shard::Routes::new(
             c.clone(),
-            at.ip().to_string(),
-            at.port(),
+            Some((at.ip().to_string(), at.port())),
             dialer.clone(),
         )),
         _ => None,
     };
+    if let Some(l) = &leafnodes {
+        let links = routes.get_or_insert_with(|| {
+            crate::shard::Routes::new(Default::default(), None, dialer.clone())
+        });
+        links.host_leafnodes(crate::shard::LeafHost::new(
+            l.clone(),
+            leaf_addr.map(|a| (a.ip().to_string(), a.port())),
+        ));
+    }
     let mut route_fd = route_listener.map(|(_, fd)| fd);
+    let mut leaf_fd = leaf_listener.map(|(_, fd)| fd);
 
     // JetStream's streams are recovered before any shard runs, so that every shard knows
     // their subjects before it takes a client.
@@ -447,10 +475,10 @@ pub fn start(cfg: Config) -> Result<Running, StartError> {
         let fd: OwnedFd = l.into();
         let ws_fd: Option<OwnedFd> =
             (!ws_listeners.is_empty()).then(|| ws_listeners.remove(0).into());
-        let (routes, route_fd) = if id == crate::cluster::CLUSTER_SHARD {
-            (routes.take(), route_fd.take())
+        let (routes, route_fd, leaf_fd) = if id == crate::cluster::CLUSTER_SHARD {
+            (routes.take(), route_fd.take(), leaf_fd.take())
         } else {
-            (None, None)
+            (None, None, None)
         };
         let t = std::thread::Builder::new()
             .name(format!("riptide-shard-{id}"))
@@ -474,7 +502,7 @@ pub fn start(cfg: Config) -> Result<Running, StartError> {
                             Reactor::new(
                                 shard,
                                 mesh,
-                                [Some(fd), ws_fd, route_fd],
+                                [Some(fd), ws_fd, route_fd, leaf_fd],
                                 ring,
                                 stop,
                                 mailbox,
@@ -502,6 +530,7 @@ pub fn start(cfg: Config) -> Result<Running, StartError> {
         addr,
         ws_addr,
         route_addr,
+        leaf_addr,
         shards,
         ring_mode: RingMode::Plain,
         current: current.clone(),
@@ -550,7 +579,12 @@ pub fn start(cfg: Config) -> Result<Running, StartError> {
     // Routes are dialed once every shard runs, so a route's interest finds them all.
     if route_addr.is_some() {
         for url in cluster.iter().flat_map(|c| c.routes.iter()) {
-            dialer.configured(url.clone());
+            dialer.configured(vec![url.clone()], None);
+        }
+    }
+    for (i, r) in leafnodes.iter().flat_map(|l| l.remotes.iter()).enumerate() {
+        if !r.urls.is_empty() {
+            dialer.configured(r.urls.clone(), Some(i));
         }
     }
     Ok(running)

@@ -3,7 +3,8 @@
 //! through its mailbox, and sleeps until that shard says the route is gone; then it dials
 //! again, as Go's `reConnectToRoute` does for configured routes. Routes learned by gossip
 //! (implicit) are dialed `connect_retries + 1` times and not again once connected and lost,
-//! as in Go, where the remote that comes back dials us.
+//! as in Go, where the remote that comes back dials us. A leaf node remote's hub is dialed
+//! the same way, as a configured route is.
 
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::os::fd::OwnedFd;
@@ -20,23 +21,27 @@ use crate::mailbox::{Command, Mailbox};
 /// How long one connection attempt may take (Go's `DEFAULT_ROUTE_DIAL`).
 const ROUTE_DIAL_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// A connected route socket for the cluster shard.
+/// A connected route (or leaf) socket for the cluster shard.
 #[derive(Debug)]
 pub struct Dialed {
     pub fd: OwnedFd,
     pub peer: SocketAddr,
     pub url: RouteUrl,
+    /// The leaf node remote (its index in `leafnodes { remotes }`) this connects to; none
+    /// for a route.
+    pub leaf: Option<usize>,
     /// The dialer to wake when this route is gone, for configured routes.
     pub redial: Option<RedialHandle>,
 }
 
 /// Wakes a configured route's dialer.
 #[derive(Debug, Clone)]
-pub struct RedialHandle(mpsc::Sender<()>);
+pub struct RedialHandle(mpsc::Sender<Duration>);
 
 impl RedialHandle {
-    pub fn redial(&self) {
-        let _ = self.0.send(());
+    /// Dial again after `delay`.
+    pub fn redial(&self, delay: Duration) {
+        let _ = self.0.send(delay);
     }
 }
 
@@ -62,21 +67,36 @@ impl Dialer {
         })
     }
 
-    /// A configured route: dialed for as long as the server runs.
-    pub fn configured(self: &Arc<Dialer>, url: RouteUrl) {
+    /// A configured route, or the hub of leaf node remote `leaf`: dialed for as long as
+    /// the server runs, each URL in turn.
+    pub fn configured(self: &Arc<Dialer>, urls: Vec<RouteUrl>, leaf: Option<usize>) {
         let me = self.clone();
         let (tx, rx) = mpsc::channel();
         let _ = std::thread::Builder::new()
             .name("riptide-route-dial".into())
-            .spawn(move || loop {
-                let Some((stream, peer)) = me.connect(&url, None) else {
-                    return;
-                };
-                me.hand_over(stream, peer, url.clone(), Some(RedialHandle(tx.clone())));
-                if rx.recv().is_err() || me.stopped() {
-                    return;
+            .spawn(move || {
+                // With several URLs, each gets one attempt in turn.
+                let several = urls.len() > 1;
+                for url in urls.iter().cycle() {
+                    let Some((stream, peer)) =
+                        me.connect(url, several.then_some(1), leaf.is_some())
+                    else {
+                        if me.stopped() || !several {
+                            return;
+                        }
+                        std::thread::sleep(ROUTE_CONNECT_DELAY);
+                        continue;
+                    };
+                    let redial = Some(RedialHandle(tx.clone()));
+                    me.hand_over(stream, peer, url.clone(), redial, leaf);
+                    let Ok(delay) = rx.recv() else {
+                        return;
+                    };
+                    if me.stopped() {
+                        return;
+                    }
+                    std::thread::sleep(delay);
                 }
-                std::thread::sleep(ROUTE_CONNECT_DELAY);
             });
     }
 
@@ -93,8 +113,8 @@ impl Dialer {
         let _ = std::thread::Builder::new()
             .name("riptide-route-dial".into())
             .spawn(move || {
-                if let Some((stream, peer)) = me.connect(&url, Some(attempts)) {
-                    me.hand_over(stream, peer, url.clone(), None);
+                if let Some((stream, peer)) = me.connect(&url, Some(attempts), false) {
+                    me.hand_over(stream, peer, url.clone(), None, None);
                 }
                 me.implicit
                     .lock()
@@ -108,20 +128,33 @@ impl Dialer {
     }
 
     /// Dials until connected, `attempts` times at most; None once stopped or out of tries.
-    fn connect(&self, url: &RouteUrl, attempts: Option<u32>) -> Option<(TcpStream, SocketAddr)> {
+    fn connect(
+        &self,
+        url: &RouteUrl,
+        attempts: Option<u32>,
+        leaf: bool,
+    ) -> Option<(TcpStream, SocketAddr)> {
         let mut attempt = 0u32;
         loop {
             if self.stopped() {
                 return None;
             }
             attempt += 1;
-            log_at!(
-                Debug,
-                "Trying to connect to route on {}:{} ({})",
-                url.host,
-                url.port,
-                url.text
-            );
+            if leaf {
+                log_at!(
+                    Debug,
+                    "Trying to connect as leafnode to remote server on {:?}",
+                    format!("{}:{}", url.host, url.port)
+                );
+            } else {
+                log_at!(
+                    Debug,
+                    "Trying to connect to route on {}:{} ({})",
+                    url.host,
+                    url.port,
+                    url.text
+                );
+            }
             let addr = (url.host.as_str(), url.port)
                 .to_socket_addrs()
                 .ok()
@@ -132,6 +165,14 @@ impl Dialer {
             };
             match result {
                 Ok(pair) => return Some(pair),
+                Err(e) if leaf => log_at!(
+                    Error,
+                    "Error trying to connect as leafnode to remote server {:?} (attempt {attempt}): dial tcp {}:{}: {}",
+                    format!("{}:{}", url.host, url.port),
+                    url.host,
+                    url.port,
+                    crate::runtime::error_text(&e)
+                ),
                 Err(e) => {
                     log_at!(
                         Error,
@@ -155,12 +196,14 @@ impl Dialer {
         peer: SocketAddr,
         url: RouteUrl,
         redial: Option<RedialHandle>,
+        leaf: Option<usize>,
     ) {
         let _ = stream.set_nodelay(true);
         let dialed = Dialed {
             fd: OwnedFd::from(stream),
             peer,
             url,
+            leaf,
             redial,
         };
         self.mailbox.send(

@@ -18,9 +18,15 @@
 //! - `handshake`: the route INFO and CONNECT as Go sends them.
 //! - `dialer`: threads that connect to the configured routes, and again when they drop.
 //! - `view`: the cluster's name and client URLs, as clients' INFOs carry them.
+//! - `leaf`: the `leafnodes {}` block, and the leaf INFO and CONNECT.
+//!
+//! Leaf node connections live on the cluster shard too, next to the routes, for the same
+//! reasons: what a leaf is told is the server's interest (and the routes'), and what it
+//! says is replicated to the other shards within the same `PeerId::ROUTES`.
 
 pub mod dialer;
 pub mod handshake;
+pub mod leaf;
 pub mod parser;
 pub mod settings;
 pub mod view;

@@ -2,7 +2,10 @@
 //! (`parser.go`'s route states, `processRoutedMsgArgs` and `processRemoteSub` in
 //! `route.go`): INFO, CONNECT, PING, PONG, +OK, -ERR, `RS+`/`RS-` with an account and queue
 //! weights, and `RMSG`/`HMSG` with an optional reply and the queue groups a message was
-//! picked for. A read may end anywhere: an unfinished operation is carried to the next one.
+//! picked for. Leaf node connections speak the same protocol without the account, which
+//! the connection is bound to (`LS+`/`LS-`, `LMSG`/`HMSG`, `processLeafSub` and
+//! `processLeafMsgArgs` in `leafnode.go`). A read may end anywhere: an unfinished operation
+//! is carried to the next one.
 
 use crate::proto::Stop;
 
@@ -23,18 +26,30 @@ pub enum RouteParseError {
     Stopped,
 }
 
-/// Interest from `RS+`/`RS-`. `weight` is the number of queue members (1 without one).
+/// Which connection's protocol a parser reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// Between the servers of a cluster: every line names its account.
+    Route,
+    /// A leaf node connection, bound to one account that no line names.
+    Leaf,
+}
+
+/// Interest from `RS+`/`RS-` (`LS+`/`LS-`). `weight` is the number of queue members (1
+/// without one).
 #[derive(Debug, PartialEq, Eq)]
 pub struct RemoteSub<'a> {
+    /// Empty on a leaf connection.
     pub account: &'a [u8],
     pub subject: &'a [u8],
     pub queue: Option<&'a [u8]>,
     pub weight: u32,
 }
 
-/// A message from `RMSG`/`HMSG`.
+/// A message from `RMSG`/`HMSG` (`LMSG`/`HMSG`).
 #[derive(Debug, PartialEq, Eq)]
 pub struct RoutedMsg<'a> {
+    /// Empty on a leaf connection.
     pub account: &'a [u8],
     pub subject: &'a [u8],
     pub reply: Option<&'a [u8]>,
@@ -64,6 +79,7 @@ pub struct RouteParser {
     /// Bytes `carry` must hold before it is worth parsing again.
     need: usize,
     max_line: usize,
+    dialect: Dialect,
 }
 
 enum Step {
@@ -74,11 +90,12 @@ enum Step {
 }
 
 impl RouteParser {
-    pub fn new(max_control_line: usize) -> RouteParser {
+    pub fn new(max_control_line: usize, dialect: Dialect) -> RouteParser {
         RouteParser {
             carry: Vec::new(),
             need: 0,
             max_line: max_control_line.saturating_mul(ROUTE_CONTROL_LINE_FACTOR),
+            dialect,
         }
     }
 
@@ -137,6 +154,7 @@ impl RouteParser {
         };
         let end = nl + 1;
         let stopped = |r: Result<(), Stop>| r.map_err(|Stop| RouteParseError::Stopped);
+        let leaf = self.dialect == Dialect::Leaf;
         match verb.to_ascii_uppercase().as_slice() {
             b"PING" => h.ping(),
             b"PONG" => h.pong(),
@@ -144,27 +162,38 @@ impl RouteParser {
             b"-ERR" => h.err(args),
             b"INFO" => stopped(h.info(args))?,
             b"CONNECT" => stopped(h.connect(args))?,
-            b"RS+" | b"RS-" => {
+            v @ (b"RS+" | b"RS-" | b"LS+" | b"LS-") if (v[0] == b'L') == leaf => {
                 let on = verb[2] == b'+';
-                h.interest(remote_sub(args, on)?, on);
+                h.interest(remote_sub(args, on, leaf)?, on);
             }
-            b"RMSG" | b"HMSG" => {
-                let headers = verb[0].eq_ignore_ascii_case(&b'H');
-                let (mut msg, size) = routed_args(args, headers)?;
-                let total = end + size + 2;
-                if buf.len() < total {
-                    return Ok(Step::More(total));
-                }
-                if &buf[end + size..total] != b"\r\n" {
-                    return Err(RouteParseError::BadArgs);
-                }
-                msg.data = &buf[end..end + size];
-                h.message(msg);
-                return Ok(Step::Done(total));
-            }
+            b"RMSG" if !leaf => return self.message(args, false, end, buf, h),
+            b"LMSG" if leaf => return self.message(args, false, end, buf, h),
+            b"HMSG" => return self.message(args, true, end, buf, h),
             _ => return Err(RouteParseError::UnknownOp),
         }
         Ok(Step::Done(end))
+    }
+
+    /// A message operation whose control line ends at `end`.
+    fn message(
+        &self,
+        args: &[u8],
+        headers: bool,
+        end: usize,
+        buf: &[u8],
+        h: &mut impl RouteHandler,
+    ) -> Result<Step, RouteParseError> {
+        let (mut msg, size) = routed_args(args, headers, self.dialect == Dialect::Leaf)?;
+        let total = end + size + 2;
+        if buf.len() < total {
+            return Ok(Step::More(total));
+        }
+        if &buf[end + size..total] != b"\r\n" {
+            return Err(RouteParseError::BadArgs);
+        }
+        msg.data = &buf[end..end + size];
+        h.message(msg);
+        Ok(Step::Done(total))
     }
 }
 
@@ -185,9 +214,13 @@ fn fields(args: &[u8]) -> impl Iterator<Item = &[u8]> {
         .filter(|f| !f.is_empty())
 }
 
-/// `<account> <subject> [<queue> [<weight>]]`; Go takes a missing weight as 1.
-fn remote_sub(args: &[u8], on: bool) -> Result<RemoteSub<'_>, RouteParseError> {
-    let f: Vec<&[u8]> = fields(args).collect();
+/// `<account> <subject> [<queue> [<weight>]]` (no account on a leaf connection); Go takes
+/// a missing weight as 1.
+fn remote_sub(args: &[u8], on: bool, leaf: bool) -> Result<RemoteSub<'_>, RouteParseError> {
+    let mut f: Vec<&[u8]> = fields(args).collect();
+    if leaf {
+        f.insert(0, b"");
+    }
     let (account, subject, queue, weight) = match (f.len(), on) {
         (2, _) => (f[0], f[1], None, 1),
         (3, _) => (f[0], f[1], Some(f[2]), 1),
@@ -207,9 +240,17 @@ fn size(d: &[u8]) -> Result<usize, RouteParseError> {
     usize::try_from(crate::proto::args::parse_size(d)).map_err(|_| RouteParseError::BadArgs)
 }
 
-/// `<account> <subject> [reply | + <reply> <queues...> | \| <queues...>] [<hdr>] <size>`.
-fn routed_args(args: &[u8], headers: bool) -> Result<(RoutedMsg<'_>, usize), RouteParseError> {
-    let f: Vec<&[u8]> = fields(args).collect();
+/// `<account> <subject> [reply | + <reply> <queues...> | \| <queues...>] [<hdr>] <size>`,
+/// with no account on a leaf connection.
+fn routed_args(
+    args: &[u8],
+    headers: bool,
+    leaf: bool,
+) -> Result<(RoutedMsg<'_>, usize), RouteParseError> {
+    let mut f: Vec<&[u8]> = fields(args).collect();
+    if leaf {
+        f.insert(0, b"");
+    }
     let sizes = if headers { 2 } else { 1 };
     if f.len() < 2 + sizes {
         return Err(RouteParseError::BadArgs);
@@ -321,28 +362,66 @@ mod tests {
     #[test]
     fn go_session_whole_and_in_every_split() {
         let mut log = Log::default();
-        RouteParser::new(4096).parse(GO_SESSION, &mut log).unwrap();
+        RouteParser::new(4096, Dialect::Route)
+            .parse(GO_SESSION, &mut log)
+            .unwrap();
         assert_eq!(log.0, expected());
         for cut in 1..GO_SESSION.len() {
             let mut log = Log::default();
-            let mut p = RouteParser::new(4096);
+            let mut p = RouteParser::new(4096, Dialect::Route);
             p.parse(&GO_SESSION[..cut], &mut log).unwrap();
             p.parse(&GO_SESSION[cut..], &mut log).unwrap();
             assert_eq!(log.0, expected(), "split at {cut}");
         }
         let mut log = Log::default();
-        let mut p = RouteParser::new(4096);
+        let mut p = RouteParser::new(4096, Dialect::Route);
         for b in GO_SESSION.chunks(1) {
             p.parse(b, &mut log).unwrap();
         }
         assert_eq!(log.0, expected());
     }
 
+    /// The bytes a Go 2.15.1 hub sent its leaf node in a recorded session.
+    const GO_LEAF_SESSION: &[u8] = b"INFO {\"server_id\":\"N1\",\"connect_info\":true}\r\nLS+ $LDS.v2h6\r\nLS+ q.* grp 2\r\nLS- q.* grp\r\nLMSG q.4 r 2\r\nhi\r\nLMSG q.1 + r grp 2\r\nhi\r\nLMSG q.3 | grp 2\r\nhi\r\nHMSG q.2 | grp 12 14\r\nNATS/1.0\r\n\r\nhi\r\nHMSG foo 12 14\r\nNATS/1.0\r\n\r\nhi\r\nPING\r\n";
+
+    #[test]
+    fn go_leaf_session_whole_and_in_every_split() {
+        let expected: Vec<String> = [
+            "INFO {\"server_id\":\"N1\",\"connect_info\":true}",
+            "+  $LDS.v2h6 None 1",
+            "+  q.* Some(\"grp\") 2",
+            "-  q.* Some(\"grp\") 1",
+            "MSG  q.4 Some(\"r\") [] None hi",
+            "MSG  q.1 Some(\"r\") [\"grp\"] None hi",
+            "MSG  q.3 None [\"grp\"] None hi",
+            "MSG  q.2 None [\"grp\"] Some(12) NATS/1.0\r\n\r\nhi",
+            "MSG  foo None [] Some(12) NATS/1.0\r\n\r\nhi",
+            "PING",
+        ]
+        .map(String::from)
+        .to_vec();
+        for cut in 0..GO_LEAF_SESSION.len() {
+            let mut log = Log::default();
+            let mut p = RouteParser::new(4096, Dialect::Leaf);
+            p.parse(&GO_LEAF_SESSION[..cut], &mut log).unwrap();
+            p.parse(&GO_LEAF_SESSION[cut..], &mut log).unwrap();
+            assert_eq!(log.0, expected, "split at {cut}");
+        }
+        let e = |s: &[u8]| {
+            RouteParser::new(64, Dialect::Leaf)
+                .parse(s, &mut Log::default())
+                .unwrap_err()
+        };
+        assert_eq!(e(b"RS+ $G foo\r\n"), RouteParseError::UnknownOp);
+        assert_eq!(e(b"RMSG $G foo 1\r\nx\r\n"), RouteParseError::UnknownOp);
+        assert_eq!(e(b"LMSG foo\r\n"), RouteParseError::BadArgs);
+    }
+
     #[test]
     fn bad_input() {
         let mut log = Log::default();
         let e = |s: &[u8]| {
-            RouteParser::new(64)
+            RouteParser::new(64, Dialect::Route)
                 .parse(s, &mut Log::default())
                 .unwrap_err()
         };
@@ -352,7 +431,7 @@ mod tests {
         assert_eq!(e(b"HMSG $G foo 5 2\r\n"), RouteParseError::BadArgs);
         assert_eq!(e(b"RS+ $G\r\n"), RouteParseError::BadArgs);
         assert_eq!(e(&[b'x'; 2000]), RouteParseError::ControlLine);
-        assert!(RouteParser::new(64)
+        assert!(RouteParser::new(64, Dialect::Route)
             .parse(b"RMSG $G foo 1", &mut log)
             .is_ok());
     }

@@ -11,6 +11,8 @@ pub struct ClusterView {
     fragment: Mutex<String>,
     /// The cluster's name and the route listener's host and port, for `/varz`.
     listen: Mutex<Option<(String, String, u16)>>,
+    /// The leaf node listener's host and port, for `/varz`.
+    leaf_listen: Mutex<Option<(String, u16)>>,
 }
 
 impl ClusterView {
@@ -45,6 +47,20 @@ impl ClusterView {
     /// (cluster name, route host, route port), in a cluster.
     pub fn listen(&self) -> Option<(String, String, u16)> {
         self.listen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The leaf node listener's address, set once the cluster shard runs.
+    pub fn set_leaf_listen(&self, host: &str, port: u16) {
+        *self.leaf_listen.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((host.to_string(), port));
+    }
+
+    /// (leaf host, leaf port), when leaf nodes may connect.
+    pub fn leaf_listen(&self) -> Option<(String, u16)> {
+        self.leaf_listen
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()

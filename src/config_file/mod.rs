@@ -4,6 +4,7 @@
 mod accounts;
 mod authorization;
 mod cluster;
+mod leafnodes;
 
 use std::path::Path;
 use std::time::Duration;
@@ -22,7 +23,6 @@ use crate::transport::ws::check_response_headers;
 
 /// Keys of the Go server that later Riptide releases implement; refused clearly for now.
 const NOT_YET: &[&str] = &[
-    "leafnodes",
     "gateway",
     "mqtt",
     "resolver_tls",
@@ -153,10 +153,16 @@ fn apply_document(
             "websocket" | "ws" => listeners::websocket(item, strict, &mut warnings)
                 .map(|w| cfg.websocket = Some(w).filter(|w| w.port != 0)),
             "cluster" => cluster::cluster(item).map(|c| cfg.cluster = Some(c)),
+            "leafnodes" | "leaf" => leafnodes::leafnodes(item).map(|l| cfg.leafnodes = Some(l)),
             _ => apply(key, item, cfg, &mut warnings, strict)
                 .map_err(|e| ConfigError(listed(e, item))),
         };
         if let Err(ConfigError(msg)) = applied {
+            errors.push(msg);
+        }
+    }
+    if errors.is_empty() {
+        if let Err(ConfigError(msg)) = leaf_accounts_exist(cfg) {
             errors.push(msg);
         }
     }
@@ -165,6 +171,40 @@ fn apply_document(
     }
     operator::finish(cfg);
     Ok(warnings)
+}
+
+/// Every account a leaf connection binds to is one the server has (`validateLeafNode`).
+fn leaf_accounts_exist(cfg: &Config) -> Result<(), ConfigError> {
+    let Some(l) = &cfg.leafnodes else {
+        return Ok(());
+    };
+    let known = |name: &str| {
+        name == crate::accounts::GLOBAL_ACCOUNT
+            || cfg.accounts.iter().any(|a| a.name == name)
+            || (cfg.system_account.is_none() && !cfg.no_system_account && name == "$SYS")
+            || cfg.system_account.as_deref() == Some(name)
+    };
+    let auth = l.account.iter().chain(
+        l.user
+            .iter()
+            .chain(&l.users)
+            .filter_map(|u| u.account.as_ref()),
+    );
+    for a in auth {
+        if !known(a) {
+            return Err(ConfigError(format!(
+                "cannot find local account {a:?} specified in leafnode authorization"
+            )));
+        }
+    }
+    for a in l.remotes.iter().filter_map(|r| r.account.as_ref()) {
+        if !known(a) {
+            return Err(ConfigError(format!(
+                "cannot find local account {a:?} specified in leafnode remote"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// A key's error as Go words it, `file:line:col: ` first where it has a position; several

@@ -176,6 +176,12 @@ pub enum CloseReason {
     MaxAccountConnections,
     /// A second route to a server already routed to.
     DuplicateRoute,
+    /// A client on the route or leaf node port.
+    WrongPort,
+    /// A gateway on the leaf node port.
+    WrongGateway,
+    /// A leaf node of this server's own cluster.
+    ClusterNamesIdentical,
 }
 
 impl CloseReason {
@@ -201,6 +207,9 @@ impl CloseReason {
             CloseReason::AuthenticationExpired => "Authentication Expired",
             CloseReason::MaxAccountConnections => "Maximum Account Connections Exceeded",
             CloseReason::DuplicateRoute => "Duplicate Route",
+            CloseReason::WrongPort => "Incorrect Port",
+            CloseReason::WrongGateway => "Wrong Gateway",
+            CloseReason::ClusterNamesIdentical => "Cluster Names Identical",
         }
     }
 }
@@ -397,8 +406,10 @@ impl Conn {
     /// The Go server's log prefix for a client: `127.0.0.1:5678 - cid:9`; a WebSocket
     /// client is a `wid`, named `1.2.3.4/127.0.0.1:5678` when a proxy forwarded for 1.2.3.4.
     pub fn log_prefix(&self) -> String {
-        if self.route.is_some() {
-            return format!("{} - rid:{}", self.peer, self.cid);
+        match &self.route {
+            Some(l) if l.is_leaf() => return format!("{} - lid:{}", self.peer, self.cid),
+            Some(_) => return format!("{} - rid:{}", self.peer, self.cid),
+            None => {}
         }
         if !self.websocket {
             return format!("{} - cid:{}", self.peer, self.cid);

@@ -94,10 +94,43 @@ pub(super) fn leafz(ctx: &Context, r: &Request) -> Response {
     if let Err(bad) = check_params(r, &["subs"], &[], false) {
         return bad;
     }
+    let with_subs = match super::param_subs(r) {
+        Ok((subs, _)) => subs,
+        Err(bad) => return bad,
+    };
+    let leafs: Vec<serde_json::Value> = ctx
+        .gather(Query::default())
+        .into_iter()
+        .flat_map(|s| s.leafs)
+        .map(|l| {
+            let c = &l.conn;
+            let mut v = json!({
+                "id": c.cid,
+                "name": l.name,
+                "is_spoke": l.is_spoke,
+                "account": l.account,
+                "ip": c.peer.ip().to_string(),
+                "port": c.peer.port(),
+            });
+            if let Some(rtt) = c.rtt {
+                v["rtt"] = json!(go_duration(rtt));
+            }
+            v["in_msgs"] = json!(c.in_msgs);
+            v["out_msgs"] = json!(c.out_msgs);
+            v["in_bytes"] = json!(c.in_bytes);
+            v["out_bytes"] = json!(c.out_bytes);
+            v["subscriptions"] = json!(c.num_subs);
+            if with_subs {
+                v["subscriptions_list"] = json!(l.subs);
+            }
+            v["compression"] = json!("off");
+            v
+        })
+        .collect();
     pretty(&json!({
         "server_id": ctx.server().server_id,
         "now": now(),
-        "leafnodes": 0,
-        "leafs": [],
+        "leafnodes": leafs.len(),
+        "leafs": leafs,
     }))
 }

@@ -85,6 +85,19 @@ pub(crate) fn cpu_percent(ctx: &Context) -> f64 {
     (pct * 100.0).round() / 100.0
 }
 
+/// Go's `leaf` block of `/varz` (`LeafNodeOptsVarz`): empty without a leaf node port.
+fn leaf_block(server: &crate::server::Server) -> Value {
+    let Some((host, port)) = server.cluster_view.leaf_listen() else {
+        return json!({});
+    };
+    json!({
+        "host": host,
+        "port": port,
+        "auth_timeout": secs(crate::config::DEFAULT_AUTH_TIMEOUT),
+        "tls_timeout": secs(DEFAULT_TLS_TIMEOUT),
+    })
+}
+
 /// Go's `cluster` block of `/varz` (`ClusterOptsVarz`): empty outside a cluster.
 fn cluster_block(server: &crate::server::Server) -> Value {
     let Some((name, addr, port)) = server.cluster_view.listen() else {
@@ -182,7 +195,7 @@ pub(super) fn varz(ctx: &Context, _: &Request) -> Response {
         "max_pending": cfg.max_pending,
         "cluster": cluster_block(&server),
         "gateway": {},
-        "leaf": {},
+        "leaf": leaf_block(&server),
         "mqtt": {},
         "websocket": {},
         "jetstream": super::jsz::varz_block(ctx),
@@ -202,7 +215,7 @@ pub(super) fn varz(ctx: &Context, _: &Request) -> Response {
         "total_connections": t.total_connections,
         "routes": snaps.iter().map(|s| s.routes.len()).sum::<usize>(),
         "remotes": snaps.iter().map(|s| s.routes.len()).sum::<usize>(),
-        "leafnodes": 0,
+        "leafnodes": snaps.iter().map(|s| s.leafs.len()).sum::<usize>(),
     });
     extend(m, rest);
     let rest = json!({

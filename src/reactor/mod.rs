@@ -61,6 +61,7 @@ const OP_LOG_SYNC: u64 = 9;
 const CLIENT_LISTENER: usize = 0;
 const WS_LISTENER: usize = 1;
 const ROUTE_LISTENER: usize = 2;
+const LEAF_LISTENER: usize = 3;
 
 fn user_data(op: u64, id: usize) -> u64 {
     (op << 56) | id as u64
@@ -149,7 +150,7 @@ pub struct Reactor {
     mesh: Arc<Mesh>,
     slots: Vec<Option<Slot>>,
     file_ops: Vec<FileOp>,
-    listeners: [Option<OwnedFd>; 3],
+    listeners: [Option<OwnedFd>; 4],
     accepting: bool,
     doorbell_buf: Box<u64>,
     tick_ts: Box<types::Timespec>,
@@ -172,7 +173,7 @@ impl Reactor {
     pub fn new(
         shard: Shard,
         mesh: Arc<Mesh>,
-        listeners: [Option<OwnedFd>; 3],
+        listeners: [Option<OwnedFd>; 4],
         ring: IoUring,
         shutdown: Arc<AtomicBool>,
         mailbox: Arc<Mailbox>,
@@ -266,6 +267,7 @@ impl Reactor {
         self.arm_accept(CLIENT_LISTENER);
         self.arm_accept(WS_LISTENER);
         self.arm_accept(ROUTE_LISTENER);
+        self.arm_accept(LEAF_LISTENER);
         self.arm_doorbell();
         self.arm_tick();
         loop {
@@ -494,9 +496,13 @@ impl Reactor {
                         fd,
                         peer,
                         url,
+                        leaf,
                         redial,
                     } = *dialed;
-                    let id = self.shard.adopt_route(peer, url, redial);
+                    let id = match leaf {
+                        Some(remote) => self.shard.adopt_leaf(peer, url, redial, remote),
+                        None => self.shard.adopt_route(peer, url, redial),
+                    };
                     self.add_slot(id, std::os::fd::IntoRawFd::into_raw_fd(fd));
                 }
                 Command::AdoptRoute(_) => {}
@@ -566,10 +572,10 @@ impl Reactor {
             .ok()
             .and_then(|a| a.as_socket())
             .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
-        let id = if which == ROUTE_LISTENER {
-            self.shard.accept_route(peer)
-        } else {
-            self.shard.accept(peer, which == WS_LISTENER)
+        let id = match which {
+            ROUTE_LISTENER => self.shard.accept_route(peer),
+            LEAF_LISTENER => self.shard.accept_leaf(peer),
+            _ => self.shard.accept(peer, which == WS_LISTENER),
         };
         self.add_slot(id, fd);
     }

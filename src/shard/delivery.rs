@@ -272,10 +272,10 @@ impl Shard {
         scope: Scope<'_>,
     ) -> bool {
         let dest = self.destinations(account, msg.subject);
-        let routed_in = matches!(scope, Scope::FromRoute { .. });
+        let routed_in = matches!(scope, Scope::FromLink { .. });
         let wanted = |name: &[u8]| match scope {
             Scope::Everywhere => true,
-            Scope::FromRoute { queues, .. } => queues.contains(&name),
+            Scope::FromLink { queues, .. } => queues.contains(&name),
         };
         let mut delivered = false;
         for &target in &dest.local.plain {
@@ -289,7 +289,7 @@ impl Shard {
         let mut targets: PeerTargets = dest
             .remote_plain
             .iter()
-            .filter(|s| !routed_in || s.is_shard())
+            .filter(|&&p| self.reaches(scope, p))
             .map(|&s| (s, true, Vec::new()))
             .collect();
         let mut seen_remote = vec![false; dest.remote_queues.len()];
@@ -336,7 +336,7 @@ impl Shard {
                 // No member left on this server: Go passes the message on to another
                 // route's member rather than drop it (the queue group's "bounce"), never
                 // back where it came from.
-                Scope::FromRoute { origin, .. } => Kind::RouteExcept(origin),
+                Scope::FromLink { origin, .. } => Kind::RouteExcept(origin),
             };
             let total = weight(remote, kind);
             if total == 0 && !remote.iter().any(|&(p, _)| kind.has(p)) {
@@ -351,6 +351,19 @@ impl Shard {
             self.send_to_peers(account, from, msg, targets);
         }
         delivered
+    }
+
+    /// Whether a message within `scope` goes on to `peer` for plain interest: every shard
+    /// does; a link does when the message was published here, or when its role hears of
+    /// the link it came from (never the same one).
+    fn reaches(&self, scope: Scope<'_>, peer: PeerId) -> bool {
+        match scope {
+            _ if peer.is_shard() => true,
+            Scope::Everywhere => true,
+            Scope::FromLink { origin, role, .. } => {
+                peer != origin && self.link_role(peer).is_some_and(|r| r.hears(role))
+            }
+        }
     }
 
     /// Hands a publish to the peers picked for it: one message per shard (carrying what
@@ -677,15 +690,17 @@ fn pick_remote(targets: &mut PeerTargets, peer: PeerId, queue: &[u8]) {
     }
 }
 
-/// Where a publish may go: everywhere (published here), or, having come from the route
-/// `origin`, to this server's plain subscribers and the members of the queue groups the
-/// route named; never to another route for plain interest (routes are one hop).
+/// Where a publish may go: everywhere (published here), or, having come from the link
+/// `origin` (a route or a leaf connection), to this server's plain subscribers, the links
+/// that hear of `role` (a route's messages never go to another route: routes are one hop),
+/// and the members of the queue groups the link named.
 #[derive(Clone, Copy)]
 pub(super) enum Scope<'q> {
     Everywhere,
-    FromRoute {
+    FromLink {
         queues: &'q [&'q [u8]],
         origin: PeerId,
+        role: super::routes::LinkRole,
     },
 }
 

@@ -80,6 +80,20 @@ impl Interest {
         self.interest_seq
     }
 
+    /// Every key of `account` some subscription or peer has interest in.
+    pub(super) fn keys_in(&self, account: AccountId) -> Vec<Key> {
+        let mut keys: Vec<Key> = self
+            .local_counts
+            .keys()
+            .chain(self.remote_counts.keys().map(|(_, k)| k))
+            .filter(|k| k.0 == account)
+            .cloned()
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        keys
+    }
+
     pub fn forget_waiter(&mut self, id: ConnId) {
         self.waiters.retain(|&(w, _)| w != id);
     }
@@ -104,7 +118,7 @@ impl Shard {
         if count == 0 {
             self.interest.local_counts.remove(&key);
         }
-        self.tell_routes(&key);
+        self.tell_links(&key);
         let edge = queue.is_some() || (delta > 0 && count == 1) || (delta < 0 && count == 0);
         if edge {
             self.stage_interest(key, count, false);
@@ -226,7 +240,7 @@ impl Shard {
                     let key = (account, subject, queue);
                     self.apply_remote_interest(peer, key.clone(), count);
                     if !routed {
-                        self.tell_routes(&key);
+                        self.tell_links(&key);
                     }
                     self.interest.ack_due[src] = Some(seq);
                 }

@@ -24,6 +24,7 @@ mod index;
 mod interest;
 mod jetstream;
 mod lame_duck;
+mod leafs;
 mod peers;
 mod protocol;
 mod reload;
@@ -55,9 +56,10 @@ pub use interest::{Interest, RemoteEntry};
 #[cfg(feature = "testkit")]
 pub use jetstream::FAULT_STREAM_WRITE_ENV;
 pub(crate) use jetstream::{api_accounts, enabled_accounts, startup_interest};
+pub use leafs::{LeafHost, LeafSnapshot};
 use protocol::ConnCtx;
 pub use reload::ReloadClosed;
-pub use routes::{RouteLink, Routes};
+pub use routes::{LinkRole, RouteLink, Routes};
 pub use snapshot::{
     CacheStats, ConnSnapshot, Query, ReactorStats, RouteSnapshot, ShardSnapshot, SubSnapshot,
     MAX_CLOSED_CLIENTS,

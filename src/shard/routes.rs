@@ -1,7 +1,8 @@
 //! Route connections, on the cluster shard (see [`crate::cluster`]): the handshake, the
 //! server-wide interest routes are told (`RS+`/`RS-` on edges, queue weights on every
 //! change), the interest they tell us (kept per route, and replicated to the other shards
-//! as `PeerId::ROUTES`), and messages both ways (`RMSG`/`HMSG`).
+//! as `PeerId::ROUTES`), and messages both ways (`RMSG`/`HMSG`). Leaf node connections
+//! (`leafs.rs`) are links of the same kind here, told and telling through the same tables.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -11,11 +12,12 @@ use bytes::Bytes;
 
 use super::delivery::{Msg, Scope};
 use super::interest::Key;
+use super::leafs::interest_line;
 use super::{ConnId, ConnSnapshot, RouteSnapshot, Shard, Timer};
 use crate::accounts::AccountId;
 use crate::cluster::dialer::{Dialer, RedialHandle};
 use crate::cluster::handshake::{client_urls, host_port, RouteConnect, RouteInfo};
-use crate::cluster::parser::{RemoteSub, RouteHandler, RouteParser, RoutedMsg};
+use crate::cluster::parser::{Dialect, RemoteSub, RouteHandler, RouteParser, RoutedMsg};
 use crate::cluster::settings::RouteUrl;
 use crate::cluster::ClusterSettings;
 use crate::conn::outbound::FLATTEN_THRESHOLD;
@@ -24,8 +26,10 @@ use crate::fanout::{PeerId, ShardMsg};
 use crate::log_at;
 use crate::proto::{encode, Stop};
 
-/// The cluster shard's routes and what they were told.
+/// The cluster shard's routes and leaf node connections, and what they were told.
 pub struct Routes {
+    /// Whether this server is in a cluster; without one, only leaf connections are here.
+    clustered: bool,
     settings: ClusterSettings,
     /// The cluster's name; made up when not configured, then the remotes' (dynamic).
     name: String,
@@ -33,11 +37,13 @@ pub struct Routes {
     /// The route port bound, and the host it was bound on.
     host: String,
     port: u16,
-    dialer: Arc<Dialer>,
+    pub(super) dialer: Arc<Dialer>,
+    /// Leaf node connections' settings and state, when `leafnodes {}` is configured.
+    pub(super) leaf: Option<super::leafs::LeafHost>,
     /// Registered routes by remote server id.
     by_server: HashMap<String, ConnId>,
-    /// Route connections by peer id.
-    peers: HashMap<PeerId, ConnId>,
+    /// Route and leaf connections by peer id.
+    pub(super) peers: HashMap<PeerId, ConnId>,
     next_peer: u16,
     free_peers: Vec<u16>,
     /// The server-wide client interest the routes were told, per key.
@@ -47,29 +53,70 @@ pub struct Routes {
     totals: HashMap<Key, u32>,
 }
 
-/// A route connection's own state, on its `Conn`.
+/// What the far end of a link is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkRole {
+    /// Another server of the cluster.
+    Route,
+    /// A leaf node that connected here: this server is its hub, in that account.
+    Leaf(AccountId),
+    /// The hub of a remote this server connected to, in that account (Go's "spoke" side).
+    Hub(AccountId),
+}
+
+impl LinkRole {
+    /// Whether interest and messages from a link of role `from` go on to this one: a route
+    /// or a hub hears only of this server's leaf nodes (one hop; a hub reaches the other
+    /// servers of its leaf's cluster itself), a leaf node of everything (`updateSmap`,
+    /// `processMsgResults`).
+    pub(super) fn hears(self, from: LinkRole) -> bool {
+        match self {
+            LinkRole::Leaf(_) => true,
+            LinkRole::Route | LinkRole::Hub(_) => matches!(from, LinkRole::Leaf(_)),
+        }
+    }
+
+    /// The account a leaf connection is bound to.
+    pub(super) fn account(self) -> Option<AccountId> {
+        match self {
+            LinkRole::Route => None,
+            LinkRole::Leaf(a) | LinkRole::Hub(a) => Some(a),
+        }
+    }
+}
+
+/// A route or leaf connection's own state, on its `Conn`.
 #[derive(Debug)]
 pub struct RouteLink {
     parser: RouteParser,
-    solicited: bool,
-    url: Option<RouteUrl>,
-    redial: Option<RedialHandle>,
+    pub(super) role: LinkRole,
+    pub(super) solicited: bool,
+    pub(super) url: Option<RouteUrl>,
+    pub(super) redial: Option<RedialHandle>,
+    /// A leaf connection's own state.
+    pub(super) leaf: Option<Box<super::leafs::LeafLink>>,
     /// The remote's INFO, once the route is registered.
     remote: Option<RouteInfo>,
-    peer: PeerId,
+    pub(super) peer: PeerId,
     /// What it told us, per key: 1 for plain interest, the weight for a queue group.
-    keys: HashMap<Key, u32>,
+    pub(super) keys: HashMap<Key, u32>,
     /// Closed as a second route to the same server: its dialer must not dial again.
     duplicate: bool,
 }
 
 impl RouteLink {
-    fn new(max_control_line: usize, solicited: bool) -> RouteLink {
+    pub(super) fn new(max_control_line: usize, solicited: bool, role: LinkRole) -> RouteLink {
+        let dialect = match role {
+            LinkRole::Route => Dialect::Route,
+            LinkRole::Leaf(_) | LinkRole::Hub(_) => Dialect::Leaf,
+        };
         RouteLink {
-            parser: RouteParser::new(max_control_line),
+            parser: RouteParser::new(max_control_line, dialect),
+            role,
             solicited,
             url: None,
             redial: None,
+            leaf: None,
             remote: None,
             peer: PeerId::ROUTES,
             keys: HashMap::new(),
@@ -81,21 +128,36 @@ impl RouteLink {
     pub fn remote_id(&self) -> Option<&str> {
         self.remote.as_ref().map(|r| r.server_id.as_str())
     }
+
+    /// A leaf node connection rather than a route.
+    pub fn is_leaf(&self) -> bool {
+        self.role != LinkRole::Route
+    }
 }
 
 impl Routes {
-    pub fn new(settings: ClusterSettings, host: String, port: u16, dialer: Arc<Dialer>) -> Routes {
+    /// The cluster shard's links; `cluster` is the route port bound (host and port), when
+    /// the server is in a cluster.
+    pub fn new(
+        settings: ClusterSettings,
+        cluster: Option<(String, u16)>,
+        dialer: Arc<Dialer>,
+    ) -> Routes {
+        let clustered = cluster.is_some();
+        let (host, port) = cluster.unwrap_or_default();
         let (name, dynamic) = match &settings.name {
             Some(n) => (n.clone(), false),
             None => (crate::auth::new_nonce(), true),
         };
         Routes {
+            clustered,
             settings,
             name,
             dynamic,
             host,
             port,
             dialer,
+            leaf: None,
             by_server: HashMap::new(),
             peers: HashMap::new(),
             next_peer: 0,
@@ -106,20 +168,59 @@ impl Routes {
     }
 }
 
+impl Routes {
+    /// Leaf node connections come here too.
+    pub fn host_leafnodes(&mut self, leaf: super::leafs::LeafHost) {
+        self.leaf = Some(leaf);
+    }
+}
+
 impl Shard {
     /// Makes this shard the cluster shard.
     pub fn host_routes(&mut self, routes: Routes) {
-        self.server
-            .cluster_view
-            .set_listen(&routes.name, &routes.host, routes.port);
+        let clustered = routes.clustered;
+        if clustered {
+            self.server
+                .cluster_view
+                .set_listen(&routes.name, &routes.host, routes.port);
+        }
+        if let Some((host, port)) = routes.leaf.as_ref().and_then(|l| l.listen()) {
+            self.server.cluster_view.set_leaf_listen(host, port);
+        }
         self.routes = Some(Box::new(routes));
-        self.refresh_cluster_view();
+        if clustered {
+            self.refresh_cluster_view();
+        }
+    }
+
+    /// The name of this server's cluster, when it is in one.
+    pub(super) fn cluster_name(&self) -> Option<&str> {
+        self.routes
+            .as_ref()
+            .filter(|r| r.clustered)
+            .map(|r| r.name.as_str())
+    }
+
+    /// The next free link peer id.
+    pub(super) fn allocate_peer(&mut self) -> PeerId {
+        let r = self.routes.as_mut().expect("cluster shard");
+        let n = r.free_peers.pop().unwrap_or_else(|| {
+            r.next_peer += 1;
+            r.next_peer - 1
+        });
+        PeerId::route(n)
+    }
+
+    /// The role of the link that is `peer`.
+    pub(super) fn link_role(&self, peer: PeerId) -> Option<LinkRole> {
+        let id = *self.routes.as_ref()?.peers.get(&peer)?;
+        Some(self.clients.conns.get(id)?.route.as_ref()?.role)
     }
 
     /// Sets what clients are told about the cluster: its name, and every server's client
     /// URLs (ours first); when that changed, clients that take async INFOs are told.
     fn refresh_cluster_view(&mut self) {
-        let Some(r) = self.routes.as_ref() else {
+        let Some(r) = self.routes.as_ref().filter(|r| r.clustered) else {
             return;
         };
         let mut urls = if r.by_server.is_empty() {
@@ -164,18 +265,30 @@ impl Shard {
     }
 
     fn new_route_conn(&mut self, peer: SocketAddr, solicited: bool) -> ConnId {
-        let cid = self.next_cid();
-        let mut conn = Conn::new(cid, peer, self.server.cfg.max_control_line, self.now, false);
-        conn.route = Some(Box::new(RouteLink::new(
-            self.server.cfg.max_control_line,
-            solicited,
-        )));
-        let id = self.clients.conns.insert(conn);
+        let id = self.new_link_conn(peer, solicited, LinkRole::Route);
         log_at!(
             Info,
             "{} - Route connection created",
             self.clients.conns[id].log_prefix()
         );
+        id
+    }
+
+    /// A route or leaf connection, its first PING scheduled.
+    pub(super) fn new_link_conn(
+        &mut self,
+        peer: SocketAddr,
+        solicited: bool,
+        role: LinkRole,
+    ) -> ConnId {
+        let cid = self.next_cid();
+        let mut conn = Conn::new(cid, peer, self.server.cfg.max_control_line, self.now, false);
+        conn.route = Some(Box::new(RouteLink::new(
+            self.server.cfg.max_control_line,
+            solicited,
+            role,
+        )));
+        let id = self.clients.conns.insert(conn);
         let first_ping = self.now + self.clients.conns[id].ping_interval(&self.server.cfg);
         self.clients.timers.insert(first_ping, Timer::Ping(id, cid));
         id
@@ -290,7 +403,7 @@ impl Shard {
         let Some(link) = self.clients.conns[id].route.as_mut() else {
             return;
         };
-        let mut parser = std::mem::replace(&mut link.parser, RouteParser::new(0));
+        let mut parser = std::mem::replace(&mut link.parser, RouteParser::new(0, Dialect::Route));
         let res = parser.parse(data, &mut RouteCtx { shard: self, id });
         if let Some(link) = self
             .clients
@@ -332,7 +445,7 @@ impl Shard {
             self.route_refuse(
                 id,
                 "attempted to connect to route port",
-                CloseReason::ProtocolViolation,
+                CloseReason::WrongPort,
             );
             return Err(Stop);
         }
@@ -383,7 +496,7 @@ impl Shard {
         Err(Stop)
     }
 
-    fn route_refuse(&mut self, id: ConnId, text: &str, reason: CloseReason) {
+    pub(super) fn route_refuse(&mut self, id: ConnId, text: &str, reason: CloseReason) {
         encode::err(&mut self.clients.conns[id].out.tail(), text);
         self.mark_dirty(id);
         self.begin_close(id, reason, Closing::AfterFlush, false);
@@ -459,11 +572,8 @@ impl Shard {
             self.begin_close(id, CloseReason::DuplicateRoute, Closing::Now, false);
             return Err(Stop);
         }
-        let n = r.free_peers.pop().unwrap_or_else(|| {
-            r.next_peer += 1;
-            r.next_peer - 1
-        });
-        let peer = PeerId::route(n);
+        let peer = self.allocate_peer();
+        let r = self.routes.as_mut().expect("cluster shard");
         r.by_server.insert(info.server_id.clone(), id);
         r.peers.insert(peer, id);
         log_at!(
@@ -489,10 +599,10 @@ impl Shard {
         let mut out = Vec::new();
         let r = self.routes.as_ref().expect("cluster shard");
         for (key, &count) in &r.told {
-            rs_line(&mut out, &self.server, key, count);
+            interest_line(&mut out, Some(self.server.accounts.name(key.0)), key, count);
         }
         out.extend_from_slice(encode::PING);
-        let others: Vec<ConnId> = r.peers.values().copied().filter(|&o| o != id).collect();
+        let others: Vec<ConnId> = r.by_server.values().copied().filter(|&o| o != id).collect();
         self.clients.conns[id].out.push(&out);
         self.mark_dirty(id);
         if let Some(line) = gossip {
@@ -536,12 +646,13 @@ impl Shard {
         };
         let peer = link.peer;
         self.apply_remote_interest(peer, key.clone(), count);
-        self.route_totals(key, old, count);
+        self.route_totals(key.clone(), old, count);
+        self.tell_leafs(&key, Some(peer));
     }
 
     /// One route's count on `key` went from `old` to `new`: the other shards learn the
     /// routes' combined interest when it matters to them (edges, or a queue weight).
-    fn route_totals(&mut self, key: Key, old: u32, new: u32) {
+    pub(super) fn route_totals(&mut self, key: Key, old: u32, new: u32) {
         let r = self.routes.as_mut().expect("cluster shard");
         let queue = key.2.is_some();
         let unit = |c: u32| if queue { c } else { u32::from(c > 0) };
@@ -563,13 +674,41 @@ impl Shard {
         }
     }
 
-    /// The server-wide client count on `key` changed, perhaps: the routes hear of edges
-    /// of plain interest and of every queue weight, as from a Go server.
+    /// The server-wide client count on `key` changed, perhaps: the routes and leaf node
+    /// connections hear of it.
+    pub(super) fn tell_links(&mut self, key: &Key) {
+        self.tell_routes(key);
+        self.tell_leafs(key, None);
+    }
+
+    /// The count on `key` a link of `role` is told: this server's clients', and what
+    /// the other links it hears from told us (`except` is the link itself).
+    pub(super) fn link_count(&self, role: LinkRole, except: Option<PeerId>, key: &Key) -> u32 {
+        let mut count = self.server_count(key);
+        let Some(r) = self.routes.as_ref() else {
+            return count;
+        };
+        for (&p, &id) in &r.peers {
+            if Some(p) == except {
+                continue;
+            }
+            let Some(link) = self.clients.conns.get(id).and_then(|c| c.route.as_ref()) else {
+                continue;
+            };
+            if role.hears(link.role) {
+                count = count.saturating_add(link.keys.get(key).copied().unwrap_or(0));
+            }
+        }
+        count
+    }
+
+    /// The server-wide count on `key` changed, perhaps: the routes hear of edges of plain
+    /// interest and of every queue weight, as from a Go server.
     pub(super) fn tell_routes(&mut self, key: &Key) {
-        if self.routes.is_none() {
+        if !self.routes.as_ref().is_some_and(|r| r.clustered) {
             return;
         }
-        let count = self.server_count(key);
+        let count = self.link_count(LinkRole::Route, None, key);
         let r = self.routes.as_mut().expect("cluster shard");
         let told = r.told.get(key).copied().unwrap_or(0);
         let send = if key.2.is_some() {
@@ -586,8 +725,13 @@ impl Shard {
             r.told.insert(key.clone(), count);
         }
         let mut line = Vec::new();
-        rs_line(&mut line, &self.server, key, count);
-        let conns: Vec<ConnId> = r.peers.values().copied().collect();
+        interest_line(
+            &mut line,
+            Some(self.server.accounts.name(key.0)),
+            key,
+            count,
+        );
+        let conns: Vec<ConnId> = r.by_server.values().copied().collect();
         for id in conns {
             self.clients.conns[id].out.push(&line);
             self.mark_dirty(id);
@@ -613,15 +757,16 @@ impl Shard {
             .route
             .as_ref()
             .map_or(PeerId::ROUTES, |l| l.peer);
-        let scope = Scope::FromRoute {
+        let scope = Scope::FromLink {
             queues: &m.queues,
             origin,
+            role: LinkRole::Route,
         };
         self.publish_scoped(account, None, &mut msg, scope);
     }
 
-    /// Queues an RMSG/HMSG for the route that is `peer`, naming the queue groups it was
-    /// picked for.
+    /// Queues an RMSG/HMSG (LMSG/HMSG for a leaf connection) for the link that is `peer`,
+    /// naming the queue groups it was picked for.
     pub(super) fn send_routed(
         &mut self,
         peer: PeerId,
@@ -637,11 +782,20 @@ impl Shard {
         if c.closing.is_some() {
             return;
         }
+        let link = c.route.as_ref().expect("link");
+        if link
+            .leaf
+            .as_ref()
+            .is_some_and(|l| l.exports_denied(msg.subject))
+        {
+            return;
+        }
+        let account = (!link.is_leaf()).then_some(name.as_bytes());
         {
             let mut t = c.out.tail();
             rmsg_line(
                 &mut t,
-                name.as_bytes(),
+                account,
                 msg.subject,
                 msg.reply,
                 queues,
@@ -665,8 +819,15 @@ impl Shard {
         self.mark_dirty(id);
     }
 
-    /// A route is closing: its interest goes, its dialer may dial again.
+    /// A route or leaf connection is closing: its interest goes, its dialer may dial again.
     pub(super) fn route_closed(&mut self, id: ConnId, reason: CloseReason) {
+        if self.clients.conns[id]
+            .route
+            .as_ref()
+            .is_some_and(|l| l.is_leaf())
+        {
+            return self.leaf_closed(id, reason);
+        }
         let c = &mut self.clients.conns[id];
         let prefix = c.log_prefix();
         let Some(link) = c.route.as_mut() else {
@@ -690,69 +851,57 @@ impl Shard {
             ),
         }
         if let Some(info) = remote {
-            for (key, old) in keys {
-                self.apply_remote_interest(peer, key.clone(), 0);
-                self.route_totals(key, old, 0);
-            }
             if let Some(r) = self.routes.as_mut() {
                 if r.by_server.get(&info.server_id) == Some(&id) {
                     r.by_server.remove(&info.server_id);
                 }
-                if r.peers.remove(&peer).is_some() {
-                    if let Some(n) = route_number(peer) {
-                        r.free_peers.push(n);
-                    }
-                }
             }
+            self.forget_link(peer, keys);
             self.refresh_cluster_view();
         }
         if let Some(h) = redial {
-            h.redial();
+            h.redial(crate::cluster::settings::ROUTE_CONNECT_DELAY);
         }
     }
 }
 
-fn route_number(peer: PeerId) -> Option<u16> {
-    (!peer.is_shard() && peer != PeerId::ROUTES).then(|| peer.route_number())
-}
-
-/// `RS+ <account> <subject>[ <queue> <weight>]` or, with no interest left,
-/// `RS- <account> <subject>[ <queue>]`.
-fn rs_line(out: &mut Vec<u8>, server: &crate::server::Server, key: &Key, count: u32) {
-    let (account, subject, queue) = key;
-    out.extend_from_slice(if count > 0 { b"RS+ " } else { b"RS- " });
-    out.extend_from_slice(server.accounts.name(*account).as_bytes());
-    out.push(b' ');
-    out.extend_from_slice(subject);
-    if let Some(q) = queue {
-        out.push(b' ');
-        out.extend_from_slice(q);
-        if count > 0 {
-            out.push(b' ');
-            encode::push_usize(out, count as usize);
+impl Shard {
+    /// A registered link is gone: what it told us goes, and those told of it hear so.
+    pub(super) fn forget_link(&mut self, peer: PeerId, keys: HashMap<Key, u32>) {
+        if let Some(r) = self.routes.as_mut() {
+            if r.peers.remove(&peer).is_some() && !peer.is_shard() && peer != PeerId::ROUTES {
+                r.free_peers.push(peer.route_number());
+            }
+        }
+        for (key, old) in keys {
+            self.apply_remote_interest(peer, key.clone(), 0);
+            self.route_totals(key.clone(), old, 0);
+            self.tell_links(&key);
         }
     }
-    out.extend_from_slice(b"\r\n");
 }
 
 /// `RMSG <account> <subject> [reply | + <reply> <queues> | \| <queues>] <size>`, or HMSG
-/// with the header size before the total (`route.go` `msgHeader`).
+/// with the header size before the total (`route.go` `msgHeader`); on a leaf connection,
+/// with no account, `LMSG` (`leafnode.go` `msgHeader` for LEAF).
 fn rmsg_line(
     out: &mut Vec<u8>,
-    account: &[u8],
+    account: Option<&[u8]>,
     subject: &[u8],
     reply: Option<&[u8]>,
     queues: &[Bytes],
     header_len: Option<usize>,
     total: usize,
 ) {
-    out.extend_from_slice(if header_len.is_some() {
-        b"HMSG "
-    } else {
-        b"RMSG "
+    out.extend_from_slice(match (header_len, account) {
+        (Some(_), _) => b"HMSG ",
+        (None, Some(_)) => b"RMSG ",
+        (None, None) => b"LMSG ",
     });
-    out.extend_from_slice(account);
-    out.push(b' ');
+    if let Some(a) = account {
+        out.extend_from_slice(a);
+        out.push(b' ');
+    }
     out.extend_from_slice(subject);
     out.push(b' ');
     match (reply, queues.is_empty()) {
@@ -790,11 +939,26 @@ struct RouteCtx<'a> {
     id: ConnId,
 }
 
+impl RouteCtx<'_> {
+    fn leaf(&self) -> bool {
+        self.shard.clients.conns[self.id]
+            .route
+            .as_ref()
+            .is_some_and(|l| l.is_leaf())
+    }
+}
+
 impl RouteHandler for RouteCtx<'_> {
     fn info(&mut self, json: &[u8]) -> Result<(), Stop> {
+        if self.leaf() {
+            return self.shard.leaf_info_received(self.id, json);
+        }
         self.shard.route_info_received(self.id, json)
     }
     fn connect(&mut self, json: &[u8]) -> Result<(), Stop> {
+        if self.leaf() {
+            return self.shard.leaf_connect(self.id, json);
+        }
         self.shard.route_connect(self.id, json)
     }
     fn ping(&mut self) {
@@ -810,6 +974,9 @@ impl RouteHandler for RouteCtx<'_> {
         }
     }
     fn err(&mut self, text: &[u8]) {
+        if self.leaf() {
+            return self.shard.leaf_error(self.id, text);
+        }
         log_at!(
             Error,
             "{} - Router Error: {}",
@@ -818,9 +985,15 @@ impl RouteHandler for RouteCtx<'_> {
         );
     }
     fn interest(&mut self, sub: RemoteSub<'_>, on: bool) {
+        if self.leaf() {
+            return self.shard.leaf_interest(self.id, sub, on);
+        }
         self.shard.route_interest(self.id, sub, on);
     }
     fn message(&mut self, msg: RoutedMsg<'_>) {
+        if self.leaf() {
+            return self.shard.leaf_message(self.id, msg);
+        }
         self.shard.route_message(self.id, msg);
     }
 }
@@ -837,7 +1010,7 @@ mod tests {
                 .map(|s| Bytes::copy_from_slice(s.as_bytes()))
                 .collect();
             let mut out = Vec::new();
-            rmsg_line(&mut out, b"$G", b"rq", reply, &q, hdr, 14);
+            rmsg_line(&mut out, Some(b"$G"), b"rq", reply, &q, hdr, 14);
             String::from_utf8(out).unwrap()
         };
         assert_eq!(line(None, &[], None), "RMSG $G rq 14\r\n");
@@ -848,5 +1021,19 @@ mod tests {
             "RMSG $G rq + rr grp g2 14\r\n"
         );
         assert_eq!(line(None, &[], Some(12)), "HMSG $G rq 12 14\r\n");
+        let mut out = Vec::new();
+        rmsg_line(
+            &mut out,
+            None,
+            b"q.1",
+            Some(b"r"),
+            &[Bytes::from_static(b"grp")],
+            None,
+            2,
+        );
+        assert_eq!(out, b"LMSG q.1 + r grp 2\r\n");
+        out.clear();
+        rmsg_line(&mut out, None, b"foo", None, &[], Some(12), 14);
+        assert_eq!(out, b"HMSG foo 12 14\r\n");
     }
 }

@@ -107,6 +107,8 @@ pub struct ShardSnapshot {
     pub jetstream: Option<crate::jetstream::Usage>,
     /// The registered routes, on the cluster shard.
     pub routes: Vec<RouteSnapshot>,
+    /// The registered leaf node connections, on the cluster shard.
+    pub leafs: Vec<super::LeafSnapshot>,
 }
 
 /// One route, for `/routez`.
@@ -213,6 +215,7 @@ impl Shard {
     /// The shard's figures, and whatever else `q` asks for.
     pub fn snapshot(&self, q: &Query, reactor: ReactorStats) -> ShardSnapshot {
         let routes = self.route_snapshots(|c| self.conn_snapshot(c, false));
+        let leafs = self.leaf_snapshots(|c| self.conn_snapshot(c, false));
         let open = self
             .clients
             .conns
@@ -265,6 +268,7 @@ impl Shard {
                 None
             },
             routes,
+            leafs,
         }
     }
 }

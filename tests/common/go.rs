@@ -44,6 +44,8 @@ pub struct Go {
     pub ws_addr: Option<SocketAddr>,
     /// The route listener, when started with `--cluster`.
     pub route_addr: Option<SocketAddr>,
+    /// The leaf node listener, when the configuration has one.
+    pub leaf_addr: Option<SocketAddr>,
 }
 
 impl Go {
@@ -70,6 +72,7 @@ impl Go {
         let deadline = Instant::now() + START_WAIT;
         let mut lines = Vec::new();
         let mut ws_addr = None;
+        let mut leaf_addr = None;
         let addr = loop {
             let mut l = String::new();
             assert!(r.read_line(&mut l).unwrap() > 0, "exited early: {lines:?}");
@@ -77,6 +80,17 @@ impl Go {
             if let Some(at) = l.find("Listening for websocket clients on ") {
                 let url = l[at..].trim_end().rsplit(' ').next().unwrap();
                 ws_addr = Some(url.rsplit('/').next().unwrap().parse().unwrap());
+            }
+            if let Some(at) = l.find("Listening for leafnode connections on ") {
+                leaf_addr = Some(
+                    l[at..]
+                        .trim_end()
+                        .rsplit(' ')
+                        .next()
+                        .unwrap()
+                        .parse()
+                        .unwrap(),
+                );
             }
             if let Some(at) = l.find("Listening for client connections on ") {
                 let a = l[at..].trim_end().rsplit(' ').next().unwrap();
@@ -111,6 +125,7 @@ impl Go {
             addr,
             ws_addr,
             route_addr,
+            leaf_addr,
         }
     }
 }

@@ -118,6 +118,11 @@ impl Proc {
         self.logged_addr("Listening for route connections on ")
     }
 
+    /// The leaf node port's address, when configured with `leafnodes { listen }`.
+    pub fn leaf_addr(&self) -> SocketAddr {
+        self.logged_addr("Listening for leafnode connections on ")
+    }
+
     /// The monitoring port's address, when started with `-m`.
     pub fn monitor_addr(&self) -> SocketAddr {
         self.logged_addr("Starting http monitor on ")

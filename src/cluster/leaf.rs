@@ -1,0 +1,221 @@
+//! Leaf nodes: the `leafnodes {}` block, and the INFO and CONNECT of a leaf node connection
+//! as Go sends them (`leafnode.go`). A leaf connection is bound to one account on each side
+//! and speaks the route protocol without accounts (`LS+`/`LS-`, `LMSG`/`HMSG`). The side
+//! that accepted it is the hub, the side that dialed it (a configured remote) the spoke.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::settings::RouteUrl;
+use crate::info::{API_LEVEL, GO_SERVER_VERSION};
+
+/// Go's default delay before a remote is dialed again (`DEFAULT_LEAF_NODE_RECONNECT`).
+pub const LEAF_RECONNECT_DELAY: Duration = Duration::from_secs(1);
+
+/// How long a spoke waits to dial again after its hub found a loop
+/// (`leafNodeReconnectDelayAfterLoopDetected`).
+pub const LEAF_LOOP_DELAY: Duration = Duration::from_secs(30);
+
+/// The subject prefix of the interest each server sends on its leaf connections to find
+/// itself at the far end of a loop (`leafNodeLoopDetectionSubjectPrefix`).
+pub const LOOP_DETECTION_PREFIX: &str = "$LDS.";
+
+/// The protocol level a leaf CONNECT and INFO carry, as Go 2.15.1 sends them.
+pub const LEAF_PROTO: i32 = 3;
+
+/// A user a leaf node may authenticate as, and the account its connection binds to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LeafUser {
+    pub user: String,
+    pub pass: String,
+    pub account: Option<String>,
+}
+
+/// A hub to connect to (`leafnodes { remotes [ ... ] }`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LeafRemote {
+    pub urls: Vec<RouteUrl>,
+    /// The local account the connection binds to; `$G` when unset.
+    pub account: Option<String>,
+    /// Subjects not subscribed to at the hub (`deny_imports`).
+    pub deny_imports: Vec<String>,
+    /// Subjects not published to the hub (`deny_exports`).
+    pub deny_exports: Vec<String>,
+}
+
+/// What `leafnodes {}` sets.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LeafSettings {
+    pub host: Option<String>,
+    /// `-1` asks for a random free port; 0 means no leaf node listener.
+    pub port: i32,
+    /// `authorization { user, password, account }`: the one user leaf nodes log in as.
+    pub user: Option<LeafUser>,
+    /// `authorization { users [...] }`.
+    pub users: Vec<LeafUser>,
+    /// `authorization { account }`: where a leaf without credentials binds; `$G` when unset.
+    pub account: Option<String>,
+    pub remotes: Vec<LeafRemote>,
+    /// Between attempts at a remote (`reconnect`).
+    pub reconnect: Option<Duration>,
+    /// Do not tell leaf nodes about the other servers' leaf URLs.
+    pub no_advertise: bool,
+}
+
+impl LeafSettings {
+    /// The user a leaf's CONNECT authenticates as, with the account it binds to; `Err`
+    /// when credentials are required and these are not among them.
+    pub fn authenticate(&self, user: Option<&str>, pass: Option<&str>) -> Result<&str, ()> {
+        let default = self
+            .account
+            .as_deref()
+            .unwrap_or(crate::accounts::GLOBAL_ACCOUNT);
+        let users: Vec<&LeafUser> = self.user.iter().chain(&self.users).collect();
+        if users.is_empty() {
+            return Ok(default);
+        }
+        users
+            .into_iter()
+            .find(|u| Some(u.user.as_str()) == user && Some(u.pass.as_str()) == pass)
+            .map(|u| u.account.as_deref().unwrap_or(default))
+            .ok_or(())
+    }
+}
+
+/// A leaf INFO, sent by a hub and read by a spoke. Unknown fields are ignored.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LeafInfo {
+    pub server_id: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub server_name: String,
+    pub version: String,
+    pub proto: i32,
+    pub host: String,
+    pub port: u16,
+    pub headers: bool,
+    pub auth_required: bool,
+    pub max_payload: usize,
+    pub client_id: u64,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub nonce: String,
+    /// After a CONNECT: the INFO that says the hub took it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub connect_info: bool,
+    /// The account the hub bound the connection to.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub remote_account: String,
+    pub api_lvl: u8,
+    /// The hub answers a CONNECT with an INFO of its own (`connect_info`).
+    pub info_on_connect: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub leafnode_urls: Vec<String>,
+}
+
+impl LeafInfo {
+    /// This server's INFO as a hub.
+    pub fn ours(server_id: &str, server_name: &str, host: &str, port: u16) -> LeafInfo {
+        LeafInfo {
+            server_id: server_id.to_string(),
+            server_name: server_name.to_string(),
+            version: GO_SERVER_VERSION.to_string(),
+            proto: LEAF_PROTO,
+            host: host.to_string(),
+            port,
+            headers: true,
+            // Go's hub always asks, so that a leaf sends what it has.
+            auth_required: true,
+            api_lvl: API_LEVEL,
+            info_on_connect: true,
+            ..LeafInfo::default()
+        }
+    }
+
+    /// `INFO <json> \r\n`, with the space Go leaves before the line end.
+    pub fn line(&self) -> Vec<u8> {
+        let mut out = b"INFO ".to_vec();
+        out.extend_from_slice(&serde_json::to_vec(self).expect("INFO serializes"));
+        out.extend_from_slice(b" \r\n");
+        out
+    }
+}
+
+/// A leaf CONNECT (`leafConnectInfo`), sent by a spoke and read by a hub. Riptide sends no
+/// `compress_mode`, so a Go hub runs the connection uncompressed.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LeafConnect {
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub version: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pass: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth_token: Option<String>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub server_id: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub is_hub: bool,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub cluster: String,
+    pub headers: bool,
+    /// Only a client sends it: one on the leaf port is told so.
+    #[serde(skip_serializing)]
+    pub lang: Option<String>,
+    /// Only a gateway sends it.
+    #[serde(skip_serializing)]
+    pub gateway: Option<String>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub remote_account: String,
+    pub protocol: i32,
+}
+
+impl LeafConnect {
+    /// `CONNECT <json>\r\n`.
+    pub fn line(&self) -> Vec<u8> {
+        let mut out = b"CONNECT ".to_vec();
+        out.extend_from_slice(&serde_json::to_vec(self).expect("CONNECT serializes"));
+        out.extend_from_slice(b"\r\n");
+        out
+    }
+}
+
+/// Go's text when a server finds its own loop detection subject coming back
+/// (`handleLeafNodeLoop`).
+pub fn loop_detected(account: &str, delay: Duration) -> String {
+    format!(
+        "Loop detected for leafnode account={account:?}. Delaying attempt to reconnect for {}",
+        crate::timefmt::go_duration(delay)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loop_text_as_go_writes_it() {
+        assert_eq!(
+            loop_detected("$G", LEAF_LOOP_DELAY),
+            "Loop detected for leafnode account=\"$G\". Delaying attempt to reconnect for 30s"
+        );
+    }
+
+    #[test]
+    fn leaf_users_bind_accounts() {
+        let mut s = LeafSettings::default();
+        assert_eq!(s.authenticate(None, None), Ok("$G"));
+        s.users.push(LeafUser {
+            user: "a".into(),
+            pass: "p".into(),
+            account: Some("A".into()),
+        });
+        assert_eq!(s.authenticate(Some("a"), Some("p")), Ok("A"));
+        assert_eq!(s.authenticate(Some("a"), Some("x")), Err(()));
+        assert_eq!(s.authenticate(None, None), Err(()));
+    }
+}

@@ -1,0 +1,632 @@
+//! Leaf node connections, on the cluster shard next to the routes (see
+//! [`crate::cluster::leaf`]): the hub's side (a leaf connects to the leaf node port) and the
+//! spoke's (this server connects to a configured remote's hub), the account each is bound
+//! to, the interest each is told (`LS+`/`LS-` on edges, queue weights on every change, as
+//! Go's `updateSmap`), loop detection through `$LDS.`, and messages both ways
+//! (`LMSG`/`HMSG`).
+//!
+//! What goes where follows Go: a leaf node that connected here hears of everything (this
+//! server's clients, the routes, the other leaf connections) and what it says reaches all
+//! of them; a hub hears only of this server's clients and leaf nodes, and what it says
+//! reaches only those, since the hub reaches the other servers of this one's cluster itself.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+
+use super::delivery::{Msg, Scope};
+use super::interest::Key;
+use super::routes::LinkRole;
+use super::{ConnId, ConnSnapshot, Shard};
+use crate::accounts::{AccountId, GLOBAL_ACCOUNT};
+use crate::cluster::dialer::RedialHandle;
+use crate::cluster::handshake::host_port;
+use crate::cluster::leaf::{
+    loop_detected, LeafConnect, LeafInfo, LeafSettings, LEAF_LOOP_DELAY, LEAF_PROTO,
+    LEAF_RECONNECT_DELAY, LOOP_DETECTION_PREFIX,
+};
+use crate::cluster::parser::{RemoteSub, RoutedMsg};
+use crate::cluster::settings::RouteUrl;
+use crate::conn::{CloseReason, Closing};
+use crate::fanout::PeerId;
+use crate::info::GO_SERVER_VERSION;
+use crate::log_at;
+use crate::proto::{encode, Stop};
+use crate::subject::{is_subset_match, matches_literal};
+
+/// The cluster shard's leaf node side: settings, the port leaf nodes connect to, and each
+/// account's loop detection subject.
+#[derive(Debug)]
+pub struct LeafHost {
+    settings: LeafSettings,
+    /// The leaf node port bound, and the host it was bound on; 0 when none is.
+    host: String,
+    port: u16,
+    /// `$LDS.<random>` per account, made when its first leaf connection comes.
+    lds: HashMap<AccountId, String>,
+}
+
+impl LeafHost {
+    pub fn new(settings: LeafSettings, listen: Option<(String, u16)>) -> LeafHost {
+        let (host, port) = listen.unwrap_or_default();
+        LeafHost {
+            settings,
+            host,
+            port,
+            lds: HashMap::new(),
+        }
+    }
+
+    /// The leaf node port bound, when there is one.
+    pub(super) fn listen(&self) -> Option<(&str, u16)> {
+        (self.port != 0).then_some((self.host.as_str(), self.port))
+    }
+}
+
+/// A leaf connection's own state, on its route link.
+#[derive(Debug, Default)]
+pub struct LeafLink {
+    /// The remote server's name (its CONNECT's `name`, its INFO's `server_name`).
+    name: String,
+    /// Registered: the handshake is done and interest flows.
+    up: bool,
+    /// A spoke sent its CONNECT.
+    connect_sent: bool,
+    /// What it was told, per key.
+    told: HashMap<Key, u32>,
+    /// A spoke's `deny_imports` and `deny_exports`.
+    deny_imports: Vec<Bytes>,
+    deny_exports: Vec<Bytes>,
+    /// A loop was found: the spoke waits longer before it dials again.
+    looped: bool,
+}
+
+impl LeafLink {
+    /// A message on `subject` is not to be sent on this connection (`deny_exports`).
+    pub(super) fn exports_denied(&self, subject: &[u8]) -> bool {
+        self.deny_exports
+            .iter()
+            .any(|d| matches_literal(d, subject))
+    }
+
+    /// Interest in `subject` is not to be asked for on this connection (`deny_imports`).
+    fn imports_denied(&self, subject: &[u8]) -> bool {
+        !subject.starts_with(LOOP_DETECTION_PREFIX.as_bytes())
+            && self
+                .deny_imports
+                .iter()
+                .any(|d| is_subset_match(subject, d))
+    }
+}
+
+/// A leaf connection's figures, for `/leafz`.
+#[derive(Debug, Clone)]
+pub struct LeafSnapshot {
+    pub conn: ConnSnapshot,
+    pub name: String,
+    pub is_spoke: bool,
+    pub account: String,
+    /// The interest it told us, as `subject [queue]`.
+    pub subs: Vec<String>,
+}
+
+impl Shard {
+    /// The account's loop detection subject, made on first use.
+    fn lds(&mut self, account: AccountId) -> String {
+        let host = self
+            .routes
+            .as_mut()
+            .and_then(|r| r.leaf.as_mut())
+            .expect("leaf host");
+        host.lds
+            .entry(account)
+            .or_insert_with(|| format!("{LOOP_DETECTION_PREFIX}{}", crate::auth::new_nonce()))
+            .clone()
+    }
+
+    fn leaf_host(&self) -> &LeafHost {
+        self.routes
+            .as_ref()
+            .and_then(|r| r.leaf.as_ref())
+            .expect("leaf host")
+    }
+
+    fn leaf_link(&mut self, id: ConnId) -> &mut LeafLink {
+        self.clients.conns[id]
+            .route
+            .as_mut()
+            .and_then(|l| l.leaf.as_deref_mut())
+            .expect("leaf link")
+    }
+
+    /// A connection on the leaf node port: it gets our INFO at once and must CONNECT.
+    pub fn accept_leaf(&mut self, peer: SocketAddr) -> ConnId {
+        let id = self.new_link_conn(peer, false, LinkRole::Leaf(crate::accounts::GLOBAL));
+        let (host, port) = (self.leaf_host().host.clone(), self.leaf_host().port);
+        let mut info = LeafInfo::ours(&self.server.server_id, self.server.name(), &host, port);
+        info.max_payload = self.server.cfg.max_payload;
+        info.client_id = self.clients.conns[id].cid;
+        info.nonce = crate::auth::new_nonce();
+        if !self.leaf_host().settings.no_advertise {
+            info.leafnode_urls = vec![host_port(&host, port)];
+        }
+        let c = &mut self.clients.conns[id];
+        c.route.as_mut().expect("link").leaf = Some(Box::default());
+        c.out.push(&info.line());
+        self.mark_dirty(id);
+        id
+    }
+
+    /// A remote's hub the dialer connected to: its INFO comes first.
+    pub fn adopt_leaf(
+        &mut self,
+        peer: SocketAddr,
+        url: RouteUrl,
+        redial: Option<RedialHandle>,
+        remote: usize,
+    ) -> ConnId {
+        let r = &self.leaf_host().settings.remotes[remote];
+        let name = r.account.as_deref().unwrap_or(GLOBAL_ACCOUNT);
+        let account = self
+            .server
+            .accounts
+            .id(name)
+            .unwrap_or(crate::accounts::GLOBAL);
+        let bytes = |v: &[String]| -> Vec<Bytes> {
+            v.iter()
+                .map(|s| Bytes::copy_from_slice(s.as_bytes()))
+                .collect()
+        };
+        let leaf = LeafLink {
+            deny_imports: bytes(&r.deny_imports),
+            deny_exports: bytes(&r.deny_exports),
+            ..LeafLink::default()
+        };
+        let id = self.new_link_conn(peer, true, LinkRole::Hub(account));
+        let link = self.clients.conns[id].route.as_mut().expect("link");
+        link.url = Some(url);
+        link.redial = redial;
+        link.leaf = Some(Box::new(leaf));
+        id
+    }
+
+    /// An INFO on a leaf connection: a hub's, which a spoke answers with its CONNECT, and
+    /// the one that says the hub took it.
+    pub(super) fn leaf_info_received(&mut self, id: ConnId, json: &[u8]) -> Result<(), Stop> {
+        let Ok(info) = serde_json::from_slice::<LeafInfo>(json) else {
+            self.route_refuse(id, "Protocol Violation", CloseReason::ProtocolViolation);
+            return Err(Stop);
+        };
+        let link = self.clients.conns[id].route.as_ref().expect("link");
+        // A leaf's INFO to its hub only negotiates compression, which Riptide never offers.
+        if !link.solicited {
+            return Ok(());
+        }
+        let (url, role) = (link.url.clone(), link.role);
+        let leaf = self.leaf_link(id);
+        if leaf.up {
+            return Ok(());
+        }
+        if !leaf.connect_sent {
+            leaf.connect_sent = true;
+            leaf.name = if info.server_name.is_empty() {
+                info.server_id.clone()
+            } else {
+                info.server_name.clone()
+            };
+            let account = role.account().unwrap_or(crate::accounts::GLOBAL);
+            let connect = LeafConnect {
+                version: GO_SERVER_VERSION.to_string(),
+                user: url.as_ref().and_then(|u| u.user.clone()),
+                pass: url.as_ref().and_then(|u| u.pass.clone()),
+                server_id: self.server.server_id.clone(),
+                name: self.server.name().to_string(),
+                cluster: self.cluster_name().unwrap_or_default().to_string(),
+                headers: true,
+                remote_account: self.server.accounts.name(account).to_string(),
+                protocol: LEAF_PROTO,
+                ..LeafConnect::default()
+            };
+            self.clients.conns[id].out.push(&connect.line());
+            self.mark_dirty(id);
+            if info.info_on_connect {
+                return Ok(());
+            }
+        } else if !info.connect_info {
+            return Ok(());
+        }
+        let account = self.server.accounts.name(role.account().unwrap_or(0));
+        log_at!(
+            Info,
+            "{} - Leafnode connection created for account: {account} ",
+            self.clients.conns[id].log_prefix()
+        );
+        self.register_leaf(id);
+        Ok(())
+    }
+
+    /// A leaf node's CONNECT, on the hub: it binds the connection to the account its
+    /// credentials name (`processLeafNodeConnect`).
+    pub(super) fn leaf_connect(&mut self, id: ConnId, json: &[u8]) -> Result<(), Stop> {
+        let Ok(connect) = serde_json::from_slice::<LeafConnect>(json) else {
+            self.route_refuse(id, "Protocol Violation", CloseReason::ProtocolViolation);
+            return Err(Stop);
+        };
+        if connect.lang.is_some() {
+            self.route_refuse(
+                id,
+                "attempted to connect to leaf node port",
+                CloseReason::WrongPort,
+            );
+            return Err(Stop);
+        }
+        if let Some(gw) = &connect.gateway {
+            let text = format!("Rejecting connection from gateway {gw:?} on the leafnode port");
+            self.route_refuse(id, &text, CloseReason::WrongGateway);
+            return Err(Stop);
+        }
+        let link = self.clients.conns[id].route.as_ref().expect("link");
+        if link.solicited || link.leaf.as_ref().is_some_and(|l| l.up) {
+            return Ok(());
+        }
+        if !connect.cluster.is_empty() && self.cluster_name() == Some(connect.cluster.as_str()) {
+            self.route_refuse(
+                id,
+                "remote leafnode has same cluster name",
+                CloseReason::ClusterNamesIdentical,
+            );
+            return Err(Stop);
+        }
+        let settings = &self.leaf_host().settings;
+        let bound = settings
+            .authenticate(connect.user.as_deref(), connect.pass.as_deref())
+            .ok()
+            .and_then(|name| self.server.accounts.id(name));
+        let Some(account) = bound else {
+            let presented = connect
+                .user
+                .as_ref()
+                .map(|u| format!(" - User {u:?}"))
+                .unwrap_or_default();
+            log_at!(
+                Error,
+                "{} - authentication error{presented}",
+                self.clients.conns[id].log_prefix()
+            );
+            self.route_refuse(
+                id,
+                "Authorization Violation",
+                CloseReason::AuthenticationViolation,
+            );
+            return Err(Stop);
+        };
+        let (host, port) = (self.leaf_host().host.clone(), self.leaf_host().port);
+        let mut info = LeafInfo::ours(&self.server.server_id, self.server.name(), &host, port);
+        info.max_payload = self.server.cfg.max_payload;
+        info.client_id = self.clients.conns[id].cid;
+        info.connect_info = true;
+        info.remote_account = self.server.accounts.name(account).to_string();
+        if !self.leaf_host().settings.no_advertise {
+            info.leafnode_urls = vec![host_port(&host, port)];
+        }
+        let c = &mut self.clients.conns[id];
+        let link = c.route.as_mut().expect("link");
+        link.role = LinkRole::Leaf(account);
+        link.leaf.as_mut().expect("leaf link").name = if connect.name.is_empty() {
+            connect.server_id.clone()
+        } else {
+            connect.name.clone()
+        };
+        c.out.push(&info.line());
+        log_at!(Info, "{} - Leafnode connection created ", c.log_prefix());
+        self.register_leaf(id);
+        Ok(())
+    }
+
+    /// The handshake is done: the link gets a peer id, and is told every interest of its
+    /// account it hears of, and this server's loop detection subject.
+    fn register_leaf(&mut self, id: ConnId) {
+        let peer = self.allocate_peer();
+        let r = self.routes.as_mut().expect("cluster shard");
+        r.peers.insert(peer, id);
+        let link = self.clients.conns[id].route.as_mut().expect("link");
+        link.peer = peer;
+        let role = link.role;
+        let account = role.account().expect("leaf account");
+        self.leaf_link(id).up = true;
+        let mut out = Vec::new();
+        for key in self.interest.keys_in(account) {
+            let count = self.link_count(role, Some(peer), &key);
+            let leaf = self.leaf_link(id);
+            if count > 0 && !leaf.imports_denied(&key.1) {
+                leaf.told.insert(key.clone(), count);
+                interest_line(&mut out, None, &key, count);
+            }
+        }
+        let lds = self.lds(account);
+        out.extend_from_slice(b"LS+ ");
+        out.extend_from_slice(lds.as_bytes());
+        out.extend_from_slice(b"\r\n");
+        self.clients.conns[id].out.push(&out);
+        self.mark_dirty(id);
+    }
+
+    /// The count on `key` changed for the links that hear of it, perhaps: each leaf
+    /// connection of its account is told of edges of plain interest and of every queue
+    /// weight. `except` is the link whose interest it was.
+    pub(super) fn tell_leafs(&mut self, key: &Key, except: Option<PeerId>) {
+        let Some(r) = self.routes.as_ref().filter(|r| r.leaf.is_some()) else {
+            return;
+        };
+        let links: Vec<(PeerId, ConnId, LinkRole)> = r
+            .peers
+            .iter()
+            .filter(|&(&p, _)| Some(p) != except)
+            .filter_map(|(&p, &id)| {
+                let link = self.clients.conns.get(id)?.route.as_ref()?;
+                (link.role.account() == Some(key.0)).then_some((p, id, link.role))
+            })
+            .collect();
+        for (peer, id, role) in links {
+            let count = self.link_count(role, Some(peer), key);
+            let leaf = self.leaf_link(id);
+            let told = leaf.told.get(key).copied().unwrap_or(0);
+            let send = if key.2.is_some() {
+                count != told
+            } else {
+                (count > 0) != (told > 0)
+            };
+            if !send || leaf.imports_denied(&key.1) {
+                continue;
+            }
+            if count == 0 {
+                leaf.told.remove(key);
+            } else {
+                leaf.told.insert(key.clone(), count);
+            }
+            let mut line = Vec::new();
+            interest_line(&mut line, None, key, count);
+            self.clients.conns[id].out.push(&line);
+            self.mark_dirty(id);
+        }
+    }
+
+    /// Interest a leaf connection told us; our own loop detection subject coming back
+    /// means a loop.
+    pub(super) fn leaf_interest(&mut self, id: ConnId, sub: RemoteSub<'_>, on: bool) {
+        let link = self.clients.conns[id].route.as_ref().expect("link");
+        let (role, peer) = (link.role, link.peer);
+        let Some(account) = role.account() else {
+            return;
+        };
+        if !link.leaf.as_ref().is_some_and(|l| l.up) {
+            return;
+        }
+        if on
+            && sub.subject.starts_with(LOOP_DETECTION_PREFIX.as_bytes())
+            && sub.subject == self.lds(account).as_bytes()
+        {
+            return self.leaf_loop(id, true);
+        }
+        let key: Key = (
+            account,
+            Bytes::copy_from_slice(sub.subject),
+            sub.queue.map(Bytes::copy_from_slice),
+        );
+        let count = match (on, key.2.is_some()) {
+            (false, _) => 0,
+            (true, true) => sub.weight.max(1),
+            (true, false) => 1,
+        };
+        let link = self.clients.conns[id].route.as_mut().expect("link");
+        let old = if count == 0 {
+            link.keys.remove(&key).unwrap_or(0)
+        } else {
+            link.keys.insert(key.clone(), count).unwrap_or(0)
+        };
+        self.apply_remote_interest(peer, key.clone(), count);
+        self.route_totals(key.clone(), old, count);
+        self.tell_routes(&key);
+        self.tell_leafs(&key, Some(peer));
+    }
+
+    /// A message from a leaf connection, in its account.
+    pub(super) fn leaf_message(&mut self, id: ConnId, m: RoutedMsg<'_>) {
+        let link = self.clients.conns[id].route.as_ref().expect("link");
+        let (role, origin) = (link.role, link.peer);
+        let Some(account) = role
+            .account()
+            .filter(|_| link.leaf.as_ref().is_some_and(|l| l.up))
+        else {
+            return;
+        };
+        let c = &mut self.clients.conns[id];
+        c.in_msgs += 1;
+        c.in_bytes += m.data.len() as u64;
+        self.stats.in_msgs += 1;
+        self.stats.in_bytes += m.data.len() as u64;
+        self.clear_gate();
+        let mut msg = Msg::local(m.subject, m.reply, m.header_len, m.data);
+        let scope = Scope::FromLink {
+            queues: &m.queues,
+            origin,
+            role,
+        };
+        self.publish_scoped(account, None, &mut msg, scope);
+    }
+
+    /// A loop: this server's own loop detection subject came back. The other side is
+    /// told (`send_err`) and the connection closes; a spoke waits before dialing again.
+    fn leaf_loop(&mut self, id: ConnId, send_err: bool) {
+        let link = self.clients.conns[id].route.as_ref().expect("link");
+        let account = link.role.account().unwrap_or(crate::accounts::GLOBAL);
+        let text = loop_detected(self.server.accounts.name(account), LEAF_LOOP_DELAY);
+        self.leaf_link(id).looped = true;
+        log_at!(Error, "{} - {text}", self.clients.conns[id].log_prefix());
+        if send_err {
+            return self.route_refuse(id, &text, CloseReason::ProtocolViolation);
+        }
+        self.begin_close(id, CloseReason::ProtocolViolation, Closing::Now, false);
+    }
+
+    /// `-ERR` from the other side of a leaf connection (`processErr`, `leafProcessErr`).
+    pub(super) fn leaf_error(&mut self, id: ConnId, text: &[u8]) {
+        let text = String::from_utf8_lossy(text);
+        log_at!(
+            Error,
+            "{} - Leafnode Error {text}",
+            self.clients.conns[id].log_prefix()
+        );
+        if text.contains("Loop detected") {
+            self.leaf_loop(id, false);
+        }
+    }
+
+    /// A leaf connection is closing: its interest goes, a spoke dials its hub again.
+    pub(super) fn leaf_closed(&mut self, id: ConnId, reason: CloseReason) {
+        let c = &mut self.clients.conns[id];
+        let prefix = c.log_prefix();
+        let Some(link) = c.route.as_mut() else {
+            return;
+        };
+        let keys = std::mem::take(&mut link.keys);
+        let (peer, redial) = (link.peer, link.redial.take());
+        let leaf = link.leaf.take().unwrap_or_default();
+        if leaf.name.is_empty() {
+            log_at!(
+                Info,
+                "{prefix} - Leafnode connection closed: {}",
+                reason.as_str()
+            );
+        } else {
+            log_at!(
+                Info,
+                "{prefix} - Leafnode connection closed: {} - Remote: {}",
+                reason.as_str(),
+                leaf.name
+            );
+        }
+        if leaf.up {
+            self.forget_link(peer, keys);
+        }
+        if let Some(h) = redial {
+            let delay = if leaf.looped {
+                LEAF_LOOP_DELAY
+            } else {
+                self.leaf_host()
+                    .settings
+                    .reconnect
+                    .unwrap_or(LEAF_RECONNECT_DELAY)
+            };
+            h.redial(delay);
+        }
+    }
+
+    /// The registered leaf connections, for `/leafz`; `conn` makes each one's figures.
+    pub(super) fn leaf_snapshots(
+        &self,
+        conn: impl Fn(&crate::conn::Conn) -> ConnSnapshot,
+    ) -> Vec<LeafSnapshot> {
+        let Some(r) = self.routes.as_ref().filter(|r| r.leaf.is_some()) else {
+            return Vec::new();
+        };
+        let mut out: Vec<LeafSnapshot> = r
+            .peers
+            .values()
+            .filter_map(|&id| {
+                let c = self.clients.conns.get(id)?;
+                let link = c.route.as_ref()?;
+                let leaf = link.leaf.as_ref().filter(|l| l.up)?;
+                let account = link.role.account()?;
+                let mut snap = conn(c);
+                snap.num_subs = link.keys.len();
+                let mut subs: Vec<String> = link
+                    .keys
+                    .keys()
+                    .map(|(_, s, q)| {
+                        let mut t = String::from_utf8_lossy(s).into_owned();
+                        if let Some(q) = q {
+                            t.push(' ');
+                            t.push_str(&String::from_utf8_lossy(q));
+                        }
+                        t
+                    })
+                    .collect();
+                subs.sort();
+                Some(LeafSnapshot {
+                    conn: snap,
+                    name: leaf.name.clone(),
+                    is_spoke: link.solicited,
+                    account: self.server.accounts.name(account).to_string(),
+                    subs,
+                })
+            })
+            .collect();
+        out.sort_by_key(|s| s.conn.cid);
+        out
+    }
+}
+
+/// `RS+ <account> <subject>[ <queue> <weight>]` or, with no interest left,
+/// `RS- <account> <subject>[ <queue>]`; with no account, `LS+`/`LS-` for a leaf connection.
+pub(super) fn interest_line(out: &mut Vec<u8>, account: Option<&str>, key: &Key, count: u32) {
+    let (_, subject, queue) = key;
+    out.extend_from_slice(match (count > 0, account.is_some()) {
+        (true, true) => b"RS+ ",
+        (false, true) => b"RS- ",
+        (true, false) => b"LS+ ",
+        (false, false) => b"LS- ",
+    });
+    if let Some(a) = account {
+        out.extend_from_slice(a.as_bytes());
+        out.push(b' ');
+    }
+    out.extend_from_slice(subject);
+    if let Some(q) = queue {
+        out.push(b' ');
+        out.extend_from_slice(q);
+        if count > 0 {
+            out.push(b' ');
+            encode::push_usize(out, count as usize);
+        }
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interest_lines_as_go_sends_them() {
+        let key = |q: Option<&'static [u8]>| -> Key {
+            (0, Bytes::from_static(b"q.*"), q.map(Bytes::from_static))
+        };
+        let line = |acc: Option<&str>, k: &Key, n: u32| {
+            let mut out = Vec::new();
+            interest_line(&mut out, acc, k, n);
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(line(None, &key(None), 1), "LS+ q.*\r\n");
+        assert_eq!(line(None, &key(Some(b"grp")), 2), "LS+ q.* grp 2\r\n");
+        assert_eq!(line(None, &key(Some(b"grp")), 0), "LS- q.* grp\r\n");
+        assert_eq!(line(Some("$G"), &key(None), 0), "RS- $G q.*\r\n");
+        assert_eq!(line(Some("A"), &key(Some(b"g")), 3), "RS+ A q.* g 3\r\n");
+    }
+
+    #[test]
+    fn denied_subjects() {
+        let leaf = LeafLink {
+            deny_imports: vec![Bytes::from_static(b"secret.>")],
+            deny_exports: vec![Bytes::from_static(b"private.*")],
+            ..LeafLink::default()
+        };
+        assert!(leaf.imports_denied(b"secret.x"));
+        assert!(leaf.imports_denied(b"secret.>"));
+        assert!(!leaf.imports_denied(b">"));
+        assert!(!leaf.imports_denied(b"$LDS.abc"));
+        assert!(leaf.exports_denied(b"private.a"));
+        assert!(!leaf.exports_denied(b"private.a.b"));
+    }
+}

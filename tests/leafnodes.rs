@@ -1,0 +1,347 @@
+//! Riptide as a leaf node of a Go hub, and as the hub of a Go leaf node (nats-server 2.15.1
+//! from `.venv`), with unmodified clients (async-nats) on both sides: publishes each way,
+//! wildcards, request/reply, queue groups with members on both sides (each message reaches
+//! exactly one), a leaf bound to an account of its hub, `/leafz`, and a loop of leaf
+//! connections found and refused with Go's error.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use async_nats::{Client, Subscriber};
+use futures::StreamExt;
+
+use common::go::{go_server, Go};
+use common::process::{with_config, Proc};
+
+/// A bound on every wait for a message, not a timing assertion.
+const WAIT: Duration = Duration::from_secs(10);
+/// How often a probe is published while waiting for interest to cross a leaf connection.
+const PROBE_EVERY: Duration = Duration::from_millis(50);
+const PLAIN_MSGS: usize = 20;
+const QUEUE_MSGS: usize = 200;
+
+fn dir(test: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("riptide-leaf-{test}-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+async fn client(addr: SocketAddr) -> Client {
+    async_nats::connect(format!("nats://{addr}")).await.unwrap()
+}
+
+async fn client_as(addr: SocketAddr, user: &str, pass: &str) -> Client {
+    async_nats::ConnectOptions::with_user_and_password(user.into(), pass.into())
+        .connect(format!("nats://{addr}"))
+        .await
+        .unwrap()
+}
+
+async fn next(sub: &mut Subscriber) -> async_nats::Message {
+    tokio::time::timeout(WAIT, sub.next())
+        .await
+        .expect("a message in time")
+        .expect("subscription open")
+}
+
+/// Publishes `subject` from `from` until `sub` (on the other side of a leaf connection)
+/// gets it: the subscription's interest has crossed. Later probes are told apart by
+/// their subject.
+async fn await_interest(from: &Client, sub: &mut Subscriber, subject: &str) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        from.publish(subject.to_string(), "probe".into())
+            .await
+            .unwrap();
+        from.flush().await.unwrap();
+        if let Ok(Some(m)) = tokio::time::timeout(PROBE_EVERY, sub.next()).await {
+            if m.subject.as_str() == subject {
+                return;
+            }
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no interest in {subject} crossed the leaf connection"
+        );
+    }
+}
+
+/// Messages of `sub` on `subject` (probes skipped) until `n` came.
+async fn collect(sub: &mut Subscriber, subject_prefix: &str, n: usize) -> Vec<String> {
+    let mut got = Vec::new();
+    while got.len() < n {
+        let m = next(sub).await;
+        if m.subject.starts_with(subject_prefix) {
+            got.push(String::from_utf8_lossy(&m.payload).into_owned());
+        }
+    }
+    got
+}
+
+/// Every check across one leaf connection: `hub` clients on one side, `leaf` clients on
+/// the other (several, so that a Riptide side spreads them over its shards).
+async fn check_both_ways(hub: &[Client], leaf: &[Client]) {
+    for (name, from, to) in [("down", hub, leaf), ("up", leaf, hub)] {
+        // Plain subscribers on one side, publishers on the other, through a wildcard;
+        // each subscriber gets every publisher's messages in order.
+        let mut subs = Vec::new();
+        for c in to {
+            subs.push(c.subscribe(format!("{name}.*")).await.unwrap());
+            c.flush().await.unwrap();
+        }
+        for sub in subs.iter_mut() {
+            await_interest(&from[0], sub, &format!("{name}.probe")).await;
+        }
+        for i in 0..PLAIN_MSGS {
+            from[0]
+                .publish(format!("{name}.m"), i.to_string().into())
+                .await
+                .unwrap();
+        }
+        from[0].flush().await.unwrap();
+        let want: Vec<String> = (0..PLAIN_MSGS).map(|i| i.to_string()).collect();
+        for sub in subs.iter_mut() {
+            assert_eq!(collect(sub, &format!("{name}.m"), PLAIN_MSGS).await, want);
+        }
+
+        // Request/reply across the connection.
+        let mut service = to[0].subscribe(format!("{name}.svc")).await.unwrap();
+        to[0].flush().await.unwrap();
+        let responder = to[0].clone();
+        let serve = tokio::spawn(async move {
+            while let Some(m) = service.next().await {
+                if let Some(reply) = m.reply {
+                    let mut answer = b"re:".to_vec();
+                    answer.extend_from_slice(&m.payload);
+                    responder.publish(reply, answer.into()).await.unwrap();
+                    responder.flush().await.unwrap();
+                }
+            }
+        });
+        let deadline = tokio::time::Instant::now() + WAIT;
+        let answer = loop {
+            match tokio::time::timeout(
+                Duration::from_secs(1),
+                from[0].request(format!("{name}.svc"), "ping".into()),
+            )
+            .await
+            {
+                Ok(Ok(m)) => break m,
+                _ => assert!(tokio::time::Instant::now() < deadline, "no answer"),
+            }
+        };
+        assert_eq!(&answer.payload[..], b"re:ping");
+        serve.abort();
+    }
+
+    // A queue group with members on both sides, published from the leaf side: every
+    // message reaches exactly one member.
+    let mut members = Vec::new();
+    for c in hub.iter().chain(leaf).take(4) {
+        members.push(c.queue_subscribe("work", "grp".into()).await.unwrap());
+        c.flush().await.unwrap();
+    }
+    let mut remote_member = hub[0].subscribe("work").await.unwrap();
+    hub[0].flush().await.unwrap();
+    await_interest(&leaf[0], &mut remote_member, "work").await;
+    drop(remote_member);
+    hub[0].flush().await.unwrap();
+    for i in 0..QUEUE_MSGS {
+        leaf[0].publish("work", i.to_string().into()).await.unwrap();
+    }
+    leaf[0].flush().await.unwrap();
+    let mut got = Vec::new();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while got.len() < QUEUE_MSGS {
+        for m in members.iter_mut() {
+            while let Ok(Some(msg)) =
+                tokio::time::timeout(Duration::from_millis(20), m.next()).await
+            {
+                if msg.payload.as_ref() != b"probe" {
+                    got.push(String::from_utf8_lossy(&msg.payload).into_owned());
+                }
+            }
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} of {QUEUE_MSGS} queue messages",
+            got.len()
+        );
+    }
+    got.sort_by_key(|s| s.parse::<usize>().unwrap());
+    let want: Vec<String> = (0..QUEUE_MSGS).map(|i| i.to_string()).collect();
+    assert_eq!(got, want, "each queue message exactly once");
+    // Nothing more arrives: no message went to two members.
+    for m in members.iter_mut() {
+        assert!(
+            tokio::time::timeout(Duration::from_millis(100), m.next())
+                .await
+                .is_err(),
+            "a queue message delivered twice"
+        );
+    }
+}
+
+#[tokio::test]
+async fn riptide_leaf_of_a_go_hub() {
+    let Some(bin) = go_server() else { return };
+    let d = dir("spoke");
+    // The hub offers S2 compression by default; a Riptide leaf offers none and the
+    // connection runs uncompressed.
+    let hub_conf = write(&d, "hub.conf", "leafnodes { listen: 127.0.0.1:-1 }\n");
+    let hub = Go::start(&bin, &hub_conf);
+    let hub_leaf = hub.leaf_addr.expect("the hub's leaf port");
+    let leaf_conf = write(
+        &d,
+        "leaf.conf",
+        &format!("leafnodes {{ remotes [ {{ url: \"nats-leaf://{hub_leaf}\" }} ] }}\n"),
+    );
+    let mut leaf = Proc::start(&with_config(&leaf_conf, &["-a", "127.0.0.1", "-p", "-1"]));
+    leaf.expect_log("Leafnode connection created for account: $G");
+    let hubs = vec![client(hub.addr).await];
+    let mut leafs = Vec::new();
+    for _ in 0..3 {
+        leafs.push(client(leaf.addr()).await);
+    }
+    check_both_ways(&hubs, &leafs).await;
+}
+
+#[tokio::test]
+async fn go_leaf_of_a_riptide_hub() {
+    let Some(bin) = go_server() else { return };
+    let d = dir("hub");
+    let hub_conf = write(
+        &d,
+        "hub.conf",
+        "leafnodes { listen: 127.0.0.1:-1 }\nhttp: 127.0.0.1:-1\n",
+    );
+    let mut hub = Proc::start(&with_config(&hub_conf, &["-a", "127.0.0.1", "-p", "-1"]));
+    let leaf_conf = write(
+        &d,
+        "leaf.conf",
+        &format!(
+            "server_name: goleaf\nleafnodes {{ remotes [ {{ url: \"nats-leaf://{}\" }} ] }}\n",
+            hub.leaf_addr()
+        ),
+    );
+    let leaf = Go::start(&bin, &leaf_conf);
+    hub.expect_log("Leafnode connection created");
+    let mut hubs = Vec::new();
+    for _ in 0..3 {
+        hubs.push(client(hub.addr()).await);
+    }
+    let leafs = vec![client(leaf.addr).await];
+    check_both_ways(&hubs, &leafs).await;
+
+    let leafz = monitor_json(hub.monitor_addr(), "/leafz?subs=1");
+    assert_eq!(leafz["leafnodes"], 1, "{leafz}");
+    let l = &leafz["leafs"][0];
+    assert_eq!(l["name"], "goleaf", "{leafz}");
+    assert_eq!(l["account"], "$G", "{leafz}");
+    assert_eq!(l["is_spoke"], false, "{leafz}");
+    let subs = l["subscriptions_list"]
+        .as_array()
+        .expect("subs=1 lists them");
+    assert!(
+        subs.iter()
+            .any(|s| s.as_str().unwrap().starts_with("$LDS.")),
+        "{leafz}"
+    );
+}
+
+/// A Go leaf whose user binds it to account A of its Riptide hub: its `$G` reaches A's
+/// clients there, and only theirs.
+#[tokio::test]
+async fn leaf_bound_to_an_account() {
+    let Some(bin) = go_server() else { return };
+    let d = dir("account");
+    let hub_conf = write(
+        &d,
+        "hub.conf",
+        "accounts { A { users [ {user: a, password: a} ] }, B { users [ {user: b, password: b} ] } }\nleafnodes {\n  listen: 127.0.0.1:-1\n  authorization { users [ {user: l, password: lp, account: A} ] }\n}\n",
+    );
+    let mut hub = Proc::start(&with_config(&hub_conf, &["-a", "127.0.0.1", "-p", "-1"]));
+    let leaf_conf = write(
+        &d,
+        "leaf.conf",
+        &format!(
+            "leafnodes {{ remotes [ {{ url: \"nats-leaf://l:lp@{}\" }} ] }}\n",
+            hub.leaf_addr()
+        ),
+    );
+    let leaf = Go::start(&bin, &leaf_conf);
+    hub.expect_log("Leafnode connection created");
+    let a = client_as(hub.addr(), "a", "a").await;
+    let b = client_as(hub.addr(), "b", "b").await;
+    let l = client(leaf.addr).await;
+    let mut in_a = a.subscribe("acct.*").await.unwrap();
+    let mut in_b = b.subscribe("acct.*").await.unwrap();
+    a.flush().await.unwrap();
+    b.flush().await.unwrap();
+    await_interest(&l, &mut in_a, "acct.probe").await;
+    l.publish("acct.x", "to A".into()).await.unwrap();
+    l.flush().await.unwrap();
+    assert_eq!(collect(&mut in_a, "acct.x", 1).await, vec!["to A"]);
+    b.publish("acct.y", "from B".into()).await.unwrap();
+    b.flush().await.unwrap();
+    // B's own subscriber gets B's message; nothing of the leaf's ever reaches B.
+    let m = next(&mut in_b).await;
+    assert_eq!(m.subject.as_str(), "acct.y");
+
+    // Wrong credentials are refused as Go refuses them.
+    let bad_conf = write(
+        &d,
+        "bad.conf",
+        &format!(
+            "leafnodes {{ remotes [ {{ url: \"nats-leaf://l:nope@{}\" }} ] }}\n",
+            hub.leaf_addr()
+        ),
+    );
+    let _bad = Go::start(&bin, &bad_conf);
+    hub.expect_log("authentication error - User \"l\"");
+}
+
+/// Riptide and Go each a leaf of the other: a loop, which one of them finds through the
+/// `$LDS.` interest; Riptide's log has Go's words either way (as the finder, or as the
+/// error the finder sent it).
+#[tokio::test]
+async fn leaf_loop_is_detected() {
+    let Some(bin) = go_server() else { return };
+    let d = dir("loop");
+    // Go's leaf port must be known before either starts: a free one, picked here.
+    let go_leaf = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let r_conf = write(
+        &d,
+        "r.conf",
+        &format!(
+            "leafnodes {{ listen: 127.0.0.1:-1, remotes [ {{ url: \"nats-leaf://{go_leaf}\" }} ] }}\n"
+        ),
+    );
+    let mut riptide = Proc::start(&with_config(&r_conf, &["-a", "127.0.0.1", "-p", "-1"]));
+    let go_conf = write(
+        &d,
+        "go.conf",
+        &format!(
+            "leafnodes {{ listen: {go_leaf}, remotes [ {{ url: \"nats-leaf://{}\" }} ] }}\n",
+            riptide.leaf_addr()
+        ),
+    );
+    let _go = Go::start(&bin, &go_conf);
+    riptide.expect_log("Loop detected for leafnode account=\"$G\"");
+}
+
+fn monitor_json(addr: SocketAddr, path: &str) -> serde_json::Value {
+    common::http::get(addr, path).json()
+}
