@@ -12,16 +12,13 @@ use std::net::SocketAddr;
 use std::process::Command;
 use std::time::Duration;
 
-use async_nats::{Client, Subscriber};
+use async_nats::Client;
 use futures::StreamExt;
 
+use common::crossing::{await_interest, client, next, PROBE_EVERY, WAIT};
 use common::go::{go_server, Go};
 use common::process::{loopback, Proc};
 
-/// A bound on every wait for a message, not a timing assertion.
-const WAIT: Duration = Duration::from_secs(10);
-/// How often a probe is published while waiting for interest to cross the routes.
-const PROBE_EVERY: Duration = Duration::from_millis(50);
 /// Messages each node publishes to the plain subscribers, and to a queue group.
 const PLAIN_MSGS: usize = 20;
 const QUEUE_MSGS: usize = 200;
@@ -77,39 +74,6 @@ fn routes_flag(routes: &[SocketAddr]) -> String {
         .map(|a| format!("nats-route://{a}"))
         .collect::<Vec<_>>()
         .join(",")
-}
-
-async fn client(addr: SocketAddr) -> Client {
-    async_nats::connect(format!("nats://{addr}")).await.unwrap()
-}
-
-async fn next(sub: &mut Subscriber) -> async_nats::Message {
-    tokio::time::timeout(WAIT, sub.next())
-        .await
-        .expect("a message in time")
-        .expect("subscription open")
-}
-
-/// Publishes `subject` from `from` until `sub` (somewhere else in the cluster) gets it: the
-/// subscription's interest has crossed the routes to `from`'s server. Probes that arrive
-/// later are told apart by their subject.
-async fn await_interest(from: &Client, sub: &mut Subscriber, subject: &str) {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        from.publish(subject.to_string(), "probe".into())
-            .await
-            .unwrap();
-        from.flush().await.unwrap();
-        if let Ok(Some(m)) = tokio::time::timeout(PROBE_EVERY, sub.next()).await {
-            if m.subject.as_str() == subject {
-                return;
-            }
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no interest in {subject} crossed the cluster"
-        );
-    }
 }
 
 /// Clients of the first node (Riptide in every topology) beyond the first: spread over its

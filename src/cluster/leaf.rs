@@ -64,22 +64,21 @@ pub struct LeafSettings {
 }
 
 impl LeafSettings {
-    /// The user a leaf's CONNECT authenticates as, with the account it binds to; `Err`
-    /// when credentials are required and these are not among them.
-    pub fn authenticate(&self, user: Option<&str>, pass: Option<&str>) -> Result<&str, ()> {
+    /// The account a leaf's CONNECT with these credentials binds to; none when
+    /// credentials are required and these are not among them.
+    pub fn authenticate(&self, user: Option<&str>, pass: Option<&str>) -> Option<&str> {
         let default = self
             .account
             .as_deref()
             .unwrap_or(crate::accounts::GLOBAL_ACCOUNT);
         let users: Vec<&LeafUser> = self.user.iter().chain(&self.users).collect();
         if users.is_empty() {
-            return Ok(default);
+            return Some(default);
         }
         users
             .into_iter()
             .find(|u| Some(u.user.as_str()) == user && Some(u.pass.as_str()) == pass)
             .map(|u| u.account.as_deref().unwrap_or(default))
-            .ok_or(())
     }
 }
 
@@ -208,14 +207,14 @@ mod tests {
     #[test]
     fn leaf_users_bind_accounts() {
         let mut s = LeafSettings::default();
-        assert_eq!(s.authenticate(None, None), Ok("$G"));
+        assert_eq!(s.authenticate(None, None), Some("$G"));
         s.users.push(LeafUser {
             user: "a".into(),
             pass: "p".into(),
             account: Some("A".into()),
         });
-        assert_eq!(s.authenticate(Some("a"), Some("p")), Ok("A"));
-        assert_eq!(s.authenticate(Some("a"), Some("x")), Err(()));
-        assert_eq!(s.authenticate(None, None), Err(()));
+        assert_eq!(s.authenticate(Some("a"), Some("p")), Some("A"));
+        assert_eq!(s.authenticate(Some("a"), Some("x")), None);
+        assert_eq!(s.authenticate(None, None), None);
     }
 }

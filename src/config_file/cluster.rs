@@ -1,7 +1,7 @@
 //! The `cluster {}` block, with the Go server's keys (`parseCluster` in `opts.go`). Errors
 //! point at the field that caused them, as Go's do.
 
-use super::{boolean, host_port, int, string, ConfigError};
+use super::{at, boolean, host_port, int, string, ConfigError};
 use crate::cluster::settings::RouteUrl;
 use crate::cluster::ClusterSettings;
 use crate::conf::{Item, Value};
@@ -22,10 +22,6 @@ const IGNORED: &[&str] = &[
     "connect_backoff",
     "cluster_dynamic",
 ];
-
-fn at(item: &Item, msg: impl std::fmt::Display) -> ConfigError {
-    ConfigError(format!("{}: {msg}", item.position()))
-}
 
 /// `cluster { name, listen, host, port, routes, authorization, advertise, no_advertise,
 /// connect_retries, pool_size, ... }`.
@@ -113,14 +109,7 @@ fn authorization(block: &Item, c: &mut ClusterSettings) -> Result<(), ConfigErro
 
 #[cfg(test)]
 mod tests {
-    use crate::config::Config;
-
-    fn load(text: &str) -> Result<Config, String> {
-        let mut cfg = Config::default();
-        super::super::load_str(text, &mut cfg, false)
-            .map(|_| cfg)
-            .map_err(|e| e.0)
-    }
+    use super::super::load_text as load;
 
     #[test]
     fn go_cluster_block() {

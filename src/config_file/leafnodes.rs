@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::{boolean, duration_string, host_port, int, string, ConfigError};
+use super::{at, boolean, duration_string, entries, host_port, int, string, ConfigError};
 use crate::cluster::leaf::{LeafRemote, LeafSettings, LeafUser};
 use crate::cluster::settings::RouteUrl;
 use crate::conf::{Item, Value};
@@ -43,21 +43,10 @@ const REMOTE_IGNORED: &[&str] = &[
     "disabled",
 ];
 
-fn at(item: &Item, msg: impl std::fmt::Display) -> ConfigError {
-    ConfigError(format!("{}: {msg}", item.position()))
-}
-
-fn map<'a>(item: &'a Item, what: &str) -> Result<&'a [(String, Item)], ConfigError> {
-    match &item.value {
-        Value::Map(entries) => Ok(entries),
-        _ => Err(at(item, format!("expected a map for {what}"))),
-    }
-}
-
 /// `leafnodes { listen, host, port, authorization, remotes, reconnect, no_advertise, ... }`.
 pub(super) fn leafnodes(block: &Item) -> Result<LeafSettings, ConfigError> {
     let mut l = LeafSettings::default();
-    for (k, item) in map(block, "leafnodes")? {
+    for (k, item) in entries(block, "leafnodes")? {
         let v = &item.value;
         let fail = |m: String| at(item, m);
         match k.to_ascii_lowercase().as_str() {
@@ -103,7 +92,7 @@ fn not_yet(item: &Item, k: &str) -> ConfigError {
 /// user next to a users list.
 fn authorization(block: &Item, l: &mut LeafSettings) -> Result<(), ConfigError> {
     let mut single = LeafUser::default();
-    for (k, item) in map(block, "leafnode authorization")? {
+    for (k, item) in entries(block, "leafnode authorization")? {
         let v = &item.value;
         let fail = |m: String| at(item, m);
         match k.to_ascii_lowercase().as_str() {
@@ -136,7 +125,7 @@ fn authorization(block: &Item, l: &mut LeafSettings) -> Result<(), ConfigError> 
 
 fn user(item: &Item) -> Result<LeafUser, ConfigError> {
     let mut u = LeafUser::default();
-    for (k, field) in map(item, "leafnode user")? {
+    for (k, field) in entries(item, "leafnode user")? {
         let v = &field.value;
         let fail = |m: String| at(field, m);
         match k.to_ascii_lowercase().as_str() {
@@ -152,7 +141,7 @@ fn user(item: &Item) -> Result<LeafUser, ConfigError> {
 /// One of `remotes [ { url | urls, account, deny_imports, deny_exports, ... } ]`.
 fn remote(item: &Item) -> Result<LeafRemote, ConfigError> {
     let mut r = LeafRemote::default();
-    for (k, field) in map(item, "remote leafnode")? {
+    for (k, field) in entries(item, "remote leafnode")? {
         let v = &field.value;
         let fail = |m: String| at(field, m);
         match k.to_ascii_lowercase().as_str() {
@@ -196,14 +185,7 @@ fn subjects(item: &Item, k: &str) -> Result<Vec<String>, ConfigError> {
 
 #[cfg(test)]
 mod tests {
-    use crate::config::Config;
-
-    fn load(text: &str) -> Result<Config, String> {
-        let mut cfg = Config::default();
-        super::super::load_str(text, &mut cfg, false)
-            .map(|_| cfg)
-            .map_err(|e| e.0)
-    }
+    use super::super::load_text as load;
 
     #[test]
     fn go_leafnodes_block() {

@@ -6,7 +6,9 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use super::authorization::go_type;
-use super::{boolean, duration_or_seconds, host_port, int, parse_duration, string, ConfigError};
+use super::{
+    at, boolean, duration_or_seconds, entries, host_port, int, parse_duration, string, ConfigError,
+};
 use crate::conf::{Item, Value};
 use crate::transport::tls::{
     parse_cipher, parse_min_version, TlsSettings, DEFAULT_HANDSHAKE_FIRST_FALLBACK,
@@ -25,17 +27,6 @@ const TLS_NOT_YET: &[&str] = &[
     "certs",
     "verify_cert_and_check_known_urls",
 ];
-
-fn at(item: &Item, msg: impl std::fmt::Display) -> ConfigError {
-    ConfigError(format!("{}: {msg}", item.position()))
-}
-
-fn entries<'a>(block: &'a Item, what: &str) -> Result<&'a [(String, Item)], ConfigError> {
-    match &block.value {
-        Value::Map(e) => Ok(e),
-        _ => Err(at(block, format!("expected a map for {what}"))),
-    }
-}
 
 /// `tls { cert_file, key_file, ca_file, verify, verify_and_map, timeout, handshake_first,
 /// pinned_certs, min_version, cipher_suites }`. The files are read here, so `-t` reports bad ones.

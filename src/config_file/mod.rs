@@ -420,6 +420,28 @@ fn duration_string(v: &Value, key: &str) -> Result<Duration, String> {
     }
 }
 
+/// An error at `item`'s position, as Go points at the field.
+fn at(item: &Item, msg: impl std::fmt::Display) -> ConfigError {
+    ConfigError(format!("{}: {msg}", item.position()))
+}
+
+/// The entries of a block that must be a map.
+fn entries<'a>(block: &'a Item, what: &str) -> Result<&'a [(String, Item)], ConfigError> {
+    match &block.value {
+        Value::Map(e) => Ok(e),
+        _ => Err(at(block, format!("expected a map for {what}"))),
+    }
+}
+
+/// Loads a configuration's text onto the defaults, for unit tests of a block.
+#[cfg(test)]
+fn load_text(text: &str) -> Result<Config, String> {
+    let mut cfg = Config::default();
+    load_str(text, &mut cfg, false)
+        .map(|_| cfg)
+        .map_err(|e| e.0)
+}
+
 fn int(v: &Value, key: &str) -> Result<i64, String> {
     match v {
         Value::Int(n) => Ok(*n),

@@ -15,7 +15,6 @@ use std::net::SocketAddr;
 
 use bytes::Bytes;
 
-use super::delivery::{Msg, Scope};
 use super::interest::Key;
 use super::routes::LinkRole;
 use super::{ConnId, ConnSnapshot, Shard};
@@ -194,10 +193,7 @@ impl Shard {
     /// An INFO on a leaf connection: a hub's, which a spoke answers with its CONNECT, and
     /// the one that says the hub took it.
     pub(super) fn leaf_info_received(&mut self, id: ConnId, json: &[u8]) -> Result<(), Stop> {
-        let Ok(info) = serde_json::from_slice::<LeafInfo>(json) else {
-            self.route_refuse(id, "Protocol Violation", CloseReason::ProtocolViolation);
-            return Err(Stop);
-        };
+        let info: LeafInfo = self.link_json(id, json)?;
         let link = self.clients.conns[id].route.as_ref().expect("link");
         // A leaf's INFO to its hub only negotiates compression, which Riptide never offers.
         if !link.solicited {
@@ -249,17 +245,9 @@ impl Shard {
     /// A leaf node's CONNECT, on the hub: it binds the connection to the account its
     /// credentials name (`processLeafNodeConnect`).
     pub(super) fn leaf_connect(&mut self, id: ConnId, json: &[u8]) -> Result<(), Stop> {
-        let Ok(connect) = serde_json::from_slice::<LeafConnect>(json) else {
-            self.route_refuse(id, "Protocol Violation", CloseReason::ProtocolViolation);
-            return Err(Stop);
-        };
+        let connect: LeafConnect = self.link_json(id, json)?;
         if connect.lang.is_some() {
-            self.route_refuse(
-                id,
-                "attempted to connect to leaf node port",
-                CloseReason::WrongPort,
-            );
-            return Err(Stop);
+            return Err(self.wrong_port(id, "leaf node"));
         }
         if let Some(gw) = &connect.gateway {
             let text = format!("Rejecting connection from gateway {gw:?} on the leafnode port");
@@ -281,7 +269,6 @@ impl Shard {
         let settings = &self.leaf_host().settings;
         let bound = settings
             .authenticate(connect.user.as_deref(), connect.pass.as_deref())
-            .ok()
             .and_then(|name| self.server.accounts.id(name));
         let Some(account) = bound else {
             let presented = connect
@@ -396,8 +383,7 @@ impl Shard {
     /// means a loop.
     pub(super) fn leaf_interest(&mut self, id: ConnId, sub: RemoteSub<'_>, on: bool) {
         let link = self.clients.conns[id].route.as_ref().expect("link");
-        let (role, peer) = (link.role, link.peer);
-        let Some(account) = role.account() else {
+        let Some(account) = link.role.account() else {
             return;
         };
         if !link.leaf.as_ref().is_some_and(|l| l.up) {
@@ -409,51 +395,20 @@ impl Shard {
         {
             return self.leaf_loop(id, true);
         }
-        let key: Key = (
-            account,
-            Bytes::copy_from_slice(sub.subject),
-            sub.queue.map(Bytes::copy_from_slice),
-        );
-        let count = match (on, key.2.is_some()) {
-            (false, _) => 0,
-            (true, true) => sub.weight.max(1),
-            (true, false) => 1,
-        };
-        let link = self.clients.conns[id].route.as_mut().expect("link");
-        let old = if count == 0 {
-            link.keys.remove(&key).unwrap_or(0)
-        } else {
-            link.keys.insert(key.clone(), count).unwrap_or(0)
-        };
-        self.apply_remote_interest(peer, key.clone(), count);
-        self.route_totals(key.clone(), old, count);
-        self.tell_routes(&key);
-        self.tell_leafs(&key, Some(peer));
+        self.link_interest(id, account, sub, on);
     }
 
     /// A message from a leaf connection, in its account.
     pub(super) fn leaf_message(&mut self, id: ConnId, m: RoutedMsg<'_>) {
         let link = self.clients.conns[id].route.as_ref().expect("link");
-        let (role, origin) = (link.role, link.peer);
-        let Some(account) = role
+        let Some(account) = link
+            .role
             .account()
             .filter(|_| link.leaf.as_ref().is_some_and(|l| l.up))
         else {
             return;
         };
-        let c = &mut self.clients.conns[id];
-        c.in_msgs += 1;
-        c.in_bytes += m.data.len() as u64;
-        self.stats.in_msgs += 1;
-        self.stats.in_bytes += m.data.len() as u64;
-        self.clear_gate();
-        let mut msg = Msg::local(m.subject, m.reply, m.header_len, m.data);
-        let scope = Scope::FromLink {
-            queues: &m.queues,
-            origin,
-            role,
-        };
-        self.publish_scoped(account, None, &mut msg, scope);
+        self.link_message(id, account, m);
     }
 
     /// A loop: this server's own loop detection subject came back. The other side is

@@ -437,17 +437,9 @@ impl Shard {
     }
 
     fn route_connect(&mut self, id: ConnId, json: &[u8]) -> Result<(), Stop> {
-        let Ok(connect) = serde_json::from_slice::<RouteConnect>(json) else {
-            self.route_refuse(id, "Protocol Violation", CloseReason::ProtocolViolation);
-            return Err(Stop);
-        };
+        let connect: RouteConnect = self.link_json(id, json)?;
         if connect.lang.is_some() {
-            self.route_refuse(
-                id,
-                "attempted to connect to route port",
-                CloseReason::WrongPort,
-            );
-            return Err(Stop);
+            return Err(self.wrong_port(id, "route"));
         }
         let r = self.routes.as_ref().expect("cluster shard");
         if let Some(user) = &r.settings.user {
@@ -503,10 +495,7 @@ impl Shard {
     }
 
     fn route_info_received(&mut self, id: ConnId, json: &[u8]) -> Result<(), Stop> {
-        let Ok(mut info) = serde_json::from_slice::<RouteInfo>(json) else {
-            self.route_refuse(id, "Protocol Violation", CloseReason::ProtocolViolation);
-            return Err(Stop);
-        };
+        let mut info: RouteInfo = self.link_json(id, json)?;
         let link = self.clients.conns[id].route.as_ref().expect("route");
         let Some(registered) = link.remote_id().map(str::to_string) else {
             self.check_cluster_name(id, &info.cluster, info.cluster_dynamic)?;
@@ -629,6 +618,18 @@ impl Shard {
         if link.remote.is_none() {
             return;
         }
+        self.link_interest(id, account, sub, on);
+    }
+
+    /// Interest a registered link told us in `account`: kept per link, replicated to the
+    /// other shards, and told to the links that hear of this one.
+    pub(super) fn link_interest(
+        &mut self,
+        id: ConnId,
+        account: AccountId,
+        sub: RemoteSub<'_>,
+        on: bool,
+    ) {
         let key: Key = (
             account,
             Bytes::copy_from_slice(sub.subject),
@@ -639,6 +640,7 @@ impl Shard {
             (true, true) => sub.weight.max(1),
             (true, false) => 1,
         };
+        let link = self.clients.conns[id].route.as_mut().expect("link");
         let old = if count == 0 {
             link.keys.remove(&key).unwrap_or(0)
         } else {
@@ -647,6 +649,7 @@ impl Shard {
         let peer = link.peer;
         self.apply_remote_interest(peer, key.clone(), count);
         self.route_totals(key.clone(), old, count);
+        self.tell_routes(&key);
         self.tell_leafs(&key, Some(peer));
     }
 
@@ -746,23 +749,50 @@ impl Shard {
         else {
             return;
         };
+        self.link_message(id, account, m);
+    }
+
+    /// A message from a registered link, in `account`: to this server's subscribers, the
+    /// links that hear of this one, and the queue groups it names.
+    pub(super) fn link_message(&mut self, id: ConnId, account: AccountId, m: RoutedMsg<'_>) {
         let c = &mut self.clients.conns[id];
         c.in_msgs += 1;
         c.in_bytes += m.data.len() as u64;
+        let link = c.route.as_ref().expect("link");
+        let (origin, role) = (link.peer, link.role);
         self.stats.in_msgs += 1;
         self.stats.in_bytes += m.data.len() as u64;
         self.clear_gate();
         let mut msg = Msg::local(m.subject, m.reply, m.header_len, m.data);
-        let origin = self.clients.conns[id]
-            .route
-            .as_ref()
-            .map_or(PeerId::ROUTES, |l| l.peer);
         let scope = Scope::FromLink {
             queues: &m.queues,
             origin,
-            role: LinkRole::Route,
+            role,
         };
         self.publish_scoped(account, None, &mut msg, scope);
+    }
+
+    /// The JSON of a link's INFO or CONNECT; one that does not parse is a protocol
+    /// violation, and the link closes.
+    pub(super) fn link_json<T: serde::de::DeserializeOwned>(
+        &mut self,
+        id: ConnId,
+        json: &[u8],
+    ) -> Result<T, Stop> {
+        serde_json::from_slice(json).map_err(|_| {
+            self.route_refuse(id, "Protocol Violation", CloseReason::ProtocolViolation);
+            Stop
+        })
+    }
+
+    /// A client's CONNECT (it names its `lang`) on a route or leaf node port.
+    pub(super) fn wrong_port(&mut self, id: ConnId, port: &str) -> Stop {
+        self.route_refuse(
+            id,
+            &format!("attempted to connect to {port} port"),
+            CloseReason::WrongPort,
+        );
+        Stop
     }
 
     /// Queues an RMSG/HMSG (LMSG/HMSG for a leaf connection) for the link that is `peer`,

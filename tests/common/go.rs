@@ -81,20 +81,10 @@ impl Go {
                 let url = l[at..].trim_end().rsplit(' ').next().unwrap();
                 ws_addr = Some(url.rsplit('/').next().unwrap().parse().unwrap());
             }
-            if let Some(at) = l.find("Listening for leafnode connections on ") {
-                leaf_addr = Some(
-                    l[at..]
-                        .trim_end()
-                        .rsplit(' ')
-                        .next()
-                        .unwrap()
-                        .parse()
-                        .unwrap(),
-                );
-            }
-            if let Some(at) = l.find("Listening for client connections on ") {
-                let a = l[at..].trim_end().rsplit(' ').next().unwrap();
-                break a.parse().unwrap();
+            leaf_addr =
+                leaf_addr.or_else(|| logged_addr(&l, "Listening for leafnode connections on "));
+            if let Some(a) = logged_addr(&l, "Listening for client connections on ") {
+                break a;
             }
             lines.push(l);
             assert!(Instant::now() < deadline, "{lines:?}");
@@ -104,17 +94,7 @@ impl Go {
         while clustered && route_addr.is_none() {
             let mut l = String::new();
             assert!(r.read_line(&mut l).unwrap() > 0, "exited early: {lines:?}");
-            if let Some(at) = l.find("Listening for route connections on ") {
-                route_addr = Some(
-                    l[at..]
-                        .trim_end()
-                        .rsplit(' ')
-                        .next()
-                        .unwrap()
-                        .parse()
-                        .unwrap(),
-                );
-            }
+            route_addr = logged_addr(&l, "Listening for route connections on ");
             lines.push(l);
             assert!(Instant::now() < deadline, "{lines:?}");
         }
@@ -128,6 +108,12 @@ impl Go {
             leaf_addr,
         }
     }
+}
+
+/// The address a log line gives after `prefix`, when it is that line.
+fn logged_addr(line: &str, prefix: &str) -> Option<SocketAddr> {
+    let at = line.find(prefix)?;
+    Some(line[at..].trim_end().rsplit(' ').next()?.parse().unwrap())
 }
 
 impl Drop for Go {

@@ -2,6 +2,7 @@
 //! a raw protocol client with bounded reads.
 #![allow(dead_code)]
 
+pub mod crossing;
 pub mod go;
 pub mod go_cases;
 pub mod http;

@@ -1,0 +1,46 @@
+//! Waiting on unmodified clients (async-nats) across servers: a message in bounded time,
+//! and interest that has crossed from one server to another.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use async_nats::{Client, Subscriber};
+use futures::StreamExt;
+
+/// A bound on every wait for a message, not a timing assertion.
+pub const WAIT: Duration = Duration::from_secs(10);
+/// How often a probe is published while waiting for interest to cross.
+pub const PROBE_EVERY: Duration = Duration::from_millis(50);
+
+pub async fn client(addr: SocketAddr) -> Client {
+    async_nats::connect(format!("nats://{addr}")).await.unwrap()
+}
+
+pub async fn next(sub: &mut Subscriber) -> async_nats::Message {
+    tokio::time::timeout(WAIT, sub.next())
+        .await
+        .expect("a message in time")
+        .expect("subscription open")
+}
+
+/// Publishes `subject` from `from` until `sub` (on another server) gets it: the
+/// subscription's interest has crossed to `from`'s server. Probes that arrive later are
+/// told apart by their subject.
+pub async fn await_interest(from: &Client, sub: &mut Subscriber, subject: &str) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        from.publish(subject.to_string(), "probe".into())
+            .await
+            .unwrap();
+        from.flush().await.unwrap();
+        if let Ok(Some(m)) = tokio::time::timeout(PROBE_EVERY, sub.next()).await {
+            if m.subject.as_str() == subject {
+                return;
+            }
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no interest in {subject} crossed"
+        );
+    }
+}
