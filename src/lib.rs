@@ -3,10 +3,11 @@
 //! One shard per core, pinned, each with its own io_uring reactor and its own `SO_REUSEPORT`
 //! listener, so the kernel spreads connections over shards and a connection lives on one
 //! shard for good. A shard is the broker for its connections; its peers (the other shards,
-//! and on the cluster shard the routes to other servers) learn its interest only on 0->1 /
-//! 1->0 edges (queue groups with their member counts as weights), and a publish reaches each
-//! interested peer once, over lock-free SPSC rings carrying batches of refcounted payloads
-//! (or, to a route, as one `RMSG`).
+//! and on the cluster shard the routes and leaf node connections to other servers) learn
+//! its interest only on 0->1 / 1->0 edges (queue groups with their member counts as
+//! weights), and a publish reaches each interested peer once, over lock-free SPSC rings
+//! carrying batches of refcounted payloads (or, to a route, as one `RMSG`; to a leaf
+//! connection, one `LMSG`).
 //!
 //! # A message's walk
 //! 1. **Socket.** The [`reactor`] is a pure driver: a multishot recv lands bytes in a
@@ -37,8 +38,9 @@
 //!   timers, the subscription index, interest with its PONG barrier, the peer port; plus
 //!   delivery, the producer stall, the system account's events and services.
 //! - [`fanout`]: peers, the messages shards exchange, and the `Mesh` of rings and doorbells.
-//! - [`cluster`]: routes to other servers: settings, the route protocol parser, the
-//!   handshake, the dialer, and the cluster as clients see it (the routes live on shard 0).
+//! - [`cluster`]: routes and leaf node connections to other servers: settings, the route
+//!   (and leaf) protocol parser, the handshakes, the dialer, and the cluster as clients see
+//!   it (every such link lives on shard 0).
 //! - [`timer_wheel`]: per-shard millisecond timer wheel (ack waits, heartbeats, connection timers).
 //! - [`reactor`]: the io_uring event loop that drives one shard's sockets.
 //! - [`transport`]: TLS (rustls) and WebSocket (tungstenite) layers over in-memory buffers.

@@ -103,7 +103,8 @@ pub struct Shard {
     pub stats: ShardStats,
     /// JetStream, on the host shard.
     js: Option<Box<jetstream::Host>>,
-    /// The routes, on the cluster shard of a server in a cluster.
+    /// The routes and leaf node connections, on the cluster shard of a server in a cluster
+    /// or with `leafnodes {}`.
     routes: Option<Box<Routes>>,
 }
 
