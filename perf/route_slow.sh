@@ -88,8 +88,8 @@ META
 python3 - "$OUT" <<'PY' | tee "$OUT/summary.md"
 import json, pathlib, sys
 out = pathlib.Path(sys.argv[1])
-print("| pairing | rate (msgs/s) | lost | pub server RSS start / peak / end (MiB) | sub server RSS start / peak / end (MiB) | slow subscriber cut after |")
-print("| --- | ---: | ---: | --- | --- | --- |")
+print("| pairing | rate (msgs/s) | lost | pub server RSS start / peak / end (MiB) | sub server RSS start / peak / end (MiB) | slow consumers cut (sub server) | route closed |")
+print("| --- | ---: | ---: | --- | --- | --- | --- |")
 for p in ["G-G", "R-R", "R-G", "G-R"]:
     probe = json.loads((out / "raw" / f"{p}.probe.json").read_text())
     try:
@@ -102,7 +102,9 @@ for p in ["G-G", "R-R", "R-G", "G-R"]:
     mib = lambda k, w: f"{probe[w][k] / 1024:.0f}"
     pub = " / ".join(mib("pub_kib", w) for w in ("start", "peak", "last"))
     sub = " / ".join(mib("sub_kib", w) for w in ("start", "peak", "last"))
-    cut = probe["slow_cut_after_s"]
-    print(f"| {p.replace('-', '->')} | {rate if rate is not None else '?'} | {lost if lost is not None else '?'} | {pub} | {sub} | {f'{cut} s' if cut is not None else 'never'} |")
+    logs = [(out / f"p{p}{i}.log").read_text(errors="replace") for i in (1, 2)]
+    cut = sum(1 for l in logs[1].splitlines() if "cid:" in l and "Slow Consumer Detected: MaxPending" in l)
+    closed = "yes" if any("Router connection closed: Slow Consumer" in l for l in logs) else "no"
+    print(f"| {p.replace('-', '->')} | {rate if rate is not None else '?'} | {lost if lost is not None else '?'} | {pub} | {sub} | {cut} | {closed} |")
 PY
 echo "results in $OUT"

@@ -463,7 +463,9 @@ impl Shard {
     }
 
     /// The coarse tick: write deadlines, checked against each connection's oldest
-    /// unfinished write. (Every other connection timer is on the timer wheel.)
+    /// unfinished write; a route or leaf connection is kept however long its writes take,
+    /// as Go's `retry` policy keeps them (its pings still find a dead one).
+    /// (Every other connection timer is on the timer wheel.)
     pub fn on_tick(&mut self, now: Instant) {
         self.now = now;
         self.jetstream_tick();
@@ -474,6 +476,7 @@ impl Shard {
             .iter()
             .filter(|(_, c)| {
                 c.closing.is_none()
+                    && c.route.is_none()
                     && c.out
                         .write_since
                         .is_some_and(|since| now.duration_since(since) > deadline)

@@ -846,7 +846,12 @@ impl Shard {
         let c = &mut self.clients.conns[id];
         c.out_msgs += 1;
         c.out_bytes += msg.data.len() as u64;
+        let queued = c.pending_bytes();
         self.mark_dirty(id);
+        // A link is never cut off for being slow (Go's policy for routes and leaf nodes):
+        // its publishers are paced instead, as a client consumer's are, so that what waits
+        // for a slower link stays near the stall gate rather than growing with the backlog.
+        self.check_stall_gate(id, queued);
     }
 
     /// A route or leaf connection is closing: its interest goes, its dialer may dial again.
