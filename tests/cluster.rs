@@ -355,3 +355,38 @@ async fn pong_after_publishing_to_a_route() {
             .unwrap();
     }
 }
+
+/// A Go node entering lame duck mode is no place for clients to go: while its route is
+/// still up, Riptide's clients get an async INFO whose `connect_urls` no longer name it
+/// (Go's `removeConnectURLs`).
+#[test]
+fn lame_duck_node_leaves_connect_urls() {
+    let Some(bin) = go_server() else { return };
+    let r = Node::riptide(&[], "ldm");
+    let g = Node::go(&bin, &[r.route()], "ldm");
+    let go_url = format!("\"{}\"", g.addr());
+    let mut c = common::Raw::connect(r.addr());
+    c.log_in("\"protocol\":1");
+    // Its INFO names the Go node once the route is up: at once, or in an async INFO.
+    let mut info = c.info_json().to_string();
+    while !info.contains(&go_url) {
+        info = c.line();
+    }
+    let Node::Go(go) = &g else { unreachable!() };
+    // A client of its own keeps the Go node in lame duck mode for its grace period (with
+    // none it shuts down at once, and its route goes instead).
+    let _held = common::Raw::logged_in(g.addr(), "");
+    // SAFETY: signals a child process this test started.
+    unsafe { libc::kill(go.pid() as i32, libc::SIGUSR2) };
+    loop {
+        let l = c.line();
+        if l.starts_with("INFO ") && !l.contains(&go_url) {
+            // The route is still up: the list names Riptide alone.
+            assert!(
+                l.contains(&format!("\"connect_urls\":[\"{}\"]", r.addr())),
+                "{l}"
+            );
+            break;
+        }
+    }
+}

@@ -49,6 +49,11 @@ pub struct Go {
 }
 
 impl Go {
+    /// The server's process id, to signal it.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn start(bin: &Path, conf: &Path) -> Go {
         Go::spawn(Command::new(bin).args(["-c", conf.to_str().unwrap()]))
     }
