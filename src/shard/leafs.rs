@@ -16,7 +16,7 @@ use std::net::SocketAddr;
 use bytes::Bytes;
 
 use super::interest::Key;
-use super::routes::LinkRole;
+use super::routes::{interest_line, LinkRole};
 use super::{ConnId, ConnSnapshot, Shard};
 use crate::accounts::{AccountId, GLOBAL_ACCOUNT};
 use crate::cluster::dialer::RedialHandle;
@@ -31,7 +31,7 @@ use crate::conn::{CloseReason, Closing};
 use crate::fanout::PeerId;
 use crate::info::GO_SERVER_VERSION;
 use crate::log_at;
-use crate::proto::{encode, Stop};
+use crate::proto::Stop;
 use crate::subject::{is_subset_match, matches_literal};
 
 /// The cluster shard's leaf node side: settings, the port leaf nodes connect to, and each
@@ -139,17 +139,28 @@ impl Shard {
             .expect("leaf link")
     }
 
+    /// Our INFO as the hub of the leaf connection `id`.
+    fn hub_info(&self, id: ConnId) -> LeafInfo {
+        let host = self.leaf_host();
+        let mut info = LeafInfo::ours(
+            &self.server.server_id,
+            self.server.name(),
+            &host.host,
+            host.port,
+        );
+        info.max_payload = self.server.cfg.max_payload;
+        info.client_id = self.clients.conns[id].cid;
+        if !host.settings.no_advertise {
+            info.leafnode_urls = vec![host_port(&host.host, host.port)];
+        }
+        info
+    }
+
     /// A connection on the leaf node port: it gets our INFO at once and must CONNECT.
     pub fn accept_leaf(&mut self, peer: SocketAddr) -> ConnId {
         let id = self.new_link_conn(peer, false, LinkRole::Leaf(crate::accounts::GLOBAL));
-        let (host, port) = (self.leaf_host().host.clone(), self.leaf_host().port);
-        let mut info = LeafInfo::ours(&self.server.server_id, self.server.name(), &host, port);
-        info.max_payload = self.server.cfg.max_payload;
-        info.client_id = self.clients.conns[id].cid;
+        let mut info = self.hub_info(id);
         info.nonce = crate::auth::new_nonce();
-        if !self.leaf_host().settings.no_advertise {
-            info.leafnode_urls = vec![host_port(&host, port)];
-        }
         let c = &mut self.clients.conns[id];
         c.route.as_mut().expect("link").leaf = Some(Box::default());
         c.out.push(&info.line());
@@ -288,15 +299,9 @@ impl Shard {
             );
             return Err(Stop);
         };
-        let (host, port) = (self.leaf_host().host.clone(), self.leaf_host().port);
-        let mut info = LeafInfo::ours(&self.server.server_id, self.server.name(), &host, port);
-        info.max_payload = self.server.cfg.max_payload;
-        info.client_id = self.clients.conns[id].cid;
+        let mut info = self.hub_info(id);
         info.connect_info = true;
         info.remote_account = self.server.accounts.name(account).to_string();
-        if !self.leaf_host().settings.no_advertise {
-            info.leafnode_urls = vec![host_port(&host, port)];
-        }
         let c = &mut self.clients.conns[id];
         let link = c.route.as_mut().expect("link");
         link.role = LinkRole::Leaf(account);
@@ -446,7 +451,7 @@ impl Shard {
             return;
         };
         let keys = std::mem::take(&mut link.keys);
-        let (peer, redial) = (link.peer, link.redial.take());
+        let (peer, role, redial) = (link.peer, link.role, link.redial.take());
         let leaf = link.leaf.take().unwrap_or_default();
         if leaf.name.is_empty() {
             log_at!(
@@ -463,7 +468,7 @@ impl Shard {
             );
         }
         if leaf.up {
-            self.forget_link(peer, keys);
+            self.forget_link(peer, role, keys);
         }
         if let Some(h) = redial {
             let delay = if leaf.looped {
@@ -523,52 +528,9 @@ impl Shard {
     }
 }
 
-/// `RS+ <account> <subject>[ <queue> <weight>]` or, with no interest left,
-/// `RS- <account> <subject>[ <queue>]`; with no account, `LS+`/`LS-` for a leaf connection.
-pub(super) fn interest_line(out: &mut Vec<u8>, account: Option<&str>, key: &Key, count: u32) {
-    let (_, subject, queue) = key;
-    out.extend_from_slice(match (count > 0, account.is_some()) {
-        (true, true) => b"RS+ ",
-        (false, true) => b"RS- ",
-        (true, false) => b"LS+ ",
-        (false, false) => b"LS- ",
-    });
-    if let Some(a) = account {
-        out.extend_from_slice(a.as_bytes());
-        out.push(b' ');
-    }
-    out.extend_from_slice(subject);
-    if let Some(q) = queue {
-        out.push(b' ');
-        out.extend_from_slice(q);
-        if count > 0 {
-            out.push(b' ');
-            encode::push_usize(out, count as usize);
-        }
-    }
-    out.extend_from_slice(b"\r\n");
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn interest_lines_as_go_sends_them() {
-        let key = |q: Option<&'static [u8]>| -> Key {
-            (0, Bytes::from_static(b"q.*"), q.map(Bytes::from_static))
-        };
-        let line = |acc: Option<&str>, k: &Key, n: u32| {
-            let mut out = Vec::new();
-            interest_line(&mut out, acc, k, n);
-            String::from_utf8(out).unwrap()
-        };
-        assert_eq!(line(None, &key(None), 1), "LS+ q.*\r\n");
-        assert_eq!(line(None, &key(Some(b"grp")), 2), "LS+ q.* grp 2\r\n");
-        assert_eq!(line(None, &key(Some(b"grp")), 0), "LS- q.* grp\r\n");
-        assert_eq!(line(Some("$G"), &key(None), 0), "RS- $G q.*\r\n");
-        assert_eq!(line(Some("A"), &key(Some(b"g")), 3), "RS+ A q.* g 3\r\n");
-    }
 
     #[test]
     fn denied_subjects() {

@@ -12,7 +12,6 @@ use bytes::Bytes;
 
 use super::delivery::{Msg, Scope};
 use super::interest::Key;
-use super::leafs::interest_line;
 use super::{ConnId, ConnSnapshot, RouteSnapshot, Shard, Timer};
 use crate::accounts::AccountId;
 use crate::cluster::dialer::{Dialer, RedialHandle};
@@ -37,7 +36,7 @@ pub struct Routes {
     /// The route port bound, and the host it was bound on.
     host: String,
     port: u16,
-    pub(super) dialer: Arc<Dialer>,
+    dialer: Arc<Dialer>,
     /// Leaf node connections' settings and state, when `leafnodes {}` is configured.
     pub(super) leaf: Option<super::leafs::LeafHost>,
     /// Registered routes by remote server id.
@@ -166,9 +165,7 @@ impl Routes {
             totals: HashMap::new(),
         }
     }
-}
 
-impl Routes {
     /// Leaf node connections come here too.
     pub fn host_leafnodes(&mut self, leaf: super::leafs::LeafHost) {
         self.leaf = Some(leaf);
@@ -646,10 +643,13 @@ impl Shard {
         } else {
             link.keys.insert(key.clone(), count).unwrap_or(0)
         };
-        let peer = link.peer;
+        let (peer, role) = (link.peer, link.role);
         self.apply_remote_interest(peer, key.clone(), count);
         self.route_totals(key.clone(), old, count);
-        self.tell_routes(&key);
+        // Only a leaf node's interest changes what the routes are told.
+        if LinkRole::Route.hears(role) {
+            self.tell_routes(&key);
+        }
         self.tell_leafs(&key, Some(peer));
     }
 
@@ -891,7 +891,7 @@ impl Shard {
                     r.by_server.remove(&info.server_id);
                 }
             }
-            self.forget_link(peer, keys);
+            self.forget_link(peer, LinkRole::Route, keys);
             self.refresh_cluster_view();
         }
         if let Some(h) = redial {
@@ -901,8 +901,9 @@ impl Shard {
 }
 
 impl Shard {
-    /// A registered link is gone: what it told us goes, and those told of it hear so.
-    pub(super) fn forget_link(&mut self, peer: PeerId, keys: HashMap<Key, u32>) {
+    /// A registered link of `role` is gone: what it told us goes, and those told of it
+    /// hear so.
+    pub(super) fn forget_link(&mut self, peer: PeerId, role: LinkRole, keys: HashMap<Key, u32>) {
         if let Some(r) = self.routes.as_mut() {
             if r.peers.remove(&peer).is_some() && !peer.is_shard() && peer != PeerId::ROUTES {
                 r.free_peers.push(peer.route_number());
@@ -911,9 +912,38 @@ impl Shard {
         for (key, old) in keys {
             self.apply_remote_interest(peer, key.clone(), 0);
             self.route_totals(key.clone(), old, 0);
-            self.tell_links(&key);
+            if LinkRole::Route.hears(role) {
+                self.tell_routes(&key);
+            }
+            self.tell_leafs(&key, None);
         }
     }
+}
+
+/// `RS+ <account> <subject>[ <queue> <weight>]` or, with no interest left,
+/// `RS- <account> <subject>[ <queue>]`; with no account, `LS+`/`LS-` for a leaf connection.
+pub(super) fn interest_line(out: &mut Vec<u8>, account: Option<&str>, key: &Key, count: u32) {
+    let (_, subject, queue) = key;
+    out.extend_from_slice(match (count > 0, account.is_some()) {
+        (true, true) => b"RS+ ",
+        (false, true) => b"RS- ",
+        (true, false) => b"LS+ ",
+        (false, false) => b"LS- ",
+    });
+    if let Some(a) = account {
+        out.extend_from_slice(a.as_bytes());
+        out.push(b' ');
+    }
+    out.extend_from_slice(subject);
+    if let Some(q) = queue {
+        out.push(b' ');
+        out.extend_from_slice(q);
+        if count > 0 {
+            out.push(b' ');
+            encode::push_usize(out, count as usize);
+        }
+    }
+    out.extend_from_slice(b"\r\n");
 }
 
 /// `RMSG <account> <subject> [reply | + <reply> <queues> | \| <queues>] <size>`, or HMSG
@@ -1036,6 +1066,23 @@ impl RouteHandler for RouteCtx<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn interest_lines_as_go_sends_them() {
+        let key = |q: Option<&'static [u8]>| -> Key {
+            (0, Bytes::from_static(b"q.*"), q.map(Bytes::from_static))
+        };
+        let line = |acc: Option<&str>, k: &Key, n: u32| {
+            let mut out = Vec::new();
+            interest_line(&mut out, acc, k, n);
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(line(None, &key(None), 1), "LS+ q.*\r\n");
+        assert_eq!(line(None, &key(Some(b"grp")), 2), "LS+ q.* grp 2\r\n");
+        assert_eq!(line(None, &key(Some(b"grp")), 0), "LS- q.* grp\r\n");
+        assert_eq!(line(Some("$G"), &key(None), 0), "RS- $G q.*\r\n");
+        assert_eq!(line(Some("A"), &key(Some(b"g")), 3), "RS+ A q.* g 3\r\n");
+    }
 
     #[test]
     fn rmsg_lines_as_go_sends_them() {
