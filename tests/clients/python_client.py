@@ -5,7 +5,9 @@
 
 With NATS_TLS_CA (the CA that signed the servers' certificates) and NATS_TLS_URL (a server
 with TLS after a plain INFO) and/or NATS_TLS_FIRST_URL (one with `handshake_first`), the
-TLS checks run too.
+TLS checks run too. With NATS_CLUSTER_SEED (a node of a cluster; its PID in
+NATS_CLUSTER_SEED_PID, which the check kills) and NATS_CLUSTER_OTHERS (the client URLs of
+the other nodes, comma-separated), the cluster discovery and failover check runs too.
 
 Each check uses its own connections, so a broken check cannot leak subscriptions into the
 next one, and most checks put publisher and subscriber on different connections because
@@ -36,6 +38,8 @@ TLS_SERVERS = [
                        (os.environ.get("NATS_TLS_FIRST_URL"), True))
     if url
 ]
+CLUSTER_SEED = os.environ.get("NATS_CLUSTER_SEED")
+CLUSTER_OTHERS = [u for u in os.environ.get("NATS_CLUSTER_OTHERS", "").split(",") if u]
 
 
 class Conns:
@@ -53,10 +57,8 @@ class Conns:
         async def on_error(e):
             self.errors.append(f"{name}: {e!r}")
 
-        nc = await nats.connect(
-            url, name=name, allow_reconnect=False, connect_timeout=5, error_cb=on_error,
-            **options
-        )
+        options.setdefault("allow_reconnect", False)
+        nc = await nats.connect(url, name=name, connect_timeout=5, error_cb=on_error, **options)
         self.conns.append(nc)
         return nc
 
@@ -106,6 +108,37 @@ async def barrier(nc, timeout=WAIT):
     """
     await nc.flush(timeout=timeout)
     await nc.flush(timeout=timeout)
+
+
+async def await_route(pub_nc, subject, subs):
+    """Publishes probes on `subject` until every sub in `subs` has one, then drains them.
+
+    Interest crosses a route asynchronously, so a subscriber on another node is reachable
+    only some time after its own server acknowledged the SUB.
+    """
+    pending = set(range(len(subs)))
+    deadline = time.monotonic() + WAIT
+    while pending:
+        assert time.monotonic() < deadline, f"{subject}: interest never crossed to {pending}"
+        await pub_nc.publish(subject, b"probe")
+        await pub_nc.flush(timeout=WAIT)
+        for i in list(pending):
+            try:
+                await subs[i].next_msg(timeout=0.05)
+                pending.discard(i)
+            except nats.errors.TimeoutError:
+                pass
+    await asyncio.sleep(QUIET)
+    for s in subs:
+        while True:
+            try:
+                await s.next_msg(timeout=0.01)
+            except nats.errors.TimeoutError:
+                break
+
+
+def port_of(url):
+    return url.rsplit(":", 1)[1].strip("/")
 
 
 # --- checks ---------------------------------------------------------------------------
@@ -542,6 +575,61 @@ async def check_jetstream_object_store(c):
     await js.delete_object_store("pyfiles")
 
 
+async def check_cluster_failover(c):
+    """Connected to one node only, the client learns the others from INFO `connect_urls`;
+    messages cross the cluster each way in order; when that node is killed (-9) the client
+    reconnects to a gossiped URL and its subscription works there again."""
+    reconnected = asyncio.Event()
+
+    async def on_reconnect():
+        reconnected.set()
+
+    nc = await c.new("cluster-seed", url=CLUSTER_SEED, allow_reconnect=True,
+                     reconnect_time_wait=0.1, max_reconnect_attempts=100,
+                     reconnected_cb=on_reconnect)
+    others = sorted(port_of(u) for u in CLUSTER_OTHERS)
+    await wait_until(lambda: sorted(str(u.port) for u in nc.discovered_servers) == others,
+                     f"connect_urls naming {others}")
+
+    remote = [await c.new(f"cluster-{port_of(u)}", url=u) for u in CLUSTER_OTHERS]
+    subs = [await r.subscribe("py.cluster.out") for r in remote]
+    for r in remote:
+        await barrier(r)
+    await await_route(nc, "py.cluster.out", subs)
+    total = 100
+    for n in range(total):
+        await nc.publish("py.cluster.out", str(n).encode())
+    await barrier(nc)
+    for s in subs:
+        got = await collect(s, total)
+        assert [int(m.data) for m in got] == list(range(total)), [m.data for m in got[:5]]
+        await assert_silent(s)
+
+    back = await nc.subscribe("py.cluster.back")
+    await barrier(nc)
+    for r in remote:
+        await await_route(r, "py.cluster.back", [back])
+        await r.publish("py.cluster.back", port_of(r.connected_url.netloc).encode())
+        await barrier(r)
+        assert (await collect(back, 1))[0].data == port_of(r.connected_url.netloc).encode()
+
+    os.kill(int(os.environ["NATS_CLUSTER_SEED_PID"]), 9)
+    await asyncio.wait_for(reconnected.wait(), WAIT)
+    now = str(nc.connected_url.port)
+    assert now in others, f"reconnected to {now}, not one of {others}"
+    # The subscription made before the kill was sent again to the new node.
+    for r in remote:
+        await await_route(r, "py.cluster.back", [back])
+        await r.publish("py.cluster.back", b"after")
+        await barrier(r)
+        assert (await collect(back, 1))[0].data == b"after"
+    # The only errors the seed connection may report are the kill and its redials of the
+    # dead node.
+    expected = ("cluster-seed: UnexpectedEOF(", "cluster-seed: ConnectionRefusedError(")
+    c.errors = [e for e in c.errors if not e.startswith(expected)]
+    print(f"     discovered {others}, reconnected to {now}")
+
+
 CHECKS = [
     check_pubsub,
     check_wildcards,
@@ -555,7 +643,7 @@ CHECKS = [
     check_jetstream_streams,
     check_jetstream_consumers,
     check_jetstream_object_store,
-] + ([check_tls_close] if TLS_SERVERS else [])
+] + ([check_tls_close] if TLS_SERVERS else []) + ([check_cluster_failover] if CLUSTER_SEED else [])
 
 
 async def run_check(check):

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs python_client.py (nats-py) against a fresh Riptide on a free loopback port, and its
-# TLS checks against two more with certificates made here (INFO first, and TLS first).
+# Runs python_client.py (nats-py) against a fresh Riptide on a free loopback port, its
+# TLS checks against two more with certificates made here (INFO first, and TLS first), and
+# its cluster check against a three-node cluster (two Riptide nodes and the Go server).
 # Skips (exit 0) when nats-py cannot be installed, e.g. on an offline machine; skips the TLS
 # checks alone without openssl.
 set -uo pipefail
@@ -12,10 +13,11 @@ VENV="$ROOT/.venv-clients"
 
 WORK="$(mktemp -d)"
 SERVER_PID=""
+SEED_PID=""
 PIDS=()
 cleanup() {
   # Only the PIDs this script started, never a name match.
-  for pid in "${PIDS[@]}"; do
+  for pid in "${PIDS[@]}" $SEED_PID; do
     kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
   done
   rm -rf "$WORK"
@@ -90,6 +92,38 @@ else
   PIDS+=("$SERVER_PID")
   export NATS_TLS_FIRST_URL="tls://127.0.0.1:$FIRST_PORT"
 fi
+
+# A three-node cluster for the discovery and failover check: Riptide A (the seed the client
+# dials, killed by the check), Riptide B and, where it is installed, the Go server C, both
+# routed to A. A is left out of the liveness check below.
+cluster_node() {  # LOG CLIENT_PORT CLUSTER_PORT BIN [ARGS...]
+  local log=$1 port=$2 cport=$3 bin=$4
+  shift 4
+  start_server "$WORK/$log" "$bin" -a 127.0.0.1 -p "$port" --cluster_name py \
+    --cluster "nats://127.0.0.1:$cport" "$@"
+}
+SEED_PORT="$(free_port)" && SEED_CPORT="$(free_port)" || fail "could not pick a free port"
+cluster_node cluster-a.log "$SEED_PORT" "$SEED_CPORT" "$BIN" --shards 2 \
+  || fail "riptide cluster node A did not start"
+SEED_PID=$SERVER_PID
+OTHERS=()
+B_PORT="$(free_port)" && B_CPORT="$(free_port)" || fail "could not pick a free port"
+cluster_node cluster-b.log "$B_PORT" "$B_CPORT" "$BIN" --shards 2 \
+  --routes "nats://127.0.0.1:$SEED_CPORT" || fail "riptide cluster node B did not start"
+PIDS+=("$SERVER_PID")
+OTHERS+=("nats://127.0.0.1:$B_PORT")
+if [ -x .venv/bin/nats-server ]; then
+  C_PORT="$(free_port)" && C_CPORT="$(free_port)" || fail "could not pick a free port"
+  cluster_node cluster-c-go.log "$C_PORT" "$C_CPORT" .venv/bin/nats-server \
+    --routes "nats://127.0.0.1:$SEED_CPORT" || fail "Go cluster node C did not start"
+  PIDS+=("$SERVER_PID")
+  OTHERS+=("nats://127.0.0.1:$C_PORT")
+else
+  echo "python-client: the cluster runs without a Go node (no .venv/bin/nats-server)"
+fi
+export NATS_CLUSTER_SEED="nats://127.0.0.1:$SEED_PORT" NATS_CLUSTER_SEED_PID="$SEED_PID"
+NATS_CLUSTER_OTHERS="$(IFS=,; echo "${OTHERS[*]}")"
+export NATS_CLUSTER_OTHERS
 
 # The script prints its own per-check lines and the summary line.
 timeout 120 "$VENV/bin/python" "$HERE/python_client.py" "nats://127.0.0.1:$PORT"
