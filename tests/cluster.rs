@@ -390,3 +390,30 @@ fn lame_duck_node_leaves_connect_urls() {
         }
     }
 }
+
+/// When its last route goes, a server that was in a cluster still names itself in
+/// `connect_urls`, as Go's does: the async INFO that drops the gone node lists this one.
+#[test]
+fn last_route_gone_leaves_own_url() {
+    let Some(bin) = go_server() else { return };
+    let r = Node::riptide(&[], "lrg");
+    let g = Node::go(&bin, &[r.route()], "lrg");
+    let go_url = format!("\"{}\"", g.addr());
+    let mut c = common::Raw::connect(r.addr());
+    c.log_in("\"protocol\":1");
+    let mut info = c.info_json().to_string();
+    while !info.contains(&go_url) {
+        info = c.line();
+    }
+    g.kill();
+    loop {
+        let l = c.line();
+        if l.starts_with("INFO ") {
+            assert!(
+                l.contains(&format!("\"connect_urls\":[\"{}\"]", r.addr())),
+                "{l}"
+            );
+            break;
+        }
+    }
+}

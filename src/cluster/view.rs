@@ -16,8 +16,8 @@ pub struct ClusterView {
 }
 
 impl ClusterView {
-    /// Sets the fields; returns whether they changed. `urls` is empty while the server has
-    /// no route: Go sends no `connect_urls` then.
+    /// Sets the fields; returns whether they changed. `urls` is empty until the server's
+    /// first route: Go sends no `connect_urls` before then.
     pub fn set(&self, name: &str, urls: &[String]) -> bool {
         let mut s = String::from(",\"cluster\":");
         s.push_str(&serde_json::to_string(name).expect("string serializes"));

@@ -41,6 +41,9 @@ pub struct Routes {
     pub(super) leaf: Option<super::leafs::LeafHost>,
     /// Registered routes by remote server id.
     by_server: HashMap<String, ConnId>,
+    /// Whether a route was ever registered: from then on clients' `connect_urls` name this
+    /// server even while it has no route left, as Go's keep naming their own.
+    advertised: bool,
     /// Route and leaf connections by peer id.
     pub(super) peers: HashMap<PeerId, ConnId>,
     next_peer: u16,
@@ -158,6 +161,7 @@ impl Routes {
             dialer,
             leaf: None,
             by_server: HashMap::new(),
+            advertised: false,
             peers: HashMap::new(),
             next_peer: 0,
             free_peers: Vec::new(),
@@ -217,13 +221,15 @@ impl Shard {
     /// Sets what clients are told about the cluster: its name, and every server's client
     /// URLs (ours first); when that changed, clients that take async INFOs are told.
     fn refresh_cluster_view(&mut self) {
-        let Some(r) = self.routes.as_ref().filter(|r| r.clustered) else {
+        let Some(r) = self.routes.as_mut().filter(|r| r.clustered) else {
             return;
         };
-        let mut urls = if r.by_server.is_empty() {
-            Vec::new()
-        } else {
+        r.advertised |= !r.by_server.is_empty();
+        let r = &*r;
+        let mut urls = if r.advertised {
             client_urls(&self.server.cfg.host, self.server.port)
+        } else {
+            Vec::new()
         };
         for &id in r.by_server.values() {
             let link = self.clients.conns[id].route.as_ref().expect("route");
