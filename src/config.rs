@@ -201,6 +201,16 @@ pub struct Config {
 }
 
 impl Config {
+    /// The system account's name: `system_account`, else `$SYS` unless
+    /// `no_system_account`.
+    pub fn system_account_name(&self) -> Option<&str> {
+        match &self.system_account {
+            Some(name) => Some(name.as_str()),
+            None if self.no_system_account => None,
+            None => Some(crate::system::SYSTEM_ACCOUNT),
+        }
+    }
+
     /// How long a client has to send CONNECT: the configured `authorization { timeout }`,
     /// else 2 s, or with TLS the TLS timeout plus 1 s, since the handshake comes first
     /// (`getDefaultAuthTimeout`, opts.go:6191).

@@ -13,6 +13,8 @@ use std::time::Instant;
 
 use socket2::{Domain, Protocol, Socket, Type};
 
+use crate::cluster::dialer::DialTarget;
+use crate::cluster::settings::RouteSlot;
 use crate::config::Config;
 use crate::fanout::Mesh;
 use crate::info::new_server_id;
@@ -417,17 +419,22 @@ pub fn start(cfg: Config) -> Result<Running, StartError> {
     let stop = Arc::new(AtomicBool::new(false));
     let cores = core_affinity::get_core_ids().unwrap_or_default();
     let dialer = crate::cluster::dialer::Dialer::new(mailbox.clone(), mesh.clone(), stop.clone());
+    let pinned = cluster
+        .as_ref()
+        .map(|c| pinned_accounts(c, &server))
+        .unwrap_or_default();
     let mut routes = match (&cluster, route_addr) {
         (Some(c), Some(at)) => Some(crate::shard::Routes::new(
             c.clone(),
             Some((at.ip().to_string(), at.port())),
             dialer.clone(),
+            pinned.clone(),
         )),
         _ => None,
     };
     if let Some(l) = &leafnodes {
         let links = routes.get_or_insert_with(|| {
-            crate::shard::Routes::new(Default::default(), None, dialer.clone())
+            crate::shard::Routes::new(Default::default(), None, dialer.clone(), Vec::new())
         });
         links.host_leafnodes(crate::shard::LeafHost::new(
             l.clone(),
@@ -577,17 +584,44 @@ pub fn start(cfg: Config) -> Result<Running, StartError> {
     }
     running.system = Some(Service::start(ctx, &server.system).map_err(StartError::Thread)?);
     // Routes are dialed once every shard runs, so a route's interest finds them all.
-    if route_addr.is_some() {
-        for url in cluster.iter().flat_map(|c| c.routes.iter()) {
-            dialer.configured(vec![url.clone()], None);
+    // Each route's pool connection 0 and the connection of each pinned account are dialed
+    // at once; the rest of the pool follows connection 0 (as Go's `solicitRoutes`).
+    if let (Some(c), Some(_)) = (&cluster, route_addr) {
+        for url in &c.routes {
+            dialer.configured(vec![url.clone()], DialTarget::Route(RouteSlot::Pool(0)));
+            for &a in &pinned {
+                dialer.configured(vec![url.clone()], DialTarget::Route(RouteSlot::Pinned(a)));
+            }
         }
     }
     for (i, r) in leafnodes.iter().flat_map(|l| l.remotes.iter()).enumerate() {
         if !r.urls.is_empty() {
-            dialer.configured(r.urls.clone(), Some(i));
+            dialer.configured(r.urls.clone(), DialTarget::Leaf(i));
         }
     }
     Ok(running)
+}
+
+/// The accounts with a route connection of their own: those `accounts` names that exist,
+/// and the system account, while pooling is on (Go's `setBaselineOptions`).
+fn pinned_accounts(
+    c: &crate::cluster::ClusterSettings,
+    server: &Server,
+) -> Vec<crate::accounts::AccountId> {
+    if c.pool().is_none() {
+        return Vec::new();
+    }
+    let mut pinned: Vec<_> = c
+        .accounts
+        .iter()
+        .filter_map(|n| server.accounts.id(n))
+        .collect();
+    if let Some(sys) = server.accounts.system() {
+        if !pinned.contains(&sys) {
+            pinned.push(sys);
+        }
+    }
+    pinned
 }
 
 #[cfg(test)]

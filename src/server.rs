@@ -71,12 +71,7 @@ fn accounts(cfg: &Config, previous: Option<&Accounts>) -> Result<Accounts, Strin
     } else {
         Accounts::new(&cfg.accounts, previous)
     }?;
-    let system = match &cfg.system_account {
-        Some(name) => Some(name.as_str()),
-        None if cfg.no_system_account => None,
-        None => Some(crate::system::SYSTEM_ACCOUNT),
-    };
-    accounts.with_system(system)
+    accounts.with_system(cfg.system_account_name())
 }
 
 /// What a reloaded server shares with the one it replaces.

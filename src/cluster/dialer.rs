@@ -13,7 +13,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::settings::{RouteUrl, ROUTE_CONNECT_DELAY};
+use super::settings::{RouteSlot, RouteUrl, ROUTE_CONNECT_DELAY};
 use crate::fanout::Mesh;
 use crate::log_at;
 use crate::mailbox::{Command, Mailbox};
@@ -27,11 +27,18 @@ pub struct Dialed {
     pub fd: OwnedFd,
     pub peer: SocketAddr,
     pub url: RouteUrl,
-    /// The leaf node remote (its index in `leafnodes { remotes }`) this connects to; none
-    /// for a route.
-    pub leaf: Option<usize>,
+    pub target: DialTarget,
     /// The dialer to wake when this route is gone, for configured routes.
     pub redial: Option<RedialHandle>,
+}
+
+/// What a dialed connection is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DialTarget {
+    /// A route connection in this slot of the remote's pool.
+    Route(RouteSlot),
+    /// The hub of leaf node remote `i` (its index in `leafnodes { remotes }`).
+    Leaf(usize),
 }
 
 /// Wakes a configured route's dialer.
@@ -52,9 +59,9 @@ pub struct Dialer {
     mailbox: Arc<Mailbox>,
     mesh: Arc<Mesh>,
     stop: Arc<AtomicBool>,
-    /// Route URLs an implicit dial is under way for, so gossip repeated meanwhile does not
-    /// start another.
-    implicit: Mutex<Vec<String>>,
+    /// Route URLs and slots an implicit dial is under way for, so gossip repeated
+    /// meanwhile does not start another.
+    implicit: Mutex<Vec<(String, RouteSlot)>>,
 }
 
 impl Dialer {
@@ -67,9 +74,10 @@ impl Dialer {
         })
     }
 
-    /// A configured route, or the hub of leaf node remote `leaf`: dialed for as long as
-    /// the server runs, each URL in turn.
-    pub fn configured(self: &Arc<Dialer>, urls: Vec<RouteUrl>, leaf: Option<usize>) {
+    /// A configured route's connection, or a leaf node remote's hub: dialed for as long
+    /// as the server runs, each URL in turn.
+    pub fn configured(self: &Arc<Dialer>, urls: Vec<RouteUrl>, target: DialTarget) {
+        let leaf = matches!(target, DialTarget::Leaf(_));
         let me = self.clone();
         let (tx, rx) = mpsc::channel();
         let _ = std::thread::Builder::new()
@@ -78,9 +86,7 @@ impl Dialer {
                 // With several URLs, each gets one attempt in turn.
                 let several = urls.len() > 1;
                 for url in urls.iter().cycle() {
-                    let Some((stream, peer)) =
-                        me.connect(url, several.then_some(1), leaf.is_some())
-                    else {
+                    let Some((stream, peer)) = me.connect(url, several.then_some(1), leaf) else {
                         if me.stopped() || !several {
                             return;
                         }
@@ -88,7 +94,7 @@ impl Dialer {
                         continue;
                     };
                     let redial = Some(RedialHandle(tx.clone()));
-                    me.hand_over(stream, peer, url.clone(), redial, leaf);
+                    me.hand_over(stream, peer, url.clone(), redial, target);
                     let Ok(delay) = rx.recv() else {
                         return;
                     };
@@ -100,26 +106,28 @@ impl Dialer {
             });
     }
 
-    /// A route learned by gossip: `attempts` tries, once.
-    pub fn implicit(self: &Arc<Dialer>, url: RouteUrl, attempts: u32) {
+    /// A route connection learned by gossip (or the next of its pool): `attempts` tries,
+    /// once.
+    pub fn implicit(self: &Arc<Dialer>, url: RouteUrl, slot: RouteSlot, attempts: u32) {
+        let busy_key = (url.text.clone(), slot);
         {
             let mut busy = self.implicit.lock().unwrap_or_else(|e| e.into_inner());
-            if busy.contains(&url.text) {
+            if busy.contains(&busy_key) {
                 return;
             }
-            busy.push(url.text.clone());
+            busy.push(busy_key.clone());
         }
         let me = self.clone();
         let _ = std::thread::Builder::new()
             .name("riptide-route-dial".into())
             .spawn(move || {
                 if let Some((stream, peer)) = me.connect(&url, Some(attempts), false) {
-                    me.hand_over(stream, peer, url.clone(), None, None);
+                    me.hand_over(stream, peer, url, None, DialTarget::Route(slot));
                 }
                 me.implicit
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
-                    .retain(|u| *u != url.text);
+                    .retain(|k| *k != busy_key);
             });
     }
 
@@ -196,14 +204,14 @@ impl Dialer {
         peer: SocketAddr,
         url: RouteUrl,
         redial: Option<RedialHandle>,
-        leaf: Option<usize>,
+        target: DialTarget,
     ) {
         let _ = stream.set_nodelay(true);
         let dialed = Dialed {
             fd: OwnedFd::from(stream),
             peer,
             url,
-            leaf,
+            target,
             redial,
         };
         self.mailbox.send(

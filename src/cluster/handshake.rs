@@ -1,7 +1,6 @@
 //! The route INFO and CONNECT, with the fields Go servers send and read (`route.go`
-//! `generateRouteInfoJSON`, `sendRouteConnect`). Riptide sends no `route_pool_size`, so a Go
-//! peer treats it as a server without route pooling and keeps one connection to it for all
-//! accounts; and no `lnoc`, so leaf-originated interest reaches it as plain `RS+`.
+//! `generateRouteInfoJSON`, `sendRouteConnect`), pool fields included. Riptide sends no
+//! `lnoc`, so leaf-originated interest reaches it as plain `RS+`.
 
 use serde::{Deserialize, Serialize};
 
@@ -41,9 +40,16 @@ pub struct RouteInfo {
     /// Go's gossip marker on a forwarded INFO (`gossip_mode`, 1 = default).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gossip_mode: Option<u8>,
-    /// A Go peer with pooling names its pool size; read only, to log it.
-    #[serde(skip_serializing)]
+    /// The sender's configured pool size; absent from a server without pooling.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub route_pool_size: Option<i32>,
+    /// The pool connection this is, in the first INFO of a connection its sender dialed
+    /// (absent for 0).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub route_pool_idx: u32,
+    /// The pinned account this connection is dedicated to, in that same INFO.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub route_account: String,
 }
 
 impl RouteInfo {
@@ -89,6 +95,10 @@ impl RouteInfo {
             self.ip.clone()
         }
     }
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// `host:port`, an IPv6 host in brackets.

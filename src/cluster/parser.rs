@@ -31,6 +31,8 @@ pub enum RouteParseError {
 pub enum Dialect {
     /// Between the servers of a cluster: every line names its account.
     Route,
+    /// A route connection dedicated to one pinned account, which no line names.
+    PinnedRoute,
     /// A leaf node connection, bound to one account that no line names.
     Leaf,
 }
@@ -39,7 +41,7 @@ pub enum Dialect {
 /// without one).
 #[derive(Debug, PartialEq, Eq)]
 pub struct RemoteSub<'a> {
-    /// Empty on a leaf connection.
+    /// Empty on a leaf or pinned connection.
     pub account: &'a [u8],
     pub subject: &'a [u8],
     pub queue: Option<&'a [u8]>,
@@ -49,7 +51,7 @@ pub struct RemoteSub<'a> {
 /// A message from `RMSG`/`HMSG` (`LMSG`/`HMSG`).
 #[derive(Debug, PartialEq, Eq)]
 pub struct RoutedMsg<'a> {
-    /// Empty on a leaf connection.
+    /// Empty on a leaf or pinned connection.
     pub account: &'a [u8],
     pub subject: &'a [u8],
     pub reply: Option<&'a [u8]>,
@@ -63,7 +65,9 @@ pub struct RoutedMsg<'a> {
 
 /// What the parser reports. Returning `Err(Stop)` stops parsing (`RouteParseError::Stopped`).
 pub trait RouteHandler {
-    fn info(&mut self, json: &[u8]) -> Result<(), Stop>;
+    /// An INFO; what it returns is the dialect of the lines after it (a route learns from
+    /// its peer's INFO that it is pinned to an account).
+    fn info(&mut self, json: &[u8]) -> Result<Option<Dialect>, Stop>;
     fn connect(&mut self, json: &[u8]) -> Result<(), Stop>;
     fn ping(&mut self);
     fn pong(&mut self);
@@ -153,18 +157,25 @@ impl RouteParser {
             None => (line, &line[line.len()..]),
         };
         let end = nl + 1;
-        let stopped = |r: Result<(), Stop>| r.map_err(|Stop| RouteParseError::Stopped);
+        fn stopped<T>(r: Result<T, Stop>) -> Result<T, RouteParseError> {
+            r.map_err(|Stop| RouteParseError::Stopped)
+        }
         let leaf = self.dialect == Dialect::Leaf;
+        let unnamed = self.dialect != Dialect::Route;
         match verb.to_ascii_uppercase().as_slice() {
             b"PING" => h.ping(),
             b"PONG" => h.pong(),
             b"+OK" => {}
             b"-ERR" => h.err(args),
-            b"INFO" => stopped(h.info(args))?,
+            b"INFO" => {
+                if let Some(d) = stopped(h.info(args))? {
+                    self.dialect = d;
+                }
+            }
             b"CONNECT" => stopped(h.connect(args))?,
             v @ (b"RS+" | b"RS-" | b"LS+" | b"LS-") if (v[0] == b'L') == leaf => {
                 let on = verb[2] == b'+';
-                h.interest(remote_sub(args, on, leaf)?, on);
+                h.interest(remote_sub(args, on, unnamed)?, on);
             }
             b"RMSG" if !leaf => return self.message(args, false, end, buf, h),
             b"LMSG" if leaf => return self.message(args, false, end, buf, h),
@@ -183,7 +194,7 @@ impl RouteParser {
         buf: &[u8],
         h: &mut impl RouteHandler,
     ) -> Result<Step, RouteParseError> {
-        let (mut msg, size) = routed_args(args, headers, self.dialect == Dialect::Leaf)?;
+        let (mut msg, size) = routed_args(args, headers, self.dialect != Dialect::Route)?;
         let total = end + size + 2;
         if buf.len() < total {
             return Ok(Step::More(total));
@@ -214,11 +225,11 @@ fn fields(args: &[u8]) -> impl Iterator<Item = &[u8]> {
         .filter(|f| !f.is_empty())
 }
 
-/// `<account> <subject> [<queue> [<weight>]]` (no account on a leaf connection); Go takes
-/// a missing weight as 1.
-fn remote_sub(args: &[u8], on: bool, leaf: bool) -> Result<RemoteSub<'_>, RouteParseError> {
+/// `<account> <subject> [<queue> [<weight>]]` (no account on a leaf or pinned
+/// connection); Go takes a missing weight as 1.
+fn remote_sub(args: &[u8], on: bool, unnamed: bool) -> Result<RemoteSub<'_>, RouteParseError> {
     let mut f: Vec<&[u8]> = fields(args).collect();
-    if leaf {
+    if unnamed {
         f.insert(0, b"");
     }
     let (account, subject, queue, weight) = match (f.len(), on) {
@@ -241,14 +252,14 @@ fn size(d: &[u8]) -> Result<usize, RouteParseError> {
 }
 
 /// `<account> <subject> [reply | + <reply> <queues...> | \| <queues...>] [<hdr>] <size>`,
-/// with no account on a leaf connection.
+/// with no account on a leaf or pinned connection.
 fn routed_args(
     args: &[u8],
     headers: bool,
-    leaf: bool,
+    unnamed: bool,
 ) -> Result<(RoutedMsg<'_>, usize), RouteParseError> {
     let mut f: Vec<&[u8]> = fields(args).collect();
-    if leaf {
+    if unnamed {
         f.insert(0, b"");
     }
     let sizes = if headers { 2 } else { 1 };
@@ -294,10 +305,11 @@ mod tests {
     struct Log(Vec<String>);
 
     impl RouteHandler for Log {
-        fn info(&mut self, json: &[u8]) -> Result<(), Stop> {
-            self.0
-                .push(format!("INFO {}", String::from_utf8_lossy(json)));
-            Ok(())
+        fn info(&mut self, json: &[u8]) -> Result<Option<Dialect>, Stop> {
+            let text = String::from_utf8_lossy(json);
+            let pinned = text.contains("route_account");
+            self.0.push(format!("INFO {text}"));
+            Ok(pinned.then_some(Dialect::PinnedRoute))
         }
         fn connect(&mut self, json: &[u8]) -> Result<(), Stop> {
             self.0
@@ -415,6 +427,31 @@ mod tests {
         assert_eq!(e(b"RS+ $G foo\r\n"), RouteParseError::UnknownOp);
         assert_eq!(e(b"RMSG $G foo 1\r\nx\r\n"), RouteParseError::UnknownOp);
         assert_eq!(e(b"LMSG foo\r\n"), RouteParseError::BadArgs);
+    }
+
+    /// A pinned account's connection as a Go 2.15.1 server spoke it: once the INFO names
+    /// the account, no line does.
+    #[test]
+    fn pinned_route_lines_name_no_account() {
+        let session: &[u8] = b"INFO {\"route_account\":\"A\"}\r\nRS+ foo\r\nRS+ bar q1 1\r\nRS- bar q1\r\nRMSG foo rep.1 5\r\nhello\r\nRMSG bar + rep.3 q1 2\r\nhi\r\nHMSG foo 12 14\r\nNATS/1.0\r\n\r\nhi\r\n";
+        let expected: Vec<String> = [
+            "INFO {\"route_account\":\"A\"}",
+            "+  foo None 1",
+            "+  bar Some(\"q1\") 1",
+            "-  bar Some(\"q1\") 1",
+            "MSG  foo Some(\"rep.1\") [] None hello",
+            "MSG  bar Some(\"rep.3\") [\"q1\"] None hi",
+            "MSG  foo None [] Some(12) NATS/1.0\r\n\r\nhi",
+        ]
+        .map(String::from)
+        .to_vec();
+        for cut in 0..session.len() {
+            let mut log = Log::default();
+            let mut p = RouteParser::new(4096, Dialect::Route);
+            p.parse(&session[..cut], &mut log).unwrap();
+            p.parse(&session[cut..], &mut log).unwrap();
+            assert_eq!(log.0, expected, "split at {cut}");
+        }
     }
 
     #[test]

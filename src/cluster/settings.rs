@@ -10,6 +10,47 @@ pub const ROUTE_CONNECT_DELAY: Duration = Duration::from_secs(1);
 /// (`routeMaxPingInterval`, `route.go`).
 pub const ROUTE_MAX_PING_INTERVAL: Duration = Duration::from_secs(30);
 
+/// Route connections per remote server when `pool_size` is unset or 0
+/// (`DEFAULT_ROUTE_POOL_SIZE`).
+pub const DEFAULT_ROUTE_POOL_SIZE: u32 = 3;
+
+/// Which accounts one route connection carries (Go's route pooling, `route.go` `addRoute`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RouteSlot {
+    /// Pool connection `i`: the accounts that are not pinned and hash to `i`.
+    Pool(u32),
+    /// The connection dedicated to one pinned account, whose lines name no account.
+    Pinned(crate::accounts::AccountId),
+    /// Every account, on the one connection to a server without pooling (a peer that sends
+    /// no `route_pool_size`, or either side at `pool_size: -1`).
+    Whole,
+}
+
+impl RouteSlot {
+    /// The slot a server holds at most one connection in: an unpooled link stands where
+    /// pool connection 0 would.
+    pub fn key(self) -> RouteSlot {
+        match self {
+            RouteSlot::Whole => RouteSlot::Pool(0),
+            s => s,
+        }
+    }
+}
+
+/// The pool connection an account's interest goes on: FNV-1a (32 bits) of its name,
+/// modulo this server's pool size (`computeRoutePoolIdx`).
+pub fn pool_index(account: &str, pool_size: u32) -> u32 {
+    if pool_size <= 1 {
+        return 0;
+    }
+    let mut h: u32 = 2_166_136_261;
+    for &b in account.as_bytes() {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(16_777_619);
+    }
+    h % pool_size
+}
+
 /// A route to solicit: `nats-route://[user:pass@]host:port`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RouteUrl {
@@ -73,12 +114,42 @@ pub struct ClusterSettings {
     /// Attempts at an implicit route before giving up; 0 means Go's default of trying
     /// configured routes forever and implicit ones once.
     pub connect_retries: u32,
-    /// Parsed for Go's config files; a Riptide route is a single connection (see `cluster`).
+    /// Connections per remote server: 0 is Go's default of 3, -1 turns pooling off.
     pub pool_size: i32,
+    /// Accounts with a route connection of their own (`accounts`); the system account is
+    /// pinned too while pooling is on.
+    pub accounts: Vec<String>,
     /// `authorization { user, password, timeout }` of route connections.
     pub user: Option<String>,
     pub pass: Option<String>,
     pub auth_timeout: Option<Duration>,
     /// The URL advertised to other servers (`cluster_advertise`).
     pub advertise: Option<String>,
+}
+
+impl ClusterSettings {
+    /// The pool size, or none with pooling off.
+    pub fn pool(&self) -> Option<u32> {
+        match self.pool_size {
+            n if n < 0 => None,
+            0 => Some(DEFAULT_ROUTE_POOL_SIZE),
+            n => Some(n as u32),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Indexes a Go 2.15.1 server was seen to put these accounts' interest on.
+    #[test]
+    fn pool_index_as_go_hashes_it() {
+        let at3: Vec<u32> = ["A", "B", "C", "G", "$G", "$SYS"]
+            .iter()
+            .map(|a| pool_index(a, 3))
+            .collect();
+        assert_eq!(at3, [0, 0, 1, 2, 2, 0]);
+        assert_eq!(pool_index("anything", 1), 0);
+    }
 }

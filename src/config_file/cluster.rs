@@ -10,11 +10,9 @@ use crate::conf::{Item, Value};
 const NOT_YET: &[&str] = &["tls", "permissions"];
 
 /// Keys Go takes that change nothing observable in a Riptide route (compression is never
-/// negotiated, so `accept`, Go's default, is what every mode amounts to; `accounts` pins
-/// accounts to dedicated pooled connections, and Riptide's single route carries them all).
+/// negotiated, so `accept`, Go's default, is what every mode amounts to).
 const IGNORED: &[&str] = &[
     "compression",
-    "accounts",
     "ping_interval",
     "ping_max",
     "write_deadline",
@@ -64,6 +62,14 @@ pub(super) fn cluster(block: &Item) -> Result<ClusterSettings, ConfigError> {
             "no_advertise" => c.no_advertise = boolean(v, k).map_err(fail)?,
             "connect_retries" => c.connect_retries = int(v, k).map_err(fail)?.max(0) as u32,
             "pool_size" => c.pool_size = int(v, k).map_err(fail)? as i32,
+            "accounts" => {
+                let Value::Array(names) = v else {
+                    return Err(fail("error parsing accounts: expected an array".into()));
+                };
+                for n in names {
+                    c.accounts.push(string(&n.value, k).map_err(|m| at(n, m))?);
+                }
+            }
             key if NOT_YET.contains(&key) => {
                 return Err(fail(format!(
                     "field \"{k}\" is not supported by this version of riptide yet"

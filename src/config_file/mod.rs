@@ -162,7 +162,8 @@ fn apply_document(
         }
     }
     if errors.is_empty() {
-        if let Err(ConfigError(msg)) = leaf_accounts_exist(cfg) {
+        if let Err(ConfigError(msg)) = leaf_accounts_exist(cfg).and_then(|()| pinned_accounts(cfg))
+        {
             errors.push(msg);
         }
     }
@@ -181,8 +182,7 @@ fn leaf_accounts_exist(cfg: &Config) -> Result<(), ConfigError> {
     let known = |name: &str| {
         name == crate::accounts::GLOBAL_ACCOUNT
             || cfg.accounts.iter().any(|a| a.name == name)
-            || (cfg.system_account.is_none() && !cfg.no_system_account && name == "$SYS")
-            || cfg.system_account.as_deref() == Some(name)
+            || cfg.system_account_name() == Some(name)
     };
     let auth = l.account.iter().chain(
         l.user
@@ -201,6 +201,38 @@ fn leaf_accounts_exist(cfg: &Config) -> Result<(), ConfigError> {
         if !known(a) {
             return Err(ConfigError(format!(
                 "cannot find local account {a:?} specified in leafnode remote"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The cluster's pinned accounts, the system account among them while pooling is on, are
+/// each named once and need pooling (`validateCluster`).
+fn pinned_accounts(cfg: &Config) -> Result<(), ConfigError> {
+    let Some(c) = &cfg.cluster else {
+        return Ok(());
+    };
+    if c.pool().is_none() {
+        if !c.accounts.is_empty() {
+            return Err(ConfigError(
+                "pool_size cannot be negative if pinned accounts are specified".into(),
+            ));
+        }
+        return Ok(());
+    }
+    let mut names = c.accounts.clone();
+    if let Some(sys) = cfg.system_account_name() {
+        if !names.iter().any(|n| n == sys) {
+            names.push(sys.to_string());
+        }
+    }
+    for (i, n) in names.iter().enumerate() {
+        if names[..i].contains(n) {
+            let list: Vec<String> = names.iter().map(|n| format!("{n:?}")).collect();
+            return Err(ConfigError(format!(
+                "found duplicate account name {n:?} in pinned accounts list [{}]",
+                list.join(" ")
             )));
         }
     }

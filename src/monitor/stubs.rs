@@ -51,20 +51,36 @@ pub(super) fn routez(ctx: &Context, r: &Request) -> Response {
                 "port": c.peer.port(),
                 "start": clock.date(c.start),
                 "last_activity": clock.date(c.last_activity),
-                "uptime": uptime(clock.mono.saturating_duration_since(c.start)),
-                "idle": uptime(clock.mono.saturating_duration_since(c.last_activity)),
-                "pending_size": c.pending_bytes,
-                "in_msgs": c.in_msgs,
-                "out_msgs": c.out_msgs,
-                "in_bytes": c.in_bytes,
-                "out_bytes": c.out_bytes,
-                "subscriptions": c.num_subs,
             });
             if let Some(rtt) = c.rtt {
                 v["rtt"] = json!(go_duration(rtt));
             }
+            for (k, x) in [
+                (
+                    "uptime",
+                    json!(uptime(clock.mono.saturating_duration_since(c.start))),
+                ),
+                (
+                    "idle",
+                    json!(uptime(
+                        clock.mono.saturating_duration_since(c.last_activity)
+                    )),
+                ),
+                ("pending_size", json!(c.pending_bytes)),
+                ("in_msgs", json!(c.in_msgs)),
+                ("out_msgs", json!(c.out_msgs)),
+                ("in_bytes", json!(c.in_bytes)),
+                ("out_bytes", json!(c.out_bytes)),
+                ("subscriptions", json!(c.num_subs)),
+            ] {
+                v[k] = x;
+            }
             if with_subs {
                 v["subscriptions_list"] = json!(rt.subs);
+            }
+            // A pinned account's connection names it.
+            if let Some(a) = &rt.account {
+                v["account"] = json!(a);
             }
             v
         })

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use io_uring::{cqueue, opcode, squeue, types, IoUring};
 
-use crate::cluster::dialer::Dialed;
+use crate::cluster::dialer::{DialTarget, Dialed};
 use crate::conn::{CloseReason, Closing};
 use crate::fanout::Mesh;
 use crate::jetstream::commit::FileWrite;
@@ -496,12 +496,14 @@ impl Reactor {
                         fd,
                         peer,
                         url,
-                        leaf,
+                        target,
                         redial,
                     } = *dialed;
-                    let id = match leaf {
-                        Some(remote) => self.shard.adopt_leaf(peer, url, redial, remote),
-                        None => self.shard.adopt_route(peer, url, redial),
+                    let id = match target {
+                        DialTarget::Leaf(remote) => {
+                            self.shard.adopt_leaf(peer, url, redial, remote)
+                        }
+                        DialTarget::Route(slot) => self.shard.adopt_route(peer, url, redial, slot),
                     };
                     self.add_slot(id, std::os::fd::IntoRawFd::into_raw_fd(fd));
                 }

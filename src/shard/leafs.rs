@@ -333,7 +333,7 @@ impl Shard {
             let leaf = self.leaf_link(id);
             if count > 0 && !leaf.imports_denied(&key.1) {
                 leaf.told.insert(key.clone(), count);
-                interest_line(&mut out, None, &key, count);
+                interest_line(&mut out, true, None, &key, count);
             }
         }
         let lds = self.lds(account);
@@ -378,7 +378,7 @@ impl Shard {
                 leaf.told.insert(key.clone(), count);
             }
             let mut line = Vec::new();
-            interest_line(&mut line, None, key, count);
+            interest_line(&mut line, true, None, key, count);
             self.clients.conns[id].out.push(&line);
             self.mark_dirty(id);
         }

@@ -14,10 +14,10 @@ use super::delivery::{Msg, Scope};
 use super::interest::Key;
 use super::{ConnId, ConnSnapshot, RouteSnapshot, Shard, Timer};
 use crate::accounts::AccountId;
-use crate::cluster::dialer::{Dialer, RedialHandle};
+use crate::cluster::dialer::{DialTarget, Dialer, RedialHandle};
 use crate::cluster::handshake::{client_urls, host_port, RouteConnect, RouteInfo};
 use crate::cluster::parser::{Dialect, RemoteSub, RouteHandler, RouteParser, RoutedMsg};
-use crate::cluster::settings::RouteUrl;
+use crate::cluster::settings::{pool_index, RouteSlot, RouteUrl};
 use crate::cluster::ClusterSettings;
 use crate::conn::outbound::FLATTEN_THRESHOLD;
 use crate::conn::{CloseReason, Closing, Conn};
@@ -39,8 +39,12 @@ pub struct Routes {
     dialer: Arc<Dialer>,
     /// Leaf node connections' settings and state, when `leafnodes {}` is configured.
     pub(super) leaf: Option<super::leafs::LeafHost>,
-    /// Registered routes by remote server id.
-    by_server: HashMap<String, ConnId>,
+    /// Connections per remote server with pooling on (`pool_size`), and the accounts
+    /// pinned to connections of their own.
+    pool: Option<u32>,
+    pinned: Vec<AccountId>,
+    /// Registered route connections by remote server id and slot (`RouteSlot::key`).
+    by_server: HashMap<(String, RouteSlot), ConnId>,
     /// Whether a route was ever registered: from then on clients' `connect_urls` name this
     /// server even while it has no route left, as Go's keep naming their own.
     advertised: bool,
@@ -102,8 +106,15 @@ pub struct RouteLink {
     pub(super) peer: PeerId,
     /// What it told us, per key: 1 for plain interest, the weight for a queue group.
     pub(super) keys: HashMap<Key, u32>,
-    /// Closed as a second route to the same server: its dialer must not dial again.
+    /// Its dialer must not dial again: closed as a second connection in the same slot, or
+    /// a pinned account's that the remote cannot take.
     duplicate: bool,
+    /// Which accounts a route connection carries; set from the dial, or from the remote's
+    /// INFO on an accepted one.
+    pub(super) slot: RouteSlot,
+    /// The pool connection to dial once this one's first PONG proves the remote took it
+    /// (Go's `startNewRoute`).
+    next_pool: Option<u32>,
 }
 
 impl RouteLink {
@@ -123,6 +134,8 @@ impl RouteLink {
             peer: PeerId::ROUTES,
             keys: HashMap::new(),
             duplicate: false,
+            slot: RouteSlot::Pool(0),
+            next_pool: None,
         }
     }
 
@@ -139,11 +152,12 @@ impl RouteLink {
 
 impl Routes {
     /// The cluster shard's links; `cluster` is the route port bound (host and port), when
-    /// the server is in a cluster.
+    /// the server is in a cluster; `pinned`, the accounts with connections of their own.
     pub fn new(
         settings: ClusterSettings,
         cluster: Option<(String, u16)>,
         dialer: Arc<Dialer>,
+        pinned: Vec<AccountId>,
     ) -> Routes {
         let clustered = cluster.is_some();
         let (host, port) = cluster.unwrap_or_default();
@@ -153,6 +167,8 @@ impl Routes {
         };
         Routes {
             clustered,
+            pool: settings.pool(),
+            pinned,
             settings,
             name,
             dynamic,
@@ -167,6 +183,17 @@ impl Routes {
             free_peers: Vec::new(),
             told: HashMap::new(),
             totals: HashMap::new(),
+        }
+    }
+
+    /// Whether a route connection in `slot` carries `account`'s interest and messages.
+    fn carries(&self, slot: RouteSlot, account: AccountId, name: &str) -> bool {
+        match slot {
+            RouteSlot::Whole => true,
+            RouteSlot::Pinned(a) => a == account,
+            RouteSlot::Pool(i) => {
+                !self.pinned.contains(&account) && pool_index(name, self.pool.unwrap_or(1)) == i
+            }
         }
     }
 
@@ -256,7 +283,7 @@ impl Shard {
         } else {
             client_urls(&cfg.host, self.server.port)
         };
-        RouteInfo::ours(
+        let mut info = RouteInfo::ours(
             &self.server.server_id,
             self.server.name(),
             &r.host,
@@ -264,7 +291,9 @@ impl Shard {
             cfg.max_payload,
             (&r.name, r.dynamic),
             urls,
-        )
+        );
+        info.route_pool_size = r.pool.map(|n| n as i32);
+        info
     }
 
     fn new_route_conn(&mut self, peer: SocketAddr, solicited: bool) -> ConnId {
@@ -306,12 +335,14 @@ impl Shard {
         id
     }
 
-    /// A route the dialer connected: CONNECT and our INFO go first.
+    /// A route connection the dialer made for `slot`: CONNECT goes first, and our INFO
+    /// once the remote's tells whether it pools (Go delays it the same way).
     pub fn adopt_route(
         &mut self,
         peer: SocketAddr,
         url: RouteUrl,
         redial: Option<RedialHandle>,
+        slot: RouteSlot,
     ) -> ConnId {
         let id = self.new_route_conn(peer, true);
         let r = self.routes.as_ref().expect("cluster shard");
@@ -325,13 +356,12 @@ impl Shard {
             cluster_dynamic: r.dynamic,
             ..RouteConnect::default()
         };
-        let info = self.route_info().line();
         let c = &mut self.clients.conns[id];
         c.out.push(&connect.line());
-        c.out.push(&info);
         let link = c.route.as_mut().expect("route");
         link.url = Some(url);
         link.redial = redial;
+        link.slot = slot;
         self.mark_dirty(id);
         id
     }
@@ -376,6 +406,10 @@ impl Shard {
                     remote_name: info.server_name.clone(),
                     did_solicit: link.solicited,
                     is_configured: link.redial.is_some(),
+                    account: match link.slot {
+                        RouteSlot::Pinned(a) => Some(self.server.accounts.name(a).to_string()),
+                        _ => None,
+                    },
                     subs,
                 })
             })
@@ -497,7 +531,7 @@ impl Shard {
         self.begin_close(id, reason, Closing::AfterFlush, false);
     }
 
-    fn route_info_received(&mut self, id: ConnId, json: &[u8]) -> Result<(), Stop> {
+    fn route_info_received(&mut self, id: ConnId, json: &[u8]) -> Result<Option<Dialect>, Stop> {
         let mut info: RouteInfo = self.link_json(id, json)?;
         let link = self.clients.conns[id].route.as_ref().expect("route");
         let Some(registered) = link.remote_id().map(str::to_string) else {
@@ -512,40 +546,111 @@ impl Shard {
             if unspecified {
                 info.host = self.clients.conns[id].peer.ip().to_string();
             }
-            return self.register_route(id, info);
+            let slot = self.route_slot(id, &info)?;
+            self.register_route(id, info, slot)?;
+            return Ok(matches!(slot, RouteSlot::Pinned(_)).then_some(Dialect::PinnedRoute));
         };
         if info.server_id != registered {
-            // Gossip: a server this one just met. Dial it unless already routed to it.
+            // Gossip: a server this one just met, for the pool or for one pinned account.
+            // Dial it unless already routed to it so.
             let r = self.routes.as_ref().expect("cluster shard");
-            if info.server_id != self.server.server_id && !r.by_server.contains_key(&info.server_id)
-            {
+            let slot = match self.server.accounts.id(&info.route_account) {
+                _ if info.route_account.is_empty() => RouteSlot::Pool(0),
+                Some(a) if r.pool.is_some() && r.pinned.contains(&a) => RouteSlot::Pinned(a),
+                _ => return Ok(None),
+            };
+            let key = (info.server_id.clone(), slot);
+            if info.server_id != self.server.server_id && !r.by_server.contains_key(&key) {
                 if let Ok(url) = RouteUrl::parse(&info.route_url()) {
                     let attempts = r.settings.connect_retries + 1;
-                    r.dialer.implicit(url, attempts);
+                    r.dialer.implicit(url, slot, attempts);
                 }
             }
-            return Ok(());
+            return Ok(None);
         }
-        // A server in lame duck mode is no place for clients to go (Go's `removeConnectURLs`).
+        // A server in lame duck mode is no place for clients to go (Go's `removeConnectURLs`),
+        // whichever of its connections said so.
         if info.ldm {
             info.connect_urls.clear();
+            let r = self.routes.as_ref().expect("cluster shard");
+            let siblings: Vec<ConnId> = r
+                .by_server
+                .iter()
+                .filter(|((server, _), _)| *server == info.server_id)
+                .map(|(_, &o)| o)
+                .collect();
+            for o in siblings {
+                if let Some(remote) = self.clients.conns[o]
+                    .route
+                    .as_mut()
+                    .and_then(|l| l.remote.as_mut())
+                {
+                    remote.connect_urls.clear();
+                }
+            }
         }
         if let Some(link) = self.clients.conns[id].route.as_mut() {
             link.remote = Some(info);
         }
         self.refresh_cluster_view();
-        Ok(())
+        Ok(None)
     }
 
-    fn register_route(&mut self, id: ConnId, info: RouteInfo) -> Result<(), Stop> {
+    /// The slot of a route connection whose remote's first INFO is `info`: the one it was
+    /// dialed for, or on an accepted connection the one the INFO names (Go's `addRoute`).
+    /// A connection the remote cannot take in that slot is refused with Go's error.
+    fn route_slot(&mut self, id: ConnId, info: &RouteInfo) -> Result<RouteSlot, Stop> {
+        let r = self.routes.as_ref().expect("cluster shard");
+        let link = self.clients.conns[id].route.as_ref().expect("route");
+        let pooled = r.pool.is_some() && info.route_pool_size.is_some_and(|n| n > 0);
+        let size = r
+            .pool
+            .unwrap_or(0)
+            .max(info.route_pool_size.unwrap_or(0).max(0) as u32);
+        let pinned = if link.solicited {
+            match link.slot {
+                RouteSlot::Pinned(a) => Some(self.server.accounts.name(a).to_string()),
+                RouteSlot::Pool(0) if !pooled => return Ok(RouteSlot::Whole),
+                slot => return Ok(slot),
+            }
+        } else {
+            (!info.route_account.is_empty()).then(|| info.route_account.clone())
+        };
+        let refusal = match pinned {
+            Some(name) if !pooled => format!(
+                "Not possible to have a dedicated route for account {name:?} between those servers"
+            ),
+            Some(name) => match self.server.accounts.id(&name) {
+                Some(a) if r.pinned.contains(&a) => return Ok(RouteSlot::Pinned(a)),
+                _ => format!("No route for account {name:?}"),
+            },
+            None if !pooled => return Ok(RouteSlot::Whole),
+            None if info.route_pool_idx < size => return Ok(RouteSlot::Pool(info.route_pool_idx)),
+            None => format!(
+                "Invalid route pool index: {} - pool size is {}",
+                info.route_pool_idx,
+                info.route_pool_size.unwrap_or(0)
+            ),
+        };
+        log_at!(Error, "{} - {refusal}", self.clients.conns[id].log_prefix());
+        // A remote without pooling never will have it: that connection is not dialed again.
+        if let Some(link) = self.clients.conns[id].route.as_mut() {
+            link.duplicate |= !pooled;
+        }
+        self.route_refuse(id, &refusal, CloseReason::ProtocolViolation);
+        Err(Stop)
+    }
+
+    fn register_route(&mut self, id: ConnId, info: RouteInfo, slot: RouteSlot) -> Result<(), Stop> {
         let prefix = self.clients.conns[id].log_prefix();
         if info.server_id == self.server.server_id {
             log_at!(Debug, "{prefix} - Detected route to self, ignoring");
             self.begin_close(id, CloseReason::ProtocolViolation, Closing::Now, false);
             return Err(Stop);
         }
+        let key = (info.server_id.clone(), slot.key());
         let r = self.routes.as_mut().expect("cluster shard");
-        if let Some(&existing) = r.by_server.get(&info.server_id) {
+        if let Some(&existing) = r.by_server.get(&key) {
             log_at!(
                 Debug,
                 "{prefix} - Detected duplicate remote route {:?}",
@@ -566,35 +671,79 @@ impl Shard {
         }
         let peer = self.allocate_peer();
         let r = self.routes.as_mut().expect("cluster shard");
-        r.by_server.insert(info.server_id.clone(), id);
+        r.by_server.insert(key, id);
         r.peers.insert(peer, id);
-        log_at!(
-            Debug,
-            "{prefix} - Registering remote route {:?}",
-            info.server_id
-        );
-        let gossip = (!self.clients.conns[id]
-            .route
-            .as_ref()
-            .expect("route")
-            .solicited)
-            .then(|| {
-                let mut g = info.clone();
-                g.ip = format!("nats-route://{}/", host_port(&info.host, info.port));
-                g.gossip_mode = Some(1);
-                g.line()
-            });
+        let pinned = match slot {
+            RouteSlot::Pinned(a) => Some(self.server.accounts.name(a).to_string()),
+            _ => None,
+        };
+        match &pinned {
+            Some(a) => log_at!(
+                Debug,
+                "{prefix} - Registering remote route {:?} for account {a:?}",
+                info.server_id
+            ),
+            None => log_at!(
+                Debug,
+                "{prefix} - Registering remote route {:?}",
+                info.server_id
+            ),
+        }
+        let link = self.clients.conns[id].route.as_mut().expect("route");
+        link.slot = slot;
+        let solicited = link.solicited;
+        let mut out = Vec::new();
+        if solicited {
+            // Our INFO names the slot this connection is for; while the pool is not full,
+            // a PING follows, and its PONG is the cue to dial the next one.
+            let mut ours = self.route_info();
+            match slot {
+                RouteSlot::Pool(i) => ours.route_pool_idx = i,
+                RouteSlot::Pinned(_) => ours.route_account = pinned.clone().unwrap_or_default(),
+                RouteSlot::Whole => {}
+            }
+            out.extend_from_slice(&ours.line());
+            let r = self.routes.as_ref().expect("cluster shard");
+            let size = r
+                .pool
+                .unwrap_or(0)
+                .max(info.route_pool_size.unwrap_or(0).max(0) as u32);
+            if let RouteSlot::Pool(i) = slot {
+                let link = self.clients.conns[id].route.as_mut().expect("route");
+                link.next_pool = (i + 1 < size).then_some(i + 1);
+            }
+        }
+        // Gossip about a server that dialed us goes to the other servers' connection in the
+        // same slot: pool connection 0, or the same pinned account's.
+        let first = !matches!(slot, RouteSlot::Pool(i) if i > 0);
+        let gossip = (!solicited && first).then(|| {
+            let mut g = info.clone();
+            g.ip = format!("nats-route://{}/", host_port(&info.host, info.port));
+            g.gossip_mode = Some(1);
+            g.route_account = pinned.clone().unwrap_or_default();
+            g.route_pool_idx = 0;
+            g.line()
+        });
         let link = self.clients.conns[id].route.as_mut().expect("route");
         link.peer = peer;
         link.remote = Some(info);
-        // Everything this server is interested in, as Go sends its subscriptions.
-        let mut out = Vec::new();
+        // Everything this server is interested in that this connection carries, as Go
+        // sends its subscriptions.
         let r = self.routes.as_ref().expect("cluster shard");
         for (key, &count) in &r.told {
-            interest_line(&mut out, Some(self.server.accounts.name(key.0)), key, count);
+            let name = self.server.accounts.name(key.0);
+            if r.carries(slot, key.0, name) {
+                let account = pinned.is_none().then_some(name);
+                interest_line(&mut out, false, account, key, count);
+            }
         }
         out.extend_from_slice(encode::PING);
-        let others: Vec<ConnId> = r.by_server.values().copied().filter(|&o| o != id).collect();
+        let others: Vec<ConnId> = r
+            .by_server
+            .iter()
+            .filter(|((_, s), &o)| *s == slot.key() && o != id)
+            .map(|(_, &o)| o)
+            .collect();
         self.clients.conns[id].out.push(&out);
         self.mark_dirty(id);
         if let Some(line) = gossip {
@@ -607,12 +756,20 @@ impl Shard {
         Ok(())
     }
 
+    /// The account a route line names, or on a pinned connection the connection's.
+    fn route_account(&self, id: ConnId, named: &[u8]) -> Option<AccountId> {
+        let link = self.clients.conns[id].route.as_ref()?;
+        match link.slot {
+            RouteSlot::Pinned(a) => Some(a),
+            _ => std::str::from_utf8(named)
+                .ok()
+                .and_then(|a| self.server.accounts.id(a)),
+        }
+    }
+
     /// Interest a route told us.
     fn route_interest(&mut self, id: ConnId, sub: RemoteSub<'_>, on: bool) {
-        let Some(account) = std::str::from_utf8(sub.account)
-            .ok()
-            .and_then(|a| self.server.accounts.id(a))
-        else {
+        let Some(account) = self.route_account(id, sub.account) else {
             return;
         };
         let Some(link) = self.clients.conns[id].route.as_mut() else {
@@ -733,26 +890,32 @@ impl Shard {
         } else {
             r.told.insert(key.clone(), count);
         }
-        let mut line = Vec::new();
-        interest_line(
-            &mut line,
-            Some(self.server.accounts.name(key.0)),
-            key,
-            count,
-        );
-        let conns: Vec<ConnId> = r.by_server.values().copied().collect();
-        for id in conns {
-            self.clients.conns[id].out.push(&line);
+        // One line per form: the account named, or not on its pinned connections.
+        let name = self.server.accounts.name(key.0);
+        let mut named = Vec::new();
+        interest_line(&mut named, false, Some(name), key, count);
+        let mut unnamed = Vec::new();
+        interest_line(&mut unnamed, false, None, key, count);
+        let r = self.routes.as_ref().expect("cluster shard");
+        let conns: Vec<(ConnId, bool)> = r
+            .by_server
+            .values()
+            .filter_map(|&id| {
+                let slot = self.clients.conns[id].route.as_ref()?.slot;
+                r.carries(slot, key.0, name)
+                    .then_some((id, matches!(slot, RouteSlot::Pinned(_))))
+            })
+            .collect();
+        for (id, pinned) in conns {
+            let line = if pinned { &unnamed } else { &named };
+            self.clients.conns[id].out.push(line);
             self.mark_dirty(id);
         }
     }
 
     /// A message from a route: to our plain subscribers and the queue groups it names.
     fn route_message(&mut self, id: ConnId, m: RoutedMsg<'_>) {
-        let Some(account) = std::str::from_utf8(m.account)
-            .ok()
-            .and_then(|a| self.server.accounts.id(a))
-        else {
+        let Some(account) = self.route_account(id, m.account) else {
             return;
         };
         self.link_message(id, account, m);
@@ -826,11 +989,14 @@ impl Shard {
         {
             return;
         }
-        let account = (!link.is_leaf()).then_some(name.as_bytes());
+        let leaf = link.is_leaf();
+        let account =
+            (!leaf && !matches!(link.slot, RouteSlot::Pinned(_))).then_some(name.as_bytes());
         {
             let mut t = c.out.tail();
             rmsg_line(
                 &mut t,
+                leaf,
                 account,
                 msg.subject,
                 msg.reply,
@@ -860,6 +1026,28 @@ impl Shard {
         self.check_stall_gate(id, queued);
     }
 
+    /// The remote took pool connection `next - 1` (`id`): pool connection `next` is dialed,
+    /// for as long as the server runs if this route is configured, unless it is up.
+    fn dial_next_pool(&mut self, id: ConnId, next: u32) {
+        let Some(link) = self.clients.conns[id].route.as_ref() else {
+            return;
+        };
+        let (Some(url), Some(remote)) = (link.url.clone(), link.remote.as_ref()) else {
+            return;
+        };
+        let configured = link.redial.is_some();
+        let r = self.routes.as_ref().expect("cluster shard");
+        let slot = RouteSlot::Pool(next);
+        if r.by_server.contains_key(&(remote.server_id.clone(), slot)) {
+            return;
+        }
+        if configured {
+            r.dialer.configured(vec![url], DialTarget::Route(slot));
+        } else {
+            r.dialer.implicit(url, slot, r.settings.connect_retries + 1);
+        }
+    }
+
     /// A route or leaf connection is closing: its interest goes, its dialer may dial again.
     pub(super) fn route_closed(&mut self, id: ConnId, reason: CloseReason) {
         if self.clients.conns[id]
@@ -875,7 +1063,7 @@ impl Shard {
             return;
         };
         let keys = std::mem::take(&mut link.keys);
-        let peer = link.peer;
+        let (peer, link_slot) = (link.peer, link.slot);
         let remote = link.remote.take();
         let redial = (!link.duplicate).then(|| link.redial.take()).flatten();
         match &remote {
@@ -893,8 +1081,9 @@ impl Shard {
         }
         if let Some(info) = remote {
             if let Some(r) = self.routes.as_mut() {
-                if r.by_server.get(&info.server_id) == Some(&id) {
-                    r.by_server.remove(&info.server_id);
+                let key = (info.server_id.clone(), link_slot.key());
+                if r.by_server.get(&key) == Some(&id) {
+                    r.by_server.remove(&key);
                 }
             }
             self.forget_link(peer, LinkRole::Route, keys);
@@ -927,14 +1116,21 @@ impl Shard {
 }
 
 /// `RS+ <account> <subject>[ <queue> <weight>]` or, with no interest left,
-/// `RS- <account> <subject>[ <queue>]`; with no account, `LS+`/`LS-` for a leaf connection.
-pub(super) fn interest_line(out: &mut Vec<u8>, account: Option<&str>, key: &Key, count: u32) {
+/// `RS- <account> <subject>[ <queue>]`; `LS+`/`LS-` for a leaf connection. Leaf and
+/// pinned connections name no account.
+pub(super) fn interest_line(
+    out: &mut Vec<u8>,
+    leaf: bool,
+    account: Option<&str>,
+    key: &Key,
+    count: u32,
+) {
     let (_, subject, queue) = key;
-    out.extend_from_slice(match (count > 0, account.is_some()) {
-        (true, true) => b"RS+ ",
-        (false, true) => b"RS- ",
-        (true, false) => b"LS+ ",
-        (false, false) => b"LS- ",
+    out.extend_from_slice(match (count > 0, leaf) {
+        (true, false) => b"RS+ ",
+        (false, false) => b"RS- ",
+        (true, true) => b"LS+ ",
+        (false, true) => b"LS- ",
     });
     if let Some(a) = account {
         out.extend_from_slice(a.as_bytes());
@@ -953,10 +1149,12 @@ pub(super) fn interest_line(out: &mut Vec<u8>, account: Option<&str>, key: &Key,
 }
 
 /// `RMSG <account> <subject> [reply | + <reply> <queues> | \| <queues>] <size>`, or HMSG
-/// with the header size before the total (`route.go` `msgHeader`); on a leaf connection,
-/// with no account, `LMSG` (`leafnode.go` `msgHeader` for LEAF).
+/// with the header size before the total (`route.go` `msgHeader`); on a leaf connection
+/// `LMSG` (`leafnode.go` `msgHeader` for LEAF). Leaf and pinned connections name no
+/// account.
 fn rmsg_line(
     out: &mut Vec<u8>,
+    leaf: bool,
     account: Option<&[u8]>,
     subject: &[u8],
     reply: Option<&[u8]>,
@@ -964,10 +1162,10 @@ fn rmsg_line(
     header_len: Option<usize>,
     total: usize,
 ) {
-    out.extend_from_slice(match (header_len, account) {
+    out.extend_from_slice(match (header_len, leaf) {
         (Some(_), _) => b"HMSG ",
-        (None, Some(_)) => b"RMSG ",
-        (None, None) => b"LMSG ",
+        (None, false) => b"RMSG ",
+        (None, true) => b"LMSG ",
     });
     if let Some(a) = account {
         out.extend_from_slice(a);
@@ -1020,9 +1218,9 @@ impl RouteCtx<'_> {
 }
 
 impl RouteHandler for RouteCtx<'_> {
-    fn info(&mut self, json: &[u8]) -> Result<(), Stop> {
+    fn info(&mut self, json: &[u8]) -> Result<Option<Dialect>, Stop> {
         if self.leaf() {
-            return self.shard.leaf_info_received(self.id, json);
+            return self.shard.leaf_info_received(self.id, json).map(|()| None);
         }
         self.shard.route_info_received(self.id, json)
     }
@@ -1038,10 +1236,13 @@ impl RouteHandler for RouteCtx<'_> {
     }
     fn pong(&mut self) {
         let now = self.shard.now;
-        let pings = &mut self.shard.clients.conns[self.id].pings;
-        pings.outstanding = 0;
-        if let Some(sent) = pings.sent.take() {
-            pings.rtt = Some(now.saturating_duration_since(sent));
+        let c = &mut self.shard.clients.conns[self.id];
+        c.pings.outstanding = 0;
+        if let Some(sent) = c.pings.sent.take() {
+            c.pings.rtt = Some(now.saturating_duration_since(sent));
+        }
+        if let Some(next) = c.route.as_mut().and_then(|l| l.next_pool.take()) {
+            self.shard.dial_next_pool(self.id, next);
         }
     }
     fn err(&mut self, text: &[u8]) {
@@ -1078,16 +1279,22 @@ mod tests {
         let key = |q: Option<&'static [u8]>| -> Key {
             (0, Bytes::from_static(b"q.*"), q.map(Bytes::from_static))
         };
-        let line = |acc: Option<&str>, k: &Key, n: u32| {
+        let line = |leaf: bool, acc: Option<&str>, k: &Key, n: u32| {
             let mut out = Vec::new();
-            interest_line(&mut out, acc, k, n);
+            interest_line(&mut out, leaf, acc, k, n);
             String::from_utf8(out).unwrap()
         };
-        assert_eq!(line(None, &key(None), 1), "LS+ q.*\r\n");
-        assert_eq!(line(None, &key(Some(b"grp")), 2), "LS+ q.* grp 2\r\n");
-        assert_eq!(line(None, &key(Some(b"grp")), 0), "LS- q.* grp\r\n");
-        assert_eq!(line(Some("$G"), &key(None), 0), "RS- $G q.*\r\n");
-        assert_eq!(line(Some("A"), &key(Some(b"g")), 3), "RS+ A q.* g 3\r\n");
+        assert_eq!(line(true, None, &key(None), 1), "LS+ q.*\r\n");
+        assert_eq!(line(true, None, &key(Some(b"grp")), 2), "LS+ q.* grp 2\r\n");
+        assert_eq!(line(true, None, &key(Some(b"grp")), 0), "LS- q.* grp\r\n");
+        assert_eq!(line(false, Some("$G"), &key(None), 0), "RS- $G q.*\r\n");
+        assert_eq!(
+            line(false, Some("A"), &key(Some(b"g")), 3),
+            "RS+ A q.* g 3\r\n"
+        );
+        // A pinned account's connection, as a Go 2.15.1 server sends on it.
+        assert_eq!(line(false, None, &key(Some(b"g")), 1), "RS+ q.* g 1\r\n");
+        assert_eq!(line(false, None, &key(None), 0), "RS- q.*\r\n");
     }
 
     #[test]
@@ -1098,7 +1305,7 @@ mod tests {
                 .map(|s| Bytes::copy_from_slice(s.as_bytes()))
                 .collect();
             let mut out = Vec::new();
-            rmsg_line(&mut out, Some(b"$G"), b"rq", reply, &q, hdr, 14);
+            rmsg_line(&mut out, false, Some(b"$G"), b"rq", reply, &q, hdr, 14);
             String::from_utf8(out).unwrap()
         };
         assert_eq!(line(None, &[], None), "RMSG $G rq 14\r\n");
@@ -1112,6 +1319,7 @@ mod tests {
         let mut out = Vec::new();
         rmsg_line(
             &mut out,
+            true,
             None,
             b"q.1",
             Some(b"r"),
@@ -1121,7 +1329,10 @@ mod tests {
         );
         assert_eq!(out, b"LMSG q.1 + r grp 2\r\n");
         out.clear();
-        rmsg_line(&mut out, None, b"foo", None, &[], Some(12), 14);
+        rmsg_line(&mut out, true, None, b"foo", None, &[], Some(12), 14);
         assert_eq!(out, b"HMSG foo 12 14\r\n");
+        out.clear();
+        rmsg_line(&mut out, false, None, b"foo", Some(b"rep.1"), &[], None, 5);
+        assert_eq!(out, b"RMSG foo rep.1 5\r\n");
     }
 }

@@ -119,6 +119,8 @@ pub struct RouteSnapshot {
     pub remote_name: String,
     pub did_solicit: bool,
     pub is_configured: bool,
+    /// The pinned account a route connection is dedicated to.
+    pub account: Option<String>,
     /// The interest it told us, as `account subject [queue]`.
     pub subs: Vec<String>,
 }
