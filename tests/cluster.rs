@@ -356,39 +356,49 @@ async fn pong_after_publishing_to_a_route() {
     }
 }
 
+/// A raw client of the Riptide node `r`, once its INFO names `g` (their route is up: at
+/// once, or in an async INFO); and `g`'s client URL as INFO quotes it.
+fn client_seeing(r: &Node, g: &Node) -> (common::Raw, String) {
+    let go_url = format!("\"{}\"", g.addr());
+    let mut c = common::Raw::connect(r.addr());
+    c.log_in("\"protocol\":1");
+    let mut info = c.info_json().to_string();
+    while !info.contains(&go_url) {
+        info = c.line();
+    }
+    (c, go_url)
+}
+
+/// Reads `c` until an INFO that no longer names `gone`: its list must name `r` alone.
+fn next_info_names_only(c: &mut common::Raw, gone: &str, r: &Node) {
+    loop {
+        let l = c.line();
+        if l.starts_with("INFO ") && !l.contains(gone) {
+            assert!(
+                l.contains(&format!("\"connect_urls\":[\"{}\"]", r.addr())),
+                "{l}"
+            );
+            return;
+        }
+    }
+}
+
 /// A Go node entering lame duck mode is no place for clients to go: while its route is
-/// still up, Riptide's clients get an async INFO whose `connect_urls` no longer name it
+/// still up, Riptide's clients get an async INFO whose `connect_urls` name Riptide alone
 /// (Go's `removeConnectURLs`).
 #[test]
 fn lame_duck_node_leaves_connect_urls() {
     let Some(bin) = go_server() else { return };
     let r = Node::riptide(&[], "ldm");
     let g = Node::go(&bin, &[r.route()], "ldm");
-    let go_url = format!("\"{}\"", g.addr());
-    let mut c = common::Raw::connect(r.addr());
-    c.log_in("\"protocol\":1");
-    // Its INFO names the Go node once the route is up: at once, or in an async INFO.
-    let mut info = c.info_json().to_string();
-    while !info.contains(&go_url) {
-        info = c.line();
-    }
+    let (mut c, go_url) = client_seeing(&r, &g);
     let Node::Go(go) = &g else { unreachable!() };
     // A client of its own keeps the Go node in lame duck mode for its grace period (with
     // none it shuts down at once, and its route goes instead).
     let _held = common::Raw::logged_in(g.addr(), "");
     // SAFETY: signals a child process this test started.
     unsafe { libc::kill(go.pid() as i32, libc::SIGUSR2) };
-    loop {
-        let l = c.line();
-        if l.starts_with("INFO ") && !l.contains(&go_url) {
-            // The route is still up: the list names Riptide alone.
-            assert!(
-                l.contains(&format!("\"connect_urls\":[\"{}\"]", r.addr())),
-                "{l}"
-            );
-            break;
-        }
-    }
+    next_info_names_only(&mut c, &go_url, &r);
 }
 
 /// When its last route goes, a server that was in a cluster still names itself in
@@ -398,22 +408,106 @@ fn last_route_gone_leaves_own_url() {
     let Some(bin) = go_server() else { return };
     let r = Node::riptide(&[], "lrg");
     let g = Node::go(&bin, &[r.route()], "lrg");
-    let go_url = format!("\"{}\"", g.addr());
-    let mut c = common::Raw::connect(r.addr());
-    c.log_in("\"protocol\":1");
-    let mut info = c.info_json().to_string();
-    while !info.contains(&go_url) {
-        info = c.line();
-    }
+    let (mut c, go_url) = client_seeing(&r, &g);
     g.kill();
-    loop {
-        let l = c.line();
-        if l.starts_with("INFO ") {
-            assert!(
-                l.contains(&format!("\"connect_urls\":[\"{}\"]", r.addr())),
-                "{l}"
-            );
-            break;
+    next_info_names_only(&mut c, &go_url, &r);
+}
+
+/// Route pooling with a Go node (`pool_size`, `accounts`): whatever the two pool sizes,
+/// and with pooling off on Riptide's side, every account's messages cross each way in
+/// order and never into another account. Riptide's `/routez` shows the connections Go's
+/// rules make: the larger pool, plus one per pinned account (A, and the system account
+/// that Go pins by default); a single one when Riptide does not pool.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pooled_routes_carry_every_account() {
+    let Some(bin) = go_server() else { return };
+    let d = common::process::scratch_dir("cluster-pool");
+    let accounts = "accounts { A { users [{user: a, password: a}] }, B { users [{user: b, password: b}] }, C { users [{user: c, password: c}] }, G { users [{user: g, password: g}] } }\n";
+    let go_conf = common::process::write_file(
+        &d,
+        "go.conf",
+        &format!("{accounts}cluster {{ name: pool, accounts: [A] }}\n"),
+    );
+    // Riptide's pool size; whether Riptide dials (else Go does); the route connections
+    // Riptide should list; the pinned accounts among them.
+    let cases: [(&str, bool, usize, &[&str]); 3] = [
+        ("3", true, 5, &["$SYS", "A"]),
+        ("4", false, 6, &["$SYS", "A"]),
+        ("-1", true, 1, &[]),
+    ];
+    for (pool, riptide_dials, conns, pinned) in cases {
+        let pinned_conf = if pool == "-1" { "" } else { "accounts: [A]" };
+        let conf = common::process::write_file(
+            &d,
+            &format!("riptide{pool}.conf"),
+            &format!("{accounts}cluster {{ name: pool, pool_size: {pool}, {pinned_conf} }}\n"),
+        );
+        let cluster = ["--cluster", "nats://127.0.0.1:-1", "-m", "-1"];
+        let (r, g);
+        if riptide_dials {
+            g = Go::spawn(Command::new(&bin).args([
+                "-c",
+                go_conf.to_str().unwrap(),
+                "--cluster",
+                "nats://127.0.0.1:-1",
+            ]));
+            let routes = routes_flag(&[g.route_addr.unwrap()]);
+            let mut args = common::process::with_config(&conf, &cluster);
+            args.extend(["--routes", routes.as_str()]);
+            r = Proc::start(&args);
+        } else {
+            r = Proc::start(&common::process::with_config(&conf, &cluster));
+            g = Go::spawn(Command::new(&bin).args([
+                "-c",
+                go_conf.to_str().unwrap(),
+                "--cluster",
+                "nats://127.0.0.1:-1",
+                "--routes",
+                &routes_flag(&[r.route_addr()]),
+            ]));
+        }
+        let routez =
+            common::http::wait_for(r.monitor_addr(), "/routez", |v| v["num_routes"] == conns);
+        let mut named: Vec<&str> = routez["routes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|rt| rt["account"].as_str())
+            .collect();
+        named.sort_unstable();
+        assert_eq!(named, pinned, "pool_size {pool}: {routez}");
+
+        for acct in ["a", "b", "c", "g"] {
+            let on_r = common::crossing::client_as(r.addr(), acct, acct).await;
+            let on_g = common::crossing::client_as(g.addr, acct, acct).await;
+            for (name, from, to) in [("down", &on_r, &on_g), ("up", &on_g, &on_r)] {
+                let mut sub = to.subscribe(format!("{name}.*")).await.unwrap();
+                to.flush().await.unwrap();
+                await_interest(from, &mut sub, &format!("{name}.probe")).await;
+                if acct == "a" && name == "down" && !pinned.is_empty() {
+                    // Go told A's interest on A's own connection, naming no account there.
+                    common::http::wait_for(r.monitor_addr(), "/routez?subs=1", |v| {
+                        v["routes"].as_array().unwrap().iter().any(|rt| {
+                            rt["account"] == "A"
+                                && rt["subscriptions_list"]
+                                    .as_array()
+                                    .unwrap()
+                                    .iter()
+                                    .any(|s| s == "A down.*")
+                        })
+                    });
+                }
+                for seq in 0..PLAIN_MSGS {
+                    from.publish(format!("{name}.x"), format!("{acct}{seq}").into())
+                        .await
+                        .unwrap();
+                }
+                from.flush().await.unwrap();
+                let got =
+                    common::crossing::collect(&mut sub, &format!("{name}.x"), PLAIN_MSGS).await;
+                let want: Vec<String> = (0..PLAIN_MSGS).map(|s| format!("{acct}{s}")).collect();
+                assert_eq!(got, want, "pool_size {pool}, account {acct}, {name}");
+            }
         }
     }
 }

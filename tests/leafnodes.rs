@@ -10,10 +10,10 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use async_nats::{Client, Subscriber};
+use async_nats::Client;
 use futures::StreamExt;
 
-use common::crossing::{await_interest, client, next, WAIT};
+use common::crossing::{await_interest, client, client_as, collect, next, WAIT};
 use common::go::{go_server, Go};
 use common::process::{with_config, Proc};
 
@@ -30,25 +30,6 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, text).unwrap();
     p
-}
-
-async fn client_as(addr: SocketAddr, user: &str, pass: &str) -> Client {
-    async_nats::ConnectOptions::with_user_and_password(user.into(), pass.into())
-        .connect(format!("nats://{addr}"))
-        .await
-        .unwrap()
-}
-
-/// Messages of `sub` on `subject` (probes skipped) until `n` came.
-async fn collect(sub: &mut Subscriber, subject_prefix: &str, n: usize) -> Vec<String> {
-    let mut got = Vec::new();
-    while got.len() < n {
-        let m = next(sub).await;
-        if m.subject.starts_with(subject_prefix) {
-            got.push(String::from_utf8_lossy(&m.payload).into_owned());
-        }
-    }
-    got
 }
 
 /// Every check across one leaf connection: `hub` clients on one side, `leaf` clients on

@@ -1,9 +1,11 @@
 //! Routes: this server as one node of a NATS cluster, next to Go nats-server nodes.
 //!
-//! Riptide speaks the Go server's route protocol as a server without route pooling (the
-//! pre-2.10 form, which Go 2.10+ keeps for rolling upgrades): one connection per remote
-//! server carries every account, `RS+`/`RS-` name the account, `RMSG`/`HMSG` carry the
-//! queue groups a message was picked for.
+//! Riptide speaks the Go server's route protocol with Go's route pooling: `pool_size`
+//! connections per remote server, each carrying the accounts whose names hash to it, and
+//! one more per pinned account (the system account by default); a peer without pooling
+//! gets one connection for every account. `RS+`/`RS-` name the account (except on a
+//! pinned account's connection), `RMSG`/`HMSG` carry the queue groups a message was picked
+//! for.
 //!
 //! Every route connection lives on one shard, the cluster shard (shard 0). That shard
 //! already learns every other shard's interest (0->1 / 1->0 edges, queue weights), so it

@@ -145,4 +145,36 @@ mod tests {
         let e = load("cluster {\n  bogus: 1\n}\n").unwrap_err();
         assert!(e.contains("unknown field \"bogus\""), "{e}");
     }
+
+    /// Pinned accounts as Go 2.15.1 reads them, and its two refusals (word for word).
+    #[test]
+    fn pool_and_pinned_accounts() {
+        let c = load("accounts { A {} }\ncluster {\n  pool_size: 5\n  accounts: [A]\n}\n")
+            .unwrap()
+            .cluster
+            .unwrap();
+        assert_eq!(
+            (c.pool(), c.accounts.as_slice()),
+            (Some(5), &["A".to_string()][..])
+        );
+        assert_eq!(
+            load("cluster { port: 1 }\n")
+                .unwrap()
+                .cluster
+                .unwrap()
+                .pool(),
+            Some(3)
+        );
+        let e = load("accounts { A {} }\ncluster {\n  accounts: [A, A]\n}\n").unwrap_err();
+        assert_eq!(
+            e,
+            "found duplicate account name \"A\" in pinned accounts list [\"A\" \"A\" \"$SYS\"]"
+        );
+        let e = load("accounts { A {} }\ncluster {\n  pool_size: -1\n  accounts: [A]\n}\n")
+            .unwrap_err();
+        assert_eq!(
+            e,
+            "pool_size cannot be negative if pinned accounts are specified"
+        );
+    }
 }

@@ -16,7 +16,7 @@ use std::net::SocketAddr;
 use bytes::Bytes;
 
 use super::interest::Key;
-use super::routes::{interest_line, LinkRole};
+use super::routes::{interest_line, LinkRole, Naming};
 use super::{ConnId, ConnSnapshot, Shard};
 use crate::accounts::{AccountId, GLOBAL_ACCOUNT};
 use crate::cluster::dialer::RedialHandle;
@@ -333,7 +333,7 @@ impl Shard {
             let leaf = self.leaf_link(id);
             if count > 0 && !leaf.imports_denied(&key.1) {
                 leaf.told.insert(key.clone(), count);
-                interest_line(&mut out, true, None, &key, count);
+                interest_line(&mut out, Naming::Leaf, &key, count);
             }
         }
         let lds = self.lds(account);
@@ -378,7 +378,7 @@ impl Shard {
                 leaf.told.insert(key.clone(), count);
             }
             let mut line = Vec::new();
-            interest_line(&mut line, true, None, key, count);
+            interest_line(&mut line, Naming::Leaf, key, count);
             self.clients.conns[id].out.push(&line);
             self.mark_dirty(id);
         }

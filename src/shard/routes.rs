@@ -258,9 +258,23 @@ impl Shard {
         } else {
             Vec::new()
         };
-        for &id in r.by_server.values() {
+        let remote = |id: ConnId| {
             let link = self.clients.conns[id].route.as_ref().expect("route");
-            for u in link.remote.iter().flat_map(|i| &i.connect_urls) {
+            link.remote.as_ref()
+        };
+        // A server in lame duck mode is no place for clients to go (Go's
+        // `removeConnectURLs`), whichever of its connections said so.
+        let leaving: Vec<&str> = r
+            .by_server
+            .values()
+            .filter_map(|&id| remote(id).filter(|i| i.ldm))
+            .map(|i| i.server_id.as_str())
+            .collect();
+        for &id in r.by_server.values() {
+            let Some(info) = remote(id).filter(|i| !leaving.contains(&i.server_id.as_str())) else {
+                continue;
+            };
+            for u in &info.connect_urls {
                 if !urls.contains(u) {
                     urls.push(u.clone());
                 }
@@ -568,28 +582,9 @@ impl Shard {
             }
             return Ok(None);
         }
-        // A server in lame duck mode is no place for clients to go (Go's `removeConnectURLs`),
-        // whichever of its connections said so.
-        if info.ldm {
-            info.connect_urls.clear();
-            let r = self.routes.as_ref().expect("cluster shard");
-            let siblings: Vec<ConnId> = r
-                .by_server
-                .iter()
-                .filter(|((server, _), _)| *server == info.server_id)
-                .map(|(_, &o)| o)
-                .collect();
-            for o in siblings {
-                if let Some(remote) = self.clients.conns[o]
-                    .route
-                    .as_mut()
-                    .and_then(|l| l.remote.as_mut())
-                {
-                    remote.connect_urls.clear();
-                }
-            }
-        }
+        // Lame duck mode is said once: it stays with the connection that heard it.
         if let Some(link) = self.clients.conns[id].route.as_mut() {
+            info.ldm |= link.remote.as_ref().is_some_and(|r| r.ldm);
             link.remote = Some(info);
         }
         self.refresh_cluster_view();
@@ -733,8 +728,11 @@ impl Shard {
         for (key, &count) in &r.told {
             let name = self.server.accounts.name(key.0);
             if r.carries(slot, key.0, name) {
-                let account = pinned.is_none().then_some(name);
-                interest_line(&mut out, false, account, key, count);
+                let naming = match pinned {
+                    Some(_) => Naming::Pinned,
+                    None => Naming::Route(name),
+                };
+                interest_line(&mut out, naming, key, count);
             }
         }
         out.extend_from_slice(encode::PING);
@@ -893,9 +891,9 @@ impl Shard {
         // One line per form: the account named, or not on its pinned connections.
         let name = self.server.accounts.name(key.0);
         let mut named = Vec::new();
-        interest_line(&mut named, false, Some(name), key, count);
+        interest_line(&mut named, Naming::Route(name), key, count);
         let mut unnamed = Vec::new();
-        interest_line(&mut unnamed, false, None, key, count);
+        interest_line(&mut unnamed, Naming::Pinned, key, count);
         let r = self.routes.as_ref().expect("cluster shard");
         let conns: Vec<(ConnId, bool)> = r
             .by_server
@@ -989,15 +987,16 @@ impl Shard {
         {
             return;
         }
-        let leaf = link.is_leaf();
-        let account =
-            (!leaf && !matches!(link.slot, RouteSlot::Pinned(_))).then_some(name.as_bytes());
+        let naming = match (link.is_leaf(), link.slot) {
+            (true, _) => Naming::Leaf,
+            (false, RouteSlot::Pinned(_)) => Naming::Pinned,
+            (false, _) => Naming::Route(name),
+        };
         {
             let mut t = c.out.tail();
             rmsg_line(
                 &mut t,
-                leaf,
-                account,
+                naming,
                 msg.subject,
                 msg.reply,
                 queues,
@@ -1115,24 +1114,29 @@ impl Shard {
     }
 }
 
+/// How a link's protocol lines name the account.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Naming<'a> {
+    /// A route's `RS+`/`RMSG`, naming it.
+    Route(&'a str),
+    /// A pinned account's route connection: `RS+`/`RMSG`, naming none.
+    Pinned,
+    /// A leaf connection's `LS+`/`LMSG`, bound to one account, naming none.
+    Leaf,
+}
+
 /// `RS+ <account> <subject>[ <queue> <weight>]` or, with no interest left,
-/// `RS- <account> <subject>[ <queue>]`; `LS+`/`LS-` for a leaf connection. Leaf and
-/// pinned connections name no account.
-pub(super) fn interest_line(
-    out: &mut Vec<u8>,
-    leaf: bool,
-    account: Option<&str>,
-    key: &Key,
-    count: u32,
-) {
+/// `RS- <account> <subject>[ <queue>]`; `LS+`/`LS-` for a leaf connection.
+pub(super) fn interest_line(out: &mut Vec<u8>, naming: Naming<'_>, key: &Key, count: u32) {
     let (_, subject, queue) = key;
+    let leaf = matches!(naming, Naming::Leaf);
     out.extend_from_slice(match (count > 0, leaf) {
         (true, false) => b"RS+ ",
         (false, false) => b"RS- ",
         (true, true) => b"LS+ ",
         (false, true) => b"LS- ",
     });
-    if let Some(a) = account {
+    if let Naming::Route(a) = naming {
         out.extend_from_slice(a.as_bytes());
         out.push(b' ');
     }
@@ -1150,25 +1154,23 @@ pub(super) fn interest_line(
 
 /// `RMSG <account> <subject> [reply | + <reply> <queues> | \| <queues>] <size>`, or HMSG
 /// with the header size before the total (`route.go` `msgHeader`); on a leaf connection
-/// `LMSG` (`leafnode.go` `msgHeader` for LEAF). Leaf and pinned connections name no
-/// account.
+/// `LMSG` (`leafnode.go` `msgHeader` for LEAF).
 fn rmsg_line(
     out: &mut Vec<u8>,
-    leaf: bool,
-    account: Option<&[u8]>,
+    naming: Naming<'_>,
     subject: &[u8],
     reply: Option<&[u8]>,
     queues: &[Bytes],
     header_len: Option<usize>,
     total: usize,
 ) {
-    out.extend_from_slice(match (header_len, leaf) {
+    out.extend_from_slice(match (header_len, naming) {
         (Some(_), _) => b"HMSG ",
-        (None, false) => b"RMSG ",
-        (None, true) => b"LMSG ",
+        (None, Naming::Leaf) => b"LMSG ",
+        (None, _) => b"RMSG ",
     });
-    if let Some(a) = account {
-        out.extend_from_slice(a);
+    if let Naming::Route(a) = naming {
+        out.extend_from_slice(a.as_bytes());
         out.push(b' ');
     }
     out.extend_from_slice(subject);
@@ -1279,22 +1281,25 @@ mod tests {
         let key = |q: Option<&'static [u8]>| -> Key {
             (0, Bytes::from_static(b"q.*"), q.map(Bytes::from_static))
         };
-        let line = |leaf: bool, acc: Option<&str>, k: &Key, n: u32| {
+        let line = |naming: Naming<'_>, k: &Key, n: u32| {
             let mut out = Vec::new();
-            interest_line(&mut out, leaf, acc, k, n);
+            interest_line(&mut out, naming, k, n);
             String::from_utf8(out).unwrap()
         };
-        assert_eq!(line(true, None, &key(None), 1), "LS+ q.*\r\n");
-        assert_eq!(line(true, None, &key(Some(b"grp")), 2), "LS+ q.* grp 2\r\n");
-        assert_eq!(line(true, None, &key(Some(b"grp")), 0), "LS- q.* grp\r\n");
-        assert_eq!(line(false, Some("$G"), &key(None), 0), "RS- $G q.*\r\n");
+        assert_eq!(line(Naming::Leaf, &key(None), 1), "LS+ q.*\r\n");
         assert_eq!(
-            line(false, Some("A"), &key(Some(b"g")), 3),
+            line(Naming::Leaf, &key(Some(b"grp")), 2),
+            "LS+ q.* grp 2\r\n"
+        );
+        assert_eq!(line(Naming::Leaf, &key(Some(b"grp")), 0), "LS- q.* grp\r\n");
+        assert_eq!(line(Naming::Route("$G"), &key(None), 0), "RS- $G q.*\r\n");
+        assert_eq!(
+            line(Naming::Route("A"), &key(Some(b"g")), 3),
             "RS+ A q.* g 3\r\n"
         );
         // A pinned account's connection, as a Go 2.15.1 server sends on it.
-        assert_eq!(line(false, None, &key(Some(b"g")), 1), "RS+ q.* g 1\r\n");
-        assert_eq!(line(false, None, &key(None), 0), "RS- q.*\r\n");
+        assert_eq!(line(Naming::Pinned, &key(Some(b"g")), 1), "RS+ q.* g 1\r\n");
+        assert_eq!(line(Naming::Pinned, &key(None), 0), "RS- q.*\r\n");
     }
 
     #[test]
@@ -1305,7 +1310,7 @@ mod tests {
                 .map(|s| Bytes::copy_from_slice(s.as_bytes()))
                 .collect();
             let mut out = Vec::new();
-            rmsg_line(&mut out, false, Some(b"$G"), b"rq", reply, &q, hdr, 14);
+            rmsg_line(&mut out, Naming::Route("$G"), b"rq", reply, &q, hdr, 14);
             String::from_utf8(out).unwrap()
         };
         assert_eq!(line(None, &[], None), "RMSG $G rq 14\r\n");
@@ -1319,8 +1324,7 @@ mod tests {
         let mut out = Vec::new();
         rmsg_line(
             &mut out,
-            true,
-            None,
+            Naming::Leaf,
             b"q.1",
             Some(b"r"),
             &[Bytes::from_static(b"grp")],
@@ -1329,10 +1333,18 @@ mod tests {
         );
         assert_eq!(out, b"LMSG q.1 + r grp 2\r\n");
         out.clear();
-        rmsg_line(&mut out, true, None, b"foo", None, &[], Some(12), 14);
+        rmsg_line(&mut out, Naming::Leaf, b"foo", None, &[], Some(12), 14);
         assert_eq!(out, b"HMSG foo 12 14\r\n");
         out.clear();
-        rmsg_line(&mut out, false, None, b"foo", Some(b"rep.1"), &[], None, 5);
+        rmsg_line(
+            &mut out,
+            Naming::Pinned,
+            b"foo",
+            Some(b"rep.1"),
+            &[],
+            None,
+            5,
+        );
         assert_eq!(out, b"RMSG foo rep.1 5\r\n");
     }
 }

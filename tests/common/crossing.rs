@@ -44,3 +44,22 @@ pub async fn await_interest(from: &Client, sub: &mut Subscriber, subject: &str) 
         );
     }
 }
+
+pub async fn client_as(addr: SocketAddr, user: &str, pass: &str) -> Client {
+    async_nats::ConnectOptions::with_user_and_password(user.into(), pass.into())
+        .connect(format!("nats://{addr}"))
+        .await
+        .unwrap()
+}
+
+/// Messages of `sub` on `subject` (probes skipped) until `n` came.
+pub async fn collect(sub: &mut Subscriber, subject_prefix: &str, n: usize) -> Vec<String> {
+    let mut got = Vec::new();
+    while got.len() < n {
+        let m = next(sub).await;
+        if m.subject.starts_with(subject_prefix) {
+            got.push(String::from_utf8_lossy(&m.payload).into_owned());
+        }
+    }
+    got
+}
