@@ -55,6 +55,8 @@ pub enum StartError {
     Leaf(SocketAddr, io::Error),
     /// Routes to solicit but no route port (Go's words).
     RoutesWithoutCluster,
+    /// Options that Go refuses when it starts, not when it checks the file (`-t`).
+    Options(String),
 }
 
 impl std::fmt::Display for StartError {
@@ -73,7 +75,9 @@ impl std::fmt::Display for StartError {
                     error_text(e)
                 )
             }
-            StartError::IoUring(m) | StartError::Accounts(m) => write!(f, "{m}"),
+            StartError::IoUring(m) | StartError::Accounts(m) | StartError::Options(m) => {
+                write!(f, "{m}")
+            }
             StartError::Thread(e) => write!(f, "could not start shard thread: {e}"),
             StartError::Tls(m) => write!(f, "{m}"),
             StartError::Cluster(addr, e) => write!(
@@ -377,6 +381,10 @@ pub fn start(cfg: Config) -> Result<Running, StartError> {
         .filter(|c| c.port != 0 || c.host.is_some());
     if cluster.is_none() && cfg.cluster.as_ref().is_some_and(|c| !c.routes.is_empty()) {
         return Err(StartError::RoutesWithoutCluster);
+    }
+    if let Some(c) = &cluster {
+        c.check_pinned(cfg.system_account_name())
+            .map_err(StartError::Options)?;
     }
     let mut route_listener = None;
     if let Some(c) = &cluster {

@@ -128,6 +128,32 @@ pub struct ClusterSettings {
 }
 
 impl ClusterSettings {
+    /// The pinned accounts, `system` (the system account) among them while pooling is on,
+    /// are each named once and need pooling: Go's checks when it starts (`validateCluster`;
+    /// `-t` passes them).
+    pub fn check_pinned(&self, system: Option<&str>) -> Result<(), String> {
+        if self.pool().is_none() {
+            if !self.accounts.is_empty() {
+                return Err("pool_size cannot be negative if pinned accounts are specified".into());
+            }
+            return Ok(());
+        }
+        let mut names = self.accounts.clone();
+        if let Some(sys) = system.filter(|s| !names.iter().any(|n| n == s)) {
+            names.push(sys.to_string());
+        }
+        for (i, n) in names.iter().enumerate() {
+            if names[..i].contains(n) {
+                let list: Vec<String> = names.iter().map(|n| format!("{n:?}")).collect();
+                return Err(format!(
+                    "found duplicate account name {n:?} in pinned accounts list [{}]",
+                    list.join(" ")
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// The pool size, or none with pooling off.
     pub fn pool(&self) -> Option<u32> {
         match self.pool_size {
@@ -151,5 +177,28 @@ mod tests {
             .collect();
         assert_eq!(at3, [0, 0, 1, 2, 2, 0]);
         assert_eq!(pool_index("anything", 1), 0);
+    }
+
+    /// Go 2.15.1's refusals at start, word for word.
+    #[test]
+    fn pinned_accounts_checked_as_go_checks_them() {
+        let c = |pool_size: i32, accounts: &[&str]| ClusterSettings {
+            pool_size,
+            accounts: accounts.iter().map(|a| a.to_string()).collect(),
+            ..ClusterSettings::default()
+        };
+        assert_eq!(c(0, &["A", "$SYS"]).check_pinned(Some("$SYS")), Ok(()));
+        assert_eq!(
+            c(0, &["A", "A"]).check_pinned(Some("$SYS")),
+            Err(
+                "found duplicate account name \"A\" in pinned accounts list [\"A\" \"A\" \"$SYS\"]"
+                    .into()
+            )
+        );
+        assert_eq!(
+            c(-1, &["A"]).check_pinned(Some("$SYS")),
+            Err("pool_size cannot be negative if pinned accounts are specified".into())
+        );
+        assert_eq!(c(-1, &[]).check_pinned(Some("$SYS")), Ok(()));
     }
 }

@@ -162,8 +162,7 @@ fn apply_document(
         }
     }
     if errors.is_empty() {
-        if let Err(ConfigError(msg)) = leaf_accounts_exist(cfg).and_then(|()| pinned_accounts(cfg))
-        {
+        if let Err(ConfigError(msg)) = leaf_accounts_exist(cfg) {
             errors.push(msg);
         }
     }
@@ -201,38 +200,6 @@ fn leaf_accounts_exist(cfg: &Config) -> Result<(), ConfigError> {
         if !known(a) {
             return Err(ConfigError(format!(
                 "cannot find local account {a:?} specified in leafnode remote"
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// The cluster's pinned accounts, the system account among them while pooling is on, are
-/// each named once and need pooling (`validateCluster`).
-fn pinned_accounts(cfg: &Config) -> Result<(), ConfigError> {
-    let Some(c) = &cfg.cluster else {
-        return Ok(());
-    };
-    if c.pool().is_none() {
-        if !c.accounts.is_empty() {
-            return Err(ConfigError(
-                "pool_size cannot be negative if pinned accounts are specified".into(),
-            ));
-        }
-        return Ok(());
-    }
-    let mut names = c.accounts.clone();
-    if let Some(sys) = cfg.system_account_name() {
-        if !names.iter().any(|n| n == sys) {
-            names.push(sys.to_string());
-        }
-    }
-    for (i, n) in names.iter().enumerate() {
-        if names[..i].contains(n) {
-            let list: Vec<String> = names.iter().map(|n| format!("{n:?}")).collect();
-            return Err(ConfigError(format!(
-                "found duplicate account name {n:?} in pinned accounts list [{}]",
-                list.join(" ")
             )));
         }
     }
