@@ -511,3 +511,78 @@ async fn pooled_routes_carry_every_account() {
         }
     }
 }
+
+/// The system account across a route (pinned to a connection of its own): a client of
+/// either server asking `$SYS.REQ.SERVER.PING` hears from both servers, and connection
+/// events of one server reach a system subscriber of the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn system_account_crosses_the_route() {
+    let Some(bin) = go_server() else { return };
+    let d = common::process::scratch_dir("cluster-sys");
+    let conf = common::process::write_file(
+        &d,
+        "sys.conf",
+        "accounts { SYS { users [{user: sys, password: sys}] }, A { users [{user: a, password: a}] } }\nsystem_account: SYS\ncluster { name: sys }\n",
+    );
+    let cluster = ["--cluster", "nats://127.0.0.1:-1"];
+    let r = Proc::start(&common::process::with_config(&conf, &cluster));
+    let routes = routes_flag(&[r.route_addr()]);
+    let g = Go::spawn(Command::new(&bin).args([
+        "-c",
+        conf.to_str().unwrap(),
+        "--cluster",
+        "nats://127.0.0.1:-1",
+        "--routes",
+        &routes,
+    ]));
+    let on_r = common::crossing::client_as(r.addr(), "sys", "sys").await;
+    let on_g = common::crossing::client_as(g.addr, "sys", "sys").await;
+    let ids = [on_r.server_info().server_id, on_g.server_info().server_id];
+
+    for asker in [&on_r, &on_g] {
+        let inbox = asker.new_inbox();
+        let mut answers = asker.subscribe(inbox.clone()).await.unwrap();
+        let mut heard = std::collections::BTreeSet::new();
+        let deadline = tokio::time::Instant::now() + WAIT;
+        // The first requests may go out before the other server's interest came over.
+        while heard.len() < 2 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "only {heard:?} answered"
+            );
+            asker
+                .publish_with_reply("$SYS.REQ.SERVER.PING", inbox.clone(), "".into())
+                .await
+                .unwrap();
+            asker.flush().await.unwrap();
+            while let Ok(Some(m)) = tokio::time::timeout(PROBE_EVERY * 4, answers.next()).await {
+                let v: serde_json::Value = serde_json::from_slice(&m.payload).unwrap();
+                heard.insert(v["server"]["id"].as_str().unwrap().to_string());
+            }
+        }
+        let mut want: Vec<String> = ids.to_vec();
+        want.sort();
+        assert_eq!(heard.into_iter().collect::<Vec<_>>(), want);
+    }
+
+    for (listener, server, origin) in [(&on_g, r.addr(), &ids[0]), (&on_r, g.addr, &ids[1])] {
+        let mut events = listener.subscribe("$SYS.ACCOUNT.*.CONNECT").await.unwrap();
+        listener.flush().await.unwrap();
+        let other = if std::ptr::eq(listener, &on_g) {
+            &on_r
+        } else {
+            &on_g
+        };
+        await_interest(other, &mut events, "$SYS.ACCOUNT.probe.CONNECT").await;
+        let _a = common::crossing::client_as(server, "a", "a").await;
+        let event = loop {
+            let m = next(&mut events).await;
+            if m.subject.as_str() == "$SYS.ACCOUNT.A.CONNECT" {
+                break m;
+            }
+        };
+        let v: serde_json::Value = serde_json::from_slice(&event.payload).unwrap();
+        assert_eq!(v["server"]["id"].as_str(), Some(origin.as_str()), "{v}");
+        assert_eq!(v["client"]["acc"], "A", "{v}");
+    }
+}

@@ -532,7 +532,7 @@ impl Shard {
             Target::Client(sub) => self.deliver(sub, from, msg),
             // Only a client's request is answered: the services ask who sent it.
             Target::Service(Service::System) => {
-                from.is_some_and(|f| self.system_request(account, f, msg))
+                from.is_some_and(|f| self.system_request(account, Some(f), msg))
             }
             Target::Service(Service::JsApi) => {
                 self.jetstream_api(account, msg);

@@ -57,6 +57,9 @@ pub struct Routes {
     /// The routes' combined interest the other shards were told: for plain interest the
     /// number of routes with it, for a queue group its total weight.
     totals: HashMap<Key, u32>,
+    /// The system services' subjects in the system account: the routes are told of them as
+    /// of a subscriber's, so that other servers' clients reach this server's services.
+    services: Vec<Key>,
 }
 
 /// What the far end of a link is.
@@ -183,6 +186,7 @@ impl Routes {
             free_peers: Vec::new(),
             told: HashMap::new(),
             totals: HashMap::new(),
+            services: Vec::new(),
         }
     }
 
@@ -217,6 +221,18 @@ impl Shard {
         }
         self.routes = Some(Box::new(routes));
         if clustered {
+            if let Some(system) = self.server.accounts.system() {
+                let services: Vec<Key> =
+                    crate::system::request::subscriptions(true, &self.server.server_id)
+                        .into_iter()
+                        .map(|s| (system, Bytes::from(s), None))
+                        .collect();
+                let r = self.routes.as_mut().expect("just hosted");
+                for key in &services {
+                    r.told.insert(key.clone(), 1);
+                }
+                r.services = services;
+            }
             self.refresh_cluster_view();
         }
     }
@@ -852,6 +868,9 @@ impl Shard {
         let Some(r) = self.routes.as_ref() else {
             return count;
         };
+        if role == LinkRole::Route && r.services.contains(key) {
+            count = count.saturating_add(1);
+        }
         for (&p, &id) in &r.peers {
             if Some(p) == except {
                 continue;
@@ -931,6 +950,11 @@ impl Shard {
         self.stats.in_bytes += m.data.len() as u64;
         self.clear_gate();
         let mut msg = Msg::local(m.subject, m.reply, m.header_len, m.data);
+        // Another server's client asking this server's services, as Go's answer requests
+        // that come over a route.
+        if role == LinkRole::Route && self.server.accounts.system() == Some(account) {
+            self.system_request(account, None, &msg);
+        }
         let scope = Scope::FromLink {
             queues: &m.queues,
             origin,

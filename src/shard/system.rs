@@ -45,11 +45,12 @@ impl Shard {
     /// A publish that reached the system services' subscriptions (`$SYS.REQ.…`): when it
     /// asks one of them (in the system account, or through the imports every account has),
     /// the service thread answers it. Returns whether it was taken, so the requester gets no
-    /// "no responders".
+    /// "no responders". `from` is the client that published it, none for a request that
+    /// came over a route, which `USER.INFO` cannot answer (it has no client to tell of).
     pub(super) fn system_request(
         &mut self,
         account: AccountId,
-        from: ConnId,
+        from: Option<ConnId>,
         msg: &Msg<'_>,
     ) -> bool {
         let server = self.server.clone();
@@ -61,11 +62,11 @@ impl Shard {
         } else {
             request::imported(msg.subject, server.accounts.name(account))
         };
-        let Some(ask) = ask else {
+        let Some(ask) = ask.filter(|a| *a != Ask::UserInfo || from.is_some()) else {
             return false;
         };
         // Only `USER.INFO` answers with who asked; the others need not pay for it.
-        let requester = (ask == Ask::UserInfo).then(|| {
+        let requester = from.filter(|_| ask == Ask::UserInfo).map(|from| {
             let c = &self.clients.conns[from];
             let name = server.accounts.name(c.account).to_string();
             UserInfo {
