@@ -371,3 +371,53 @@ async fn leaf_loop_is_detected() {
 fn monitor_json(addr: SocketAddr, path: &str) -> serde_json::Value {
     common::http::get(addr, path).json()
 }
+
+/// Riptide as a leaf of a Go hub in operator mode, logging in with a `.creds` file (its
+/// user JWT, and the hub's nonce signed with its seed): messages cross both ways in the
+/// account the JWT names.
+#[tokio::test]
+async fn riptide_leaf_logs_in_with_credentials() {
+    use riptide::jwt::testkit;
+    let Some(bin) = go_server() else { return };
+    let d = dir("creds");
+    let op = testkit::Operator::new("OP");
+    let sys = testkit::Account::new("SYS");
+    let app = testkit::Account::new("APP");
+    let user = |name: &str| {
+        let u = testkit::User::new(name);
+        let creds = u.creds(&app.sign_user(&u.claims()));
+        write(&d, &format!("{name}.creds"), &creds.format())
+    };
+    let (leaf_creds, client_creds) = (user("leaf"), user("client"));
+    let op_jwt = write(&d, "op.jwt", &op.jwt());
+    let hub_conf = write(
+        &d,
+        "hub.conf",
+        &format!(
+            "operator: {op_jwt:?}\nsystem_account: {sys}\nresolver: MEMORY\nresolver_preload: {{\n  {sys}: {}\n  {app_key}: {}\n}}\nleafnodes {{ listen: 127.0.0.1:-1 }}\n",
+            op.sign_account(&sys.claims()),
+            op.sign_account(&app.claims()),
+            sys = sys.public_key(),
+            app_key = app.public_key(),
+        ),
+    );
+    let hub = Go::start(&bin, &hub_conf);
+    let leaf_conf = write(
+        &d,
+        "leaf.conf",
+        &format!(
+            "leafnodes {{ remotes [ {{ url: \"nats-leaf://{}\", credentials: {leaf_creds:?} }} ] }}\n",
+            hub.leaf_addr.unwrap()
+        ),
+    );
+    let mut leaf = Proc::start(&with_config(&leaf_conf, &["-a", "127.0.0.1", "-p", "-1"]));
+    leaf.expect_log("Leafnode connection created");
+    let on_hub = async_nats::ConnectOptions::with_credentials_file(&client_creds)
+        .await
+        .unwrap()
+        .connect(format!("nats://{}", hub.addr))
+        .await
+        .unwrap();
+    let on_leaf = client(leaf.addr()).await;
+    check_both_ways(&[on_hub], &[on_leaf]).await;
+}

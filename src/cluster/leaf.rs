@@ -42,6 +42,9 @@ pub struct LeafRemote {
     pub deny_imports: Vec<String>,
     /// Subjects not published to the hub (`deny_exports`).
     pub deny_exports: Vec<String>,
+    /// A `.creds` file: its user JWT and the hub's nonce signed with its seed go in the
+    /// CONNECT. Read at each connection, as Go reads it.
+    pub credentials: Option<std::path::PathBuf>,
 }
 
 /// What `leafnodes {}` sets.
@@ -153,6 +156,11 @@ pub struct LeafConnect {
     pub pass: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub auth_token: Option<String>,
+    /// A user JWT, and the hub's nonce signed with the user's key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jwt: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sig: Option<String>,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub server_id: String,
     #[serde(skip_serializing_if = "String::is_empty")]

@@ -14,7 +14,6 @@ const NOT_YET: &[&str] = &["tls", "isolate_leafnode_interest", "min_version"];
 /// Remote keys Go takes that Riptide does not act on yet.
 const REMOTE_NOT_YET: &[&str] = &[
     "tls",
-    "credentials",
     "nkey",
     "seed",
     "hub",
@@ -164,6 +163,9 @@ fn remote(item: &Item) -> Result<LeafRemote, ConfigError> {
             "account" | "local" => r.account = Some(string(v, k).map_err(fail)?),
             "deny_imports" | "deny_import" => r.deny_imports = subjects(field, k)?,
             "deny_exports" | "deny_export" => r.deny_exports = subjects(field, k)?,
+            "credentials" | "creds" => {
+                r.credentials = Some(string(v, k).map_err(fail)?.into());
+            }
             key if REMOTE_NOT_YET.contains(&key) => return Err(not_yet(field, k)),
             key if REMOTE_IGNORED.contains(&key) => {}
             _ => return Err(fail(format!("unknown field \"{k}\""))),
@@ -190,7 +192,7 @@ mod tests {
     #[test]
     fn go_leafnodes_block() {
         let cfg = load(
-            "leafnodes {\n  listen: 127.0.0.1:7422\n  authorization { users [ {user: a, password: p, account: A} ] }\n  remotes [ { url: \"nats-leaf://u:p@127.0.0.1:7423\", account: A, deny_imports: [\"x.>\"], deny_exports: \"y\" }, { urls: [\"nats://127.0.0.1:1\", \"nats://127.0.0.1:2\"] } ]\n  reconnect: \"2s\"\n  compression: off\n}\naccounts { A {} }\n",
+            "leafnodes {\n  listen: 127.0.0.1:7422\n  authorization { users [ {user: a, password: p, account: A} ] }\n  remotes [ { url: \"nats-leaf://u:p@127.0.0.1:7423\", account: A, deny_imports: [\"x.>\"], deny_exports: \"y\" }, { urls: [\"nats://127.0.0.1:1\", \"nats://127.0.0.1:2\"], credentials: \"/etc/leaf.creds\" } ]\n  reconnect: \"2s\"\n  compression: off\n}\naccounts { A {} }\n",
         )
         .unwrap();
         let l = cfg.leafnodes.unwrap();
@@ -201,6 +203,10 @@ mod tests {
         assert_eq!(l.remotes[0].deny_imports, vec!["x.>".to_string()]);
         assert_eq!(l.remotes[0].deny_exports, vec!["y".to_string()]);
         assert_eq!(l.remotes[1].urls.len(), 2);
+        assert_eq!(
+            l.remotes[1].credentials.as_deref(),
+            Some(std::path::Path::new("/etc/leaf.creds"))
+        );
         assert_eq!(l.reconnect, Some(std::time::Duration::from_secs(2)));
         let e = load("leafnodes {\n  bogus: 1\n}\n").unwrap_err();
         assert!(e.contains("unknown field \"bogus\""), "{e}");

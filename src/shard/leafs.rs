@@ -79,6 +79,8 @@ pub struct LeafLink {
     deny_exports: Vec<Bytes>,
     /// A loop was found: the spoke waits longer before it dials again.
     looped: bool,
+    /// A spoke's `.creds` file.
+    credentials: Option<std::path::PathBuf>,
 }
 
 impl LeafLink {
@@ -191,6 +193,7 @@ impl Shard {
         let leaf = LeafLink {
             deny_imports: bytes(&r.deny_imports),
             deny_exports: bytes(&r.deny_exports),
+            credentials: r.credentials.clone(),
             ..LeafLink::default()
         };
         let id = self.new_link_conn(peer, true, LinkRole::Hub(account));
@@ -223,7 +226,21 @@ impl Shard {
                 info.server_name.clone()
             };
             let account = role.account().unwrap_or(crate::accounts::GLOBAL);
+            let signed = match leaf.credentials.clone() {
+                Some(path) => match signed_nonce(&path, &info.nonce) {
+                    Ok(s) => Some(s),
+                    Err(e) => {
+                        log_at!(Error, "{} - {e}", self.clients.conns[id].log_prefix());
+                        self.begin_close(id, CloseReason::ProtocolViolation, Closing::Now, false);
+                        return Err(Stop);
+                    }
+                },
+                None => None,
+            };
+            let (jwt, sig) = signed.unzip();
             let connect = LeafConnect {
+                jwt,
+                sig,
                 version: GO_SERVER_VERSION.to_string(),
                 user: url.as_ref().and_then(|u| u.user.clone()),
                 pass: url.as_ref().and_then(|u| u.pass.clone()),
@@ -526,6 +543,21 @@ impl Shard {
         out.sort_by_key(|s| s.conn.cid);
         out
     }
+}
+
+/// A spoke's `.creds` file read now (it may have been rotated since the last connection):
+/// its user JWT, and `nonce` signed with its seed. The error is Go's text for it.
+fn signed_nonce(path: &std::path::Path, nonce: &str) -> Result<(String, String), String> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        format!(
+            "open {}: {}",
+            path.display(),
+            crate::runtime::error_text(&e)
+        )
+    })?;
+    let creds = crate::jwt::creds::Creds::parse(&text).map_err(|e| e.to_string())?;
+    let sig = creds.sign_nonce(nonce);
+    Ok((creds.jwt, sig))
 }
 
 #[cfg(test)]
