@@ -215,7 +215,7 @@ impl Authenticator {
         m: &ConnectMsg,
         nonce: Option<&str>,
         ip: IpAddr,
-        websocket: bool,
+        kind: ConnectionType,
     ) -> Login {
         let Some(op) = &self.operator else {
             return Login::Refused;
@@ -224,11 +224,7 @@ impl Authenticator {
             jwt: m.jwt.as_deref(),
             sig: m.sig.as_deref(),
             nonce,
-            kind: if websocket {
-                ConnectionType::Websocket
-            } else {
-                ConnectionType::Standard
-            },
+            kind,
             ip: Some(ip),
         };
         match op.trust.login(&presented, &Now::system()) {

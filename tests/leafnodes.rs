@@ -372,26 +372,22 @@ fn monitor_json(addr: SocketAddr, path: &str) -> serde_json::Value {
     common::http::get(addr, path).json()
 }
 
-/// Riptide as a leaf of a Go hub in operator mode, logging in with a `.creds` file (its
-/// user JWT, and the hub's nonce signed with its seed): messages cross both ways in the
-/// account the JWT names.
-#[tokio::test]
-async fn riptide_leaf_logs_in_with_credentials() {
+/// An operator-mode hub's configuration (a system and an application account,
+/// preloaded, and a leaf node port), and `.creds` files of two users of the application
+/// account: one for a leaf node, one for a client.
+fn operator_hub(d: &Path) -> (PathBuf, PathBuf, PathBuf) {
     use riptide::jwt::testkit;
-    let Some(bin) = go_server() else { return };
-    let d = dir("creds");
     let op = testkit::Operator::new("OP");
     let sys = testkit::Account::new("SYS");
     let app = testkit::Account::new("APP");
     let user = |name: &str| {
         let u = testkit::User::new(name);
         let creds = u.creds(&app.sign_user(&u.claims()));
-        write(&d, &format!("{name}.creds"), &creds.format())
+        write(d, &format!("{name}.creds"), &creds.format())
     };
-    let (leaf_creds, client_creds) = (user("leaf"), user("client"));
-    let op_jwt = write(&d, "op.jwt", &op.jwt());
-    let hub_conf = write(
-        &d,
+    let op_jwt = write(d, "op.jwt", &op.jwt());
+    let conf = write(
+        d,
         "hub.conf",
         &format!(
             "operator: {op_jwt:?}\nsystem_account: {sys}\nresolver: MEMORY\nresolver_preload: {{\n  {sys}: {}\n  {app_key}: {}\n}}\nleafnodes {{ listen: 127.0.0.1:-1 }}\n",
@@ -401,23 +397,66 @@ async fn riptide_leaf_logs_in_with_credentials() {
             app_key = app.public_key(),
         ),
     );
+    (conf, user("leaf"), user("client"))
+}
+
+async fn client_with_creds(addr: SocketAddr, creds: &Path) -> Client {
+    async_nats::ConnectOptions::with_credentials_file(creds)
+        .await
+        .unwrap()
+        .connect(format!("nats://{addr}"))
+        .await
+        .unwrap()
+}
+
+fn creds_remote(hub: SocketAddr, creds: &Path) -> String {
+    format!(
+        "leafnodes {{ remotes [ {{ url: \"nats-leaf://{hub}\", credentials: {creds:?} }} ] }}\n"
+    )
+}
+
+/// A leaf node logging in with a `.creds` file (its user JWT, and the hub's nonce signed
+/// with its seed) to a hub in operator mode, Riptide on either side of a Go server:
+/// messages cross both ways in the account the JWT names.
+#[tokio::test]
+async fn leaf_logs_in_with_credentials() {
+    let Some(bin) = go_server() else { return };
+    let d = dir("creds");
+    let (hub_conf, leaf_creds, client_creds) = operator_hub(&d);
+
     let hub = Go::start(&bin, &hub_conf);
     let leaf_conf = write(
         &d,
         "leaf.conf",
-        &format!(
-            "leafnodes {{ remotes [ {{ url: \"nats-leaf://{}\", credentials: {leaf_creds:?} }} ] }}\n",
-            hub.leaf_addr.unwrap()
-        ),
+        &creds_remote(hub.leaf_addr.unwrap(), &leaf_creds),
     );
     let mut leaf = Proc::start(&with_config(&leaf_conf, &["-a", "127.0.0.1", "-p", "-1"]));
     leaf.expect_log("Leafnode connection created");
-    let on_hub = async_nats::ConnectOptions::with_credentials_file(&client_creds)
-        .await
-        .unwrap()
-        .connect(format!("nats://{}", hub.addr))
-        .await
-        .unwrap();
+    let on_hub = client_with_creds(hub.addr, &client_creds).await;
     let on_leaf = client(leaf.addr()).await;
     check_both_ways(&[on_hub], &[on_leaf]).await;
+
+    let mut hub = Proc::start(&with_config(&hub_conf, &["-a", "127.0.0.1", "-p", "-1"]));
+    let leaf_conf = write(
+        &d,
+        "go-leaf.conf",
+        &creds_remote(hub.leaf_addr(), &leaf_creds),
+    );
+    let leaf = Go::start(&bin, &leaf_conf);
+    hub.expect_log("Leafnode connection created");
+    let on_hub = client_with_creds(hub.addr(), &client_creds).await;
+    let on_leaf = client(leaf.addr).await;
+    check_both_ways(&[on_hub], &[on_leaf]).await;
+
+    // Without credentials the hub refuses it, as Go's does.
+    let bare = write(
+        &d,
+        "bare.conf",
+        &format!(
+            "leafnodes {{ remotes [ {{ url: \"nats-leaf://{}\" }} ] }}\n",
+            hub.leaf_addr()
+        ),
+    );
+    let _bare = Go::start(&bin, &bare);
+    hub.expect_log("authentication error");
 }

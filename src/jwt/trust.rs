@@ -23,6 +23,7 @@ use crate::permissions::{Permissions, ResponsePermission, SubjectPermission};
 /// `allowed_connection_types` values of the NATS client protocol (`jwt.ConnectionType*`).
 pub const CONNECTION_TYPE_STANDARD: &str = "STANDARD";
 pub const CONNECTION_TYPE_WEBSOCKET: &str = "WEBSOCKET";
+pub const CONNECTION_TYPE_LEAFNODE: &str = "LEAFNODE";
 
 /// Seconds in a day, for connect time windows.
 const DAY_SECS: i64 = 24 * 3600;
@@ -32,6 +33,8 @@ const DAY_SECS: i64 = 24 * 3600;
 pub enum ConnectionType {
     Standard,
     Websocket,
+    /// A leaf node logging in to its hub.
+    Leafnode,
 }
 
 impl ConnectionType {
@@ -39,6 +42,7 @@ impl ConnectionType {
         match self {
             ConnectionType::Standard => CONNECTION_TYPE_STANDARD,
             ConnectionType::Websocket => CONNECTION_TYPE_WEBSOCKET,
+            ConnectionType::Leafnode => CONNECTION_TYPE_LEAFNODE,
         }
     }
 }

@@ -30,6 +30,7 @@ use crate::cluster::settings::RouteUrl;
 use crate::conn::{CloseReason, Closing};
 use crate::fanout::PeerId;
 use crate::info::GO_SERVER_VERSION;
+use crate::jwt::trust::ConnectionType;
 use crate::log_at;
 use crate::proto::Stop;
 use crate::subject::{is_subset_match, matches_literal};
@@ -81,6 +82,8 @@ pub struct LeafLink {
     looped: bool,
     /// A spoke's `.creds` file.
     credentials: Option<std::path::PathBuf>,
+    /// The nonce a hub's INFO gave the leaf to sign.
+    nonce: String,
 }
 
 impl LeafLink {
@@ -164,7 +167,10 @@ impl Shard {
         let mut info = self.hub_info(id);
         info.nonce = crate::auth::new_nonce();
         let c = &mut self.clients.conns[id];
-        c.route.as_mut().expect("link").leaf = Some(Box::default());
+        c.route.as_mut().expect("link").leaf = Some(Box::new(LeafLink {
+            nonce: info.nonce.clone(),
+            ..LeafLink::default()
+        }));
         c.out.push(&info.line());
         self.mark_dirty(id);
         id
@@ -294,10 +300,28 @@ impl Shard {
             );
             return Err(Stop);
         }
-        let settings = &self.leaf_host().settings;
-        let bound = settings
-            .authenticate(connect.user.as_deref(), connect.pass.as_deref())
-            .and_then(|name| self.server.accounts.id(name));
+        let server = self.server.clone();
+        let auth = server.auth_for(false);
+        let bound = if auth.operator_mode() {
+            // In operator mode a leaf node logs in as a client does, with a user JWT and
+            // the nonce signed; it is bound to that user's account.
+            let m = crate::conn::ConnectMsg {
+                jwt: connect.jwt.clone(),
+                sig: connect.sig.clone(),
+                ..Default::default()
+            };
+            let nonce = self.leaf_link(id).nonce.clone();
+            let peer = self.clients.conns[id].peer.ip();
+            match auth.check_jwt(&m, Some(&nonce), peer, ConnectionType::Leafnode) {
+                crate::auth::Login::User { account, .. } => Some(account),
+                _ => None,
+            }
+        } else {
+            self.leaf_host()
+                .settings
+                .authenticate(connect.user.as_deref(), connect.pass.as_deref())
+                .and_then(|name| self.server.accounts.id(name))
+        };
         let Some(account) = bound else {
             let presented = connect
                 .user

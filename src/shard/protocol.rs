@@ -8,6 +8,7 @@ use super::{ConnId, Shard, Sub, Target, Timer};
 use crate::accounts::AccountId;
 use crate::auth::{Login, UserLimits};
 use crate::conn::{CloseReason, Closing, ConnectMsg};
+use crate::jwt::trust::ConnectionType;
 use crate::log_at;
 use crate::permissions::{self, ConnPermissions, UserPermissions, SYSTEM_QUEUE};
 use crate::proto::{encode, Flow, Handler, PubArgs, Publish, Stop};
@@ -419,7 +420,12 @@ impl Shard {
         let c = &self.clients.conns[id];
         let auth = self.server.auth_for(c.websocket);
         if auth.operator_mode() {
-            auth.check_jwt(m, c.nonce.as_deref(), c.peer.ip(), c.websocket)
+            let kind = if c.websocket {
+                ConnectionType::Websocket
+            } else {
+                ConnectionType::Standard
+            };
+            auth.check_jwt(m, c.nonce.as_deref(), c.peer.ip(), kind)
         } else if self.server.maps_cert_users(c.websocket) {
             auth.check_mapped(m, c.nonce.as_deref(), c.cert.as_deref())
         } else {
