@@ -422,7 +422,7 @@ mod tests {
         let c = run(&["--tlscert", "c.pem", "--tlskey", "k.pem", "--tlsverify"]);
         assert!(c
             .tls
-            .is_some_and(|t| t.verify && t.cert_file.ends_with("c.pem")));
+            .is_some_and(|t| t.verify && t.cert_file.is_some_and(|c| c.ends_with("c.pem"))));
         assert!(matches!(
             p(&["-c", "x.conf", "-t"]),
             Ok(Command::Run {

@@ -364,6 +364,7 @@ pub fn start(cfg: Config) -> Result<Running, StartError> {
     let (addr, listeners) =
         bind_listeners(addr, shards).map_err(|e| StartError::Listen(addr, e))?;
     let (client_wrap, ws_wrap) = crate::transport::wrappings(&cfg).map_err(StartError::Tls)?;
+    let links = crate::transport::LinkTls::new(&cfg).map_err(StartError::Tls)?;
     let (ws_addr, mut ws_listeners) = match &cfg.websocket {
         Some(ws) => {
             // The Go server's WebSocket host defaults to all interfaces, not the client host.
@@ -417,6 +418,7 @@ pub fn start(cfg: Config) -> Result<Running, StartError> {
                 client: client_wrap,
                 ws: ws_wrap,
                 ws_port: ws_addr.map_or(0, |a| a.port()),
+                links,
             },
         )
         .map_err(StartError::Accounts)?,

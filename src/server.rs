@@ -13,7 +13,7 @@ use crate::auth::Authenticator;
 use crate::config::{AuthConfig, Config};
 use crate::info::{InfoTemplate, Security};
 use crate::system::SystemLink;
-use crate::transport::Wrapping;
+use crate::transport::{LinkTls, Wrapping};
 
 #[derive(Debug)]
 pub struct Server {
@@ -26,6 +26,8 @@ pub struct Server {
     pub client_wrap: Option<Wrapping>,
     /// The WebSocket listener's layers, when it is configured.
     pub ws_wrap: Option<Wrapping>,
+    /// TLS of routes and leaf node connections.
+    pub links: LinkTls,
     /// The INFO WebSocket clients get: the WebSocket host and port, no TLS flags (their TLS
     /// is the `wss` listener's), as the Go server sends it.
     pub ws_info: InfoTemplate,
@@ -61,6 +63,7 @@ pub struct Transports {
     pub client: Option<Wrapping>,
     pub ws: Option<Wrapping>,
     pub ws_port: u16,
+    pub links: LinkTls,
 }
 
 /// The accounts of `cfg`, numbered after `previous`: the configured ones, or in operator
@@ -119,6 +122,7 @@ impl Server {
             client: client_wrap,
             ws: ws_wrap,
             ws_port,
+            links,
         } = transports;
         let name = cfg.server_name.as_deref().unwrap_or(&server_id);
         // The client port's and the WebSocket port's credentials, each with its CONNECT
@@ -182,6 +186,7 @@ impl Server {
             info,
             client_wrap,
             ws_wrap,
+            links,
             ws_info,
             ws_port,
             #[cfg(feature = "testkit")]
@@ -218,6 +223,7 @@ impl Server {
                 client,
                 ws: self.ws_wrap.clone(),
                 ws_port: self.ws_port,
+                links: self.links.clone(),
             },
             accounts,
             Shared {

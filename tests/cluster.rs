@@ -586,3 +586,64 @@ async fn system_account_crosses_the_route() {
         assert_eq!(v["client"]["acc"], "A", "{v}");
     }
 }
+
+/// Routes over TLS with a Go node (`cluster { tls {} }`), whichever server dials: TLS from
+/// the first byte, each server presenting its certificate and checking the other's against
+/// the CA, as Go requires on every route. All four connections (the pool's three and the
+/// system account's own) come up and messages cross both ways; a Riptide node whose
+/// certificate another CA signed is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routes_over_tls() {
+    let Some(bin) = go_server() else { return };
+    let pki = common::secure::Pki::new("routes");
+    let d = common::process::scratch_dir("cluster-tls");
+    let conf = |name: &str| {
+        let text = format!(
+            "cluster {{ name: tls, tls {{ cert_file: {:?}, key_file: {:?}, ca_file: {:?}, timeout: 5 }} }}\n",
+            pki.dir.join(format!("{name}.pem")),
+            pki.dir.join(format!("{name}-key.pem")),
+            pki.ca
+        );
+        common::process::write_file(&d, &format!("{name}.conf"), &text)
+    };
+    let (ours, stranger) = (conf("server"), conf("stranger"));
+    let cluster = ["--cluster", "nats://127.0.0.1:-1", "-m", "-1"];
+    let go = |routes: Option<SocketAddr>| {
+        let mut cmd = Command::new(&bin);
+        cmd.args([
+            "-c",
+            ours.to_str().unwrap(),
+            "--cluster",
+            "nats://127.0.0.1:-1",
+        ]);
+        if let Some(r) = routes {
+            cmd.args(["--routes", &routes_flag(&[r])]);
+        }
+        Go::spawn(&mut cmd)
+    };
+    for riptide_dials in [true, false] {
+        let (r, g);
+        if riptide_dials {
+            g = go(None);
+            let routes = routes_flag(&[g.route_addr.unwrap()]);
+            let mut args = common::process::with_config(&ours, &cluster);
+            args.extend(["--routes", routes.as_str()]);
+            r = Proc::start(&args);
+        } else {
+            r = Proc::start(&common::process::with_config(&ours, &cluster));
+            g = go(Some(r.route_addr()));
+        }
+        // The pool's three connections and the system account's own.
+        common::http::wait_for(r.monitor_addr(), "/routez", |v| v["num_routes"] == 4);
+        let (on_r, on_g) = (client(r.addr()).await, client(g.addr).await);
+        common::crossing::crosses_in_order(&on_r, &on_g, "down", PLAIN_MSGS).await;
+        common::crossing::crosses_in_order(&on_g, &on_r, "up", PLAIN_MSGS).await;
+    }
+
+    let g = go(None);
+    let routes = routes_flag(&[g.route_addr.unwrap()]);
+    let mut args = common::process::with_config(&stranger, &cluster);
+    args.extend(["--routes", routes.as_str()]);
+    let mut r = Proc::start(&args);
+    r.expect_log("TLS handshake error");
+}

@@ -460,3 +460,56 @@ async fn leaf_logs_in_with_credentials() {
     let _bare = Go::start(&bin, &bare);
     hub.expect_log("authentication error");
 }
+
+/// Leaf nodes over TLS, both ways: the hub sends its INFO in the clear and the leaf starts
+/// TLS before its CONNECT, as Go's do. The hub verifies the leaf's client certificate
+/// (`verify: true`) and the leaf the hub's, both against the test CA; the leaf dials a
+/// `tls://` URL. A leaf without a certificate is refused by such a hub.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leaf_over_tls() {
+    let Some(bin) = go_server() else { return };
+    let pki = common::secure::Pki::new("leafs");
+    let d = dir("tls");
+    let hub_conf = write(
+        &d,
+        "hub.conf",
+        &format!(
+            "leafnodes {{ listen: 127.0.0.1:-1, tls {{ {} ca_file: {:?}, verify: true, timeout: 5 }} }}\n",
+            pki.tls_lines(),
+            pki.ca
+        ),
+    );
+    let remote = |hub: SocketAddr, cert: bool| {
+        let identity = if cert {
+            format!(
+                "cert_file: {:?}, key_file: {:?},",
+                pki.dir.join("client.pem"),
+                pki.dir.join("client-key.pem")
+            )
+        } else {
+            String::new()
+        };
+        format!(
+            "leafnodes {{ remotes [ {{ url: \"tls://{hub}\", tls {{ {identity} ca_file: {:?}, timeout: 5 }} }} ] }}\n",
+            pki.ca
+        )
+    };
+
+    let hub = Go::start(&bin, &hub_conf);
+    let leaf_conf = write(&d, "leaf.conf", &remote(hub.leaf_addr.unwrap(), true));
+    let mut leaf = Proc::start(&with_config(&leaf_conf, &["-a", "127.0.0.1", "-p", "-1"]));
+    leaf.expect_log("Leafnode connection created");
+    let (on_hub, on_leaf) = (client(hub.addr).await, client(leaf.addr()).await);
+    check_both_ways(&[on_hub], &[on_leaf]).await;
+
+    let mut hub = Proc::start(&with_config(&hub_conf, &["-a", "127.0.0.1", "-p", "-1"]));
+    let leaf_conf = write(&d, "go-leaf.conf", &remote(hub.leaf_addr(), true));
+    let leaf = Go::start(&bin, &leaf_conf);
+    hub.expect_log("Leafnode connection created");
+    let (on_hub, on_leaf) = (client(hub.addr()).await, client(leaf.addr).await);
+    check_both_ways(&[on_hub], &[on_leaf]).await;
+
+    let bare = write(&d, "bare.conf", &remote(hub.leaf_addr(), false));
+    let _bare = Go::start(&bin, &bare);
+    hub.expect_log("TLS handshake error");
+}

@@ -23,6 +23,10 @@ pub struct RouteInfo {
     pub host: String,
     pub port: u16,
     pub headers: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub tls_required: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub tls_verify: bool,
     pub max_payload: usize,
     /// The route URL of a server this INFO tells about (gossip), `nats-route://host:port/`.
     #[serde(skip_serializing_if = "String::is_empty")]

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::settings::RouteUrl;
 use crate::info::{API_LEVEL, GO_SERVER_VERSION};
+use crate::transport::tls::TlsSettings;
 
 /// Go's default delay before a remote is dialed again (`DEFAULT_LEAF_NODE_RECONNECT`).
 pub const LEAF_RECONNECT_DELAY: Duration = Duration::from_secs(1);
@@ -33,7 +34,7 @@ pub struct LeafUser {
 }
 
 /// A hub to connect to (`leafnodes { remotes [ ... ] }`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct LeafRemote {
     pub urls: Vec<RouteUrl>,
     /// The local account the connection binds to; `$G` when unset.
@@ -45,10 +46,12 @@ pub struct LeafRemote {
     /// A `.creds` file: its user JWT and the hub's nonce signed with its seed go in the
     /// CONNECT. Read at each connection, as Go reads it.
     pub credentials: Option<std::path::PathBuf>,
+    /// TLS to the hub (`tls {}`); a `tls://` URL or a hub that asks for it also gets TLS.
+    pub tls: Option<TlsSettings>,
 }
 
 /// What `leafnodes {}` sets.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct LeafSettings {
     pub host: Option<String>,
     /// `-1` asks for a random free port; 0 means no leaf node listener.
@@ -64,6 +67,8 @@ pub struct LeafSettings {
     pub reconnect: Option<Duration>,
     /// Do not tell leaf nodes about the other servers' leaf URLs.
     pub no_advertise: bool,
+    /// TLS on the leaf node port (`tls {}`).
+    pub tls: Option<TlsSettings>,
 }
 
 impl LeafSettings {
@@ -98,6 +103,10 @@ pub struct LeafInfo {
     pub port: u16,
     pub headers: bool,
     pub auth_required: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub tls_required: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub tls_verify: bool,
     pub max_payload: usize,
     pub client_id: u64,
     #[serde(skip_serializing_if = "String::is_empty")]

@@ -25,6 +25,10 @@
 //! Leaf node connections live on the cluster shard too, next to the routes, for the same
 //! reasons: what a leaf is told is the server's interest (and the routes'), and what it
 //! says is replicated to the other shards within the same `PeerId::ROUTES`.
+//!
+//! TLS on routes and leaf connections is the clients' sans-IO layer (`transport`), as the
+//! server or as the client: a route is TLS from its first byte, a leaf connection after the
+//! hub's INFO, so both run on the cluster shard's reactor like any TLS client.
 
 pub mod dialer;
 pub mod handshake;

@@ -1,6 +1,7 @@
 //! The cluster's settings: the `cluster {}` block and `--cluster`, `--cluster_name`,
 //! `--routes`, `--no_advertise`, `--connect_retries` (`opts.go` `parseCluster`).
 
+use crate::transport::tls::TlsSettings;
 use std::time::Duration;
 
 /// The Go server's delay between attempts to connect to a route (`DEFAULT_ROUTE_CONNECT`).
@@ -63,6 +64,13 @@ pub struct RouteUrl {
 }
 
 impl RouteUrl {
+    /// A `tls://` URL: a leaf remote dials it with TLS even when it sets no `tls {}`.
+    pub fn is_tls(&self) -> bool {
+        self.text
+            .get(..6)
+            .is_some_and(|s| s.eq_ignore_ascii_case("tls://"))
+    }
+
     /// Parses a route URL as Go's `url.Parse` and `parseURL` take it; any scheme is
     /// accepted (Go dials host:port whatever it says).
     pub fn parse(text: &str) -> Result<RouteUrl, String> {
@@ -101,7 +109,7 @@ impl RouteUrl {
 }
 
 /// What `cluster {}` and the cluster flags set.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ClusterSettings {
     /// The cluster's name; unset, it is made up and then follows the remotes' (dynamic).
     pub name: Option<String>,
@@ -125,6 +133,8 @@ pub struct ClusterSettings {
     pub auth_timeout: Option<Duration>,
     /// The URL advertised to other servers (`cluster_advertise`).
     pub advertise: Option<String>,
+    /// TLS on every route, both ways (`tls {}`).
+    pub tls: Option<TlsSettings>,
 }
 
 impl ClusterSettings {

@@ -7,7 +7,7 @@ use crate::cluster::ClusterSettings;
 use crate::conf::{Item, Value};
 
 /// Keys Go takes that Riptide's routes do not act on yet: parsed and refused clearly.
-const NOT_YET: &[&str] = &["tls", "permissions"];
+const NOT_YET: &[&str] = &["permissions"];
 
 /// Keys Go takes that change nothing observable in a Riptide route (compression is never
 /// negotiated, so `accept`, Go's default, is what every mode amounts to).
@@ -58,6 +58,7 @@ pub(super) fn cluster(block: &Item) -> Result<ClusterSettings, ConfigError> {
                 }
             }
             "authorization" => authorization(item, &mut c)?,
+            "tls" => c.tls = Some(super::listeners::route_tls(item)?),
             "advertise" | "cluster_advertise" => c.advertise = Some(string(v, k).map_err(fail)?),
             "no_advertise" => c.no_advertise = boolean(v, k).map_err(fail)?,
             "connect_retries" => c.connect_retries = int(v, k).map_err(fail)?.max(0) as u32,
@@ -144,6 +145,29 @@ mod tests {
         );
         let e = load("cluster {\n  bogus: 1\n}\n").unwrap_err();
         assert!(e.contains("unknown field \"bogus\""), "{e}");
+    }
+
+    /// A route serves both ends, so its `tls {}` needs this server's certificate; a leaf
+    /// remote's only dials and may go without one. Both read their files at load.
+    #[test]
+    fn route_and_remote_tls_blocks() {
+        let e =
+            load("cluster {\n  port: 1\n  tls { ca_file: /nonexistent/ca.pem }\n}\n").unwrap_err();
+        assert!(
+            e.ends_with(":3:3: missing 'cert_file' in TLS configuration"),
+            "{e}"
+        );
+        let e = load(
+            "leafnodes {\n  remotes [ { url: \"tls://127.0.0.1:1\", tls { ca_file: /nonexistent/ca.pem } } ]\n}\n",
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("open /nonexistent/ca.pem: no such file or directory"),
+            "{e}"
+        );
+        let e = load("leafnodes {\n  remotes [ { url: \"tls://127.0.0.1:1\", tls { cert_file: c.pem } } ]\n}\n")
+            .unwrap_err();
+        assert!(e.contains("missing 'key_file' in TLS configuration"), "{e}");
     }
 
     #[test]

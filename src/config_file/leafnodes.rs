@@ -9,11 +9,10 @@ use crate::cluster::settings::RouteUrl;
 use crate::conf::{Item, Value};
 
 /// Keys Go takes that Riptide's leaf nodes do not act on yet: parsed and refused clearly.
-const NOT_YET: &[&str] = &["tls", "isolate_leafnode_interest", "min_version"];
+const NOT_YET: &[&str] = &["isolate_leafnode_interest", "min_version"];
 
 /// Remote keys Go takes that Riptide does not act on yet.
 const REMOTE_NOT_YET: &[&str] = &[
-    "tls",
     "nkey",
     "seed",
     "hub",
@@ -72,6 +71,7 @@ pub(super) fn leafnodes(block: &Item) -> Result<LeafSettings, ConfigError> {
                 })
             }
             "no_advertise" => l.no_advertise = boolean(v, k).map_err(fail)?,
+            "tls" => l.tls = Some(super::listeners::tls(item)?),
             key if NOT_YET.contains(&key) => return Err(not_yet(item, k)),
             key if IGNORED.contains(&key) => {}
             _ => return Err(fail(format!("unknown field \"{k}\""))),
@@ -166,6 +166,7 @@ fn remote(item: &Item) -> Result<LeafRemote, ConfigError> {
             "credentials" | "creds" => {
                 r.credentials = Some(string(v, k).map_err(fail)?.into());
             }
+            "tls" => r.tls = Some(super::listeners::dialing_tls(field)?),
             key if REMOTE_NOT_YET.contains(&key) => return Err(not_yet(field, k)),
             key if REMOTE_IGNORED.contains(&key) => {}
             _ => return Err(fail(format!("unknown field \"{k}\""))),

@@ -18,7 +18,6 @@ use crate::transport::ws::{Origin, WsSettings};
 /// Go keys of the `tls` block that Riptide does not implement yet.
 const TLS_NOT_YET: &[&str] = &[
     "curve_preferences",
-    "insecure",
     "connection_rate_limit",
     "cert_store",
     "cert_match",
@@ -28,17 +27,54 @@ const TLS_NOT_YET: &[&str] = &[
     "verify_cert_and_check_known_urls",
 ];
 
-/// `tls { cert_file, key_file, ca_file, verify, verify_and_map, timeout, handshake_first,
-/// pinned_certs, min_version, cipher_suites }`. The files are read here, so `-t` reports bad ones.
+/// A listener's `tls { cert_file, key_file, ca_file, verify, verify_and_map, timeout,
+/// handshake_first, pinned_certs, min_version, cipher_suites }`. The files are read here, so
+/// `-t` reports bad ones.
 pub(super) fn tls(block: &Item) -> Result<TlsSettings, ConfigError> {
-    let mut t = TlsSettings::new(Default::default(), Default::default());
-    let (mut cert, mut key) = (None, None);
+    let t = tls_fields(block)?;
+    with_identity(block, &t)?;
+    t.server_config().map_err(|m| at(block, m))?;
+    Ok(t)
+}
+
+/// The cluster's `tls {}`: this server's certificate serves both ends of a route, the
+/// accepting and the dialing one, so both configurations are built (and checked) here.
+pub(super) fn route_tls(block: &Item) -> Result<TlsSettings, ConfigError> {
+    let t = tls_fields(block)?;
+    with_identity(block, &t)?;
+    t.route_server_config().map_err(|m| at(block, m))?;
+    t.client_config().map_err(|m| at(block, m))?;
+    Ok(t)
+}
+
+/// A leaf remote's `tls {}`, for dialing only: a certificate is optional (`insecure` takes
+/// any hub's).
+pub(super) fn dialing_tls(block: &Item) -> Result<TlsSettings, ConfigError> {
+    let t = tls_fields(block)?;
+    t.client_config().map_err(|m| at(block, m))?;
+    Ok(t)
+}
+
+/// Go reports a missing certificate or key at the `tls` key.
+fn with_identity(block: &Item, t: &TlsSettings) -> Result<(), ConfigError> {
+    if t.cert_file.is_none() {
+        return Err(at(block, "missing 'cert_file' in TLS configuration"));
+    }
+    if t.key_file.is_none() {
+        return Err(at(block, "missing 'key_file' in TLS configuration"));
+    }
+    Ok(())
+}
+
+fn tls_fields(block: &Item) -> Result<TlsSettings, ConfigError> {
+    let mut t = TlsSettings::default();
     for (k, item) in entries(block, "tls")? {
         let v = &item.value;
         let fail = |m: String| at(item, m);
         match k.to_ascii_lowercase().as_str() {
-            "cert_file" => cert = Some(string(v, k).map_err(fail)?),
-            "key_file" => key = Some(string(v, k).map_err(fail)?),
+            "cert_file" => t.cert_file = Some(string(v, k).map_err(fail)?.into()),
+            "key_file" => t.key_file = Some(string(v, k).map_err(fail)?.into()),
+            "insecure" => t.insecure = boolean(v, k).map_err(fail)?,
             "ca_file" => t.ca_file = Some(string(v, k).map_err(fail)?.into()),
             "verify" => t.verify = boolean(v, k).map_err(fail)?,
             "verify_and_map" => t.verify_and_map = boolean(v, k).map_err(fail)?,
@@ -82,15 +118,6 @@ pub(super) fn tls(block: &Item) -> Result<TlsSettings, ConfigError> {
             }
         }
     }
-    // Go reports these at the `tls` key.
-    let block_err = |m: String| at(block, m);
-    t.cert_file = cert
-        .ok_or_else(|| block_err("missing 'cert_file' in TLS configuration".into()))?
-        .into();
-    t.key_file = key
-        .ok_or_else(|| block_err("missing 'key_file' in TLS configuration".into()))?
-        .into();
-    t.server_config().map_err(block_err)?;
     Ok(t)
 }
 

@@ -34,6 +34,7 @@ use crate::jwt::trust::ConnectionType;
 use crate::log_at;
 use crate::proto::Stop;
 use crate::subject::{is_subset_match, matches_literal};
+use crate::transport::{setup_failure, Dialing, Transport};
 
 /// The cluster shard's leaf node side: settings, the port leaf nodes connect to, and each
 /// account's loop detection subject.
@@ -155,6 +156,10 @@ impl Shard {
         );
         info.max_payload = self.server.cfg.max_payload;
         info.client_id = self.clients.conns[id].cid;
+        if let Some(t) = &host.settings.tls {
+            info.tls_required = true;
+            info.tls_verify = t.verifies_clients();
+        }
         if !host.settings.no_advertise {
             info.leafnode_urls = vec![host_port(&host.host, host.port)];
         }
@@ -173,6 +178,10 @@ impl Shard {
         }));
         c.out.push(&info.line());
         self.mark_dirty(id);
+        let tls = (self.server.links.leaf.as_ref()).map(|w| Transport::new(w, self.now));
+        if let Some(t) = tls {
+            self.attach(id, t);
+        }
         id
     }
 
@@ -203,10 +212,15 @@ impl Shard {
             ..LeafLink::default()
         };
         let id = self.new_link_conn(peer, true, LinkRole::Hub(account));
+        let tls = (self.server.links.remotes.get(remote).cloned().flatten())
+            .map(|d| Transport::dialed(&d, &url.host, true, self.now));
         let link = self.clients.conns[id].route.as_mut().expect("link");
         link.url = Some(url);
         link.redial = redial;
         link.leaf = Some(Box::new(leaf));
+        if let Some(t) = tls {
+            self.attach(id, t);
+        }
         id
     }
 
@@ -231,8 +245,11 @@ impl Shard {
             } else {
                 info.server_name.clone()
             };
+            let credentials = leaf.credentials.clone();
+            let host = url.as_ref().map_or("", |u| u.host.as_str());
+            self.leaf_start_tls(id, info.tls_required, host)?;
             let account = role.account().unwrap_or(crate::accounts::GLOBAL);
-            let signed = match leaf.credentials.clone() {
+            let signed = match credentials {
                 Some(path) => match signed_nonce(&path, &info.nonce) {
                     Ok(s) => Some(s),
                     Err(e) => {
@@ -273,6 +290,26 @@ impl Shard {
             self.clients.conns[id].log_prefix()
         );
         self.register_leaf(id);
+        Ok(())
+    }
+
+    /// A spoke's TLS starts after the hub's INFO, before its CONNECT: when the remote asks
+    /// for TLS, or when the hub does (then with Go's defaults if the remote set none), as
+    /// Go's `leafClientHandshakeIfNeeded` decides.
+    fn leaf_start_tls(&mut self, id: ConnId, hub_requires: bool, host: &str) -> Result<(), Stop> {
+        if self.clients.conns[id].transport.is_none() {
+            if !hub_requires {
+                return Ok(());
+            }
+            let t = Dialing::standard()
+                .map_err(setup_failure)
+                .and_then(|d| Transport::dialed(&d, host, true, self.now));
+            self.attach(id, t);
+            if self.clients.conns[id].closing.is_some() {
+                return Err(Stop);
+            }
+        }
+        self.start_tls(id);
         Ok(())
     }
 

@@ -24,6 +24,7 @@ use crate::conn::{CloseReason, Closing, Conn};
 use crate::fanout::{PeerId, ShardMsg};
 use crate::log_at;
 use crate::proto::{encode, Stop};
+use crate::transport::Transport;
 
 /// The cluster shard's routes and leaf node connections, and what they were told.
 pub struct Routes {
@@ -323,6 +324,9 @@ impl Shard {
             urls,
         );
         info.route_pool_size = r.pool.map(|n| n as i32);
+        // Go asks the other server's certificate whenever routes use TLS.
+        info.tls_required = self.server.links.route.is_some();
+        info.tls_verify = info.tls_required;
         info
     }
 
@@ -362,6 +366,10 @@ impl Shard {
         let info = self.route_info().line();
         self.clients.conns[id].out.push(&info);
         self.mark_dirty(id);
+        let tls = (self.server.links.route.as_ref()).map(|(w, _)| Transport::new(w, self.now));
+        if let Some(t) = tls {
+            self.attach(id, t);
+        }
         id
     }
 
@@ -375,11 +383,18 @@ impl Shard {
         slot: RouteSlot,
     ) -> ConnId {
         let id = self.new_route_conn(peer, true);
+        let tls = (self.server.links.route.as_ref())
+            .map(|(_, d)| Transport::dialed(d, &url.host, false, self.now));
+        let tls_required = tls.is_some();
+        if let Some(t) = tls {
+            self.attach(id, t);
+        }
         let r = self.routes.as_ref().expect("cluster shard");
         let connect = RouteConnect {
             echo: true,
             user: url.user.clone(),
             pass: url.pass.clone(),
+            tls_required,
             headers: true,
             name: self.server.server_id.clone(),
             cluster: r.name.clone(),

@@ -9,7 +9,7 @@ use super::{ConnId, Shard, Timer};
 use crate::conn::CloseReason;
 use crate::log_at;
 use crate::transport::cert::CertSubject;
-use crate::transport::{NotPinned, Transport};
+use crate::transport::{Failure, NotPinned, Transport};
 
 impl Shard {
     /// Wraps a new connection in its listener's TLS and/or WebSocket layers, if it has any,
@@ -20,10 +20,15 @@ impl Shard {
         } else {
             self.server.client_wrap.clone()
         };
-        let Some(wrap) = wrap else {
-            return;
-        };
-        match Transport::new(&wrap, self.now) {
+        if let Some(wrap) = wrap {
+            self.attach(id, Transport::new(&wrap, self.now));
+        }
+    }
+
+    /// Gives a connection its transport, with the handshake's deadlines; one that could
+    /// not be set up closes the connection.
+    pub(super) fn attach(&mut self, id: ConnId, t: Result<Transport, Failure>) {
+        match t {
             Ok(t) => {
                 let cid = self.clients.conns[id].cid;
                 self.clients
@@ -33,12 +38,27 @@ impl Shard {
                     self.clients.timers.insert(at, Timer::Fallback(id, cid));
                 }
                 self.clients.conns[id].transport = Some(Box::new(t));
+                self.mark_dirty(id);
             }
             Err(f) => {
                 log_at!(Error, "{}", f.log);
                 self.close_transport(id, f.reason);
             }
         }
+    }
+
+    /// A dialed leaf connection read the hub's INFO: its TLS starts now, before the
+    /// CONNECT, which goes out encrypted.
+    pub(super) fn start_tls(&mut self, id: ConnId) {
+        let now = self.now;
+        let c = &mut self.clients.conns[id];
+        let Some(t) = c.transport.as_deref_mut() else {
+            return;
+        };
+        t.start_tls(now);
+        let (at, cid) = (t.handshake_deadline, c.cid);
+        self.clients.timers.insert(at, Timer::Handshake(id, cid));
+        self.mark_dirty(id);
     }
 
     /// Bytes read from a connection's socket.

@@ -48,6 +48,61 @@ impl Wrapping {
             handshake_timeout: settings.timeout,
         })
     }
+
+    /// TLS on the route port: from the first byte, as Go's `createRoute` starts it, and
+    /// the other server's certificate always required.
+    pub fn route(settings: &TlsSettings) -> Result<Wrapping, String> {
+        Ok(Wrapping {
+            tls: Some(settings.route_server_config()?),
+            tls_first: true,
+            tls_first_fallback: None,
+            pinned: Arc::new(settings.pinned_certs.clone()),
+            ws: None,
+            handshake_timeout: settings.timeout,
+        })
+    }
+}
+
+/// TLS of the cluster's and the leaf nodes' connections, built once at start from their
+/// `tls {}` blocks (this reads the certificate files); reloads keep it, as they keep the
+/// cluster settings.
+#[derive(Debug, Clone, Default)]
+pub struct LinkTls {
+    /// The route port's, and the dialed routes'.
+    pub route: Option<(Wrapping, Dialing)>,
+    /// The leaf node port's.
+    pub leaf: Option<Wrapping>,
+    /// Each leaf remote's, by index: from its `tls {}`, or the defaults (system roots, no
+    /// certificate) for a `tls://` URL; none for a remote dialed in the clear.
+    pub remotes: Vec<Option<Dialing>>,
+}
+
+impl LinkTls {
+    pub fn new(cfg: &Config) -> Result<LinkTls, String> {
+        let route = match cfg.cluster.as_ref().and_then(|c| c.tls.as_ref()) {
+            Some(t) => Some((Wrapping::route(t)?, Dialing::new(t)?)),
+            None => None,
+        };
+        let leafs = cfg.leafnodes.as_ref();
+        let leaf = match leafs.and_then(|l| l.tls.as_ref()) {
+            Some(t) => Some(Wrapping::client(t)?),
+            None => None,
+        };
+        let remotes = leafs
+            .map_or(&[][..], |l| &l.remotes[..])
+            .iter()
+            .map(|r| match &r.tls {
+                Some(t) => Dialing::new(t).map(Some),
+                None if r.urls.iter().any(|u| u.is_tls()) => Dialing::standard().map(Some),
+                None => Ok(None),
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(LinkTls {
+            route,
+            leaf,
+            remotes,
+        })
+    }
 }
 
 /// The layers of the client port and of the WebSocket port, built from the settings (this
@@ -92,6 +147,32 @@ pub fn wrappings(cfg: &Config) -> Result<(Option<Wrapping>, Option<Wrapping>), S
     Ok((client, ws))
 }
 
+/// TLS for the routes or a leaf remote this server dials.
+#[derive(Debug, Clone)]
+pub struct Dialing {
+    pub config: Arc<rustls::ClientConfig>,
+    /// How long the handshake may take (the block's `timeout`).
+    pub timeout: Duration,
+    /// Server certificate keys accepted (`pinned_certs`); empty accepts any.
+    pub pinned: Arc<BTreeSet<String>>,
+}
+
+impl Dialing {
+    pub fn new(settings: &TlsSettings) -> Result<Dialing, String> {
+        Ok(Dialing {
+            config: settings.client_config()?,
+            timeout: settings.timeout,
+            pinned: Arc::new(settings.pinned_certs.clone()),
+        })
+    }
+
+    /// Go's defaults for a hub that asks for TLS when the remote set none: the system
+    /// roots, no client certificate.
+    pub fn standard() -> Result<Dialing, String> {
+        Dialing::new(&TlsSettings::default())
+    }
+}
+
 /// Why a transport gave up on a connection.
 #[derive(Debug)]
 pub struct Failure {
@@ -104,6 +185,9 @@ pub struct Failure {
 #[derive(Debug)]
 pub struct Transport {
     tls: Option<TlsLayer>,
+    /// A dialed leaf connection's TLS, waiting for the hub's INFO (`start_tls`); the
+    /// connection is plain until then.
+    dormant: Option<Box<TlsLayer>>,
     ws: Option<WsLayer>,
     policy: Option<UpgradePolicy>,
     /// The INFO still goes out in the clear before TLS starts (the Go default).
@@ -142,21 +226,57 @@ pub struct NotPinned {
 impl Transport {
     pub fn new(w: &Wrapping, now: Instant) -> Result<Transport, Failure> {
         let tls = match &w.tls {
-            Some(cfg) => Some(TlsLayer::new(cfg.clone()).map_err(|e| Failure {
-                reason: CloseReason::TlsHandshakeError,
-                log: format!("TLS setup error: {}", e.0),
-            })?),
+            Some(cfg) => Some(TlsLayer::server(cfg.clone()).map_err(|e| setup_failure(e.0))?),
             None => None,
         };
-        let fallback_at = w
+        let mut t = Transport::bare(now, w.handshake_timeout, w.pinned.clone());
+        t.fallback_at = w
             .tls_first_fallback
             .filter(|_| tls.is_some() && w.tls_first)
             .map(|d| now + d);
-        Ok(Transport {
-            plain_info: tls.is_some() && !w.tls_first,
-            tls,
-            ws: w.ws.as_ref().map(|_| WsLayer::default()),
-            policy: w.ws.clone(),
+        t.plain_info = tls.is_some() && !w.tls_first;
+        t.tls = tls;
+        t.ws = w.ws.as_ref().map(|_| WsLayer::default());
+        t.policy = w.ws.clone();
+        Ok(t)
+    }
+
+    /// TLS as the client, on a route or leaf connection this server dialed to `host`: from
+    /// the first byte for a route, or, with `after_info`, once `start_tls` is called (a
+    /// leaf node reads the hub's INFO in the clear first).
+    pub fn dialed(
+        d: &Dialing,
+        host: &str,
+        after_info: bool,
+        now: Instant,
+    ) -> Result<Transport, Failure> {
+        let layer = TlsLayer::client(d.config.clone(), host).map_err(|e| setup_failure(e.0))?;
+        let mut t = Transport::bare(now, d.timeout, d.pinned.clone());
+        t.dormant = Some(Box::new(layer));
+        if !after_info {
+            t.start_tls(now);
+        }
+        Ok(t)
+    }
+
+    /// A leaf node's TLS starts now, after the hub's INFO: the ClientHello goes out and
+    /// the handshake has its full timeout from now. Protocol output from here on is
+    /// encrypted.
+    pub fn start_tls(&mut self, now: Instant) {
+        if let Some(mut layer) = self.dormant.take() {
+            layer.greet(&mut self.out);
+            self.tls = Some(*layer);
+            self.handshake_deadline = now + self.handshake_timeout;
+        }
+    }
+
+    fn bare(now: Instant, handshake_timeout: Duration, pinned: Arc<BTreeSet<String>>) -> Transport {
+        Transport {
+            plain_info: false,
+            tls: None,
+            dormant: None,
+            ws: None,
+            policy: None,
             out: Vec::new(),
             inflight: Vec::new(),
             inflight_off: 0,
@@ -168,13 +288,13 @@ impl Transport {
             framed: Vec::new(),
             failed: false,
             closed: false,
-            handshake_deadline: now + w.handshake_timeout,
-            handshake_timeout: w.handshake_timeout,
-            fallback_at,
-            pinned: w.pinned.clone(),
+            handshake_deadline: now + handshake_timeout,
+            handshake_timeout,
+            fallback_at: None,
+            pinned,
             secured: false,
             peer: None,
-        })
+        }
     }
 
     /// When a silent `handshake_first: auto` client gets the INFO in the clear.
@@ -407,6 +527,14 @@ impl Transport {
     pub fn complete_write(&mut self, n: usize) -> bool {
         self.inflight_off = (self.inflight_off + n).min(self.inflight.len());
         self.inflight_off == self.inflight.len()
+    }
+}
+
+/// TLS could not be set up for a connection (a bad server name, unreadable roots).
+pub(crate) fn setup_failure(e: impl std::fmt::Display) -> Failure {
+    Failure {
+        reason: CloseReason::TlsHandshakeError,
+        log: format!("TLS setup error: {e}"),
     }
 }
 

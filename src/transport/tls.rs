@@ -1,7 +1,9 @@
-//! TLS for client connections with rustls over in-memory buffers: the reactor hands it the
-//! ciphertext it received and takes back the ciphertext to send, so TLS runs on the shard's
-//! own thread with no extra socket reads or threads. Also the `tls {}` settings, validated
-//! with the Go server's error texts, and the rustls configuration built from them.
+//! TLS with rustls over in-memory buffers: the reactor hands it the ciphertext it received
+//! and takes back the ciphertext to send, so TLS runs on the shard's own thread with no
+//! extra socket reads or threads. The server side serves clients and accepted routes and
+//! leaf nodes; the client side serves the routes and leaf remotes this server dials. Also
+//! the `tls {}` settings, validated with the Go server's error texts, and the rustls
+//! configurations built from them.
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
@@ -10,9 +12,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::server::WebPkiClientVerifier;
-use rustls::{RootCertStore, ServerConfig, ServerConnection};
+use rustls::{ClientConfig, ClientConnection, Connection, RootCertStore, ServerConfig};
+use rustls::{ServerConnection, SupportedProtocolVersion};
 
 /// How long a client has to finish the TLS handshake (`TLS_TIMEOUT`, 2 s in `const.go`).
 pub const DEFAULT_TLS_TIMEOUT: Duration = Duration::from_secs(2);
@@ -22,11 +25,24 @@ pub const DEFAULT_TLS_TIMEOUT: Duration = Duration::from_secs(2);
 /// `const.go`).
 pub const DEFAULT_HANDSHAKE_FIRST_FALLBACK: Duration = Duration::from_millis(50);
 
+/// Where Linux distributions keep the system's trusted roots, as Go's `crypto/x509` looks
+/// for them (`root_linux.go`): used when a `tls {}` block names no `ca_file`.
+const SYSTEM_ROOT_FILES: &[&str] = &[
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/ca-bundle.pem",
+    "/etc/pki/tls/cacert.pem",
+    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+    "/etc/ssl/cert.pem",
+];
+
 /// The `tls {}` block (or `--tls*` flags), as given.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TlsSettings {
-    pub cert_file: PathBuf,
-    pub key_file: PathBuf,
+    /// This side's certificate and key; a leaf remote may have none (it then presents no
+    /// client certificate), every listener has both.
+    pub cert_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
     pub ca_file: Option<PathBuf>,
     /// Require and verify a client certificate.
     pub verify: bool,
@@ -44,13 +60,16 @@ pub struct TlsSettings {
     pub min_version: Option<rustls::ProtocolVersion>,
     /// Empty means rustls' defaults.
     pub cipher_suites: Vec<rustls::SupportedCipherSuite>,
+    /// Dialing side only: accept any server certificate (`insecure`).
+    pub insecure: bool,
 }
 
-impl TlsSettings {
-    pub fn new(cert_file: PathBuf, key_file: PathBuf) -> TlsSettings {
+impl Default for TlsSettings {
+    /// No certificate of its own: what a leaf remote dials with when it sets nothing.
+    fn default() -> TlsSettings {
         TlsSettings {
-            cert_file,
-            key_file,
+            cert_file: None,
+            key_file: None,
             ca_file: None,
             verify: false,
             verify_and_map: false,
@@ -60,6 +79,17 @@ impl TlsSettings {
             pinned_certs: BTreeSet::new(),
             min_version: None,
             cipher_suites: Vec::new(),
+            insecure: false,
+        }
+    }
+}
+
+impl TlsSettings {
+    pub fn new(cert_file: PathBuf, key_file: PathBuf) -> TlsSettings {
+        TlsSettings {
+            cert_file: Some(cert_file),
+            key_file: Some(key_file),
+            ..TlsSettings::default()
         }
     }
 
@@ -71,20 +101,94 @@ impl TlsSettings {
     /// Builds the rustls server configuration, reading the certificate files. Errors are
     /// worded as the Go server words them.
     pub fn server_config(&self) -> Result<Arc<ServerConfig>, String> {
-        let certs = read_certs(&self.cert_file)
+        self.server_config_verifying(self.verifies_clients())
+    }
+
+    /// The server configuration of a route listener: Go always requires and verifies the
+    /// other server's certificate there, whatever `verify` says (`parseCluster`).
+    pub fn route_server_config(&self) -> Result<Arc<ServerConfig>, String> {
+        self.server_config_verifying(true)
+    }
+
+    fn server_config_verifying(&self, verify: bool) -> Result<Arc<ServerConfig>, String> {
+        let (certs, key) = self
+            .identity()?
+            .ok_or("missing 'cert_file' in TLS configuration")?;
+        let provider = self.provider();
+        let builder = ServerConfig::builder_with_provider(provider.clone())
+            .with_protocol_versions(&self.versions())
+            .map_err(|e| format!("error parsing tls config: {e}"))?;
+        let builder = if verify {
+            let verifier =
+                WebPkiClientVerifier::builder_with_provider(Arc::new(self.roots()?), provider)
+                    .build()
+                    .map_err(|e| format!("error parsing tls config: {e}"))?;
+            builder.with_client_cert_verifier(verifier)
+        } else {
+            builder.with_no_client_auth()
+        };
+        let cfg = builder
+            .with_single_cert(certs, key)
             .map_err(|e| format!("error parsing X509 certificate/key pair: {e}"))?;
-        let key = PrivateKeyDer::from_pem_file(&self.key_file).map_err(|e| {
+        Ok(Arc::new(cfg))
+    }
+
+    /// Builds the rustls configuration for dialing a route or a leaf node hub: the
+    /// certificate, when one is set, goes out as the client certificate; the server's is
+    /// checked against `ca_file` (the system roots without one) unless `insecure`.
+    pub fn client_config(&self) -> Result<Arc<ClientConfig>, String> {
+        let provider = self.provider();
+        let builder = ClientConfig::builder_with_provider(provider.clone())
+            .with_protocol_versions(&self.versions())
+            .map_err(|e| format!("error parsing tls config: {e}"))?;
+        let builder = if self.insecure {
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(AnyServer(provider)))
+        } else {
+            builder.with_root_certificates(self.roots()?)
+        };
+        let cfg = match self.identity()? {
+            Some((certs, key)) => builder
+                .with_client_auth_cert(certs, key)
+                .map_err(|e| format!("error parsing X509 certificate/key pair: {e}"))?,
+            None => builder.with_no_client_auth(),
+        };
+        Ok(Arc::new(cfg))
+    }
+
+    /// The certificate chain and key, read from their files; none when neither is set.
+    #[allow(clippy::type_complexity)]
+    fn identity(
+        &self,
+    ) -> Result<Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>, String> {
+        let (cert_file, key_file) = match (&self.cert_file, &self.key_file) {
+            (None, None) => return Ok(None),
+            (Some(c), Some(k)) => (c, k),
+            (Some(_), None) => return Err("missing 'key_file' in TLS configuration".into()),
+            (None, Some(_)) => return Err("missing 'cert_file' in TLS configuration".into()),
+        };
+        let certs = read_certs(cert_file)
+            .map_err(|e| format!("error parsing X509 certificate/key pair: {e}"))?;
+        let key = PrivateKeyDer::from_pem_file(key_file).map_err(|e| {
             format!(
                 "error parsing X509 certificate/key pair: {}",
-                pem_error(&self.key_file, e)
+                pem_error(key_file, e)
             )
         })?;
+        Ok(Some((certs, key)))
+    }
+
+    fn provider(&self) -> Arc<rustls::crypto::CryptoProvider> {
         let mut provider = rustls::crypto::ring::default_provider();
         if !self.cipher_suites.is_empty() {
             provider.cipher_suites = self.cipher_suites.clone();
         }
-        let provider = Arc::new(provider);
-        let versions: Vec<&'static rustls::SupportedProtocolVersion> = rustls::ALL_VERSIONS
+        Arc::new(provider)
+    }
+
+    fn versions(&self) -> Vec<&'static SupportedProtocolVersion> {
+        rustls::ALL_VERSIONS
             .iter()
             .copied()
             .filter(|v| match self.min_version {
@@ -93,36 +197,75 @@ impl TlsSettings {
                 }
                 _ => true,
             })
-            .collect();
-        let builder = ServerConfig::builder_with_provider(provider.clone())
-            .with_protocol_versions(&versions)
-            .map_err(|e| format!("error parsing tls config: {e}"))?;
-        let builder = match (&self.ca_file, self.verifies_clients()) {
-            (Some(ca), true) => {
-                let mut roots = RootCertStore::empty();
-                for c in read_certs(ca)? {
-                    roots
-                        .add(c)
-                        .map_err(|e| format!("failed to parse root ca certificate: {e}"))?;
-                }
-                let verifier =
-                    WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
-                        .build()
-                        .map_err(|e| format!("error parsing tls config: {e}"))?;
-                builder.with_client_cert_verifier(verifier)
-            }
-            (None, true) => {
-                return Err(
-                    "tls verify requires a 'ca_file' (riptide does not use the system roots)"
-                        .into(),
-                )
-            }
-            (_, false) => builder.with_no_client_auth(),
+            .collect()
+    }
+
+    /// The certificates a peer's must chain to: `ca_file`, or the system's roots.
+    fn roots(&self) -> Result<RootCertStore, String> {
+        let certs = match &self.ca_file {
+            Some(ca) => read_certs(ca)?,
+            None => SYSTEM_ROOT_FILES
+                .iter()
+                .find_map(|f| read_certs(Path::new(f)).ok())
+                .ok_or("tls: no 'ca_file' given and no system root certificates found")?,
         };
-        let cfg = builder
-            .with_single_cert(certs, key)
-            .map_err(|e| format!("error parsing X509 certificate/key pair: {e}"))?;
-        Ok(Arc::new(cfg))
+        let mut roots = RootCertStore::empty();
+        for c in certs {
+            roots
+                .add(c)
+                .map_err(|e| format!("failed to parse root ca certificate: {e}"))?;
+        }
+        Ok(roots)
+    }
+}
+
+/// `insecure: true`: any server certificate is taken, as Go's `InsecureSkipVerify`; the
+/// handshake signatures are still checked, so the peer holds the key it shows.
+#[derive(Debug)]
+struct AnyServer(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AnyServer {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
     }
 }
 
@@ -213,37 +356,54 @@ impl RecordCut {
     }
 }
 
-/// One connection's TLS state.
+/// One connection's TLS state, as the server or as the client.
 pub struct TlsLayer {
-    conn: ServerConnection,
+    conn: Connection,
     cut: RecordCut,
-    /// The client sent close_notify: its end of the stream, as Go's `tls.Conn.Read` returns
+    /// The peer sent close_notify: its end of the stream, as Go's `tls.Conn.Read` returns
     /// `io.EOF` for it.
     peer_closed: bool,
 }
 
 impl TlsLayer {
-    pub fn new(cfg: Arc<ServerConfig>) -> Result<TlsLayer, TlsFailure> {
-        let mut conn = ServerConnection::new(cfg).map_err(|e| TlsFailure(e.to_string()))?;
+    pub fn server(cfg: Arc<ServerConfig>) -> Result<TlsLayer, TlsFailure> {
+        let conn = ServerConnection::new(cfg).map_err(|e| TlsFailure(e.to_string()))?;
+        Ok(TlsLayer::over(conn.into()))
+    }
+
+    /// The dialing side of a connection to `host`, whose ClientHello is queued at once.
+    pub fn client(cfg: Arc<ClientConfig>, host: &str) -> Result<TlsLayer, TlsFailure> {
+        let name = ServerName::try_from(host.to_string())
+            .map_err(|e| TlsFailure(format!("invalid server name {host:?}: {e}")))?;
+        let conn = ClientConnection::new(cfg, name).map_err(|e| TlsFailure(e.to_string()))?;
+        Ok(TlsLayer::over(conn.into()))
+    }
+
+    fn over(mut conn: Connection) -> TlsLayer {
         // The reactor bounds what it hands over (one batch per write in flight).
         conn.set_buffer_limit(None);
-        Ok(TlsLayer {
+        TlsLayer {
             conn,
             cut: RecordCut::default(),
             peer_closed: false,
-        })
+        }
+    }
+
+    /// What the connection has to send before any input: a client's ClientHello.
+    pub fn greet(&mut self, wire: &mut Vec<u8>) {
+        self.drain(wire);
     }
 
     pub fn handshaking(&self) -> bool {
         self.conn.is_handshaking()
     }
 
-    /// The client ended its stream with close_notify.
+    /// The peer ended its stream with close_notify.
     pub fn peer_closed(&self) -> bool {
         self.peer_closed
     }
 
-    /// The client's own certificate (DER), when it presented one.
+    /// The peer's own certificate (DER), when it presented one.
     pub fn peer_certificate(&self) -> Option<&[u8]> {
         self.conn.peer_certificates()?.first().map(|c| c.as_ref())
     }

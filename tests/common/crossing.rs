@@ -63,3 +63,23 @@ pub async fn collect(sub: &mut Subscriber, subject_prefix: &str, n: usize) -> Ve
     }
     got
 }
+
+/// `n` messages published by `from` on `<name>.x` reach a subscriber of `to` (on another
+/// server) on `<name>.*`, in order, once its interest has crossed.
+pub async fn crosses_in_order(from: &Client, to: &Client, name: &str, n: usize) {
+    let mut sub = to.subscribe(format!("{name}.*")).await.unwrap();
+    to.flush().await.unwrap();
+    await_interest(from, &mut sub, &format!("{name}.probe")).await;
+    for seq in 0..n {
+        from.publish(format!("{name}.x"), seq.to_string().into())
+            .await
+            .unwrap();
+    }
+    from.flush().await.unwrap();
+    let want: Vec<String> = (0..n).map(|s| s.to_string()).collect();
+    assert_eq!(
+        collect(&mut sub, &format!("{name}.x"), n).await,
+        want,
+        "{name}"
+    );
+}
