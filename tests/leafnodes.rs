@@ -513,3 +513,58 @@ async fn leaf_over_tls() {
     let _bare = Go::start(&bin, &bare);
     hub.expect_log("TLS handshake error");
 }
+
+/// A hub whose `leafnodes {}` has no users of its own logs leaf nodes in as it logs in
+/// clients (Go's `isLeafNodeAuthorized`): a user and password, or an nkey remote (`nkey`,
+/// the hub's nonce signed), binds the leaf to that user's account; a leaf with neither is
+/// refused, since the server requires credentials. Riptide is the leaf of a Go hub and the
+/// hub of a Go leaf.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leaf_logs_in_as_a_server_user() {
+    let Some(bin) = go_server() else { return };
+    let d = dir("server-user");
+    let key = nkeys::KeyPair::new_user();
+    let hub_conf = write(
+        &d,
+        "hub.conf",
+        &format!(
+            "accounts {{ A {{ users [ {{user: l, password: p}}, {{nkey: {}}} ] }} }}\nleafnodes {{ listen: 127.0.0.1:-1 }}\n",
+            key.public_key()
+        ),
+    );
+    let seed = key.seed().unwrap();
+    let remote = |name: &str, hub: SocketAddr, login: &str| {
+        let text = match login {
+            "user" => format!("leafnodes {{ remotes [ {{ url: \"nats-leaf://l:p@{hub}\" }} ] }}\n"),
+            "nkey" => format!(
+                "leafnodes {{ remotes [ {{ url: \"nats-leaf://{hub}\", nkey: {seed:?} }} ] }}\n"
+            ),
+            _ => format!("leafnodes {{ remotes [ {{ url: \"nats-leaf://{hub}\" }} ] }}\n"),
+        };
+        write(&d, &format!("{name}-{login}.conf"), &text)
+    };
+    let loopback = ["-a", "127.0.0.1", "-p", "-1"];
+
+    let go_hub = Go::start(&bin, &hub_conf);
+    let on_hub = client_as(go_hub.addr, "l", "p").await;
+    for login in ["user", "nkey"] {
+        let conf = remote("riptide", go_hub.leaf_addr.unwrap(), login);
+        let mut leaf = Proc::start(&with_config(&conf, &loopback));
+        leaf.expect_log("Leafnode connection created");
+        let on_leaf = client(leaf.addr()).await;
+        common::crossing::crosses_in_order(&on_hub, &on_leaf, "down", PLAIN_MSGS).await;
+        common::crossing::crosses_in_order(&on_leaf, &on_hub, "up", PLAIN_MSGS).await;
+    }
+
+    let mut hub = Proc::start(&with_config(&hub_conf, &loopback));
+    let on_hub = client_as(hub.addr(), "l", "p").await;
+    for login in ["user", "nkey"] {
+        let leaf = Go::start(&bin, &remote("go", hub.leaf_addr(), login));
+        hub.expect_log("Leafnode connection created");
+        let on_leaf = client(leaf.addr).await;
+        common::crossing::crosses_in_order(&on_hub, &on_leaf, "down", PLAIN_MSGS).await;
+        common::crossing::crosses_in_order(&on_leaf, &on_hub, "up", PLAIN_MSGS).await;
+    }
+    let _bare = Go::start(&bin, &remote("go", hub.leaf_addr(), "none"));
+    hub.expect_log("authentication error");
+}

@@ -46,6 +46,9 @@ pub struct LeafRemote {
     /// A `.creds` file: its user JWT and the hub's nonce signed with its seed go in the
     /// CONNECT. Read at each connection, as Go reads it.
     pub credentials: Option<std::path::PathBuf>,
+    /// The seed of a user nkey (`nkey` or `seed`): the CONNECT carries its public key and
+    /// the hub's nonce signed with it. `credentials` wins when both are set, as in Go.
+    pub nkey_seed: Option<String>,
     /// TLS to the hub (`tls {}`); a `tls://` URL or a hub that asks for it also gets TLS.
     pub tls: Option<TlsSettings>,
 }
@@ -72,6 +75,12 @@ pub struct LeafSettings {
 }
 
 impl LeafSettings {
+    /// `authorization {}` names leaf users of its own; without any, a leaf logs in as a
+    /// client would, against the server's users (Go's `isLeafNodeAuthorized`).
+    pub fn has_users(&self) -> bool {
+        self.user.is_some() || !self.users.is_empty()
+    }
+
     /// The account a leaf's CONNECT with these credentials binds to; none when
     /// credentials are required and these are not among them.
     pub fn authenticate(&self, user: Option<&str>, pass: Option<&str>) -> Option<&str> {
@@ -108,9 +117,15 @@ pub struct LeafInfo {
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub tls_verify: bool,
     pub max_payload: usize,
+    /// The hub's leaf node URL, `host:port`.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub ip: String,
     pub client_id: u64,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub nonce: String,
+    /// The hub's cluster, when it is in one.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub cluster: String,
     /// After a CONNECT: the INFO that says the hub took it.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub connect_info: bool,
@@ -165,9 +180,11 @@ pub struct LeafConnect {
     pub pass: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub auth_token: Option<String>,
-    /// A user JWT, and the hub's nonce signed with the user's key.
+    /// A user JWT, and the hub's nonce signed with the user's key (or the nkey's).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub jwt: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nkey: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sig: Option<String>,
     #[serde(skip_serializing_if = "String::is_empty")]

@@ -168,6 +168,14 @@ mod tests {
         let e = load("leafnodes {\n  remotes [ { url: \"tls://127.0.0.1:1\", tls { cert_file: c.pem } } ]\n}\n")
             .unwrap_err();
         assert!(e.contains("missing 'key_file' in TLS configuration"), "{e}");
+        // Go's text and position (nats-server 2.15.1 -t).
+        let e =
+            load("leafnodes { remotes [ { url: \"nats://127.0.0.1:1\", seed: \"SUBOGUS\" } ] }\n")
+                .unwrap_err();
+        assert!(
+            e.ends_with(":1:51: Remote leafnode nkey is not a valid seed: \"SUBOGUS\""),
+            "{e}"
+        );
     }
 
     #[test]

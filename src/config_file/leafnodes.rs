@@ -13,8 +13,6 @@ const NOT_YET: &[&str] = &["isolate_leafnode_interest", "min_version"];
 
 /// Remote keys Go takes that Riptide does not act on yet.
 const REMOTE_NOT_YET: &[&str] = &[
-    "nkey",
-    "seed",
     "hub",
     "proxy",
     "jetstream_cluster_migrate",
@@ -167,6 +165,15 @@ fn remote(item: &Item) -> Result<LeafRemote, ConfigError> {
                 r.credentials = Some(string(v, k).map_err(fail)?.into());
             }
             "tls" => r.tls = Some(super::listeners::dialing_tls(field)?),
+            "nkey" | "seed" => {
+                let seed = string(v, k).map_err(fail)?;
+                if nkeys::KeyPair::from_seed(&seed).is_err() {
+                    return Err(fail(format!(
+                        "Remote leafnode nkey is not a valid seed: {seed:?}"
+                    )));
+                }
+                r.nkey_seed = Some(seed);
+            }
             key if REMOTE_NOT_YET.contains(&key) => return Err(not_yet(field, k)),
             key if REMOTE_IGNORED.contains(&key) => {}
             _ => return Err(fail(format!("unknown field \"{k}\""))),

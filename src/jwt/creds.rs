@@ -101,6 +101,13 @@ pub fn decorated_seed(text: &str) -> Result<&str, CredsError> {
     Ok(seed)
 }
 
+/// The `sig` of a CONNECT: `nonce` signed with `key`, base64url without padding, as
+/// clients send it.
+pub fn sign_nonce(key: &nkeys::KeyPair, nonce: &str) -> String {
+    let sig = key.sign(nonce.as_bytes()).expect("a seed key pair signs");
+    data_encoding::BASE64URL_NOPAD.encode(&sig)
+}
+
 /// A user's credentials: the user JWT and the seed of its nkey.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Creds {
@@ -128,14 +135,9 @@ impl Creds {
         nkeys::KeyPair::from_seed(&self.seed).expect("checked when parsed")
     }
 
-    /// The `sig` of a CONNECT: the nonce signed with the user's key, base64url without
-    /// padding, as clients send it.
+    /// The `sig` of a CONNECT: the nonce signed with the user's key.
     pub fn sign_nonce(&self, nonce: &str) -> String {
-        let sig = self
-            .key_pair()
-            .sign(nonce.as_bytes())
-            .expect("a seed key pair signs");
-        data_encoding::BASE64URL_NOPAD.encode(&sig)
+        sign_nonce(&self.key_pair(), nonce)
     }
 
     /// The file text, as `FormatUserConfig` writes it.

@@ -81,8 +81,8 @@ pub struct LeafLink {
     deny_exports: Vec<Bytes>,
     /// A loop was found: the spoke waits longer before it dials again.
     looped: bool,
-    /// A spoke's `.creds` file.
-    credentials: Option<std::path::PathBuf>,
+    /// How a spoke logs in beyond its URL's user and password.
+    login: Option<LeafLogin>,
     /// The nonce a hub's INFO gave the leaf to sign.
     nonce: String,
 }
@@ -155,7 +155,9 @@ impl Shard {
             host.port,
         );
         info.max_payload = self.server.cfg.max_payload;
+        info.ip = host_port(&host.host, host.port);
         info.client_id = self.clients.conns[id].cid;
+        info.cluster = self.cluster_name().unwrap_or_default().to_string();
         if let Some(t) = &host.settings.tls {
             info.tls_required = true;
             info.tls_verify = t.verifies_clients();
@@ -208,7 +210,11 @@ impl Shard {
         let leaf = LeafLink {
             deny_imports: bytes(&r.deny_imports),
             deny_exports: bytes(&r.deny_exports),
-            credentials: r.credentials.clone(),
+            login: match (&r.credentials, &r.nkey_seed) {
+                (Some(path), _) => Some(LeafLogin::Creds(path.clone())),
+                (None, Some(seed)) => Some(LeafLogin::Nkey(seed.clone())),
+                (None, None) => None,
+            },
             ..LeafLink::default()
         };
         let id = self.new_link_conn(peer, true, LinkRole::Hub(account));
@@ -245,25 +251,22 @@ impl Shard {
             } else {
                 info.server_name.clone()
             };
-            let credentials = leaf.credentials.clone();
+            let login = leaf.login.clone();
             let host = url.as_ref().map_or("", |u| u.host.as_str());
             self.leaf_start_tls(id, info.tls_required, host)?;
             let account = role.account().unwrap_or(crate::accounts::GLOBAL);
-            let signed = match credentials {
-                Some(path) => match signed_nonce(&path, &info.nonce) {
-                    Ok(s) => Some(s),
-                    Err(e) => {
-                        log_at!(Error, "{} - {e}", self.clients.conns[id].log_prefix());
-                        self.begin_close(id, CloseReason::ProtocolViolation, Closing::Now, false);
-                        return Err(Stop);
-                    }
-                },
-                None => None,
+            let signed = match login.map(|l| l.sign(&info.nonce)).transpose() {
+                Ok(s) => s.unwrap_or_default(),
+                Err(e) => {
+                    log_at!(Error, "{} - {e}", self.clients.conns[id].log_prefix());
+                    self.begin_close(id, CloseReason::ProtocolViolation, Closing::Now, false);
+                    return Err(Stop);
+                }
             };
-            let (jwt, sig) = signed.unzip();
             let connect = LeafConnect {
-                jwt,
-                sig,
+                jwt: signed.jwt,
+                nkey: signed.nkey,
+                sig: signed.sig,
                 version: GO_SERVER_VERSION.to_string(),
                 user: url.as_ref().and_then(|u| u.user.clone()),
                 pass: url.as_ref().and_then(|u| u.pass.clone()),
@@ -353,11 +356,27 @@ impl Shard {
                 crate::auth::Login::User { account, .. } => Some(account),
                 _ => None,
             }
-        } else {
+        } else if self.leaf_host().settings.has_users() || !auth.required() {
             self.leaf_host()
                 .settings
                 .authenticate(connect.user.as_deref(), connect.pass.as_deref())
                 .and_then(|name| self.server.accounts.id(name))
+        } else {
+            // No leaf users of its own: the server's users, nkeys or token decide, and a
+            // user binds the leaf to its account.
+            let m = crate::conn::ConnectMsg {
+                user: connect.user.clone(),
+                pass: connect.pass.clone(),
+                auth_token: connect.auth_token.clone(),
+                nkey: connect.nkey.clone(),
+                sig: connect.sig.clone(),
+                ..Default::default()
+            };
+            let nonce = self.leaf_link(id).nonce.clone();
+            match auth.check(&m, Some(&nonce)) {
+                crate::auth::Login::User { account, .. } => Some(account),
+                crate::auth::Login::Refused => None,
+            }
         };
         let Some(account) = bound else {
             let presented = connect
@@ -606,19 +625,53 @@ impl Shard {
     }
 }
 
-/// A spoke's `.creds` file read now (it may have been rotated since the last connection):
-/// its user JWT, and `nonce` signed with its seed. The error is Go's text for it.
-fn signed_nonce(path: &std::path::Path, nonce: &str) -> Result<(String, String), String> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        format!(
-            "open {}: {}",
-            path.display(),
-            crate::runtime::error_text(&e)
-        )
-    })?;
-    let creds = crate::jwt::creds::Creds::parse(&text).map_err(|e| e.to_string())?;
-    let sig = creds.sign_nonce(nonce);
-    Ok((creds.jwt, sig))
+/// How a spoke proves who it is to its hub, besides a user and password in its URL.
+#[derive(Debug, Clone)]
+enum LeafLogin {
+    /// A `.creds` file, read at each connection (it may have been rotated since).
+    Creds(std::path::PathBuf),
+    /// A user nkey's seed.
+    Nkey(String),
+}
+
+/// What a spoke's CONNECT carries to log in.
+#[derive(Debug, Default)]
+struct Signed {
+    jwt: Option<String>,
+    nkey: Option<String>,
+    sig: Option<String>,
+}
+
+impl LeafLogin {
+    /// The hub's `nonce` signed, with the JWT or public key that goes with it. The error is
+    /// Go's text for an unreadable `.creds` file.
+    fn sign(&self, nonce: &str) -> Result<Signed, String> {
+        match self {
+            LeafLogin::Creds(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    format!(
+                        "open {}: {}",
+                        path.display(),
+                        crate::runtime::error_text(&e)
+                    )
+                })?;
+                let creds = crate::jwt::creds::Creds::parse(&text).map_err(|e| e.to_string())?;
+                Ok(Signed {
+                    sig: Some(creds.sign_nonce(nonce)),
+                    jwt: Some(creds.jwt),
+                    nkey: None,
+                })
+            }
+            LeafLogin::Nkey(seed) => {
+                let key = nkeys::KeyPair::from_seed(seed).map_err(|e| e.to_string())?;
+                Ok(Signed {
+                    sig: Some(crate::jwt::creds::sign_nonce(&key, nonce)),
+                    nkey: Some(key.public_key()),
+                    jwt: None,
+                })
+            }
+        }
+    }
 }
 
 #[cfg(test)]
