@@ -647,3 +647,77 @@ async fn routes_over_tls() {
     let mut r = Proc::start(&args);
     r.expect_log("TLS handshake error");
 }
+
+/// Route permissions against a Go node, as Go applies them: `import` decides which of
+/// Riptide's subscriptions the route is told of, `export` which of the route's it takes, so
+/// messages flow only where both allow; an `export` deny inside taken wildcard interest
+/// (`out.>` over `out.secret`) is checked per message. The route INFO carries both, with
+/// Go's JSON escapes. Each side publishes from one connection, so what arrives first shows
+/// everything the route carried before it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn route_permissions_filter_interest() {
+    let Some(bin) = go_server() else { return };
+    let d = common::process::scratch_dir("cluster-perms");
+    let conf = common::process::write_file(
+        &d,
+        "riptide.conf",
+        "cluster { name: perms, permissions { import: \"in.>\", export: { allow: \"out.>\", deny: \"out.secret\" } } }\n",
+    );
+    let g = Go::spawn(Command::new(&bin).args([
+        "--cluster",
+        "nats://127.0.0.1:-1",
+        "--cluster_name",
+        "perms",
+    ]));
+    let routes = routes_flag(&[g.route_addr.unwrap()]);
+    let mut args =
+        common::process::with_config(&conf, &["--cluster", "nats://127.0.0.1:-1", "-m", "-1"]);
+    args.extend(["--routes", routes.as_str()]);
+    let r = Proc::start(&args);
+    let info = common::Raw::connect(r.route_addr()).info;
+    assert!(
+        info.contains(r#""import":{"allow":["in.\u003e"]},"export":{"allow":["out.\u003e"],"deny":["out.secret"]}"#),
+        "{info}"
+    );
+    common::http::wait_for(r.monitor_addr(), "/routez", |v| v["num_routes"] == 4);
+
+    // Go's subscribers: Riptide takes `out.x` and `out.>`, not `in.x` or `other.x`.
+    let mut on_g = common::Raw::logged_in(g.addr, "");
+    on_g.send(b"SUB out.x 1\r\nSUB in.x 2\r\nSUB other.x 3\r\nSUB out.> 4\r\n");
+    on_g.sync();
+    let listed = |v: &serde_json::Value, sub: &str| {
+        v["routes"].as_array().unwrap().iter().any(|rt| {
+            rt["subscriptions_list"]
+                .as_array()
+                .is_some_and(|l| l.iter().any(|s| s == sub))
+        })
+    };
+    let routez = common::http::wait_for(r.monitor_addr(), "/routez?subs=1", |v| {
+        listed(v, "$G out.>")
+    });
+    assert!(listed(&routez, "$G out.x"), "{routez}");
+    assert!(
+        !listed(&routez, "$G in.x") && !listed(&routez, "$G other.x"),
+        "{routez}"
+    );
+    let mut on_r = common::Raw::logged_in(r.addr(), "");
+    on_r.send(b"PUB in.x 1\r\na\r\nPUB other.x 1\r\nb\r\nPUB out.secret 1\r\nc\r\nPUB out.ok 1\r\nd\r\nPUB out.x 1\r\ne\r\n");
+    on_r.sync();
+    let msg = |c: &mut common::Raw| format!("{}{}", c.line(), c.line());
+    assert_eq!(msg(&mut on_g), "MSG out.ok 4 1\r\nd\r\n");
+    let mut last = [msg(&mut on_g), msg(&mut on_g)];
+    last.sort();
+    assert_eq!(last, ["MSG out.x 1 1\r\ne\r\n", "MSG out.x 4 1\r\ne\r\n"]);
+
+    // Riptide's subscribers: the route is told of `in.x` only. A probe subscribed after
+    // them shows Go has heard of everything it was told.
+    on_r.send(b"SUB out.x 1\r\nSUB other.x 2\r\nSUB in.x 3\r\n");
+    on_r.sync();
+    let probe_client = client(r.addr()).await;
+    let mut probe = probe_client.subscribe("in.probe").await.unwrap();
+    probe_client.flush().await.unwrap();
+    await_interest(&client(g.addr).await, &mut probe, "in.probe").await;
+    on_g.send(b"PUB other.x 1\r\nb\r\nPUB out.x 1\r\nc\r\nPUB in.x 1\r\na\r\n");
+    on_g.sync();
+    assert_eq!(msg(&mut on_r), "MSG in.x 3 1\r\na\r\n");
+}

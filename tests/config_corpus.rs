@@ -1,7 +1,7 @@
 //! The configuration corpus (`tests/config_corpus/`): real-world nats-server configuration
 //! files, each checked with `-t` by nats-server 2.15.1 and by Riptide, which must agree (both
 //! valid, or both refusing with the same message, syntax errors and errors in included files
-//! included), except for the files listed in `REFUSED`. Every file both accept is then run by both servers on loopback, and
+//! included). Every file both accept is then run by both servers on loopback, and
 //! the same scripted clients (each user of the file, a wrong password, SUB/PUB on a set of
 //! subjects, PING) must get the same bytes from both, INFO included with its per-server
 //! fields masked. Runs only where the Go binary is found (`common::go`).
@@ -22,12 +22,13 @@ use serde_json::Value;
 
 const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/config_corpus");
 
-/// Files Riptide refuses on purpose: the key it names as not supported yet.
-const REFUSED: &[(&str, &str)] = &[("test_srv_a_perms.conf", "permissions")];
-
 /// Files with a `cluster {}` block: both servers get a random route port instead of the
 /// file's (a fixed one would be taken by the first server started).
-const CLUSTERED: &[&str] = &["docker_nats_server.conf", "server_reload_test.conf"];
+const CLUSTERED: &[&str] = &[
+    "docker_nats_server.conf",
+    "server_reload_test.conf",
+    "test_srv_a_perms.conf",
+];
 
 /// The passwords `docs_authorization_variables.conf` takes from the environment.
 const ENV: &[(&str, &str)] = &[
@@ -94,7 +95,10 @@ fn clients(file: &str) -> &'static [Cred] {
             User("peter", "s3cr3t!"),
             User("paul", "s3cr3t"),
         ],
-        "test_override.conf" | "docker_nats_server.conf" | "server_reload_test.conf" => &[None],
+        "test_override.conf"
+        | "docker_nats_server.conf"
+        | "server_reload_test.conf"
+        | "test_srv_a_perms.conf" => &[None],
         "test_tls.conf" => &[TlsUser("derek", "boo"), TlsUser("derek", "bar")],
         "test_tlsverify.conf" => &[Tls(Some("client"))],
         "test_tls_cert_cn.conf" => &[Tls(Some("natsio")), Tls(Some("cncf")), Tls(Some("other"))],
@@ -201,14 +205,6 @@ fn corpus_checks_and_runs_like_the_go_server() {
     for file in &confs {
         let (go_code, go_out) = check_config(&mut in_dir(&go, &dir), file);
         let (rt_code, rt_out) = check_config(&mut in_dir(Path::new(BIN), &dir), file);
-        if let Some((_, key)) = REFUSED.iter().find(|(f, _)| f == file) {
-            assert_eq!(go_code, 0, "{file}: Go refuses it: {go_out}");
-            assert_eq!(rt_code, 1, "{file}: {rt_out}");
-            let refusal =
-                format!("field \"{key}\" is not supported by this version of riptide yet");
-            assert!(rt_out.contains(&refusal), "{file}: {rt_out}");
-            continue;
-        }
         let (go_lines, rt_lines) = (
             normalized(&go_out, "nats-server: "),
             normalized(&rt_out, "riptide: "),

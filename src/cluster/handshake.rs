@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::info::GO_SERVER_VERSION;
+use crate::permissions::SubjectPermission;
 
 /// The protocol level in a route INFO, as Go 2.15.1 sends it.
 pub const ROUTE_PROTO: i32 = 3;
@@ -41,6 +42,11 @@ pub struct RouteInfo {
     /// Lame duck mode: the server is going away.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub ldm: bool,
+    /// The sender's route permissions, which `/routez` shows for its connections.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub import: Option<PermissionJson>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub export: Option<PermissionJson>,
     /// Go's gossip marker on a forwarded INFO (`gossip_mode`, 1 = default).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gossip_mode: Option<u8>,
@@ -83,10 +89,10 @@ impl RouteInfo {
         }
     }
 
-    /// `INFO <json>\r\n`.
+    /// `INFO <json>\r\n`, escaped as Go's JSON is (`>` in a permission is `\u003e`).
     pub fn line(&self) -> Vec<u8> {
         let mut out = b"INFO ".to_vec();
-        out.extend_from_slice(&serde_json::to_vec(self).expect("INFO serializes"));
+        out.extend_from_slice(&crate::system::go_json(self));
         out.extend_from_slice(b"\r\n");
         out
     }
@@ -97,6 +103,25 @@ impl RouteInfo {
             format!("nats-route://{}/", host_port(&self.host, self.port))
         } else {
             self.ip.clone()
+        }
+    }
+}
+
+/// A `SubjectPermission` as Go's JSON has it: empty lists left out.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PermissionJson {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub allow: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub deny: Vec<String>,
+}
+
+impl From<&SubjectPermission> for PermissionJson {
+    fn from(p: &SubjectPermission) -> PermissionJson {
+        PermissionJson {
+            allow: p.allow.clone().unwrap_or_default(),
+            deny: p.deny.clone(),
         }
     }
 }

@@ -1,8 +1,11 @@
 //! The cluster's settings: the `cluster {}` block and `--cluster`, `--cluster_name`,
 //! `--routes`, `--no_advertise`, `--connect_retries` (`opts.go` `parseCluster`).
 
-use crate::transport::tls::TlsSettings;
 use std::time::Duration;
+
+use crate::permissions::SubjectPermission;
+use crate::subject::{has_wildcard, is_subset_match, matches_literal};
+use crate::transport::tls::TlsSettings;
 
 /// The Go server's delay between attempts to connect to a route (`DEFAULT_ROUTE_CONNECT`).
 pub const ROUTE_CONNECT_DELAY: Duration = Duration::from_secs(1);
@@ -135,6 +138,70 @@ pub struct ClusterSettings {
     pub advertise: Option<String>,
     /// TLS on every route, both ways (`tls {}`).
     pub tls: Option<TlsSettings>,
+    /// What the routes are told of and take (`permissions { import, export }`).
+    pub permissions: Option<RoutePermissions>,
+}
+
+/// `cluster { permissions }`, which Go keeps as a route's publish (import) and subscribe
+/// (export) permissions (`setRoutePermissions`). Both only filter interest: `import` says
+/// which of this server's subscriptions the routes are told of, `export` which of their
+/// `RS+` this server takes; messages a route sends are never checked. A subscription's
+/// wildcards are matched as plain tokens (Go's `Sublist.Match` on the subject), so
+/// `out.*` lets `out.>` through.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RoutePermissions {
+    pub import: Option<SubjectPermission>,
+    pub export: Option<SubjectPermission>,
+}
+
+impl RoutePermissions {
+    /// The routes are told of this server's interest in `subject` (`canImport`).
+    pub fn can_import(&self, subject: &[u8]) -> bool {
+        permits(self.import.as_ref(), subject)
+    }
+
+    /// A route's interest in `subject` is taken (`canExport`).
+    pub fn can_export(&self, subject: &[u8]) -> bool {
+        permits(self.export.as_ref(), subject)
+    }
+
+    /// A route's wildcard interest in `subject` also covers a denied export: from then on
+    /// each message to that route is checked against the deny list (Go loads its
+    /// `mperms` deny filter the same way, in `canSubscribe`).
+    pub fn needs_deny_filter(&self, subject: &[u8]) -> bool {
+        has_wildcard(subject)
+            && self.export.as_ref().is_some_and(|e| {
+                e.deny
+                    .iter()
+                    .any(|d| is_subset_match(d.as_bytes(), subject))
+            })
+    }
+
+    /// A message on `subject` is not sent to a route with the deny filter on.
+    pub fn export_denied(&self, subject: &[u8]) -> bool {
+        self.export.as_ref().is_some_and(|e| {
+            e.deny
+                .iter()
+                .any(|d| matches_literal(d.as_bytes(), subject))
+        })
+    }
+}
+
+/// An allow list (all when absent) less a deny list, matched against `subject` token by
+/// token, its own wildcards as plain tokens.
+fn permits(p: Option<&SubjectPermission>, subject: &[u8]) -> bool {
+    let Some(p) = p else {
+        return true;
+    };
+    let allowed = p
+        .allow
+        .as_ref()
+        .is_none_or(|allow| allow.iter().any(|a| matches_literal(a.as_bytes(), subject)));
+    allowed
+        && !p
+            .deny
+            .iter()
+            .any(|d| matches_literal(d.as_bytes(), subject))
 }
 
 impl ClusterSettings {

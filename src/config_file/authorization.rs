@@ -32,7 +32,7 @@ pub(super) fn go_type(v: &Value) -> &'static str {
 }
 
 /// Go's `%v` of a configuration value, for scalars; containers are only named.
-fn go_value(v: &Value) -> String {
+pub(super) fn go_value(v: &Value) -> String {
     match v {
         Value::Bool(b) => b.to_string(),
         Value::Int(n) => n.to_string(),

@@ -2,12 +2,9 @@
 //! point at the field that caused them, as Go's do.
 
 use super::{at, boolean, host_port, int, string, ConfigError};
-use crate::cluster::settings::RouteUrl;
+use crate::cluster::settings::{RoutePermissions, RouteUrl};
 use crate::cluster::ClusterSettings;
 use crate::conf::{Item, Value};
-
-/// Keys Go takes that Riptide's routes do not act on yet: parsed and refused clearly.
-const NOT_YET: &[&str] = &["permissions"];
 
 /// Keys Go takes that change nothing observable in a Riptide route (compression is never
 /// negotiated, so `accept`, Go's default, is what every mode amounts to).
@@ -59,6 +56,7 @@ pub(super) fn cluster(block: &Item) -> Result<ClusterSettings, ConfigError> {
             }
             "authorization" => authorization(item, &mut c)?,
             "tls" => c.tls = Some(super::listeners::route_tls(item)?),
+            "permissions" => c.permissions = Some(permissions(item)?),
             "advertise" | "cluster_advertise" => c.advertise = Some(string(v, k).map_err(fail)?),
             "no_advertise" => c.no_advertise = boolean(v, k).map_err(fail)?,
             "connect_retries" => c.connect_retries = int(v, k).map_err(fail)?.max(0) as u32,
@@ -71,16 +69,52 @@ pub(super) fn cluster(block: &Item) -> Result<ClusterSettings, ConfigError> {
                     c.accounts.push(string(&n.value, k).map_err(|m| at(n, m))?);
                 }
             }
-            key if NOT_YET.contains(&key) => {
-                return Err(fail(format!(
-                    "field \"{k}\" is not supported by this version of riptide yet"
-                )))
-            }
             key if IGNORED.contains(&key) => {}
             _ => return Err(fail(format!("unknown field \"{k}\""))),
         }
     }
     Ok(c)
+}
+
+/// `permissions { import, export }`, read as a user's `publish` and `subscribe` (their
+/// aliases, and Go's texts), less what routes cannot use: responses, and queue groups.
+fn permissions(item: &Item) -> Result<RoutePermissions, ConfigError> {
+    if !matches!(item.value, Value::Map(_)) {
+        // Go has let go of the value's position by then.
+        return Err(ConfigError(format!(
+            "Expected permissions to be a map/struct, got {}",
+            super::authorization::go_value(&item.value)
+        )));
+    }
+    let p = super::authorization::parse_permissions(item)
+        .map_err(|e| ConfigError(super::listed(e, item)))?;
+    if p.response.is_some() {
+        return Err(at(
+            item,
+            "Cluster permissions do not support dynamic responses",
+        ));
+    }
+    if let Some(export) = &p.subscribe {
+        let lists = [
+            ("allow", export.allow.as_deref().unwrap_or_default()),
+            ("deny", &export.deny[..]),
+        ];
+        for (what, list) in lists {
+            if let Some(bad) = list.iter().find(|s| s.contains(char::is_whitespace)) {
+                return Err(at(
+                    item,
+                    format!(
+                        "cluster export {what}: subject {} is not a valid subject",
+                        crate::permissions::go_quote(bad.as_bytes())
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(RoutePermissions {
+        import: p.publish,
+        export: p.subscribe,
+    })
 }
 
 /// Routes' `authorization { user, password, timeout }`; Go refuses a token or a users list
@@ -145,6 +179,34 @@ mod tests {
         );
         let e = load("cluster {\n  bogus: 1\n}\n").unwrap_err();
         assert!(e.contains("unknown field \"bogus\""), "{e}");
+    }
+
+    /// Route permissions with Go's texts and positions (each checked against
+    /// nats-server 2.15.1 `-t`): a user's permission forms, less queue groups in `export`
+    /// and responses.
+    #[test]
+    fn route_permissions_block() {
+        let c = load("cluster { port: -1, permissions { import: \"in.>\", export: { allow: [\"out.>\"], deny: \"out.x\" } } }\n")
+            .unwrap()
+            .cluster
+            .unwrap();
+        let p = c.permissions.unwrap();
+        assert!(p.can_import(b"in.a") && !p.can_import(b"out.a"));
+        assert!(p.can_export(b"out.>") && !p.can_export(b"out.x") && !p.can_export(b">"));
+        assert!(p.needs_deny_filter(b"out.*") && !p.needs_deny_filter(b"out.y"));
+        let cases = [
+            ("permissions { export: \"foo q\" }", "<text>:1:20: cluster export allow: subject \"foo q\" is not a valid subject"),
+            ("permissions { export: { deny: [\"a\",\"foo q\"] } }", "<text>:1:20: cluster export deny: subject \"foo q\" is not a valid subject"),
+            ("permissions { import: \"foo\", allow_responses: true }", "<text>:1:20: Cluster permissions do not support dynamic responses"),
+            ("permissions { import: \"foo..bar\" }", "subject \"foo..bar\" is not a valid subject"),
+            ("permissions { import: { allow: 5 } }", "<text>:1:44: Expected subject permissions to be a subject, or array of subjects, got int64"),
+            ("permissions { import: \"a\", bogus: 1 }", "<text>:1:47: Unknown field \"bogus\" parsing permissions"),
+            ("permissions: \"foo\"", "Expected permissions to be a map/struct, got foo"),
+        ];
+        for (frag, want) in cases {
+            let e = load(&format!("cluster {{ port: -1, {frag} }}\n")).unwrap_err();
+            assert_eq!(e, want, "{frag}");
+        }
     }
 
     /// A route serves both ends, so its `tls {}` needs this server's certificate; a leaf

@@ -66,6 +66,15 @@ pub(super) fn routez(ctx: &Context, r: &Request) -> Response {
                         clock.mono.saturating_duration_since(c.last_activity)
                     )),
                 ),
+            ] {
+                v[k] = x;
+            }
+            for (k, p) in [("import", &rt.import), ("export", &rt.export)] {
+                if let Some(p) = p {
+                    v[k] = json!(p);
+                }
+            }
+            for (k, x) in [
                 ("pending_size", json!(c.pending_bytes)),
                 ("in_msgs", json!(c.in_msgs)),
                 ("out_msgs", json!(c.out_msgs)),

@@ -15,7 +15,7 @@ use super::interest::Key;
 use super::{ConnId, ConnSnapshot, RouteSnapshot, Shard, Timer};
 use crate::accounts::AccountId;
 use crate::cluster::dialer::{DialTarget, Dialer, RedialHandle};
-use crate::cluster::handshake::{client_urls, host_port, RouteConnect, RouteInfo};
+use crate::cluster::handshake::{client_urls, host_port, PermissionJson, RouteConnect, RouteInfo};
 use crate::cluster::parser::{Dialect, RemoteSub, RouteHandler, RouteParser, RoutedMsg};
 use crate::cluster::settings::{pool_index, RouteSlot, RouteUrl};
 use crate::cluster::ClusterSettings;
@@ -119,6 +119,9 @@ pub struct RouteLink {
     /// The pool connection to dial once this one's first PONG proves the remote took it
     /// (Go's `startNewRoute`).
     next_pool: Option<u32>,
+    /// Messages to this route are checked against the export deny list: it took wildcard
+    /// interest that covers a denied subject (`RoutePermissions::needs_deny_filter`).
+    deny_filter: bool,
 }
 
 impl RouteLink {
@@ -140,6 +143,7 @@ impl RouteLink {
             duplicate: false,
             slot: RouteSlot::Pool(0),
             next_pool: None,
+            deny_filter: false,
         }
     }
 
@@ -192,6 +196,11 @@ impl Routes {
     }
 
     /// Whether a route connection in `slot` carries `account`'s interest and messages.
+    /// The routes may be told of this server's interest in `subject` (`import`).
+    fn imports(&self, subject: &[u8]) -> bool {
+        (self.settings.permissions.as_ref()).is_none_or(|p| p.can_import(subject))
+    }
+
     fn carries(&self, slot: RouteSlot, account: AccountId, name: &str) -> bool {
         match slot {
             RouteSlot::Whole => true,
@@ -229,8 +238,12 @@ impl Shard {
                         .map(|s| (system, Bytes::from(s), None))
                         .collect();
                 let r = self.routes.as_mut().expect("just hosted");
-                for key in &services {
-                    r.told.insert(key.clone(), 1);
+                let told: Vec<Key> = (services.iter())
+                    .filter(|k| r.imports(&k.1))
+                    .cloned()
+                    .collect();
+                for key in told {
+                    r.told.insert(key, 1);
                 }
                 r.services = services;
             }
@@ -324,6 +337,10 @@ impl Shard {
             urls,
         );
         info.route_pool_size = r.pool.map(|n| n as i32);
+        if let Some(p) = &r.settings.permissions {
+            info.import = p.import.as_ref().map(PermissionJson::from);
+            info.export = p.export.as_ref().map(PermissionJson::from);
+        }
         // Go asks the other server's certificate whenever routes use TLS.
         info.tls_required = self.server.links.route.is_some();
         info.tls_verify = info.tls_required;
@@ -455,6 +472,8 @@ impl Shard {
                         RouteSlot::Pinned(a) => Some(self.server.accounts.name(a).to_string()),
                         _ => None,
                     },
+                    import: info.import.clone(),
+                    export: info.export.clone(),
                     subs,
                 })
             })
@@ -801,11 +820,35 @@ impl Shard {
         let Some(account) = self.route_account(id, sub.account) else {
             return;
         };
-        let Some(link) = self.clients.conns[id].route.as_mut() else {
+        let Some(link) = self.clients.conns[id].route.as_ref() else {
             return;
         };
         if link.remote.is_none() {
             return;
+        }
+        if let Some(p) = self
+            .routes
+            .as_ref()
+            .and_then(|r| r.settings.permissions.as_ref())
+        {
+            if !p.can_export(sub.subject) {
+                if on {
+                    log_at!(
+                        Debug,
+                        "{} - Can not export {}, ignoring remote subscription request",
+                        self.clients.conns[id].log_prefix(),
+                        crate::permissions::go_quote(sub.subject)
+                    );
+                }
+                return;
+            }
+            if on && p.needs_deny_filter(sub.subject) {
+                self.clients.conns[id]
+                    .route
+                    .as_mut()
+                    .expect("route")
+                    .deny_filter = true;
+            }
         }
         self.link_interest(id, account, sub, on);
     }
@@ -904,6 +947,9 @@ impl Shard {
     /// interest and of every queue weight, as from a Go server.
     pub(super) fn tell_routes(&mut self, key: &Key) {
         if !self.routes.as_ref().is_some_and(|r| r.clustered) {
+            return;
+        }
+        if !self.routes.as_ref().is_some_and(|r| r.imports(&key.1)) {
             return;
         }
         let count = self.link_count(LinkRole::Route, None, key);
@@ -1024,6 +1070,13 @@ impl Shard {
             .as_ref()
             .is_some_and(|l| l.exports_denied(msg.subject))
         {
+            return;
+        }
+        let permissions = self
+            .routes
+            .as_ref()
+            .and_then(|r| r.settings.permissions.as_ref());
+        if link.deny_filter && permissions.is_some_and(|p| p.export_denied(msg.subject)) {
             return;
         }
         let naming = match (link.is_leaf(), link.slot) {

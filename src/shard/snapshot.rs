@@ -121,6 +121,9 @@ pub struct RouteSnapshot {
     pub is_configured: bool,
     /// The pinned account a route connection is dedicated to.
     pub account: Option<String>,
+    /// The remote's route permissions, as its INFO gave them.
+    pub import: Option<crate::cluster::handshake::PermissionJson>,
+    pub export: Option<crate::cluster::handshake::PermissionJson>,
     /// The interest it told us, as `account subject [queue]`.
     pub subs: Vec<String>,
 }
