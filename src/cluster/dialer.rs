@@ -43,12 +43,26 @@ pub enum DialTarget {
 
 /// Wakes a configured route's dialer.
 #[derive(Debug, Clone)]
-pub struct RedialHandle(mpsc::Sender<Duration>);
+pub struct RedialHandle(mpsc::Sender<Redial>);
+
+/// What a dialer is told when its connection is gone.
+#[derive(Debug)]
+struct Redial {
+    delay: Duration,
+    learned: Vec<RouteUrl>,
+}
 
 impl RedialHandle {
     /// Dial again after `delay`.
     pub fn redial(&self, delay: Duration) {
-        let _ = self.0.send(delay);
+        self.redial_learning(delay, Vec::new());
+    }
+
+    /// Dial again after `delay`, with `learned` (the other leaf URLs of a hub's cluster,
+    /// from its INFO) among the URLs tried in turn from now on, as Go's
+    /// `updateLeafNodeURLs` adds them.
+    pub fn redial_learning(&self, delay: Duration, learned: Vec<RouteUrl>) {
+        let _ = self.0.send(Redial { delay, learned });
     }
 }
 
@@ -83,10 +97,12 @@ impl Dialer {
         let _ = std::thread::Builder::new()
             .name("riptide-route-dial".into())
             .spawn(move || {
-                // With several URLs, each gets one attempt in turn.
-                let several = urls.len() > 1;
-                for url in urls.iter().cycle() {
-                    let Some((stream, peer)) = me.connect(url, several.then_some(1), leaf) else {
+                let mut urls = urls;
+                for turn in 0.. {
+                    // With several URLs, each gets one attempt in turn.
+                    let several = urls.len() > 1;
+                    let url = urls[turn % urls.len()].clone();
+                    let Some((stream, peer)) = me.connect(&url, several.then_some(1), leaf) else {
                         if me.stopped() || !several {
                             return;
                         }
@@ -94,14 +110,19 @@ impl Dialer {
                         continue;
                     };
                     let redial = Some(RedialHandle(tx.clone()));
-                    me.hand_over(stream, peer, url.clone(), redial, target);
-                    let Ok(delay) = rx.recv() else {
+                    me.hand_over(stream, peer, url, redial, target);
+                    let Ok(redial) = rx.recv() else {
                         return;
                     };
                     if me.stopped() {
                         return;
                     }
-                    std::thread::sleep(delay);
+                    for u in redial.learned {
+                        if !urls.iter().any(|k| (&k.host, k.port) == (&u.host, u.port)) {
+                            urls.push(u);
+                        }
+                    }
+                    std::thread::sleep(redial.delay);
                 }
             });
     }

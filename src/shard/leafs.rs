@@ -85,9 +85,30 @@ pub struct LeafLink {
     login: Option<LeafLogin>,
     /// The nonce a hub's INFO gave the leaf to sign.
     nonce: String,
+    /// The leaf URLs of the hub's cluster its INFOs named, for the dialer to try too.
+    learned: Vec<RouteUrl>,
 }
 
 impl LeafLink {
+    /// Keeps the hub cluster's leaf URLs (`host:port`) not known yet, with the scheme and
+    /// credentials of `dialed`, the URL this connection was dialed at.
+    fn learn(&mut self, dialed: &RouteUrl, urls: &[String]) {
+        let scheme = if dialed.is_tls() { "tls" } else { "nats-leaf" };
+        let auth = match (&dialed.user, &dialed.pass) {
+            (Some(u), Some(p)) => format!("{u}:{p}@"),
+            _ => String::new(),
+        };
+        for hp in urls {
+            let Ok(u) = RouteUrl::parse(&format!("{scheme}://{auth}{hp}")) else {
+                continue;
+            };
+            let known = |k: &RouteUrl| (&k.host, k.port) == (&u.host, u.port);
+            if !known(dialed) && !self.learned.iter().any(known) {
+                self.learned.push(u);
+            }
+        }
+    }
+
     /// A message on `subject` is not to be sent on this connection (`deny_exports`).
     pub(super) fn exports_denied(&self, subject: &[u8]) -> bool {
         self.deny_exports
@@ -241,6 +262,9 @@ impl Shard {
         }
         let (url, role) = (link.url.clone(), link.role);
         let leaf = self.leaf_link(id);
+        if let Some(u) = &url {
+            leaf.learn(u, &info.leafnode_urls);
+        }
         if leaf.up {
             return Ok(());
         }
@@ -576,7 +600,7 @@ impl Shard {
                     .reconnect
                     .unwrap_or(LEAF_RECONNECT_DELAY)
             };
-            h.redial(delay);
+            h.redial_learning(delay, leaf.learned);
         }
     }
 
