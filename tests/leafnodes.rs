@@ -611,3 +611,54 @@ async fn leaf_fails_over_to_a_gossiped_hub() {
     common::crossing::crosses_in_order(&on_second, &on_leaf, "down", PLAIN_MSGS).await;
     common::crossing::crosses_in_order(&on_leaf, &on_second, "up", PLAIN_MSGS).await;
 }
+
+/// A Riptide hub tells its leaf nodes the leaf URLs of its cluster's other servers, from
+/// their route INFOs (`leafnode_urls`, which its own route INFO carries too): a Go leaf
+/// dialed at the Riptide hub fails over to the Go hub routed to it when the Riptide hub is
+/// killed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn go_leaf_fails_over_from_a_riptide_hub() {
+    let Some(bin) = go_server() else { return };
+    let d = dir("failover-go");
+    let hub_conf = write(&d, "hub.conf", "leafnodes { listen: 127.0.0.1:-1 }\n");
+    let cluster = [
+        "--cluster",
+        "nats://127.0.0.1:-1",
+        "--cluster_name",
+        "hubs",
+        "-m",
+        "-1",
+    ];
+    let riptide = Proc::start(&with_config(&hub_conf, &cluster));
+    let routes = format!("nats-route://{}", riptide.route_addr());
+    let go = Go::spawn(
+        std::process::Command::new(&bin)
+            .args(["-c", hub_conf.to_str().unwrap()])
+            .args(&cluster[..4])
+            .args(["--routes", &routes]),
+    );
+    let go_leaf_url = go.leaf_addr.unwrap().to_string();
+    // Riptide's leaf URLs now name the Go hub's: its INFO to a leaf will carry them.
+    common::http::wait_for(riptide.monitor_addr(), "/routez", |v| {
+        v["num_routes"].as_u64().is_some_and(|n| n > 0)
+    });
+    let info = common::Raw::connect(riptide.leaf_addr()).info;
+    assert!(info.contains(&go_leaf_url), "{info}");
+
+    let leaf_conf = write(
+        &d,
+        "leaf.conf",
+        &format!(
+            "leafnodes {{ remotes [ {{ url: \"nats-leaf://{}\" }} ] }}\n",
+            riptide.leaf_addr()
+        ),
+    );
+    let leaf = Go::start(&bin, &leaf_conf);
+    let on_leaf = client(leaf.addr).await;
+    let on_go = client(go.addr).await;
+    common::crossing::crosses_in_order(&on_go, &on_leaf, "before", PLAIN_MSGS).await;
+
+    drop(riptide);
+    common::crossing::crosses_in_order(&on_go, &on_leaf, "down", PLAIN_MSGS).await;
+    common::crossing::crosses_in_order(&on_leaf, &on_go, "up", PLAIN_MSGS).await;
+}

@@ -60,6 +60,9 @@ pub struct RouteInfo {
     /// The pinned account this connection is dedicated to, in that same INFO.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub route_account: String,
+    /// The sender's leaf node URL, which this server's leaf nodes are told of too.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub leafnode_urls: Vec<String>,
 }
 
 impl RouteInfo {

@@ -46,6 +46,8 @@ pub struct LeafHost {
     port: u16,
     /// `$LDS.<random>` per account, made when its first leaf connection comes.
     lds: HashMap<AccountId, String>,
+    /// The `leafnode_urls` leaf nodes were last told of.
+    told_urls: Vec<String>,
 }
 
 impl LeafHost {
@@ -56,6 +58,7 @@ impl LeafHost {
             host,
             port,
             lds: HashMap::new(),
+            told_urls: Vec::new(),
         }
     }
 
@@ -158,6 +161,58 @@ impl Shard {
             .expect("leaf host")
     }
 
+    /// This server's leaf node URL, unless it has no leaf port or does not advertise it.
+    pub(super) fn own_leaf_url(&self) -> Option<String> {
+        let host = self.routes.as_ref()?.leaf.as_ref()?;
+        let (h, port) = host.listen().filter(|_| !host.settings.no_advertise)?;
+        Some(host_port(h, port))
+    }
+
+    /// The leaf node URLs leaf nodes are told of: this server's, then the cluster's other
+    /// servers', so that a leaf can fail over within the cluster (Go's `leafnode_urls`).
+    fn leaf_urls(&self) -> Vec<String> {
+        let Some(own) = self.own_leaf_url() else {
+            return Vec::new();
+        };
+        let mut urls = vec![own];
+        for u in self.cluster_leaf_urls() {
+            if !urls.contains(&u) {
+                urls.push(u);
+            }
+        }
+        urls
+    }
+
+    /// The cluster's leaf node URLs changed: the leaf nodes connected here get an async
+    /// INFO with them, as Go's `sendAsyncLeafNodeInfo` sends.
+    pub(super) fn refresh_leaf_urls(&mut self) {
+        if self.routes.as_ref().is_none_or(|r| r.leaf.is_none()) {
+            return;
+        }
+        let urls = self.leaf_urls();
+        let host = self
+            .routes
+            .as_mut()
+            .and_then(|r| r.leaf.as_mut())
+            .expect("leaf host");
+        if host.told_urls == urls {
+            return;
+        }
+        host.told_urls = urls;
+        let hubbed: Vec<ConnId> = (self.routes.as_ref().expect("cluster shard").peers.values())
+            .copied()
+            .filter(|&id| {
+                let link = self.clients.conns[id].route.as_ref();
+                link.is_some_and(|l| matches!(l.role, LinkRole::Leaf(_)))
+            })
+            .collect();
+        for id in hubbed {
+            let info = self.hub_info(id).line();
+            self.clients.conns[id].out.push(&info);
+            self.mark_dirty(id);
+        }
+    }
+
     fn leaf_link(&mut self, id: ConnId) -> &mut LeafLink {
         self.clients.conns[id]
             .route
@@ -183,9 +238,7 @@ impl Shard {
             info.tls_required = true;
             info.tls_verify = t.verifies_clients();
         }
-        if !host.settings.no_advertise {
-            info.leafnode_urls = vec![host_port(&host.host, host.port)];
-        }
+        info.leafnode_urls = self.leaf_urls();
         info
     }
 

@@ -316,6 +316,27 @@ impl Shard {
                 self.peers.stage(dst, ShardMsg::ClusterChanged);
             }
         }
+        self.refresh_leaf_urls();
+    }
+
+    /// The leaf node URLs of the cluster's other servers, from their route INFOs; those in
+    /// lame duck mode left out.
+    pub(super) fn cluster_leaf_urls(&self) -> Vec<String> {
+        let mut urls: Vec<String> = Vec::new();
+        let Some(r) = self.routes.as_ref() else {
+            return urls;
+        };
+        let infos = (r.by_server.values())
+            .filter_map(|&id| self.clients.conns[id].route.as_ref()?.remote.as_ref())
+            .filter(|i| !i.ldm);
+        for info in infos {
+            for u in &info.leafnode_urls {
+                if !urls.contains(u) {
+                    urls.push(u.clone());
+                }
+            }
+        }
+        urls
     }
 
     /// This server's route INFO.
@@ -337,6 +358,7 @@ impl Shard {
             urls,
         );
         info.route_pool_size = r.pool.map(|n| n as i32);
+        info.leafnode_urls = self.own_leaf_url().into_iter().collect();
         if let Some(p) = &r.settings.permissions {
             info.import = p.import.as_ref().map(PermissionJson::from);
             info.export = p.export.as_ref().map(PermissionJson::from);
