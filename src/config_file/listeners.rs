@@ -29,10 +29,10 @@ const TLS_NOT_YET: &[&str] = &[
 
 /// A listener's `tls { cert_file, key_file, ca_file, verify, verify_and_map, timeout,
 /// handshake_first, pinned_certs, min_version, cipher_suites }`. The files are read here, so
-/// `-t` reports bad ones.
+/// `-t` reports bad ones; a missing certificate or key is reported at the `tls` key, as Go
+/// does.
 pub(super) fn tls(block: &Item) -> Result<TlsSettings, ConfigError> {
     let t = tls_fields(block)?;
-    with_identity(block, &t)?;
     t.server_config().map_err(|m| at(block, m))?;
     Ok(t)
 }
@@ -41,7 +41,6 @@ pub(super) fn tls(block: &Item) -> Result<TlsSettings, ConfigError> {
 /// accepting and the dialing one, so both configurations are built (and checked) here.
 pub(super) fn route_tls(block: &Item) -> Result<TlsSettings, ConfigError> {
     let t = tls_fields(block)?;
-    with_identity(block, &t)?;
     t.route_server_config().map_err(|m| at(block, m))?;
     t.client_config().map_err(|m| at(block, m))?;
     Ok(t)
@@ -53,17 +52,6 @@ pub(super) fn dialing_tls(block: &Item) -> Result<TlsSettings, ConfigError> {
     let t = tls_fields(block)?;
     t.client_config().map_err(|m| at(block, m))?;
     Ok(t)
-}
-
-/// Go reports a missing certificate or key at the `tls` key.
-fn with_identity(block: &Item, t: &TlsSettings) -> Result<(), ConfigError> {
-    if t.cert_file.is_none() {
-        return Err(at(block, "missing 'cert_file' in TLS configuration"));
-    }
-    if t.key_file.is_none() {
-        return Err(at(block, "missing 'key_file' in TLS configuration"));
-    }
-    Ok(())
 }
 
 fn tls_fields(block: &Item) -> Result<TlsSettings, ConfigError> {

@@ -195,12 +195,12 @@ impl Routes {
         }
     }
 
-    /// Whether a route connection in `slot` carries `account`'s interest and messages.
     /// The routes may be told of this server's interest in `subject` (`import`).
     fn imports(&self, subject: &[u8]) -> bool {
         (self.settings.permissions.as_ref()).is_none_or(|p| p.can_import(subject))
     }
 
+    /// Whether a route connection in `slot` carries `account`'s interest and messages.
     fn carries(&self, slot: RouteSlot, account: AccountId, name: &str) -> bool {
         match slot {
             RouteSlot::Whole => true,
@@ -968,10 +968,7 @@ impl Shard {
     /// The server-wide count on `key` changed, perhaps: the routes hear of edges of plain
     /// interest and of every queue weight, as from a Go server.
     pub(super) fn tell_routes(&mut self, key: &Key) {
-        if !self.routes.as_ref().is_some_and(|r| r.clustered) {
-            return;
-        }
-        if !self.routes.as_ref().is_some_and(|r| r.imports(&key.1)) {
+        if !(self.routes.as_ref()).is_some_and(|r| r.clustered && r.imports(&key.1)) {
             return;
         }
         let count = self.link_count(LinkRole::Route, None, key);
@@ -1094,11 +1091,11 @@ impl Shard {
         {
             return;
         }
-        let permissions = self
-            .routes
-            .as_ref()
-            .and_then(|r| r.settings.permissions.as_ref());
-        if link.deny_filter && permissions.is_some_and(|p| p.export_denied(msg.subject)) {
+        if link.deny_filter
+            && (self.routes.as_ref())
+                .and_then(|r| r.settings.permissions.as_ref())
+                .is_some_and(|p| p.export_denied(msg.subject))
+        {
             return;
         }
         let naming = match (link.is_leaf(), link.slot) {
