@@ -3,7 +3,7 @@
 //! transforms), service imports (reply subjects, `Nats-Request-Info`, one answer), queue
 //! groups per account, all across shards.
 
-mod common;
+use crate::common;
 
 use common::Raw;
 use riptide::runtime::Running;

@@ -1,7 +1,7 @@
 //! Token and user/password authentication over real sockets, with the replies and closes the
 //! Go server 2.15.1 gives for the same input (recorded with the same bytes against it).
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! The `riptide` binary as launchers use it: flags, the log lines they parse, exit codes and
 //! signals.
 
-mod common;
+use crate::common;
 
 use std::process::{Command, Stdio};
 

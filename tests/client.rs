@@ -1,7 +1,7 @@
 //! An unmodified real client (async-nats) against Riptide running several shards, with the
 //! clients placed on different shards.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 use std::time::Duration;

@@ -5,7 +5,7 @@
 //! and replaced, clients failing over to the URLs the cluster gossiped, and the refusals
 //! (cluster name, `--routes` without `--cluster`).
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

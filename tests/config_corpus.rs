@@ -6,7 +6,7 @@
 //! subjects, PING) must get the same bytes from both, INFO included with its per-server
 //! fields masked. Runs only where the Go binary is found (`common::go`).
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -3,7 +3,7 @@
 //! handed to the subscribers first, and fast publishers are paced to a slower reader on
 //! another shard instead of pushing it past `max_pending`.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};

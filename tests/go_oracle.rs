@@ -1,7 +1,7 @@
 //! The comparisons with the Go server cannot pass silently: without its binary they fail
 //! where `RIPTIDE_REQUIRE_GO` is set (`./test.sh`, CI) and say they skipped elsewhere.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 
@@ -20,9 +20,14 @@ fn finds_the_go_server() {
 fn a_missing_go_server_fails_where_required_and_is_reported_elsewhere() {
     let run = |require: bool| {
         let mut cmd = Command::new(std::env::current_exe().unwrap());
-        cmd.args(["--exact", "finds_the_go_server", "--test-threads", "1"])
-            .env("NATS_SERVER", "/nonexistent/nats-server")
-            .env_remove("RIPTIDE_REQUIRE_GO");
+        cmd.args([
+            "--exact",
+            "go_oracle::finds_the_go_server",
+            "--test-threads",
+            "1",
+        ])
+        .env("NATS_SERVER", "/nonexistent/nats-server")
+        .env_remove("RIPTIDE_REQUIRE_GO");
         if require {
             cmd.env("RIPTIDE_REQUIRE_GO", "1");
         }
@@ -42,7 +47,7 @@ fn a_missing_go_server_fails_where_required_and_is_reported_elsewhere() {
     let (ok, text) = run(false);
     assert!(ok, "{text}");
     assert!(
-        text.contains("SKIPPED the Go comparison in finds_the_go_server: no Go nats-server at /nonexistent/nats-server"),
+        text.contains("SKIPPED the Go comparison in go_oracle::finds_the_go_server: no Go nats-server at /nonexistent/nats-server"),
         "{text}"
     );
 }

@@ -4,7 +4,7 @@
 //! when the hostile clients are gone the connection and subscription counts are back to
 //! what the healthy clients hold.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream};

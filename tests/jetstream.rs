@@ -3,7 +3,7 @@
 //! across a `kill -9` and a torn log tail, per-publisher order from every shard, and the
 //! async-nats JetStream client.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::path::Path;

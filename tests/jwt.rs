@@ -7,7 +7,7 @@
 //! Go binary is found (`.venv/bin/nats-server`, as `tests/oracle` installs it, or
 //! `$NATS_SERVER`).
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;

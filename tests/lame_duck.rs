@@ -3,7 +3,7 @@
 //! period and the process exits 0. The duration is the 30 s minimum the Go server allows;
 //! with few clients the closes are at most 1 s apart, so a run takes a few seconds.
 
-mod common;
+use crate::common;
 
 use std::net::TcpStream;
 

@@ -4,7 +4,7 @@
 //! exactly one), a leaf bound to an account of its hub, `/leafz`, and a loop of leaf
 //! connections found and refused with Go's error.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

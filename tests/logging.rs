@@ -1,7 +1,7 @@
 //! The log file as operators run it: size rotation with the Go server's backup names and
 //! `logfile_max_num`, SIGUSR1 to reopen it after an external tool moved it, and `-T=false`.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

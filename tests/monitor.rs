@@ -1,7 +1,7 @@
 //! The monitoring port over real sockets: values after a known traffic pattern, the Go
 //! server's error answers, paging, closed connections, base path and `/metrics`.
 
-mod common;
+use crate::common;
 
 use std::net::TcpStream;
 

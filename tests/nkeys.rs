@@ -2,7 +2,7 @@
 //! with its seed and sends the signature in CONNECT, as with nats-server 2.15.1 (raw bytes
 //! signed with the nkeys crate, and async-nats's `with_nkey`).
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

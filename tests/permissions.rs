@@ -2,7 +2,7 @@
 //! same configuration and bytes (recorded against it): every violation is one `-ERR`, the
 //! message or subscription is dropped and the connection stays open.
 
-mod common;
+use crate::common;
 
 use common::{one_per_shard, Raw};
 use riptide::runtime::Running;

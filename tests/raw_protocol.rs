@@ -1,6 +1,6 @@
 //! Raw protocol bytes against a real server, with the Go server's exact replies.
 
-mod common;
+use crate::common;
 
 use common::go_cases::{self, CASES};
 use common::{one_per_shard, start, Raw};

@@ -3,7 +3,7 @@
 //! cannot change are refused with the Go server's error while the server keeps running,
 //! and command-line flags still win over the file.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

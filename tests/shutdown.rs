@@ -1,7 +1,7 @@
 //! Stopping the server (what SIGINT/SIGTERM do): it stops listening at once, yet every message
 //! already queued to a client that reads slowly still reaches it before its connection closes.
 
-mod common;
+use crate::common;
 
 use std::io::ErrorKind;
 use std::net::TcpStream;

@@ -1,7 +1,7 @@
 //! `riptide --signal` against a started server, named by its pid file (`=FILE` or `-P`) or
 //! pid, and the pid file itself: written at start, removed on exit.
 
-mod common;
+use crate::common;
 
 use common::process::{loopback, run, scratch_dir, with_config, write_file, Proc};
 use common::Raw;

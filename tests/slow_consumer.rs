@@ -1,7 +1,7 @@
 //! A client that never reads is cut off as a slow consumer, while a well-behaved subscriber on
 //! the same shard and one on another shard keep receiving everything.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -4,7 +4,7 @@
 //! and replicated-interest counts are back to zero, and at the end the server's RSS is back
 //! near what it was after the first wave: nothing a connection owned is leaked.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 

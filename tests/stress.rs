@@ -2,7 +2,7 @@
 //! duplicated, each publisher's order kept at every subscriber, and a queue group spread
 //! over the shards gets every message exactly once.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;

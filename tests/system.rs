@@ -3,7 +3,7 @@
 //! compared with what nats-server 2.15.1 sends for the same configuration and bytes
 //! (values that differ by nature, such as ids, times and ports, masked).
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

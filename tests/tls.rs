@@ -3,7 +3,7 @@
 //! certificate (`verify_and_map`), `pinned_certs`, and the refusals (plain text, unknown
 //! client certificates, a stalled handshake). Raw protocol bytes and async-nats.
 
-mod common;
+use crate::common;
 
 use std::io::Read;
 use std::net::{SocketAddr, TcpStream};

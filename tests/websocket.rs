@@ -3,7 +3,7 @@
 //! frames), WebSocket and TCP clients talking through the same shards, `wss`, and
 //! async-nats over WebSocket.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
