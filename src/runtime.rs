@@ -386,6 +386,13 @@ pub fn start(cfg: Config) -> Result<Running, StartError> {
     if let Some(c) = &cluster {
         c.check_pinned(cfg.system_account_name())
             .map_err(StartError::Options)?;
+        c.compression().map_err(StartError::Options)?;
+    }
+    if let Some(l) = &cfg.leafnodes {
+        l.compression().map_err(StartError::Options)?;
+        for r in &l.remotes {
+            r.compression().map_err(StartError::Options)?;
+        }
     }
     let mut route_listener = None;
     if let Some(c) = &cluster {

@@ -622,17 +622,7 @@ async fn routes_over_tls() {
         Go::spawn(&mut cmd)
     };
     for riptide_dials in [true, false] {
-        let (r, g);
-        if riptide_dials {
-            g = go(None);
-            let routes = routes_flag(&[g.route_addr.unwrap()]);
-            let mut args = common::process::with_config(&ours, &cluster);
-            args.extend(["--routes", routes.as_str()]);
-            r = Proc::start(&args);
-        } else {
-            r = Proc::start(&common::process::with_config(&ours, &cluster));
-            g = go(Some(r.route_addr()));
-        }
+        let (r, g) = routed_pair(riptide_dials, &ours, go);
         // The pool's three connections and the system account's own.
         common::http::wait_for(r.monitor_addr(), "/routez", |v| v["num_routes"] == 4);
         let (on_r, on_g) = (client(r.addr()).await, client(g.addr).await);
@@ -646,6 +636,27 @@ async fn routes_over_tls() {
     args.extend(["--routes", routes.as_str()]);
     let mut r = Proc::start(&args);
     r.expect_log("TLS handshake error");
+}
+
+/// A Riptide node started from `conf` and a Go node (`go`, given the route it dials, if
+/// it is the one that dials) routed to each other.
+fn routed_pair(
+    riptide_dials: bool,
+    conf: &std::path::Path,
+    go: impl Fn(Option<SocketAddr>) -> Go,
+) -> (Proc, Go) {
+    let cluster = ["--cluster", "nats://127.0.0.1:-1", "-m", "-1"];
+    if riptide_dials {
+        let g = go(None);
+        let routes = routes_flag(&[g.route_addr.unwrap()]);
+        let mut args = common::process::with_config(conf, &cluster);
+        args.extend(["--routes", routes.as_str()]);
+        (Proc::start(&args), g)
+    } else {
+        let r = Proc::start(&common::process::with_config(conf, &cluster));
+        let g = go(Some(r.route_addr()));
+        (r, g)
+    }
 }
 
 /// Route permissions against a Go node, as Go applies them: `import` decides which of
@@ -720,4 +731,73 @@ async fn route_permissions_filter_interest() {
     on_g.send(b"PUB other.x 1\r\nb\r\nPUB out.x 1\r\nc\r\nPUB in.x 1\r\na\r\n");
     on_g.sync();
     assert_eq!(msg(&mut on_r), "MSG in.x 3 1\r\na\r\n");
+}
+
+/// S2 compression with a Go node, negotiated as Go negotiates it, whichever side dials:
+/// each side writes with the mode it picked, which both servers' `/routez` show, and
+/// messages cross both ways intact, small ones and ones larger than a compressed block,
+/// text and noise. Then two Riptide nodes, one compressing and one `s2_auto`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compressed_routes() {
+    let Some(bin) = go_server() else { return };
+    let d = common::process::scratch_dir("cluster-s2");
+    let conf = |name: &str, mode: &str| {
+        let text = format!("cluster {{ name: s2, compression: {mode} }}\n");
+        common::process::write_file(&d, &format!("{name}-{mode}.conf"), &text)
+    };
+    let cluster = ["--cluster", "nats://127.0.0.1:-1", "-m", "-1"];
+    // Every route connection (the pool's three and the system account's) writes `mode`.
+    let all_write = |v: &serde_json::Value, mode: &str| {
+        v["num_routes"] == 4
+            && (v["routes"].as_array().unwrap())
+                .iter()
+                .all(|rt| rt["compression"] == mode)
+    };
+    // Riptide's mode, Go's, whether Riptide dials, and what each then writes with.
+    let cases = [
+        ("accept", "s2_fast", true, "s2_fast", "s2_fast"),
+        ("s2_best", "accept", false, "s2_best", "s2_best"),
+        ("s2_auto", "s2_fast", true, "s2_uncompressed", "s2_fast"),
+        ("s2_fast", "s2_auto", false, "s2_fast", "s2_uncompressed"),
+        ("s2_fast", "off", true, "off", "off"),
+    ];
+    for (ours, theirs, riptide_dials, r_mode, g_mode) in cases {
+        let (rc, gc) = (conf("r", ours), conf("g", theirs));
+        let g_http = common::process::free_port().port().to_string();
+        let go = |routes: Option<SocketAddr>| {
+            let mut cmd = Command::new(&bin);
+            cmd.args(["-c", gc.to_str().unwrap(), "-m", &g_http]);
+            cmd.args(["--cluster", "nats://127.0.0.1:-1"]);
+            if let Some(r) = routes {
+                cmd.args(["--routes", &routes_flag(&[r])]);
+            }
+            Go::spawn(&mut cmd)
+        };
+        let (r, g) = routed_pair(riptide_dials, &rc, go);
+        common::http::wait_for(r.monitor_addr(), "/routez", |v| all_write(v, r_mode));
+        let g_addr: SocketAddr = format!("127.0.0.1:{g_http}").parse().unwrap();
+        common::http::wait_for(g_addr, "/routez", |v| all_write(v, g_mode));
+        let (on_r, on_g) = (client(r.addr()).await, client(g.addr).await);
+        common::crossing::crosses_in_order(&on_r, &on_g, "down", PLAIN_MSGS).await;
+        common::crossing::crosses_in_order(&on_g, &on_r, "up", PLAIN_MSGS).await;
+        common::crossing::large_cross_intact(&on_r, &on_g, "bigdown").await;
+        common::crossing::large_cross_intact(&on_g, &on_r, "bigup").await;
+    }
+
+    let a = Proc::start(&common::process::with_config(
+        &conf("a", "s2_fast"),
+        &cluster,
+    ));
+    let routes = routes_flag(&[a.route_addr()]);
+    let b_conf = conf("b", "s2_auto");
+    let mut args = common::process::with_config(&b_conf, &cluster);
+    args.extend(["--routes", routes.as_str()]);
+    let b = Proc::start(&args);
+    common::http::wait_for(a.monitor_addr(), "/routez", |v| all_write(v, "s2_fast"));
+    common::http::wait_for(b.monitor_addr(), "/routez", |v| {
+        all_write(v, "s2_uncompressed")
+    });
+    let (on_a, on_b) = (client(a.addr()).await, client(b.addr()).await);
+    common::crossing::crosses_in_order(&on_a, &on_b, "down", PLAIN_MSGS).await;
+    common::crossing::large_cross_intact(&on_b, &on_a, "bigup").await;
 }

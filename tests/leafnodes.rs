@@ -166,7 +166,7 @@ async fn riptide_leaf_of_a_go_hub() {
     // The hub offers S2 compression by default; a Riptide leaf offers none and the
     // connection runs uncompressed. Its leaf port is fixed (a free one, picked here), so
     // that a restarted hub is found again.
-    let hub_leaf = free_port();
+    let hub_leaf = common::process::free_port();
     let hub_conf = write(
         &d,
         "hub.conf",
@@ -198,14 +198,6 @@ async fn riptide_leaf_of_a_go_hub() {
     leaf.expect_log("Leafnode connection created for account: $G");
     let h = client(hub.addr).await;
     await_interest(&h, &mut sub, "again.probe").await;
-}
-
-/// A loopback port nothing listens on now.
-fn free_port() -> SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
 }
 
 #[tokio::test]
@@ -347,7 +339,7 @@ async fn leaf_loop_is_detected() {
     let Some(bin) = go_server() else { return };
     let d = dir("loop");
     // Go's leaf port must be known before either starts: a free one, picked here.
-    let go_leaf = free_port();
+    let go_leaf = common::process::free_port();
     let r_conf = write(
         &d,
         "r.conf",
@@ -464,7 +456,9 @@ async fn leaf_logs_in_with_credentials() {
 /// Leaf nodes over TLS, both ways: the hub sends its INFO in the clear and the leaf starts
 /// TLS before its CONNECT, as Go's do. The hub verifies the leaf's client certificate
 /// (`verify: true`) and the leaf the hub's, both against the test CA; the leaf dials a
-/// `tls://` URL. A leaf without a certificate is refused by such a hub.
+/// `tls://` URL. A leaf without a certificate is refused by such a hub. The leaf
+/// compresses (`s2_fast`) and the hub, `s2_auto` on loopback, sends S2 frames stored as
+/// they are: compression inside TLS, both ways.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leaf_over_tls() {
     let Some(bin) = go_server() else { return };
@@ -490,7 +484,7 @@ async fn leaf_over_tls() {
             String::new()
         };
         format!(
-            "leafnodes {{ remotes [ {{ url: \"tls://{hub}\", tls {{ {identity} ca_file: {:?}, timeout: 5 }} }} ] }}\n",
+            "leafnodes {{ remotes [ {{ url: \"tls://{hub}\", compression: s2_fast, tls {{ {identity} ca_file: {:?}, timeout: 5 }} }} ] }}\n",
             pki.ca
         )
     };
@@ -661,4 +655,82 @@ async fn go_leaf_fails_over_from_a_riptide_hub() {
     drop(riptide);
     common::crossing::crosses_in_order(&on_go, &on_leaf, "down", PLAIN_MSGS).await;
     common::crossing::crosses_in_order(&on_leaf, &on_go, "up", PLAIN_MSGS).await;
+}
+
+/// S2 compression on leaf connections, negotiated as Go negotiates it, Riptide the spoke
+/// of a Go hub and the hub of a Go spoke: each side writes with the mode it picked (both
+/// servers' `/leafz` show it), and messages cross both ways intact, small ones and ones
+/// larger than a compressed block. By default both sides are `s2_auto`, which on loopback
+/// sends S2 frames stored as they are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compressed_leaf_nodes() {
+    let Some(bin) = go_server() else { return };
+    let d = dir("s2");
+    let setting = |mode: &str| match mode {
+        "" => String::new(),
+        m => format!(", compression: {m}"),
+    };
+    // Whether Riptide is the hub; its mode and Go's (empty for the default); what each
+    // then writes with.
+    let cases = [
+        (false, "s2_fast", "", "s2_fast", "s2_uncompressed"),
+        (true, "accept", "s2_best", "s2_best", "s2_best"),
+        (false, "", "off", "off", "off"),
+        (true, "", "", "s2_uncompressed", "s2_uncompressed"),
+        (true, "s2_better", "accept", "s2_better", "s2_better"),
+    ];
+    for (i, (riptide_hub, ours, theirs, r_mode, g_mode)) in cases.into_iter().enumerate() {
+        let g_http = common::process::free_port();
+        let (hub_mode, leaf_mode) = if riptide_hub {
+            (ours, theirs)
+        } else {
+            (theirs, ours)
+        };
+        let hub_text = format!(
+            "leafnodes {{ listen: 127.0.0.1:-1{} }}\n",
+            setting(hub_mode)
+        );
+        let remote = |hub: SocketAddr| {
+            format!(
+                "leafnodes {{ remotes [ {{ url: \"nats-leaf://{hub}\"{} }} ] }}\n",
+                setting(leaf_mode)
+            )
+        };
+        let go_http = format!("http: \"{g_http}\"\n");
+        let r;
+        let g;
+        if riptide_hub {
+            let hub_conf = write(&d, &format!("hub{i}.conf"), &hub_text);
+            r = Proc::start(&with_config(
+                &hub_conf,
+                &["-a", "127.0.0.1", "-p", "-1", "-m", "-1"],
+            ));
+            let text = go_http + &remote(r.leaf_addr());
+            g = Go::start(&bin, &write(&d, &format!("go-leaf{i}.conf"), &text));
+        } else {
+            g = Go::start(
+                &bin,
+                &write(&d, &format!("go-hub{i}.conf"), &(go_http + &hub_text)),
+            );
+            let leaf_conf = write(&d, &format!("leaf{i}.conf"), &remote(g.leaf_addr.unwrap()));
+            r = Proc::start(&with_config(
+                &leaf_conf,
+                &["-a", "127.0.0.1", "-p", "-1", "-m", "-1"],
+            ));
+        }
+        let writes = |v: &serde_json::Value, mode: &str| {
+            v["leafnodes"] == 1 && v["leafs"][0]["compression"] == mode
+        };
+        common::http::wait_for(r.monitor_addr(), "/leafz", |v| writes(v, r_mode));
+        common::http::wait_for(g_http, "/leafz", |v| writes(v, g_mode));
+        let (on_r, on_g) = (client(r.addr()).await, client(g.addr).await);
+        let (hubs, leafs) = if riptide_hub {
+            ([on_r], [on_g])
+        } else {
+            ([on_g], [on_r])
+        };
+        check_both_ways(&hubs, &leafs).await;
+        common::crossing::large_cross_intact(&hubs[0], &leafs[0], "bigdown").await;
+        common::crossing::large_cross_intact(&leafs[0], &hubs[0], "bigup").await;
+    }
 }

@@ -39,6 +39,9 @@ pub struct RouteInfo {
     /// The server's client URLs, which clients of the cluster are told about.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub connect_urls: Vec<String>,
+    /// The sender's compression mode (`Compression::info_name`, `answer_name`).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub compression: String,
     /// Lame duck mode: the server is going away.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub ldm: bool,

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::compression::{Compression, CompressionConfig, Mode};
 use super::settings::RouteUrl;
 use crate::info::{API_LEVEL, GO_SERVER_VERSION};
 use crate::transport::tls::TlsSettings;
@@ -51,6 +52,15 @@ pub struct LeafRemote {
     pub nkey_seed: Option<String>,
     /// TLS to the hub (`tls {}`); a `tls://` URL or a hub that asks for it also gets TLS.
     pub tls: Option<TlsSettings>,
+    /// `compression`, as written.
+    pub compression: Option<CompressionConfig>,
+}
+
+impl LeafRemote {
+    /// This remote's compression: `s2_auto` by default and for `on`, as Go's.
+    pub fn compression(&self) -> Result<Compression, String> {
+        CompressionConfig::resolve(self.compression.as_ref(), Mode::Auto, Mode::Auto)
+    }
 }
 
 /// What `leafnodes {}` sets.
@@ -72,9 +82,16 @@ pub struct LeafSettings {
     pub no_advertise: bool,
     /// TLS on the leaf node port (`tls {}`).
     pub tls: Option<TlsSettings>,
+    /// `compression` of the leaf node port, as written.
+    pub compression: Option<CompressionConfig>,
 }
 
 impl LeafSettings {
+    /// The leaf node port's compression: `s2_auto` by default and for `on`, as Go's.
+    pub fn compression(&self) -> Result<Compression, String> {
+        CompressionConfig::resolve(self.compression.as_ref(), Mode::Auto, Mode::Auto)
+    }
+
     /// `authorization {}` names leaf users of its own; without any, a leaf logs in as a
     /// client would, against the server's users (Go's `isLeafNodeAuthorized`).
     pub fn has_users(&self) -> bool {
@@ -123,6 +140,9 @@ pub struct LeafInfo {
     pub client_id: u64,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub nonce: String,
+    /// The sender's compression mode (`Compression::info_name`, `answer_name`).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub compression: String,
     /// The hub's cluster, when it is in one.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub cluster: String,
@@ -167,8 +187,7 @@ impl LeafInfo {
     }
 }
 
-/// A leaf CONNECT (`leafConnectInfo`), sent by a spoke and read by a hub. Riptide sends no
-/// `compress_mode`, so a Go hub runs the connection uncompressed.
+/// A leaf CONNECT (`leafConnectInfo`), sent by a spoke and read by a hub.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct LeafConnect {
@@ -202,6 +221,10 @@ pub struct LeafConnect {
     /// Only a gateway sends it.
     #[serde(skip_serializing)]
     pub gateway: Option<String>,
+    /// The level the spoke compresses with, as Go's spoke tells it; the hub does not act
+    /// on it.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub compress_mode: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub remote_account: String,
     pub protocol: i32,

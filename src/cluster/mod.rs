@@ -21,6 +21,7 @@
 //! - `dialer`: threads that connect to the configured routes, and again when they drop.
 //! - `view`: the cluster's name and client URLs, as clients' INFOs carry them.
 //! - `leaf`: the `leafnodes {}` block, and the leaf INFO and CONNECT.
+//! - `compression`: the `compression` setting and its negotiation, as Go's.
 //!
 //! Leaf node connections live on the cluster shard too, next to the routes, for the same
 //! reasons: what a leaf is told is the server's interest (and the routes'), and what it
@@ -29,7 +30,13 @@
 //! TLS on routes and leaf connections is the clients' sans-IO layer (`transport`), as the
 //! server or as the client: a route is TLS from its first byte, a leaf connection after the
 //! hub's INFO, so both run on the cluster shard's reactor like any TLS client.
+//!
+//! S2 compression, when the two INFOs agree on it, is one more layer of that transport
+//! (`transport::s2`) under the protocol and over TLS. The INFO that settles it is the last
+//! thing read and written in the clear: the parser stops after it and hands the bytes that
+//! follow to the decompressor, and output queued before it is written as it was.
 
+pub mod compression;
 pub mod dialer;
 pub mod handshake;
 pub mod leaf;

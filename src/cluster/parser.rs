@@ -63,11 +63,20 @@ pub struct RoutedMsg<'a> {
     pub data: &'a [u8],
 }
 
+/// What an INFO changes for the bytes after it.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct AfterInfo {
+    /// The dialect of the lines after it (a route learns from its peer's INFO that it is
+    /// pinned to an account).
+    pub dialect: Option<Dialect>,
+    /// The bytes after it are S2-compressed: parsing stops, and `take_compressed` has
+    /// them for the decompressor.
+    pub compressed: bool,
+}
+
 /// What the parser reports. Returning `Err(Stop)` stops parsing (`RouteParseError::Stopped`).
 pub trait RouteHandler {
-    /// An INFO; what it returns is the dialect of the lines after it (a route learns from
-    /// its peer's INFO that it is pinned to an account).
-    fn info(&mut self, json: &[u8]) -> Result<Option<Dialect>, Stop>;
+    fn info(&mut self, json: &[u8]) -> Result<AfterInfo, Stop>;
     fn connect(&mut self, json: &[u8]) -> Result<(), Stop>;
     fn ping(&mut self);
     fn pong(&mut self);
@@ -84,11 +93,15 @@ pub struct RouteParser {
     need: usize,
     max_line: usize,
     dialect: Dialect,
+    /// The bytes after an INFO that started compression, not parsed.
+    compressed: Option<Vec<u8>>,
 }
 
 enum Step {
     /// An operation of this many bytes was handled.
     Done(usize),
+    /// An INFO of this many bytes was handled, and what follows it is compressed.
+    Compressed(usize),
     /// The operation needs at least this many bytes.
     More(usize),
 }
@@ -100,7 +113,13 @@ impl RouteParser {
             need: 0,
             max_line: max_control_line.saturating_mul(ROUTE_CONTROL_LINE_FACTOR),
             dialect,
+            compressed: None,
         }
+    }
+
+    /// The compressed bytes read after the INFO that started compression, once.
+    pub fn take_compressed(&mut self) -> Option<Vec<u8>> {
+        self.compressed.take()
     }
 
     pub fn parse(
@@ -113,14 +132,20 @@ impl RouteParser {
             if self.carry.len() < self.need {
                 return Ok(());
             }
-            let carry = std::mem::take(&mut self.carry);
+            let mut carry = std::mem::take(&mut self.carry);
             let used = self.run(&carry, h)?;
-            self.carry = carry;
-            self.carry.drain(..used);
+            carry.drain(..used);
+            match &mut self.compressed {
+                Some(rest) => *rest = carry,
+                None => self.carry = carry,
+            }
             return Ok(());
         }
         let used = self.run(input, h)?;
-        self.carry.extend_from_slice(&input[used..]);
+        match &mut self.compressed {
+            Some(rest) => rest.extend_from_slice(&input[used..]),
+            None => self.carry.extend_from_slice(&input[used..]),
+        }
         Ok(())
     }
 
@@ -131,6 +156,10 @@ impl RouteParser {
         while at < buf.len() {
             match self.one(&buf[at..], h)? {
                 Step::Done(n) => at += n,
+                Step::Compressed(n) => {
+                    self.compressed = Some(Vec::new());
+                    return Ok(at + n);
+                }
                 Step::More(n) => {
                     self.need = n;
                     break;
@@ -168,8 +197,12 @@ impl RouteParser {
             b"+OK" => {}
             b"-ERR" => h.err(args),
             b"INFO" => {
-                if let Some(d) = stopped(h.info(args))? {
+                let after = stopped(h.info(args))?;
+                if let Some(d) = after.dialect {
                     self.dialect = d;
+                }
+                if after.compressed {
+                    return Ok(Step::Compressed(end));
                 }
             }
             b"CONNECT" => stopped(h.connect(args))?,
@@ -305,11 +338,14 @@ mod tests {
     struct Log(Vec<String>);
 
     impl RouteHandler for Log {
-        fn info(&mut self, json: &[u8]) -> Result<Option<Dialect>, Stop> {
+        fn info(&mut self, json: &[u8]) -> Result<AfterInfo, Stop> {
             let text = String::from_utf8_lossy(json);
             let pinned = text.contains("route_account");
             self.0.push(format!("INFO {text}"));
-            Ok(pinned.then_some(Dialect::PinnedRoute))
+            Ok(AfterInfo {
+                dialect: pinned.then_some(Dialect::PinnedRoute),
+                compressed: text.contains("s2_fast"),
+            })
         }
         fn connect(&mut self, json: &[u8]) -> Result<(), Stop> {
             self.0
@@ -369,6 +405,31 @@ mod tests {
         ]
         .map(String::from)
         .to_vec()
+    }
+
+    /// The INFO that starts compression is the last line parsed: whatever follows it in
+    /// the same read, however the reads fall, is handed back whole for the decompressor.
+    #[test]
+    fn stops_after_the_info_that_starts_compression() {
+        let wire =
+            b"CONNECT {}\r\nINFO {\"compression\":\"s2_fast\"}\r\n\xff\x06\x00\x00S2sTwO\x01";
+        let info_end = wire.iter().position(|&b| b == 0xff).unwrap();
+        for cut in 1..wire.len() {
+            let mut log = Log::default();
+            let mut p = RouteParser::new(4096, Dialect::Route);
+            let mut rest: Option<Vec<u8>> = None;
+            for piece in [&wire[..cut], &wire[cut..]] {
+                match &mut rest {
+                    Some(r) => r.extend_from_slice(piece),
+                    None => {
+                        p.parse(piece, &mut log).unwrap();
+                        rest = p.take_compressed();
+                    }
+                }
+            }
+            assert_eq!(log.0.len(), 2, "split at {cut}: {:?}", log.0);
+            assert_eq!(rest.as_deref(), Some(&wire[info_end..]), "split at {cut}");
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use super::compression::{Compression, CompressionConfig, Mode};
 use crate::permissions::SubjectPermission;
 use crate::subject::{has_wildcard, is_subset_match, matches_literal};
 use crate::transport::tls::TlsSettings;
@@ -140,6 +141,8 @@ pub struct ClusterSettings {
     pub tls: Option<TlsSettings>,
     /// What the routes are told of and take (`permissions { import, export }`).
     pub permissions: Option<RoutePermissions>,
+    /// `compression`, as written.
+    pub compression: Option<CompressionConfig>,
 }
 
 /// `cluster { permissions }`, which Go keeps as a route's publish (import) and subscribe
@@ -205,6 +208,11 @@ fn permits(p: Option<&SubjectPermission>, subject: &[u8]) -> bool {
 }
 
 impl ClusterSettings {
+    /// The routes' compression: `accept` by default, `s2_fast` for `on`, as Go's routes.
+    pub fn compression(&self) -> Result<Compression, String> {
+        CompressionConfig::resolve(self.compression.as_ref(), Mode::Accept, Mode::Fast)
+    }
+
     /// The pinned accounts, `system` (the system account) among them while pooling is on,
     /// are each named once and need pooling: Go's checks when it starts (`validateCluster`;
     /// `-t` passes them).

@@ -1,15 +1,16 @@
 //! The `cluster {}` block, with the Go server's keys (`parseCluster` in `opts.go`). Errors
 //! point at the field that caused them, as Go's do.
 
+use super::authorization::go_type;
+use super::parse_duration;
 use super::{at, boolean, host_port, int, string, ConfigError};
+use crate::cluster::compression::CompressionConfig;
 use crate::cluster::settings::{RoutePermissions, RouteUrl};
 use crate::cluster::ClusterSettings;
 use crate::conf::{Item, Value};
 
-/// Keys Go takes that change nothing observable in a Riptide route (compression is never
-/// negotiated, so `accept`, Go's default, is what every mode amounts to).
+/// Keys Go takes that change nothing observable in a Riptide route.
 const IGNORED: &[&str] = &[
-    "compression",
     "ping_interval",
     "ping_max",
     "write_deadline",
@@ -57,6 +58,7 @@ pub(super) fn cluster(block: &Item) -> Result<ClusterSettings, ConfigError> {
             "authorization" => authorization(item, &mut c)?,
             "tls" => c.tls = Some(super::listeners::route_tls(item)?),
             "permissions" => c.permissions = Some(permissions(item)?),
+            "compression" => c.compression = Some(compression(item)?),
             "advertise" | "cluster_advertise" => c.advertise = Some(string(v, k).map_err(fail)?),
             "no_advertise" => c.no_advertise = boolean(v, k).map_err(fail)?,
             "connect_retries" => c.connect_retries = int(v, k).map_err(fail)?.max(0) as u32,
@@ -71,6 +73,62 @@ pub(super) fn cluster(block: &Item) -> Result<ClusterSettings, ConfigError> {
             }
             key if IGNORED.contains(&key) => {}
             _ => return Err(fail(format!("unknown field \"{k}\""))),
+        }
+    }
+    Ok(c)
+}
+
+/// `compression: <mode>`, `true`/`false`, or `{ mode, rtt_thresholds }` (of `cluster`,
+/// `leafnodes` and a remote: `parseCompression`). The mode and thresholds are checked when
+/// the server starts, as Go checks them (`-t` passes a bad mode).
+pub(super) fn compression(item: &Item) -> Result<CompressionConfig, ConfigError> {
+    let conversion = |item: &Item, want: &str| {
+        at(
+            item,
+            format!(
+                "interface conversion: interface {{}} is {}, not {want}",
+                go_type(&item.value)
+            ),
+        )
+    };
+    let mut c = CompressionConfig::default();
+    match &item.value {
+        Value::Bool(on) => c.mode = if *on { "on" } else { "off" }.into(),
+        Value::Str(s) => c.mode = s.clone(),
+        Value::Map(entries) => {
+            for (k, field) in entries {
+                match k.to_ascii_lowercase().as_str() {
+                    "mode" => match &field.value {
+                        Value::Str(s) => c.mode = s.clone(),
+                        _ => return Err(conversion(field, "string")),
+                    },
+                    "rtt_thresholds" | "thresholds" | "rtts" | "rtt" => {
+                        let Value::Array(rtts) = &field.value else {
+                            return Err(conversion(field, "[]interface {}"));
+                        };
+                        for r in rtts {
+                            let Value::Str(s) = &r.value else {
+                                return Err(conversion(r, "string"));
+                            };
+                            // Go points at the key here, and at the entry above.
+                            let d = parse_duration(s).ok_or_else(|| {
+                                at(field, format!("time: invalid duration {s:?}"))
+                            })?;
+                            c.rtt_thresholds.push(d);
+                        }
+                    }
+                    _ => return Err(at(field, format!("unknown field \"{k}\""))),
+                }
+            }
+        }
+        v => {
+            return Err(at(
+                item,
+                format!(
+                    "field \"compression\" should be a boolean or a structure, got {}",
+                    go_type(v)
+                ),
+            ))
         }
     }
     Ok(c)

@@ -19,18 +19,16 @@ const REMOTE_NOT_YET: &[&str] = &[
     "request_isolation",
 ];
 
-/// Keys that change nothing observable in a Riptide leaf connection (compression is never
-/// offered, so a Go peer runs the connection uncompressed whatever the mode).
+/// Keys that change nothing observable in a Riptide leaf connection.
 const IGNORED: &[&str] = &[
-    "compression",
     "advertise",
     "write_deadline",
     "write_timeout",
     "dial_timeout",
 ];
 
+/// `ws_compression` is for WebSocket remotes, which are refused by their URL.
 const REMOTE_IGNORED: &[&str] = &[
-    "compression",
     "ws_compression",
     "ws_no_masking",
     "first_info_timeout",
@@ -70,6 +68,7 @@ pub(super) fn leafnodes(block: &Item) -> Result<LeafSettings, ConfigError> {
             }
             "no_advertise" => l.no_advertise = boolean(v, k).map_err(fail)?,
             "tls" => l.tls = Some(super::listeners::tls(item)?),
+            "compression" => l.compression = Some(super::cluster::compression(item)?),
             key if NOT_YET.contains(&key) => return Err(not_yet(item, k)),
             key if IGNORED.contains(&key) => {}
             _ => return Err(fail(format!("unknown field \"{k}\""))),
@@ -165,6 +164,7 @@ fn remote(item: &Item) -> Result<LeafRemote, ConfigError> {
                 r.credentials = Some(string(v, k).map_err(fail)?.into());
             }
             "tls" => r.tls = Some(super::listeners::dialing_tls(field)?),
+            "compression" => r.compression = Some(super::cluster::compression(field)?),
             "nkey" | "seed" => {
                 let seed = string(v, k).map_err(fail)?;
                 if nkeys::KeyPair::from_seed(&seed).is_err() {

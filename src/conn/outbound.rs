@@ -165,6 +165,21 @@ impl Outbound {
         }
     }
 
+    /// A write is in flight.
+    pub fn writing(&self) -> bool {
+        !self.inflight.is_empty()
+    }
+
+    /// Takes the bytes queued behind the write in flight (all of them when none is).
+    pub fn take_pending(&mut self) -> Vec<u8> {
+        let mut out = Vec::new();
+        for c in self.pending.drain(..) {
+            out.extend_from_slice(c.bytes());
+        }
+        self.queued -= out.len();
+        out
+    }
+
     /// Takes every queued byte at once, as if one write had sent it all (tests, shutdown).
     pub fn take_all(&mut self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.queued);

@@ -7,6 +7,7 @@
 use std::time::Instant;
 
 use super::{CloseReason, Closing, Conn};
+use crate::transport::s2::Level;
 use crate::transport::Transport;
 
 impl Conn {
@@ -50,11 +51,24 @@ impl Conn {
         }
     }
 
+    /// Output from now on is S2-compressed at `level`; what is queued already is written
+    /// as it is. A plain connection gets a transport for it; a write it had in flight
+    /// finishes as it started.
+    pub fn start_compression(&mut self, level: Level, now: Instant) {
+        let t = self
+            .transport
+            .get_or_insert_with(|| Box::new(Transport::plain(now)));
+        let queued = self.out.take_pending();
+        t.write(&queued);
+        t.compress(level);
+    }
+
     /// Records `n` bytes written; true when the write in flight is finished (a short write
     /// leaves the rest for `resume_write`).
     pub fn complete_write(&mut self, n: usize) -> bool {
-        let Some(t) = self.transport.as_deref_mut() else {
-            return self.out.complete_write(n);
+        let t = match self.transport.as_deref_mut() {
+            Some(t) if !self.out.writing() => t,
+            _ => return self.out.complete_write(n),
         };
         if !t.complete_write(n) {
             return false;
@@ -68,8 +82,8 @@ impl Conn {
     /// The rest of a short write.
     pub fn resume_write(&mut self) -> Option<&[libc::iovec]> {
         match self.transport.as_deref_mut() {
-            None => self.out.resume_write(),
-            Some(t) => t.start_write().map(std::slice::from_ref),
+            Some(t) if !self.out.writing() => t.start_write().map(std::slice::from_ref),
+            _ => self.out.resume_write(),
         }
     }
 }
@@ -94,6 +108,7 @@ fn frame_output(t: &mut Transport, out: &mut super::Outbound, now: Instant) {
             }
             out.complete_write(n);
         }
+        t.seal();
     }
     if !t.is_empty() {
         out.write_since.get_or_insert(now);

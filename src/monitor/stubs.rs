@@ -91,6 +91,9 @@ pub(super) fn routez(ctx: &Context, r: &Request) -> Response {
             if let Some(a) = &rt.account {
                 v["account"] = json!(a);
             }
+            if let Some(m) = rt.compression {
+                v["compression"] = json!(m);
+            }
             v
         })
         .collect();
@@ -148,7 +151,9 @@ pub(super) fn leafz(ctx: &Context, r: &Request) -> Response {
             if with_subs {
                 v["subscriptions_list"] = json!(l.subs);
             }
-            v["compression"] = json!("off");
+            if let Some(m) = l.compression {
+                v["compression"] = json!(m);
+            }
             v
         })
         .collect();

@@ -19,6 +19,7 @@ use super::interest::Key;
 use super::routes::{interest_line, LinkRole, Naming};
 use super::{ConnId, ConnSnapshot, Shard};
 use crate::accounts::{AccountId, GLOBAL_ACCOUNT};
+use crate::cluster::compression::{Compression, Mode};
 use crate::cluster::dialer::RedialHandle;
 use crate::cluster::handshake::host_port;
 use crate::cluster::leaf::{
@@ -41,6 +42,9 @@ use crate::transport::{setup_failure, Dialing, Transport};
 #[derive(Debug)]
 pub struct LeafHost {
     settings: LeafSettings,
+    /// The leaf node port's `compression`, and each remote's, checked at start.
+    pub(super) compression: Compression,
+    pub(super) remote_compression: Vec<Compression>,
     /// The leaf node port bound, and the host it was bound on; 0 when none is.
     host: String,
     port: u16,
@@ -53,7 +57,12 @@ pub struct LeafHost {
 impl LeafHost {
     pub fn new(settings: LeafSettings, listen: Option<(String, u16)>) -> LeafHost {
         let (host, port) = listen.unwrap_or_default();
+        let checked = "compression is checked at start";
         LeafHost {
+            compression: settings.compression().expect(checked),
+            remote_compression: (settings.remotes.iter())
+                .map(|r| r.compression().expect(checked))
+                .collect(),
             settings,
             host,
             port,
@@ -90,6 +99,8 @@ pub struct LeafLink {
     nonce: String,
     /// The leaf URLs of the hub's cluster its INFOs named, for the dialer to try too.
     learned: Vec<RouteUrl>,
+    /// A spoke's remote, by index in `leafnodes { remotes }`.
+    pub(super) remote: usize,
 }
 
 impl LeafLink {
@@ -138,6 +149,8 @@ pub struct LeafSnapshot {
     pub account: String,
     /// The interest it told us, as `subject [queue]`.
     pub subs: Vec<String>,
+    /// The compression mode this side writes with; none when the leaf never said.
+    pub compression: Option<&'static str>,
 }
 
 impl Shard {
@@ -239,6 +252,7 @@ impl Shard {
             info.tls_verify = t.verifies_clients();
         }
         info.leafnode_urls = self.leaf_urls();
+        info.compression = host.compression.info_name().to_string();
         info
     }
 
@@ -247,11 +261,15 @@ impl Shard {
         let id = self.new_link_conn(peer, false, LinkRole::Leaf(crate::accounts::GLOBAL));
         let mut info = self.hub_info(id);
         info.nonce = crate::auth::new_nonce();
+        // A hub that does not negotiate writes plainly whatever the leaf says.
+        let own = self.leaf_host().compression.mode;
         let c = &mut self.clients.conns[id];
-        c.route.as_mut().expect("link").leaf = Some(Box::new(LeafLink {
+        let link = c.route.as_mut().expect("link");
+        link.leaf = Some(Box::new(LeafLink {
             nonce: info.nonce.clone(),
             ..LeafLink::default()
         }));
+        link.compression = (!own.negotiates()).then_some(own);
         c.out.push(&info.line());
         self.mark_dirty(id);
         let tls = (self.server.links.leaf.as_ref()).map(|w| Transport::new(w, self.now));
@@ -289,6 +307,7 @@ impl Shard {
                 (None, Some(seed)) => Some(LeafLogin::Nkey(seed.clone())),
                 (None, None) => None,
             },
+            remote,
             ..LeafLink::default()
         };
         let id = self.new_link_conn(peer, true, LinkRole::Hub(account));
@@ -304,14 +323,25 @@ impl Shard {
         id
     }
 
-    /// An INFO on a leaf connection: a hub's, which a spoke answers with its CONNECT, and
-    /// the one that says the hub took it.
-    pub(super) fn leaf_info_received(&mut self, id: ConnId, json: &[u8]) -> Result<(), Stop> {
+    /// An INFO on a leaf connection: a hub's, which a spoke answers with its CONNECT (after
+    /// compression is settled, when both ask for it), and the one that says the hub took
+    /// it; on a hub, a leaf's, which only negotiates compression. True when the bytes after
+    /// it are compressed.
+    pub(super) fn leaf_info_received(&mut self, id: ConnId, json: &[u8]) -> Result<bool, Stop> {
         let info: LeafInfo = self.link_json(id, json)?;
         let link = self.clients.conns[id].route.as_ref().expect("link");
-        // A leaf's INFO to its hub only negotiates compression, which Riptide never offers.
         if !link.solicited {
-            return Ok(());
+            let own = self.leaf_host().compression.clone();
+            let answer = |s: &Shard, mode: &str| {
+                let mut ours = s.hub_info(id);
+                ours.nonce = (s.clients.conns[id].route.as_ref())
+                    .and_then(|l| l.leaf.as_ref())
+                    .map(|l| l.nonce.clone())
+                    .unwrap_or_default();
+                ours.compression = mode.to_string();
+                ours.line()
+            };
+            return self.negotiate_compression(id, &own, &info.compression, answer);
         }
         let (url, role) = (link.url.clone(), link.role);
         let leaf = self.leaf_link(id);
@@ -319,9 +349,31 @@ impl Shard {
             leaf.learn(u, &info.leafnode_urls);
         }
         if leaf.up {
-            return Ok(());
+            return Ok(false);
         }
         if !leaf.connect_sent {
+            let remote = leaf.remote;
+            let host = url.as_ref().map_or("", |u| u.host.as_str());
+            self.leaf_start_tls(id, info.tls_required, host)?;
+            let own = self.leaf_host().remote_compression[remote].clone();
+            let cid = self.clients.conns[id].cid;
+            // Go's spoke answers with its own leaf INFO, of which the hub reads only this.
+            let answer = |_: &Shard, mode: &str| {
+                LeafInfo {
+                    client_id: cid,
+                    compression: mode.to_string(),
+                    ..LeafInfo::default()
+                }
+                .line()
+            };
+            if self.negotiate_compression(id, &own, &info.compression, answer)? {
+                return Ok(true);
+            }
+            let compress_mode = (self.clients.conns[id].route.as_ref())
+                .and_then(|l| l.compression)
+                .map(|m| m.name().to_string())
+                .unwrap_or_default();
+            let leaf = self.leaf_link(id);
             leaf.connect_sent = true;
             leaf.name = if info.server_name.is_empty() {
                 info.server_id.clone()
@@ -329,8 +381,6 @@ impl Shard {
                 info.server_name.clone()
             };
             let login = leaf.login.clone();
-            let host = url.as_ref().map_or("", |u| u.host.as_str());
-            self.leaf_start_tls(id, info.tls_required, host)?;
             let account = role.account().unwrap_or(crate::accounts::GLOBAL);
             let signed = match login.map(|l| l.sign(&info.nonce)).transpose() {
                 Ok(s) => s.unwrap_or_default(),
@@ -353,15 +403,16 @@ impl Shard {
                 headers: true,
                 remote_account: self.server.accounts.name(account).to_string(),
                 protocol: LEAF_PROTO,
+                compress_mode,
                 ..LeafConnect::default()
             };
             self.clients.conns[id].out.push(&connect.line());
             self.mark_dirty(id);
             if info.info_on_connect {
-                return Ok(());
+                return Ok(false);
             }
         } else if !info.connect_info {
-            return Ok(());
+            return Ok(false);
         }
         let account = self.server.accounts.name(role.account().unwrap_or(0));
         log_at!(
@@ -370,7 +421,7 @@ impl Shard {
             self.clients.conns[id].log_prefix()
         );
         self.register_leaf(id);
-        Ok(())
+        Ok(false)
     }
 
     /// A spoke's TLS starts after the hub's INFO, before its CONNECT: when the remote asks
@@ -405,9 +456,13 @@ impl Shard {
             self.route_refuse(id, &text, CloseReason::WrongGateway);
             return Err(Stop);
         }
-        let link = self.clients.conns[id].route.as_ref().expect("link");
+        let link = self.clients.conns[id].route.as_mut().expect("link");
         if link.solicited || link.leaf.as_ref().is_some_and(|l| l.up) {
             return Ok(());
+        }
+        // A leaf that connects without an INFO of its own takes no part in compression.
+        if link.compression.is_none() {
+            link.compression = Some(Mode::NotSupported);
         }
         if !connect.cluster.is_empty() && self.cluster_name() == Some(connect.cluster.as_str()) {
             self.route_refuse(
@@ -694,6 +749,7 @@ impl Shard {
                     is_spoke: link.solicited,
                     account: self.server.accounts.name(account).to_string(),
                     subs,
+                    compression: link.compression.map(Mode::name),
                 })
             })
             .collect();

@@ -15,10 +15,13 @@
 //! - `stall`: pacing publishers to slow consumers and to peers that fall behind.
 //! - `jetstream`: on the host shard, JetStream's API and streams as internal services, the
 //!   held create replies, the stream writes handed to the reactor and their acks.
+//! - `routes`, `leafs`: on the cluster shard, the route and leaf node connections;
+//!   `compression`: their S2 compression, negotiated and re-picked.
 //! - `system`: the system account's events and requests; `snapshot`, `reload`,
 //!   `lame_duck`: the monitoring, reload and lame-duck sides.
 
 mod clients;
+mod compression;
 mod delivery;
 mod index;
 mod interest;

@@ -14,9 +14,10 @@ use super::delivery::{Msg, Scope};
 use super::interest::Key;
 use super::{ConnId, ConnSnapshot, RouteSnapshot, Shard, Timer};
 use crate::accounts::AccountId;
+use crate::cluster::compression::{Compression, Mode};
 use crate::cluster::dialer::{DialTarget, Dialer, RedialHandle};
 use crate::cluster::handshake::{client_urls, host_port, PermissionJson, RouteConnect, RouteInfo};
-use crate::cluster::parser::{Dialect, RemoteSub, RouteHandler, RouteParser, RoutedMsg};
+use crate::cluster::parser::{AfterInfo, Dialect, RemoteSub, RouteHandler, RouteParser, RoutedMsg};
 use crate::cluster::settings::{pool_index, RouteSlot, RouteUrl};
 use crate::cluster::ClusterSettings;
 use crate::conn::outbound::FLATTEN_THRESHOLD;
@@ -31,6 +32,8 @@ pub struct Routes {
     /// Whether this server is in a cluster; without one, only leaf connections are here.
     clustered: bool,
     settings: ClusterSettings,
+    /// The routes' `compression`, checked at start.
+    pub(super) compression: Compression,
     /// The cluster's name; made up when not configured, then the remotes' (dynamic).
     name: String,
     dynamic: bool,
@@ -122,6 +125,8 @@ pub struct RouteLink {
     /// Messages to this route are checked against the export deny list: it took wildcard
     /// interest that covers a denied subject (`RoutePermissions::needs_deny_filter`).
     deny_filter: bool,
+    /// The mode this side writes with, once the first INFO negotiated it.
+    pub(super) compression: Option<Mode>,
 }
 
 impl RouteLink {
@@ -144,6 +149,7 @@ impl RouteLink {
             slot: RouteSlot::Pool(0),
             next_pool: None,
             deny_filter: false,
+            compression: None,
         }
     }
 
@@ -175,6 +181,9 @@ impl Routes {
         };
         Routes {
             clustered,
+            compression: settings
+                .compression()
+                .expect("compression is checked at start"),
             pool: settings.pool(),
             pinned,
             settings,
@@ -363,6 +372,7 @@ impl Shard {
             info.import = p.import.as_ref().map(PermissionJson::from);
             info.export = p.export.as_ref().map(PermissionJson::from);
         }
+        info.compression = r.compression.info_name().to_string();
         // Go asks the other server's certificate whenever routes use TLS.
         info.tls_required = self.server.links.route.is_some();
         info.tls_verify = info.tls_required;
@@ -497,6 +507,7 @@ impl Shard {
                     import: info.import.clone(),
                     export: info.export.clone(),
                     subs,
+                    compression: link.compression.map(Mode::name),
                 })
             })
             .collect();
@@ -528,6 +539,7 @@ impl Shard {
         };
         let mut parser = std::mem::replace(&mut link.parser, RouteParser::new(0, Dialect::Route));
         let res = parser.parse(data, &mut RouteCtx { shard: self, id });
+        let compressed = parser.take_compressed();
         if let Some(link) = self
             .clients
             .conns
@@ -535,6 +547,9 @@ impl Shard {
             .and_then(|c| c.route.as_mut())
         {
             link.parser = parser;
+        }
+        if let Some(bytes) = compressed.filter(|b| !b.is_empty()) {
+            self.inflate(id, &bytes);
         }
         if let Err(e) = res {
             if self
@@ -617,11 +632,36 @@ impl Shard {
         self.begin_close(id, reason, Closing::AfterFlush, false);
     }
 
-    fn route_info_received(&mut self, id: ConnId, json: &[u8]) -> Result<Option<Dialect>, Stop> {
+    fn route_info_received(&mut self, id: ConnId, json: &[u8]) -> Result<AfterInfo, Stop> {
         let mut info: RouteInfo = self.link_json(id, json)?;
         let link = self.clients.conns[id].route.as_ref().expect("route");
         let Some(registered) = link.remote_id().map(str::to_string) else {
+            // A dialed pinned connection's answer names its account, as its INFO will.
+            let pinned = match link.slot {
+                RouteSlot::Pinned(a) if link.solicited => {
+                    Some(self.server.accounts.name(a).to_string())
+                }
+                _ => None,
+            };
             self.check_cluster_name(id, &info.cluster, info.cluster_dynamic)?;
+            let own = self
+                .routes
+                .as_ref()
+                .expect("cluster shard")
+                .compression
+                .clone();
+            let answer = |s: &Shard, mode: &str| {
+                let mut ours = s.route_info();
+                ours.compression = mode.to_string();
+                ours.route_account = pinned.unwrap_or_default();
+                ours.line()
+            };
+            if self.negotiate_compression(id, &own, &info.compression, answer)? {
+                return Ok(AfterInfo {
+                    dialect: None,
+                    compressed: true,
+                });
+            }
             // The host a server listens on for all addresses says nothing to others: its
             // route URL is then the address it connected from, as Go records it.
             let unspecified = info.host.is_empty()
@@ -634,7 +674,10 @@ impl Shard {
             }
             let slot = self.route_slot(id, &info)?;
             self.register_route(id, info, slot)?;
-            return Ok(matches!(slot, RouteSlot::Pinned(_)).then_some(Dialect::PinnedRoute));
+            return Ok(AfterInfo {
+                dialect: matches!(slot, RouteSlot::Pinned(_)).then_some(Dialect::PinnedRoute),
+                compressed: false,
+            });
         };
         if info.server_id != registered {
             // Gossip: a server this one just met, for the pool or for one pinned account.
@@ -643,7 +686,7 @@ impl Shard {
             let slot = match self.server.accounts.id(&info.route_account) {
                 _ if info.route_account.is_empty() => RouteSlot::Pool(0),
                 Some(a) if r.pool.is_some() && r.pinned.contains(&a) => RouteSlot::Pinned(a),
-                _ => return Ok(None),
+                _ => return Ok(AfterInfo::default()),
             };
             let key = (info.server_id.clone(), slot);
             if info.server_id != self.server.server_id && !r.by_server.contains_key(&key) {
@@ -652,7 +695,7 @@ impl Shard {
                     r.dialer.implicit(url, slot, attempts);
                 }
             }
-            return Ok(None);
+            return Ok(AfterInfo::default());
         }
         // Lame duck mode is said once: it stays with the connection that heard it.
         if let Some(link) = self.clients.conns[id].route.as_mut() {
@@ -660,7 +703,7 @@ impl Shard {
             link.remote = Some(info);
         }
         self.refresh_cluster_view();
-        Ok(None)
+        Ok(AfterInfo::default())
     }
 
     /// The slot of a route connection whose remote's first INFO is `info`: the one it was
@@ -1331,9 +1374,13 @@ impl RouteCtx<'_> {
 }
 
 impl RouteHandler for RouteCtx<'_> {
-    fn info(&mut self, json: &[u8]) -> Result<Option<Dialect>, Stop> {
+    fn info(&mut self, json: &[u8]) -> Result<AfterInfo, Stop> {
         if self.leaf() {
-            return self.shard.leaf_info_received(self.id, json).map(|()| None);
+            let compressed = self.shard.leaf_info_received(self.id, json)?;
+            return Ok(AfterInfo {
+                dialect: None,
+                compressed,
+            });
         }
         self.shard.route_info_received(self.id, json)
     }
@@ -1351,10 +1398,17 @@ impl RouteHandler for RouteCtx<'_> {
         let now = self.shard.now;
         let c = &mut self.shard.clients.conns[self.id];
         c.pings.outstanding = 0;
-        if let Some(sent) = c.pings.sent.take() {
-            c.pings.rtt = Some(now.saturating_duration_since(sent));
+        let rtt = c
+            .pings
+            .sent
+            .take()
+            .map(|sent| now.saturating_duration_since(sent));
+        c.pings.rtt = rtt.or(c.pings.rtt);
+        let next = c.route.as_mut().and_then(|l| l.next_pool.take());
+        if let Some(rtt) = rtt {
+            self.shard.repick_compression(self.id, rtt);
         }
-        if let Some(next) = c.route.as_mut().and_then(|l| l.next_pool.take()) {
+        if let Some(next) = next {
             self.shard.dial_next_pool(self.id, next);
         }
     }

@@ -126,6 +126,8 @@ pub struct RouteSnapshot {
     pub export: Option<crate::cluster::handshake::PermissionJson>,
     /// The interest it told us, as `account subject [queue]`.
     pub subs: Vec<String>,
+    /// The compression mode this side writes with.
+    pub compression: Option<&'static str>,
 }
 
 fn text(b: &[u8]) -> String {

@@ -1,9 +1,11 @@
 //! Byte transforms between a socket and the NATS protocol for TLS and WebSocket clients,
+//! and for route and leaf connections with TLS and/or S2 compression,
 //! sans-IO: the reactor feeds received bytes in and writes out what comes back, so both run
 //! inside the shard's reactor (no extra threads, no readiness-based socket wrappers). Plain
 //! TCP clients have no `Transport` and skip all of this.
 
 pub mod cert;
+pub mod s2;
 pub mod tls;
 pub mod ws;
 
@@ -14,6 +16,7 @@ use std::time::{Duration, Instant};
 use crate::config::Config;
 use crate::conn::CloseReason;
 use cert::CertSubject;
+use s2::{Level, S2Codec};
 use tls::{TlsLayer, TlsSettings};
 use ws::{Handshake, OriginPolicy, UpgradePolicy, WsLayer};
 
@@ -190,6 +193,8 @@ pub struct Transport {
     dormant: Option<Box<TlsLayer>>,
     ws: Option<WsLayer>,
     policy: Option<UpgradePolicy>,
+    /// S2 compression of a route or leaf connection, between the protocol and TLS.
+    s2: Option<Box<S2Codec>>,
     /// The INFO still goes out in the clear before TLS starts (the Go default).
     plain_info: bool,
     /// Bytes for the socket, collected while `inflight` is being written.
@@ -259,6 +264,38 @@ impl Transport {
         Ok(t)
     }
 
+    /// A plain route or leaf connection that starts compressing: no TLS, nothing to
+    /// handshake.
+    pub fn plain(now: Instant) -> Transport {
+        Transport::bare(now, Duration::ZERO, Arc::default())
+    }
+
+    /// Compression starts: output from now on is compressed at `level`, and input from
+    /// now on is read as an S2 stream.
+    pub fn compress(&mut self, level: Level) {
+        self.s2 = Some(Box::new(S2Codec::new(level)));
+    }
+
+    /// `s2_auto` picked another level for the output.
+    pub fn set_level(&mut self, level: Level) {
+        if let Some(s2) = &mut self.s2 {
+            s2.set_level(level);
+        }
+    }
+
+    /// Compressed bytes the protocol parser read past the INFO that started compression.
+    pub fn inflate(&mut self, data: &[u8], app: &mut Vec<u8>) -> Result<(), Failure> {
+        let r = match &mut self.s2 {
+            Some(s2) => s2.decode(data, app).map_err(inflate_failure),
+            None => {
+                app.extend_from_slice(data);
+                Ok(())
+            }
+        };
+        self.failed |= r.is_err();
+        r
+    }
+
     /// A leaf node's TLS starts now, after the hub's INFO: the ClientHello goes out and
     /// the handshake has its full timeout from now. Protocol output from here on is
     /// encrypted.
@@ -277,6 +314,7 @@ impl Transport {
             dormant: None,
             ws: None,
             policy: None,
+            s2: None,
             out: Vec::new(),
             inflight: Vec::new(),
             inflight_off: 0,
@@ -430,10 +468,13 @@ impl Transport {
                     log: e.reason,
                 })
             }
-            _ => {
-                app.extend_from_slice(input);
-                Ok(())
-            }
+            _ => match &mut self.s2 {
+                Some(s2) => s2.decode(input, app).map_err(inflate_failure),
+                None => {
+                    app.extend_from_slice(input);
+                    Ok(())
+                }
+            },
         };
         decrypted.clear();
         self.decrypted = decrypted;
@@ -453,8 +494,23 @@ impl Transport {
                 framed.clear();
                 self.framed = framed;
             }
-            None => self.emit(app),
+            None => match &mut self.s2 {
+                Some(s2) => s2.stage(app),
+                None => self.emit(app),
+            },
         }
+    }
+
+    /// The end of one flush's output: compression writes what it collected.
+    pub fn seal(&mut self) {
+        let Some(s2) = &mut self.s2 else {
+            return;
+        };
+        let mut framed = std::mem::take(&mut self.framed);
+        s2.finish(&mut framed);
+        self.emit(&framed);
+        framed.clear();
+        self.framed = framed;
     }
 
     /// Queues the goodbyes once: a WebSocket close frame with Go's status for `reason`,
@@ -535,6 +591,14 @@ pub(crate) fn setup_failure(e: impl std::fmt::Display) -> Failure {
     Failure {
         reason: CloseReason::TlsHandshakeError,
         log: format!("TLS setup error: {e}"),
+    }
+}
+
+/// An S2 stream that cannot be read closes the connection as a read error.
+fn inflate_failure(e: s2::S2Error) -> Failure {
+    Failure {
+        reason: CloseReason::ReadError,
+        log: format!("Error reading compressed stream: {e}"),
     }
 }
 

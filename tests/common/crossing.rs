@@ -83,3 +83,45 @@ pub async fn crosses_in_order(from: &Client, to: &Client, name: &str, n: usize) 
         "{name}"
     );
 }
+
+/// Messages larger than a compressed block (64 KiB) published by `from` on `<name>.x`
+/// reach a subscriber of `to` on `<name>.*` intact: one of text that compresses well,
+/// one of bytes that do not compress at all.
+pub async fn large_cross_intact(from: &Client, to: &Client, name: &str) {
+    const SIZE: usize = 200_000;
+    let mut sub = to.subscribe(format!("{name}.*")).await.unwrap();
+    to.flush().await.unwrap();
+    await_interest(from, &mut sub, &format!("{name}.probe")).await;
+    let text: Vec<u8> = b"RMSG compressible text "
+        .iter()
+        .copied()
+        .cycle()
+        .take(SIZE)
+        .collect();
+    // A linear congruential sequence: no repeats a compressor could use.
+    let mut x: u32 = 12345;
+    let noise: Vec<u8> = (0..SIZE)
+        .map(|_| {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            (x >> 16) as u8
+        })
+        .collect();
+    for p in [&text, &noise] {
+        from.publish(format!("{name}.x"), p.clone().into())
+            .await
+            .unwrap();
+    }
+    from.flush().await.unwrap();
+    for (i, want) in [&text, &noise].into_iter().enumerate() {
+        let m = loop {
+            let m = next(&mut sub).await;
+            if m.subject.as_str() == format!("{name}.x") {
+                break m;
+            }
+        };
+        assert!(
+            m.payload.as_ref() == &want[..],
+            "{name}: message {i} changed"
+        );
+    }
+}

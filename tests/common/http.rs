@@ -31,8 +31,10 @@ impl Http {
     }
 }
 
+/// One request, asking the server to close after its answer (the Go server keeps an
+/// HTTP/1.1 connection open otherwise).
 pub fn request(addr: SocketAddr, method: &str, path: &str) -> Http {
-    let head = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    let head = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
     raw_http(addr, head.as_bytes())
 }
 
@@ -52,10 +54,35 @@ pub fn raw_http(addr: SocketAddr, bytes: &[u8]) -> Http {
         .expect("a response head");
     let head = String::from_utf8_lossy(&raw[..split]).into_owned();
     let status = head[9..12].parse().unwrap();
+    let mut body = raw[split + 4..].to_vec();
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        body = unchunk(&body);
+    }
     Http {
         status,
         headers: head,
-        body: raw[split + 4..].to_vec(),
+        body,
+    }
+}
+
+/// A chunked body (the Go server's, for answers it did not size) put back together.
+fn unchunk(mut raw: &[u8]) -> Vec<u8> {
+    let mut body = Vec::new();
+    loop {
+        let eol = raw
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .expect("chunk size");
+        let size = std::str::from_utf8(&raw[..eol]).unwrap();
+        let size = usize::from_str_radix(size.split(';').next().unwrap().trim(), 16).unwrap();
+        if size == 0 {
+            return body;
+        }
+        body.extend_from_slice(&raw[eol + 2..eol + 2 + size]);
+        raw = &raw[eol + 2 + size + 2..];
     }
 }
 

@@ -198,6 +198,14 @@ impl Drop for Proc {
     }
 }
 
+/// A loopback port nothing listens on now (for a Go server's fixed ports).
+pub fn free_port() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
 /// A fresh directory for one test's files, named after the test and this process.
 pub fn scratch_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("riptide-{name}-{}", std::process::id()));
