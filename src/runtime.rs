@@ -391,7 +391,7 @@ pub fn start(cfg: Config) -> Result<Running, StartError> {
     if let Some(l) = &cfg.leafnodes {
         l.compression().map_err(StartError::Options)?;
         for r in &l.remotes {
-            r.compression().map_err(StartError::Options)?;
+            r.check().map_err(StartError::Options)?;
         }
     }
     let mut route_listener = None;

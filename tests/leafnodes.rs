@@ -734,3 +734,49 @@ async fn compressed_leaf_nodes() {
         common::crossing::large_cross_intact(&leafs[0], &hubs[0], "bigup").await;
     }
 }
+
+/// A Riptide leaf node dials a Go hub's WebSocket port as Go's leaf nodes do
+/// (`GET /leafnode`, its frames masked unless `ws_no_masking` is agreed, the leaf protocol
+/// and its S2 compression inside the frames): over `ws://`, with and without masking, and
+/// over `wss://` (TLS first, checked against the test CA); messages cross both ways.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leaf_over_websocket() {
+    let Some(bin) = go_server() else { return };
+    let d = dir("ws");
+    let pki = common::secure::Pki::new("leaf-ws");
+    for (i, (tls, no_masking)) in [(false, false), (false, true), (true, false)]
+        .into_iter()
+        .enumerate()
+    {
+        let ws_port = common::process::free_port();
+        let security = if tls {
+            format!("tls {{ {} }}", pki.tls_lines())
+        } else {
+            "no_tls: true".to_string()
+        };
+        let hub_conf = write(
+            &d,
+            &format!("hub{i}.conf"),
+            &format!(
+                "websocket {{ listen: \"{ws_port}\", {security} }}\nleafnodes {{ listen: 127.0.0.1:-1 }}\n"
+            ),
+        );
+        let hub = Go::start(&bin, &hub_conf);
+        let (scheme, ca) = if tls {
+            ("wss", format!(", tls {{ ca_file: {:?} }}", pki.ca))
+        } else {
+            ("ws", String::new())
+        };
+        let leaf_conf = write(
+            &d,
+            &format!("leaf{i}.conf"),
+            &format!(
+                "leafnodes {{ remotes [ {{ url: \"{scheme}://{ws_port}\", ws_no_masking: {no_masking}{ca} }} ] }}\n"
+            ),
+        );
+        let mut leaf = Proc::start(&with_config(&leaf_conf, &["-a", "127.0.0.1", "-p", "-1"]));
+        leaf.expect_log("Leafnode connection created");
+        let (on_hub, on_leaf) = (client(hub.addr).await, client(leaf.addr()).await);
+        check_both_ways(&[on_hub], &[on_leaf]).await;
+    }
+}

@@ -19,6 +19,10 @@ pub const LEAF_RECONNECT_DELAY: Duration = Duration::from_secs(1);
 /// (`leafNodeReconnectDelayAfterLoopDetected`).
 pub const LEAF_LOOP_DELAY: Duration = Duration::from_secs(30);
 
+/// How long a dialed hub has to answer: over WebSocket, the upgrade
+/// (`DEFAULT_LEAFNODE_INFO_WAIT`).
+pub const LEAF_INFO_WAIT: Duration = Duration::from_secs(1);
+
 /// The subject prefix of the interest each server sends on its leaf connections to find
 /// itself at the far end of a loop (`leafNodeLoopDetectionSubjectPrefix`).
 pub const LOOP_DETECTION_PREFIX: &str = "$LDS.";
@@ -54,12 +58,27 @@ pub struct LeafRemote {
     pub tls: Option<TlsSettings>,
     /// `compression`, as written.
     pub compression: Option<CompressionConfig>,
+    /// Over WebSocket (`ws://`, `wss://` URLs): ask the hub to take unmasked frames.
+    pub ws_no_masking: bool,
 }
 
 impl LeafRemote {
     /// This remote's compression: `s2_auto` by default and for `on`, as Go's.
     pub fn compression(&self) -> Result<Compression, String> {
         CompressionConfig::resolve(self.compression.as_ref(), Mode::Auto, Mode::Auto)
+    }
+
+    /// Go's start-up checks of a remote: its compression, and URLs all WebSocket or none.
+    pub fn check(&self) -> Result<(), String> {
+        self.compression()?;
+        if self.urls.iter().any(|u| u.is_ws() != self.urls[0].is_ws()) {
+            let urls: Vec<String> = self.urls.iter().map(|u| format!("{:?}", u.text)).collect();
+            return Err(format!(
+                "remote leaf node configuration cannot have a mix of websocket and non-websocket urls: [{}]",
+                urls.join(" ")
+            ));
+        }
+        Ok(())
     }
 }
 

@@ -68,11 +68,21 @@ pub struct RouteUrl {
 }
 
 impl RouteUrl {
-    /// A `tls://` URL: a leaf remote dials it with TLS even when it sets no `tls {}`.
+    /// A `tls://` or `wss://` URL: a leaf remote dials it with TLS even when it sets no
+    /// `tls {}`.
     pub fn is_tls(&self) -> bool {
+        self.scheme_is("tls") || self.scheme_is("wss")
+    }
+
+    /// A `ws://` or `wss://` URL: a leaf remote dials the hub's WebSocket port.
+    pub fn is_ws(&self) -> bool {
+        self.scheme_is("ws") || self.scheme_is("wss")
+    }
+
+    fn scheme_is(&self, scheme: &str) -> bool {
         self.text
-            .get(..6)
-            .is_some_and(|s| s.eq_ignore_ascii_case("tls://"))
+            .split_once("://")
+            .is_some_and(|(s, _)| s.trim().eq_ignore_ascii_case(scheme))
     }
 
     /// Parses a route URL as Go's `url.Parse` and `parseURL` take it; any scheme is
@@ -88,9 +98,21 @@ impl RouteUrl {
             Some((a, h)) => (Some(a), h),
             None => (None, rest),
         };
-        let (host, port) = hostport
-            .rsplit_once(':')
-            .ok_or_else(|| format!("error parsing route url [{t:?}]: missing port"))?;
+        // A WebSocket URL may leave the port to its scheme, as HTTP does.
+        let scheme = t
+            .split_once("://")
+            .map_or("", |(s, _)| s)
+            .to_ascii_lowercase();
+        let default_port = match scheme.as_str() {
+            "ws" => Some("80"),
+            "wss" => Some("443"),
+            _ => None,
+        };
+        let (host, port) = match (hostport.rsplit_once(':'), default_port) {
+            (Some((h, p)), _) if !p.contains(']') => (h, p),
+            (_, Some(p)) => (hostport, p),
+            _ => return Err(format!("error parsing route url [{t:?}]: missing port")),
+        };
         let port = port
             .parse()
             .map_err(|_| format!("error parsing route url [{t:?}]: invalid port"))?;

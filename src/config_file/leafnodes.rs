@@ -27,10 +27,7 @@ const IGNORED: &[&str] = &[
     "dial_timeout",
 ];
 
-/// `ws_compression` is for WebSocket remotes, which are refused by their URL.
 const REMOTE_IGNORED: &[&str] = &[
-    "ws_compression",
-    "ws_no_masking",
     "first_info_timeout",
     "dial_timeout",
     "no_randomize",
@@ -148,12 +145,6 @@ fn remote(item: &Item) -> Result<LeafRemote, ConfigError> {
                 };
                 for u in items {
                     let text = string(&u.value, k).map_err(|m| at(u, m))?;
-                    if text.starts_with("ws://") || text.starts_with("wss://") {
-                        return Err(at(
-                            u,
-                            "WebSocket leafnode remotes are not supported by this version of riptide yet",
-                        ));
-                    }
                     r.urls.push(RouteUrl::parse(&text).map_err(|m| at(u, m))?);
                 }
             }
@@ -165,6 +156,12 @@ fn remote(item: &Item) -> Result<LeafRemote, ConfigError> {
             }
             "tls" => r.tls = Some(super::listeners::dialing_tls(field)?),
             "compression" => r.compression = Some(super::cluster::compression(field)?),
+            "ws_no_masking" => r.ws_no_masking = boolean(v, k).map_err(fail)?,
+            // Per-message deflate from the dialing side is not written yet.
+            "ws_compression" if boolean(v, k).map_err(fail)? => {
+                return Err(not_yet(field, k));
+            }
+            "ws_compression" => {}
             "nkey" | "seed" => {
                 let seed = string(v, k).map_err(fail)?;
                 if nkeys::KeyPair::from_seed(&seed).is_err() {
@@ -218,8 +215,11 @@ mod tests {
         assert_eq!(l.reconnect, Some(std::time::Duration::from_secs(2)));
         let e = load("leafnodes {\n  bogus: 1\n}\n").unwrap_err();
         assert!(e.contains("unknown field \"bogus\""), "{e}");
-        let e = load("leafnodes {\n  remotes [ { url: \"ws://127.0.0.1:1\" } ]\n}\n").unwrap_err();
-        assert!(e.contains("WebSocket leafnode remotes"), "{e}");
+        let e = load(
+            "leafnodes {\n  remotes [ { url: \"ws://127.0.0.1:1\", ws_compression: true } ]\n}\n",
+        )
+        .unwrap_err();
+        assert!(e.contains("\"ws_compression\" is not supported"), "{e}");
         let e = load("leafnodes {\n  remotes [ { url: \"nats://127.0.0.1:1\", account: B } ]\n}\n")
             .unwrap_err();
         assert!(

@@ -23,8 +23,8 @@ use crate::cluster::compression::{Compression, Mode};
 use crate::cluster::dialer::RedialHandle;
 use crate::cluster::handshake::host_port;
 use crate::cluster::leaf::{
-    loop_detected, LeafConnect, LeafInfo, LeafSettings, LEAF_LOOP_DELAY, LEAF_PROTO,
-    LEAF_RECONNECT_DELAY, LOOP_DETECTION_PREFIX,
+    loop_detected, LeafConnect, LeafInfo, LeafSettings, LEAF_INFO_WAIT, LEAF_LOOP_DELAY,
+    LEAF_PROTO, LEAF_RECONNECT_DELAY, LOOP_DETECTION_PREFIX,
 };
 use crate::cluster::parser::{RemoteSub, RoutedMsg};
 use crate::cluster::settings::RouteUrl;
@@ -107,6 +107,10 @@ impl LeafLink {
     /// Keeps the hub cluster's leaf URLs (`host:port`) not known yet, with the scheme and
     /// credentials of `dialed`, the URL this connection was dialed at.
     fn learn(&mut self, dialed: &RouteUrl, urls: &[String]) {
+        // A WebSocket remote would need the hub's WebSocket URLs, which are not kept.
+        if dialed.is_ws() {
+            return;
+        }
         let scheme = if dialed.is_tls() { "tls" } else { "nats-leaf" };
         let auth = match (&dialed.user, &dialed.pass) {
             (Some(u), Some(p)) => format!("{u}:{p}@"),
@@ -310,14 +314,32 @@ impl Shard {
             remote,
             ..LeafLink::default()
         };
+        let no_masking = r.ws_no_masking;
         let id = self.new_link_conn(peer, true, LinkRole::Hub(account));
+        // Over WebSocket, TLS (`wss`) comes first and the upgrade inside it; otherwise TLS
+        // waits for the hub's INFO.
+        let ws = url.is_ws();
+        let now = self.now;
         let tls = (self.server.links.remotes.get(remote).cloned().flatten())
-            .map(|d| Transport::dialed(&d, &url.host, true, self.now));
+            .map(|d| Transport::dialed(&d, &url.host, !ws, now));
+        let transport = match tls {
+            None if ws => Some(Ok(Transport::plain(now))),
+            t => t,
+        }
+        .map(|t| {
+            t.map(|mut t| {
+                if ws {
+                    let host_port = host_port(&url.host, url.port);
+                    t.dial_websocket(&host_port, "", no_masking, LEAF_INFO_WAIT, now);
+                }
+                t
+            })
+        });
         let link = self.clients.conns[id].route.as_mut().expect("link");
         link.url = Some(url);
         link.redial = redial;
         link.leaf = Some(Box::new(leaf));
-        if let Some(t) = tls {
+        if let Some(t) = transport {
             self.attach(id, t);
         }
         id
@@ -354,7 +376,10 @@ impl Shard {
         if !leaf.connect_sent {
             let remote = leaf.remote;
             let host = url.as_ref().map_or("", |u| u.host.as_str());
-            self.leaf_start_tls(id, info.tls_required, host)?;
+            // Over WebSocket, any TLS started before the upgrade.
+            if !url.as_ref().is_some_and(RouteUrl::is_ws) {
+                self.leaf_start_tls(id, info.tls_required, host)?;
+            }
             let own = self.leaf_host().remote_compression[remote].clone();
             let cid = self.clients.conns[id].cid;
             // Go's spoke answers with its own leaf INFO, of which the hub reads only this.

@@ -18,7 +18,7 @@ use crate::conn::CloseReason;
 use cert::CertSubject;
 use s2::{Level, S2Codec};
 use tls::{TlsLayer, TlsSettings};
-use ws::{Handshake, OriginPolicy, UpgradePolicy, WsLayer};
+use ws::{Handshake, OriginPolicy, UpgradePolicy, WsDial, WsLayer};
 
 /// What a listener's connections are wrapped in, shared read-only by the shards.
 #[derive(Debug, Clone)]
@@ -193,8 +193,11 @@ pub struct Transport {
     dormant: Option<Box<TlsLayer>>,
     ws: Option<WsLayer>,
     policy: Option<UpgradePolicy>,
-    /// S2 compression of a route or leaf connection, between the protocol and TLS.
+    /// S2 compression of a route or leaf connection, between the protocol and TLS (and
+    /// WebSocket).
     s2: Option<Box<S2Codec>>,
+    /// WebSocket as the dialing side: a leaf node on its hub's WebSocket port.
+    dial: Option<Box<WsDial>>,
     /// The INFO still goes out in the clear before TLS starts (the Go default).
     plain_info: bool,
     /// Bytes for the socket, collected while `inflight` is being written.
@@ -207,6 +210,8 @@ pub struct Transport {
     /// TLS; kept to reuse their allocations.
     decrypted: Vec<u8>,
     framed: Vec<u8>,
+    /// Compressed output on its way to framing; kept to reuse its allocation.
+    sealed: Vec<u8>,
     failed: bool,
     closed: bool,
     pub handshake_deadline: Instant,
@@ -296,6 +301,28 @@ impl Transport {
         r
     }
 
+    /// This connection dials a WebSocket port (a leaf node's `ws://` or `wss://` remote):
+    /// the upgrade request goes out first (inside TLS, for `wss`), and protocol output waits
+    /// for the answer, which must come within `timeout`.
+    pub fn dial_websocket(
+        &mut self,
+        host_port: &str,
+        path: &str,
+        no_masking: bool,
+        timeout: Duration,
+        now: Instant,
+    ) {
+        let mut request = Vec::new();
+        self.dial = Some(Box::new(WsDial::start(
+            host_port,
+            path,
+            no_masking,
+            &mut request,
+        )));
+        self.emit(&request);
+        self.handshake_deadline = self.handshake_deadline.max(now + timeout);
+    }
+
     /// A leaf node's TLS starts now, after the hub's INFO: the ClientHello goes out and
     /// the handshake has its full timeout from now. Protocol output from here on is
     /// encrypted.
@@ -315,6 +342,8 @@ impl Transport {
             ws: None,
             policy: None,
             s2: None,
+            dial: None,
+            sealed: Vec::new(),
             out: Vec::new(),
             inflight: Vec::new(),
             inflight_off: 0,
@@ -373,6 +402,7 @@ impl Transport {
     pub fn handshaking(&self) -> bool {
         self.tls.as_ref().is_some_and(TlsLayer::handshaking)
             || self.ws.as_ref().is_some_and(WsLayer::upgrading)
+            || self.dial.as_ref().is_some_and(|d| d.upgrading())
     }
 
     /// The client ended TLS with close_notify: it closed, as a TCP EOF says for plain clients.
@@ -391,6 +421,7 @@ impl Transport {
         !self.failed
             && self.fallback_at.is_none()
             && !self.ws.as_ref().is_some_and(WsLayer::upgrading)
+            && !self.dial.as_ref().is_some_and(|d| d.upgrading())
     }
 
     /// The INFO is due in the clear: the caller passes it with `write_plain`.
@@ -468,11 +499,34 @@ impl Transport {
                     log: e.reason,
                 })
             }
-            _ => match &mut self.s2 {
-                Some(s2) => s2.decode(input, app).map_err(inflate_failure),
-                None => {
+            // A dialed WebSocket's frames travel inside the S2 stream, as Go frames
+            // before it compresses.
+            _ => match (&mut self.s2, &mut self.dial) {
+                (Some(s2), None) => s2.decode(input, app).map_err(inflate_failure),
+                (None, None) => {
                     app.extend_from_slice(input);
                     Ok(())
+                }
+                (s2, Some(d)) => {
+                    let mut inflated = Vec::new();
+                    let input = match s2 {
+                        Some(s2) => {
+                            s2.decode(input, &mut inflated).map_err(inflate_failure)?;
+                            &inflated[..]
+                        }
+                        None => input,
+                    };
+                    let mut pongs = Vec::new();
+                    let r = d.read(input, app, &mut pongs);
+                    self.send_control(&pongs);
+                    r.map_err(|e| Failure {
+                        reason: if e.closed_by_client {
+                            CloseReason::ClientClosed
+                        } else {
+                            CloseReason::ReadError
+                        },
+                        log: e.reason,
+                    })
                 }
             },
         };
@@ -481,24 +535,30 @@ impl Transport {
         r.map(|()| used)
     }
 
-    /// Encodes protocol output for the socket.
+    /// Encodes protocol output for the socket: WebSocket frames, then compression (what
+    /// it collects goes out at `seal`), then TLS.
     pub fn write(&mut self, app: &[u8]) {
         if self.failed || self.closed {
             return;
         }
-        match &mut self.ws {
-            Some(ws) => {
-                let mut framed = std::mem::take(&mut self.framed);
+        let mut framed = std::mem::take(&mut self.framed);
+        let bytes = match (&mut self.ws, &mut self.dial) {
+            (Some(ws), _) => {
                 ws.write(app, &mut framed);
-                self.emit(&framed);
-                framed.clear();
-                self.framed = framed;
+                &framed[..]
             }
-            None => match &mut self.s2 {
-                Some(s2) => s2.stage(app),
-                None => self.emit(app),
-            },
+            (None, Some(d)) => {
+                d.write(app, &mut framed);
+                &framed[..]
+            }
+            (None, None) => app,
+        };
+        match &mut self.s2 {
+            Some(s2) => s2.stage(bytes),
+            None => self.emit(bytes),
         }
+        framed.clear();
+        self.framed = framed;
     }
 
     /// The end of one flush's output: compression writes what it collected.
@@ -506,11 +566,24 @@ impl Transport {
         let Some(s2) = &mut self.s2 else {
             return;
         };
-        let mut framed = std::mem::take(&mut self.framed);
-        s2.finish(&mut framed);
-        self.emit(&framed);
-        framed.clear();
-        self.framed = framed;
+        let mut sealed = std::mem::take(&mut self.sealed);
+        s2.finish(&mut sealed);
+        self.emit(&sealed);
+        sealed.clear();
+        self.sealed = sealed;
+    }
+
+    /// Frames a read answered at once (a dialed WebSocket's pongs), compressed when the
+    /// connection is.
+    fn send_control(&mut self, wire: &[u8]) {
+        match &mut self.s2 {
+            Some(s2) if !wire.is_empty() => {
+                let mut z = Vec::new();
+                s2.encode(wire, &mut z);
+                self.emit(&z);
+            }
+            _ => self.emit(wire),
+        }
     }
 
     /// Queues the goodbyes once: a WebSocket close frame with Go's status for `reason`,

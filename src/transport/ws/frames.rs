@@ -57,6 +57,28 @@ pub(super) struct Session {
     in_message: bool,
     /// The payload so far of a compressed message.
     compressed: Option<Vec<u8>>,
+    /// This side dialed: its frames are masked, with keys from this generator.
+    masking: Option<Masks>,
+}
+
+/// Masking keys for the frames a dialing side sends (RFC 6455 section 5.3): a xorshift
+/// generator seeded from the OS, so no frame costs a system call.
+#[derive(Debug)]
+pub(super) struct Masks(u64);
+
+impl Masks {
+    pub(super) fn new() -> Masks {
+        let mut seed = [0u8; 8];
+        let _ = getrandom::getrandom(&mut seed);
+        Masks(u64::from_le_bytes(seed) | 1)
+    }
+
+    fn next(&mut self) -> [u8; 4] {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 as u32).to_le_bytes()
+    }
 }
 
 impl Session {
@@ -69,7 +91,16 @@ impl Session {
             no_compressed_fragments,
             in_message: false,
             compressed: None,
+            masking: None,
         }
+    }
+
+    /// The framing of a connection this side dialed: the server's frames come unmasked,
+    /// and ours go masked unless the server agreed to `Nats-No-Masking`.
+    pub fn dialed(masked_output: bool) -> Self {
+        let mut s = Session::new(false, false, false, false);
+        s.masking = masked_output.then(Masks::new);
+        s
     }
 
     /// Takes received bytes: message payloads are appended to `plain`, pongs and close
@@ -155,7 +186,11 @@ impl Session {
             OpCode::Control(Control::Ping) => {
                 let mut p = Vec::new();
                 unmask(&mut p);
-                control(Control::Pong, &p, wire);
+                let header = FrameHeader {
+                    opcode: OpCode::Control(Control::Pong),
+                    ..FrameHeader::default()
+                };
+                put_masked(header, &p, self.masking.as_mut(), wire);
             }
             OpCode::Control(Control::Close) => {
                 let mut p = Vec::new();
@@ -238,7 +273,7 @@ impl Session {
     /// one compressed message when compression was negotiated (split into browser-sized
     /// frames, only the first marked compressed, unless Safari); otherwise binary frames,
     /// browser-sized for browsers.
-    pub fn write(&self, plain: &[u8], wire: &mut Vec<u8>) {
+    pub fn write(&mut self, plain: &[u8], wire: &mut Vec<u8>) {
         let limit = if self.browser {
             BROWSER_FRAME_SIZE
         } else {
@@ -258,7 +293,11 @@ impl Session {
             }
         } else {
             for part in plain.chunks(limit) {
-                data_frame(Data::Binary, false, true, part, wire);
+                let header = FrameHeader {
+                    opcode: OpCode::Data(Data::Binary),
+                    ..FrameHeader::default()
+                };
+                put_masked(header, part, self.masking.as_mut(), wire);
             }
         }
     }
@@ -280,6 +319,27 @@ fn control(kind: Control, payload: &[u8], wire: &mut Vec<u8>) {
         ..FrameHeader::default()
     };
     put(&header, payload, wire);
+}
+
+/// A frame with a fresh masking key when `masks` is given.
+fn put_masked(
+    mut header: FrameHeader,
+    payload: &[u8],
+    masks: Option<&mut Masks>,
+    wire: &mut Vec<u8>,
+) {
+    let Some(key) = masks.map(Masks::next) else {
+        return put(&header, payload, wire);
+    };
+    header.mask = Some(key);
+    header
+        .format(payload.len() as u64, wire)
+        .expect("writing to a Vec cannot fail");
+    let at = wire.len();
+    wire.extend_from_slice(payload);
+    for (i, b) in wire[at..].iter_mut().enumerate() {
+        *b ^= key[i & 3];
+    }
 }
 
 fn put(header: &FrameHeader, payload: &[u8], wire: &mut Vec<u8>) {

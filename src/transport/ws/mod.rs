@@ -1,4 +1,4 @@
-//! WebSocket for client connections, sans-IO: the HTTP upgrade checked as the Go server
+//! WebSocket for client connections (and leaf connections this server dials), sans-IO: the HTTP upgrade checked as the Go server
 //! checks it, then frames in and out with its rules and `permessage-deflate`, so the shard's
 //! reactor keeps the socket and the NATS protocol inside is the same as over TCP.
 //!
@@ -7,14 +7,17 @@
 //! - `handshake`: `X-Forwarded-For` and credentials from cookies, for the connection.
 //! - `frames`: frames to messages and back (tungstenite parses and formats the headers).
 //! - `deflate`: per-message compression with flate2.
+//! - `dial`: the other side, for a leaf node that dials its hub's WebSocket port.
 
 mod deflate;
+mod dial;
 mod frames;
 mod handshake;
 mod upgrade;
 
 use std::time::Duration;
 
+pub use dial::WsDial;
 pub use handshake::{CookieNames, Handshake};
 pub use upgrade::{check_response_headers, response_headers, Origin, OriginPolicy, UpgradePolicy};
 
@@ -58,11 +61,46 @@ pub struct WsFailure {
     pub closed_by_client: bool,
 }
 
-enum State {
-    Upgrading(Vec<u8>),
+/// Where a WebSocket connection is: its upgrade (`U`: what it keeps meanwhile), framing,
+/// or done after a failure.
+enum Phase<U> {
+    Upgrading(U),
     Open(Box<Session>),
     Done,
 }
+
+impl<U> Phase<U> {
+    /// A read's outcome: a failure ends the framing for good.
+    fn settle(&mut self, r: Result<(), WsFailure>) -> Result<(), WsFailure> {
+        if r.is_err() {
+            *self = Phase::Done;
+        }
+        r
+    }
+
+    /// Frames read once the upgrade is done.
+    fn read_frames(
+        &mut self,
+        data: &[u8],
+        plain: &mut Vec<u8>,
+        wire: &mut Vec<u8>,
+    ) -> Result<(), WsFailure> {
+        let r = match self {
+            Phase::Open(session) => session.read(data, plain, wire),
+            _ => Ok(()),
+        };
+        self.settle(r)
+    }
+
+    /// Frames protocol output once the upgrade is done.
+    fn write(&mut self, plain: &[u8], wire: &mut Vec<u8>) {
+        if let Phase::Open(session) = self {
+            session.write(plain, wire);
+        }
+    }
+}
+
+type State = Phase<Vec<u8>>;
 
 /// One connection's WebSocket state.
 pub struct WsLayer {
@@ -127,20 +165,14 @@ impl WsLayer {
                     Err(e) => Err(e),
                 }
             }
-            State::Open(session) => session.read(data, plain, wire),
-            State::Done => Ok(()),
+            _ => return self.state.read_frames(data, plain, wire),
         };
-        if r.is_err() {
-            self.state = State::Done;
-        }
-        r
+        self.state.settle(r)
     }
 
     /// Frames protocol output.
     pub fn write(&mut self, plain: &[u8], wire: &mut Vec<u8>) {
-        if let State::Open(session) = &self.state {
-            session.write(plain, wire);
-        }
+        self.state.write(plain, wire);
     }
 
     /// Queues a close frame with Go's status for `reason` (`wsEnqueueCloseMessage`).
