@@ -564,46 +564,61 @@ async fn leaf_logs_in_as_a_server_user() {
 }
 
 /// A leaf node fails over within its hub's cluster: dialed at one Go hub of two, it learns
-/// the other's leaf URL from the hub's INFO (`leafnode_urls`), and when the first hub is
-/// killed it connects to the second, where messages cross again both ways.
+/// the other's leaf URL from the hub's INFO (`leafnode_urls`, or over WebSocket
+/// `ws_connect_urls`), and when the first hub is killed it connects to the second, where
+/// messages cross again both ways.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leaf_fails_over_to_a_gossiped_hub() {
     let Some(bin) = go_server() else { return };
     let d = dir("failover");
-    let hub_conf = write(&d, "hub.conf", "leafnodes { listen: 127.0.0.1:-1 }\n");
-    let cluster = ["--cluster", "nats://127.0.0.1:-1", "--cluster_name", "hubs"];
-    let first = Go::spawn(
-        std::process::Command::new(&bin)
-            .args(["-c", hub_conf.to_str().unwrap()])
-            .args(cluster),
-    );
-    let routes = format!("nats-route://{}", first.route_addr.unwrap());
-    let second = Go::spawn(
-        std::process::Command::new(&bin)
-            .args(["-c", hub_conf.to_str().unwrap()])
-            .args(cluster)
-            .args(["--routes", &routes]),
-    );
-    let leaf_conf = write(
-        &d,
-        "leaf.conf",
-        &format!(
-            "leafnodes {{ remotes [ {{ url: \"nats-leaf://{}\" }} ], reconnect: \"100ms\" }}\n",
-            first.leaf_addr.unwrap()
-        ),
-    );
-    let mut leaf = Proc::start(&with_config(&leaf_conf, &["-a", "127.0.0.1", "-p", "-1"]));
-    leaf.expect_log("Leafnode connection created");
-    let on_leaf = client(leaf.addr()).await;
-    let on_second = client(second.addr).await;
-    // Through the first hub: the hubs are routed, and the leaf has had their INFOs.
-    common::crossing::crosses_in_order(&on_second, &on_leaf, "before", PLAIN_MSGS).await;
+    for websocket in [false, true] {
+        let hub = |name: &str| {
+            let ws = common::process::free_port();
+            let text = format!(
+                "leafnodes {{ listen: 127.0.0.1:-1 }}\nwebsocket {{ listen: \"{ws}\", no_tls: true }}\n"
+            );
+            (write(&d, &format!("{name}{websocket}.conf"), &text), ws)
+        };
+        let ((first_conf, first_ws), (second_conf, second_ws)) = (hub("first"), hub("second"));
+        let cluster = ["--cluster", "nats://127.0.0.1:-1", "--cluster_name", "hubs"];
+        let first = Go::spawn(
+            std::process::Command::new(&bin)
+                .args(["-c", first_conf.to_str().unwrap()])
+                .args(cluster),
+        );
+        let routes = format!("nats-route://{}", first.route_addr.unwrap());
+        let second = Go::spawn(
+            std::process::Command::new(&bin)
+                .args(["-c", second_conf.to_str().unwrap()])
+                .args(cluster)
+                .args(["--routes", &routes]),
+        );
+        let (url, moved_to) = if websocket {
+            (format!("ws://{first_ws}"), second_ws)
+        } else {
+            (
+                format!("nats-leaf://{}", first.leaf_addr.unwrap()),
+                second.leaf_addr.unwrap(),
+            )
+        };
+        let leaf_conf = write(
+            &d,
+            &format!("leaf{websocket}.conf"),
+            &format!("leafnodes {{ remotes [ {{ url: \"{url}\" }} ], reconnect: \"100ms\" }}\n"),
+        );
+        let mut leaf = Proc::start(&with_config(&leaf_conf, &["-a", "127.0.0.1", "-p", "-1"]));
+        leaf.expect_log("Leafnode connection created");
+        let on_leaf = client(leaf.addr()).await;
+        let on_second = client(second.addr).await;
+        // Through the first hub: the hubs are routed, and the leaf has had their INFOs.
+        common::crossing::crosses_in_order(&on_second, &on_leaf, "before", PLAIN_MSGS).await;
 
-    drop(first);
-    let line = leaf.expect_log(&format!("{} - lid:", second.leaf_addr.unwrap()));
-    assert!(line.contains("Leafnode connection created"), "{line}");
-    common::crossing::crosses_in_order(&on_second, &on_leaf, "down", PLAIN_MSGS).await;
-    common::crossing::crosses_in_order(&on_leaf, &on_second, "up", PLAIN_MSGS).await;
+        drop(first);
+        let line = leaf.expect_log(&format!("{moved_to} - lid:"));
+        assert!(line.contains("Leafnode connection created"), "{line}");
+        common::crossing::crosses_in_order(&on_second, &on_leaf, "down", PLAIN_MSGS).await;
+        common::crossing::crosses_in_order(&on_leaf, &on_second, "up", PLAIN_MSGS).await;
+    }
 }
 
 /// A Riptide hub tells its leaf nodes the leaf URLs of its cluster's other servers, from

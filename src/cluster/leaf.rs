@@ -176,6 +176,10 @@ pub struct LeafInfo {
     pub info_on_connect: bool,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub leafnode_urls: Vec<String>,
+    /// The WebSocket URLs of the hub's cluster, which WebSocket remotes fail over to (a
+    /// Riptide hub serves no leaf nodes over WebSocket, so it sends none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ws_connect_urls: Vec<String>,
 }
 
 impl LeafInfo {

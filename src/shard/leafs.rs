@@ -105,13 +105,15 @@ pub struct LeafLink {
 
 impl LeafLink {
     /// Keeps the hub cluster's leaf URLs (`host:port`) not known yet, with the scheme and
-    /// credentials of `dialed`, the URL this connection was dialed at.
-    fn learn(&mut self, dialed: &RouteUrl, urls: &[String]) {
-        // A WebSocket remote would need the hub's WebSocket URLs, which are not kept.
-        if dialed.is_ws() {
-            return;
-        }
-        let scheme = if dialed.is_tls() { "tls" } else { "nats-leaf" };
+    /// credentials of `dialed`, the URL this connection was dialed at: its leaf node URLs,
+    /// or for a WebSocket remote its WebSocket ones (Go's `updateLeafNodeURLs`).
+    fn learn(&mut self, dialed: &RouteUrl, info: &LeafInfo) {
+        let (scheme, urls) = match (dialed.is_ws(), dialed.is_tls()) {
+            (true, true) => ("wss", &info.ws_connect_urls),
+            (true, false) => ("ws", &info.ws_connect_urls),
+            (false, true) => ("tls", &info.leafnode_urls),
+            (false, false) => ("nats-leaf", &info.leafnode_urls),
+        };
         let auth = match (&dialed.user, &dialed.pass) {
             (Some(u), Some(p)) => format!("{u}:{p}@"),
             _ => String::new(),
@@ -368,7 +370,7 @@ impl Shard {
         let (url, role) = (link.url.clone(), link.role);
         let leaf = self.leaf_link(id);
         if let Some(u) = &url {
-            leaf.learn(u, &info.leafnode_urls);
+            leaf.learn(u, &info);
         }
         if leaf.up {
             return Ok(false);
