@@ -194,9 +194,16 @@ impl Compression {
     }
 
     /// The mode this side writes with, given the other side's INFO `theirs` and the
-    /// connection's RTT so far (`selectCompressionMode`, then `s2_auto`'s pick). Only
-    /// called when this side negotiates.
+    /// connection's RTT so far (`selectCompressionMode`, then `s2_auto`'s pick). A side
+    /// that does not negotiate is `not supported` when either side is, else `off`.
     pub fn pick(&self, theirs: &str, rtt: Duration) -> Result<Mode, String> {
+        if !self.mode.negotiates() {
+            return Ok(match self.mode {
+                Mode::NotSupported => Mode::NotSupported,
+                _ if theirs.is_empty() => Mode::NotSupported,
+                _ => Mode::Off,
+            });
+        }
         let picked = match Mode::from_info(theirs) {
             None if theirs.is_empty() => Mode::NotSupported,
             Some(Mode::NotSupported) => Mode::NotSupported,
@@ -298,6 +305,9 @@ mod tests {
         assert_eq!(pick(Mode::Fast, "off"), Mode::Off);
         assert_eq!(pick(Mode::Fast, ""), Mode::NotSupported);
         assert_eq!(pick(Mode::Fast, "not supported"), Mode::NotSupported);
+        assert_eq!(pick(Mode::Off, "s2_fast"), Mode::Off);
+        assert_eq!(pick(Mode::Off, ""), Mode::NotSupported);
+        assert_eq!(pick(Mode::NotSupported, "s2_fast"), Mode::NotSupported);
         assert_eq!(
             c(Mode::Fast).pick("zip", loopback),
             Err("unsupported route compression mode \"zip\"".into())

@@ -18,13 +18,12 @@ use crate::proto::Stop;
 
 impl Shard {
     /// The peer's first INFO on link `id` says `theirs`: settles the mode this side writes
-    /// with. True when compression starts: `answer` (given the mode to name) is sent, and
+    /// with (`own_compression`'s pick). True when compression starts: `answer` (given the mode to name) is sent, and
     /// the bytes read after this INFO are compressed. A mode this side does not know gets
     /// Go's error and closes the connection.
     pub(super) fn negotiate_compression(
         &mut self,
         id: ConnId,
-        own: &Compression,
         theirs: &str,
         answer: impl FnOnce(&Shard, &str) -> Vec<u8>,
     ) -> Result<bool, Stop> {
@@ -33,20 +32,17 @@ impl Shard {
             return Ok(false);
         };
         let solicited = link.solicited;
-        let picked = if own.mode.negotiates() {
-            let rtt = self.now.saturating_duration_since(c.created);
-            match own.pick(theirs, rtt) {
-                Ok(m) => m,
-                Err(e) => {
-                    log_at!(Error, "{} - {e}", c.log_prefix());
-                    self.route_refuse(id, &e, CloseReason::ProtocolViolation);
-                    return Err(Stop);
-                }
+        let Some(own) = self.own_compression(id).cloned() else {
+            return Ok(false);
+        };
+        let rtt = self.now.saturating_duration_since(c.created);
+        let picked = match own.pick(theirs, rtt) {
+            Ok(m) => m,
+            Err(e) => {
+                log_at!(Error, "{} - {e}", c.log_prefix());
+                self.route_refuse(id, &e, CloseReason::ProtocolViolation);
+                return Err(Stop);
             }
-        } else if theirs.is_empty() || own.mode == Mode::NotSupported {
-            Mode::NotSupported
-        } else {
-            Mode::Off
         };
         if let Some(link) = self.clients.conns[id].route.as_mut() {
             link.compression = Some(picked);
@@ -90,20 +86,28 @@ impl Shard {
         }
     }
 
+    /// This side's `compression` for link `id`: the routes', the leaf node port's, or the
+    /// remote's a spoke dialed.
+    pub(super) fn own_compression(&self, id: ConnId) -> Option<&Compression> {
+        let link = self.clients.conns[id].route.as_ref()?;
+        let r = self.routes.as_ref()?;
+        if !link.is_leaf() {
+            return Some(&r.compression);
+        }
+        let host = r.leaf.as_ref()?;
+        match &link.leaf {
+            Some(leaf) if link.solicited => host.remote_compression.get(leaf.remote),
+            _ => Some(&host.compression),
+        }
+    }
+
     /// A PONG measured the link's RTT: `s2_auto` picks its level again from it.
     pub(super) fn repick_compression(&mut self, id: ConnId, rtt: Duration) {
-        let c = &self.clients.conns[id];
-        let Some(link) = c.route.as_ref() else {
+        let (Some(link), Some(own)) = (
+            self.clients.conns[id].route.as_ref(),
+            self.own_compression(id),
+        ) else {
             return;
-        };
-        let own = match (&self.routes, link.is_leaf()) {
-            (Some(r), false) => &r.compression,
-            (Some(r), true) => match (&r.leaf, &link.leaf) {
-                (Some(host), Some(leaf)) if link.solicited => &host.remote_compression[leaf.remote],
-                (Some(host), _) => &host.compression,
-                _ => return,
-            },
-            _ => return,
         };
         if own.mode != Mode::Auto || link.compression.and_then(Mode::level).is_none() {
             return;

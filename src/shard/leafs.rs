@@ -324,19 +324,14 @@ impl Shard {
         let now = self.now;
         let tls = (self.server.links.remotes.get(remote).cloned().flatten())
             .map(|d| Transport::dialed(&d, &url.host, !ws, now));
-        let transport = match tls {
+        let mut transport = match tls {
             None if ws => Some(Ok(Transport::plain(now))),
             t => t,
+        };
+        if let (true, Some(Ok(t))) = (ws, transport.as_mut()) {
+            let host_port = host_port(&url.host, url.port);
+            t.dial_websocket(&host_port, no_masking, LEAF_INFO_WAIT, now);
         }
-        .map(|t| {
-            t.map(|mut t| {
-                if ws {
-                    let host_port = host_port(&url.host, url.port);
-                    t.dial_websocket(&host_port, "", no_masking, LEAF_INFO_WAIT, now);
-                }
-                t
-            })
-        });
         let link = self.clients.conns[id].route.as_mut().expect("link");
         link.url = Some(url);
         link.redial = redial;
@@ -355,7 +350,6 @@ impl Shard {
         let info: LeafInfo = self.link_json(id, json)?;
         let link = self.clients.conns[id].route.as_ref().expect("link");
         if !link.solicited {
-            let own = self.leaf_host().compression.clone();
             let answer = |s: &Shard, mode: &str| {
                 let mut ours = s.hub_info(id);
                 ours.nonce = (s.clients.conns[id].route.as_ref())
@@ -365,7 +359,7 @@ impl Shard {
                 ours.compression = mode.to_string();
                 ours.line()
             };
-            return self.negotiate_compression(id, &own, &info.compression, answer);
+            return self.negotiate_compression(id, &info.compression, answer);
         }
         let (url, role) = (link.url.clone(), link.role);
         let leaf = self.leaf_link(id);
@@ -376,13 +370,11 @@ impl Shard {
             return Ok(false);
         }
         if !leaf.connect_sent {
-            let remote = leaf.remote;
             let host = url.as_ref().map_or("", |u| u.host.as_str());
             // Over WebSocket, any TLS started before the upgrade.
             if !url.as_ref().is_some_and(RouteUrl::is_ws) {
                 self.leaf_start_tls(id, info.tls_required, host)?;
             }
-            let own = self.leaf_host().remote_compression[remote].clone();
             let cid = self.clients.conns[id].cid;
             // Go's spoke answers with its own leaf INFO, of which the hub reads only this.
             let answer = |_: &Shard, mode: &str| {
@@ -393,7 +385,7 @@ impl Shard {
                 }
                 .line()
             };
-            if self.negotiate_compression(id, &own, &info.compression, answer)? {
+            if self.negotiate_compression(id, &info.compression, answer)? {
                 return Ok(true);
             }
             let compress_mode = (self.clients.conns[id].route.as_ref())

@@ -644,19 +644,13 @@ impl Shard {
                 _ => None,
             };
             self.check_cluster_name(id, &info.cluster, info.cluster_dynamic)?;
-            let own = self
-                .routes
-                .as_ref()
-                .expect("cluster shard")
-                .compression
-                .clone();
             let answer = |s: &Shard, mode: &str| {
                 let mut ours = s.route_info();
                 ours.compression = mode.to_string();
                 ours.route_account = pinned.unwrap_or_default();
                 ours.line()
             };
-            if self.negotiate_compression(id, &own, &info.compression, answer)? {
+            if self.negotiate_compression(id, &info.compression, answer)? {
                 return Ok(AfterInfo {
                     dialect: None,
                     compressed: true,

@@ -307,18 +307,12 @@ impl Transport {
     pub fn dial_websocket(
         &mut self,
         host_port: &str,
-        path: &str,
         no_masking: bool,
         timeout: Duration,
         now: Instant,
     ) {
         let mut request = Vec::new();
-        self.dial = Some(Box::new(WsDial::start(
-            host_port,
-            path,
-            no_masking,
-            &mut request,
-        )));
+        self.dial = Some(Box::new(WsDial::start(host_port, no_masking, &mut request)));
         self.emit(&request);
         self.handshake_deadline = self.handshake_deadline.max(now + timeout);
     }

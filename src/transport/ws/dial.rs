@@ -31,18 +31,15 @@ impl std::fmt::Debug for WsDial {
 }
 
 impl WsDial {
-    /// The upgrade request for `host:port` and the URL's `path`, appended to `wire`.
-    pub fn start(host_port: &str, path: &str, no_masking: bool, wire: &mut Vec<u8>) -> WsDial {
+    /// The upgrade request for `host:port`, appended to `wire`. (Go puts `/leafnode`
+    /// after a URL's own path; remote URLs here carry none.)
+    pub fn start(host_port: &str, no_masking: bool, wire: &mut Vec<u8>) -> WsDial {
         let mut raw = [0u8; 16];
         let _ = getrandom::getrandom(&mut raw);
         let key = data_encoding::BASE64.encode(&raw);
-        // Go puts `/leafnode` after the URL's own path, and writes its headers sorted.
-        let path = match path.trim_matches('/') {
-            "" => LEAF_PATH.to_string(),
-            p => format!("/{p}{LEAF_PATH}"),
-        };
+        // Go writes its headers sorted.
         let mut req = format!(
-            "GET {path} HTTP/1.1\r\nHost: {host_port}\r\nUser-Agent: Go-http-client/1.1\r\nConnection: Upgrade\r\n"
+            "GET {LEAF_PATH} HTTP/1.1\r\nHost: {host_port}\r\nUser-Agent: Go-http-client/1.1\r\nConnection: Upgrade\r\n"
         );
         if no_masking {
             req.push_str(&format!("{NO_MASKING_HEADER}: true\r\n"));
@@ -149,7 +146,7 @@ mod tests {
     #[test]
     fn dials_as_go_does() {
         let mut wire = Vec::new();
-        let mut d = WsDial::start("127.0.0.1:8080", "", false, &mut wire);
+        let mut d = WsDial::start("127.0.0.1:8080", false, &mut wire);
         let req = String::from_utf8(wire.clone()).unwrap();
         assert!(
             req.starts_with("GET /leafnode HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n"),
@@ -179,8 +176,8 @@ mod tests {
     #[test]
     fn a_wrong_answer_is_refused() {
         let mut wire = Vec::new();
-        let mut d = WsDial::start("h:1", "/x", true, &mut wire);
-        assert!(String::from_utf8_lossy(&wire).starts_with("GET /x/leafnode HTTP/1.1"));
+        let mut d = WsDial::start("h:1", true, &mut wire);
+        assert!(String::from_utf8_lossy(&wire).contains("\r\nNats-No-Masking: true\r\n"));
         let r = d.read(
             b"HTTP/1.1 400 Bad Request\r\n\r\n",
             &mut Vec::new(),

@@ -177,9 +177,7 @@ impl Session {
             let at = out.len();
             out.extend_from_slice(payload);
             if let Some(key) = header.mask {
-                for (i, b) in out[at..].iter_mut().enumerate() {
-                    *b ^= key[i & 3];
-                }
+                apply_mask(&mut out[at..], key);
             }
         };
         match header.opcode {
@@ -337,7 +335,12 @@ fn put_masked(
         .expect("writing to a Vec cannot fail");
     let at = wire.len();
     wire.extend_from_slice(payload);
-    for (i, b) in wire[at..].iter_mut().enumerate() {
+    apply_mask(&mut wire[at..], key);
+}
+
+/// Masks or unmasks a payload with `key` (RFC 6455 section 5.3: the same XOR both ways).
+fn apply_mask(payload: &mut [u8], key: [u8; 4]) {
+    for (i, b) in payload.iter_mut().enumerate() {
         *b ^= key[i & 3];
     }
 }
