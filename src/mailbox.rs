@@ -51,6 +51,8 @@ pub enum Command {
     },
     /// A route the dialer connected, for the cluster shard.
     AdoptRoute(Box<crate::cluster::dialer::Dialed>),
+    /// A leaf node that came in on another shard's WebSocket port, for the cluster shard.
+    AdoptWsLeaf(Box<crate::shard::WsLeaf>),
     /// The system account's service publishes an answer or event from this shard.
     Publish {
         account: AccountId,

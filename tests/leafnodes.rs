@@ -750,6 +750,30 @@ async fn compressed_leaf_nodes() {
     }
 }
 
+/// A WebSocket port on a free loopback port, with the test certificate (`wss`) or without.
+struct WsPort {
+    /// Its `websocket {}` block.
+    block: String,
+    /// A leaf remote's URL for it, and the `tls {}` trusting the test CA for `wss`.
+    remote: String,
+}
+
+impl WsPort {
+    fn new(tls: bool, pki: &common::secure::Pki) -> WsPort {
+        let addr = common::process::free_port();
+        let (security, scheme, ca) = if tls {
+            let ca = format!(", tls {{ ca_file: {:?} }}", pki.ca);
+            (format!("tls {{ {} }}", pki.tls_lines()), "wss", ca)
+        } else {
+            ("no_tls: true".to_string(), "ws", String::new())
+        };
+        WsPort {
+            block: format!("websocket {{ listen: \"{addr}\", {security} }}"),
+            remote: format!("url: \"{scheme}://{addr}\"{ca}"),
+        }
+    }
+}
+
 /// A Riptide leaf node dials a Go hub's WebSocket port as Go's leaf nodes do
 /// (`GET /leafnode`, its frames masked unless `ws_no_masking` is agreed, the leaf protocol
 /// and its S2 compression inside the frames): over `ws://`, with and without masking, and
@@ -763,30 +787,19 @@ async fn leaf_over_websocket() {
         .into_iter()
         .enumerate()
     {
-        let ws_port = common::process::free_port();
-        let security = if tls {
-            format!("tls {{ {} }}", pki.tls_lines())
-        } else {
-            "no_tls: true".to_string()
-        };
+        let ws = WsPort::new(tls, &pki);
         let hub_conf = write(
             &d,
             &format!("hub{i}.conf"),
-            &format!(
-                "websocket {{ listen: \"{ws_port}\", {security} }}\nleafnodes {{ listen: 127.0.0.1:-1 }}\n"
-            ),
+            &format!("{}\nleafnodes {{ listen: 127.0.0.1:-1 }}\n", ws.block),
         );
         let hub = Go::start(&bin, &hub_conf);
-        let (scheme, ca) = if tls {
-            ("wss", format!(", tls {{ ca_file: {:?} }}", pki.ca))
-        } else {
-            ("ws", String::new())
-        };
         let leaf_conf = write(
             &d,
             &format!("leaf{i}.conf"),
             &format!(
-                "leafnodes {{ remotes [ {{ url: \"{scheme}://{ws_port}\", ws_no_masking: {no_masking}{ca} }} ] }}\n"
+                "leafnodes {{ remotes [ {{ {}, ws_no_masking: {no_masking} }} ] }}\n",
+                ws.remote
             ),
         );
         let mut leaf = Proc::start(&with_config(&leaf_conf, &["-a", "127.0.0.1", "-p", "-1"]));
@@ -794,4 +807,94 @@ async fn leaf_over_websocket() {
         let (on_hub, on_leaf) = (client(hub.addr).await, client(leaf.addr()).await);
         check_both_ways(&[on_hub], &[on_leaf]).await;
     }
+}
+
+/// Go leaf nodes dial a Riptide hub's WebSocket port: the shard that accepted each socket
+/// finds `/leafnode` in the upgrade request and hands the connection, TLS and all, to the
+/// cluster shard, which answers the upgrade and serves the leaf. The hub runs three shards
+/// and two leaf nodes dial it in each case, so most connections change shards: over
+/// `ws://` with masked frames and S2 inside them (both sides' default `s2_auto`), with
+/// `ws_no_masking` and no compression, and over `wss://`. Messages, requests and queue
+/// groups cross both ways; `/leafz` lists both leaf nodes; the client port's counts are
+/// not touched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn go_leaf_over_websocket() {
+    let Some(bin) = go_server() else { return };
+    let d = dir("go-ws");
+    let pki = common::secure::Pki::new("go-leaf-ws");
+    for (i, (tls, no_masking, compression)) in [
+        (false, false, "s2_auto"),
+        (false, true, "off"),
+        (true, false, "s2_auto"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let ws = WsPort::new(tls, &pki);
+        let hub_conf = write(
+            &d,
+            &format!("hub{i}.conf"),
+            &format!(
+                "{}\nleafnodes {{ listen: 127.0.0.1:-1, compression: {compression} }}\nhttp: 127.0.0.1:-1\n",
+                ws.block
+            ),
+        );
+        let mut hub = Proc::start(&with_config(
+            &hub_conf,
+            &["-a", "127.0.0.1", "-p", "-1", "--shards", "3"],
+        ));
+        let mut leafs = Vec::new();
+        for n in 0..2 {
+            let leaf_conf = write(
+                &d,
+                &format!("leaf{i}-{n}.conf"),
+                &format!(
+                    "server_name: goleaf{n}\nleafnodes {{ remotes [ {{ {}, ws_no_masking: {no_masking}, compression: {compression} }} ] }}\n",
+                    ws.remote
+                ),
+            );
+            leafs.push(Go::start(&bin, &leaf_conf));
+            hub.expect_log("Leafnode connection created");
+        }
+        let mut on_hub = Vec::new();
+        for _ in 0..3 {
+            on_hub.push(client(hub.addr()).await);
+        }
+        let on_leafs = vec![client(leafs[0].addr).await, client(leafs[1].addr).await];
+        check_both_ways(&on_hub, &on_leafs).await;
+        common::crossing::large_cross_intact(&on_hub[0], &on_leafs[0], "bigdown").await;
+        common::crossing::large_cross_intact(&on_leafs[1], &on_hub[1], "bigup").await;
+
+        let leafz = monitor_json(hub.monitor_addr(), "/leafz");
+        assert_eq!(leafz["leafnodes"], 2, "{leafz}");
+        let mut names: Vec<&str> = (leafz["leafs"].as_array().unwrap().iter())
+            .map(|l| l["name"].as_str().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["goleaf0", "goleaf1"], "{leafz}");
+        let want = if compression == "off" {
+            "off"
+        } else {
+            "s2_uncompressed"
+        };
+        for l in leafz["leafs"].as_array().unwrap() {
+            assert_eq!(l["compression"], want, "{leafz}");
+        }
+        let varz = monitor_json(hub.monitor_addr(), "/varz");
+        assert_eq!(varz["leafnodes"], 2, "{varz}");
+        assert_eq!(varz["connections"], 3, "only the hub's clients: {varz}");
+        assert_eq!(varz["total_connections"], 3, "{varz}");
+    }
+
+    // Without a leaf node port, the request is refused as Go refuses it.
+    let ws = WsPort::new(false, &pki);
+    let hub_conf = write(&d, "no-leafs.conf", &ws.block);
+    let mut hub = Proc::start(&with_config(&hub_conf, &["-a", "127.0.0.1", "-p", "-1"]));
+    let leaf_conf = write(
+        &d,
+        "refused.conf",
+        &format!("leafnodes {{ remotes [ {{ {} }} ] }}\n", ws.remote),
+    );
+    let _leaf = Go::start(&bin, &leaf_conf);
+    hub.expect_log("[ERR] Not configured to accept leaf node connections");
 }

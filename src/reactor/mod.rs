@@ -8,7 +8,7 @@ mod bufring;
 
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,13 +16,14 @@ use std::time::{Duration, Instant};
 use io_uring::{cqueue, opcode, squeue, types, IoUring};
 
 use crate::cluster::dialer::{DialTarget, Dialed};
+use crate::cluster::CLUSTER_SHARD;
 use crate::conn::{CloseReason, Closing};
 use crate::fanout::Mesh;
 use crate::jetstream::commit::FileWrite;
 use crate::jetstream::StreamId;
 use crate::log_at;
 use crate::mailbox::{Command, Mailbox};
-use crate::shard::{ConnId, ReactorStats, Shard, SlotId};
+use crate::shard::{ConnId, ReactorStats, Shard, SlotId, WsLeaf};
 use bufring::BufRing;
 
 /// Submission queue entries per ring.
@@ -128,6 +129,9 @@ struct Slot {
     recv_armed: bool,
     writing: bool,
     shut: bool,
+    /// The connection moves to another shard: the socket stays open, and is let go of once
+    /// nothing in flight refers to it.
+    handover: bool,
 }
 
 /// A stream write in flight: whether an fsync is linked to it, and what the write
@@ -164,6 +168,7 @@ pub struct Reactor {
     /// Scratch lists reused every turn.
     dirty: Vec<ConnId>,
     closed: Vec<ConnId>,
+    handovers: Vec<ConnId>,
     rearm: Vec<ConnId>,
     recv_off: Vec<ConnId>,
     recv_on: Vec<ConnId>,
@@ -197,6 +202,7 @@ impl Reactor {
             started: Instant::now(),
             dirty: Vec::new(),
             closed: Vec::new(),
+            handovers: Vec::new(),
             rearm: Vec::new(),
             recv_off: Vec::new(),
             recv_on: Vec::new(),
@@ -252,7 +258,7 @@ impl Reactor {
         let Some(slot) = self.slots[id.slot()].as_mut() else {
             return;
         };
-        if slot.recv_armed || slot.shut || self.shard.is_stalled(id) {
+        if slot.recv_armed || slot.shut || slot.handover || self.shard.is_stalled(id) {
             return;
         }
         slot.recv_armed = true;
@@ -300,15 +306,84 @@ impl Reactor {
                 .and_then(Option::as_ref)
                 .is_some_and(|s| s.recv_armed)
             {
-                let sqe = opcode::AsyncCancel::new(user_data(OP_RECV, id.slot()))
-                    .build()
-                    .user_data(user_data(OP_CANCEL, id.slot()));
-                self.push(sqe);
+                self.cancel_recv(id);
             }
         }
         for id in std::mem::take(&mut self.recv_on) {
             self.arm_recv(id);
         }
+    }
+
+    fn cancel_recv(&mut self, id: ConnId) {
+        let sqe = opcode::AsyncCancel::new(user_data(OP_RECV, id.slot()))
+            .build()
+            .user_data(user_data(OP_CANCEL, id.slot()));
+        self.push(sqe);
+    }
+
+    /// Starts letting go of the sockets of connections that move to the cluster shard:
+    /// their receive is cancelled first.
+    fn start_handovers(&mut self) {
+        self.shard.take_handovers(&mut self.handovers);
+        for id in std::mem::take(&mut self.handovers) {
+            let Some(slot) = self.slots.get_mut(id.slot()).and_then(Option::as_mut) else {
+                continue;
+            };
+            slot.handover = true;
+            if slot.recv_armed {
+                self.cancel_recv(id);
+            }
+            self.try_hand_over(id);
+        }
+    }
+
+    /// Lets go of a moving connection's socket once no receive or write refers to it and
+    /// its transport wrote everything (a TLS handshake's last records), and sends it on.
+    fn try_hand_over(&mut self, id: ConnId) {
+        let Some(slot) = self.slots.get_mut(id.slot()).and_then(Option::as_mut) else {
+            return;
+        };
+        if !slot.handover || slot.recv_armed || slot.writing {
+            return;
+        }
+        let Some(conn) = self.shard.clients.conns.get(id) else {
+            return;
+        };
+        if conn.closing.is_some() || slot.shut {
+            // Closed meanwhile: it goes as any connection goes.
+            slot.handover = false;
+            self.maybe_release(id);
+            return;
+        }
+        if conn.transport.as_ref().is_some_and(|t| !t.is_empty()) {
+            // Its write completion comes back here.
+            self.flush(id, Instant::now());
+            return;
+        }
+        let Some(slot) = self.slots[id.slot()].take() else {
+            return;
+        };
+        // SAFETY: our socket; no operation in flight refers to it any more, and its slot is
+        // gone, so nothing else closes it.
+        let fd = unsafe { OwnedFd::from_raw_fd(slot.fd) };
+        let Some(leaf) = self.shard.hand_over(id, fd) else {
+            return;
+        };
+        if self.shard.id == CLUSTER_SHARD {
+            self.adopt_ws_leaf(leaf);
+        } else {
+            self.mailbox.send(
+                &self.mesh,
+                CLUSTER_SHARD,
+                Command::AdoptWsLeaf(Box::new(leaf)),
+            );
+        }
+    }
+
+    fn adopt_ws_leaf(&mut self, leaf: WsLeaf) {
+        let WsLeaf { fd, peer, request } = leaf;
+        let id = self.shard.adopt_ws_leaf(peer, request);
+        self.add_slot(id, fd.into_raw_fd());
     }
 
     /// Blocks for completions unless other shards already sent something.
@@ -505,9 +580,10 @@ impl Reactor {
                         }
                         DialTarget::Route(slot) => self.shard.adopt_route(peer, url, redial, slot),
                     };
-                    self.add_slot(id, std::os::fd::IntoRawFd::into_raw_fd(fd));
+                    self.add_slot(id, fd.into_raw_fd());
                 }
-                Command::AdoptRoute(_) => {}
+                Command::AdoptWsLeaf(leaf) if self.accepting => self.adopt_ws_leaf(*leaf),
+                Command::AdoptRoute(_) | Command::AdoptWsLeaf(_) => {}
                 Command::Publish {
                     account,
                     subject,
@@ -592,6 +668,7 @@ impl Reactor {
             recv_armed: false,
             writing: false,
             shut: false,
+            handover: false,
         });
         self.arm_recv(id);
     }
@@ -626,6 +703,7 @@ impl Reactor {
             // the connection is stalled; its release re-arms it).
             self.rearm.push(id);
         }
+        self.try_hand_over(id);
         self.maybe_release(id);
     }
 
@@ -658,6 +736,7 @@ impl Reactor {
         }
         // More may have been queued while this write was in flight.
         self.dirty.push(id);
+        self.try_hand_over(id);
         self.maybe_release(id);
     }
 
@@ -680,6 +759,7 @@ impl Reactor {
         for id in std::mem::take(&mut self.closed) {
             self.flush(id, now);
         }
+        self.start_handovers();
         if self.shard.has_staged_ack() {
             if let Err(e) = self.ring.submit() {
                 log_at!(Error, "io_uring submit failed: {e}");

@@ -59,6 +59,8 @@ pub struct Clients {
     pub(super) dirty: Vec<ConnId>,
     /// Connections that started closing; the reactor tears their sockets down.
     pub(super) closed: Vec<ConnId>,
+    /// Leaf nodes from the WebSocket port; the reactor lets go of their sockets.
+    pub(super) handovers: Vec<ConnId>,
     pub(super) timers: TimerWheel<Timer>,
     /// Timers that fired this turn, reused.
     due: Vec<Timer>,
@@ -74,6 +76,7 @@ impl Clients {
             conns: ConnTable::default(),
             dirty: Vec::new(),
             closed: Vec::new(),
+            handovers: Vec::new(),
             timers: TimerWheel::new(now),
             due: Vec::new(),
             closed_log: ClosedLog::new(shards),

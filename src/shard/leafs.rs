@@ -35,7 +35,7 @@ use crate::jwt::trust::ConnectionType;
 use crate::log_at;
 use crate::proto::Stop;
 use crate::subject::{is_subset_match, matches_literal};
-use crate::transport::{setup_failure, Dialing, Transport};
+use crate::transport::{setup_failure, Dialing, Transport, WsLeafRequest};
 
 /// The cluster shard's leaf node side: settings, the port leaf nodes connect to, and each
 /// account's loop detection subject.
@@ -264,6 +264,33 @@ impl Shard {
 
     /// A connection on the leaf node port: it gets our INFO at once and must CONNECT.
     pub fn accept_leaf(&mut self, peer: SocketAddr) -> ConnId {
+        let id = self.leaf_conn(peer);
+        let tls = (self.server.links.leaf.as_ref()).map(|w| Transport::new(w, self.now));
+        if let Some(t) = tls {
+            self.attach(id, t);
+        }
+        id
+    }
+
+    /// A leaf node from the WebSocket port, handed over by the shard that accepted it: its
+    /// upgrade is answered now, and our INFO follows, inside the WebSocket's TLS (the leaf
+    /// port's is not used, as in Go).
+    pub fn adopt_ws_leaf(&mut self, peer: SocketAddr, request: WsLeafRequest) -> ConnId {
+        let id = self.leaf_conn(peer);
+        let mut app = Vec::new();
+        let t = match &self.server.ws_wrap {
+            Some(w) => Transport::ws_leaf(w, request, &mut app, self.now),
+            None => Err(setup_failure("the WebSocket port is gone")),
+        };
+        self.attach(id, t);
+        if !app.is_empty() {
+            self.on_read(id, &app);
+        }
+        id
+    }
+
+    /// A leaf node's connection on our side as its hub, with our INFO queued.
+    fn leaf_conn(&mut self, peer: SocketAddr) -> ConnId {
         let id = self.new_link_conn(peer, false, LinkRole::Leaf(crate::accounts::GLOBAL));
         let mut info = self.hub_info(id);
         info.nonce = crate::auth::new_nonce();
@@ -278,10 +305,6 @@ impl Shard {
         link.compression = (!own.negotiates()).then_some(own);
         c.out.push(&info.line());
         self.mark_dirty(id);
-        let tls = (self.server.links.leaf.as_ref()).map(|w| Transport::new(w, self.now));
-        if let Some(t) = tls {
-            self.attach(id, t);
-        }
         id
     }
 

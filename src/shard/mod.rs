@@ -16,13 +16,15 @@
 //! - `jetstream`: on the host shard, JetStream's API and streams as internal services, the
 //!   held create replies, the stream writes handed to the reactor and their acks.
 //! - `routes`, `leafs`: on the cluster shard, the route and leaf node connections;
-//!   `compression`: their S2 compression, negotiated and re-picked.
+//!   `compression`: their S2 compression, negotiated and re-picked; `handover`: leaf nodes
+//!   from the WebSocket port, moved to the cluster shard.
 //! - `system`: the system account's events and requests; `snapshot`, `reload`,
 //!   `lame_duck`: the monitoring, reload and lame-duck sides.
 
 mod clients;
 mod compression;
 mod delivery;
+mod handover;
 mod index;
 mod interest;
 mod jetstream;
@@ -50,6 +52,7 @@ use crate::proto::{encode, ParseError};
 use crate::server::Server;
 use clients::Timer;
 pub use clients::{Clients, ConnId, ConnTable};
+pub use handover::WsLeaf;
 pub use index::Sub;
 use index::{SubIndex, SystemServices, Target};
 use peers::PeerPort;

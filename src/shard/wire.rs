@@ -86,6 +86,7 @@ impl Shard {
                 break;
             };
             let r = t.read(rest, &mut decoded);
+            let leaf = t.take_leaf_news();
             let peer_closed = t.peer_closed();
             let secured = t.take_secured();
             // Before the CONNECT it may carry is parsed: cookie credentials.
@@ -112,6 +113,9 @@ impl Shard {
                     self.close_transport(id, f.reason);
                     break;
                 }
+            }
+            if leaf {
+                self.leaf_over_websocket(id);
             }
             if peer_closed {
                 // Go's read loop takes close_notify as EOF; closing then sends ours before

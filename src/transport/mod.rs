@@ -212,6 +212,8 @@ pub struct Transport {
     framed: Vec<u8>,
     /// Compressed output on its way to framing; kept to reuse its allocation.
     sealed: Vec<u8>,
+    /// A framed connection's inflated input on its way to unframing; kept likewise.
+    inflated: Vec<u8>,
     failed: bool,
     closed: bool,
     pub handshake_deadline: Instant,
@@ -224,6 +226,14 @@ pub struct Transport {
     secured: bool,
     /// The client's certificate, read when the handshake finished.
     peer: Option<Box<CertSubject>>,
+}
+
+/// A leaf node's WebSocket connection on its way from the shard that accepted it to the
+/// cluster shard: its TLS session, and its upgrade request, not answered yet.
+#[derive(Debug)]
+pub struct WsLeafRequest {
+    tls: Option<Box<TlsLayer>>,
+    request: Vec<u8>,
 }
 
 /// The TLS handshake finished with a client certificate `pinned_certs` does not list.
@@ -248,6 +258,23 @@ impl Transport {
         t.tls = tls;
         t.ws = w.ws.as_ref().map(|_| WsLayer::default());
         t.policy = w.ws.clone();
+        Ok(t)
+    }
+
+    /// A leaf node's connection that another shard accepted on the WebSocket port and
+    /// handed over, with its TLS as it was; the upgrade request it left unanswered is read
+    /// again here, and answered. Protocol bytes after it go to `app`.
+    pub fn ws_leaf(
+        w: &Wrapping,
+        handed: WsLeafRequest,
+        app: &mut Vec<u8>,
+        now: Instant,
+    ) -> Result<Transport, Failure> {
+        let mut t = Transport::bare(now, w.handshake_timeout, w.pinned.clone());
+        t.tls = handed.tls.map(|b| *b);
+        t.ws = Some(WsLayer::for_leaf());
+        t.policy = w.ws.clone();
+        t.read_decrypted(&handed.request, app)?;
         Ok(t)
     }
 
@@ -338,6 +365,7 @@ impl Transport {
             s2: None,
             dial: None,
             sealed: Vec::new(),
+            inflated: Vec::new(),
             out: Vec::new(),
             inflight: Vec::new(),
             inflight_off: 0,
@@ -404,6 +432,22 @@ impl Transport {
         self.tls.as_ref().is_some_and(TlsLayer::peer_closed)
     }
 
+    /// True once, after the read that found a leaf node's upgrade request on a client's
+    /// WebSocket port: the connection is to be handed to the cluster shard.
+    pub fn take_leaf_news(&mut self) -> bool {
+        self.ws.as_mut().is_some_and(WsLayer::take_leaf_news)
+    }
+
+    /// What a handed-over leaf connection takes along: its TLS, and the request with
+    /// whatever followed it.
+    pub fn take_leaf_request(&mut self) -> Option<WsLeafRequest> {
+        let request = self.ws.as_mut()?.take_leaf_request()?;
+        Some(WsLeafRequest {
+            tls: self.tls.take().map(Box::new),
+            request,
+        })
+    }
+
     /// What a WebSocket client's upgrade request carried for its connection, once.
     pub fn take_handshake(&mut self) -> Option<Handshake> {
         self.ws.as_mut().and_then(WsLayer::take_handshake)
@@ -448,85 +492,86 @@ impl Transport {
     }
 
     fn read_layers(&mut self, data: &[u8], app: &mut Vec<u8>) -> Result<usize, Failure> {
+        let Some(tls) = &mut self.tls else {
+            return self.read_decrypted(data, app).map(|()| data.len());
+        };
         let mut decrypted = std::mem::take(&mut self.decrypted);
-        let mut used = data.len();
-        let input: &[u8] = match &mut self.tls {
-            Some(tls) => {
-                let handshaking = tls.handshaking();
-                used = tls
-                    .read(data, &mut decrypted, &mut self.out)
-                    .map_err(|e| Failure {
-                        reason: if handshaking {
-                            CloseReason::TlsHandshakeError
-                        } else {
-                            CloseReason::ReadError
-                        },
-                        log: format!("TLS handshake error: {}", e.0),
-                    })?;
-                if handshaking && !tls.handshaking() {
-                    self.secured = true;
-                    self.peer = tls
-                        .peer_certificate()
-                        .map(|der| Box::new(CertSubject::from_der(der)));
-                }
-                &decrypted
-            }
-            None => data,
-        };
-        let r = match (&mut self.ws, &self.policy) {
-            (Some(ws), Some(policy)) => {
-                let upgrading = ws.upgrading();
-                let mut framed = std::mem::take(&mut self.framed);
-                let r = ws.read(input, policy, app, &mut framed);
-                self.emit(&framed);
-                framed.clear();
-                self.framed = framed;
-                // Go closes a client whose frames it cannot read with `Read Error`.
-                r.map_err(|e| Failure {
-                    reason: if e.closed_by_client {
-                        CloseReason::ClientClosed
-                    } else if upgrading {
-                        CloseReason::ProtocolViolation
-                    } else {
-                        CloseReason::ReadError
-                    },
-                    log: e.reason,
-                })
-            }
-            // A dialed WebSocket's frames travel inside the S2 stream, as Go frames
-            // before it compresses.
-            _ => match (&mut self.s2, &mut self.dial) {
-                (Some(s2), None) => s2.decode(input, app).map_err(inflate_failure),
-                (None, None) => {
-                    app.extend_from_slice(input);
-                    Ok(())
-                }
-                (s2, Some(d)) => {
-                    let mut inflated = Vec::new();
-                    let input = match s2 {
-                        Some(s2) => {
-                            s2.decode(input, &mut inflated).map_err(inflate_failure)?;
-                            &inflated[..]
-                        }
-                        None => input,
-                    };
-                    let mut pongs = Vec::new();
-                    let r = d.read(input, app, &mut pongs);
-                    self.send_control(&pongs);
-                    r.map_err(|e| Failure {
-                        reason: if e.closed_by_client {
-                            CloseReason::ClientClosed
-                        } else {
-                            CloseReason::ReadError
-                        },
-                        log: e.reason,
-                    })
-                }
-            },
-        };
+        let handshaking = tls.handshaking();
+        let used = tls
+            .read(data, &mut decrypted, &mut self.out)
+            .map_err(|e| Failure {
+                reason: if handshaking {
+                    CloseReason::TlsHandshakeError
+                } else {
+                    CloseReason::ReadError
+                },
+                log: format!("TLS handshake error: {}", e.0),
+            })?;
+        if handshaking && !tls.handshaking() {
+            self.secured = true;
+            self.peer = tls
+                .peer_certificate()
+                .map(|der| Box::new(CertSubject::from_der(der)));
+        }
+        let r = self.read_decrypted(&decrypted, app);
         decrypted.clear();
         self.decrypted = decrypted;
         r.map(|()| used)
+    }
+
+    /// Bytes inside TLS: inflated when compressed, then unframed when WebSocket. Frames
+    /// travel inside the S2 stream, as Go frames before it compresses.
+    fn read_decrypted(&mut self, input: &[u8], app: &mut Vec<u8>) -> Result<(), Failure> {
+        let mut inflated = std::mem::take(&mut self.inflated);
+        let r = self.read_unframed(input, &mut inflated, app);
+        inflated.clear();
+        self.inflated = inflated;
+        r
+    }
+
+    fn read_unframed(
+        &mut self,
+        input: &[u8],
+        inflated: &mut Vec<u8>,
+        app: &mut Vec<u8>,
+    ) -> Result<(), Failure> {
+        let framed = self.ws.is_some() || self.dial.is_some();
+        let input = match &mut self.s2 {
+            Some(s2) if framed => {
+                s2.decode(input, inflated).map_err(inflate_failure)?;
+                &inflated[..]
+            }
+            Some(s2) => return s2.decode(input, app).map_err(inflate_failure),
+            None if framed => input,
+            None => {
+                app.extend_from_slice(input);
+                return Ok(());
+            }
+        };
+        let mut wire = std::mem::take(&mut self.framed);
+        let r = match (&mut self.ws, &self.policy, &mut self.dial) {
+            (Some(ws), Some(policy), _) => {
+                let upgrading = ws.upgrading();
+                // Go closes a client whose frames it cannot read with `Read Error`.
+                ws.read(input, policy, app, &mut wire)
+                    .map_err(|e| (e, upgrading))
+            }
+            (_, _, Some(d)) => d.read(input, app, &mut wire).map_err(|e| (e, false)),
+            _ => Ok(()),
+        };
+        self.send_control(&wire);
+        wire.clear();
+        self.framed = wire;
+        r.map_err(|(e, upgrading)| Failure {
+            reason: if e.closed_by_client {
+                CloseReason::ClientClosed
+            } else if upgrading {
+                CloseReason::ProtocolViolation
+            } else {
+                CloseReason::ReadError
+            },
+            log: e.reason,
+        })
     }
 
     /// Encodes protocol output for the socket: WebSocket frames, then compression (what
@@ -567,14 +612,16 @@ impl Transport {
         self.sealed = sealed;
     }
 
-    /// Frames a read answered at once (a dialed WebSocket's pongs), compressed when the
-    /// connection is.
+    /// What a read answered at once (the upgrade answer, pongs, a close frame), compressed
+    /// when the connection is.
     fn send_control(&mut self, wire: &[u8]) {
         match &mut self.s2 {
             Some(s2) if !wire.is_empty() => {
-                let mut z = Vec::new();
+                let mut z = std::mem::take(&mut self.sealed);
                 s2.encode(wire, &mut z);
                 self.emit(&z);
+                z.clear();
+                self.sealed = z;
             }
             _ => self.emit(wire),
         }

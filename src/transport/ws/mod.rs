@@ -107,6 +107,14 @@ pub struct WsLayer {
     state: State,
     /// What the upgrade request told, until the connection takes it.
     handshake: Option<Handshake>,
+    /// Upgrades leaf nodes itself: the cluster shard's connection a leaf request was handed
+    /// to. Otherwise such a request is left unanswered and handed over.
+    takes_leafs: bool,
+    /// A leaf node's upgrade request, unanswered, and whatever came after it, while the
+    /// connection waits to be handed to the cluster shard.
+    leaf_request: Option<Vec<u8>>,
+    /// The leaf request is new: the shard has not been told yet.
+    leaf_news: bool,
 }
 
 impl std::fmt::Debug for WsLayer {
@@ -122,13 +130,35 @@ impl Default for WsLayer {
         WsLayer {
             state: State::Upgrading(Vec::new()),
             handshake: None,
+            takes_leafs: false,
+            leaf_request: None,
+            leaf_news: false,
         }
     }
 }
 
 impl WsLayer {
+    /// The layer of a leaf node's connection handed over by the shard that accepted it.
+    pub fn for_leaf() -> WsLayer {
+        WsLayer {
+            takes_leafs: true,
+            ..WsLayer::default()
+        }
+    }
+
     pub fn upgrading(&self) -> bool {
         matches!(self.state, State::Upgrading(_))
+    }
+
+    /// True once, after the read that found a leaf node's upgrade request this layer does
+    /// not answer.
+    pub fn take_leaf_news(&mut self) -> bool {
+        std::mem::take(&mut self.leaf_news)
+    }
+
+    /// The leaf node's request and the bytes after it, for the shard that takes it.
+    pub fn take_leaf_request(&mut self) -> Option<Vec<u8>> {
+        self.leaf_request.take()
     }
 
     /// What the upgrade request carried for the connection, once.
@@ -145,13 +175,24 @@ impl WsLayer {
         plain: &mut Vec<u8>,
         wire: &mut Vec<u8>,
     ) -> Result<(), WsFailure> {
+        if let Some(request) = &mut self.leaf_request {
+            request.extend_from_slice(data);
+            return Ok(());
+        }
         let r = match &mut self.state {
             State::Upgrading(head) => {
                 head.extend_from_slice(data);
                 let head = std::mem::take(head);
+                let answered = wire.len();
                 match upgrade::upgrade(&head, policy, wire) {
                     Ok(None) => {
                         self.state = State::Upgrading(head);
+                        Ok(())
+                    }
+                    Ok(Some(accepted)) if accepted.leaf && !self.takes_leafs => {
+                        wire.truncate(answered);
+                        self.leaf_request = Some(head);
+                        self.leaf_news = true;
                         Ok(())
                     }
                     Ok(Some(accepted)) => {

@@ -285,3 +285,52 @@ fn browsers_get_small_frames() {
     ws.write(&noise, &mut wire);
     assert_eq!(frames(&wire).len(), 1);
 }
+
+/// A request whose path ends in `/leafnode` (query aside) is a leaf node's: a client port's
+/// layer leaves it unanswered and keeps it, with what follows, for the cluster shard,
+/// whose layer answers it. Other paths, `/leafnode/x` among them, are clients'.
+#[test]
+fn leaf_requests_are_kept_for_the_cluster_shard() {
+    let policy = UpgradePolicy::default();
+    let leaf_request = |path: &str| {
+        let mut r = request("");
+        r.splice(4..5, path.bytes());
+        r
+    };
+    for path in ["/leafnode", "/hub/leafnode", "/leafnode?x=1"] {
+        let req = leaf_request(path);
+        let mut ws = WsLayer::default();
+        let (mut plain, mut wire) = (Vec::new(), Vec::new());
+        // Split anywhere, and a byte after the request.
+        ws.read(&req[..7], &policy, &mut plain, &mut wire).unwrap();
+        assert!(!ws.take_leaf_news());
+        ws.read(&req[7..], &policy, &mut plain, &mut wire).unwrap();
+        assert!(ws.take_leaf_news(), "{path}");
+        assert!(!ws.take_leaf_news(), "told once");
+        ws.read(b"!", &policy, &mut plain, &mut wire).unwrap();
+        assert!(
+            wire.is_empty() && plain.is_empty() && ws.upgrading(),
+            "{path}"
+        );
+        let kept = ws.take_leaf_request().unwrap();
+        assert_eq!(kept, [&req[..], b"!"].concat());
+
+        let mut taker = WsLayer::for_leaf();
+        taker.read(&kept, &policy, &mut plain, &mut wire).unwrap();
+        assert!(
+            !taker.upgrading() && wire.starts_with(b"HTTP/1.1 101 "),
+            "{path}"
+        );
+    }
+    for path in ["/leafnode/x", "/leafnodes", "/"] {
+        let mut ws = WsLayer::default();
+        let (mut plain, mut wire) = (Vec::new(), Vec::new());
+        ws.read(&leaf_request(path), &policy, &mut plain, &mut wire)
+            .unwrap();
+        assert!(
+            !ws.take_leaf_news() && ws.take_leaf_request().is_none(),
+            "{path}"
+        );
+        assert!(wire.starts_with(b"HTTP/1.1 101 "), "{path}");
+    }
+}

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use super::dial::LEAF_PATH;
 use super::frames::Session;
 use super::handshake::{CookieNames, Handshake};
 use super::WsFailure;
@@ -155,6 +156,8 @@ pub(super) struct Accepted {
     pub used: usize,
     pub session: Session,
     pub handshake: Option<Handshake>,
+    /// The path ends in `/leafnode`: a leaf node, not a client (Go's `wsUpgrade` kinds).
+    pub leaf: bool,
 }
 
 /// Checks a request head and, when it is complete and acceptable, writes the `101` answer to
@@ -182,6 +185,13 @@ pub(super) fn upgrade(
     let contains = |name: &'static str, token: &str| {
         header(name).any(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
     };
+    // Go 2.15 takes any path ending in `/leafnode` (its escaped path, without the query).
+    let path = req.path.unwrap_or_default();
+    let leaf = path
+        .split('?')
+        .next()
+        .unwrap_or_default()
+        .ends_with(LEAF_PATH);
     if req.method != Some("GET") {
         return Err(http_error(405, "request method must be GET", wire));
     }
@@ -224,7 +234,7 @@ pub(super) fn upgrade(
     let user_agent = header("User-Agent").next().unwrap_or_default();
     // Browsers get small frames; Safari (its agent names "Version/" and "Safari/", unlike
     // Chrome's) cannot take a compressed message split over frames.
-    let browser = user_agent.starts_with("Mozilla/");
+    let browser = !leaf && user_agent.starts_with("Mozilla/");
     let safari = user_agent.contains("Version/") && user_agent.contains("Safari/");
     let accept = tungstenite::handshake::derive_accept_key(key.trim().as_bytes());
     wire.extend_from_slice(
@@ -256,6 +266,7 @@ pub(super) fn upgrade(
         used,
         session,
         handshake,
+        leaf,
     }))
 }
 
