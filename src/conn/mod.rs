@@ -1,6 +1,7 @@
 //! One client connection's protocol state, independent of how its bytes travel.
 
 pub mod outbound;
+mod stash;
 mod wire;
 
 use std::collections::HashMap;
@@ -15,6 +16,7 @@ use crate::auth::UserLimits;
 use crate::permissions::ConnPermissions;
 use crate::proto::Parser;
 pub use outbound::Outbound;
+pub use stash::Stash;
 
 crate::shard::table::slot_id!(
     /// A subscription's slot in its shard's table.
@@ -231,7 +233,7 @@ pub struct InputHold {
     /// fence (see `shard::interest`).
     pub published_across: bool,
     /// Input read while held, parsed when it flows again.
-    pub stash: Vec<u8>,
+    pub stash: Stash,
     /// The peer finished sending while the input was held.
     pub eof: bool,
 }
@@ -244,7 +246,7 @@ impl Default for InputHold {
             remote_pressure: false,
             stall_budget: crate::shard::stall::STALL_BUDGET,
             published_across: false,
-            stash: Vec::new(),
+            stash: Stash::default(),
             eof: false,
         }
     }

@@ -215,7 +215,7 @@ impl Shard {
             return self.route_read(id, data);
         }
         if c.input_held() {
-            c.input.stash.extend_from_slice(data);
+            c.input.stash.push(data);
             // Each read brings its own stall allowance, used when the stash is parsed.
             c.input.stall_budget += stall::STALL_BUDGET;
             return;
@@ -225,7 +225,10 @@ impl Shard {
         // publish sees subscriptions made elsewhere just before it (the Go server's SUB is
         // visible as soon as it is parsed).
         self.poll_mesh();
-        self.parse(id, data);
+        let n = self.parse(id, data);
+        if let Some(c) = self.clients.conns.get_mut(id).filter(|_| n < data.len()) {
+            c.input.stash.push(&data[n..]);
+        }
         self.pace_remote(id);
         // A SUB/UNSUB (or a fence) leaves at once rather than at the end of the turn, for the
         // same reason; unless an Ack is staged, which must wait for this turn's writes.
@@ -234,7 +237,9 @@ impl Shard {
         }
     }
 
-    fn parse(&mut self, id: ConnId, data: &[u8]) {
+    /// Parses `data`, and returns how much of it: the parser stops early where the input
+    /// is held from then on.
+    fn parse(&mut self, id: ConnId, data: &[u8]) -> usize {
         let mut parser = std::mem::replace(
             &mut self.clients.conns[id].parser,
             crate::proto::Parser::new(0),
@@ -242,12 +247,11 @@ impl Shard {
         let res = parser.parse(data, &mut ConnCtx { shard: self, id });
         self.clients.conns[id].parser = parser;
         match res {
-            Ok(n) if n < data.len() => self.clients.conns[id]
-                .input
-                .stash
-                .extend_from_slice(&data[n..]),
-            Ok(_) => {}
-            Err(e) => self.on_parse_error(id, e),
+            Ok(n) => n,
+            Err(e) => {
+                self.on_parse_error(id, e);
+                data.len()
+            }
         }
     }
 
@@ -283,14 +287,12 @@ impl Shard {
             }
             return;
         }
-        let stash = std::mem::take(&mut c.input.stash);
+        let mut stash = std::mem::take(&mut c.input.stash);
         // Parsed a read's worth at a time, so that pacing for consumers on other shards
         // applies to what waited as it does to fresh reads.
-        let mut at = 0;
-        while at < stash.len() {
-            let end = stash.len().min(at + stall::PACED_CHUNK);
-            self.parse(id, &stash[at..end]);
-            at = end;
+        while let Some(chunk) = stash.front(stall::PACED_CHUNK) {
+            let n = self.parse(id, chunk);
+            stash.consume(n);
             if self.clients.conns[id].input_held() || self.clients.conns[id].closing.is_some() {
                 break;
             }
@@ -300,12 +302,7 @@ impl Shard {
             }
         }
         let c = &mut self.clients.conns[id];
-        if c.closing.is_none() && at < stash.len() {
-            // What `parse` kept of the chunk it stopped in goes first, so the order holds;
-            // the rest stays where it is rather than being copied.
-            let mut stash = stash;
-            let kept = std::mem::take(&mut c.input.stash);
-            stash.splice(..at, kept);
+        if c.closing.is_none() {
             c.input.stash = stash;
         }
         if c.input.eof && !c.input_held() {
