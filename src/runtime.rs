@@ -14,6 +14,7 @@ use std::time::Instant;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::cluster::dialer::DialTarget;
+use crate::cluster::handshake::advertised;
 use crate::cluster::settings::RouteSlot;
 use crate::config::Config;
 use crate::fanout::Mesh;
@@ -411,6 +412,24 @@ pub fn start(cfg: Config) -> Result<Running, StartError> {
         leaf_listener = Some((at, OwnedFd::from(all.remove(0))));
     }
     let leaf_addr = leaf_listener.as_ref().map(|(a, _)| *a);
+    let advertise = |value: Option<&String>, bound: Option<SocketAddr>, what: &str| {
+        let (Some(v), Some(at)) = (value, bound) else {
+            return Ok(None);
+        };
+        advertised(v, at.port())
+            .map(Some)
+            .map_err(|e| StartError::Options(format!("Error setting {what} value of {v}, err={e}")))
+    };
+    let leaf_advertise = advertise(
+        leafnodes.as_ref().and_then(|l| l.advertise.as_ref()),
+        leaf_addr,
+        "leafnode INFO with LeafNode.Advertise",
+    )?;
+    let route_advertise = advertise(
+        cluster.as_ref().and_then(|c| c.advertise.as_ref()),
+        route_addr,
+        "route INFO with Cluster.Advertise",
+    )?;
 
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -444,6 +463,7 @@ pub fn start(cfg: Config) -> Result<Running, StartError> {
         (Some(c), Some(at)) => Some(crate::shard::Routes::new(
             c.clone(),
             Some((at.ip().to_string(), at.port())),
+            route_advertise,
             dialer.clone(),
             pinned.clone(),
         )),
@@ -451,11 +471,12 @@ pub fn start(cfg: Config) -> Result<Running, StartError> {
     };
     if let Some(l) = &leafnodes {
         let links = routes.get_or_insert_with(|| {
-            crate::shard::Routes::new(Default::default(), None, dialer.clone(), Vec::new())
+            crate::shard::Routes::new(Default::default(), None, None, dialer.clone(), Vec::new())
         });
         links.host_leafnodes(crate::shard::LeafHost::new(
             l.clone(),
             leaf_addr.map(|a| (a.ip().to_string(), a.port())),
+            leaf_advertise.clone(),
         ));
     }
     let mut route_fd = route_listener.map(|(_, fd)| fd);
@@ -612,7 +633,7 @@ pub fn start(cfg: Config) -> Result<Running, StartError> {
         }
     }
     for (i, r) in leafnodes.iter().flat_map(|l| l.remotes.iter()).enumerate() {
-        if !r.urls.is_empty() {
+        if !r.urls.is_empty() && !r.disabled {
             dialer.configured(r.urls.clone(), DialTarget::Leaf(i));
         }
     }

@@ -763,10 +763,9 @@ async fn compressed_routes() {
     ];
     for (ours, theirs, riptide_dials, r_mode, g_mode) in cases {
         let (rc, gc) = (conf("r", ours), conf("g", theirs));
-        let g_http = common::process::free_port().port().to_string();
         let go = |routes: Option<SocketAddr>| {
             let mut cmd = Command::new(&bin);
-            cmd.args(["-c", gc.to_str().unwrap(), "-m", &g_http]);
+            cmd.args(["-c", gc.to_str().unwrap(), "-m", "-1"]);
             cmd.args(["--cluster", "nats://127.0.0.1:-1"]);
             if let Some(r) = routes {
                 cmd.args(["--routes", &routes_flag(&[r])]);
@@ -775,8 +774,7 @@ async fn compressed_routes() {
         };
         let (r, g) = routed_pair(riptide_dials, &rc, go);
         common::http::wait_for(r.monitor_addr(), "/routez", |v| all_write(v, r_mode));
-        let g_addr: SocketAddr = format!("127.0.0.1:{g_http}").parse().unwrap();
-        common::http::wait_for(g_addr, "/routez", |v| all_write(v, g_mode));
+        common::http::wait_for(g.http_addr.unwrap(), "/routez", |v| all_write(v, g_mode));
         let (on_r, on_g) = (client(r.addr()).await, client(g.addr).await);
         common::crossing::crosses_in_order(&on_r, &on_g, "down", PLAIN_MSGS).await;
         common::crossing::crosses_in_order(&on_g, &on_r, "up", PLAIN_MSGS).await;
@@ -800,4 +798,76 @@ async fn compressed_routes() {
     let (on_a, on_b) = (client(a.addr()).await, client(b.addr()).await);
     common::crossing::crosses_in_order(&on_a, &on_b, "down", PLAIN_MSGS).await;
     common::crossing::large_cross_intact(&on_b, &on_a, "bigup").await;
+}
+
+/// The INFO a server sends first on `port`, as JSON.
+fn first_info(port: SocketAddr) -> serde_json::Value {
+    use std::io::BufRead;
+    let s = std::net::TcpStream::connect(port).unwrap();
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(s).read_line(&mut line).unwrap();
+    serde_json::from_str(line.strip_prefix("INFO ").expect("an INFO").trim()).unwrap()
+}
+
+/// `advertise` in `cluster {}` (`--cluster_advertise`) and in `leafnodes {}`: the route
+/// INFO and the leaf INFO name the advertised address instead of the port bound (`host`,
+/// `port`, `ip`; a missing port is the one bound), and leaf nodes are told it in
+/// `leafnode_urls`, as nats-server 2.15.1 sends them (checked on both servers); Go's log
+/// line for the leaf one, and Go's start-up error for a value that is not `host[:port]`.
+#[test]
+fn advertised_addresses() {
+    let Some(bin) = go_server() else { return };
+    let d = common::process::scratch_dir("advertise");
+    let conf = common::process::write_file(
+        &d,
+        "adv.conf",
+        "leafnodes { listen: 127.0.0.1:-1, advertise: \"leaf.example:7000\" }\n",
+    );
+    let cluster = [
+        "--cluster",
+        "nats://127.0.0.1:-1",
+        "--cluster_name",
+        "c",
+        "--cluster_advertise",
+        "10.1.2.3",
+    ];
+    let r = Proc::start(&common::process::with_config(&conf, &cluster));
+    let told = "[INF] Advertise address for leafnode is set to leaf.example:7000";
+    assert!(r.lines.iter().any(|l| l.contains(told)), "{:?}", r.lines);
+    let g = Go::spawn(
+        Command::new(&bin)
+            .args(["-c", conf.to_str().unwrap()])
+            .args(cluster),
+    );
+    for (route, leaf) in [
+        (r.route_addr(), r.leaf_addr()),
+        (g.route_addr.unwrap(), g.leaf_addr.unwrap()),
+    ] {
+        let info = first_info(route);
+        assert_eq!(info["host"], "10.1.2.3", "{info}");
+        assert_eq!(info["port"], route.port(), "{info}");
+        let ip = format!("nats-route://10.1.2.3:{}/", route.port());
+        assert_eq!(info["ip"], ip, "{info}");
+        assert_eq!(info["leafnode_urls"][0], "leaf.example:7000", "{info}");
+        let info = first_info(leaf);
+        assert_eq!(info["host"], "leaf.example", "{info}");
+        assert_eq!(info["port"], 7000, "{info}");
+        assert_eq!(info["ip"], "leaf.example:7000", "{info}");
+        assert_eq!(info["leafnode_urls"][0], "leaf.example:7000", "{info}");
+    }
+
+    let bad = common::process::write_file(
+        &d,
+        "bad.conf",
+        "leafnodes { listen: 127.0.0.1:-1, advertise: \"x:y\" }\n",
+    );
+    let (code, _, err) = common::process::run(&common::process::with_config(&bad, &[]));
+    assert_ne!(code, 0);
+    assert!(
+        err.contains(
+            "Error setting leafnode INFO with LeafNode.Advertise value of x:y, err=strconv.Atoi: parsing \"y\": invalid syntax"
+        ),
+        "{err}"
+    );
 }

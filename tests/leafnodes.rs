@@ -695,7 +695,6 @@ async fn compressed_leaf_nodes() {
         (true, "s2_better", "accept", "s2_better", "s2_better"),
     ];
     for (i, (riptide_hub, ours, theirs, r_mode, g_mode)) in cases.into_iter().enumerate() {
-        let g_http = common::process::free_port();
         let (hub_mode, leaf_mode) = if riptide_hub {
             (ours, theirs)
         } else {
@@ -711,7 +710,7 @@ async fn compressed_leaf_nodes() {
                 setting(leaf_mode)
             )
         };
-        let go_http = format!("http: \"{g_http}\"\n");
+        let go_http = "http: 127.0.0.1:-1\n".to_string();
         let r;
         let g;
         if riptide_hub {
@@ -737,7 +736,7 @@ async fn compressed_leaf_nodes() {
             v["leafnodes"] == 1 && v["leafs"][0]["compression"] == mode
         };
         common::http::wait_for(r.monitor_addr(), "/leafz", |v| writes(v, r_mode));
-        common::http::wait_for(g_http, "/leafz", |v| writes(v, g_mode));
+        common::http::wait_for(g.http_addr.unwrap(), "/leafz", |v| writes(v, g_mode));
         let (on_r, on_g) = (client(r.addr()).await, client(g.addr).await);
         let (hubs, leafs) = if riptide_hub {
             ([on_r], [on_g])
@@ -897,4 +896,36 @@ async fn go_leaf_over_websocket() {
     );
     let _leaf = Go::start(&bin, &leaf_conf);
     hub.expect_log("[ERR] Not configured to accept leaf node connections");
+}
+
+/// A remote with `disabled: true` is not dialed, as in Go: of two remotes, the enabled one
+/// connects and `/leafz` lists only it.
+#[tokio::test]
+async fn disabled_remote_is_not_dialed() {
+    let Some(bin) = go_server() else { return };
+    let d = dir("disabled");
+    let hub = |name: &str| {
+        let conf = format!("server_name: \"{name}\"\nleafnodes {{ listen: 127.0.0.1:-1 }}\n");
+        Go::start(&bin, &write(&d, &format!("{name}.conf"), &conf))
+    };
+    let (off, on) = (hub("hub-off"), hub("hub-on"));
+    let leaf_conf = write(
+        &d,
+        "leaf.conf",
+        &format!(
+            "http: 127.0.0.1:-1\nleafnodes {{ remotes [ {{ url: \"nats-leaf://{}\", disabled: true }}, {{ url: \"nats-leaf://{}\" }} ] }}\n",
+            off.leaf_addr.unwrap(),
+            on.leaf_addr.unwrap()
+        ),
+    );
+    let mut leaf = Proc::start(&with_config(&leaf_conf, &["-a", "127.0.0.1", "-p", "-1"]));
+    leaf.expect_log("Leafnode connection created");
+    // Remotes are dialed side by side: the disabled one has had its chance by now, and
+    // is looked for a while longer.
+    for _ in 0..10 {
+        let leafz = monitor_json(leaf.monitor_addr(), "/leafz");
+        assert_eq!(leafz["leafnodes"], 1, "{leafz}");
+        assert_eq!(leafz["leafs"][0]["name"], "hub-on", "{leafz}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

@@ -145,6 +145,44 @@ pub fn host_port(host: &str, port: u16) -> String {
     }
 }
 
+/// An `advertise` value as Go's `parseHostPort` reads it: `host[:port]` (an IPv6 host in
+/// brackets), the port `default` when it is missing, 0 or -1; errors in Go's words.
+pub fn advertised(value: &str, default: u16) -> Result<(String, u16), String> {
+    let (host, port) = match value.strip_prefix('[') {
+        Some(rest) => {
+            let Some((host, after)) = rest.split_once(']') else {
+                return Err(format!("address {value}: missing ']' in address"));
+            };
+            match after {
+                "" => (host, None),
+                p => match p.strip_prefix(':') {
+                    Some(p) => (host, Some(p)),
+                    None => return Err(format!("address {value}: missing port in address")),
+                },
+            }
+        }
+        None => match value.matches(':').count() {
+            0 => (value, None),
+            1 => value
+                .split_once(':')
+                .map(|(h, p)| (h, Some(p)))
+                .unwrap_or_default(),
+            _ => return Err(format!("address {value}: too many colons in address")),
+        },
+    };
+    let port = match port.map(str::trim) {
+        None => i64::from(default),
+        Some(p) => p
+            .parse::<i64>()
+            .map_err(|_| format!("strconv.Atoi: parsing {p:?}: invalid syntax"))?,
+    };
+    let port = match port {
+        0 | -1 => default,
+        p => u16::try_from(p).map_err(|_| format!("invalid port {p}"))?,
+    };
+    Ok((host.trim().to_string(), port))
+}
+
 /// A route CONNECT, sent and read.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -232,4 +270,25 @@ fn interface_addrs() -> Vec<std::net::IpAddr> {
         libc::freeifaddrs(head);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::advertised;
+
+    #[test]
+    fn advertise_values_read_as_go_reads_them() {
+        let ok = |v: &str| advertised(v, 7422).unwrap();
+        assert_eq!(ok("leaf.example:7000"), ("leaf.example".into(), 7000));
+        assert_eq!(ok("10.1.2.3"), ("10.1.2.3".into(), 7422));
+        assert_eq!(ok("h:0"), ("h".into(), 7422));
+        assert_eq!(ok("h:-1"), ("h".into(), 7422));
+        assert_eq!(ok("[::1]:9"), ("::1".into(), 9));
+        assert_eq!(ok("[::1]"), ("::1".into(), 7422));
+        assert_eq!(
+            advertised("x:y", 1).unwrap_err(),
+            "strconv.Atoi: parsing \"y\": invalid syntax"
+        );
+        assert!(advertised("::1", 1).is_err());
+    }
 }

@@ -60,6 +60,8 @@ pub struct LeafRemote {
     pub compression: Option<CompressionConfig>,
     /// Over WebSocket (`ws://`, `wss://` URLs): ask the hub to take unmasked frames.
     pub ws_no_masking: bool,
+    /// Not dialed (`disabled`), and nothing logged about it, as in Go.
+    pub disabled: bool,
 }
 
 impl LeafRemote {
@@ -99,6 +101,8 @@ pub struct LeafSettings {
     pub reconnect: Option<Duration>,
     /// Do not tell leaf nodes about the other servers' leaf URLs.
     pub no_advertise: bool,
+    /// `host[:port]` leaf nodes are told to use instead of the port bound (`advertise`).
+    pub advertise: Option<String>,
     /// TLS on the leaf node port (`tls {}`).
     pub tls: Option<TlsSettings>,
     /// `compression` of the leaf node port, as written.

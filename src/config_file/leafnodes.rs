@@ -17,22 +17,13 @@ const REMOTE_NOT_YET: &[&str] = &[
     "proxy",
     "jetstream_cluster_migrate",
     "request_isolation",
+    "isolate_leafnode_interest",
 ];
 
 /// Keys that change nothing observable in a Riptide leaf connection.
-const IGNORED: &[&str] = &[
-    "advertise",
-    "write_deadline",
-    "write_timeout",
-    "dial_timeout",
-];
+const IGNORED: &[&str] = &["write_deadline", "write_timeout", "dial_timeout"];
 
-const REMOTE_IGNORED: &[&str] = &[
-    "first_info_timeout",
-    "dial_timeout",
-    "no_randomize",
-    "disabled",
-];
+const REMOTE_IGNORED: &[&str] = &["first_info_timeout", "dial_timeout", "no_randomize"];
 
 /// `leafnodes { listen, host, port, authorization, remotes, reconnect, no_advertise, ... }`.
 pub(super) fn leafnodes(block: &Item) -> Result<LeafSettings, ConfigError> {
@@ -64,6 +55,7 @@ pub(super) fn leafnodes(block: &Item) -> Result<LeafSettings, ConfigError> {
                 })
             }
             "no_advertise" => l.no_advertise = boolean(v, k).map_err(fail)?,
+            "advertise" => l.advertise = Some(string(v, k).map_err(fail)?),
             "tls" => l.tls = Some(super::listeners::tls(item)?),
             "compression" => l.compression = Some(super::cluster::compression(item)?),
             key if NOT_YET.contains(&key) => return Err(not_yet(item, k)),
@@ -157,6 +149,7 @@ fn remote(item: &Item) -> Result<LeafRemote, ConfigError> {
             "tls" => r.tls = Some(super::listeners::dialing_tls(field)?),
             "compression" => r.compression = Some(super::cluster::compression(field)?),
             "ws_no_masking" => r.ws_no_masking = boolean(v, k).map_err(fail)?,
+            "disabled" => r.disabled = boolean(v, k).map_err(fail)?,
             // Per-message deflate from the dialing side is not written yet.
             "ws_compression" if boolean(v, k).map_err(fail)? => {
                 return Err(not_yet(field, k));

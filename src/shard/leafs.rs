@@ -48,6 +48,8 @@ pub struct LeafHost {
     /// The leaf node port bound, and the host it was bound on; 0 when none is.
     host: String,
     port: u16,
+    /// Where leaf nodes are told the port is instead (`advertise`).
+    advertise: Option<(String, u16)>,
     /// `$LDS.<random>` per account, made when its first leaf connection comes.
     lds: HashMap<AccountId, String>,
     /// The `leafnode_urls` leaf nodes were last told of.
@@ -55,7 +57,11 @@ pub struct LeafHost {
 }
 
 impl LeafHost {
-    pub fn new(settings: LeafSettings, listen: Option<(String, u16)>) -> LeafHost {
+    pub fn new(
+        settings: LeafSettings,
+        listen: Option<(String, u16)>,
+        advertise: Option<(String, u16)>,
+    ) -> LeafHost {
         let (host, port) = listen.unwrap_or_default();
         let checked = "compression is checked at start";
         LeafHost {
@@ -66,6 +72,7 @@ impl LeafHost {
             settings,
             host,
             port,
+            advertise,
             lds: HashMap::new(),
             told_urls: Vec::new(),
         }
@@ -74,6 +81,17 @@ impl LeafHost {
     /// The leaf node port bound, when there is one.
     pub(super) fn listen(&self) -> Option<(&str, u16)> {
         (self.port != 0).then_some((self.host.as_str(), self.port))
+    }
+
+    /// Where leaf nodes are told this server's leaf node port is: `advertise`, or the
+    /// port bound; none without one.
+    fn told_address(&self) -> Option<(&str, u16)> {
+        let bound = self.listen()?;
+        Some(
+            self.advertise
+                .as_ref()
+                .map_or(bound, |(h, p)| (h.as_str(), *p)),
+        )
     }
 }
 
@@ -183,7 +201,9 @@ impl Shard {
     /// This server's leaf node URL, unless it has no leaf port or does not advertise it.
     pub(super) fn own_leaf_url(&self) -> Option<String> {
         let host = self.routes.as_ref()?.leaf.as_ref()?;
-        let (h, port) = host.listen().filter(|_| !host.settings.no_advertise)?;
+        let (h, port) = host
+            .told_address()
+            .filter(|_| !host.settings.no_advertise)?;
         Some(host_port(h, port))
     }
 
@@ -243,14 +263,10 @@ impl Shard {
     /// Our INFO as the hub of the leaf connection `id`.
     fn hub_info(&self, id: ConnId) -> LeafInfo {
         let host = self.leaf_host();
-        let mut info = LeafInfo::ours(
-            &self.server.server_id,
-            self.server.name(),
-            &host.host,
-            host.port,
-        );
+        let (h, port) = host.told_address().unwrap_or((&host.host, host.port));
+        let mut info = LeafInfo::ours(&self.server.server_id, self.server.name(), h, port);
         info.max_payload = self.server.cfg.max_payload;
-        info.ip = host_port(&host.host, host.port);
+        info.ip = host_port(h, port);
         info.client_id = self.clients.conns[id].cid;
         info.cluster = self.cluster_name().unwrap_or_default().to_string();
         if let Some(t) = &host.settings.tls {

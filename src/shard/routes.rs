@@ -40,6 +40,8 @@ pub struct Routes {
     /// The route port bound, and the host it was bound on.
     host: String,
     port: u16,
+    /// Where other servers are told the route port is instead (`advertise`).
+    advertise: Option<(String, u16)>,
     dialer: Arc<Dialer>,
     /// Leaf node connections' settings and state, when `leafnodes {}` is configured.
     pub(super) leaf: Option<super::leafs::LeafHost>,
@@ -170,6 +172,7 @@ impl Routes {
     pub fn new(
         settings: ClusterSettings,
         cluster: Option<(String, u16)>,
+        advertise: Option<(String, u16)>,
         dialer: Arc<Dialer>,
         pinned: Vec<AccountId>,
     ) -> Routes {
@@ -191,6 +194,7 @@ impl Routes {
             dynamic,
             host,
             port,
+            advertise,
             dialer,
             leaf: None,
             by_server: HashMap::new(),
@@ -357,15 +361,23 @@ impl Shard {
         } else {
             client_urls(&cfg.host, self.server.port)
         };
+        let (host, port) = r
+            .advertise
+            .as_ref()
+            .map_or((&r.host, r.port), |(h, p)| (h, *p));
         let mut info = RouteInfo::ours(
             &self.server.server_id,
             self.server.name(),
-            &r.host,
-            r.port,
+            host,
+            port,
             cfg.max_payload,
             (&r.name, r.dynamic),
             urls,
         );
+        if r.advertise.is_some() {
+            // Go's `setRouteInfoHostPortAndIP`: the other servers gossip this URL.
+            info.ip = format!("nats-route://{}/", host_port(host, port));
+        }
         info.route_pool_size = r.pool.map(|n| n as i32);
         info.leafnode_urls = self.own_leaf_url().into_iter().collect();
         if let Some(p) = &r.settings.permissions {

@@ -46,6 +46,8 @@ pub struct Go {
     pub route_addr: Option<SocketAddr>,
     /// The leaf node listener, when the configuration has one.
     pub leaf_addr: Option<SocketAddr>,
+    /// The monitoring port, when one is configured (`-m`, `http`; `-1` picks a free one).
+    pub http_addr: Option<SocketAddr>,
 }
 
 impl Go {
@@ -78,6 +80,7 @@ impl Go {
         let mut lines = Vec::new();
         let mut ws_addr = None;
         let mut leaf_addr = None;
+        let mut http_addr = None;
         let addr = loop {
             let mut l = String::new();
             assert!(r.read_line(&mut l).unwrap() > 0, "exited early: {lines:?}");
@@ -88,6 +91,7 @@ impl Go {
             }
             leaf_addr =
                 leaf_addr.or_else(|| logged_addr(&l, "Listening for leafnode connections on "));
+            http_addr = http_addr.or_else(|| logged_addr(&l, "Starting http monitor on "));
             if let Some(a) = logged_addr(&l, "Listening for client connections on ") {
                 break a;
             }
@@ -111,6 +115,7 @@ impl Go {
             ws_addr,
             route_addr,
             leaf_addr,
+            http_addr,
         }
     }
 }
