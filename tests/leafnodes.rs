@@ -929,3 +929,61 @@ async fn disabled_remote_is_not_dialed() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// What a hub's leaf node port answers a raw CONNECT naming `version`: every byte until it
+/// closes, or until it has been quiet a while (a leaf it took).
+fn leaf_answer(port: SocketAddr, version: &str) -> String {
+    use std::io::{BufRead, Read, Write};
+    let s = std::net::TcpStream::connect(port).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let mut r = std::io::BufReader::new(s.try_clone().unwrap());
+    let mut info = String::new();
+    r.read_line(&mut info).unwrap();
+    let connect = format!(
+        "CONNECT {{\"version\":\"{version}\",\"name\":\"raw\",\"server_id\":\"NRAW\",\"headers\":true}}\r\n"
+    );
+    (&s).write_all(connect.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    let _ = r.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// `min_version` on the hub: a leaf node older than it gets the INFO that binds its account,
+/// then Go's `-ERR`, and is closed (`Minimum Version Required`, with Go's `[ERR]` line); a
+/// newer one is taken. The same raw exchanges against Riptide and nats-server 2.15.1.
+#[test]
+fn leaf_older_than_min_version_is_refused() {
+    let Some(bin) = go_server() else { return };
+    let d = dir("min-version");
+    let conf = write(
+        &d,
+        "hub.conf",
+        "leafnodes { listen: 127.0.0.1:-1, min_version: \"2.99.0\" }\n",
+    );
+    let mut r = Proc::start(&with_config(&conf, &["-a", "127.0.0.1", "-p", "-1"]));
+    let g = Go::start(&bin, &conf);
+    let refusal = "-ERR 'connection rejected since minimum version required is \"2.99.0\"'\r\n";
+    for port in [r.leaf_addr(), g.leaf_addr.unwrap()] {
+        let old = leaf_answer(port, "2.10.0");
+        let (info, rest) = old.split_once("\r\n").expect("an INFO first");
+        assert!(
+            info.starts_with("INFO {") && info.contains("\"connect_info\":true"),
+            "{old}"
+        );
+        assert!(info.contains("\"remote_account\":\"$G\""), "{old}");
+        assert_eq!(rest, refusal, "then the refusal and the end: {old}");
+        let newer = leaf_answer(port, "2.100.1");
+        assert!(newer.contains("\"connect_info\":true"), "{newer}");
+        assert!(!newer.contains("-ERR"), "{newer}");
+    }
+    let line = r.expect_log(
+        " - connection rejected since minimum version required is \"2.99.0\" - Account:$G",
+    );
+    assert!(line.contains("[ERR] 127.0.0.1:"), "{line}");
+    let line = r.expect_log("Leafnode connection closed: Minimum Version Required");
+    assert!(
+        !line.contains("Remote:"),
+        "not named before it is taken: {line}"
+    );
+}

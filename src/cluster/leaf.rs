@@ -103,13 +103,64 @@ pub struct LeafSettings {
     pub no_advertise: bool,
     /// `host[:port]` leaf nodes are told to use instead of the port bound (`advertise`).
     pub advertise: Option<String>,
+    /// The oldest server version whose leaf nodes are taken (`min_version`).
+    pub min_version: Option<String>,
     /// TLS on the leaf node port (`tls {}`).
     pub tls: Option<TlsSettings>,
     /// `compression` of the leaf node port, as written.
     pub compression: Option<CompressionConfig>,
 }
 
+/// The oldest `min_version` Go accepts (`validateLeafNode`).
+const MIN_VERSION_FLOOR: (u64, u64, u64) = (2, 8, 0);
+
+/// A version's major, minor and patch numbers as Go's `versionComponents` reads them: a
+/// semantic version (`2.10.3`, no leading zeros, a pre-release or build suffix ignored);
+/// `None` when it is not one.
+pub fn version_components(v: &str) -> Option<(u64, u64, u64)> {
+    let end = v.find(['-', '+']).unwrap_or(v.len());
+    let (core, suffix) = v.split_at(end);
+    let suffix_ok = suffix.is_empty()
+        || (suffix.len() > 1
+            && suffix[1..]
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'+')));
+    let number = |p: &str| {
+        let digits = !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+        (digits && (p == "0" || !p.starts_with('0')))
+            .then(|| p.parse().ok())
+            .flatten()
+    };
+    let mut parts = core.split('.');
+    let parsed = (
+        number(parts.next()?)?,
+        number(parts.next()?)?,
+        number(parts.next()?)?,
+    );
+    (parts.next().is_none() && suffix_ok).then_some(parsed)
+}
+
+/// Go's check of `min_version` at start, with its errors.
+pub fn check_min_version(v: &str) -> Result<(), String> {
+    match version_components(v) {
+        None => Err("invalid leafnode's minimum version: invalid semver".into()),
+        Some(c) if c < MIN_VERSION_FLOOR => {
+            Err("the minimum version should be at least 2.8.0".into())
+        }
+        Some(_) => Ok(()),
+    }
+}
+
 impl LeafSettings {
+    /// A leaf node of `version` is older than `min_version` (Go's `versionAtLeast`: a
+    /// version that does not parse is too old).
+    pub fn too_old(&self, version: &str) -> bool {
+        self.min_version
+            .as_deref()
+            .and_then(version_components)
+            .is_some_and(|min| version_components(version).is_none_or(|v| v < min))
+    }
+
     /// The leaf node port's compression: `s2_auto` by default and for `on`, as Go's.
     pub fn compression(&self) -> Result<Compression, String> {
         CompressionConfig::resolve(self.compression.as_ref(), Mode::Auto, Mode::Auto)
@@ -300,5 +351,21 @@ mod tests {
         assert_eq!(s.authenticate(Some("a"), Some("p")), Some("A"));
         assert_eq!(s.authenticate(Some("a"), Some("x")), None);
         assert_eq!(s.authenticate(None, None), None);
+    }
+
+    #[test]
+    fn versions_read_and_compared_as_go_does() {
+        assert_eq!(version_components("2.15.1"), Some((2, 15, 1)));
+        assert_eq!(version_components("2.9.1-beta.2+b"), Some((2, 9, 1)));
+        for bad in ["v2.9.1", "2.9", "2.9.1.1", "02.9.1", "abc", "", "2.9.1-"] {
+            assert_eq!(version_components(bad), None, "{bad}");
+        }
+        let s = LeafSettings {
+            min_version: Some("2.10.0".into()),
+            ..LeafSettings::default()
+        };
+        assert!(s.too_old("2.9.99") && s.too_old("") && s.too_old("junk"));
+        assert!(!s.too_old("2.10.0") && !s.too_old("2.100.1"));
+        assert!(!LeafSettings::default().too_old("1.0.0"));
     }
 }

@@ -4,12 +4,12 @@
 use std::time::Duration;
 
 use super::{at, boolean, duration_string, entries, host_port, int, string, ConfigError};
-use crate::cluster::leaf::{LeafRemote, LeafSettings, LeafUser};
+use crate::cluster::leaf::{check_min_version, LeafRemote, LeafSettings, LeafUser};
 use crate::cluster::settings::RouteUrl;
 use crate::conf::{Item, Value};
 
 /// Keys Go takes that Riptide's leaf nodes do not act on yet: parsed and refused clearly.
-const NOT_YET: &[&str] = &["isolate_leafnode_interest", "min_version"];
+const NOT_YET: &[&str] = &["isolate_leafnode_interest"];
 
 /// Remote keys Go takes that Riptide does not act on yet.
 const REMOTE_NOT_YET: &[&str] = &[
@@ -56,6 +56,11 @@ pub(super) fn leafnodes(block: &Item) -> Result<LeafSettings, ConfigError> {
             }
             "no_advertise" => l.no_advertise = boolean(v, k).map_err(fail)?,
             "advertise" => l.advertise = Some(string(v, k).map_err(fail)?),
+            "min_version" => {
+                let version = string(v, k).map_err(fail)?;
+                check_min_version(&version).map_err(fail)?;
+                l.min_version = Some(version);
+            }
             "tls" => l.tls = Some(super::listeners::tls(item)?),
             "compression" => l.compression = Some(super::cluster::compression(item)?),
             key if NOT_YET.contains(&key) => return Err(not_yet(item, k)),

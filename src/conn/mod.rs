@@ -184,6 +184,8 @@ pub enum CloseReason {
     WrongGateway,
     /// A leaf node of this server's own cluster.
     ClusterNamesIdentical,
+    /// A leaf node older than `min_version`.
+    MinimumVersionRequired,
 }
 
 impl CloseReason {
@@ -212,6 +214,7 @@ impl CloseReason {
             CloseReason::WrongPort => "Incorrect Port",
             CloseReason::WrongGateway => "Wrong Gateway",
             CloseReason::ClusterNamesIdentical => "Cluster Names Identical",
+            CloseReason::MinimumVersionRequired => "Minimum Version Required",
         }
     }
 }

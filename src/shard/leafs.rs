@@ -592,12 +592,35 @@ impl Shard {
         let c = &mut self.clients.conns[id];
         let link = c.route.as_mut().expect("link");
         link.role = LinkRole::Leaf(account);
-        link.leaf.as_mut().expect("leaf link").name = if connect.name.is_empty() {
+        c.out.push(&info.line());
+        if let Some(min) = (self.leaf_host().settings)
+            .min_version
+            .as_deref()
+            .filter(|_| self.leaf_host().settings.too_old(&connect.version))
+        {
+            // Go sends the INFO that binds the account first, then refuses.
+            let text = format!("connection rejected since minimum version required is {min:?}");
+            let user = connect
+                .user
+                .as_ref()
+                .map(|u| format!(" - user:{u}"))
+                .unwrap_or_default();
+            log_at!(
+                Error,
+                "{} - {text} - Account:{}{user}",
+                self.clients.conns[id].log_prefix(),
+                self.server.accounts.name(account)
+            );
+            self.route_refuse(id, &text, CloseReason::MinimumVersionRequired);
+            return Err(Stop);
+        }
+        // Named once taken: Go's log lines name the remote server from then on.
+        self.leaf_link(id).name = if connect.name.is_empty() {
             connect.server_id.clone()
         } else {
             connect.name.clone()
         };
-        c.out.push(&info.line());
+        let c = &self.clients.conns[id];
         log_at!(Info, "{} - Leafnode connection created ", c.log_prefix());
         self.register_leaf(id);
         Ok(())
