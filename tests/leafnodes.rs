@@ -986,4 +986,54 @@ fn leaf_older_than_min_version_is_refused() {
         !line.contains("Remote:"),
         "not named before it is taken: {line}"
     );
+
+    // Riptide as the spoke Go refuses: Go's lines, and the longer wait before dialing again.
+    let spoke = write(
+        &d,
+        "spoke.conf",
+        &format!(
+            "leafnodes {{ remotes [ {{ url: \"nats-leaf://{}\" }} ] }}\n",
+            g.leaf_addr.unwrap()
+        ),
+    );
+    let mut s = Proc::start(&with_config(&spoke, &["-a", "127.0.0.1", "-p", "-1"]));
+    s.expect_log(
+        "Leafnode Error 'connection rejected since minimum version required is \"2.99.0\"'",
+    );
+    s.expect_log(
+        "Leafnode connection dropped due to minimum version requirement. Delaying attempt to reconnect for 5s",
+    );
+}
+
+/// A hub refuses a leaf node of its own cluster with Go's `-ERR`, and the spoke waits 30 s
+/// before dialing again, with Go's lines: Riptide as the hub of a Go leaf and as the leaf
+/// of a Go hub.
+#[test]
+fn leaf_of_the_hubs_own_cluster_is_refused() {
+    let Some(bin) = go_server() else { return };
+    let d = dir("same-cluster");
+    let cluster = "cluster { name: same, listen: 127.0.0.1:-1 }\n";
+    let hub_conf = write(
+        &d,
+        "hub.conf",
+        &format!("{cluster}leafnodes {{ listen: 127.0.0.1:-1 }}\n"),
+    );
+    let spoke = |hub: SocketAddr| {
+        let text =
+            format!("{cluster}leafnodes {{ remotes [ {{ url: \"nats-leaf://{hub}\" }} ] }}\n");
+        write(&d, &format!("spoke-{}.conf", hub.port()), &text)
+    };
+    let mut r = Proc::start(&with_config(&hub_conf, &["-a", "127.0.0.1", "-p", "-1"]));
+    let _g = Go::start(&bin, &spoke(r.leaf_addr()));
+    r.expect_log("Leafnode connection closed: Cluster Names Identical");
+
+    let g = Go::start(&bin, &hub_conf);
+    let mut s = Proc::start(&with_config(
+        &spoke(g.leaf_addr.unwrap()),
+        &["-a", "127.0.0.1", "-p", "-1"],
+    ));
+    s.expect_log("Leafnode Error 'remote leafnode has same cluster name'");
+    s.expect_log(
+        "Leafnode connection dropped with same cluster name error. Delaying attempt to reconnect for 30s",
+    );
 }

@@ -19,6 +19,20 @@ pub const LEAF_RECONNECT_DELAY: Duration = Duration::from_secs(1);
 /// (`leafNodeReconnectDelayAfterLoopDetected`).
 pub const LEAF_LOOP_DELAY: Duration = Duration::from_secs(30);
 
+/// How long a spoke waits to dial again after its hub refused it for having the hub's
+/// cluster name (`leafNodeReconnectDelayAfterClusterNameSame`).
+pub const LEAF_SAME_CLUSTER_DELAY: Duration = Duration::from_secs(30);
+
+/// How long a spoke waits to dial again after its hub refused its version (the 5 s
+/// nats-server 2.15.1 logs).
+pub const LEAF_MIN_VERSION_DELAY: Duration = Duration::from_secs(5);
+
+/// The hub's refusal of a leaf node of its own cluster (`ErrLeafNodeHasSameClusterName`).
+pub const SAME_CLUSTER_NAME: &str = "remote leafnode has same cluster name";
+
+/// How the hub's refusal of a leaf node older than `min_version` begins.
+pub const MIN_VERSION_REFUSAL: &str = "connection rejected since minimum version required is";
+
 /// How long a dialed hub has to answer: over WebSocket, the upgrade
 /// (`DEFAULT_LEAFNODE_INFO_WAIT`).
 pub const LEAF_INFO_WAIT: Duration = Duration::from_secs(1);

@@ -12,6 +12,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use bytes::Bytes;
 
@@ -24,7 +25,8 @@ use crate::cluster::dialer::RedialHandle;
 use crate::cluster::handshake::host_port;
 use crate::cluster::leaf::{
     loop_detected, LeafConnect, LeafInfo, LeafSettings, LEAF_INFO_WAIT, LEAF_LOOP_DELAY,
-    LEAF_PROTO, LEAF_RECONNECT_DELAY, LOOP_DETECTION_PREFIX,
+    LEAF_MIN_VERSION_DELAY, LEAF_PROTO, LEAF_RECONNECT_DELAY, LEAF_SAME_CLUSTER_DELAY,
+    LOOP_DETECTION_PREFIX, MIN_VERSION_REFUSAL, SAME_CLUSTER_NAME,
 };
 use crate::cluster::parser::{RemoteSub, RoutedMsg};
 use crate::cluster::settings::RouteUrl;
@@ -109,8 +111,9 @@ pub struct LeafLink {
     /// A spoke's `deny_imports` and `deny_exports`.
     deny_imports: Vec<Bytes>,
     deny_exports: Vec<Bytes>,
-    /// A loop was found: the spoke waits longer before it dials again.
-    looped: bool,
+    /// The hub found a loop or refused the spoke: it waits this long, not its `reconnect`,
+    /// before it dials again.
+    redial_delay: Option<Duration>,
     /// How a spoke logs in beyond its URL's user and password.
     login: Option<LeafLogin>,
     /// The nonce a hub's INFO gave the leaf to sign.
@@ -523,11 +526,7 @@ impl Shard {
             link.compression = Some(Mode::NotSupported);
         }
         if !connect.cluster.is_empty() && self.cluster_name() == Some(connect.cluster.as_str()) {
-            self.route_refuse(
-                id,
-                "remote leafnode has same cluster name",
-                CloseReason::ClusterNamesIdentical,
-            );
+            self.route_refuse(id, SAME_CLUSTER_NAME, CloseReason::ClusterNamesIdentical);
             return Err(Stop);
         }
         let server = self.server.clone();
@@ -599,7 +598,7 @@ impl Shard {
             .filter(|_| self.leaf_host().settings.too_old(&connect.version))
         {
             // Go sends the INFO that binds the account first, then refuses.
-            let text = format!("connection rejected since minimum version required is {min:?}");
+            let text = format!("{MIN_VERSION_REFUSAL} {min:?}");
             let user = connect
                 .user
                 .as_ref()
@@ -732,7 +731,7 @@ impl Shard {
         let link = self.clients.conns[id].route.as_ref().expect("link");
         let account = link.role.account().unwrap_or(crate::accounts::GLOBAL);
         let text = loop_detected(self.server.accounts.name(account), LEAF_LOOP_DELAY);
-        self.leaf_link(id).looped = true;
+        self.leaf_link(id).redial_delay = Some(LEAF_LOOP_DELAY);
         log_at!(Error, "{} - {text}", self.clients.conns[id].log_prefix());
         if send_err {
             return self.route_refuse(id, &text, CloseReason::ProtocolViolation);
@@ -749,7 +748,25 @@ impl Shard {
             self.clients.conns[id].log_prefix()
         );
         if text.contains("Loop detected") {
-            self.leaf_loop(id, false);
+            return self.leaf_loop(id, false);
+        }
+        // Go's `leafProcessErr`: a spoke the hub refused waits longer before dialing again.
+        let refused = if text.contains(SAME_CLUSTER_NAME) {
+            ("with same cluster name error", LEAF_SAME_CLUSTER_DELAY)
+        } else if text.contains(MIN_VERSION_REFUSAL) {
+            ("due to minimum version requirement", LEAF_MIN_VERSION_DELAY)
+        } else {
+            return;
+        };
+        let c = &self.clients.conns[id];
+        if c.route.as_ref().is_some_and(|l| l.solicited) {
+            let (why, delay) = refused;
+            log_at!(
+                Error,
+                "{} - Leafnode connection dropped {why}. Delaying attempt to reconnect for {delay:?}",
+                c.log_prefix()
+            );
+            self.leaf_link(id).redial_delay = Some(delay);
         }
     }
 
@@ -781,14 +798,12 @@ impl Shard {
             self.forget_link(peer, role, keys);
         }
         if let Some(h) = redial {
-            let delay = if leaf.looped {
-                LEAF_LOOP_DELAY
-            } else {
+            let delay = leaf.redial_delay.unwrap_or_else(|| {
                 self.leaf_host()
                     .settings
                     .reconnect
                     .unwrap_or(LEAF_RECONNECT_DELAY)
-            };
+            });
             h.redial_learning(delay, leaf.learned);
         }
     }
