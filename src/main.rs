@@ -151,12 +151,8 @@ fn run(cfg: Config, config_file: Option<PathBuf>, args: Vec<String>) -> Result<(
     // Go logs the leaf node port before the client port, and the route port last.
     if let Some(at) = running.leaf_addr {
         log_at!(Info, "Listening for leafnode connections on {at}");
-        let server = running.server();
-        if let Some(Ok((host, port))) = (server.cfg.leafnodes.as_ref())
-            .and_then(|l| l.advertise.as_deref())
-            .map(|a| riptide::cluster::handshake::advertised(a, at.port()))
-        {
-            let told = riptide::cluster::handshake::host_port(&host, port);
+        if let Some((host, port)) = &running.leaf_advertise {
+            let told = riptide::cluster::handshake::host_port(host, *port);
             log_at!(Info, "Advertise address for leafnode is set to {told}");
         }
     }

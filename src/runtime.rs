@@ -142,6 +142,8 @@ pub struct Running {
     pub route_addr: Option<SocketAddr>,
     /// The leaf node listener's address, when leaf nodes may connect.
     pub leaf_addr: Option<SocketAddr>,
+    /// Where leaf nodes are told that listener is, when `advertise` says.
+    pub leaf_advertise: Option<(String, u16)>,
     pub shards: usize,
     pub ring_mode: RingMode,
     current: Arc<CurrentServer>,
@@ -576,6 +578,7 @@ pub fn start(cfg: Config) -> Result<Running, StartError> {
         ws_addr,
         route_addr,
         leaf_addr,
+        leaf_advertise,
         shards,
         ring_mode: RingMode::Plain,
         current: current.clone(),

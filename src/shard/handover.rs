@@ -39,16 +39,21 @@ impl Shard {
         into.append(&mut self.clients.handovers);
     }
 
-    /// The reactor let go of the socket `fd`: the connection leaves this shard, and was
-    /// never a client (Go counts it as a leaf node only). `None` when it no longer holds a
-    /// leaf request; the socket is then closed.
+    /// The reactor let go of the socket `fd`, and its slot: the connection leaves this
+    /// shard, and was never a client (Go counts it as a leaf node only). `None` when it
+    /// holds no leaf request; the socket is then closed with `fd`.
     pub fn hand_over(&mut self, id: ConnId, fd: OwnedFd) -> Option<WsLeaf> {
-        let c = self.clients.conns.get_mut(id)?;
-        let request = c.transport.as_deref_mut()?.take_leaf_request()?;
-        let peer = c.peer;
-        self.clients.conns.remove(id);
+        if !self.clients.conns.contains(id) {
+            return None;
+        }
+        let mut c = self.clients.conns.remove(id);
         self.uncount_client();
-        Some(WsLeaf { fd, peer, request })
+        let request = c.transport.as_deref_mut()?.take_leaf_request()?;
+        Some(WsLeaf {
+            fd,
+            peer: c.peer,
+            request,
+        })
     }
 
     /// Takes back what accepting a WebSocket connection counted for a client.

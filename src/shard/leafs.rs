@@ -592,12 +592,10 @@ impl Shard {
         let link = c.route.as_mut().expect("link");
         link.role = LinkRole::Leaf(account);
         c.out.push(&info.line());
-        if let Some(min) = (self.leaf_host().settings)
-            .min_version
-            .as_deref()
-            .filter(|_| self.leaf_host().settings.too_old(&connect.version))
-        {
+        let settings = &self.leaf_host().settings;
+        if settings.too_old(&connect.version) {
             // Go sends the INFO that binds the account first, then refuses.
+            let min = settings.min_version.as_deref().unwrap_or_default();
             let text = format!("{MIN_VERSION_REFUSAL} {min:?}");
             let user = connect
                 .user

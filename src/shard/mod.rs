@@ -226,8 +226,10 @@ impl Shard {
         // visible as soon as it is parsed).
         self.poll_mesh();
         let n = self.parse(id, data);
-        if let Some(c) = self.clients.conns.get_mut(id).filter(|_| n < data.len()) {
-            c.input.stash.push(&data[n..]);
+        if n < data.len() {
+            if let Some(c) = self.clients.conns.get_mut(id) {
+                c.input.stash.push(&data[n..]);
+            }
         }
         self.pace_remote(id);
         // A SUB/UNSUB (or a fence) leaves at once rather than at the end of the turn, for the
